@@ -1,0 +1,157 @@
+/**
+ * The report: one JSON-safe schema shared by every command that reports connections (demo, run,
+ * analyze, watch, proxy). `--json` prints a Report as it is; the renderers take a Report and return
+ * a string. Documented in docs/report-schema.md; bump REPORT_SCHEMA on any incompatible change.
+ */
+
+export const REPORT_SCHEMA = 'keepalive-lab/report@1';
+
+export type Side = 'client' | 'server';
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+/** Which observer saw what: each counts connections on its own, from its own evidence. */
+export type ObserverName = 'server' | 'kernel' | 'wire' | 'proxy';
+
+/** A partial failure or an oddity, shown to the user and kept in the JSON. */
+export interface Warning {
+  /** Stable code, e.g. KAL_WARN_TRUNCATED. */
+  code: string;
+  message: string;
+}
+
+/** One TCP connection as one observer saw it. Fields an observer cannot know are null. */
+export interface ConnectionRecord {
+  /** 1-based, in order of first appearance within the observer. */
+  id: number;
+  client: Endpoint;
+  server: Endpoint;
+  /** First and last evidence of the connection, milliseconds since the Unix epoch. */
+  start: number | null;
+  end: number | null;
+  /** Handshake round trip (SYN to SYN/ACK) in milliseconds, when seen. */
+  handshakeRttMs: number | null;
+  /** HTTP/1.x requests sent and responses received on the connection. */
+  requests: number;
+  responses: number;
+  statusCodes: number[];
+  /** Idle time between the end of one response and the next request, milliseconds. */
+  idleGapsMs: number[];
+  /** The side that sent the first FIN (and so holds TIME_WAIT afterwards), if any. */
+  closedFirstBy: Side | null;
+  /** The side that sent a RST, if any. */
+  resetBy: Side | null;
+  /** The side whose socket was seen in (or must go through) TIME_WAIT. */
+  timeWait: Side | null;
+  /** The connection began before the observation started (no SYN seen, socket existed already). */
+  startedBefore: boolean;
+  /** The connection was still open when the observation ended. */
+  openAtEnd: boolean;
+  bytesFromClient: number;
+  bytesFromServer: number;
+  /** Observer-specific facts worth showing ("3 retransmissions", "HTTP framing lost at byte 1234"). */
+  notes: string[];
+}
+
+export interface Distribution {
+  min: number;
+  median: number;
+  max: number;
+  mean: number;
+}
+
+export interface Totals {
+  connections: number;
+  /** Connections opened with a SYN seen by this observer (null: the observer cannot see SYNs). */
+  syns: number | null;
+  requests: number;
+  responses: number;
+  requestsPerConnection: Distribution | null;
+  /** Requests that went over a connection which had already carried a request. */
+  reusedRequests: number;
+  /** Share (0..1) of requests that paid for a new connection; null without requests. */
+  handshakeShare: number | null;
+  closedFirstBy: { client: number; server: number; unknown: number };
+  resets: number;
+  timeWait: { client: number; server: number };
+}
+
+export interface ObserverReport {
+  observer: ObserverName;
+  /** False when the observer could not run; `reason` and `fix` then say why and what to do. */
+  available: boolean;
+  reason?: string;
+  fix?: string;
+  totals: Totals;
+  connections: ConnectionRecord[];
+  warnings: Warning[];
+}
+
+export type VerdictCode =
+  | 'no-traffic'
+  | 'reuse'
+  | 'one-per-request'
+  | 'churn'
+  | 'keepalive-disabled'
+  | 'server-closes'
+  | 'resets'
+  | 'single-request';
+
+export interface Verdict {
+  code: VerdictCode;
+  /** One line in plain words that names the cause. */
+  summary: string;
+}
+
+/** What a lab experiment was asked to do: every knob. */
+export interface ExperimentConfig {
+  client: 'http' | 'fetch';
+  requests: number;
+  concurrency: number;
+  intervalMs: number;
+  keepAlive: boolean;
+  consumeBody: boolean;
+  bodySize: number;
+  /** Agent maxSockets / undici connections; null for unlimited. */
+  maxSockets: number | null;
+  /** Agent maxFreeSockets: the idle pool (Go's MaxIdleConnsPerHost). */
+  maxFreeSockets: number;
+  serverKeepAliveTimeoutMs: number;
+  serverConnectionClose: boolean;
+  /** External target instead of the in-process server. */
+  target: string | null;
+  timeoutMs: number;
+}
+
+export interface ClientOutcome {
+  requests: number;
+  completed: number;
+  errors: string[];
+  elapsedMs: number;
+}
+
+/** One run: a lab experiment, one analyzed capture, one watched command, one proxy session. */
+export interface RunReport {
+  name: string;
+  title: string;
+  /** Where the traffic went (URL or host:port), or the capture file. */
+  subject: string;
+  config: ExperimentConfig | null;
+  client: ClientOutcome | null;
+  observers: ObserverReport[];
+  /** Do the available observers agree on the counts? Differences are spelled out. */
+  agreement: { agree: boolean; differences: string[] };
+  verdict: Verdict;
+  warnings: Warning[];
+}
+
+export interface Report {
+  schema: typeof REPORT_SCHEMA;
+  tool: { name: 'keepalive-lab'; version: string };
+  command: 'demo' | 'run' | 'analyze' | 'watch' | 'proxy';
+  createdAt: string;
+  runs: RunReport[];
+}
