@@ -1,0 +1,289 @@
+/**
+ * Parser for the kernel's TCP socket tables, /proc/net/tcp and /proc/net/tcp6: the data `netstat -tn`
+ * reads (`ss` asks netlink instead, but falls back to these files and decodes them the same way).
+ * Pure: takes the text of one file and returns entries; the I/O lives in observe/socket-table.ts.
+ *
+ * One line per socket, printed by the kernel in net/ipv4/tcp_ipv4.c (get_tcp4_sock for full sockets,
+ * get_openreq4 for embryonic SYN_RECV ones, get_timewait4_sock for TIME_WAIT) and in
+ * net/ipv6/tcp_ipv6.c (get_tcp6_sock, get_openreq6, get_timewait6_sock), each padded with spaces to a
+ * fixed width. The columns this parser reads, with their printf formats:
+ *
+ *     sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+ *   "%4d: %08X:%04X     %08X:%04X     %02X %08X:%08X       %02X:%08lX   %08X     %5u  %8d     %lu ..."
+ *
+ * Everything after the inode (refcount, socket pointer, rto, ato, cwnd, ssthresh) is ignored.
+ */
+import type { Endpoint, Warning } from '../model/report.js';
+
+/** TCP states as the kernel numbers them (include/net/tcp_states.h). */
+export type TcpState =
+  | 'ESTABLISHED'
+  | 'SYN_SENT'
+  | 'SYN_RECV'
+  | 'FIN_WAIT1'
+  | 'FIN_WAIT2'
+  | 'TIME_WAIT'
+  | 'CLOSE'
+  | 'CLOSE_WAIT'
+  | 'LAST_ACK'
+  | 'LISTEN'
+  | 'CLOSING'
+  | 'NEW_SYN_RECV';
+
+/**
+ * The states in kernel order: TCP_STATES[n - 1] is state n of include/net/tcp_states.h
+ * (TCP_ESTABLISHED = 1 ... TCP_NEW_SYN_RECV = 12). TCP_BOUND_INACTIVE (13) is a pseudo-state that
+ * only inet_diag reports; it never appears in /proc/net/tcp.
+ */
+export const TCP_STATES: readonly TcpState[] = [
+  'ESTABLISHED', // 1  TCP_ESTABLISHED
+  'SYN_SENT', // 2  TCP_SYN_SENT
+  'SYN_RECV', // 3  TCP_SYN_RECV (also printed for request sockets by get_openreq4/6)
+  'FIN_WAIT1', // 4  TCP_FIN_WAIT1
+  'FIN_WAIT2', // 5  TCP_FIN_WAIT2
+  'TIME_WAIT', // 6  TCP_TIME_WAIT
+  'CLOSE', // 7  TCP_CLOSE
+  'CLOSE_WAIT', // 8  TCP_CLOSE_WAIT
+  'LAST_ACK', // 9  TCP_LAST_ACK
+  'LISTEN', // 10 TCP_LISTEN
+  'CLOSING', // 11 TCP_CLOSING
+  'NEW_SYN_RECV', // 12 TCP_NEW_SYN_RECV
+];
+
+/** Which kernel timer is pending on the socket: the `tr` column. */
+export type TcpTimerKind = 'off' | 'retransmit' | 'keepalive' | 'timewait' | 'probe' | 'unknown';
+
+/**
+ * `tr` codes as assigned in get_tcp4_sock / get_tcp6_sock (and get_timewait4_sock for 3). ss calls them
+ * off, on, keepalive, timewait, persist.
+ */
+const TIMER_KINDS: readonly TcpTimerKind[] = [
+  'off', // 0  no timer pending
+  'retransmit', // 1  ICSK_TIME_RETRANS, ICSK_TIME_REO_TIMEOUT, ICSK_TIME_LOSS_PROBE; request sockets' SYN-ACK timer
+  'keepalive', // 2  sk->sk_timer pending (keepalive, or the FIN_WAIT2 timer)
+  'timewait', // 3  TIME_WAIT sockets (get_timewait4_sock)
+  'probe', // 4  ICSK_TIME_PROBE0: zero-window probe (ss: "persist")
+];
+
+/**
+ * `tm->when` is not in jiffies but in clock_t ticks: the kernel converts with jiffies_to_clock_t
+ * (jiffies_delta_to_clock_t since Linux 3.18), whose unit is USER_HZ, fixed at 100 per second on
+ * every architecture whatever the kernel's CONFIG_HZ. ss converts the same way, with hz from
+ * sysconf(_SC_CLK_TCK), which is USER_HZ.
+ */
+export const USER_HZ = 100;
+
+export interface SocketEntry {
+  /** 4 for /proc/net/tcp, 6 for /proc/net/tcp6: the file the line came from. */
+  family: 4 | 6;
+  /**
+   * Addresses in text form: IPv4 dotted quad, IPv6 RFC 5952. An IPv4-mapped IPv6 address
+   * (::ffff:a.b.c.d, an IPv6 socket talking IPv4) is shown as the plain IPv4 address 'a.b.c.d'.
+   */
+  local: Endpoint;
+  remote: Endpoint;
+  state: TcpState;
+  /** Bytes sent but not yet acknowledged (write_seq - snd_una). */
+  txQueue: number;
+  /** Bytes received but not yet read by the application; for LISTEN, connections waiting for accept(). */
+  rxQueue: number;
+  /** The pending timer and the milliseconds until it fires (0 when off or already overdue). */
+  timer: { kind: TcpTimerKind; expiresMs: number };
+  /** icsk_retransmits: unrecovered retransmission timeouts. */
+  retransmits: number;
+  uid: number;
+  /** Socket inode, 0 for TIME_WAIT and request sockets (they have no file). */
+  inode: number;
+}
+
+/** Byte order of the kernel that wrote the file (os.endianness(), lower-cased). */
+export type ByteOrder = 'le' | 'be';
+
+/** Warning codes this parser can put on its result. */
+export const ProcNetWarning = {
+  /** A line that is not a socket line: too few columns, bad hex, an address of the wrong width. */
+  MALFORMED_LINE: 'KAL_WARN_PROCNET_MALFORMED_LINE',
+  /** A well-formed line with a state number outside 1..12 (the line is skipped). */
+  UNKNOWN_STATE: 'KAL_WARN_PROCNET_UNKNOWN_STATE',
+} as const;
+
+/** Malformed lines reported one by one; beyond that, one summary warning (a wrong file is not 10k warnings). */
+const MAX_LINE_WARNINGS = 20;
+
+/** Columns up to and including the inode (see the format at the top of the file). */
+const MIN_COLUMNS = 10;
+
+/** Hex digits of one address: a 32-bit word for IPv4, four of them for IPv6. */
+const ADDRESS_HEX_DIGITS = { 4: 8, 6: 32 } as const;
+
+const SLOT = /^\d+:$/;
+const HEX = /^[0-9A-Fa-f]+$/;
+const HEX_BYTE = /^[0-9A-Fa-f]{1,2}$/;
+const HEX32 = /^[0-9A-Fa-f]{1,8}$/;
+const DECIMAL = /^\d+$/;
+/** "%08X:%08X": tx_queue, rx_queue. */
+const QUEUES = /^([0-9A-Fa-f]{1,8}):([0-9A-Fa-f]{1,8})$/;
+/** "%02X:%08lX": tr, tm->when (an unsigned long: up to 16 digits on 64-bit kernels). */
+const TIMER = /^([0-9A-Fa-f]{1,2}):([0-9A-Fa-f]{1,16})$/;
+
+/** Name of a state number of include/net/tcp_states.h; throws RangeError outside 1..12. */
+export function tcpStateName(hex: number): TcpState {
+  const name = Number.isInteger(hex) ? TCP_STATES[hex - 1] : undefined;
+  if (name === undefined) throw new RangeError(`unknown TCP state ${String(hex)}`);
+  return name;
+}
+
+/**
+ * Parses the text of /proc/net/tcp (family 4) or /proc/net/tcp6 (family 6). The header line and blank
+ * lines are skipped; any other line that is not a socket line becomes a warning. Never throws.
+ *
+ * `byteOrder` is that of the machine whose kernel wrote the text: addresses are printed as host-order
+ * 32-bit words (see decodeAddress). Ports are not affected: the kernel prints them after ntohs().
+ */
+export function parseProcNetTcp(
+  text: string,
+  family: 4 | 6,
+  byteOrder: ByteOrder = 'le',
+): { entries: SocketEntry[]; warnings: Warning[] } {
+  const entries: SocketEntry[] = [];
+  const warnings: Warning[] = [];
+  let malformed = 0;
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const columns = (lines[i] ?? '').trim().split(/\s+/);
+    if (columns[0] === '' || columns[0] === 'sl') continue; // blank line, header line
+    const result = parseLine(columns, family, byteOrder);
+    if ('state' in result) {
+      entries.push(result);
+    } else if (result.code !== ProcNetWarning.MALFORMED_LINE) {
+      warnings.push({ code: result.code, message: `line ${i + 1}: ${result.message}` });
+    } else if (++malformed <= MAX_LINE_WARNINGS) {
+      warnings.push({ code: result.code, message: `line ${i + 1}: ${result.message}` });
+    }
+  }
+  if (malformed > MAX_LINE_WARNINGS) {
+    warnings.push({
+      code: ProcNetWarning.MALFORMED_LINE,
+      message: `${malformed - MAX_LINE_WARNINGS} more malformed lines not listed`,
+    });
+  }
+  return { entries, warnings };
+}
+
+/** One socket line split on whitespace, or a warning (without line number) saying what is wrong. */
+function parseLine(columns: string[], family: 4 | 6, byteOrder: ByteOrder): SocketEntry | Warning {
+  const malformed = (message: string): Warning => ({ code: ProcNetWarning.MALFORMED_LINE, message });
+  if (columns.length < MIN_COLUMNS) return malformed(`expected at least ${MIN_COLUMNS} columns, got ${columns.length}`);
+  const [slot, local, remote, st, queues, timer, retransmits, uid, , inode] = columns as [
+    string, string, string, string, string, string, string, string, string, string,
+  ];
+  if (!SLOT.test(slot)) return malformed(`bad slot number "${slot}"`);
+  const localEndpoint = parseEndpoint(local, family, byteOrder);
+  if (typeof localEndpoint === 'string') return malformed(`local address: ${localEndpoint}`);
+  const remoteEndpoint = parseEndpoint(remote, family, byteOrder);
+  if (typeof remoteEndpoint === 'string') return malformed(`remote address: ${remoteEndpoint}`);
+  if (!HEX_BYTE.test(st)) return malformed(`bad state "${st}"`);
+  const queuePair = QUEUES.exec(queues);
+  if (queuePair === null) return malformed(`bad tx_queue:rx_queue "${queues}"`);
+  const timerPair = TIMER.exec(timer);
+  if (timerPair === null) return malformed(`bad tr:tm->when "${timer}"`);
+  if (!HEX32.test(retransmits)) return malformed(`bad retrnsmt "${retransmits}"`);
+  if (!DECIMAL.test(uid)) return malformed(`bad uid "${uid}"`);
+  if (!DECIMAL.test(inode)) return malformed(`bad inode "${inode}"`);
+  const state = TCP_STATES[parseInt(st, 16) - 1];
+  if (state === undefined) {
+    return {
+      code: ProcNetWarning.UNKNOWN_STATE,
+      message: `state 0x${st} is not a TCP state of include/net/tcp_states.h, line skipped`,
+    };
+  }
+  const [, timerCode = '', when = ''] = timerPair;
+  return {
+    family,
+    local: localEndpoint,
+    remote: remoteEndpoint,
+    state,
+    txQueue: parseInt(queuePair[1] ?? '', 16),
+    rxQueue: parseInt(queuePair[2] ?? '', 16),
+    timer: { kind: TIMER_KINDS[parseInt(timerCode, 16)] ?? 'unknown', expiresMs: clockTicksToMs(when) },
+    retransmits: parseInt(retransmits, 16),
+    uid: Number(uid),
+    inode: Number(inode),
+  };
+}
+
+/**
+ * Milliseconds from the hex clock_t ticks (USER_HZ) of tm->when. A value with its top bit set is a
+ * negative delta (a timer already overdue), which kernels before 3.18 printed as a huge unsigned number
+ * (16 digits on 64-bit kernels); newer ones clamp it to 0, and so do we.
+ */
+function clockTicksToMs(hex: string): number {
+  if (hex.length >= 8 && parseInt(hex[0] ?? '0', 16) >= 8) return 0;
+  return (parseInt(hex, 16) * 1000) / USER_HZ;
+}
+
+/** "ADDRESS:PORT" as printed by the kernel ("%08X:%04X" or "%08X%08X%08X%08X:%04X"). */
+function parseEndpoint(text: string, family: 4 | 6, byteOrder: ByteOrder): Endpoint | string {
+  const colon = text.indexOf(':');
+  const hex = colon < 0 ? text : text.slice(0, colon);
+  const port = colon < 0 ? '' : text.slice(colon + 1);
+  if (hex.length !== ADDRESS_HEX_DIGITS[family] || !HEX.test(hex)) {
+    return `"${text}" is not an IPv${family} address:port of /proc/net/tcp${family === 6 ? '6' : ''}`;
+  }
+  if (port.length !== 4 || !HEX.test(port)) return `bad port in "${text}"`;
+  return { address: formatAddress(decodeAddress(hex, byteOrder)), port: parseInt(port, 16) };
+}
+
+/**
+ * Address bytes in network order from the kernel's hex. The address is kept in network byte order
+ * (__be32 inet_rcv_saddr, struct in6_addr) but printed as host-order 32-bit integers: "%08X" of the
+ * __be32 in get_tcp4_sock (net/ipv4/tcp_ipv4.c), and "%08X%08X%08X%08X" of s6_addr32[0..3] in
+ * get_tcp6_sock (net/ipv6/tcp_ipv6.c). On a little-endian machine (x86, arm64) each 32-bit word so
+ * comes out byte-reversed: 127.0.0.1 is "0100007F", ::1 is "00000000000000000000000001000000".
+ * On a big-endian machine the hex is already in network order.
+ */
+function decodeAddress(hex: string, byteOrder: ByteOrder): number[] {
+  const bytes: number[] = [];
+  for (let word = 0; word < hex.length; word += 8) {
+    const wordBytes: number[] = [];
+    for (let i = word; i < word + 8; i += 2) wordBytes.push(parseInt(hex.slice(i, i + 2), 16));
+    if (byteOrder === 'le') wordBytes.reverse();
+    bytes.push(...wordBytes);
+  }
+  return bytes;
+}
+
+/** Dotted quad for 4 bytes; RFC 5952 for 16, except IPv4-mapped (::ffff:0:0/96, RFC 4291 2.5.5.2) as IPv4. */
+function formatAddress(bytes: number[]): string {
+  if (bytes.length === 4) return bytes.join('.');
+  const mapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+  if (mapped) return bytes.slice(12).join('.');
+  return formatIpv6(bytes);
+}
+
+/**
+ * RFC 5952 section 4: lower-case hex, no leading zeros, the longest run of two or more zero groups
+ * (the first one on a tie) shortened to "::".
+ */
+function formatIpv6(bytes: number[]): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
+  let bestStart = -1;
+  let bestLength = 1; // a single zero group is never shortened (RFC 5952 4.2.2)
+  for (let i = 0; i < groups.length; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let end = i;
+    while (end < groups.length && groups[end] === 0) end++;
+    if (end - i > bestLength) {
+      bestStart = i;
+      bestLength = end - i;
+    }
+    i = end;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+}
