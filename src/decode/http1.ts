@@ -1,0 +1,1064 @@
+/**
+ * HTTP/1.x message framer: counts the requests and responses on ONE TCP connection from its two
+ * reassembled byte streams, fed as they arrive in chunks split anywhere. Pure (no I/O), streaming,
+ * bounded in memory, and it never throws on any input.
+ *
+ * Specs:
+ *  - RFC 9112 "HTTP/1.1", https://www.rfc-editor.org/rfc/rfc9112
+ *    2.2 parsing robustness (leading empty lines, bare LF), 3 request line, 4 status line, 5 field
+ *    lines, 6 message body (6.1 Transfer-Encoding, 6.3 "Message Body Length": the order of
+ *    precedence implemented by `requestBody`/`responseBody`), 7.1 chunked coding, 9.3 persistence.
+ *  - RFC 9110 "HTTP Semantics", https://www.rfc-editor.org/rfc/rfc9110
+ *    5.6.1 lists, 5.6.2 tokens, 7.6.1 Connection, 7.8 Upgrade, 8.6 Content-Length, 9.3.2 HEAD,
+ *    9.3.6 CONNECT, 15.2 1xx, 15.2.2 101, 15.3.5 204, 15.4.5 304.
+ *
+ * Speed: only header bytes are examined, a line at a time (`indexOf(LF)`, then one pass over the
+ * line); bodies are skipped by counting, never copied or scanned; no regular expressions. Bytes are
+ * copied only when a line is split across chunks.
+ *
+ * Memory: a line split across chunks is kept in a buffer that grows up to `maxHeadBytes`; a head
+ * (or a trailer section, or a chunk-size line) larger than that loses framing for that direction.
+ * Client bytes sent while an Upgrade/CONNECT request awaits its answer are held up to `maxHeadBytes`;
+ * requests awaiting a response are remembered up to `maxPendingRequests`.
+ */
+
+export interface HttpRequestInfo {
+  /** The method token as sent (methods are case-sensitive, RFC 9110 9.1). */
+  method: string;
+  target: string;
+  /** "1.0", "1.1" (or "1.x" for a later minor version). */
+  version: '1.0' | '1.1' | string;
+  /** Timestamp of the chunk that completed the request head. */
+  ts: number;
+  /**
+   * Effective persistence (RFC 9112 9.3): HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with
+   * `Connection: keep-alive`; false when the framing obliges the server to close (RFC 9112 6.1:
+   * Transfer-Encoding with Content-Length, or Transfer-Encoding in HTTP/1.0).
+   */
+  keepAlive: boolean;
+  /** The Connection field value (several fields joined with ", "), or null when absent. */
+  connectionHeader: string | null;
+}
+
+export interface HttpResponseInfo {
+  status: number;
+  version: string;
+  /** Timestamp of the chunk that completed the response head. */
+  ts: number;
+  /** As for requests, and false when the body is delimited by the close of the connection. */
+  keepAlive: boolean;
+  connectionHeader: string | null;
+  /** The request it answers, if known. */
+  request: HttpRequestInfo | null;
+  /** 1xx other than 101: an interim response, followed by the final one (RFC 9110 15.2). */
+  informational: boolean;
+}
+
+export interface Http1Events {
+  /** The request head is complete. */
+  request?(r: HttpRequestInfo): void;
+  /** Its body is complete (right after `request` when it has none). */
+  requestEnd?(ts: number): void;
+  /** A response head is complete (also for 1xx). */
+  response?(r: HttpResponseInfo): void;
+  /** The final response's body is complete. */
+  responseEnd?(r: HttpResponseInfo, ts: number): void;
+  /** 101 Switching Protocols or a 2xx to CONNECT: framing stops, the rest of that side is opaque. */
+  upgrade?(side: 'client' | 'server', ts: number): void;
+  /**
+   * Framing given up for that direction (malformed, too-large head, gap inside a head): nothing more
+   * is counted on it. `atByte` is the offset in that direction's stream (gaps included) of the
+   * first byte that could not be framed. Not called for a connection found to be `notHttp`.
+   */
+  lost?(side: 'client' | 'server', reason: string, atByte: number): void;
+}
+
+export interface Http1Options {
+  /** Largest head (start line + fields), trailer section or chunk-size line, in bytes. */
+  maxHeadBytes?: number;
+  /** Requests remembered while awaiting their response (pipelining); see `enqueue`. */
+  maxPendingRequests?: number;
+}
+
+/** 64 KiB: larger than the default limits of common servers (nginx 8 KiB lines, Node 16 KiB). */
+export const DEFAULT_MAX_HEAD_BYTES = 64 * 1024;
+export const DEFAULT_MAX_PENDING_REQUESTS = 1024;
+/**
+ * Longest method token accepted, so a sniff rejects long runs of letters. The longest method in the
+ * IANA HTTP Method Registry (https://www.iana.org/assignments/http-methods) is 17 characters.
+ */
+export const MAX_METHOD_LENGTH = 32;
+
+// Bytes (RFC 5234 appendix B.1 core rules, as used by RFC 9110/9112).
+const HTAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const SP = 0x20;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const SEMICOLON = 0x3b;
+const DEL = 0x7f;
+const DIGIT_0 = 0x30;
+/** "HTTP/1." — the only major version framed here (RFC 9112 2.3); the minor digit follows it. */
+const HTTP_1_PREFIX = [0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e];
+/** Length of "HTTP/1.1". */
+const HTTP_VERSION_LENGTH = 8;
+/** Length of "HTTP/1.1 200". */
+const STATUS_LINE_MIN_LENGTH = HTTP_VERSION_LENGTH + 4;
+
+/** tchar (RFC 9110 5.6.2): "!#$%&'*+-.^_`|~", DIGIT, ALPHA. */
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  TCHAR[c.charCodeAt(0)] = 1;
+}
+/** HEXDIG values, -1 for other bytes (chunk-size, RFC 9112 7.1). */
+const HEX = new Int8Array(256).fill(-1);
+for (let i = 0; i < 16; i++) {
+  HEX['0123456789abcdef'.charCodeAt(i)] = i;
+  HEX['0123456789ABCDEF'.charCodeAt(i)] = i;
+}
+
+const bytesOf = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+// Field names we act on (compared case-insensitively, RFC 9110 5.1) and Connection options.
+const NAME_CONNECTION = bytesOf('connection');
+const NAME_CONTENT_LENGTH = bytesOf('content-length');
+const NAME_TRANSFER_ENCODING = bytesOf('transfer-encoding');
+const NAME_UPGRADE = bytesOf('upgrade');
+const TOKEN_CLOSE = bytesOf('close');
+const TOKEN_KEEP_ALIVE = bytesOf('keep-alive');
+const TOKEN_CHUNKED = bytesOf('chunked');
+
+/** Status codes with special framing (RFC 9110 section 15). */
+const STATUS_SWITCHING_PROTOCOLS = 101;
+const STATUS_NO_CONTENT = 204;
+const STATUS_NOT_MODIFIED = 304;
+
+// What a direction is doing.
+/** Reading head lines (start line, fields). */
+const ST_HEAD = 0;
+/** Skipping a body of known length (`remaining`). */
+const ST_BODY = 1;
+/** Reading a chunk-size line. */
+const ST_CHUNK_SIZE = 2;
+/** Skipping chunk data (`remaining`). */
+const ST_CHUNK_DATA = 3;
+/** Expecting the CRLF after chunk data. */
+const ST_CHUNK_CRLF = 4;
+/** Reading the trailer section after the last chunk. */
+const ST_TRAILERS = 5;
+/** Response body delimited by the close of the connection. */
+const ST_CLOSE_BODY = 6;
+/** Client: holding bytes sent after an Upgrade/CONNECT request until its answer is known. */
+const ST_WAIT_ANSWER = 7;
+/** Switched protocols: the rest is opaque. */
+const ST_OPAQUE = 8;
+/** Framing lost, not HTTP, or the stream ended: ignore everything. */
+const ST_STOPPED = 9;
+
+// Request kinds that change how the response is framed (kept in the pending queue).
+const KIND_PLAIN = 0;
+const KIND_HEAD = 1;
+const KIND_CONNECT = 2;
+const KIND_UPGRADE = 4;
+
+/** Content-Length states besides a value >= 0. */
+const CL_ABSENT = -1;
+const CL_INVALID = -2;
+
+/** Line buffers start this small and double up to maxHeadBytes; larger ones are dropped after use. */
+const LINE_BUFFER_INITIAL = 256;
+const LINE_BUFFER_KEEP = 4096;
+
+/** Parse state of one direction. */
+class Direction {
+  state = ST_HEAD;
+  /** end() was called. */
+  ended = false;
+  endTs = 0;
+  /** Stream offset of the chunk being processed (bytes fed before it, gaps included). */
+  pos = 0;
+  /** Offset where the current head, trailer section or chunk-size line began. */
+  blockStart = 0;
+  /** Bytes of the current block in complete lines so far. */
+  blockBytes = 0;
+  /** The start of a line split across chunks. */
+  line: Uint8Array | null = null;
+  lineLength = 0;
+  /** Body or chunk bytes still to come. */
+  remaining = 0;
+  /** ST_CHUNK_CRLF: the CR was seen. */
+  sawCr = false;
+  /** The start line of the current head has been read. */
+  sawStartLine = false;
+
+  // Facts of the current head.
+  minor = 0;
+  status = 0;
+  method = '';
+  target = '';
+  contentLength = CL_ABSENT;
+  transferEncoding = false;
+  chunked = false;
+  connection: string | null = null;
+  close = false;
+  keepAlive = false;
+  upgradeField = false;
+
+  /** Server: the final response whose body is being read (for responseEnd). */
+  response: HttpResponseInfo | null = null;
+  /** Client: the current request asks to switch protocols (Upgrade field or CONNECT). */
+  asksSwitch = false;
+  /** Client: switch to opaque when the current request body ends (101 came before it did). */
+  switchAfterBody = false;
+  /** Client, ST_WAIT_ANSWER: held chunks, their total size, where they start, a gap among them. */
+  held: { bytes: Uint8Array; ts: number }[] = [];
+  heldBytes = 0;
+  heldStart = 0;
+  heldGap = false;
+
+  constructor(readonly side: 'client' | 'server') {}
+
+  resetHead(): void {
+    this.sawStartLine = false;
+    this.blockBytes = 0;
+    this.contentLength = CL_ABSENT;
+    this.transferEncoding = false;
+    this.chunked = false;
+    this.connection = null;
+    this.close = false;
+    this.keepAlive = false;
+    this.upgradeField = false;
+  }
+}
+
+export class Http1Connection {
+  private readonly events: Http1Events;
+  private readonly maxHeadBytes: number;
+  private readonly maxPending: number;
+  private readonly c = new Direction('client');
+  private readonly s = new Direction('server');
+  /** Requests awaiting their final response, oldest first, with their KIND_ bits. */
+  private readonly pending: HttpRequestInfo[] = [];
+  private readonly pendingKinds: number[] = [];
+  /** Plain requests beyond maxPendingRequests: counted, not remembered. */
+  private overflow = 0;
+  /** Final responses that came with no request to pair (client side lost or late). */
+  private unpaired = 0;
+  private sawRequestLine = false;
+  private _notHttp = false;
+  private _requests = 0;
+  private _responses = 0;
+  private readonly _statusCodes: number[] = [];
+  private readonly _incomplete = { client: false, server: false };
+
+  constructor(events: Http1Events, options?: Http1Options) {
+    this.events = events;
+    this.maxHeadBytes = Math.max(1, Math.floor(options?.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES));
+    this.maxPending = Math.max(1, Math.floor(options?.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS));
+  }
+
+  /** Requests whose head was complete. */
+  get requests(): number {
+    return this._requests;
+  }
+  /** Final (non-1xx, or 101) responses whose head was complete. */
+  get responses(): number {
+    return this._responses;
+  }
+  /** Status codes of the final responses, in order (the connection's own array: do not modify). */
+  get statusCodes(): number[] {
+    return this._statusCodes;
+  }
+  /** That side's stream ended (end()) in the middle of a message: a head, a body, a chunk. */
+  get incomplete(): { readonly client: boolean; readonly server: boolean } {
+    return this._incomplete;
+  }
+  /** The client stream does not start with an HTTP/1.x request line: nothing is framed. */
+  get notHttp(): boolean {
+    return this._notHttp;
+  }
+  /** Bytes held in internal buffers (split lines, bytes held while an upgrade is pending). */
+  get bufferedBytes(): number {
+    return (this.c.line?.length ?? 0) + (this.s.line?.length ?? 0) + this.c.heldBytes;
+  }
+
+  /** Bytes sent by the client (requests). */
+  client(chunk: Uint8Array, ts: number): void {
+    if (!this.c.ended && chunk.length > 0) this.process(this.c, chunk, ts);
+  }
+
+  /** Bytes sent by the server (responses). */
+  server(chunk: Uint8Array, ts: number): void {
+    if (!this.s.ended && chunk.length > 0) this.process(this.s, chunk, ts);
+  }
+
+  /**
+   * `length` bytes are missing in that direction (capture snap length, lost packets): inside a body
+   * they are counted; anywhere else (a head, a chunk-size line, between messages) framing is lost.
+   */
+  gap(side: 'client' | 'server', length: number, ts: number): void {
+    const d = side === 'client' ? this.c : this.s;
+    if (d.ended || !(length > 0)) return;
+    switch (d.state) {
+      case ST_BODY:
+      case ST_CHUNK_DATA:
+        if (length > d.remaining) {
+          this.lose(d, 'bytes missing past the end of a body', d.pos + d.remaining);
+        } else {
+          d.remaining -= length;
+          if (d.remaining === 0) this.dataDone(d, ts);
+        }
+        break;
+      case ST_WAIT_ANSWER:
+        if (d.heldStart < 0) d.heldStart = d.pos;
+        d.heldGap = true;
+        break;
+      case ST_CLOSE_BODY:
+      case ST_OPAQUE:
+      case ST_STOPPED:
+        break;
+      default:
+        this.lose(d, `${length} bytes missing where a head or chunk framing was expected`, d.pos);
+    }
+    d.pos += length;
+  }
+
+  /**
+   * That side sent FIN: completes a close-delimited response body; a message cut in the middle
+   * marks that side incomplete. Bytes fed after it are ignored.
+   */
+  end(side: 'client' | 'server', ts: number): void {
+    const d = side === 'client' ? this.c : this.s;
+    if (d.ended) return;
+    d.ended = true;
+    d.endTs = ts;
+    // A client holding bytes finishes once the answer (or the server's end) releases them.
+    if (d.state !== ST_WAIT_ANSWER) this.finish(d, ts);
+    if (d === this.s) this.release();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The byte loop
+
+  private process(d: Direction, chunk: Uint8Array, ts: number): void {
+    const end = chunk.length;
+    let i = 0;
+    while (i < end) {
+      switch (d.state) {
+        case ST_HEAD:
+        case ST_CHUNK_SIZE:
+        case ST_TRAILERS:
+          i = this.readLine(d, chunk, i, ts);
+          break;
+        case ST_BODY:
+        case ST_CHUNK_DATA: {
+          const n = Math.min(d.remaining, end - i);
+          d.remaining -= n;
+          i += n;
+          if (d.remaining === 0) this.dataDone(d, ts);
+          break;
+        }
+        case ST_CHUNK_CRLF: {
+          // chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF (RFC 9112 7.1); bare LF tolerated (2.2).
+          const b = chunk[i]!;
+          if (b === LF) {
+            i++;
+            this.startBlock(d, ST_CHUNK_SIZE, i);
+          } else if (b === CR && !d.sawCr) {
+            d.sawCr = true;
+            i++;
+          } else {
+            this.lose(d, 'no CRLF after chunk data', d.pos + i);
+            i = end;
+          }
+          break;
+        }
+        case ST_WAIT_ANSWER:
+          this.hold(d, chunk.subarray(i), ts, d.pos + i);
+          i = end;
+          break;
+        default:
+          // ST_CLOSE_BODY, ST_OPAQUE, ST_STOPPED: nothing to frame.
+          i = end;
+      }
+    }
+    d.pos += end;
+  }
+
+  /** ST_BODY or ST_CHUNK_DATA reached `remaining === 0`. */
+  private dataDone(d: Direction, ts: number): void {
+    if (d.state === ST_BODY) {
+      this.messageEnd(d, ts);
+    } else {
+      d.state = ST_CHUNK_CRLF;
+      d.sawCr = false;
+    }
+  }
+
+  private startBlock(d: Direction, state: number, at: number): void {
+    d.state = state;
+    d.blockStart = d.pos + at;
+    d.blockBytes = 0;
+    d.lineLength = 0;
+  }
+
+  /**
+   * Reads one line from `i` (up to LF) and hands it to onLine without its CR LF; a line split across
+   * chunks is buffered. Returns where reading continues.
+   */
+  private readLine(d: Direction, chunk: Uint8Array, i: number, ts: number): number {
+    const lf = chunk.indexOf(LF, i);
+    const stop = lf === -1 ? chunk.length : lf;
+    if (d.blockBytes === 0 && d.lineLength === 0) d.blockStart = d.pos + i;
+    const size = d.blockBytes + d.lineLength + (stop - i) + (lf === -1 ? 0 : 1);
+    if (size > this.maxHeadBytes) {
+      if (this.firstRequestLine(d) && this.sniffsBad(d, chunk, i, stop)) this.notHttpFound();
+      else this.tooLarge(d);
+      return chunk.length;
+    }
+    if (lf === -1) {
+      this.append(d, chunk, i, stop);
+      // Decide "not HTTP" as early as possible: the first bytes must begin a request line.
+      if (this.firstRequestLine(d) && sniffRequestLine(d.line!, 0, d.lineLength) === SNIFF_BAD) this.notHttpFound();
+      return chunk.length;
+    }
+    d.blockBytes = size;
+    let buf = chunk;
+    let start = i;
+    let stopAt = lf;
+    if (d.lineLength > 0) {
+      this.append(d, chunk, i, lf);
+      buf = d.line!;
+      start = 0;
+      stopAt = d.lineLength;
+      d.lineLength = 0;
+    }
+    if (stopAt > start && buf[stopAt - 1] === CR) stopAt--;
+    this.onLine(d, buf, start, stopAt, ts, lf + 1);
+    if (d.line !== null && d.line.length > LINE_BUFFER_KEEP && d.lineLength === 0) d.line = null;
+    return lf + 1;
+  }
+
+  /** `d` is the client, reading the start line of its first request. */
+  private firstRequestLine(d: Direction): boolean {
+    return d === this.c && !this.sawRequestLine && !d.sawStartLine && d.state === ST_HEAD;
+  }
+
+  /** The first request line so far (buffered part + chunk[i, stop)) is not a request line prefix. */
+  private sniffsBad(d: Direction, chunk: Uint8Array, i: number, stop: number): boolean {
+    if (d.lineLength === 0) return sniffRequestLine(chunk, i, stop) === SNIFF_BAD;
+    this.append(d, chunk, i, Math.min(stop, i + this.maxHeadBytes - d.lineLength));
+    return sniffRequestLine(d.line!, 0, d.lineLength) === SNIFF_BAD;
+  }
+
+  private append(d: Direction, chunk: Uint8Array, from: number, to: number): void {
+    const need = d.lineLength + (to - from);
+    let line = d.line;
+    if (line === null || line.length < need) {
+      let size = line === null ? LINE_BUFFER_INITIAL : line.length * 2;
+      while (size < need) size *= 2;
+      const grown = new Uint8Array(Math.min(size, Math.max(need, this.maxHeadBytes)));
+      if (line !== null) grown.set(line.subarray(0, d.lineLength));
+      d.line = line = grown;
+    }
+    line.set(chunk.subarray(from, to), d.lineLength);
+    d.lineLength = need;
+  }
+
+  private tooLarge(d: Direction): void {
+    const what = d.state === ST_HEAD ? 'head' : d.state === ST_TRAILERS ? 'trailer section' : 'chunk-size line';
+    this.lose(d, `${what} larger than ${this.maxHeadBytes} bytes`, d.blockStart);
+  }
+
+  /** One complete line [start, end) (CR LF removed); `next` is the chunk offset after its LF. */
+  private onLine(d: Direction, buf: Uint8Array, start: number, end: number, ts: number, next: number): void {
+    if (d.state === ST_CHUNK_SIZE) {
+      this.chunkSizeLine(d, buf, start, end, next);
+      return;
+    }
+    if (start === end) {
+      // The empty line.
+      if (d.state === ST_TRAILERS) {
+        this.messageEnd(d, ts);
+      } else if (!d.sawStartLine) {
+        // Empty lines before a start line are ignored (RFC 9112 2.2).
+        d.blockBytes = 0;
+      } else if (d === this.c) {
+        this.requestHead(ts, next);
+      } else {
+        this.responseHead(ts, next);
+      }
+      return;
+    }
+    if (d.state === ST_TRAILERS) return; // trailer fields do not change framing
+    if (!d.sawStartLine) {
+      d.sawStartLine = true;
+      if (d === this.c ? this.requestLine(buf, start, end) : this.statusLine(buf, start, end)) return;
+      if (d === this.c && !this.sawRequestLine) this.notHttpFound();
+      else this.lose(d, d === this.c ? 'malformed request line' : 'malformed status line', d.blockStart);
+      return;
+    }
+    if (!this.fieldLine(d, buf, start, end)) this.lose(d, 'malformed header field', d.blockStart);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Heads
+
+  /** request-line = method SP request-target SP HTTP-version (RFC 9112 3). */
+  private requestLine(buf: Uint8Array, start: number, end: number): boolean {
+    const d = this.c;
+    if (sniffRequestLine(buf, start, end) !== SNIFF_LINE) return false;
+    let m = start;
+    while (buf[m] !== SP) m++;
+    let t = m + 1;
+    while (buf[t] !== SP) t++;
+    d.method = methodString(buf, start, m);
+    d.target = latin1(buf, m + 1, t);
+    d.minor = buf[t + 1 + HTTP_1_PREFIX.length]! - DIGIT_0;
+    this.sawRequestLine = true;
+    return true;
+  }
+
+  /** status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 4); a missing SP tolerated. */
+  private statusLine(buf: Uint8Array, start: number, end: number): boolean {
+    const d = this.s;
+    if (end - start < STATUS_LINE_MIN_LENGTH) return false;
+    for (let k = 0; k < HTTP_1_PREFIX.length; k++) if (buf[start + k] !== HTTP_1_PREFIX[k]) return false;
+    const minor = buf[start + HTTP_1_PREFIX.length]! - DIGIT_0;
+    if (minor < 0 || minor > 9 || buf[start + HTTP_VERSION_LENGTH] !== SP) return false;
+    let status = 0;
+    for (let k = start + HTTP_VERSION_LENGTH + 1; k < start + STATUS_LINE_MIN_LENGTH; k++) {
+      const digit = buf[k]! - DIGIT_0;
+      if (digit < 0 || digit > 9) return false;
+      status = status * 10 + digit;
+    }
+    if (status < 100 || (end > start + STATUS_LINE_MIN_LENGTH && buf[start + STATUS_LINE_MIN_LENGTH] !== SP)) return false;
+    d.minor = minor;
+    d.status = status;
+    return true;
+  }
+
+  /**
+   * field-line = field-name ":" OWS field-value OWS (RFC 9112 5). Only Content-Length,
+   * Transfer-Encoding, Connection and Upgrade are looked at; other fields are only checked for a
+   * colon. A line starting with whitespace (obs-fold, or before the first field) is ignored, as
+   * RFC 9112 2.2 and 5.2 allow. Returns false when malformed.
+   */
+  private fieldLine(d: Direction, buf: Uint8Array, start: number, end: number): boolean {
+    const first = buf[start]!;
+    if (first === SP || first === HTAB) return true;
+    let colon = start;
+    while (colon < end && TCHAR[buf[colon]!] === 1) colon++;
+    if (colon === start || colon === end || buf[colon] !== COLON) return false;
+    const nameLength = colon - start;
+    let vs = colon + 1;
+    let ve = end;
+    while (vs < ve && isOws(buf[vs]!)) vs++;
+    while (ve > vs && isOws(buf[ve - 1]!)) ve--;
+    switch (nameLength) {
+      case NAME_CONNECTION.length:
+        if (equalsLower(buf, start, NAME_CONNECTION)) {
+          const value = latin1(buf, vs, ve);
+          d.connection = d.connection === null ? value : `${d.connection}, ${value}`;
+          connectionOptions(d, buf, vs, ve);
+        }
+        break;
+      case NAME_CONTENT_LENGTH.length:
+        if (equalsLower(buf, start, NAME_CONTENT_LENGTH)) contentLength(d, buf, vs, ve);
+        break;
+      case NAME_TRANSFER_ENCODING.length:
+        if (equalsLower(buf, start, NAME_TRANSFER_ENCODING)) transferEncoding(d, buf, vs, ve);
+        break;
+      case NAME_UPGRADE.length:
+        if (equalsLower(buf, start, NAME_UPGRADE)) d.upgradeField = true;
+        break;
+    }
+    return true;
+  }
+
+  /** RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive". */
+  private static persistent(d: Direction): boolean {
+    if (d.close) return false;
+    return d.minor >= 1 || d.keepAlive;
+  }
+
+  private requestHead(ts: number, next: number): void {
+    const d = this.c;
+    const framingForcesClose = d.transferEncoding && (d.contentLength !== CL_ABSENT || d.minor === 0);
+    const info: HttpRequestInfo = {
+      method: d.method,
+      target: d.target,
+      version: versionString(d.minor),
+      ts,
+      keepAlive: Http1Connection.persistent(d) && !framingForcesClose,
+      connectionHeader: d.connection,
+    };
+    const kind =
+      (d.method === 'HEAD' ? KIND_HEAD : 0) | (d.method === 'CONNECT' ? KIND_CONNECT : 0) | (d.upgradeField ? KIND_UPGRADE : 0);
+    d.asksSwitch = (kind & (KIND_CONNECT | KIND_UPGRADE)) !== 0;
+    d.switchAfterBody = false;
+    this._requests++;
+    this.enqueue(info, kind);
+    this.events.request?.(info);
+    // RFC 9112 6.3, for requests: chunked if Transfer-Encoding ends in chunked (it overrides
+    // Content-Length); any other Transfer-Encoding cannot be framed (the server answers 400 and
+    // closes); else Content-Length; else no body.
+    if (d.transferEncoding) {
+      if (!d.chunked) {
+        this.lose(d, 'request Transfer-Encoding does not end in chunked', d.pos + next);
+        return;
+      }
+      this.startBlock(d, ST_CHUNK_SIZE, next);
+    } else if (d.contentLength === CL_INVALID) {
+      this.lose(d, 'invalid Content-Length', d.pos + next);
+    } else if (d.contentLength > 0) {
+      d.state = ST_BODY;
+      d.remaining = d.contentLength;
+    } else {
+      this.messageEnd(d, ts);
+    }
+  }
+
+  private responseHead(ts: number, next: number): void {
+    const d = this.s;
+    const status = d.status;
+    const informational = status < 200 && status !== STATUS_SWITCHING_PROTOCOLS;
+    const info: HttpResponseInfo = {
+      status,
+      version: versionString(d.minor),
+      ts,
+      keepAlive: Http1Connection.persistent(d) && !(d.transferEncoding && d.minor === 0),
+      connectionHeader: d.connection,
+      request: informational ? (this.pending[0] ?? null) : null,
+      informational,
+    };
+    if (informational) {
+      // Interim: the final response follows, same request (RFC 9110 15.2).
+      this.events.response?.(info);
+      this.startBlock(d, ST_HEAD, next);
+      d.resetHead();
+      return;
+    }
+    let kind = KIND_PLAIN;
+    if (this.pending.length > 0) {
+      info.request = this.pending.shift()!;
+      kind = this.pendingKinds.shift()!;
+    } else if (this.overflow > 0) {
+      this.overflow--;
+    } else {
+      this.unpaired++;
+    }
+    this._responses++;
+    this._statusCodes.push(status);
+    d.response = info;
+
+    const isSuccess = status >= 200 && status < 300;
+    if (status === STATUS_SWITCHING_PROTOCOLS || ((kind & KIND_CONNECT) !== 0 && isSuccess)) {
+      // The connection becomes a tunnel or another protocol right after this head (RFC 9110 7.8, 9.3.6).
+      this.events.response?.(info);
+      this.events.responseEnd?.(info, ts);
+      d.state = ST_OPAQUE;
+      d.response = null;
+      this.events.upgrade?.('server', ts);
+      this.switchClient(ts);
+      return;
+    }
+    // RFC 9112 6.3, for responses: none after HEAD, 204, 304 (1xx handled above); chunked if
+    // Transfer-Encoding ends in chunked; until close for any other Transfer-Encoding; else
+    // Content-Length (invalid: unrecoverable); else until close.
+    let body: number;
+    if ((kind & KIND_HEAD) !== 0 || status === STATUS_NO_CONTENT || status === STATUS_NOT_MODIFIED) body = 0;
+    else if (d.transferEncoding) body = d.chunked ? ST_CHUNK_SIZE : ST_CLOSE_BODY;
+    else if (d.contentLength === CL_INVALID) body = ST_STOPPED;
+    else if (d.contentLength === CL_ABSENT) body = ST_CLOSE_BODY;
+    else body = d.contentLength > 0 ? ST_BODY : 0;
+    if (body === ST_CLOSE_BODY) info.keepAlive = false;
+
+    this.events.response?.(info);
+    if (body === ST_STOPPED) {
+      this.lose(d, 'invalid Content-Length', d.pos + next);
+    } else if (body === ST_CHUNK_SIZE) {
+      this.startBlock(d, ST_CHUNK_SIZE, next);
+    } else if (body === ST_BODY) {
+      d.state = ST_BODY;
+      d.remaining = d.contentLength;
+    } else if (body === ST_CLOSE_BODY) {
+      d.state = ST_CLOSE_BODY;
+    } else {
+      this.messageEnd(d, ts);
+    }
+    // The answer to an Upgrade/CONNECT request that did not switch: the client goes on in HTTP/1.x.
+    if ((kind & (KIND_CONNECT | KIND_UPGRADE)) !== 0) this.release();
+  }
+
+  /** A whole message (head and body) is done on `d`. */
+  private messageEnd(d: Direction, ts: number): void {
+    d.resetHead();
+    d.state = ST_HEAD;
+    d.blockBytes = 0;
+    if (d === this.c) {
+      this.events.requestEnd?.(ts);
+      if (d.switchAfterBody) {
+        this.toOpaque(d, ts);
+      } else if (d.asksSwitch && this.serverAnswering()) {
+        // Until the answer is known, what follows may be another protocol: hold it (bounded).
+        d.state = ST_WAIT_ANSWER;
+        d.line = null; // held bytes take the place of the line buffer in the memory bound
+        d.held = [];
+        d.heldBytes = 0;
+        d.heldGap = false;
+        d.heldStart = -1;
+      }
+    } else {
+      const response = d.response;
+      d.response = null;
+      if (response !== null) this.events.responseEnd?.(response, ts);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Chunked bodies
+
+  /** chunk-size [ chunk-ext ] (RFC 9112 7.1); whitespace before ";" (BWS) tolerated. */
+  private chunkSizeLine(d: Direction, buf: Uint8Array, start: number, end: number, next: number): void {
+    let k = start;
+    let size = 0;
+    for (; k < end; k++) {
+      const h = HEX[buf[k]!]!;
+      if (h < 0) break;
+      if (size > (Number.MAX_SAFE_INTEGER - h) / 16) {
+        this.lose(d, 'chunk size too large', d.blockStart);
+        return;
+      }
+      size = size * 16 + h;
+    }
+    if (k === start) {
+      this.lose(d, 'malformed chunk size', d.blockStart);
+      return;
+    }
+    while (k < end && isOws(buf[k]!)) k++;
+    if (k < end && buf[k] !== SEMICOLON) {
+      this.lose(d, 'malformed chunk size', d.blockStart);
+      return;
+    }
+    if (size === 0) {
+      // last-chunk: the trailer section and the final CRLF follow.
+      this.startBlock(d, ST_TRAILERS, next);
+    } else {
+      d.state = ST_CHUNK_DATA;
+      d.remaining = size;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Pairing responses with requests
+
+  /** True while server bytes are still being framed (so a response can be paired). */
+  private serverAnswering(): boolean {
+    const state = this.s.state;
+    return !this.s.ended && state !== ST_STOPPED && state !== ST_OPAQUE;
+  }
+
+  /**
+   * Remembers a request until its final response. Beyond maxPendingRequests, plain requests are
+   * only counted (their responses are framed without knowing them); a HEAD, CONNECT or Upgrade one
+   * among them would make the response framing a guess, so server framing is given up.
+   */
+  private enqueue(info: HttpRequestInfo, kind: number): void {
+    if (!this.serverAnswering()) return;
+    if (this.unpaired > 0) {
+      // Its response came first (client bytes late or partly lost): keep the pairing aligned.
+      this.unpaired--;
+      return;
+    }
+    if (this.overflow > 0 || this.pending.length >= this.maxPending) {
+      if (kind !== KIND_PLAIN) {
+        this.lose(this.s, `more than ${this.maxPending} requests await a response`, this.s.pos);
+        return;
+      }
+      this.overflow++;
+      return;
+    }
+    this.pending.push(info);
+    this.pendingKinds.push(kind);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Upgrade / CONNECT
+
+  private hold(d: Direction, bytes: Uint8Array, ts: number, at: number): void {
+    if (d.heldStart < 0) d.heldStart = at;
+    if (d.heldBytes + bytes.length > this.maxHeadBytes) {
+      d.held = [];
+      d.heldBytes = 0;
+      this.lose(d, `more than ${this.maxHeadBytes} bytes sent before the answer to an Upgrade or CONNECT`, d.heldStart);
+      return;
+    }
+    d.held.push({ bytes: bytes.slice(), ts });
+    d.heldBytes += bytes.length;
+  }
+
+  /** The server switched protocols: so does the client once its request is complete. */
+  private switchClient(ts: number): void {
+    const d = this.c;
+    if (d.state === ST_STOPPED || d.state === ST_OPAQUE) return;
+    if (d.state === ST_BODY || d.state === ST_CHUNK_SIZE || d.state === ST_CHUNK_DATA || d.state === ST_CHUNK_CRLF || d.state === ST_TRAILERS) {
+      d.switchAfterBody = true;
+      return;
+    }
+    this.toOpaque(d, ts);
+  }
+
+  private toOpaque(d: Direction, ts: number): void {
+    d.state = ST_OPAQUE;
+    d.held = [];
+    d.heldBytes = 0;
+    d.line = null;
+    d.lineLength = 0;
+    this.events.upgrade?.(d.side, ts);
+  }
+
+  /** The client's Upgrade/CONNECT was refused (or will not be answered): frame what it held. */
+  private release(): void {
+    const d = this.c;
+    if (d.state !== ST_WAIT_ANSWER) return;
+    const held = d.held;
+    const heldGap = d.heldGap;
+    const resumeAt = d.pos;
+    d.held = [];
+    d.heldBytes = 0;
+    d.state = ST_HEAD;
+    d.blockStart = d.heldStart < 0 ? d.pos : d.heldStart;
+    d.blockBytes = 0;
+    if (heldGap) {
+      this.lose(d, 'bytes missing after a refused Upgrade or CONNECT', d.blockStart);
+    } else if (held.length > 0) {
+      d.pos = d.heldStart;
+      for (const piece of held) this.process(d, piece.bytes, piece.ts);
+      d.pos = resumeAt;
+    }
+    if (d.ended && d.state !== ST_WAIT_ANSWER) this.finish(d, d.endTs);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Endings
+
+  /** The stream of `d` ended: complete a close-delimited body, or note a message cut short. */
+  private finish(d: Direction, ts: number): void {
+    switch (d.state) {
+      case ST_CLOSE_BODY:
+        this.messageEnd(d, ts);
+        break;
+      case ST_HEAD:
+        if (d.sawStartLine || d.lineLength > 0) this._incomplete[d.side] = true;
+        break;
+      case ST_BODY:
+      case ST_CHUNK_SIZE:
+      case ST_CHUNK_DATA:
+      case ST_CHUNK_CRLF:
+      case ST_TRAILERS:
+        this._incomplete[d.side] = true;
+        break;
+    }
+    if (d.state !== ST_OPAQUE) d.state = ST_STOPPED;
+    d.line = null;
+    d.lineLength = 0;
+  }
+
+  private lose(d: Direction, reason: string, atByte: number): void {
+    if (d.state === ST_STOPPED) return;
+    d.state = ST_STOPPED;
+    d.line = null;
+    d.lineLength = 0;
+    d.held = [];
+    d.heldBytes = 0;
+    this.events.lost?.(d.side, reason, atByte);
+    if (d === this.s) this.release();
+  }
+
+  private notHttpFound(): void {
+    this._notHttp = true;
+    for (const d of [this.c, this.s]) {
+      d.state = ST_STOPPED;
+      d.line = null;
+      d.lineLength = 0;
+    }
+    this.pending.length = 0;
+    this.pendingKinds.length = 0;
+  }
+}
+
+// -----------------------------------------------------------------------------------------------
+// Byte helpers
+
+const SNIFF_BAD = -1;
+/** A complete, valid request line. */
+const SNIFF_LINE = 2;
+
+/**
+ * Checks bytes [start, end) of one line (no LF inside) against
+ * `method SP request-target SP "HTTP/1." DIGIT [CR]`. Returns SNIFF_BAD, SNIFF_LINE, or 0/1 for a
+ * plausible prefix (no verdict yet).
+ */
+function sniffRequestLine(buf: Uint8Array, start: number, end: number): number {
+  let k = start;
+  // method = token, at most MAX_METHOD_LENGTH long
+  while (k < end && TCHAR[buf[k]!] === 1) {
+    if (k - start >= MAX_METHOD_LENGTH) return SNIFF_BAD;
+    k++;
+  }
+  if (k === end) return 0;
+  if (k === start || buf[k] !== SP) return SNIFF_BAD;
+  const targetStart = ++k;
+  // request-target: visible bytes (and obs-text), at least one
+  while (k < end) {
+    const b = buf[k]!;
+    if (b <= SP || b === DEL) break;
+    k++;
+  }
+  if (k === end) return 1;
+  if (k === targetStart || buf[k] !== SP) return SNIFF_BAD;
+  k++;
+  for (let v = 0; v < HTTP_VERSION_LENGTH; v++, k++) {
+    if (k === end) return 1;
+    const b = buf[k]!;
+    if (v < HTTP_1_PREFIX.length ? b !== HTTP_1_PREFIX[v] : b < DIGIT_0 || b > DIGIT_0 + 9) return SNIFF_BAD;
+  }
+  if (k === end) return SNIFF_LINE;
+  // Only a CR (of CRLF) may follow the version.
+  return k + 1 === end && buf[k] === CR ? 1 : SNIFF_BAD;
+}
+
+/**
+ * Cheap content sniff: do these first bytes look like the start of an HTTP/1.x request? True when,
+ * after optional empty lines (RFC 9112 2.2), they begin with a method token (at most
+ * MAX_METHOD_LENGTH characters) and a space, and every byte given up to the end of the request line
+ * is consistent with `method SP request-target SP HTTP/1.x CRLF`.
+ */
+export function looksLikeHttpRequest(bytes: Uint8Array): boolean {
+  let k = 0;
+  while (k < bytes.length) {
+    if (bytes[k] === LF) k++;
+    else if (bytes[k] === CR && bytes[k + 1] === LF) k += 2;
+    else break;
+  }
+  const lf = bytes.indexOf(LF, k);
+  const end = lf === -1 ? bytes.length : lf;
+  const verdict = sniffRequestLine(bytes, k, end);
+  if (verdict === SNIFF_BAD) return false;
+  // Require the space after the method: a bare word is not evidence enough.
+  if (verdict === 0) return false;
+  if (lf === -1) return true;
+  // A complete line: it must end with the version (and an optional CR).
+  return verdict === SNIFF_LINE || (verdict === 1 && bytes[lf - 1] === CR && sniffRequestLine(bytes, k, lf - 1) === SNIFF_LINE);
+}
+
+function isOws(b: number): boolean {
+  return b === SP || b === HTAB;
+}
+
+/** buf[at..] equals `lower` ignoring ASCII case (`lower` holds lowercase letters and "-"). */
+function equalsLower(buf: Uint8Array, at: number, lower: Uint8Array): boolean {
+  for (let k = 0; k < lower.length; k++) if ((buf[at + k]! | 0x20) !== lower[k]) return false;
+  return true;
+}
+
+/** Bytes as a string, one char per byte (field values are ISO-8859-1 at most, RFC 9110 5.5). */
+function latin1(buf: Uint8Array, start: number, end: number): string {
+  let s = '';
+  for (let k = start; k < end; k += 4096) {
+    s += String.fromCharCode.apply(null, buf.subarray(k, Math.min(end, k + 4096)) as unknown as number[]);
+  }
+  return s;
+}
+
+const COMMON_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'CONNECT', 'PATCH'].map((m) => ({
+  name: m,
+  bytes: bytesOf(m),
+}));
+
+/** The method as a string, without allocating for the common ones. */
+function methodString(buf: Uint8Array, start: number, end: number): string {
+  outer: for (const m of COMMON_METHODS) {
+    if (m.bytes.length !== end - start) continue;
+    for (let k = 0; k < m.bytes.length; k++) if (buf[start + k] !== m.bytes[k]) continue outer;
+    return m.name;
+  }
+  return latin1(buf, start, end);
+}
+
+function versionString(minor: number): string {
+  return minor === 1 ? '1.1' : minor === 0 ? '1.0' : `1.${minor}`;
+}
+
+/** Bounds of the list element found by nextElement (module scratch, so no allocation per field). */
+let elementStart = 0;
+let elementEnd = 0;
+
+/**
+ * Finds the next non-empty element of a comma-separated list (RFC 9110 5.6.1: empty elements are
+ * ignored) at or after `k` and before `end`, OWS trimmed, into elementStart/elementEnd. Returns
+ * where to look for the next one, or -1 when none is left.
+ */
+function nextElement(buf: Uint8Array, k: number, end: number): number {
+  while (k <= end) {
+    let e = k;
+    while (e < end && buf[e] !== COMMA) e++;
+    let s = k;
+    let t = e;
+    while (s < t && isOws(buf[s]!)) s++;
+    while (t > s && isOws(buf[t - 1]!)) t--;
+    k = e + 1;
+    if (t > s) {
+      elementStart = s;
+      elementEnd = t;
+      return k;
+    }
+  }
+  return -1;
+}
+
+/** Connection = #connection-option (RFC 9110 7.6.1): looks for "close" and "keep-alive". */
+function connectionOptions(d: Direction, buf: Uint8Array, start: number, end: number): void {
+  for (let k = nextElement(buf, start, end); k !== -1; k = nextElement(buf, k, end)) {
+    const length = elementEnd - elementStart;
+    if (length === TOKEN_CLOSE.length && equalsLower(buf, elementStart, TOKEN_CLOSE)) d.close = true;
+    else if (length === TOKEN_KEEP_ALIVE.length && equalsLower(buf, elementStart, TOKEN_KEEP_ALIVE)) d.keepAlive = true;
+  }
+}
+
+/**
+ * Content-Length = 1*DIGIT (RFC 9110 8.6). A list of identical values, or several fields with the
+ * same value, is accepted as that value (as 8.6 allows); anything else is invalid.
+ */
+function contentLength(d: Direction, buf: Uint8Array, start: number, end: number): void {
+  let seen = false;
+  for (let k = nextElement(buf, start, end); k !== -1; k = nextElement(buf, k, end)) {
+    let value = 0;
+    for (let j = elementStart; j < elementEnd; j++) {
+      const digit = buf[j]! - DIGIT_0;
+      if (digit < 0 || digit > 9 || value > (Number.MAX_SAFE_INTEGER - digit) / 10) {
+        d.contentLength = CL_INVALID;
+        return;
+      }
+      value = value * 10 + digit;
+    }
+    seen = true;
+    if (d.contentLength === CL_ABSENT) d.contentLength = value;
+    else if (d.contentLength !== value) d.contentLength = CL_INVALID;
+  }
+  if (!seen) d.contentLength = CL_INVALID;
+}
+
+/**
+ * Transfer-Encoding = #transfer-coding (RFC 9112 6.1). What matters is whether the final coding
+ * (the last one of the last field) is "chunked"; parameters after ";" are ignored.
+ */
+function transferEncoding(d: Direction, buf: Uint8Array, start: number, end: number): void {
+  d.transferEncoding = true;
+  for (let k = nextElement(buf, start, end); k !== -1; k = nextElement(buf, k, end)) {
+    let t = elementStart;
+    while (t < elementEnd && buf[t] !== SEMICOLON && !isOws(buf[t]!)) t++;
+    d.chunked = t - elementStart === TOKEN_CHUNKED.length && equalsLower(buf, elementStart, TOKEN_CHUNKED);
+  }
+}
