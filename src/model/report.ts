@@ -85,7 +85,11 @@ export interface ObserverReport {
   available: boolean;
   reason?: string;
   fix?: string;
+  /** Whether this observer can see HTTP requests at all (the kernel socket table cannot). */
+  seesRequests: boolean;
   totals: Totals;
+  /** Present when the observer saw HTTP messages. */
+  http?: HttpEvidence;
   connections: ConnectionRecord[];
   warnings: Warning[];
 }
@@ -104,6 +108,14 @@ export interface Verdict {
   code: VerdictCode;
   /** One line in plain words that names the cause. */
   summary: string;
+}
+
+/** Facts from the HTTP messages that explain a verdict (counted by the wire, proxy or server). */
+export interface HttpEvidence {
+  /** Responses that carried `Connection: close` (or were HTTP/1.0 without keep-alive). */
+  serverClose: number;
+  /** Requests that asked for `Connection: close` (or were HTTP/1.0 without keep-alive). */
+  clientClose: number;
 }
 
 /** What a lab experiment was asked to do: every knob. */

@@ -1,0 +1,35 @@
+import type { ObserverReport } from '../model/report.js';
+
+/**
+ * Do the observers that could run tell the same story? Each compares what it can see:
+ * connections (all), requests (those that see HTTP), SYNs (the wire), and the TIME_WAIT side
+ * (the kernel's socket table against the wire's first FIN). Differences are spelled out.
+ */
+export function compareObservers(observers: readonly ObserverReport[]): { agree: boolean; differences: string[] } {
+  const available = observers.filter((o) => o.available);
+  const differences: string[] = [];
+  const describe = (pick: (o: ObserverReport) => number | null, what: string, among: ObserverReport[]) => {
+    const values = among.map((o) => ({ name: o.observer, value: pick(o) })).filter((v) => v.value !== null);
+    if (values.length < 2) return;
+    const first = values[0]!.value;
+    if (values.some((v) => v.value !== first)) {
+      differences.push(`${what}: ${values.map((v) => `${v.name} ${v.value}`).join(', ')}`);
+    }
+  };
+  describe((o) => o.totals.connections, 'connections', available);
+  describe((o) => o.totals.requests, 'requests', available.filter((o) => o.seesRequests));
+  const wire = available.find((o) => o.observer === 'wire');
+  if (wire && wire.totals.syns !== null && wire.totals.syns !== wire.totals.connections) {
+    // Connections that began before the capture started have no SYN: say so rather than hide it.
+    differences.push(`wire: ${wire.totals.syns} SYNs for ${wire.totals.connections} connections`);
+  }
+  const kernel = available.find((o) => o.observer === 'kernel');
+  if (kernel && wire) {
+    for (const side of ['client', 'server'] as const) {
+      if (kernel.totals.timeWait[side] !== wire.totals.timeWait[side]) {
+        differences.push(`TIME_WAIT on the ${side} side: kernel ${kernel.totals.timeWait[side]}, wire ${wire.totals.timeWait[side]}`);
+      }
+    }
+  }
+  return { agree: differences.length === 0, differences };
+}

@@ -1,0 +1,104 @@
+/**
+ * Capture bytes in, connections out: the one codepath shared by live capture (tcpdump's stdout)
+ * and offline `analyze` (a file or stdin). Streaming: feed chunks as they come, in constant memory
+ * apart from one small record per connection.
+ */
+import { CaptureReader } from '../decode/capture.js';
+import type { CaptureInfo } from '../decode/capture.js';
+import { PacketDecoder } from '../decode/packet.js';
+import type { DecodeStats } from '../decode/packet.js';
+import { UnsupportedLinkTypeError } from '../errors.js';
+import type { TcpPacket } from '../model/packet.js';
+import type { ObserverReport, Warning } from '../model/report.js';
+import { computeTotals } from './totals.js';
+import { ConnectionTracker } from './tracker.js';
+import type { TrackerOptions } from './tracker.js';
+
+export interface CaptureAnalysisOptions extends TrackerOptions {
+  /** Keep only packets for which this returns true (e.g. a port or server filter). */
+  accept?: (p: TcpPacket) => boolean;
+}
+
+export interface CaptureAnalysisResult {
+  report: ObserverReport;
+  info: CaptureInfo | null;
+  stats: DecodeStats;
+}
+
+export class CaptureAnalysis {
+  readonly tracker: ConnectionTracker;
+  private readonly decoder = new PacketDecoder();
+  private readonly reader: CaptureReader;
+  private readonly warnings: Warning[] = [];
+  private info: CaptureInfo | null = null;
+
+  constructor(options: CaptureAnalysisOptions = {}) {
+    this.tracker = new ConnectionTracker(options);
+    const tracker = this.tracker;
+    const decoder = this.decoder;
+    const accept = options.accept;
+    this.reader = new CaptureReader({
+      frame(frame) {
+        const packet = decoder.decode(frame);
+        if (packet !== null && (accept === undefined || accept(packet))) tracker.packet(packet);
+      },
+      warning: (w) => {
+        if (this.warnings.length < 100) this.warnings.push(w);
+      },
+      info: (i) => {
+        this.info = i;
+      },
+    });
+  }
+
+  /** Throws NotACaptureError when the first bytes are not pcap/pcapng. */
+  push(chunk: Uint8Array): void {
+    this.reader.push(chunk);
+  }
+
+  end(): void {
+    this.reader.end();
+  }
+
+  get bytes(): number {
+    return this.reader.bytes;
+  }
+
+  /**
+   * What was seen so far. Throws UnsupportedLinkTypeError when nothing could be decoded because
+   * every frame had a link type we do not know.
+   */
+  result(): CaptureAnalysisResult {
+    const stats = this.decoder.stats;
+    const unsupported = Object.keys(stats.unsupportedLinkTypes).map(Number);
+    if (stats.tcp === 0 && unsupported.length > 0 && stats.frames === unsupported.reduce((n, t) => n + (stats.unsupportedLinkTypes[t] ?? 0), 0)) {
+      throw new UnsupportedLinkTypeError(unsupported[0]!);
+    }
+    const tracked = this.tracker.result();
+    const warnings = [...this.warnings, ...tracked.warnings, ...decodeWarnings(stats)];
+    return {
+      info: this.info,
+      stats,
+      report: {
+        observer: 'wire',
+        available: true,
+        seesRequests: true,
+        totals: computeTotals(tracked.connections, tracked.syns),
+        http: tracked.http,
+        connections: tracked.connections,
+        warnings,
+      },
+    };
+  }
+}
+
+function decodeWarnings(stats: DecodeStats): Warning[] {
+  const out: Warning[] = [];
+  if (stats.fragments > 0) out.push({ code: 'KAL_WARN_FRAGMENTS', message: `${stats.fragments} IP fragments were not reassembled` });
+  if (stats.malformed > 0) out.push({ code: 'KAL_WARN_MALFORMED', message: `${stats.malformed} packets could not be decoded` });
+  for (const [type, count] of Object.entries(stats.unsupportedLinkTypes)) {
+    out.push({ code: 'KAL_WARN_LINK_TYPE', message: `${count} frames with unsupported link type ${type} were skipped` });
+  }
+  if (stats.frames > 0 && stats.tcp === 0) out.push({ code: 'KAL_WARN_NO_TCP', message: `none of the ${stats.frames} frames was a TCP segment` });
+  return out;
+}

@@ -1,0 +1,440 @@
+/**
+ * TCP connection tracker: TcpPackets in, one ConnectionRecord per TCP connection out.
+ *
+ * The single engine behind live capture (observe/capture.ts) and offline `analyze`: it follows
+ * each connection through its handshake, data, FIN and RST (RFC 9293 section 3.5-3.6),
+ * reassembles each direction by sequence number (retransmissions and out-of-order segments
+ * are counted, sequence numbers wrap around at 2^32) and feeds the bytes to the HTTP/1.x framer
+ * to count requests per connection. A new SYN on a 4-tuple whose connection has ended (or whose
+ * initial sequence number differs) starts a new connection, as the kernel does after TIME_WAIT.
+ */
+import { Http1Connection, looksLikeHttpRequest } from '../decode/http1.js';
+import type { HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
+import { TcpFlag } from '../model/packet.js';
+import type { TcpPacket } from '../model/packet.js';
+import type { ConnectionRecord, HttpEvidence, Side, Warning } from '../model/report.js';
+
+export interface TrackerOptions {
+  /** Ports known to be server ports: decides client and server for connections seen without a SYN. */
+  serverPorts?: readonly number[];
+  /** Frame HTTP/1.x on each connection (default true). */
+  http?: boolean;
+  /** Out-of-order bytes buffered per direction before the missing bytes are declared lost. */
+  maxBufferedBytes?: number;
+}
+
+const CLIENT = 0;
+const SERVER = 1;
+const SIDE_NAMES: readonly Side[] = ['client', 'server'];
+/** How many later segments may pass a hole in the sequence space before we stop waiting for it. */
+const MAX_SEGMENTS_PAST_HOLE = 64;
+
+interface Pending {
+  seq: number;
+  payload: Uint8Array;
+  length: number;
+  fin: boolean;
+  ts: number;
+}
+
+/** One direction of a connection: the bytes one side sent. */
+class Flow {
+  /** Next expected sequence number; null until the first segment of this direction is seen. */
+  next: number | null = null;
+  isn: number | null = null;
+  fin = false;
+  finTs = 0;
+  rst = false;
+  bytes = 0;
+  packets = 0;
+  retransmissions = 0;
+  outOfOrder = 0;
+  lostBytes = 0;
+  pending: Pending[] = [];
+  pendingBytes = 0;
+  segmentsPastHole = 0;
+}
+
+export class TrackedConnection {
+  readonly id: number;
+  /** The map key it is filed under in the tracker. */
+  readonly key: string;
+  /** Decided by the SYN, a known server port, or the first HTTP payload (see startHttp). */
+  client!: { address: string; port: number };
+  server!: { address: string; port: number };
+  sidesKnown = false;
+  synSeen = false;
+  synTs = 0;
+  synAckTs = 0;
+  start: number;
+  end: number;
+  readonly flows: [Flow, Flow] = [new Flow(), new Flow()];
+  closedFirstBy: Side | null = null;
+  resetBy: Side | null = null;
+  synRetransmissions = 0;
+  http: Http1Connection | null = null;
+  httpChecked = false;
+  lastResponseEnd: number | null = null;
+  idleGapsMs: number[] = [];
+  serverClose = 0;
+  clientClose = 0;
+  notes: string[] = [];
+
+  constructor(id: number, key: string, ts: number) {
+    this.id = id;
+    this.key = key;
+    this.start = ts;
+    this.end = ts;
+  }
+
+  get closed(): boolean {
+    return this.resetBy !== null || (this.flows[CLIENT].fin && this.flows[SERVER].fin);
+  }
+}
+
+export interface TrackerResult {
+  connections: ConnectionRecord[];
+  /** Connection-opening SYNs seen (retransmitted SYNs not counted again). */
+  syns: number;
+  http: HttpEvidence;
+  warnings: Warning[];
+}
+
+export class ConnectionTracker {
+  private readonly byKey = new Map<string, TrackedConnection>();
+  private readonly all: TrackedConnection[] = [];
+  private readonly serverPorts: ReadonlySet<number>;
+  private readonly frameHttp: boolean;
+  private readonly maxBufferedBytes: number;
+  private syns = 0;
+  private open = 0;
+
+  constructor(options: TrackerOptions = {}) {
+    this.serverPorts = new Set(options.serverPorts ?? []);
+    this.frameHttp = options.http ?? true;
+    this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+  }
+
+  /** Connections seen so far that have not closed (FIN both ways, or RST). */
+  get openConnections(): number {
+    return this.open;
+  }
+
+  get connectionCount(): number {
+    return this.all.length;
+  }
+
+  packet(p: TcpPacket): void {
+    const key = p.src + ' ' + p.srcPort + ' ' + p.dst + ' ' + p.dstPort;
+    let conn = this.byKey.get(key) ?? this.byKey.get(p.dst + ' ' + p.dstPort + ' ' + p.src + ' ' + p.srcPort);
+    const flags = p.flags;
+    const isSyn = (flags & TcpFlag.SYN) !== 0 && (flags & TcpFlag.ACK) === 0;
+    if (conn !== undefined && isSyn && this.isNewIncarnation(conn, p)) {
+      this.retire(conn);
+      conn = undefined;
+    }
+    if (conn === undefined) {
+      conn = this.create(p, key);
+      this.byKey.set(key, conn);
+    }
+    this.update(conn, p);
+  }
+
+  /** A SYN on a known 4-tuple: a retransmitted SYN, or a new connection reusing the port? */
+  private isNewIncarnation(conn: TrackedConnection, p: TcpPacket): boolean {
+    if (conn.closed) return true;
+    const clientFlow = conn.flows[CLIENT];
+    if (conn.synSeen && clientFlow.isn === p.seq && conn.client.address === p.src && conn.client.port === p.srcPort) {
+      return false; // retransmitted SYN
+    }
+    return conn.synSeen || clientFlow.packets > 0 || conn.flows[SERVER].packets > 0;
+  }
+
+  private retire(conn: TrackedConnection): void {
+    this.byKey.delete(conn.key);
+    if (!conn.closed) this.open--;
+    this.flushAll(conn);
+  }
+
+  private create(p: TcpPacket, key: string): TrackedConnection {
+    const conn = new TrackedConnection(this.all.length + 1, key, p.ts);
+    const a = { address: p.src, port: p.srcPort };
+    const b = { address: p.dst, port: p.dstPort };
+    const flags = p.flags;
+    if ((flags & TcpFlag.SYN) !== 0) {
+      // SYN: the sender is the client. SYN/ACK: the receiver is.
+      const synAck = (flags & TcpFlag.ACK) !== 0;
+      conn.client = synAck ? b : a;
+      conn.server = synAck ? a : b;
+      conn.sidesKnown = true;
+    } else if (this.serverPorts.has(p.dstPort) !== this.serverPorts.has(p.srcPort)) {
+      const toServer = this.serverPorts.has(p.dstPort);
+      conn.client = toServer ? a : b;
+      conn.server = toServer ? b : a;
+      conn.sidesKnown = true;
+    } else {
+      // Guess (the lower port is usually the server's); the first payload decides (see deliver()).
+      const toServer = p.dstPort <= p.srcPort;
+      conn.client = toServer ? a : b;
+      conn.server = toServer ? b : a;
+    }
+    this.all.push(conn);
+    this.open++;
+    return conn;
+  }
+
+  private update(conn: TrackedConnection, p: TcpPacket): void {
+    const fromClient = p.src === conn.client.address && p.srcPort === conn.client.port;
+    let sideIndex = fromClient ? CLIENT : SERVER;
+    const flow = conn.flows[sideIndex]!;
+    const flags = p.flags;
+    const wasClosed = conn.closed;
+    flow.packets++;
+    if (p.ts < conn.start) conn.start = p.ts;
+    if (p.ts > conn.end) conn.end = p.ts;
+
+    if ((flags & TcpFlag.SYN) !== 0) {
+      if (flow.isn !== null && flow.isn === p.seq) {
+        if (fromClient) conn.synRetransmissions++;
+      } else {
+        flow.isn = p.seq;
+        flow.next = (p.seq + 1) >>> 0;
+        if (fromClient && (flags & TcpFlag.ACK) === 0) {
+          conn.synSeen = true;
+          conn.synTs = p.ts;
+          this.syns++;
+        } else if (!fromClient && (flags & TcpFlag.ACK) !== 0 && conn.synAckTs === 0) {
+          conn.synAckTs = p.ts;
+        }
+      }
+    }
+    if ((flags & TcpFlag.RST) !== 0) {
+      flow.rst = true;
+      if (conn.resetBy === null) conn.resetBy = SIDE_NAMES[sideIndex]!;
+      if (!wasClosed) this.open--;
+      return;
+    }
+    if (p.payloadLength > 0 || (flags & TcpFlag.FIN) !== 0) {
+      this.segment(conn, flow, p);
+      // The first payload may have shown that client and server were the other way round.
+      sideIndex = sideOf(conn, flow);
+    }
+    if ((flags & TcpFlag.FIN) !== 0 && !flow.fin) {
+      flow.fin = true;
+      flow.finTs = p.ts;
+      if (conn.closedFirstBy === null) conn.closedFirstBy = SIDE_NAMES[sideIndex]!;
+      if (!wasClosed && conn.closed) this.open--;
+    }
+  }
+
+  /** Sequence-space bookkeeping for a segment that carries data and/or FIN. */
+  private segment(conn: TrackedConnection, flow: Flow, p: TcpPacket): void {
+    const fin = (p.flags & TcpFlag.FIN) !== 0;
+    // Data in a SYN segment (TCP Fast Open) starts after the SYN's sequence number.
+    const seq = (p.flags & TcpFlag.SYN) !== 0 ? (p.seq + 1) >>> 0 : p.seq;
+    if (flow.next === null) flow.next = seq; // joined mid-stream
+    const rel = (seq - flow.next) | 0;
+    if (rel > 0) {
+      // A hole before this segment: keep a copy until the hole is filled (bounded).
+      flow.outOfOrder++;
+      flow.pending.push({ seq, payload: p.payload.slice(), length: p.payloadLength, fin, ts: p.ts });
+      flow.pendingBytes += p.payload.length;
+      if (++flow.segmentsPastHole > MAX_SEGMENTS_PAST_HOLE || flow.pendingBytes > this.maxBufferedBytes) {
+        this.skipHole(conn, flow);
+      }
+      return;
+    }
+    let payload = p.payload;
+    let length = p.payloadLength;
+    if (rel < 0) {
+      // Retransmission: deliver only what lies beyond what we already have.
+      if (length + rel <= 0) {
+        if (length > 0) flow.retransmissions++;
+        if (fin && length + rel === 0) this.deliverFin(conn, flow, p.ts);
+        return;
+      }
+      flow.retransmissions++;
+      payload = payload.subarray(Math.min(payload.length, -rel));
+      length += rel;
+    }
+    this.deliver(conn, flow, payload, length, p.ts);
+    if (fin) this.deliverFin(conn, flow, p.ts);
+    if (flow.pending.length > 0) this.drain(conn, flow);
+  }
+
+  /** Deliver buffered segments that now follow on. */
+  private drain(conn: TrackedConnection, flow: Flow): void {
+    let progressed = true;
+    while (progressed && flow.pending.length > 0) {
+      progressed = false;
+      for (let i = 0; i < flow.pending.length; i++) {
+        const seg = flow.pending[i]!;
+        const rel = (seg.seq - flow.next!) | 0;
+        if (rel > 0) continue;
+        flow.pending.splice(i, 1);
+        flow.pendingBytes -= seg.payload.length;
+        progressed = true;
+        if (seg.length + rel > 0) {
+          this.deliver(conn, flow, seg.payload.subarray(Math.min(seg.payload.length, -rel)), seg.length + rel, seg.ts);
+        } else if (seg.length > 0) {
+          flow.retransmissions++;
+        }
+        if (seg.fin) this.deliverFin(conn, flow, seg.ts);
+        break;
+      }
+    }
+    if (flow.pending.length === 0) flow.segmentsPastHole = 0;
+  }
+
+  /** Give up on a hole: count its bytes as lost, tell the framer, go on with what follows. */
+  private skipHole(conn: TrackedConnection, flow: Flow): void {
+    let lowest: Pending | undefined;
+    for (const seg of flow.pending) {
+      if (lowest === undefined || ((seg.seq - lowest.seq) | 0) < 0) lowest = seg;
+    }
+    if (lowest === undefined || flow.next === null) return;
+    const missing = (lowest.seq - flow.next) | 0;
+    if (missing > 0) {
+      flow.lostBytes += missing;
+      conn.http?.gap(SIDE_NAMES[sideOf(conn, flow)]!, missing, lowest.ts);
+      flow.next = lowest.seq;
+    }
+    flow.segmentsPastHole = 0;
+    this.drain(conn, flow);
+  }
+
+  private deliver(conn: TrackedConnection, flow: Flow, payload: Uint8Array, length: number, ts: number): void {
+    flow.next = (flow.next! + length) >>> 0;
+    flow.bytes += length;
+    if (!this.frameHttp || length === 0) return;
+    if (!conn.httpChecked) {
+      if (payload.length === 0) return;
+      this.startHttp(conn, sideOf(conn, flow), payload);
+    }
+    const http = conn.http;
+    if (http === null) return;
+    const sideName = conn.flows[CLIENT] === flow ? 'client' : 'server';
+    if (payload.length > 0) {
+      if (sideName === 'client') http.client(payload, ts);
+      else http.server(payload, ts);
+    }
+    if (payload.length < length) {
+      // The snap length cut the packet: the framer counts the missing bytes inside bodies.
+      flow.lostBytes += length - payload.length;
+      http.gap(sideName, length - payload.length, ts);
+    }
+  }
+
+  /** First payload of a connection: is it HTTP, and (without a SYN) who is the client? */
+  private startHttp(conn: TrackedConnection, side: number, payload: Uint8Array): void {
+    conn.httpChecked = true;
+    const isRequest = looksLikeHttpRequest(payload);
+    const isResponse = !isRequest && startsWithHttpVersion(payload);
+    if (!conn.sidesKnown) {
+      conn.sidesKnown = true;
+      const senderIsServer = side === SERVER;
+      if ((isRequest && senderIsServer) || (isResponse && !senderIsServer)) {
+        // Our guess was wrong: swap client and server (no bytes were framed yet).
+        const c = conn.client;
+        conn.client = conn.server;
+        conn.server = c;
+        conn.flows.reverse();
+      }
+    }
+    if (!isRequest && !isResponse) return;
+    const events = {
+      request: (r: HttpRequestInfo) => {
+        if (conn.lastResponseEnd !== null) conn.idleGapsMs.push(Math.max(0, (r.ts - conn.lastResponseEnd) / 1000));
+        if (!r.keepAlive) conn.clientClose++;
+      },
+      response: (r: HttpResponseInfo) => {
+        if (!r.informational && !r.keepAlive) conn.serverClose++;
+      },
+      responseEnd: (_r: HttpResponseInfo, ts: number) => {
+        conn.lastResponseEnd = ts;
+      },
+      lost: (lostSide: Side, reason: string, atByte: number) => {
+        conn.notes.push(`HTTP framing of the ${lostSide}'s bytes lost at byte ${atByte}: ${reason}`);
+      },
+      upgrade: (upSide: Side) => {
+        conn.notes.push(`protocol switched (upgrade by the ${upSide}); later bytes not framed`);
+      },
+    };
+    conn.http = new Http1Connection(events);
+  }
+
+  private deliverFin(conn: TrackedConnection, flow: Flow, ts: number): void {
+    if (flow.next !== null) flow.next = (flow.next + 1) >>> 0;
+    conn.http?.end(SIDE_NAMES[sideOf(conn, flow)]!, ts);
+  }
+
+  private flushAll(conn: TrackedConnection): void {
+    for (const flow of conn.flows) {
+      while (flow.pending.length > 0) this.skipHole(conn, flow);
+    }
+  }
+
+  /** Everything seen so far, as records; the tracker can go on receiving packets afterwards. */
+  result(): TrackerResult {
+    const connections: ConnectionRecord[] = [];
+    const warnings: Warning[] = [];
+    let serverClose = 0;
+    let clientClose = 0;
+    for (const conn of this.all) {
+      this.flushAll(conn);
+      connections.push(toRecord(conn));
+      serverClose += conn.serverClose;
+      clientClose += conn.clientClose;
+    }
+    const lost = this.all.reduce((n, c) => n + c.flows[0].lostBytes + c.flows[1].lostBytes, 0);
+    if (lost > 0) {
+      warnings.push({ code: 'KAL_WARN_MISSING_BYTES', message: `${lost} bytes of TCP payload were not captured (snap length or dropped packets); counts around them may be incomplete` });
+    }
+    return { connections, syns: this.syns, http: { serverClose, clientClose }, warnings };
+  }
+}
+
+function sideOf(conn: TrackedConnection, flow: Flow): number {
+  return conn.flows[CLIENT] === flow ? CLIENT : SERVER;
+}
+
+function startsWithHttpVersion(b: Uint8Array): boolean {
+  // "HTTP/"
+  return b.length >= 5 && b[0] === 0x48 && b[1] === 0x54 && b[2] === 0x54 && b[3] === 0x50 && b[4] === 0x2f;
+}
+
+function toRecord(conn: TrackedConnection): ConnectionRecord {
+  const [c, s] = conn.flows;
+  const notes = [...conn.notes];
+  const retrans = c.retransmissions + s.retransmissions;
+  if (retrans > 0) notes.push(`${retrans} retransmitted segment${retrans === 1 ? '' : 's'}`);
+  const ooo = c.outOfOrder + s.outOfOrder;
+  if (ooo > 0) notes.push(`${ooo} out-of-order segment${ooo === 1 ? '' : 's'}`);
+  if (conn.synRetransmissions > 0) notes.push(`SYN sent ${conn.synRetransmissions + 1} times`);
+  const lost = c.lostBytes + s.lostBytes;
+  if (lost > 0) notes.push(`${lost} payload bytes not captured`);
+  if (conn.http?.notHttp) notes.push('not HTTP/1.x');
+  const http = conn.http;
+  // The active closer (first FIN) holds TIME_WAIT once both FINs went through; a RST skips it.
+  const fullyClosed = c.fin && s.fin && conn.resetBy === null;
+  return {
+    id: conn.id,
+    client: conn.client,
+    server: conn.server,
+    start: conn.start / 1000,
+    end: conn.end / 1000,
+    handshakeRttMs: conn.synTs > 0 && conn.synAckTs >= conn.synTs ? (conn.synAckTs - conn.synTs) / 1000 : null,
+    requests: http?.requests ?? 0,
+    responses: http?.responses ?? 0,
+    statusCodes: http ? [...http.statusCodes] : [],
+    idleGapsMs: conn.idleGapsMs,
+    closedFirstBy: conn.closedFirstBy,
+    resetBy: conn.resetBy,
+    timeWait: fullyClosed ? conn.closedFirstBy : null,
+    startedBefore: !conn.synSeen,
+    openAtEnd: !conn.closed,
+    bytesFromClient: c.bytes,
+    bytesFromServer: s.bytes,
+    notes,
+  };
+}

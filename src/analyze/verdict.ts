@@ -1,0 +1,88 @@
+import type { ExperimentConfig, ObserverReport, Verdict } from '../model/report.js';
+
+/** Observers in order of how much they can tell: the wire sees everything, the kernel the least. */
+const PREFERENCE = ['wire', 'proxy', 'server', 'kernel'] as const;
+
+/** The observer whose account a verdict (and a summary row) is based on. */
+export function primaryObserver(observers: readonly ObserverReport[]): ObserverReport | undefined {
+  for (const name of PREFERENCE) {
+    const found = observers.find((o) => o.observer === name && o.available && o.seesRequests);
+    if (found) return found;
+  }
+  return observers.find((o) => o.available);
+}
+
+export interface VerdictContext {
+  /** The lab's knobs, when the traffic came from the lab: they name the cause precisely. */
+  config?: ExperimentConfig | null;
+  /** Requests the client made, when known (the kernel alone cannot count them). */
+  requests?: number;
+}
+
+/**
+ * One line in plain words that explains what the connections show and, where the evidence allows,
+ * why. The rules go from the most specific cause to the most generic description.
+ */
+export function decideVerdict(observers: readonly ObserverReport[], ctx: VerdictContext = {}): Verdict {
+  const primary = primaryObserver(observers);
+  const t = primary?.totals;
+  const connections = t?.connections ?? 0;
+  const requests = primary?.seesRequests ? t!.requests : (ctx.requests ?? 0);
+  const cfg = ctx.config ?? null;
+  const http = primary?.http;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const perConn = connections > 0 ? requests / connections : 0;
+
+  if (connections === 0 && requests === 0) {
+    return { code: 'no-traffic', summary: 'no TCP connection was seen' };
+  }
+  if (requests <= 1) {
+    return { code: 'single-request', summary: `${plural(requests, 'request')} over ${plural(connections, 'connection')}: nothing to reuse` };
+  }
+  const resets = t?.resets ?? 0;
+  const resetNote = resets > 0 ? ` (${plural(resets, 'connection')} ended with a reset)` : '';
+
+  // Ideal: one connection per concurrent worker at most.
+  const concurrency = cfg?.concurrency ?? 1;
+  const ideal = Math.min(requests, cfg ? concurrency : connections);
+  if (connections <= ideal && (cfg !== null || perConn > 1)) {
+    return {
+      code: 'reuse',
+      summary: `reuse working: ${plural(requests, 'request')} over ${plural(connections, 'connection')}${resetNote}`,
+    };
+  }
+
+  const onePerRequest = connections >= requests;
+  if (cfg && !cfg.keepAlive) {
+    return { code: 'keepalive-disabled', summary: `keep-alive disabled on the client: each request needed a new connection${resetNote}` };
+  }
+  if (onePerRequest && (cfg?.serverConnectionClose || (http && http.serverClose >= requests))) {
+    return { code: 'server-closes', summary: `the server closes every connection (Connection: close): each request needed a new connection${resetNote}` };
+  }
+  if (onePerRequest && http && http.clientClose >= requests) {
+    return { code: 'keepalive-disabled', summary: `the client asks to close every connection (Connection: close or HTTP/1.0): one connection per request${resetNote}` };
+  }
+  if (onePerRequest && cfg && !cfg.consumeBody) {
+    return { code: 'one-per-request', summary: `body never read: each request needed a new connection${resetNote}` };
+  }
+  if (onePerRequest) {
+    const closer = t && t.closedFirstBy.server > t.closedFirstBy.client ? ' (the server closed first)' : t && t.closedFirstBy.client > 0 ? ' (the client closed first)' : '';
+    return { code: 'one-per-request', summary: `one connection per request: no connection was reused${closer}${resetNote}` };
+  }
+  if (cfg && !cfg.consumeBody) {
+    return {
+      code: 'churn',
+      summary: `body not read: ${plural(connections, 'connection')} for ${plural(requests, 'request')}, only some connections went back to the pool${resetNote}`,
+    };
+  }
+  if (cfg && cfg.client === 'http' && cfg.maxFreeSockets < concurrency) {
+    return {
+      code: 'churn',
+      summary: `idle pool too small: ${plural(connections, 'connection')} for ${requests} requests; with ${concurrency} workers and room for ${cfg.maxFreeSockets} idle sockets, the rest were closed and reopened${resetNote}`,
+    };
+  }
+  return {
+    code: 'churn',
+    summary: `connections churned: ${plural(connections, 'connection')} for ${requests} requests (${perConn.toFixed(1)} per connection)${resetNote}`,
+  };
+}

@@ -1,0 +1,18 @@
+export interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  /** Resolves to the exit code. Throws UsageError for bad input (exit 2). */
+  run(argv: string[], io: Io): Promise<number>;
+}
+
+/** Colors only on a terminal, and never when NO_COLOR is set (https://no-color.org). */
+export function useColor(io: Io): boolean {
+  return Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
+}

@@ -1,0 +1,50 @@
+import { buildReport } from '../analyze/report.js';
+import { runExperiment } from '../lab/engine.js';
+import { demoScenarios } from '../lab/scenarios.js';
+import { renderTerminal } from '../report/terminal.js';
+import { renderJson } from '../report/json.js';
+import type { RunReport } from '../model/report.js';
+import { flag, int, parse } from './args.js';
+import type { Command } from './command.js';
+import { useColor } from './command.js';
+import { ENGINE_OPTIONS, ENGINE_USAGE, engineOptions } from './lab-options.js';
+
+export const demo: Command = {
+  name: 'demo',
+  summary: "run the article's experiments and more, seen by three observers, side by side",
+  usage: `Usage: keepalive-lab demo [options]
+
+Runs, against an in-process HTTP server on loopback, with Node's own clients:
+  1. sequential, 10 requests, response body never read (node:http)
+  2. sequential, 10 requests, body read to the end
+  3. 10 workers x 10 requests, idle pool of 2 (maxFreeSockets: 2, like Go's MaxIdleConnsPerHost)
+  4. 10 workers x 10 requests, idle pool of 10
+  5-6. fetch with an unread 11-byte body, and with an unread 16 KB body
+  7. keep-alive disabled on the client;  8. the server answers Connection: close
+and prints one row per experiment, as counted by the server, the kernel's socket table and the wire.
+
+Options:
+  --interval MS         pause between a worker's requests (default 20; the article used 1000)
+${ENGINE_USAGE}`,
+  async run(argv, io) {
+    const p = parse(argv, { ...ENGINE_OPTIONS, interval: { type: 'string' } });
+    if (flag(p, 'help')) {
+      io.stdout.write(demo.usage + '\n');
+      return 0;
+    }
+    const interval = int(p, 'interval', 0, 60000);
+    const options = engineOptions(p);
+    const json = flag(p, 'json');
+    const runs: RunReport[] = [];
+    const scenarios = demoScenarios(interval !== undefined ? { intervalMs: interval } : {});
+    const progress = !json && Boolean(io.stderr.isTTY);
+    for (const [i, s] of scenarios.entries()) {
+      if (progress) io.stderr.write(`\r\x1b[K[${i + 1}/${scenarios.length}] ${s.title}...`);
+      runs.push(await runExperiment(s.name, s.title, s.config, options));
+    }
+    if (progress) io.stderr.write('\r\x1b[K');
+    const report = buildReport('demo', runs);
+    io.stdout.write(json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: flag(p, 'connections') }));
+    return 0;
+  },
+};

@@ -1,0 +1,33 @@
+/** Options shared by `demo` and `run`: where the server listens, which observers run, output. */
+import type { EngineOptions } from '../lab/engine.js';
+import { flag, port, str } from './args.js';
+import type { Options, Parsed } from './args.js';
+
+export const ENGINE_OPTIONS: Options = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'no-capture': { type: 'boolean' },
+  tcpdump: { type: 'string' },
+  json: { type: 'boolean' },
+  connections: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export const ENGINE_USAGE = `  --host H              address of the in-process server (default 127.0.0.1; ::1 for IPv6)
+  --port P              its port (default: a free ephemeral port)
+  --no-capture          do not start tcpdump (the wire observer)
+  --tcpdump PATH        tcpdump binary to use (default: tcpdump on PATH)
+  --connections         also print every connection, one row each
+  --json                print the report as JSON (schema: docs/report-schema.md)
+  -h, --help            this help`;
+
+export function engineOptions(p: Parsed): EngineOptions {
+  const options: EngineOptions = { capture: !flag(p, 'no-capture') };
+  const host = str(p, 'host');
+  if (host !== undefined) options.host = host;
+  const portValue = port(p);
+  if (portValue !== undefined) options.port = portValue;
+  const tcpdump = str(p, 'tcpdump');
+  if (tcpdump !== undefined) options.tcpdump = tcpdump;
+  return options;
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+/**
+ * keepalive-lab's command line: dispatch to one command, map errors to exit codes
+ * (0 ok, 1 failure or failed expectation, 2 bad usage, 130 interrupted) and make sure nothing
+ * (tcpdump, servers, sockets) outlives the process, Ctrl-C included.
+ */
+import { KeepaliveLabError, UsageError } from '../errors.js';
+import { closeAll } from '../util/lifecycle.js';
+import { VERSION } from '../version.js';
+import type { Command, Io } from './command.js';
+import { demo } from './demo.js';
+import { run } from './run.js';
+import { sockets } from './sockets.js';
+
+const COMMANDS: readonly Command[] = [demo, run, sockets];
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `keepalive-lab ${VERSION}: see, measure and explain HTTP/1.1 connection reuse (keep-alive)
+
+Usage: keepalive-lab <command> [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+Run 'keepalive-lab <command> --help' for a command's options.`;
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    (name === undefined ? io.stderr : io.stdout).write(usage() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    io.stdout.write(VERSION + '\n');
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command === undefined) {
+    io.stderr.write(`keepalive-lab: unknown command '${name}'\n\n${usage()}\n`);
+    return 2;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`keepalive-lab ${command.name}: ${error.message}\n\n${command.usage}\n`);
+      return 2;
+    }
+    if (error instanceof KeepaliveLabError) {
+      io.stderr.write(`keepalive-lab ${command.name}: error: ${error.message} (${error.code})\n`);
+      return 1;
+    }
+    io.stderr.write(`keepalive-lab ${command.name}: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
+    return 1;
+  } finally {
+    await closeAll();
+  }
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  process.stderr.write(`\nkeepalive-lab: ${signal}, cleaning up\n`);
+  void closeAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+}
+
+process.once('SIGINT', onSignal);
+process.once('SIGTERM', onSignal);
+const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+process.exitCode = code;

@@ -1,0 +1,100 @@
+import { buildReport } from '../analyze/report.js';
+import { DEFAULT_CONFIG, experimentConfig } from '../lab/config.js';
+import { runExperiment } from '../lab/engine.js';
+import type { ExperimentConfig } from '../model/report.js';
+import { renderJson } from '../report/json.js';
+import { renderTerminal } from '../report/terminal.js';
+import { UsageError } from '../errors.js';
+import { flag, int, oneOf, parse, size, str, toggle } from './args.js';
+import type { Command } from './command.js';
+import { useColor } from './command.js';
+import { ENGINE_OPTIONS, ENGINE_USAGE, engineOptions } from './lab-options.js';
+
+const d = DEFAULT_CONFIG;
+
+export const run: Command = {
+  name: 'run',
+  summary: 'run one experiment, every knob on the command line',
+  usage: `Usage: keepalive-lab run [options]
+
+Client:
+  --client http|fetch          node:http with its own Agent, or fetch (default ${d.client})
+  --requests N                 total requests (default ${d.requests})
+  --concurrency N              workers sharing them (default ${d.concurrency})
+  --interval MS                pause between a worker's requests (default ${d.intervalMs})
+  --keep-alive | --no-keep-alive      reuse connections (default on)
+  --consume-body | --no-consume-body  read each response body to the end (default on)
+  --max-sockets N              connections per host at most (default unlimited)
+  --max-free-sockets N         idle pool size, node:http only (default ${d.maxFreeSockets})
+  --timeout MS                 give up on the experiment after MS (default ${d.timeoutMs})
+Server (in-process):
+  --body-size BYTES            response body size, e.g. 11, 16k, 1m (default ${d.bodySize})
+  --server-keep-alive-timeout MS      idle connections closed after MS (default ${d.serverKeepAliveTimeoutMs})
+  --server-close               answer every request with Connection: close
+  --target URL                 use this server instead of the in-process one
+${ENGINE_USAGE}
+
+Example: keepalive-lab run --no-consume-body --requests 10`,
+  async run(argv, io) {
+    const p = parse(argv, {
+      ...ENGINE_OPTIONS,
+      client: { type: 'string' },
+      requests: { type: 'string' },
+      concurrency: { type: 'string' },
+      interval: { type: 'string' },
+      'keep-alive': { type: 'boolean' },
+      'no-keep-alive': { type: 'boolean' },
+      'consume-body': { type: 'boolean' },
+      'no-consume-body': { type: 'boolean' },
+      'max-sockets': { type: 'string' },
+      'max-free-sockets': { type: 'string' },
+      timeout: { type: 'string' },
+      'body-size': { type: 'string' },
+      'server-keep-alive-timeout': { type: 'string' },
+      'server-close': { type: 'boolean' },
+      target: { type: 'string' },
+    });
+    if (flag(p, 'help')) {
+      io.stdout.write(run.usage + '\n');
+      return 0;
+    }
+    const o: Partial<ExperimentConfig> = {};
+    const set = <K extends keyof ExperimentConfig>(k: K, v: ExperimentConfig[K] | undefined) => {
+      if (v !== undefined) o[k] = v;
+    };
+    set('client', oneOf(p, 'client', ['http', 'fetch'] as const));
+    set('requests', int(p, 'requests', 1, 1_000_000));
+    set('concurrency', int(p, 'concurrency', 1, 10_000));
+    set('intervalMs', int(p, 'interval', 0, 3_600_000));
+    set('keepAlive', toggle(p, argv, 'keep-alive'));
+    set('consumeBody', toggle(p, argv, 'consume-body'));
+    set('maxSockets', int(p, 'max-sockets', 1, 1_000_000));
+    set('maxFreeSockets', int(p, 'max-free-sockets', 0, 1_000_000));
+    set('timeoutMs', int(p, 'timeout', 1, 24 * 3_600_000));
+    set('bodySize', size(p, 'body-size', 64 * 1024 * 1024));
+    set('serverKeepAliveTimeoutMs', int(p, 'server-keep-alive-timeout', 0, 24 * 3_600_000));
+    if (flag(p, 'server-close')) o.serverConnectionClose = true;
+    set('target', str(p, 'target') ?? undefined);
+    const config = experimentConfig(o);
+    if (config.target !== null && (o.bodySize !== undefined || o.serverConnectionClose || o.serverKeepAliveTimeoutMs !== undefined)) {
+      throw new UsageError('--body-size, --server-close and --server-keep-alive-timeout configure the in-process server: not with --target');
+    }
+    const title = describe(config);
+    const result = await runExperiment('run', title, config, engineOptions(p));
+    const report = buildReport('run', [result]);
+    const json = flag(p, 'json');
+    io.stdout.write(json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: flag(p, 'connections') }));
+    return 0;
+  },
+};
+
+/** A short title from the knobs that differ from the defaults. */
+function describe(c: ExperimentConfig): string {
+  const parts = [`${c.client}`, c.concurrency > 1 ? `${c.concurrency} workers x ${Math.ceil(c.requests / c.concurrency)}` : `${c.requests} sequential`];
+  if (!c.keepAlive) parts.push('no keep-alive');
+  if (!c.consumeBody) parts.push('body unread');
+  if (c.maxFreeSockets !== d.maxFreeSockets) parts.push(`idle pool ${c.maxFreeSockets}`);
+  if (c.maxSockets !== null) parts.push(`max ${c.maxSockets} sockets`);
+  if (c.serverConnectionClose) parts.push('server close');
+  return parts.join(', ');
+}

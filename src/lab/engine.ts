@@ -1,0 +1,135 @@
+/**
+ * The experiment engine: start the server (or aim at a target), start the observers, run the
+ * client workers, close the client's pool as a program does when it exits, let the closing
+ * handshakes finish, stop the observers and compare what they saw.
+ */
+import { compareObservers } from '../analyze/agreement.js';
+import { decideVerdict } from '../analyze/verdict.js';
+import { UsageError } from '../errors.js';
+import type { ClientOutcome, ExperimentConfig, ObserverReport, RunReport, Warning } from '../model/report.js';
+import { CaptureObserver } from '../observe/capture.js';
+import { KernelObserver } from '../observe/kernel.js';
+import type { Observer } from '../observe/observer.js';
+import { ServerAccounting } from '../observe/server-accounting.js';
+import { sleep, waitFor, withTimeout } from '../util/time.js';
+import { createDriver } from './clients.js';
+import { startLabServer } from './server.js';
+import type { LabServer } from './server.js';
+
+export interface EngineOptions {
+  /** Where the in-process server listens (default 127.0.0.1, a free port). */
+  host?: string;
+  port?: number;
+  /** Capture packets with tcpdump (default true). */
+  capture?: boolean;
+  tcpdump?: string;
+  /** Read the kernel socket table (default true). */
+  kernel?: boolean;
+  /** How long to wait for closing handshakes to show in every observer (default 3 s). */
+  settleTimeoutMs?: number;
+}
+
+const MAX_ERRORS_KEPT = 10;
+
+export async function runExperiment(name: string, title: string, config: ExperimentConfig, options: EngineOptions = {}): Promise<RunReport> {
+  let server: LabServer | undefined;
+  const observers: Observer[] = [];
+  let accounting: ServerAccounting | undefined;
+  let url: string;
+  let serverPort: number;
+  let host: string;
+  const warnings: Warning[] = [];
+  if (config.target !== null) {
+    let parsed: URL;
+    try {
+      parsed = new URL(config.target);
+    } catch {
+      throw new UsageError(`--target is not a URL: ${config.target}`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`--target must be an http:// or https:// URL: ${config.target}`);
+    url = parsed.href;
+    host = parsed.hostname.replace(/^\[|\]$/g, '');
+    serverPort = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
+    if (parsed.protocol === 'https:') warnings.push({ code: 'KAL_WARN_TLS', message: 'the target uses TLS: the wire observer counts connections but cannot see HTTP requests' });
+  } else {
+    server = await startLabServer({
+      ...(options.host !== undefined ? { host: options.host } : {}),
+      ...(options.port !== undefined ? { port: options.port } : {}),
+      bodySize: config.bodySize,
+      keepAliveTimeoutMs: config.serverKeepAliveTimeoutMs,
+      connectionClose: config.serverConnectionClose,
+    });
+    url = server.url;
+    serverPort = server.port;
+    host = server.host;
+    accounting = new ServerAccounting(server.server);
+    observers.push(accounting);
+  }
+  const loopback = /^(127\.|localhost$|::1$)/.test(host);
+  if (options.kernel ?? true) observers.push(new KernelObserver({ serverPort }));
+  const capture = options.capture ?? true;
+  if (capture) {
+    observers.push(
+      new CaptureObserver({
+        interface: loopback ? 'lo' : 'any',
+        filter: loopback ? `tcp port ${serverPort}` : `tcp port ${serverPort} and host ${host}`,
+        serverPorts: [serverPort],
+        ...(options.tcpdump !== undefined ? { tcpdump: options.tcpdump } : {}),
+      }),
+    );
+  }
+  const driver = createDriver(config, url);
+  let client: ClientOutcome | undefined;
+  const reports: ObserverReport[] = [];
+  try {
+    for (const o of observers) await o.start();
+    client = await drive(driver, config);
+    await driver.close();
+    // Closing handshakes take a moment to show everywhere: wait on events, bounded.
+    const expected = () => accounting?.connectionCount ?? 0;
+    const settled = await waitFor(() => observers.every((o) => o.settled(expected())), options.settleTimeoutMs ?? 3000);
+    if (!settled) warnings.push({ code: 'KAL_WARN_NOT_SETTLED', message: 'some connections were still closing when the observers stopped' });
+    for (const o of observers) reports.push(await o.stop());
+  } finally {
+    await driver.close().catch(() => {});
+    if (reports.length < observers.length) {
+      // An error got us here: stop what is still running (tcpdump above all), ignore their reports.
+      for (const o of observers.slice(reports.length)) await o.stop().catch(() => {});
+    }
+    await server?.close();
+  }
+  const agreement = compareObservers(reports);
+  const verdict = decideVerdict(reports, { config, requests: client.completed });
+  return { name, title, subject: url, config, client, observers: reports, agreement, verdict, warnings };
+}
+
+/** Run the workers: `concurrency` loops share the request count, pausing `intervalMs` between requests. */
+async function drive(driver: ReturnType<typeof createDriver>, config: ExperimentConfig): Promise<ClientOutcome> {
+  const outcome: ClientOutcome = { requests: 0, completed: 0, errors: [], elapsedMs: 0 };
+  const started = performance.now();
+  let stop = false;
+  const worker = async () => {
+    let first = true;
+    while (!stop && outcome.requests < config.requests) {
+      outcome.requests++;
+      if (!first && config.intervalMs > 0) await sleep(config.intervalMs);
+      first = false;
+      try {
+        await driver.request();
+        outcome.completed++;
+      } catch (error) {
+        const message = (error as Error).cause instanceof Error ? `${(error as Error).message}: ${((error as Error).cause as Error).message}` : (error as Error).message;
+        if (outcome.errors.length < MAX_ERRORS_KEPT && !outcome.errors.includes(message)) outcome.errors.push(message);
+      }
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, Math.min(config.concurrency, config.requests)) }, worker);
+  try {
+    await withTimeout(Promise.all(workers), config.timeoutMs, 'the experiment');
+  } catch (error) {
+    stop = true;
+    outcome.errors.push((error as Error).message);
+  }
+  outcome.elapsedMs = performance.now() - started;
+  return outcome;
+}

@@ -1,0 +1,92 @@
+/**
+ * The lab's in-process HTTP/1.1 server on loopback. Every response has a Content-Length (so that
+ * HTTP/1.0 clients such as `ab -k` can keep the connection: without it Node answers
+ * `Connection: close`), a body of the configured size (or `?size=N` per request), and the
+ * keep-alive behaviour the experiment asks for.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KeepaliveLabError, PortInUseError } from '../errors.js';
+import { track } from '../util/lifecycle.js';
+
+export interface LabServerOptions {
+  host?: string;
+  /** 0 (default) picks a free ephemeral port. */
+  port?: number;
+  /** Response body size in bytes. */
+  bodySize?: number;
+  /** How long the server keeps an idle connection open (Node's server.keepAliveTimeout). */
+  keepAliveTimeoutMs?: number;
+  /** Answer every request with `Connection: close`. */
+  connectionClose?: boolean;
+}
+
+export interface LabServer {
+  readonly server: http.Server;
+  readonly host: string;
+  readonly port: number;
+  /** Base URL, e.g. http://127.0.0.1:40123/ */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Largest body one response may ask for with ?size=N (keeps a typo from allocating gigabytes). */
+const MAX_BODY = 64 * 1024 * 1024;
+
+export async function startLabServer(options: LabServerOptions = {}): Promise<LabServer> {
+  const host = options.host ?? '127.0.0.1';
+  const defaultBody = Buffer.alloc(options.bodySize ?? 11, 'x');
+  const connectionClose = options.connectionClose ?? false;
+  const server = http.createServer((req, res) => {
+    // Drain the request body (if any) before answering, as a well-behaved server does.
+    req.resume();
+    const size = requestedSize(req.url);
+    const body = size === null || size === defaultBody.length ? defaultBody : Buffer.alloc(Math.min(size, MAX_BODY), 'x');
+    res.statusCode = 200;
+    res.setHeader('content-type', 'text/plain');
+    res.setHeader('content-length', body.length);
+    if (connectionClose) res.setHeader('connection', 'close');
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5000;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      if (error.code === 'EADDRINUSE') reject(new PortInUseError(host, options.port ?? 0, { cause: error }));
+      else reject(new KeepaliveLabError('KAL_ERR_LISTEN', `cannot listen on ${host}:${options.port ?? 0}: ${error.message}`, { cause: error }));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(options.port ?? 0, host);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  let closing: Promise<void> | undefined;
+  const labServer: LabServer = {
+    server,
+    host,
+    port,
+    url: `http://${urlHost}:${port}/`,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        untrack();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+  const untrack = track({ label: `lab server on ${host}:${port}`, close: () => labServer.close() });
+  return labServer;
+}
+
+function requestedSize(url: string | undefined): number | null {
+  const q = url?.indexOf('?size=') ?? -1;
+  if (q < 0 || url === undefined) return null;
+  const n = Number.parseInt(url.slice(q + 6), 10);
+  return Number.isFinite(n) && n >= 0 ? n : null;
+}

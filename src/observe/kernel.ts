@@ -1,0 +1,105 @@
+/**
+ * The kernel observer: snapshots of /proc/net/tcp{,6} before the traffic, every few milliseconds
+ * during it, and after it, reduced to connections by analyze/kernel.ts.
+ */
+import { kernelConnections } from '../analyze/kernel.js';
+import type { KernelFocus, TableSnapshot } from '../analyze/kernel.js';
+import { computeTotals } from '../analyze/totals.js';
+import type { SocketEntry } from '../decode/procnet.js';
+import type { ObserverReport, Warning } from '../model/report.js';
+import type { Observer } from './observer.js';
+import { readSocketTable } from './socket-table.js';
+import { sleep } from '../util/time.js';
+
+export interface KernelObserverOptions extends KernelFocus {
+  /** Sampling period during the traffic (default 20 ms). */
+  everyMs?: number;
+  /** Where /proc is (tests point it elsewhere). */
+  procRoot?: string;
+}
+
+/** Closing states that end by themselves within a round trip: wait them out before the last snapshot. */
+const TRANSIENT = new Set(['FIN_WAIT1', 'LAST_ACK', 'CLOSING', 'SYN_SENT', 'SYN_RECV', 'NEW_SYN_RECV']);
+
+export class KernelObserver implements Observer {
+  readonly name = 'kernel' as const;
+  private before: readonly SocketEntry[] = [];
+  private readonly snapshots: TableSnapshot[] = [];
+  private readonly warnings: Warning[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private sampling: Promise<void> | undefined;
+  private unavailable: string | undefined;
+
+  constructor(private readonly options: KernelObserverOptions) {}
+
+  async start(): Promise<void> {
+    try {
+      this.before = (await this.read()).entries;
+    } catch (error) {
+      this.unavailable = `cannot read the socket table: ${(error as Error).message}`;
+      return;
+    }
+    this.timer = setInterval(() => {
+      this.sampling ??= this.sample().then(
+        () => {},
+        () => {},
+      ).finally(() => {
+        this.sampling = undefined;
+      });
+    }, this.options.everyMs ?? 20);
+    this.timer.unref();
+  }
+
+  settled(): boolean {
+    return true; // the last snapshot, taken at stop(), waits for closing handshakes itself
+  }
+
+  async stop(): Promise<ObserverReport> {
+    clearInterval(this.timer);
+    await this.sampling;
+    if (this.unavailable !== undefined) {
+      return {
+        observer: 'kernel',
+        available: false,
+        reason: this.unavailable,
+        fix: 'run on Linux with /proc mounted',
+        seesRequests: false,
+        totals: computeTotals([], null),
+        connections: [],
+        warnings: [],
+      };
+    }
+    // Final snapshot once closing handshakes (FIN_WAIT1, LAST_ACK...) have run their course.
+    for (let i = 0; i < 50; i++) {
+      const snap = await this.sample();
+      if (!snap.entries.some((e) => TRANSIENT.has(e.state) && this.concerns(e))) break;
+      await sleep(10);
+    }
+    const connections = kernelConnections(this.before, this.snapshots, this.options);
+    return {
+      observer: 'kernel',
+      available: true,
+      seesRequests: false,
+      totals: computeTotals(connections, null),
+      connections,
+      warnings: this.warnings,
+    };
+  }
+
+  private concerns(e: SocketEntry): boolean {
+    return e.local.port === this.options.serverPort || e.remote.port === this.options.serverPort;
+  }
+
+  private async read() {
+    return readSocketTable(this.options.procRoot !== undefined ? { root: this.options.procRoot } : {});
+  }
+
+  private async sample(): Promise<TableSnapshot> {
+    const table = await this.read();
+    for (const w of table.warnings) if (this.warnings.length < 20) this.warnings.push(w);
+    // Keep only the sockets of interest: a busy machine has thousands of others.
+    const snap = { at: Date.now(), entries: table.entries.filter((e) => this.concerns(e)) };
+    this.snapshots.push(snap);
+    return snap;
+  }
+}

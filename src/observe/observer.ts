@@ -1,0 +1,14 @@
+import type { ObserverName, ObserverReport } from '../model/report.js';
+
+/**
+ * What every observer does: start before the traffic, say when it has seen the traffic settle
+ * (all connections closed), and turn what it saw into an ObserverReport when stopped. An observer
+ * that cannot run still returns a report, with `available: false`, a reason and a fix.
+ */
+export interface Observer {
+  readonly name: ObserverName;
+  start(): Promise<void>;
+  /** True once this observer has seen at least `expectedConnections` connections, all closed. */
+  settled(expectedConnections: number): boolean;
+  stop(): Promise<ObserverReport>;
+}

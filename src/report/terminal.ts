@@ -1,0 +1,134 @@
+/**
+ * Terminal renderer: a Report in, a string out. The summary table has one row per run (experiment,
+ * capture, watched command) with the numbers of the best observer available; the per-connection
+ * table shows one observer's connections.
+ */
+import { primaryObserver } from '../analyze/verdict.js';
+import type { ConnectionRecord, Endpoint, ObserverReport, Report, RunReport } from '../model/report.js';
+import { COLOR, PLAIN, formatMs, formatNumber, table } from './text.js';
+import type { Style } from './text.js';
+
+export interface TerminalOptions {
+  color?: boolean;
+  /** Also print each run's connections, one row each. */
+  connections?: boolean;
+}
+
+export function renderTerminal(report: Report, options: TerminalOptions = {}): string {
+  const s = options.color ? COLOR : PLAIN;
+  const out: string[] = [renderSummary(report.runs, s)];
+  const notes = renderNotes(report.runs, s);
+  if (notes) out.push(notes);
+  if (options.connections) {
+    for (const run of report.runs) {
+      const obs = primaryObserver(run.observers);
+      if (obs && obs.connections.length > 0) out.push(`${s.bold(run.title)} — connections seen by the ${obs.observer}\n${renderConnections(obs, s)}`);
+    }
+  }
+  return out.join('\n\n') + '\n';
+}
+
+function sideCount(counts: { client: number; server: number }): string {
+  const parts: string[] = [];
+  if (counts.client > 0) parts.push(`${counts.client} client`);
+  if (counts.server > 0) parts.push(`${counts.server} server`);
+  return parts.length > 0 ? parts.join(', ') : '0';
+}
+
+function closedFirst(o: ObserverReport): string {
+  const c = o.totals.closedFirstBy;
+  if (c.client === 0 && c.server === 0) return c.unknown > 0 ? 'open' : '-';
+  if (c.server === 0) return 'client';
+  if (c.client === 0) return 'server';
+  return `client ${c.client}, server ${c.server}`;
+}
+
+export function renderSummary(runs: readonly RunReport[], s: Style = PLAIN): string {
+  const header = ['#', 'experiment', 'requests', 'conns', 'req/conn', 'reused', 'SYNs', 'closed first', 'TIME_WAIT', 'time', 'observers', 'verdict'];
+  const rows: string[][] = [header.map((h) => s.bold(h))];
+  runs.forEach((run, i) => {
+    const primary = primaryObserver(run.observers);
+    const kernel = run.observers.find((o) => o.observer === 'kernel' && o.available);
+    const wire = run.observers.find((o) => o.observer === 'wire' && o.available);
+    const t = primary?.totals;
+    const requests = primary?.seesRequests ? t!.requests : (run.client?.completed ?? 0);
+    const rpc = t?.requestsPerConnection ? formatNumber(t.requests / Math.max(1, t.connections)) : '-';
+    const seen = run.observers.filter((o) => o.available).map((o) => o.observer);
+    const agree = seen.length < 2 ? seen.join('') || 'none' : run.agreement.agree ? s.green(`${seen.length} agree`) : s.red('disagree');
+    // TIME_WAIT: the kernel's table is the direct evidence; the wire's first FIN otherwise.
+    const tw = kernel ? sideCount(kernel.totals.timeWait) : wire ? sideCount(wire.totals.timeWait) : '-';
+    rows.push([
+      String(i + 1),
+      run.title,
+      String(requests),
+      t ? String(t.connections) : '-',
+      rpc,
+      t ? String(t.reusedRequests) : '-',
+      wire?.totals.syns !== null && wire !== undefined ? String(wire.totals.syns) : '-',
+      primary ? closedFirst(primary) : '-',
+      tw,
+      run.client ? formatMs(run.client.elapsedMs) : '-',
+      agree,
+      run.verdict.summary,
+    ]);
+  });
+  return table(rows, ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'left', 'left', 'right', 'left', 'left']);
+}
+
+function renderNotes(runs: readonly RunReport[], s: Style): string {
+  const lines: string[] = [];
+  const unavailable = new Map<string, string>();
+  runs.forEach((run, i) => {
+    const n = runs.length > 1 ? `${i + 1}. ` : '';
+    for (const o of run.observers) {
+      if (!o.available) unavailable.set(`${o.observer}: ${o.reason}`, o.fix ?? '');
+    }
+    for (const d of run.agreement.differences) lines.push(s.red(`${n}observers disagree on ${d}`));
+    for (const w of [...run.warnings, ...run.observers.flatMap((o) => o.warnings)]) lines.push(s.yellow(`${n}${w.message}`));
+    for (const e of run.client?.errors ?? []) lines.push(s.red(`${n}client error: ${e}`));
+  });
+  for (const [what, fix] of unavailable) lines.unshift(s.yellow(`observer unavailable — ${what}${fix ? `\n  fix: ${fix}` : ''}`));
+  return lines.join('\n');
+}
+
+function endpoint(e: Endpoint): string {
+  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+}
+
+export function renderConnections(o: ObserverReport, s: Style = PLAIN): string {
+  const t0 = Math.min(...o.connections.map((c) => c.start ?? Infinity));
+  const header = ['#', 'client', 'server', 'start', 'duration', 'rtt', 'reqs', 'status', 'max idle', 'closed first', 'RST', 'TIME_WAIT', 'notes'];
+  const rows: string[][] = [header.map((h) => s.bold(h))];
+  for (const c of o.connections) rows.push(connectionRow(c, t0));
+  return table(rows, ['right', 'left', 'left', 'right', 'right', 'right', 'right', 'left', 'right', 'left', 'left', 'left', 'left']);
+}
+
+function connectionRow(c: ConnectionRecord, t0: number): string[] {
+  const start = c.start !== null && Number.isFinite(t0) ? `+${formatMs(c.start - t0)}` : '-';
+  const duration = c.start !== null && c.end !== null ? formatMs(c.end - c.start) : '-';
+  const statuses = summarizeStatuses(c.statusCodes);
+  const flags = [c.startedBefore ? 'began before' : '', c.openAtEnd ? 'open at end' : '', ...c.notes].filter(Boolean);
+  return [
+    String(c.id),
+    endpoint(c.client),
+    endpoint(c.server),
+    start,
+    duration,
+    c.handshakeRttMs !== null ? formatMs(c.handshakeRttMs) : '-',
+    String(c.requests),
+    statuses || '-',
+    c.idleGapsMs.length > 0 ? formatMs(Math.max(...c.idleGapsMs)) : '-',
+    c.closedFirstBy ?? '-',
+    c.resetBy ?? '-',
+    c.timeWait ?? '-',
+    flags.join('; '),
+  ];
+}
+
+/** [200, 200, 200, 404] -> "200x3 404" */
+function summarizeStatuses(codes: readonly number[]): string {
+  const counts = new Map<number, number>();
+  for (const code of codes) counts.set(code, (counts.get(code) ?? 0) + 1);
+  return [...counts].map(([code, n]) => (n > 1 ? `${code}x${n}` : String(code))).join(' ');
+}
+
