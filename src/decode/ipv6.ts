@@ -1,0 +1,168 @@
+/**
+ * IPv6 header and extension headers (RFC 8200, https://www.rfc-editor.org/rfc/rfc8200).
+ *
+ * |Version| Traffic Class |           Flow Label                  |   fixed header, 40 bytes
+ * |         Payload Length        |  Next Header  |   Hop Limit   |   (RFC 8200 section 3)
+ * |                    Source Address (16 bytes)                  |
+ * |                  Destination Address (16 bytes)               |
+ *
+ * Extension headers chain through Next Header (section 4); AH is RFC 4302 section 2.
+ * Text form of addresses: RFC 5952 (https://www.rfc-editor.org/rfc/rfc5952).
+ */
+import { Layer, u16be, type LayerStatus } from './cursor.js';
+import { IP_PROTOCOL_TCP, type IpResult } from './ipv4.js';
+
+export const IPV6_HEADER_LENGTH = 40;
+const IPV6_VERSION = 6;
+const PAYLOAD_LENGTH_OFFSET = 4;
+const NEXT_HEADER_OFFSET = 6;
+const SOURCE_OFFSET = 8;
+const DESTINATION_OFFSET = 24;
+
+/** Next Header values of the extension headers we walk (IANA protocol numbers). */
+export const Ipv6Header = {
+  HOP_BY_HOP: 0,
+  ROUTING: 43,
+  FRAGMENT: 44,
+  /** Authentication Header (RFC 4302): its length counts 4-byte words, minus 2. */
+  AUTHENTICATION: 51,
+  DESTINATION_OPTIONS: 60,
+} as const;
+
+/** Hop-by-hop, routing and destination options: Hdr Ext Len counts 8-byte units beyond the first. */
+const EXTENSION_UNIT = 8;
+/** The fragment header has a fixed length (RFC 8200 section 4.5). */
+const FRAGMENT_HEADER_LENGTH = 8;
+/** In the fragment header's offset word: 13-bit offset (upper bits) and the M flag (bit 0). */
+const FRAGMENT_OFFSET_SHIFT = 3;
+const MORE_FRAGMENTS = 0x0001;
+/** AH: Payload Len counts 4-byte words minus 2 (RFC 4302 section 2.2). */
+const AH_UNIT = 4;
+const AH_LENGTH_BIAS = 2;
+
+/**
+ * Decodes the IPv6 header at `offset` and walks its extension headers. Returns OK (and fills `out`,
+ * with transportOffset on the TCP header), TRUNCATED, MALFORMED, FRAGMENT or NOT_TCP. A fragment
+ * header with offset 0 and M = 0 (an "atomic fragment", RFC 6946) is not a fragment.
+ */
+export function decodeIpv6(data: Uint8Array, offset: number, out: IpResult): LayerStatus {
+  const available = data.length - offset;
+  if (available <= 0) return Layer.TRUNCATED;
+  if (data[offset]! >> 4 !== IPV6_VERSION) return Layer.MALFORMED;
+  if (available < IPV6_HEADER_LENGTH) return Layer.TRUNCATED;
+  let payloadLength = u16be(data, offset + PAYLOAD_LENGTH_OFFSET);
+  // 0 means a jumbogram (RFC 2675) or, far more often, a segmentation-offload super-segment seen
+  // before the NIC split it: the captured length is the best we have.
+  if (payloadLength === 0) payloadLength = available - IPV6_HEADER_LENGTH;
+  const end = offset + IPV6_HEADER_LENGTH + payloadLength;
+  const capturedEnd = end < data.length ? end : data.length;
+  let next = data[offset + NEXT_HEADER_OFFSET]!;
+  let p = offset + IPV6_HEADER_LENGTH;
+  // Every extension header is at least 8 bytes, so the walk ends by the packet length at the latest.
+  for (;;) {
+    let length: number;
+    if (next === Ipv6Header.HOP_BY_HOP || next === Ipv6Header.ROUTING || next === Ipv6Header.DESTINATION_OPTIONS) {
+      if (p + 2 > end) return Layer.MALFORMED;
+      if (p + 2 > capturedEnd) return Layer.TRUNCATED;
+      length = (data[p + 1]! + 1) * EXTENSION_UNIT;
+    } else if (next === Ipv6Header.AUTHENTICATION) {
+      if (p + 2 > end) return Layer.MALFORMED;
+      if (p + 2 > capturedEnd) return Layer.TRUNCATED;
+      length = (data[p + 1]! + AH_LENGTH_BIAS) * AH_UNIT;
+    } else if (next === Ipv6Header.FRAGMENT) {
+      if (p + FRAGMENT_HEADER_LENGTH > end) return Layer.MALFORMED;
+      if (p + FRAGMENT_HEADER_LENGTH > capturedEnd) return Layer.TRUNCATED;
+      const word = u16be(data, p + 2);
+      if (word >> FRAGMENT_OFFSET_SHIFT !== 0 || (word & MORE_FRAGMENTS) !== 0) return Layer.FRAGMENT;
+      length = FRAGMENT_HEADER_LENGTH;
+    } else {
+      break;
+    }
+    if (p + length > end) return Layer.MALFORMED;
+    next = data[p]!;
+    p += length;
+  }
+  if (next !== IP_PROTOCOL_TCP) return Layer.NOT_TCP;
+  out.transportOffset = p;
+  out.transportLength = end - p;
+  out.capturedEnd = capturedEnd;
+  out.srcOffset = offset + SOURCE_OFFSET;
+  out.dstOffset = offset + DESTINATION_OFFSET;
+  return Layer.OK;
+}
+
+/** Size of the address-string cache (a power of two): direct-mapped, so a miss just overwrites. */
+const CACHE_SIZE = 1024;
+/** Four 32-bit words per slot. */
+const cacheKeys = new Int32Array(CACHE_SIZE * 4);
+const cacheValues: (string | undefined)[] = new Array<string | undefined>(CACHE_SIZE).fill(undefined);
+
+function word(b: Uint8Array, o: number): number {
+  return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
+}
+
+/** The IPv6 address at `offset` in RFC 5952 text form, from a small cache keyed by its value. */
+export function ipv6ToString(data: Uint8Array, offset: number): string {
+  const w0 = word(data, offset);
+  const w1 = word(data, offset + 4);
+  const w2 = word(data, offset + 8);
+  const w3 = word(data, offset + 12);
+  let h = Math.imul(w0 ^ Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca6b) ^ Math.imul(w3, 0xc2b2ae35), 0x27d4eb2f);
+  h ^= h >>> 15;
+  const slot = h & (CACHE_SIZE - 1);
+  const k = slot * 4;
+  const cached = cacheValues[slot];
+  if (cached !== undefined && cacheKeys[k] === w0 && cacheKeys[k + 1] === w1 && cacheKeys[k + 2] === w2 && cacheKeys[k + 3] === w3) {
+    return cached;
+  }
+  const text = formatIpv6(data, offset);
+  cacheKeys[k] = w0;
+  cacheKeys[k + 1] = w1;
+  cacheKeys[k + 2] = w2;
+  cacheKeys[k + 3] = w3;
+  cacheValues[slot] = text;
+  return text;
+}
+
+/** The 16 bits groups of an address. */
+const GROUPS = 8;
+/** ::ffff:0:0/96, IPv4-mapped addresses (RFC 4291 section 2.5.5.2): shown as ::ffff:a.b.c.d. */
+const V4_MAPPED_PREFIX_GROUP = 0xffff;
+
+/**
+ * RFC 5952 section 4: lowercase hex, no leading zeros, the longest run of two or more zero groups
+ * (the first one on a tie) replaced by "::"; IPv4-mapped addresses in mixed notation (section 5).
+ */
+export function formatIpv6(data: Uint8Array, offset: number): string {
+  let mapped = u16be(data, offset + 10) === V4_MAPPED_PREFIX_GROUP;
+  for (let i = 0; mapped && i < 10; i++) if (data[offset + i] !== 0) mapped = false;
+  if (mapped) {
+    return `::ffff:${data[offset + 12]!}.${data[offset + 13]!}.${data[offset + 14]!}.${data[offset + 15]!}`;
+  }
+  let bestStart = -1;
+  let bestLength = 1; // a single zero group is not compressed (section 4.2.2)
+  let runStart = -1;
+  for (let g = 0; g <= GROUPS; g++) {
+    const zero = g < GROUPS && u16be(data, offset + g * 2) === 0;
+    if (zero) {
+      if (runStart < 0) runStart = g;
+    } else if (runStart >= 0) {
+      if (g - runStart > bestLength) {
+        bestStart = runStart;
+        bestLength = g - runStart;
+      }
+      runStart = -1;
+    }
+  }
+  let text = '';
+  for (let g = 0; g < GROUPS; g++) {
+    if (g === bestStart) {
+      text += '::';
+      g += bestLength - 1;
+      continue;
+    }
+    if (text.length > 0 && !text.endsWith(':')) text += ':';
+    text += u16be(data, offset + g * 2).toString(16);
+  }
+  return text;
+}

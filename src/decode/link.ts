@@ -1,0 +1,183 @@
+/**
+ * Link layers: find the IPv4/IPv6 header inside a captured frame.
+ *
+ * Link-layer header types: https://www.tcpdump.org/linktypes.html
+ *   Ethernet         https://www.tcpdump.org/linktypes/LINKTYPE_ETHERNET.html (IEEE 802.3)
+ *   802.1Q / 802.1ad VLAN tags (IEEE 802.1Q-2018 section 9), possibly stacked (Q-in-Q)
+ *   Linux cooked v1  https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL.html  (tcpdump -i any)
+ *   Linux cooked v2  https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL2.html (tcpdump -i any, newer)
+ *   BSD loopback     https://www.tcpdump.org/linktypes/LINKTYPE_NULL.html and LINKTYPE_LOOP.html
+ *   Raw IP           https://www.tcpdump.org/linktypes/LINKTYPE_RAW.html, LINKTYPE_IPV4, LINKTYPE_IPV6
+ * Ethertypes: https://www.iana.org/assignments/ieee-802-numbers/
+ */
+import { Layer, u16be, u32be, u32le, type LayerStatus } from './cursor.js';
+
+/** LINKTYPE_ values (https://www.tcpdump.org/linktypes.html). */
+export const LinkType = {
+  /** BSD loopback: 4-byte address family in the byte order of the host that captured. */
+  NULL: 0,
+  /** IEEE 802.3 Ethernet. */
+  ETHERNET: 1,
+  /** DLT_RAW as written by some BSDs and old libpcap (the value of DLT_RAW on most platforms). */
+  RAW_DLT12: 12,
+  /** DLT_RAW as written on OpenBSD. */
+  RAW_DLT14: 14,
+  /** Raw IPv4 or IPv6, told apart by the version nibble. */
+  RAW: 101,
+  /** OpenBSD loopback: like NULL but the address family is in network byte order. */
+  LOOP: 108,
+  /** Linux "cooked" capture v1 (tcpdump -i any). */
+  LINUX_SLL: 113,
+  /** Raw IPv4 only. */
+  IPV4: 228,
+  /** Raw IPv6 only. */
+  IPV6: 229,
+  /** Linux "cooked" capture v2 (tcpdump -i any since libpcap 1.10). */
+  LINUX_SLL2: 276,
+} as const;
+
+/** Ethertypes (IEEE 802 numbers registry). */
+export const EtherType = {
+  IPV4: 0x0800,
+  IPV6: 0x86dd,
+  /** IEEE 802.1Q customer VLAN tag. */
+  VLAN: 0x8100,
+  /** IEEE 802.1ad service VLAN tag (outer tag of Q-in-Q). */
+  QINQ: 0x88a8,
+  /** Pre-standard Q-in-Q outer tag still sent by some switches. */
+  QINQ_LEGACY: 0x9100,
+  /** Values up to this one are an 802.3 length, not an ethertype (IEEE 802.3 clause 3.2.6). */
+  MAX_8023_LENGTH: 1500,
+} as const;
+
+/** Address families seen in NULL/LOOP headers (the value differs between operating systems). */
+export const LoopbackFamily = {
+  /** AF_INET, the same everywhere. */
+  INET: 2,
+  /** AF_INET6 on Linux. */
+  INET6_LINUX: 10,
+  /** AF_INET6 on NetBSD, OpenBSD and BSD/OS. */
+  INET6_BSD: 24,
+  /** AF_INET6 on FreeBSD and DragonFly BSD. */
+  INET6_FREEBSD: 28,
+  /** AF_INET6 on macOS / Darwin. */
+  INET6_DARWIN: 30,
+} as const;
+
+/** Ethernet: destination MAC (6), source MAC (6), ethertype (2). */
+const ETHERNET_HEADER_LENGTH = 14;
+/** Offset of the ethertype in an Ethernet header. */
+const ETHERNET_TYPE_OFFSET = 12;
+/** A VLAN tag: TCI (2) then the next ethertype (2). */
+const VLAN_TAG_LENGTH = 4;
+/** SLL: packet type (2), ARPHRD type (2), address length (2), address (8), protocol (2). */
+const SLL_HEADER_LENGTH = 16;
+const SLL_PROTOCOL_OFFSET = 14;
+/** SLL2: protocol (2), reserved (2), ifindex (4), ARPHRD type (2), packet type (1), addr len (1), addr (8). */
+const SLL2_HEADER_LENGTH = 20;
+const SLL2_PROTOCOL_OFFSET = 0;
+/** NULL/LOOP: a 4-byte address family. */
+const LOOPBACK_HEADER_LENGTH = 4;
+/** A NULL family read in the wrong byte order has its value in the upper 16 bits. */
+const MAX_FAMILY = 0xffff;
+
+/** Where the network layer starts. Written by decodeLink; reuse one object for every frame. */
+export interface LinkResult {
+  /** Offset of the IP header in the frame. */
+  offset: number;
+  /** IP version announced by the link layer (or, for raw IP, the version nibble). */
+  ipVersion: 4 | 6;
+}
+
+/**
+ * Finds the IP header in `data`, a frame of link type `linkType`. Returns Layer.OK (and fills `out`),
+ * NOT_IP, TRUNCATED, MALFORMED (raw IP with a version other than 4 or 6) or UNSUPPORTED.
+ */
+export function decodeLink(linkType: number, data: Uint8Array, out: LinkResult): LayerStatus {
+  switch (linkType) {
+    case LinkType.ETHERNET:
+      if (data.length < ETHERNET_HEADER_LENGTH) return Layer.TRUNCATED;
+      return etherType(data, ETHERNET_TYPE_OFFSET, out);
+    case LinkType.LINUX_SLL:
+      if (data.length < SLL_HEADER_LENGTH) return Layer.TRUNCATED;
+      return etherType(data, SLL_PROTOCOL_OFFSET, out, SLL_HEADER_LENGTH);
+    case LinkType.LINUX_SLL2:
+      if (data.length < SLL2_HEADER_LENGTH) return Layer.TRUNCATED;
+      return etherType(data, SLL2_PROTOCOL_OFFSET, out, SLL2_HEADER_LENGTH);
+    case LinkType.NULL: {
+      if (data.length < LOOPBACK_HEADER_LENGTH) return Layer.TRUNCATED;
+      // Host byte order of the capturing machine, which need not be the file's: the family is a
+      // small number, so a value that does not fit 16 bits was read the wrong way round.
+      let family = u32le(data, 0);
+      if (family > MAX_FAMILY) family = u32be(data, 0);
+      return loopbackFamily(family, out);
+    }
+    case LinkType.LOOP:
+      if (data.length < LOOPBACK_HEADER_LENGTH) return Layer.TRUNCATED;
+      return loopbackFamily(u32be(data, 0), out);
+    case LinkType.RAW:
+    case LinkType.RAW_DLT12:
+    case LinkType.RAW_DLT14:
+      return rawIp(data, out, 0);
+    case LinkType.IPV4:
+      return rawIp(data, out, 4);
+    case LinkType.IPV6:
+      return rawIp(data, out, 6);
+    default:
+      return Layer.UNSUPPORTED;
+  }
+}
+
+/**
+ * Reads the ethertype at `typeOffset`, skipping any stack of VLAN tags. The payload starts right
+ * after the ethertype for Ethernet (typeOffset + 2); `payloadOffset` overrides that for SLL2, whose
+ * protocol field comes first.
+ */
+function etherType(data: Uint8Array, typeOffset: number, out: LinkResult, payloadOffset = typeOffset + 2): LayerStatus {
+  let type = u16be(data, typeOffset);
+  let offset = payloadOffset;
+  // Each tag consumes 4 bytes, so the loop ends by the frame length at the latest.
+  while (type === EtherType.VLAN || type === EtherType.QINQ || type === EtherType.QINQ_LEGACY) {
+    if (offset + VLAN_TAG_LENGTH > data.length) return Layer.TRUNCATED;
+    type = u16be(data, offset + 2);
+    offset += VLAN_TAG_LENGTH;
+  }
+  out.offset = offset;
+  if (type === EtherType.IPV4) {
+    out.ipVersion = 4;
+    return Layer.OK;
+  }
+  if (type === EtherType.IPV6) {
+    out.ipVersion = 6;
+    return Layer.OK;
+  }
+  return Layer.NOT_IP;
+}
+
+function loopbackFamily(family: number, out: LinkResult): LayerStatus {
+  out.offset = LOOPBACK_HEADER_LENGTH;
+  if (family === LoopbackFamily.INET) {
+    out.ipVersion = 4;
+    return Layer.OK;
+  }
+  if (
+    family === LoopbackFamily.INET6_BSD ||
+    family === LoopbackFamily.INET6_FREEBSD ||
+    family === LoopbackFamily.INET6_DARWIN ||
+    family === LoopbackFamily.INET6_LINUX
+  ) {
+    out.ipVersion = 6;
+    return Layer.OK;
+  }
+  return Layer.NOT_IP;
+}
+
+/** Raw IP: the version nibble says which; `expected` (4 or 6) when the link type fixes it, else 0. */
+function rawIp(data: Uint8Array, out: LinkResult, expected: 0 | 4 | 6): LayerStatus {
+  if (data.length === 0) return Layer.TRUNCATED;
+  const version = data[0]! >> 4;
+  if ((version !== 4 && version !== 6) || (expected !== 0 && version !== expected)) return Layer.MALFORMED;
+  out.offset = 0;
+  out.ipVersion = version;
+  return Layer.OK;
+}
