@@ -1,0 +1,462 @@
+/**
+ * Builds pcap and pcapng captures in code, from TCP packets described as objects, so tests make
+ * their fixtures where a reader can see them. Formats and layers as in test/support/buffer-list.ts
+ * (pcap, pcapng, https://www.tcpdump.org/linktypes.html, RFC 791, RFC 8200, RFC 9293).
+ *
+ *   buildPcap({ linkType: 1, packets: [{ src: '10.0.0.1', dst: '10.0.0.2', srcPort: 50000, dstPort: 80, flags: 'S' }] })
+ *   buildPcapng({ sections: [{ interfaces: [{ linkType: 276 }], blocks: [{ src: '::1', dst: '::1', ... }] }] })
+ *
+ * Checksums (IPv4 header, TCP) are filled in, so the files also read cleanly in tcpdump/Wireshark.
+ */
+import { BufferList, concat, type ByteOrder } from './buffer-list.js';
+
+/** Default capture time of packet i (microseconds since the epoch): 2023-11-14T22:13:20Z + i ms. */
+export const DEFAULT_TS = 1_700_000_000_000_000;
+
+/** One TCP segment. Addresses containing ':' are IPv6. */
+export interface TcpPacketSpec {
+  /** Microseconds since the epoch (default DEFAULT_TS + 1000 * index). */
+  ts?: number;
+  src: string;
+  dst: string;
+  srcPort: number;
+  dstPort: number;
+  seq?: number;
+  ack?: number;
+  /** TcpFlag bits, or letters: S(YN) A(CK) F(IN) R(ST) P(SH) U(RG) E(CE) C(WR), e.g. 'SA'. Default 'A'. */
+  flags?: number | string;
+  window?: number;
+  payload?: Uint8Array | string;
+  /** IPv4 options (padded to 4 bytes with EOL). */
+  ipOptions?: Uint8Array;
+  /** TCP options (padded to 4 bytes with EOL). */
+  tcpOptions?: Uint8Array;
+  /** IPv4 fragment fields (offset in 8-byte units). */
+  fragment?: { offset: number; more: boolean };
+  /** IPv6 extension headers, in order, before the TCP header. */
+  ipv6Extensions?: Ipv6ExtensionSpec[];
+  /** Ethernet VLAN IDs, outermost first (the outer ones get an 802.1ad tag, the innermost 802.1Q). */
+  vlans?: number[];
+  /** Ethernet: pad the frame to the 60-byte minimum, as a receiving NIC hands it to the capture. */
+  ethernetPadding?: boolean;
+  /** NULL link type: byte order of the address family (the capturing host's). Default 'le'. */
+  nullByteOrder?: ByteOrder;
+  /** NULL/LOOP link types: AF_INET6 value to write (default 30, Darwin). */
+  inet6Family?: number;
+}
+
+export type Ipv6ExtensionSpec =
+  | { type: 0 | 43 | 60 } // hop-by-hop, routing, destination options: 8 bytes
+  | { type: 44; offset?: number; more?: boolean } // fragment
+  | { type: 51 }; // authentication header: 12 bytes
+
+/** Any frame as bytes (ARP, garbage, a hand-made packet). */
+export interface FrameSpec {
+  ts?: number;
+  frame: Uint8Array;
+  /** Length on the wire; default frame.length. */
+  originalLength?: number;
+}
+
+export type PacketSpec = TcpPacketSpec | FrameSpec;
+
+/** LINKTYPE_ values the builder knows how to frame. */
+export const LT = {
+  NULL: 0,
+  ETHERNET: 1,
+  RAW_DLT12: 12,
+  RAW_DLT14: 14,
+  RAW: 101,
+  LOOP: 108,
+  LINUX_SLL: 113,
+  IPV4: 228,
+  IPV6: 229,
+  LINUX_SLL2: 276,
+} as const;
+
+const FLAG_LETTERS: Record<string, number> = { F: 0x01, S: 0x02, R: 0x04, P: 0x08, A: 0x10, U: 0x20, E: 0x40, C: 0x80 };
+
+export function flagBits(flags: number | string | undefined): number {
+  if (flags === undefined) return FLAG_LETTERS.A!;
+  if (typeof flags === 'number') return flags;
+  let bits = 0;
+  for (const letter of flags.toUpperCase()) {
+    const bit = FLAG_LETTERS[letter];
+    if (bit === undefined) throw new Error(`unknown TCP flag letter ${letter}`);
+    bits |= bit;
+  }
+  return bits;
+}
+
+function isFrameSpec(p: PacketSpec): p is FrameSpec {
+  return 'frame' in p;
+}
+
+function payloadBytes(payload: Uint8Array | string | undefined): Uint8Array {
+  if (payload === undefined) return new Uint8Array(0);
+  return typeof payload === 'string' ? new TextEncoder().encode(payload) : payload;
+}
+
+/** "a.b.c.d" -> 4 bytes. */
+export function parseIpv4(text: string): Uint8Array {
+  const parts = text.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) throw new Error(`bad IPv4 address ${text}`);
+  return Uint8Array.from(parts);
+}
+
+/** Any IPv6 text form (with "::" and a trailing dotted quad) -> 16 bytes. */
+export function parseIpv6(text: string): Uint8Array {
+  const out = new Uint8Array(16);
+  let groups: number[] = [];
+  const toGroups = (part: string): number[] => {
+    if (part === '') return [];
+    const out: number[] = [];
+    for (const g of part.split(':')) {
+      if (g.includes('.')) {
+        const v4 = parseIpv4(g);
+        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+      } else {
+        out.push(parseInt(g, 16));
+      }
+    }
+    return out;
+  };
+  const halves = text.split('::');
+  if (halves.length === 2) {
+    const head = toGroups(halves[0]!);
+    const tail = toGroups(halves[1]!);
+    groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  } else {
+    groups = toGroups(text);
+  }
+  if (groups.length !== 8 || groups.some((g) => !(g >= 0 && g <= 0xffff))) throw new Error(`bad IPv6 address ${text}`);
+  groups.forEach((g, i) => {
+    out[i * 2] = g >> 8;
+    out[i * 2 + 1] = g & 0xff;
+  });
+  return out;
+}
+
+/** The Internet checksum (RFC 1071) over the given parts. */
+function checksum(...parts: Uint8Array[]): number {
+  let sum = 0;
+  for (const bytes of parts) {
+    for (let i = 0; i < bytes.length; i += 2) sum += (bytes[i]! << 8) | (bytes[i + 1] ?? 0);
+  }
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+function padded(options: Uint8Array | undefined): Uint8Array {
+  if (options === undefined) return new Uint8Array(0);
+  return new BufferList().bytes(options).pad(4).join();
+}
+
+function tcpSegment(pkt: TcpPacketSpec, pseudoHeader: (length: number) => Uint8Array): Uint8Array {
+  const options = padded(pkt.tcpOptions);
+  const payload = payloadBytes(pkt.payload);
+  const headerLength = 20 + options.length;
+  const segment = new BufferList()
+    .uint16(pkt.srcPort)
+    .uint16(pkt.dstPort)
+    .uint32(pkt.seq ?? 1)
+    .uint32(pkt.ack ?? 0)
+    .uint8((headerLength / 4) << 4)
+    .uint8(flagBits(pkt.flags))
+    .uint16(pkt.window ?? 65535)
+    .uint16(0) // checksum, filled below
+    .uint16(0) // urgent pointer
+    .bytes(options)
+    .bytes(payload)
+    .join();
+  const sum = checksum(pseudoHeader(segment.length), segment);
+  segment[16] = sum >> 8;
+  segment[17] = sum & 0xff;
+  return segment;
+}
+
+/** The IP packet (IPv4 or IPv6, by the address form) carrying the TCP segment. */
+export function ipPacket(pkt: TcpPacketSpec): Uint8Array {
+  return pkt.src.includes(':') ? ipv6Packet(pkt) : ipv4Packet(pkt);
+}
+
+function ipv4Packet(pkt: TcpPacketSpec): Uint8Array {
+  const src = parseIpv4(pkt.src);
+  const dst = parseIpv4(pkt.dst);
+  const segment = tcpSegment(pkt, (length) => new BufferList().bytes(src).bytes(dst).uint8(0).uint8(6).uint16(length).join());
+  const options = padded(pkt.ipOptions);
+  const headerLength = 20 + options.length;
+  const fragment = pkt.fragment === undefined ? 0x4000 /* DF */ : (pkt.fragment.more ? 0x2000 : 0) | (pkt.fragment.offset & 0x1fff);
+  const header = new BufferList()
+    .uint8(0x40 | (headerLength / 4))
+    .uint8(0)
+    .uint16(headerLength + segment.length)
+    .uint16(0x1234)
+    .uint16(fragment)
+    .uint8(64)
+    .uint8(6)
+    .uint16(0)
+    .bytes(src)
+    .bytes(dst)
+    .bytes(options)
+    .join();
+  const sum = checksum(header);
+  header[10] = sum >> 8;
+  header[11] = sum & 0xff;
+  return concat(header, segment);
+}
+
+const IPV6_NEXT_TCP = 6;
+
+function ipv6Packet(pkt: TcpPacketSpec): Uint8Array {
+  const src = parseIpv6(pkt.src);
+  const dst = parseIpv6(pkt.dst);
+  const segment = tcpSegment(pkt, (length) => new BufferList().bytes(src).bytes(dst).uint32(length).zeros(3).uint8(6).join());
+  const extensions = pkt.ipv6Extensions ?? [];
+  const chain = new BufferList();
+  extensions.forEach((ext, i) => {
+    const next = extensions[i + 1]?.type ?? IPV6_NEXT_TCP;
+    if (ext.type === 44) {
+      chain.uint8(next).uint8(0).uint16(((ext.offset ?? 0) << 3) | (ext.more ? 1 : 0)).uint32(0xcafe);
+    } else if (ext.type === 51) {
+      chain.uint8(next).uint8(1).uint16(0).uint32(0x100).uint32(1); // 12 bytes: (1 + 2) * 4
+    } else if (ext.type === 43) {
+      chain.uint8(next).uint8(0).uint8(0).uint8(0).uint32(0); // routing type 0, segments left 0
+    } else {
+      chain.uint8(next).uint8(0).bytes([1, 4, 0, 0, 0, 0]); // a PadN option filling the 8 bytes
+    }
+  });
+  const body = concat(chain.join(), segment);
+  const header = new BufferList()
+    .uint32(0x60000000)
+    .uint16(body.length)
+    .uint8(extensions[0]?.type ?? IPV6_NEXT_TCP)
+    .uint8(64)
+    .bytes(src)
+    .bytes(dst)
+    .join();
+  return concat(header, body);
+}
+
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_IPV6 = 0x86dd;
+const ETHERTYPE_VLAN = 0x8100;
+const ETHERTYPE_QINQ = 0x88a8;
+const MAC_A = [0x02, 0, 0, 0, 0, 0x01];
+const MAC_B = [0x02, 0, 0, 0, 0, 0x02];
+const ETHERNET_MIN_FRAME = 60;
+const AF_INET = 2;
+const AF_INET6_DARWIN = 30;
+
+/** One frame of the given link type carrying the TCP segment described by `pkt`. */
+export function tcpIpFrame(linkType: number, pkt: TcpPacketSpec): Uint8Array {
+  const ip = ipPacket(pkt);
+  return linkFrame(linkType, ip, pkt);
+}
+
+/** Wraps an IP packet in a link-layer header (options as in TcpPacketSpec). */
+export function linkFrame(linkType: number, ip: Uint8Array, opts: Partial<TcpPacketSpec> = {}): Uint8Array {
+  const v6 = ip[0]! >> 4 === 6;
+  const etherType = v6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4;
+  const family = v6 ? (opts.inet6Family ?? AF_INET6_DARWIN) : AF_INET;
+  switch (linkType) {
+    case LT.ETHERNET: {
+      const b = new BufferList().bytes(MAC_B).bytes(MAC_A);
+      const vlans = opts.vlans ?? [];
+      vlans.forEach((id, i) => b.uint16(i < vlans.length - 1 ? ETHERTYPE_QINQ : ETHERTYPE_VLAN).uint16(id & 0x0fff));
+      b.uint16(etherType).bytes(ip);
+      if (opts.ethernetPadding && b.length < ETHERNET_MIN_FRAME) b.zeros(ETHERNET_MIN_FRAME - b.length);
+      return b.join();
+    }
+    case LT.LINUX_SLL:
+      // packet type 4 (sent by us), ARPHRD_ETHER (1), 6-byte address padded to 8, protocol.
+      return new BufferList().uint16(4).uint16(1).uint16(6).bytes(MAC_A).zeros(2).uint16(etherType).bytes(ip).join();
+    case LT.LINUX_SLL2:
+      // protocol, reserved, ifindex 1, ARPHRD_LOOPBACK (772), packet type 0 (to us), address length 6, address.
+      return new BufferList().uint16(etherType).uint16(0).uint32(1).uint16(772).uint8(0).uint8(6).bytes(MAC_A).zeros(2).bytes(ip).join();
+    case LT.NULL:
+      return new BufferList().uint32(family, opts.nullByteOrder ?? 'le').bytes(ip).join();
+    case LT.LOOP:
+      return new BufferList().uint32(family, 'be').bytes(ip).join();
+    case LT.RAW:
+    case LT.RAW_DLT12:
+    case LT.RAW_DLT14:
+    case LT.IPV4:
+    case LT.IPV6:
+      return ip.slice();
+    default:
+      throw new Error(`capture-builder: no framing for link type ${linkType}`);
+  }
+}
+
+/** Frame bytes and timestamp of packet `index` of a capture. */
+function framed(linkType: number, p: PacketSpec, index: number): { ts: number; frame: Uint8Array; originalLength: number } {
+  const ts = p.ts ?? DEFAULT_TS + index * 1000;
+  if (isFrameSpec(p)) return { ts, frame: p.frame, originalLength: p.originalLength ?? p.frame.length };
+  const frame = tcpIpFrame(linkType, p);
+  return { ts, frame, originalLength: frame.length };
+}
+
+export interface PcapSpec {
+  /** Default Ethernet (1). */
+  linkType?: number;
+  /** Default 'le' (what x86 and ARM machines write). */
+  byteOrder?: ByteOrder;
+  /** Nanosecond timestamps (magic 0xa1b23c4d). */
+  nanos?: boolean;
+  /** Frames longer than this are cut (as tcpdump -s does). Default 262144. */
+  snaplen?: number;
+  /** Extra bits above the link type in the header (FCS information). */
+  linkTypeFlags?: number;
+  /** Version in the header; default [2, 4]. */
+  version?: [number, number];
+  packets: PacketSpec[];
+}
+
+/** A pcap file. */
+export function buildPcap(spec: PcapSpec): Uint8Array {
+  const linkType = spec.linkType ?? LT.ETHERNET;
+  const snaplen = spec.snaplen ?? 262144;
+  const b = new BufferList(spec.byteOrder ?? 'le');
+  b.uint32(spec.nanos ? 0xa1b23c4d : 0xa1b2c3d4)
+    .uint16(spec.version?.[0] ?? 2)
+    .uint16(spec.version?.[1] ?? 4)
+    .uint32(0)
+    .uint32(0)
+    .uint32(snaplen)
+    .uint32((linkType | (spec.linkTypeFlags ?? 0)) >>> 0);
+  spec.packets.forEach((p, i) => b.bytes(pcapRecord(b.byteOrder, spec.nanos ?? false, snaplen, framed(linkType, p, i))));
+  return b.join();
+}
+
+/** One pcap record (16-byte header + frame) in the given byte order. */
+export function pcapRecord(
+  byteOrder: ByteOrder,
+  nanos: boolean,
+  snaplen: number,
+  f: { ts: number; frame: Uint8Array; originalLength?: number },
+): Uint8Array {
+  const seconds = Math.floor(f.ts / 1e6);
+  const micros = f.ts - seconds * 1e6;
+  const captured = f.frame.subarray(0, Math.min(f.frame.length, snaplen));
+  return new BufferList(byteOrder)
+    .uint32(seconds)
+    .uint32(nanos ? Math.round(micros * 1000) : Math.round(micros))
+    .uint32(captured.length)
+    .uint32(f.originalLength ?? f.frame.length)
+    .bytes(captured)
+    .join();
+}
+
+export interface PcapngInterfaceSpec {
+  linkType: number;
+  /** 0 = no limit (the default). Frames are cut to it. */
+  snaplen?: number;
+  /** Raw if_tsresol byte: n for 10^-n, 0x80 | n for 2^-n. Omitted: no option (microseconds). */
+  tsresol?: number;
+  /** if_tsoffset, seconds. */
+  tsoffset?: number;
+  name?: string;
+}
+
+/** A block of a pcapng section. Packets go in an EPB on interface 0 unless said otherwise. */
+export type PcapngBlockSpec =
+  | (PacketSpec & { kind?: 'epb' | 'pb'; interfaceId?: number; /** the raw 64-bit timestamp, overriding ts */ tsUnits?: bigint })
+  | (PacketSpec & { kind: 'spb' })
+  | { kind: 'idb'; iface: PcapngInterfaceSpec }
+  | { kind: 'raw'; type: number; body: Uint8Array };
+
+export interface PcapngSectionSpec {
+  /** Default 'le'. */
+  byteOrder?: ByteOrder;
+  /** Declared by IDBs right after the SHB. */
+  interfaces: PcapngInterfaceSpec[];
+  blocks: PcapngBlockSpec[];
+  version?: [number, number];
+}
+
+/** A pcapng file of one or more sections. */
+export function buildPcapng(spec: PcapngSectionSpec | { sections: PcapngSectionSpec[] }): Uint8Array {
+  const sections = 'sections' in spec ? spec.sections : [spec];
+  return concat(...sections.map((s) => pcapngSection(s)));
+}
+
+/** One block: type, total length, body padded to 4, total length. */
+export function pcapngBlock(byteOrder: ByteOrder, type: number, body: Uint8Array): Uint8Array {
+  const paddedBody = new BufferList().bytes(body).pad(4).join();
+  const total = 12 + paddedBody.length;
+  return new BufferList(byteOrder).uint32(type).uint32(total).bytes(paddedBody).uint32(total).join();
+}
+
+function pcapngOption(b: BufferList, code: number, value: Uint8Array): void {
+  b.uint16(code).uint16(value.length).bytes(value).pad(4);
+}
+
+function interfaceBlock(order: ByteOrder, iface: PcapngInterfaceSpec): Uint8Array {
+  const body = new BufferList(order).uint16(iface.linkType).uint16(0).uint32(iface.snaplen ?? 0);
+  if (iface.name !== undefined) pcapngOption(body, 2, new TextEncoder().encode(iface.name));
+  if (iface.tsresol !== undefined) pcapngOption(body, 9, Uint8Array.of(iface.tsresol));
+  if (iface.tsoffset !== undefined) pcapngOption(body, 14, new BufferList(order).uint64(BigInt(iface.tsoffset)).join());
+  if (body.length > 8) body.uint16(0).uint16(0); // opt_endofopt
+  return pcapngBlock(order, 1, body.join());
+}
+
+/** Timestamp units per second of an if_tsresol byte. */
+export function unitsPerSecond(tsresol: number | undefined): number {
+  if (tsresol === undefined) return 1e6;
+  return tsresol & 0x80 ? 2 ** (tsresol & 0x7f) : 10 ** tsresol;
+}
+
+/** Microseconds since the epoch -> the interface's 64-bit timestamp count (exact in BigInt). */
+function tsToUnits(ts: number, iface: PcapngInterfaceSpec): bigint {
+  const units = BigInt(unitsPerSecond(iface.tsresol)); // 10^n and 2^n are integers
+  const whole = Math.floor(ts);
+  const nanos = BigInt(whole) * 1000n + BigInt(Math.round((ts - whole) * 1000)) - BigInt(iface.tsoffset ?? 0) * 1_000_000_000n;
+  return (nanos * units) / 1_000_000_000n;
+}
+
+function pcapngSection(s: PcapngSectionSpec): Uint8Array {
+  const order = s.byteOrder ?? 'le';
+  const out: Uint8Array[] = [];
+  const shb = new BufferList(order)
+    .uint32(0x1a2b3c4d)
+    .uint16(s.version?.[0] ?? 1)
+    .uint16(s.version?.[1] ?? 0)
+    .uint64(-1n); // section length unknown
+  out.push(pcapngBlock(order, 0x0a0d0d0a, shb.join()));
+  const interfaces = [...s.interfaces];
+  for (const iface of interfaces) out.push(interfaceBlock(order, iface));
+  s.blocks.forEach((block, index) => {
+    if (block.kind === 'idb') {
+      interfaces.push(block.iface);
+      out.push(interfaceBlock(order, block.iface));
+      return;
+    }
+    if (block.kind === 'raw') {
+      out.push(pcapngBlock(order, block.type, block.body));
+      return;
+    }
+    const interfaceId = block.kind === 'spb' ? 0 : (block.interfaceId ?? 0);
+    const iface = interfaces[interfaceId];
+    if (iface === undefined) throw new Error(`capture-builder: no interface ${interfaceId} declared yet`);
+    const f = framed(iface.linkType, block, index);
+    const snaplen = iface.snaplen ?? 0;
+    const captured = snaplen > 0 ? f.frame.subarray(0, snaplen) : f.frame;
+    if (block.kind === 'spb') {
+      out.push(pcapngBlock(order, 3, new BufferList(order).uint32(f.originalLength).bytes(captured).join()));
+      return;
+    }
+    const units = 'tsUnits' in block && block.tsUnits !== undefined ? block.tsUnits : tsToUnits(f.ts, iface);
+    const body = new BufferList(order);
+    if (block.kind === 'pb') body.uint16(interfaceId).uint16(0);
+    else body.uint32(interfaceId);
+    body
+      .uint32(Number(units >> 32n))
+      .uint32(Number(units & 0xffffffffn))
+      .uint32(captured.length)
+      .uint32(f.originalLength)
+      .bytes(captured);
+    out.push(pcapngBlock(order, block.kind === 'pb' ? 2 : 6, body.join()));
+  });
+  return concat(...out);
+}
