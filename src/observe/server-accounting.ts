@@ -3,7 +3,7 @@
  * a Node http.Server (the lab's in-process server). Who closed first is read from the order of the
  * socket's 'end' (the client's FIN arrived) and 'finish' (our FIN went out) events.
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { computeTotals } from '../analyze/totals.js';
 import type { ConnectionRecord, ObserverReport } from '../model/report.js';
@@ -25,7 +25,7 @@ export class ServerAccounting implements Observer {
   private serverClose = 0;
   private clientClose = 0;
   private readonly onConnection = (socket: Socket) => this.connection(socket);
-  private readonly onRequest = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => this.request(req, res);
+  private readonly onRequest = (req: IncomingMessage, res: ServerResponse) => this.request(req, res);
 
   constructor(private readonly server: Server) {}
 
@@ -116,7 +116,7 @@ export class ServerAccounting implements Observer {
     });
   }
 
-  private request(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void {
+  private request(req: IncomingMessage, res: ServerResponse): void {
     const entry = this.bySocket.get(req.socket);
     if (entry === undefined) return;
     const now = Date.now();

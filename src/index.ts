@@ -1,0 +1,24 @@
+/** keepalive-lab's public API: re-exports only. */
+export * from './model/index.js';
+export * from './errors.js';
+export { runExperiment } from './lab/engine.js';
+export type { EngineOptions } from './lab/engine.js';
+export { experimentConfig, DEFAULT_CONFIG } from './lab/config.js';
+export { demoScenarios } from './lab/scenarios.js';
+export type { Scenario } from './lab/scenarios.js';
+export { startLabServer } from './lab/server.js';
+export type { LabServer, LabServerOptions } from './lab/server.js';
+export { ConnectionTracker } from './analyze/tracker.js';
+export { CaptureAnalysis } from './analyze/capture-analysis.js';
+export { computeTotals } from './analyze/totals.js';
+export { decideVerdict } from './analyze/verdict.js';
+export { compareObservers } from './analyze/agreement.js';
+export { buildReport } from './analyze/report.js';
+export { CaptureObserver } from './observe/capture.js';
+export { KernelObserver } from './observe/kernel.js';
+export { ServerAccounting } from './observe/server-accounting.js';
+export type { Observer } from './observe/observer.js';
+export { readSocketTable, filterSockets } from './observe/socket-table.js';
+export { renderTerminal } from './report/terminal.js';
+export { renderJson } from './report/json.js';
+export { renderSocketTable } from './report/sockets.js';
