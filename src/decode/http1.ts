@@ -412,14 +412,14 @@ export class Http1Connection {
     if (d.blockBytes === 0 && d.lineLength === 0) d.blockStart = d.pos + i;
     const size = d.blockBytes + d.lineLength + (stop - i) + (lf === -1 ? 0 : 1);
     if (size > this.maxHeadBytes) {
-      if (this.firstRequestLine(d) && this.sniffsBad(d, chunk, i, stop)) this.notHttpFound();
+      if (this.readingRequestLine(d) && this.sniffsBad(d, chunk, i, stop)) this.badRequestLine();
       else this.tooLarge(d);
       return chunk.length;
     }
     if (lf === -1) {
       this.append(d, chunk, i, stop);
-      // Decide "not HTTP" as early as possible: the first bytes must begin a request line.
-      if (this.firstRequestLine(d) && sniffRequestLine(d.line!, 0, d.lineLength) === SNIFF_BAD) this.notHttpFound();
+      // Judge a request line before it ends (so "not HTTP" is known from the first bytes).
+      if (this.readingRequestLine(d) && sniffRequestLine(d.line!, 0, d.lineLength) === SNIFF_BAD) this.badRequestLine();
       return chunk.length;
     }
     d.blockBytes = size;
@@ -439,12 +439,18 @@ export class Http1Connection {
     return lf + 1;
   }
 
-  /** `d` is the client, reading the start line of its first request. */
-  private firstRequestLine(d: Direction): boolean {
-    return d === this.c && !this.sawRequestLine && !d.sawStartLine && d.state === ST_HEAD;
+  /** `d` is the client, reading a request line. */
+  private readingRequestLine(d: Direction): boolean {
+    return d === this.c && !d.sawStartLine && d.state === ST_HEAD;
   }
 
-  /** The first request line so far (buffered part + chunk[i, stop)) is not a request line prefix. */
+  /** The first request line makes the connection notHttp; a later one loses client framing. */
+  private badRequestLine(): void {
+    if (this.sawRequestLine) this.lose(this.c, 'malformed request line', this.c.blockStart);
+    else this.notHttpFound();
+  }
+
+  /** The request line so far (buffered part + chunk[i, stop)) is not a request line prefix. */
   private sniffsBad(d: Direction, chunk: Uint8Array, i: number, stop: number): boolean {
     if (d.lineLength === 0) return sniffRequestLine(chunk, i, stop) === SNIFF_BAD;
     this.append(d, chunk, i, Math.min(stop, i + this.maxHeadBytes - d.lineLength));
@@ -493,9 +499,11 @@ export class Http1Connection {
     if (d.state === ST_TRAILERS) return; // trailer fields do not change framing
     if (!d.sawStartLine) {
       d.sawStartLine = true;
-      if (d === this.c ? this.requestLine(buf, start, end) : this.statusLine(buf, start, end)) return;
-      if (d === this.c && !this.sawRequestLine) this.notHttpFound();
-      else this.lose(d, d === this.c ? 'malformed request line' : 'malformed status line', d.blockStart);
+      if (d === this.c) {
+        if (!this.requestLine(buf, start, end)) this.badRequestLine();
+      } else if (!this.statusLine(buf, start, end)) {
+        this.lose(d, 'malformed status line', d.blockStart);
+      }
       return;
     }
     if (!this.fieldLine(d, buf, start, end)) this.lose(d, 'malformed header field', d.blockStart);
@@ -901,6 +909,8 @@ const SNIFF_LINE = 2;
  * plausible prefix (no verdict yet).
  */
 function sniffRequestLine(buf: Uint8Array, start: number, end: number): number {
+  // A lone CR may begin an empty line (skipped before a request line, RFC 9112 2.2).
+  if (end - start === 1 && buf[start] === CR) return 0;
   let k = start;
   // method = token, at most MAX_METHOD_LENGTH long
   while (k < end && TCHAR[buf[k]!] === 1) {
