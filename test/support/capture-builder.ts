@@ -8,6 +8,8 @@
  *
  * Checksums (IPv4 header, TCP) are filled in, so the files also read cleanly in tcpdump/Wireshark.
  */
+import { CaptureReader, type CaptureInfo, type CaptureSink } from '../../src/decode/capture.js';
+import type { Warning } from '../../src/model/report.js';
 import { BufferList, concat, type ByteOrder } from './buffer-list.js';
 
 /** Default capture time of packet i (microseconds since the epoch): 2023-11-14T22:13:20Z + i ms. */
@@ -459,4 +461,43 @@ function pcapngSection(s: PcapngSectionSpec): Uint8Array {
     out.push(pcapngBlock(order, block.kind === 'pb' ? 2 : 6, body.join()));
   });
   return concat(...out);
+}
+
+/** A frame as read back, with its bytes copied (so it can be compared after the reader moved on). */
+export interface ReadFrame {
+  ts: number;
+  linkType: number;
+  interfaceId: number;
+  data: Uint8Array;
+  originalLength: number;
+}
+
+export interface ReadResult {
+  frames: ReadFrame[];
+  warnings: Warning[];
+  infos: CaptureInfo[];
+  reader: CaptureReader;
+}
+
+/**
+ * Reads a capture through CaptureReader, pushed in pieces: `chunkSize` bytes at a time, or cut at
+ * the given `splits` offsets. Errors thrown by push/end propagate.
+ */
+export function readCapture(bytes: Uint8Array, opts: { chunkSize?: number; splits?: number[]; maxRecordLength?: number } = {}): ReadResult {
+  const result: Omit<ReadResult, 'reader'> = { frames: [], warnings: [], infos: [] };
+  const sink: CaptureSink = {
+    frame: (f) => result.frames.push({ ...f, data: f.data.slice() }),
+    warning: (w) => result.warnings.push(w),
+    info: (i) => result.infos.push(i),
+  };
+  const reader = new CaptureReader(sink, opts.maxRecordLength === undefined ? undefined : { maxRecordLength: opts.maxRecordLength });
+  const cuts = opts.splits ?? [];
+  if (opts.chunkSize !== undefined) for (let at = opts.chunkSize; at < bytes.length; at += opts.chunkSize) cuts.push(at);
+  let from = 0;
+  for (const at of [...cuts, bytes.length]) {
+    reader.push(bytes.subarray(from, at));
+    from = at;
+  }
+  reader.end();
+  return { ...result, reader };
 }
