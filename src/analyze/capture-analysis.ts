@@ -9,7 +9,7 @@ import { PacketDecoder } from '../decode/packet.js';
 import type { DecodeStats } from '../decode/packet.js';
 import { UnsupportedLinkTypeError } from '../errors.js';
 import type { TcpPacket } from '../model/packet.js';
-import type { ObserverReport, Warning } from '../model/report.js';
+import type { CaptureSummary, ObserverReport, Warning } from '../model/report.js';
 import { computeTotals } from './totals.js';
 import { ConnectionTracker } from './tracker.js';
 import type { TrackerOptions } from './tracker.js';
@@ -23,6 +23,7 @@ export interface CaptureAnalysisResult {
   report: ObserverReport;
   info: CaptureInfo | null;
   stats: DecodeStats;
+  summary: CaptureSummary;
 }
 
 export class CaptureAnalysis {
@@ -31,6 +32,7 @@ export class CaptureAnalysis {
   private readonly reader: CaptureReader;
   private readonly warnings: Warning[] = [];
   private info: CaptureInfo | null = null;
+  private analyzed = 0;
 
   constructor(options: CaptureAnalysisOptions = {}) {
     this.tracker = new ConnectionTracker(options);
@@ -38,9 +40,12 @@ export class CaptureAnalysis {
     const decoder = this.decoder;
     const accept = options.accept;
     this.reader = new CaptureReader({
-      frame(frame) {
+      frame: (frame) => {
         const packet = decoder.decode(frame);
-        if (packet !== null && (accept === undefined || accept(packet))) tracker.packet(packet);
+        if (packet !== null && (accept === undefined || accept(packet))) {
+          this.analyzed++;
+          tracker.packet(packet);
+        }
       },
       warning: (w) => {
         if (this.warnings.length < 100) this.warnings.push(w);
@@ -76,9 +81,23 @@ export class CaptureAnalysis {
     }
     const tracked = this.tracker.result();
     const warnings = [...this.warnings, ...tracked.warnings, ...decodeWarnings(stats)];
+    const summary: CaptureSummary = {
+      format: this.info?.format ?? null,
+      linkTypes: this.info?.linkTypes ?? [],
+      bytes: this.reader.bytes,
+      frames: stats.frames,
+      tcpPackets: stats.tcp,
+      analyzedPackets: this.analyzed,
+      nonIp: stats.nonIp,
+      nonTcp: stats.nonTcp,
+      fragments: stats.fragments,
+      truncated: stats.truncated,
+      malformed: stats.malformed,
+    };
     return {
       info: this.info,
       stats,
+      summary,
       report: {
         observer: 'wire',
         available: true,

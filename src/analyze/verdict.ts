@@ -57,7 +57,8 @@ export function decideVerdict(observers: readonly ObserverReport[], ctx: Verdict
     return { code: 'keepalive-disabled', summary: `keep-alive disabled on the client: each request needed a new connection${resetNote}` };
   }
   if (onePerRequest && (cfg?.serverConnectionClose || (http && http.serverClose >= requests))) {
-    return { code: 'server-closes', summary: `the server closes every connection (Connection: close): each request needed a new connection${resetNote}` };
+    const how = cfg?.serverConnectionClose ? 'Connection: close' : 'it answers Connection: close or HTTP/1.0';
+    return { code: 'server-closes', summary: `the server closes every connection (${how}): each request needed a new connection${resetNote}` };
   }
   if (onePerRequest && http && http.clientClose >= requests) {
     return { code: 'keepalive-disabled', summary: `the client asks to close every connection (Connection: close or HTTP/1.0): one connection per request${resetNote}` };

@@ -8,11 +8,12 @@ import { KeepaliveLabError, UsageError } from '../errors.js';
 import { closeAll } from '../util/lifecycle.js';
 import { VERSION } from '../version.js';
 import type { Command, Io } from './command.js';
+import { analyze } from './analyze.js';
 import { demo } from './demo.js';
 import { run } from './run.js';
 import { sockets } from './sockets.js';
 
-const COMMANDS: readonly Command[] = [demo, run, sockets];
+const COMMANDS: readonly Command[] = [demo, run, analyze, sockets];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

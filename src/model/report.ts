@@ -145,6 +145,23 @@ export interface ClientOutcome {
   elapsedMs: number;
 }
 
+/** What a capture held (analyze, and the wire observer's capture). */
+export interface CaptureSummary {
+  format: 'pcap' | 'pcapng' | null;
+  /** LINKTYPE_ values seen (https://www.tcpdump.org/linktypes.html). */
+  linkTypes: number[];
+  bytes: number;
+  frames: number;
+  tcpPackets: number;
+  /** Packets that passed the --port/--server focus and were analyzed. */
+  analyzedPackets: number;
+  nonIp: number;
+  nonTcp: number;
+  fragments: number;
+  truncated: number;
+  malformed: number;
+}
+
 /** One run: a lab experiment, one analyzed capture, one watched command, one proxy session. */
 export interface RunReport {
   name: string;
@@ -158,6 +175,8 @@ export interface RunReport {
   agreement: { agree: boolean; differences: string[] };
   verdict: Verdict;
   warnings: Warning[];
+  /** For runs read from a capture (analyze). */
+  capture?: CaptureSummary;
 }
 
 export interface Report {

@@ -12,20 +12,54 @@ export interface TerminalOptions {
   color?: boolean;
   /** Also print each run's connections, one row each. */
   connections?: boolean;
+  /** At most this many connection rows per run (0: all; default 50). */
+  limit?: number;
+  /** Also print each run's totals (distributions, handshake share) and what its capture held. */
+  totals?: boolean;
 }
 
 export function renderTerminal(report: Report, options: TerminalOptions = {}): string {
   const s = options.color ? COLOR : PLAIN;
-  const out: string[] = [renderSummary(report.runs, s)];
+  const out: string[] = [renderSummary(report.runs, s, SUBJECT[report.command])];
   const notes = renderNotes(report.runs, s);
   if (notes) out.push(notes);
-  if (options.connections) {
-    for (const run of report.runs) {
-      const obs = primaryObserver(run.observers);
-      if (obs && obs.connections.length > 0) out.push(`${s.bold(run.title)} — connections seen by the ${obs.observer}\n${renderConnections(obs, s)}`);
+  for (const run of report.runs) {
+    const obs = primaryObserver(run.observers);
+    if (options.connections && obs && obs.connections.length > 0) {
+      out.push(`${s.bold(run.title)} — connections seen by the ${obs.observer}\n${renderConnections(obs, s, options.limit ?? 50)}`);
     }
+    if (options.totals && obs) out.push(renderTotals(run, obs, s));
   }
   return out.join('\n\n') + '\n';
+}
+
+/** Totals in words, and what the capture held. */
+export function renderTotals(run: RunReport, o: ObserverReport, s: Style = PLAIN): string {
+  const t = o.totals;
+  const lines: string[] = [];
+  const rpc = t.requestsPerConnection;
+  lines.push(
+    `${s.bold('connections')} ${t.connections}${t.syns !== null ? ` (${t.syns} opened with a SYN in view)` : ''}` +
+      `  ${s.bold('requests')} ${t.requests}  ${s.bold('responses')} ${t.responses}`,
+  );
+  if (rpc) lines.push(`${s.bold('requests per connection')} min ${formatNumber(rpc.min)}, median ${formatNumber(rpc.median)}, max ${formatNumber(rpc.max)}, mean ${formatNumber(rpc.mean, 2)}`);
+  if (t.handshakeShare !== null) lines.push(`${s.bold('requests that paid a handshake')} ${(t.handshakeShare * 100).toFixed(1)}%  (${t.reusedRequests} reused a connection)`);
+  lines.push(
+    `${s.bold('first FIN')} client ${t.closedFirstBy.client}, server ${t.closedFirstBy.server}, none ${t.closedFirstBy.unknown}` +
+      `  ${s.bold('TIME_WAIT')} client ${t.timeWait.client}, server ${t.timeWait.server}  ${s.bold('RST')} ${t.resets}`,
+  );
+  const c = run.capture;
+  if (c) {
+    const skipped = [c.nonIp && `${c.nonIp} not IP`, c.nonTcp && `${c.nonTcp} not TCP`, c.fragments && `${c.fragments} fragments`, c.truncated && `${c.truncated} cut by the snap length`, c.malformed && `${c.malformed} malformed`].filter(Boolean);
+    lines.push(
+      s.dim(
+        `capture: ${c.format ?? 'unknown format'}, link type ${c.linkTypes.join('/') || '-'}, ${c.frames} frames, ${c.tcpPackets} TCP` +
+          `${c.analyzedPackets !== c.tcpPackets ? ` (${c.analyzedPackets} in focus)` : ''}${skipped.length ? `; ${skipped.join(', ')}` : ''}`,
+      ),
+    );
+  }
+  lines.push(`${s.bold('verdict')} ${run.verdict.summary}`);
+  return lines.join('\n');
 }
 
 function sideCount(counts: { client: number; server: number }): string {
@@ -43,8 +77,11 @@ function closedFirst(o: ObserverReport): string {
   return `client ${c.client}, server ${c.server}`;
 }
 
-export function renderSummary(runs: readonly RunReport[], s: Style = PLAIN): string {
-  const header = ['#', 'experiment', 'requests', 'conns', 'req/conn', 'reused', 'SYNs', 'closed first', 'TIME_WAIT', 'time', 'observers', 'verdict'];
+/** What the second column of the summary names, per command. */
+const SUBJECT: Record<Report['command'], string> = { demo: 'experiment', run: 'experiment', analyze: 'capture', watch: 'command', proxy: 'proxy' };
+
+export function renderSummary(runs: readonly RunReport[], s: Style = PLAIN, subject = 'experiment'): string {
+  const header = ['#', subject, 'requests', 'conns', 'req/conn', 'reused', 'SYNs', 'closed first', 'TIME_WAIT', 'time', 'observers', 'verdict'];
   const rows: string[][] = [header.map((h) => s.bold(h))];
   runs.forEach((run, i) => {
     const primary = primaryObserver(run.observers);
@@ -95,12 +132,16 @@ function endpoint(e: Endpoint): string {
   return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
 
-export function renderConnections(o: ObserverReport, s: Style = PLAIN): string {
-  const t0 = Math.min(...o.connections.map((c) => c.start ?? Infinity));
+export function renderConnections(o: ObserverReport, s: Style = PLAIN, limit = 0): string {
+  let t0 = Infinity;
+  for (const c of o.connections) if (c.start !== null && c.start < t0) t0 = c.start;
   const header = ['#', 'client', 'server', 'start', 'duration', 'rtt', 'reqs', 'status', 'max idle', 'closed first', 'RST', 'TIME_WAIT', 'notes'];
   const rows: string[][] = [header.map((h) => s.bold(h))];
-  for (const c of o.connections) rows.push(connectionRow(c, t0));
-  return table(rows, ['right', 'left', 'left', 'right', 'right', 'right', 'right', 'left', 'right', 'left', 'left', 'left', 'left']);
+  const shown = limit > 0 ? o.connections.slice(0, limit) : o.connections;
+  for (const c of shown) rows.push(connectionRow(c, t0));
+  const more = o.connections.length - shown.length;
+  const text = table(rows, ['right', 'left', 'left', 'right', 'right', 'right', 'right', 'left', 'right', 'left', 'left', 'left', 'left']);
+  return more > 0 ? `${text}\n${s.dim(`... ${more} more connections (--limit 0 shows all, --json has them all)`)}` : text;
 }
 
 function connectionRow(c: ConnectionRecord, t0: number): string[] {
@@ -117,7 +158,7 @@ function connectionRow(c: ConnectionRecord, t0: number): string[] {
     c.handshakeRttMs !== null ? formatMs(c.handshakeRttMs) : '-',
     String(c.requests),
     statuses || '-',
-    c.idleGapsMs.length > 0 ? formatMs(Math.max(...c.idleGapsMs)) : '-',
+    c.idleGapsMs.length > 0 ? formatMs(c.idleGapsMs.reduce((a, b) => Math.max(a, b), 0)) : '-',
     c.closedFirstBy ?? '-',
     c.resetBy ?? '-',
     c.timeWait ?? '-',
