@@ -450,10 +450,14 @@ export class Http1Connection {
     else this.notHttpFound();
   }
 
-  /** The request line so far (buffered part + chunk[i, stop)) is not a request line prefix. */
+  /**
+   * The first maxHeadBytes of a request line (buffered part + chunk[i, stop)) are not a request line
+   * prefix. Only those bytes count, so the verdict does not depend on how the line was split.
+   */
   private sniffsBad(d: Direction, chunk: Uint8Array, i: number, stop: number): boolean {
-    if (d.lineLength === 0) return sniffRequestLine(chunk, i, stop) === SNIFF_BAD;
-    this.append(d, chunk, i, Math.min(stop, i + this.maxHeadBytes - d.lineLength));
+    const room = this.maxHeadBytes - d.blockBytes - d.lineLength;
+    if (d.lineLength === 0) return sniffRequestLine(chunk, i, Math.min(stop, i + room)) === SNIFF_BAD;
+    this.append(d, chunk, i, Math.min(stop, i + room));
     return sniffRequestLine(d.line!, 0, d.lineLength) === SNIFF_BAD;
   }
 

@@ -395,6 +395,7 @@ describe('malformed input', () => {
     assert.equal(play([client(`${head}zz\r\n`)]).log.at(-1), `lost client at ${head.length}: malformed chunk size`);
     assert.equal(play([client(`${head}3 x\r\n`)]).log.at(-1), `lost client at ${head.length}: malformed chunk size`);
     assert.equal(play([client(`${head}3\r\nabcX`)]).log.at(-1), `lost client at ${head.length + 6}: no CRLF after chunk data`);
+    assert.equal(play([client(`${head}3\r\nabc\r\r\n`)]).log.at(-1), `lost client at ${head.length + 7}: no CRLF after chunk data`);
     assert.match(play([client(`${head}${'f'.repeat(20)}\r\n`)]).log.at(-1)!, /chunk size too large/);
   });
 
