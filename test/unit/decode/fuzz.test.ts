@@ -1,0 +1,163 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { MalformedCaptureError, NotACaptureError } from '../../../src/errors.js';
+import { CaptureReader } from '../../../src/decode/capture.js';
+import { PacketDecoder } from '../../../src/decode/packet.js';
+import { LT, buildPcap, buildPcapng, type TcpPacketSpec } from '../../support/capture-builder.js';
+
+const LINK_TYPES = [LT.ETHERNET, LT.LINUX_SLL, LT.LINUX_SLL2, LT.NULL, LT.LOOP, LT.RAW, 228, 229] as const;
+
+const packetArb: fc.Arbitrary<TcpPacketSpec> = fc
+  .record({
+    v6: fc.boolean(),
+    a: fc.integer({ min: 0, max: 0xffff }),
+    b: fc.integer({ min: 0, max: 0xffff }),
+    srcPort: fc.integer({ min: 0, max: 0xffff }),
+    dstPort: fc.integer({ min: 0, max: 0xffff }),
+    seq: fc.nat({ max: 0xffffffff }),
+    flags: fc.integer({ min: 0, max: 255 }),
+    payload: fc.uint8Array({ maxLength: 40 }),
+    vlans: fc.array(fc.integer({ min: 0, max: 4095 }), { maxLength: 2 }),
+    ext: fc.array(fc.constantFrom(0 as const, 43 as const, 60 as const, 51 as const), { maxLength: 2 }),
+  })
+  .map(({ v6, a, b, ext, ...rest }) => ({
+    ...rest,
+    src: v6 ? `2001:db8::${a.toString(16)}` : `10.${a >> 8}.${a & 255}.1`,
+    dst: v6 ? `::ffff:10.0.${b >> 8}.${b & 255}` : `192.168.${b >> 8}.${b & 255}`,
+    ipv6Extensions: v6 ? ext.map((type) => ({ type })) : undefined,
+  }));
+
+/** A valid capture: pcap or pcapng, any byte order, a link type that fits the packets. */
+const captureArb: fc.Arbitrary<Uint8Array> = fc
+  .record({
+    pcapng: fc.boolean(),
+    le: fc.boolean(),
+    nanos: fc.boolean(),
+    linkType: fc.constantFrom(...LINK_TYPES),
+    snaplen: fc.constantFrom(0, 40, 64, 262144),
+    packets: fc.array(packetArb, { maxLength: 6 }),
+    kinds: fc.array(fc.constantFrom('epb' as const, 'spb' as const, 'pb' as const), { minLength: 6, maxLength: 6 }),
+  })
+  .map(({ pcapng, le, nanos, linkType, snaplen, packets, kinds }) => {
+    // The single-version raw link types need packets of that version.
+    const fitting = packets.filter((p) => (linkType === 228 ? !p.src.includes(':') : linkType === 229 ? p.src.includes(':') : true));
+    const byteOrder = le ? 'le' : 'be';
+    if (!pcapng) return buildPcap({ linkType, byteOrder, nanos, snaplen: snaplen || 262144, packets: fitting });
+    return buildPcapng({
+      byteOrder,
+      interfaces: [{ linkType, snaplen, tsresol: nanos ? 9 : undefined }],
+      blocks: fitting.map((p, i) => {
+        const kind = kinds[i] ?? 'epb';
+        return kind === 'spb' ? { ...p, kind } : { ...p, kind };
+      }),
+    });
+  });
+
+type Mutation =
+  | { kind: 'set'; at: number; value: number }
+  | { kind: 'truncate'; at: number }
+  | { kind: 'insert'; at: number; bytes: Uint8Array }
+  | { kind: 'delete'; at: number; count: number };
+
+const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
+  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
+  fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 8 }) }),
+);
+
+function mutate(bytes: Uint8Array, mutations: Mutation[]): Uint8Array {
+  let out = bytes.slice();
+  for (const m of mutations) {
+    const at = out.length === 0 ? 0 : m.at % (out.length + 1);
+    if (m.kind === 'set' && at < out.length) out[at] = m.value;
+    else if (m.kind === 'truncate') out = out.slice(0, at);
+    else if (m.kind === 'insert') out = Uint8Array.from([...out.subarray(0, at), ...m.bytes, ...out.subarray(at)]);
+    else if (m.kind === 'delete') out = Uint8Array.from([...out.subarray(0, at), ...out.subarray(at + m.count)]);
+  }
+  return out;
+}
+
+/** Reads and decodes everything; returns the number of frames. Throws only what the reader throws. */
+function readAndDecode(bytes: Uint8Array, chunkSize: number): number {
+  const decoder = new PacketDecoder();
+  let frames = 0;
+  const reader = new CaptureReader(
+    {
+      frame: (f) => {
+        frames++;
+        assert.ok(f.data.length <= bytes.length);
+        const p = decoder.decode(f);
+        if (p) {
+          assert.ok(p.srcPort >= 0 && p.srcPort <= 0xffff && p.dstPort >= 0 && p.dstPort <= 0xffff);
+          assert.ok(p.seq >= 0 && p.seq <= 0xffffffff && p.ack >= 0 && p.ack <= 0xffffffff);
+          assert.ok(p.payload.length <= p.payloadLength);
+          assert.ok(p.payload.length <= f.data.length);
+          assert.equal(typeof p.src, 'string');
+        }
+      },
+    },
+    { maxRecordLength: 1 << 20 },
+  );
+  for (let i = 0; i < bytes.length; i += chunkSize) reader.push(bytes.subarray(i, i + chunkSize));
+  reader.end();
+  const s = decoder.stats;
+  const unsupported = Object.values(s.unsupportedLinkTypes).reduce((a, b) => a + b, 0);
+  // Each frame is counted once (a returned packet with a cut payload also counts as truncated).
+  assert.ok(s.tcp + s.nonIp + s.nonTcp + s.fragments + s.malformed + unsupported <= s.frames);
+  assert.ok(s.tcp + s.nonIp + s.nonTcp + s.fragments + s.malformed + unsupported + s.truncated >= s.frames);
+  return frames;
+}
+
+function expectedFailure(error: unknown): boolean {
+  return error instanceof NotACaptureError || error instanceof MalformedCaptureError;
+}
+
+test('fuzz: mutated and truncated captures never throw anything but NotACaptureError / MalformedCaptureError', () => {
+  fc.assert(
+    fc.property(captureArb, fc.array(mutationArb, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 200 }), (capture, mutations, chunkSize) => {
+      const bytes = mutate(capture, mutations);
+      try {
+        const frames = readAndDecode(bytes, chunkSize);
+        // Every pcap record needs 16 bytes, every pcapng block 12.
+        assert.ok(frames <= bytes.length / 12);
+      } catch (error) {
+        if (!expectedFailure(error)) throw error;
+      }
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test('fuzz: random bytes after a valid magic number never crash or hang', () => {
+  const magics = [
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+    [0x0a, 0x0d, 0x0d, 0x0a],
+  ];
+  fc.assert(
+    fc.property(fc.constantFrom(...magics), fc.uint8Array({ maxLength: 600 }), fc.integer({ min: 1, max: 64 }), (magic, rest, chunkSize) => {
+      const bytes = Uint8Array.from([...magic, ...rest]);
+      try {
+        readAndDecode(bytes, chunkSize);
+      } catch (error) {
+        if (!expectedFailure(error)) throw error;
+      }
+    }),
+    { numRuns: 400 },
+  );
+});
+
+test('fuzz: the packet decoder takes any bytes on any link type', () => {
+  const decoder = new PacketDecoder();
+  fc.assert(
+    fc.property(fc.constantFrom(...LINK_TYPES, 999), fc.uint8Array({ maxLength: 120 }), (linkType, data) => {
+      const p = decoder.decode({ ts: 0, linkType, interfaceId: 0, data, originalLength: data.length });
+      if (p) assert.ok(p.payload.length <= p.payloadLength);
+    }),
+    { numRuns: 2000 },
+  );
+  assert.equal(decoder.stats.frames, 2000);
+});
