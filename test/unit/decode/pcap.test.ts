@@ -48,9 +48,9 @@ for (const byteOrder of ['le', 'be'] as const) {
 }
 
 test('pcap: nanosecond timestamps keep their sub-microsecond part', () => {
-  const bytes = buildPcap({ nanos: true, packets: [{ ...PACKETS[0]!, ts: 1_700_000_000_000_123.456 }] });
+  const bytes = buildPcap({ nanos: true, packets: [{ ...PACKETS[0]!, ts: 1_700_000_000_000_123.25 }] });
   const [frame] = readCapture(bytes).frames;
-  assert.ok(Math.abs(frame!.ts - 1_700_000_000_000_123.456) < 0.001);
+  assert.ok(Math.abs(frame!.ts - 1_700_000_000_000_123.25) < 0.001);
 });
 
 test('pcap: the FCS bits above the link type are masked off', () => {
