@@ -7,7 +7,7 @@
  *  - RFC 9112 "HTTP/1.1", https://www.rfc-editor.org/rfc/rfc9112
  *    2.2 parsing robustness (leading empty lines, bare LF), 3 request line, 4 status line, 5 field
  *    lines, 6 message body (6.1 Transfer-Encoding, 6.3 "Message Body Length": the order of
- *    precedence implemented by `requestBody`/`responseBody`), 7.1 chunked coding, 9.3 persistence.
+ *    precedence implemented by `requestHead`/`responseHead`), 7.1 chunked coding, 9.3 persistence.
  *  - RFC 9110 "HTTP Semantics", https://www.rfc-editor.org/rfc/rfc9110
  *    5.6.1 lists, 5.6.2 tokens, 7.6.1 Connection, 7.8 Upgrade, 8.6 Content-Length, 9.3.2 HEAD,
  *    9.3.6 CONNECT, 15.2 1xx, 15.2.2 101, 15.3.5 204, 15.4.5 304.
@@ -18,8 +18,22 @@
  *
  * Memory: a line split across chunks is kept in a buffer that grows up to `maxHeadBytes`; a head
  * (or a trailer section, or a chunk-size line) larger than that loses framing for that direction.
- * Client bytes sent while an Upgrade/CONNECT request awaits its answer are held up to `maxHeadBytes`;
- * requests awaiting a response are remembered up to `maxPendingRequests`.
+ * Client bytes sent while an Upgrade/CONNECT request awaits its answer are held up to `maxHeadBytes`
+ * (instead of a line buffer); requests awaiting a response are remembered up to `maxPendingRequests`.
+ *
+ * Decisions an observer has to make, where a server would just answer 400:
+ *  - Lenient as RFC 9112 2.2 allows: bare LF ends a line, empty lines before a start line are
+ *    skipped, whitespace-preceded lines (obs-fold) are ignored, the reason phrase may be missing.
+ *  - The first request line decides `notHttp` (judged from its first bytes, not only when it ends);
+ *    anything malformed after that loses framing for that direction only (`lost`), never both.
+ *  - A head whose framing is invalid (bad Content-Length, request Transfer-Encoding not ending in
+ *    chunked) is still counted and reported, then framing is lost after it.
+ *  - Transfer-Encoding in HTTP/1.0 is framed as given, but the message does not keep the connection
+ *    alive (RFC 9112 6.1 obliges a close after it).
+ *  - After an Upgrade or CONNECT request, client bytes are held until the answer: a switch makes them
+ *    opaque, a refusal frames them as HTTP/1.x (with their own timestamps).
+ *  - A final response with no request to pair (client bytes lost) is framed as if it answered a GET,
+ *    and the next request is taken as already answered, so later pairs stay aligned.
  */
 
 export interface HttpRequestInfo {
@@ -76,7 +90,11 @@ export interface Http1Events {
 export interface Http1Options {
   /** Largest head (start line + fields), trailer section or chunk-size line, in bytes. */
   maxHeadBytes?: number;
-  /** Requests remembered while awaiting their response (pipelining); see `enqueue`. */
+  /**
+   * Requests remembered while awaiting their response (pipelining). Beyond it, plain requests are
+   * only counted (their responses framed with `request: null`); a HEAD/CONNECT/Upgrade one loses
+   * server framing, since its response could not be framed with certainty.
+   */
   maxPendingRequests?: number;
 }
 
