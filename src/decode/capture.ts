@@ -166,7 +166,10 @@ export class CaptureReader {
     }
   }
 
-  /** No more bytes: reports a trailing partial record (as KAL_WARN_TRUNCATED) and suppressed warnings. */
+  /**
+   * No more bytes: reports a trailing partial record (KAL_WARN_TRUNCATED) and how many warnings were
+   * held back. Throws NotACaptureError when fewer than 4 bytes came in (nothing to tell a format by).
+   */
   end(): void {
     if (this.ended) return;
     this.ended = true;
