@@ -28,6 +28,11 @@ const SERVER = 1;
 const SIDE_NAMES: readonly Side[] = ['client', 'server'];
 /** How many later segments may pass a hole in the sequence space before we stop waiting for it. */
 const MAX_SEGMENTS_PAST_HOLE = 64;
+/**
+ * Payloads looked at for the start of an HTTP message on a connection whose handshake was not in
+ * the capture (its first bytes may be the middle of a body) before it is taken as not HTTP.
+ */
+const MAX_MID_STREAM_SNIFFS = 16;
 
 interface Pending {
   seq: number;
@@ -59,13 +64,15 @@ export class TrackedConnection {
   readonly id: number;
   /** The map key it is filed under in the tracker. */
   readonly key: string;
-  /** Decided by the SYN, a known server port, or the first HTTP payload (see startHttp). */
+  /** Decided by the SYN, else by the first HTTP payload (see startHttp); a server port is only a guess. */
   client!: { address: string; port: number };
   server!: { address: string; port: number };
   sidesKnown = false;
   synSeen = false;
   synTs = 0;
   synAckTs = 0;
+  /** The acknowledgement number of the SYN/ACK: the client's ISN + 1 (tells a late SYN from a new one). */
+  synAckAck: number | null = null;
   start: number;
   end: number;
   readonly flows: [Flow, Flow] = [new Flow(), new Flow()];
@@ -74,6 +81,8 @@ export class TrackedConnection {
   synRetransmissions = 0;
   http: Http1Connection | null = null;
   httpChecked = false;
+  /** Payloads sniffed so far without finding where an HTTP message starts (mid-stream joins). */
+  sniffs = 0;
   lastResponseEnd: number | null = null;
   idleGapsMs: number[] = [];
   serverClose = 0;
@@ -147,6 +156,8 @@ export class ConnectionTracker {
     if (conn.synSeen && clientFlow.isn === p.seq && conn.client.address === p.src && conn.client.port === p.srcPort) {
       return false; // retransmitted SYN
     }
+    // A SYN seen after its own SYN/ACK (capture reordering, e.g. `-i any` on several CPUs).
+    if (!conn.synSeen && conn.synAckAck === ((p.seq + 1) >>> 0)) return false;
     return conn.synSeen || clientFlow.packets > 0 || conn.flows[SERVER].packets > 0;
   }
 
@@ -168,10 +179,10 @@ export class ConnectionTracker {
       conn.server = synAck ? a : b;
       conn.sidesKnown = true;
     } else if (this.serverPorts.has(p.dstPort) !== this.serverPorts.has(p.srcPort)) {
+      // A hint (`analyze --port P` may name a client's port): the first HTTP payload still decides.
       const toServer = this.serverPorts.has(p.dstPort);
       conn.client = toServer ? a : b;
       conn.server = toServer ? b : a;
-      conn.sidesKnown = true;
     } else {
       // Guess (the lower port is usually the server's); the first payload decides (see deliver()).
       const toServer = p.dstPort <= p.srcPort;
@@ -205,6 +216,7 @@ export class ConnectionTracker {
           this.syns++;
         } else if (!fromClient && (flags & TcpFlag.ACK) !== 0 && conn.synAckTs === 0) {
           conn.synAckTs = p.ts;
+          conn.synAckAck = p.ack;
         }
       }
     }
@@ -306,6 +318,9 @@ export class ConnectionTracker {
   private deliver(conn: TrackedConnection, flow: Flow, payload: Uint8Array, length: number, ts: number): void {
     flow.next = (flow.next! + length) >>> 0;
     flow.bytes += length;
+    // The snap length cut the packet: these bytes are lost whether HTTP is framed or not.
+    const missing = length - payload.length;
+    if (missing > 0) flow.lostBytes += missing;
     if (!this.frameHttp || length === 0) return;
     if (!conn.httpChecked) {
       if (payload.length === 0) return;
@@ -318,18 +333,19 @@ export class ConnectionTracker {
       if (sideName === 'client') http.client(payload, ts);
       else http.server(payload, ts);
     }
-    if (payload.length < length) {
-      // The snap length cut the packet: the framer counts the missing bytes inside bodies.
-      flow.lostBytes += length - payload.length;
-      http.gap(sideName, length - payload.length, ts);
-    }
+    // The framer counts the missing bytes inside bodies.
+    if (missing > 0) http.gap(sideName, missing, ts);
   }
 
   /** First payload of a connection: is it HTTP, and (without a SYN) who is the client? */
   private startHttp(conn: TrackedConnection, side: number, payload: Uint8Array): void {
-    conn.httpChecked = true;
     const isRequest = looksLikeHttpRequest(payload);
     const isResponse = !isRequest && startsWithHttpVersion(payload);
+    if (!isRequest && !isResponse && !conn.synSeen && conn.synAckTs === 0 && ++conn.sniffs < MAX_MID_STREAM_SNIFFS) {
+      // No handshake in view: these bytes may be the middle of a message; look at the next payload.
+      return;
+    }
+    conn.httpChecked = true;
     if (!conn.sidesKnown) {
       conn.sidesKnown = true;
       const senderIsServer = side === SERVER;
@@ -413,7 +429,7 @@ function toRecord(conn: TrackedConnection): ConnectionRecord {
   if (conn.synRetransmissions > 0) notes.push(`SYN sent ${conn.synRetransmissions + 1} times`);
   const lost = c.lostBytes + s.lostBytes;
   if (lost > 0) notes.push(`${lost} payload bytes not captured`);
-  if (conn.http?.notHttp) notes.push('not HTTP/1.x');
+  if (conn.http?.notHttp || (conn.httpChecked && conn.http === null)) notes.push('not HTTP/1.x');
   const http = conn.http;
   // The active closer (first FIN) holds TIME_WAIT once both FINs went through; a RST skips it.
   const fullyClosed = c.fin && s.fin && conn.resetBy === null;
