@@ -21,6 +21,8 @@ export interface TrackerOptions {
   http?: boolean;
   /** Out-of-order bytes buffered per direction before the missing bytes are declared lost. */
   maxBufferedBytes?: number;
+  /** Out-of-order bytes buffered over all connections; beyond it the oldest holes are given up. */
+  maxTotalBufferedBytes?: number;
 }
 
 const CLIENT = 0;
@@ -115,6 +117,10 @@ export class ConnectionTracker {
   private readonly serverPorts: ReadonlySet<number>;
   private readonly frameHttp: boolean;
   private readonly maxBufferedBytes: number;
+  private readonly maxTotalBufferedBytes: number;
+  /** Directions holding out-of-order segments, oldest first, with their connection. */
+  private readonly holding = new Map<Flow, TrackedConnection>();
+  private buffered = 0;
   private syns = 0;
   private open = 0;
 
@@ -122,6 +128,13 @@ export class ConnectionTracker {
     this.serverPorts = new Set(options.serverPorts ?? []);
     this.frameHttp = options.http ?? true;
     this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+    // Many connections with a hole each must not add up to unbounded memory.
+    this.maxTotalBufferedBytes = options.maxTotalBufferedBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** Out-of-order bytes held, over all connections, waiting for a hole to be filled. */
+  get bufferedBytes(): number {
+    return this.buffered;
   }
 
   /** Connections seen so far that have not closed (FIN both ways, or RST). */
@@ -251,9 +264,12 @@ export class ConnectionTracker {
       flow.outOfOrder++;
       flow.pending.push({ seq, payload: p.payload.slice(), length: p.payloadLength, fin, ts: p.ts });
       flow.pendingBytes += p.payload.length;
+      this.buffered += p.payload.length;
+      this.holding.set(flow, conn);
       if (++flow.segmentsPastHole > MAX_SEGMENTS_PAST_HOLE || flow.pendingBytes > this.maxBufferedBytes) {
         this.skipHole(conn, flow);
       }
+      if (this.buffered > this.maxTotalBufferedBytes) this.shed();
       return;
     }
     let payload = p.payload;
@@ -285,6 +301,7 @@ export class ConnectionTracker {
         if (rel > 0) continue;
         flow.pending.splice(i, 1);
         flow.pendingBytes -= seg.payload.length;
+        this.buffered -= seg.payload.length;
         progressed = true;
         if (seg.length + rel > 0) {
           this.deliver(conn, flow, seg.payload.subarray(Math.min(seg.payload.length, -rel)), seg.length + rel, seg.ts);
@@ -295,7 +312,18 @@ export class ConnectionTracker {
         break;
       }
     }
-    if (flow.pending.length === 0) flow.segmentsPastHole = 0;
+    if (flow.pending.length === 0) {
+      flow.segmentsPastHole = 0;
+      this.holding.delete(flow);
+    }
+  }
+
+  /** Over the global limit: give up the oldest holes until the buffered bytes fit again. */
+  private shed(): void {
+    for (const [flow, conn] of this.holding) {
+      if (this.buffered <= this.maxTotalBufferedBytes) return;
+      while (flow.pending.length > 0) this.skipHole(conn, flow);
+    }
   }
 
   /** Give up on a hole: count its bytes as lost, tell the framer, go on with what follows. */

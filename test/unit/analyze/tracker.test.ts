@@ -534,3 +534,33 @@ test('tracker: IPv6 endpoints', () => {
   assert.equal(conn.requests, 1);
   assert.equal(conn.timeWait, 'server');
 });
+
+test('tracker: out-of-order bytes held over all connections stay under maxTotalBufferedBytes', () => {
+  // 300 connections, each missing one response segment and holding the 10 that follow it.
+  const limit = 100_000;
+  const tracker = new ConnectionTracker({ maxTotalBufferedBytes: limit });
+  let peak = 0;
+  const chunk = 'c'.repeat(1000);
+  for (let i = 0; i < 300; i++) {
+    const c = new Conversation({ address: '10.0.0.1', port: 20000 + i }, SERVER).handshake();
+    c.send('client', httpGet(), { ack: true });
+    c.send('server', httpResponse(200, 11_000).slice(0, -11_000));
+    const lost = c.packets.length;
+    for (let k = 0; k < 11; k++) c.send('server', chunk);
+    c.packets.forEach((p, k) => {
+      if (k !== lost) tracker.packet(toTcpPacket(p));
+      peak = Math.max(peak, tracker.bufferedBytes);
+    });
+  }
+  assert.ok(peak <= limit, `peak ${peak} bytes buffered`);
+  assert.ok(peak > limit - 20_000, `the limit was reached (peak ${peak})`);
+  const r = tracker.result();
+  assert.equal(tracker.bufferedBytes, 0);
+  assert.equal(r.connections.length, 300);
+  for (const conn of r.connections) {
+    assert.equal(conn.requests, 1);
+    assert.equal(conn.responses, 1);
+    assert.equal(conn.bytesFromServer, httpResponse(200, 11_000).length - 1000);
+    assert.ok(conn.notes.includes('1000 payload bytes not captured'), conn.notes.join('; '));
+  }
+});
