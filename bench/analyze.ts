@@ -1,0 +1,218 @@
+/**
+ * `npm run bench:analyze`: how fast `keepalive-lab analyze` reads a capture, next to tcpdump and
+ * tshark on the same file in the same run (issue 3, "Performance").
+ *
+ * Two captures of at least 200 MB each are generated into bench/out/ (git-ignored; kept and reused
+ * while their generator version and size match):
+ *   keepalive  few connections, many requests each, responses of a few KiB (large packets);
+ *   churn      `ab` without -k: a connection per request, ten small packets each.
+ * Then, on each file, best of 3 runs (tshark once when it is slow):
+ *   ours     node dist/src/cli/main.js analyze FILE --json > /dev/null   (full HTTP framing)
+ *   tcpdump  tcpdump -n -r FILE > /dev/null
+ *   tshark   tshark -r FILE -q -z conv,tcp > /dev/null
+ * with MB/s, packets/s, the ratios and each process's peak RSS (/usr/bin/time's %M, the kernel's
+ * ru_maxrss; else VmHWM polled from /proc). Finally ours on the first 50 MB, 100 MB and the whole
+ * file through stdin (`head -c N FILE | ... analyze -`), to show how memory grows with the file.
+ *
+ * Usage: npm run bench:analyze [-- --size MB] [--only keepalive|churn] [--runs N] [--regenerate]
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { GENERATOR_VERSION, writeChurnCapture, writeKeepAliveCapture, type CaptureMeta, type CaptureSpec } from './synthetic-capture.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const OUT = join(ROOT, 'bench', 'out');
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const TIME = '/usr/bin/time';
+const MB = 1e6;
+/** tshark is run once only when a single run takes longer than this. */
+const SLOW_SECONDS = 20;
+/** Targets of issue 3, on the same file in the same run. */
+const TARGET_VS_TSHARK = 15;
+const TARGET_VS_TCPDUMP = 1.5;
+const PREFIXES = [50 * MB, 100 * MB];
+
+const { values: args } = parseArgs({
+  options: {
+    size: { type: 'string', default: '210' },
+    only: { type: 'string' },
+    runs: { type: 'string', default: '3' },
+    regenerate: { type: 'boolean', default: false },
+  },
+});
+const TARGET_BYTES = Number(args.size) * MB;
+const RUNS = Math.max(1, Number(args.runs));
+
+interface Measure {
+  seconds: number;
+  /** Peak resident set size, KiB. */
+  rssKb: number;
+}
+
+interface Tool {
+  name: string;
+  command: string[];
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'kal-bench-'));
+const hasTime = existsSync(TIME);
+
+/** Runs `argv` (stdin from `stdinFrom` or nothing, stdout to /dev/null) and returns wall time and peak RSS. */
+async function measure(argv: string[], stdinCommand?: string[]): Promise<Measure> {
+  const timeFile = join(tmp, 'time');
+  const wrapped = hasTime ? [TIME, '-f', '%M', '-o', timeFile, ...argv] : argv;
+  const devNull = openSync('/dev/null', 'w');
+  try {
+    const feeder = stdinCommand ? spawn(stdinCommand[0]!, stdinCommand.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] }) : null;
+    const started = performance.now();
+    const child = spawn(wrapped[0]!, wrapped.slice(1), { stdio: [feeder ? feeder.stdout! : 'ignore', devNull, 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      if (stderr.length < 4096) stderr += d.toString();
+    });
+    let hwm = 0;
+    const poll = hasTime
+      ? null
+      : setInterval(() => {
+          try {
+            const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+            if (m) hwm = Math.max(hwm, Number(m[1]));
+          } catch {
+            // exited
+          }
+        }, 5);
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const seconds = (performance.now() - started) / 1000;
+    if (poll) clearInterval(poll);
+    if (code !== 0) throw new Error(`${argv.join(' ')} exited with ${code}: ${stderr}`);
+    const rssKb = hasTime ? Number(readFileSync(timeFile, 'utf8').trim().split('\n').pop()) : hwm;
+    return { seconds, rssKb };
+  } finally {
+    closeSync(devNull);
+  }
+}
+
+async function bestOf(tool: Tool, runs: number, slowSeconds = Infinity): Promise<Measure & { runs: number }> {
+  let seconds = Infinity;
+  let rssKb = 0;
+  let done = 0;
+  for (let i = 0; i < runs; i++) {
+    const m = await measure(tool.command);
+    done++;
+    seconds = Math.min(seconds, m.seconds);
+    rssKb = Math.max(rssKb, m.rssKb);
+    if (m.seconds > slowSeconds) break;
+  }
+  return { seconds, rssKb, runs: done };
+}
+
+function ensureCapture(name: string, write: (spec: CaptureSpec) => CaptureMeta): { path: string; meta: CaptureMeta } {
+  mkdirSync(OUT, { recursive: true });
+  const path = join(OUT, `${name}.pcap`);
+  const metaPath = `${path}.json`;
+  if (!args.regenerate && existsSync(path) && existsSync(metaPath)) {
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as CaptureMeta;
+    if (meta.generator === GENERATOR_VERSION && meta.bytes === statSync(path).size && meta.bytes >= TARGET_BYTES) {
+      console.log(`${name}: reusing ${path} (${(meta.bytes / MB).toFixed(1)} MB)`);
+      return { path, meta };
+    }
+  }
+  const started = performance.now();
+  const meta = write({ path, targetBytes: TARGET_BYTES });
+  writeFileSync(metaPath, JSON.stringify(meta, null, 2) + '\n');
+  console.log(`${name}: wrote ${path} (${(meta.bytes / MB).toFixed(1)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return { path, meta };
+}
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const mib = (kb: number): string => `${fmt(kb / 1024, 0)} MiB`;
+
+interface Row {
+  name: string;
+  m: Measure & { runs: number };
+}
+
+/** What ours found in the file, from one run's JSON (outside the timed runs). */
+async function whatOursSees(path: string): Promise<string> {
+  const out = join(tmp, 'report.json');
+  const fd = openSync(out, 'w');
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'analyze', path, '--json'], { stdio: ['ignore', fd, 'inherit'] });
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`analyze exited with ${code}`))));
+  });
+  closeSync(fd);
+  const report = JSON.parse(readFileSync(out, 'utf8')) as {
+    runs: { capture: { frames: number; tcpPackets: number }; observers: { totals: { connections: number; requests: number; responses: number } }[]; verdict: { summary?: string; kind?: string } }[];
+  };
+  rmSync(out);
+  const run = report.runs[0]!;
+  const t = run.observers[0]!.totals;
+  return `${fmt(run.capture.frames)} frames, ${fmt(t.connections)} connections, ${fmt(t.requests)} requests, ${fmt(t.responses)} responses`;
+}
+
+async function benchCapture(name: string, path: string, meta: CaptureMeta): Promise<boolean> {
+  console.log(`\n== ${name}: ${path}`);
+  console.log(`   ${meta.description}`);
+  console.log(`   ${(meta.bytes / MB).toFixed(1)} MB, ${fmt(meta.packets)} packets (${fmt(meta.bytes / meta.packets)} bytes/packet), ${fmt(meta.connections)} connections, ${fmt(meta.requests)} requests`);
+  console.log(`   ours reports: ${await whatOursSees(path)}`);
+  const tools: Tool[] = [
+    { name: 'keepalive-lab analyze --json', command: [process.execPath, CLI, 'analyze', path, '--json'] },
+    { name: 'tcpdump -n -r', command: ['tcpdump', '-n', '-r', path] },
+    { name: 'tshark -q -z conv,tcp', command: ['tshark', '-r', path, '-q', '-z', 'conv,tcp'] },
+  ];
+  const rows: Row[] = [];
+  for (const tool of tools) {
+    const slow = tool.name.startsWith('tshark') ? SLOW_SECONDS : Infinity;
+    rows.push({ name: tool.name, m: await bestOf(tool, RUNS, slow) });
+  }
+  const header = ['tool', 'runs', 'best s', 'MB/s', 'packets/s', 'peak RSS'];
+  const table = rows.map((r) => [
+    r.name,
+    String(r.m.runs),
+    r.m.seconds.toFixed(3),
+    fmt(meta.bytes / MB / r.m.seconds, 1),
+    fmt(meta.packets / r.m.seconds),
+    mib(r.m.rssKb),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: string[]): string => '   ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(line(header));
+  for (const row of table) console.log(line(row));
+  const [ours, tcpdump, tshark] = rows.map((r) => r.m.seconds) as [number, number, number];
+  const vsTshark = tshark / ours;
+  const vsTcpdump = tcpdump / ours;
+  const okTshark = vsTshark >= TARGET_VS_TSHARK;
+  const okTcpdump = vsTcpdump >= TARGET_VS_TCPDUMP;
+  console.log(`   ours / tshark  = ${vsTshark.toFixed(1)}x (target >= ${TARGET_VS_TSHARK}x) ${okTshark ? 'ok' : 'MISSED'}`);
+  console.log(`   ours / tcpdump = ${vsTcpdump.toFixed(2)}x (target >= ${TARGET_VS_TCPDUMP}x) ${okTcpdump ? 'ok' : 'MISSED'}`);
+
+  console.log('   memory as the file grows (ours, through stdin: head -c N FILE | analyze - --json):');
+  for (const bytes of [...PREFIXES, meta.bytes]) {
+    const n = Math.min(bytes, meta.bytes);
+    const m = await measure([process.execPath, CLI, 'analyze', '-', '--json'], ['head', '-c', String(n), path]);
+    console.log(`     ${(n / MB).toFixed(0).padStart(4)} MB  peak RSS ${mib(m.rssKb).padStart(8)}  (${m.seconds.toFixed(2)} s)`);
+  }
+  return okTshark && okTcpdump;
+}
+
+async function main(): Promise<void> {
+  console.log(`node ${process.version}; peak RSS from ${hasTime ? `${TIME} -f %M` : '/proc/PID/status VmHWM (polled)'}`);
+  const captures: [string, (spec: CaptureSpec) => CaptureMeta][] = [
+    ['keepalive', writeKeepAliveCapture],
+    ['churn', writeChurnCapture],
+  ];
+  let ok = true;
+  for (const [name, write] of captures) {
+    if (args.only !== undefined && args.only !== name) continue;
+    const { path, meta } = ensureCapture(name, write);
+    ok = (await benchCapture(name, path, meta)) && ok;
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  console.log(ok ? '\nall targets met' : '\nsome targets missed');
+}
+
+await main();
