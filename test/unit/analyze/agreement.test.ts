@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { compareObservers } from '../../../src/analyze/agreement.js';
+import { observer, records } from './records.js';
+
+test('agreement: one observer always agrees with itself', () => {
+  assert.deepEqual(compareObservers([observer('wire', records(3, 2))]), { agree: true, differences: [] });
+  assert.deepEqual(compareObservers([]), { agree: true, differences: [] });
+});
+
+test('agreement: the same counts from three observers', () => {
+  const r = compareObservers([observer('server', records(10, 1)), observer('kernel', records(10, 0)), observer('wire', records(10, 1))]);
+  assert.deepEqual(r, { agree: true, differences: [] });
+});
+
+test('agreement: different connection and request counts are spelled out', () => {
+  const r = compareObservers([observer('server', records(10, 1)), observer('kernel', records(9, 0)), observer('wire', records(10, 2))]);
+  assert.equal(r.agree, false);
+  assert.deepEqual(r.differences, [
+    'connections: server 10, kernel 9, wire 10',
+    'requests: server 10, wire 20',
+    'TIME_WAIT on the client side: kernel 9, wire 10',
+  ]);
+});
+
+test('agreement: unavailable observers are left out', () => {
+  const r = compareObservers([observer('server', records(10, 1)), observer('wire', records(3, 1), { available: false })]);
+  assert.deepEqual(r, { agree: true, differences: [] });
+});
+
+test('agreement: SYNs in view differ from connections on the wire (connections that began before)', () => {
+  const r = compareObservers([observer('wire', records(4, 1), { syns: 3 })]);
+  assert.deepEqual(r.differences, ['wire: 3 SYNs for 4 connections']);
+});
+
+test('agreement: TIME_WAIT side, kernel against wire', () => {
+  const kernel = observer('kernel', records(5, 0, { timeWait: 'client' }));
+  const wire = observer('wire', records(5, 1, { timeWait: 'server', closedFirstBy: 'server' }));
+  const r = compareObservers([kernel, wire]);
+  assert.deepEqual(r.differences, ['TIME_WAIT on the client side: kernel 5, wire 0', 'TIME_WAIT on the server side: kernel 0, wire 5']);
+});

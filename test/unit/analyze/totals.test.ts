@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { computeTotals, distribution, emptyTotals } from '../../../src/analyze/totals.js';
+import { record, records } from './records.js';
+
+test('totals: distribution of a list', () => {
+  assert.equal(distribution([]), null);
+  assert.deepEqual(distribution([7]), { min: 7, median: 7, max: 7, mean: 7 });
+  assert.deepEqual(distribution([5, 1, 3]), { min: 1, median: 3, max: 5, mean: 3 });
+  assert.deepEqual(distribution([4, 1, 10, 2]), { min: 1, median: 3, max: 10, mean: 4.25 });
+  const input = [3, 2, 1];
+  distribution(input);
+  assert.deepEqual(input, [3, 2, 1], 'the input is not sorted in place');
+});
+
+test('totals: one keep-alive connection with 10 requests', () => {
+  const t = computeTotals([record({ requests: 10, responses: 10 })], 1);
+  assert.deepEqual(t, {
+    connections: 1,
+    syns: 1,
+    requests: 10,
+    responses: 10,
+    requestsPerConnection: { min: 10, median: 10, max: 10, mean: 10 },
+    reusedRequests: 9,
+    handshakeShare: 0.1,
+    closedFirstBy: { client: 1, server: 0, unknown: 0 },
+    resets: 0,
+    timeWait: { client: 1, server: 0 },
+  });
+});
+
+test('totals: a mix of connections (reused, single, not HTTP, reset, still open)', () => {
+  const t = computeTotals(
+    [
+      record({ requests: 3, responses: 3, closedFirstBy: 'server', timeWait: 'server' }),
+      record({ requests: 1, responses: 1 }),
+      record({ requests: 0, responses: 0, statusCodes: [] }),
+      record({ requests: 2, responses: 1, closedFirstBy: null, timeWait: null, resetBy: 'client' }),
+      record({ requests: 2, responses: 2, closedFirstBy: null, timeWait: null, openAtEnd: true }),
+    ],
+    4,
+  );
+  assert.equal(t.connections, 5);
+  assert.equal(t.syns, 4);
+  assert.equal(t.requests, 8);
+  assert.equal(t.responses, 7);
+  // A connection without requests counts in the distribution, not in the handshake share.
+  assert.deepEqual(t.requestsPerConnection, { min: 0, median: 2, max: 3, mean: 1.6 });
+  assert.equal(t.reusedRequests, 2 + 0 + 1 + 1);
+  assert.equal(t.handshakeShare, 4 / 8);
+  assert.deepEqual(t.closedFirstBy, { client: 2, server: 1, unknown: 2 });
+  assert.equal(t.resets, 1);
+  assert.deepEqual(t.timeWait, { client: 2, server: 1 });
+});
+
+test('totals: one connection per request: every request paid a handshake', () => {
+  const t = computeTotals(records(50, 1, { closedFirstBy: 'server', timeWait: 'server' }), 50);
+  assert.equal(t.handshakeShare, 1);
+  assert.equal(t.reusedRequests, 0);
+  assert.deepEqual(t.timeWait, { client: 0, server: 50 });
+});
+
+test('totals: no connections, and connections without any request', () => {
+  assert.deepEqual(emptyTotals(), computeTotals([], null));
+  const empty = emptyTotals();
+  assert.equal(empty.connections, 0);
+  assert.equal(empty.syns, null);
+  assert.equal(empty.requestsPerConnection, null);
+  assert.equal(empty.handshakeShare, null);
+  const noHttp = computeTotals(records(3, 0), 3);
+  assert.equal(noHttp.handshakeShare, null);
+  assert.deepEqual(noHttp.requestsPerConnection, { min: 0, median: 0, max: 0, mean: 0 });
+});
