@@ -1,0 +1,479 @@
+/**
+ * The proxy observer: a TCP forwarder that counts what it forwards. Each client connection gets its
+ * own upstream connection to the target; bytes are relayed untouched in both directions and, as
+ * they pass, fed to the same HTTP/1.x framer the capture analyzer uses (decode/http1.ts), which
+ * never copies or holds them (split header lines aside). Malformed HTTP is forwarded all the same:
+ * the framer gives up on that connection and the record says so.
+ *
+ * TCP semantics are mirrored, not rebuilt:
+ *  - half-close: a FIN from one side becomes end() of the other side's write half (allowHalfOpen),
+ *    so "who closed first" is the side whose FIN reached the proxy first;
+ *  - reset: an ECONNRESET/EPIPE on one side is answered with resetAndDestroy() (a RST) on the other;
+ *  - backpressure: a write that fills the other socket's buffer pauses the reading side until
+ *    'drain', as stream.pipe() does, so a slow reader never makes memory grow without bound.
+ * One bad connection never takes the proxy down: every socket has an error handler, and the framer
+ * calls are fenced so that even a bug there only stops counting on that connection.
+ */
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { computeTotals } from '../analyze/totals.js';
+import { Http1Connection } from '../decode/http1.js';
+import type { HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
+import { KeepaliveLabError, PortInUseError } from '../errors.js';
+import type { ConnectionRecord, Endpoint, ObserverReport, Side, Warning } from '../model/report.js';
+import { track } from '../util/lifecycle.js';
+import type { Observer } from './observer.js';
+import { normalizeAddress } from './server-accounting.js';
+
+export interface ProxyOptions {
+  /** Address to listen on (default 127.0.0.1: loopback unless asked otherwise). */
+  listenHost?: string;
+  /** Port to listen on; 0 (default) picks a free one (see `address`). */
+  listenPort?: number;
+  /** Where every client connection is forwarded. */
+  targetHost: string;
+  targetPort: number;
+  /** On stop, how long connections with a request in flight may take to finish (default 1000 ms). */
+  graceMs?: number;
+  /** Give up connecting to the target after this long (default 10000 ms). */
+  connectTimeoutMs?: number;
+}
+
+/** Live counters, cheap to read (for a progress line). */
+export interface ProxyProgress {
+  connections: number;
+  open: number;
+  requests: number;
+  responses: number;
+}
+
+export const DEFAULT_GRACE_MS = 1000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/** Warning codes on the proxy's ObserverReport. */
+export const ProxyWarning = {
+  UPSTREAM_UNREACHABLE: 'KAL_WARN_UPSTREAM_UNREACHABLE',
+  CLOSED_AT_STOP: 'KAL_WARN_CLOSED_AT_STOP',
+  ACCEPT_FAILED: 'KAL_WARN_ACCEPT_FAILED',
+} as const;
+
+/** Error codes that mean the peer reset the connection (or it was reset under our write). */
+function isReset(error: NodeJS.ErrnoException): boolean {
+  return error.code === 'ECONNRESET' || error.code === 'EPIPE';
+}
+
+/** The most telling code of a socket error (autoSelectFamily reports an AggregateError). */
+function errorCode(error: Error): string {
+  const inner = error instanceof AggregateError && error.errors.length > 0 ? (error.errors[0] as Error) : error;
+  return (inner as NodeJS.ErrnoException).code ?? inner.message;
+}
+
+function formatEndpoint(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** One client connection and its upstream connection. */
+class Link {
+  readonly record: ConnectionRecord;
+  http: Http1Connection | null;
+  upstreamConnected = false;
+  /** Why the upstream connection could not be made (ECONNREFUSED, ...), if it could not. */
+  unreachable: string | null = null;
+  private socketsOpen = 2;
+  /** Requests whose response has not ended yet. */
+  inFlight = 0;
+  lastResponseEnd: number | null = null;
+  serverClose = 0;
+  clientClose = 0;
+  /** stop() asked this connection to close once idle; `closedByProxy` once it did. */
+  closing = false;
+  closedByProxy = false;
+  closed = false;
+
+  constructor(
+    private readonly proxy: TcpProxy,
+    readonly id: number,
+    readonly client: net.Socket,
+    readonly upstream: net.Socket,
+    target: Endpoint,
+  ) {
+    const now = Date.now();
+    this.record = {
+      id,
+      client: { address: normalizeAddress(client.remoteAddress), port: client.remotePort ?? 0 },
+      server: { ...target },
+      start: now,
+      end: null,
+      handshakeRttMs: null,
+      requests: 0,
+      responses: 0,
+      statusCodes: [],
+      idleGapsMs: [],
+      closedFirstBy: null,
+      resetBy: null,
+      timeWait: null,
+      startedBefore: false,
+      openAtEnd: true,
+      bytesFromClient: 0,
+      bytesFromServer: 0,
+      notes: [],
+    };
+    this.http = new Http1Connection({
+      request: (r) => this.onRequest(r),
+      response: (r) => this.onResponse(r),
+      responseEnd: (_r, ts) => this.onResponseEnd(ts),
+      lost: (side, reason, atByte) => this.note(`HTTP framing of the ${side}'s bytes lost at byte ${atByte}: ${reason}`),
+      upgrade: (side) => this.note(`protocol switched (upgrade by the ${side}); later bytes not framed`),
+    });
+    this.wire();
+  }
+
+  private wire(): void {
+    const { client, upstream } = this;
+    // Hot path: one write and one framer call per chunk, nothing copied. Forward first: counting
+    // must not delay the bytes, and a framer event that closes the connection (stop() waiting for
+    // the end of a response) must come after the chunk that completed it was written.
+    client.on('data', (chunk: Buffer) => {
+      if (!upstream.write(chunk)) client.pause();
+      if (this.http !== null) this.frame('client', chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!client.write(chunk)) upstream.pause();
+      if (this.http !== null) this.frame('server', chunk);
+    });
+    upstream.on('drain', () => client.resume());
+    client.on('drain', () => upstream.resume());
+
+    // Half-close, forwarded: a FIN from one side ends the other side's write half.
+    client.on('end', () => this.onEnd('client'));
+    upstream.on('end', () => this.onEnd('server'));
+
+    upstream.once('connect', () => {
+      this.upstreamConnected = true;
+      upstream.setTimeout(0);
+      this.record.server = { address: normalizeAddress(upstream.remoteAddress), port: upstream.remotePort ?? this.record.server.port };
+    });
+    upstream.once('timeout', () => {
+      if (!this.upstreamConnected) upstream.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
+    });
+
+    client.on('error', (error: NodeJS.ErrnoException) => this.onError('client', error));
+    upstream.on('error', (error: NodeJS.ErrnoException) => this.onError('server', error));
+    client.once('close', () => this.onSocketClose(client, upstream));
+    upstream.once('close', () => this.onSocketClose(upstream, client));
+  }
+
+  /** Feeds the framer; if it ever threw, only this connection would stop being counted. */
+  private frame(side: Side, chunk: Buffer): void {
+    try {
+      if (side === 'client') this.http!.client(chunk, Date.now());
+      else this.http!.server(chunk, Date.now());
+    } catch (error) {
+      this.note(`HTTP framing stopped: internal error (${(error as Error).message}); bytes still forwarded`);
+      this.http = null;
+    }
+  }
+
+  private onRequest(r: HttpRequestInfo): void {
+    this.inFlight++;
+    this.proxy.counters.requests++;
+    if (this.lastResponseEnd !== null) this.record.idleGapsMs.push(Math.max(0, r.ts - this.lastResponseEnd));
+    if (!r.keepAlive) this.clientClose++;
+  }
+
+  private onResponse(r: HttpResponseInfo): void {
+    if (!r.informational && !r.keepAlive) this.serverClose++;
+  }
+
+  private onResponseEnd(ts: number): void {
+    this.lastResponseEnd = ts;
+    if (this.inFlight > 0) this.inFlight--;
+    this.proxy.counters.responses++;
+    if (this.closing && this.inFlight === 0) this.closeNow();
+  }
+
+  private onEnd(side: Side): void {
+    if (this.http !== null) {
+      try {
+        this.http.end(side, Date.now());
+      } catch {
+        this.http = null;
+      }
+    }
+    if (!this.closedByProxy) this.record.closedFirstBy ??= side;
+    const other = side === 'client' ? this.upstream : this.client;
+    if (!other.destroyed) other.end();
+  }
+
+  private onError(side: Side, error: NodeJS.ErrnoException): void {
+    const other = side === 'client' ? this.upstream : this.client;
+    if (side === 'server' && !this.upstreamConnected) {
+      // The target could not be reached: close the client's connection and say why.
+      this.unreachable ??= errorCode(error);
+      this.note(`upstream ${formatEndpoint(this.proxy.targetHost, this.proxy.targetPort)} unreachable (${this.unreachable}): client connection closed`);
+      if (!other.destroyed) other.destroy();
+      return;
+    }
+    if (isReset(error)) {
+      this.record.resetBy ??= side;
+      // Mirror the RST, so the other peer sees a reset and not a clean close.
+      if (!other.destroyed) other.resetAndDestroy();
+      return;
+    }
+    this.note(`${side} socket error: ${errorCode(error)}`);
+    if (!other.destroyed) other.destroy();
+  }
+
+  private onSocketClose(closed: net.Socket, other: net.Socket): void {
+    if (--this.socketsOpen > 0) {
+      // Closed without both FINs exchanged (destroyed): the other side must not linger open.
+      if (!(closed.readableEnded && closed.writableFinished) && !other.destroyed) other.destroy();
+      return;
+    }
+    this.closed = true;
+    this.finish();
+    this.proxy.linkClosed(this);
+  }
+
+  /** stop(): close now if no request is in flight, else as soon as its response has ended. */
+  closeWhenIdle(): void {
+    if (this.closed) return;
+    this.closing = true;
+    if (this.inFlight === 0) this.closeNow();
+  }
+
+  /** Ends both write halves (a FIN each way); the peers are expected to answer with theirs. */
+  private closeNow(): void {
+    if (this.closedByProxy || this.closed) return;
+    this.closedByProxy = true;
+    if (!this.client.destroyed) this.client.end();
+    if (!this.upstream.destroyed) this.upstream.end();
+  }
+
+  /** Grace period over: drop both sockets. */
+  destroy(): void {
+    this.closedByProxy = true;
+    this.client.destroy();
+    this.upstream.destroy();
+  }
+
+  note(text: string): void {
+    this.record.notes.push(text);
+  }
+
+  /** The record as it stands (a copy); final once the connection has closed. */
+  snapshot(): ConnectionRecord {
+    const r = this.record;
+    const http = this.http;
+    if (!this.closed) {
+      r.bytesFromClient = this.client.bytesRead;
+      r.bytesFromServer = this.upstream.bytesRead;
+    }
+    if (http !== null) {
+      r.requests = http.requests;
+      r.responses = http.responses;
+    }
+    const statusCodes = http !== null ? [...http.statusCodes] : r.statusCodes;
+    return { ...r, statusCodes, idleGapsMs: [...r.idleGapsMs], notes: [...r.notes], client: { ...r.client }, server: { ...r.server } };
+  }
+
+  /** Final facts, once both sockets have closed. */
+  private finish(): void {
+    const r = this.record;
+    const http = this.http;
+    r.end = Date.now();
+    r.bytesFromClient = this.client.bytesRead;
+    r.bytesFromServer = this.upstream.bytesRead;
+    if (http !== null) {
+      r.requests = http.requests;
+      r.responses = http.responses;
+      r.statusCodes = [...http.statusCodes];
+      if (http.notHttp) this.note('not HTTP/1.x');
+      if (http.incomplete.client) this.note('the client stopped in the middle of a request');
+      if (http.incomplete.server) this.note('the server stopped in the middle of a response');
+    }
+    // The framer (and its buffers) is no longer needed.
+    this.http = null;
+    r.openAtEnd = this.closedByProxy;
+    if (this.closedByProxy) {
+      r.closedFirstBy = null;
+      this.note('still open at stop: closed by the proxy');
+    }
+    // The side that sent the first FIN holds TIME_WAIT on its leg; a reset skips TIME_WAIT.
+    r.timeWait = r.resetBy === null && !this.closedByProxy ? r.closedFirstBy : null;
+  }
+}
+
+/**
+ * `new TcpProxy({ targetHost, targetPort })`, `await start()`, point clients at `address`, then
+ * `await stop()` for the report. Also an Observer, so the lab engine or `watch` can run it next to
+ * the others.
+ */
+export class TcpProxy implements Observer {
+  readonly name = 'proxy' as const;
+  readonly targetHost: string;
+  readonly targetPort: number;
+  /** Live counters (updated on every request and response). */
+  readonly counters = { requests: 0, responses: 0 };
+  private readonly listenHost: string;
+  private readonly listenPort: number;
+  private readonly graceMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly server: net.Server;
+  private readonly links: Link[] = [];
+  private readonly open = new Set<Link>();
+  private readonly waiters: { count: number; resolve: () => void }[] = [];
+  private readonly warnings: Warning[] = [];
+  private bound: Endpoint | null = null;
+  private stopping: Promise<ObserverReport> | null = null;
+  private untrack: (() => void) | null = null;
+
+  constructor(options: ProxyOptions) {
+    this.listenHost = options.listenHost ?? '127.0.0.1';
+    this.listenPort = options.listenPort ?? 0;
+    this.targetHost = options.targetHost;
+    this.targetPort = options.targetPort;
+    this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    // noDelay: forward each chunk as it comes; Nagle would hold a small write back for an ACK.
+    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  /** Where the proxy listens (after start()). */
+  get address(): Endpoint {
+    if (this.bound === null) throw new KeepaliveLabError('KAL_ERR_NOT_STARTED', 'the proxy is not listening: call start() first');
+    return this.bound;
+  }
+
+  /** Listens; rejects with PortInUseError when the port is taken. */
+  async start(): Promise<void> {
+    const host = this.listenHost;
+    const port = this.listenPort;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException) => {
+        this.server.off('listening', onListening);
+        if (error.code === 'EADDRINUSE') reject(new PortInUseError(host, port, { cause: error }));
+        else reject(new KeepaliveLabError('KAL_ERR_LISTEN', `cannot listen on ${formatEndpoint(host, port)}: ${error.message}`, { cause: error }));
+      };
+      const onListening = () => {
+        this.server.off('error', onError);
+        resolve();
+      };
+      this.server.once('error', onError);
+      this.server.once('listening', onListening);
+      this.server.listen(port, host);
+    });
+    // Errors after listening (EMFILE on accept, ...) concern one connection, never the proxy.
+    this.server.on('error', (error: NodeJS.ErrnoException) => {
+      this.warnings.push({ code: ProxyWarning.ACCEPT_FAILED, message: `proxy: accepting a connection failed: ${errorCode(error)}` });
+    });
+    const a = this.server.address() as AddressInfo;
+    this.bound = { address: normalizeAddress(a.address), port: a.port };
+    this.untrack = track({ label: `proxy on ${formatEndpoint(this.bound.address, this.bound.port)}`, close: async () => void (await this.stop()) });
+  }
+
+  progress(): ProxyProgress {
+    return { connections: this.links.length, open: this.open.size, requests: this.counters.requests, responses: this.counters.responses };
+  }
+
+  settled(expectedConnections: number): boolean {
+    return this.links.length >= expectedConnections && this.open.size === 0;
+  }
+
+  /** Resolves once at least `count` connections have been accepted and all of them have closed. */
+  whenSettled(count: number): Promise<void> {
+    if (this.settled(count)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+  }
+
+  /** What the proxy has seen so far, without stopping it. */
+  snapshot(): ObserverReport {
+    const connections = this.links.map((l) => l.snapshot());
+    let serverClose = 0;
+    let clientClose = 0;
+    let unreachable = 0;
+    const reasons = new Set<string>();
+    for (const l of this.links) {
+      serverClose += l.serverClose;
+      clientClose += l.clientClose;
+      if (l.unreachable !== null) {
+        unreachable++;
+        reasons.add(l.unreachable);
+      }
+    }
+    const warnings = [...this.warnings];
+    if (unreachable > 0) {
+      warnings.push({
+        code: ProxyWarning.UPSTREAM_UNREACHABLE,
+        message: `proxy: ${unreachable} client connection${unreachable === 1 ? '' : 's'} closed because ${formatEndpoint(this.targetHost, this.targetPort)} could not be reached (${[...reasons].join(', ')})`,
+      });
+    }
+    const closedAtStop = connections.filter((c) => c.openAtEnd).length;
+    if (this.stopping !== null && closedAtStop > 0) {
+      warnings.push({
+        code: ProxyWarning.CLOSED_AT_STOP,
+        message: `proxy: ${closedAtStop} connection${closedAtStop === 1 ? ' was' : 's were'} still open at stop and closed by the proxy (who would have closed first is unknown)`,
+      });
+    }
+    return {
+      observer: 'proxy',
+      available: true,
+      seesRequests: true,
+      totals: computeTotals(connections, null),
+      http: { serverClose, clientClose },
+      connections,
+      warnings,
+    };
+  }
+
+  /**
+   * Stops accepting, closes idle connections, gives those with a request in flight `graceMs` to
+   * finish, destroys the rest; resolves with the report once every socket has closed. Idempotent.
+   */
+  stop(): Promise<ObserverReport> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<ObserverReport> {
+    const serverClosed = this.server.listening ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
+    for (const link of this.open) link.closeWhenIdle();
+    if (this.open.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.graceMs)));
+      await Promise.race([this.whenSettled(0), graceOver]);
+      clearTimeout(timer);
+      for (const link of this.open) link.destroy();
+      await this.whenSettled(0);
+    }
+    await serverClosed;
+    this.untrack?.();
+    this.untrack = null;
+    return this.snapshot();
+  }
+
+  private accept(client: net.Socket): void {
+    if (this.stopping !== null) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect({ host: this.targetHost, port: this.targetPort, allowHalfOpen: true, noDelay: true });
+    upstream.setTimeout(this.connectTimeoutMs);
+    const link = new Link(this, this.links.length + 1, client, upstream, { address: this.targetHost, port: this.targetPort });
+    this.links.push(link);
+    this.open.add(link);
+  }
+
+  /** Called by a Link once both of its sockets have closed. */
+  linkClosed(link: Link): void {
+    this.open.delete(link);
+    if (this.waiters.length === 0) return;
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i]!;
+      if (this.settled(w.count)) {
+        this.waiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+}
