@@ -1,0 +1,192 @@
+/** renderTerminal: a Report in, a string out; expected output written inline. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { computeTotals } from '../../../src/analyze/totals.js';
+import { REPORT_SCHEMA } from '../../../src/model/report.js';
+import type { CaptureSummary, ConnectionRecord, ObserverReport, Report, RunReport } from '../../../src/model/report.js';
+import { renderConnections, renderTerminal, renderTotals } from '../../../src/report/terminal.js';
+
+/** The text without ANSI SGR sequences (ESC [ ... m). */
+function visibleText(s: string): string {
+  return s.split('\x1b[').map((part, i) => (i === 0 ? part : part.slice(part.indexOf('m') + 1))).join('');
+}
+
+const T0 = 1_700_000_000_000;
+
+function conn(id: number, fields: Partial<ConnectionRecord>): ConnectionRecord {
+  return {
+    id,
+    client: { address: '127.0.0.1', port: 50000 + id },
+    server: { address: '127.0.0.1', port: 8080 },
+    start: T0,
+    end: T0 + 12,
+    handshakeRttMs: 0.05,
+    requests: 1,
+    responses: 1,
+    statusCodes: [200],
+    idleGapsMs: [],
+    closedFirstBy: 'client',
+    resetBy: null,
+    timeWait: 'client',
+    startedBefore: false,
+    openAtEnd: false,
+    bytesFromClient: 80,
+    bytesFromServer: 120,
+    notes: [],
+    ...fields,
+  };
+}
+
+const CONNECTIONS: ConnectionRecord[] = [
+  conn(1, { requests: 4, responses: 4, statusCodes: [200, 200, 200, 404], idleGapsMs: [3, 250.4, 1200] }),
+  conn(2, { start: T0 + 1500, end: T0 + 1502.5, closedFirstBy: 'server', timeWait: 'server', statusCodes: [301] }),
+  conn(3, {
+    client: { address: '2001:db8::1', port: 40000 },
+    server: { address: '2001:db8::2', port: 80 },
+    start: T0 + 20,
+    end: T0 + 20_020,
+    handshakeRttMs: null,
+    requests: 0,
+    responses: 0,
+    statusCodes: [],
+    closedFirstBy: null,
+    timeWait: null,
+    startedBefore: true,
+    openAtEnd: true,
+    notes: ['not HTTP/1.x'],
+  }),
+  conn(4, { closedFirstBy: null, timeWait: null, resetBy: 'server', notes: ['2 retransmitted segments'] }),
+];
+
+const CAPTURE: CaptureSummary = {
+  format: 'pcapng',
+  linkTypes: [1, 276],
+  bytes: 123456,
+  frames: 60,
+  tcpPackets: 52,
+  analyzedPackets: 40,
+  nonIp: 3,
+  nonTcp: 5,
+  fragments: 0,
+  truncated: 2,
+  malformed: 0,
+};
+
+function wire(connections: ConnectionRecord[]): ObserverReport {
+  return {
+    observer: 'wire',
+    available: true,
+    seesRequests: true,
+    totals: computeTotals(connections, 3),
+    http: { serverClose: 1, clientClose: 0 },
+    connections,
+    warnings: [{ code: 'KAL_WARN_MISSING_BYTES', message: '1000 bytes of TCP payload were not captured' }],
+  };
+}
+
+function run(connections: ConnectionRecord[]): RunReport {
+  return {
+    name: 'analyze',
+    title: 'lo.pcapng',
+    subject: '/tmp/lo.pcapng',
+    config: null,
+    client: null,
+    observers: [wire(connections)],
+    agreement: { agree: false, differences: ['wire: 3 SYNs for 4 connections'] },
+    verdict: { code: 'reuse', summary: 'reuse working: 6 requests over 4 connections' },
+    warnings: [],
+    capture: CAPTURE,
+  };
+}
+
+function report(runs: RunReport[]): Report {
+  return { schema: REPORT_SCHEMA, tool: { name: 'keepalive-lab', version: '0.0.0-test' }, command: 'analyze', createdAt: '2024-01-01T00:00:00.000Z', runs };
+}
+
+test('terminal: the connection table', () => {
+  assert.equal(
+    renderConnections(wire(CONNECTIONS)),
+    [
+      '#  client               server               start  duration      rtt  reqs  status     max idle  closed first  RST     TIME_WAIT  notes',
+      '1  127.0.0.1:50001      127.0.0.1:8080    +0.00 ms     12 ms  0.05 ms     4  200x3 404    1.20 s  client        -       client',
+      '2  127.0.0.1:50002      127.0.0.1:8080     +1.50 s      3 ms  0.05 ms     1  301               -  server        -       server',
+      '3  [2001:db8::1]:40000  [2001:db8::2]:80    +20 ms    20.0 s        -     0  -                 -  -             -       -          began before; open at end; not HTTP/1.x',
+      '4  127.0.0.1:50004      127.0.0.1:8080    +0.00 ms     12 ms  0.05 ms     1  200               -  -             server  -          2 retransmitted segments',
+    ].join('\n'),
+  );
+});
+
+test('terminal: at most --limit rows, then how many more', () => {
+  const text = renderConnections(wire(CONNECTIONS), undefined, 2);
+  const lines = text.split('\n');
+  assert.equal(lines.length, 4);
+  assert.equal(lines[3], '... 2 more connections (--limit 0 shows all, --json has them all)');
+});
+
+test('terminal: totals in words and what the capture held', () => {
+  const r = run(CONNECTIONS);
+  assert.equal(
+    renderTotals(r, r.observers[0]!),
+    [
+      'connections 4 (3 opened with a SYN in view)  requests 6  responses 6',
+      'requests per connection min 0, median 1, max 4, mean 1.50',
+      'requests that paid a handshake 50.0%  (3 reused a connection)',
+      'first FIN client 1, server 1, none 2  TIME_WAIT client 1, server 1  RST 1',
+      'capture: pcapng, link type 1/276, 60 frames, 52 TCP (40 in focus); 3 not IP, 5 not TCP, 2 cut by the snap length',
+      'verdict reuse working: 6 requests over 4 connections',
+    ].join('\n'),
+  );
+});
+
+test('terminal: the whole analyze report', () => {
+  const text = renderTerminal(report([run(CONNECTIONS.slice(0, 2))]), { connections: true, totals: true });
+  assert.equal(
+    text,
+    [
+      '#  capture    requests  conns  req/conn  reused  SYNs  closed first        TIME_WAIT           time  observers  verdict',
+      '1  lo.pcapng         5      2       2.5       3     3  client 1, server 1  1 client, 1 server     -  wire       reuse working: 6 requests over 4 connections',
+      '',
+      'observers disagree on wire: 3 SYNs for 4 connections',
+      '1000 bytes of TCP payload were not captured',
+      '',
+      'lo.pcapng — connections seen by the wire',
+      '#  client           server             start  duration      rtt  reqs  status     max idle  closed first  RST  TIME_WAIT  notes',
+      '1  127.0.0.1:50001  127.0.0.1:8080  +0.00 ms     12 ms  0.05 ms     4  200x3 404    1.20 s  client        -    client',
+      '2  127.0.0.1:50002  127.0.0.1:8080   +1.50 s      3 ms  0.05 ms     1  301               -  server        -    server',
+      '',
+      'connections 2 (3 opened with a SYN in view)  requests 5  responses 5',
+      'requests per connection min 1, median 2.5, max 4, mean 2.50',
+      'requests that paid a handshake 40.0%  (3 reused a connection)',
+      'first FIN client 1, server 1, none 0  TIME_WAIT client 1, server 1  RST 0',
+      'capture: pcapng, link type 1/276, 60 frames, 52 TCP (40 in focus); 3 not IP, 5 not TCP, 2 cut by the snap length',
+      'verdict reuse working: 6 requests over 4 connections',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('terminal: colors only when asked', () => {
+  const plain = renderTerminal(report([run(CONNECTIONS)]), { connections: true, totals: true });
+  assert.equal(plain.includes('\x1b['), false);
+  const colored = renderTerminal(report([run(CONNECTIONS)]), { connections: true, totals: true, color: true });
+  assert.ok(colored.includes('\x1b[1m#\x1b[0m'), 'bold header');
+  assert.equal(visibleText(colored), plain);
+});
+
+test('terminal: an empty capture', () => {
+  const empty: RunReport = { ...run([]), observers: [{ ...wire([]), warnings: [] }], agreement: { agree: true, differences: [] }, verdict: { code: 'no-traffic', summary: 'no TCP connection was seen' } };
+  const text = renderTerminal(report([empty]), { connections: true, totals: true });
+  assert.equal(
+    text,
+    [
+      '#  capture    requests  conns  req/conn  reused  SYNs  closed first  TIME_WAIT  time  observers  verdict',
+      '1  lo.pcapng         0      0         -       0     3  -             0             -  wire       no TCP connection was seen',
+      '',
+      'connections 0 (3 opened with a SYN in view)  requests 0  responses 0',
+      'first FIN client 0, server 0, none 0  TIME_WAIT client 0, server 0  RST 0',
+      'capture: pcapng, link type 1/276, 60 frames, 52 TCP (40 in focus); 3 not IP, 5 not TCP, 2 cut by the snap length',
+      'verdict no TCP connection was seen',
+      '',
+    ].join('\n'),
+  );
+});
