@@ -9,6 +9,9 @@
  * which the format parsers answer. Records that lie whole inside a pushed chunk are decoded in
  * place (frames are views into the chunk); only a record split across chunks is copied, into a
  * buffer of its own that is never reused, so a frame's bytes stay valid as long as it is referenced.
+ * Frames are always plain Uint8Array views, even when a Node.js Buffer was pushed: so `slice()` on
+ * a frame or a payload copies (Buffer's `slice()` returns a view) and `subarray()` takes V8's fast
+ * path rather than Buffer's constructor.
  *
  * Errors: bytes that are neither format -> NotACaptureError; a file header that makes no sense ->
  * MalformedCaptureError. Trouble further in is a warning: a record whose length is absurd stops the
@@ -158,7 +161,7 @@ export class CaptureReader {
     this.byteCount += chunk.length;
     if (this.stopped || this.ended || chunk.length === 0) return;
     try {
-      this.consume(chunk);
+      this.consume(Object.getPrototypeOf(chunk) === Uint8Array.prototype ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
     } catch (error) {
       // Only the file header throws; there is nothing sensible to read after it.
       this.stopped = true;
