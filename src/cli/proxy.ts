@@ -1,0 +1,215 @@
+import { isIP } from 'node:net';
+import { compareObservers } from '../analyze/agreement.js';
+import { buildReport } from '../analyze/report.js';
+import { decideVerdict } from '../analyze/verdict.js';
+import { PortInUseError, UsageError } from '../errors.js';
+import type { ObserverReport, Report, RunReport } from '../model/report.js';
+import { DEFAULT_GRACE_MS, TcpProxy } from '../observe/proxy.js';
+import type { ProxyProgress } from '../observe/proxy.js';
+import { renderJson } from '../report/json.js';
+import { renderTerminal } from '../report/terminal.js';
+import { onInterrupt, track } from '../util/lifecycle.js';
+import { flag, int, parse, str } from './args.js';
+import type { Command, Io } from './command.js';
+import { useColor } from './command.js';
+
+const DEFAULT_LISTEN = '127.0.0.1:9000';
+/** The live line on stderr is redrawn at most this often. */
+const PROGRESS_INTERVAL_MS = 250;
+/** --duration at most a week: a typo in seconds should not mean forever. */
+const MAX_DURATION_S = 7 * 24 * 3600;
+
+export const proxy: Command = {
+  name: 'proxy',
+  summary: 'forward TCP to a server and count connections and requests on the way',
+  usage: `Usage: keepalive-lab proxy --target HOST:PORT [--listen [HOST:]PORT] [--duration S] [--json]
+
+Forwards every TCP connection made to the listen address to the target, byte for byte, and counts
+per client connection: HTTP/1.x requests and responses, status codes, bytes each way, duration,
+who closed first, resets. Point any client at the listen address instead of the server; no root
+needed. Stops on Ctrl-C, SIGTERM or after --duration, then prints the report.
+
+Options:
+  --target HOST:PORT     the server to forward to (required), e.g. 127.0.0.1:8080, [::1]:8080
+  --listen [HOST:]PORT   where to listen (default ${DEFAULT_LISTEN}); loopback unless you name
+                         another address, e.g. 0.0.0.0:9000; port 0 picks a free port
+  --duration S           stop after S seconds (e.g. 30 or 0.5)
+  --grace MS             at stop, time left to requests in flight (default ${DEFAULT_GRACE_MS})
+  --json                 print the report as JSON (schema: docs/report-schema.md)
+  -h, --help             this help
+
+On a terminal, a live line on stderr shows connections, requests and requests per connection.
+
+Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
+         then: curl -s http://127.0.0.1:9000/ http://127.0.0.1:9000/ (one connection, 2 requests)`,
+  async run(argv, io) {
+    const p = parse(argv, {
+      target: { type: 'string' },
+      listen: { type: 'string' },
+      duration: { type: 'string' },
+      grace: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (flag(p, 'help')) {
+      io.stdout.write(proxy.usage + '\n');
+      return 0;
+    }
+    const targetText = str(p, 'target');
+    if (targetText === undefined) throw new UsageError('--target HOST:PORT is required');
+    const target = parseHostPort(targetText, 'target', { allowPortZero: false });
+    const listen = parseHostPort(str(p, 'listen') ?? DEFAULT_LISTEN, 'listen', { allowPortZero: true, defaultHost: '127.0.0.1' });
+    const durationMs = seconds(str(p, 'duration'));
+    const graceMs = int(p, 'grace', 0, 600_000) ?? DEFAULT_GRACE_MS;
+
+    const engine = new TcpProxy({ listenHost: listen.host, listenPort: listen.port, targetHost: target.host, targetPort: target.port, graceMs });
+    try {
+      await engine.start();
+    } catch (error) {
+      // The shared message suggests --port; this command's flag is --listen.
+      if (error instanceof PortInUseError) error.message = `${hostPort(listen.host, listen.port)} is already in use (choose another port with --listen, or port 0 for a free one)`;
+      throw error;
+    }
+    const bound = hostPort(engine.address.address, engine.address.port);
+    const subject = hostPort(target.host, target.port);
+    io.stderr.write(`keepalive-lab proxy: listening on ${bound}, forwarding to ${subject}${durationMs === null ? ' (Ctrl-C to stop)' : ''}\n`);
+
+    const stopProgress = io.stderr.isTTY ? startProgress(engine, io) : () => undefined;
+    let report: Promise<void> | null = null;
+    // Printing the report is part of closing: Ctrl-C (the CLI's closeAll) prints it too.
+    const finish = (): Promise<void> =>
+      (report ??= (async () => {
+        stopProgress();
+        const observed = await engine.stop();
+        const result = buildReport('proxy', [proxyRun(observed, bound, subject)]);
+        io.stdout.write(render(result, flag(p, 'json'), io));
+      })());
+    let wake: () => void = () => undefined;
+    const stopped = new Promise<void>((resolve) => (wake = resolve));
+    // Ctrl-C is the normal way to stop: report and exit 0. SIGTERM (or a second Ctrl-C) makes the
+    // CLI close everything tracked: the report is printed then too, and the exit code says why.
+    const noInterrupt = onInterrupt(() => wake());
+    const untrack = track({
+      label: `proxy report (${bound})`,
+      close: async () => {
+        wake();
+        await finish();
+      },
+    });
+    const timer = durationMs === null ? undefined : setTimeout(wake, durationMs);
+    await stopped;
+    clearTimeout(timer);
+    noInterrupt();
+    await finish();
+    untrack();
+    return 0;
+  },
+};
+
+/** One run: the proxy as the only observer. */
+export function proxyRun(observed: ObserverReport, listen: string, target: string): RunReport {
+  const observers = [observed];
+  return {
+    name: 'proxy',
+    title: `proxy ${listen} -> ${target}`,
+    subject: target,
+    config: null,
+    client: null,
+    observers,
+    agreement: compareObservers(observers),
+    verdict: decideVerdict(observers),
+    warnings: [],
+  };
+}
+
+function render(report: Report, json: boolean, io: Io): string {
+  return json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: true });
+}
+
+/** Redraws one status line on stderr when the counts change; returns the function that clears it. */
+function startProgress(engine: TcpProxy, io: Io): () => void {
+  let last = '';
+  const timer = setInterval(() => {
+    const line = progressLine(engine.progress());
+    if (line === last) return;
+    last = line;
+    io.stderr.write(`\r\x1b[K${line}`);
+  }, PROGRESS_INTERVAL_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    if (last !== '') io.stderr.write('\r\x1b[K');
+  };
+}
+
+export function progressLine(p: ProxyProgress): string {
+  const perConnection = p.connections > 0 ? (p.requests / p.connections).toFixed(1) : '-';
+  return `proxy: ${p.connections} connection${p.connections === 1 ? '' : 's'} (${p.open} open), ${p.requests} request${p.requests === 1 ? '' : 's'}, ${perConnection} requests/connection`;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/**
+ * "HOST:PORT", "[IPv6]:PORT", or (with a default host) a bare "PORT". Anything else is a
+ * UsageError naming the flag and, for the usual slips (a URL, an IPv6 address without brackets),
+ * the fix.
+ */
+export function parseHostPort(text: string, name: string, options: { allowPortZero: boolean; defaultHost?: string }): HostPort {
+  const value = text.trim();
+  const bad = (why: string) => new UsageError(`--${name} must be HOST:PORT${options.defaultHost ? ' or PORT' : ''} (${why}), got '${text}'`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    let hint = '';
+    try {
+      const url = new URL(value);
+      const port = url.port || (url.protocol === 'https:' ? '443' : url.protocol === 'http:' ? '80' : '');
+      if (port) hint = `: try ${url.hostname}:${port}`;
+    } catch {
+      // no hint
+    }
+    throw bad(`an address, not a URL${hint}`);
+  }
+  let host: string;
+  let portText: string;
+  if (value.startsWith('[')) {
+    const close = value.indexOf(']');
+    if (close < 0 || value[close + 1] !== ':') throw bad('expected [IPv6]:PORT');
+    host = value.slice(1, close);
+    portText = value.slice(close + 2);
+    if (isIP(host) !== 6) throw bad(`'${host}' is not an IPv6 address`);
+  } else {
+    const colon = value.lastIndexOf(':');
+    if (colon < 0) {
+      if (options.defaultHost === undefined) throw bad('the port is missing');
+      host = options.defaultHost;
+      portText = value;
+    } else {
+      host = value.slice(0, colon);
+      portText = value.slice(colon + 1);
+      if (host.includes(':')) throw bad('put an IPv6 address in brackets, e.g. [::1]:9000');
+      if (host === '') throw bad('the host is missing; 0.0.0.0 listens on every interface, 127.0.0.1 on loopback only');
+      if (!/^[A-Za-z0-9._-]+$/.test(host)) throw bad(`'${host}' is not a host name or address`);
+    }
+  }
+  if (!/^\d{1,5}$/.test(portText)) throw bad(portText === '' ? 'the port is missing' : `'${portText}' is not a port number`);
+  const port = Number(portText);
+  const min = options.allowPortZero ? 0 : 1;
+  if (port < min || port > 65535) throw bad(`the port must be between ${min} and 65535`);
+  return { host, port };
+}
+
+/** --duration in seconds (decimals allowed), as milliseconds; null when absent. */
+function seconds(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const value = text.trim();
+  if (!/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0 || Number(value) > MAX_DURATION_S) {
+    throw new UsageError(`--duration must be a number of seconds above 0 and at most ${MAX_DURATION_S}, got '${text}'`);
+  }
+  return Math.round(Number(value) * 1000);
+}
