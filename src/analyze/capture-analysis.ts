@@ -7,7 +7,7 @@ import { CaptureReader } from '../decode/capture.js';
 import type { CaptureInfo } from '../decode/capture.js';
 import { PacketDecoder } from '../decode/packet.js';
 import type { DecodeStats } from '../decode/packet.js';
-import { UnsupportedLinkTypeError } from '../errors.js';
+import { NotACaptureError, UnsupportedLinkTypeError } from '../errors.js';
 import type { TcpPacket } from '../model/packet.js';
 import type { CaptureSummary, ObserverReport, Warning } from '../model/report.js';
 import { computeTotals } from './totals.js';
@@ -61,8 +61,11 @@ export class CaptureAnalysis {
     this.reader.push(chunk);
   }
 
+  /** Throws NotACaptureError when the input ended before a whole file header (empty included). */
   end(): void {
     this.reader.end();
+    // A magic number and no more: nothing says what the bytes were, so there is no capture to report on.
+    if (this.info === null) throw new NotACaptureError(`only ${this.reader.bytes} bytes: the capture ends inside its file header`);
   }
 
   get bytes(): number {

@@ -283,3 +283,21 @@ test('capture analysis: a capture cut short keeps what it had and says so', () =
   assert.equal(r.summary.frames, c.packets.length - 1);
   assert.ok(r.report.warnings.some((w) => w.code === 'KAL_WARN_TRUNCATED'));
 });
+
+test('capture analysis: a capture cut inside its file header is not a capture (not an empty report)', () => {
+  const pcap = buildPcap({ packets: [] });
+  const pcapng = buildPcapng({ interfaces: [{ linkType: LT.ETHERNET }], blocks: [] });
+  for (const [name, bytes, headerLength] of [
+    ['pcap', pcap, 24],
+    ['pcapng', pcapng, 28],
+  ] as const) {
+    for (let length = 0; length < headerLength; length++) {
+      assert.throws(
+        () => analyze(bytes.subarray(0, length), {}, 3),
+        (e: unknown) => e instanceof NotACaptureError && e.code === 'KAL_ERR_NOT_A_CAPTURE',
+        `${name} cut at ${length}`,
+      );
+    }
+    assert.equal(analyze(bytes.subarray(0, headerLength)).summary.format, name);
+  }
+});
