@@ -57,8 +57,10 @@ export function decideVerdict(observers: readonly ObserverReport[], ctx: Verdict
     return { code: 'keepalive-disabled', summary: `keep-alive disabled on the client: each request needed a new connection${resetNote}` };
   }
   if (onePerRequest && (cfg?.serverConnectionClose || (http && http.serverClose >= requests))) {
-    const how = cfg?.serverConnectionClose ? 'Connection: close' : 'it answers Connection: close or HTTP/1.0';
-    return { code: 'server-closes', summary: `the server closes every connection (${how}): each request needed a new connection${resetNote}` };
+    const summary = cfg?.serverConnectionClose
+      ? 'the server closes every connection (Connection: close)'
+      : 'the server does not keep connections alive (it answers Connection: close, or HTTP/1.0 without keep-alive)';
+    return { code: 'server-closes', summary: `${summary}: each request needed a new connection${resetNote}` };
   }
   if (onePerRequest && http && http.clientClose >= requests) {
     return { code: 'keepalive-disabled', summary: `the client asks to close every connection (Connection: close or HTTP/1.0): one connection per request${resetNote}` };

@@ -5,15 +5,17 @@
  * (tcpdump, servers, sockets) outlives the process, Ctrl-C included.
  */
 import { KeepaliveLabError, UsageError } from '../errors.js';
-import { closeAll } from '../util/lifecycle.js';
+import { closeAll, takeInterrupt } from '../util/lifecycle.js';
 import { VERSION } from '../version.js';
 import type { Command, Io } from './command.js';
 import { analyze } from './analyze.js';
 import { demo } from './demo.js';
+import { proxy } from './proxy.js';
 import { run } from './run.js';
 import { sockets } from './sockets.js';
+import { watchCommand } from './watch.js';
 
-const COMMANDS: readonly Command[] = [demo, run, analyze, sockets];
+const COMMANDS: readonly Command[] = [demo, run, analyze, watchCommand, proxy, sockets];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -60,12 +62,18 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
+let interrupted = false;
 function onSignal(signal: NodeJS.Signals): void {
+  // watch and proxy take the first Ctrl-C as "stop and report"; a second one, or SIGTERM, ends all.
+  if (signal === 'SIGINT' && !interrupted && takeInterrupt()) {
+    interrupted = true;
+    return;
+  }
   process.stderr.write(`\nkeepalive-lab: ${signal}, cleaning up\n`);
   void closeAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
 }
 
-process.once('SIGINT', onSignal);
-process.once('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
 const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
 process.exitCode = code;

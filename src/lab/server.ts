@@ -1,8 +1,8 @@
 /**
- * The lab's in-process HTTP/1.1 server on loopback. Every response has a Content-Length (so that
- * HTTP/1.0 clients such as `ab -k` can keep the connection: without it Node answers
- * `Connection: close`), a body of the configured size (or `?size=N` per request), and the
- * keep-alive behaviour the experiment asks for.
+ * The lab's in-process HTTP/1.1 server on loopback. Every response that keeps the connection has a
+ * Content-Length (so that HTTP/1.0 clients such as `ab -k` can keep it: without one Node answers
+ * `Connection: close`); a response that ends the connection is close-delimited. Bodies have the
+ * configured size (or `?size=N` per request).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -44,8 +44,17 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
     const body = size === null || size === defaultBody.length ? defaultBody : Buffer.alloc(Math.min(size, MAX_BODY), 'x');
     res.statusCode = 200;
     res.setHeader('content-type', 'text/plain');
-    res.setHeader('content-length', body.length);
-    if (connectionClose) res.setHeader('connection', 'close');
+    if (connectionClose || !res.shouldKeepAlive) {
+      // This response ends the connection (we were told to close, or the client asked to with
+      // Connection: close or HTTP/1.0 without keep-alive). Send it close-delimited (RFC 9112 6.3:
+      // no Content-Length, not chunked): the body ends with our FIN, so the server is always the
+      // side that closes first, whatever the scheduling. With a Content-Length, a fast client
+      // (curl) that has read the body races Node's FIN, which comes two event-loop turns later.
+      res.setHeader('connection', 'close');
+      (res as { useChunkedEncodingByDefault: boolean }).useChunkedEncodingByDefault = false;
+    } else {
+      res.setHeader('content-length', body.length);
+    }
     res.end(req.method === 'HEAD' ? undefined : body);
   });
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5000;

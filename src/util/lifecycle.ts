@@ -35,3 +35,26 @@ export async function closeAll(): Promise<unknown[]> {
   }
   return errors;
 }
+
+let interruptHandler: (() => void) | null = null;
+
+/**
+ * A command that treats Ctrl-C as "stop observing and report" (watch, proxy) installs a handler
+ * here while it runs; the CLI calls it on the first SIGINT instead of cleaning up and exiting.
+ * Returns a function that removes it.
+ */
+export function onInterrupt(handler: () => void): () => void {
+  interruptHandler = handler;
+  return () => {
+    if (interruptHandler === handler) interruptHandler = null;
+  };
+}
+
+/** Called by the CLI's signal handler: true when a command took the interrupt. */
+export function takeInterrupt(): boolean {
+  const handler = interruptHandler;
+  if (handler === null) return false;
+  interruptHandler = null;
+  handler();
+  return true;
+}

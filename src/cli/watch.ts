@@ -1,0 +1,138 @@
+import { writeFile } from 'node:fs/promises';
+import { buildReport } from '../analyze/report.js';
+import { checkExpectations, hasExpectations } from '../analyze/expect.js';
+import type { Expectations } from '../analyze/expect.js';
+import { primaryObserver } from '../analyze/verdict.js';
+import { FileError, UsageError } from '../errors.js';
+import { watch } from '../lab/watch.js';
+import type { WatchOptions } from '../lab/watch.js';
+import { renderHtml } from '../report/html.js';
+import { renderJson } from '../report/json.js';
+import { renderTerminal } from '../report/terminal.js';
+import { flag, int, oneOf, parse, port, str } from './args.js';
+import type { Command } from './command.js';
+import { useColor } from './command.js';
+
+export const EXPECT_USAGE = `CI assertions (exit code 1 and a message naming the evidence when one fails):
+  --expect-max-connections N             at most N TCP connections
+  --expect-min-requests-per-connection X at least X requests per connection on average
+  --expect-no-resets                     no connection ended with a RST
+  --expect-closed-by client|server       every connection closed first by that side`;
+
+export const EXPECT_OPTIONS = {
+  'expect-max-connections': { type: 'string' },
+  'expect-min-requests-per-connection': { type: 'string' },
+  'expect-no-resets': { type: 'boolean' },
+  'expect-closed-by': { type: 'string' },
+} as const;
+
+export const watchCommand: Command = {
+  name: 'watch',
+  summary: 'observe the connections a program makes to a port (-- COMMAND ...), with CI assertions',
+  usage: `Usage: keepalive-lab watch --port P [options] [-- COMMAND [ARGS...]]
+
+Starts the observers for TCP traffic to port P (packet capture where permitted, the kernel's socket
+table always), runs COMMAND, and when it exits prints each connection and a verdict, as analyze
+does. The command's output passes through untouched and its exit code is kept. Without a command,
+observes until Ctrl-C or --duration.
+
+  --port P              the server port to watch (required)
+  --host H              only traffic to/from this server address
+  --interface IF        capture interface (default: lo for a loopback --host, else any)
+  --duration S          stop after S seconds (without a command: how long to watch)
+  --no-capture          socket table only (no tcpdump)
+  --tcpdump PATH        tcpdump binary to use
+  --json                print the report as JSON (after the command's own output)
+  --html FILE           also write an HTML report with a timeline of the connections
+  --limit N             at most N connections in the table (default 50; 0 for all)
+  -h, --help            this help
+${EXPECT_USAGE}
+
+Examples:
+  keepalive-lab watch --port 8080 --expect-max-connections 1 -- curl -s localhost:8080/a localhost:8080/b
+  keepalive-lab watch --port 5432 --duration 30`,
+  async run(argv, io) {
+    const dash = argv.indexOf('--');
+    const own = dash >= 0 ? argv.slice(0, dash) : argv;
+    const command = dash >= 0 ? argv.slice(dash + 1) : [];
+    const p = parse(own, {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      interface: { type: 'string' },
+      duration: { type: 'string' },
+      'no-capture': { type: 'boolean' },
+      tcpdump: { type: 'string' },
+      json: { type: 'boolean' },
+      html: { type: 'string' },
+      limit: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      ...EXPECT_OPTIONS,
+    });
+    if (flag(p, 'help')) {
+      io.stdout.write(watchCommand.usage + '\n');
+      return 0;
+    }
+    const portValue = port(p);
+    if (portValue === undefined) throw new UsageError('--port is required');
+    if (dash >= 0 && command.length === 0) throw new UsageError("nothing after '--': give the command to run");
+    const expectations = parseExpectations(p);
+    const options: WatchOptions = { port: portValue, capture: !flag(p, 'no-capture') };
+    const host = str(p, 'host');
+    if (host !== undefined) options.host = host;
+    const iface = str(p, 'interface');
+    if (iface !== undefined) options.interface = iface;
+    const tcpdump = str(p, 'tcpdump');
+    if (tcpdump !== undefined) options.tcpdump = tcpdump;
+    const duration = int(p, 'duration', 1, 7 * 24 * 3600);
+    if (duration !== undefined) options.durationMs = duration * 1000;
+    if (command.length > 0) options.command = command;
+    else if (io.stderr.isTTY && duration === undefined) options.onReady = () => io.stderr.write(`watching tcp port ${portValue}; Ctrl-C to stop and report\n`);
+    const result = await watch(options);
+    const report = buildReport('watch', [result.run]);
+    const limit = int(p, 'limit', 0) ?? 50;
+    io.stdout.write(flag(p, 'json') ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: true, totals: true, limit }));
+    const html = str(p, 'html');
+    if (html !== undefined) await writeReportFile(html, renderHtml(report));
+    const failures = hasExpectations(expectations) ? expectationFailures(expectations, result.run.observers) : [];
+    for (const f of failures) io.stderr.write(`keepalive-lab watch: expectation failed: ${f}\n`);
+    if (result.exitCode !== null && result.exitCode !== 0) return result.exitCode;
+    if (result.exitSignal !== null) return 128 + signalNumber(result.exitSignal);
+    return failures.length > 0 ? 1 : 0;
+  },
+};
+
+export function parseExpectations(p: ReturnType<typeof parse>): Expectations {
+  const e: Expectations = {};
+  const max = int(p, 'expect-max-connections', 0);
+  if (max !== undefined) e.maxConnections = max;
+  const minText = str(p, 'expect-min-requests-per-connection');
+  if (minText !== undefined) {
+    const n = Number(minText);
+    if (!Number.isFinite(n) || n < 0 || minText.trim() === '') throw new UsageError(`--expect-min-requests-per-connection must be a number, got '${minText}'`);
+    e.minRequestsPerConnection = n;
+  }
+  if (flag(p, 'expect-no-resets')) e.noResets = true;
+  const closedBy = oneOf(p, 'expect-closed-by', ['client', 'server'] as const);
+  if (closedBy !== undefined) e.closedBy = closedBy;
+  return e;
+}
+
+/** Expectations are checked against the best available observer (the wire; else the socket table). */
+export function expectationFailures(e: Expectations, observers: Parameters<typeof primaryObserver>[0]): string[] {
+  const o = primaryObserver(observers);
+  if (o === undefined) return ['no observer could run: nothing to check'];
+  return checkExpectations(e, o);
+}
+
+export async function writeReportFile(path: string, text: string): Promise<void> {
+  try {
+    await writeFile(path, text);
+  } catch (error) {
+    throw new FileError(`cannot write ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  const table: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+  return table[signal] ?? 0;
+}

@@ -1,0 +1,108 @@
+/**
+ * HTML renderer: a Report in, one self-contained page out (inline CSS and SVG, no scripts, nothing
+ * fetched). Per run: the verdict, the observers' totals side by side, and a timeline with one bar
+ * per connection (green: carried several requests; amber: one; red: reset), marked at the end
+ * with the side that closed first.
+ */
+import { primaryObserver } from '../analyze/verdict.js';
+import type { ConnectionRecord, ObserverReport, Report, RunReport } from '../model/report.js';
+import { formatMs, formatNumber } from './text.js';
+
+/** A timeline taller than this many bars is cut (the JSON report has every connection). */
+const MAX_BARS = 500;
+const BAR = 14;
+const WIDTH = 900;
+const LABEL = 170;
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+export function renderHtml(report: Report): string {
+  const title = `keepalive-lab ${report.command}`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${escapeHtml(title)}</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: .5em 0 1em; }
+th, td { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: right; }
+th:nth-child(2), td:nth-child(2), td.text { text-align: left; }
+.verdict { font-weight: 600; }
+.ok { color: #1a7f37; } .bad { color: #cf222e; } .warn { color: #9a6700; }
+svg text { font: 11px monospace; fill: #444; }
+section { margin-bottom: 2.5em; }
+</style>
+</head>
+<body>
+<h1>${escapeHtml(title)}</h1>
+<p>${escapeHtml(report.tool.name)} ${escapeHtml(report.tool.version)}, ${escapeHtml(report.createdAt)}</p>
+${summaryTable(report.runs)}
+${report.runs.map(runSection).join('\n')}
+</body>
+</html>
+`;
+}
+
+function summaryTable(runs: readonly RunReport[]): string {
+  const rows = runs.map((run, i) => {
+    const o = primaryObserver(run.observers);
+    const t = o?.totals;
+    return `<tr><td>${i + 1}</td><td>${escapeHtml(run.title)}</td><td>${t?.requests ?? '-'}</td><td>${t?.connections ?? '-'}</td><td>${t ? formatNumber(t.requests / Math.max(1, t.connections)) : '-'}</td><td>${t?.syns ?? '-'}</td><td>${t ? `${t.closedFirstBy.client}/${t.closedFirstBy.server}` : '-'}</td><td class="text ${run.agreement.agree ? 'ok' : 'bad'}">${run.agreement.agree ? 'agree' : 'disagree'}</td><td class="text verdict">${escapeHtml(run.verdict.summary)}</td></tr>`;
+  });
+  return `<table><tr><th>#</th><th>run</th><th>requests</th><th>connections</th><th>req/conn</th><th>SYNs</th><th>first FIN client/server</th><th>observers</th><th>verdict</th></tr>\n${rows.join('\n')}</table>`;
+}
+
+function observerTable(observers: readonly ObserverReport[]): string {
+  const rows = observers.map((o) => {
+    if (!o.available) return `<tr><td class="text">${o.observer}</td><td class="text warn" colspan="6">unavailable: ${escapeHtml(o.reason ?? '')}${o.fix ? ` (fix: ${escapeHtml(o.fix)})` : ''}</td></tr>`;
+    const t = o.totals;
+    return `<tr><td class="text">${o.observer}</td><td>${t.connections}</td><td>${o.seesRequests ? t.requests : '-'}</td><td>${t.syns ?? '-'}</td><td>${t.closedFirstBy.client}/${t.closedFirstBy.server}</td><td>${t.timeWait.client}/${t.timeWait.server}</td><td>${t.resets}</td></tr>`;
+  });
+  return `<table><tr><th>observer</th><th>connections</th><th>requests</th><th>SYNs</th><th>first FIN client/server</th><th>TIME_WAIT client/server</th><th>RST</th></tr>\n${rows.join('\n')}</table>`;
+}
+
+function runSection(run: RunReport, index: number): string {
+  const o = primaryObserver(run.observers);
+  const notes = [...run.agreement.differences.map((d) => `<li class="bad">observers disagree on ${escapeHtml(d)}</li>`), ...[...run.warnings, ...run.observers.flatMap((x) => x.warnings)].map((w) => `<li class="warn">${escapeHtml(w.message)}</li>`)];
+  return `<section>
+<h2>${index + 1}. ${escapeHtml(run.title)}</h2>
+<p class="verdict">${escapeHtml(run.verdict.summary)}</p>
+<p>${escapeHtml(run.subject)}</p>
+${observerTable(run.observers)}
+${notes.length > 0 ? `<ul>${notes.join('')}</ul>` : ''}
+${o && o.connections.length > 0 ? timeline(o.connections, o.observer) : '<p>No connection to draw.</p>'}
+</section>`;
+}
+
+function timeline(connections: readonly ConnectionRecord[], observer: string): string {
+  const shown = connections.slice(0, MAX_BARS);
+  let t0 = Infinity;
+  let t1 = -Infinity;
+  for (const c of shown) {
+    if (c.start !== null) t0 = Math.min(t0, c.start);
+    t1 = Math.max(t1, c.end ?? c.start ?? -Infinity);
+  }
+  if (!Number.isFinite(t0) || !Number.isFinite(t1)) return '<p>No timestamps to draw a timeline.</p>';
+  const span = Math.max(t1 - t0, 1e-3);
+  const plot = WIDTH - LABEL - 40;
+  const x = (t: number) => LABEL + ((t - t0) / span) * plot;
+  const height = shown.length * (BAR + 4) + 30;
+  const bars = shown.map((c, i) => {
+    const y = 20 + i * (BAR + 4);
+    const start = x(c.start ?? t0);
+    const end = Math.max(start + 2, x(c.end ?? t1));
+    const color = c.resetBy ? '#cf222e' : c.requests > 1 ? '#2da44e' : '#d4a72c';
+    const tip = `#${c.id} ${c.client.address}:${c.client.port} -> ${c.server.address}:${c.server.port}\n${c.requests} request(s), statuses ${c.statusCodes.join(' ') || '-'}\n${c.start !== null && c.end !== null ? `lasted ${formatMs(c.end - c.start)}` : ''}\nfirst FIN: ${c.closedFirstBy ?? '-'}${c.resetBy ? `, RST by ${c.resetBy}` : ''}${c.notes.length ? '\n' + c.notes.join('; ') : ''}`;
+    const mark = c.closedFirstBy ? `<text x="${(end + 3).toFixed(1)}" y="${y + BAR - 3}">${c.closedFirstBy === 'client' ? 'C' : 'S'}</text>` : '';
+    return `<g><title>${escapeHtml(tip)}</title><text x="0" y="${y + BAR - 3}">#${c.id} :${c.client.port} (${c.requests})</text><rect x="${start.toFixed(1)}" y="${y}" width="${(end - start).toFixed(1)}" height="${BAR}" fill="${color}"/>${mark}</g>`;
+  });
+  const cut = connections.length > shown.length ? `<p>${connections.length - shown.length} more connections not drawn (see the JSON report).</p>` : '';
+  return `<h3>Timeline (${escapeHtml(observer)}): ${formatMs(span)}; C/S = side that closed first; (n) = requests</h3>
+<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}">
+<text x="${LABEL}" y="12">0</text><text x="${LABEL + plot - 40}" y="12">${escapeHtml(formatMs(span))}</text>
+${bars.join('\n')}
+</svg>${cut}`;
+}
