@@ -10,6 +10,7 @@ import { renderTerminal } from '../report/terminal.js';
 import { flag, int, parse, port, str } from './args.js';
 import type { Command } from './command.js';
 import { useColor } from './command.js';
+import { writeHtmlReport } from './output.js';
 
 export const analyze: Command = {
   name: 'analyze',
@@ -26,13 +27,14 @@ HTTP is recognised by content, on any port.
   --no-http             do not frame HTTP (TCP only)
   --limit N             at most N connections in the table (default 50; 0 for all)
   --json                print the report as JSON (schema: docs/report-schema.md)
+  --html FILE           also write an HTML report with a timeline of the connections
   -h, --help            this help
 
 Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
   async run(argv, io) {
     const p = parse(
       argv,
-      { port: { type: 'string' }, server: { type: 'string' }, 'no-http': { type: 'boolean' }, limit: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      { port: { type: 'string' }, server: { type: 'string' }, 'no-http': { type: 'boolean' }, limit: { type: 'string' }, json: { type: 'boolean' }, html: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
       true,
     );
     if (flag(p, 'help')) {
@@ -50,6 +52,7 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
     const run = await analyzeCapture(path, focus, path === '-' ? process.stdin : undefined);
     const report = buildReport('analyze', [run]);
     io.stdout.write(flag(p, 'json') ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: true, totals: true, limit }));
+    await writeHtmlReport(p, report);
     return 0;
   },
 };

@@ -7,6 +7,7 @@ import type { RunReport } from '../model/report.js';
 import { flag, int, parse } from './args.js';
 import type { Command } from './command.js';
 import { useColor } from './command.js';
+import { writeHtmlReport } from './output.js';
 import { ENGINE_OPTIONS, ENGINE_USAGE, engineOptions } from './lab-options.js';
 
 export const demo: Command = {
@@ -45,6 +46,7 @@ ${ENGINE_USAGE}`,
     if (progress) io.stderr.write('\r\x1b[K');
     const report = buildReport('demo', runs);
     io.stdout.write(json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: flag(p, 'connections') }));
+    await writeHtmlReport(p, report);
     return 0;
   },
 };

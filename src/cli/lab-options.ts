@@ -9,6 +9,7 @@ export const ENGINE_OPTIONS: Options = {
   'no-capture': { type: 'boolean' },
   tcpdump: { type: 'string' },
   json: { type: 'boolean' },
+  html: { type: 'string' },
   connections: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -19,6 +20,7 @@ export const ENGINE_USAGE = `  --host H              address of the in-process s
   --tcpdump PATH        tcpdump binary to use (default: tcpdump on PATH)
   --connections         also print every connection, one row each
   --json                print the report as JSON (schema: docs/report-schema.md)
+  --html FILE           also write an HTML report with a timeline of each run's connections
   -h, --help            this help`;
 
 export function engineOptions(p: Parsed): EngineOptions {

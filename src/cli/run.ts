@@ -8,6 +8,7 @@ import { UsageError } from '../errors.js';
 import { flag, int, oneOf, parse, size, str, toggle } from './args.js';
 import type { Command } from './command.js';
 import { useColor } from './command.js';
+import { writeHtmlReport } from './output.js';
 import { ENGINE_OPTIONS, ENGINE_USAGE, engineOptions } from './lab-options.js';
 
 const d = DEFAULT_CONFIG;
@@ -84,6 +85,7 @@ Example: keepalive-lab run --no-consume-body --requests 10`,
     const report = buildReport('run', [result]);
     const json = flag(p, 'json');
     io.stdout.write(json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: flag(p, 'connections') }));
+    await writeHtmlReport(p, report);
     return 0;
   },
 };

@@ -1,17 +1,16 @@
-import { writeFile } from 'node:fs/promises';
 import { buildReport } from '../analyze/report.js';
 import { checkExpectations, hasExpectations } from '../analyze/expect.js';
 import type { Expectations } from '../analyze/expect.js';
 import { primaryObserver } from '../analyze/verdict.js';
-import { FileError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { watch } from '../lab/watch.js';
 import type { WatchOptions } from '../lab/watch.js';
-import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
 import { renderTerminal } from '../report/terminal.js';
 import { flag, int, oneOf, parse, port, str } from './args.js';
 import type { Command } from './command.js';
 import { useColor } from './command.js';
+import { writeHtmlReport } from './output.js';
 
 export const EXPECT_USAGE = `CI assertions (exit code 1 and a message naming the evidence when one fails):
   --expect-max-connections N             at most N TCP connections
@@ -91,8 +90,7 @@ Examples:
     const report = buildReport('watch', [result.run]);
     const limit = int(p, 'limit', 0) ?? 50;
     io.stdout.write(flag(p, 'json') ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: true, totals: true, limit }));
-    const html = str(p, 'html');
-    if (html !== undefined) await writeReportFile(html, renderHtml(report));
+    await writeHtmlReport(p, report);
     const failures = hasExpectations(expectations) ? expectationFailures(expectations, result.run.observers) : [];
     for (const f of failures) io.stderr.write(`keepalive-lab watch: expectation failed: ${f}\n`);
     if (result.exitCode !== null && result.exitCode !== 0) return result.exitCode;
@@ -122,14 +120,6 @@ export function expectationFailures(e: Expectations, observers: Parameters<typeo
   const o = primaryObserver(observers);
   if (o === undefined) return ['no observer could run: nothing to check'];
   return checkExpectations(e, o);
-}
-
-export async function writeReportFile(path: string, text: string): Promise<void> {
-  try {
-    await writeFile(path, text);
-  } catch (error) {
-    throw new FileError(`cannot write ${path}: ${(error as Error).message}`, { cause: error });
-  }
 }
 
 function signalNumber(signal: NodeJS.Signals): number {
