@@ -115,3 +115,16 @@ test('IPv6 loopback: the lab server on ::1, observers agree', { skip }, async ()
   assert.equal(observer(r, 'wire').connections[0]!.client.address, '::1');
   assertAgree(r);
 });
+
+test('--target: an external server, seen by the kernel and the wire (no server accounting)', { skip }, async (t) => {
+  const { startLabServer } = await import('../../src/lab/server.js');
+  const target = await startLabServer({ bodySize: 100 });
+  t.after(() => target.close());
+  const s = scenarios.get('seq-unread')!;
+  const r = await runExperiment('target', 'target', { ...s.config, requests: 4, target: `${target.url}path` });
+  assert.equal(r.observers.some((o) => o.observer === 'server'), false);
+  assert.equal(observer(r, 'kernel').totals.connections, 4);
+  assert.equal(observer(r, 'wire').totals.connections, 4);
+  assert.equal(observer(r, 'wire').totals.requests, 4);
+  assertAgree(r);
+});
