@@ -13,6 +13,7 @@ import type { HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
 import { TcpFlag } from '../model/packet.js';
 import type { TcpPacket } from '../model/packet.js';
 import type { ConnectionRecord, HttpEvidence, Side, Warning } from '../model/report.js';
+import { TupleTable, type TupleEntry } from './tuple-table.js';
 
 export interface TrackerOptions {
   /** Ports known to be server ports: decides client and server for connections seen without a SYN. */
@@ -62,10 +63,13 @@ class Flow {
   segmentsPastHole = 0;
 }
 
-export class TrackedConnection {
+export class TrackedConnection implements TupleEntry<TrackedConnection> {
   readonly id: number;
-  /** The map key it is filed under in the tracker. */
-  readonly key: string;
+  // Where the tracker's TupleTable files it (its 4-tuple, either way round).
+  tupleLo = 0;
+  tupleHi = 0;
+  tupleHash = 0;
+  nextInBucket: TrackedConnection | null = null;
   /** Decided by the SYN, else by the first HTTP payload (see startHttp); a server port is only a guess. */
   client!: { address: string; port: number };
   server!: { address: string; port: number };
@@ -91,9 +95,8 @@ export class TrackedConnection {
   clientClose = 0;
   notes: string[] = [];
 
-  constructor(id: number, key: string, ts: number) {
+  constructor(id: number, ts: number) {
     this.id = id;
-    this.key = key;
     this.start = ts;
     this.end = ts;
   }
@@ -112,7 +115,8 @@ export interface TrackerResult {
 }
 
 export class ConnectionTracker {
-  private readonly byKey = new Map<string, TrackedConnection>();
+  /** Connections by 4-tuple: the latest one on each (an earlier one is retired by a new SYN). */
+  private readonly byTuple = new TupleTable<TrackedConnection>();
   private readonly all: TrackedConnection[] = [];
   private readonly serverPorts: ReadonlySet<number>;
   private readonly frameHttp: boolean;
@@ -147,17 +151,16 @@ export class ConnectionTracker {
   }
 
   packet(p: TcpPacket): void {
-    const key = p.src + ' ' + p.srcPort + ' ' + p.dst + ' ' + p.dstPort;
-    let conn = this.byKey.get(key) ?? this.byKey.get(p.dst + ' ' + p.dstPort + ' ' + p.src + ' ' + p.srcPort);
+    let conn = this.byTuple.find(p.src, p.srcPort, p.dst, p.dstPort);
     const flags = p.flags;
     const isSyn = (flags & TcpFlag.SYN) !== 0 && (flags & TcpFlag.ACK) === 0;
-    if (conn !== undefined && isSyn && this.isNewIncarnation(conn, p)) {
+    if (conn !== null && isSyn && this.isNewIncarnation(conn, p)) {
       this.retire(conn);
-      conn = undefined;
+      conn = null;
     }
-    if (conn === undefined) {
-      conn = this.create(p, key);
-      this.byKey.set(key, conn);
+    if (conn === null) {
+      conn = this.create(p);
+      this.byTuple.add(conn);
     }
     this.update(conn, p);
   }
@@ -175,13 +178,13 @@ export class ConnectionTracker {
   }
 
   private retire(conn: TrackedConnection): void {
-    this.byKey.delete(conn.key);
+    this.byTuple.remove(conn);
     if (!conn.closed) this.open--;
     this.flushAll(conn);
   }
 
-  private create(p: TcpPacket, key: string): TrackedConnection {
-    const conn = new TrackedConnection(this.all.length + 1, key, p.ts);
+  private create(p: TcpPacket): TrackedConnection {
+    const conn = new TrackedConnection(this.all.length + 1, p.ts);
     const a = { address: p.src, port: p.srcPort };
     const b = { address: p.dst, port: p.dstPort };
     const flags = p.flags;

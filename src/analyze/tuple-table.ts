@@ -1,0 +1,104 @@
+/**
+ * Connections filed by TCP 4-tuple, found from a packet going either way, without building a string
+ * per packet (the tracker's hot path runs once per captured segment, millions of times).
+ *
+ * Addresses are interned to small integers, so an endpoint is one number (id * 65536 + port) and a
+ * 4-tuple is two: the lower endpoint and the higher one, which is the same pair in both directions.
+ * The pair is hashed to a small integer key of a Map; the rare entries that share a key are chained.
+ */
+
+/** What the table needs on each entry; set by add(), read back by find() and remove(). */
+export interface TupleEntry<T> {
+  tupleLo: number;
+  tupleHi: number;
+  tupleHash: number;
+  nextInBucket: T | null;
+}
+
+const PORTS = 65536;
+const TWO_POW_32 = 4294967296;
+/** Keys stay small integers (V8 Smis): a Map lookup with no boxing. */
+const HASH_MASK = 0x3fffffff;
+
+export class TupleTable<T extends TupleEntry<T>> {
+  private readonly buckets = new Map<number, T>();
+  private readonly ids = new Map<string, number>();
+  // A packet's two addresses are nearly always those of the previous packet: a two-entry cache.
+  private cachedA = '';
+  private cachedIdA = -1;
+  private cachedB = '';
+  private cachedIdB = -1;
+  private last: T | null = null;
+  /** The tuple of the last find(), for add(). */
+  private lo = 0;
+  private hi = 0;
+  private hash = 0;
+
+  /** The entry of src:srcPort <-> dst:dstPort (either way round), or null. */
+  find(src: string, srcPort: number, dst: string, dstPort: number): T | null {
+    const a = this.addressId(src) * PORTS + srcPort;
+    const b = this.addressId(dst) * PORTS + dstPort;
+    const lo = a < b ? a : b;
+    const hi = a < b ? b : a;
+    this.lo = lo;
+    this.hi = hi;
+    // Consecutive packets often belong to the same connection.
+    const last = this.last;
+    if (last !== null && last.tupleLo === lo && last.tupleHi === hi) return last;
+    const hash = hashPair(lo, hi);
+    this.hash = hash;
+    let entry = this.buckets.get(hash) ?? null;
+    while (entry !== null && (entry.tupleLo !== lo || entry.tupleHi !== hi)) entry = entry.nextInBucket;
+    if (entry !== null) this.last = entry;
+    return entry;
+  }
+
+  /** Files `entry` under the tuple of the last find() (which returned null for it, or was removed). */
+  add(entry: T): void {
+    const hash = hashPair(this.lo, this.hi);
+    entry.tupleLo = this.lo;
+    entry.tupleHi = this.hi;
+    entry.tupleHash = hash;
+    entry.nextInBucket = this.buckets.get(hash) ?? null;
+    this.buckets.set(hash, entry);
+    this.last = entry;
+  }
+
+  remove(entry: T): void {
+    if (this.last === entry) this.last = null;
+    const head = this.buckets.get(entry.tupleHash);
+    if (head === entry) {
+      if (entry.nextInBucket === null) this.buckets.delete(entry.tupleHash);
+      else this.buckets.set(entry.tupleHash, entry.nextInBucket);
+    } else {
+      let prev = head ?? null;
+      while (prev !== null && prev.nextInBucket !== entry) prev = prev.nextInBucket;
+      if (prev !== null) prev.nextInBucket = entry.nextInBucket;
+    }
+    entry.nextInBucket = null;
+  }
+
+  private addressId(address: string): number {
+    if (address === this.cachedA) return this.cachedIdA;
+    if (address === this.cachedB) return this.cachedIdB;
+    let id = this.ids.get(address);
+    if (id === undefined) {
+      id = this.ids.size;
+      this.ids.set(address, id);
+    }
+    // Replace the older entry.
+    this.cachedB = this.cachedA;
+    this.cachedIdB = this.cachedIdA;
+    this.cachedA = address;
+    this.cachedIdA = id;
+    return id;
+  }
+}
+
+/** Mixes two endpoint numbers (below 2^53) into a small non-negative integer. */
+function hashPair(lo: number, hi: number): number {
+  let h = Math.imul((lo | 0) ^ ((lo / TWO_POW_32) | 0), 0x9e3779b1);
+  h = Math.imul(h ^ (hi | 0) ^ ((hi / TWO_POW_32) | 0), 0x85ebca6b);
+  h ^= h >>> 15;
+  return h & HASH_MASK;
+}
