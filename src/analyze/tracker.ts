@@ -9,7 +9,7 @@
  * initial sequence number differs) starts a new connection, as the kernel does after TIME_WAIT.
  */
 import { Http1Connection, looksLikeHttpRequest } from '../decode/http1.js';
-import type { HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
+import type { Http1Events, HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
 import { TcpFlag } from '../model/packet.js';
 import type { TcpPacket } from '../model/packet.js';
 import type { ConnectionRecord, HttpEvidence, Side, Warning } from '../model/report.js';
@@ -36,6 +36,14 @@ const MAX_SEGMENTS_PAST_HOLE = 64;
  * the capture (its first bytes may be the middle of a body) before it is taken as not HTTP.
  */
 const MAX_MID_STREAM_SNIFFS = 16;
+
+/** What a connection record needs of a framer that can no longer change. */
+interface HttpCounts {
+  readonly requests: number;
+  readonly responses: number;
+  readonly statusCodes: readonly number[];
+  readonly notHttp: boolean;
+}
 
 interface Pending {
   seq: number;
@@ -86,6 +94,14 @@ export class TrackedConnection implements TupleEntry<TrackedConnection> {
   resetBy: Side | null = null;
   synRetransmissions = 0;
   http: Http1Connection | null = null;
+  /**
+   * The framer's counts once nothing can change them (it was told both sides ended, or the
+   * connection was retired); the framer itself is then let go: it is most of a connection's memory,
+   * and a capture of short connections holds hundreds of thousands of them.
+   */
+  httpFinal: HttpCounts | null = null;
+  /** Sides whose end the framer was told of: bit 1 << CLIENT, bit 1 << SERVER. */
+  httpEnded = 0;
   httpChecked = false;
   /** Payloads sniffed so far without finding where an HTTP message starts (mid-stream joins). */
   sniffs = 0;
@@ -181,6 +197,8 @@ export class ConnectionTracker {
     this.byTuple.remove(conn);
     if (!conn.closed) this.open--;
     this.flushAll(conn);
+    // Out of the table: no packet will reach it again.
+    freezeHttp(conn);
   }
 
   private create(p: TcpPacket): TrackedConnection {
@@ -389,30 +407,18 @@ export class ConnectionTracker {
       }
     }
     if (!isRequest && !isResponse) return;
-    const events = {
-      request: (r: HttpRequestInfo) => {
-        if (conn.lastResponseEnd !== null) conn.idleGapsMs.push(Math.max(0, (r.ts - conn.lastResponseEnd) / 1000));
-        if (!r.keepAlive) conn.clientClose++;
-      },
-      response: (r: HttpResponseInfo) => {
-        if (!r.informational && !r.keepAlive) conn.serverClose++;
-      },
-      responseEnd: (_r: HttpResponseInfo, ts: number) => {
-        conn.lastResponseEnd = ts;
-      },
-      lost: (lostSide: Side, reason: string, atByte: number) => {
-        conn.notes.push(`HTTP framing of the ${lostSide}'s bytes lost at byte ${atByte}: ${reason}`);
-      },
-      upgrade: (upSide: Side) => {
-        conn.notes.push(`protocol switched (upgrade by the ${upSide}); later bytes not framed`);
-      },
-    };
-    conn.http = new Http1Connection(events);
+    conn.http = new Http1Connection(new ConnectionEvents(conn));
   }
 
   private deliverFin(conn: TrackedConnection, flow: Flow, ts: number): void {
     if (flow.next !== null) flow.next = (flow.next + 1) >>> 0;
-    conn.http?.end(SIDE_NAMES[sideOf(conn, flow)]!, ts);
+    const http = conn.http;
+    if (http === null) return;
+    const side = sideOf(conn, flow);
+    http.end(SIDE_NAMES[side]!, ts);
+    conn.httpEnded |= 1 << side;
+    // Both streams ended: the framer ignores anything fed to it from now on.
+    if (conn.httpEnded === ((1 << CLIENT) | (1 << SERVER))) freezeHttp(conn);
   }
 
   private flushAll(conn: TrackedConnection): void {
@@ -441,6 +447,42 @@ export class ConnectionTracker {
   }
 }
 
+/** The framer's events for one connection: one small object rather than five closures. */
+class ConnectionEvents implements Http1Events {
+  constructor(private readonly conn: TrackedConnection) {}
+
+  request(r: HttpRequestInfo): void {
+    const conn = this.conn;
+    if (conn.lastResponseEnd !== null) conn.idleGapsMs.push(Math.max(0, (r.ts - conn.lastResponseEnd) / 1000));
+    if (!r.keepAlive) conn.clientClose++;
+  }
+
+  response(r: HttpResponseInfo): void {
+    if (!r.informational && !r.keepAlive) this.conn.serverClose++;
+  }
+
+  responseEnd(_r: HttpResponseInfo, ts: number): void {
+    this.conn.lastResponseEnd = ts;
+  }
+
+  lost(lostSide: Side, reason: string, atByte: number): void {
+    this.conn.notes.push(`HTTP framing of the ${lostSide}'s bytes lost at byte ${atByte}: ${reason}`);
+  }
+
+  upgrade(upSide: Side): void {
+    this.conn.notes.push(`protocol switched (upgrade by the ${upSide}); later bytes not framed`);
+  }
+}
+
+/** Keeps the framer's counts and lets the framer go (see TrackedConnection.httpFinal). */
+function freezeHttp(conn: TrackedConnection): void {
+  const http = conn.http;
+  if (http === null) return;
+  // A copy: the framer's array was grown by push() and has room to spare.
+  conn.httpFinal = { requests: http.requests, responses: http.responses, statusCodes: http.statusCodes.slice(), notHttp: http.notHttp };
+  conn.http = null;
+}
+
 function sideOf(conn: TrackedConnection, flow: Flow): number {
   return conn.flows[CLIENT] === flow ? CLIENT : SERVER;
 }
@@ -460,8 +502,8 @@ function toRecord(conn: TrackedConnection): ConnectionRecord {
   if (conn.synRetransmissions > 0) notes.push(`SYN sent ${conn.synRetransmissions + 1} times`);
   const lost = c.lostBytes + s.lostBytes;
   if (lost > 0) notes.push(`${lost} payload bytes not captured`);
-  if (conn.http?.notHttp || (conn.httpChecked && conn.http === null)) notes.push('not HTTP/1.x');
-  const http = conn.http;
+  const http = conn.http ?? conn.httpFinal;
+  if (http?.notHttp || (conn.httpChecked && http === null)) notes.push('not HTTP/1.x');
   // The active closer (first FIN) holds TIME_WAIT once both FINs went through; a RST skips it.
   const fullyClosed = c.fin && s.fin && conn.resetBy === null;
   return {
