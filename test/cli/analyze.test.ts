@@ -1,0 +1,257 @@
+/**
+ * `keepalive-lab analyze`, the built binary spawned as a user runs it: help, usage errors (exit 2),
+ * unreadable or wrong input (exit 1 with a stable code), standard input, --json, the focus options,
+ * and `tcpdump -w - | keepalive-lab analyze -` with a real tcpdump.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startLabServer } from '../../src/lab/server.js';
+import type { ConnectionRecord, Report } from '../../src/model/report.js';
+import { REPORT_SCHEMA } from '../../src/model/report.js';
+import { LT, buildPcap, buildPcapng } from '../support/capture-builder.js';
+import type { TcpPacketSpec } from '../support/capture-builder.js';
+import { captureSkip } from '../support/capture-env.js';
+import { BIN, runCli } from '../support/cli.js';
+import type { CliResult } from '../support/cli.js';
+import { runTool, stopProcess } from '../support/record.js';
+import { Conversation, httpGet, httpResponse } from '../support/tcp-conversation.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'kal-cli-analyze-'));
+test.after(() => rm(dir, { recursive: true, force: true }));
+
+/** Three connections: two to 10.0.0.2:8080 (3 requests, then 1), one to [2001:db8::2]:9090. */
+function packets(): TcpPacketSpec[] {
+  const out: TcpPacketSpec[] = [];
+  const a = new Conversation({ address: '10.0.0.1', port: 40001 }, { address: '10.0.0.2', port: 8080 }).handshake();
+  for (let i = 0; i < 3; i++) {
+    a.send('client', httpGet(`/${i}`), { ack: true });
+    a.send('server', httpResponse(), { ack: true });
+  }
+  a.close('client');
+  out.push(...a.packets);
+  const b = new Conversation({ address: '10.0.0.1', port: 40002 }, { address: '10.0.0.2', port: 8080 }, { start: a.time + 1000 }).handshake();
+  b.send('client', httpGet('/once', { Connection: 'close' }), { ack: true });
+  b.send('server', httpResponse(503, 'busy', { Connection: 'close' }), { ack: true });
+  b.close('server');
+  out.push(...b.packets);
+  const c = new Conversation({ address: '2001:db8::1', port: 40003 }, { address: '2001:db8::2', port: 9090 }, { start: b.time + 1000 }).handshake();
+  c.send('client', httpGet('/v6'), { ack: true });
+  c.send('server', httpResponse(204, ''), { ack: true });
+  c.rst('client');
+  out.push(...c.packets);
+  return out;
+}
+
+const PCAP = join(dir, 'three.pcap');
+const PCAPNG = join(dir, 'three.pcapng');
+await writeFile(PCAP, buildPcap({ packets: packets() }));
+await writeFile(PCAPNG, buildPcapng({ interfaces: [{ linkType: LT.LINUX_SLL2 }], blocks: packets() }));
+
+async function file(name: string, bytes: Uint8Array | string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, bytes);
+  return path;
+}
+
+/** The binary with `input` on its standard input. */
+function runWithStdin(args: string[], input: Uint8Array): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
+}
+
+function json(r: CliResult): Report {
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as Report;
+}
+
+function connections(r: CliResult): ConnectionRecord[] {
+  return json(r).runs[0]!.observers[0]!.connections;
+}
+
+test('analyze --help: usage on stdout, exit 0; listed in the main help', async () => {
+  const r = await runCli(['analyze', '--help']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^Usage: keepalive-lab analyze FILE\|- \[options\]/);
+  for (const option of ['--port P', '--server HOST:PORT', '--no-http', '--limit N', '--json']) assert.ok(r.stdout.includes(option), option);
+  const main = await runCli(['--help']);
+  assert.match(main.stdout, /^ {2}analyze /m);
+});
+
+test('analyze: usage errors exit 2 with one line and the usage', async () => {
+  const cases: [string[], RegExp][] = [
+    [['analyze'], /give a capture file, or - for standard input/],
+    [['analyze', PCAP, PCAPNG], /one capture at a time, got 2/],
+    [['analyze', PCAP, '--server', 'nonsense'], /--server must be HOST:PORT \(or \[IPv6\]:PORT\), got 'nonsense'/],
+    [['analyze', PCAP, '--server', '127.0.0.1:99999'], /--server must be HOST:PORT/],
+    [['analyze', PCAP, '--server', 'example.com:80'], /--server needs an IP address \(or localhost\), got 'example.com'/],
+    [['analyze', PCAP, '--port', '0'], /--port must be between 1 and 65535, got 0/],
+    [['analyze', PCAP, '--limit', 'some'], /--limit must be a whole number/],
+    [['analyze', PCAP, '--bogus'], /Unknown option '--bogus'/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr.split('\n')[0]!, message, args.join(' '));
+    assert.match(r.stderr, /Usage: keepalive-lab analyze/, args.join(' '));
+    assert.equal(r.stdout, '');
+  }
+});
+
+test('analyze: input that cannot be read or is not a capture exits 1 with its code', async () => {
+  const cases: [string, RegExp][] = [
+    [join(dir, 'missing.pcap'), /error: no such file: .*missing\.pcap \(KAL_ERR_FILE\)/],
+    [dir, /is a directory, not a capture \(KAL_ERR_FILE\)/],
+    [await file('notes.txt', 'GET / HTTP/1.1\r\nHost: example\r\n\r\n'), /not a pcap or pcapng file \(starts with 0x47455420\) \(KAL_ERR_NOT_A_CAPTURE\)/],
+    [await file('empty.pcap', new Uint8Array(0)), /empty input: no capture file header \(KAL_ERR_NOT_A_CAPTURE\)/],
+    [await file('header-cut.pcap', buildPcap({ packets: [] }).subarray(0, 20)), /only 20 bytes: the capture ends inside its file header \(KAL_ERR_NOT_A_CAPTURE\)/],
+    [await file('usb.pcap', buildPcap({ linkType: 189, packets: [{ frame: new Uint8Array(40) }] })), /unsupported link type 189 \(KAL_ERR_UNSUPPORTED_LINK_TYPE\)/],
+    [await file('bad-shb.pcapng', Uint8Array.of(0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a)), /\(KAL_ERR_MALFORMED_CAPTURE\)/],
+  ];
+  for (const [path, message] of cases) {
+    const r = await runCli(['analyze', path]);
+    assert.equal(r.code, 1, path);
+    assert.match(r.stderr, /^keepalive-lab analyze: error: /, path);
+    assert.match(r.stderr, message, path);
+    assert.doesNotMatch(r.stderr, /unexpected error|at .*\.js:\d+/, `${path}: no stack trace`);
+    assert.equal(r.stdout, '');
+  }
+});
+
+test('analyze FILE: the terminal report of each connection, totals and verdict', async () => {
+  const r = await runCli(['analyze', PCAP]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = r.stdout;
+  assert.match(out, /^#\s+capture\s+requests\s+conns/);
+  assert.match(out, /three\.pcap\s+5\s+3\s/);
+  assert.match(out, /three\.pcap — connections seen by the wire/);
+  assert.match(out, /10\.0\.0\.1:40001\s+10\.0\.0\.2:8080 .* 3\s+200x3/);
+  assert.match(out, /\[2001:db8::1\]:40003\s+\[2001:db8::2\]:9090/);
+  assert.match(out, /connections 3 \(3 opened with a SYN in view\)\s+requests 5\s+responses 5/);
+  assert.match(out, /capture: pcap, link type 1, \d+ frames, \d+ TCP/);
+  assert.match(out, /^verdict /m);
+  // The same capture as pcapng with Linux cooked v2 framing tells the same story.
+  const ng = await runCli(['analyze', PCAPNG]);
+  assert.equal(ng.code, 0, ng.stderr);
+  assert.match(ng.stdout, /capture: pcapng, link type 276/);
+  assert.match(ng.stdout, /connections 3 \(3 opened with a SYN in view\)\s+requests 5\s+responses 5/);
+});
+
+test('analyze --json: the report schema, the same data', async () => {
+  const report = json(await runCli(['analyze', PCAP, '--json']));
+  assert.equal(report.schema, REPORT_SCHEMA);
+  assert.equal(report.command, 'analyze');
+  assert.equal(report.tool.name, 'keepalive-lab');
+  assert.ok(!Number.isNaN(Date.parse(report.createdAt)));
+  assert.equal(report.runs.length, 1);
+  const run = report.runs[0]!;
+  assert.equal(run.name, 'analyze');
+  assert.equal(run.title, 'three.pcap');
+  assert.equal(run.config, null);
+  assert.equal(run.client, null);
+  assert.equal(run.capture?.format, 'pcap');
+  assert.deepEqual(run.capture?.linkTypes, [1]);
+  assert.deepEqual(Object.keys(run.verdict).sort(), ['code', 'summary']);
+  const wire = run.observers[0]!;
+  assert.equal(wire.observer, 'wire');
+  assert.equal(wire.totals.connections, 3);
+  assert.equal(wire.totals.requests, 5);
+  assert.deepEqual(wire.http, { serverClose: 1, clientClose: 1 });
+  const keys = ['id', 'client', 'server', 'start', 'end', 'handshakeRttMs', 'requests', 'responses', 'statusCodes', 'idleGapsMs', 'closedFirstBy', 'resetBy', 'timeWait', 'startedBefore', 'openAtEnd', 'bytesFromClient', 'bytesFromServer', 'notes'];
+  for (const c of wire.connections) assert.deepEqual(Object.keys(c).sort(), [...keys].sort());
+  assert.deepEqual(
+    wire.connections.map((c) => [c.requests, c.statusCodes, c.closedFirstBy, c.resetBy, c.timeWait]),
+    [
+      [3, [200, 200, 200], 'client', null, 'client'],
+      [1, [503], 'server', null, 'server'],
+      [1, [204], null, 'client', null],
+    ],
+  );
+});
+
+test('analyze --port and --server keep the connections in focus', async () => {
+  assert.deepEqual(
+    connections(await runCli(['analyze', PCAP, '--json', '--port', '8080'])).map((c) => c.client.port),
+    [40001, 40002],
+  );
+  assert.deepEqual(connections(await runCli(['analyze', PCAP, '--json', '--port', '40002'])).map((c) => [c.client.port, c.server.port]), [[40002, 8080]]);
+  assert.deepEqual(connections(await runCli(['analyze', PCAP, '--json', '--server', '10.0.0.2:8080'])).length, 2);
+  assert.deepEqual(connections(await runCli(['analyze', PCAP, '--json', '--server', '[2001:DB8:0:0:0:0:0:2]:9090'])).map((c) => c.server.port), [9090]);
+  const none = await runCli(['analyze', PCAP, '--server', '10.0.0.9:8080']);
+  assert.equal(none.code, 0, none.stderr);
+  assert.match(none.stdout, /no TCP connection was seen/);
+  assert.match(none.stdout, /\(0 in focus\)/);
+});
+
+test('analyze --no-http and --limit', async () => {
+  const tcpOnly = connections(await runCli(['analyze', PCAP, '--json', '--no-http']));
+  assert.deepEqual(tcpOnly.map((c) => c.requests), [0, 0, 0]);
+  assert.deepEqual(tcpOnly.map((c) => c.closedFirstBy), ['client', 'server', null]);
+  const limited = await runCli(['analyze', PCAP, '--limit', '1']);
+  assert.equal(limited.code, 0);
+  assert.match(limited.stdout, /\.\.\. 2 more connections \(--limit 0 shows all, --json has them all\)/);
+});
+
+test('analyze -: a capture on standard input', async () => {
+  const bytes = buildPcap({ packets: packets() });
+  const r = await runWithStdin(['analyze', '-'], bytes);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /standard input\s+5\s+3\s/);
+  const j = json(await runWithStdin(['analyze', '-', '--json'], bytes));
+  assert.equal(j.runs[0]!.subject, '-');
+  assert.equal(j.runs[0]!.observers[0]!.totals.requests, 5);
+  const empty = await runWithStdin(['analyze', '-'], new Uint8Array(0));
+  assert.equal(empty.code, 1);
+  assert.match(empty.stderr, /KAL_ERR_NOT_A_CAPTURE/);
+});
+
+test('tcpdump -w - | keepalive-lab analyze -: a live capture piped in', { skip: captureSkip(), timeout: 30_000 }, async (t) => {
+  const server = await startLabServer();
+  t.after(() => server.close());
+  const tcpdump = spawn('tcpdump', ['-i', 'lo', '-n', '--immediate-mode', '-U', '-B', '16384', '-s', '4096', '-w', '-', `tcp port ${server.port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => stopProcess(tcpdump));
+  const cli = spawn(process.execPath, [BIN, 'analyze', '-', '--json'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => stopProcess(cli));
+  tcpdump.stdout.pipe(cli.stdin);
+  let stdout = '';
+  let stderr = '';
+  cli.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  cli.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const done = new Promise<number | null>((resolve) => cli.on('close', (code) => resolve(code)));
+  let tcpdumpErr = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`tcpdump did not listen: ${tcpdumpErr}`)), 10_000);
+    tcpdump.stderr.on('data', (c: Buffer) => {
+      tcpdumpErr += c.toString();
+      if (/listening on/.test(tcpdumpErr)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  const curl = await runTool('curl', ['-sS', server.url, server.url, server.url]);
+  assert.equal(curl.code, 0, curl.stderr);
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the last FIN/ACKs
+  await stopProcess(tcpdump);
+  const code = await done;
+  assert.equal(code, 0, stderr);
+  const report = JSON.parse(stdout) as Report;
+  const wire = report.runs[0]!.observers[0]!;
+  assert.equal(wire.totals.connections, 1);
+  assert.equal(wire.totals.requests, 3);
+  assert.equal(report.runs[0]!.verdict.code, 'reuse');
+});
