@@ -4,7 +4,7 @@
  * apart from one small record per connection.
  */
 import { CaptureReader } from '../decode/capture.js';
-import type { CaptureInfo } from '../decode/capture.js';
+import type { CaptureInfo, FrameMeta } from '../decode/capture.js';
 import { PacketDecoder } from '../decode/packet.js';
 import type { DecodeStats } from '../decode/packet.js';
 import { NotACaptureError, UnsupportedLinkTypeError } from '../errors.js';
@@ -15,7 +15,10 @@ import { ConnectionTracker } from './tracker.js';
 import type { TrackerOptions } from './tracker.js';
 
 export interface CaptureAnalysisOptions extends TrackerOptions {
-  /** Keep only packets for which this returns true (e.g. a port or server filter). */
+  /**
+   * Keep only packets for which this returns true (e.g. a port or server filter). `p` is one object
+   * reused for every packet: read it, do not keep it.
+   */
   accept?: (p: TcpPacket) => boolean;
 }
 
@@ -39,14 +42,17 @@ export class CaptureAnalysis {
     const tracker = this.tracker;
     const decoder = this.decoder;
     const accept = options.accept;
+    // Per frame: no frame object, no view of it, one reused TcpPacket (the tracker keeps none).
+    const onFrame = (bytes: Uint8Array, start: number, end: number, meta: FrameMeta): void => {
+      const packet = decoder.decodeAt(bytes, start, end, meta.ts, meta.linkType);
+      if (packet !== null && (accept === undefined || accept(packet))) {
+        this.analyzed++;
+        tracker.packet(packet);
+      }
+    };
     this.reader = new CaptureReader({
-      frame: (frame) => {
-        const packet = decoder.decode(frame);
-        if (packet !== null && (accept === undefined || accept(packet))) {
-          this.analyzed++;
-          tracker.packet(packet);
-        }
-      },
+      frame: (f) => onFrame(f.data, 0, f.data.length, f),
+      frameAt: onFrame,
       warning: (w) => {
         if (this.warnings.length < 100) this.warnings.push(w);
       },

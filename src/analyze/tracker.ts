@@ -283,7 +283,8 @@ export class ConnectionTracker {
     if (rel > 0) {
       // A hole before this segment: keep a copy until the hole is filled (bounded).
       flow.outOfOrder++;
-      flow.pending.push({ seq, payload: p.payload.slice(), length: p.payloadLength, fin, ts: p.ts });
+      // A copy: the payload is a view into the capture chunk (and Buffer#slice() would be a view too).
+      flow.pending.push({ seq, payload: new Uint8Array(p.payload), length: p.payloadLength, fin, ts: p.ts });
       flow.pendingBytes += p.payload.length;
       this.buffered += p.payload.length;
       this.holding.set(flow, conn);

@@ -57,9 +57,18 @@ export interface CaptureInfo {
   interfaces: CaptureInterfaceInfo[];
 }
 
+/** A frame without its bytes, as handed to CaptureSink.frameAt(). */
+export type FrameMeta = Omit<CaptureFrame, 'data'>;
+
 export interface CaptureSink {
   /** One frame. Its `data` is a view into the bytes pushed (or a copy for a record split across pushes). */
   frame(f: CaptureFrame): void;
+  /**
+   * The fast path, called instead of frame() when present: the frame is `bytes[start, end)`, where
+   * `bytes` is the chunk pushed (or a copy of a record split across pushes). Nothing is allocated per
+   * frame: `meta` is one object, overwritten for the next frame.
+   */
+  frameAt?(bytes: Uint8Array, start: number, end: number, meta: FrameMeta): void;
   warning?(w: Warning): void;
   /** Called after the file header, and again after each pcapng section or interface block. */
   info?(i: CaptureInfo): void;
@@ -104,7 +113,8 @@ export interface RecordParser {
 /** What the reader offers a format parser. */
 export interface RecordContext {
   readonly maxRecordLength: number;
-  frame(f: CaptureFrame): void;
+  /** One frame, `b[start, end)`, with what the record says of it (ts in microseconds). */
+  frame(b: Uint8Array, start: number, end: number, ts: number, linkType: number, interfaceId: number, originalLength: number): void;
   warn(code: string, message: string): void;
   info(i: CaptureInfo): void;
 }
@@ -127,11 +137,20 @@ export class CaptureReader {
   constructor(sink: CaptureSink, options?: CaptureReaderOptions) {
     this.sink = sink;
     const maxRecordLength = options?.maxRecordLength ?? DEFAULT_MAX_RECORD_LENGTH;
+    const meta: FrameMeta = { ts: 0, linkType: 0, interfaceId: 0, originalLength: 0 };
     this.context = {
       maxRecordLength,
-      frame: (f) => {
+      frame: (b, start, end, ts, linkType, interfaceId, originalLength) => {
         this.frameCount++;
-        this.sink.frame(f);
+        if (sink.frameAt !== undefined) {
+          meta.ts = ts;
+          meta.linkType = linkType;
+          meta.interfaceId = interfaceId;
+          meta.originalLength = originalLength;
+          sink.frameAt(b, start, end, meta);
+        } else {
+          sink.frame({ ts, linkType, interfaceId, data: b.subarray(start, end), originalLength });
+        }
       },
       warn: (code, message) => this.warn(code, message),
       info: (i) => {

@@ -43,11 +43,12 @@ export interface IpResult {
 }
 
 /**
- * Decodes the IPv4 header at `offset`. Returns OK (and fills `out`), TRUNCATED (header not all
- * captured), MALFORMED, FRAGMENT (any fragment, whatever it carries) or NOT_TCP.
+ * Decodes the IPv4 header at `offset`; the captured frame ends at `end` (default: the end of `data`).
+ * Returns OK (and fills `out`), TRUNCATED (header not all captured), MALFORMED, FRAGMENT (any
+ * fragment, whatever it carries) or NOT_TCP.
  */
-export function decodeIpv4(data: Uint8Array, offset: number, out: IpResult): LayerStatus {
-  const available = data.length - offset;
+export function decodeIpv4(data: Uint8Array, offset: number, out: IpResult, end = data.length): LayerStatus {
+  const available = end - offset;
   if (available <= 0) return Layer.TRUNCATED;
   const versionIhl = data[offset]!;
   if (versionIhl >> 4 !== IPV4_VERSION) return Layer.MALFORMED;
@@ -61,11 +62,11 @@ export function decodeIpv4(data: Uint8Array, offset: number, out: IpResult): Lay
   if (totalLength < headerLength) return Layer.MALFORMED;
   if ((u16be(data, offset + FLAGS_FRAGMENT_OFFSET) & (MORE_FRAGMENTS | FRAGMENT_OFFSET_MASK)) !== 0) return Layer.FRAGMENT;
   if (data[offset + PROTOCOL_OFFSET] !== IP_PROTOCOL_TCP) return Layer.NOT_TCP;
-  const end = offset + totalLength;
+  const ipEnd = offset + totalLength;
   out.transportOffset = offset + headerLength;
   out.transportLength = totalLength - headerLength;
   // Ethernet pads short frames to 60 bytes: the IP total length, not the frame, says where IP ends.
-  out.capturedEnd = end < data.length ? end : data.length;
+  out.capturedEnd = ipEnd < end ? ipEnd : end;
   out.srcOffset = offset + SOURCE_OFFSET;
   out.dstOffset = offset + DESTINATION_OFFSET;
   return Layer.OK;

@@ -41,12 +41,13 @@ const AH_UNIT = 4;
 const AH_LENGTH_BIAS = 2;
 
 /**
- * Decodes the IPv6 header at `offset` and walks its extension headers. Returns OK (and fills `out`,
- * with transportOffset on the TCP header), TRUNCATED, MALFORMED, FRAGMENT or NOT_TCP. A fragment
- * header with offset 0 and M = 0 (an "atomic fragment", RFC 6946) is not a fragment.
+ * Decodes the IPv6 header at `offset` and walks its extension headers; the captured frame ends at
+ * `frameEnd` (default: the end of `data`). Returns OK (and fills `out`, with transportOffset on the
+ * TCP header), TRUNCATED, MALFORMED, FRAGMENT or NOT_TCP. A fragment header with offset 0 and M = 0
+ * (an "atomic fragment", RFC 6946) is not a fragment.
  */
-export function decodeIpv6(data: Uint8Array, offset: number, out: IpResult): LayerStatus {
-  const available = data.length - offset;
+export function decodeIpv6(data: Uint8Array, offset: number, out: IpResult, frameEnd = data.length): LayerStatus {
+  const available = frameEnd - offset;
   if (available <= 0) return Layer.TRUNCATED;
   if (data[offset]! >> 4 !== IPV6_VERSION) return Layer.MALFORMED;
   if (available < IPV6_HEADER_LENGTH) return Layer.TRUNCATED;
@@ -55,7 +56,7 @@ export function decodeIpv6(data: Uint8Array, offset: number, out: IpResult): Lay
   // before the NIC split it: the captured length is the best we have.
   if (payloadLength === 0) payloadLength = available - IPV6_HEADER_LENGTH;
   const end = offset + IPV6_HEADER_LENGTH + payloadLength;
-  const capturedEnd = end < data.length ? end : data.length;
+  const capturedEnd = end < frameEnd ? end : frameEnd;
   let next = data[offset + NEXT_HEADER_OFFSET]!;
   let p = offset + IPV6_HEADER_LENGTH;
   // Every extension header is at least 8 bytes, so the walk ends by the packet length at the latest.

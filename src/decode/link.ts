@@ -90,55 +90,57 @@ export interface LinkResult {
 }
 
 /**
- * Finds the IP header in `data`, a frame of link type `linkType`. Returns Layer.OK (and fills `out`),
- * NOT_IP, TRUNCATED, MALFORMED (raw IP with a version other than 4 or 6) or UNSUPPORTED.
+ * Finds the IP header in the frame `data[start, end)` (the whole of `data` by default) of link type
+ * `linkType`. Returns Layer.OK (and fills `out`, whose offset is an index into `data`), NOT_IP,
+ * TRUNCATED, MALFORMED (raw IP with a version other than 4 or 6) or UNSUPPORTED.
  */
-export function decodeLink(linkType: number, data: Uint8Array, out: LinkResult): LayerStatus {
+export function decodeLink(linkType: number, data: Uint8Array, out: LinkResult, start = 0, end = data.length): LayerStatus {
+  const length = end - start;
   switch (linkType) {
     case LinkType.ETHERNET:
-      if (data.length < ETHERNET_HEADER_LENGTH) return Layer.TRUNCATED;
-      return etherType(data, ETHERNET_TYPE_OFFSET, out);
+      if (length < ETHERNET_HEADER_LENGTH) return Layer.TRUNCATED;
+      return etherType(data, start + ETHERNET_TYPE_OFFSET, out, start + ETHERNET_TYPE_OFFSET + 2, end);
     case LinkType.LINUX_SLL:
-      if (data.length < SLL_HEADER_LENGTH) return Layer.TRUNCATED;
-      return etherType(data, SLL_PROTOCOL_OFFSET, out, SLL_HEADER_LENGTH);
+      if (length < SLL_HEADER_LENGTH) return Layer.TRUNCATED;
+      return etherType(data, start + SLL_PROTOCOL_OFFSET, out, start + SLL_HEADER_LENGTH, end);
     case LinkType.LINUX_SLL2:
-      if (data.length < SLL2_HEADER_LENGTH) return Layer.TRUNCATED;
-      return etherType(data, SLL2_PROTOCOL_OFFSET, out, SLL2_HEADER_LENGTH);
+      if (length < SLL2_HEADER_LENGTH) return Layer.TRUNCATED;
+      return etherType(data, start + SLL2_PROTOCOL_OFFSET, out, start + SLL2_HEADER_LENGTH, end);
     case LinkType.NULL: {
-      if (data.length < LOOPBACK_HEADER_LENGTH) return Layer.TRUNCATED;
+      if (length < LOOPBACK_HEADER_LENGTH) return Layer.TRUNCATED;
       // Host byte order of the capturing machine, which need not be the file's: the family is a
       // small number, so a value that does not fit 16 bits was read the wrong way round.
-      let family = u32le(data, 0);
-      if (family > MAX_FAMILY) family = u32be(data, 0);
-      return loopbackFamily(family, out);
+      let family = u32le(data, start);
+      if (family > MAX_FAMILY) family = u32be(data, start);
+      return loopbackFamily(family, out, start);
     }
     case LinkType.LOOP:
-      if (data.length < LOOPBACK_HEADER_LENGTH) return Layer.TRUNCATED;
-      return loopbackFamily(u32be(data, 0), out);
+      if (length < LOOPBACK_HEADER_LENGTH) return Layer.TRUNCATED;
+      return loopbackFamily(u32be(data, start), out, start);
     case LinkType.RAW:
     case LinkType.RAW_DLT12:
     case LinkType.RAW_DLT14:
-      return rawIp(data, out, 0);
+      return rawIp(data, out, 0, start, end);
     case LinkType.IPV4:
-      return rawIp(data, out, 4);
+      return rawIp(data, out, 4, start, end);
     case LinkType.IPV6:
-      return rawIp(data, out, 6);
+      return rawIp(data, out, 6, start, end);
     default:
       return Layer.UNSUPPORTED;
   }
 }
 
 /**
- * Reads the ethertype at `typeOffset`, skipping any stack of VLAN tags. The payload starts right
- * after the ethertype for Ethernet (typeOffset + 2); `payloadOffset` overrides that for SLL2, whose
- * protocol field comes first.
+ * Reads the ethertype at `typeOffset`, skipping any stack of VLAN tags. The payload starts at
+ * `payloadOffset`: right after the ethertype for Ethernet and SLL, after the whole header for SLL2,
+ * whose protocol field comes first.
  */
-function etherType(data: Uint8Array, typeOffset: number, out: LinkResult, payloadOffset = typeOffset + 2): LayerStatus {
+function etherType(data: Uint8Array, typeOffset: number, out: LinkResult, payloadOffset: number, end: number): LayerStatus {
   let type = u16be(data, typeOffset);
   let offset = payloadOffset;
   // Each tag consumes 4 bytes, so the loop ends by the frame length at the latest.
   while (type === EtherType.VLAN || type === EtherType.QINQ || type === EtherType.QINQ_LEGACY) {
-    if (offset + VLAN_TAG_LENGTH > data.length) return Layer.TRUNCATED;
+    if (offset + VLAN_TAG_LENGTH > end) return Layer.TRUNCATED;
     type = u16be(data, offset + 2);
     offset += VLAN_TAG_LENGTH;
   }
@@ -154,8 +156,8 @@ function etherType(data: Uint8Array, typeOffset: number, out: LinkResult, payloa
   return Layer.NOT_IP;
 }
 
-function loopbackFamily(family: number, out: LinkResult): LayerStatus {
-  out.offset = LOOPBACK_HEADER_LENGTH;
+function loopbackFamily(family: number, out: LinkResult, start: number): LayerStatus {
+  out.offset = start + LOOPBACK_HEADER_LENGTH;
   if (family === LoopbackFamily.INET) {
     out.ipVersion = 4;
     return Layer.OK;
@@ -173,11 +175,11 @@ function loopbackFamily(family: number, out: LinkResult): LayerStatus {
 }
 
 /** Raw IP: the version nibble says which; `expected` (4 or 6) when the link type fixes it, else 0. */
-function rawIp(data: Uint8Array, out: LinkResult, expected: 0 | 4 | 6): LayerStatus {
-  if (data.length === 0) return Layer.TRUNCATED;
-  const version = data[0]! >> 4;
+function rawIp(data: Uint8Array, out: LinkResult, expected: 0 | 4 | 6, start: number, end: number): LayerStatus {
+  if (end <= start) return Layer.TRUNCATED;
+  const version = data[start]! >> 4;
   if ((version !== 4 && version !== 6) || (expected !== 0 && version !== expected)) return Layer.MALFORMED;
-  out.offset = 0;
+  out.offset = start;
   out.ipVersion = version;
   return Layer.OK;
 }

@@ -1,9 +1,11 @@
 /**
  * Frame -> TCP segment: link layer (link.ts), IPv4 (ipv4.ts) or IPv6 (ipv6.ts), then TCP (tcp.ts).
  *
- * This is the hot path of `analyze` and of live capture: it allocates nothing but the returned
- * TcpPacket and its payload view (address strings come from small caches), and never throws.
- * Anything that is not a decodable TCP segment is counted in `stats` and yields null.
+ * This is the hot path of `analyze` and of live capture, run for every frame of the capture, and it
+ * never throws. decodeAt() allocates nothing but the payload view of a segment that carries data:
+ * it reads the frame where it lies in a larger buffer and fills one TcpPacket that it reuses
+ * (address strings come from small caches). decode() is the convenient form: a frame in, a new
+ * TcpPacket out. Anything that is not a decodable TCP segment is counted in `stats` and yields null.
  */
 import type { CaptureFrame, TcpPacket } from '../model/packet.js';
 import { Layer, type LayerStatus } from './cursor.js';
@@ -54,39 +56,79 @@ export class PacketDecoder {
   private readonly link: LinkResult = { offset: 0, ipVersion: 4 };
   private readonly ip: IpResult = { transportOffset: 0, transportLength: 0, capturedEnd: 0, srcOffset: 0, dstOffset: 0 };
   private readonly tcp: TcpResult = { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, payloadOffset: 0, payloadLength: 0 };
+  /** What decodeAt() returns, every time. */
+  private readonly packet: TcpPacket = {
+    ts: 0,
+    ipVersion: 4,
+    src: '',
+    dst: '',
+    srcPort: 0,
+    dstPort: 0,
+    seq: 0,
+    ack: 0,
+    flags: 0,
+    window: 0,
+    payloadLength: 0,
+    payload: EMPTY_PAYLOAD,
+  };
 
-  /** The TCP segment in `frame`, or null (counted in `stats`) for anything else. */
+  /** The TCP segment in `frame` as a new TcpPacket, or null (counted in `stats`) for anything else. */
   decode(frame: CaptureFrame): TcpPacket | null {
+    const p = this.decodeAt(frame.data, 0, frame.data.length, frame.ts, frame.linkType);
+    if (p === null) return null;
+    return {
+      ts: p.ts,
+      ipVersion: p.ipVersion,
+      src: p.src,
+      dst: p.dst,
+      srcPort: p.srcPort,
+      dstPort: p.dstPort,
+      seq: p.seq,
+      ack: p.ack,
+      flags: p.flags,
+      window: p.window,
+      payloadLength: p.payloadLength,
+      payload: p.payload,
+    };
+  }
+
+  /**
+   * The TCP segment in the frame `bytes[start, end)` captured at `ts` (microseconds) on a link of
+   * type `linkType`, or null (counted in `stats`) for anything else. The TcpPacket returned is the
+   * same object at every call, overwritten by the next one: copy what must outlive it (its payload
+   * is a view into `bytes`).
+   */
+  decodeAt(bytes: Uint8Array, start: number, end: number, ts: number, linkType: number): TcpPacket | null {
     const stats = this.stats;
     stats.frames++;
-    const data = frame.data;
-    let status = decodeLink(frame.linkType, data, this.link);
-    if (status !== Layer.OK) return this.drop(status, frame.linkType);
+    const link = this.link;
+    let status = decodeLink(linkType, bytes, link, start, end);
+    if (status !== Layer.OK) return this.drop(status, linkType);
     const ip = this.ip;
-    const ipVersion = this.link.ipVersion;
-    status = ipVersion === 4 ? decodeIpv4(data, this.link.offset, ip) : decodeIpv6(data, this.link.offset, ip);
-    if (status !== Layer.OK) return this.drop(status, frame.linkType);
+    const ipVersion = link.ipVersion;
+    status = ipVersion === 4 ? decodeIpv4(bytes, link.offset, ip, end) : decodeIpv6(bytes, link.offset, ip, end);
+    if (status !== Layer.OK) return this.drop(status, linkType);
     const tcp = this.tcp;
-    status = decodeTcp(data, ip.transportOffset, ip.transportLength, ip.capturedEnd, tcp);
-    if (status !== Layer.OK) return this.drop(status, frame.linkType);
+    status = decodeTcp(bytes, ip.transportOffset, ip.transportLength, ip.capturedEnd, tcp);
+    if (status !== Layer.OK) return this.drop(status, linkType);
 
     const capturedPayload = ip.capturedEnd - tcp.payloadOffset;
     if (capturedPayload < tcp.payloadLength) stats.truncated++;
     stats.tcp++;
-    return {
-      ts: frame.ts,
-      ipVersion,
-      src: ipVersion === 4 ? ipv4ToString(data, ip.srcOffset) : ipv6ToString(data, ip.srcOffset),
-      dst: ipVersion === 4 ? ipv4ToString(data, ip.dstOffset) : ipv6ToString(data, ip.dstOffset),
-      srcPort: tcp.srcPort,
-      dstPort: tcp.dstPort,
-      seq: tcp.seq,
-      ack: tcp.ack,
-      flags: tcp.flags,
-      window: tcp.window,
-      payloadLength: tcp.payloadLength,
-      payload: capturedPayload > 0 ? data.subarray(tcp.payloadOffset, ip.capturedEnd) : EMPTY_PAYLOAD,
-    };
+    const p = this.packet;
+    p.ts = ts;
+    p.ipVersion = ipVersion;
+    p.src = ipVersion === 4 ? ipv4ToString(bytes, ip.srcOffset) : ipv6ToString(bytes, ip.srcOffset);
+    p.dst = ipVersion === 4 ? ipv4ToString(bytes, ip.dstOffset) : ipv6ToString(bytes, ip.dstOffset);
+    p.srcPort = tcp.srcPort;
+    p.dstPort = tcp.dstPort;
+    p.seq = tcp.seq;
+    p.ack = tcp.ack;
+    p.flags = tcp.flags;
+    p.window = tcp.window;
+    p.payloadLength = tcp.payloadLength;
+    p.payload = capturedPayload > 0 ? bytes.subarray(tcp.payloadOffset, ip.capturedEnd) : EMPTY_PAYLOAD;
+    return p;
   }
 
   private drop(status: LayerStatus, linkType: number): null {

@@ -70,14 +70,16 @@ export class PcapParser implements RecordParser {
     const fraction = u32(b, offset + TS_FRACTION_OFFSET, le);
     const originalLength = u32(b, offset + ORIG_LEN_OFFSET, le);
     const dataLength = length - PCAP_RECORD_HEADER_LENGTH;
-    this.context.frame({
-      ts: seconds * MICROS_PER_SECOND + (this.nanoseconds ? fraction / NANOS_PER_MICRO : fraction),
-      linkType: this.linkType,
-      interfaceId: 0,
-      data: b.subarray(offset + PCAP_RECORD_HEADER_LENGTH, offset + length),
+    this.context.frame(
+      b,
+      offset + PCAP_RECORD_HEADER_LENGTH,
+      offset + length,
+      seconds * MICROS_PER_SECOND + (this.nanoseconds ? fraction / NANOS_PER_MICRO : fraction),
+      this.linkType,
+      0,
       // Some writers leave orig_len at 0 or below incl_len; the captured bytes were on the wire.
-      originalLength: originalLength > dataLength ? originalLength : dataLength,
-    });
+      originalLength > dataLength ? originalLength : dataLength,
+    );
   }
 
   private fileHeader(b: Uint8Array, offset: number): void {

@@ -331,13 +331,7 @@ export class PcapngParser implements RecordParser {
     const ts = micros(iface, high, low);
     this.lastTs = ts;
     const start = offset + EPB_DATA_OFFSET;
-    this.context.frame({
-      ts,
-      linkType: iface.info.linkType,
-      interfaceId,
-      data: b.subarray(start, start + captured),
-      originalLength: original > captured ? original : captured,
-    });
+    this.context.frame(b, start, start + captured, ts, iface.info.linkType, interfaceId, original > captured ? original : captured);
   }
 
   private simplePacket(b: Uint8Array, offset: number, length: number): void {
@@ -353,13 +347,7 @@ export class PcapngParser implements RecordParser {
     const snaplen = iface.info.snaplen;
     if (snaplen !== 0 && snaplen < captured) captured = snaplen;
     const start = offset + SPB_DATA_OFFSET;
-    this.context.frame({
-      ts: this.lastTs,
-      linkType: iface.info.linkType,
-      interfaceId: 0,
-      data: b.subarray(start, start + captured),
-      originalLength: original > captured ? original : captured,
-    });
+    this.context.frame(b, start, start + captured, this.lastTs, iface.info.linkType, 0, original > captured ? original : captured);
   }
 
   private reportInfo(): void {
