@@ -102,6 +102,16 @@ export class TrackedConnection implements TupleEntry<TrackedConnection> {
   httpFinal: HttpCounts | null = null;
   /** Sides whose end the framer was told of: bit 1 << CLIENT, bit 1 << SERVER. */
   httpEnded = 0;
+  /** Counts of earlier framers, given up after bytes went missing (see restartHttp). */
+  httpBefore: HttpCounts | null = null;
+  /** The framer lost track of a side (bytes missing, malformed): the next message start restarts it. */
+  httpLost = false;
+  httpRestarts = 0;
+  /**
+   * The side (CLIENT, SERVER) that did not restart the framer and has not been framed since: a gap
+   * on it lies before the new start, so the new framer is not told. -1 otherwise.
+   */
+  freshSide = -1;
   httpChecked = false;
   /** Payloads sniffed so far without finding where an HTTP message starts (mid-stream joins). */
   sniffs = 0;
@@ -289,7 +299,9 @@ export class ConnectionTracker {
       this.buffered += p.payload.length;
       this.holding.set(flow, conn);
       if (++flow.segmentsPastHole > MAX_SEGMENTS_PAST_HOLE || flow.pendingBytes > this.maxBufferedBytes) {
-        this.skipHole(conn, flow);
+        // Given up on both sides at once, the client's first: framing restarts at the client's next
+        // request, and the server's hole then lies before the restart (see restartHttp).
+        this.flushAll(conn);
       }
       if (this.buffered > this.maxTotalBufferedBytes) this.shed();
       return;
@@ -342,27 +354,34 @@ export class ConnectionTracker {
 
   /** Over the global limit: give up the oldest holes until the buffered bytes fit again. */
   private shed(): void {
-    for (const [flow, conn] of this.holding) {
+    for (const conn of this.holding.values()) {
       if (this.buffered <= this.maxTotalBufferedBytes) return;
-      while (flow.pending.length > 0) this.skipHole(conn, flow);
+      this.flushAll(conn);
     }
   }
 
-  /** Give up on a hole: count its bytes as lost, tell the framer, go on with what follows. */
-  private skipHole(conn: TrackedConnection, flow: Flow): void {
-    let lowest: Pending | undefined;
-    for (const seg of flow.pending) {
-      if (lowest === undefined || ((seg.seq - lowest.seq) | 0) < 0) lowest = seg;
-    }
-    if (lowest === undefined || flow.next === null) return;
-    const missing = (lowest.seq - flow.next) | 0;
+  /** Deliver the lowest buffered segment of `flow`, counting the bytes before it (if any) as lost. */
+  private skipTo(conn: TrackedConnection, flow: Flow, seg: Pending): void {
+    const missing = (seg.seq - flow.next!) | 0;
     if (missing > 0) {
       flow.lostBytes += missing;
-      conn.http?.gap(SIDE_NAMES[sideOf(conn, flow)]!, missing, lowest.ts);
-      flow.next = lowest.seq;
+      this.gap(conn, flow, missing, seg.ts);
+      flow.next = seg.seq;
     }
-    flow.segmentsPastHole = 0;
-    this.drain(conn, flow);
+    flow.pending.splice(flow.pending.indexOf(seg), 1);
+    flow.pendingBytes -= seg.payload.length;
+    this.buffered -= seg.payload.length;
+    const rel = (seg.seq - flow.next!) | 0;
+    if (seg.length + rel > 0) {
+      this.deliver(conn, flow, seg.payload.subarray(Math.min(seg.payload.length, -rel)), seg.length + rel, seg.ts);
+    } else if (seg.length > 0) {
+      flow.retransmissions++;
+    }
+    if (seg.fin) this.deliverFin(conn, flow, seg.ts);
+    if (flow.pending.length === 0) {
+      flow.segmentsPastHole = 0;
+      this.holding.delete(flow);
+    }
   }
 
   private deliver(conn: TrackedConnection, flow: Flow, payload: Uint8Array, length: number, ts: number): void {
@@ -376,15 +395,25 @@ export class ConnectionTracker {
       if (payload.length === 0) return;
       this.startHttp(conn, sideOf(conn, flow), payload);
     }
-    const http = conn.http;
-    if (http === null) return;
+    if (conn.http === null) return;
     const sideName = conn.flows[CLIENT] === flow ? 'client' : 'server';
+    const side = sideOf(conn, flow);
+    if (conn.httpLost && payload.length > 0 && (side === CLIENT ? looksLikeHttpRequest(payload) : startsWithHttpVersion(payload))) restartHttp(conn, side);
+    const http = conn.http;
     if (payload.length > 0) {
+      if (side === conn.freshSide) conn.freshSide = -1;
       if (sideName === 'client') http.client(payload, ts);
       else http.server(payload, ts);
     }
     // The framer counts the missing bytes inside bodies.
-    if (missing > 0) http.gap(sideName, missing, ts);
+    if (missing > 0) this.gap(conn, flow, missing, ts);
+  }
+
+  /** `missing` bytes of `flow` were not captured: tell the framer, unless they precede a restart. */
+  private gap(conn: TrackedConnection, flow: Flow, missing: number, ts: number): void {
+    const side = sideOf(conn, flow);
+    if (side === conn.freshSide) return;
+    conn.http?.gap(SIDE_NAMES[side]!, missing, ts);
   }
 
   /** First payload of a connection: is it HTTP, and (without a SYN) who is the client? */
@@ -422,9 +451,19 @@ export class ConnectionTracker {
     if (conn.httpEnded === ((1 << CLIENT) | (1 << SERVER))) freezeHttp(conn);
   }
 
+  /**
+   * Give up the holes of both directions: deliver every buffered segment, the two sides interleaved
+   * in capture-time order (so the framer meets requests and responses as they were sent), the bytes
+   * of each hole counted as lost.
+   */
   private flushAll(conn: TrackedConnection): void {
-    for (const flow of conn.flows) {
-      while (flow.pending.length > 0) this.skipHole(conn, flow);
+    const [c, s] = conn.flows;
+    for (;;) {
+      const lc = lowestPending(c);
+      const ls = lowestPending(s);
+      if (lc === undefined && ls === undefined) return;
+      if (ls === undefined || (lc !== undefined && lc.ts <= ls.ts)) this.skipTo(conn, c, lc!);
+      else this.skipTo(conn, s, ls);
     }
   }
 
@@ -467,12 +506,36 @@ class ConnectionEvents implements Http1Events {
   }
 
   lost(lostSide: Side, reason: string, atByte: number): void {
-    this.conn.notes.push(`HTTP framing of the ${lostSide}'s bytes lost at byte ${atByte}: ${reason}`);
+    const conn = this.conn;
+    conn.httpLost = true;
+    // Later losses are summed up by the restart note (see toRecord).
+    if (conn.httpRestarts === 0) conn.notes.push(`HTTP framing of the ${lostSide}'s bytes lost at byte ${atByte}: ${reason}`);
   }
 
   upgrade(upSide: Side): void {
     this.conn.notes.push(`protocol switched (upgrade by the ${upSide}); later bytes not framed`);
   }
+}
+
+/**
+ * After missing bytes (a capture that dropped packets, a snap length cutting a head) the framer has
+ * stopped on that side. A segment that starts with a request line (client) or a status line (server)
+ * is where a message begins; with a sequential client the other side is between messages then (the
+ * server's next bytes are the response, the client's the next request), so a new framer starts
+ * there, and the old one's counts are kept. This is what tshark does, segment by segment.
+ */
+function restartHttp(conn: TrackedConnection, side: number): void {
+  conn.httpBefore = addCounts(conn.httpBefore, conn.http!);
+  conn.http = new Http1Connection(new ConnectionEvents(conn));
+  conn.httpLost = false;
+  conn.httpEnded = 0;
+  conn.httpRestarts++;
+  conn.freshSide = side === CLIENT ? SERVER : CLIENT;
+}
+
+function addCounts(a: HttpCounts | null, b: HttpCounts): HttpCounts {
+  if (a === null) return { requests: b.requests, responses: b.responses, statusCodes: b.statusCodes.slice(), notHttp: b.notHttp };
+  return { requests: a.requests + b.requests, responses: a.responses + b.responses, statusCodes: [...a.statusCodes, ...b.statusCodes], notHttp: a.notHttp || b.notHttp };
 }
 
 /** Keeps the framer's counts and lets the framer go (see TrackedConnection.httpFinal). */
@@ -482,6 +545,15 @@ function freezeHttp(conn: TrackedConnection): void {
   // A copy: the framer's array was grown by push() and has room to spare.
   conn.httpFinal = { requests: http.requests, responses: http.responses, statusCodes: http.statusCodes.slice(), notHttp: http.notHttp };
   conn.http = null;
+}
+
+/** The buffered segment that comes first in the sequence space. */
+function lowestPending(flow: Flow): Pending | undefined {
+  let lowest: Pending | undefined;
+  for (const seg of flow.pending) {
+    if (lowest === undefined || ((seg.seq - lowest.seq) | 0) < 0) lowest = seg;
+  }
+  return lowest;
 }
 
 function sideOf(conn: TrackedConnection, flow: Flow): number {
@@ -503,7 +575,9 @@ function toRecord(conn: TrackedConnection): ConnectionRecord {
   if (conn.synRetransmissions > 0) notes.push(`SYN sent ${conn.synRetransmissions + 1} times`);
   const lost = c.lostBytes + s.lostBytes;
   if (lost > 0) notes.push(`${lost} payload bytes not captured`);
-  const http = conn.http ?? conn.httpFinal;
+  const current = conn.http ?? conn.httpFinal;
+  const http = current !== null && conn.httpBefore !== null ? addCounts(conn.httpBefore, current) : current;
+  if (conn.httpRestarts > 0) notes.push(`HTTP framing resumed ${conn.httpRestarts} time${conn.httpRestarts === 1 ? '' : 's'} at the next message start`);
   if (http?.notHttp || (conn.httpChecked && http === null)) notes.push('not HTTP/1.x');
   // The active closer (first FIN) holds TIME_WAIT once both FINs went through; a RST skips it.
   const fullyClosed = c.fin && s.fin && conn.resetBy === null;

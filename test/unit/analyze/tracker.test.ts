@@ -306,9 +306,10 @@ test('tracker: a hole is given up after enough later segments (bounded buffering
   }
   const conn = only(track(c.packets.filter((_, i) => i !== lostAt)));
   assert.equal(conn.requests, requests);
-  // The first response is lost with its whole head: the server side loses framing at the hole.
-  assert.equal(conn.responses, 0);
+  // The first response is lost with its whole head: framing resumes at the next status line.
+  assert.equal(conn.responses, requests - 1);
   assert.ok(conn.notes.some((n) => /HTTP framing of the server's bytes lost at byte 0/.test(n)), conn.notes.join('; '));
+  assert.ok(conn.notes.includes('HTTP framing resumed 1 time at the next message start'), conn.notes.join('; '));
   assert.ok(conn.notes.includes(`${httpResponse(200, 'zero').length} payload bytes not captured`), conn.notes.join('; '));
 });
 
@@ -563,4 +564,43 @@ test('tracker: out-of-order bytes held over all connections stay under maxTotalB
     assert.equal(conn.bytesFromServer, httpResponse(200, 11_000).length - 1000);
     assert.ok(conn.notes.includes('1000 payload bytes not captured'), conn.notes.join('; '));
   }
+});
+
+/** A keep-alive connection of `n` request/response pairs whose packets `lose` never reached the capture. */
+function lossy(n: number, lose: (i: number, side: 'client' | 'server') => boolean): { packets: TcpPacketSpec[]; lost: number } {
+  const c = new Conversation(CLIENT, SERVER).handshake();
+  const dropped = new Set<TcpPacketSpec>();
+  let lost = 0;
+  for (let i = 0; i < n; i++) {
+    const req = c.send('client', httpGet(`/${i}`), { ack: true });
+    const res = c.send('server', httpResponse(200, 'r' + i), { ack: true });
+    if (lose(i, 'client')) dropped.add(req);
+    if (lose(i, 'server')) dropped.add(res);
+    if (lose(i, 'client') || lose(i, 'server')) lost++;
+  }
+  c.close('client');
+  return { packets: c.packets.filter((p) => !dropped.has(p)), lost };
+}
+
+test('tracker: a request and its response missing from the capture: framing resumes at the next request', () => {
+  const { packets } = lossy(10, (i) => i === 2);
+  const conn = only(track(packets));
+  assert.equal(conn.requests, 9);
+  assert.equal(conn.responses, 9);
+  assert.deepEqual(conn.statusCodes, new Array<number>(9).fill(200));
+  assert.ok(conn.notes.includes('HTTP framing resumed 1 time at the next message start'), conn.notes.join('; '));
+  assert.equal(conn.timeWait, 'client');
+});
+
+test('tracker: losses all along a long keep-alive connection (holes given up while streaming)', () => {
+  // Every 10th exchange lost: 30 holes, each given up after 64 later segments or at the end.
+  const { packets, lost } = lossy(300, (i) => i % 10 === 5);
+  const conn = only(track(packets));
+  assert.equal(lost, 30);
+  assert.equal(conn.requests, 270);
+  assert.equal(conn.responses, 270);
+  // Only the client's requests lost: the responses to them are framed without a request.
+  const clientOnly = only(track(lossy(100, (i, side) => side === 'client' && i % 25 === 3).packets));
+  assert.equal(clientOnly.requests, 96);
+  assert.ok(clientOnly.responses >= 96 - 4, `${clientOnly.responses} responses`);
 });
