@@ -176,6 +176,22 @@ test('real capture: ab -k -n 50 -c 5: 5 connections carry the 50 requests (-i an
   assert.deepEqual(w.http, { serverClose: 0, clientClose: 0 });
   assert.equal(run.verdict.code, 'reuse');
   await compareWithTshark(t, rec, run, server.port);
+
+  // The same capture with packets missing, as when tcpdump cannot keep up: every 9th frame from
+  // the 20th on deleted. Framing resumes after each hole, so the counts still match tshark's.
+  const lossy = join(dir, 'ab-k-lossy.pcap');
+  const gone = Array.from({ length: Math.floor((rec.captured - 20) / 9) + 1 }, (_, i) => String(20 + 9 * i));
+  await tool('editcap', [path, lossy, ...gone]);
+  const lossyRun = await analyzeCapture(lossy);
+  const ts = await tsharkView(lossy, server.port);
+  assert.ok(ts.lostSegments > 0, 'tshark sees the holes too');
+  const lw = wire(lossyRun);
+  assert.equal(lw.totals.connections, 5);
+  assert.equal(lw.totals.requests, ts.streams.reduce((n, s) => n + s.requests, 0), 'requests, as tshark counts them');
+  assert.equal(lw.totals.responses, ts.streams.reduce((n, s) => n + s.statusCodes.length, 0), 'responses, as tshark counts them');
+  assert.ok(lw.totals.requests >= 40, `${lw.totals.requests} requests counted`);
+  assert.ok(lw.warnings.some((x) => x.code === 'KAL_WARN_MISSING_BYTES'));
+  t.diagnostic(`with ${gone.length} frames deleted: ${lw.totals.requests} requests, ${lw.totals.responses} responses (tshark the same)`);
 });
 
 test('real capture: python3 -m http.server (HTTP/1.0): 5 curl fetches, 5 connections', { skip, timeout: 30_000 }, async (t) => {
