@@ -69,8 +69,9 @@ export async function analyzeCapture(path: string, focus: AnalyzeFocus = {}, inp
     if (input !== undefined) await pushStream(analysis, input);
     else await pushFile(analysis, path);
   } catch (error) {
-    if (error instanceof KeepaliveLabError) throw error;
     const e = error as NodeJS.ErrnoException;
+    // Only the system's errors (open, read) are about the file; anything else is a bug to show as is.
+    if (error instanceof KeepaliveLabError || typeof e?.syscall !== 'string') throw error;
     throw new FileError(e.code === 'ENOENT' ? `no such file: ${path}` : e.code === 'EISDIR' ? `${path} is a directory, not a capture` : `cannot read ${path}: ${e.message}`, { cause: error });
   }
   analysis.end();
