@@ -29,7 +29,7 @@ export function renderHtml(report: Report): string {
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: .5em 0 1em; }
 th, td { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: right; }
-th:nth-child(2), td:nth-child(2), td.text { text-align: left; }
+th:nth-child(2), td:nth-child(2), td.text, th:last-child { text-align: left; }
 .verdict { font-weight: 600; }
 .ok { color: #1a7f37; } .bad { color: #cf222e; } .warn { color: #9a6700; }
 svg text { font: 11px monospace; fill: #444; }
