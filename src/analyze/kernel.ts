@@ -6,6 +6,7 @@
  */
 import type { SocketEntry, TcpState } from '../decode/procnet.js';
 import type { ConnectionRecord, Endpoint, Side } from '../model/report.js';
+import { newConnectionRecord } from './record.js';
 
 export interface TableSnapshot {
   /** Milliseconds since the Unix epoch. */
@@ -67,26 +68,7 @@ export function kernelConnections(before: readonly SocketEntry[], snapshots: rea
       let t = byClient.get(k);
       if (t === undefined) {
         t = {
-          record: {
-            id: order.length + 1,
-            client: { ...client },
-            server: { ...server },
-            start: snap.at,
-            end: null,
-            handshakeRttMs: null,
-            requests: 0,
-            responses: 0,
-            statusCodes: [],
-            idleGapsMs: [],
-            closedFirstBy: null,
-            resetBy: null,
-            timeWait: null,
-            startedBefore: false,
-            openAtEnd: true,
-            bytesFromClient: 0,
-            bytesFromServer: 0,
-            notes: [],
-          },
+          record: newConnectionRecord(order.length + 1, { ...client }, { ...server }, snap.at),
           states: { client: null, server: null },
           activeSide: null,
           timeWaitSide: null,

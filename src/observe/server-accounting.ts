@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { newConnectionRecord } from '../analyze/record.js';
 import { computeTotals } from '../analyze/totals.js';
 import type { ConnectionRecord, ObserverReport } from '../model/report.js';
 import type { Observer } from './observer.js';
@@ -64,26 +65,12 @@ export class ServerAccounting implements Observer {
   private connection(socket: Socket): void {
     const now = Date.now();
     const entry: Entry = {
-      record: {
-        id: this.entries.length + 1,
-        client: { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 },
-        server: { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 },
-        start: now,
-        end: null,
-        handshakeRttMs: null,
-        requests: 0,
-        responses: 0,
-        statusCodes: [],
-        idleGapsMs: [],
-        closedFirstBy: null,
-        resetBy: null,
-        timeWait: null,
-        startedBefore: false,
-        openAtEnd: true,
-        bytesFromClient: 0,
-        bytesFromServer: 0,
-        notes: [],
-      },
+      record: newConnectionRecord(
+        this.entries.length + 1,
+        { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 },
+        { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 },
+        now,
+      ),
       clientFinAt: null,
       serverFinAt: null,
       lastResponseEnd: null,
