@@ -40,7 +40,9 @@ export function decideVerdict(observers: readonly ObserverReport[], ctx: Verdict
     return { code: 'single-request', summary: `${plural(requests, 'request')} over ${plural(connections, 'connection')}: nothing to reuse` };
   }
   const resets = t?.resets ?? 0;
-  const resetNote = resets > 0 ? ` (${plural(resets, 'connection')} ended with a reset)` : '';
+  // Closing a socket whose receive buffer still holds unread data sends a RST, not a FIN (RFC 1122 section 4.2.2.13): no TIME_WAIT then.
+  const resetNote =
+    resets === 0 ? '' : cfg && !cfg.consumeBody ? ` (${plural(resets, 'connection')} reset: closed with unread data, RST instead of FIN)` : ` (${plural(resets, 'connection')} ended with a reset)`;
 
   // Ideal: one connection per concurrent worker at most.
   const concurrency = cfg?.concurrency ?? 1;

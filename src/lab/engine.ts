@@ -84,6 +84,7 @@ export async function runExperiment(name: string, title: string, config: Experim
   try {
     for (const o of observers) await o.start();
     client = await drive(driver, config);
+    for (const o of observers) await o.checkpoint?.();
     await driver.close();
     // Closing handshakes take a moment to show everywhere: wait on events, bounded.
     const expected = () => accounting?.connectionCount ?? 0;

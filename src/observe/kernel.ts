@@ -50,6 +50,16 @@ export class KernelObserver implements Observer {
     this.timer.unref();
   }
 
+  /**
+   * A snapshot just before the client closes its pool: a connection that lived between two
+   * periodic samples and is then reset leaves no TIME_WAIT behind, and would be missed.
+   */
+  async checkpoint(): Promise<void> {
+    if (this.unavailable !== undefined) return;
+    await this.sampling;
+    await this.sample();
+  }
+
   settled(): boolean {
     return true; // the last snapshot, taken at stop(), waits for closing handshakes itself
   }

@@ -10,5 +10,7 @@ export interface Observer {
   start(): Promise<void>;
   /** True once this observer has seen at least `expectedConnections` connections, all closed. */
   settled(expectedConnections: number): boolean;
+  /** The traffic is done and the client is about to close its pool: a moment worth recording. */
+  checkpoint?(): Promise<void>;
   stop(): Promise<ObserverReport>;
 }

@@ -71,7 +71,13 @@ function sideCount(counts: { client: number; server: number }): string {
 
 function closedFirst(o: ObserverReport): string {
   const c = o.totals.closedFirstBy;
-  if (c.client === 0 && c.server === 0) return c.unknown > 0 ? 'open' : '-';
+  if (c.client === 0 && c.server === 0) {
+    if (o.totals.resets > 0) {
+      const by = new Set(o.connections.map((x) => x.resetBy).filter((x) => x !== null));
+      return `RST by ${[...by].join(' and ')}`;
+    }
+    return c.unknown > 0 ? 'open' : '-';
+  }
   if (c.server === 0) return 'client';
   if (c.client === 0) return 'server';
   return `client ${c.client}, server ${c.server}`;
