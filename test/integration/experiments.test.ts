@@ -128,3 +128,16 @@ test('--target: an external server, seen by the kernel and the wire (no server a
   assert.equal(observer(r, 'wire').totals.requests, 4);
   assertAgree(r);
 });
+
+test('a large body never read: the client resets each connection (RST, no TIME_WAIT) and all three observers count it', { skip }, async () => {
+  const s = scenarios.get('seq-unread')!;
+  const r = await runExperiment('rst', 'rst', { ...s.config, requests: 5, bodySize: 1024 * 1024 });
+  for (const name of ['server', 'kernel', 'wire'] as const) assert.equal(observer(r, name).totals.connections, 5, name);
+  const wire = observer(r, 'wire');
+  assert.equal(wire.totals.resets, 5);
+  assert.ok(wire.connections.every((c) => c.resetBy === 'client' && c.timeWait === null));
+  assert.equal(observer(r, 'server').totals.resets, 5);
+  assert.equal(observer(r, 'kernel').totals.timeWait.client + observer(r, 'kernel').totals.timeWait.server, 0);
+  assertAgree(r);
+  assert.match(r.verdict.summary, /RST instead of FIN/);
+});
