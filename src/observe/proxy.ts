@@ -16,6 +16,7 @@
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { newConnectionRecord } from '../analyze/record.js';
 import { computeTotals } from '../analyze/totals.js';
 import { Http1Connection } from '../decode/http1.js';
 import type { HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
@@ -97,27 +98,7 @@ class Link {
     readonly upstream: net.Socket,
     target: Endpoint,
   ) {
-    const now = Date.now();
-    this.record = {
-      id,
-      client: { address: normalizeAddress(client.remoteAddress), port: client.remotePort ?? 0 },
-      server: { ...target },
-      start: now,
-      end: null,
-      handshakeRttMs: null,
-      requests: 0,
-      responses: 0,
-      statusCodes: [],
-      idleGapsMs: [],
-      closedFirstBy: null,
-      resetBy: null,
-      timeWait: null,
-      startedBefore: false,
-      openAtEnd: true,
-      bytesFromClient: 0,
-      bytesFromServer: 0,
-      notes: [],
-    };
+    this.record = newConnectionRecord(id, { address: normalizeAddress(client.remoteAddress), port: client.remotePort ?? 0 }, { ...target }, Date.now());
     this.http = new Http1Connection({
       request: (r) => this.onRequest(r),
       response: (r) => this.onResponse(r),
