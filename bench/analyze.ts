@@ -17,8 +17,8 @@
  * Usage: npm run bench:analyze [-- --size MB] [--only keepalive|churn] [--runs N] [--regenerate]
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -49,6 +49,8 @@ const RUNS = Math.max(1, Number(args.runs));
 
 interface Measure {
   seconds: number;
+  /** User + system CPU time, seconds (NaN without /usr/bin/time): steadier than wall time on a busy machine. */
+  cpu: number;
   /** Peak resident set size, KiB. */
   rssKb: number;
 }
@@ -64,7 +66,7 @@ const hasTime = existsSync(TIME);
 /** Runs `argv` (stdin from `stdinFrom` or nothing, stdout to /dev/null) and returns wall time and peak RSS. */
 async function measure(argv: string[], stdinCommand?: string[]): Promise<Measure> {
   const timeFile = join(tmp, 'time');
-  const wrapped = hasTime ? [TIME, '-f', '%M', '-o', timeFile, ...argv] : argv;
+  const wrapped = hasTime ? [TIME, '-f', '%M %U %S', '-o', timeFile, ...argv] : argv;
   const devNull = openSync('/dev/null', 'w');
   try {
     const feeder = stdinCommand ? spawn(stdinCommand[0]!, stdinCommand.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] }) : null;
@@ -89,8 +91,9 @@ async function measure(argv: string[], stdinCommand?: string[]): Promise<Measure
     const seconds = (performance.now() - started) / 1000;
     if (poll) clearInterval(poll);
     if (code !== 0) throw new Error(`${argv.join(' ')} exited with ${code}: ${stderr}`);
-    const rssKb = hasTime ? Number(readFileSync(timeFile, 'utf8').trim().split('\n').pop()) : hwm;
-    return { seconds, rssKb };
+    if (!hasTime) return { seconds, cpu: NaN, rssKb: hwm };
+    const [rssKb, user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number) as [number, number, number];
+    return { seconds, cpu: user + system, rssKb };
   } finally {
     closeSync(devNull);
   }
@@ -98,16 +101,20 @@ async function measure(argv: string[], stdinCommand?: string[]): Promise<Measure
 
 async function bestOf(tool: Tool, runs: number, slowSeconds = Infinity): Promise<Measure & { runs: number }> {
   let seconds = Infinity;
+  let cpu = Infinity;
   let rssKb = 0;
   let done = 0;
   for (let i = 0; i < runs; i++) {
     const m = await measure(tool.command);
     done++;
-    seconds = Math.min(seconds, m.seconds);
+    if (m.seconds < seconds) {
+      seconds = m.seconds;
+      cpu = m.cpu;
+    }
     rssKb = Math.max(rssKb, m.rssKb);
     if (m.seconds > slowSeconds) break;
   }
-  return { seconds, rssKb, runs: done };
+  return { seconds, cpu, rssKb, runs: done };
 }
 
 function ensureCapture(name: string, write: (spec: CaptureSpec) => CaptureMeta): { path: string; meta: CaptureMeta } {
@@ -169,11 +176,12 @@ async function benchCapture(name: string, path: string, meta: CaptureMeta): Prom
     const slow = tool.name.startsWith('tshark') ? SLOW_SECONDS : Infinity;
     rows.push({ name: tool.name, m: await bestOf(tool, RUNS, slow) });
   }
-  const header = ['tool', 'runs', 'best s', 'MB/s', 'packets/s', 'peak RSS'];
+  const header = ['tool', 'runs', 'best s', 'cpu s', 'MB/s', 'packets/s', 'peak RSS'];
   const table = rows.map((r) => [
     r.name,
     String(r.m.runs),
     r.m.seconds.toFixed(3),
+    r.m.cpu.toFixed(2),
     fmt(meta.bytes / MB / r.m.seconds, 1),
     fmt(meta.packets / r.m.seconds),
     mib(r.m.rssKb),
@@ -199,8 +207,21 @@ async function benchCapture(name: string, path: string, meta: CaptureMeta): Prom
   return okTshark && okTcpdump;
 }
 
+/** Ours on a tiny capture: node start-up, module loading and the report, the fixed part of every run. */
+async function startup(path: string): Promise<void> {
+  const tiny = join(tmp, 'tiny.pcap');
+  const head = Buffer.alloc(64 * 1024);
+  const fd = openSync(path, 'r');
+  const n = readSync(fd, head, 0, head.length, 0);
+  closeSync(fd);
+  writeFileSync(tiny, head.subarray(0, n));
+  let best = Infinity;
+  for (let i = 0; i < RUNS; i++) best = Math.min(best, (await measure([process.execPath, CLI, 'analyze', tiny, '--json'])).seconds);
+  console.log(`ours on the first 64 KiB of ${path} (start-up, module loading, report): ${best.toFixed(3)} s`);
+}
+
 async function main(): Promise<void> {
-  console.log(`node ${process.version}; peak RSS from ${hasTime ? `${TIME} -f %M` : '/proc/PID/status VmHWM (polled)'}`);
+  console.log(`node ${process.version}; ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; peak RSS and CPU from ${hasTime ? `${TIME} -f '%M %U %S'` : '/proc/PID/status VmHWM (polled)'}`);
   const captures: [string, (spec: CaptureSpec) => CaptureMeta][] = [
     ['keepalive', writeKeepAliveCapture],
     ['churn', writeChurnCapture],
@@ -209,6 +230,7 @@ async function main(): Promise<void> {
   for (const [name, write] of captures) {
     if (args.only !== undefined && args.only !== name) continue;
     const { path, meta } = ensureCapture(name, write);
+    if (name === 'keepalive' || args.only !== undefined) await startup(path);
     ok = (await benchCapture(name, path, meta)) && ok;
   }
   rmSync(tmp, { recursive: true, force: true });
