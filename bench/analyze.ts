@@ -119,7 +119,8 @@ async function bestOf(tool: Tool, runs: number, slowSeconds = Infinity): Promise
 
 function ensureCapture(name: string, write: (spec: CaptureSpec) => CaptureMeta): { path: string; meta: CaptureMeta } {
   mkdirSync(OUT, { recursive: true });
-  const path = join(OUT, `${name}.pcap`);
+  // The size in the name: `--size` makes another file rather than replacing the usual one.
+  const path = join(OUT, `${name}-${args.size}MB.pcap`);
   const metaPath = `${path}.json`;
   if (!args.regenerate && existsSync(path) && existsSync(metaPath)) {
     const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as CaptureMeta;
