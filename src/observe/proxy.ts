@@ -36,7 +36,7 @@ export interface ProxyOptions {
   targetPort: number;
   /** On stop, how long connections with a request in flight may take to finish (default 1000 ms). */
   graceMs?: number;
-  /** Give up connecting to the target after this long (default 10000 ms). */
+  /** Give up connecting to the target after about this long (default 10000 ms; checked every 1/4 of it, at most every second). */
   connectTimeoutMs?: number;
 }
 
@@ -131,11 +131,11 @@ class Link {
 
     upstream.once('connect', () => {
       this.upstreamConnected = true;
-      upstream.setTimeout(0);
-      this.record.server = { address: normalizeAddress(upstream.remoteAddress), port: upstream.remotePort ?? this.record.server.port };
-    });
-    upstream.once('timeout', () => {
-      if (!this.upstreamConnected) upstream.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
+      // A host name: record the address it resolved to. An IP literal is already the address
+      // (and getpeername(2) per connection is measurable when connections churn).
+      if (!this.proxy.targetIsIp) {
+        this.record.server = { address: normalizeAddress(upstream.remoteAddress), port: upstream.remotePort ?? this.record.server.port };
+      }
     });
 
     client.on('error', (error: NodeJS.ErrnoException) => this.onError('client', error));
@@ -225,17 +225,30 @@ class Link {
 
   /** Ends both write halves (a FIN each way); the peers are expected to answer with theirs. */
   private closeNow(): void {
-    if (this.closedByProxy || this.closed) return;
+    if (this.closedByProxy || this.closed || this.tornDown()) return;
     this.closedByProxy = true;
     if (!this.client.destroyed) this.client.end();
     if (!this.upstream.destroyed) this.upstream.end();
   }
 
+  /** The connect timeout expired (checked by the proxy's sweep, not a timer per socket). */
+  connectTimedOut(): void {
+    if (!this.upstreamConnected && !this.upstream.destroyed) {
+      this.upstream.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
+    }
+  }
+
   /** Grace period over: drop both sockets. */
   destroy(): void {
+    if (this.tornDown()) return;
     this.closedByProxy = true;
     this.client.destroy();
     this.upstream.destroy();
+  }
+
+  /** Both sockets are already destroyed ('close' events pending): nothing left for stop() to do. */
+  private tornDown(): boolean {
+    return this.client.destroyed && this.upstream.destroyed;
   }
 
   note(text: string): void {
@@ -276,10 +289,8 @@ class Link {
     // The framer (and its buffers) is no longer needed.
     this.http = null;
     r.openAtEnd = this.closedByProxy;
-    if (this.closedByProxy) {
-      r.closedFirstBy = null;
-      this.note('still open at stop: closed by the proxy');
-    }
+    // A FIN seen before stop() stays in closedFirstBy; the proxy's own closing is not a side's.
+    if (this.closedByProxy) this.note('still open at stop: closed by the proxy');
     // The side that sent the first FIN holds TIME_WAIT on its leg; a reset skips TIME_WAIT.
     r.timeWait = r.resetBy === null && !this.closedByProxy ? r.closedFirstBy : null;
   }
@@ -308,6 +319,10 @@ export class TcpProxy implements Observer {
   private bound: Endpoint | null = null;
   private stopping: Promise<ObserverReport> | null = null;
   private untrack: (() => void) | null = null;
+  /** Checks connect timeouts once in a while: cheaper than a timer per connection. */
+  private sweep: NodeJS.Timeout | null = null;
+  /** The target is an IP literal: no need to ask each upstream socket for its peer address. */
+  readonly targetIsIp: boolean;
 
   constructor(options: ProxyOptions) {
     this.listenHost = options.listenHost ?? '127.0.0.1';
@@ -316,6 +331,7 @@ export class TcpProxy implements Observer {
     this.targetPort = options.targetPort;
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.targetIsIp = net.isIP(this.targetHost) !== 0;
     // noDelay: forward each chunk as it comes; Nagle would hold a small write back for an ACK.
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
   }
@@ -348,6 +364,8 @@ export class TcpProxy implements Observer {
     this.server.on('error', (error: NodeJS.ErrnoException) => {
       this.warnings.push({ code: ProxyWarning.ACCEPT_FAILED, message: `proxy: accepting a connection failed: ${errorCode(error)}` });
     });
+    this.sweep = setInterval(() => this.expireConnects(), Math.max(10, Math.min(1000, this.connectTimeoutMs / 4)));
+    this.sweep.unref();
     const a = this.server.address() as AddressInfo;
     this.bound = { address: normalizeAddress(a.address), port: a.port };
     this.untrack = track({ label: `proxy on ${formatEndpoint(this.bound.address, this.bound.port)}`, close: async () => void (await this.stop()) });
@@ -416,6 +434,11 @@ export class TcpProxy implements Observer {
     return this.stopping;
   }
 
+  private expireConnects(): void {
+    const before = Date.now() - this.connectTimeoutMs;
+    for (const link of this.open) if (link.record.start! <= before) link.connectTimedOut();
+  }
+
   private async shutdown(): Promise<ObserverReport> {
     const serverClosed = this.server.listening ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
     for (const link of this.open) link.closeWhenIdle();
@@ -428,6 +451,8 @@ export class TcpProxy implements Observer {
       await this.whenSettled(0);
     }
     await serverClosed;
+    clearInterval(this.sweep ?? undefined);
+    this.sweep = null;
     this.untrack?.();
     this.untrack = null;
     return this.snapshot();
@@ -439,7 +464,6 @@ export class TcpProxy implements Observer {
       return;
     }
     const upstream = net.connect({ host: this.targetHost, port: this.targetPort, allowHalfOpen: true, noDelay: true });
-    upstream.setTimeout(this.connectTimeoutMs);
     const link = new Link(this, this.links.length + 1, client, upstream, { address: this.targetHost, port: this.targetPort });
     this.links.push(link);
     this.open.add(link);

@@ -4,6 +4,7 @@
  * are on counts, bytes and events; waits are for events (the proxy's whenSettled), never for time.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -268,6 +269,39 @@ test('upstream refused -> the client connection is closed and the record says wh
   }
   const warning = report.warnings.find((w) => w.code === ProxyWarning.UPSTREAM_UNREACHABLE);
   assert.match(warning?.message ?? '', /2 client connections closed because 127\.0\.0\.1:\d+ could not be reached \(ECONNREFUSED\)/);
+});
+
+/** python3 holds a listener that never accepts, its backlog filled: further SYNs are dropped. */
+const SILENT_LISTENER = `
+import socket, sys
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(0)
+port = s.getsockname()[1]
+fill = []
+for _ in range(8):
+    c = socket.socket(); c.setblocking(False)
+    try: c.connect(('127.0.0.1', port))
+    except BlockingIOError: pass
+    fill.append(c)
+print(port, flush=True)
+sys.stdin.read()
+`;
+
+test('upstream that never answers the SYN -> connect timeout, the client connection is closed', async (t) => {
+  const python = spawn('python3', ['-c', SILENT_LISTENER], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => {
+    python.stdin!.end();
+    if (python.exitCode === null) python.kill();
+  });
+  const [line] = (await once(python.stdout!, 'data')) as [Buffer];
+  const proxy = await startProxy(t, { host: HOST, port: Number(line.toString().trim()) }, { connectTimeoutMs: 100 });
+  const { socket } = await rawClient(t, proxy.address.port);
+  const received = readAll(socket);
+  socket.write(REQUEST);
+  assert.equal((await received).length, 0);
+  await proxy.whenSettled(1);
+  const c = only((await proxy.stop()).connections);
+  assert.ok(c.notes.some((n) => /unreachable \(ETIMEDOUT\): client connection closed/.test(n)), c.notes.join('; '));
+  assert.equal(c.openAtEnd, false);
 });
 
 test('malformed HTTP and binary bytes are forwarded untouched; the record says framing was lost', async (t) => {
