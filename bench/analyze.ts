@@ -6,7 +6,7 @@
  * while their generator version and size match):
  *   keepalive  few connections, many requests each, responses of a few KiB (large packets);
  *   churn      `ab` without -k: a connection per request, ten small packets each.
- * Then, on each file, best of 3 runs (tshark once when it is slow):
+ * Then, on each file, best of 3 runs, the tools taking turns (tshark once when it is slow):
  *   ours     node dist/src/cli/main.js analyze FILE --json > /dev/null   (full HTTP framing)
  *   tcpdump  tcpdump -n -r FILE > /dev/null
  *   tshark   tshark -r FILE -q -z conv,tcp > /dev/null
@@ -99,22 +99,28 @@ async function measure(argv: string[], stdinCommand?: string[]): Promise<Measure
   }
 }
 
-async function bestOf(tool: Tool, runs: number, slowSeconds = Infinity): Promise<Measure & { runs: number }> {
-  let seconds = Infinity;
-  let cpu = Infinity;
-  let rssKb = 0;
-  let done = 0;
+type Best = Measure & { runs: number };
+
+/**
+ * Best of `runs` runs of each tool, the tools taking turns (ours, tcpdump, tshark, ours, ...) so that
+ * a busy spell of the machine hits them alike. A tool slower than `slowSeconds` runs once.
+ */
+async function bestOfEach(tools: Tool[], runs: number, slowSeconds: (tool: Tool) => number): Promise<Best[]> {
+  const best: Best[] = tools.map(() => ({ seconds: Infinity, cpu: Infinity, rssKb: 0, runs: 0 }));
   for (let i = 0; i < runs; i++) {
-    const m = await measure(tool.command);
-    done++;
-    if (m.seconds < seconds) {
-      seconds = m.seconds;
-      cpu = m.cpu;
+    for (const [k, tool] of tools.entries()) {
+      const b = best[k]!;
+      if (b.runs > 0 && b.seconds > slowSeconds(tool)) continue;
+      const m = await measure(tool.command);
+      b.runs++;
+      if (m.seconds < b.seconds) {
+        b.seconds = m.seconds;
+        b.cpu = m.cpu;
+      }
+      b.rssKb = Math.max(b.rssKb, m.rssKb);
     }
-    rssKb = Math.max(rssKb, m.rssKb);
-    if (m.seconds > slowSeconds) break;
   }
-  return { seconds, cpu, rssKb, runs: done };
+  return best;
 }
 
 function ensureCapture(name: string, write: (spec: CaptureSpec) => CaptureMeta): { path: string; meta: CaptureMeta } {
@@ -141,7 +147,7 @@ const mib = (kb: number): string => `${fmt(kb / 1024, 0)} MiB`;
 
 interface Row {
   name: string;
-  m: Measure & { runs: number };
+  m: Best;
 }
 
 /** What ours found in the file, from one run's JSON (outside the timed runs). */
@@ -172,11 +178,8 @@ async function benchCapture(name: string, path: string, meta: CaptureMeta): Prom
     { name: 'tcpdump -n -r', command: ['tcpdump', '-n', '-r', path] },
     { name: 'tshark -q -z conv,tcp', command: ['tshark', '-r', path, '-q', '-z', 'conv,tcp'] },
   ];
-  const rows: Row[] = [];
-  for (const tool of tools) {
-    const slow = tool.name.startsWith('tshark') ? SLOW_SECONDS : Infinity;
-    rows.push({ name: tool.name, m: await bestOf(tool, RUNS, slow) });
-  }
+  const bests = await bestOfEach(tools, RUNS, (tool) => (tool.name.startsWith('tshark') ? SLOW_SECONDS : Infinity));
+  const rows: Row[] = tools.map((tool, k) => ({ name: tool.name, m: bests[k]! }));
   const header = ['tool', 'runs', 'best s', 'cpu s', 'MB/s', 'packets/s', 'peak RSS'];
   const table = rows.map((r) => [
     r.name,
