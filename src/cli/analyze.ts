@@ -14,7 +14,6 @@ import { writeHtmlReport } from './output.js';
 
 export const analyze: Command = {
   name: 'analyze',
-  summary: 'explain a pcap/pcapng capture connection by connection (- reads stdin)',
   usage: `Usage: keepalive-lab analyze FILE|- [options]
 
 Reads a capture taken anywhere (tcpdump on Linux or macOS, Wireshark, tshark; pcap or pcapng) and

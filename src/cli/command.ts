@@ -6,7 +6,6 @@ export interface Io {
 
 export interface Command {
   name: string;
-  summary: string;
   usage: string;
   /** Resolves to the exit code. Throws UsageError for bad input (exit 2). */
   run(argv: string[], io: Io): Promise<number>;

@@ -12,7 +12,6 @@ import { ENGINE_OPTIONS, ENGINE_USAGE, engineOptions } from './lab-options.js';
 
 export const demo: Command = {
   name: 'demo',
-  summary: "run the article's experiments and more, seen by three observers, side by side",
   usage: `Usage: keepalive-lab demo [options]
 
 Runs, against an in-process HTTP server on loopback, with Node's own clients:

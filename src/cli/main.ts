@@ -8,14 +8,19 @@ import { KeepaliveLabError, UsageError } from '../errors.js';
 import { closeAll, takeInterrupt } from '../util/lifecycle.js';
 import { VERSION } from '../version.js';
 import type { Command, Io } from './command.js';
-import { analyze } from './analyze.js';
-import { demo } from './demo.js';
-import { proxy } from './proxy.js';
-import { run } from './run.js';
-import { sockets } from './sockets.js';
-import { watchCommand } from './watch.js';
 
-const COMMANDS: readonly Command[] = [demo, run, analyze, watchCommand, proxy, sockets];
+/**
+ * The commands, loaded on demand: `analyze` on a small file should not pay for loading the lab,
+ * the proxy and the renderers it does not use (start-up is a fixed cost of every run).
+ */
+const COMMANDS: readonly { name: string; summary: string; load: () => Promise<Command> }[] = [
+  { name: 'demo', summary: "run the article's experiments and more, seen by three observers, side by side", load: async () => (await import('./demo.js')).demo },
+  { name: 'run', summary: 'run one experiment, every knob on the command line', load: async () => (await import('./run.js')).run },
+  { name: 'analyze', summary: 'explain a pcap/pcapng capture connection by connection (- reads stdin)', load: async () => (await import('./analyze.js')).analyze },
+  { name: 'watch', summary: 'observe the connections a program makes to a port (-- COMMAND ...), with CI assertions', load: async () => (await import('./watch.js')).watchCommand },
+  { name: 'proxy', summary: 'forward TCP to a server and count connections and requests on the way (when capture is not allowed)', load: async () => (await import('./proxy.js')).proxy },
+  { name: 'sockets', summary: "print the kernel's TCP socket table, like netstat -tn / ss -tan", load: async () => (await import('./sockets.js')).sockets },
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -39,11 +44,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.stdout.write(VERSION + '\n');
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (command === undefined) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (entry === undefined) {
     io.stderr.write(`keepalive-lab: unknown command '${name}'\n\n${usage()}\n`);
     return 2;
   }
+  const command = await entry.load();
   try {
     return await command.run(rest, io);
   } catch (error) {

@@ -21,7 +21,6 @@ const MAX_DURATION_S = 7 * 24 * 3600;
 
 export const proxy: Command = {
   name: 'proxy',
-  summary: 'forward TCP to a server and count connections and requests on the way',
   usage: `Usage: keepalive-lab proxy --target HOST:PORT [--listen [HOST:]PORT] [--duration S] [--json]
 
 Forwards every TCP connection made to the listen address to the target, byte for byte, and counts

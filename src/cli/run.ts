@@ -15,7 +15,6 @@ const d = DEFAULT_CONFIG;
 
 export const run: Command = {
   name: 'run',
-  summary: 'run one experiment, every knob on the command line',
   usage: `Usage: keepalive-lab run [options]
 
 Client:

@@ -10,7 +10,6 @@ const STATES: readonly TcpState[] = ['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN
 
 export const sockets: Command = {
   name: 'sockets',
-  summary: "print the kernel's TCP socket table, like netstat -tn / ss -tan",
   usage: `Usage: keepalive-lab sockets [--port P] [--state S[,S...]] [--json]
 
 Reads /proc/net/tcp and /proc/net/tcp6 (IPv4-mapped IPv6 addresses shown as IPv4).

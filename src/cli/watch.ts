@@ -27,7 +27,6 @@ export const EXPECT_OPTIONS = {
 
 export const watchCommand: Command = {
   name: 'watch',
-  summary: 'observe the connections a program makes to a port (-- COMMAND ...), with CI assertions',
   usage: `Usage: keepalive-lab watch --port P [options] [-- COMMAND [ARGS...]]
 
 Starts the observers for TCP traffic to port P (packet capture where permitted, the kernel's socket
