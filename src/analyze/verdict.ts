@@ -47,7 +47,10 @@ export function decideVerdict(observers: readonly ObserverReport[], ctx: Verdict
   // Ideal: one connection per concurrent worker at most.
   const concurrency = cfg?.concurrency ?? 1;
   const ideal = Math.min(requests, cfg ? concurrency : connections);
-  if (connections <= ideal && (cfg !== null || perConn > 1)) {
+  // Without the lab's knobs, reuse means most connections carried several requests; when the
+  // median connection carried one, connections are being opened and dropped (churn).
+  const medianOne = primary?.seesRequests === true && (t?.requestsPerConnection?.median ?? 0) <= 1;
+  if (connections <= ideal && (cfg !== null || (perConn > 1 && !medianOne))) {
     return {
       code: 'reuse',
       summary: `reuse working: ${plural(requests, 'request')} over ${plural(connections, 'connection')}${resetNote}`,
@@ -58,14 +61,16 @@ export function decideVerdict(observers: readonly ObserverReport[], ctx: Verdict
   if (cfg && !cfg.keepAlive) {
     return { code: 'keepalive-disabled', summary: `keep-alive disabled on the client: each request needed a new connection${resetNote}` };
   }
+  // A client that asks to close is the cause, even though the server, as it must, answers
+  // Connection: close too: check the client first.
+  if (onePerRequest && http && http.clientClose >= requests) {
+    return { code: 'keepalive-disabled', summary: `the client asks to close every connection (Connection: close or HTTP/1.0): one connection per request${resetNote}` };
+  }
   if (onePerRequest && (cfg?.serverConnectionClose || (http && http.serverClose >= requests))) {
     const summary = cfg?.serverConnectionClose
       ? 'the server closes every connection (Connection: close)'
       : 'the server does not keep connections alive (it answers Connection: close, or HTTP/1.0 without keep-alive)';
     return { code: 'server-closes', summary: `${summary}: each request needed a new connection${resetNote}` };
-  }
-  if (onePerRequest && http && http.clientClose >= requests) {
-    return { code: 'keepalive-disabled', summary: `the client asks to close every connection (Connection: close or HTTP/1.0): one connection per request${resetNote}` };
   }
   if (onePerRequest && cfg && !cfg.consumeBody) {
     return { code: 'one-per-request', summary: `body never read: each request needed a new connection${resetNote}` };

@@ -69,7 +69,6 @@ test('verdict: the client asks to close every connection', () => {
 
 test(
   'verdict: the client asks to close and the server, as it must, echoes Connection: close: the client is the cause',
-  { todo: 'decideVerdict checks serverClose before clientClose, so `curl -H "Connection: close"` is blamed on the server' },
   () => {
     const v = decideVerdict([observer('wire', records(5, 1, { closedFirstBy: 'server' }), { http: { serverClose: 5, clientClose: 5 } })]);
     assert.equal(v.code, 'keepalive-disabled');
@@ -78,7 +77,6 @@ test(
 
 test(
   'verdict: churn seen offline (most connections carried one request)',
-  { todo: 'without a lab config, decideVerdict takes any average above 1 request per connection for reuse' },
   () => {
     const v = decideVerdict([observer('wire', [...records(30, 1), ...records(10, 2)])]);
     assert.equal(v.code, 'churn');

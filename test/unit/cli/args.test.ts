@@ -24,7 +24,6 @@ test('args: unknown options and unexpected positionals are usage errors, in one 
 
 test(
   'args: a value that looks like an option is a usage error in one line',
-  { todo: "parse() keeps parseArgs' first sentence by splitting on '. ', but this message breaks its lines with '.\\n'" },
   () => {
     assert.throws(() => parse(['--port', '-1'], { port: { type: 'string' } }), usage(/^[^\n]*$/));
   },
