@@ -1,17 +1,53 @@
 /**
- * Benchmark of the HTTP/1.x framer (src/decode/http1.ts): ~200 MB of keep-alive traffic on one
- * connection (GET requests, 200 responses with 4 KB bodies), fed as a capture would (TCP segments
- * of 1448 bytes) and as a proxy would (pipelined, reads of 64 KiB). Prints MB/s and messages/s.
+ * Benchmark of the HTTP/1.x framer (src/decode/http1.ts). Prints MB/s and messages/s (requests +
+ * responses), the median of ROUNDS timed rounds after a warm-up.
  *
- * Run: npx tsc -p . && node dist/bench/http1.js [total MB]
+ * Keep-alive: ~200 MB on one connection (GET requests, 200 responses with 4 KB bodies), fed as a
+ * capture would (TCP segments of 1448 bytes) and as a proxy would (pipelined, reads of 64 KiB).
+ * Churn: `ab` without -k, as in bench/synthetic-capture.ts: many short connections, one HTTP/1.0
+ * request and one small `Connection: close` response each, a new Http1Connection per connection,
+ * both FINs.
+ *
+ * The framer is given the events the analyzer uses (src/analyze/tracker.ts: request, response,
+ * responseEnd, lost, upgrade on one small object), so the info objects are built as in production.
+ *
+ * Run: npx tsc -p . && node dist/bench/http1.js [total MB] [rounds]
  */
-import { Http1Connection } from '../src/decode/http1.js';
+import { Http1Connection, type Http1Events, type HttpRequestInfo, type HttpResponseInfo } from '../src/decode/http1.js';
 
 const BODY_BYTES = 4096;
 const EXCHANGES_PER_BLOCK = 1000;
 const TOTAL_MB = Number(process.argv[2] ?? 200);
+const ROUNDS = Number(process.argv[3] ?? 9);
+/** Churn connections per round (the 210 MB churn capture of bench/analyze.ts holds ~150k). */
+const CHURN_CONNECTIONS = 150_000;
 
 const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+/** What the analyzer's ConnectionEvents does with each event, roughly. */
+class BenchEvents implements Http1Events {
+  lastResponseEnd = -1;
+  clientClose = 0;
+  serverClose = 0;
+  idle = 0;
+  lostCount = 0;
+  request(r: HttpRequestInfo): void {
+    if (this.lastResponseEnd >= 0) this.idle += r.ts - this.lastResponseEnd;
+    if (!r.keepAlive) this.clientClose++;
+  }
+  response(r: HttpResponseInfo): void {
+    if (!r.informational && !r.keepAlive) this.serverClose++;
+  }
+  responseEnd(_r: HttpResponseInfo, ts: number): void {
+    this.lastResponseEnd = ts;
+  }
+  lost(): void {
+    this.lostCount++;
+  }
+  upgrade(): void {
+    this.lostCount++;
+  }
+}
 
 function request(i: number): Uint8Array {
   return encode(
@@ -68,11 +104,32 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1]!;
+}
+
+function report(label: string, bytes: number, messages: number, seconds: number[]): void {
+  const s = median(seconds);
+  const mb = bytes / 1e6;
+  console.log(
+    `${label.padEnd(44)} ${mb.toFixed(0).padStart(5)} MB in ${s.toFixed(3)} s: ` +
+      `${(mb / s).toFixed(0).padStart(6)} MB/s, ${(messages / s / 1e6).toFixed(2)} M messages/s ` +
+      `(median of ${seconds.length}, range ${(messages / Math.max(...seconds) / 1e6).toFixed(2)}-${(messages / Math.min(...seconds) / 1e6).toFixed(2)})`,
+  );
+}
+
+function time(fn: () => void): number {
+  const started = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
 function run(label: string, segment: number, chunked: boolean, pipelined = false): void {
   const { feeds, bytes } = block(segment, chunked, pipelined);
   const blocks = Math.max(1, Math.round((TOTAL_MB * 1e6) / bytes));
-  const frame = (repeat: number): Http1Connection => {
-    const conn = new Http1Connection({});
+  const frame = (repeat: number): void => {
+    const conn = new Http1Connection(new BenchEvents());
     let ts = 0;
     for (let r = 0; r < repeat; r++) {
       for (const f of feeds) {
@@ -80,25 +137,50 @@ function run(label: string, segment: number, chunked: boolean, pipelined = false
         else conn.server(f.bytes, ts++);
       }
     }
-    return conn;
+    const expected = repeat * EXCHANGES_PER_BLOCK;
+    if (conn.requests !== expected || conn.responses !== expected) {
+      throw new Error(`framed ${conn.requests} requests / ${conn.responses} responses, expected ${expected}`);
+    }
   };
   frame(Math.max(1, blocks >> 4)); // warm up
-  const started = process.hrtime.bigint();
-  const conn = frame(blocks);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const expected = blocks * EXCHANGES_PER_BLOCK;
-  if (conn.requests !== expected || conn.responses !== expected) {
-    throw new Error(`framed ${conn.requests} requests / ${conn.responses} responses, expected ${expected}`);
-  }
-  const mb = (blocks * bytes) / 1e6;
-  const messages = conn.requests + conn.responses;
-  console.log(
-    `${label.padEnd(44)} ${mb.toFixed(0).padStart(5)} MB in ${seconds.toFixed(3)} s: ` +
-      `${(mb / seconds).toFixed(0).padStart(6)} MB/s, ${(messages / seconds / 1e6).toFixed(2)} M messages/s`,
-  );
+  const seconds: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) seconds.push(time(() => frame(blocks)));
+  report(label, blocks * bytes, 2 * blocks * EXCHANGES_PER_BLOCK, seconds);
 }
 
-console.log(`HTTP/1.x framer, one keep-alive connection, ${BODY_BYTES}-byte bodies (node ${process.version})`);
+/** `ab` without -k: one connection per exchange, both sides FIN (server first). */
+function churn(label: string, connections: number): void {
+  const req = encode('GET /index.html HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n');
+  const responses = [180, 301, 455, 612].map((n) => {
+    const head = encode(
+      `HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${n}\r\nDate: Tue, 14 Nov 2023 22:13:20 GMT\r\nConnection: close\r\n\r\n`,
+    );
+    return concat([head, new Uint8Array(n).fill(0x61)]);
+  });
+  const bytesPerRound = responses.reduce((n, r) => n + (connections / responses.length) * (req.length + r.length), 0);
+  const frame = (count: number): void => {
+    let requests = 0;
+    let responsesSeen = 0;
+    for (let i = 0; i < count; i++) {
+      const conn = new Http1Connection(new BenchEvents());
+      const ts = i * 4;
+      conn.client(req, ts);
+      conn.server(responses[i & 3]!, ts + 1);
+      conn.end('server', ts + 2);
+      conn.end('client', ts + 3);
+      requests += conn.requests;
+      responsesSeen += conn.responses;
+    }
+    if (requests !== count || responsesSeen !== count) throw new Error(`churn framed ${requests} / ${responsesSeen}, expected ${count}`);
+  };
+  frame(connections >> 2); // warm up
+  const seconds: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) seconds.push(time(() => frame(connections)));
+  report(label, bytesPerRound, 2 * connections, seconds);
+}
+
+console.log(`HTTP/1.x framer, ${BODY_BYTES}-byte bodies on one keep-alive connection; churn (node ${process.version})`);
 run('Content-Length, 1448-byte segments', 1448, false);
 run('Content-Length, pipelined, 64 KiB reads', 64 * 1024, false, true);
 run('chunked, 1448-byte segments', 1448, true);
+churn(`churn, ${CHURN_CONNECTIONS / 1000}k connections of 1 exchange`, CHURN_CONNECTIONS);
