@@ -79,13 +79,11 @@ class Link {
   http: Http1Connection | null;
   upstreamConnected = false;
   /** Why the upstream connection could not be made (ECONNREFUSED, ...), if it could not. */
-  unreachable: string | null = null;
+  private unreachable: string | null = null;
   private socketsOpen = 2;
   /** Requests whose response has not ended yet. */
   inFlight = 0;
   lastResponseEnd: number | null = null;
-  serverClose = 0;
-  clientClose = 0;
   /** stop() asked this connection to close once idle; `closedByProxy` once it did. */
   closing = false;
   closedByProxy = false;
@@ -159,11 +157,11 @@ class Link {
     this.inFlight++;
     this.proxy.counters.requests++;
     if (this.lastResponseEnd !== null) this.record.idleGapsMs.push(Math.max(0, r.ts - this.lastResponseEnd));
-    if (!r.keepAlive) this.clientClose++;
+    if (!r.keepAlive) this.proxy.counters.clientClose++;
   }
 
   private onResponse(r: HttpResponseInfo): void {
-    if (!r.informational && !r.keepAlive) this.serverClose++;
+    if (!r.informational && !r.keepAlive) this.proxy.counters.serverClose++;
   }
 
   private onResponseEnd(ts: number): void {
@@ -190,7 +188,10 @@ class Link {
     const other = side === 'client' ? this.upstream : this.client;
     if (side === 'server' && !this.upstreamConnected) {
       // The target could not be reached: close the client's connection and say why.
-      this.unreachable ??= errorCode(error);
+      if (this.unreachable === null) {
+        this.unreachable = errorCode(error);
+        this.proxy.upstreamUnreachable(this.unreachable);
+      }
       this.note(`upstream ${formatEndpoint(this.proxy.targetHost, this.proxy.targetPort)} unreachable (${this.unreachable}): client connection closed`);
       if (!other.destroyed) other.destroy();
       return;
@@ -255,20 +256,16 @@ class Link {
     this.record.notes.push(text);
   }
 
-  /** The record as it stands (a copy); final once the connection has closed. */
-  snapshot(): ConnectionRecord {
+  /** Brings the record up to date while the connection is open (for a snapshot). */
+  refresh(): void {
     const r = this.record;
-    const http = this.http;
-    if (!this.closed) {
-      r.bytesFromClient = this.client.bytesRead;
-      r.bytesFromServer = this.upstream.bytesRead;
+    r.bytesFromClient = this.client.bytesRead;
+    r.bytesFromServer = this.upstream.bytesRead;
+    if (this.http !== null) {
+      r.requests = this.http.requests;
+      r.responses = this.http.responses;
+      r.statusCodes = this.http.statusCodes;
     }
-    if (http !== null) {
-      r.requests = http.requests;
-      r.responses = http.responses;
-    }
-    const statusCodes = http !== null ? [...http.statusCodes] : r.statusCodes;
-    return { ...r, statusCodes, idleGapsMs: [...r.idleGapsMs], notes: [...r.notes], client: { ...r.client }, server: { ...r.server } };
   }
 
   /** Final facts, once both sockets have closed. */
@@ -281,12 +278,13 @@ class Link {
     if (http !== null) {
       r.requests = http.requests;
       r.responses = http.responses;
-      r.statusCodes = [...http.statusCodes];
+      r.statusCodes = http.statusCodes; // the framer is dropped below: its array is ours now
       if (http.notHttp) this.note('not HTTP/1.x');
       if (http.incomplete.client) this.note('the client stopped in the middle of a request');
       if (http.incomplete.server) this.note('the server stopped in the middle of a response');
     }
-    // The framer (and its buffers) is no longer needed.
+    // The framer (and its buffers) is no longer needed; the proxy keeps only the record, so this
+    // Link and its sockets can be collected.
     this.http = null;
     r.openAtEnd = this.closedByProxy;
     // A FIN seen before stop() stays in closedFirstBy; the proxy's own closing is not a side's.
@@ -305,15 +303,17 @@ export class TcpProxy implements Observer {
   readonly name = 'proxy' as const;
   readonly targetHost: string;
   readonly targetPort: number;
-  /** Live counters (updated on every request and response). */
-  readonly counters = { requests: 0, responses: 0 };
+  /** Live counters, updated by the connections as they go. */
+  readonly counters = { requests: 0, responses: 0, serverClose: 0, clientClose: 0, unreachable: 0 };
   private readonly listenHost: string;
   private readonly listenPort: number;
   private readonly graceMs: number;
   private readonly connectTimeoutMs: number;
   private readonly server: net.Server;
-  private readonly links: Link[] = [];
+  /** Every connection's record, in order; a closed connection leaves only its record behind. */
+  private readonly records: ConnectionRecord[] = [];
   private readonly open = new Set<Link>();
+  private readonly unreachableReasons = new Set<string>();
   private readonly waiters: { count: number; resolve: () => void }[] = [];
   private readonly warnings: Warning[] = [];
   private bound: Endpoint | null = null;
@@ -372,11 +372,11 @@ export class TcpProxy implements Observer {
   }
 
   progress(): ProxyProgress {
-    return { connections: this.links.length, open: this.open.size, requests: this.counters.requests, responses: this.counters.responses };
+    return { connections: this.records.length, open: this.open.size, requests: this.counters.requests, responses: this.counters.responses };
   }
 
   settled(expectedConnections: number): boolean {
-    return this.links.length >= expectedConnections && this.open.size === 0;
+    return this.records.length >= expectedConnections && this.open.size === 0;
   }
 
   /** Resolves once at least `count` connections have been accepted and all of them have closed. */
@@ -387,24 +387,14 @@ export class TcpProxy implements Observer {
 
   /** What the proxy has seen so far, without stopping it. */
   snapshot(): ObserverReport {
-    const connections = this.links.map((l) => l.snapshot());
-    let serverClose = 0;
-    let clientClose = 0;
-    let unreachable = 0;
-    const reasons = new Set<string>();
-    for (const l of this.links) {
-      serverClose += l.serverClose;
-      clientClose += l.clientClose;
-      if (l.unreachable !== null) {
-        unreachable++;
-        reasons.add(l.unreachable);
-      }
-    }
+    for (const link of this.open) link.refresh();
+    const connections = this.records.map(copyRecord);
+    const { serverClose, clientClose, unreachable } = this.counters;
     const warnings = [...this.warnings];
     if (unreachable > 0) {
       warnings.push({
         code: ProxyWarning.UPSTREAM_UNREACHABLE,
-        message: `proxy: ${unreachable} client connection${unreachable === 1 ? '' : 's'} closed because ${formatEndpoint(this.targetHost, this.targetPort)} could not be reached (${[...reasons].join(', ')})`,
+        message: `proxy: ${unreachable} client connection${unreachable === 1 ? '' : 's'} closed because ${formatEndpoint(this.targetHost, this.targetPort)} could not be reached (${[...this.unreachableReasons].join(', ')})`,
       });
     }
     const closedAtStop = connections.filter((c) => c.openAtEnd).length;
@@ -464,9 +454,15 @@ export class TcpProxy implements Observer {
       return;
     }
     const upstream = net.connect({ host: this.targetHost, port: this.targetPort, allowHalfOpen: true, noDelay: true });
-    const link = new Link(this, this.links.length + 1, client, upstream, { address: this.targetHost, port: this.targetPort });
-    this.links.push(link);
+    const link = new Link(this, this.records.length + 1, client, upstream, { address: this.targetHost, port: this.targetPort });
+    this.records.push(link.record);
     this.open.add(link);
+  }
+
+  /** Called by a Link whose upstream connection could not be made. */
+  upstreamUnreachable(reason: string): void {
+    this.counters.unreachable++;
+    this.unreachableReasons.add(reason);
   }
 
   /** Called by a Link once both of its sockets have closed. */
@@ -481,4 +477,9 @@ export class TcpProxy implements Observer {
       }
     }
   }
+}
+
+/** A copy that shares nothing with the live record. */
+function copyRecord(r: ConnectionRecord): ConnectionRecord {
+  return { ...r, client: { ...r.client }, server: { ...r.server }, statusCodes: [...r.statusCodes], idleGapsMs: [...r.idleGapsMs], notes: [...r.notes] };
 }
