@@ -36,6 +36,8 @@
  *    and the next request is taken as already answered, so later pairs stay aligned.
  */
 
+import { Buffer } from 'node:buffer';
+
 export interface HttpRequestInfo {
   /** The method token as sent (methods are case-sensitive, RFC 9110 9.1). */
   method: string;
@@ -995,8 +997,23 @@ function equalsLower(buf: Uint8Array, at: number, lower: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * Node's native latin1 decoder (`Buffer.prototype.latin1Slice`, what `buf.toString('latin1')` calls;
+ * it takes any Uint8Array). Checked once at load; without it, String.fromCharCode is used.
+ */
+const nativeLatin1 = ((): ((this: Uint8Array, start: number, end: number) => string) | null => {
+  const slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
+  try {
+    if (typeof slice === 'function' && slice.call(Uint8Array.of(0x41, 0xe9, 0x42), 1, 3) === '\u00e9B') return slice;
+  } catch {
+    // not usable on a plain Uint8Array: fall back
+  }
+  return null;
+})();
+
 /** Bytes as a string, one char per byte (field values are ISO-8859-1 at most, RFC 9110 5.5). */
 function latin1(buf: Uint8Array, start: number, end: number): string {
+  if (nativeLatin1 !== null) return nativeLatin1.call(buf, start, end);
   let s = '';
   for (let k = start; k < end; k += 4096) {
     s += String.fromCharCode.apply(null, buf.subarray(k, Math.min(end, k + 4096)) as unknown as number[]);

@@ -82,6 +82,15 @@ describe('requests', () => {
     assert.equal(conn.requests, 1);
     assert.equal(log.filter((l) => l.startsWith('lost')).length, 0);
   });
+
+  it('an uncommon method, the target and the Connection value keep every byte as one char (obs-text, ISO-8859-1), split or not', () => {
+    const head = 'PROPFIND /caf\xe9?\x80\xff HTTP/1.1\r\nConnection: keep-alive, X-\xe9\r\n\r\n';
+    const expected = ['request PROPFIND /caf\xe9?\x80\xff HTTP/1.1 keepAlive=true connection=keep-alive, X-\xe9 @0', 'requestEnd @0'];
+    assert.deepEqual(play([client(latin1Bytes(head))]).log, expected);
+    for (let at = 1; at < head.length; at++) {
+      assert.deepEqual(play([client(latin1Bytes(head.slice(0, at)), 0), client(latin1Bytes(head.slice(at)), 0)]).log, expected, `cut at ${at}`);
+    }
+  });
 });
 
 describe('persistence (RFC 9112 9.3)', () => {
