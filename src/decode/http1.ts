@@ -427,8 +427,12 @@ export class Http1Connection {
    * chunks is buffered. Returns where reading continues.
    */
   private readLine(d: Direction, chunk: Uint8Array, i: number, ts: number): number {
-    const lf = chunk.indexOf(LF, i);
-    const stop = lf === -1 ? chunk.length : lf;
+    // A byte loop: head lines are short, and a call to indexOf costs more than scanning them.
+    const length = chunk.length;
+    let lf = i;
+    while (lf < length && chunk[lf] !== LF) lf++;
+    if (lf === length) lf = -1;
+    const stop = lf === -1 ? length : lf;
     if (d.blockBytes === 0 && d.lineLength === 0) d.blockStart = d.pos + i;
     const size = d.blockBytes + d.lineLength + (stop - i) + (lf === -1 ? 0 : 1);
     if (size > this.maxHeadBytes) {
@@ -582,28 +586,29 @@ export class Http1Connection {
     let colon = start;
     while (colon < end && TCHAR[buf[colon]!] === 1) colon++;
     if (colon === start || colon === end || buf[colon] !== COLON) return false;
+    // Most fields are none of ours: the length and the first letter rule them out without a compare.
     const nameLength = colon - start;
+    const lower = first | 0x20;
+    let name: number;
+    if (nameLength === NAME_CONNECTION.length && lower === NAME_CONNECTION[0] && equalsLower(buf, start, NAME_CONNECTION)) name = 1;
+    else if (nameLength === NAME_CONTENT_LENGTH.length && lower === NAME_CONTENT_LENGTH[0] && equalsLower(buf, start, NAME_CONTENT_LENGTH)) name = 2;
+    else if (nameLength === NAME_TRANSFER_ENCODING.length && lower === NAME_TRANSFER_ENCODING[0] && equalsLower(buf, start, NAME_TRANSFER_ENCODING)) name = 3;
+    else if (nameLength === NAME_UPGRADE.length && lower === NAME_UPGRADE[0] && equalsLower(buf, start, NAME_UPGRADE)) {
+      d.upgradeField = true;
+      return true;
+    } else return true;
     let vs = colon + 1;
     let ve = end;
     while (vs < ve && isOws(buf[vs]!)) vs++;
     while (ve > vs && isOws(buf[ve - 1]!)) ve--;
-    switch (nameLength) {
-      case NAME_CONNECTION.length:
-        if (equalsLower(buf, start, NAME_CONNECTION)) {
-          const value = latin1(buf, vs, ve);
-          d.connection = d.connection === null ? value : `${d.connection}, ${value}`;
-          connectionOptions(d, buf, vs, ve);
-        }
-        break;
-      case NAME_CONTENT_LENGTH.length:
-        if (equalsLower(buf, start, NAME_CONTENT_LENGTH)) contentLength(d, buf, vs, ve);
-        break;
-      case NAME_TRANSFER_ENCODING.length:
-        if (equalsLower(buf, start, NAME_TRANSFER_ENCODING)) transferEncoding(d, buf, vs, ve);
-        break;
-      case NAME_UPGRADE.length:
-        if (equalsLower(buf, start, NAME_UPGRADE)) d.upgradeField = true;
-        break;
+    if (name === 1) {
+      const value = connectionValue(buf, vs, ve);
+      d.connection = d.connection === null ? value : `${d.connection}, ${value}`;
+      connectionOptions(d, buf, vs, ve);
+    } else if (name === 2) {
+      contentLength(d, buf, vs, ve);
+    } else {
+      transferEncoding(d, buf, vs, ve);
     }
     return true;
   }
@@ -1026,12 +1031,16 @@ const COMMON_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'CONN
   bytes: bytesOf(m),
 }));
 
-/** The method as a string, without allocating for the common ones. */
+/** The method as a string, without allocating for the common ones (methods are case-sensitive). */
 function methodString(buf: Uint8Array, start: number, end: number): string {
-  outer: for (const m of COMMON_METHODS) {
-    if (m.bytes.length !== end - start) continue;
-    for (let k = 0; k < m.bytes.length; k++) if (buf[start + k] !== m.bytes[k]) continue outer;
-    return m.name;
+  const length = end - start;
+  const first = buf[start];
+  outer: for (let m = 0; m < COMMON_METHODS.length; m++) {
+    const common = COMMON_METHODS[m]!;
+    const bytes = common.bytes;
+    if (bytes.length !== length || bytes[0] !== first) continue;
+    for (let k = 1; k < length; k++) if (buf[start + k] !== bytes[k]) continue outer;
+    return common.name;
   }
   return latin1(buf, start, end);
 }
@@ -1067,6 +1076,25 @@ function nextElement(buf: Uint8Array, k: number, end: number): number {
   return -1;
 }
 
+/** Connection values common enough to be worth returning without building a string. */
+const COMMON_CONNECTION_VALUES = ['keep-alive', 'close', 'Keep-Alive', 'Close', 'Upgrade', 'upgrade', 'keep-alive, Upgrade'].map((v) => ({
+  value: v,
+  bytes: bytesOf(v),
+}));
+
+/** A Connection field value as a string (exactly as sent), shared for the common ones. */
+function connectionValue(buf: Uint8Array, start: number, end: number): string {
+  const length = end - start;
+  outer: for (let m = 0; m < COMMON_CONNECTION_VALUES.length; m++) {
+    const common = COMMON_CONNECTION_VALUES[m]!;
+    const bytes = common.bytes;
+    if (bytes.length !== length || buf[start] !== bytes[0]) continue;
+    for (let k = 1; k < length; k++) if (buf[start + k] !== bytes[k]) continue outer;
+    return common.value;
+  }
+  return latin1(buf, start, end);
+}
+
 /** Connection = #connection-option (RFC 9110 7.6.1): looks for "close" and "keep-alive". */
 function connectionOptions(d: Direction, buf: Uint8Array, start: number, end: number): void {
   for (let k = nextElement(buf, start, end); k !== -1; k = nextElement(buf, k, end)) {
@@ -1081,6 +1109,21 @@ function connectionOptions(d: Direction, buf: Uint8Array, start: number, end: nu
  * same value, is accepted as that value (as 8.6 allows); anything else is invalid.
  */
 function contentLength(d: Direction, buf: Uint8Array, start: number, end: number): void {
+  // The usual case: one value of digits only (at most 15, so it stays a safe integer).
+  if (end > start && end - start <= 15) {
+    let value = 0;
+    let j = start;
+    for (; j < end; j++) {
+      const digit = buf[j]! - DIGIT_0;
+      if (digit < 0 || digit > 9) break;
+      value = value * 10 + digit;
+    }
+    if (j === end) {
+      if (d.contentLength === CL_ABSENT) d.contentLength = value;
+      else if (d.contentLength !== value) d.contentLength = CL_INVALID;
+      return;
+    }
+  }
   let seen = false;
   for (let k = nextElement(buf, start, end); k !== -1; k = nextElement(buf, k, end)) {
     let value = 0;

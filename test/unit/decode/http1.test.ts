@@ -116,6 +116,13 @@ describe('persistence (RFC 9112 9.3)', () => {
     assert.equal(keepAliveOf('GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n'), false);
   });
 
+  it('the Connection value is reported exactly as sent, whatever its case', () => {
+    for (const value of ['keep-alive', 'Keep-Alive', 'keep-alivE', 'close', 'CLOSE', 'Upgrade', 'upgrade, close', 'keep-alive, Upgrade', 'keep-alive,Upgrade', 'x']) {
+      const { log } = play([client(`GET / HTTP/1.1\r\nConnection: ${value}\r\n\r\n`)]);
+      assert.match(log[0]!, new RegExp(` connection=${value} @0$`), value);
+    }
+  });
+
   it('several Connection fields are joined', () => {
     const { log } = play([client('GET / HTTP/1.1\r\nConnection: te\r\nConnection: keep-alive\r\n\r\n')]);
     assert.equal(log[0], 'request GET / HTTP/1.1 keepAlive=true connection=te, keep-alive @0');
@@ -378,6 +385,14 @@ describe('malformed input', () => {
     const { conn, log } = play([client('POST / HTTP/1.1\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\nhello'), client(GET('/2'))]);
     assert.equal(conn.requests, 2);
     assert.equal(log.filter((l) => l.startsWith('lost')).length, 0);
+  });
+
+  it('Content-Length with leading zeros, short or long, is its number', () => {
+    for (const value of ['000000000000005', '0000000000000005', '0005, 5', '5']) {
+      const { conn, log } = play([client(`POST / HTTP/1.1\r\nContent-Length: ${value}\r\n\r\nhello`), client(GET('/2'))]);
+      assert.equal(conn.requests, 2, value);
+      assert.equal(log.filter((l) => l.startsWith('lost')).length, 0, value);
+    }
   });
 
   it('a request whose Transfer-Encoding does not end in chunked cannot be framed', () => {
