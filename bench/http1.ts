@@ -10,10 +10,11 @@
  *
  * The framer is given the events the analyzer uses (src/analyze/tracker.ts: request, response,
  * responseEnd, lost, upgrade on one small object), so the info objects are built as in production.
+ * The last two cases pass `{ targets: false }`, as a caller that never reads the request target can.
  *
  * Run: npx tsc -p . && node dist/bench/http1.js [total MB] [rounds]
  */
-import { Http1Connection, type Http1Events, type HttpRequestInfo, type HttpResponseInfo } from '../src/decode/http1.js';
+import { Http1Connection, type Http1Events, type Http1Options, type HttpRequestInfo, type HttpResponseInfo } from '../src/decode/http1.js';
 
 const BODY_BYTES = 4096;
 const EXCHANGES_PER_BLOCK = 1000;
@@ -125,11 +126,11 @@ function time(fn: () => void): number {
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-function run(label: string, segment: number, chunked: boolean, pipelined = false): void {
+function run(label: string, segment: number, chunked: boolean, pipelined = false, options?: Http1Options): void {
   const { feeds, bytes } = block(segment, chunked, pipelined);
   const blocks = Math.max(1, Math.round((TOTAL_MB * 1e6) / bytes));
   const frame = (repeat: number): void => {
-    const conn = new Http1Connection(new BenchEvents());
+    const conn = new Http1Connection(new BenchEvents(), options);
     let ts = 0;
     for (let r = 0; r < repeat; r++) {
       for (const f of feeds) {
@@ -149,7 +150,7 @@ function run(label: string, segment: number, chunked: boolean, pipelined = false
 }
 
 /** `ab` without -k: one connection per exchange, both sides FIN (server first). */
-function churn(label: string, connections: number): void {
+function churn(label: string, connections: number, options?: Http1Options): void {
   const req = encode('GET /index.html HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n');
   const responses = [180, 301, 455, 612].map((n) => {
     const head = encode(
@@ -162,7 +163,7 @@ function churn(label: string, connections: number): void {
     let requests = 0;
     let responsesSeen = 0;
     for (let i = 0; i < count; i++) {
-      const conn = new Http1Connection(new BenchEvents());
+      const conn = new Http1Connection(new BenchEvents(), options);
       const ts = i * 4;
       conn.client(req, ts);
       conn.server(responses[i & 3]!, ts + 1);
@@ -184,3 +185,6 @@ run('Content-Length, 1448-byte segments', 1448, false);
 run('Content-Length, pipelined, 64 KiB reads', 64 * 1024, false, true);
 run('chunked, 1448-byte segments', 1448, true);
 churn(`churn, ${CHURN_CONNECTIONS / 1000}k connections of 1 exchange`, CHURN_CONNECTIONS);
+// As the analyzer could run it: it never reads the request target.
+run('Content-Length, 1448-byte segments, no targets', 1448, false, false, { targets: false });
+churn(`churn, ${CHURN_CONNECTIONS / 1000}k connections, no targets`, CHURN_CONNECTIONS, { targets: false });

@@ -41,6 +41,7 @@ import { Buffer } from 'node:buffer';
 export interface HttpRequestInfo {
   /** The method token as sent (methods are case-sensitive, RFC 9110 9.1). */
   method: string;
+  /** The request-target as sent (one char per byte); "" when the option `targets` is false. */
   target: string;
   /** "1.0", "1.1" (or "1.x" for a later minor version). */
   version: '1.0' | '1.1' | string;
@@ -98,6 +99,11 @@ export interface Http1Options {
    * server framing, since its response could not be framed with certainty.
    */
   maxPendingRequests?: number;
+  /**
+   * Build `HttpRequestInfo.target` (default true). A caller that never reads it (the analyzer counts
+   * messages) passes false: `target` is then the empty string, and no string is built per request.
+   */
+  targets?: boolean;
 }
 
 /** 64 KiB: larger than the default limits of common servers (nginx 8 KiB lines, Node 16 KiB). */
@@ -189,6 +195,13 @@ const CL_INVALID = -2;
 const LINE_BUFFER_INITIAL = 256;
 const LINE_BUFFER_KEEP = 4096;
 
+interface HeldChunk {
+  bytes: Uint8Array;
+  ts: number;
+}
+/** `Direction.held` when nothing is held: shared, never pushed to (ST_WAIT_ANSWER starts a new array). */
+const NO_HELD: HeldChunk[] = [];
+
 /** Parse state of one direction. */
 class Direction {
   state = ST_HEAD;
@@ -231,7 +244,7 @@ class Direction {
   /** Client: switch to opaque when the current request body ends (101 came before it did). */
   switchAfterBody = false;
   /** Client, ST_WAIT_ANSWER: held chunks, their total size, where they start, a gap among them. */
-  held: { bytes: Uint8Array; ts: number }[] = [];
+  held: HeldChunk[] = NO_HELD;
   heldBytes = 0;
   heldStart = 0;
   heldGap = false;
@@ -255,6 +268,7 @@ export class Http1Connection {
   private readonly events: Http1Events;
   private readonly maxHeadBytes: number;
   private readonly maxPending: number;
+  private readonly targets: boolean;
   private readonly c = new Direction('client');
   private readonly s = new Direction('server');
   /** Requests awaiting their final response, oldest first, with their KIND_ bits. */
@@ -275,6 +289,7 @@ export class Http1Connection {
     this.events = events;
     this.maxHeadBytes = Math.max(1, Math.floor(options?.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES));
     this.maxPending = Math.max(1, Math.floor(options?.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS));
+    this.targets = options?.targets !== false;
   }
 
   /** Requests whose head was complete. */
@@ -549,7 +564,7 @@ export class Http1Connection {
     let t = m + 1;
     while (buf[t] !== SP) t++;
     d.method = methodString(buf, start, m);
-    d.target = latin1(buf, m + 1, t);
+    d.target = this.targets ? latin1(buf, m + 1, t) : '';
     d.minor = buf[t + 1 + HTTP_1_PREFIX.length]! - DIGIT_0;
     this.sawRequestLine = true;
     return true;
@@ -826,7 +841,7 @@ export class Http1Connection {
   private hold(d: Direction, bytes: Uint8Array, ts: number, at: number): void {
     if (d.heldStart < 0) d.heldStart = at;
     if (d.heldBytes + bytes.length > this.maxHeadBytes) {
-      d.held = [];
+      d.held = NO_HELD;
       d.heldBytes = 0;
       this.lose(d, `more than ${this.maxHeadBytes} bytes sent before the answer to an Upgrade or CONNECT`, d.heldStart);
       return;
@@ -848,7 +863,7 @@ export class Http1Connection {
 
   private toOpaque(d: Direction, ts: number): void {
     d.state = ST_OPAQUE;
-    d.held = [];
+    d.held = NO_HELD;
     d.heldBytes = 0;
     d.line = null;
     d.lineLength = 0;
@@ -862,7 +877,7 @@ export class Http1Connection {
     const held = d.held;
     const heldGap = d.heldGap;
     const resumeAt = d.pos;
-    d.held = [];
+    d.held = NO_HELD;
     d.heldBytes = 0;
     d.state = ST_HEAD;
     d.blockStart = d.heldStart < 0 ? d.pos : d.heldStart;
@@ -907,7 +922,7 @@ export class Http1Connection {
     d.state = ST_STOPPED;
     d.line = null;
     d.lineLength = 0;
-    d.held = [];
+    d.held = NO_HELD;
     d.heldBytes = 0;
     this.events.lost?.(d.side, reason, atByte);
     if (d === this.s) this.release();

@@ -717,4 +717,30 @@ describe('a whole conversation, split anywhere', () => {
     assert.deepEqual(conn.statusCodes, reference.conn.statusCodes);
     assert.equal(conn.requests, reference.conn.requests);
   });
+
+  it('with { targets: false } gives the same events, every target empty', () => {
+    const log: string[] = [];
+    const targets: string[] = [];
+    const events = recorder(log);
+    const conn = new Http1Connection(
+      {
+        ...events,
+        request: (r) => {
+          targets.push(r.target);
+          events.request!(r);
+        },
+      },
+      { targets: false },
+    );
+    conversation.forEach((step, index) => {
+      const ts = step.ts ?? index;
+      if ('data' in step) conn[step.side](typeof step.data === 'string' ? latin1Bytes(step.data) : step.data, ts);
+      else if ('end' in step) conn.end(step.side, ts);
+    });
+    assert.deepEqual(targets, ['', '', '', '', '', '', '']);
+    // The reference log without the targets ("GET /a" -> "GET ").
+    assert.deepEqual(log, reference.log.map((l) => l.replace(/(request |for=)([A-Z]+) \S+/, '$1$2 ')));
+    assert.deepEqual(conn.statusCodes, reference.conn.statusCodes);
+    assert.deepEqual(conn.incomplete, reference.conn.incomplete);
+  });
 });
