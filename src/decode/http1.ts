@@ -12,9 +12,11 @@
  *    5.6.1 lists, 5.6.2 tokens, 7.6.1 Connection, 7.8 Upgrade, 8.6 Content-Length, 9.3.2 HEAD,
  *    9.3.6 CONNECT, 15.2 1xx, 15.2.2 101, 15.3.5 204, 15.4.5 304.
  *
- * Speed: only header bytes are examined, a line at a time (`indexOf(LF)`, then one pass over the
- * line); bodies are skipped by counting, never copied or scanned; no regular expressions. Bytes are
- * copied only when a line is split across chunks.
+ * Speed: only header bytes are examined, a line at a time (a byte loop to the LF, then one pass over
+ * the field name; values are looked at only for the four fields that matter); bodies are skipped by
+ * counting, never copied or scanned; no regular expressions. Bytes are copied only when a line is
+ * split across chunks. Strings are built only for the request target (unless `targets: false`),
+ * uncommon methods and uncommon Connection values.
  *
  * Memory: a line split across chunks is kept in a buffer that grows up to `maxHeadBytes`; a head
  * (or a trailer section, or a chunk-size line) larger than that loses framing for that direction.
