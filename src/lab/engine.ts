@@ -86,6 +86,7 @@ export async function runExperiment(name: string, title: string, config: Experim
     client = await drive(driver, config);
     for (const o of observers) await o.checkpoint?.();
     await driver.close();
+    for (const o of observers) await o.sync?.();
     // Closing handshakes take a moment to show everywhere: wait on events, bounded.
     const expected = () => accounting?.connectionCount ?? 0;
     const settled = await waitFor(() => observers.every((o) => o.settled(expected())), options.settleTimeoutMs ?? 3000);

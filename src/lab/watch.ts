@@ -67,6 +67,7 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
     } else {
       await waitForStop(options.durationMs);
     }
+    for (const o of observers) await o.sync?.();
     const settled = await waitFor(() => observers.every((o) => o.settled(0)), options.settleTimeoutMs ?? 2000);
     if (!settled) warnings.push({ code: 'KAL_WARN_OPEN_CONNECTIONS', message: 'some connections were still open when watching stopped' });
     for (const o of observers) reports.push(await o.stop());

@@ -6,11 +6,15 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { CaptureAnalysis } from '../analyze/capture-analysis.js';
 import { computeTotals } from '../analyze/totals.js';
 import { CaptureUnavailableError } from '../errors.js';
 import type { ObserverReport, Warning } from '../model/report.js';
 import { track } from '../util/lifecycle.js';
+import { waitFor } from '../util/time.js';
+import { TcpFlag } from '../model/packet.js';
 import type { Observer } from './observer.js';
 
 export interface CaptureOptions {
@@ -37,13 +41,31 @@ export class CaptureObserver implements Observer {
   private exited: Promise<void> = Promise.resolve();
   private untrack: () => void = () => {};
   private streamError: Error | undefined;
+  /**
+   * End markers. Stopping tcpdump loses what still sits in its kernel buffer, and "every connection
+   * seen is closed" can hold while later connections are still in that buffer. So, before we trust
+   * the capture, we open a connection to a marker port of our own (in the BPF filter, never
+   * analyzed) and wait until its SYN comes out of the capture: everything before it is in.
+   */
+  private marker: net.Server | undefined;
+  private markerPort = 0;
+  private markersSent = 0;
+  private markersSeen = 0;
 
   constructor(private readonly options: CaptureOptions) {
-    this.analysis = new CaptureAnalysis(options.serverPorts ? { serverPorts: options.serverPorts } : {});
+    this.analysis = new CaptureAnalysis({
+      ...(options.serverPorts ? { serverPorts: options.serverPorts } : {}),
+      accept: (p) => {
+        if (p.dstPort !== this.markerPort || this.markerPort === 0) return true;
+        if ((p.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) this.markersSeen++;
+        return false;
+      },
+    });
   }
 
   async start(): Promise<void> {
     try {
+      await this.startMarker();
       await this.spawn();
     } catch (error) {
       if (error instanceof CaptureUnavailableError) this.unavailable = error;
@@ -51,9 +73,43 @@ export class CaptureObserver implements Observer {
     }
   }
 
+  /** Markers go over loopback: only captures that see loopback (lo, any) can use them. */
+  private async startMarker(): Promise<void> {
+    const iface = this.options.interface ?? 'lo';
+    if (iface !== 'lo' && iface !== 'any') return;
+    const server = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    this.marker = server;
+    this.markerPort = (server.address() as AddressInfo).port;
+  }
+
+  private closeMarker(): Promise<void> {
+    const server = this.marker;
+    this.marker = undefined;
+    return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
+
+  /**
+   * Catch up: resolves once every packet sent before this call has come out of the capture (or
+   * after `timeoutMs`, returning false). Without markers (another interface), true at once.
+   */
+  async sync(timeoutMs = 3000): Promise<boolean> {
+    if (this.unavailable || this.marker === undefined || this.child?.exitCode !== null) return true;
+    const wanted = ++this.markersSent;
+    const socket = net.connect(this.markerPort, '127.0.0.1');
+    socket.on('error', () => {});
+    const seen = await waitFor(() => this.markersSeen >= wanted || this.streamError !== undefined, timeoutMs, 2);
+    socket.destroy();
+    return seen;
+  }
+
   private spawn(): Promise<void> {
     // -B: a 32 MiB kernel buffer (the default 2 MiB drops packets when our event loop is busy running the clients).
-    const args = ['-i', this.options.interface ?? 'lo', '-n', '-U', '--immediate-mode', '-B', '32768', '-w', '-', this.options.filter];
+    const filter = this.markerPort > 0 ? `(${this.options.filter}) or (dst host 127.0.0.1 and tcp dst port ${this.markerPort})` : this.options.filter;
+    const args = ['-i', this.options.interface ?? 'lo', '-n', '-U', '--immediate-mode', '-B', '32768', '-w', '-', filter];
     const child = spawn(this.options.tcpdump ?? 'tcpdump', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.untrack = track({ label: 'tcpdump', close: () => this.kill() });
@@ -131,6 +187,8 @@ export class CaptureObserver implements Observer {
   }
 
   async stop(): Promise<ObserverReport> {
+    const complete = await this.sync();
+    await this.closeMarker();
     if (this.unavailable) {
       return {
         observer: 'wire',
@@ -146,6 +204,7 @@ export class CaptureObserver implements Observer {
     await this.kill();
     this.untrack();
     const warnings: Warning[] = [];
+    if (!complete) warnings.push({ code: 'KAL_WARN_CAPTURE_LAG', message: 'the capture did not catch up with the traffic before stopping: the last packets may be missing' });
     if (this.streamError) warnings.push({ code: 'KAL_WARN_CAPTURE_STREAM', message: `capture stream could not be parsed: ${this.streamError.message}` });
     else this.analysis.end();
     const dropped = /(\d+) packets? dropped by kernel/.exec(this.stderr);

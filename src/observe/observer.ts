@@ -12,5 +12,7 @@ export interface Observer {
   settled(expectedConnections: number): boolean;
   /** The traffic is done and the client is about to close its pool: a moment worth recording. */
   checkpoint?(): Promise<void>;
+  /** Catch up with everything that happened until now (a capture reads its backlog). */
+  sync?(): Promise<boolean>;
   stop(): Promise<ObserverReport>;
 }

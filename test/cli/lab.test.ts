@@ -91,7 +91,7 @@ test('Ctrl-C during a run: exit 130, no tcpdump and no server left behind', { sk
   const port = (probe.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   const { child, done } = startCli(['run', '--port', String(port), '--requests', '100000', '--interval', '5']);
-  const tcpdumpRunning = () => spawnSync('pgrep', ['-f', `tcpdump .*tcp port ${port}$`]).status === 0;
+  const tcpdumpRunning = () => spawnSync('pgrep', ['-f', `tcpdump .*tcp port ${port}[^0-9]`]).status === 0;
   // Wait (bounded) until the capture is up, then interrupt.
   for (let i = 0; i < 500 && !tcpdumpRunning(); i++) await new Promise((r) => setTimeout(r, 20));
   assert.ok(tcpdumpRunning(), 'tcpdump started');
