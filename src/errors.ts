@@ -19,10 +19,14 @@ export class UsageError extends KeepaliveLabError {
   }
 }
 
-/** A port we were asked to listen on is already taken. */
+/** A port we were asked to listen on is already taken. `hint` says what to do instead. */
 export class PortInUseError extends KeepaliveLabError {
-  constructor(host: string, port: number, options?: { cause?: unknown }) {
-    super('KAL_ERR_PORT_IN_USE', `port ${port} on ${host} is already in use (leave out --port to pick a free one)`, options);
+  readonly host: string;
+  readonly port: number;
+  constructor(host: string, port: number, options?: { cause?: unknown; hint?: string }) {
+    super('KAL_ERR_PORT_IN_USE', `port ${port} on ${host} is already in use (${options?.hint ?? 'leave out --port to pick a free one'})`, options);
+    this.host = host;
+    this.port = port;
   }
 }
 

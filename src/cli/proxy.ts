@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { compareObservers } from '../analyze/agreement.js';
 import { buildReport } from '../analyze/report.js';
 import { decideVerdict } from '../analyze/verdict.js';
-import { PortInUseError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import type { ObserverReport, Report, RunReport } from '../model/report.js';
 import { DEFAULT_GRACE_MS, TcpProxy } from '../observe/proxy.js';
 import type { ProxyProgress } from '../observe/proxy.js';
@@ -62,13 +62,7 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
     const graceMs = int(p, 'grace', 0, 600_000) ?? DEFAULT_GRACE_MS;
 
     const engine = new TcpProxy({ listenHost: listen.host, listenPort: listen.port, targetHost: target.host, targetPort: target.port, graceMs });
-    try {
-      await engine.start();
-    } catch (error) {
-      // The shared message suggests --port; this command's flag is --listen.
-      if (error instanceof PortInUseError) error.message = `${hostPort(listen.host, listen.port)} is already in use (choose another port with --listen, or port 0 for a free one)`;
-      throw error;
-    }
+    await engine.start();
     const bound = hostPort(engine.address.address, engine.address.port);
     const subject = hostPort(target.host, target.port);
     io.stderr.write(`keepalive-lab proxy: listening on ${bound}, forwarding to ${subject}${durationMs === null ? ' (Ctrl-C to stop)' : ''}\n`);

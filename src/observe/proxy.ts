@@ -349,7 +349,7 @@ export class TcpProxy implements Observer {
     await new Promise<void>((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException) => {
         this.server.off('listening', onListening);
-        if (error.code === 'EADDRINUSE') reject(new PortInUseError(host, port, { cause: error }));
+        if (error.code === 'EADDRINUSE') reject(new PortInUseError(host, port, { cause: error, hint: 'choose another port with --listen, or port 0 for a free one' }));
         else reject(new KeepaliveLabError('KAL_ERR_LISTEN', `cannot listen on ${formatEndpoint(host, port)}: ${error.message}`, { cause: error }));
       };
       const onListening = () => {

@@ -53,7 +53,7 @@ test('proxy: a busy listen port -> KAL_ERR_PORT_IN_USE, exit 1', async (t) => {
   const port = (busy.address() as AddressInfo).port;
   const r = await runCli(['proxy', '--listen', `127.0.0.1:${port}`, '--target', '127.0.0.1:9']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port} is already in use \\(choose another port with --listen.*\\(KAL_ERR_PORT_IN_USE\\)`));
+  assert.match(r.stderr, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use \\(choose another port with --listen.*\\(KAL_ERR_PORT_IN_USE\\)`));
 });
 
 interface Running {
