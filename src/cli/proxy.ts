@@ -8,6 +8,7 @@ import { DEFAULT_GRACE_MS, TcpProxy } from '../observe/proxy.js';
 import type { ProxyProgress } from '../observe/proxy.js';
 import { renderJson } from '../report/json.js';
 import { renderTerminal } from '../report/terminal.js';
+import { writeHtmlReport } from './output.js';
 import { onInterrupt, track } from '../util/lifecycle.js';
 import { flag, int, parse, str } from './args.js';
 import type { Command, Io } from './command.js';
@@ -21,7 +22,7 @@ const MAX_DURATION_S = 7 * 24 * 3600;
 
 export const proxy: Command = {
   name: 'proxy',
-  usage: `Usage: keepalive-lab proxy --target HOST:PORT [--listen [HOST:]PORT] [--duration S] [--json]
+  usage: `Usage: keepalive-lab proxy --target HOST:PORT [--listen [HOST:]PORT] [--duration S] [--json] [--html FILE]
 
 Forwards every TCP connection made to the listen address to the target, byte for byte, and counts
 per client connection: HTTP/1.x requests and responses, status codes, bytes each way, duration,
@@ -35,6 +36,7 @@ Options:
   --duration S           stop after S seconds (e.g. 30 or 0.5)
   --grace MS             at stop, time left to requests in flight (default ${DEFAULT_GRACE_MS})
   --json                 print the report as JSON (schema: docs/report-schema.md)
+  --html FILE            also write an HTML report with a timeline of the connections
   -h, --help             this help
 
 On a terminal, a live line on stderr shows connections, requests and requests per connection.
@@ -48,6 +50,7 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
       duration: { type: 'string' },
       grace: { type: 'string' },
       json: { type: 'boolean' },
+      html: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
     if (flag(p, 'help')) {
@@ -76,6 +79,7 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
         const observed = await engine.stop();
         const result = buildReport('proxy', [proxyRun(observed, bound, subject)]);
         io.stdout.write(render(result, flag(p, 'json'), io));
+        await writeHtmlReport(p, result);
       })());
     let wake: () => void = () => undefined;
     const stopped = new Promise<void>((resolve) => (wake = resolve));
