@@ -12,44 +12,90 @@ export function distribution(values: readonly number[]): Distribution | null {
 }
 
 /**
- * Totals over one observer's connections. `syns` is passed in because only some observers can
- * see SYNs (the wire can; the server and the kernel cannot).
+ * Totals over one observer's connections, one record at a time: `analyze` hands each record over
+ * as its connection ends and keeps none, so memory does not grow with the capture. Exact: requests
+ * per connection are whole numbers, counted in a histogram (value -> connections), which gives the
+ * same median as sorting them all.
  */
-export function computeTotals(connections: readonly ConnectionRecord[], syns: number | null): Totals {
-  let requests = 0;
-  let responses = 0;
-  let reusedRequests = 0;
-  let resets = 0;
-  let withRequests = 0;
-  const closedFirstBy = { client: 0, server: 0, unknown: 0 };
-  const timeWait = { client: 0, server: 0 };
-  const perConnection: number[] = [];
-  for (const c of connections) {
-    requests += c.requests;
-    responses += c.responses;
+export class TotalsAccumulator {
+  private connections = 0;
+  private requests = 0;
+  private responses = 0;
+  private reusedRequests = 0;
+  private resets = 0;
+  private withRequests = 0;
+  private readonly closedFirstBy = { client: 0, server: 0, unknown: 0 };
+  private readonly timeWait = { client: 0, server: 0 };
+  private readonly resetsBy = { client: 0, server: 0 };
+  /** Requests per connection -> how many connections carried that many. */
+  private readonly perConnection = new Map<number, number>();
+
+  add(c: ConnectionRecord): void {
+    this.connections++;
+    this.requests += c.requests;
+    this.responses += c.responses;
     if (c.requests > 0) {
-      withRequests++;
-      reusedRequests += c.requests - 1;
+      this.withRequests++;
+      this.reusedRequests += c.requests - 1;
     }
-    perConnection.push(c.requests);
-    if (c.closedFirstBy) closedFirstBy[c.closedFirstBy]++;
-    else closedFirstBy.unknown++;
-    if (c.resetBy) resets++;
-    if (c.timeWait) timeWait[c.timeWait]++;
+    this.perConnection.set(c.requests, (this.perConnection.get(c.requests) ?? 0) + 1);
+    if (c.closedFirstBy) this.closedFirstBy[c.closedFirstBy]++;
+    else this.closedFirstBy.unknown++;
+    if (c.resetBy) {
+      this.resets++;
+      this.resetsBy[c.resetBy]++;
+    }
+    if (c.timeWait) this.timeWait[c.timeWait]++;
   }
-  return {
-    connections: connections.length,
-    syns,
-    requests,
-    responses,
-    requestsPerConnection: distribution(perConnection),
-    reusedRequests,
-    // A request "paid a handshake" when it was the first on its connection.
-    handshakeShare: requests > 0 ? withRequests / requests : null,
-    closedFirstBy,
-    resets,
-    timeWait,
-  };
+
+  /**
+   * The totals of the records added so far. `syns` is passed in because only some observers can
+   * see SYNs (the wire can; the server and the kernel cannot).
+   */
+  totals(syns: number | null): Totals {
+    return {
+      connections: this.connections,
+      syns,
+      requests: this.requests,
+      responses: this.responses,
+      requestsPerConnection: this.requestsPerConnection(),
+      reusedRequests: this.reusedRequests,
+      // A request "paid a handshake" when it was the first on its connection.
+      handshakeShare: this.requests > 0 ? this.withRequests / this.requests : null,
+      closedFirstBy: { ...this.closedFirstBy },
+      resets: this.resets,
+      resetsBy: { ...this.resetsBy },
+      timeWait: { ...this.timeWait },
+    };
+  }
+
+  private requestsPerConnection(): Distribution | null {
+    const n = this.connections;
+    if (n === 0) return null;
+    const values = [...this.perConnection.keys()].sort((a, b) => a - b);
+    // The median is the value at index n >> 1 (odd n) or the mean of those at (n >> 1) - 1 and n >> 1.
+    const hi = n >> 1;
+    const lo = n % 2 === 1 ? hi : hi - 1;
+    let seen = 0;
+    let atLo = 0;
+    let atHi = 0;
+    let sum = 0;
+    for (const v of values) {
+      const count = this.perConnection.get(v)!;
+      if (seen <= lo && lo < seen + count) atLo = v;
+      if (seen <= hi && hi < seen + count) atHi = v;
+      seen += count;
+      sum += v * count;
+    }
+    return { min: values[0]!, median: lo === hi ? atHi : (atLo + atHi) / 2, max: values[values.length - 1]!, mean: sum / n };
+  }
+}
+
+/** Totals over a list of records: the same accumulator as `analyze` uses as records stream by. */
+export function computeTotals(connections: readonly ConnectionRecord[], syns: number | null): Totals {
+  const acc = new TotalsAccumulator();
+  for (const c of connections) acc.add(c);
+  return acc.totals(syns);
 }
 
 export function emptyTotals(): Totals {

@@ -76,6 +76,8 @@ export interface Totals {
   handshakeShare: number | null;
   closedFirstBy: { client: number; server: number; unknown: number };
   resets: number;
+  /** Connections reset, by the side that sent the first RST (client + server = resets). */
+  resetsBy: { client: number; server: number };
   timeWait: { client: number; server: number };
 }
 
@@ -90,7 +92,14 @@ export interface ObserverReport {
   totals: Totals;
   /** Present when the observer saw HTTP messages. */
   http?: HttpEvidence;
+  /**
+   * The connections, in id order. All of them, unless the command kept only the first ones (e.g.
+   * `analyze` without --json keeps the rows it prints): then `connectionsOmitted` counts the rest.
+   * Totals always count every connection.
+   */
   connections: ConnectionRecord[];
+  /** Connections counted in `totals` but left out of `connections` (absent when none was). */
+  connectionsOmitted?: number;
   warnings: Warning[];
 }
 

@@ -159,6 +159,7 @@ test('capture analysis: the report of a keep-alive capture', () => {
     handshakeShare: 0.25,
     closedFirstBy: { client: 1, server: 0, unknown: 0 },
     resets: 0,
+    resetsBy: { client: 0, server: 0 },
     timeWait: { client: 1, server: 0 },
   });
   assert.deepEqual(r.report.http, { serverClose: 0, clientClose: 0 });

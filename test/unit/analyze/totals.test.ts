@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { computeTotals, distribution, emptyTotals } from '../../../src/analyze/totals.js';
+import fc from 'fast-check';
+import { TotalsAccumulator, computeTotals, distribution, emptyTotals } from '../../../src/analyze/totals.js';
+import type { ConnectionRecord, Totals } from '../../../src/model/report.js';
 import { record, records } from './records.js';
 
 test('totals: distribution of a list', () => {
@@ -25,6 +27,7 @@ test('totals: one keep-alive connection with 10 requests', () => {
     handshakeShare: 0.1,
     closedFirstBy: { client: 1, server: 0, unknown: 0 },
     resets: 0,
+    resetsBy: { client: 0, server: 0 },
     timeWait: { client: 1, server: 0 },
   });
 });
@@ -50,6 +53,7 @@ test('totals: a mix of connections (reused, single, not HTTP, reset, still open)
   assert.equal(t.handshakeShare, 4 / 8);
   assert.deepEqual(t.closedFirstBy, { client: 2, server: 1, unknown: 2 });
   assert.equal(t.resets, 1);
+  assert.deepEqual(t.resetsBy, { client: 1, server: 0 });
   assert.deepEqual(t.timeWait, { client: 2, server: 1 });
 });
 
@@ -70,4 +74,61 @@ test('totals: no connections, and connections without any request', () => {
   const noHttp = computeTotals(records(3, 0), 3);
   assert.equal(noHttp.handshakeShare, null);
   assert.deepEqual(noHttp.requestsPerConnection, { min: 0, median: 0, max: 0, mean: 0 });
+});
+
+/** The totals as they were computed before the accumulator: every count in a list, sorted. */
+function totalsBySorting(connections: readonly ConnectionRecord[], syns: number | null): Totals {
+  const perConnection = connections.map((c) => c.requests);
+  const requests = perConnection.reduce((a, b) => a + b, 0);
+  const withRequests = connections.filter((c) => c.requests > 0).length;
+  const count = (pick: (c: ConnectionRecord) => unknown, value: unknown) => connections.filter((c) => pick(c) === value).length;
+  return {
+    connections: connections.length,
+    syns,
+    requests,
+    responses: connections.reduce((a, c) => a + c.responses, 0),
+    requestsPerConnection: distribution(perConnection),
+    reusedRequests: requests - withRequests,
+    handshakeShare: requests > 0 ? withRequests / requests : null,
+    closedFirstBy: { client: count((c) => c.closedFirstBy, 'client'), server: count((c) => c.closedFirstBy, 'server'), unknown: count((c) => c.closedFirstBy, null) },
+    resets: connections.length - count((c) => c.resetBy, null),
+    resetsBy: { client: count((c) => c.resetBy, 'client'), server: count((c) => c.resetBy, 'server') },
+    timeWait: { client: count((c) => c.timeWait, 'client'), server: count((c) => c.timeWait, 'server') },
+  };
+}
+
+const side = fc.constantFrom<'client' | 'server' | null>('client', 'server', null);
+const arbitraryRecord = fc
+  .record({
+    // Mostly small counts (many ties: the median lands inside a run of equal values), some large.
+    requests: fc.oneof(fc.nat(4), fc.nat(1_000_000)),
+    responses: fc.nat(10),
+    closedFirstBy: side,
+    resetBy: side,
+    timeWait: side,
+  })
+  .map((fields) => record(fields));
+
+test('totals: the accumulator, fed one record at a time in any order, equals sorting every count (exact median)', () => {
+  fc.assert(
+    fc.property(fc.array(arbitraryRecord, { maxLength: 60 }), fc.option(fc.nat(100)), (list, syns) => {
+      const expected = totalsBySorting(list, syns);
+      assert.deepEqual(computeTotals(list, syns), expected);
+      const acc = new TotalsAccumulator();
+      for (const c of [...list].reverse()) acc.add(c);
+      assert.deepEqual(acc.totals(syns), expected);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('totals: the accumulator can be read, then fed more', () => {
+  const acc = new TotalsAccumulator();
+  const first = records(3, 2);
+  for (const c of first) acc.add(c);
+  assert.deepEqual(acc.totals(3), computeTotals(first, 3));
+  const more = [...first, ...records(2, 7)];
+  for (const c of more.slice(3)) acc.add(c);
+  assert.deepEqual(acc.totals(5), computeTotals(more, 5));
+  assert.deepEqual(acc.totals(5).requestsPerConnection, { min: 2, median: 2, max: 7, mean: 4 });
 });
