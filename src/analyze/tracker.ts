@@ -7,6 +7,14 @@
  * are counted, sequence numbers wrap around at 2^32) and feeds the bytes to the HTTP/1.x framer
  * to count requests per connection. A new SYN on a 4-tuple whose connection has ended (or whose
  * initial sequence number differs) starts a new connection, as the kernel does after TIME_WAIT.
+ *
+ * Memory follows the connections open at once, not the connections seen: a connection is retired
+ * (its record handed to `onConnection`, its state let go) once it is finished: a little capture
+ * time after its RST or its second FIN (CLOSED_LINGER_US, so that what was still in flight, the
+ * last ACK, a RST after the FINs, is counted as before; at most MAX_LINGERING wait at once), or when
+ * a new SYN reuses its 4-tuple. Its 4-tuple is then remembered for a while (RETIRED_TUPLE_US, at
+ * most MAX_RETIRED_TUPLES) so that a later packet of it (an ACK repeated, a FIN retransmitted) is
+ * recognised as such and ignored: only a SYN starts a new connection on a retired 4-tuple.
  */
 import { Http1Connection, looksLikeHttpRequest } from '../decode/http1.js';
 import type { Http1Events, HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
@@ -24,6 +32,12 @@ export interface TrackerOptions {
   maxBufferedBytes?: number;
   /** Out-of-order bytes buffered over all connections; beyond it the oldest holes are given up. */
   maxTotalBufferedBytes?: number;
+  /**
+   * Receives each connection's record once the connection is retired (finished, see the header),
+   * in the order they finish; end() hands over the rest in id order. Without it the tracker keeps
+   * every record and result() returns them.
+   */
+  onConnection?: (record: ConnectionRecord) => void;
 }
 
 const CLIENT = 0;
@@ -36,6 +50,21 @@ const MAX_SEGMENTS_PAST_HOLE = 64;
  * the capture (its first bytes may be the middle of a body) before it is taken as not HTTP.
  */
 const MAX_MID_STREAM_SNIFFS = 16;
+/**
+ * Capture time (microseconds) a closed connection (RST, or FIN both ways) stays in the table: the
+ * last ACK, segments sent before the peer saw a RST (RFC 9293 section 3.5.3), a RST after the FINs
+ * (RFC 1337) still count. Its framer is let go already (both ends told) or idle (after a RST).
+ */
+const CLOSED_LINGER_US = 1_000_000;
+/** At most this many closed connections wait out CLOSED_LINGER_US; beyond it the oldest are retired. */
+const MAX_LINGERING = 1024;
+/**
+ * How long (capture time, microseconds) and how many retired 4-tuples are remembered, so that their
+ * late packets (a last ACK repeated, a FIN retransmitted) do not start connections. Two minutes is
+ * twice the MSL of RFC 9293 section 3.4.2: the TIME_WAIT span, after which a tuple may be reused.
+ */
+const RETIRED_TUPLE_US = 120_000_000;
+const MAX_RETIRED_TUPLES = 8192;
 
 /** What a connection record needs of a framer that can no longer change. */
 interface HttpCounts {
@@ -71,13 +100,35 @@ class Flow {
   segmentsPastHole = 0;
 }
 
-export class TrackedConnection implements TupleEntry<TrackedConnection> {
+/** What the tracker's TupleTable files under a 4-tuple: a connection, or the mark of a retired one. */
+type Slot = TrackedConnection | RetiredTuple;
+
+/** Left in the table where a finished connection was: its late packets are not a new connection. */
+class RetiredTuple implements TupleEntry<Slot> {
+  readonly retiredTuple = true;
+  tupleLo = 0;
+  tupleHi = 0;
+  tupleHash = 0;
+  nextInBucket: Slot | null = null;
+  /** Still in the table (a new SYN on the tuple takes it out). */
+  filed = true;
+  constructor(readonly until: number) {}
+}
+
+/** A closed connection waiting (capture time) for packets still in flight; conn null once retired. */
+interface Lingering {
+  conn: TrackedConnection | null;
+  until: number;
+}
+
+export class TrackedConnection implements TupleEntry<Slot> {
+  readonly retiredTuple = false;
   readonly id: number;
   // Where the tracker's TupleTable files it (its 4-tuple, either way round).
   tupleLo = 0;
   tupleHi = 0;
   tupleHash = 0;
-  nextInBucket: TrackedConnection | null = null;
+  nextInBucket: Slot | null = null;
   /** Decided by the SYN, else by the first HTTP payload (see startHttp); a server port is only a guess. */
   client!: { address: string; port: number };
   server!: { address: string; port: number };
@@ -120,6 +171,8 @@ export class TrackedConnection implements TupleEntry<TrackedConnection> {
   serverClose = 0;
   clientClose = 0;
   notes: string[] = [];
+  /** Its entry in the tracker's queue of closed connections waiting to be retired, if any. */
+  lingering: Lingering | null = null;
 
   constructor(id: number, ts: number) {
     this.id = id;
@@ -133,6 +186,10 @@ export class TrackedConnection implements TupleEntry<TrackedConnection> {
 }
 
 export interface TrackerResult {
+  /**
+   * The records kept (every retired connection's, unless onConnection took them), then those of the
+   * connections not retired yet, in id order.
+   */
   connections: ConnectionRecord[];
   /** Connection-opening SYNs seen (retransmitted SYNs not counted again). */
   syns: number;
@@ -142,8 +199,27 @@ export interface TrackerResult {
 
 export class ConnectionTracker {
   /** Connections by 4-tuple: the latest one on each (an earlier one is retired by a new SYN). */
-  private readonly byTuple = new TupleTable<TrackedConnection>();
-  private readonly all: TrackedConnection[] = [];
+  private readonly byTuple = new TupleTable<Slot>();
+  /** Connections not retired yet, by id (a Map keeps insertion order: id order). */
+  private readonly live = new Map<number, TrackedConnection>();
+  private readonly sink: (record: ConnectionRecord) => void;
+  /** Records of retired connections, when no onConnection was given. */
+  private readonly kept: ConnectionRecord[] | null;
+  /** Closed connections waiting to be retired, in order of closing. */
+  private lingerQueue: Lingering[] = [];
+  private lingerHead = 0;
+  private lingeringCount = 0;
+  /** Retired 4-tuples still remembered, oldest first. */
+  private retiredQueue: RetiredTuple[] = [];
+  private retiredHead = 0;
+  /** The latest capture time seen, microseconds (captures may be slightly out of order). */
+  private now = -Infinity;
+  private nextId = 1;
+  private late = 0;
+  // Sums over the retired connections (result() adds the live ones).
+  private retiredLostBytes = 0;
+  private retiredServerClose = 0;
+  private retiredClientClose = 0;
   private readonly serverPorts: ReadonlySet<number>;
   private readonly frameHttp: boolean;
   private readonly maxBufferedBytes: number;
@@ -160,6 +236,15 @@ export class ConnectionTracker {
     this.maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
     // Many connections with a hole each must not add up to unbounded memory.
     this.maxTotalBufferedBytes = options.maxTotalBufferedBytes ?? 64 * 1024 * 1024;
+    const onConnection = options.onConnection;
+    if (onConnection !== undefined) {
+      this.kept = null;
+      this.sink = onConnection;
+    } else {
+      const kept: ConnectionRecord[] = [];
+      this.kept = kept;
+      this.sink = (record) => kept.push(record);
+    }
   }
 
   /** Out-of-order bytes held, over all connections, waiting for a hole to be filled. */
@@ -172,16 +257,51 @@ export class ConnectionTracker {
     return this.open;
   }
 
+  /** Connections seen so far (retired or not): the last id given. */
   get connectionCount(): number {
-    return this.all.length;
+    return this.nextId - 1;
+  }
+
+  /** Connections held in memory: not retired yet (open, or closed and waiting for late packets). */
+  get liveConnections(): number {
+    return this.live.size;
+  }
+
+  /** The smallest id not retired yet (Infinity when none): every smaller id has been handed over. */
+  get oldestLiveId(): number {
+    for (const id of this.live.keys()) return id;
+    return Infinity;
+  }
+
+  /** Packets that arrived on the 4-tuple of a retired connection, not a SYN: ignored. */
+  get latePackets(): number {
+    return this.late;
   }
 
   packet(p: TcpPacket): void {
-    let conn = this.byTuple.find(p.src, p.srcPort, p.dst, p.dstPort);
+    if (p.ts > this.now) {
+      this.now = p.ts;
+      if (this.lingerHead < this.lingerQueue.length && this.lingerQueue[this.lingerHead]!.until <= p.ts) this.expireLingering();
+      if (this.retiredHead < this.retiredQueue.length && this.retiredQueue[this.retiredHead]!.until <= p.ts) this.expireRetiredTuples();
+    }
+    const slot = this.byTuple.find(p.src, p.srcPort, p.dst, p.dstPort);
     const flags = p.flags;
     const isSyn = (flags & TcpFlag.SYN) !== 0 && (flags & TcpFlag.ACK) === 0;
+    let conn: TrackedConnection | null;
+    if (slot !== null && slot.retiredTuple) {
+      // Its connection is finished: a late packet of it, unless a SYN opens a new one.
+      if (!isSyn) {
+        this.late++;
+        return;
+      }
+      this.byTuple.remove(slot);
+      slot.filed = false;
+      conn = null;
+    } else {
+      conn = slot;
+    }
     if (conn !== null && isSyn && this.isNewIncarnation(conn, p)) {
-      this.retire(conn);
+      this.retire(conn, false);
       conn = null;
     }
     if (conn === null) {
@@ -189,6 +309,57 @@ export class ConnectionTracker {
       this.byTuple.add(conn);
     }
     this.update(conn, p);
+    if (conn.closed) this.closing(conn);
+  }
+
+  /** A closed connection: retired CLOSED_LINGER_US later (or sooner, beyond MAX_LINGERING). */
+  private closing(conn: TrackedConnection): void {
+    if (conn.lingering !== null) return;
+    const entry: Lingering = { conn, until: this.now + CLOSED_LINGER_US };
+    conn.lingering = entry;
+    this.lingerQueue.push(entry);
+    if (++this.lingeringCount > MAX_LINGERING) this.expireLingering();
+  }
+
+  /** Retires the closed connections whose time is up (or the oldest, beyond MAX_LINGERING). */
+  private expireLingering(): void {
+    const queue = this.lingerQueue;
+    let head = this.lingerHead;
+    while (head < queue.length) {
+      const entry = queue[head]!;
+      if (entry.conn !== null) {
+        if (entry.until > this.now && this.lingeringCount <= MAX_LINGERING) break;
+        this.retire(entry.conn, true);
+      } else if (entry.until > this.now) {
+        break;
+      }
+      head++;
+    }
+    if (head > 1024 && head * 2 > queue.length) {
+      this.lingerQueue = queue.slice(head);
+      head = 0;
+    }
+    this.lingerHead = head;
+  }
+
+  /** Forgets retired 4-tuples past RETIRED_TUPLE_US (or the oldest, beyond MAX_RETIRED_TUPLES). */
+  private expireRetiredTuples(): void {
+    const queue = this.retiredQueue;
+    let head = this.retiredHead;
+    while (head < queue.length) {
+      const t = queue[head]!;
+      if (t.until > this.now && queue.length - head <= MAX_RETIRED_TUPLES) break;
+      if (t.filed) {
+        this.byTuple.remove(t);
+        t.filed = false;
+      }
+      head++;
+    }
+    if (head > 1024 && head * 2 > queue.length) {
+      this.retiredQueue = queue.slice(head);
+      head = 0;
+    }
+    this.retiredHead = head;
   }
 
   /** A SYN on a known 4-tuple: a retransmitted SYN, or a new connection reusing the port? */
@@ -203,16 +374,44 @@ export class ConnectionTracker {
     return conn.synSeen || clientFlow.packets > 0 || conn.flows[SERVER].packets > 0;
   }
 
-  private retire(conn: TrackedConnection): void {
-    this.byTuple.remove(conn);
+  /**
+   * Out of the table (a RetiredTuple in its place when `markTuple`): no packet will reach it again.
+   * Its record goes to the sink; the connection itself (framer, buffers) is let go.
+   */
+  private retire(conn: TrackedConnection, markTuple: boolean): void {
+    if (markTuple) {
+      const t = new RetiredTuple(this.now + RETIRED_TUPLE_US);
+      this.byTuple.replace(conn, t);
+      this.retiredQueue.push(t);
+      if (this.retiredQueue.length - this.retiredHead > MAX_RETIRED_TUPLES) this.expireRetiredTuples();
+    } else {
+      this.byTuple.remove(conn);
+    }
+    this.live.delete(conn.id);
     if (!conn.closed) this.open--;
+    if (conn.lingering !== null) {
+      conn.lingering.conn = null;
+      conn.lingering = null;
+      this.lingeringCount--;
+    }
     this.flushAll(conn);
-    // Out of the table: no packet will reach it again.
     freezeHttp(conn);
+    this.retiredLostBytes += conn.flows[0].lostBytes + conn.flows[1].lostBytes;
+    this.retiredServerClose += conn.serverClose;
+    this.retiredClientClose += conn.clientClose;
+    this.sink(toRecord(conn));
+  }
+
+  /**
+   * The capture ended: every connection not retired yet (still open, or closed and waiting) is
+   * retired now, in id order, its record handed over. The tracker can go on receiving packets.
+   */
+  end(): void {
+    for (const conn of this.live.values()) this.retire(conn, false);
   }
 
   private create(p: TcpPacket): TrackedConnection {
-    const conn = new TrackedConnection(this.all.length + 1, p.ts);
+    const conn = new TrackedConnection(this.nextId++, p.ts);
     const a = { address: p.src, port: p.srcPort };
     const b = { address: p.dst, port: p.dstPort };
     const flags = p.flags;
@@ -233,7 +432,7 @@ export class ConnectionTracker {
       conn.client = toServer ? a : b;
       conn.server = toServer ? b : a;
     }
-    this.all.push(conn);
+    this.live.set(conn.id, conn);
     this.open++;
     return conn;
   }
@@ -467,19 +666,25 @@ export class ConnectionTracker {
     }
   }
 
-  /** Everything seen so far, as records; the tracker can go on receiving packets afterwards. */
+  /**
+   * Everything seen so far: the records kept (see TrackerResult) and those of the connections not
+   * retired yet; the tracker can go on receiving packets afterwards.
+   */
   result(): TrackerResult {
-    const connections: ConnectionRecord[] = [];
+    const connections: ConnectionRecord[] = this.kept === null ? [] : this.kept.slice();
     const warnings: Warning[] = [];
-    let serverClose = 0;
-    let clientClose = 0;
-    for (const conn of this.all) {
+    let serverClose = this.retiredServerClose;
+    let clientClose = this.retiredClientClose;
+    let lost = this.retiredLostBytes;
+    for (const conn of this.live.values()) {
       this.flushAll(conn);
       connections.push(toRecord(conn));
       serverClose += conn.serverClose;
       clientClose += conn.clientClose;
+      lost += conn.flows[0].lostBytes + conn.flows[1].lostBytes;
     }
-    const lost = this.all.reduce((n, c) => n + c.flows[0].lostBytes + c.flows[1].lostBytes, 0);
+    // Retired records came in the order their connections finished.
+    connections.sort((a, b) => a.id - b.id);
     if (lost > 0) {
       warnings.push({ code: 'KAL_WARN_MISSING_BYTES', message: `${lost} bytes of TCP payload were not captured (snap length or dropped packets); counts around them may be incomplete` });
     }

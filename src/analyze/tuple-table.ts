@@ -78,6 +78,27 @@ export class TupleTable<T extends TupleEntry<T>> {
     entry.nextInBucket = null;
   }
 
+  /**
+   * Files `entry` in the place of `old` (same 4-tuple, same bucket): the tracker leaves a small
+   * marker where a finished connection was, so that its late packets are recognised.
+   */
+  replace(old: T, entry: T): void {
+    entry.tupleLo = old.tupleLo;
+    entry.tupleHi = old.tupleHi;
+    entry.tupleHash = old.tupleHash;
+    entry.nextInBucket = old.nextInBucket;
+    const head = this.buckets.get(old.tupleHash);
+    if (head === old) {
+      this.buckets.set(old.tupleHash, entry);
+    } else {
+      let prev = head ?? null;
+      while (prev !== null && prev.nextInBucket !== old) prev = prev.nextInBucket;
+      if (prev !== null) prev.nextInBucket = entry;
+    }
+    old.nextInBucket = null;
+    if (this.last === old) this.last = entry;
+  }
+
   private addressId(address: string): number {
     if (address === this.cachedA) return this.cachedIdA;
     if (address === this.cachedB) return this.cachedIdB;

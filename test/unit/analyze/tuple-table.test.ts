@@ -80,3 +80,31 @@ test('tuple table: removed entries are gone, the others stay, a tuple can be fil
   table.add(new Entry('again'));
   assert.equal(table.find(t.b, t.bp, t.a, t.ap)?.name, 'again');
 });
+
+test('tuple table: replace() files another entry under the same tuple, wherever it sits in its bucket', () => {
+  const table = new TupleTable<Entry>();
+  const all = tuples(3000);
+  const entries = all.map((t) => {
+    assert.equal(table.find(t.a, t.ap, t.b, t.bp), null);
+    const e = new Entry(`${t.a}:${t.ap}`);
+    table.add(e);
+    return e;
+  });
+  // Every other entry replaced by a marker; found from both directions, the others untouched.
+  const markers = new Map<Entry, Entry>();
+  entries.forEach((e, i) => {
+    if (i % 2 === 0) {
+      const m = new Entry(`retired ${e.name}`);
+      table.replace(e, m);
+      markers.set(e, m);
+    }
+  });
+  all.forEach((t, i) => {
+    const expected = markers.get(entries[i]!) ?? entries[i]!;
+    assert.equal(table.find(t.a, t.ap, t.b, t.bp), expected);
+    assert.equal(table.find(t.b, t.bp, t.a, t.ap), expected);
+  });
+  // The markers can be removed like any entry; the replaced entries are out of the table.
+  for (const m of markers.values()) table.remove(m);
+  all.forEach((t, i) => assert.equal(table.find(t.a, t.ap, t.b, t.bp), i % 2 === 0 ? null : entries[i]!));
+});
