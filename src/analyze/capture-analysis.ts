@@ -1,7 +1,8 @@
 /**
  * Capture bytes in, connections out: the one codepath shared by live capture (tcpdump's stdout)
- * and offline `analyze` (a file or stdin). Streaming: feed chunks as they come, in constant memory
- * apart from one small record per connection.
+ * and offline `analyze` (a file or stdin). Streaming: feed chunks as they come. Memory follows the
+ * connections open at once: each record is counted into the totals as its connection ends, handed
+ * to `onConnection`, and kept only if it is among the first `keepConnections`.
  */
 import { CaptureReader } from '../decode/capture.js';
 import type { CaptureInfo, FrameMeta } from '../decode/capture.js';
@@ -9,17 +10,31 @@ import { PacketDecoder } from '../decode/packet.js';
 import type { DecodeStats } from '../decode/packet.js';
 import { NotACaptureError, UnsupportedLinkTypeError } from '../errors.js';
 import type { TcpPacket } from '../model/packet.js';
-import type { CaptureSummary, ObserverReport, Warning } from '../model/report.js';
-import { computeTotals } from './totals.js';
+import type { CaptureSummary, ConnectionRecord, ObserverReport, Warning } from '../model/report.js';
+import { IdOrder } from './id-order.js';
+import { TotalsAccumulator } from './totals.js';
 import { ConnectionTracker } from './tracker.js';
 import type { TrackerOptions } from './tracker.js';
 
-export interface CaptureAnalysisOptions extends TrackerOptions {
+/** Records waiting to be handed over in id order behind a connection still open (see IdOrder). */
+const ORDER_WINDOW = 10_000;
+
+export interface CaptureAnalysisOptions extends Omit<TrackerOptions, 'onConnection'> {
   /**
    * Keep only packets for which this returns true (e.g. a port or server filter). `p` is one object
    * reused for every packet: read it, do not keep it.
    */
   accept?: (p: TcpPacket) => boolean;
+  /**
+   * How many records the report keeps: those of the first connections (ids 1..N). Default: all.
+   * The totals count every connection; the report's `connectionsOmitted` counts the others.
+   */
+  keepConnections?: number;
+  /**
+   * Every connection's record, as connections end (called from push() and result()), in id order:
+   * a record waits for the connections that began before it, up to 10,000 records (see IdOrder).
+   */
+  onConnection?: (record: ConnectionRecord) => void;
 }
 
 export interface CaptureAnalysisResult {
@@ -36,9 +51,25 @@ export class CaptureAnalysis {
   private readonly warnings: Warning[] = [];
   private info: CaptureInfo | null = null;
   private analyzed = 0;
+  private readonly totals = new TotalsAccumulator();
+  /** Records of the connections with ids 1..keepConnections, in the order they ended. */
+  private readonly kept: ConnectionRecord[] = [];
+  private readonly order: IdOrder | null;
+  private finished = false;
 
   constructor(options: CaptureAnalysisOptions = {}) {
-    this.tracker = new ConnectionTracker(options);
+    const keep = options.keepConnections ?? Infinity;
+    const { onConnection, ...trackerOptions } = options;
+    const order = onConnection === undefined ? null : new IdOrder(() => this.tracker.oldestLiveId, onConnection, ORDER_WINDOW);
+    this.order = order;
+    this.tracker = new ConnectionTracker({
+      ...trackerOptions,
+      onConnection: (record) => {
+        this.totals.add(record);
+        if (record.id <= keep) this.kept.push(record);
+        order?.add(record);
+      },
+    });
     const tracker = this.tracker;
     const decoder = this.decoder;
     const accept = options.accept;
@@ -79,8 +110,9 @@ export class CaptureAnalysis {
   }
 
   /**
-   * What was seen so far. Throws UnsupportedLinkTypeError when nothing could be decoded because
-   * every frame had a link type we do not know.
+   * The report. The first call ends the analysis: the connections still open are handed over
+   * (onConnection) and counted. Throws UnsupportedLinkTypeError when nothing could be decoded
+   * because every frame had a link type we do not know.
    */
   result(): CaptureAnalysisResult {
     const stats = this.decoder.stats;
@@ -88,7 +120,16 @@ export class CaptureAnalysis {
     if (stats.tcp === 0 && unsupported.length > 0 && stats.frames === unsupported.reduce((n, t) => n + (stats.unsupportedLinkTypes[t] ?? 0), 0)) {
       throw new UnsupportedLinkTypeError(unsupported[0]!);
     }
+    if (!this.finished) {
+      this.finished = true;
+      this.tracker.end();
+      this.order?.flush();
+      this.kept.sort((a, b) => a.id - b.id);
+    }
+    // Every record went to the accumulator: this has only the sums (syns, HTTP evidence, warnings).
     const tracked = this.tracker.result();
+    const connections = this.kept.slice();
+    const omitted = this.tracker.connectionCount - connections.length;
     const warnings = [...this.warnings, ...tracked.warnings, ...decodeWarnings(stats)];
     const summary: CaptureSummary = {
       format: this.info?.format ?? null,
@@ -107,13 +148,16 @@ export class CaptureAnalysis {
       info: this.info,
       stats,
       summary,
+      // `connections` right after the fields known from the start: `analyze --json` writes the
+      // records as they come and the fields computed at the end after them (report/json.ts).
       report: {
         observer: 'wire',
         available: true,
         seesRequests: true,
-        totals: computeTotals(tracked.connections, tracked.syns),
+        connections,
+        ...(omitted > 0 ? { connectionsOmitted: omitted } : {}),
+        totals: this.totals.totals(tracked.syns),
         http: tracked.http,
-        connections: tracked.connections,
         warnings,
       },
     };
