@@ -1,11 +1,15 @@
+import { once } from 'node:events';
 import { isIP } from 'node:net';
 import { buildReport } from '../analyze/report.js';
+import { emptyTotals } from '../analyze/totals.js';
 import { formatIpv6 } from '../decode/ipv6.js';
 import { UsageError } from '../errors.js';
-import type { Endpoint } from '../model/report.js';
-import { analyzeCapture } from '../observe/capture-file.js';
-import type { AnalyzeFocus } from '../observe/capture-file.js';
-import { renderJson } from '../report/json.js';
+import type { ConnectionRecord, Endpoint, Report } from '../model/report.js';
+import { analyzeCapture, analyzeRunHead } from '../observe/capture-file.js';
+import type { AnalyzeFocus, AnalyzeOutput } from '../observe/capture-file.js';
+import { MAX_BARS } from '../report/html.js';
+import { jsonRecord, jsonStreamParts } from '../report/json.js';
+import type { JsonStreamParts } from '../report/json.js';
 import { renderTerminal } from '../report/terminal.js';
 import { flag, int, parse, port, str } from './args.js';
 import type { Command } from './command.js';
@@ -48,13 +52,73 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
     const serverText = str(p, 'server');
     if (serverText !== undefined) focus.server = parseHostPort(serverText, '--server');
     const limit = int(p, 'limit', 0) ?? 50;
-    const run = await analyzeCapture(path, focus, path === '-' ? process.stdin : undefined);
+    const json = flag(p, 'json');
+    const input = path === '-' ? process.stdin : undefined;
+    // Only the records shown are kept (memory follows the connections open at once, not the
+    // capture's size): the table's rows, the HTML timeline's bars; --json writes them as they come.
+    let keep = json ? 0 : limit === 0 ? Infinity : limit;
+    if (str(p, 'html') !== undefined) keep = Math.max(keep, MAX_BARS);
+    const output: AnalyzeOutput = { keepConnections: keep };
+    const streamed = json ? new StreamedJson(io.stdout, skeletonReport(path)) : null;
+    if (streamed) {
+      output.onConnection = (record) => streamed.record(record);
+      output.afterChunk = () => streamed.flush();
+    }
+    const run = await analyzeCapture(path, focus, input, output);
     const report = buildReport('analyze', [run]);
-    io.stdout.write(flag(p, 'json') ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: true, totals: true, limit }));
+    if (streamed) await streamed.end(report);
+    else io.stdout.write(renderTerminal(report, { color: useColor(io), connections: true, totals: true, limit }));
     await writeHtmlReport(p, report);
     return 0;
   },
 };
+
+/** The report's fields known before the capture is read: what --json writes before the first record. */
+function skeletonReport(path: string): Report {
+  const observer = { observer: 'wire' as const, available: true, seesRequests: true, connections: [], totals: emptyTotals(), warnings: [] };
+  return buildReport('analyze', [{ ...analyzeRunHead(path), observers: [observer], agreement: { agree: true, differences: [] }, verdict: { code: 'no-traffic', summary: '' }, warnings: [] }]);
+}
+
+/**
+ * `analyze --json`, written while the capture is read (report/json.ts): the head before the first
+ * record, the records of each chunk in one write, the rest once the capture ends. When stdout is
+ * slower than the analysis (a pipe to a slow reader), the next chunk waits for 'drain'.
+ */
+class StreamedJson {
+  private readonly parts: JsonStreamParts;
+  private pending: string[] = [];
+  private written = 0;
+
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    private readonly skeleton: Report,
+  ) {
+    this.parts = jsonStreamParts(skeleton);
+  }
+
+  record(record: ConnectionRecord): void {
+    // The head goes out with the first record: an error before it (not a capture) leaves stdout empty.
+    if (this.written === 0) this.pending.push(this.parts.head);
+    this.pending.push(jsonRecord(record, this.written++, this.parts.indent));
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    if (!this.out.write(text)) await once(this.out, 'drain');
+  }
+
+  async end(report: Report): Promise<void> {
+    // The same creation time as the head already written.
+    report.createdAt = this.skeleton.createdAt;
+    const { head, tail } = jsonStreamParts(report);
+    if (head !== this.parts.head) throw new Error('analyze --json: the report changed before its connections');
+    if (this.written === 0) this.pending.push(head);
+    this.pending.push(tail);
+    await this.flush();
+  }
+}
 
 /** "127.0.0.1:8080", "[::1]:8080", "localhost:80" -> Endpoint. */
 export function parseHostPort(text: string, what: string): Endpoint {

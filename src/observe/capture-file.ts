@@ -1,6 +1,8 @@
 /**
  * Offline analysis: a capture file (or stdin) streamed through the same CaptureAnalysis as live
- * capture, chunk by chunk, in constant memory.
+ * capture, chunk by chunk, in memory that follows the connections open at once: records are handed
+ * to the caller as connections end (`onConnection`), with a pause after each chunk for a slow
+ * consumer (`afterChunk`), and only the first `keepConnections` stay in the report.
  *
  * A file is read into two buffers that take turns: the next read runs on libuv's thread pool while
  * the current chunk is decoded, and no buffer is allocated per chunk (fresh buffers cost page
@@ -15,7 +17,7 @@ import type { CaptureAnalysisOptions } from '../analyze/capture-analysis.js';
 import { compareObservers } from '../analyze/agreement.js';
 import { decideVerdict } from '../analyze/verdict.js';
 import { FileError, KeepaliveLabError } from '../errors.js';
-import type { Endpoint, RunReport } from '../model/report.js';
+import type { ConnectionRecord, Endpoint, RunReport } from '../model/report.js';
 import type { TcpPacket } from '../model/packet.js';
 
 export interface AnalyzeFocus {
@@ -27,11 +29,27 @@ export interface AnalyzeFocus {
   http?: boolean;
 }
 
+/** Where the records go as the capture is read. */
+export interface AnalyzeOutput {
+  /** Records kept in the report: those of the first N connections (default: all). */
+  keepConnections?: number;
+  /** Each connection's record as the connection ends, in id order (see CaptureAnalysis). */
+  onConnection?: (record: ConnectionRecord) => void;
+  /**
+   * Awaited after each chunk is analyzed (and after the last records are handed over): the caller
+   * writes what onConnection gave it and waits while its output is full, so a slow reader of the
+   * output slows the analysis down instead of letting records pile up in memory.
+   */
+  afterChunk?: () => Promise<void> | void;
+}
+
 /** Read chunks of 1 MiB: large enough that per-chunk overhead vanishes, small enough to stay flat. */
 const CHUNK = 1024 * 1024;
 
+type AfterChunk = AnalyzeOutput['afterChunk'];
+
 /** Feeds the file at `path` to `analysis`, reading the next chunk while the current one is decoded. */
-async function pushFile(analysis: CaptureAnalysis, path: string): Promise<void> {
+async function pushFile(analysis: CaptureAnalysis, path: string, afterChunk: AfterChunk): Promise<void> {
   const handle = await open(path, 'r');
   let current = Buffer.allocUnsafe(CHUNK);
   let spare = Buffer.allocUnsafe(CHUNK);
@@ -44,6 +62,8 @@ async function pushFile(analysis: CaptureAnalysis, path: string): Promise<void> 
       const chunk = current;
       reading = handle.read(spare, 0, CHUNK, null);
       analysis.push(chunk.subarray(0, bytesRead));
+      // The chunk stays unused until the read after next: waiting here is safe.
+      if (afterChunk) await afterChunk();
       current = spare;
       spare = chunk;
     }
@@ -54,20 +74,25 @@ async function pushFile(analysis: CaptureAnalysis, path: string): Promise<void> 
   }
 }
 
-async function pushStream(analysis: CaptureAnalysis, stream: NodeJS.ReadableStream): Promise<void> {
-  for await (const chunk of stream) analysis.push(chunk as Buffer);
+async function pushStream(analysis: CaptureAnalysis, stream: NodeJS.ReadableStream, afterChunk: AfterChunk): Promise<void> {
+  for await (const chunk of stream) {
+    analysis.push(chunk as Buffer);
+    if (afterChunk) await afterChunk();
+  }
 }
 
-export async function analyzeCapture(path: string, focus: AnalyzeFocus = {}, input?: NodeJS.ReadableStream): Promise<RunReport> {
+export async function analyzeCapture(path: string, focus: AnalyzeFocus = {}, input?: NodeJS.ReadableStream, output: AnalyzeOutput = {}): Promise<RunReport> {
   const options: CaptureAnalysisOptions = { http: focus.http ?? true };
+  if (output.keepConnections !== undefined) options.keepConnections = output.keepConnections;
+  if (output.onConnection) options.onConnection = output.onConnection;
   const accept = acceptFor(focus);
   if (accept) options.accept = accept;
   const serverPort = focus.server?.port ?? focus.port;
   if (serverPort !== undefined) options.serverPorts = [serverPort];
   const analysis = new CaptureAnalysis(options);
   try {
-    if (input !== undefined) await pushStream(analysis, input);
-    else await pushFile(analysis, path);
+    if (input !== undefined) await pushStream(analysis, input, output.afterChunk);
+    else await pushFile(analysis, path, output.afterChunk);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     // Only the system's errors (open, read) are about the file; anything else is a bug to show as is.
@@ -75,21 +100,27 @@ export async function analyzeCapture(path: string, focus: AnalyzeFocus = {}, inp
     throw new FileError(e.code === 'ENOENT' ? `no such file: ${path}` : e.code === 'EISDIR' ? `${path} is a directory, not a capture` : `cannot read ${path}: ${e.message}`, { cause: error });
   }
   analysis.end();
+  // Hands over the records of the connections still open.
   const { report, summary } = analysis.result();
+  if (output.afterChunk) await output.afterChunk();
   if (summary.frames === 0 && summary.format === null) throw new FileError(`${path === '-' ? 'standard input' : path} is empty`);
   const observers = [report];
   return {
-    name: 'analyze',
-    title: path === '-' ? 'standard input' : basename(path),
-    subject: path,
-    config: null,
-    client: null,
+    ...analyzeRunHead(path),
     observers,
     agreement: compareObservers(observers),
     verdict: decideVerdict(observers),
     warnings: [],
     capture: summary,
   };
+}
+
+/**
+ * The fields of analyze's RunReport known before the capture is read, in their order: `analyze
+ * --json` writes them (and the observer's first fields) before the first record (report/json.ts).
+ */
+export function analyzeRunHead(path: string): Pick<RunReport, 'name' | 'title' | 'subject' | 'config' | 'client'> {
+  return { name: 'analyze', title: path === '-' ? 'standard input' : basename(path), subject: path, config: null, client: null };
 }
 
 function acceptFor(focus: AnalyzeFocus): ((p: TcpPacket) => boolean) | undefined {

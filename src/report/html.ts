@@ -9,7 +9,7 @@ import type { ConnectionRecord, ObserverReport, Report, RunReport } from '../mod
 import { formatMs, formatNumber } from './text.js';
 
 /** A timeline taller than this many bars is cut (the JSON report has every connection). */
-const MAX_BARS = 500;
+export const MAX_BARS = 500;
 const BAR = 14;
 const WIDTH = 900;
 const LABEL = 170;
@@ -73,11 +73,11 @@ function runSection(run: RunReport, index: number): string {
 <p>${escapeHtml(run.subject)}</p>
 ${observerTable(run.observers)}
 ${notes.length > 0 ? `<ul>${notes.join('')}</ul>` : ''}
-${o && o.connections.length > 0 ? timeline(o.connections, o.observer) : '<p>No connection to draw.</p>'}
+${o && o.connections.length > 0 ? timeline(o.connections, o.observer, o.connectionsOmitted ?? 0) : '<p>No connection to draw.</p>'}
 </section>`;
 }
 
-function timeline(connections: readonly ConnectionRecord[], observer: string): string {
+function timeline(connections: readonly ConnectionRecord[], observer: string, omitted: number): string {
   const shown = connections.slice(0, MAX_BARS);
   let t0 = Infinity;
   let t1 = -Infinity;
@@ -99,7 +99,8 @@ function timeline(connections: readonly ConnectionRecord[], observer: string): s
     const mark = c.closedFirstBy ? `<text x="${(end + 3).toFixed(1)}" y="${y + BAR - 3}">${c.closedFirstBy === 'client' ? 'C' : 'S'}</text>` : '';
     return `<g><title>${escapeHtml(tip)}</title><text x="0" y="${y + BAR - 3}">#${c.id} :${c.client.port} (${c.requests})</text><rect x="${start.toFixed(1)}" y="${y}" width="${(end - start).toFixed(1)}" height="${BAR}" fill="${color}"/>${mark}</g>`;
   });
-  const cut = connections.length > shown.length ? `<p>${connections.length - shown.length} more connections not drawn (see the JSON report).</p>` : '';
+  const notDrawn = connections.length - shown.length + omitted;
+  const cut = notDrawn > 0 ? `<p>${notDrawn} more connections not drawn (see the JSON report).</p>` : '';
   return `<h3>Timeline (${escapeHtml(observer)}): ${formatMs(span)}; C/S = side that closed first; (n) = requests</h3>
 <svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}">
 <text x="${LABEL}" y="12">0</text><text x="${LABEL + plot - 40}" y="12">${escapeHtml(formatMs(span))}</text>

@@ -73,8 +73,9 @@ function closedFirst(o: ObserverReport): string {
   const c = o.totals.closedFirstBy;
   if (c.client === 0 && c.server === 0) {
     if (o.totals.resets > 0) {
-      const by = new Set(o.connections.map((x) => x.resetBy).filter((x) => x !== null));
-      return `RST by ${[...by].join(' and ')}`;
+      // From the totals: `connections` may hold only the first ones (analyze keeps the rows it prints).
+      const by = (['client', 'server'] as const).filter((side) => o.totals.resetsBy[side] > 0);
+      return `RST by ${by.join(' and ')}`;
     }
     return c.unknown > 0 ? 'open' : '-';
   }
@@ -145,7 +146,7 @@ export function renderConnections(o: ObserverReport, s: Style = PLAIN, limit = 0
   const rows: string[][] = [header.map((h) => s.bold(h))];
   const shown = limit > 0 ? o.connections.slice(0, limit) : o.connections;
   for (const c of shown) rows.push(connectionRow(c, t0));
-  const more = o.connections.length - shown.length;
+  const more = o.connections.length - shown.length + (o.connectionsOmitted ?? 0);
   const text = table(rows, ['right', 'left', 'left', 'right', 'right', 'right', 'right', 'left', 'right', 'left', 'left', 'left', 'left']);
   return more > 0 ? `${text}\n${s.dim(`... ${more} more connections (--limit 0 shows all, --json has them all)`)}` : text;
 }

@@ -9,9 +9,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Writable } from 'node:stream';
+import { writeChurnCapture, writeKeepAliveCapture } from '../../bench/synthetic-capture.js';
+import { buildReport } from '../../src/analyze/report.js';
+import { analyze } from '../../src/cli/analyze.js';
 import { startLabServer } from '../../src/lab/server.js';
 import type { ConnectionRecord, Report } from '../../src/model/report.js';
 import { REPORT_SCHEMA } from '../../src/model/report.js';
+import { analyzeCapture } from '../../src/observe/capture-file.js';
+import { renderJson } from '../../src/report/json.js';
 import { LT, buildPcap, buildPcapng } from '../support/capture-builder.js';
 import type { TcpPacketSpec } from '../support/capture-builder.js';
 import { captureSkip } from '../support/capture-env.js';
@@ -204,6 +210,92 @@ test('analyze --no-http and --limit', async () => {
   const limited = await runCli(['analyze', PCAP, '--limit', '1']);
   assert.equal(limited.code, 0);
   assert.match(limited.stdout, /\.\.\. 2 more connections \(--limit 0 shows all, --json has them all\)/);
+});
+
+/** The report as the library builds it with every record kept, printed at once (renderJson). */
+async function wholeReport(path: string): Promise<Report> {
+  return JSON.parse(renderJson(buildReport('analyze', [await analyzeCapture(path)]))) as Report;
+}
+
+/** A report without its creation time, to compare two of them. */
+function timeless(report: Report): Omit<Report, 'createdAt'> {
+  const { createdAt: _createdAt, ...rest } = report;
+  return rest;
+}
+
+const CHURN = join(dir, 'churn.pcap');
+const churnMeta = writeChurnCapture({ path: CHURN, targetBytes: 6_000_000 });
+const KEEPALIVE = join(dir, 'keepalive.pcap');
+writeKeepAliveCapture({ path: KEEPALIVE, targetBytes: 2_000_000 });
+
+test('analyze --json: written as connections end, JSON.parse gives the report printed at once', async () => {
+  for (const path of [PCAP, PCAPNG, CHURN, KEEPALIVE]) {
+    const r = await runCli(['analyze', path, '--json']);
+    const streamed = json(r);
+    assert.deepEqual(timeless(streamed), timeless(await wholeReport(path)), path);
+    assert.equal(streamed.runs[0]!.observers[0]!.connectionsOmitted, undefined);
+  }
+  const churn = json(await runCli(['analyze', CHURN, '--json'])).runs[0]!.observers[0]!;
+  assert.equal(churn.connections.length, churnMeta.connections);
+  assert.equal(churn.totals.connections, churnMeta.connections);
+  // The fields computed at the end follow the records.
+  assert.deepEqual(Object.keys(churn), ['observer', 'available', 'seesRequests', 'connections', 'totals', 'http', 'warnings']);
+  // No connection at all: an empty list, still one valid document.
+  const quiet = await file('no-tcp.pcap', buildPcap({ packets: [] }));
+  const empty = json(await runCli(['analyze', quiet, '--json']));
+  assert.deepEqual(empty.runs[0]!.observers[0]!.connections, []);
+});
+
+test('analyze: the terminal keeps the first --limit records; totals, verdict and RST side count them all', async () => {
+  const r = await runCli(['analyze', CHURN, '--limit', '3']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`\\.\\.\\. ${churnMeta.connections - 3} more connections \\(--limit 0 shows all, --json has them all\\)`));
+  assert.match(r.stdout, new RegExp(`connections ${churnMeta.connections} \\(${churnMeta.connections} opened with a SYN in view\\)\\s+requests ${churnMeta.requests}`));
+  assert.match(r.stdout, /requests per connection min 1, median 1, max 1, mean 1/);
+  const rows = r.stdout.split('\n').filter((line) => /^\s*\d+\s+127\.0\.0\.1:\d+/.test(line));
+  assert.equal(rows.length, 3);
+  // Only resets, no FIN: the summary names the resetting side from the totals.
+  const c = new Conversation({ address: '10.0.0.1', port: 40010 }, { address: '10.0.0.2', port: 8080 }).handshake();
+  c.send('client', httpGet(), { ack: true });
+  c.send('server', httpResponse(), { ack: true });
+  c.rst('server');
+  const d = new Conversation({ address: '10.0.0.1', port: 40011 }, { address: '10.0.0.2', port: 8080 }, { start: c.time + 10 }).handshake();
+  d.rst('client');
+  const resets = await file('resets.pcap', buildPcap({ packets: [...c.packets, ...d.packets] }));
+  const out = await runCli(['analyze', resets, '--limit', '1']);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /RST by client and server/);
+});
+
+test('analyze --json waits for a slow stdout (drain) instead of piling the records up', async () => {
+  let buffered = 0;
+  let mostBuffered = 0;
+  let refused = 0;
+  let text = '';
+  const slow = new Writable({
+    highWaterMark: 16 * 1024,
+    write(chunk: Buffer, _encoding, done) {
+      text += chunk.toString();
+      buffered -= chunk.length;
+      setTimeout(done, 2);
+    },
+  });
+  const write = slow.write.bind(slow);
+  slow.write = ((chunk: string) => {
+    buffered += Buffer.byteLength(chunk);
+    mostBuffered = Math.max(mostBuffered, buffered);
+    const ok = write(chunk);
+    if (!ok) refused++;
+    return ok;
+  }) as typeof slow.write;
+  const code = await analyze.run([CHURN, '--json'], { stdout: slow, stderr: new Writable({ write: (_c, _e, done) => done() }), env: {} });
+  assert.equal(code, 0);
+  await new Promise<void>((resolve) => slow.end(resolve));
+  const report = JSON.parse(text) as Report;
+  assert.deepEqual(timeless(report), timeless(await wholeReport(CHURN)));
+  assert.ok(refused > 1, `write() said wait ${refused} times`);
+  // One chunk of the capture (1 MiB) makes about 0.6 MB of JSON; the whole report is several times that.
+  assert.ok(text.length > 3 * mostBuffered, `at most ${mostBuffered} bytes waited in stdout, of ${text.length}`);
 });
 
 test('analyze -: a capture on standard input', async () => {
