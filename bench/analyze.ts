@@ -7,12 +7,14 @@
  *   keepalive  few connections, many requests each, responses of a few KiB (large packets);
  *   churn      `ab` without -k: a connection per request, ten small packets each.
  * Then, on each file, best of 3 runs, the tools taking turns (tshark once when it is slow):
- *   ours     node dist/src/cli/main.js analyze FILE --json > /dev/null   (full HTTP framing)
- *   tcpdump  tcpdump -n -r FILE > /dev/null
- *   tshark   tshark -r FILE -q -z conv,tcp > /dev/null
- * with MB/s, packets/s, the ratios and each process's peak RSS (/usr/bin/time's %M, the kernel's
- * ru_maxrss; else VmHWM polled from /proc). Finally ours on the first 50 MB, 100 MB and the whole
- * file through stdin (`head -c N FILE | ... analyze -`), to show how memory grows with the file.
+ *   ours         node dist/src/cli/main.js analyze FILE > /dev/null          (full HTTP framing, the table)
+ *   ours --json  node dist/src/cli/main.js analyze FILE --json > /dev/null   (every record written out)
+ *   tcpdump      tcpdump -n -r FILE > /dev/null
+ *   tshark       tshark -r FILE -q -z conv,tcp > /dev/null
+ * with MB/s, packets/s, the ratios (of the first row) and each process's peak RSS (/usr/bin/time's
+ * %M, the kernel's ru_maxrss; else VmHWM polled from /proc). Finally ours, both ways, on the first
+ * 50 MB, 100 MB and the whole file through stdin (`head -c N FILE | ... analyze -`): peak memory
+ * must stay flat as the file grows (it follows the connections open at once, issue 3).
  *
  * Usage: npm run bench:analyze [-- --size MB] [--only keepalive|churn] [--runs N] [--regenerate]
  */
@@ -174,6 +176,7 @@ async function benchCapture(name: string, path: string, meta: CaptureMeta): Prom
   console.log(`   ${(meta.bytes / MB).toFixed(1)} MB, ${fmt(meta.packets)} packets (${fmt(meta.bytes / meta.packets)} bytes/packet), ${fmt(meta.connections)} connections, ${fmt(meta.requests)} requests`);
   console.log(`   ours reports: ${await whatOursSees(path)}`);
   const tools: Tool[] = [
+    { name: 'keepalive-lab analyze', command: [process.execPath, CLI, 'analyze', path] },
     { name: 'keepalive-lab analyze --json', command: [process.execPath, CLI, 'analyze', path, '--json'] },
     { name: 'tcpdump -n -r', command: ['tcpdump', '-n', '-r', path] },
     { name: 'tshark -q -z conv,tcp', command: ['tshark', '-r', path, '-q', '-z', 'conv,tcp'] },
@@ -194,20 +197,29 @@ async function benchCapture(name: string, path: string, meta: CaptureMeta): Prom
   const line = (cells: string[]): string => '   ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(header));
   for (const row of table) console.log(line(row));
-  const [ours, tcpdump, tshark] = rows.map((r) => r.m.seconds) as [number, number, number];
+  const [ours, oursJson, tcpdump, tshark] = rows.map((r) => r.m.seconds) as [number, number, number, number];
   const vsTshark = tshark / ours;
   const vsTcpdump = tcpdump / ours;
   const okTshark = vsTshark >= TARGET_VS_TSHARK;
   const okTcpdump = vsTcpdump >= TARGET_VS_TCPDUMP;
-  console.log(`   ours / tshark  = ${vsTshark.toFixed(1)}x (target >= ${TARGET_VS_TSHARK}x) ${okTshark ? 'ok' : 'MISSED'}`);
-  console.log(`   ours / tcpdump = ${vsTcpdump.toFixed(2)}x (target >= ${TARGET_VS_TCPDUMP}x) ${okTcpdump ? 'ok' : 'MISSED'}`);
+  console.log(`   ours / tshark  = ${vsTshark.toFixed(1)}x (target >= ${TARGET_VS_TSHARK}x) ${okTshark ? 'ok' : 'MISSED'}   (--json: ${(tshark / oursJson).toFixed(1)}x)`);
+  console.log(`   ours / tcpdump = ${vsTcpdump.toFixed(2)}x (target >= ${TARGET_VS_TCPDUMP}x) ${okTcpdump ? 'ok' : 'MISSED'}   (--json: ${(tcpdump / oursJson).toFixed(2)}x)`);
 
-  console.log('   memory as the file grows (ours, through stdin: head -c N FILE | analyze - --json):');
+  console.log('   peak RSS as the file grows (ours, through stdin: head -c N FILE | analyze - [--json] > /dev/null):');
+  console.log(`     ${'first'.padStart(7)}  ${'analyze'.padStart(18)}  ${'analyze --json'.padStart(18)}`);
+  const peaks: number[][] = [[], []];
   for (const bytes of [...PREFIXES, meta.bytes]) {
     const n = Math.min(bytes, meta.bytes);
-    const m = await measure([process.execPath, CLI, 'analyze', '-', '--json'], ['head', '-c', String(n), path]);
-    console.log(`     ${(n / MB).toFixed(0).padStart(4)} MB  peak RSS ${mib(m.rssKb).padStart(8)}  (${m.seconds.toFixed(2)} s)`);
+    const cells: string[] = [];
+    for (const [k, extra] of [[], ['--json']].entries()) {
+      const m = await measure([process.execPath, CLI, 'analyze', '-', ...extra], ['head', '-c', String(n), path]);
+      peaks[k]!.push(m.rssKb);
+      cells.push(`${mib(m.rssKb)} (${m.seconds.toFixed(2)} s)`.padStart(18));
+    }
+    console.log(`     ${`${(n / MB).toFixed(0)} MB`.padStart(7)}  ${cells.join('  ')}`);
   }
+  const growth = (p: number[]): string => `${((p[p.length - 1]! / p[0]! - 1) * 100).toFixed(0)}%`;
+  console.log(`     growth from ${(PREFIXES[0]! / MB).toFixed(0)} MB to the whole file: ${growth(peaks[0]!)} (analyze), ${growth(peaks[1]!)} (--json)`);
   return okTshark && okTcpdump;
 }
 
@@ -220,7 +232,7 @@ async function startup(path: string): Promise<void> {
   closeSync(fd);
   writeFileSync(tiny, head.subarray(0, n));
   let best = Infinity;
-  for (let i = 0; i < RUNS; i++) best = Math.min(best, (await measure([process.execPath, CLI, 'analyze', tiny, '--json'])).seconds);
+  for (let i = 0; i < RUNS; i++) best = Math.min(best, (await measure([process.execPath, CLI, 'analyze', tiny])).seconds);
   console.log(`ours on the first 64 KiB of ${path} (start-up, module loading, report): ${best.toFixed(3)} s`);
 }
 
