@@ -215,6 +215,8 @@ export class ConnectionTracker {
   /** The latest capture time seen, microseconds (captures may be slightly out of order). */
   private now = -Infinity;
   private nextId = 1;
+  /** No id below this one is live (see oldestLiveId). */
+  private oldest = 1;
   private late = 0;
   // Sums over the retired connections (result() adds the live ones).
   private retiredLostBytes = 0;
@@ -269,8 +271,9 @@ export class ConnectionTracker {
 
   /** The smallest id not retired yet (Infinity when none): every smaller id has been handed over. */
   get oldestLiveId(): number {
-    for (const id of this.live.keys()) return id;
-    return Infinity;
+    // Every id below `oldest` is retired: the cursor only moves forward (constant amortized time).
+    while (this.oldest < this.nextId && !this.live.has(this.oldest)) this.oldest++;
+    return this.oldest < this.nextId ? this.oldest : Infinity;
   }
 
   /** Packets that arrived on the 4-tuple of a retired connection, not a SYN: ignored. */
