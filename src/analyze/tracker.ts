@@ -40,6 +40,8 @@ export interface TrackerOptions {
   onConnection?: (record: ConnectionRecord) => void;
 }
 
+/** The tracker never reads request targets: the framer need not build a string per request. */
+const HTTP_OPTIONS = { targets: false } as const;
 const CLIENT = 0;
 const SERVER = 1;
 const SIDE_NAMES: readonly Side[] = ['client', 'server'];
@@ -639,7 +641,7 @@ export class ConnectionTracker {
       }
     }
     if (!isRequest && !isResponse) return;
-    conn.http = new Http1Connection(new ConnectionEvents(conn));
+    conn.http = new Http1Connection(new ConnectionEvents(conn), HTTP_OPTIONS);
   }
 
   private deliverFin(conn: TrackedConnection, flow: Flow, ts: number): void {
@@ -734,7 +736,7 @@ class ConnectionEvents implements Http1Events {
  */
 function restartHttp(conn: TrackedConnection, side: number): void {
   conn.httpBefore = addCounts(conn.httpBefore, conn.http!);
-  conn.http = new Http1Connection(new ConnectionEvents(conn));
+  conn.http = new Http1Connection(new ConnectionEvents(conn), HTTP_OPTIONS);
   conn.httpLost = false;
   conn.httpEnded = 0;
   conn.httpRestarts++;

@@ -103,7 +103,7 @@ class Link {
       responseEnd: (_r, ts) => this.onResponseEnd(ts),
       lost: (side, reason, atByte) => this.note(`HTTP framing of the ${side}'s bytes lost at byte ${atByte}: ${reason}`),
       upgrade: (side) => this.note(`protocol switched (upgrade by the ${side}); later bytes not framed`),
-    });
+    }, { targets: false }); // request targets are never read: no string per request
     this.wire();
   }
 
