@@ -34,7 +34,7 @@ Reads /proc/net/tcp and /proc/net/tcp6 (IPv4-mapped IPv6 addresses shown as IPv4
         return name;
       });
     }
-    const table = await readSocketTable();
+    const table = await readSocketTable(filter.port !== undefined ? { ports: [filter.port] } : {});
     const entries = filterSockets(table.entries, filter);
     for (const w of table.warnings) io.stderr.write(`warning: ${w.message}\n`);
     io.stdout.write(flag(p, 'json') ? JSON.stringify(entries, null, 2) + '\n' : renderSocketTable(entries, { color: useColor(io) }));

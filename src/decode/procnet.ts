@@ -144,11 +144,13 @@ export function parseProcNetTcp(
   text: string,
   family: 4 | 6,
   byteOrder: ByteOrder = 'le',
+  /** Only lines with one of these ports (local or remote) are parsed: a busy host lists tens of thousands of sockets. */
+  ports?: readonly number[],
 ): { entries: SocketEntry[]; warnings: Warning[] } {
   const entries: SocketEntry[] = [];
   const warnings: Warning[] = [];
   let malformed = 0;
-  const lines = text.split('\n');
+  const lines = ports === undefined ? text.split('\n') : linesWithPorts(text, ports);
   for (let i = 0; i < lines.length; i++) {
     const columns = (lines[i] ?? '').trim().split(/\s+/);
     if (columns[0] === '' || columns[0] === 'sl') continue; // blank line, header line
@@ -168,6 +170,25 @@ export function parseProcNetTcp(
     });
   }
   return { entries, warnings };
+}
+
+/**
+ * The lines that mention one of `ports` as a local or remote port, found without splitting the
+ * whole text: a port is printed as ':' + 4 upper-case hex digits + ' ' after each address, and no
+ * other column has that shape (the queue and timer columns have 8 hex digits after their ':').
+ */
+function linesWithPorts(text: string, ports: readonly number[]): string[] {
+  const starts = new Set<number>();
+  for (const port of ports) {
+    const needle = ':' + port.toString(16).toUpperCase().padStart(4, '0') + ' ';
+    for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) {
+      starts.add(text.lastIndexOf('\n', at) + 1);
+    }
+  }
+  return [...starts].sort((a, b) => a - b).map((start) => {
+    const end = text.indexOf('\n', start);
+    return text.slice(start, end < 0 ? text.length : end);
+  });
 }
 
 /** One socket line split on whitespace, or a warning (without line number) saying what is wrong. */

@@ -29,6 +29,8 @@ export class KernelObserver implements Observer {
   private timer: NodeJS.Timeout | undefined;
   private sampling: Promise<void> | undefined;
   private unavailable: string | undefined;
+  private lastReadMs = 0;
+  private stopped = false;
 
   constructor(private readonly options: KernelObserverOptions) {}
 
@@ -39,14 +41,26 @@ export class KernelObserver implements Observer {
       this.unavailable = `cannot read the socket table: ${(error as Error).message}`;
       return;
     }
-    this.timer = setInterval(() => {
-      this.sampling ??= this.sample().then(
+    this.schedule();
+  }
+
+  /**
+   * The next periodic sample. On a host with tens of thousands of sockets the kernel alone takes
+   * tens of milliseconds to print the table: sampling waits at least twice as long as the last
+   * read took, so it never takes more than a third of a core.
+   */
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.sampling = this.sample().then(
         () => {},
         () => {},
-      ).finally(() => {
+      );
+      void this.sampling.finally(() => {
         this.sampling = undefined;
+        this.schedule();
       });
-    }, this.options.everyMs ?? 20);
+    }, Math.max(this.options.everyMs ?? 20, 2 * this.lastReadMs));
     this.timer.unref();
   }
 
@@ -65,7 +79,8 @@ export class KernelObserver implements Observer {
   }
 
   async stop(): Promise<ObserverReport> {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
     await this.sampling;
     if (this.unavailable !== undefined) {
       return {
@@ -101,13 +116,16 @@ export class KernelObserver implements Observer {
   }
 
   private async read() {
-    return readSocketTable(this.options.procRoot !== undefined ? { root: this.options.procRoot } : {});
+    const started = performance.now();
+    const table = await readSocketTable({ ports: [this.options.serverPort], ...(this.options.procRoot !== undefined ? { root: this.options.procRoot } : {}) });
+    this.lastReadMs = performance.now() - started;
+    return table;
   }
 
   private async sample(): Promise<TableSnapshot> {
     const table = await this.read();
     for (const w of table.warnings) if (this.warnings.length < 20) this.warnings.push(w);
-    // Keep only the sockets of interest: a busy machine has thousands of others.
+    // Keep only the sockets of interest (the read pre-filters by port text; this is exact).
     const snap = { at: Date.now(), entries: table.entries.filter((e) => this.concerns(e)) };
     this.snapshots.push(snap);
     return snap;

@@ -242,3 +242,18 @@ test('never throws, whatever the text', () => {
     }),
   );
 });
+
+test('ports: only the lines with those local or remote ports are parsed, with the same result as filtering afterwards', () => {
+  for (const [file, family] of [['linux-le/net/tcp', 4], ['linux-le/net/tcp6', 6]] as const) {
+    const text = fixture(file);
+    const all = parseProcNetTcp(text, family).entries;
+    const ports = [...new Set(all.flatMap((e) => [e.local.port, e.remote.port]))];
+    assert.ok(ports.length > 2, file);
+    for (const port of ports) {
+      const expected = all.filter((e) => e.local.port === port || e.remote.port === port);
+      assert.deepEqual(parseProcNetTcp(text, family, 'le', [port]).entries, expected, `${file} port ${port}`);
+    }
+    assert.deepEqual(parseProcNetTcp(text, family, 'le', ports).entries, all, `${file}: every port`);
+    assert.deepEqual(parseProcNetTcp(text, family, 'le', [1]).entries, [], `${file}: a port nobody uses`);
+  }
+});
