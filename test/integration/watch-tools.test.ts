@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { test } from 'node:test';
 import { startLabServer } from '../../src/lab/server.js';
 import type { LabServer } from '../../src/lab/server.js';
 import type { ObserverReport, Report } from '../../src/model/report.js';
 import { captureSkip } from '../support/capture-env.js';
 import { runCli } from '../support/cli.js';
+import { freePort, waitForListener } from '../support/record.js';
 
 const skip = captureSkip();
 const missing = ['curl', 'ab', 'python3'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
@@ -83,7 +83,7 @@ test('watch python3 http.server (HTTP/1.0): one connection per request', { skip:
   t.after(() => {
     py.kill('SIGKILL');
   });
-  await waitForListening(port);
+  await waitForListener(port);
   const url = `http://127.0.0.1:${port}/`;
   const { r, wire, report } = await watchJson(port, ['curl', '-s', '-o', '/dev/null', '-o', '/dev/null', '-o', '/dev/null', url, url, url]);
   assert.equal(r.code, 0, r.stderr);
@@ -124,27 +124,3 @@ test('watch: bad usage exits 2; a missing command exits 1 with its name', async 
   assert.equal(missingCommand.code, 1);
   assert.match(missingCommand.stderr, /command not found: \/nonexistent\/program/);
 });
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
-async function waitForListening(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = net.connect(port, '127.0.0.1');
-      c.once('connect', () => {
-        c.destroy();
-        resolve(true);
-      });
-      c.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}

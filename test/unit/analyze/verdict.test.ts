@@ -2,24 +2,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decideVerdict, primaryObserver } from '../../../src/analyze/verdict.js';
+import { experimentConfig } from '../../../src/lab/config.js';
 import type { ExperimentConfig } from '../../../src/model/report.js';
 import { observer, record, records } from './records.js';
 
-const CONFIG: ExperimentConfig = {
-  client: 'http',
-  requests: 10,
-  concurrency: 1,
-  intervalMs: 0,
-  keepAlive: true,
-  consumeBody: true,
-  bodySize: 11,
-  maxSockets: null,
-  maxFreeSockets: 256,
-  serverKeepAliveTimeoutMs: 5000,
-  serverConnectionClose: false,
-  target: null,
-  timeoutMs: 30000,
-};
+const CONFIG: ExperimentConfig = experimentConfig({ intervalMs: 0, timeoutMs: 30000 });
 
 test('verdict: nothing seen', () => {
   const v = decideVerdict([observer('wire', [])]);
