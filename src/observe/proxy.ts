@@ -19,7 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { newConnectionRecord } from '../analyze/record.js';
 import { computeTotals } from '../analyze/totals.js';
 import { Http1Connection } from '../decode/http1.js';
-import type { HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
+import type { Http1Events, Http1Options, HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
 import { KeepaliveLabError, PortInUseError } from '../errors.js';
 import type { ConnectionRecord, Endpoint, ObserverReport, Side, Warning } from '../model/report.js';
 import { track } from '../util/lifecycle.js';
@@ -73,14 +73,24 @@ function formatEndpoint(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** One client connection and its upstream connection. */
-class Link {
+/** Request targets are never read: no string per request. */
+const FRAMER_OPTIONS: Http1Options = { targets: false };
+
+/**
+ * One client connection and its upstream connection. It is also the framer's event sink (the
+ * Http1Events methods `request`, `response`, `responseEnd`, `lost`, `upgrade`): no object and
+ * closures per connection for that. Connections churn (a client without keep-alive makes one per
+ * request), so what is set up per connection is kept to what the forwarding needs.
+ */
+class Link implements Http1Events {
   readonly record: ConnectionRecord;
   http: Http1Connection | null;
   upstreamConnected = false;
   /** Why the upstream connection could not be made (ECONNREFUSED, ...), if it could not. */
   private unreachable: string | null = null;
   private socketsOpen = 2;
+  /** 'drain' listeners are added on the first write that fills a socket's buffer (as pipe() does). */
+  private drainWired = false;
   /** Requests whose response has not ended yet. */
   inFlight = 0;
   lastResponseEnd: number | null = null;
@@ -94,16 +104,11 @@ class Link {
     readonly id: number,
     readonly client: net.Socket,
     readonly upstream: net.Socket,
-    target: Endpoint,
+    server: Endpoint,
+    start: number,
   ) {
-    this.record = newConnectionRecord(id, { address: normalizeAddress(client.remoteAddress), port: client.remotePort ?? 0 }, { ...target }, Date.now());
-    this.http = new Http1Connection({
-      request: (r) => this.onRequest(r),
-      response: (r) => this.onResponse(r),
-      responseEnd: (_r, ts) => this.onResponseEnd(ts),
-      lost: (side, reason, atByte) => this.note(`HTTP framing of the ${side}'s bytes lost at byte ${atByte}: ${reason}`),
-      upgrade: (side) => this.note(`protocol switched (upgrade by the ${side}); later bytes not framed`),
-    }, { targets: false }); // request targets are never read: no string per request
+    this.record = newConnectionRecord(id, { address: normalizeAddress(client.remoteAddress), port: client.remotePort ?? 0 }, server, start);
+    this.http = new Http1Connection(this, FRAMER_OPTIONS);
     this.wire();
   }
 
@@ -113,62 +118,94 @@ class Link {
     // must not delay the bytes, and a framer event that closes the connection (stop() waiting for
     // the end of a response) must come after the chunk that completed it was written.
     client.on('data', (chunk: Buffer) => {
-      if (!upstream.write(chunk)) client.pause();
-      if (this.http !== null) this.frame('client', chunk);
+      if (!upstream.write(chunk)) this.pauseReading(client);
+      if (this.http !== null) this.frameClient(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
-      if (!client.write(chunk)) upstream.pause();
-      if (this.http !== null) this.frame('server', chunk);
+      if (!client.write(chunk)) this.pauseReading(upstream);
+      if (this.http !== null) this.frameServer(chunk);
     });
-    upstream.on('drain', () => client.resume());
-    client.on('drain', () => upstream.resume());
 
     // Half-close, forwarded: a FIN from one side ends the other side's write half.
     client.on('end', () => this.onEnd('client'));
     upstream.on('end', () => this.onEnd('server'));
 
-    upstream.once('connect', () => {
-      this.upstreamConnected = true;
-      // A host name: record the address it resolved to. An IP literal is already the address
-      // (and getpeername(2) per connection is measurable when connections churn).
-      if (!this.proxy.targetIsIp) {
-        this.record.server = { address: normalizeAddress(upstream.remoteAddress), port: upstream.remotePort ?? this.record.server.port };
-      }
-    });
-
+    // 'connect' and 'close' come once: on() spares once()'s wrapper per socket.
+    upstream.on('connect', () => this.onConnect());
     client.on('error', (error: NodeJS.ErrnoException) => this.onError('client', error));
     upstream.on('error', (error: NodeJS.ErrnoException) => this.onError('server', error));
-    client.once('close', () => this.onSocketClose(client, upstream));
-    upstream.once('close', () => this.onSocketClose(upstream, client));
+    client.on('close', () => this.onSocketClose(client, upstream));
+    upstream.on('close', () => this.onSocketClose(upstream, client));
   }
 
-  /** Feeds the framer; if it ever threw, only this connection would stop being counted. */
-  private frame(side: Side, chunk: Buffer): void {
-    try {
-      if (side === 'client') this.http!.client(chunk, Date.now());
-      else this.http!.server(chunk, Date.now());
-    } catch (error) {
-      this.note(`HTTP framing stopped: internal error (${(error as Error).message}); bytes still forwarded`);
-      this.http = null;
+  /** A write filled the other socket's buffer: stop reading `from` until that one drains. */
+  private pauseReading(from: net.Socket): void {
+    from.pause();
+    if (this.drainWired) return;
+    this.drainWired = true;
+    const { client, upstream } = this;
+    upstream.on('drain', () => client.resume());
+    client.on('drain', () => upstream.resume());
+  }
+
+  private onConnect(): void {
+    this.upstreamConnected = true;
+    // A host name: record the address it resolved to. An IP literal is already the address
+    // (and getpeername(2) per connection is measurable when connections churn).
+    if (!this.proxy.targetIsIp) {
+      const { upstream } = this;
+      this.record.server = { address: normalizeAddress(upstream.remoteAddress), port: upstream.remotePort ?? this.record.server.port };
     }
   }
 
-  private onRequest(r: HttpRequestInfo): void {
+  /** Feeds the framer; if it ever threw, only this connection would stop being counted. */
+  private frameClient(chunk: Buffer): void {
+    try {
+      this.http!.client(chunk, Date.now());
+    } catch (error) {
+      this.framingFailed(error as Error);
+    }
+  }
+
+  private frameServer(chunk: Buffer): void {
+    try {
+      this.http!.server(chunk, Date.now());
+    } catch (error) {
+      this.framingFailed(error as Error);
+    }
+  }
+
+  private framingFailed(error: Error): void {
+    this.note(`HTTP framing stopped: internal error (${error.message}); bytes still forwarded`);
+    this.http = null;
+  }
+
+  // Http1Events, called by the framer.
+
+  request(r: HttpRequestInfo): void {
     this.inFlight++;
     this.proxy.counters.requests++;
     if (this.lastResponseEnd !== null) this.record.idleGapsMs.push(Math.max(0, r.ts - this.lastResponseEnd));
     if (!r.keepAlive) this.proxy.counters.clientClose++;
   }
 
-  private onResponse(r: HttpResponseInfo): void {
+  response(r: HttpResponseInfo): void {
     if (!r.informational && !r.keepAlive) this.proxy.counters.serverClose++;
   }
 
-  private onResponseEnd(ts: number): void {
+  responseEnd(_r: HttpResponseInfo, ts: number): void {
     this.lastResponseEnd = ts;
     if (this.inFlight > 0) this.inFlight--;
     this.proxy.counters.responses++;
     if (this.closing && this.inFlight === 0) this.closeNow();
+  }
+
+  lost(side: Side, reason: string, atByte: number): void {
+    this.note(`HTTP framing of the ${side}'s bytes lost at byte ${atByte}: ${reason}`);
+  }
+
+  upgrade(side: Side): void {
+    this.note(`protocol switched (upgrade by the ${side}); later bytes not framed`);
   }
 
   private onEnd(side: Side): void {
@@ -323,6 +360,7 @@ export class TcpProxy implements Observer {
   private sweep: NodeJS.Timeout | null = null;
   /** The target is an IP literal: no need to ask each upstream socket for its peer address. */
   readonly targetIsIp: boolean;
+  private readonly target: Endpoint;
 
   constructor(options: ProxyOptions) {
     this.listenHost = options.listenHost ?? '127.0.0.1';
@@ -332,6 +370,7 @@ export class TcpProxy implements Observer {
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.targetIsIp = net.isIP(this.targetHost) !== 0;
+    this.target = { address: this.targetHost, port: this.targetPort };
     // noDelay: forward each chunk as it comes; Nagle would hold a small write back for an ACK.
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
   }
@@ -454,7 +493,9 @@ export class TcpProxy implements Observer {
       return;
     }
     const upstream = net.connect({ host: this.targetHost, port: this.targetPort, allowHalfOpen: true, noDelay: true });
-    const link = new Link(this, this.records.length + 1, client, upstream, { address: this.targetHost, port: this.targetPort });
+    // The records share one target endpoint (never modified in place: a host name's resolved
+    // address replaces it, and snapshots copy it).
+    const link = new Link(this, this.records.length + 1, client, upstream, this.target, Date.now());
     this.records.push(link.record);
     this.open.add(link);
   }
