@@ -107,3 +107,12 @@ test('Ctrl-C during a run: exit 130, no tcpdump and no server left behind', { sk
   });
   await new Promise<void>((resolve) => again.close(() => resolve()));
 });
+
+test('the built binary is executable (npx keepalive-lab runs it directly)', async () => {
+  const { statSync } = await import('node:fs');
+  const { BIN } = await import('../support/cli.js');
+  assert.ok((statSync(BIN).mode & 0o111) !== 0, `${BIN} has no execute bit`);
+  const r = spawnSync(BIN, ['--version'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
+});
