@@ -5,6 +5,7 @@ import { computeTotals } from '../../../src/analyze/totals.js';
 import { REPORT_SCHEMA } from '../../../src/model/report.js';
 import type { CaptureSummary, ConnectionRecord, ObserverReport, Report, RunReport } from '../../../src/model/report.js';
 import { renderConnections, renderTerminal, renderTotals } from '../../../src/report/terminal.js';
+import { record } from '../analyze/records.js';
 
 /** The text without ANSI SGR sequences (ESC [ ... m). */
 function visibleText(s: string): string {
@@ -14,27 +15,7 @@ function visibleText(s: string): string {
 const T0 = 1_700_000_000_000;
 
 function conn(id: number, fields: Partial<ConnectionRecord>): ConnectionRecord {
-  return {
-    id,
-    client: { address: '127.0.0.1', port: 50000 + id },
-    server: { address: '127.0.0.1', port: 8080 },
-    start: T0,
-    end: T0 + 12,
-    handshakeRttMs: 0.05,
-    requests: 1,
-    responses: 1,
-    statusCodes: [200],
-    idleGapsMs: [],
-    closedFirstBy: 'client',
-    resetBy: null,
-    timeWait: 'client',
-    startedBefore: false,
-    openAtEnd: false,
-    bytesFromClient: 80,
-    bytesFromServer: 120,
-    notes: [],
-    ...fields,
-  };
+  return record({ id, client: { address: '127.0.0.1', port: 50000 + id }, start: T0, end: T0 + 12, handshakeRttMs: 0.05, ...fields });
 }
 
 const CONNECTIONS: ConnectionRecord[] = [
