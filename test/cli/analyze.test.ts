@@ -347,3 +347,13 @@ test('tcpdump -w - | keepalive-lab analyze -: a live capture piped in', { skip: 
   assert.equal(wire.totals.requests, 3);
   assert.equal(report.runs[0]!.verdict.code, 'reuse');
 });
+
+test('analyze --json | head: the reader leaving early ends the command quietly, exit 0', async () => {
+  // A 6 MB churn capture makes megabytes of JSON: far more than a pipe holds when the reader is gone.
+  const child = spawn('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" analyze "${CHURN}" --json | head -c 100 > /dev/null`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr, '');
+});
