@@ -4,15 +4,14 @@
  * should. Spawns the built binary, as a user does.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { startLabServer } from '../../src/lab/server.js';
 import type { LabServer } from '../../src/lab/server.js';
 import type { ObserverReport, Report } from '../../src/model/report.js';
 import { captureSkip } from '../support/capture-env.js';
 import { runCli } from '../support/cli.js';
-import { freePort, waitForListener } from '../support/record.js';
+import { startPythonServer } from '../support/record.js';
 
 const skip = captureSkip();
 const missing = ['curl', 'ab', 'python3'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
@@ -78,12 +77,9 @@ test('watch ab -n 50 -c 1 -> 50 connections; ab -k -n 50 -c 5 -> 5 connections',
 });
 
 test('watch python3 http.server (HTTP/1.0): one connection per request', { skip: toolsSkip }, async (t) => {
-  const port = await freePort();
-  const py: ChildProcess = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1'], { stdio: 'ignore', cwd: '/' });
-  t.after(() => {
-    py.kill('SIGKILL');
-  });
-  await waitForListener(port);
+  const py = await startPythonServer('/');
+  t.after(() => py.close());
+  const port = py.port;
   const url = `http://127.0.0.1:${port}/`;
   const { r, wire, report } = await watchJson(port, ['curl', '-s', '-o', '/dev/null', '-o', '/dev/null', '-o', '/dev/null', url, url, url]);
   assert.equal(r.code, 0, r.stderr);

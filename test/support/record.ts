@@ -134,15 +134,6 @@ export async function recordTraffic(options: RecordOptions, traffic: () => Promi
   return { path: options.path, captured: Number(captured[1]), dropped: dropped ? Number(dropped[1]) : 0 };
 }
 
-/** A port nobody listens on right now (asked of the kernel). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** Resolves once something accepts connections on 127.0.0.1:port (polling, at most `timeoutMs`). */
 export async function waitForListener(port: number, timeoutMs = 10_000): Promise<void> {
   for (const end = Date.now() + timeoutMs; ; await sleep(50)) {
@@ -159,19 +150,38 @@ export async function waitForListener(port: number, timeoutMs = 10_000): Promise
   }
 }
 
-/** `python3 -m http.server` (HTTP/1.0: one connection per request) serving `dir`. */
+/**
+ * `python3 -m http.server` (HTTP/1.0: one connection per request) serving `dir`, on a port the
+ * kernel picks (port 0; read back from its banner). Picking a "free" port first and passing it
+ * races with every other test binding ephemeral ports: under load another test's server got it,
+ * and our clients' requests landed there.
+ */
 export async function startPythonServer(dir: string): Promise<{ port: number; close(): Promise<void> }> {
-  const port = await freePort();
-  const child = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dir], { stdio: 'ignore' });
-  const failed = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`python3 -m http.server exited with ${code}`))));
-  failed.catch(() => undefined);
+  const child = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
   try {
-    await Promise.race([waitForListener(port), failed]);
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error('python3 -m http.server did not start within 10 s')), 10_000);
+      child.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = / port (\d+) /.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`python3 -m http.server exited with ${code}`));
+      });
+    });
+    child.stdout!.resume();
+    await waitForListener(port);
+    return { port, close: () => stopProcess(child) };
   } catch (error) {
     await stopProcess(child);
     throw error;
   }
-  return { port, close: () => stopProcess(child) };
 }
 
 /** tshark's view of one TCP connection (a tcp.stream). */
