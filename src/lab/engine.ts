@@ -3,6 +3,7 @@
  * client workers, close the client's pool as a program does when it exits, let the closing
  * handshakes finish, stop the observers and compare what they saw.
  */
+import { isIP } from 'node:net';
 import { compareObservers } from '../analyze/agreement.js';
 import { decideVerdict } from '../analyze/verdict.js';
 import { UsageError } from '../errors.js';
@@ -66,13 +67,17 @@ export async function runExperiment(name: string, title: string, config: Experim
     observers.push(accounting);
   }
   const loopback = /^(127\.|localhost$|::1$)/.test(host);
-  if (options.kernel ?? true) observers.push(new KernelObserver({ serverPort }));
+  // Focus on the server's address and port: other programs (or tests) talking to the same port
+  // number on another loopback address are not this experiment's traffic.
+  const address = host === 'localhost' ? '127.0.0.1' : host;
+  const isIp = isIP(address) !== 0;
+  if (options.kernel ?? true) observers.push(new KernelObserver({ serverPort, ...(isIp ? { serverAddress: address } : {}) }));
   const capture = options.capture ?? true;
   if (capture) {
     observers.push(
       new CaptureObserver({
         interface: loopback ? 'lo' : 'any',
-        filter: loopback ? `tcp port ${serverPort}` : `tcp port ${serverPort} and host ${host}`,
+        filter: isIp || !loopback ? `tcp port ${serverPort} and host ${address}` : `tcp port ${serverPort}`,
         serverPorts: [serverPort],
         ...(options.tcpdump !== undefined ? { tcpdump: options.tcpdump } : {}),
       }),

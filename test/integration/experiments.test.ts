@@ -14,9 +14,15 @@ import { captureSkip } from '../support/capture-env.js';
 const skip = captureSkip();
 const scenarios = new Map(demoScenarios().map((s) => [s.name, s]));
 
+/**
+ * On 127.0.0.2, not 127.0.0.1: tests elsewhere connect to ports they found free a moment before
+ * (to see a refusal); when our server drew the same port number, their connections counted as ours.
+ */
+const HOST = '127.0.0.2';
+
 async function experiment(name: string): Promise<RunReport> {
   const s = scenarios.get(name)!;
-  const report = await runExperiment(s.name, s.title, s.config);
+  const report = await runExperiment(s.name, s.title, s.config, { host: HOST });
   assert.deepEqual(liveResources(), [], 'nothing (server, tcpdump) is left running');
   return report;
 }
