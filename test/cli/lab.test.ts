@@ -75,7 +75,12 @@ test('demo --json: the documented schema, with the four experiments counted', { 
   assert.equal(wire('seq-read').totals.syns, 1);
   assert.ok(wire('conc-pool-2').totals.connections > 10);
   assert.equal(wire('conc-pool-10').totals.connections, 10);
-  for (const run of report.runs) assert.equal(run.agreement.agree, true, `${run.name}: ${run.agreement.differences.join('; ')}`);
+  for (const run of report.runs) {
+    // The one disagreement the report explains by itself: a connection reset between two snapshots
+    // of the socket table leaves no TIME_WAIT behind (seen once with four test suites on 2 cores).
+    const unexplained = run.agreement.differences.filter((d) => !/the kernel can miss it/.test(d));
+    assert.deepEqual(unexplained, [], `${run.name}: ${run.agreement.differences.join('; ')}`);
+  }
 });
 
 test('run prints the table row and the verdict', async () => {
