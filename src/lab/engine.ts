@@ -3,12 +3,11 @@
  * client workers, close the client's pool as a program does when it exits, let the closing
  * handshakes finish, stop the observers and compare what they saw.
  */
-import { isIP } from 'node:net';
 import { compareObservers } from '../analyze/agreement.js';
 import { decideVerdict } from '../analyze/verdict.js';
 import { UsageError } from '../errors.js';
 import type { ClientOutcome, ExperimentConfig, ObserverReport, RunReport, Warning } from '../model/report.js';
-import { CaptureObserver } from '../observe/capture.js';
+import { CaptureObserver, serverFocus } from '../observe/capture.js';
 import { KernelObserver } from '../observe/kernel.js';
 import type { Observer } from '../observe/observer.js';
 import { ServerAccounting } from '../observe/server-accounting.js';
@@ -66,18 +65,16 @@ export async function runExperiment(name: string, title: string, config: Experim
     accounting = new ServerAccounting(server.server);
     observers.push(accounting);
   }
-  const loopback = /^(127\.|localhost$|::1$)/.test(host);
   // Focus on the server's address and port: other programs (or tests) talking to the same port
   // number on another loopback address are not this experiment's traffic.
-  const address = host === 'localhost' ? '127.0.0.1' : host;
-  const isIp = isIP(address) !== 0;
-  if (options.kernel ?? true) observers.push(new KernelObserver({ serverPort, ...(isIp ? { serverAddress: address } : {}) }));
+  const focus = serverFocus(host, serverPort);
+  if (options.kernel ?? true) observers.push(new KernelObserver({ serverPort, ...(focus.serverAddress !== undefined ? { serverAddress: focus.serverAddress } : {}) }));
   const capture = options.capture ?? true;
   if (capture) {
     observers.push(
       new CaptureObserver({
-        interface: loopback ? 'lo' : 'any',
-        filter: isIp || !loopback ? `tcp port ${serverPort} and host ${address}` : `tcp port ${serverPort}`,
+        interface: focus.interface,
+        filter: focus.filter,
         serverPorts: [serverPort],
         ...(options.tcpdump !== undefined ? { tcpdump: options.tcpdump } : {}),
       }),

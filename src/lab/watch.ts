@@ -8,7 +8,7 @@ import { compareObservers } from '../analyze/agreement.js';
 import { decideVerdict } from '../analyze/verdict.js';
 import { KeepaliveLabError } from '../errors.js';
 import type { ObserverReport, RunReport, Warning } from '../model/report.js';
-import { CaptureObserver } from '../observe/capture.js';
+import { CaptureObserver, serverFocus } from '../observe/capture.js';
 import { KernelObserver } from '../observe/kernel.js';
 import type { Observer } from '../observe/observer.js';
 import { onInterrupt, track } from '../util/lifecycle.js';
@@ -41,14 +41,14 @@ export interface WatchResult {
 
 export async function watch(options: WatchOptions): Promise<WatchResult> {
   const host = options.host;
-  const loopback = host !== undefined && /^(127\.|::1$|localhost$)/.test(host);
-  const serverAddress = host === 'localhost' ? '127.0.0.1' : host;
+  const focus = serverFocus(host, options.port);
+  const serverAddress = focus.serverAddress;
   const observers: Observer[] = [new KernelObserver({ serverPort: options.port, ...(serverAddress !== undefined ? { serverAddress } : {}) })];
   if (options.capture ?? true) {
     observers.push(
       new CaptureObserver({
-        interface: options.interface ?? (loopback ? 'lo' : 'any'),
-        filter: serverAddress !== undefined ? `tcp port ${options.port} and host ${serverAddress}` : `tcp port ${options.port}`,
+        interface: options.interface ?? focus.interface,
+        filter: focus.filter,
         serverPorts: [options.port],
         ...(options.tcpdump !== undefined ? { tcpdump: options.tcpdump } : {}),
       }),

@@ -103,7 +103,6 @@ export async function analyzeCapture(path: string, focus: AnalyzeFocus = {}, inp
   // Hands over the records of the connections still open.
   const { report, summary } = analysis.result();
   if (output.afterChunk) await output.afterChunk();
-  if (summary.frames === 0 && summary.format === null) throw new FileError(`${path === '-' ? 'standard input' : path} is empty`);
   const observers = [report];
   return {
     ...analyzeRunHead(path),

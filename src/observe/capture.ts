@@ -29,6 +29,27 @@ export interface CaptureOptions {
   startTimeoutMs?: number;
 }
 
+/** Where a server is, as the capture and the socket table should see it. */
+export interface ServerFocus {
+  /** The server address to keep ('localhost' read as 127.0.0.1), or undefined for any. */
+  serverAddress: string | undefined;
+  /** lo for a loopback server, any otherwise (or when the address is not known). */
+  interface: string;
+  /** The BPF filter for that server's traffic. */
+  filter: string;
+}
+
+/** One rule for the lab engine and watch: focus on the server's address and port, not the port alone. */
+export function serverFocus(host: string | undefined, port: number): ServerFocus {
+  const serverAddress = host === 'localhost' ? '127.0.0.1' : host;
+  const loopback = serverAddress !== undefined && /^(127\.|::1$)/.test(serverAddress);
+  return {
+    serverAddress,
+    interface: loopback ? 'lo' : 'any',
+    filter: serverAddress !== undefined ? `tcp port ${port} and host ${serverAddress}` : `tcp port ${port}`,
+  };
+}
+
 const FIX_MISSING = 'install tcpdump (Debian/Ubuntu: apt-get install tcpdump)';
 const FIX_PERMISSION = 'run as root, or let tcpdump capture: sudo setcap cap_net_raw,cap_net_admin=eip "$(command -v tcpdump)"';
 
