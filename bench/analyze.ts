@@ -19,12 +19,29 @@
  * Usage: npm run bench:analyze [-- --size MB] [--only keepalive|churn] [--runs N] [--regenerate]
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { GENERATOR_VERSION, writeChurnCapture, writeKeepAliveCapture, type CaptureMeta, type CaptureSpec } from './synthetic-capture.js';
+import {
+  GENERATOR_VERSION,
+  writeChurnCapture,
+  writeKeepAliveCapture,
+  type CaptureMeta,
+  type CaptureSpec,
+} from './synthetic-capture.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const OUT = join(ROOT, 'bench', 'out');
@@ -71,9 +88,13 @@ async function measure(argv: string[], stdinCommand?: string[]): Promise<Measure
   const wrapped = hasTime ? [TIME, '-f', '%M %U %S', '-o', timeFile, ...argv] : argv;
   const devNull = openSync('/dev/null', 'w');
   try {
-    const feeder = stdinCommand ? spawn(stdinCommand[0]!, stdinCommand.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] }) : null;
+    const feeder = stdinCommand
+      ? spawn(stdinCommand[0]!, stdinCommand.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] })
+      : null;
     const started = performance.now();
-    const child = spawn(wrapped[0]!, wrapped.slice(1), { stdio: [feeder ? feeder.stdout! : 'ignore', devNull, 'pipe'] });
+    const child = spawn(wrapped[0]!, wrapped.slice(1), {
+      stdio: [feeder ? feeder.stdout! : 'ignore', devNull, 'pipe'],
+    });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => {
       if (stderr.length < 4096) stderr += d.toString();
@@ -94,7 +115,11 @@ async function measure(argv: string[], stdinCommand?: string[]): Promise<Measure
     if (poll) clearInterval(poll);
     if (code !== 0) throw new Error(`${argv.join(' ')} exited with ${code}: ${stderr}`);
     if (!hasTime) return { seconds, cpu: NaN, rssKb: hwm };
-    const [rssKb, user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number) as [number, number, number];
+    const [rssKb, user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number) as [
+      number,
+      number,
+      number,
+    ];
     return { seconds, cpu: user + system, rssKb };
   } finally {
     closeSync(devNull);
@@ -140,11 +165,14 @@ function ensureCapture(name: string, write: (spec: CaptureSpec) => CaptureMeta):
   const started = performance.now();
   const meta = write({ path, targetBytes: TARGET_BYTES });
   writeFileSync(metaPath, JSON.stringify(meta, null, 2) + '\n');
-  console.log(`${name}: wrote ${path} (${(meta.bytes / MB).toFixed(1)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `${name}: wrote ${path} (${(meta.bytes / MB).toFixed(1)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
   return { path, meta };
 }
 
-const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const mib = (kb: number): string => `${fmt(kb / 1024, 0)} MiB`;
 
 interface Row {
@@ -162,7 +190,11 @@ async function whatOursSees(path: string): Promise<string> {
   });
   closeSync(fd);
   const report = JSON.parse(readFileSync(out, 'utf8')) as {
-    runs: { capture: { frames: number; tcpPackets: number }; observers: { totals: { connections: number; requests: number; responses: number } }[]; verdict: { summary?: string; kind?: string } }[];
+    runs: {
+      capture: { frames: number; tcpPackets: number };
+      observers: { totals: { connections: number; requests: number; responses: number } }[];
+      verdict: { summary?: string; kind?: string };
+    }[];
   };
   rmSync(out);
   const run = report.runs[0]!;
@@ -173,7 +205,9 @@ async function whatOursSees(path: string): Promise<string> {
 async function benchCapture(name: string, path: string, meta: CaptureMeta): Promise<boolean> {
   console.log(`\n== ${name}: ${path}`);
   console.log(`   ${meta.description}`);
-  console.log(`   ${(meta.bytes / MB).toFixed(1)} MB, ${fmt(meta.packets)} packets (${fmt(meta.bytes / meta.packets)} bytes/packet), ${fmt(meta.connections)} connections, ${fmt(meta.requests)} requests`);
+  console.log(
+    `   ${(meta.bytes / MB).toFixed(1)} MB, ${fmt(meta.packets)} packets (${fmt(meta.bytes / meta.packets)} bytes/packet), ${fmt(meta.connections)} connections, ${fmt(meta.requests)} requests`,
+  );
   console.log(`   ours reports: ${await whatOursSees(path)}`);
   const tools: Tool[] = [
     { name: 'keepalive-lab analyze', command: [process.execPath, CLI, 'analyze', path] },
@@ -194,7 +228,8 @@ async function benchCapture(name: string, path: string, meta: CaptureMeta): Prom
     mib(r.m.rssKb),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-  const line = (cells: string[]): string => '   ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string =>
+    '   ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(header));
   for (const row of table) console.log(line(row));
   const [ours, oursJson, tcpdump, tshark] = rows.map((r) => r.m.seconds) as [number, number, number, number];
@@ -202,8 +237,12 @@ async function benchCapture(name: string, path: string, meta: CaptureMeta): Prom
   const vsTcpdump = tcpdump / ours;
   const okTshark = vsTshark >= TARGET_VS_TSHARK;
   const okTcpdump = vsTcpdump >= TARGET_VS_TCPDUMP;
-  console.log(`   ours / tshark  = ${vsTshark.toFixed(1)}x (target >= ${TARGET_VS_TSHARK}x) ${okTshark ? 'ok' : 'MISSED'}   (--json: ${(tshark / oursJson).toFixed(1)}x)`);
-  console.log(`   ours / tcpdump = ${vsTcpdump.toFixed(2)}x (target >= ${TARGET_VS_TCPDUMP}x) ${okTcpdump ? 'ok' : 'MISSED'}   (--json: ${(tcpdump / oursJson).toFixed(2)}x)`);
+  console.log(
+    `   ours / tshark  = ${vsTshark.toFixed(1)}x (target >= ${TARGET_VS_TSHARK}x) ${okTshark ? 'ok' : 'MISSED'}   (--json: ${(tshark / oursJson).toFixed(1)}x)`,
+  );
+  console.log(
+    `   ours / tcpdump = ${vsTcpdump.toFixed(2)}x (target >= ${TARGET_VS_TCPDUMP}x) ${okTcpdump ? 'ok' : 'MISSED'}   (--json: ${(tcpdump / oursJson).toFixed(2)}x)`,
+  );
 
   console.log('   peak RSS as the file grows (ours, through stdin: head -c N FILE | analyze - [--json] > /dev/null):');
   console.log(`     ${'first'.padStart(7)}  ${'analyze'.padStart(18)}  ${'analyze --json'.padStart(18)}`);
@@ -219,7 +258,9 @@ async function benchCapture(name: string, path: string, meta: CaptureMeta): Prom
     console.log(`     ${`${(n / MB).toFixed(0)} MB`.padStart(7)}  ${cells.join('  ')}`);
   }
   const growth = (p: number[]): string => `${((p[p.length - 1]! / p[0]! - 1) * 100).toFixed(0)}%`;
-  console.log(`     growth from ${(PREFIXES[0]! / MB).toFixed(0)} MB to the whole file: ${growth(peaks[0]!)} (analyze), ${growth(peaks[1]!)} (--json)`);
+  console.log(
+    `     growth from ${(PREFIXES[0]! / MB).toFixed(0)} MB to the whole file: ${growth(peaks[0]!)} (analyze), ${growth(peaks[1]!)} (--json)`,
+  );
   return okTshark && okTcpdump;
 }
 
@@ -232,12 +273,17 @@ async function startup(path: string): Promise<void> {
   closeSync(fd);
   writeFileSync(tiny, head.subarray(0, n));
   let best = Infinity;
-  for (let i = 0; i < RUNS; i++) best = Math.min(best, (await measure([process.execPath, CLI, 'analyze', tiny])).seconds);
+  for (let i = 0; i < RUNS; i++)
+    best = Math.min(best, (await measure([process.execPath, CLI, 'analyze', tiny])).seconds);
   console.log(`ours on the first 64 KiB of ${path} (start-up, module loading, report): ${best.toFixed(3)} s`);
 }
 
 async function main(): Promise<void> {
-  console.log(`node ${process.version}; ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; peak RSS and CPU from ${hasTime ? `${TIME} -f '%M %U %S'` : '/proc/PID/status VmHWM (polled)'}`);
+  console.log(
+    `node ${process.version}; ${cpus().length} CPUs, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}; peak RSS and CPU from ${hasTime ? `${TIME} -f '%M %U %S'` : '/proc/PID/status VmHWM (polled)'}`,
+  );
   const captures: [string, (spec: CaptureSpec) => CaptureMeta][] = [
     ['keepalive', writeKeepAliveCapture],
     ['churn', writeChurnCapture],

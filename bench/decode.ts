@@ -22,16 +22,37 @@ function templates(): Uint8Array[] {
     const client = v6 ? `2001:db8::${(c + 1).toString(16)}` : `10.0.${c >> 8}.${c & 255}`;
     const server = v6 ? '2001:db8::80' : '10.0.255.80';
     const port = 40000 + c;
-    const out = (p: Partial<TcpPacketSpec>): TcpPacketSpec => ({ src: client, dst: server, srcPort: port, dstPort: 8080, ...p });
-    const back = (p: Partial<TcpPacketSpec>): TcpPacketSpec => ({ src: server, dst: client, srcPort: 8080, dstPort: port, ...p });
+    const out = (p: Partial<TcpPacketSpec>): TcpPacketSpec => ({
+      src: client,
+      dst: server,
+      srcPort: port,
+      dstPort: 8080,
+      ...p,
+    });
+    const back = (p: Partial<TcpPacketSpec>): TcpPacketSpec => ({
+      src: server,
+      dst: client,
+      srcPort: 8080,
+      dstPort: port,
+      ...p,
+    });
     const body = 'x'.repeat(c % 3 === 0 ? 1400 : 200 + (c % 7) * 50);
     const packets = [
-      out({ flags: 'S', seq: 1, tcpOptions: Uint8Array.of(2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7) }),
+      out({
+        flags: 'S',
+        seq: 1,
+        tcpOptions: Uint8Array.of(2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7),
+      }),
       back({ flags: 'SA', seq: 1000, ack: 2 }),
       out({ flags: 'A', seq: 2, ack: 1001 }),
       out({ flags: 'PA', seq: 2, ack: 1001, payload: request }),
       back({ flags: 'A', seq: 1001, ack: 2 + request.length }),
-      back({ flags: 'PA', seq: 1001, ack: 2 + request.length, payload: `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}` }),
+      back({
+        flags: 'PA',
+        seq: 1001,
+        ack: 2 + request.length,
+        payload: `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      }),
       out({ flags: 'A', seq: 2 + request.length, ack: 3000 }),
       out({ flags: 'FA', seq: 2 + request.length, ack: 3000 }),
     ];
@@ -99,7 +120,8 @@ function measure(name: string, file: Uint8Array, packets: number): void {
   let best = Infinity;
   for (let i = 0; i < RUNS; i++) {
     const r = run(file);
-    if (r.frames !== packets || r.tcp !== packets) throw new Error(`${name}: ${r.frames} frames, ${r.tcp} TCP, expected ${packets}`);
+    if (r.frames !== packets || r.tcp !== packets)
+      throw new Error(`${name}: ${r.frames} frames, ${r.tcp} TCP, expected ${packets}`);
     best = Math.min(best, r.seconds);
   }
   const mb = file.length / 1e6;

@@ -14,7 +14,13 @@
  *
  * Run: npx tsc -p . && node dist/bench/http1.js [total MB] [rounds]
  */
-import { Http1Connection, type Http1Events, type Http1Options, type HttpRequestInfo, type HttpResponseInfo } from '../src/decode/http1.js';
+import {
+  Http1Connection,
+  type Http1Events,
+  type Http1Options,
+  type HttpRequestInfo,
+  type HttpResponseInfo,
+} from '../src/decode/http1.js';
 
 const BODY_BYTES = 4096;
 const EXCHANGES_PER_BLOCK = 1000;
@@ -76,7 +82,11 @@ function response(chunked: boolean): Uint8Array {
  * pieces (a capture). Pipelined: all requests, then all responses, each stream cut into `segment`
  * pieces (a proxy reading big buffers).
  */
-function block(segment: number, chunked: boolean, pipelined: boolean): { feeds: { client: boolean; bytes: Uint8Array }[]; bytes: number } {
+function block(
+  segment: number,
+  chunked: boolean,
+  pipelined: boolean,
+): { feeds: { client: boolean; bytes: Uint8Array }[]; bytes: number } {
   const feeds: { client: boolean; bytes: Uint8Array }[] = [];
   const res = response(chunked);
   const requests = Array.from({ length: EXCHANGES_PER_BLOCK }, (_, i) => request(i));
@@ -151,7 +161,9 @@ function run(label: string, segment: number, chunked: boolean, pipelined = false
 
 /** `ab` without -k: one connection per exchange, both sides FIN (server first). */
 function churn(label: string, connections: number, options?: Http1Options): void {
-  const req = encode('GET /index.html HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n');
+  const req = encode(
+    'GET /index.html HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n',
+  );
   const responses = [180, 301, 455, 612].map((n) => {
     const head = encode(
       `HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${n}\r\nDate: Tue, 14 Nov 2023 22:13:20 GMT\r\nConnection: close\r\n\r\n`,
@@ -172,7 +184,8 @@ function churn(label: string, connections: number, options?: Http1Options): void
       requests += conn.requests;
       responsesSeen += conn.responses;
     }
-    if (requests !== count || responsesSeen !== count) throw new Error(`churn framed ${requests} / ${responsesSeen}, expected ${count}`);
+    if (requests !== count || responsesSeen !== count)
+      throw new Error(`churn framed ${requests} / ${responsesSeen}, expected ${count}`);
   };
   frame(connections >> 2); // warm up
   const seconds: number[] = [];

@@ -93,7 +93,9 @@ async function main(): Promise<void> {
   const missing = (['wrk', 'ab'] as const).filter((tool) => !onPath(tool));
   if (missing.length > 0) throw new Error(`bench:proxy needs ${missing.join(' and ')} (apt install wrk apache2-utils)`);
 
-  console.log(`bench:proxy — node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? '?'}), median of ${rounds} rounds`);
+  console.log(
+    `bench:proxy — node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? '?'}), median of ${rounds} rounds`,
+  );
   console.log('load generator, server and proxy share these CPUs; every proxy runs in its own process\n');
 
   const rows: string[][] = [];
@@ -140,7 +142,10 @@ async function main(): Promise<void> {
           cpu('bare').toFixed(1),
           `${countsOk ? 'ok' : 'MISMATCH'} (${counted.map((c) => `${c.requests}/${c.expected} over ${c.connections}`).join(', ')})`,
         ]);
-        const spread = PATHS.map((p) => `${p} ${results[p].map((m) => fmt(m.rps) + (m.cpuUsPerRequest === null ? '' : ` (${m.cpuUsPerRequest.toFixed(1)} µs)`)).join(', ')}`).join('; ');
+        const spread = PATHS.map(
+          (p) =>
+            `${p} ${results[p].map((m) => fmt(m.rps) + (m.cpuUsPerRequest === null ? '' : ` (${m.cpuUsPerRequest.toFixed(1)} µs)`)).join(', ')}`,
+        ).join('; ');
         verdicts.push(`${server.name} ${load.name} runs: ${spread}`);
       }
     } finally {
@@ -149,21 +154,49 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    table([['server', 'load', 'direct req/s', 'ours req/s', 'bare req/s', 'ours/direct', 'ours/bare', 'bare/direct', 'ours CPU µs/req', 'bare CPU µs/req', 'counted by ours (requests/sent over connections)'], ...rows]),
+    table([
+      [
+        'server',
+        'load',
+        'direct req/s',
+        'ours req/s',
+        'bare req/s',
+        'ours/direct',
+        'ours/bare',
+        'bare/direct',
+        'ours CPU µs/req',
+        'bare CPU µs/req',
+        'counted by ours (requests/sent over connections)',
+      ],
+      ...rows,
+    ]),
   );
   console.log('');
   for (const line of verdicts) console.log(line);
   console.log('');
   if (PROFILE_DIR !== null) console.log(`CPU profiles (ours-*, bare-*): ${PROFILE_DIR}\n`);
   for (const row of rows) {
-    const [server, load, , , , vsDirect, vsBare, bareVsDirect] = row as [string, string, string, string, string, string, string, string];
+    const [server, load, , , , vsDirect, vsBare, bareVsDirect] = row as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     if (server === 'lab') {
       const met = parseFloat(vsDirect) / 100 >= TARGET_LAB_VS_DIRECT;
       // A missed target means little if no Node proxy can reach it here: say what the bare one keeps.
       const ceiling = met ? '' : `; the bare forwarder keeps ${bareVsDirect} of direct on this machine`;
-      console.log(`target lab   ${load}: ours/direct ${vsDirect} (>= ${pct(TARGET_LAB_VS_DIRECT)}) ${met ? 'met' : 'MISSED'}${ceiling}`);
+      console.log(
+        `target lab   ${load}: ours/direct ${vsDirect} (>= ${pct(TARGET_LAB_VS_DIRECT)}) ${met ? 'met' : 'MISSED'}${ceiling}`,
+      );
     } else {
-      console.log(`target nginx ${load}: ours/bare ${vsBare} (>= ${pct(TARGET_NGINX_VS_BARE)}) ${parseFloat(vsBare) / 100 >= TARGET_NGINX_VS_BARE ? 'met' : 'MISSED'}`);
+      console.log(
+        `target nginx ${load}: ours/bare ${vsBare} (>= ${pct(TARGET_NGINX_VS_BARE)}) ${parseFloat(vsBare) / 100 >= TARGET_NGINX_VS_BARE ? 'met' : 'MISSED'}`,
+      );
     }
   }
 }
@@ -195,7 +228,11 @@ function makeLoads(duration: number, requests: number, connections: number): Loa
         const complete = /Complete requests:\s+(\d+)/.exec(stdout);
         const failed = /Failed requests:\s+(\d+)/.exec(stdout);
         if (!rps || !complete) throw new Error(`cannot read ab's output:\n${stdout}`);
-        return { rps: Number(rps[1]), requests: Number(complete[1]), errors: failed && failed[1] !== '0' ? `${failed[1]} failed` : null };
+        return {
+          rps: Number(rps[1]),
+          requests: Number(complete[1]),
+          errors: failed && failed[1] !== '0' ? `${failed[1]} failed` : null,
+        };
       },
     },
   ];
@@ -211,7 +248,11 @@ async function measure(path: Path, serverPort: number, load: Load): Promise<Meas
     const result = load.parse((await run(load.command, load.args(url))).stdout);
     const cpu = proxy ? cpuNs(proxy.pid) - cpuBefore : null;
     if (result.errors) console.error(`\n${path} ${load.name}: ${result.errors}`);
-    const m: Measure = { rps: result.rps, requests: result.requests, cpuUsPerRequest: cpu === null ? null : cpu / 1000 / result.requests };
+    const m: Measure = {
+      rps: result.rps,
+      requests: result.requests,
+      cpuUsPerRequest: cpu === null ? null : cpu / 1000 / result.requests,
+    };
     if (proxy?.report) {
       const report = await proxy.report();
       m.counted = { ...report, expected: warm.requests + result.requests };
@@ -265,8 +306,20 @@ interface RunningProxy {
 }
 
 async function startOurs(targetPort: number): Promise<RunningProxy> {
-  const prof = PROFILE_DIR === null ? [] : ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `ours-${Date.now()}.cpuprofile`];
-  const c = startChild(process.execPath, [...prof, CLI, 'proxy', '--listen', `${HOST}:0`, '--target', `${HOST}:${targetPort}`, '--json']);
+  const prof =
+    PROFILE_DIR === null
+      ? []
+      : ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `ours-${Date.now()}.cpuprofile`];
+  const c = startChild(process.execPath, [
+    ...prof,
+    CLI,
+    'proxy',
+    '--listen',
+    `${HOST}:0`,
+    '--target',
+    `${HOST}:${targetPort}`,
+    '--json',
+  ]);
   const port = await waitFor('keepalive-lab proxy', c, () => {
     const m = /listening on [\d.]+:(\d+)/.exec(c.stderr());
     return m ? Number(m[1]) : null;
@@ -281,7 +334,9 @@ async function startOurs(targetPort: number): Promise<RunningProxy> {
     stop,
     async report() {
       await stop();
-      const parsed = JSON.parse(c.stdout()) as { runs: { observers: { totals: { requests: number; connections: number } }[] }[] };
+      const parsed = JSON.parse(c.stdout()) as {
+        runs: { observers: { totals: { requests: number; connections: number } }[] }[];
+      };
       const totals = parsed.runs[0]!.observers[0]!.totals;
       return { requests: totals.requests, connections: totals.connections };
     },
@@ -289,7 +344,10 @@ async function startOurs(targetPort: number): Promise<RunningProxy> {
 }
 
 async function startBare(targetPort: number): Promise<RunningProxy> {
-  const prof = PROFILE_DIR === null ? [] : ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `bare-${Date.now()}.cpuprofile`];
+  const prof =
+    PROFILE_DIR === null
+      ? []
+      : ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `bare-${Date.now()}.cpuprofile`];
   const c = startChild(process.execPath, [...prof, SELF, '--bare-forwarder', String(targetPort)]);
   const port = await waitFor('bare forwarder', c, () => {
     const m = /listening (\d+)/.exec(c.stdout());
@@ -414,7 +472,14 @@ const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((cell, i) => (i >= 2 && i <= 9 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => (i >= 2 && i <= 9 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 // Last, so that every declaration above is initialized first.

@@ -84,7 +84,16 @@ class PcapWriter {
   }
 
   /** One Ethernet/IPv4/TCP frame. `tsval` feeds the RFC 7323 timestamp option. */
-  tcp(ts: number, srcPort: number, dstPort: number, seq: number, ack: number, flags: number, payload: Uint8Array, tsval: number): void {
+  tcp(
+    ts: number,
+    srcPort: number,
+    dstPort: number,
+    seq: number,
+    ack: number,
+    flags: number,
+    payload: Uint8Array,
+    tsval: number,
+  ): void {
     const options = (flags & SYN) !== 0 ? SYN_OPTIONS : TS_OPTIONS;
     const tcpLength = TCP_HEADER + options.length + payload.length;
     const ipLength = IPV4_HEADER + tcpLength;
@@ -213,7 +222,9 @@ export function writeChurnCapture(spec: CaptureSpec): CaptureMeta {
   let nextPort = EPHEMERAL_FIRST;
   let connections = 0;
   const active: Conn[] = [];
-  const request = encode('GET /index.html HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n');
+  const request = encode(
+    'GET /index.html HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n',
+  );
   const responses = [180, 240, 320, 612].map((n) => {
     const head = `HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${n}\r\nDate: Tue, 14 Nov 2023 22:13:20 GMT\r\nConnection: close\r\n\r\n`;
     const out = new Uint8Array(head.length + n);
@@ -299,10 +310,13 @@ export function writeKeepAliveCapture(spec: CaptureSpec): CaptureMeta {
   const w = new PcapWriter(spec.path);
   let ts = BASE_TS;
   const conns: Conn[] = [];
-  for (let i = 0; i < concurrency; i++) conns.push(new Conn(41000 + i * 7, (random() * 2 ** 32) >>> 0, (random() * 2 ** 32) >>> 0));
+  for (let i = 0; i < concurrency; i++)
+    conns.push(new Conn(41000 + i * 7, (random() * 2 ** 32) >>> 0, (random() * 2 ** 32) >>> 0));
   const none = new Uint8Array(0);
   const requestOf = (n: number): Uint8Array =>
-    encode(`GET /items/${n}?fields=all HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk/4.2\r\nAccept: application/json\r\n\r\n`);
+    encode(
+      `GET /items/${n}?fields=all HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk/4.2\r\nAccept: application/json\r\n\r\n`,
+    );
   const responseOf = (n: number, chunked: boolean): Uint8Array => {
     const head =
       'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Tue, 14 Nov 2023 22:13:20 GMT\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n' +
@@ -315,7 +329,9 @@ export function writeKeepAliveCapture(spec: CaptureSpec): CaptureMeta {
     return out;
   };
   // A few distinct responses, reused: sizes 2-8 KiB.
-  const responses = Array.from({ length: 32 }, (_, i) => responseOf(2048 + Math.floor(((i * 7919) % 32) * 192), i % 16 === 15));
+  const responses = Array.from({ length: 32 }, (_, i) =>
+    responseOf(2048 + Math.floor(((i * 7919) % 32) * 192), i % 16 === 15),
+  );
   const requests = Array.from({ length: 256 }, (_, i) => requestOf(1000 + i * 37));
   let total = 0;
   let closing = false;

@@ -24,7 +24,11 @@ export class PortInUseError extends KeepaliveLabError {
   readonly host: string;
   readonly port: number;
   constructor(host: string, port: number, options?: { cause?: unknown; hint?: string }) {
-    super('KAL_ERR_PORT_IN_USE', `port ${port} on ${host} is already in use (${options?.hint ?? 'leave out --port to pick a free one'})`, options);
+    super(
+      'KAL_ERR_PORT_IN_USE',
+      `port ${port} on ${host} is already in use (${options?.hint ?? 'leave out --port to pick a free one'})`,
+      options,
+    );
     this.host = host;
     this.port = port;
   }

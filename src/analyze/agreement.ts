@@ -19,10 +19,20 @@ export function compareObservers(observers: readonly ObserverReport[]): { agree:
   describe((o) => o.totals.connections, 'connections', available);
   const kernelSeen = available.find((o) => o.observer === 'kernel');
   const resets = Math.max(0, ...available.map((o) => o.totals.resets));
-  if (kernelSeen && resets > 0 && differences.length > 0 && available.some((o) => o.totals.connections > kernelSeen.totals.connections)) {
-    differences[differences.length - 1] += ' (a connection reset between two snapshots of the socket table leaves no TIME_WAIT socket behind, so the kernel can miss it)';
+  if (
+    kernelSeen &&
+    resets > 0 &&
+    differences.length > 0 &&
+    available.some((o) => o.totals.connections > kernelSeen.totals.connections)
+  ) {
+    differences[differences.length - 1] +=
+      ' (a connection reset between two snapshots of the socket table leaves no TIME_WAIT socket behind, so the kernel can miss it)';
   }
-  describe((o) => o.totals.requests, 'requests', available.filter((o) => o.seesRequests));
+  describe(
+    (o) => o.totals.requests,
+    'requests',
+    available.filter((o) => o.seesRequests),
+  );
   const wire = available.find((o) => o.observer === 'wire');
   if (wire && wire.totals.syns !== null && wire.totals.syns !== wire.totals.connections) {
     // Connections that began before the capture started have no SYN: say so rather than hide it.
@@ -32,7 +42,9 @@ export function compareObservers(observers: readonly ObserverReport[]): { agree:
   if (kernel && wire) {
     for (const side of ['client', 'server'] as const) {
       if (kernel.totals.timeWait[side] !== wire.totals.timeWait[side]) {
-        differences.push(`TIME_WAIT on the ${side} side: kernel ${kernel.totals.timeWait[side]}, wire ${wire.totals.timeWait[side]}`);
+        differences.push(
+          `TIME_WAIT on the ${side} side: kernel ${kernel.totals.timeWait[side]}, wire ${wire.totals.timeWait[side]}`,
+        );
       }
     }
   }

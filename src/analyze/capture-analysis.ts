@@ -60,7 +60,8 @@ export class CaptureAnalysis {
   constructor(options: CaptureAnalysisOptions = {}) {
     const keep = options.keepConnections ?? Infinity;
     const { onConnection, ...trackerOptions } = options;
-    const order = onConnection === undefined ? null : new IdOrder(() => this.tracker.oldestLiveId, onConnection, ORDER_WINDOW);
+    const order =
+      onConnection === undefined ? null : new IdOrder(() => this.tracker.oldestLiveId, onConnection, ORDER_WINDOW);
     this.order = order;
     this.tracker = new ConnectionTracker({
       ...trackerOptions,
@@ -102,7 +103,8 @@ export class CaptureAnalysis {
   end(): void {
     this.reader.end();
     // A magic number and no more: nothing says what the bytes were, so there is no capture to report on.
-    if (this.info === null) throw new NotACaptureError(`only ${this.reader.bytes} bytes: the capture ends inside its file header`);
+    if (this.info === null)
+      throw new NotACaptureError(`only ${this.reader.bytes} bytes: the capture ends inside its file header`);
   }
 
   get bytes(): number {
@@ -117,7 +119,11 @@ export class CaptureAnalysis {
   result(): CaptureAnalysisResult {
     const stats = this.decoder.stats;
     const unsupported = Object.keys(stats.unsupportedLinkTypes).map(Number);
-    if (stats.tcp === 0 && unsupported.length > 0 && stats.frames === unsupported.reduce((n, t) => n + (stats.unsupportedLinkTypes[t] ?? 0), 0)) {
+    if (
+      stats.tcp === 0 &&
+      unsupported.length > 0 &&
+      stats.frames === unsupported.reduce((n, t) => n + (stats.unsupportedLinkTypes[t] ?? 0), 0)
+    ) {
       throw new UnsupportedLinkTypeError(unsupported[0]!);
     }
     if (!this.finished) {
@@ -166,11 +172,17 @@ export class CaptureAnalysis {
 
 function decodeWarnings(stats: DecodeStats): Warning[] {
   const out: Warning[] = [];
-  if (stats.fragments > 0) out.push({ code: 'KAL_WARN_FRAGMENTS', message: `${stats.fragments} IP fragments were not reassembled` });
-  if (stats.malformed > 0) out.push({ code: 'KAL_WARN_MALFORMED', message: `${stats.malformed} packets could not be decoded` });
+  if (stats.fragments > 0)
+    out.push({ code: 'KAL_WARN_FRAGMENTS', message: `${stats.fragments} IP fragments were not reassembled` });
+  if (stats.malformed > 0)
+    out.push({ code: 'KAL_WARN_MALFORMED', message: `${stats.malformed} packets could not be decoded` });
   for (const [type, count] of Object.entries(stats.unsupportedLinkTypes)) {
-    out.push({ code: 'KAL_WARN_LINK_TYPE', message: `${count} frames with unsupported link type ${type} were skipped` });
+    out.push({
+      code: 'KAL_WARN_LINK_TYPE',
+      message: `${count} frames with unsupported link type ${type} were skipped`,
+    });
   }
-  if (stats.frames > 0 && stats.tcp === 0) out.push({ code: 'KAL_WARN_NO_TCP', message: `none of the ${stats.frames} frames was a TCP segment` });
+  if (stats.frames > 0 && stats.tcp === 0)
+    out.push({ code: 'KAL_WARN_NO_TCP', message: `none of the ${stats.frames} frames was a TCP segment` });
   return out;
 }

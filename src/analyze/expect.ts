@@ -12,13 +12,20 @@ export interface Expectations {
 }
 
 export function hasExpectations(e: Expectations): boolean {
-  return e.maxConnections !== undefined || e.minRequestsPerConnection !== undefined || e.noResets === true || e.closedBy !== undefined;
+  return (
+    e.maxConnections !== undefined ||
+    e.minRequestsPerConnection !== undefined ||
+    e.noResets === true ||
+    e.closedBy !== undefined
+  );
 }
 
 const SHOWN = 5;
 
 function endpoints(list: readonly ConnectionRecord[]): string {
-  const shown = list.slice(0, SHOWN).map((c) => `#${c.id} ${c.client.address}:${c.client.port} -> ${c.server.address}:${c.server.port}`);
+  const shown = list
+    .slice(0, SHOWN)
+    .map((c) => `#${c.id} ${c.client.address}:${c.client.port} -> ${c.server.address}:${c.server.port}`);
   return shown.join(', ') + (list.length > SHOWN ? `, and ${list.length - SHOWN} more` : '');
 }
 
@@ -28,24 +35,38 @@ export function checkExpectations(e: Expectations, o: ObserverReport): string[] 
   const t = o.totals;
   const by = `(${o.observer} observer)`;
   if (e.maxConnections !== undefined && t.connections > e.maxConnections) {
-    failures.push(`expected at most ${e.maxConnections} connection${e.maxConnections === 1 ? '' : 's'}, saw ${t.connections} ${by}: ${endpoints(o.connections)}`);
+    failures.push(
+      `expected at most ${e.maxConnections} connection${e.maxConnections === 1 ? '' : 's'}, saw ${t.connections} ${by}: ${endpoints(o.connections)}`,
+    );
   }
   if (e.minRequestsPerConnection !== undefined) {
     const mean = t.connections > 0 ? t.requests / t.connections : 0;
-    if (!o.seesRequests) failures.push(`cannot check requests per connection: the ${o.observer} observer does not see HTTP requests`);
+    if (!o.seesRequests)
+      failures.push(`cannot check requests per connection: the ${o.observer} observer does not see HTTP requests`);
     else if (mean < e.minRequestsPerConnection) {
       const worst = [...o.connections].sort((a, b) => a.requests - b.requests);
-      failures.push(`expected at least ${e.minRequestsPerConnection} requests per connection, saw ${mean.toFixed(2)} (${t.requests} requests over ${t.connections} connections) ${by}; fewest: ${worst.slice(0, SHOWN).map((c) => `#${c.id} ${c.requests}`).join(', ')}`);
+      failures.push(
+        `expected at least ${e.minRequestsPerConnection} requests per connection, saw ${mean.toFixed(2)} (${t.requests} requests over ${t.connections} connections) ${by}; fewest: ${worst
+          .slice(0, SHOWN)
+          .map((c) => `#${c.id} ${c.requests}`)
+          .join(', ')}`,
+      );
     }
   }
   if (e.noResets && t.resets > 0) {
-    failures.push(`expected no resets, saw ${t.resets} ${by}: ${endpoints(o.connections.filter((c) => c.resetBy !== null).map((c) => ({ ...c })))} (reset by ${[...new Set(o.connections.map((c) => c.resetBy).filter(Boolean))].join(' and ')})`);
+    failures.push(
+      `expected no resets, saw ${t.resets} ${by}: ${endpoints(o.connections.filter((c) => c.resetBy !== null).map((c) => ({ ...c })))} (reset by ${[...new Set(o.connections.map((c) => c.resetBy).filter(Boolean))].join(' and ')})`,
+    );
   }
   if (e.closedBy !== undefined) {
     const other = o.connections.filter((c) => c.closedFirstBy !== null && c.closedFirstBy !== e.closedBy);
     const closed = o.connections.filter((c) => c.closedFirstBy !== null);
-    if (other.length > 0) failures.push(`expected connections to be closed first by the ${e.closedBy}, but ${other.length} of ${closed.length} were closed first by the ${other[0]!.closedFirstBy} ${by}: ${endpoints(other)}`);
-    else if (closed.length === 0 && t.connections > 0) failures.push(`expected connections to be closed first by the ${e.closedBy}, but none was seen closing ${by}`);
+    if (other.length > 0)
+      failures.push(
+        `expected connections to be closed first by the ${e.closedBy}, but ${other.length} of ${closed.length} were closed first by the ${other[0]!.closedFirstBy} ${by}: ${endpoints(other)}`,
+      );
+    else if (closed.length === 0 && t.connections > 0)
+      failures.push(`expected connections to be closed first by the ${e.closedBy}, but none was seen closing ${by}`);
   }
   return failures;
 }

@@ -40,8 +40,16 @@ function key(e: Endpoint): string {
 /** Which side of the focus connection a socket is, or null when it belongs to other traffic. */
 function sideOfSocket(entry: SocketEntry, focus: KernelFocus): Side | null {
   if (entry.state === 'LISTEN') return null;
-  if (entry.local.port === focus.serverPort && (focus.serverAddress === undefined || entry.local.address === focus.serverAddress)) return 'server';
-  if (entry.remote.port === focus.serverPort && (focus.serverAddress === undefined || entry.remote.address === focus.serverAddress)) return 'client';
+  if (
+    entry.local.port === focus.serverPort &&
+    (focus.serverAddress === undefined || entry.local.address === focus.serverAddress)
+  )
+    return 'server';
+  if (
+    entry.remote.port === focus.serverPort &&
+    (focus.serverAddress === undefined || entry.remote.address === focus.serverAddress)
+  )
+    return 'client';
   return null;
 }
 
@@ -49,7 +57,11 @@ function sideOfSocket(entry: SocketEntry, focus: KernelFocus): Side | null {
  * Connections to the focus server seen in `snapshots` (oldest first) that did not exist in
  * `before`. Both sockets of a loopback connection (client's and server's) make one connection.
  */
-export function kernelConnections(before: readonly SocketEntry[], snapshots: readonly TableSnapshot[], focus: KernelFocus): ConnectionRecord[] {
+export function kernelConnections(
+  before: readonly SocketEntry[],
+  snapshots: readonly TableSnapshot[],
+  focus: KernelFocus,
+): ConnectionRecord[] {
   const existing = new Set<string>();
   for (const e of before) {
     const side = sideOfSocket(e, focus);
@@ -95,7 +107,9 @@ export function kernelConnections(before: readonly SocketEntry[], snapshots: rea
     r.closedFirstBy = t.activeSide;
     r.timeWait = t.timeWaitSide;
     r.openAtEnd = lastKeys.has(key(r.client));
-    const states = (['client', 'server'] as const).filter((s) => t.states[s] !== null).map((s) => `${s} ${t.states[s]}`);
+    const states = (['client', 'server'] as const)
+      .filter((s) => t.states[s] !== null)
+      .map((s) => `${s} ${t.states[s]}`);
     if (states.length > 0) r.notes.push(`last seen: ${states.join(', ')}`);
     return r;
   });

@@ -1,7 +1,12 @@
 import type { ConnectionRecord, Endpoint } from '../model/report.js';
 
 /** A connection record with nothing counted yet: every observer starts from this one. */
-export function newConnectionRecord(id: number, client: Endpoint, server: Endpoint, start: number | null): ConnectionRecord {
+export function newConnectionRecord(
+  id: number,
+  client: Endpoint,
+  server: Endpoint,
+  start: number | null,
+): ConnectionRecord {
   return {
     id,
     client,

@@ -87,7 +87,12 @@ export class TotalsAccumulator {
       seen += count;
       sum += v * count;
     }
-    return { min: values[0]!, median: lo === hi ? atHi : (atLo + atHi) / 2, max: values[values.length - 1]!, mean: sum / n };
+    return {
+      min: values[0]!,
+      median: lo === hi ? atHi : (atLo + atHi) / 2,
+      max: values[values.length - 1]!,
+      mean: sum / n,
+    };
   }
 }
 

@@ -286,8 +286,10 @@ export class ConnectionTracker {
   packet(p: TcpPacket): void {
     if (p.ts > this.now) {
       this.now = p.ts;
-      if (this.lingerHead < this.lingerQueue.length && this.lingerQueue[this.lingerHead]!.until <= p.ts) this.expireLingering();
-      if (this.retiredHead < this.retiredQueue.length && this.retiredQueue[this.retiredHead]!.until <= p.ts) this.expireRetiredTuples();
+      if (this.lingerHead < this.lingerQueue.length && this.lingerQueue[this.lingerHead]!.until <= p.ts)
+        this.expireLingering();
+      if (this.retiredHead < this.retiredQueue.length && this.retiredQueue[this.retiredHead]!.until <= p.ts)
+        this.expireRetiredTuples();
     }
     const slot = this.byTuple.find(p.src, p.srcPort, p.dst, p.dstPort);
     const flags = p.flags;
@@ -375,7 +377,7 @@ export class ConnectionTracker {
       return false; // retransmitted SYN
     }
     // A SYN seen after its own SYN/ACK (capture reordering, e.g. `-i any` on several CPUs).
-    if (!conn.synSeen && conn.synAckAck === ((p.seq + 1) >>> 0)) return false;
+    if (!conn.synSeen && conn.synAckAck === (p.seq + 1) >>> 0) return false;
     return conn.synSeen || clientFlow.packets > 0 || conn.flows[SERVER].packets > 0;
   }
 
@@ -602,7 +604,12 @@ export class ConnectionTracker {
     if (conn.http === null) return;
     const sideName = conn.flows[CLIENT] === flow ? 'client' : 'server';
     const side = sideOf(conn, flow);
-    if (conn.httpLost && payload.length > 0 && (side === CLIENT ? looksLikeHttpRequest(payload) : startsWithHttpVersion(payload))) restartHttp(conn, side);
+    if (
+      conn.httpLost &&
+      payload.length > 0 &&
+      (side === CLIENT ? looksLikeHttpRequest(payload) : startsWithHttpVersion(payload))
+    )
+      restartHttp(conn, side);
     const http = conn.http;
     if (payload.length > 0) {
       if (side === conn.freshSide) conn.freshSide = -1;
@@ -691,7 +698,10 @@ export class ConnectionTracker {
     // Retired records came in the order their connections finished.
     connections.sort((a, b) => a.id - b.id);
     if (lost > 0) {
-      warnings.push({ code: 'KAL_WARN_MISSING_BYTES', message: `${lost} bytes of TCP payload were not captured (snap length or dropped packets); counts around them may be incomplete` });
+      warnings.push({
+        code: 'KAL_WARN_MISSING_BYTES',
+        message: `${lost} bytes of TCP payload were not captured (snap length or dropped packets); counts around them may be incomplete`,
+      });
     }
     return { connections, syns: this.syns, http: { serverClose, clientClose }, warnings };
   }
@@ -719,7 +729,8 @@ class ConnectionEvents implements Http1Events {
     const conn = this.conn;
     conn.httpLost = true;
     // Later losses are summed up by the restart note (see toRecord).
-    if (conn.httpRestarts === 0) conn.notes.push(`HTTP framing of the ${lostSide}'s bytes lost at byte ${atByte}: ${reason}`);
+    if (conn.httpRestarts === 0)
+      conn.notes.push(`HTTP framing of the ${lostSide}'s bytes lost at byte ${atByte}: ${reason}`);
   }
 
   upgrade(upSide: Side): void {
@@ -744,8 +755,14 @@ function restartHttp(conn: TrackedConnection, side: number): void {
 }
 
 function addCounts(a: HttpCounts | null, b: HttpCounts): HttpCounts {
-  if (a === null) return { requests: b.requests, responses: b.responses, statusCodes: b.statusCodes.slice(), notHttp: b.notHttp };
-  return { requests: a.requests + b.requests, responses: a.responses + b.responses, statusCodes: [...a.statusCodes, ...b.statusCodes], notHttp: a.notHttp || b.notHttp };
+  if (a === null)
+    return { requests: b.requests, responses: b.responses, statusCodes: b.statusCodes.slice(), notHttp: b.notHttp };
+  return {
+    requests: a.requests + b.requests,
+    responses: a.responses + b.responses,
+    statusCodes: [...a.statusCodes, ...b.statusCodes],
+    notHttp: a.notHttp || b.notHttp,
+  };
 }
 
 /** Keeps the framer's counts and lets the framer go (see TrackedConnection.httpFinal). */
@@ -753,7 +770,12 @@ function freezeHttp(conn: TrackedConnection): void {
   const http = conn.http;
   if (http === null) return;
   // A copy: the framer's array was grown by push() and has room to spare.
-  conn.httpFinal = { requests: http.requests, responses: http.responses, statusCodes: http.statusCodes.slice(), notHttp: http.notHttp };
+  conn.httpFinal = {
+    requests: http.requests,
+    responses: http.responses,
+    statusCodes: http.statusCodes.slice(),
+    notHttp: http.notHttp,
+  };
   conn.http = null;
 }
 
@@ -787,7 +809,10 @@ function toRecord(conn: TrackedConnection): ConnectionRecord {
   if (lost > 0) notes.push(`${lost} payload bytes not captured`);
   const current = conn.http ?? conn.httpFinal;
   const http = current !== null && conn.httpBefore !== null ? addCounts(conn.httpBefore, current) : current;
-  if (conn.httpRestarts > 0) notes.push(`HTTP framing resumed ${conn.httpRestarts} time${conn.httpRestarts === 1 ? '' : 's'} at the next message start`);
+  if (conn.httpRestarts > 0)
+    notes.push(
+      `HTTP framing resumed ${conn.httpRestarts} time${conn.httpRestarts === 1 ? '' : 's'} at the next message start`,
+    );
   if (http?.notHttp || (conn.httpChecked && http === null)) notes.push('not HTTP/1.x');
   // The active closer (first FIN) holds TIME_WAIT once both FINs went through; a RST skips it.
   const fullyClosed = c.fin && s.fin && conn.resetBy === null;

@@ -37,12 +37,19 @@ export function decideVerdict(observers: readonly ObserverReport[], ctx: Verdict
     return { code: 'no-traffic', summary: 'no TCP connection was seen' };
   }
   if (requests <= 1) {
-    return { code: 'single-request', summary: `${plural(requests, 'request')} over ${plural(connections, 'connection')}: nothing to reuse` };
+    return {
+      code: 'single-request',
+      summary: `${plural(requests, 'request')} over ${plural(connections, 'connection')}: nothing to reuse`,
+    };
   }
   const resets = t?.resets ?? 0;
   // Closing a socket whose receive buffer still holds unread data sends a RST, not a FIN (RFC 1122 section 4.2.2.13): no TIME_WAIT then.
   const resetNote =
-    resets === 0 ? '' : cfg && !cfg.consumeBody ? ` (${plural(resets, 'connection')} reset: closed with unread data, RST instead of FIN)` : ` (${plural(resets, 'connection')} ended with a reset)`;
+    resets === 0
+      ? ''
+      : cfg && !cfg.consumeBody
+        ? ` (${plural(resets, 'connection')} reset: closed with unread data, RST instead of FIN)`
+        : ` (${plural(resets, 'connection')} ended with a reset)`;
 
   // Ideal: one connection per concurrent worker at most.
   const concurrency = cfg?.concurrency ?? 1;
@@ -59,12 +66,18 @@ export function decideVerdict(observers: readonly ObserverReport[], ctx: Verdict
 
   const onePerRequest = connections >= requests;
   if (cfg && !cfg.keepAlive) {
-    return { code: 'keepalive-disabled', summary: `keep-alive disabled on the client: each request needed a new connection${resetNote}` };
+    return {
+      code: 'keepalive-disabled',
+      summary: `keep-alive disabled on the client: each request needed a new connection${resetNote}`,
+    };
   }
   // A client that asks to close is the cause, even though the server, as it must, answers
   // Connection: close too: check the client first.
   if (onePerRequest && http && http.clientClose >= requests) {
-    return { code: 'keepalive-disabled', summary: `the client asks to close every connection (Connection: close or HTTP/1.0): one connection per request${resetNote}` };
+    return {
+      code: 'keepalive-disabled',
+      summary: `the client asks to close every connection (Connection: close or HTTP/1.0): one connection per request${resetNote}`,
+    };
   }
   if (onePerRequest && (cfg?.serverConnectionClose || (http && http.serverClose >= requests))) {
     const summary = cfg?.serverConnectionClose
@@ -76,8 +89,16 @@ export function decideVerdict(observers: readonly ObserverReport[], ctx: Verdict
     return { code: 'one-per-request', summary: `body never read: each request needed a new connection${resetNote}` };
   }
   if (onePerRequest) {
-    const closer = t && t.closedFirstBy.server > t.closedFirstBy.client ? ' (the server closed first)' : t && t.closedFirstBy.client > 0 ? ' (the client closed first)' : '';
-    return { code: 'one-per-request', summary: `one connection per request: no connection was reused${closer}${resetNote}` };
+    const closer =
+      t && t.closedFirstBy.server > t.closedFirstBy.client
+        ? ' (the server closed first)'
+        : t && t.closedFirstBy.client > 0
+          ? ' (the client closed first)'
+          : '';
+    return {
+      code: 'one-per-request',
+      summary: `one connection per request: no connection was reused${closer}${resetNote}`,
+    };
   }
   if (cfg && !cfg.consumeBody) {
     return {

@@ -37,14 +37,27 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
   async run(argv, io) {
     const p = parse(
       argv,
-      { port: { type: 'string' }, server: { type: 'string' }, 'no-http': { type: 'boolean' }, limit: { type: 'string' }, json: { type: 'boolean' }, html: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      {
+        port: { type: 'string' },
+        server: { type: 'string' },
+        'no-http': { type: 'boolean' },
+        limit: { type: 'string' },
+        json: { type: 'boolean' },
+        html: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       true,
     );
     if (flag(p, 'help')) {
       io.stdout.write(analyze.usage + '\n');
       return 0;
     }
-    if (p.positionals.length !== 1) throw new UsageError(p.positionals.length === 0 ? 'give a capture file, or - for standard input' : `one capture at a time, got ${p.positionals.length}`);
+    if (p.positionals.length !== 1)
+      throw new UsageError(
+        p.positionals.length === 0
+          ? 'give a capture file, or - for standard input'
+          : `one capture at a time, got ${p.positionals.length}`,
+      );
     const path = p.positionals[0]!;
     const focus: AnalyzeFocus = { http: !flag(p, 'no-http') };
     const portValue = port(p);
@@ -75,8 +88,23 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
 
 /** The report's fields known before the capture is read: what --json writes before the first record. */
 function skeletonReport(path: string): Report {
-  const observer = { observer: 'wire' as const, available: true, seesRequests: true, connections: [], totals: emptyTotals(), warnings: [] };
-  return buildReport('analyze', [{ ...analyzeRunHead(path), observers: [observer], agreement: { agree: true, differences: [] }, verdict: { code: 'no-traffic', summary: '' }, warnings: [] }]);
+  const observer = {
+    observer: 'wire' as const,
+    available: true,
+    seesRequests: true,
+    connections: [],
+    totals: emptyTotals(),
+    warnings: [],
+  };
+  return buildReport('analyze', [
+    {
+      ...analyzeRunHead(path),
+      observers: [observer],
+      agreement: { agree: true, differences: [] },
+      verdict: { code: 'no-traffic', summary: '' },
+      warnings: [],
+    },
+  ]);
 }
 
 /**

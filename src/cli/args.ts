@@ -64,7 +64,8 @@ export function size(p: Parsed, name: string, max = 1024 ** 3): number | undefin
 export function oneOf<T extends string>(p: Parsed, name: string, choices: readonly T[]): T | undefined {
   const v = str(p, name);
   if (v === undefined) return undefined;
-  if (!(choices as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got '${v}'`);
+  if (!(choices as readonly string[]).includes(v))
+    throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got '${v}'`);
   return v as T;
 }
 

@@ -44,7 +44,9 @@ ${ENGINE_USAGE}`,
     }
     if (progress) io.stderr.write('\r\x1b[K');
     const report = buildReport('demo', runs);
-    io.stdout.write(json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: flag(p, 'connections') }));
+    io.stdout.write(
+      json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: flag(p, 'connections') }),
+    );
     await writeHtmlReport(p, report);
     return 0;
   },

@@ -14,12 +14,36 @@ import type { Command, Io } from './command.js';
  * the proxy and the renderers it does not use (start-up is a fixed cost of every run).
  */
 const COMMANDS: readonly { name: string; summary: string; load: () => Promise<Command> }[] = [
-  { name: 'demo', summary: "run the article's experiments and more, seen by three observers, side by side", load: async () => (await import('./demo.js')).demo },
-  { name: 'run', summary: 'run one experiment, every knob on the command line', load: async () => (await import('./run.js')).run },
-  { name: 'analyze', summary: 'explain a pcap/pcapng capture connection by connection (- reads stdin)', load: async () => (await import('./analyze.js')).analyze },
-  { name: 'watch', summary: 'observe the connections a program makes to a port (-- COMMAND ...), with CI assertions', load: async () => (await import('./watch.js')).watchCommand },
-  { name: 'proxy', summary: 'forward TCP to a server and count connections and requests on the way (when capture is not allowed)', load: async () => (await import('./proxy.js')).proxy },
-  { name: 'sockets', summary: "print the kernel's TCP socket table, like netstat -tn / ss -tan", load: async () => (await import('./sockets.js')).sockets },
+  {
+    name: 'demo',
+    summary: "run the article's experiments and more, seen by three observers, side by side",
+    load: async () => (await import('./demo.js')).demo,
+  },
+  {
+    name: 'run',
+    summary: 'run one experiment, every knob on the command line',
+    load: async () => (await import('./run.js')).run,
+  },
+  {
+    name: 'analyze',
+    summary: 'explain a pcap/pcapng capture connection by connection (- reads stdin)',
+    load: async () => (await import('./analyze.js')).analyze,
+  },
+  {
+    name: 'watch',
+    summary: 'observe the connections a program makes to a port (-- COMMAND ...), with CI assertions',
+    load: async () => (await import('./watch.js')).watchCommand,
+  },
+  {
+    name: 'proxy',
+    summary: 'forward TCP to a server and count connections and requests on the way (when capture is not allowed)',
+    load: async () => (await import('./proxy.js')).proxy,
+  },
+  {
+    name: 'sockets',
+    summary: "print the kernel's TCP socket table, like netstat -tn / ss -tan",
+    load: async () => (await import('./sockets.js')).sockets,
+  },
 ];
 
 function usage(): string {

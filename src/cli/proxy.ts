@@ -60,15 +60,26 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
     const targetText = str(p, 'target');
     if (targetText === undefined) throw new UsageError('--target HOST:PORT is required');
     const target = parseHostPort(targetText, 'target', { allowPortZero: false });
-    const listen = parseHostPort(str(p, 'listen') ?? DEFAULT_LISTEN, 'listen', { allowPortZero: true, defaultHost: '127.0.0.1' });
+    const listen = parseHostPort(str(p, 'listen') ?? DEFAULT_LISTEN, 'listen', {
+      allowPortZero: true,
+      defaultHost: '127.0.0.1',
+    });
     const durationMs = seconds(str(p, 'duration'));
     const graceMs = int(p, 'grace', 0, 600_000) ?? DEFAULT_GRACE_MS;
 
-    const engine = new TcpProxy({ listenHost: listen.host, listenPort: listen.port, targetHost: target.host, targetPort: target.port, graceMs });
+    const engine = new TcpProxy({
+      listenHost: listen.host,
+      listenPort: listen.port,
+      targetHost: target.host,
+      targetPort: target.port,
+      graceMs,
+    });
     await engine.start();
     const bound = hostPort(engine.address.address, engine.address.port);
     const subject = hostPort(target.host, target.port);
-    io.stderr.write(`keepalive-lab proxy: listening on ${bound}, forwarding to ${subject}${durationMs === null ? ' (Ctrl-C to stop)' : ''}\n`);
+    io.stderr.write(
+      `keepalive-lab proxy: listening on ${bound}, forwarding to ${subject}${durationMs === null ? ' (Ctrl-C to stop)' : ''}\n`,
+    );
 
     const stopProgress = io.stderr.isTTY ? startProgress(engine, io) : () => undefined;
     let report: Promise<void> | null = null;
@@ -158,9 +169,14 @@ export interface HostPort {
  * UsageError naming the flag and, for the usual slips (a URL, an IPv6 address without brackets),
  * the fix.
  */
-export function parseHostPort(text: string, name: string, options: { allowPortZero: boolean; defaultHost?: string }): HostPort {
+export function parseHostPort(
+  text: string,
+  name: string,
+  options: { allowPortZero: boolean; defaultHost?: string },
+): HostPort {
   const value = text.trim();
-  const bad = (why: string) => new UsageError(`--${name} must be HOST:PORT${options.defaultHost ? ' or PORT' : ''} (${why}), got '${text}'`);
+  const bad = (why: string) =>
+    new UsageError(`--${name} must be HOST:PORT${options.defaultHost ? ' or PORT' : ''} (${why}), got '${text}'`);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
     let hint = '';
     try {
@@ -194,7 +210,8 @@ export function parseHostPort(text: string, name: string, options: { allowPortZe
       if (!/^[A-Za-z0-9._-]+$/.test(host)) throw bad(`'${host}' is not a host name or address`);
     }
   }
-  if (!/^\d{1,5}$/.test(portText)) throw bad(portText === '' ? 'the port is missing' : `'${portText}' is not a port number`);
+  if (!/^\d{1,5}$/.test(portText))
+    throw bad(portText === '' ? 'the port is missing' : `'${portText}' is not a port number`);
   const port = Number(portText);
   const min = options.allowPortZero ? 0 : 1;
   if (port < min || port > 65535) throw bad(`the port must be between ${min} and 65535`);

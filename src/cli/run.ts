@@ -76,14 +76,21 @@ Example: keepalive-lab run --no-consume-body --requests 10`,
     if (flag(p, 'server-close')) o.serverConnectionClose = true;
     set('target', str(p, 'target') ?? undefined);
     const config = experimentConfig(o);
-    if (config.target !== null && (o.bodySize !== undefined || o.serverConnectionClose || o.serverKeepAliveTimeoutMs !== undefined)) {
-      throw new UsageError('--body-size, --server-close and --server-keep-alive-timeout configure the in-process server: not with --target');
+    if (
+      config.target !== null &&
+      (o.bodySize !== undefined || o.serverConnectionClose || o.serverKeepAliveTimeoutMs !== undefined)
+    ) {
+      throw new UsageError(
+        '--body-size, --server-close and --server-keep-alive-timeout configure the in-process server: not with --target',
+      );
     }
     const title = describe(config);
     const result = await runExperiment('run', title, config, engineOptions(p));
     const report = buildReport('run', [result]);
     const json = flag(p, 'json');
-    io.stdout.write(json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: flag(p, 'connections') }));
+    io.stdout.write(
+      json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: flag(p, 'connections') }),
+    );
     await writeHtmlReport(p, report);
     return 0;
   },
@@ -91,7 +98,12 @@ Example: keepalive-lab run --no-consume-body --requests 10`,
 
 /** A short title from the knobs that differ from the defaults. */
 function describe(c: ExperimentConfig): string {
-  const parts = [`${c.client}`, c.concurrency > 1 ? `${c.concurrency} workers x ${Math.ceil(c.requests / c.concurrency)}` : `${c.requests} sequential`];
+  const parts = [
+    `${c.client}`,
+    c.concurrency > 1
+      ? `${c.concurrency} workers x ${Math.ceil(c.requests / c.concurrency)}`
+      : `${c.requests} sequential`,
+  ];
   if (!c.keepAlive) parts.push('no keep-alive');
   if (!c.consumeBody) parts.push('body unread');
   if (c.maxFreeSockets !== d.maxFreeSockets) parts.push(`idle pool ${c.maxFreeSockets}`);

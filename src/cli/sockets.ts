@@ -6,7 +6,20 @@ import { flag, parse, port, str } from './args.js';
 import type { Command } from './command.js';
 import { useColor } from './command.js';
 
-const STATES: readonly TcpState[] = ['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE', 'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING', 'NEW_SYN_RECV'];
+const STATES: readonly TcpState[] = [
+  'ESTABLISHED',
+  'SYN_SENT',
+  'SYN_RECV',
+  'FIN_WAIT1',
+  'FIN_WAIT2',
+  'TIME_WAIT',
+  'CLOSE',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'LISTEN',
+  'CLOSING',
+  'NEW_SYN_RECV',
+];
 
 export const sockets: Command = {
   name: 'sockets',
@@ -18,7 +31,12 @@ Reads /proc/net/tcp and /proc/net/tcp6 (IPv4-mapped IPv6 addresses shown as IPv4
   --json          print the entries as JSON
   -h, --help      this help`,
   async run(argv, io) {
-    const p = parse(argv, { port: { type: 'string' }, state: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+    const p = parse(argv, {
+      port: { type: 'string' },
+      state: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    });
     if (flag(p, 'help')) {
       io.stdout.write(sockets.usage + '\n');
       return 0;
@@ -37,7 +55,9 @@ Reads /proc/net/tcp and /proc/net/tcp6 (IPv4-mapped IPv6 addresses shown as IPv4
     const table = await readSocketTable(filter.port !== undefined ? { ports: [filter.port] } : {});
     const entries = filterSockets(table.entries, filter);
     for (const w of table.warnings) io.stderr.write(`warning: ${w.message}\n`);
-    io.stdout.write(flag(p, 'json') ? JSON.stringify(entries, null, 2) + '\n' : renderSocketTable(entries, { color: useColor(io) }));
+    io.stdout.write(
+      flag(p, 'json') ? JSON.stringify(entries, null, 2) + '\n' : renderSocketTable(entries, { color: useColor(io) }),
+    );
     return 0;
   },
 };

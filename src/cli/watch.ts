@@ -84,11 +84,16 @@ Examples:
     const duration = int(p, 'duration', 1, 7 * 24 * 3600);
     if (duration !== undefined) options.durationMs = duration * 1000;
     if (command.length > 0) options.command = command;
-    else if (io.stderr.isTTY && duration === undefined) options.onReady = () => io.stderr.write(`watching tcp port ${portValue}; Ctrl-C to stop and report\n`);
+    else if (io.stderr.isTTY && duration === undefined)
+      options.onReady = () => io.stderr.write(`watching tcp port ${portValue}; Ctrl-C to stop and report\n`);
     const result = await watch(options);
     const report = buildReport('watch', [result.run]);
     const limit = int(p, 'limit', 0) ?? 50;
-    io.stdout.write(flag(p, 'json') ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: true, totals: true, limit }));
+    io.stdout.write(
+      flag(p, 'json')
+        ? renderJson(report)
+        : renderTerminal(report, { color: useColor(io), connections: true, totals: true, limit }),
+    );
     await writeHtmlReport(p, report);
     const failures = hasExpectations(expectations) ? expectationFailures(expectations, result.run.observers) : [];
     for (const f of failures) io.stderr.write(`keepalive-lab watch: expectation failed: ${f}\n`);
@@ -105,7 +110,8 @@ export function parseExpectations(p: ReturnType<typeof parse>): Expectations {
   const minText = str(p, 'expect-min-requests-per-connection');
   if (minText !== undefined) {
     const n = Number(minText);
-    if (!Number.isFinite(n) || n < 0 || minText.trim() === '') throw new UsageError(`--expect-min-requests-per-connection must be a number, got '${minText}'`);
+    if (!Number.isFinite(n) || n < 0 || minText.trim() === '')
+      throw new UsageError(`--expect-min-requests-per-connection must be a number, got '${minText}'`);
     e.minRequestsPerConnection = n;
   }
   if (flag(p, 'expect-no-resets')) e.noResets = true;
@@ -122,6 +128,14 @@ export function expectationFailures(e: Expectations, observers: Parameters<typeo
 }
 
 function signalNumber(signal: NodeJS.Signals): number {
-  const table: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+  const table: Partial<Record<NodeJS.Signals, number>> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGQUIT: 3,
+    SIGKILL: 9,
+    SIGSEGV: 11,
+    SIGPIPE: 13,
+    SIGTERM: 15,
+  };
   return table[signal] ?? 0;
 }

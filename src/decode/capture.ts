@@ -114,7 +114,15 @@ export interface RecordParser {
 export interface RecordContext {
   readonly maxRecordLength: number;
   /** One frame, `b[start, end)`, with what the record says of it (ts in microseconds). */
-  frame(b: Uint8Array, start: number, end: number, ts: number, linkType: number, interfaceId: number, originalLength: number): void;
+  frame(
+    b: Uint8Array,
+    start: number,
+    end: number,
+    ts: number,
+    linkType: number,
+    interfaceId: number,
+    originalLength: number,
+  ): void;
   warn(code: string, message: string): void;
   info(i: CaptureInfo): void;
 }
@@ -180,7 +188,11 @@ export class CaptureReader {
     this.byteCount += chunk.length;
     if (this.stopped || this.ended || chunk.length === 0) return;
     try {
-      this.consume(Object.getPrototypeOf(chunk) === Uint8Array.prototype ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+      this.consume(
+        Object.getPrototypeOf(chunk) === Uint8Array.prototype
+          ? chunk
+          : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length),
+      );
     } catch (error) {
       // Only the file header throws; there is nothing sensible to read after it.
       this.stopped = true;
@@ -197,18 +209,26 @@ export class CaptureReader {
     this.ended = true;
     if (!this.stopped && this.parser === null) {
       throw new NotACaptureError(
-        this.byteCount === 0 ? 'empty input: no capture file header' : `only ${this.byteCount} bytes: too short for a capture file header`,
+        this.byteCount === 0
+          ? 'empty input: no capture file header'
+          : `only ${this.byteCount} bytes: too short for a capture file header`,
       );
     }
     if (!this.stopped && this.pendingLength > 0) {
       const need = this.pendingNeed > 0 ? `${this.pendingNeed} bytes` : 'its header';
-      this.warn(CaptureWarning.TRUNCATED, `the capture ends inside a record (${this.pendingLength} bytes of ${need}); that record is lost`);
+      this.warn(
+        CaptureWarning.TRUNCATED,
+        `the capture ends inside a record (${this.pendingLength} bytes of ${need}); that record is lost`,
+      );
     }
     this.pending = null;
     this.pendingLength = 0;
     for (const [code, count] of this.warningCounts) {
       if (count > MAX_WARNINGS_PER_CODE) {
-        this.sink.warning?.({ code, message: `${count - MAX_WARNINGS_PER_CODE} more warnings like this were not shown` });
+        this.sink.warning?.({
+          code,
+          message: `${count - MAX_WARNINGS_PER_CODE} more warnings like this were not shown`,
+        });
       }
     }
   }

@@ -585,7 +585,8 @@ export class Http1Connection {
       if (digit < 0 || digit > 9) return false;
       status = status * 10 + digit;
     }
-    if (status < 100 || (end > start + STATUS_LINE_MIN_LENGTH && buf[start + STATUS_LINE_MIN_LENGTH] !== SP)) return false;
+    if (status < 100 || (end > start + STATUS_LINE_MIN_LENGTH && buf[start + STATUS_LINE_MIN_LENGTH] !== SP))
+      return false;
     d.minor = minor;
     d.status = status;
     return true;
@@ -607,9 +608,24 @@ export class Http1Connection {
     const nameLength = colon - start;
     const lower = first | 0x20;
     let name: number;
-    if (nameLength === NAME_CONNECTION.length && lower === NAME_CONNECTION[0] && equalsLower(buf, start, NAME_CONNECTION)) name = 1;
-    else if (nameLength === NAME_CONTENT_LENGTH.length && lower === NAME_CONTENT_LENGTH[0] && equalsLower(buf, start, NAME_CONTENT_LENGTH)) name = 2;
-    else if (nameLength === NAME_TRANSFER_ENCODING.length && lower === NAME_TRANSFER_ENCODING[0] && equalsLower(buf, start, NAME_TRANSFER_ENCODING)) name = 3;
+    if (
+      nameLength === NAME_CONNECTION.length &&
+      lower === NAME_CONNECTION[0] &&
+      equalsLower(buf, start, NAME_CONNECTION)
+    )
+      name = 1;
+    else if (
+      nameLength === NAME_CONTENT_LENGTH.length &&
+      lower === NAME_CONTENT_LENGTH[0] &&
+      equalsLower(buf, start, NAME_CONTENT_LENGTH)
+    )
+      name = 2;
+    else if (
+      nameLength === NAME_TRANSFER_ENCODING.length &&
+      lower === NAME_TRANSFER_ENCODING[0] &&
+      equalsLower(buf, start, NAME_TRANSFER_ENCODING)
+    )
+      name = 3;
     else if (nameLength === NAME_UPGRADE.length && lower === NAME_UPGRADE[0] && equalsLower(buf, start, NAME_UPGRADE)) {
       d.upgradeField = true;
       return true;
@@ -648,7 +664,9 @@ export class Http1Connection {
       connectionHeader: d.connection,
     };
     const kind =
-      (d.method === 'HEAD' ? KIND_HEAD : 0) | (d.method === 'CONNECT' ? KIND_CONNECT : 0) | (d.upgradeField ? KIND_UPGRADE : 0);
+      (d.method === 'HEAD' ? KIND_HEAD : 0) |
+      (d.method === 'CONNECT' ? KIND_CONNECT : 0) |
+      (d.upgradeField ? KIND_UPGRADE : 0);
     d.asksSwitch = (kind & (KIND_CONNECT | KIND_UPGRADE)) !== 0;
     d.switchAfterBody = false;
     this._requests++;
@@ -856,7 +874,13 @@ export class Http1Connection {
   private switchClient(ts: number): void {
     const d = this.c;
     if (d.state === ST_STOPPED || d.state === ST_OPAQUE) return;
-    if (d.state === ST_BODY || d.state === ST_CHUNK_SIZE || d.state === ST_CHUNK_DATA || d.state === ST_CHUNK_CRLF || d.state === ST_TRAILERS) {
+    if (
+      d.state === ST_BODY ||
+      d.state === ST_CHUNK_SIZE ||
+      d.state === ST_CHUNK_DATA ||
+      d.state === ST_CHUNK_CRLF ||
+      d.state === ST_TRAILERS
+    ) {
       d.switchAfterBody = true;
       return;
     }
@@ -1006,7 +1030,10 @@ export function looksLikeHttpRequest(bytes: Uint8Array): boolean {
   if (verdict === 0) return false;
   if (lf === -1) return true;
   // A complete line: it must end with the version (and an optional CR).
-  return verdict === SNIFF_LINE || (verdict === 1 && bytes[lf - 1] === CR && sniffRequestLine(bytes, k, lf - 1) === SNIFF_LINE);
+  return (
+    verdict === SNIFF_LINE ||
+    (verdict === 1 && bytes[lf - 1] === CR && sniffRequestLine(bytes, k, lf - 1) === SNIFF_LINE)
+  );
 }
 
 function isOws(b: number): boolean {
@@ -1024,7 +1051,9 @@ function equalsLower(buf: Uint8Array, at: number, lower: Uint8Array): boolean {
  * it takes any Uint8Array). Checked once at load; without it, String.fromCharCode is used.
  */
 const nativeLatin1 = ((): ((this: Uint8Array, start: number, end: number) => string) | null => {
-  const slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
+  const slice = (
+    Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }
+  ).latin1Slice;
   try {
     if (typeof slice === 'function' && slice.call(Uint8Array.of(0x41, 0xe9, 0x42), 1, 3) === '\u00e9B') return slice;
   } catch {
@@ -1094,7 +1123,15 @@ function nextElement(buf: Uint8Array, k: number, end: number): number {
 }
 
 /** Connection values common enough to be worth returning without building a string. */
-const COMMON_CONNECTION_VALUES = ['keep-alive', 'close', 'Keep-Alive', 'Close', 'Upgrade', 'upgrade', 'keep-alive, Upgrade'].map((v) => ({
+const COMMON_CONNECTION_VALUES = [
+  'keep-alive',
+  'close',
+  'Keep-Alive',
+  'Close',
+  'Upgrade',
+  'upgrade',
+  'keep-alive, Upgrade',
+].map((v) => ({
   value: v,
   bytes: bytesOf(v),
 }));

@@ -60,7 +60,8 @@ export function decodeIpv4(data: Uint8Array, offset: number, out: IpResult, end 
   // capture a super-segment before the NIC splits it); the captured length is the best we have.
   if (totalLength === 0) totalLength = available;
   if (totalLength < headerLength) return Layer.MALFORMED;
-  if ((u16be(data, offset + FLAGS_FRAGMENT_OFFSET) & (MORE_FRAGMENTS | FRAGMENT_OFFSET_MASK)) !== 0) return Layer.FRAGMENT;
+  if ((u16be(data, offset + FLAGS_FRAGMENT_OFFSET) & (MORE_FRAGMENTS | FRAGMENT_OFFSET_MASK)) !== 0)
+    return Layer.FRAGMENT;
   if (data[offset + PROTOCOL_OFFSET] !== IP_PROTOCOL_TCP) return Layer.NOT_TCP;
   const ipEnd = offset + totalLength;
   out.transportOffset = offset + headerLength;

@@ -113,7 +113,13 @@ export function ipv6ToString(data: Uint8Array, offset: number): string {
   const slot = h & (CACHE_SIZE - 1);
   const k = slot * 4;
   const cached = cacheValues[slot];
-  if (cached !== undefined && cacheKeys[k] === w0 && cacheKeys[k + 1] === w1 && cacheKeys[k + 2] === w2 && cacheKeys[k + 3] === w3) {
+  if (
+    cached !== undefined &&
+    cacheKeys[k] === w0 &&
+    cacheKeys[k + 1] === w1 &&
+    cacheKeys[k + 2] === w2 &&
+    cacheKeys[k + 3] === w3
+  ) {
     return cached;
   }
   const text = formatIpv6(data, offset);

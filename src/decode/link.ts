@@ -94,7 +94,13 @@ export interface LinkResult {
  * `linkType`. Returns Layer.OK (and fills `out`, whose offset is an index into `data`), NOT_IP,
  * TRUNCATED, MALFORMED (raw IP with a version other than 4 or 6) or UNSUPPORTED.
  */
-export function decodeLink(linkType: number, data: Uint8Array, out: LinkResult, start = 0, end = data.length): LayerStatus {
+export function decodeLink(
+  linkType: number,
+  data: Uint8Array,
+  out: LinkResult,
+  start = 0,
+  end = data.length,
+): LayerStatus {
   const length = end - start;
   switch (linkType) {
     case LinkType.ETHERNET:
@@ -135,7 +141,13 @@ export function decodeLink(linkType: number, data: Uint8Array, out: LinkResult, 
  * `payloadOffset`: right after the ethertype for Ethernet and SLL, after the whole header for SLL2,
  * whose protocol field comes first.
  */
-function etherType(data: Uint8Array, typeOffset: number, out: LinkResult, payloadOffset: number, end: number): LayerStatus {
+function etherType(
+  data: Uint8Array,
+  typeOffset: number,
+  out: LinkResult,
+  payloadOffset: number,
+  end: number,
+): LayerStatus {
   let type = u16be(data, typeOffset);
   let offset = payloadOffset;
   // Each tag consumes 4 bytes, so the loop ends by the frame length at the latest.

@@ -54,8 +54,23 @@ export class PacketDecoder {
   };
   // Reused scratch results of the layer decoders: one set per decoder, none per packet.
   private readonly link: LinkResult = { offset: 0, ipVersion: 4 };
-  private readonly ip: IpResult = { transportOffset: 0, transportLength: 0, capturedEnd: 0, srcOffset: 0, dstOffset: 0 };
-  private readonly tcp: TcpResult = { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, payloadOffset: 0, payloadLength: 0 };
+  private readonly ip: IpResult = {
+    transportOffset: 0,
+    transportLength: 0,
+    capturedEnd: 0,
+    srcOffset: 0,
+    dstOffset: 0,
+  };
+  private readonly tcp: TcpResult = {
+    srcPort: 0,
+    dstPort: 0,
+    seq: 0,
+    ack: 0,
+    flags: 0,
+    window: 0,
+    payloadOffset: 0,
+    payloadLength: 0,
+  };
   /** What decodeAt() returns, every time. */
   private readonly packet: TcpPacket = {
     ts: 0,

@@ -93,7 +93,10 @@ export class PcapParser implements RecordParser {
     const major = u16(b, offset + VERSION_MAJOR_OFFSET, le);
     const minor = u16(b, offset + VERSION_MINOR_OFFSET, le);
     if (major !== EXPECTED_MAJOR_VERSION) {
-      this.context.warn(CaptureWarning.UNKNOWN_VERSION, `pcap version ${major}.${minor} (expected 2.x): decoded as 2.4`);
+      this.context.warn(
+        CaptureWarning.UNKNOWN_VERSION,
+        `pcap version ${major}.${minor} (expected 2.x): decoded as 2.4`,
+      );
     }
     const snaplen = u32(b, offset + SNAPLEN_OFFSET, le);
     this.linkType = u32(b, offset + LINK_TYPE_OFFSET, le) & LINK_TYPE_MASK;

@@ -11,7 +11,13 @@
  */
 import { MalformedCaptureError } from '../errors.js';
 import { u16, u32, u32be } from './cursor.js';
-import { CaptureWarning, type CaptureInfo, type CaptureInterfaceInfo, type RecordContext, type RecordParser } from './capture.js';
+import {
+  CaptureWarning,
+  type CaptureInfo,
+  type CaptureInterfaceInfo,
+  type RecordContext,
+  type RecordParser,
+} from './capture.js';
 
 /** Block types (section 4 and the block type registry, section 11.1). */
 export const PcapngBlock = {
@@ -111,7 +117,15 @@ interface Interface {
 
 function makeInterface(info: CaptureInterfaceInfo, offsetSeconds: number): Interface {
   const units = info.tsUnitsPerSecond;
-  const iface: Interface = { info, divisor: 0, q: 0, r: 0, highFactor: 0, lowFactor: 0, offsetMicros: offsetSeconds * MICROS_PER_SECOND };
+  const iface: Interface = {
+    info,
+    divisor: 0,
+    q: 0,
+    r: 0,
+    highFactor: 0,
+    lowFactor: 0,
+    offsetMicros: offsetSeconds * MICROS_PER_SECOND,
+  };
   const divisor = units / MICROS_PER_SECOND;
   // The 64-bit count does not fit a double exactly (ns since 1970 is ~2^60): divide the high word
   // with an integer quotient and remainder so that the microseconds come out right.
@@ -158,7 +172,9 @@ export class PcapngParser implements RecordParser {
     }
     const length = u32(b, offset + BLOCK_LENGTH_OFFSET, le);
     if (length < MIN_BLOCK_LENGTH || length % BLOCK_ALIGNMENT !== 0 || length > this.context.maxRecordLength) {
-      return this.badLength(`a pcapng block claims ${length} bytes (must be a multiple of 4, 12 to ${this.context.maxRecordLength})`);
+      return this.badLength(
+        `a pcapng block claims ${length} bytes (must be a multiple of 4, 12 to ${this.context.maxRecordLength})`,
+      );
     }
     return length;
   }
@@ -177,8 +193,11 @@ export class PcapngParser implements RecordParser {
       le = u32be(b, offset + SHB_MAGIC_OFFSET) === BYTE_ORDER_MAGIC_SWAPPED;
     }
     if (u32(b, offset + length - BLOCK_TRAILER_LENGTH, le) !== length) {
-      if (this.sections === 0) throw new MalformedCaptureError('the first pcapng block has mismatched lengths: not a readable pcapng file');
-      this.malformed(`block type 0x${type.toString(16)}: the trailing length differs from the leading one; block skipped`);
+      if (this.sections === 0)
+        throw new MalformedCaptureError('the first pcapng block has mismatched lengths: not a readable pcapng file');
+      this.malformed(
+        `block type 0x${type.toString(16)}: the trailing length differs from the leading one; block skipped`,
+      );
       return;
     }
     switch (type) {
@@ -208,7 +227,8 @@ export class PcapngParser implements RecordParser {
 
   private sectionHeader(b: Uint8Array, offset: number, length: number, le: boolean): void {
     if (length < SHB_MIN_LENGTH) {
-      if (this.sections === 0) throw new MalformedCaptureError(`the pcapng section header is ${length} bytes (at least ${SHB_MIN_LENGTH})`);
+      if (this.sections === 0)
+        throw new MalformedCaptureError(`the pcapng section header is ${length} bytes (at least ${SHB_MIN_LENGTH})`);
       this.malformed(`a section header of ${length} bytes (at least ${SHB_MIN_LENGTH}); taken as a new section anyway`);
     }
     this.littleEndian = le;
@@ -219,7 +239,10 @@ export class PcapngParser implements RecordParser {
       const minor = u16(b, offset + SHB_MINOR_OFFSET, le);
       this.version = `${major}.${minor}`;
       if (major !== EXPECTED_MAJOR_VERSION) {
-        this.context.warn(CaptureWarning.UNKNOWN_VERSION, `pcapng version ${this.version} (expected 1.x): decoded as 1.0`);
+        this.context.warn(
+          CaptureWarning.UNKNOWN_VERSION,
+          `pcapng version ${this.version} (expected 1.x): decoded as 1.0`,
+        );
       }
     }
     this.reportInfo();
@@ -227,7 +250,9 @@ export class PcapngParser implements RecordParser {
 
   private interfaceDescription(b: Uint8Array, offset: number, length: number): void {
     if (length < IDB_MIN_LENGTH) {
-      this.malformed(`an interface description of ${length} bytes (at least ${IDB_MIN_LENGTH}); interface ${this.interfaces.length} is missing`);
+      this.malformed(
+        `an interface description of ${length} bytes (at least ${IDB_MIN_LENGTH}); interface ${this.interfaces.length} is missing`,
+      );
       return;
     }
     if (this.interfaces.length >= MAX_INTERFACES) {
@@ -250,7 +275,9 @@ export class PcapngParser implements RecordParser {
       const value = p + OPTION_HEADER_LENGTH;
       if (code === Option.END_OF_OPT) break;
       if (value + size > end) {
-        this.malformed(`interface ${info.id}: option ${code} runs past the end of its block; options ignored from there`);
+        this.malformed(
+          `interface ${info.id}: option ${code} runs past the end of its block; options ignored from there`,
+        );
         break;
       }
       if (code === Option.IF_TSRESOL && size >= 1) {
@@ -331,13 +358,25 @@ export class PcapngParser implements RecordParser {
     const ts = micros(iface, high, low);
     this.lastTs = ts;
     const start = offset + EPB_DATA_OFFSET;
-    this.context.frame(b, start, start + captured, ts, iface.info.linkType, interfaceId, original > captured ? original : captured);
+    this.context.frame(
+      b,
+      start,
+      start + captured,
+      ts,
+      iface.info.linkType,
+      interfaceId,
+      original > captured ? original : captured,
+    );
   }
 
   private simplePacket(b: Uint8Array, offset: number, length: number): void {
     const iface = this.interfaces[0];
     if (length < SPB_MIN_LENGTH || iface === undefined) {
-      this.malformed(length < SPB_MIN_LENGTH ? `a simple packet block of ${length} bytes; skipped` : 'a simple packet block before any interface description; skipped');
+      this.malformed(
+        length < SPB_MIN_LENGTH
+          ? `a simple packet block of ${length} bytes; skipped`
+          : 'a simple packet block before any interface description; skipped',
+      );
       return;
     }
     const original = u32(b, offset + SPB_ORIGINAL_OFFSET, this.littleEndian);
@@ -347,7 +386,15 @@ export class PcapngParser implements RecordParser {
     const snaplen = iface.info.snaplen;
     if (snaplen !== 0 && snaplen < captured) captured = snaplen;
     const start = offset + SPB_DATA_OFFSET;
-    this.context.frame(b, start, start + captured, this.lastTs, iface.info.linkType, 0, original > captured ? original : captured);
+    this.context.frame(
+      b,
+      start,
+      start + captured,
+      this.lastTs,
+      iface.info.linkType,
+      0,
+      original > captured ? original : captured,
+    );
   }
 
   private reportInfo(): void {

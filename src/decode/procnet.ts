@@ -185,10 +185,12 @@ function linesWithPorts(text: string, ports: readonly number[]): string[] {
       starts.add(text.lastIndexOf('\n', at) + 1);
     }
   }
-  return [...starts].sort((a, b) => a - b).map((start) => {
-    const end = text.indexOf('\n', start);
-    return text.slice(start, end < 0 ? text.length : end);
-  });
+  return [...starts]
+    .sort((a, b) => a - b)
+    .map((start) => {
+      const end = text.indexOf('\n', start);
+      return text.slice(start, end < 0 ? text.length : end);
+    });
 }
 
 /** One socket line split on whitespace, or a warning (without line number) saying what is wrong. */
@@ -196,7 +198,16 @@ function parseLine(columns: string[], family: 4 | 6, byteOrder: ByteOrder): Sock
   const malformed = (message: string): Warning => ({ code: ProcNetWarning.MALFORMED_LINE, message });
   if (columns.length < MIN_COLUMNS) return malformed(`expected at least ${MIN_COLUMNS} columns, got ${columns.length}`);
   const [slot, local, remote, st, queues, timer, retransmits, uid, , inode] = columns as [
-    string, string, string, string, string, string, string, string, string, string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
   ];
   if (!SLOT.test(slot)) return malformed(`bad slot number "${slot}"`);
   const localEndpoint = parseEndpoint(local, family, byteOrder);
@@ -291,7 +302,7 @@ function formatIpv6(bytes: number[]): string {
   for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
   let bestStart = -1;
   let bestLength = 1; // a single zero group is never shortened (RFC 5952 4.2.2)
-  for (let i = 0; i < groups.length; ) {
+  for (let i = 0; i < groups.length;) {
     if (groups[i] !== 0) {
       i++;
       continue;

@@ -39,7 +39,13 @@ export interface TcpResult {
  * header announces; `capturedEnd` is where the captured bytes of the segment stop. Returns OK (and
  * fills `out`), TRUNCATED (the header was not all captured) or MALFORMED.
  */
-export function decodeTcp(data: Uint8Array, offset: number, segmentLength: number, capturedEnd: number, out: TcpResult): LayerStatus {
+export function decodeTcp(
+  data: Uint8Array,
+  offset: number,
+  segmentLength: number,
+  capturedEnd: number,
+  out: TcpResult,
+): LayerStatus {
   if (segmentLength < TCP_MIN_HEADER_LENGTH) return Layer.MALFORMED;
   if (offset + TCP_MIN_HEADER_LENGTH > capturedEnd) return Layer.TRUNCATED;
   const headerLength = (data[offset + DATA_OFFSET_OFFSET]! >> 4) * 4;

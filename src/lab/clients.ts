@@ -79,7 +79,8 @@ async function undiciAgentClass(): Promise<DispatcherClass> {
   const globals = globalThis as unknown as Record<symbol, Dispatcher | undefined>;
   if (globals[slot] === undefined) await (await fetch('data:,')).arrayBuffer(); // created lazily
   const dispatcher = globals[slot];
-  if (dispatcher === undefined) throw new Error("this Node.js has no undici global dispatcher: fetch can't be configured");
+  if (dispatcher === undefined)
+    throw new Error("this Node.js has no undici global dispatcher: fetch can't be configured");
   return dispatcher.constructor as DispatcherClass;
 }
 

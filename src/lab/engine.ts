@@ -31,7 +31,12 @@ export interface EngineOptions {
 
 const MAX_ERRORS_KEPT = 10;
 
-export async function runExperiment(name: string, title: string, config: ExperimentConfig, options: EngineOptions = {}): Promise<RunReport> {
+export async function runExperiment(
+  name: string,
+  title: string,
+  config: ExperimentConfig,
+  options: EngineOptions = {},
+): Promise<RunReport> {
   let server: LabServer | undefined;
   const observers: Observer[] = [];
   let accounting: ServerAccounting | undefined;
@@ -46,11 +51,16 @@ export async function runExperiment(name: string, title: string, config: Experim
     } catch {
       throw new UsageError(`--target is not a URL: ${config.target}`);
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`--target must be an http:// or https:// URL: ${config.target}`);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new UsageError(`--target must be an http:// or https:// URL: ${config.target}`);
     url = parsed.href;
     host = parsed.hostname.replace(/^\[|\]$/g, '');
     serverPort = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
-    if (parsed.protocol === 'https:') warnings.push({ code: 'KAL_WARN_TLS', message: 'the target uses TLS: the wire observer counts connections but cannot see HTTP requests' });
+    if (parsed.protocol === 'https:')
+      warnings.push({
+        code: 'KAL_WARN_TLS',
+        message: 'the target uses TLS: the wire observer counts connections but cannot see HTTP requests',
+      });
   } else {
     server = await startLabServer({
       ...(options.host !== undefined ? { host: options.host } : {}),
@@ -68,7 +78,13 @@ export async function runExperiment(name: string, title: string, config: Experim
   // Focus on the server's address and port: other programs (or tests) talking to the same port
   // number on another loopback address are not this experiment's traffic.
   const focus = serverFocus(host, serverPort);
-  if (options.kernel ?? true) observers.push(new KernelObserver({ serverPort, ...(focus.serverAddress !== undefined ? { serverAddress: focus.serverAddress } : {}) }));
+  if (options.kernel ?? true)
+    observers.push(
+      new KernelObserver({
+        serverPort,
+        ...(focus.serverAddress !== undefined ? { serverAddress: focus.serverAddress } : {}),
+      }),
+    );
   const capture = options.capture ?? true;
   if (capture) {
     observers.push(
@@ -92,7 +108,11 @@ export async function runExperiment(name: string, title: string, config: Experim
     // Closing handshakes take a moment to show everywhere: wait on events, bounded.
     const expected = () => accounting?.connectionCount ?? 0;
     const settled = await waitFor(() => observers.every((o) => o.settled(expected())), options.settleTimeoutMs ?? 3000);
-    if (!settled) warnings.push({ code: 'KAL_WARN_NOT_SETTLED', message: 'some connections were still closing when the observers stopped' });
+    if (!settled)
+      warnings.push({
+        code: 'KAL_WARN_NOT_SETTLED',
+        message: 'some connections were still closing when the observers stopped',
+      });
     for (const o of observers) reports.push(await o.stop());
   } finally {
     await driver.close().catch(() => {});
@@ -122,7 +142,10 @@ async function drive(driver: ReturnType<typeof createDriver>, config: Experiment
         await driver.request();
         outcome.completed++;
       } catch (error) {
-        const message = (error as Error).cause instanceof Error ? `${(error as Error).message}: ${((error as Error).cause as Error).message}` : (error as Error).message;
+        const message =
+          (error as Error).cause instanceof Error
+            ? `${(error as Error).message}: ${((error as Error).cause as Error).message}`
+            : (error as Error).message;
         if (outcome.errors.length < MAX_ERRORS_KEPT && !outcome.errors.includes(message)) outcome.errors.push(message);
       }
     }

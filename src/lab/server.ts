@@ -41,7 +41,8 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
     // Drain the request body (if any) before answering, as a well-behaved server does.
     req.resume();
     const size = requestedSize(req.url);
-    const body = size === null || size === defaultBody.length ? defaultBody : Buffer.alloc(Math.min(size, MAX_BODY), 'x');
+    const body =
+      size === null || size === defaultBody.length ? defaultBody : Buffer.alloc(Math.min(size, MAX_BODY), 'x');
     res.statusCode = 200;
     res.setHeader('content-type', 'text/plain');
     if (connectionClose || !res.shouldKeepAlive) {
@@ -62,7 +63,12 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
     const onError = (error: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
       if (error.code === 'EADDRINUSE') reject(new PortInUseError(host, options.port ?? 0, { cause: error }));
-      else reject(new KeepaliveLabError('KAL_ERR_LISTEN', `cannot listen on ${host}:${options.port ?? 0}: ${error.message}`, { cause: error }));
+      else
+        reject(
+          new KeepaliveLabError('KAL_ERR_LISTEN', `cannot listen on ${host}:${options.port ?? 0}: ${error.message}`, {
+            cause: error,
+          }),
+        );
     };
     const onListening = () => {
       server.off('error', onError);

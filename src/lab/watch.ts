@@ -43,7 +43,9 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
   const host = options.host;
   const focus = serverFocus(host, options.port);
   const serverAddress = focus.serverAddress;
-  const observers: Observer[] = [new KernelObserver({ serverPort: options.port, ...(serverAddress !== undefined ? { serverAddress } : {}) })];
+  const observers: Observer[] = [
+    new KernelObserver({ serverPort: options.port, ...(serverAddress !== undefined ? { serverAddress } : {}) }),
+  ];
   if (options.capture ?? true) {
     observers.push(
       new CaptureObserver({
@@ -69,7 +71,11 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
     }
     for (const o of observers) await o.sync?.();
     const settled = await waitFor(() => observers.every((o) => o.settled(0)), options.settleTimeoutMs ?? 2000);
-    if (!settled) warnings.push({ code: 'KAL_WARN_OPEN_CONNECTIONS', message: 'some connections were still open when watching stopped' });
+    if (!settled)
+      warnings.push({
+        code: 'KAL_WARN_OPEN_CONNECTIONS',
+        message: 'some connections were still open when watching stopped',
+      });
     for (const o of observers) reports.push(await o.stop());
   } finally {
     for (const o of observers.slice(reports.length)) await o.stop().catch(() => {});
@@ -94,7 +100,11 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
 }
 
 /** Run the command with the terminal's stdio (its output passes through untouched). */
-function runCommand(command: string[], durationMs: number | undefined, warnings: Warning[]): Promise<{ exitCode: number | null; exitSignal: NodeJS.Signals | null }> {
+function runCommand(
+  command: string[],
+  durationMs: number | undefined,
+  warnings: Warning[],
+): Promise<{ exitCode: number | null; exitSignal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit' });
     const untrack = track({
@@ -110,7 +120,10 @@ function runCommand(command: string[], durationMs: number | undefined, warnings:
     const timer =
       durationMs !== undefined
         ? setTimeout(() => {
-            warnings.push({ code: 'KAL_WARN_DURATION', message: `the command was stopped after --duration ${durationMs / 1000} s` });
+            warnings.push({
+              code: 'KAL_WARN_DURATION',
+              message: `the command was stopped after --duration ${durationMs / 1000} s`,
+            });
             child.kill('SIGTERM');
           }, durationMs)
         : undefined;

@@ -74,14 +74,23 @@ async function pushFile(analysis: CaptureAnalysis, path: string, afterChunk: Aft
   }
 }
 
-async function pushStream(analysis: CaptureAnalysis, stream: NodeJS.ReadableStream, afterChunk: AfterChunk): Promise<void> {
+async function pushStream(
+  analysis: CaptureAnalysis,
+  stream: NodeJS.ReadableStream,
+  afterChunk: AfterChunk,
+): Promise<void> {
   for await (const chunk of stream) {
     analysis.push(chunk as Buffer);
     if (afterChunk) await afterChunk();
   }
 }
 
-export async function analyzeCapture(path: string, focus: AnalyzeFocus = {}, input?: NodeJS.ReadableStream, output: AnalyzeOutput = {}): Promise<RunReport> {
+export async function analyzeCapture(
+  path: string,
+  focus: AnalyzeFocus = {},
+  input?: NodeJS.ReadableStream,
+  output: AnalyzeOutput = {},
+): Promise<RunReport> {
   const options: CaptureAnalysisOptions = { http: focus.http ?? true };
   if (output.keepConnections !== undefined) options.keepConnections = output.keepConnections;
   if (output.onConnection) options.onConnection = output.onConnection;
@@ -97,7 +106,14 @@ export async function analyzeCapture(path: string, focus: AnalyzeFocus = {}, inp
     const e = error as NodeJS.ErrnoException;
     // Only the system's errors (open, read) are about the file; anything else is a bug to show as is.
     if (error instanceof KeepaliveLabError || typeof e?.syscall !== 'string') throw error;
-    throw new FileError(e.code === 'ENOENT' ? `no such file: ${path}` : e.code === 'EISDIR' ? `${path} is a directory, not a capture` : `cannot read ${path}: ${e.message}`, { cause: error });
+    throw new FileError(
+      e.code === 'ENOENT'
+        ? `no such file: ${path}`
+        : e.code === 'EISDIR'
+          ? `${path} is a directory, not a capture`
+          : `cannot read ${path}: ${e.message}`,
+      { cause: error },
+    );
   }
   analysis.end();
   // Hands over the records of the connections still open.
@@ -119,13 +135,21 @@ export async function analyzeCapture(path: string, focus: AnalyzeFocus = {}, inp
  * --json` writes them (and the observer's first fields) before the first record (report/json.ts).
  */
 export function analyzeRunHead(path: string): Pick<RunReport, 'name' | 'title' | 'subject' | 'config' | 'client'> {
-  return { name: 'analyze', title: path === '-' ? 'standard input' : basename(path), subject: path, config: null, client: null };
+  return {
+    name: 'analyze',
+    title: path === '-' ? 'standard input' : basename(path),
+    subject: path,
+    config: null,
+    client: null,
+  };
 }
 
 function acceptFor(focus: AnalyzeFocus): ((p: TcpPacket) => boolean) | undefined {
   const server = focus.server;
   if (server !== undefined) {
-    return (p) => (p.dstPort === server.port && p.dst === server.address) || (p.srcPort === server.port && p.src === server.address);
+    return (p) =>
+      (p.dstPort === server.port && p.dst === server.address) ||
+      (p.srcPort === server.port && p.src === server.address);
   }
   const port = focus.port;
   if (port !== undefined) return (p) => p.srcPort === port || p.dstPort === port;

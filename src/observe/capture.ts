@@ -51,7 +51,8 @@ export function serverFocus(host: string | undefined, port: number): ServerFocus
 }
 
 const FIX_MISSING = 'install tcpdump (Debian/Ubuntu: apt-get install tcpdump)';
-const FIX_PERMISSION = 'run as root, or let tcpdump capture: sudo setcap cap_net_raw,cap_net_admin=eip "$(command -v tcpdump)"';
+const FIX_PERMISSION =
+  'run as root, or let tcpdump capture: sudo setcap cap_net_raw,cap_net_admin=eip "$(command -v tcpdump)"';
 
 export class CaptureObserver implements Observer {
   readonly name = 'wire' as const;
@@ -129,8 +130,22 @@ export class CaptureObserver implements Observer {
 
   private spawn(): Promise<void> {
     // -B: a 32 MiB kernel buffer (the default 2 MiB drops packets when our event loop is busy running the clients).
-    const filter = this.markerPort > 0 ? `(${this.options.filter}) or (dst host 127.0.0.1 and tcp dst port ${this.markerPort})` : this.options.filter;
-    const args = ['-i', this.options.interface ?? 'lo', '-n', '-U', '--immediate-mode', '-B', '32768', '-w', '-', filter];
+    const filter =
+      this.markerPort > 0
+        ? `(${this.options.filter}) or (dst host 127.0.0.1 and tcp dst port ${this.markerPort})`
+        : this.options.filter;
+    const args = [
+      '-i',
+      this.options.interface ?? 'lo',
+      '-n',
+      '-U',
+      '--immediate-mode',
+      '-B',
+      '32768',
+      '-w',
+      '-',
+      filter,
+    ];
     const child = spawn(this.options.tcpdump ?? 'tcpdump', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.untrack = track({ label: 'tcpdump', close: () => this.kill() });
@@ -147,7 +162,12 @@ export class CaptureObserver implements Observer {
       const timer = setTimeout(() => {
         cleanup();
         void this.kill();
-        reject(new CaptureUnavailableError(`tcpdump did not start listening within ${this.options.startTimeoutMs ?? 10000} ms`, FIX_PERMISSION));
+        reject(
+          new CaptureUnavailableError(
+            `tcpdump did not start listening within ${this.options.startTimeoutMs ?? 10000} ms`,
+            FIX_PERMISSION,
+          ),
+        );
       }, this.options.startTimeoutMs ?? 10000);
       const onStderr = (chunk: Buffer) => {
         this.stderr += chunk.toString();
@@ -170,7 +190,12 @@ export class CaptureObserver implements Observer {
         this.untrack();
         const text = this.stderr.trim().split('\n').pop() ?? '';
         const denied = /permission|not permitted|privilege/i.test(this.stderr);
-        reject(new CaptureUnavailableError(`tcpdump could not capture: ${text || 'it exited at once'}`, denied ? FIX_PERMISSION : 'check the interface name and filter'));
+        reject(
+          new CaptureUnavailableError(
+            `tcpdump could not capture: ${text || 'it exited at once'}`,
+            denied ? FIX_PERMISSION : 'check the interface name and filter',
+          ),
+        );
       };
       const cleanup = () => {
         clearTimeout(timer);
@@ -225,12 +250,23 @@ export class CaptureObserver implements Observer {
     await this.kill();
     this.untrack();
     const warnings: Warning[] = [];
-    if (!complete) warnings.push({ code: 'KAL_WARN_CAPTURE_LAG', message: 'the capture did not catch up with the traffic before stopping: the last packets may be missing' });
-    if (this.streamError) warnings.push({ code: 'KAL_WARN_CAPTURE_STREAM', message: `capture stream could not be parsed: ${this.streamError.message}` });
+    if (!complete)
+      warnings.push({
+        code: 'KAL_WARN_CAPTURE_LAG',
+        message: 'the capture did not catch up with the traffic before stopping: the last packets may be missing',
+      });
+    if (this.streamError)
+      warnings.push({
+        code: 'KAL_WARN_CAPTURE_STREAM',
+        message: `capture stream could not be parsed: ${this.streamError.message}`,
+      });
     else this.analysis.end();
     const dropped = /(\d+) packets? dropped by kernel/.exec(this.stderr);
     if (dropped && Number(dropped[1]) > 0) {
-      warnings.push({ code: 'KAL_WARN_CAPTURE_DROPS', message: `tcpdump says ${dropped[1]} packets were dropped by the kernel: counts may be low` });
+      warnings.push({
+        code: 'KAL_WARN_CAPTURE_DROPS',
+        message: `tcpdump says ${dropped[1]} packets were dropped by the kernel: counts may be low`,
+      });
     }
     const { report } = this.analysis.result();
     report.warnings.unshift(...warnings);

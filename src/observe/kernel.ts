@@ -51,16 +51,19 @@ export class KernelObserver implements Observer {
    */
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.sampling = this.sample().then(
-        () => {},
-        () => {},
-      );
-      void this.sampling.finally(() => {
-        this.sampling = undefined;
-        this.schedule();
-      });
-    }, Math.max(this.options.everyMs ?? 20, 2 * this.lastReadMs));
+    this.timer = setTimeout(
+      () => {
+        this.sampling = this.sample().then(
+          () => {},
+          () => {},
+        );
+        void this.sampling.finally(() => {
+          this.sampling = undefined;
+          this.schedule();
+        });
+      },
+      Math.max(this.options.everyMs ?? 20, 2 * this.lastReadMs),
+    );
     this.timer.unref();
   }
 
@@ -117,7 +120,10 @@ export class KernelObserver implements Observer {
 
   private async read() {
     const started = performance.now();
-    const table = await readSocketTable({ ports: [this.options.serverPort], ...(this.options.procRoot !== undefined ? { root: this.options.procRoot } : {}) });
+    const table = await readSocketTable({
+      ports: [this.options.serverPort],
+      ...(this.options.procRoot !== undefined ? { root: this.options.procRoot } : {}),
+    });
     this.lastReadMs = performance.now() - started;
     return table;
   }

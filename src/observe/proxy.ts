@@ -107,7 +107,12 @@ class Link implements Http1Events {
     server: Endpoint,
     start: number,
   ) {
-    this.record = newConnectionRecord(id, { address: normalizeAddress(client.remoteAddress), port: client.remotePort ?? 0 }, server, start);
+    this.record = newConnectionRecord(
+      id,
+      { address: normalizeAddress(client.remoteAddress), port: client.remotePort ?? 0 },
+      server,
+      start,
+    );
     this.http = new Http1Connection(this, FRAMER_OPTIONS);
     this.wire();
   }
@@ -154,7 +159,10 @@ class Link implements Http1Events {
     // (and getpeername(2) per connection is measurable when connections churn).
     if (!this.proxy.targetIsIp) {
       const { upstream } = this;
-      this.record.server = { address: normalizeAddress(upstream.remoteAddress), port: upstream.remotePort ?? this.record.server.port };
+      this.record.server = {
+        address: normalizeAddress(upstream.remoteAddress),
+        port: upstream.remotePort ?? this.record.server.port,
+      };
     }
   }
 
@@ -229,7 +237,9 @@ class Link implements Http1Events {
         this.unreachable = errorCode(error);
         this.proxy.upstreamUnreachable(this.unreachable);
       }
-      this.note(`upstream ${formatEndpoint(this.proxy.targetHost, this.proxy.targetPort)} unreachable (${this.unreachable}): client connection closed`);
+      this.note(
+        `upstream ${formatEndpoint(this.proxy.targetHost, this.proxy.targetPort)} unreachable (${this.unreachable}): client connection closed`,
+      );
       if (!other.destroyed) other.destroy();
       return;
     }
@@ -377,7 +387,8 @@ export class TcpProxy implements Observer {
 
   /** Where the proxy listens (after start()). */
   get address(): Endpoint {
-    if (this.bound === null) throw new KeepaliveLabError('KAL_ERR_NOT_STARTED', 'the proxy is not listening: call start() first');
+    if (this.bound === null)
+      throw new KeepaliveLabError('KAL_ERR_NOT_STARTED', 'the proxy is not listening: call start() first');
     return this.bound;
   }
 
@@ -388,8 +399,21 @@ export class TcpProxy implements Observer {
     await new Promise<void>((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException) => {
         this.server.off('listening', onListening);
-        if (error.code === 'EADDRINUSE') reject(new PortInUseError(host, port, { cause: error, hint: 'choose another port with --listen, or port 0 for a free one' }));
-        else reject(new KeepaliveLabError('KAL_ERR_LISTEN', `cannot listen on ${formatEndpoint(host, port)}: ${error.message}`, { cause: error }));
+        if (error.code === 'EADDRINUSE')
+          reject(
+            new PortInUseError(host, port, {
+              cause: error,
+              hint: 'choose another port with --listen, or port 0 for a free one',
+            }),
+          );
+        else
+          reject(
+            new KeepaliveLabError(
+              'KAL_ERR_LISTEN',
+              `cannot listen on ${formatEndpoint(host, port)}: ${error.message}`,
+              { cause: error },
+            ),
+          );
       };
       const onListening = () => {
         this.server.off('error', onError);
@@ -401,17 +425,28 @@ export class TcpProxy implements Observer {
     });
     // Errors after listening (EMFILE on accept, ...) concern one connection, never the proxy.
     this.server.on('error', (error: NodeJS.ErrnoException) => {
-      this.warnings.push({ code: ProxyWarning.ACCEPT_FAILED, message: `proxy: accepting a connection failed: ${errorCode(error)}` });
+      this.warnings.push({
+        code: ProxyWarning.ACCEPT_FAILED,
+        message: `proxy: accepting a connection failed: ${errorCode(error)}`,
+      });
     });
     this.sweep = setInterval(() => this.expireConnects(), Math.max(10, Math.min(1000, this.connectTimeoutMs / 4)));
     this.sweep.unref();
     const a = this.server.address() as AddressInfo;
     this.bound = { address: normalizeAddress(a.address), port: a.port };
-    this.untrack = track({ label: `proxy on ${formatEndpoint(this.bound.address, this.bound.port)}`, close: async () => void (await this.stop()) });
+    this.untrack = track({
+      label: `proxy on ${formatEndpoint(this.bound.address, this.bound.port)}`,
+      close: async () => void (await this.stop()),
+    });
   }
 
   progress(): ProxyProgress {
-    return { connections: this.records.length, open: this.open.size, requests: this.counters.requests, responses: this.counters.responses };
+    return {
+      connections: this.records.length,
+      open: this.open.size,
+      requests: this.counters.requests,
+      responses: this.counters.responses,
+    };
   }
 
   settled(expectedConnections: number): boolean {
@@ -469,7 +504,9 @@ export class TcpProxy implements Observer {
   }
 
   private async shutdown(): Promise<ObserverReport> {
-    const serverClosed = this.server.listening ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
+    const serverClosed = this.server.listening
+      ? new Promise<void>((resolve) => this.server.close(() => resolve()))
+      : Promise.resolve();
     for (const link of this.open) link.closeWhenIdle();
     if (this.open.size > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -522,5 +559,12 @@ export class TcpProxy implements Observer {
 
 /** A copy that shares nothing with the live record. */
 function copyRecord(r: ConnectionRecord): ConnectionRecord {
-  return { ...r, client: { ...r.client }, server: { ...r.server }, statusCodes: [...r.statusCodes], idleGapsMs: [...r.idleGapsMs], notes: [...r.notes] };
+  return {
+    ...r,
+    client: { ...r.client },
+    server: { ...r.server },
+    statusCodes: [...r.statusCodes],
+    idleGapsMs: [...r.idleGapsMs],
+    notes: [...r.notes],
+  };
 }

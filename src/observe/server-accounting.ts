@@ -110,7 +110,10 @@ export class ServerAccounting implements Observer {
     const r = entry.record;
     r.requests++;
     if (entry.lastResponseEnd !== null) r.idleGapsMs.push(Math.max(0, now - entry.lastResponseEnd));
-    if (!req.headers.connection?.toLowerCase().includes('keep-alive') && (req.httpVersion === '1.0' || req.headers.connection?.toLowerCase().includes('close'))) {
+    if (
+      !req.headers.connection?.toLowerCase().includes('keep-alive') &&
+      (req.httpVersion === '1.0' || req.headers.connection?.toLowerCase().includes('close'))
+    ) {
       this.clientClose++;
     }
     res.once('finish', () => {
@@ -118,7 +121,8 @@ export class ServerAccounting implements Observer {
       r.statusCodes.push(res.statusCode);
       entry.lastResponseEnd = Date.now();
       const connection = String(res.getHeader('connection') ?? '').toLowerCase();
-      if (connection.includes('close') || (req.httpVersion === '1.0' && !connection.includes('keep-alive'))) this.serverClose++;
+      if (connection.includes('close') || (req.httpVersion === '1.0' && !connection.includes('keep-alive')))
+        this.serverClose++;
     });
   }
 }

@@ -53,7 +53,9 @@ export async function readSocketTable(options?: {
 
   const v4 = parseProcNetTcp(tcpText, 4, byteOrder, options?.ports);
   const v6 = parseProcNetTcp(tcp6Text, 6, byteOrder, options?.ports);
-  const where = (path: string) => (w: Warning): Warning => ({ code: w.code, message: `${path}: ${w.message}` });
+  const where =
+    (path: string) =>
+    (w: Warning): Warning => ({ code: w.code, message: `${path}: ${w.message}` });
   warnings.push(...v4.warnings.map(where(tcpPath)), ...v6.warnings.map(where(tcp6Path)));
   return { entries: [...v4.entries, ...v6.entries], warnings };
 }

@@ -57,7 +57,8 @@ function summaryTable(runs: readonly RunReport[]): string {
 
 function observerTable(observers: readonly ObserverReport[]): string {
   const rows = observers.map((o) => {
-    if (!o.available) return `<tr><td class="text">${o.observer}</td><td class="text warn" colspan="6">unavailable: ${escapeHtml(o.reason ?? '')}${o.fix ? ` (fix: ${escapeHtml(o.fix)})` : ''}</td></tr>`;
+    if (!o.available)
+      return `<tr><td class="text">${o.observer}</td><td class="text warn" colspan="6">unavailable: ${escapeHtml(o.reason ?? '')}${o.fix ? ` (fix: ${escapeHtml(o.fix)})` : ''}</td></tr>`;
     const t = o.totals;
     return `<tr><td class="text">${o.observer}</td><td>${t.connections}</td><td>${o.seesRequests ? t.requests : '-'}</td><td>${t.syns ?? '-'}</td><td>${t.closedFirstBy.client}/${t.closedFirstBy.server}</td><td>${t.timeWait.client}/${t.timeWait.server}</td><td>${t.resets}</td></tr>`;
   });
@@ -66,7 +67,12 @@ function observerTable(observers: readonly ObserverReport[]): string {
 
 function runSection(run: RunReport, index: number): string {
   const o = primaryObserver(run.observers);
-  const notes = [...run.agreement.differences.map((d) => `<li class="bad">observers disagree on ${escapeHtml(d)}</li>`), ...[...run.warnings, ...run.observers.flatMap((x) => x.warnings)].map((w) => `<li class="warn">${escapeHtml(w.message)}</li>`)];
+  const notes = [
+    ...run.agreement.differences.map((d) => `<li class="bad">observers disagree on ${escapeHtml(d)}</li>`),
+    ...[...run.warnings, ...run.observers.flatMap((x) => x.warnings)].map(
+      (w) => `<li class="warn">${escapeHtml(w.message)}</li>`,
+    ),
+  ];
   return `<section>
 <h2>${index + 1}. ${escapeHtml(run.title)}</h2>
 <p class="verdict">${escapeHtml(run.verdict.summary)}</p>
@@ -96,7 +102,9 @@ function timeline(connections: readonly ConnectionRecord[], observer: string, om
     const end = Math.max(start + 2, x(c.end ?? t1));
     const color = c.resetBy ? '#cf222e' : c.requests > 1 ? '#2da44e' : '#d4a72c';
     const tip = `#${c.id} ${c.client.address}:${c.client.port} -> ${c.server.address}:${c.server.port}\n${c.requests} request(s), statuses ${c.statusCodes.join(' ') || '-'}\n${c.start !== null && c.end !== null ? `lasted ${formatMs(c.end - c.start)}` : ''}\nfirst FIN: ${c.closedFirstBy ?? '-'}${c.resetBy ? `, RST by ${c.resetBy}` : ''}${c.notes.length ? '\n' + c.notes.join('; ') : ''}`;
-    const mark = c.closedFirstBy ? `<text x="${(end + 3).toFixed(1)}" y="${y + BAR - 3}">${c.closedFirstBy === 'client' ? 'C' : 'S'}</text>` : '';
+    const mark = c.closedFirstBy
+      ? `<text x="${(end + 3).toFixed(1)}" y="${y + BAR - 3}">${c.closedFirstBy === 'client' ? 'C' : 'S'}</text>`
+      : '';
     return `<g><title>${escapeHtml(tip)}</title><text x="0" y="${y + BAR - 3}">#${c.id} :${c.client.port} (${c.requests})</text><rect x="${start.toFixed(1)}" y="${y}" width="${(end - start).toFixed(1)}" height="${BAR}" fill="${color}"/>${mark}</g>`;
   });
   const notDrawn = connections.length - shown.length + omitted;

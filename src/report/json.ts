@@ -35,13 +35,26 @@ export function jsonStreamParts(report: Report): JsonStreamParts {
   if (run === undefined || observer === undefined) throw new Error('a streamed report needs a run with an observer');
   // The streamed document holds every record: none is omitted.
   const { connectionsOmitted: _omitted, ...rest } = observer;
-  const marked: Report = { ...report, runs: [{ ...run, observers: [{ ...rest, connections: [MARK as unknown as ConnectionRecord] }, ...run.observers.slice(1)] }, ...report.runs.slice(1)] };
+  const marked: Report = {
+    ...report,
+    runs: [
+      {
+        ...run,
+        observers: [{ ...rest, connections: [MARK as unknown as ConnectionRecord] }, ...run.observers.slice(1)],
+      },
+      ...report.runs.slice(1),
+    ],
+  };
   const text = renderJson(marked);
   // The first element of an array, alone on its line: nothing before it in the document is an array of strings.
   const mark = text.indexOf(`${MARK_JSON}\n`);
   const lineStart = text.lastIndexOf('\n', mark);
   if (mark < 0 || text[lineStart - 1] !== '[') throw new Error('cannot find where the connections go');
-  return { head: text.slice(0, lineStart), tail: text.slice(mark + MARK_JSON.length), indent: text.slice(lineStart + 1, mark) };
+  return {
+    head: text.slice(0, lineStart),
+    tail: text.slice(mark + MARK_JSON.length),
+    indent: text.slice(lineStart + 1, mark),
+  };
 }
 
 /** One streamed record: `index` 0 for the first (no comma before it). */

@@ -11,7 +11,14 @@ const RIGHT_ALIGNED: ReadonlySet<number> = new Set([1, 2]);
 const GAP = '  ';
 
 /** SGR escape sequences (ECMA-48 8.3.117). */
-const SGR = { reset: '\x1b[0m', bold: '\x1b[1m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', cyan: '\x1b[36m' };
+const SGR = {
+  reset: '\x1b[0m',
+  bold: '\x1b[1m',
+  red: '\x1b[31m',
+  green: '\x1b[32m',
+  yellow: '\x1b[33m',
+  cyan: '\x1b[36m',
+};
 
 /** States worth picking out at a glance in the connection-reuse story. */
 const STATE_COLORS: Partial<Record<TcpState, string>> = {

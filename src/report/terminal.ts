@@ -26,7 +26,9 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
   for (const run of report.runs) {
     const obs = primaryObserver(run.observers);
     if (options.connections && obs && obs.connections.length > 0) {
-      out.push(`${s.bold(run.title)} — connections seen by the ${obs.observer}\n${renderConnections(obs, s, options.limit ?? 50)}`);
+      out.push(
+        `${s.bold(run.title)} — connections seen by the ${obs.observer}\n${renderConnections(obs, s, options.limit ?? 50)}`,
+      );
     }
     if (options.totals && obs) out.push(renderTotals(run, obs, s));
   }
@@ -42,15 +44,27 @@ export function renderTotals(run: RunReport, o: ObserverReport, s: Style = PLAIN
     `${s.bold('connections')} ${t.connections}${t.syns !== null ? ` (${t.syns} opened with a SYN in view)` : ''}` +
       `  ${s.bold('requests')} ${t.requests}  ${s.bold('responses')} ${t.responses}`,
   );
-  if (rpc) lines.push(`${s.bold('requests per connection')} min ${formatNumber(rpc.min)}, median ${formatNumber(rpc.median)}, max ${formatNumber(rpc.max)}, mean ${formatNumber(rpc.mean, 2)}`);
-  if (t.handshakeShare !== null) lines.push(`${s.bold('requests that paid a handshake')} ${(t.handshakeShare * 100).toFixed(1)}%  (${t.reusedRequests} reused a connection)`);
+  if (rpc)
+    lines.push(
+      `${s.bold('requests per connection')} min ${formatNumber(rpc.min)}, median ${formatNumber(rpc.median)}, max ${formatNumber(rpc.max)}, mean ${formatNumber(rpc.mean, 2)}`,
+    );
+  if (t.handshakeShare !== null)
+    lines.push(
+      `${s.bold('requests that paid a handshake')} ${(t.handshakeShare * 100).toFixed(1)}%  (${t.reusedRequests} reused a connection)`,
+    );
   lines.push(
     `${s.bold('first FIN')} client ${t.closedFirstBy.client}, server ${t.closedFirstBy.server}, none ${t.closedFirstBy.unknown}` +
       `  ${s.bold('TIME_WAIT')} client ${t.timeWait.client}, server ${t.timeWait.server}  ${s.bold('RST')} ${t.resets}`,
   );
   const c = run.capture;
   if (c) {
-    const skipped = [c.nonIp && `${c.nonIp} not IP`, c.nonTcp && `${c.nonTcp} not TCP`, c.fragments && `${c.fragments} fragments`, c.truncated && `${c.truncated} cut by the snap length`, c.malformed && `${c.malformed} malformed`].filter(Boolean);
+    const skipped = [
+      c.nonIp && `${c.nonIp} not IP`,
+      c.nonTcp && `${c.nonTcp} not TCP`,
+      c.fragments && `${c.fragments} fragments`,
+      c.truncated && `${c.truncated} cut by the snap length`,
+      c.malformed && `${c.malformed} malformed`,
+    ].filter(Boolean);
     lines.push(
       s.dim(
         `capture: ${c.format ?? 'unknown format'}, link type ${c.linkTypes.join('/') || '-'}, ${c.frames} frames, ${c.tcpPackets} TCP` +
@@ -85,10 +99,29 @@ function closedFirst(o: ObserverReport): string {
 }
 
 /** What the second column of the summary names, per command. */
-const SUBJECT: Record<Report['command'], string> = { demo: 'experiment', run: 'experiment', analyze: 'capture', watch: 'command', proxy: 'proxy' };
+const SUBJECT: Record<Report['command'], string> = {
+  demo: 'experiment',
+  run: 'experiment',
+  analyze: 'capture',
+  watch: 'command',
+  proxy: 'proxy',
+};
 
 export function renderSummary(runs: readonly RunReport[], s: Style = PLAIN, subject = 'experiment'): string {
-  const header = ['#', subject, 'requests', 'conns', 'req/conn', 'reused', 'SYNs', 'closed first', 'TIME_WAIT', 'time', 'observers', 'verdict'];
+  const header = [
+    '#',
+    subject,
+    'requests',
+    'conns',
+    'req/conn',
+    'reused',
+    'SYNs',
+    'closed first',
+    'TIME_WAIT',
+    'time',
+    'observers',
+    'verdict',
+  ];
   const rows: string[][] = [header.map((h) => s.bold(h))];
   runs.forEach((run, i) => {
     const primary = primaryObserver(run.observers);
@@ -98,7 +131,12 @@ export function renderSummary(runs: readonly RunReport[], s: Style = PLAIN, subj
     const requests = primary?.seesRequests ? t!.requests : (run.client?.completed ?? 0);
     const rpc = t?.requestsPerConnection ? formatNumber(t.requests / Math.max(1, t.connections)) : '-';
     const seen = run.observers.filter((o) => o.available).map((o) => o.observer);
-    const agree = seen.length < 2 ? seen.join('') || 'none' : run.agreement.agree ? s.green(`${seen.length} agree`) : s.red('disagree');
+    const agree =
+      seen.length < 2
+        ? seen.join('') || 'none'
+        : run.agreement.agree
+          ? s.green(`${seen.length} agree`)
+          : s.red('disagree');
     // TIME_WAIT: the kernel's table is the direct evidence; the wire's first FIN otherwise.
     const tw = kernel ? sideCount(kernel.totals.timeWait) : wire ? sideCount(wire.totals.timeWait) : '-';
     rows.push([
@@ -116,7 +154,20 @@ export function renderSummary(runs: readonly RunReport[], s: Style = PLAIN, subj
       run.verdict.summary,
     ]);
   });
-  return table(rows, ['right', 'left', 'right', 'right', 'right', 'right', 'right', 'left', 'left', 'right', 'left', 'left']);
+  return table(rows, [
+    'right',
+    'left',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+    'left',
+    'left',
+    'right',
+    'left',
+    'left',
+  ]);
 }
 
 function renderNotes(runs: readonly RunReport[], s: Style): string {
@@ -128,10 +179,12 @@ function renderNotes(runs: readonly RunReport[], s: Style): string {
       if (!o.available) unavailable.set(`${o.observer}: ${o.reason}`, o.fix ?? '');
     }
     for (const d of run.agreement.differences) lines.push(s.red(`${n}observers disagree on ${d}`));
-    for (const w of [...run.warnings, ...run.observers.flatMap((o) => o.warnings)]) lines.push(s.yellow(`${n}${w.message}`));
+    for (const w of [...run.warnings, ...run.observers.flatMap((o) => o.warnings)])
+      lines.push(s.yellow(`${n}${w.message}`));
     for (const e of run.client?.errors ?? []) lines.push(s.red(`${n}client error: ${e}`));
   });
-  for (const [what, fix] of unavailable) lines.unshift(s.yellow(`observer unavailable — ${what}${fix ? `\n  fix: ${fix}` : ''}`));
+  for (const [what, fix] of unavailable)
+    lines.unshift(s.yellow(`observer unavailable — ${what}${fix ? `\n  fix: ${fix}` : ''}`));
   return lines.join('\n');
 }
 
@@ -142,13 +195,43 @@ function endpoint(e: Endpoint): string {
 export function renderConnections(o: ObserverReport, s: Style = PLAIN, limit = 0): string {
   let t0 = Infinity;
   for (const c of o.connections) if (c.start !== null && c.start < t0) t0 = c.start;
-  const header = ['#', 'client', 'server', 'start', 'duration', 'rtt', 'reqs', 'status', 'max idle', 'closed first', 'RST', 'TIME_WAIT', 'notes'];
+  const header = [
+    '#',
+    'client',
+    'server',
+    'start',
+    'duration',
+    'rtt',
+    'reqs',
+    'status',
+    'max idle',
+    'closed first',
+    'RST',
+    'TIME_WAIT',
+    'notes',
+  ];
   const rows: string[][] = [header.map((h) => s.bold(h))];
   const shown = limit > 0 ? o.connections.slice(0, limit) : o.connections;
   for (const c of shown) rows.push(connectionRow(c, t0));
   const more = o.connections.length - shown.length + (o.connectionsOmitted ?? 0);
-  const text = table(rows, ['right', 'left', 'left', 'right', 'right', 'right', 'right', 'left', 'right', 'left', 'left', 'left', 'left']);
-  return more > 0 ? `${text}\n${s.dim(`... ${more} more connections (--limit 0 shows all, --json has them all)`)}` : text;
+  const text = table(rows, [
+    'right',
+    'left',
+    'left',
+    'right',
+    'right',
+    'right',
+    'right',
+    'left',
+    'right',
+    'left',
+    'left',
+    'left',
+    'left',
+  ]);
+  return more > 0
+    ? `${text}\n${s.dim(`... ${more} more connections (--limit 0 shows all, --json has them all)`)}`
+    : text;
 }
 
 function connectionRow(c: ConnectionRecord, t0: number): string[] {
@@ -179,4 +262,3 @@ function summarizeStatuses(codes: readonly number[]): string {
   for (const code of codes) counts.set(code, (counts.get(code) ?? 0) + 1);
   return [...counts].map(([code, n]) => (n > 1 ? `${code}x${n}` : String(code))).join(' ');
 }
-

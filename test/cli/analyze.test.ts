@@ -39,12 +39,20 @@ function packets(): TcpPacketSpec[] {
   }
   a.close('client');
   out.push(...a.packets);
-  const b = new Conversation({ address: '10.0.0.1', port: 40002 }, { address: '10.0.0.2', port: 8080 }, { start: a.time + 1000 }).handshake();
+  const b = new Conversation(
+    { address: '10.0.0.1', port: 40002 },
+    { address: '10.0.0.2', port: 8080 },
+    { start: a.time + 1000 },
+  ).handshake();
   b.send('client', httpGet('/once', { Connection: 'close' }), { ack: true });
   b.send('server', httpResponse(503, 'busy', { Connection: 'close' }), { ack: true });
   b.close('server');
   out.push(...b.packets);
-  const c = new Conversation({ address: '2001:db8::1', port: 40003 }, { address: '2001:db8::2', port: 9090 }, { start: b.time + 1000 }).handshake();
+  const c = new Conversation(
+    { address: '2001:db8::1', port: 40003 },
+    { address: '2001:db8::2', port: 9090 },
+    { start: b.time + 1000 },
+  ).handshake();
   c.send('client', httpGet('/v6'), { ack: true });
   c.send('server', httpResponse(204, ''), { ack: true });
   c.rst('client');
@@ -66,7 +74,10 @@ async function file(name: string, bytes: Uint8Array | string): Promise<string> {
 /** The binary with `input` on its standard input. */
 function runWithStdin(args: string[], input: Uint8Array): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -93,7 +104,8 @@ test('analyze --help: usage on stdout, exit 0; listed in the main help', async (
   const r = await runCli(['analyze', '--help']);
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^Usage: keepalive-lab analyze FILE\|- \[options\]/);
-  for (const option of ['--port P', '--server HOST:PORT', '--no-http', '--limit N', '--json']) assert.ok(r.stdout.includes(option), option);
+  for (const option of ['--port P', '--server HOST:PORT', '--no-http', '--limit N', '--json'])
+    assert.ok(r.stdout.includes(option), option);
   const main = await runCli(['--help']);
   assert.match(main.stdout, /^ {2}analyze /m);
 });
@@ -104,7 +116,10 @@ test('analyze: usage errors exit 2 with one line and the usage', async () => {
     [['analyze', PCAP, PCAPNG], /one capture at a time, got 2/],
     [['analyze', PCAP, '--server', 'nonsense'], /--server must be HOST:PORT \(or \[IPv6\]:PORT\), got 'nonsense'/],
     [['analyze', PCAP, '--server', '127.0.0.1:99999'], /--server must be HOST:PORT/],
-    [['analyze', PCAP, '--server', 'example.com:80'], /--server needs an IP address \(or localhost\), got 'example.com'/],
+    [
+      ['analyze', PCAP, '--server', 'example.com:80'],
+      /--server needs an IP address \(or localhost\), got 'example.com'/,
+    ],
     [['analyze', PCAP, '--port', '0'], /--port must be between 1 and 65535, got 0/],
     [['analyze', PCAP, '--limit', 'some'], /--limit must be a whole number/],
     [['analyze', PCAP, '--bogus'], /Unknown option '--bogus'/],
@@ -122,11 +137,23 @@ test('analyze: input that cannot be read or is not a capture exits 1 with its co
   const cases: [string, RegExp][] = [
     [join(dir, 'missing.pcap'), /error: no such file: .*missing\.pcap \(KAL_ERR_FILE\)/],
     [dir, /is a directory, not a capture \(KAL_ERR_FILE\)/],
-    [await file('notes.txt', 'GET / HTTP/1.1\r\nHost: example\r\n\r\n'), /not a pcap or pcapng file \(starts with 0x47455420\) \(KAL_ERR_NOT_A_CAPTURE\)/],
+    [
+      await file('notes.txt', 'GET / HTTP/1.1\r\nHost: example\r\n\r\n'),
+      /not a pcap or pcapng file \(starts with 0x47455420\) \(KAL_ERR_NOT_A_CAPTURE\)/,
+    ],
     [await file('empty.pcap', new Uint8Array(0)), /empty input: no capture file header \(KAL_ERR_NOT_A_CAPTURE\)/],
-    [await file('header-cut.pcap', buildPcap({ packets: [] }).subarray(0, 20)), /only 20 bytes: the capture ends inside its file header \(KAL_ERR_NOT_A_CAPTURE\)/],
-    [await file('usb.pcap', buildPcap({ linkType: 189, packets: [{ frame: new Uint8Array(40) }] })), /unsupported link type 189 \(KAL_ERR_UNSUPPORTED_LINK_TYPE\)/],
-    [await file('bad-shb.pcapng', Uint8Array.of(0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a)), /\(KAL_ERR_MALFORMED_CAPTURE\)/],
+    [
+      await file('header-cut.pcap', buildPcap({ packets: [] }).subarray(0, 20)),
+      /only 20 bytes: the capture ends inside its file header \(KAL_ERR_NOT_A_CAPTURE\)/,
+    ],
+    [
+      await file('usb.pcap', buildPcap({ linkType: 189, packets: [{ frame: new Uint8Array(40) }] })),
+      /unsupported link type 189 \(KAL_ERR_UNSUPPORTED_LINK_TYPE\)/,
+    ],
+    [
+      await file('bad-shb.pcapng', Uint8Array.of(0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a)),
+      /\(KAL_ERR_MALFORMED_CAPTURE\)/,
+    ],
   ];
   for (const [path, message] of cases) {
     const r = await runCli(['analyze', path]);
@@ -177,7 +204,26 @@ test('analyze --json: the report schema, the same data', async () => {
   assert.equal(wire.totals.connections, 3);
   assert.equal(wire.totals.requests, 5);
   assert.deepEqual(wire.http, { serverClose: 1, clientClose: 1 });
-  const keys = ['id', 'client', 'server', 'start', 'end', 'handshakeRttMs', 'requests', 'responses', 'statusCodes', 'idleGapsMs', 'closedFirstBy', 'resetBy', 'timeWait', 'startedBefore', 'openAtEnd', 'bytesFromClient', 'bytesFromServer', 'notes'];
+  const keys = [
+    'id',
+    'client',
+    'server',
+    'start',
+    'end',
+    'handshakeRttMs',
+    'requests',
+    'responses',
+    'statusCodes',
+    'idleGapsMs',
+    'closedFirstBy',
+    'resetBy',
+    'timeWait',
+    'startedBefore',
+    'openAtEnd',
+    'bytesFromClient',
+    'bytesFromServer',
+    'notes',
+  ];
   for (const c of wire.connections) assert.deepEqual(Object.keys(c).sort(), [...keys].sort());
   assert.deepEqual(
     wire.connections.map((c) => [c.requests, c.statusCodes, c.closedFirstBy, c.resetBy, c.timeWait]),
@@ -194,9 +240,20 @@ test('analyze --port and --server keep the connections in focus', async () => {
     connections(await runCli(['analyze', PCAP, '--json', '--port', '8080'])).map((c) => c.client.port),
     [40001, 40002],
   );
-  assert.deepEqual(connections(await runCli(['analyze', PCAP, '--json', '--port', '40002'])).map((c) => [c.client.port, c.server.port]), [[40002, 8080]]);
+  assert.deepEqual(
+    connections(await runCli(['analyze', PCAP, '--json', '--port', '40002'])).map((c) => [
+      c.client.port,
+      c.server.port,
+    ]),
+    [[40002, 8080]],
+  );
   assert.deepEqual(connections(await runCli(['analyze', PCAP, '--json', '--server', '10.0.0.2:8080'])).length, 2);
-  assert.deepEqual(connections(await runCli(['analyze', PCAP, '--json', '--server', '[2001:DB8:0:0:0:0:0:2]:9090'])).map((c) => c.server.port), [9090]);
+  assert.deepEqual(
+    connections(await runCli(['analyze', PCAP, '--json', '--server', '[2001:DB8:0:0:0:0:0:2]:9090'])).map(
+      (c) => c.server.port,
+    ),
+    [9090],
+  );
   const none = await runCli(['analyze', PCAP, '--server', '10.0.0.9:8080']);
   assert.equal(none.code, 0, none.stderr);
   assert.match(none.stdout, /no TCP connection was seen/);
@@ -205,8 +262,14 @@ test('analyze --port and --server keep the connections in focus', async () => {
 
 test('analyze --no-http and --limit', async () => {
   const tcpOnly = connections(await runCli(['analyze', PCAP, '--json', '--no-http']));
-  assert.deepEqual(tcpOnly.map((c) => c.requests), [0, 0, 0]);
-  assert.deepEqual(tcpOnly.map((c) => c.closedFirstBy), ['client', 'server', null]);
+  assert.deepEqual(
+    tcpOnly.map((c) => c.requests),
+    [0, 0, 0],
+  );
+  assert.deepEqual(
+    tcpOnly.map((c) => c.closedFirstBy),
+    ['client', 'server', null],
+  );
   const limited = await runCli(['analyze', PCAP, '--limit', '1']);
   assert.equal(limited.code, 0);
   assert.match(limited.stdout, /\.\.\. 2 more connections \(--limit 0 shows all, --json has them all\)/);
@@ -239,7 +302,15 @@ test('analyze --json: written as connections end, JSON.parse gives the report pr
   assert.equal(churn.connections.length, churnMeta.connections);
   assert.equal(churn.totals.connections, churnMeta.connections);
   // The fields computed at the end follow the records.
-  assert.deepEqual(Object.keys(churn), ['observer', 'available', 'seesRequests', 'connections', 'totals', 'http', 'warnings']);
+  assert.deepEqual(Object.keys(churn), [
+    'observer',
+    'available',
+    'seesRequests',
+    'connections',
+    'totals',
+    'http',
+    'warnings',
+  ]);
   // No connection at all: an empty list, still one valid document.
   const quiet = await file('no-tcp.pcap', buildPcap({ packets: [] }));
   const empty = json(await runCli(['analyze', quiet, '--json']));
@@ -249,8 +320,18 @@ test('analyze --json: written as connections end, JSON.parse gives the report pr
 test('analyze: the terminal keeps the first --limit records; totals, verdict and RST side count them all', async () => {
   const r = await runCli(['analyze', CHURN, '--limit', '3']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, new RegExp(`\\.\\.\\. ${churnMeta.connections - 3} more connections \\(--limit 0 shows all, --json has them all\\)`));
-  assert.match(r.stdout, new RegExp(`connections ${churnMeta.connections} \\(${churnMeta.connections} opened with a SYN in view\\)\\s+requests ${churnMeta.requests}`));
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `\\.\\.\\. ${churnMeta.connections - 3} more connections \\(--limit 0 shows all, --json has them all\\)`,
+    ),
+  );
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `connections ${churnMeta.connections} \\(${churnMeta.connections} opened with a SYN in view\\)\\s+requests ${churnMeta.requests}`,
+    ),
+  );
   assert.match(r.stdout, /requests per connection min 1, median 1, max 1, mean 1/);
   const rows = r.stdout.split('\n').filter((line) => /^\s*\d+\s+127\.0\.0\.1:\d+/.test(line));
   assert.equal(rows.length, 3);
@@ -259,7 +340,11 @@ test('analyze: the terminal keeps the first --limit records; totals, verdict and
   c.send('client', httpGet(), { ack: true });
   c.send('server', httpResponse(), { ack: true });
   c.rst('server');
-  const d = new Conversation({ address: '10.0.0.1', port: 40011 }, { address: '10.0.0.2', port: 8080 }, { start: c.time + 10 }).handshake();
+  const d = new Conversation(
+    { address: '10.0.0.1', port: 40011 },
+    { address: '10.0.0.2', port: 8080 },
+    { start: c.time + 10 },
+  ).handshake();
   d.rst('client');
   const resets = await file('resets.pcap', buildPcap({ packets: [...c.packets, ...d.packets] }));
   const out = await runCli(['analyze', resets, '--limit', '1']);
@@ -288,7 +373,11 @@ test('analyze --json waits for a slow stdout (drain) instead of piling the recor
     if (!ok) refused++;
     return ok;
   }) as typeof slow.write;
-  const code = await analyze.run([CHURN, '--json'], { stdout: slow, stderr: new Writable({ write: (_c, _e, done) => done() }), env: {} });
+  const code = await analyze.run([CHURN, '--json'], {
+    stdout: slow,
+    stderr: new Writable({ write: (_c, _e, done) => done() }),
+    env: {},
+  });
   assert.equal(code, 0);
   await new Promise<void>((resolve) => slow.end(resolve));
   const report = JSON.parse(text) as Report;
@@ -311,46 +400,58 @@ test('analyze -: a capture on standard input', async () => {
   assert.match(empty.stderr, /KAL_ERR_NOT_A_CAPTURE/);
 });
 
-test('tcpdump -w - | keepalive-lab analyze -: a live capture piped in', { skip: captureSkip(), timeout: 30_000 }, async (t) => {
-  const server = await startLabServer();
-  t.after(() => server.close());
-  const tcpdump = spawn('tcpdump', ['-i', 'lo', '-n', '--immediate-mode', '-U', '-B', '16384', '-s', '4096', '-w', '-', `tcp port ${server.port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => stopProcess(tcpdump));
-  const cli = spawn(process.execPath, [BIN, 'analyze', '-', '--json'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  t.after(() => stopProcess(cli));
-  tcpdump.stdout.pipe(cli.stdin);
-  let stdout = '';
-  let stderr = '';
-  cli.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  cli.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const done = new Promise<number | null>((resolve) => cli.on('close', (code) => resolve(code)));
-  let tcpdumpErr = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tcpdump did not listen: ${tcpdumpErr}`)), 10_000);
-    tcpdump.stderr.on('data', (c: Buffer) => {
-      tcpdumpErr += c.toString();
-      if (/listening on/.test(tcpdumpErr)) {
-        clearTimeout(timer);
-        resolve();
-      }
+test(
+  'tcpdump -w - | keepalive-lab analyze -: a live capture piped in',
+  { skip: captureSkip(), timeout: 30_000 },
+  async (t) => {
+    const server = await startLabServer();
+    t.after(() => server.close());
+    const tcpdump = spawn(
+      'tcpdump',
+      ['-i', 'lo', '-n', '--immediate-mode', '-U', '-B', '16384', '-s', '4096', '-w', '-', `tcp port ${server.port}`],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    t.after(() => stopProcess(tcpdump));
+    const cli = spawn(process.execPath, [BIN, 'analyze', '-', '--json'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    t.after(() => stopProcess(cli));
+    tcpdump.stdout.pipe(cli.stdin);
+    let stdout = '';
+    let stderr = '';
+    cli.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    cli.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const done = new Promise<number | null>((resolve) => cli.on('close', (code) => resolve(code)));
+    let tcpdumpErr = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`tcpdump did not listen: ${tcpdumpErr}`)), 10_000);
+      tcpdump.stderr.on('data', (c: Buffer) => {
+        tcpdumpErr += c.toString();
+        if (/listening on/.test(tcpdumpErr)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
     });
-  });
-  const curl = await runTool('curl', ['-sS', server.url, server.url, server.url]);
-  assert.equal(curl.code, 0, curl.stderr);
-  await new Promise((resolve) => setTimeout(resolve, 300)); // the last FIN/ACKs
-  await stopProcess(tcpdump);
-  const code = await done;
-  assert.equal(code, 0, stderr);
-  const report = JSON.parse(stdout) as Report;
-  const wire = report.runs[0]!.observers[0]!;
-  assert.equal(wire.totals.connections, 1);
-  assert.equal(wire.totals.requests, 3);
-  assert.equal(report.runs[0]!.verdict.code, 'reuse');
-});
+    const curl = await runTool('curl', ['-sS', server.url, server.url, server.url]);
+    assert.equal(curl.code, 0, curl.stderr);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the last FIN/ACKs
+    await stopProcess(tcpdump);
+    const code = await done;
+    assert.equal(code, 0, stderr);
+    const report = JSON.parse(stdout) as Report;
+    const wire = report.runs[0]!.observers[0]!;
+    assert.equal(wire.totals.connections, 1);
+    assert.equal(wire.totals.requests, 3);
+    assert.equal(report.runs[0]!.verdict.code, 'reuse');
+  },
+);
 
 test('analyze --json | head: the reader leaving early ends the command quietly, exit 0', async () => {
   // A 6 MB churn capture makes megabytes of JSON: far more than a pipe holds when the reader is gone.
-  const child = spawn('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" analyze "${CHURN}" --json | head -c 100 > /dev/null`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    'bash',
+    ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" analyze "${CHURN}" --json | head -c 100 > /dev/null`],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));

@@ -57,7 +57,10 @@ test('a busy --port: clear error with the hint, exit 1', async (t) => {
   const port = (blocker.address() as net.AddressInfo).port;
   const r = await runCli(['run', '--port', String(port), '--no-capture']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, new RegExp(`port ${port} on 127.0.0.1 is already in use \\(leave out --port to pick a free one\\)`));
+  assert.match(
+    r.stderr,
+    new RegExp(`port ${port} on 127.0.0.1 is already in use \\(leave out --port to pick a free one\\)`),
+  );
   assert.match(r.stderr, /KAL_ERR_PORT_IN_USE/);
 });
 

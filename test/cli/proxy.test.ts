@@ -30,7 +30,10 @@ test('proxy: bad flags and values -> one-line error, usage, exit 2', async () =>
     [['proxy', '--target', 'http://example.com/'], /an address, not a URL: try example\.com:80/],
     [['proxy', '--target', '::1:80'], /put an IPv6 address in brackets/],
     [['proxy', '--target', '127.0.0.1:0'], /the port must be between 1 and 65535/],
-    [['proxy', '--target', '127.0.0.1:80', '--listen', '70000'], /--listen must be HOST:PORT or PORT \(the port must be between 0 and 65535\)/],
+    [
+      ['proxy', '--target', '127.0.0.1:80', '--listen', '70000'],
+      /--listen must be HOST:PORT or PORT \(the port must be between 0 and 65535\)/,
+    ],
     [['proxy', '--target', '127.0.0.1:80', '--listen', ':9000'], /the host is missing/],
     [['proxy', '--target', '127.0.0.1:80', '--listen', '[nope]:9000'], /'nope' is not an IPv6 address/],
     [['proxy', '--target', '127.0.0.1:80', '--duration', '0'], /--duration must be a number of seconds above 0/],
@@ -53,7 +56,12 @@ test('proxy: a busy listen port -> KAL_ERR_PORT_IN_USE, exit 1', async (t) => {
   const port = (busy.address() as AddressInfo).port;
   const r = await runCli(['proxy', '--listen', `127.0.0.1:${port}`, '--target', '127.0.0.1:9']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use \\(choose another port with --listen.*\\(KAL_ERR_PORT_IN_USE\\)`));
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `port ${port} on 127\\.0\\.0\\.1 is already in use \\(choose another port with --listen.*\\(KAL_ERR_PORT_IN_USE\\)`,
+    ),
+  );
 });
 
 interface Running {
@@ -86,7 +94,9 @@ async function keepAliveRequests(port: number, count: number): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {
     for (let i = 0; i < count; i++) {
-      const res = await new Promise<http.IncomingMessage>((resolve, reject) => http.get(`http://127.0.0.1:${port}/`, { agent }, resolve).on('error', reject));
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
+        http.get(`http://127.0.0.1:${port}/`, { agent }, resolve).on('error', reject),
+      );
       res.resume();
       await once(res, 'end');
     }

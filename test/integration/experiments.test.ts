@@ -42,7 +42,8 @@ function assertAgree(report: RunReport): void {
 test('1: sequential, body never read: 10 connections, 10 SYNs, 10 TIME_WAIT on the client', { skip }, async () => {
   const r = await experiment('seq-unread');
   assert.equal(r.client?.completed, 10);
-  for (const name of ['server', 'kernel', 'wire'] as const) assert.equal(observer(r, name).totals.connections, 10, name);
+  for (const name of ['server', 'kernel', 'wire'] as const)
+    assert.equal(observer(r, name).totals.connections, 10, name);
   const wire = observer(r, 'wire');
   assert.equal(wire.totals.syns, 10);
   assert.equal(wire.totals.requests, 10);
@@ -77,23 +78,28 @@ test('3: 10 workers x 10, idle pool 2: more than 10 connections (churn)', { skip
 
 test('4: 10 workers x 10, idle pool 10: exactly 10 connections', { skip }, async () => {
   const r = await experiment('conc-pool-10');
-  for (const name of ['server', 'kernel', 'wire'] as const) assert.equal(observer(r, name).totals.connections, 10, name);
+  for (const name of ['server', 'kernel', 'wire'] as const)
+    assert.equal(observer(r, name).totals.connections, 10, name);
   assert.equal(observer(r, 'wire').totals.syns, 10);
   assert.equal(observer(r, 'wire').totals.requests, 100);
   assertAgree(r);
   assert.equal(r.verdict.code, 'reuse');
 });
 
-test('keep-alive off and server Connection: close: one connection per request, closed by the server', { skip }, async () => {
-  for (const name of ['no-keepalive', 'server-close']) {
-    const r = await experiment(name);
-    const wire = observer(r, 'wire');
-    assert.equal(wire.totals.connections, 10, name);
-    assert.equal(wire.totals.closedFirstBy.server, 10, name);
-    assert.equal(observer(r, 'kernel').totals.timeWait.server, 10, name);
-    assertAgree(r);
-  }
-});
+test(
+  'keep-alive off and server Connection: close: one connection per request, closed by the server',
+  { skip },
+  async () => {
+    for (const name of ['no-keepalive', 'server-close']) {
+      const r = await experiment(name);
+      const wire = observer(r, 'wire');
+      assert.equal(wire.totals.connections, 10, name);
+      assert.equal(wire.totals.closedFirstBy.server, 10, name);
+      assert.equal(observer(r, 'kernel').totals.timeWait.server, 10, name);
+      assertAgree(r);
+    }
+  },
+);
 
 test('fetch with a 16 KB body never read: one connection per request', { skip }, async () => {
   const r = await experiment('fetch-unread-16k');
@@ -128,22 +134,30 @@ test('--target: an external server, seen by the kernel and the wire (no server a
   t.after(() => target.close());
   const s = scenarios.get('seq-unread')!;
   const r = await runExperiment('target', 'target', { ...s.config, requests: 4, target: `${target.url}path` });
-  assert.equal(r.observers.some((o) => o.observer === 'server'), false);
+  assert.equal(
+    r.observers.some((o) => o.observer === 'server'),
+    false,
+  );
   assert.equal(observer(r, 'kernel').totals.connections, 4);
   assert.equal(observer(r, 'wire').totals.connections, 4);
   assert.equal(observer(r, 'wire').totals.requests, 4);
   assertAgree(r);
 });
 
-test('a large body never read: the client resets each connection (RST, no TIME_WAIT) and all three observers count it', { skip }, async () => {
-  const s = scenarios.get('seq-unread')!;
-  const r = await runExperiment('rst', 'rst', { ...s.config, requests: 5, bodySize: 1024 * 1024 });
-  for (const name of ['server', 'kernel', 'wire'] as const) assert.equal(observer(r, name).totals.connections, 5, name);
-  const wire = observer(r, 'wire');
-  assert.equal(wire.totals.resets, 5);
-  assert.ok(wire.connections.every((c) => c.resetBy === 'client' && c.timeWait === null));
-  assert.equal(observer(r, 'server').totals.resets, 5);
-  assert.equal(observer(r, 'kernel').totals.timeWait.client + observer(r, 'kernel').totals.timeWait.server, 0);
-  assertAgree(r);
-  assert.match(r.verdict.summary, /RST instead of FIN/);
-});
+test(
+  'a large body never read: the client resets each connection (RST, no TIME_WAIT) and all three observers count it',
+  { skip },
+  async () => {
+    const s = scenarios.get('seq-unread')!;
+    const r = await runExperiment('rst', 'rst', { ...s.config, requests: 5, bodySize: 1024 * 1024 });
+    for (const name of ['server', 'kernel', 'wire'] as const)
+      assert.equal(observer(r, name).totals.connections, 5, name);
+    const wire = observer(r, 'wire');
+    assert.equal(wire.totals.resets, 5);
+    assert.ok(wire.connections.every((c) => c.resetBy === 'client' && c.timeWait === null));
+    assert.equal(observer(r, 'server').totals.resets, 5);
+    assert.equal(observer(r, 'kernel').totals.timeWait.client + observer(r, 'kernel').totals.timeWait.server, 0);
+    assertAgree(r);
+    assert.match(r.verdict.summary, /RST instead of FIN/);
+  },
+);

@@ -82,7 +82,12 @@ test('curl, one URL 5 times in one invocation -> 1 connection, 5 requests, close
 
 test("curl -H 'Connection: close' -> 5 connections, closed by the server", { skip }, async (t) => {
   const { proxy, url } = await labProxy(t);
-  const r = await runTool(t, 'curl', ['-s', '-H', 'Connection: close', ...times(5, url).flatMap((u) => ['-o', '/dev/null', u])]);
+  const r = await runTool(t, 'curl', [
+    '-s',
+    '-H',
+    'Connection: close',
+    ...times(5, url).flatMap((u) => ['-o', '/dev/null', u]),
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const report = await settledReport(proxy, 5);
   assert.equal(report.totals.connections, 5);
@@ -120,7 +125,9 @@ test('python3 -m http.server (HTTP/1.0 server) -> one connection per request', {
   const dir = await mkdtemp(join(tmpdir(), 'kal-proxy-py-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'hello.txt'), 'hello\n');
-  const python = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', HOST, '--directory', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const python = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', HOST, '--directory', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.after(() => killIfRunning(python));
   // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
   const port = await new Promise<number>((resolve, reject) => {

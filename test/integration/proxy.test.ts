@@ -23,7 +23,11 @@ import { liveResources } from '../../src/util/lifecycle.js';
 
 const HOST = '127.0.0.1';
 
-async function startProxy(t: TestContext, target: { host: string; port: number }, options: Partial<ProxyOptions> = {}): Promise<TcpProxy> {
+async function startProxy(
+  t: TestContext,
+  target: { host: string; port: number },
+  options: Partial<ProxyOptions> = {},
+): Promise<TcpProxy> {
   const proxy = new TcpProxy({ targetHost: target.host, targetPort: target.port, ...options });
   await proxy.start();
   t.after(() => proxy.stop());
@@ -38,7 +42,10 @@ async function labBehindProxy(t: TestContext, options: LabServerOptions = {}) {
 }
 
 /** A raw TCP server; `onSocket` scripts what it does. Every accepted socket is closed in t.after. */
-async function rawServer(t: TestContext, onSocket: (s: net.Socket) => void): Promise<{ port: number; sockets: net.Socket[] }> {
+async function rawServer(
+  t: TestContext,
+  onSocket: (s: net.Socket) => void,
+): Promise<{ port: number; sockets: net.Socket[] }> {
   const sockets: net.Socket[] = [];
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
     sockets.push(s);
@@ -73,11 +80,15 @@ function closed(socket: net.Socket): Promise<void> {
 function readAll(socket: net.Socket): Promise<Buffer> {
   const chunks: Buffer[] = [];
   socket.on('data', (c: Buffer) => chunks.push(c));
-  return new Promise((resolve) => socket.once('close', () => resolve(Buffer.concat(chunks))).once('end', () => resolve(Buffer.concat(chunks))));
+  return new Promise((resolve) =>
+    socket.once('close', () => resolve(Buffer.concat(chunks))).once('end', () => resolve(Buffer.concat(chunks))),
+  );
 }
 
 async function get(agent: http.Agent, url: string, headers: http.OutgoingHttpHeaders = {}): Promise<number> {
-  const res = await new Promise<http.IncomingMessage>((resolve, reject) => http.get(url, { agent, headers }, resolve).on('error', reject));
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
+    http.get(url, { agent, headers }, resolve).on('error', reject),
+  );
   res.resume();
   await once(res, 'end');
   return res.statusCode ?? 0;
@@ -263,12 +274,18 @@ test('upstream refused -> the client connection is closed and the record says wh
   const report = await proxy.stop();
   assert.equal(report.totals.connections, 2);
   for (const c of report.connections) {
-    assert.ok(c.notes.some((n) => /unreachable \(ECONNREFUSED\): client connection closed/.test(n)), c.notes.join('; '));
+    assert.ok(
+      c.notes.some((n) => /unreachable \(ECONNREFUSED\): client connection closed/.test(n)),
+      c.notes.join('; '),
+    );
     assert.equal(c.requests, 1);
     assert.equal(c.responses, 0);
   }
   const warning = report.warnings.find((w) => w.code === ProxyWarning.UPSTREAM_UNREACHABLE);
-  assert.match(warning?.message ?? '', /2 client connections closed because 127\.0\.0\.1:\d+ could not be reached \(ECONNREFUSED\)/);
+  assert.match(
+    warning?.message ?? '',
+    /2 client connections closed because 127\.0\.0\.1:\d+ could not be reached \(ECONNREFUSED\)/,
+  );
 });
 
 /** python3 holds a listener that never accepts, its backlog filled: further SYNs are dropped. */
@@ -300,7 +317,10 @@ test('upstream that never answers the SYN -> connect timeout, the client connect
   assert.equal((await received).length, 0);
   await proxy.whenSettled(1);
   const c = only((await proxy.stop()).connections);
-  assert.ok(c.notes.some((n) => /unreachable \(ETIMEDOUT\): client connection closed/.test(n)), c.notes.join('; '));
+  assert.ok(
+    c.notes.some((n) => /unreachable \(ETIMEDOUT\): client connection closed/.test(n)),
+    c.notes.join('; '),
+  );
   assert.equal(c.openAtEnd, false);
 });
 
@@ -328,7 +348,10 @@ test('malformed HTTP and binary bytes are forwarded untouched; the record says f
   assert.equal(c.requests, 0);
   // A response head with an invalid Content-Length is counted; its body cannot be delimited.
   assert.equal(c.responses, 1);
-  assert.ok(c.notes.includes(`HTTP framing of the server's bytes lost at byte ${serverHead.length}: invalid Content-Length`), c.notes.join('; '));
+  assert.ok(
+    c.notes.includes(`HTTP framing of the server's bytes lost at byte ${serverHead.length}: invalid Content-Length`),
+    c.notes.join('; '),
+  );
   assert.ok(
     // The offset is where the head that could not be framed began.
     c.notes.includes("HTTP framing of the client's bytes lost at byte 0: malformed header field"),
@@ -364,7 +387,10 @@ test('backpressure: a client that does not read stalls the server instead of fil
     handedOver = now;
   }
   // Kernel buffers on the way hold some MiB; without backpressure the proxy would take all 256.
-  assert.ok(handedOver < total / 2, `server handed over ${handedOver} of ${total} bytes to a client that reads nothing`);
+  assert.ok(
+    handedOver < total / 2,
+    `server handed over ${handedOver} of ${total} bytes to a client that reads nothing`,
+  );
   let got = 0;
   socket.on('data', (c: Buffer) => (got += c.length));
   socket.resume();

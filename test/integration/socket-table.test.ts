@@ -26,7 +26,10 @@ const LINUX = { skip: existsSync('/proc/net/tcp') ? false : 'no /proc/net/tcp (n
 test('fixture root: tcp then tcp6, no warnings', LE_HOST, async () => {
   const { entries, warnings } = await readSocketTable({ root: join(FIXTURES, 'linux-le') });
   assert.deepEqual(warnings, []);
-  assert.deepEqual(entries.map((e) => e.family), [4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6]);
+  assert.deepEqual(
+    entries.map((e) => e.family),
+    [4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6],
+  );
   assert.deepEqual(entries[0]?.local, { address: '127.0.0.1', port: 8080 });
   assert.deepEqual(entries[9]?.local, { address: '::1', port: 3000 });
 });
@@ -42,7 +45,10 @@ test('parser warnings name the file they come from', LE_HOST, async () => {
   const root = join(FIXTURES, 'garbage');
   const { entries, warnings } = await readSocketTable({ root });
   assert.equal(entries.length, 1);
-  assert.deepEqual(warnings.map((w) => w.code), [ProcNetWarning.MALFORMED_LINE, ProcNetWarning.MALFORMED_LINE]);
+  assert.deepEqual(
+    warnings.map((w) => w.code),
+    [ProcNetWarning.MALFORMED_LINE, ProcNetWarning.MALFORMED_LINE],
+  );
   assert.equal(warnings[0]?.message, `${join(root, 'net', 'tcp')}: line 3: expected at least 10 columns, got 6`);
   assert.match(warnings[1]?.message ?? '', new RegExp(`^${join(root, 'net', 'tcp6')}: line 2: local address: `));
 });
@@ -72,11 +78,16 @@ test('filterSockets: port matches local or remote, state one or several, criteri
   const ports = (list: SocketEntry[]) => list.map((e) => `${e.local.port}>${e.remote.port}`);
   assert.equal(filterSockets(entries, {}).length, entries.length);
   assert.deepEqual(ports(filterSockets(entries, { port: 8080 })), [
-    '8080>0', '8080>54321', '54321>8080', '54322>8080', '8080>54326',
+    '8080>0',
+    '8080>54321',
+    '54321>8080',
+    '54322>8080',
+    '8080>54326',
   ]);
   assert.deepEqual(ports(filterSockets(entries, { state: 'LISTEN' })), ['8080>0', '8443>0', '3000>0']);
   assert.deepEqual(ports(filterSockets(entries, { port: 8080, state: ['TIME_WAIT', 'SYN_RECV'] })), [
-    '54322>8080', '8080>54326',
+    '54322>8080',
+    '8080>54326',
   ]);
   assert.deepEqual(filterSockets(entries, { state: [] }), []);
   assert.deepEqual(filterSockets(entries, { port: 1 }), []);
@@ -123,7 +134,12 @@ function find(entries: SocketEntry[], localPort: number, remotePort: number): So
 }
 
 /** Reads the table until the socket is in `state`, at most `tries` times; returns the last entry seen. */
-async function pollFor(localPort: number, remotePort: number, state: TcpState, tries = 200): Promise<SocketEntry | undefined> {
+async function pollFor(
+  localPort: number,
+  remotePort: number,
+  state: TcpState,
+  tries = 200,
+): Promise<SocketEntry | undefined> {
   let entry: SocketEntry | undefined;
   for (let i = 0; i < tries; i++) {
     entry = find((await readSocketTable()).entries, localPort, remotePort);
@@ -133,46 +149,57 @@ async function pollFor(localPort: number, remotePort: number, state: TcpState, t
   return entry;
 }
 
-for (const { host, family } of [{ host: '127.0.0.1', family: 4 }, { host: '::1', family: 6 }] as const) {
-  test(`real sockets on ${host}: LISTEN, both ends ESTABLISHED, TIME_WAIT on the side that closed first`, LINUX, async (t) => {
-    const listening = await listen(t, host);
-    if (listening === null) {
-      t.skip(`${host} is not configured on this host`);
-      return;
-    }
-    const port = (listening.server.address() as AddressInfo).port;
-    const [client, serverSide] = await connect(t, listening.server, host);
-    const clientPort = client.localPort ?? 0;
+for (const { host, family } of [
+  { host: '127.0.0.1', family: 4 },
+  { host: '::1', family: 6 },
+] as const) {
+  test(
+    `real sockets on ${host}: LISTEN, both ends ESTABLISHED, TIME_WAIT on the side that closed first`,
+    LINUX,
+    async (t) => {
+      const listening = await listen(t, host);
+      if (listening === null) {
+        t.skip(`${host} is not configured on this host`);
+        return;
+      }
+      const port = (listening.server.address() as AddressInfo).port;
+      const [client, serverSide] = await connect(t, listening.server, host);
+      const clientPort = client.localPort ?? 0;
 
-    const { entries } = await readSocketTable();
-    const mine = filterSockets(entries, { port });
-    const uid = process.getuid?.() ?? 0;
-    const expected = (state: TcpState, localPort: number, remotePort: number, remote = host) => ({
-      family,
-      state,
-      local: { address: host, port: localPort },
-      remote: { address: remotePort === 0 ? (family === 4 ? '0.0.0.0' : '::') : remote, port: remotePort },
-      uid,
-    });
-    const seen = (e: SocketEntry | undefined) =>
-      e && { family: e.family, state: e.state, local: e.local, remote: e.remote, uid: e.uid };
-    assert.deepEqual(seen(find(mine, port, 0)), expected('LISTEN', port, 0));
-    assert.deepEqual(seen(find(mine, port, clientPort)), expected('ESTABLISHED', port, clientPort));
-    assert.deepEqual(seen(find(mine, clientPort, port)), expected('ESTABLISHED', clientPort, port));
-    for (const e of mine) assert.ok(e.inode > 0, `${e.state} has an inode`);
+      const { entries } = await readSocketTable();
+      const mine = filterSockets(entries, { port });
+      const uid = process.getuid?.() ?? 0;
+      const expected = (state: TcpState, localPort: number, remotePort: number, remote = host) => ({
+        family,
+        state,
+        local: { address: host, port: localPort },
+        remote: { address: remotePort === 0 ? (family === 4 ? '0.0.0.0' : '::') : remote, port: remotePort },
+        uid,
+      });
+      const seen = (e: SocketEntry | undefined) =>
+        e && { family: e.family, state: e.state, local: e.local, remote: e.remote, uid: e.uid };
+      assert.deepEqual(seen(find(mine, port, 0)), expected('LISTEN', port, 0));
+      assert.deepEqual(seen(find(mine, port, clientPort)), expected('ESTABLISHED', port, clientPort));
+      assert.deepEqual(seen(find(mine, clientPort, port)), expected('ESTABLISHED', clientPort, port));
+      // Only the three sockets of this test: the port number may also appear in a TIME_WAIT socket left
+      // by an earlier connection of another test (which has no inode), and that is not ours to check.
+      for (const e of [find(mine, port, 0), find(mine, port, clientPort), find(mine, clientPort, port)]) {
+        assert.ok(e !== undefined && e.inode > 0, `${e?.state} has an inode`);
+      }
 
-    // The client closes first: it goes FIN_WAIT1 -> FIN_WAIT2 -> TIME_WAIT; the server, which closes
-    // in response (allowHalfOpen false), goes CLOSE_WAIT -> LAST_ACK -> gone, without TIME_WAIT.
-    const serverClosed = once(serverSide, 'close');
-    client.end();
-    await Promise.all([once(client, 'close'), serverClosed]);
-    const clientEntry = await pollFor(clientPort, port, 'TIME_WAIT');
-    assert.equal(clientEntry?.state, 'TIME_WAIT');
-    assert.equal(clientEntry?.timer.kind, 'timewait');
-    assert.equal(clientEntry?.inode, 0);
-    const serverEntry = find((await readSocketTable()).entries, port, clientPort);
-    assert.notEqual(serverEntry?.state, 'TIME_WAIT');
-  });
+      // The client closes first: it goes FIN_WAIT1 -> FIN_WAIT2 -> TIME_WAIT; the server, which closes
+      // in response (allowHalfOpen false), goes CLOSE_WAIT -> LAST_ACK -> gone, without TIME_WAIT.
+      const serverClosed = once(serverSide, 'close');
+      client.end();
+      await Promise.all([once(client, 'close'), serverClosed]);
+      const clientEntry = await pollFor(clientPort, port, 'TIME_WAIT');
+      assert.equal(clientEntry?.state, 'TIME_WAIT');
+      assert.equal(clientEntry?.timer.kind, 'timewait');
+      assert.equal(clientEntry?.inode, 0);
+      const serverEntry = find((await readSocketTable()).entries, port, clientPort);
+      assert.notEqual(serverEntry?.state, 'TIME_WAIT');
+    },
+  );
 }
 
 test('real sockets, IPv6 socket bound to ::ffff:127.0.0.1: listed in tcp6, shown as IPv4', LINUX, async (t) => {

@@ -28,7 +28,10 @@ async function withLabServer<T>(fn: (s: LabServer) => Promise<T>): Promise<T> {
 }
 
 async function watchJson(port: number, command: string[], extra: string[] = []) {
-  const r = await runCli(['watch', '--port', String(port), '--host', '127.0.0.1', '--json', ...extra, '--', ...command], 60000);
+  const r = await runCli(
+    ['watch', '--port', String(port), '--host', '127.0.0.1', '--json', ...extra, '--', ...command],
+    60000,
+  );
   // The watched command writes nothing to stdout in these tests (-o /dev/null, -q), so stdout is the report.
   const report = JSON.parse(r.stdout) as Report;
   const obs = (name: string) => report.runs[0]!.observers.find((o) => o.observer === name) as ObserverReport;
@@ -38,7 +41,29 @@ async function watchJson(port: number, command: string[], extra: string[] = []) 
 test('watch curl: one URL 5 times in one invocation -> 1 connection, 5 requests', { skip: toolsSkip }, async () => {
   await withLabServer(async (s) => {
     const url = `${s.url}x`;
-    const { r, wire, kernel, report } = await watchJson(s.port, ['curl', '-s', '-o', '/dev/null', '-o', '/dev/null', '-o', '/dev/null', '-o', '/dev/null', '-o', '/dev/null', url, url, url, url, url], ['--expect-max-connections', '1', '--expect-min-requests-per-connection', '5']);
+    const { r, wire, kernel, report } = await watchJson(
+      s.port,
+      [
+        'curl',
+        '-s',
+        '-o',
+        '/dev/null',
+        '-o',
+        '/dev/null',
+        '-o',
+        '/dev/null',
+        '-o',
+        '/dev/null',
+        '-o',
+        '/dev/null',
+        url,
+        url,
+        url,
+        url,
+        url,
+      ],
+      ['--expect-max-connections', '1', '--expect-min-requests-per-connection', '5'],
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(wire.totals.connections, 1);
     assert.equal(wire.totals.requests, 5);
@@ -52,7 +77,11 @@ test('watch curl: one URL 5 times in one invocation -> 1 connection, 5 requests'
 test("watch curl -H 'Connection: close' -> 5 connections, closed by the server", { skip: toolsSkip }, async () => {
   await withLabServer(async (s) => {
     const url = `${s.url}x`;
-    const { r, wire, kernel } = await watchJson(s.port, ['curl', '-s', '-H', 'Connection: close', ...Array(5).fill(['-o', '/dev/null']).flat(), url, url, url, url, url], ['--expect-closed-by', 'server']);
+    const { r, wire, kernel } = await watchJson(
+      s.port,
+      ['curl', '-s', '-H', 'Connection: close', ...Array(5).fill(['-o', '/dev/null']).flat(), url, url, url, url, url],
+      ['--expect-closed-by', 'server'],
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(wire.totals.connections, 5);
     assert.equal(wire.totals.closedFirstBy.server, 5);
@@ -63,12 +92,29 @@ test("watch curl -H 'Connection: close' -> 5 connections, closed by the server",
 test('watch ab -n 50 -c 1 -> 50 connections; ab -k -n 50 -c 5 -> 5 connections', { skip: toolsSkip }, async () => {
   // ab prints its results on stdout: send them to /dev/null so stdout holds only the report.
   await withLabServer(async (s) => {
-    const r1 = await runCli(['watch', '--port', String(s.port), '--json', '--', 'sh', '-c', `ab -q -n 50 -c 1 ${s.url} > /dev/null`], 60000);
+    const r1 = await runCli(
+      ['watch', '--port', String(s.port), '--json', '--', 'sh', '-c', `ab -q -n 50 -c 1 ${s.url} > /dev/null`],
+      60000,
+    );
     assert.equal(r1.code, 0, r1.stderr);
     const wire1 = (JSON.parse(r1.stdout) as Report).runs[0]!.observers.find((o) => o.observer === 'wire')!;
     assert.equal(wire1.totals.connections, 50);
     assert.equal(wire1.totals.requests, 50);
-    const r2 = await runCli(['watch', '--port', String(s.port), '--json', '--expect-max-connections', '5', '--', 'sh', '-c', `ab -q -k -n 50 -c 5 ${s.url} > /dev/null`], 60000);
+    const r2 = await runCli(
+      [
+        'watch',
+        '--port',
+        String(s.port),
+        '--json',
+        '--expect-max-connections',
+        '5',
+        '--',
+        'sh',
+        '-c',
+        `ab -q -k -n 50 -c 5 ${s.url} > /dev/null`,
+      ],
+      60000,
+    );
     assert.equal(r2.code, 0, r2.stderr);
     const wire2 = (JSON.parse(r2.stdout) as Report).runs[0]!.observers.find((o) => o.observer === 'wire')!;
     assert.equal(wire2.totals.connections, 5);
@@ -81,32 +127,84 @@ test('watch python3 http.server (HTTP/1.0): one connection per request', { skip:
   t.after(() => py.close());
   const port = py.port;
   const url = `http://127.0.0.1:${port}/`;
-  const { r, wire, report } = await watchJson(port, ['curl', '-s', '-o', '/dev/null', '-o', '/dev/null', '-o', '/dev/null', url, url, url]);
+  const { r, wire, report } = await watchJson(port, [
+    'curl',
+    '-s',
+    '-o',
+    '/dev/null',
+    '-o',
+    '/dev/null',
+    '-o',
+    '/dev/null',
+    url,
+    url,
+    url,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(wire.totals.connections, 3);
   assert.equal(wire.totals.requests, 3);
   assert.equal(report.runs[0]!.verdict.code, 'server-closes');
 });
 
-test('expect flags fail with exit 1 and name the evidence; the command exit code is kept', { skip: toolsSkip }, async () => {
-  await withLabServer(async (s) => {
-    const url = `${s.url}x`;
-    const twoConnections = ['curl', '-s', '-H', 'Connection: close', '-o', '/dev/null', '-o', '/dev/null', url, url];
-    const max = await runCli(['watch', '--port', String(s.port), '--expect-max-connections', '1', '--', ...twoConnections]);
-    assert.equal(max.code, 1);
-    assert.match(max.stderr, /expectation failed: expected at most 1 connection, saw 2 \(wire observer\): #1 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+/);
-    const rpc = await runCli(['watch', '--port', String(s.port), '--expect-min-requests-per-connection', '2', '--', ...twoConnections]);
-    assert.equal(rpc.code, 1);
-    assert.match(rpc.stderr, /expected at least 2 requests per connection, saw 1\.00/);
-    const closed = await runCli(['watch', '--port', String(s.port), '--expect-closed-by', 'client', '--', ...twoConnections]);
-    assert.equal(closed.code, 1);
-    assert.match(closed.stderr, /closed first by the client, but 2 of 2 were closed first by the server/);
-    const ok = await runCli(['watch', '--port', String(s.port), '--expect-no-resets', '--expect-closed-by', 'server', '--', ...twoConnections]);
-    assert.equal(ok.code, 0, ok.stderr);
-    const failing = await runCli(['watch', '--port', String(s.port), '--', 'sh', '-c', 'exit 7']);
-    assert.equal(failing.code, 7);
-  });
-});
+test(
+  'expect flags fail with exit 1 and name the evidence; the command exit code is kept',
+  { skip: toolsSkip },
+  async () => {
+    await withLabServer(async (s) => {
+      const url = `${s.url}x`;
+      const twoConnections = ['curl', '-s', '-H', 'Connection: close', '-o', '/dev/null', '-o', '/dev/null', url, url];
+      const max = await runCli([
+        'watch',
+        '--port',
+        String(s.port),
+        '--expect-max-connections',
+        '1',
+        '--',
+        ...twoConnections,
+      ]);
+      assert.equal(max.code, 1);
+      assert.match(
+        max.stderr,
+        /expectation failed: expected at most 1 connection, saw 2 \(wire observer\): #1 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+/,
+      );
+      const rpc = await runCli([
+        'watch',
+        '--port',
+        String(s.port),
+        '--expect-min-requests-per-connection',
+        '2',
+        '--',
+        ...twoConnections,
+      ]);
+      assert.equal(rpc.code, 1);
+      assert.match(rpc.stderr, /expected at least 2 requests per connection, saw 1\.00/);
+      const closed = await runCli([
+        'watch',
+        '--port',
+        String(s.port),
+        '--expect-closed-by',
+        'client',
+        '--',
+        ...twoConnections,
+      ]);
+      assert.equal(closed.code, 1);
+      assert.match(closed.stderr, /closed first by the client, but 2 of 2 were closed first by the server/);
+      const ok = await runCli([
+        'watch',
+        '--port',
+        String(s.port),
+        '--expect-no-resets',
+        '--expect-closed-by',
+        'server',
+        '--',
+        ...twoConnections,
+      ]);
+      assert.equal(ok.code, 0, ok.stderr);
+      const failing = await runCli(['watch', '--port', String(s.port), '--', 'sh', '-c', 'exit 7']);
+      assert.equal(failing.code, 7);
+    });
+  },
+);
 
 test('watch: bad usage exits 2; a missing command exits 1 with its name', async () => {
   const noPort = await runCli(['watch', '--', 'true']);

@@ -102,7 +102,8 @@ function payloadBytes(payload: Uint8Array | string | undefined): Uint8Array {
 /** "a.b.c.d" -> 4 bytes. */
 export function parseIpv4(text: string): Uint8Array {
   const parts = text.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0 || n > 255)) throw new Error(`bad IPv4 address ${text}`);
+  if (parts.length !== 4 || parts.some((n) => !Number.isInteger(n) || n < 0 || n > 255))
+    throw new Error(`bad IPv4 address ${text}`);
   return Uint8Array.from(parts);
 }
 
@@ -185,10 +186,13 @@ export function ipPacket(pkt: TcpPacketSpec): Uint8Array {
 function ipv4Packet(pkt: TcpPacketSpec): Uint8Array {
   const src = parseIpv4(pkt.src);
   const dst = parseIpv4(pkt.dst);
-  const segment = tcpSegment(pkt, (length) => new BufferList().bytes(src).bytes(dst).uint8(0).uint8(6).uint16(length).join());
+  const segment = tcpSegment(pkt, (length) =>
+    new BufferList().bytes(src).bytes(dst).uint8(0).uint8(6).uint16(length).join(),
+  );
   const options = padded(pkt.ipOptions);
   const headerLength = 20 + options.length;
-  const fragment = pkt.fragment === undefined ? 0x4000 /* DF */ : (pkt.fragment.more ? 0x2000 : 0) | (pkt.fragment.offset & 0x1fff);
+  const fragment =
+    pkt.fragment === undefined ? 0x4000 /* DF */ : (pkt.fragment.more ? 0x2000 : 0) | (pkt.fragment.offset & 0x1fff);
   const header = new BufferList()
     .uint8(0x40 | (headerLength / 4))
     .uint8(0)
@@ -213,13 +217,19 @@ const IPV6_NEXT_TCP = 6;
 function ipv6Packet(pkt: TcpPacketSpec): Uint8Array {
   const src = parseIpv6(pkt.src);
   const dst = parseIpv6(pkt.dst);
-  const segment = tcpSegment(pkt, (length) => new BufferList().bytes(src).bytes(dst).uint32(length).zeros(3).uint8(6).join());
+  const segment = tcpSegment(pkt, (length) =>
+    new BufferList().bytes(src).bytes(dst).uint32(length).zeros(3).uint8(6).join(),
+  );
   const extensions = pkt.ipv6Extensions ?? [];
   const chain = new BufferList();
   extensions.forEach((ext, i) => {
     const next = extensions[i + 1]?.type ?? IPV6_NEXT_TCP;
     if (ext.type === 44) {
-      chain.uint8(next).uint8(0).uint16(((ext.offset ?? 0) << 3) | (ext.more ? 1 : 0)).uint32(0xcafe);
+      chain
+        .uint8(next)
+        .uint8(0)
+        .uint16(((ext.offset ?? 0) << 3) | (ext.more ? 1 : 0))
+        .uint32(0xcafe);
     } else if (ext.type === 51) {
       chain.uint8(next).uint8(1).uint16(0).uint32(0x100).uint32(1); // 12 bytes: (1 + 2) * 4
     } else if (ext.type === 43) {
@@ -275,9 +285,22 @@ export function linkFrame(linkType: number, ip: Uint8Array, opts: Partial<TcpPac
       return new BufferList().uint16(4).uint16(1).uint16(6).bytes(MAC_A).zeros(2).uint16(etherType).bytes(ip).join();
     case LT.LINUX_SLL2:
       // protocol, reserved, ifindex 1, ARPHRD_LOOPBACK (772), packet type 0 (to us), address length 6, address.
-      return new BufferList().uint16(etherType).uint16(0).uint32(1).uint16(772).uint8(0).uint8(6).bytes(MAC_A).zeros(2).bytes(ip).join();
+      return new BufferList()
+        .uint16(etherType)
+        .uint16(0)
+        .uint32(1)
+        .uint16(772)
+        .uint8(0)
+        .uint8(6)
+        .bytes(MAC_A)
+        .zeros(2)
+        .bytes(ip)
+        .join();
     case LT.NULL:
-      return new BufferList().uint32(family, opts.nullByteOrder ?? 'le').bytes(ip).join();
+      return new BufferList()
+        .uint32(family, opts.nullByteOrder ?? 'le')
+        .bytes(ip)
+        .join();
     case LT.LOOP:
       return new BufferList().uint32(family, 'be').bytes(ip).join();
     case LT.RAW:
@@ -292,7 +315,11 @@ export function linkFrame(linkType: number, ip: Uint8Array, opts: Partial<TcpPac
 }
 
 /** Frame bytes and timestamp of packet `index` of a capture. */
-function framed(linkType: number, p: PacketSpec, index: number): { ts: number; frame: Uint8Array; originalLength: number } {
+function framed(
+  linkType: number,
+  p: PacketSpec,
+  index: number,
+): { ts: number; frame: Uint8Array; originalLength: number } {
   const ts = p.ts ?? DEFAULT_TS + index * 1000;
   if (isFrameSpec(p)) return { ts, frame: p.frame, originalLength: p.originalLength ?? p.frame.length };
   const frame = tcpIpFrame(linkType, p);
@@ -327,7 +354,9 @@ export function buildPcap(spec: PcapSpec): Uint8Array {
     .uint32(0)
     .uint32(snaplen)
     .uint32((linkType | (spec.linkTypeFlags ?? 0)) >>> 0);
-  spec.packets.forEach((p, i) => b.bytes(pcapRecord(b.byteOrder, spec.nanos ?? false, snaplen, framed(linkType, p, i))));
+  spec.packets.forEach((p, i) =>
+    b.bytes(pcapRecord(b.byteOrder, spec.nanos ?? false, snaplen, framed(linkType, p, i))),
+  );
   return b.join();
 }
 
@@ -363,7 +392,11 @@ export interface PcapngInterfaceSpec {
 
 /** A block of a pcapng section. Packets go in an EPB on interface 0 unless said otherwise. */
 export type PcapngBlockSpec =
-  | (PacketSpec & { kind?: 'epb' | 'pb'; interfaceId?: number; /** the raw 64-bit timestamp, overriding ts */ tsUnits?: bigint })
+  | (PacketSpec & {
+      kind?: 'epb' | 'pb';
+      interfaceId?: number;
+      /** the raw 64-bit timestamp, overriding ts */ tsUnits?: bigint;
+    })
   | (PacketSpec & { kind: 'spb' })
   | { kind: 'idb'; iface: PcapngInterfaceSpec }
   | { kind: 'raw'; type: number; body: Uint8Array };
@@ -395,7 +428,10 @@ function pcapngOption(b: BufferList, code: number, value: Uint8Array): void {
 }
 
 function interfaceBlock(order: ByteOrder, iface: PcapngInterfaceSpec): Uint8Array {
-  const body = new BufferList(order).uint16(iface.linkType).uint16(0).uint32(iface.snaplen ?? 0);
+  const body = new BufferList(order)
+    .uint16(iface.linkType)
+    .uint16(0)
+    .uint32(iface.snaplen ?? 0);
   if (iface.name !== undefined) pcapngOption(body, 2, new TextEncoder().encode(iface.name));
   if (iface.tsresol !== undefined) pcapngOption(body, 9, Uint8Array.of(iface.tsresol));
   if (iface.tsoffset !== undefined) pcapngOption(body, 14, new BufferList(order).uint64(BigInt(iface.tsoffset)).join());
@@ -413,7 +449,8 @@ export function unitsPerSecond(tsresol: number | undefined): number {
 function tsToUnits(ts: number, iface: PcapngInterfaceSpec): bigint {
   const units = BigInt(unitsPerSecond(iface.tsresol)); // 10^n and 2^n are integers
   const whole = Math.floor(ts);
-  const nanos = BigInt(whole) * 1000n + BigInt(Math.round((ts - whole) * 1000)) - BigInt(iface.tsoffset ?? 0) * 1_000_000_000n;
+  const nanos =
+    BigInt(whole) * 1000n + BigInt(Math.round((ts - whole) * 1000)) - BigInt(iface.tsoffset ?? 0) * 1_000_000_000n;
   return (nanos * units) / 1_000_000_000n;
 }
 
@@ -483,16 +520,23 @@ export interface ReadResult {
  * Reads a capture through CaptureReader, pushed in pieces: `chunkSize` bytes at a time, or cut at
  * the given `splits` offsets. Errors thrown by push/end propagate.
  */
-export function readCapture(bytes: Uint8Array, opts: { chunkSize?: number; splits?: number[]; maxRecordLength?: number } = {}): ReadResult {
+export function readCapture(
+  bytes: Uint8Array,
+  opts: { chunkSize?: number; splits?: number[]; maxRecordLength?: number } = {},
+): ReadResult {
   const result: Omit<ReadResult, 'reader'> = { frames: [], warnings: [], infos: [] };
   const sink: CaptureSink = {
     frame: (f) => result.frames.push({ ...f, data: f.data.slice() }),
     warning: (w) => result.warnings.push(w),
     info: (i) => result.infos.push(i),
   };
-  const reader = new CaptureReader(sink, opts.maxRecordLength === undefined ? undefined : { maxRecordLength: opts.maxRecordLength });
+  const reader = new CaptureReader(
+    sink,
+    opts.maxRecordLength === undefined ? undefined : { maxRecordLength: opts.maxRecordLength },
+  );
   const cuts = opts.splits ?? [];
-  if (opts.chunkSize !== undefined) for (let at = opts.chunkSize; at < bytes.length; at += opts.chunkSize) cuts.push(at);
+  if (opts.chunkSize !== undefined)
+    for (let at = opts.chunkSize; at < bytes.length; at += opts.chunkSize) cuts.push(at);
   let from = 0;
   for (const at of [...cuts, bytes.length]) {
     reader.push(bytes.subarray(from, at));

@@ -9,8 +9,12 @@ export function tcpdumpProblem(): string | null {
   if (which.error) return 'tcpdump is not installed (apt-get install tcpdump)';
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     // Not root: it may still work with file capabilities; try a capture that exits at once.
-    const probe = spawnSync('tcpdump', ['-i', 'lo', '-c', '1', '-w', '/dev/null', 'tcp port 1'], { timeout: 2000, encoding: 'utf8' });
-    if (/permission|not permitted/i.test(probe.stderr ?? '')) return 'tcpdump may not capture here (run as root or give it cap_net_raw)';
+    const probe = spawnSync('tcpdump', ['-i', 'lo', '-c', '1', '-w', '/dev/null', 'tcp port 1'], {
+      timeout: 2000,
+      encoding: 'utf8',
+    });
+    if (/permission|not permitted/i.test(probe.stderr ?? ''))
+      return 'tcpdump may not capture here (run as root or give it cap_net_raw)';
   }
   return null;
 }

@@ -6,7 +6,12 @@
  * Message syntax: RFC 9112 (https://www.rfc-editor.org/rfc/rfc9112); a test reads best with the
  * exact bytes in sight, so messages are written as strings with explicit "\r\n".
  */
-import { Http1Connection, type Http1Events, type HttpRequestInfo, type HttpResponseInfo } from '../../src/decode/http1.js';
+import {
+  Http1Connection,
+  type Http1Events,
+  type HttpRequestInfo,
+  type HttpResponseInfo,
+} from '../../src/decode/http1.js';
 
 /** Text to bytes, one byte per char (ISO-8859-1), so any byte value can be written "\xNN". */
 export function latin1Bytes(text: string): Uint8Array {
@@ -43,11 +48,14 @@ export type Step =
   | { side: 'client' | 'server'; gap: number; ts?: number }
   | { side: 'client' | 'server'; end: true; ts?: number };
 
-export const client = (data: string | Uint8Array, ts?: number): Step => (ts === undefined ? { side: 'client', data } : { side: 'client', data, ts });
-export const server = (data: string | Uint8Array, ts?: number): Step => (ts === undefined ? { side: 'server', data } : { side: 'server', data, ts });
+export const client = (data: string | Uint8Array, ts?: number): Step =>
+  ts === undefined ? { side: 'client', data } : { side: 'client', data, ts };
+export const server = (data: string | Uint8Array, ts?: number): Step =>
+  ts === undefined ? { side: 'server', data } : { side: 'server', data, ts };
 export const gap = (side: 'client' | 'server', length: number, ts?: number): Step =>
   ts === undefined ? { side, gap: length } : { side, gap: length, ts };
-export const fin = (side: 'client' | 'server', ts?: number): Step => (ts === undefined ? { side, end: true } : { side, end: true, ts });
+export const fin = (side: 'client' | 'server', ts?: number): Step =>
+  ts === undefined ? { side, end: true } : { side, end: true, ts };
 
 const describeRequest = (r: HttpRequestInfo | null): string => (r === null ? '-' : `${r.method} ${r.target}`);
 
@@ -56,7 +64,9 @@ export function recorder(log: string[], withTs = true): Http1Events {
   const at = (ts: number): string => (withTs ? ` @${ts}` : '');
   return {
     request: (r) =>
-      log.push(`request ${r.method} ${r.target} HTTP/${r.version} keepAlive=${r.keepAlive} connection=${r.connectionHeader ?? '-'}${at(r.ts)}`),
+      log.push(
+        `request ${r.method} ${r.target} HTTP/${r.version} keepAlive=${r.keepAlive} connection=${r.connectionHeader ?? '-'}${at(r.ts)}`,
+      ),
     requestEnd: (ts) => log.push(`requestEnd${at(ts)}`),
     response: (r: HttpResponseInfo) =>
       log.push(
@@ -109,7 +119,8 @@ export function play(
 
 /** Splitters for play(). */
 export const whole = (data: Uint8Array): Uint8Array[] => [data];
-export const byteAtATime = (data: Uint8Array): Uint8Array[] => Array.from({ length: data.length }, (_, i) => data.subarray(i, i + 1));
+export const byteAtATime = (data: Uint8Array): Uint8Array[] =>
+  Array.from({ length: data.length }, (_, i) => data.subarray(i, i + 1));
 /** Cuts step `step` at `offset` (two chunks, the first possibly empty); other steps whole. */
 export const cutAt =
   (step: number, offset: number) =>

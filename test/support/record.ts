@@ -99,7 +99,20 @@ async function settle(path: string, quietMs = 200, maxMs = 3000): Promise<void> 
 
 /** Starts tcpdump, waits until it listens, runs `traffic`, lets the last packets in, stops it. */
 export async function recordTraffic(options: RecordOptions, traffic: () => Promise<void>): Promise<Recording> {
-  const args = ['-i', options.iface ?? 'lo', '-n', '--immediate-mode', '-U', '-B', '16384', '-s', '4096', '-w', options.path, `tcp port ${options.port}`];
+  const args = [
+    '-i',
+    options.iface ?? 'lo',
+    '-n',
+    '--immediate-mode',
+    '-U',
+    '-B',
+    '16384',
+    '-s',
+    '4096',
+    '-w',
+    options.path,
+    `tcp port ${options.port}`,
+  ];
   const child = spawn('tcpdump', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -157,7 +170,9 @@ export async function waitForListener(port: number, timeoutMs = 10_000): Promise
  * and our clients' requests landed there.
  */
 export async function startPythonServer(dir: string): Promise<{ port: number; close(): Promise<void> }> {
-  const child = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn('python3', ['-u', '-m', 'http.server', '0', '--bind', '127.0.0.1', '--directory', dir], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       let out = '';
@@ -211,8 +226,34 @@ export interface TsharkView {
  * http.response.code) with the server port decoded as HTTP, and the `-z conv,tcp` table.
  */
 export async function tsharkView(path: string, serverPort: number): Promise<TsharkView> {
-  const fields = ['tcp.stream', 'tcp.flags.syn', 'tcp.flags.ack', 'tcp.flags.fin', 'tcp.flags.reset', 'tcp.srcport', 'tcp.dstport', 'http.request', 'http.response.code', '_ws.expert.message'];
-  const args = ['-r', path, '-n', '-d', `tcp.port==${serverPort},http`, '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', ...fields.flatMap((f) => ['-e', f]), '-z', 'conv,tcp'];
+  const fields = [
+    'tcp.stream',
+    'tcp.flags.syn',
+    'tcp.flags.ack',
+    'tcp.flags.fin',
+    'tcp.flags.reset',
+    'tcp.srcport',
+    'tcp.dstport',
+    'http.request',
+    'http.response.code',
+    '_ws.expert.message',
+  ];
+  const args = [
+    '-r',
+    path,
+    '-n',
+    '-d',
+    `tcp.port==${serverPort},http`,
+    '-T',
+    'fields',
+    '-E',
+    'separator=/t',
+    '-E',
+    'occurrence=a',
+    ...fields.flatMap((f) => ['-e', f]),
+    '-z',
+    'conv,tcp',
+  ];
   const r = await runTool('tshark', args, 60_000);
   if (r.code !== 0) throw new Error(`tshark failed (${r.code}): ${r.stderr}`);
   const streams = new Map<number, TsharkStream>();
@@ -227,12 +268,30 @@ export async function tsharkView(path: string, serverPort: number): Promise<Tsha
     const cols = line.split('\t');
     if (cols.length !== fields.length || !/^\d+$/.test(cols[0]!)) continue;
     frames++;
-    const [stream, syn, ack, fin, rst, src, dst, request, status, expert] = cols as [string, string, string, string, string, string, string, string, string, string];
+    const [stream, syn, ack, fin, rst, src, dst, request, status, expert] = cols as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     if (/not captured|wasn't captured/.test(expert)) lostSegments++;
     const fromServer = Number(src) === serverPort;
     let s = streams.get(Number(stream));
     if (s === undefined) {
-      s = { clientPort: fromServer ? Number(dst) : Number(src), syns: 0, requests: 0, statusCodes: [], firstFin: null, resets: 0 };
+      s = {
+        clientPort: fromServer ? Number(dst) : Number(src),
+        syns: 0,
+        requests: 0,
+        statusCodes: [],
+        firstFin: null,
+        resets: 0,
+      };
       streams.set(Number(stream), s);
     }
     const on = (v: string) => v === '1' || v === 'True';

@@ -143,7 +143,12 @@ export class Conversation {
 
 /** A scripted segment as the packet decoder would hand it over; `captured` cuts the payload (snap length). */
 export function toTcpPacket(spec: TcpPacketSpec, captured?: number): TcpPacket {
-  const payload = spec.payload === undefined ? new Uint8Array(0) : typeof spec.payload === 'string' ? enc.encode(spec.payload) : spec.payload;
+  const payload =
+    spec.payload === undefined
+      ? new Uint8Array(0)
+      : typeof spec.payload === 'string'
+        ? enc.encode(spec.payload)
+        : spec.payload;
   return {
     ts: spec.ts ?? DEFAULT_TS,
     ipVersion: spec.src.includes(':') ? 6 : 4,
@@ -169,7 +174,12 @@ export function httpGet(path = '/', headers: Record<string, string> = {}): strin
 }
 
 /** An HTTP/1.1 response with a Content-Length body of `body` (a string, or a size in bytes of 'x'). */
-export function httpResponse(status = 200, body: string | number = 'hello', headers: Record<string, string> = {}, version = '1.1'): string {
+export function httpResponse(
+  status = 200,
+  body: string | number = 'hello',
+  headers: Record<string, string> = {},
+  version = '1.1',
+): string {
   const text = typeof body === 'number' ? 'x'.repeat(body) : body;
   const fields = Object.entries({ 'Content-Length': String(text.length), ...headers })
     .map(([k, v]) => `${k}: ${v}\r\n`)

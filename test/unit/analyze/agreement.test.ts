@@ -9,12 +9,20 @@ test('agreement: one observer always agrees with itself', () => {
 });
 
 test('agreement: the same counts from three observers', () => {
-  const r = compareObservers([observer('server', records(10, 1)), observer('kernel', records(10, 0)), observer('wire', records(10, 1))]);
+  const r = compareObservers([
+    observer('server', records(10, 1)),
+    observer('kernel', records(10, 0)),
+    observer('wire', records(10, 1)),
+  ]);
   assert.deepEqual(r, { agree: true, differences: [] });
 });
 
 test('agreement: different connection and request counts are spelled out', () => {
-  const r = compareObservers([observer('server', records(10, 1)), observer('kernel', records(9, 0)), observer('wire', records(10, 2))]);
+  const r = compareObservers([
+    observer('server', records(10, 1)),
+    observer('kernel', records(9, 0)),
+    observer('wire', records(10, 2)),
+  ]);
   assert.equal(r.agree, false);
   assert.deepEqual(r.differences, [
     'connections: server 10, kernel 9, wire 10',
@@ -24,7 +32,10 @@ test('agreement: different connection and request counts are spelled out', () =>
 });
 
 test('agreement: unavailable observers are left out', () => {
-  const r = compareObservers([observer('server', records(10, 1)), observer('wire', records(3, 1), { available: false })]);
+  const r = compareObservers([
+    observer('server', records(10, 1)),
+    observer('wire', records(3, 1), { available: false }),
+  ]);
   assert.deepEqual(r, { agree: true, differences: [] });
 });
 
@@ -37,5 +48,8 @@ test('agreement: TIME_WAIT side, kernel against wire', () => {
   const kernel = observer('kernel', records(5, 0, { timeWait: 'client' }));
   const wire = observer('wire', records(5, 1, { timeWait: 'server', closedFirstBy: 'server' }));
   const r = compareObservers([kernel, wire]);
-  assert.deepEqual(r.differences, ['TIME_WAIT on the client side: kernel 5, wire 0', 'TIME_WAIT on the server side: kernel 0, wire 5']);
+  assert.deepEqual(r.differences, [
+    'TIME_WAIT on the client side: kernel 5, wire 0',
+    'TIME_WAIT on the server side: kernel 0, wire 5',
+  ]);
 });

@@ -48,14 +48,20 @@ test('analyzeCapture: a stream, cut in pieces of any size', async () => {
 });
 
 test('analyzeCapture: files that cannot be read are FileErrors', async () => {
-  await assert.rejects(analyzeCapture(join(dir, 'nope.pcap')), (e: unknown) => e instanceof FileError && /no such file/.test(e.message));
+  await assert.rejects(
+    analyzeCapture(join(dir, 'nope.pcap')),
+    (e: unknown) => e instanceof FileError && /no such file/.test(e.message),
+  );
   await assert.rejects(analyzeCapture(dir), (e: unknown) => e instanceof FileError && /is a directory/.test(e.message));
   const failing = new Readable({
     read() {
       this.destroy(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO', syscall: 'read' }));
     },
   });
-  await assert.rejects(analyzeCapture('-', {}, failing), (e: unknown) => e instanceof FileError && e.code === 'KAL_ERR_FILE' && /cannot read -/.test(e.message));
+  await assert.rejects(
+    analyzeCapture('-', {}, failing),
+    (e: unknown) => e instanceof FileError && e.code === 'KAL_ERR_FILE' && /cannot read -/.test(e.message),
+  );
 });
 
 test('analyzeCapture: a bug is not dressed up as a file that cannot be read', async () => {
@@ -67,7 +73,10 @@ test('analyzeCapture: a bug is not dressed up as a file that cannot be read', as
       return Reflect.get(target, key) as unknown;
     },
   });
-  await assert.rejects(analyzeCapture('-', {}, Readable.from([chunk], { objectMode: true })), (e: unknown) => e === bug && !(e instanceof KeepaliveLabError));
+  await assert.rejects(
+    analyzeCapture('-', {}, Readable.from([chunk], { objectMode: true })),
+    (e: unknown) => e === bug && !(e instanceof KeepaliveLabError),
+  );
 });
 
 test('analyzeCapture: focus on a port or a server', async () => {
@@ -76,8 +85,14 @@ test('analyzeCapture: focus on a port or a server', async () => {
   assert.equal((await analyzeCapture(path, { port: 8080 })).observers[0]!.totals.connections, 1);
   assert.equal((await analyzeCapture(path, { port: 50000 })).observers[0]!.connections[0]!.client.port, 50000);
   assert.equal((await analyzeCapture(path, { port: 9 })).observers[0]!.totals.connections, 0);
-  assert.equal((await analyzeCapture(path, { server: { address: '10.0.0.2', port: 8080 } })).observers[0]!.totals.connections, 1);
-  assert.equal((await analyzeCapture(path, { server: { address: '10.0.0.1', port: 8080 } })).observers[0]!.totals.connections, 0);
+  assert.equal(
+    (await analyzeCapture(path, { server: { address: '10.0.0.2', port: 8080 } })).observers[0]!.totals.connections,
+    1,
+  );
+  assert.equal(
+    (await analyzeCapture(path, { server: { address: '10.0.0.1', port: 8080 } })).observers[0]!.totals.connections,
+    0,
+  );
   const tcpOnly = await analyzeCapture(path, { http: false });
   assert.equal(tcpOnly.observers[0]!.totals.requests, 0);
   assert.equal(tcpOnly.observers[0]!.connections[0]!.timeWait, 'client');

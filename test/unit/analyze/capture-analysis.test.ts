@@ -19,7 +19,11 @@ import { Conversation, httpGet, httpResponse, toTcpPacket } from '../../support/
 const CLIENT = { address: '192.0.2.10', port: 51000 };
 const SERVER = { address: '192.0.2.80', port: 8080 };
 
-function analyze(bytes: Uint8Array, options?: CaptureAnalysisOptions, chunk = bytes.length || 1): CaptureAnalysisResult {
+function analyze(
+  bytes: Uint8Array,
+  options?: CaptureAnalysisOptions,
+  chunk = bytes.length || 1,
+): CaptureAnalysisResult {
   const a = new CaptureAnalysis(options);
   for (let at = 0; at < bytes.length; at += chunk) a.push(bytes.subarray(at, at + chunk));
   a.end();
@@ -47,12 +51,18 @@ function scenarios(): { name: string; packets: TcpPacketSpec[]; expect: Partial<
   closing.send('server', httpResponse(200, 'bye', { Connection: 'close' }));
   closing.close('server');
 
-  const v6 = new Conversation({ address: '2001:db8::a', port: 40000 }, { address: '2001:db8::1', port: 80 }).handshake();
+  const v6 = new Conversation(
+    { address: '2001:db8::a', port: 40000 },
+    { address: '2001:db8::1', port: 80 },
+  ).handshake();
   v6.send('client', httpGet() + httpGet('/2'), { ack: true });
   v6.send('server', httpResponse() + httpResponse(200, 'two'), { ack: true });
   v6.rst('client');
 
-  const wrap = new Conversation({ ...CLIENT, port: 51002 }, SERVER, { clientIsn: 2 ** 32 - 20, serverIsn: 2 ** 32 - 3 }).handshake();
+  const wrap = new Conversation({ ...CLIENT, port: 51002 }, SERVER, {
+    clientIsn: 2 ** 32 - 20,
+    serverIsn: 2 ** 32 - 3,
+  }).handshake();
   const req = httpGet('/wrap');
   wrap.send('client', req.slice(0, 25));
   const second = wrap.send('client', req.slice(25));
@@ -65,14 +75,28 @@ function scenarios(): { name: string; packets: TcpPacketSpec[]; expect: Partial<
     {
       name: 'keep-alive, 3 requests, client closes',
       packets: keep.packets,
-      expect: [{ requests: 3, responses: 3, statusCodes: [200, 404, 200], handshakeRttMs: 0.3, closedFirstBy: 'client', timeWait: 'client', idleGapsMs: [50.2, 50.2] }],
+      expect: [
+        {
+          requests: 3,
+          responses: 3,
+          statusCodes: [200, 404, 200],
+          handshakeRttMs: 0.3,
+          closedFirstBy: 'client',
+          timeWait: 'client',
+          idleGapsMs: [50.2, 50.2],
+        },
+      ],
     },
     {
       name: 'Connection: close, server closes',
       packets: closing.packets,
       expect: [{ requests: 1, responses: 1, closedFirstBy: 'server', timeWait: 'server' }],
     },
-    { name: 'IPv6, pipelined, reset', packets: v6.packets, expect: [{ requests: 2, responses: 2, resetBy: 'client', openAtEnd: false }] },
+    {
+      name: 'IPv6, pipelined, reset',
+      packets: v6.packets,
+      expect: [{ requests: 2, responses: 2, resetBy: 'client', openAtEnd: false }],
+    },
     {
       name: 'sequence wrap, retransmitted and reordered',
       packets: wrap.packets,
@@ -102,10 +126,16 @@ test('capture analysis: each exchange gives the same records from TcpPackets, pc
       ['pcap raw', buildPcap({ linkType: LT.RAW, packets: s.packets })],
       [v4 ? 'pcap ipv4' : 'pcap ipv6', buildPcap({ linkType: v4 ? LT.IPV4 : LT.IPV6, packets: s.packets })],
       ['pcapng sll2', buildPcapng({ interfaces: [{ linkType: LT.LINUX_SLL2 }], blocks: s.packets })],
-      ['pcapng be, ns, loop', buildPcapng({ byteOrder: 'be', interfaces: [{ linkType: LT.LOOP, tsresol: 9 }], blocks: s.packets })],
+      [
+        'pcapng be, ns, loop',
+        buildPcapng({ byteOrder: 'be', interfaces: [{ linkType: LT.LOOP, tsresol: 9 }], blocks: s.packets }),
+      ],
       [
         'pcapng, two interfaces',
-        buildPcapng({ interfaces: [{ linkType: LT.ETHERNET }, { linkType: LT.RAW }], blocks: s.packets.map((p, i) => ({ ...p, interfaceId: i % 2 })) }),
+        buildPcapng({
+          interfaces: [{ linkType: LT.ETHERNET }, { linkType: LT.RAW }],
+          blocks: s.packets.map((p, i) => ({ ...p, interfaceId: i % 2 })),
+        }),
       ],
     ];
     for (const [format, bytes] of files) {
@@ -194,13 +224,19 @@ test('capture analysis: a snap length that cuts the bodies: requests counted, by
   const cut = httpResponse(200, 2000).length - 300;
   assert.ok(conn.notes.includes(`${3 * cut} payload bytes not captured`), conn.notes.join('; '));
   assert.equal(r.summary.truncated, 3);
-  assert.deepEqual(r.report.warnings.map((w) => w.code), ['KAL_WARN_MISSING_BYTES']);
+  assert.deepEqual(
+    r.report.warnings.map((w) => w.code),
+    ['KAL_WARN_MISSING_BYTES'],
+  );
 
   // Cut inside the request heads: the client's framing is lost, said in the notes, no crash.
   const r2 = analyze(buildPcap({ snaplen: headers + 10, packets: c.packets }));
   const conn2 = r2.report.connections[0]!;
   assert.equal(conn2.requests, 0);
-  assert.ok(conn2.notes.some((n) => /HTTP framing of the client's bytes lost/.test(n)), conn2.notes.join('; '));
+  assert.ok(
+    conn2.notes.some((n) => /HTTP framing of the client's bytes lost/.test(n)),
+    conn2.notes.join('; '),
+  );
   assert.equal(conn2.closedFirstBy, 'client');
   // Headers only (tcpdump -s 54): nothing to frame, the connection is still followed.
   const r3 = analyze(buildPcap({ snaplen: headers, packets: c.packets }));
@@ -212,7 +248,10 @@ test('capture analysis: a snap length that cuts the bodies: requests counted, by
 test('capture analysis: accept() keeps only the packets in focus', () => {
   const packets: TcpPacketSpec[] = [];
   for (const port of [8080, 9090, 8080]) {
-    const c = new Conversation({ address: '10.9.9.9', port: 30000 + packets.length }, { address: '10.9.9.1', port }).handshake();
+    const c = new Conversation(
+      { address: '10.9.9.9', port: 30000 + packets.length },
+      { address: '10.9.9.1', port },
+    ).handshake();
     c.send('client', httpGet(), { ack: true });
     c.send('server', httpResponse(), { ack: true });
     packets.push(...c.packets);
@@ -229,7 +268,8 @@ test('capture analysis: a capture of only an unknown link type is an error; mixe
   const onlyUnknown = buildPcap({ linkType: 147, packets: [{ frame: ip }, { frame: ip }] });
   assert.throws(
     () => analyze(onlyUnknown),
-    (e: unknown) => e instanceof UnsupportedLinkTypeError && e.code === 'KAL_ERR_UNSUPPORTED_LINK_TYPE' && e.linkType === 147,
+    (e: unknown) =>
+      e instanceof UnsupportedLinkTypeError && e.code === 'KAL_ERR_UNSUPPORTED_LINK_TYPE' && e.linkType === 147,
   );
   const mixed = buildPcapng({
     interfaces: [{ linkType: 147 }, { linkType: LT.RAW }],
@@ -240,7 +280,10 @@ test('capture analysis: a capture of only an unknown link type is an error; mixe
   });
   const r = analyze(mixed);
   assert.equal(r.report.totals.connections, 1);
-  assert.deepEqual(r.report.warnings.map((w) => w.code), ['KAL_WARN_LINK_TYPE']);
+  assert.deepEqual(
+    r.report.warnings.map((w) => w.code),
+    ['KAL_WARN_LINK_TYPE'],
+  );
   assert.match(r.report.warnings[0]!.message, /1 frames with unsupported link type 147/);
 });
 
@@ -250,13 +293,27 @@ test('capture analysis: no TCP, fragments, garbage frames: warnings, not errors'
   const arp = new BufferList().zeros(12).uint16(0x0806).zeros(28).join();
   const r = analyze(buildPcap({ linkType: LT.RAW, packets: [{ frame: udp }] }));
   assert.equal(r.report.totals.connections, 0);
-  assert.deepEqual(r.report.warnings.map((w) => w.code), ['KAL_WARN_NO_TCP']);
+  assert.deepEqual(
+    r.report.warnings.map((w) => w.code),
+    ['KAL_WARN_NO_TCP'],
+  );
 
-  const frag = ipPacket({ src: '10.0.0.1', dst: '10.0.0.2', srcPort: 1, dstPort: 2, fragment: { offset: 0, more: true } });
+  const frag = ipPacket({
+    src: '10.0.0.1',
+    dst: '10.0.0.2',
+    srcPort: 1,
+    dstPort: 2,
+    fragment: { offset: 0, more: true },
+  });
   const r2 = analyze(
     buildPcap({
       linkType: LT.ETHERNET,
-      packets: [{ frame: arp }, { frame: linkFrame(LT.ETHERNET, frag) }, { frame: Uint8Array.of(1, 2, 3) }, { src: '10.0.0.1', dst: '10.0.0.2', srcPort: 1, dstPort: 2, flags: 'S' }],
+      packets: [
+        { frame: arp },
+        { frame: linkFrame(LT.ETHERNET, frag) },
+        { frame: Uint8Array.of(1, 2, 3) },
+        { src: '10.0.0.1', dst: '10.0.0.2', srcPort: 1, dstPort: 2, flags: 'S' },
+      ],
     }),
   );
   assert.equal(r2.report.totals.connections, 1);
@@ -268,9 +325,18 @@ test('capture analysis: no TCP, fragments, garbage frames: warnings, not errors'
 
 test('capture analysis: bytes that are not a capture throw NotACaptureError; an empty input too', () => {
   const text = new TextEncoder().encode('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-  assert.throws(() => analyze(text), (e: unknown) => e instanceof NotACaptureError && e.code === 'KAL_ERR_NOT_A_CAPTURE');
-  assert.throws(() => analyze(new Uint8Array(0)), (e: unknown) => e instanceof KeepaliveLabError && e.code === 'KAL_ERR_NOT_A_CAPTURE');
-  assert.throws(() => analyze(Uint8Array.of(0xd4, 0xc3)), (e: unknown) => e instanceof KeepaliveLabError && e.code === 'KAL_ERR_NOT_A_CAPTURE');
+  assert.throws(
+    () => analyze(text),
+    (e: unknown) => e instanceof NotACaptureError && e.code === 'KAL_ERR_NOT_A_CAPTURE',
+  );
+  assert.throws(
+    () => analyze(new Uint8Array(0)),
+    (e: unknown) => e instanceof KeepaliveLabError && e.code === 'KAL_ERR_NOT_A_CAPTURE',
+  );
+  assert.throws(
+    () => analyze(Uint8Array.of(0xd4, 0xc3)),
+    (e: unknown) => e instanceof KeepaliveLabError && e.code === 'KAL_ERR_NOT_A_CAPTURE',
+  );
 });
 
 test('capture analysis: a capture cut short keeps what it had and says so', () => {

@@ -18,7 +18,7 @@ const PCAP_RECORD_HEADER = 16;
 function recordEnds(bytes: Uint8Array): number[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const ends = [PCAP_FILE_HEADER];
-  for (let at = PCAP_FILE_HEADER; at < bytes.length; ) {
+  for (let at = PCAP_FILE_HEADER; at < bytes.length;) {
     at += PCAP_RECORD_HEADER + view.getUint32(at + 8, true);
     ends.push(at);
   }

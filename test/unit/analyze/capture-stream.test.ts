@@ -89,7 +89,10 @@ test('capture stream: connections built in code (reuse, close, RST, still open, 
   const long = new Conversation({ address: '192.0.2.10', port: 40000 }, server, { start }).handshake();
   for (let i = 0; i < 30; i++) {
     const port = 41000 + (i % 20);
-    const c = new Conversation({ address: '192.0.2.11', port }, server, { start: long.time + 10, clientIsn: 1000 + i * 100_000 }).handshake();
+    const c = new Conversation({ address: '192.0.2.11', port }, server, {
+      start: long.time + 10,
+      clientIsn: 1000 + i * 100_000,
+    }).handshake();
     c.send('client', httpGet(`/${i}`), { ack: true });
     c.send('server', httpResponse(200, 'x'.repeat(i)), { ack: true });
     if (i % 7 === 3) c.rst('client');
@@ -113,23 +116,40 @@ test('capture stream: connections built in code (reuse, close, RST, still open, 
 
 test('id order: records come out in id order whatever order connections end in', () => {
   fc.assert(
-    fc.property(fc.array(fc.nat(), { minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 100 }), (keys, window) => {
-      // Connections 1..n end in the order of `keys`; a record can leave once no smaller id is live.
-      const n = keys.length;
-      const endOrder = keys.map((k, i) => ({ k, id: i + 1 })).sort((a, b) => a.k - b.k || a.id - b.id);
-      const live = new Set(keys.map((_, i) => i + 1));
-      const out: number[] = [];
-      const order = new IdOrder(() => (live.size === 0 ? Infinity : Math.min(...live)), (r) => out.push(r.id), window);
-      for (const { id } of endOrder) {
-        live.delete(id);
-        order.add(record({ id }));
-        assert.ok(order.waiting <= window);
-      }
-      order.flush();
-      assert.equal(out.length, n);
-      assert.deepEqual([...out].sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i + 1), 'each id once');
-      if (window >= n) assert.deepEqual(out, Array.from({ length: n }, (_, i) => i + 1), 'in id order');
-    }),
+    fc.property(
+      fc.array(fc.nat(), { minLength: 1, maxLength: 80 }),
+      fc.integer({ min: 1, max: 100 }),
+      (keys, window) => {
+        // Connections 1..n end in the order of `keys`; a record can leave once no smaller id is live.
+        const n = keys.length;
+        const endOrder = keys.map((k, i) => ({ k, id: i + 1 })).sort((a, b) => a.k - b.k || a.id - b.id);
+        const live = new Set(keys.map((_, i) => i + 1));
+        const out: number[] = [];
+        const order = new IdOrder(
+          () => (live.size === 0 ? Infinity : Math.min(...live)),
+          (r) => out.push(r.id),
+          window,
+        );
+        for (const { id } of endOrder) {
+          live.delete(id);
+          order.add(record({ id }));
+          assert.ok(order.waiting <= window);
+        }
+        order.flush();
+        assert.equal(out.length, n);
+        assert.deepEqual(
+          [...out].sort((a, b) => a - b),
+          Array.from({ length: n }, (_, i) => i + 1),
+          'each id once',
+        );
+        if (window >= n)
+          assert.deepEqual(
+            out,
+            Array.from({ length: n }, (_, i) => i + 1),
+            'in id order',
+          );
+      },
+    ),
     { numRuns: 300 },
   );
 });
@@ -137,10 +157,18 @@ test('id order: records come out in id order whatever order connections end in',
 test('id order: a connection open for long holds at most `window` records back', () => {
   const live = new Set([1]);
   const out: number[] = [];
-  const order = new IdOrder(() => (live.size === 0 ? Infinity : Math.min(...live)), (r) => out.push(r.id), 10);
+  const order = new IdOrder(
+    () => (live.size === 0 ? Infinity : Math.min(...live)),
+    (r) => out.push(r.id),
+    10,
+  );
   for (let id = 2; id <= 30; id++) order.add(record({ id }));
   assert.equal(order.waiting, 10);
-  assert.deepEqual(out, Array.from({ length: 19 }, (_, i) => i + 2), 'the oldest waiting go first, in order');
+  assert.deepEqual(
+    out,
+    Array.from({ length: 19 }, (_, i) => i + 2),
+    'the oldest waiting go first, in order',
+  );
   live.delete(1);
   order.add(record({ id: 1 }));
   assert.equal(order.waiting, 0);

@@ -14,22 +14,43 @@ test('expect: max connections holds at the limit and fails above it, naming conn
   assert.deepEqual(checkExpectations({ maxConnections: 3 }, observer('wire', records(3, 1))), []);
   const [failure, ...rest] = checkExpectations({ maxConnections: 1 }, observer('wire', records(7, 1)));
   assert.equal(rest.length, 0);
-  assert.match(failure!, /^expected at most 1 connection, saw 7 \(wire observer\): #1 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:8080, .*, and 2 more$/);
+  assert.match(
+    failure!,
+    /^expected at most 1 connection, saw 7 \(wire observer\): #1 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:8080, .*, and 2 more$/,
+  );
 });
 
 test('expect: requests per connection is the mean; an observer blind to HTTP cannot vouch for it', () => {
   const wire = observer('wire', [...records(1, 5), ...records(1, 1)]);
   assert.deepEqual(checkExpectations({ minRequestsPerConnection: 3 }, wire), []);
-  assert.match(checkExpectations({ minRequestsPerConnection: 3.5 }, wire)[0]!, /expected at least 3\.5 requests per connection, saw 3\.00 \(6 requests over 2 connections\)/);
+  assert.match(
+    checkExpectations({ minRequestsPerConnection: 3.5 }, wire)[0]!,
+    /expected at least 3\.5 requests per connection, saw 3\.00 \(6 requests over 2 connections\)/,
+  );
   const kernel = observer('kernel', records(2, 0), { seesRequests: false });
   assert.match(checkExpectations({ minRequestsPerConnection: 1 }, kernel)[0]!, /does not see HTTP requests/);
 });
 
 test('expect: resets and closing side', () => {
-  const reset = observer('wire', [record({ id: 1 }), record({ id: 2, resetBy: 'server', closedFirstBy: null, timeWait: null })]);
-  assert.match(checkExpectations({ noResets: true }, reset)[0]!, /expected no resets, saw 1 \(wire observer\): #2 .* \(reset by server\)/);
-  const mixed = observer('wire', [record({ id: 1, closedFirstBy: 'client' }), record({ id: 2, closedFirstBy: 'server' })]);
-  assert.match(checkExpectations({ closedBy: 'client' }, mixed)[0]!, /closed first by the client, but 1 of 2 were closed first by the server \(wire observer\): #2 /);
+  const reset = observer('wire', [
+    record({ id: 1 }),
+    record({ id: 2, resetBy: 'server', closedFirstBy: null, timeWait: null }),
+  ]);
+  assert.match(
+    checkExpectations({ noResets: true }, reset)[0]!,
+    /expected no resets, saw 1 \(wire observer\): #2 .* \(reset by server\)/,
+  );
+  const mixed = observer('wire', [
+    record({ id: 1, closedFirstBy: 'client' }),
+    record({ id: 2, closedFirstBy: 'server' }),
+  ]);
+  assert.match(
+    checkExpectations({ closedBy: 'client' }, mixed)[0]!,
+    /closed first by the client, but 1 of 2 were closed first by the server \(wire observer\): #2 /,
+  );
   assert.deepEqual(checkExpectations({ closedBy: 'client' }, observer('wire', records(2, 1))), []);
-  assert.match(checkExpectations({ closedBy: 'server' }, observer('wire', records(2, 1, { closedFirstBy: null })))[0]!, /none was seen closing/);
+  assert.match(
+    checkExpectations({ closedBy: 'server' }, observer('wire', records(2, 1, { closedFirstBy: null })))[0]!,
+    /none was seen closing/,
+  );
 });

@@ -46,10 +46,17 @@ function traffic(): TcpPacketSpec[] {
   keep.send('client', httpGet('/a'), { ack: true });
   keep.send('server', httpResponse(200, 300), { ack: true });
   keep.send('client', httpGet('/b') + httpGet('/c'), { ack: true });
-  keep.send('server', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n' + httpResponse(404, 'no'));
+  keep.send(
+    'server',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n' + httpResponse(404, 'no'),
+  );
   keep.close('client');
   out.push(...keep.packets);
-  const v6 = new Conversation({ address: '2001:db8::1', port: 40000 }, { address: '2001:db8::2', port: 8080 }, { clientIsn: 2 ** 32 - 30 }).handshake();
+  const v6 = new Conversation(
+    { address: '2001:db8::1', port: 40000 },
+    { address: '2001:db8::2', port: 8080 },
+    { clientIsn: 2 ** 32 - 30 },
+  ).handshake();
   v6.send('client', httpGet('/v6', { Connection: 'close' }));
   v6.send('server', httpResponse(200, 'six', { Connection: 'close' }));
   v6.close('server');
@@ -75,7 +82,8 @@ function pcapSeed(name: string, linkType: number, order: ByteOrder, nanos: boole
   const bytes = buildPcap({ linkType, byteOrder: order, nanos, packets });
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lengths: number[] = [];
-  for (let at = 24; at + 16 <= bytes.length; at += 16 + view.getUint32(at + 8, order === 'le')) lengths.push(at + 8, at + 12);
+  for (let at = 24; at + 16 <= bytes.length; at += 16 + view.getUint32(at + 8, order === 'le'))
+    lengths.push(at + 8, at + 12);
   return { name, bytes, order, lengths, linkTypes: [{ at: 20, width: 4 }] };
 }
 
@@ -83,12 +91,15 @@ function pcapngSeed(name: string, linkTypes: number[], order: ByteOrder, packets
   const bytes = buildPcapng({
     byteOrder: order,
     interfaces: linkTypes.map((linkType) => ({ linkType, tsresol: 9 })),
-    blocks: [...packets.map((p, i) => ({ ...p, interfaceId: i % linkTypes.length })), { kind: 'spb' as const, ...packets[0]! }],
+    blocks: [
+      ...packets.map((p, i) => ({ ...p, interfaceId: i % linkTypes.length })),
+      { kind: 'spb' as const, ...packets[0]! },
+    ],
   });
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lengths: number[] = [];
   const lt: Seed['linkTypes'] = [];
-  for (let at = 0; at + 12 <= bytes.length; ) {
+  for (let at = 0; at + 12 <= bytes.length;) {
     const type = view.getUint32(at, order === 'le');
     const length = view.getUint32(at + 4, order === 'le');
     lengths.push(at + 4, at + length - 4);
@@ -120,16 +131,54 @@ type Mutation =
   | { kind: 'length'; which: number; value: number }
   | { kind: 'linkType'; which: number; value: number };
 
-const absurd = fc.oneof(fc.constantFrom(0, 1, 11, 12, 15, 16, 17, 27, 28, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffff0, 0xffffffff, 64 * 1024 * 1024 + 4), fc.nat({ max: 0xffffffff }));
+const absurd = fc.oneof(
+  fc.constantFrom(
+    0,
+    1,
+    11,
+    12,
+    15,
+    16,
+    17,
+    27,
+    28,
+    0xffff,
+    0x10000,
+    0x7fffffff,
+    0x80000000,
+    0xfffffff0,
+    0xffffffff,
+    64 * 1024 * 1024 + 4,
+  ),
+  fc.nat({ max: 0xffffffff }),
+);
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.nat({ max: 255 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 40 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 40 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('insert' as const),
+      at: fc.nat(),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 40 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('delete' as const),
+      at: fc.nat(),
+      count: fc.integer({ min: 1, max: 40 }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('length' as const), which: fc.nat(), value: absurd }) },
   {
     weight: 1,
-    arbitrary: fc.record({ kind: fc.constant('linkType' as const), which: fc.nat(), value: fc.oneof(fc.constantFrom(0, 1, 12, 14, 101, 108, 113, 147, 228, 229, 276), fc.nat({ max: 0xffffffff })) }),
+    arbitrary: fc.record({
+      kind: fc.constant('linkType' as const),
+      which: fc.nat(),
+      value: fc.oneof(fc.constantFrom(0, 1, 12, 14, 101, 108, 113, 147, 228, 229, 276), fc.nat({ max: 0xffffffff })),
+    }),
   },
 );
 
@@ -206,7 +255,10 @@ type Outcome = { ok: true; result: CaptureAnalysisResult; peakBuffered: number }
 
 /** Pushes the chunks through a CaptureAnalysis; an error other than a KeepaliveLabError is rethrown. */
 function run(parts: readonly Uint8Array[], copyThrough?: Uint8Array): Outcome {
-  const analysis = new CaptureAnalysis({ maxTotalBufferedBytes: MAX_TOTAL_BUFFERED, maxBufferedBytes: MAX_TOTAL_BUFFERED });
+  const analysis = new CaptureAnalysis({
+    maxTotalBufferedBytes: MAX_TOTAL_BUFFERED,
+    maxBufferedBytes: MAX_TOTAL_BUFFERED,
+  });
   let peakBuffered = 0;
   try {
     for (const part of parts) {
@@ -233,7 +285,10 @@ function run(parts: readonly Uint8Array[], copyThrough?: Uint8Array): Outcome {
 function checkReport(report: ObserverReport): void {
   const t = report.totals;
   assert.equal(t.connections, report.connections.length);
-  assert.equal(t.requests, report.connections.reduce((n, c) => n + c.requests, 0));
+  assert.equal(
+    t.requests,
+    report.connections.reduce((n, c) => n + c.requests, 0),
+  );
   assert.ok(t.syns === null || t.syns >= 0);
   report.connections.forEach((c, i) => {
     assert.equal(c.id, i + 1);
@@ -261,7 +316,18 @@ function checkOutcome(outcome: Outcome): void {
   checkReport(result.report);
   // The renderers take anything the analysis produces.
   const report = buildReport('analyze', [
-    { name: 'analyze', title: 'fuzz', subject: 'fuzz', config: null, client: null, observers: [result.report], agreement: { agree: true, differences: [] }, verdict: { code: 'reuse', summary: '' }, warnings: [], capture: s },
+    {
+      name: 'analyze',
+      title: 'fuzz',
+      subject: 'fuzz',
+      config: null,
+      client: null,
+      observers: [result.report],
+      agreement: { agree: true, differences: [] },
+      verdict: { code: 'reuse', summary: '' },
+      warnings: [],
+      capture: s,
+    },
   ]);
   assert.ok(renderTerminal(report, { connections: true, totals: true, limit: 0 }).length > 0);
   JSON.parse(renderJson(report));
@@ -330,7 +396,9 @@ test(`fuzz: random frames in valid records, any link type (${RUNS} runs)`, { tim
           frame.set(f.tail, head.length);
           return { frame, originalLength: frame.length + f.originalExtra };
         });
-        const bytes = pcapng ? buildPcapng({ interfaces: [{ linkType }], blocks: packets }) : buildPcap({ linkType, packets });
+        const bytes = pcapng
+          ? buildPcapng({ interfaces: [{ linkType }], blocks: packets })
+          : buildPcap({ linkType, packets });
         const outcome = run(chunks(bytes, cuts));
         checkOutcome(outcome);
         if (outcome.ok) {
@@ -397,14 +465,27 @@ test(`fuzz: analyzeCapture on mutated captures from a stream (${RUNS} runs)`, { 
 
 // Random TCP segments straight into the tracker: a few endpoints (so 4-tuples collide and ports
 // get reused), any flags, sequence numbers near each other and near 2^32, payloads cut from HTTP.
-const HTTP_BITS = ['GET / HTTP/1.1\r\n', 'Host: x\r\n', '\r\n', 'HTTP/1.1 200 OK\r\n', 'Content-Length: 5\r\n', 'hello', 'Transfer-Encoding: chunked\r\n', '5\r\nhello\r\n0\r\n\r\n', 'Connection: close\r\n', '\u0016\u0003\u0001'];
+const HTTP_BITS = [
+  'GET / HTTP/1.1\r\n',
+  'Host: x\r\n',
+  '\r\n',
+  'HTTP/1.1 200 OK\r\n',
+  'Content-Length: 5\r\n',
+  'hello',
+  'Transfer-Encoding: chunked\r\n',
+  '5\r\nhello\r\n0\r\n\r\n',
+  'Connection: close\r\n',
+  '\u0016\u0003\u0001',
+];
 const segmentArb = fc.record({
   dir: fc.boolean(),
   pair: fc.nat({ max: 3 }),
   flags: fc.oneof(fc.constantFrom(0x02, 0x12, 0x10, 0x18, 0x11, 0x14, 0x04, 0x19), fc.nat({ max: 255 })),
   seqBase: fc.constantFrom(0, 1000, 0xffffff00),
   seqOffset: fc.integer({ min: -200, max: 2000 }),
-  payload: fc.array(fc.constantFrom(...HTTP_BITS), { maxLength: 4 }).map((parts) => new TextEncoder().encode(parts.join(''))),
+  payload: fc
+    .array(fc.constantFrom(...HTTP_BITS), { maxLength: 4 })
+    .map((parts) => new TextEncoder().encode(parts.join(''))),
   cut: fc.option(fc.nat({ max: 40 }), { nil: undefined }),
   dt: fc.integer({ min: -5, max: 5000 }),
 });
@@ -445,7 +526,14 @@ test(`fuzz: random segments into the ConnectionTracker (${RUNS} runs)`, { timeou
       assert.equal(r.connections.length, tracker.connectionCount);
       assert.ok(tracker.openConnections <= r.connections.filter((c) => c.openAtEnd).length);
       connections += r.connections.length;
-      checkReport({ observer: 'wire', available: true, seesRequests: true, totals: computeTotals(r.connections, r.syns), connections: r.connections, warnings: r.warnings });
+      checkReport({
+        observer: 'wire',
+        available: true,
+        seesRequests: true,
+        totals: computeTotals(r.connections, r.syns),
+        connections: r.connections,
+        warnings: r.warnings,
+      });
     }),
     { numRuns: RUNS, seed: SEED },
   );

@@ -30,7 +30,9 @@ export function record(fields: Partial<ConnectionRecord> = {}): ConnectionRecord
 
 /** `n` connections carrying `requestsEach` requests each, the same other fields. */
 export function records(n: number, requestsEach: number, fields: Partial<ConnectionRecord> = {}): ConnectionRecord[] {
-  return Array.from({ length: n }, (_, i) => record({ id: i + 1, requests: requestsEach, responses: requestsEach, ...fields }));
+  return Array.from({ length: n }, (_, i) =>
+    record({ id: i + 1, requests: requestsEach, responses: requestsEach, ...fields }),
+  );
 }
 
 export function observer(
@@ -43,7 +45,10 @@ export function observer(
     observer: name,
     available: extra.available ?? true,
     seesRequests,
-    totals: computeTotals(connections, extra.syns === undefined ? (name === 'wire' ? connections.length : null) : extra.syns),
+    totals: computeTotals(
+      connections,
+      extra.syns === undefined ? (name === 'wire' ? connections.length : null) : extra.syns,
+    ),
     connections,
     warnings: [],
   };

@@ -81,7 +81,8 @@ function totalsBySorting(connections: readonly ConnectionRecord[], syns: number 
   const perConnection = connections.map((c) => c.requests);
   const requests = perConnection.reduce((a, b) => a + b, 0);
   const withRequests = connections.filter((c) => c.requests > 0).length;
-  const count = (pick: (c: ConnectionRecord) => unknown, value: unknown) => connections.filter((c) => pick(c) === value).length;
+  const count = (pick: (c: ConnectionRecord) => unknown, value: unknown) =>
+    connections.filter((c) => pick(c) === value).length;
   return {
     connections: connections.length,
     syns,
@@ -90,7 +91,11 @@ function totalsBySorting(connections: readonly ConnectionRecord[], syns: number 
     requestsPerConnection: distribution(perConnection),
     reusedRequests: requests - withRequests,
     handshakeShare: requests > 0 ? withRequests / requests : null,
-    closedFirstBy: { client: count((c) => c.closedFirstBy, 'client'), server: count((c) => c.closedFirstBy, 'server'), unknown: count((c) => c.closedFirstBy, null) },
+    closedFirstBy: {
+      client: count((c) => c.closedFirstBy, 'client'),
+      server: count((c) => c.closedFirstBy, 'server'),
+      unknown: count((c) => c.closedFirstBy, null),
+    },
     resets: connections.length - count((c) => c.resetBy, null),
     resetsBy: { client: count((c) => c.resetBy, 'client'), server: count((c) => c.resetBy, 'server') },
     timeWait: { client: count((c) => c.timeWait, 'client'), server: count((c) => c.timeWait, 'server') },

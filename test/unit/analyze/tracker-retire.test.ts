@@ -18,7 +18,10 @@ const SERVER = { address: '10.0.0.2', port: 80 };
 const AFTER_LINGER_MS = 1500;
 
 /** Records as handed over while the packets are fed, then at end(). */
-function streamed(packets: readonly TcpPacketSpec[], options: TrackerOptions = {}): { tracker: ConnectionTracker; beforeEnd: ConnectionRecord[]; all: ConnectionRecord[] } {
+function streamed(
+  packets: readonly TcpPacketSpec[],
+  options: TrackerOptions = {},
+): { tracker: ConnectionTracker; beforeEnd: ConnectionRecord[]; all: ConnectionRecord[] } {
   const all: ConnectionRecord[] = [];
   const tracker = new ConnectionTracker({ ...options, onConnection: (r) => all.push(r) });
   for (const p of packets) tracker.packet(toTcpPacket(p));
@@ -111,7 +114,11 @@ test('tracker retire: a new SYN on a retired 4-tuple is a new connection; ids in
       [3, 50001, null, true],
     ],
   );
-  assert.equal(beforeEnd.length, 1, 'the first was retired by the time the second began; the second closed moments before the end');
+  assert.equal(
+    beforeEnd.length,
+    1,
+    'the first was retired by the time the second began; the second closed moments before the end',
+  );
   assert.equal(tracker.latePackets, 0);
   assert.deepEqual(kept(packets), all);
 });
@@ -153,7 +160,11 @@ test('tracker retire: on a long churn of short connections, the connections held
   // 10 at a time, as `ab -c 10` without keep-alive: each on its own ephemeral port, reused in turn.
   for (let i = 0; i < total; i += 10) {
     const batch = Array.from({ length: 10 }, (_, k) => {
-      const c = new Conversation({ ...CLIENT, port: 32768 + ((i + k) % 28000) }, SERVER, { start: ts + k, step: 10, clientIsn: i + k });
+      const c = new Conversation({ ...CLIENT, port: 32768 + ((i + k) % 28000) }, SERVER, {
+        start: ts + k,
+        step: 10,
+        clientIsn: i + k,
+      });
       c.handshake(0.01);
       c.send('client', httpGet(), { ack: true });
       c.send('server', httpResponse(200, 'x'), { ack: true });

@@ -76,7 +76,10 @@ test('tracker: a keep-alive connection with three requests, closed by the client
   assert.equal(conn.openAtEnd, false);
   assert.equal(conn.startedBefore, false);
   assert.equal(conn.bytesFromClient, httpGet('/a').length + httpGet('/b').length + httpGet('/c').length);
-  assert.equal(conn.bytesFromServer, httpResponse(200, 'aaa').length + httpResponse(404, 'no').length + httpResponse(200, '').length);
+  assert.equal(
+    conn.bytesFromServer,
+    httpResponse(200, 'aaa').length + httpResponse(404, 'no').length + httpResponse(200, '').length,
+  );
   assert.deepEqual(conn.notes, []);
   assert.deepEqual(r.http, { serverClose: 0, clientClose: 0 });
   assert.deepEqual(r.warnings, []);
@@ -289,7 +292,10 @@ test('tracker: a hole never filled: its bytes are lost, counting goes on', () =>
   assert.deepEqual(conn.statusCodes, [200, 200]);
   assert.equal(conn.bytesFromServer, head.length + 2000 + httpResponse(200, 'small').length);
   assert.ok(conn.notes.includes('1000 payload bytes not captured'), conn.notes.join('; '));
-  assert.deepEqual(r.warnings.map((w) => w.code), ['KAL_WARN_MISSING_BYTES']);
+  assert.deepEqual(
+    r.warnings.map((w) => w.code),
+    ['KAL_WARN_MISSING_BYTES'],
+  );
   assert.equal(conn.closedFirstBy, 'client');
   assert.equal(conn.openAtEnd, false);
 });
@@ -308,9 +314,15 @@ test('tracker: a hole is given up after enough later segments (bounded buffering
   assert.equal(conn.requests, requests);
   // The first response is lost with its whole head: framing resumes at the next status line.
   assert.equal(conn.responses, requests - 1);
-  assert.ok(conn.notes.some((n) => /HTTP framing of the server's bytes lost at byte 0/.test(n)), conn.notes.join('; '));
+  assert.ok(
+    conn.notes.some((n) => /HTTP framing of the server's bytes lost at byte 0/.test(n)),
+    conn.notes.join('; '),
+  );
   assert.ok(conn.notes.includes('HTTP framing resumed 1 time at the next message start'), conn.notes.join('; '));
-  assert.ok(conn.notes.includes(`${httpResponse(200, 'zero').length} payload bytes not captured`), conn.notes.join('; '));
+  assert.ok(
+    conn.notes.includes(`${httpResponse(200, 'zero').length} payload bytes not captured`),
+    conn.notes.join('; '),
+  );
 });
 
 test('tracker: sequence numbers wrap around at 2^32 in the middle of a request', () => {
@@ -361,10 +373,13 @@ test('tracker: a new SYN on a 4-tuple whose connection ended is a new connection
   reset.rst('client');
   const again = keepAlive(1, 'client', { clientIsn: 77_777, start: reset.time + 10 });
   const r2 = track([...reset.packets, ...again.packets]);
-  assert.deepEqual(r2.connections.map((c) => [c.requests, c.resetBy]), [
-    [1, 'client'],
-    [1, null],
-  ]);
+  assert.deepEqual(
+    r2.connections.map((c) => [c.requests, c.resetBy]),
+    [
+      [1, 'client'],
+      [1, null],
+    ],
+  );
 });
 
 test('tracker: a retransmitted SYN is not a new connection', () => {
@@ -405,7 +420,10 @@ test('tracker: payloads cut by the snap length: requests still counted, missing 
   assert.equal(conn.responses, 2);
   assert.equal(conn.bytesFromServer, httpResponse(200, 5000).length + httpResponse(200, 7000).length);
   assert.ok(conn.notes.includes(`${4900 + 6900} payload bytes not captured`), conn.notes.join('; '));
-  assert.deepEqual(r.warnings.map((w) => w.code), ['KAL_WARN_MISSING_BYTES']);
+  assert.deepEqual(
+    r.warnings.map((w) => w.code),
+    ['KAL_WARN_MISSING_BYTES'],
+  );
   assert.equal(conn.timeWait, 'client');
 });
 
@@ -418,7 +436,11 @@ test('tracker: bytes cut by the snap length are counted as lost on any connectio
     const r = tracker.result();
     assert.equal(only(r).bytesFromClient, 500);
     assert.ok(only(r).notes.includes('500 payload bytes not captured'), `http ${http}: ${only(r).notes.join('; ')}`);
-    assert.deepEqual(r.warnings.map((w) => w.code), ['KAL_WARN_MISSING_BYTES'], `http ${http}`);
+    assert.deepEqual(
+      r.warnings.map((w) => w.code),
+      ['KAL_WARN_MISSING_BYTES'],
+      `http ${http}`,
+    );
   }
 });
 
@@ -437,7 +459,11 @@ test('tracker: a connection that is not HTTP: bytes counted, no request, said in
   const c = new Conversation({ address: '10.0.0.1', port: 40022 }, { address: '10.0.0.2', port: 22 }).handshake();
   c.send('server', 'SSH-2.0-OpenSSH_9.2\r\n', { ack: true });
   c.send('client', 'SSH-2.0-OpenSSH_9.2\r\n', { ack: true });
-  c.send('client', Uint8Array.from({ length: 300 }, (_, i) => i & 0xff), { ack: true });
+  c.send(
+    'client',
+    Uint8Array.from({ length: 300 }, (_, i) => i & 0xff),
+    { ack: true },
+  );
   c.close('client');
   const r = track(c.packets);
   const conn = only(r);
@@ -506,7 +532,10 @@ test('tracker: many connections at once are kept apart; openConnections follows 
     r.connections.map((c) => c.requests),
     new Array<number>(20).fill(1),
   );
-  assert.deepEqual(r.connections.map((c) => c.client.port), convs.map((_, i) => 40000 + i));
+  assert.deepEqual(
+    r.connections.map((c) => c.client.port),
+    convs.map((_, i) => 40000 + i),
+  );
   assert.equal(r.connections.filter((c) => c.timeWait === 'server').length, 10);
 });
 
@@ -567,7 +596,10 @@ test('tracker: out-of-order bytes held over all connections stay under maxTotalB
 });
 
 /** A keep-alive connection of `n` request/response pairs whose packets `lose` never reached the capture. */
-function lossy(n: number, lose: (i: number, side: 'client' | 'server') => boolean): { packets: TcpPacketSpec[]; lost: number } {
+function lossy(
+  n: number,
+  lose: (i: number, side: 'client' | 'server') => boolean,
+): { packets: TcpPacketSpec[]; lost: number } {
   const c = new Conversation(CLIENT, SERVER).handshake();
   const dropped = new Set<TcpPacketSpec>();
   let lost = 0;

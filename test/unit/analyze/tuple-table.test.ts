@@ -26,7 +26,12 @@ function tuples(n: number): Tuple[] {
     // Few addresses, many ports (as in a capture), and some IPv6 and self-connections.
     const a = i % 7 === 0 ? `2001:db8::${(i % 5).toString(16)}` : `10.0.${i % 3}.${i % 11}`;
     const b = i % 13 === 0 ? a : i % 7 === 0 ? '2001:db8::80' : '10.0.9.80';
-    out.push({ a, ap: 1024 + ((i * 7919) % 60000), b, bp: i % 13 === 0 ? 1024 + ((i * 7919) % 60000) + 1 : 80 + (i % 4) });
+    out.push({
+      a,
+      ap: 1024 + ((i * 7919) % 60000),
+      b,
+      bp: i % 13 === 0 ? 1024 + ((i * 7919) % 60000) + 1 : 80 + (i % 4),
+    });
   }
   // Distinct 4-tuples only (either way round).
   const seen = new Set<string>();

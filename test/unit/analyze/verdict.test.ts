@@ -28,7 +28,10 @@ test('verdict: reuse working', () => {
   // ab -k -c 5: 5 connections, 50 requests.
   assert.equal(decideVerdict([observer('wire', records(5, 10))]).code, 'reuse');
   // Lab runs: at most one connection per worker.
-  assert.equal(decideVerdict([observer('server', records(10, 10))], { config: { ...CONFIG, concurrency: 10 } }).code, 'reuse');
+  assert.equal(
+    decideVerdict([observer('server', records(10, 10))], { config: { ...CONFIG, concurrency: 10 } }).code,
+    'reuse',
+  );
 });
 
 test('verdict: one connection per request, and who closed first', () => {
@@ -44,43 +47,51 @@ test('verdict: the server answers Connection: close (or HTTP/1.0) to every reque
   const conns = records(50, 1, { closedFirstBy: 'server', timeWait: 'server' });
   const v = decideVerdict([observer('wire', conns, { http: { serverClose: 50, clientClose: 0 } })]);
   assert.equal(v.code, 'server-closes');
-  assert.equal(decideVerdict([observer('server', records(10, 1))], { config: { ...CONFIG, serverConnectionClose: true } }).code, 'server-closes');
+  assert.equal(
+    decideVerdict([observer('server', records(10, 1))], { config: { ...CONFIG, serverConnectionClose: true } }).code,
+    'server-closes',
+  );
 });
 
 test('verdict: the client asks to close every connection', () => {
   const v = decideVerdict([observer('wire', records(5, 1), { http: { serverClose: 0, clientClose: 5 } })]);
   assert.equal(v.code, 'keepalive-disabled');
   assert.match(v.summary, /client asks to close/);
-  assert.equal(decideVerdict([observer('server', records(10, 1))], { config: { ...CONFIG, keepAlive: false } }).code, 'keepalive-disabled');
+  assert.equal(
+    decideVerdict([observer('server', records(10, 1))], { config: { ...CONFIG, keepAlive: false } }).code,
+    'keepalive-disabled',
+  );
 });
 
-test(
-  'verdict: the client asks to close and the server, as it must, echoes Connection: close: the client is the cause',
-  () => {
-    const v = decideVerdict([observer('wire', records(5, 1, { closedFirstBy: 'server' }), { http: { serverClose: 5, clientClose: 5 } })]);
-    assert.equal(v.code, 'keepalive-disabled');
-  },
-);
+test('verdict: the client asks to close and the server, as it must, echoes Connection: close: the client is the cause', () => {
+  const v = decideVerdict([
+    observer('wire', records(5, 1, { closedFirstBy: 'server' }), { http: { serverClose: 5, clientClose: 5 } }),
+  ]);
+  assert.equal(v.code, 'keepalive-disabled');
+});
 
-test(
-  'verdict: churn seen offline (most connections carried one request)',
-  () => {
-    const v = decideVerdict([observer('wire', [...records(30, 1), ...records(10, 2)])]);
-    assert.equal(v.code, 'churn');
-  },
-);
+test('verdict: churn seen offline (most connections carried one request)', () => {
+  const v = decideVerdict([observer('wire', [...records(30, 1), ...records(10, 2)])]);
+  assert.equal(v.code, 'churn');
+});
 
 test('verdict: churn in lab runs', () => {
-  const pool = decideVerdict([observer('server', records(30, 3))], { config: { ...CONFIG, concurrency: 10, maxFreeSockets: 2, requests: 100 } });
+  const pool = decideVerdict([observer('server', records(30, 3))], {
+    config: { ...CONFIG, concurrency: 10, maxFreeSockets: 2, requests: 100 },
+  });
   assert.equal(pool.code, 'churn');
   assert.match(pool.summary, /idle pool too small/);
-  const unread = decideVerdict([observer('server', records(30, 3))], { config: { ...CONFIG, concurrency: 10, consumeBody: false } });
+  const unread = decideVerdict([observer('server', records(30, 3))], {
+    config: { ...CONFIG, concurrency: 10, consumeBody: false },
+  });
   assert.equal(unread.code, 'churn');
   assert.match(unread.summary, /body not read/);
 });
 
 test('verdict: resets are mentioned', () => {
-  const v = decideVerdict([observer('wire', records(5, 1, { resetBy: 'server', closedFirstBy: null, timeWait: null }))]);
+  const v = decideVerdict([
+    observer('wire', records(5, 1, { resetBy: 'server', closedFirstBy: null, timeWait: null })),
+  ]);
   assert.equal(v.code, 'one-per-request');
   assert.match(v.summary, /5 connections ended with a reset/);
 });
@@ -95,6 +106,9 @@ test('verdict: the primary observer is the one that sees the most', () => {
   assert.equal(primaryObserver([{ ...kernel, available: false }]), undefined);
   // The kernel cannot count requests: the client's count is used.
   assert.equal(decideVerdict([kernel], { requests: 10 }).code, 'reuse');
-  assert.equal(decideVerdict([observer('kernel', records(10, 0))], { requests: 10, config: { ...CONFIG, keepAlive: false } }).code, 'keepalive-disabled');
+  assert.equal(
+    decideVerdict([observer('kernel', records(10, 0))], { requests: 10, config: { ...CONFIG, keepAlive: false } }).code,
+    'keepalive-disabled',
+  );
   assert.equal(record().requests, 1);
 });

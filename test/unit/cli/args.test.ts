@@ -4,10 +4,15 @@ import { parseHostPort } from '../../../src/cli/analyze.js';
 import { flag, int, oneOf, parse, port, size, str, toggle } from '../../../src/cli/args.js';
 import { UsageError } from '../../../src/errors.js';
 
-const usage = (message: RegExp) => (e: unknown) => e instanceof UsageError && e.code === 'KAL_ERR_USAGE' && message.test(e.message);
+const usage = (message: RegExp) => (e: unknown) =>
+  e instanceof UsageError && e.code === 'KAL_ERR_USAGE' && message.test(e.message);
 
 test('args: parse strings, booleans and positionals', () => {
-  const p = parse(['capture.pcap', '--port', '80', '--json'], { port: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
+  const p = parse(
+    ['capture.pcap', '--port', '80', '--json'],
+    { port: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    true,
+  );
   assert.deepEqual(p.positionals, ['capture.pcap']);
   assert.equal(str(p, 'port'), '80');
   assert.equal(flag(p, 'json'), true);
@@ -22,12 +27,9 @@ test('args: unknown options and unexpected positionals are usage errors, in one 
   assert.throws(() => parse(['--port'], { port: { type: 'string' } }), usage(/--port/));
 });
 
-test(
-  'args: a value that looks like an option is a usage error in one line',
-  () => {
-    assert.throws(() => parse(['--port', '-1'], { port: { type: 'string' } }), usage(/^[^\n]*$/));
-  },
-);
+test('args: a value that looks like an option is a usage error in one line', () => {
+  assert.throws(() => parse(['--port', '-1'], { port: { type: 'string' } }), usage(/^[^\n]*$/));
+});
 
 test('args: whole numbers within bounds', () => {
   const p = (v: string) => parse(['--n', v], { n: { type: 'string' } });
@@ -86,7 +88,16 @@ test('args: --server HOST:PORT', () => {
   assert.deepEqual(parseHostPort('[0:0:0:0:0:0:0:1]:80', '--server'), { address: '::1', port: 80 });
   assert.deepEqual(parseHostPort('[2001:db8:0:0:1:0:0:1]:80', '--server'), { address: '2001:db8::1:0:0:1', port: 80 });
   assert.deepEqual(parseHostPort('[::ffff:127.0.0.1]:80', '--server'), { address: '::ffff:127.0.0.1', port: 80 });
-  for (const bad of ['8080', '127.0.0.1', '127.0.0.1:0', '127.0.0.1:65536', '127.0.0.1:http', '::1:8080', '[::1]', ':80']) {
+  for (const bad of [
+    '8080',
+    '127.0.0.1',
+    '127.0.0.1:0',
+    '127.0.0.1:65536',
+    '127.0.0.1:http',
+    '::1:8080',
+    '[::1]',
+    ':80',
+  ]) {
     assert.throws(() => parseHostPort(bad, '--server'), usage(/^--server must be HOST:PORT/), bad);
   }
   // A capture holds addresses, never names: a host name would silently match nothing.

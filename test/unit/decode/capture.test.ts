@@ -6,13 +6,38 @@ import { PacketDecoder } from '../../../src/decode/packet.js';
 import type { CaptureFrame } from '../../../src/model/packet.js';
 import type { Warning } from '../../../src/model/report.js';
 import { BufferList } from '../../support/buffer-list.js';
-import { LT, buildPcap, buildPcapng, pcapngBlock, readCapture, type TcpPacketSpec } from '../../support/capture-builder.js';
+import {
+  LT,
+  buildPcap,
+  buildPcapng,
+  pcapngBlock,
+  readCapture,
+  type TcpPacketSpec,
+} from '../../support/capture-builder.js';
 
 const CONVERSATION: TcpPacketSpec[] = [
   { src: '10.0.0.1', dst: '10.0.0.2', srcPort: 50000, dstPort: 80, seq: 1000, flags: 'S' },
   { src: '10.0.0.2', dst: '10.0.0.1', srcPort: 80, dstPort: 50000, seq: 5000, ack: 1001, flags: 'SA' },
-  { src: '10.0.0.1', dst: '10.0.0.2', srcPort: 50000, dstPort: 80, seq: 1001, ack: 5001, flags: 'PA', payload: 'GET / HTTP/1.1\r\nHost: a\r\n\r\n' },
-  { src: '10.0.0.2', dst: '10.0.0.1', srcPort: 80, dstPort: 50000, seq: 5001, ack: 1028, flags: 'PA', payload: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' },
+  {
+    src: '10.0.0.1',
+    dst: '10.0.0.2',
+    srcPort: 50000,
+    dstPort: 80,
+    seq: 1001,
+    ack: 5001,
+    flags: 'PA',
+    payload: 'GET / HTTP/1.1\r\nHost: a\r\n\r\n',
+  },
+  {
+    src: '10.0.0.2',
+    dst: '10.0.0.1',
+    srcPort: 80,
+    dstPort: 50000,
+    seq: 5001,
+    ack: 1028,
+    flags: 'PA',
+    payload: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+  },
   { src: 'fe80::1', dst: 'fe80::2', srcPort: 1, dstPort: 2, flags: 'R', ipv6Extensions: [{ type: 0 }] },
 ];
 
@@ -58,7 +83,10 @@ function assertSameAtEverySplit(bytes: Uint8Array, label: string): void {
 test('capture: a pcap split at every offset, or pushed in small chunks, gives the same frames', () => {
   assert.equal(readCapture(PCAP).frames.length, 5);
   assertSameAtEverySplit(PCAP, 'pcap');
-  assertSameAtEverySplit(buildPcap({ linkType: LT.NULL, byteOrder: 'le', snaplen: 50, packets: CONVERSATION }), 'pcap, snaplen 50');
+  assertSameAtEverySplit(
+    buildPcap({ linkType: LT.NULL, byteOrder: 'le', snaplen: 50, packets: CONVERSATION }),
+    'pcap, snaplen 50',
+  );
 });
 
 test('capture: a two-section pcapng split at every offset, or pushed in small chunks, gives the same frames', () => {
@@ -77,7 +105,11 @@ test('capture: splitting twice, at every pair of offsets near record boundaries,
 
 test('capture: warnings come out the same at every split: truncated tail, damaged block, absurd length', () => {
   assertSameAtEverySplit(PCAP.subarray(0, PCAP.length - 5), 'pcap cut short');
-  const damaged = new BufferList().bytes(PCAPNG).bytes(pcapngBlock('be', 6, new Uint8Array(8))).bytes(PCAPNG.subarray(PCAPNG.length - 100)).join();
+  const damaged = new BufferList()
+    .bytes(PCAPNG)
+    .bytes(pcapngBlock('be', 6, new Uint8Array(8)))
+    .bytes(PCAPNG.subarray(PCAPNG.length - 100))
+    .join();
   assertSameAtEverySplit(damaged, 'pcapng with a short EPB and a garbage tail');
   const absurd = new BufferList('be').bytes(PCAP).uint32(0).uint32(0).uint32(0x7fffffff).uint32(0).zeros(40).join();
   assertSameAtEverySplit(absurd, 'pcap with an absurd record length');
@@ -97,7 +129,8 @@ test('capture: the frames decode identically, whether they lay in one chunk or a
   };
   const whole = decode(readCapture(PCAP).frames);
   assert.equal(whole.filter(Boolean).length, 5);
-  for (let at = 0; at <= PCAP.length; at += 5) assert.deepEqual(decode(readCapture(PCAP, { splits: [at] }).frames), whole);
+  for (let at = 0; at <= PCAP.length; at += 5)
+    assert.deepEqual(decode(readCapture(PCAP, { splits: [at] }).frames), whole);
 });
 
 test('capture: frame views stay valid after later pushes (a split record gets a buffer of its own)', () => {
@@ -165,7 +198,10 @@ test('capture: a pcap header cut short is truncated, not an error', () => {
 
 test('capture: a record claiming more than maxRecordLength stops at its header, before its bytes arrive', () => {
   const warnings: Warning[] = [];
-  const reader = new CaptureReader({ frame: () => undefined, warning: (w) => warnings.push(w) }, { maxRecordLength: 1000 });
+  const reader = new CaptureReader(
+    { frame: () => undefined, warning: (w) => warnings.push(w) },
+    { maxRecordLength: 1000 },
+  );
   reader.push(buildPcap({ packets: [] }));
   reader.push(new BufferList('le').uint32(0).uint32(0).join());
   reader.push(new BufferList('le').uint32(1001).uint32(1001).join());
@@ -190,7 +226,10 @@ test('capture: a flood of identical warnings is capped, with a count of the rest
 });
 
 test('capture: every error thrown is a KeepaliveLabError with a KAL_ERR_ code', () => {
-  for (const bytes of [new TextEncoder().encode('nope'), new BufferList('le').uint32(0x0a0d0d0a).uint32(28).uint32(1).zeros(16).join()]) {
+  for (const bytes of [
+    new TextEncoder().encode('nope'),
+    new BufferList('le').uint32(0x0a0d0d0a).uint32(28).uint32(1).zeros(16).join(),
+  ]) {
     try {
       readCapture(bytes);
       assert.fail('expected a throw');

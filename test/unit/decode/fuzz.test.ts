@@ -41,7 +41,9 @@ const captureArb: fc.Arbitrary<Uint8Array> = fc
   })
   .map(({ pcapng, le, nanos, linkType, snaplen, packets, kinds }) => {
     // The single-version raw link types need packets of that version.
-    const fitting = packets.filter((p) => (linkType === 228 ? !p.src.includes(':') : linkType === 229 ? p.src.includes(':') : true));
+    const fitting = packets.filter((p) =>
+      linkType === 228 ? !p.src.includes(':') : linkType === 229 ? p.src.includes(':') : true,
+    );
     const byteOrder = le ? 'le' : 'be';
     if (!pcapng) return buildPcap({ linkType, byteOrder, nanos, snaplen: snaplen || 262144, packets: fitting });
     return buildPcapng({
@@ -63,7 +65,11 @@ type Mutation =
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 8 }),
+  }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 8 }) }),
 );
 
@@ -116,16 +122,21 @@ function expectedFailure(error: unknown): boolean {
 
 test('fuzz: mutated and truncated captures never throw anything but NotACaptureError / MalformedCaptureError', () => {
   fc.assert(
-    fc.property(captureArb, fc.array(mutationArb, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 200 }), (capture, mutations, chunkSize) => {
-      const bytes = mutate(capture, mutations);
-      try {
-        const frames = readAndDecode(bytes, chunkSize);
-        // Every pcap record needs 16 bytes, every pcapng block 12.
-        assert.ok(frames <= bytes.length / 12);
-      } catch (error) {
-        if (!expectedFailure(error)) throw error;
-      }
-    }),
+    fc.property(
+      captureArb,
+      fc.array(mutationArb, { minLength: 1, maxLength: 6 }),
+      fc.integer({ min: 1, max: 200 }),
+      (capture, mutations, chunkSize) => {
+        const bytes = mutate(capture, mutations);
+        try {
+          const frames = readAndDecode(bytes, chunkSize);
+          // Every pcap record needs 16 bytes, every pcapng block 12.
+          assert.ok(frames <= bytes.length / 12);
+        } catch (error) {
+          if (!expectedFailure(error)) throw error;
+        }
+      },
+    ),
     { numRuns: 1000 },
   );
 });
@@ -138,14 +149,19 @@ test('fuzz: random bytes after a valid magic number never crash or hang', () => 
     [0x0a, 0x0d, 0x0d, 0x0a],
   ];
   fc.assert(
-    fc.property(fc.constantFrom(...magics), fc.uint8Array({ maxLength: 600 }), fc.integer({ min: 1, max: 64 }), (magic, rest, chunkSize) => {
-      const bytes = Uint8Array.from([...magic, ...rest]);
-      try {
-        readAndDecode(bytes, chunkSize);
-      } catch (error) {
-        if (!expectedFailure(error)) throw error;
-      }
-    }),
+    fc.property(
+      fc.constantFrom(...magics),
+      fc.uint8Array({ maxLength: 600 }),
+      fc.integer({ min: 1, max: 64 }),
+      (magic, rest, chunkSize) => {
+        const bytes = Uint8Array.from([...magic, ...rest]);
+        try {
+          readAndDecode(bytes, chunkSize);
+        } catch (error) {
+          if (!expectedFailure(error)) throw error;
+        }
+      },
+    ),
     { numRuns: 400 },
   );
 });

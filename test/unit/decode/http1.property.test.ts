@@ -16,9 +16,22 @@ const RUNS = 300;
 
 /** Body bytes that look like framing, to prove bodies are never scanned. */
 const bodyText = fc
-  .array(fc.constantFrom('x', '\r\n', '\r\n\r\n', 'HTTP/1.1 200 OK\r\n', 'GET / HTTP/1.1\r\n', '0\r\n\r\n', '\x00', '\xff', 'Content-Length: 9\r\n'), {
-    maxLength: 8,
-  })
+  .array(
+    fc.constantFrom(
+      'x',
+      '\r\n',
+      '\r\n\r\n',
+      'HTTP/1.1 200 OK\r\n',
+      'GET / HTTP/1.1\r\n',
+      '0\r\n\r\n',
+      '\x00',
+      '\xff',
+      'Content-Length: 9\r\n',
+    ),
+    {
+      maxLength: 8,
+    },
+  )
   .map((parts) => parts.join(''));
 
 const requestArb = fc.record({
@@ -31,9 +44,17 @@ const requestArb = fc.record({
   body: fc.oneof(
     fc.constant({ kind: 'none' as const, text: '' }),
     bodyText.map((text) => ({ kind: 'length' as const, text })),
-    fc.array(bodyText.filter((t) => t.length > 0), { maxLength: 3 }).map((chunks) => ({ kind: 'chunked' as const, text: chunks.join(''), chunks })),
+    fc
+      .array(
+        bodyText.filter((t) => t.length > 0),
+        { maxLength: 3 },
+      )
+      .map((chunks) => ({ kind: 'chunked' as const, text: chunks.join(''), chunks })),
   ),
-  extraFields: fc.array(fc.constantFrom('Accept: */*', 'X-Empty:', 'Cookie: a=b; c=d', 'Connection: keep-alive', 'TE: trailers'), { maxLength: 3 }),
+  extraFields: fc.array(
+    fc.constantFrom('Accept: */*', 'X-Empty:', 'Cookie: a=b; c=d', 'Connection: keep-alive', 'TE: trailers'),
+    { maxLength: 3 },
+  ),
 });
 
 const responseArb = fc.record({
@@ -89,7 +110,9 @@ type Conversation = typeof conversationArb extends fc.Arbitrary<infer T> ? T : n
 /** Steps exchange by exchange, or (pipelined) every request first; then FINs. */
 function stepsOf(c: Conversation): Step[] {
   const requests = c.exchanges.map(([req]) => client(requestText(req)));
-  const responses = c.exchanges.map(([req, res], i) => server(responseText(res, req.method, c.closeDelimitedLast && i === c.exchanges.length - 1)));
+  const responses = c.exchanges.map(([req, res], i) =>
+    server(responseText(res, req.method, c.closeDelimitedLast && i === c.exchanges.length - 1)),
+  );
   const steps: Step[] = c.pipelined ? [...requests, ...responses] : requests.flatMap((r, i) => [r, responses[i]!]);
   return [...steps, fin('server'), fin('client')];
 }
@@ -99,7 +122,7 @@ const piecesOf = (sizes: number[]) => {
   let k = 0;
   return (data: Uint8Array): Uint8Array[] => {
     const out: Uint8Array[] = [];
-    for (let at = 0; at < data.length; ) {
+    for (let at = 0; at < data.length;) {
       const size = sizes[k++ % sizes.length]!;
       out.push(data.subarray(at, at + size));
       at += size;
@@ -203,7 +226,12 @@ const opArb = fc.oneof(
       .tuple(fc.constantFrom('client' as const, 'server' as const), fc.array(fragment, { maxLength: 12 }))
       .map(([side, parts]): Step => ({ side, data: parts.join('') })),
   },
-  { weight: 1, arbitrary: fc.tuple(fc.constantFrom('client' as const, 'server' as const), fc.integer({ min: 0, max: 70 })).map(([side, n]) => gap(side, n)) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.constantFrom('client' as const, 'server' as const), fc.integer({ min: 0, max: 70 }))
+      .map(([side, n]) => gap(side, n)),
+  },
   { weight: 1, arbitrary: fc.constantFrom('client' as const, 'server' as const).map((side) => fin(side)) },
 );
 /** Half of the time the client starts with a request, so the framer gets past the notHttp check. */

@@ -4,7 +4,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Http1Connection, looksLikeHttpRequest, type HttpRequestInfo, type HttpResponseInfo } from '../../../src/decode/http1.js';
+import {
+  Http1Connection,
+  looksLikeHttpRequest,
+  type HttpRequestInfo,
+  type HttpResponseInfo,
+} from '../../../src/decode/http1.js';
 import {
   byteAtATime,
   chunked,
@@ -21,7 +26,8 @@ import {
 } from '../../support/http-fixtures.js';
 
 const GET = (target: string, fields = ''): string => `GET ${target} HTTP/1.1\r\nHost: example.test\r\n${fields}\r\n`;
-const OK = (body: string, fields = ''): string => `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n${fields}\r\n${body}`;
+const OK = (body: string, fields = ''): string =>
+  `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n${fields}\r\n${body}`;
 
 describe('requests', () => {
   it('a request without body ends with its head', () => {
@@ -47,8 +53,13 @@ describe('requests', () => {
   });
 
   it('a chunked body with extensions, trailers and a long last-chunk', () => {
-    const body = '4;name=value;quoted="a;b"\r\nWiki\r\n5 ; ext\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n000\r\nExpires: never\r\nX-Sum: 1\r\n\r\n';
-    const { log, conn } = play([client('POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'), client(body), client(GET('/after'))]);
+    const body =
+      '4;name=value;quoted="a;b"\r\nWiki\r\n5 ; ext\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n000\r\nExpires: never\r\nX-Sum: 1\r\n\r\n';
+    const { log, conn } = play([
+      client('POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'),
+      client(body),
+      client(GET('/after')),
+    ]);
     assert.deepEqual(log, [
       'request POST /c HTTP/1.1 keepAlive=true connection=- @0',
       'requestEnd @1',
@@ -66,7 +77,10 @@ describe('requests', () => {
   });
 
   it('bare LF line endings are accepted (RFC 9112 2.2)', () => {
-    const { conn, log } = play([client('POST / HTTP/1.1\nContent-Length: 3\n\nabcGET / HTTP/1.1\n\n'), server('HTTP/1.1 200 OK\nContent-Length: 0\n\n')]);
+    const { conn, log } = play([
+      client('POST / HTTP/1.1\nContent-Length: 3\n\nabcGET / HTTP/1.1\n\n'),
+      server('HTTP/1.1 200 OK\nContent-Length: 0\n\n'),
+    ]);
     assert.equal(conn.requests, 2);
     assert.equal(conn.responses, 1);
     assert.equal(log.filter((l) => l.startsWith('lost')).length, 0);
@@ -85,10 +99,17 @@ describe('requests', () => {
 
   it('an uncommon method, the target and the Connection value keep every byte as one char (obs-text, ISO-8859-1), split or not', () => {
     const head = 'PROPFIND /caf\xe9?\x80\xff HTTP/1.1\r\nConnection: keep-alive, X-\xe9\r\n\r\n';
-    const expected = ['request PROPFIND /caf\xe9?\x80\xff HTTP/1.1 keepAlive=true connection=keep-alive, X-\xe9 @0', 'requestEnd @0'];
+    const expected = [
+      'request PROPFIND /caf\xe9?\x80\xff HTTP/1.1 keepAlive=true connection=keep-alive, X-\xe9 @0',
+      'requestEnd @0',
+    ];
     assert.deepEqual(play([client(latin1Bytes(head))]).log, expected);
     for (let at = 1; at < head.length; at++) {
-      assert.deepEqual(play([client(latin1Bytes(head.slice(0, at)), 0), client(latin1Bytes(head.slice(at)), 0)]).log, expected, `cut at ${at}`);
+      assert.deepEqual(
+        play([client(latin1Bytes(head.slice(0, at)), 0), client(latin1Bytes(head.slice(at)), 0)]).log,
+        expected,
+        `cut at ${at}`,
+      );
     }
   });
 });
@@ -117,7 +138,18 @@ describe('persistence (RFC 9112 9.3)', () => {
   });
 
   it('the Connection value is reported exactly as sent, whatever its case', () => {
-    for (const value of ['keep-alive', 'Keep-Alive', 'keep-alivE', 'close', 'CLOSE', 'Upgrade', 'upgrade, close', 'keep-alive, Upgrade', 'keep-alive,Upgrade', 'x']) {
+    for (const value of [
+      'keep-alive',
+      'Keep-Alive',
+      'keep-alivE',
+      'close',
+      'CLOSE',
+      'Upgrade',
+      'upgrade, close',
+      'keep-alive, Upgrade',
+      'keep-alive,Upgrade',
+      'x',
+    ]) {
       const { log } = play([client(`GET / HTTP/1.1\r\nConnection: ${value}\r\n\r\n`)]);
       assert.match(log[0]!, new RegExp(` connection=${value} @0$`), value);
     }
@@ -217,11 +249,16 @@ describe('responses (RFC 9112 6.3)', () => {
   it('a chunked response with trailers', () => {
     const { log } = play([
       client(GET('/')),
-      server(`HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n${chunked(['abc', 'defgh'], { ext: ';x=1', trailers: ['Digest: x'] })}`),
+      server(
+        `HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n${chunked(['abc', 'defgh'], { ext: ';x=1', trailers: ['Digest: x'] })}`,
+      ),
       client(GET('/2')),
       server(OK('')),
     ]);
-    assert.deepEqual(log.filter((l) => l.startsWith('responseEnd')), ['responseEnd 200 for=GET / @1', 'responseEnd 200 for=GET /2 @3']);
+    assert.deepEqual(
+      log.filter((l) => l.startsWith('responseEnd')),
+      ['responseEnd 200 for=GET / @1', 'responseEnd 200 for=GET /2 @3'],
+    );
   });
 
   it('Transfer-Encoding overrides Content-Length (RFC 9112 6.3 rule 3)', () => {
@@ -237,7 +274,11 @@ describe('responses (RFC 9112 6.3)', () => {
   });
 
   it('a response whose Transfer-Encoding does not end in chunked is delimited by close', () => {
-    const { log } = play([client(GET('/')), server('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nxxxxx'), fin('server', 9)]);
+    const { log } = play([
+      client(GET('/')),
+      server('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nxxxxx'),
+      fin('server', 9),
+    ]);
     assert.deepEqual(log.slice(2), [
       'response 200 HTTP/1.1 keepAlive=false connection=- for=GET / @1',
       'responseEnd 200 for=GET / @9',
@@ -245,7 +286,12 @@ describe('responses (RFC 9112 6.3)', () => {
   });
 
   it('a response without Content-Length or chunked ends at the server FIN', () => {
-    const { log, conn } = play([client(GET('/')), server('HTTP/1.0 200 OK\r\n\r\n'), server('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n'), fin('server', 7)]);
+    const { log, conn } = play([
+      client(GET('/')),
+      server('HTTP/1.0 200 OK\r\n\r\n'),
+      server('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n'),
+      fin('server', 7),
+    ]);
     assert.equal(log.at(-1), 'responseEnd 200 for=GET / @7');
     assert.equal(conn.incomplete.server, false);
     assert.equal(conn.responses, 1);
@@ -295,7 +341,9 @@ describe('switching protocols', () => {
 
   it('client bytes sent before the 101 arrives are opaque too', () => {
     const { log } = play([
-      client('GET /h2 HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n'),
+      client(
+        'GET /h2 HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n',
+      ),
       client('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00'),
       server('HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n'),
     ]);
@@ -356,7 +404,12 @@ describe('switching protocols', () => {
       client('def'),
       client('binary'),
     ]);
-    assert.deepEqual(log.slice(-4), ['responseEnd 101 for=POST /up @1', 'upgrade server @1', 'requestEnd @2', 'upgrade client @2']);
+    assert.deepEqual(log.slice(-4), [
+      'responseEnd 101 for=POST /up @1',
+      'upgrade server @1',
+      'requestEnd @2',
+      'upgrade client @2',
+    ]);
   });
 
   it('bytes held while an upgrade is pending are bounded', () => {
@@ -373,7 +426,10 @@ describe('switching protocols', () => {
 describe('malformed input', () => {
   it('invalid or conflicting Content-Length loses framing for that direction', () => {
     for (const value of ['abc', '-1', '1e3', '5, 6', '', '99999999999999999999']) {
-      const { log, conn } = play([client(`POST / HTTP/1.1\r\nContent-Length: ${value}\r\n\r\nhello`), client(GET('/2'))]);
+      const { log, conn } = play([
+        client(`POST / HTTP/1.1\r\nContent-Length: ${value}\r\n\r\nhello`),
+        client(GET('/2')),
+      ]);
       assert.equal(conn.requests, 1, value);
       assert.match(log.at(-1)!, /^lost client at \d+: invalid Content-Length$/, value);
     }
@@ -382,14 +438,20 @@ describe('malformed input', () => {
   });
 
   it('identical Content-Length values are accepted (RFC 9110 8.6)', () => {
-    const { conn, log } = play([client('POST / HTTP/1.1\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\nhello'), client(GET('/2'))]);
+    const { conn, log } = play([
+      client('POST / HTTP/1.1\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\nhello'),
+      client(GET('/2')),
+    ]);
     assert.equal(conn.requests, 2);
     assert.equal(log.filter((l) => l.startsWith('lost')).length, 0);
   });
 
   it('Content-Length with leading zeros, short or long, is its number', () => {
     for (const value of ['000000000000005', '0000000000000005', '0005, 5', '5']) {
-      const { conn, log } = play([client(`POST / HTTP/1.1\r\nContent-Length: ${value}\r\n\r\nhello`), client(GET('/2'))]);
+      const { conn, log } = play([
+        client(`POST / HTTP/1.1\r\nContent-Length: ${value}\r\n\r\nhello`),
+        client(GET('/2')),
+      ]);
       assert.equal(conn.requests, 2, value);
       assert.equal(log.filter((l) => l.startsWith('lost')).length, 0, value);
     }
@@ -402,7 +464,11 @@ describe('malformed input', () => {
   });
 
   it('a response with an invalid Content-Length is counted, then framing is lost', () => {
-    const { log, conn } = play([client(GET('/')), server('HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n'), server('HTTP/1.1 200 OK\r\n\r\n')]);
+    const { log, conn } = play([
+      client(GET('/')),
+      server('HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n'),
+      server('HTTP/1.1 200 OK\r\n\r\n'),
+    ]);
     assert.equal(conn.responses, 1);
     assert.equal(log.at(-1), 'lost server at 39: invalid Content-Length');
   });
@@ -418,15 +484,23 @@ describe('malformed input', () => {
     const head = 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n';
     assert.equal(play([client(`${head}zz\r\n`)]).log.at(-1), `lost client at ${head.length}: malformed chunk size`);
     assert.equal(play([client(`${head}3 x\r\n`)]).log.at(-1), `lost client at ${head.length}: malformed chunk size`);
-    assert.equal(play([client(`${head}3\r\nabcX`)]).log.at(-1), `lost client at ${head.length + 6}: no CRLF after chunk data`);
-    assert.equal(play([client(`${head}3\r\nabc\r\r\n`)]).log.at(-1), `lost client at ${head.length + 7}: no CRLF after chunk data`);
+    assert.equal(
+      play([client(`${head}3\r\nabcX`)]).log.at(-1),
+      `lost client at ${head.length + 6}: no CRLF after chunk data`,
+    );
+    assert.equal(
+      play([client(`${head}3\r\nabc\r\r\n`)]).log.at(-1),
+      `lost client at ${head.length + 7}: no CRLF after chunk data`,
+    );
     assert.match(play([client(`${head}${'f'.repeat(20)}\r\n`)]).log.at(-1)!, /chunk size too large/);
   });
 
   it('a head larger than maxHeadBytes loses framing; memory stays bounded', () => {
     const big = `GET / HTTP/1.1\r\n${'X-Filler: 0123456789\r\n'.repeat(100)}\r\n`;
     for (const split of [undefined, byteAtATime]) {
-      const { log, conn, maxBuffered } = play([client(GET('/ok')), client(big), client(GET('/never'))], split, { maxHeadBytes: 1024 });
+      const { log, conn, maxBuffered } = play([client(GET('/ok')), client(big), client(GET('/never'))], split, {
+        maxHeadBytes: 1024,
+      });
       assert.equal(conn.requests, 1);
       assert.equal(log.at(-1), `lost client at ${GET('/ok').length}: head larger than 1024 bytes`);
       assert.ok(maxBuffered <= 1024, `${maxBuffered}`);
@@ -434,9 +508,13 @@ describe('malformed input', () => {
   });
 
   it('a trailer section larger than maxHeadBytes loses framing', () => {
-    const { log } = play([client(`POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n${'T: x\r\n'.repeat(100)}\r\n`)], undefined, {
-      maxHeadBytes: 256,
-    });
+    const { log } = play(
+      [client(`POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n${'T: x\r\n'.repeat(100)}\r\n`)],
+      undefined,
+      {
+        maxHeadBytes: 256,
+      },
+    );
     assert.match(log.at(-1)!, /^lost client at 50: trailer section larger than 256 bytes$/);
   });
 
@@ -508,10 +586,31 @@ describe('not HTTP', () => {
 });
 
 describe('looksLikeHttpRequest', () => {
-  const yes = ['GET / HTTP/1.1\r\n', 'GET ', 'POST /x HT', '\r\nDELETE /a HTTP/1.0\r\nHost: x\r\n', 'M-SEARCH * HTTP/1.1\r\n', 'GET /a HTTP/1.1', 'get / HTTP/1.1\r\n'];
-  const no = ['', 'GET', '\r\n', '\x16\x03\x01', 'GET  /', 'PRI * HTTP/2.0\r\n', 'GET / HTTP/1.1x', 'GET /\r\n', 'GET / http/1.1\r\n', `${'X'.repeat(33)} /`];
-  for (const text of yes) it(`yes: ${JSON.stringify(text)}`, () => assert.equal(looksLikeHttpRequest(latin1Bytes(text)), true));
-  for (const text of no) it(`no: ${JSON.stringify(text)}`, () => assert.equal(looksLikeHttpRequest(latin1Bytes(text)), false));
+  const yes = [
+    'GET / HTTP/1.1\r\n',
+    'GET ',
+    'POST /x HT',
+    '\r\nDELETE /a HTTP/1.0\r\nHost: x\r\n',
+    'M-SEARCH * HTTP/1.1\r\n',
+    'GET /a HTTP/1.1',
+    'get / HTTP/1.1\r\n',
+  ];
+  const no = [
+    '',
+    'GET',
+    '\r\n',
+    '\x16\x03\x01',
+    'GET  /',
+    'PRI * HTTP/2.0\r\n',
+    'GET / HTTP/1.1x',
+    'GET /\r\n',
+    'GET / http/1.1\r\n',
+    `${'X'.repeat(33)} /`,
+  ];
+  for (const text of yes)
+    it(`yes: ${JSON.stringify(text)}`, () => assert.equal(looksLikeHttpRequest(latin1Bytes(text)), true));
+  for (const text of no)
+    it(`no: ${JSON.stringify(text)}`, () => assert.equal(looksLikeHttpRequest(latin1Bytes(text)), false));
 });
 
 describe('gaps', () => {
@@ -523,11 +622,19 @@ describe('gaps', () => {
       client(GET('/2')),
     ]);
     assert.equal(conn.requests, 2);
-    assert.deepEqual(log.filter((l) => l.startsWith('requestEnd')), ['requestEnd @2', 'requestEnd @3']);
+    assert.deepEqual(
+      log.filter((l) => l.startsWith('requestEnd')),
+      ['requestEnd @2', 'requestEnd @3'],
+    );
   });
 
   it('that end exactly at the end of a body complete the message', () => {
-    const { log } = play([client(GET('/')), server('HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n'), gap('server', 5000, 7), server(OK(''))]);
+    const { log } = play([
+      client(GET('/')),
+      server('HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n'),
+      gap('server', 5000, 7),
+      server(OK('')),
+    ]);
     assert.equal(log.filter((l) => l.startsWith('lost')).length, 0);
     assert.ok(log.includes('responseEnd 200 for=GET / @7'));
   });
@@ -559,7 +666,10 @@ describe('gaps', () => {
     assert.equal(inHead.conn.requests, 0);
     const between = play([client(GET('/')), gap('client', 1)]);
     assert.match(between.log.at(-1)!, /^lost client at 38: /);
-    const chunkLine = play([client('POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde'), gap('client', 2)]);
+    const chunkLine = play([
+      client('POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde'),
+      gap('client', 2),
+    ]);
     assert.match(chunkLine.log.at(-1)!, /^lost client at 55: /);
   });
 
@@ -585,20 +695,31 @@ describe('gaps', () => {
 describe('end of stream', () => {
   it('a request cut in its head or body is incomplete; a clean end is not', () => {
     assert.equal(play([client('GET / HTTP/1.1\r\nHost'), fin('client')]).conn.incomplete.client, true);
-    assert.equal(play([client('POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\nabc'), fin('client')]).conn.incomplete.client, true);
+    assert.equal(
+      play([client('POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\nabc'), fin('client')]).conn.incomplete.client,
+      true,
+    );
     assert.equal(play([client(GET('/')), fin('client')]).conn.incomplete.client, false);
     assert.equal(play([fin('client')]).conn.incomplete.client, false);
   });
 
   it('a response cut in its body is incomplete and has no responseEnd', () => {
-    const { conn, log } = play([client(GET('/')), server('HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc'), fin('server')]);
+    const { conn, log } = play([
+      client(GET('/')),
+      server('HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc'),
+      fin('server'),
+    ]);
     assert.deepEqual(conn.incomplete, { client: false, server: true });
     assert.equal(conn.responses, 1);
     assert.equal(log.filter((l) => l.startsWith('responseEnd')).length, 0);
   });
 
   it('a chunked response cut before its last chunk is incomplete', () => {
-    const { conn } = play([client(GET('/')), server(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n`), fin('server')]);
+    const { conn } = play([
+      client(GET('/')),
+      server(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n`),
+      fin('server'),
+    ]);
     assert.equal(conn.incomplete.server, true);
   });
 
@@ -623,7 +744,9 @@ describe('pending queue bound', () => {
   });
 
   it('a HEAD beyond the bound gives up server framing rather than guess', () => {
-    const { log } = play([client(`${GET('/0')}${GET('/1')}HEAD /2 HTTP/1.1\r\n\r\n`)], undefined, { maxPendingRequests: 2 });
+    const { log } = play([client(`${GET('/0')}${GET('/1')}HEAD /2 HTTP/1.1\r\n\r\n`)], undefined, {
+      maxPendingRequests: 2,
+    });
     assert.equal(log.at(-3), 'lost server at 0: more than 2 requests await a response');
   });
 });
@@ -638,7 +761,9 @@ describe('a whole conversation, split anywhere', () => {
         `${GET('/d')}${GET('/e', 'If-None-Match: "x"\r\n')}`,
     ),
     server(`${OK('aaaa', 'Content-Type: text/plain\r\n')}HTTP/1.1 200 OK\r\nContent-Length: 123\r\n\r\n`),
-    server(`HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(['12345', 'abcdefghijklmnopq'], { ext: ';n=v', trailers: ['X-A: 1', 'X-B: 2'] })}`),
+    server(
+      `HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(['12345', 'abcdefghijklmnopq'], { ext: ';n=v', trailers: ['X-A: 1', 'X-B: 2'] })}`,
+    ),
     server('HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\nETag: "x"\r\n\r\n'),
     client('PUT /f HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n'),
     server('HTTP/1.1 100 Continue\r\n\r\n'),
@@ -711,8 +836,14 @@ describe('a whole conversation, split anywhere', () => {
   });
 
   it('gives the same counts with each stream fed whole, client first', () => {
-    const clientBytes = conversation.filter((s) => s.side === 'client' && 'data' in s).map((s) => ('data' in s ? s.data : '')).join('');
-    const serverBytes = conversation.filter((s) => s.side === 'server' && 'data' in s).map((s) => ('data' in s ? s.data : '')).join('');
+    const clientBytes = conversation
+      .filter((s) => s.side === 'client' && 'data' in s)
+      .map((s) => ('data' in s ? s.data : ''))
+      .join('');
+    const serverBytes = conversation
+      .filter((s) => s.side === 'server' && 'data' in s)
+      .map((s) => ('data' in s ? s.data : ''))
+      .join('');
     const { conn } = play([client(clientBytes), server(serverBytes), fin('server'), fin('client')]);
     assert.deepEqual(conn.statusCodes, reference.conn.statusCodes);
     assert.equal(conn.requests, reference.conn.requests);
@@ -739,7 +870,10 @@ describe('a whole conversation, split anywhere', () => {
     });
     assert.deepEqual(targets, ['', '', '', '', '', '', '']);
     // The reference log without the targets ("GET /a" -> "GET ").
-    assert.deepEqual(log, reference.log.map((l) => l.replace(/(request |for=)([A-Z]+) \S+/, '$1$2 ')));
+    assert.deepEqual(
+      log,
+      reference.log.map((l) => l.replace(/(request |for=)([A-Z]+) \S+/, '$1$2 ')),
+    );
     assert.deepEqual(conn.statusCodes, reference.conn.statusCodes);
     assert.deepEqual(conn.incomplete, reference.conn.incomplete);
   });

@@ -5,10 +5,20 @@ import { PacketDecoder } from '../../../src/decode/packet.js';
 import { BufferList } from '../../support/buffer-list.js';
 import { LT, ipPacket, linkFrame, tcpIpFrame, type TcpPacketSpec } from '../../support/capture-builder.js';
 
-const SPEC: TcpPacketSpec = { src: '172.16.0.1', dst: '172.16.0.2', srcPort: 40000, dstPort: 80, flags: 'PA', payload: 'GET / HTTP/1.1\r\n\r\n' };
+const SPEC: TcpPacketSpec = {
+  src: '172.16.0.1',
+  dst: '172.16.0.2',
+  srcPort: 40000,
+  dstPort: 80,
+  flags: 'PA',
+  payload: 'GET / HTTP/1.1\r\n\r\n',
+};
 
 function decodeRaw(data: Uint8Array, decoder = new PacketDecoder(), originalLength = data.length) {
-  return { packet: decoder.decode({ ts: 0, linkType: LT.RAW, interfaceId: 0, data, originalLength }), stats: decoder.stats };
+  return {
+    packet: decoder.decode({ ts: 0, linkType: LT.RAW, interfaceId: 0, data, originalLength }),
+    stats: decoder.stats,
+  };
 }
 
 test('ipv4: options (IHL > 5) are skipped, from 4 bytes up to the maximum 40', () => {
@@ -32,7 +42,13 @@ test('ipv4: the total length bounds the packet, so Ethernet padding is not paylo
   assert.equal(decoder.stats.truncated, 0);
   // Trailing bytes after a packet with payload, e.g. an Ethernet FCS, are not payload either.
   const withFcs = new BufferList().bytes(tcpIpFrame(LT.ETHERNET, SPEC)).uint32(0xdeadbeef).join();
-  const p2 = new PacketDecoder().decode({ ts: 0, linkType: LT.ETHERNET, interfaceId: 0, data: withFcs, originalLength: withFcs.length });
+  const p2 = new PacketDecoder().decode({
+    ts: 0,
+    linkType: LT.ETHERNET,
+    interfaceId: 0,
+    data: withFcs,
+    originalLength: withFcs.length,
+  });
   assert.equal(p2?.payload.length, 18);
 });
 
@@ -99,7 +115,13 @@ test('ipv4: addresses are dotted quads, also for values that share a cache slot'
 
 test('ipv4: the payload is a view of the frame, not a copy', () => {
   const frame = linkFrame(LT.NULL, ipPacket(SPEC));
-  const packet = new PacketDecoder().decode({ ts: 0, linkType: LT.NULL, interfaceId: 0, data: frame, originalLength: frame.length });
+  const packet = new PacketDecoder().decode({
+    ts: 0,
+    linkType: LT.NULL,
+    interfaceId: 0,
+    data: frame,
+    originalLength: frame.length,
+  });
   assert.equal(packet?.payload.buffer, frame.buffer);
   assert.equal(packet?.payload.byteOffset, frame.byteOffset + 4 + 20 + 20);
 });

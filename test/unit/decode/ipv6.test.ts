@@ -5,10 +5,20 @@ import { PacketDecoder } from '../../../src/decode/packet.js';
 import { BufferList } from '../../support/buffer-list.js';
 import { LT, ipPacket, parseIpv6, type Ipv6ExtensionSpec, type TcpPacketSpec } from '../../support/capture-builder.js';
 
-const SPEC: TcpPacketSpec = { src: '2001:db8::1', dst: '2001:db8::2', srcPort: 40000, dstPort: 80, flags: 'PA', payload: 'HTTP/1.1 200 OK\r\n' };
+const SPEC: TcpPacketSpec = {
+  src: '2001:db8::1',
+  dst: '2001:db8::2',
+  srcPort: 40000,
+  dstPort: 80,
+  flags: 'PA',
+  payload: 'HTTP/1.1 200 OK\r\n',
+};
 
 function decodeRaw(data: Uint8Array, decoder = new PacketDecoder(), originalLength = data.length) {
-  return { packet: decoder.decode({ ts: 0, linkType: LT.RAW, interfaceId: 0, data, originalLength }), stats: decoder.stats };
+  return {
+    packet: decoder.decode({ ts: 0, linkType: LT.RAW, interfaceId: 0, data, originalLength }),
+    stats: decoder.stats,
+  };
 }
 
 test('ipv6: extension headers are walked: hop-by-hop, routing, destination options, AH, atomic fragment', () => {
@@ -105,7 +115,7 @@ test('ipv6: text form follows RFC 5952', () => {
   }
 });
 
-test('ipv6: the address cache never returns a neighbour\'s string', () => {
+test("ipv6: the address cache never returns a neighbour's string", () => {
   for (let i = 0; i < 5000; i++) {
     const text = `2001:db8:${(i * 31) & 0xffff ? ((i * 31) & 0xffff).toString(16) : '0'}::${(i + 1).toString(16)}`;
     const bytes = new BufferList().zeros(3).bytes(parseIpv6(text)).join();

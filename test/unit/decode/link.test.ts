@@ -5,8 +5,25 @@ import { TcpFlag } from '../../../src/model/packet.js';
 import { BufferList } from '../../support/buffer-list.js';
 import { LT, ipPacket, linkFrame, tcpIpFrame, type TcpPacketSpec } from '../../support/capture-builder.js';
 
-const V4: TcpPacketSpec = { src: '192.168.1.10', dst: '10.1.2.3', srcPort: 51000, dstPort: 8080, seq: 100, ack: 200, flags: 'PA', payload: 'hello' };
-const V6: TcpPacketSpec = { src: '2001:db8::10', dst: 'fe80::1', srcPort: 51000, dstPort: 443, seq: 7, ack: 9, flags: 'S' };
+const V4: TcpPacketSpec = {
+  src: '192.168.1.10',
+  dst: '10.1.2.3',
+  srcPort: 51000,
+  dstPort: 8080,
+  seq: 100,
+  ack: 200,
+  flags: 'PA',
+  payload: 'hello',
+};
+const V6: TcpPacketSpec = {
+  src: '2001:db8::10',
+  dst: 'fe80::1',
+  srcPort: 51000,
+  dstPort: 443,
+  seq: 7,
+  ack: 9,
+  flags: 'S',
+};
 
 function decode(linkType: number, data: Uint8Array) {
   const decoder = new PacketDecoder();
@@ -19,7 +36,14 @@ const ipLinkTypes: [string, number, TcpPacketSpec[]][] = [
   ['Linux SLL', LT.LINUX_SLL, [V4, V6]],
   ['Linux SLL2', LT.LINUX_SLL2, [V4, V6]],
   ['BSD NULL, little-endian family', LT.NULL, [V4, V6]],
-  ['BSD NULL, big-endian family', LT.NULL, [{ ...V4, nullByteOrder: 'be' }, { ...V6, nullByteOrder: 'be' }]],
+  [
+    'BSD NULL, big-endian family',
+    LT.NULL,
+    [
+      { ...V4, nullByteOrder: 'be' },
+      { ...V6, nullByteOrder: 'be' },
+    ],
+  ],
   ['OpenBSD LOOP', LT.LOOP, [V4, { ...V6, inet6Family: 24 }]],
   ['raw IP 101', LT.RAW, [V4, V6]],
   ['raw IP DLT 12', LT.RAW_DLT12, [V4, V6]],
@@ -65,7 +89,15 @@ test('link: VLAN tags, single, 802.1ad Q-in-Q and a stack of three, are skipped'
   }
   // The legacy 0x9100 outer tag too.
   const ip = ipPacket(V4);
-  const frame = new BufferList().zeros(12).uint16(0x9100).uint16(5).uint16(0x8100).uint16(6).uint16(0x0800).bytes(ip).join();
+  const frame = new BufferList()
+    .zeros(12)
+    .uint16(0x9100)
+    .uint16(5)
+    .uint16(0x8100)
+    .uint16(6)
+    .uint16(0x0800)
+    .bytes(ip)
+    .join();
   assert.equal(decode(LT.ETHERNET, frame).packet?.dst, V4.dst);
 });
 

@@ -42,7 +42,13 @@ test('packet: every frame lands in one bucket of the stats', () => {
 
 test('packet: fields of the returned TcpPacket', () => {
   const data = tcpIpFrame(LT.LINUX_SLL2, { ...A, seq: 5, ack: 6, flags: 'FA', window: 512, payload: 'bye' });
-  const packet = new PacketDecoder().decode({ ts: 1_700_000_000_123_456.5, linkType: LT.LINUX_SLL2, interfaceId: 3, data, originalLength: data.length });
+  const packet = new PacketDecoder().decode({
+    ts: 1_700_000_000_123_456.5,
+    linkType: LT.LINUX_SLL2,
+    interfaceId: 3,
+    data,
+    originalLength: data.length,
+  });
   assert.ok(packet);
   assert.deepEqual(
     { ...packet, payload: Array.from(packet.payload) },

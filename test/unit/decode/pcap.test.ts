@@ -8,7 +8,15 @@ import { DEFAULT_TS, LT, buildPcap, readCapture, type TcpPacketSpec } from '../.
 const PACKETS: TcpPacketSpec[] = [
   { ts: 1_700_000_000_000_001, src: '10.0.0.1', dst: '10.0.0.2', srcPort: 50000, dstPort: 80, flags: 'S' },
   { ts: 1_700_000_000_250_000, src: '10.0.0.2', dst: '10.0.0.1', srcPort: 80, dstPort: 50000, flags: 'SA' },
-  { ts: 1_700_000_001_999_999, src: '10.0.0.1', dst: '10.0.0.2', srcPort: 50000, dstPort: 80, flags: 'PA', payload: 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' },
+  {
+    ts: 1_700_000_001_999_999,
+    src: '10.0.0.1',
+    dst: '10.0.0.2',
+    srcPort: 50000,
+    dstPort: 80,
+    flags: 'PA',
+    payload: 'GET / HTTP/1.1\r\nHost: x\r\n\r\n',
+  },
 ];
 
 for (const byteOrder of ['le', 'be'] as const) {
@@ -93,8 +101,18 @@ test('pcap: an unknown major version is a warning, the records are still read', 
 test('pcap: an absurd record length stops the reading with a warning; earlier frames are kept', () => {
   const good = buildPcap({ byteOrder: 'be', packets: PACKETS });
   for (const included of [0xffffffff, 64 * 1024 * 1024 + 1]) {
-    const bad = new BufferList('be').bytes(good).uint32(1).uint32(0).uint32(included).uint32(included).zeros(100).join();
-    const after = new BufferList().bytes(bad).bytes(buildPcap({ byteOrder: 'be', packets: PACKETS }).subarray(24)).join();
+    const bad = new BufferList('be')
+      .bytes(good)
+      .uint32(1)
+      .uint32(0)
+      .uint32(included)
+      .uint32(included)
+      .zeros(100)
+      .join();
+    const after = new BufferList()
+      .bytes(bad)
+      .bytes(buildPcap({ byteOrder: 'be', packets: PACKETS }).subarray(24))
+      .join();
     const { frames, warnings } = readCapture(after);
     assert.equal(frames.length, 3);
     assert.deepEqual(

@@ -4,11 +4,40 @@ import { MalformedCaptureError } from '../../../src/errors.js';
 import { CaptureWarning } from '../../../src/decode/capture.js';
 import { PacketDecoder } from '../../../src/decode/packet.js';
 import { BufferList } from '../../support/buffer-list.js';
-import { LT, buildPcapng, pcapngBlock, readCapture, type PcapngBlockSpec, type TcpPacketSpec } from '../../support/capture-builder.js';
+import {
+  LT,
+  buildPcapng,
+  pcapngBlock,
+  readCapture,
+  type PcapngBlockSpec,
+  type TcpPacketSpec,
+} from '../../support/capture-builder.js';
 
-const SYN: TcpPacketSpec = { ts: 1_700_000_000_000_000, src: '10.0.0.1', dst: '10.0.0.2', srcPort: 50000, dstPort: 80, flags: 'S' };
-const SYNACK: TcpPacketSpec = { ts: 1_700_000_000_000_500, src: '10.0.0.2', dst: '10.0.0.1', srcPort: 80, dstPort: 50000, flags: 'SA' };
-const V6: TcpPacketSpec = { ts: 1_700_000_000_001_000, src: '::1', dst: '::1', srcPort: 50001, dstPort: 8080, flags: 'PA', payload: 'GET /' };
+const SYN: TcpPacketSpec = {
+  ts: 1_700_000_000_000_000,
+  src: '10.0.0.1',
+  dst: '10.0.0.2',
+  srcPort: 50000,
+  dstPort: 80,
+  flags: 'S',
+};
+const SYNACK: TcpPacketSpec = {
+  ts: 1_700_000_000_000_500,
+  src: '10.0.0.2',
+  dst: '10.0.0.1',
+  srcPort: 80,
+  dstPort: 50000,
+  flags: 'SA',
+};
+const V6: TcpPacketSpec = {
+  ts: 1_700_000_000_001_000,
+  src: '::1',
+  dst: '::1',
+  srcPort: 50001,
+  dstPort: 8080,
+  flags: 'PA',
+  payload: 'GET /',
+};
 
 function codes(warnings: { code: string }[]): string[] {
   return warnings.map((w) => w.code);
@@ -16,7 +45,11 @@ function codes(warnings: { code: string }[]): string[] {
 
 for (const byteOrder of ['le', 'be'] as const) {
   test(`pcapng: ${byteOrder === 'le' ? 'little' : 'big'}-endian section with SHB, IDB and EPBs`, () => {
-    const bytes = buildPcapng({ byteOrder, interfaces: [{ linkType: LT.ETHERNET, snaplen: 262144, name: 'eth0' }], blocks: [SYN, SYNACK, V6] });
+    const bytes = buildPcapng({
+      byteOrder,
+      interfaces: [{ linkType: LT.ETHERNET, snaplen: 262144, name: 'eth0' }],
+      blocks: [SYN, SYNACK, V6],
+    });
     const { frames, infos, warnings } = readCapture(bytes);
     assert.deepEqual(warnings, []);
     assert.deepEqual(infos.at(-1), {
@@ -64,11 +97,18 @@ test('pcapng: if_tsresol in powers of 10 and of 2, and if_tsoffset', () => {
     assert.equal(infos.at(-1)?.interfaces[0]?.tsUnitsPerSecond, units, `tsresol ${tsresol}`);
     assert.ok(Math.abs(frames[0]!.ts - ts) <= tolerance, `tsresol ${tsresol}: ${frames[0]!.ts} vs ${ts}`);
   }
-  const withOffset = buildPcapng({ interfaces: [{ linkType: LT.RAW, tsoffset: 1_600_000_000 }], blocks: [{ ...SYN, ts }] });
+  const withOffset = buildPcapng({
+    interfaces: [{ linkType: LT.RAW, tsoffset: 1_600_000_000 }],
+    blocks: [{ ...SYN, ts }],
+  });
   assert.equal(readCapture(withOffset).frames[0]?.ts, ts);
   for (const byteOrder of ['le', 'be'] as const) {
     // A raw count of 1_600_000_000 s after an offset of 100_000_000 s.
-    const raw = buildPcapng({ byteOrder, interfaces: [{ linkType: LT.RAW, tsoffset: 100_000_000 }], blocks: [{ ...SYN, tsUnits: 1_600_000_000_000_000n }] });
+    const raw = buildPcapng({
+      byteOrder,
+      interfaces: [{ linkType: LT.RAW, tsoffset: 100_000_000 }],
+      blocks: [{ ...SYN, tsUnits: 1_600_000_000_000_000n }],
+    });
     assert.equal(readCapture(raw).frames[0]?.ts, 1_700_000_000_000_000);
   }
 });
@@ -125,7 +165,11 @@ test('pcapng: an interface declared in the middle of a section', () => {
 test('pcapng: several sections, each with its own byte order and interfaces', () => {
   const bytes = buildPcapng({
     sections: [
-      { byteOrder: 'le', interfaces: [{ linkType: LT.ETHERNET }, { linkType: LT.RAW }], blocks: [SYN, { ...SYNACK, interfaceId: 1 }] },
+      {
+        byteOrder: 'le',
+        interfaces: [{ linkType: LT.ETHERNET }, { linkType: LT.RAW }],
+        blocks: [SYN, { ...SYNACK, interfaceId: 1 }],
+      },
       { byteOrder: 'be', interfaces: [{ linkType: LT.LINUX_SLL }], blocks: [V6] },
       { byteOrder: 'le', interfaces: [{ linkType: LT.RAW, tsresol: 9 }], blocks: [SYN] },
     ],
@@ -155,7 +199,10 @@ test('pcapng: an interface of an earlier section is gone after a new section hea
   const bytes = buildPcapng({
     sections: [
       { interfaces: [{ linkType: LT.RAW }, { linkType: LT.RAW }], blocks: [{ ...SYN, interfaceId: 1 }] },
-      { interfaces: [{ linkType: LT.RAW }], blocks: [{ kind: 'raw', type: 6, body: new BufferList('le').uint32(1).zeros(16).join() }] },
+      {
+        interfaces: [{ linkType: LT.RAW }],
+        blocks: [{ kind: 'raw', type: 6, body: new BufferList('le').uint32(1).zeros(16).join() }],
+      },
     ],
   });
   const { frames, warnings } = readCapture(bytes);
@@ -207,7 +254,11 @@ test('pcapng: other blocks (name resolution, statistics, custom, unknown) are sk
   const bytes = buildPcapng({
     interfaces: [{ linkType: LT.RAW }],
     blocks: [
-      { kind: 'raw', type: 4, body: new BufferList('le').uint16(1).uint16(8).bytes([10, 0, 0, 1]).bytes('x\0').pad(4).uint32(0).join() },
+      {
+        kind: 'raw',
+        type: 4,
+        body: new BufferList('le').uint16(1).uint16(8).bytes([10, 0, 0, 1]).bytes('x\0').pad(4).uint32(0).join(),
+      },
       SYN,
       { kind: 'raw', type: 5, body: new Uint8Array(12) },
       { kind: 'raw', type: 0x00000bad, body: new Uint8Array(13) },
@@ -243,7 +294,15 @@ test('pcapng: a damaged block is skipped with a warning; reading goes on', () =>
   // The EPB of the good file: 28 bytes of fixed fields, a 40-byte frame, the trailing length.
   const epb = good.subarray(good.length - 72);
   assert.deepEqual(Array.from(epb.subarray(0, 8)), [6, 0, 0, 0, 72, 0, 0, 0]);
-  const bytes = new BufferList().bytes(good).bytes(bad[0]!).bytes(bad[1]!).bytes(bad[2]!).bytes(bad[3]!).bytes(bad[4]!).bytes(epb).join();
+  const bytes = new BufferList()
+    .bytes(good)
+    .bytes(bad[0]!)
+    .bytes(bad[1]!)
+    .bytes(bad[2]!)
+    .bytes(bad[3]!)
+    .bytes(bad[4]!)
+    .bytes(epb)
+    .join();
   const { frames, warnings } = readCapture(bytes);
   assert.equal(frames.length, 2);
   assert.deepEqual(codes(warnings), Array(5).fill(CaptureWarning.MALFORMED_BLOCK));
@@ -252,13 +311,26 @@ test('pcapng: a damaged block is skipped with a warning; reading goes on', () =>
 test('pcapng: a block length that cannot be skipped stops the reading with a warning', () => {
   const good = buildPcapng({ interfaces: [{ linkType: LT.RAW }], blocks: [SYN, SYNACK] });
   for (const length of [8, 13, 0x7ffffff0]) {
-    const bytes = new BufferList('le').bytes(good).uint32(6).uint32(length).zeros(64).bytes(good.subarray(good.length - 72)).join();
+    const bytes = new BufferList('le')
+      .bytes(good)
+      .uint32(6)
+      .uint32(length)
+      .zeros(64)
+      .bytes(good.subarray(good.length - 72))
+      .join();
     const { frames, warnings } = readCapture(bytes);
     assert.equal(frames.length, 2, `length ${length}`);
     assert.deepEqual(codes(warnings), [CaptureWarning.BAD_RECORD_LENGTH]);
   }
   // A later section header without its byte-order magic, likewise.
-  const bytes = new BufferList('le').bytes(good).uint32(0x0a0d0d0a).uint32(28).uint32(0x11223344).zeros(16).bytes(good).join();
+  const bytes = new BufferList('le')
+    .bytes(good)
+    .uint32(0x0a0d0d0a)
+    .uint32(28)
+    .uint32(0x11223344)
+    .zeros(16)
+    .bytes(good)
+    .join();
   const { frames, warnings } = readCapture(bytes);
   assert.equal(frames.length, 2);
   assert.deepEqual(codes(warnings), [CaptureWarning.BAD_RECORD_LENGTH]);
@@ -266,12 +338,23 @@ test('pcapng: a block length that cannot be skipped stops the reading with a war
 
 test('pcapng: a first section header that makes no sense is MalformedCaptureError', () => {
   const shb = (magic: number, length: number, trailer = length) =>
-    new BufferList('le').uint32(0x0a0d0d0a).uint32(length).uint32(magic).uint16(1).uint16(0).uint64(-1n).uint32(trailer).join();
+    new BufferList('le')
+      .uint32(0x0a0d0d0a)
+      .uint32(length)
+      .uint32(magic)
+      .uint16(1)
+      .uint16(0)
+      .uint64(-1n)
+      .uint32(trailer)
+      .join();
   assert.throws(() => readCapture(shb(0xdeadbeef, 28)), MalformedCaptureError);
   assert.throws(() => readCapture(shb(0x1a2b3c4d, 4)), MalformedCaptureError);
   assert.throws(() => readCapture(shb(0x1a2b3c4d, 30)), MalformedCaptureError);
   assert.throws(() => readCapture(shb(0x1a2b3c4d, 28, 32)), MalformedCaptureError);
-  assert.throws(() => readCapture(new BufferList('le').uint32(0x0a0d0d0a).uint32(16).uint32(0x1a2b3c4d).uint32(16).join()), MalformedCaptureError);
+  assert.throws(
+    () => readCapture(new BufferList('le').uint32(0x0a0d0d0a).uint32(16).uint32(0x1a2b3c4d).uint32(16).join()),
+    MalformedCaptureError,
+  );
   // ... and has the stable code.
   try {
     readCapture(shb(0xdeadbeef, 28));

@@ -22,16 +22,18 @@ const fixture = (path: string): string => readFileSync(new URL(path, FIXTURES), 
 const HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
 
 /** One socket line in the kernel's format; every column can be overridden. */
-function line(columns: {
-  local?: string;
-  remote?: string;
-  st?: string;
-  queues?: string;
-  timer?: string;
-  retransmits?: string;
-  uid?: string;
-  inode?: string;
-} = {}): string {
+function line(
+  columns: {
+    local?: string;
+    remote?: string;
+    st?: string;
+    queues?: string;
+    timer?: string;
+    retransmits?: string;
+    uid?: string;
+    inode?: string;
+  } = {},
+): string {
   const c = {
     local: '0100007F:1F90',
     remote: '00000000:0000',
@@ -61,24 +63,80 @@ test('IPv4 fixture: every column of every line', () => {
   assert.deepEqual(warnings, []);
   const base = { family: 4, txQueue: 0, rxQueue: 0, retransmits: 0, uid: 1000 } as const;
   assert.deepEqual(entries, [
-    { ...base, local: ep('127.0.0.1', 8080), remote: ep('0.0.0.0', 0), state: 'LISTEN', rxQueue: 3,
-      timer: { kind: 'off', expiresMs: 0 }, inode: 40001 },
-    { ...base, local: ep('127.0.0.1', 8080), remote: ep('127.0.0.1', 54321), state: 'ESTABLISHED',
-      timer: { kind: 'keepalive', expiresMs: 59990 }, inode: 40002 },
-    { ...base, local: ep('127.0.0.1', 54321), remote: ep('127.0.0.1', 8080), state: 'ESTABLISHED', txQueue: 42,
-      timer: { kind: 'retransmit', expiresMs: 200 }, retransmits: 2, inode: 40003 },
+    {
+      ...base,
+      local: ep('127.0.0.1', 8080),
+      remote: ep('0.0.0.0', 0),
+      state: 'LISTEN',
+      rxQueue: 3,
+      timer: { kind: 'off', expiresMs: 0 },
+      inode: 40001,
+    },
+    {
+      ...base,
+      local: ep('127.0.0.1', 8080),
+      remote: ep('127.0.0.1', 54321),
+      state: 'ESTABLISHED',
+      timer: { kind: 'keepalive', expiresMs: 59990 },
+      inode: 40002,
+    },
+    {
+      ...base,
+      local: ep('127.0.0.1', 54321),
+      remote: ep('127.0.0.1', 8080),
+      state: 'ESTABLISHED',
+      txQueue: 42,
+      timer: { kind: 'retransmit', expiresMs: 200 },
+      retransmits: 2,
+      inode: 40003,
+    },
     // get_timewait4_sock: shorter line, uid and inode 0.
-    { ...base, local: ep('127.0.0.1', 54322), remote: ep('127.0.0.1', 8080), state: 'TIME_WAIT',
-      timer: { kind: 'timewait', expiresMs: 60000 }, uid: 0, inode: 0 },
-    { ...base, local: ep('192.168.1.20', 40000), remote: ep('93.184.216.34', 80), state: 'SYN_SENT', txQueue: 1,
-      timer: { kind: 'retransmit', expiresMs: 1000 }, retransmits: 1, inode: 40005 },
-    { ...base, local: ep('192.168.1.20', 40002), remote: ep('93.184.216.34', 443), state: 'CLOSE_WAIT', rxQueue: 500,
-      timer: { kind: 'off', expiresMs: 0 }, inode: 40006 },
-    { ...base, local: ep('192.168.1.20', 40004), remote: ep('93.184.216.34', 80), state: 'ESTABLISHED',
-      txQueue: 65536, timer: { kind: 'probe', expiresMs: 5000 }, inode: 40007 },
+    {
+      ...base,
+      local: ep('127.0.0.1', 54322),
+      remote: ep('127.0.0.1', 8080),
+      state: 'TIME_WAIT',
+      timer: { kind: 'timewait', expiresMs: 60000 },
+      uid: 0,
+      inode: 0,
+    },
+    {
+      ...base,
+      local: ep('192.168.1.20', 40000),
+      remote: ep('93.184.216.34', 80),
+      state: 'SYN_SENT',
+      txQueue: 1,
+      timer: { kind: 'retransmit', expiresMs: 1000 },
+      retransmits: 1,
+      inode: 40005,
+    },
+    {
+      ...base,
+      local: ep('192.168.1.20', 40002),
+      remote: ep('93.184.216.34', 443),
+      state: 'CLOSE_WAIT',
+      rxQueue: 500,
+      timer: { kind: 'off', expiresMs: 0 },
+      inode: 40006,
+    },
+    {
+      ...base,
+      local: ep('192.168.1.20', 40004),
+      remote: ep('93.184.216.34', 80),
+      state: 'ESTABLISHED',
+      txQueue: 65536,
+      timer: { kind: 'probe', expiresMs: 5000 },
+      inode: 40007,
+    },
     // get_openreq4: a request socket, SYN-ACK retransmit timer, no inode.
-    { ...base, local: ep('127.0.0.1', 8080), remote: ep('127.0.0.1', 54326), state: 'SYN_RECV',
-      timer: { kind: 'retransmit', expiresMs: 1000 }, inode: 0 },
+    {
+      ...base,
+      local: ep('127.0.0.1', 8080),
+      remote: ep('127.0.0.1', 54326),
+      state: 'SYN_RECV',
+      timer: { kind: 'retransmit', expiresMs: 1000 },
+      inode: 0,
+    },
   ]);
 });
 
@@ -110,10 +168,23 @@ test('every state of include/net/tcp_states.h, by line and by tcpStateName', () 
   const text = TCP_STATES.map((_, i) => line({ st: (i + 1).toString(16).toUpperCase().padStart(2, '0') })).join('\n');
   const { entries, warnings } = parseProcNetTcp(text, 4);
   assert.deepEqual(warnings, []);
-  assert.deepEqual(entries.map((e) => e.state), [
-    'ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT',
-    'CLOSE', 'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING', 'NEW_SYN_RECV',
-  ]);
+  assert.deepEqual(
+    entries.map((e) => e.state),
+    [
+      'ESTABLISHED',
+      'SYN_SENT',
+      'SYN_RECV',
+      'FIN_WAIT1',
+      'FIN_WAIT2',
+      'TIME_WAIT',
+      'CLOSE',
+      'CLOSE_WAIT',
+      'LAST_ACK',
+      'LISTEN',
+      'CLOSING',
+      'NEW_SYN_RECV',
+    ],
+  );
   assert.equal(tcpStateName(0x01), 'ESTABLISHED');
   assert.equal(tcpStateName(0x06), 'TIME_WAIT');
   assert.equal(tcpStateName(0x0a), 'LISTEN');
@@ -148,7 +219,10 @@ test('header lines, blank lines and surrounding whitespace are skipped without w
   const text = `\n${HEADER}${' '.repeat(50)}\n\n   \n${line()}\r\n\n${line({ inode: '7' })}`;
   const { entries, warnings } = parseProcNetTcp(text, 4);
   assert.deepEqual(warnings, []);
-  assert.deepEqual(entries.map((e) => e.inode), [12345, 7]);
+  assert.deepEqual(
+    entries.map((e) => e.inode),
+    [12345, 7],
+  );
 });
 
 test('garbage lines become warnings with their line number; good lines around them are kept', () => {
@@ -169,7 +243,10 @@ test('garbage lines become warnings with their line number; good lines around th
   ];
   const text = [HEADER, line({ inode: '1' }), ...bad, line({ inode: '2' })].join('\n');
   const { entries, warnings } = parseProcNetTcp(text, 4);
-  assert.deepEqual(entries.map((e) => e.inode), [1, 2]);
+  assert.deepEqual(
+    entries.map((e) => e.inode),
+    [1, 2],
+  );
   assert.equal(warnings.length, bad.length);
   warnings.forEach((w, i) => {
     assert.equal(w.code, ProcNetWarning.MALFORMED_LINE);
@@ -189,7 +266,10 @@ test('an IPv4-width address in tcp6 is malformed', () => {
 test('a state number outside 1..12 is its own warning and the line is skipped', () => {
   const { entries, warnings } = parseProcNetTcp([line({ st: '00' }), line({ st: '0D' }), line()].join('\n'), 4);
   assert.equal(entries.length, 1);
-  assert.deepEqual(warnings.map((w) => w.code), [ProcNetWarning.UNKNOWN_STATE, ProcNetWarning.UNKNOWN_STATE]);
+  assert.deepEqual(
+    warnings.map((w) => w.code),
+    [ProcNetWarning.UNKNOWN_STATE, ProcNetWarning.UNKNOWN_STATE],
+  );
   assert.equal(warnings[1]?.message, 'line 2: state 0x0D is not a TCP state of include/net/tcp_states.h, line skipped');
 });
 
@@ -233,7 +313,18 @@ test('IPv6 text form follows RFC 5952', () => {
 });
 
 test('never throws, whatever the text', () => {
-  const piece = fc.constantFrom(HEADER, line(), line({ st: '06' }), '', ' ', '\n', ':', '0100007F:1F90', '01:', 'FFFFFFFF');
+  const piece = fc.constantFrom(
+    HEADER,
+    line(),
+    line({ st: '06' }),
+    '',
+    ' ',
+    '\n',
+    ':',
+    '0100007F:1F90',
+    '01:',
+    'FFFFFFFF',
+  );
   fc.assert(
     fc.property(fc.array(fc.oneof(fc.string(), piece)), fc.constantFrom(4 as const, 6 as const), (parts, family) => {
       const text = parts.join(' ');
@@ -244,7 +335,10 @@ test('never throws, whatever the text', () => {
 });
 
 test('ports: only the lines with those local or remote ports are parsed, with the same result as filtering afterwards', () => {
-  for (const [file, family] of [['linux-le/net/tcp', 4], ['linux-le/net/tcp6', 6]] as const) {
+  for (const [file, family] of [
+    ['linux-le/net/tcp', 4],
+    ['linux-le/net/tcp6', 6],
+  ] as const) {
     const text = fixture(file);
     const all = parseProcNetTcp(text, family).entries;
     const ports = [...new Set(all.flatMap((e) => [e.local.port, e.remote.port]))];

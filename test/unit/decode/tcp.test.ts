@@ -4,10 +4,20 @@ import { PacketDecoder } from '../../../src/decode/packet.js';
 import { TcpFlag } from '../../../src/model/packet.js';
 import { LT, ipPacket, type TcpPacketSpec } from '../../support/capture-builder.js';
 
-const SPEC: TcpPacketSpec = { src: '10.0.0.1', dst: '10.0.0.2', srcPort: 65535, dstPort: 1, flags: 'PA', payload: 'abcdefghij' };
+const SPEC: TcpPacketSpec = {
+  src: '10.0.0.1',
+  dst: '10.0.0.2',
+  srcPort: 65535,
+  dstPort: 1,
+  flags: 'PA',
+  payload: 'abcdefghij',
+};
 
 function decodeRaw(data: Uint8Array, decoder = new PacketDecoder(), originalLength = data.length) {
-  return { packet: decoder.decode({ ts: 0, linkType: LT.RAW, interfaceId: 0, data, originalLength }), stats: decoder.stats };
+  return {
+    packet: decoder.decode({ ts: 0, linkType: LT.RAW, interfaceId: 0, data, originalLength }),
+    stats: decoder.stats,
+  };
 }
 
 test('tcp: header fields; seq and ack stay unsigned at the top of the range', () => {
@@ -54,7 +64,8 @@ test('tcp: a payload cut by the snap length is returned, shorter, and counted as
 test('tcp: a header cut by the snap length is truncated and dropped', () => {
   const data = ipPacket({ ...SPEC, tcpOptions: new Uint8Array(12) });
   const decoder = new PacketDecoder();
-  for (const cut of [20, 21, 39, 40, 51]) assert.equal(decodeRaw(data.subarray(0, cut), decoder, data.length).packet, null);
+  for (const cut of [20, 21, 39, 40, 51])
+    assert.equal(decodeRaw(data.subarray(0, cut), decoder, data.length).packet, null);
   assert.equal(decoder.stats.truncated, 5);
   assert.equal(decoder.stats.tcp, 0);
 });

@@ -12,7 +12,12 @@ function run(fields: Partial<RunReport> = {}): RunReport {
     subject: 'http://127.0.0.1:8080/',
     config: null,
     client: null,
-    observers: [observer('wire', [record({ id: 1, requests: 3, start: 1000, end: 1100 }), record({ id: 2, start: 1050, end: 1200, resetBy: 'client', closedFirstBy: null })])],
+    observers: [
+      observer('wire', [
+        record({ id: 1, requests: 3, start: 1000, end: 1100 }),
+        record({ id: 2, start: 1050, end: 1200, resetBy: 'client', closedFirstBy: null }),
+      ]),
+    ],
     agreement: { agree: true, differences: [] },
     verdict: { code: 'reuse', summary: 'reuse working: 4 requests over 2 connections' },
     warnings: [{ code: 'KAL_WARN_X', message: 'a <warning> & more' }],
@@ -39,7 +44,12 @@ test('html: one self-contained page, a bar per connection coloured by what it ca
 });
 
 test('html: long timelines are cut, unavailable observers say why', () => {
-  const many = run({ observers: [observer('wire', records(600, 1)), { ...observer('kernel', []), available: false, reason: 'no /proc', fix: 'use Linux' }] });
+  const many = run({
+    observers: [
+      observer('wire', records(600, 1)),
+      { ...observer('kernel', []), available: false, reason: 'no /proc', fix: 'use Linux' },
+    ],
+  });
   const html = renderHtml(buildReport('analyze', [many]));
   assert.equal((html.match(/<rect /g) ?? []).length, 500);
   assert.match(html, /100 more connections not drawn/);

@@ -84,15 +84,15 @@ test('columns like ss -tan, IPv6 in brackets, * for port 0, ss -o style timers',
 });
 
 test('an empty table is the header alone', () => {
-  assert.equal(
-    renderSocketTable([]),
-    'State  Recv-Q  Send-Q  Local Address:Port  Peer Address:Port  Timer\n',
-  );
+  assert.equal(renderSocketTable([]), 'State  Recv-Q  Send-Q  Local Address:Port  Peer Address:Port  Timer\n');
 });
 
 test('timer durations', () => {
   const timer = (expiresMs: number) =>
-    renderSocketTable([entry({ timer: { kind: 'retransmit', expiresMs } })]).split('\n')[1]?.split('  ').at(-1);
+    renderSocketTable([entry({ timer: { kind: 'retransmit', expiresMs } })])
+      .split('\n')[1]
+      ?.split('  ')
+      .at(-1);
   assert.equal(timer(0), 'retransmit,0ms,0');
   assert.equal(timer(990), 'retransmit,990ms,0');
   assert.equal(timer(1000), 'retransmit,1sec,0');

@@ -9,13 +9,23 @@ import { record } from '../analyze/records.js';
 
 /** The text without ANSI SGR sequences (ESC [ ... m). */
 function visibleText(s: string): string {
-  return s.split('\x1b[').map((part, i) => (i === 0 ? part : part.slice(part.indexOf('m') + 1))).join('');
+  return s
+    .split('\x1b[')
+    .map((part, i) => (i === 0 ? part : part.slice(part.indexOf('m') + 1)))
+    .join('');
 }
 
 const T0 = 1_700_000_000_000;
 
 function conn(id: number, fields: Partial<ConnectionRecord>): ConnectionRecord {
-  return record({ id, client: { address: '127.0.0.1', port: 50000 + id }, start: T0, end: T0 + 12, handshakeRttMs: 0.05, ...fields });
+  return record({
+    id,
+    client: { address: '127.0.0.1', port: 50000 + id },
+    start: T0,
+    end: T0 + 12,
+    handshakeRttMs: 0.05,
+    ...fields,
+  });
 }
 
 const CONNECTIONS: ConnectionRecord[] = [
@@ -81,7 +91,13 @@ function run(connections: ConnectionRecord[]): RunReport {
 }
 
 function report(runs: RunReport[]): Report {
-  return { schema: REPORT_SCHEMA, tool: { name: 'keepalive-lab', version: '0.0.0-test' }, command: 'analyze', createdAt: '2024-01-01T00:00:00.000Z', runs };
+  return {
+    schema: REPORT_SCHEMA,
+    tool: { name: 'keepalive-lab', version: '0.0.0-test' },
+    command: 'analyze',
+    createdAt: '2024-01-01T00:00:00.000Z',
+    runs,
+  };
 }
 
 test('terminal: the connection table', () => {
@@ -155,7 +171,12 @@ test('terminal: colors only when asked', () => {
 });
 
 test('terminal: an empty capture', () => {
-  const empty: RunReport = { ...run([]), observers: [{ ...wire([]), warnings: [] }], agreement: { agree: true, differences: [] }, verdict: { code: 'no-traffic', summary: 'no TCP connection was seen' } };
+  const empty: RunReport = {
+    ...run([]),
+    observers: [{ ...wire([]), warnings: [] }],
+    agreement: { agree: true, differences: [] },
+    verdict: { code: 'no-traffic', summary: 'no TCP connection was seen' },
+  };
   const text = renderTerminal(report([empty]), { connections: true, totals: true });
   assert.equal(
     text,
