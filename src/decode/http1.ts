@@ -39,6 +39,8 @@
  */
 
 import { Buffer } from 'node:buffer';
+import type { Side } from '../model/report.js';
+import type { Micros } from '../model/time.js';
 
 export interface HttpRequestInfo {
   /** The method token as sent (methods are case-sensitive, RFC 9110 9.1). */
@@ -48,7 +50,7 @@ export interface HttpRequestInfo {
   /** "1.0", "1.1" (or "1.x" for a later minor version). */
   version: '1.0' | '1.1' | string;
   /** Timestamp of the chunk that completed the request head. */
-  ts: number;
+  ts: Micros;
   /**
    * Effective persistence (RFC 9112 9.3): HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with
    * `Connection: keep-alive`; false when the framing obliges the server to close (RFC 9112 6.1:
@@ -63,7 +65,7 @@ export interface HttpResponseInfo {
   status: number;
   version: string;
   /** Timestamp of the chunk that completed the response head. */
-  ts: number;
+  ts: Micros;
   /** As for requests, and false when the body is delimited by the close of the connection. */
   keepAlive: boolean;
   connectionHeader: string | null;
@@ -77,19 +79,19 @@ export interface Http1Events {
   /** The request head is complete. */
   request?(r: HttpRequestInfo): void;
   /** Its body is complete (right after `request` when it has none). */
-  requestEnd?(ts: number): void;
+  requestEnd?(ts: Micros): void;
   /** A response head is complete (also for 1xx). */
   response?(r: HttpResponseInfo): void;
   /** The final response's body is complete. */
-  responseEnd?(r: HttpResponseInfo, ts: number): void;
+  responseEnd?(r: HttpResponseInfo, ts: Micros): void;
   /** 101 Switching Protocols or a 2xx to CONNECT: framing stops, the rest of that side is opaque. */
-  upgrade?(side: 'client' | 'server', ts: number): void;
+  upgrade?(side: Side, ts: Micros): void;
   /**
    * Framing given up for that direction (malformed, too-large head, gap inside a head): nothing more
    * is counted on it. `atByte` is the offset in that direction's stream (gaps included) of the
    * first byte that could not be framed. Not called for a connection found to be `notHttp`.
    */
-  lost?(side: 'client' | 'server', reason: string, atByte: number): void;
+  lost?(side: Side, reason: string, atByte: number): void;
 }
 
 export interface Http1Options {
@@ -116,6 +118,40 @@ export const DEFAULT_MAX_PENDING_REQUESTS = 1024;
  * IANA HTTP Method Registry (https://www.iana.org/assignments/http-methods) is 17 characters.
  */
 export const MAX_METHOD_LENGTH = 32;
+
+/** The connection options (RFC 9110 7.6.1) that decide persistence, as bits of one number. */
+export const ConnectionOption = {
+  /** "close": the sender closes the connection after this message (RFC 9112 9.6). */
+  CLOSE: 1,
+  /** "keep-alive": an HTTP/1.0 sender asks to keep the connection (RFC 9112 appendix C.2.2). */
+  KEEP_ALIVE: 2,
+} as const;
+
+/**
+ * Is the connection persistent after a message of HTTP/1.`minor` whose Connection fields carry
+ * `options` (ConnectionOption bits)? RFC 9112 9.3: "close" ends it whatever the version; otherwise
+ * HTTP/1.1 (and later minor versions) persist, and HTTP/1.0 persists only with "keep-alive". The one
+ * place this rule is written: the framer and the lab server's accounting both ask it.
+ */
+export function isPersistent(minor: number, options: number): boolean {
+  if ((options & ConnectionOption.CLOSE) !== 0) return false;
+  return minor >= 1 || (options & ConnectionOption.KEEP_ALIVE) !== 0;
+}
+
+/**
+ * The ConnectionOption bits of Connection field values given as strings (a Node message's
+ * `headers.connection`, a response's `getHeader('connection')`): parsed as the framer parses the
+ * bytes of a head (list elements, optional whitespace, tokens in any case).
+ */
+export function connectionOptions(value: string | readonly string[] | undefined | null): number {
+  if (value === undefined || value === null) return 0;
+  let bits = 0;
+  for (const field of typeof value === 'string' ? [value] : value) {
+    const bytes = bytesOf(field);
+    bits |= connectionOptionBits(bytes, 0, bytes.length);
+  }
+  return bits;
+}
 
 // Bytes (RFC 5234 appendix B.1 core rules, as used by RFC 9110/9112).
 const HTAB = 0x09;
@@ -199,7 +235,7 @@ const LINE_BUFFER_KEEP = 4096;
 
 interface HeldChunk {
   bytes: Uint8Array;
-  ts: number;
+  ts: Micros;
 }
 /** `Direction.held` when nothing is held: shared, never pushed to (ST_WAIT_ANSWER starts a new array). */
 const NO_HELD: HeldChunk[] = [];
@@ -235,8 +271,8 @@ class Direction {
   transferEncoding = false;
   chunked = false;
   connection: string | null = null;
-  close = false;
-  keepAlive = false;
+  /** The ConnectionOption bits of its Connection fields. */
+  options = 0;
   upgradeField = false;
 
   /** Server: the final response whose body is being read (for responseEnd). */
@@ -251,7 +287,7 @@ class Direction {
   heldStart = 0;
   heldGap = false;
 
-  constructor(readonly side: 'client' | 'server') {}
+  constructor(readonly side: Side) {}
 
   resetHead(): void {
     this.sawStartLine = false;
@@ -260,8 +296,7 @@ class Direction {
     this.transferEncoding = false;
     this.chunked = false;
     this.connection = null;
-    this.close = false;
-    this.keepAlive = false;
+    this.options = 0;
     this.upgradeField = false;
   }
 }
@@ -320,12 +355,12 @@ export class Http1Connection {
   }
 
   /** Bytes sent by the client (requests). */
-  client(chunk: Uint8Array, ts: number): void {
+  client(chunk: Uint8Array, ts: Micros): void {
     if (!this.c.ended && chunk.length > 0) this.process(this.c, chunk, ts);
   }
 
   /** Bytes sent by the server (responses). */
-  server(chunk: Uint8Array, ts: number): void {
+  server(chunk: Uint8Array, ts: Micros): void {
     if (!this.s.ended && chunk.length > 0) this.process(this.s, chunk, ts);
   }
 
@@ -333,7 +368,7 @@ export class Http1Connection {
    * `length` bytes are missing in that direction (capture snap length, lost packets): inside a body
    * they are counted; anywhere else (a head, a chunk-size line, between messages) framing is lost.
    */
-  gap(side: 'client' | 'server', length: number, ts: number): void {
+  gap(side: Side, length: number, ts: Micros): void {
     const d = side === 'client' ? this.c : this.s;
     if (d.ended || !(length > 0)) return;
     switch (d.state) {
@@ -364,7 +399,7 @@ export class Http1Connection {
    * That side sent FIN: completes a close-delimited response body; a message cut in the middle
    * marks that side incomplete. Bytes fed after it are ignored.
    */
-  end(side: 'client' | 'server', ts: number): void {
+  end(side: Side, ts: Micros): void {
     const d = side === 'client' ? this.c : this.s;
     if (d.ended) return;
     d.ended = true;
@@ -637,19 +672,13 @@ export class Http1Connection {
     if (name === 1) {
       const value = connectionValue(buf, vs, ve);
       d.connection = d.connection === null ? value : `${d.connection}, ${value}`;
-      connectionOptions(d, buf, vs, ve);
+      d.options |= connectionOptionBits(buf, vs, ve);
     } else if (name === 2) {
       contentLength(d, buf, vs, ve);
     } else {
       transferEncoding(d, buf, vs, ve);
     }
     return true;
-  }
-
-  /** RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive". */
-  private static persistent(d: Direction): boolean {
-    if (d.close) return false;
-    return d.minor >= 1 || d.keepAlive;
   }
 
   private requestHead(ts: number, next: number): void {
@@ -660,7 +689,7 @@ export class Http1Connection {
       target: d.target,
       version: versionString(d.minor),
       ts,
-      keepAlive: Http1Connection.persistent(d) && !framingForcesClose,
+      keepAlive: isPersistent(d.minor, d.options) && !framingForcesClose,
       connectionHeader: d.connection,
     };
     const kind =
@@ -699,7 +728,7 @@ export class Http1Connection {
       status,
       version: versionString(d.minor),
       ts,
-      keepAlive: Http1Connection.persistent(d) && !(d.transferEncoding && d.minor === 0),
+      keepAlive: isPersistent(d.minor, d.options) && !(d.transferEncoding && d.minor === 0),
       connectionHeader: d.connection,
       request: informational ? (this.pending[0] ?? null) : null,
       informational,
@@ -1149,13 +1178,19 @@ function connectionValue(buf: Uint8Array, start: number, end: number): string {
   return latin1(buf, start, end);
 }
 
-/** Connection = #connection-option (RFC 9110 7.6.1): looks for "close" and "keep-alive". */
-function connectionOptions(d: Direction, buf: Uint8Array, start: number, end: number): void {
+/**
+ * Connection = #connection-option (RFC 9110 7.6.1), bytes [start, end) of one field value: the
+ * ConnectionOption bits of the "close" and "keep-alive" options in it (tokens: case-insensitive).
+ */
+function connectionOptionBits(buf: Uint8Array, start: number, end: number): number {
+  let bits = 0;
   for (let k = nextElement(buf, start, end); k !== -1; k = nextElement(buf, k, end)) {
     const length = elementEnd - elementStart;
-    if (length === TOKEN_CLOSE.length && equalsLower(buf, elementStart, TOKEN_CLOSE)) d.close = true;
-    else if (length === TOKEN_KEEP_ALIVE.length && equalsLower(buf, elementStart, TOKEN_KEEP_ALIVE)) d.keepAlive = true;
+    if (length === TOKEN_CLOSE.length && equalsLower(buf, elementStart, TOKEN_CLOSE)) bits |= ConnectionOption.CLOSE;
+    else if (length === TOKEN_KEEP_ALIVE.length && equalsLower(buf, elementStart, TOKEN_KEEP_ALIVE))
+      bits |= ConnectionOption.KEEP_ALIVE;
   }
+  return bits;
 }
 
 /**

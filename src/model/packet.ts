@@ -1,6 +1,7 @@
 /**
  * Decoded packets, as the decoders hand them to the analyzers. Plain data, no methods.
  */
+import type { Micros } from './time.js';
 
 /** TCP header flag bits (RFC 9293 section 3.1; ECE/CWR from RFC 3168). */
 export const TcpFlag = {
@@ -17,7 +18,7 @@ export const TcpFlag = {
 /** One frame as it came out of a capture file, before any protocol decoding. */
 export interface CaptureFrame {
   /** Capture time in microseconds since the Unix epoch (fractional for sub-microsecond resolutions). */
-  ts: number;
+  ts: Micros;
   /** LINKTYPE_ value of the interface the frame was captured on (https://www.tcpdump.org/linktypes.html). */
   linkType: number;
   /** pcapng interface index; 0 for pcap. */
@@ -31,7 +32,7 @@ export interface CaptureFrame {
 /** A TCP segment with the IP addresses it travelled between. */
 export interface TcpPacket {
   /** Capture time in microseconds since the Unix epoch. */
-  ts: number;
+  ts: Micros;
   ipVersion: 4 | 6;
   /** Source and destination addresses in text form (IPv4 dotted quad, IPv6 RFC 5952). */
   src: string;

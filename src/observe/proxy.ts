@@ -16,12 +16,14 @@
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { Http1Counter } from '../analyze/http1-counter.js';
 import { newConnectionRecord } from '../analyze/record.js';
 import { computeTotals } from '../analyze/totals.js';
 import { Http1Connection } from '../decode/http1.js';
-import type { Http1Events, Http1Options, HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
+import type { Http1Options, HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
 import { KeepaliveLabError, PortInUseError } from '../errors.js';
 import type { ConnectionRecord, Endpoint, ObserverReport, Side, Warning } from '../model/report.js';
+import { nowMicros, type Micros } from '../model/time.js';
 import { track } from '../util/lifecycle.js';
 import type { Observer } from './observer.js';
 import { normalizeAddress } from './server-accounting.js';
@@ -77,12 +79,12 @@ function formatEndpoint(host: string, port: number): string {
 const FRAMER_OPTIONS: Http1Options = { targets: false };
 
 /**
- * One client connection and its upstream connection. It is also the framer's event sink (the
- * Http1Events methods `request`, `response`, `responseEnd`, `lost`, `upgrade`): no object and
- * closures per connection for that. Connections churn (a client without keep-alive makes one per
- * request), so what is set up per connection is kept to what the forwarding needs.
+ * One client connection and its upstream connection. It is also its connection's HTTP counter (an
+ * Http1Counter, the framer's event sink, counting into the record): no object and closures per
+ * connection for that. Connections churn (a client without keep-alive makes one per request), so what
+ * is set up per connection is kept to what the forwarding needs.
  */
-class Link implements Http1Events {
+class Link extends Http1Counter {
   readonly record: ConnectionRecord;
   http: Http1Connection | null;
   upstreamConnected = false;
@@ -93,7 +95,6 @@ class Link implements Http1Events {
   private drainWired = false;
   /** Requests whose response has not ended yet. */
   inFlight = 0;
-  lastResponseEnd: number | null = null;
   /** stop() asked this connection to close once idle; `closedByProxy` once it did. */
   closing = false;
   closedByProxy = false;
@@ -107,12 +108,15 @@ class Link implements Http1Events {
     server: Endpoint,
     start: number,
   ) {
-    this.record = newConnectionRecord(
+    const record = newConnectionRecord(
       id,
       { address: normalizeAddress(client.remoteAddress), port: client.remotePort ?? 0 },
       server,
       start,
     );
+    // The counter counts into the record; close asks add up in the proxy's live counters.
+    super(record, proxy.counters);
+    this.record = record;
     this.http = new Http1Connection(this, FRAMER_OPTIONS);
     this.wire();
   }
@@ -169,7 +173,7 @@ class Link implements Http1Events {
   /** Feeds the framer; if it ever threw, only this connection would stop being counted. */
   private frameClient(chunk: Buffer): void {
     try {
-      this.http!.client(chunk, Date.now());
+      this.http!.client(chunk, nowMicros());
     } catch (error) {
       this.framingFailed(error as Error);
     }
@@ -177,7 +181,7 @@ class Link implements Http1Events {
 
   private frameServer(chunk: Buffer): void {
     try {
-      this.http!.server(chunk, Date.now());
+      this.http!.server(chunk, nowMicros());
     } catch (error) {
       this.framingFailed(error as Error);
     }
@@ -188,38 +192,25 @@ class Link implements Http1Events {
     this.http = null;
   }
 
-  // Http1Events, called by the framer.
+  // Http1Events, called by the framer: the counter's, plus what the proxy does with them.
 
-  request(r: HttpRequestInfo): void {
+  override request(r: HttpRequestInfo): void {
+    super.request(r);
     this.inFlight++;
     this.proxy.counters.requests++;
-    if (this.lastResponseEnd !== null) this.record.idleGapsMs.push(Math.max(0, r.ts - this.lastResponseEnd));
-    if (!r.keepAlive) this.proxy.counters.clientClose++;
   }
 
-  response(r: HttpResponseInfo): void {
-    if (!r.informational && !r.keepAlive) this.proxy.counters.serverClose++;
-  }
-
-  responseEnd(_r: HttpResponseInfo, ts: number): void {
-    this.lastResponseEnd = ts;
+  override responseEnd(r: HttpResponseInfo, ts: Micros): void {
+    super.responseEnd(r, ts);
     if (this.inFlight > 0) this.inFlight--;
     this.proxy.counters.responses++;
     if (this.closing && this.inFlight === 0) this.closeNow();
   }
 
-  lost(side: Side, reason: string, atByte: number): void {
-    this.note(`HTTP framing of the ${side}'s bytes lost at byte ${atByte}: ${reason}`);
-  }
-
-  upgrade(side: Side): void {
-    this.note(`protocol switched (upgrade by the ${side}); later bytes not framed`);
-  }
-
   private onEnd(side: Side): void {
     if (this.http !== null) {
       try {
-        this.http.end(side, Date.now());
+        this.http.end(side, nowMicros());
       } catch {
         this.http = null;
       }
@@ -303,16 +294,11 @@ class Link implements Http1Events {
     this.record.notes.push(text);
   }
 
-  /** Brings the record up to date while the connection is open (for a snapshot). */
+  /** Brings the record up to date while the connection is open (for a snapshot); the counter keeps the rest. */
   refresh(): void {
     const r = this.record;
     r.bytesFromClient = this.client.bytesRead;
     r.bytesFromServer = this.upstream.bytesRead;
-    if (this.http !== null) {
-      r.requests = this.http.requests;
-      r.responses = this.http.responses;
-      r.statusCodes = this.http.statusCodes;
-    }
   }
 
   /** Final facts, once both sockets have closed. */
@@ -323,9 +309,6 @@ class Link implements Http1Events {
     r.bytesFromClient = this.client.bytesRead;
     r.bytesFromServer = this.upstream.bytesRead;
     if (http !== null) {
-      r.requests = http.requests;
-      r.responses = http.responses;
-      r.statusCodes = http.statusCodes; // the framer is dropped below: its array is ours now
       if (http.notHttp) this.note('not HTTP/1.x');
       if (http.incomplete.client) this.note('the client stopped in the middle of a request');
       if (http.incomplete.server) this.note('the server stopped in the middle of a response');

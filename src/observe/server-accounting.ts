@@ -5,16 +5,21 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { Http1Counter } from '../analyze/http1-counter.js';
 import { newConnectionRecord } from '../analyze/record.js';
 import { computeTotals } from '../analyze/totals.js';
-import type { ConnectionRecord, ObserverReport } from '../model/report.js';
+import { connectionOptions, isPersistent } from '../decode/http1.js';
+import type { HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
+import type { ConnectionRecord, HttpEvidence, ObserverReport } from '../model/report.js';
+import { nowMicros } from '../model/time.js';
 import type { Observer } from './observer.js';
 
 interface Entry {
   record: ConnectionRecord;
   clientFinAt: number | null;
   serverFinAt: number | null;
-  lastResponseEnd: number | null;
+  /** Counts the connection's requests and responses into its record, as the proxy and the analyzer do. */
+  counter: Http1Counter;
   closed: boolean;
   reset: boolean;
 }
@@ -23,8 +28,8 @@ export class ServerAccounting implements Observer {
   readonly name = 'server' as const;
   private readonly entries: Entry[] = [];
   private readonly bySocket = new WeakMap<Socket, Entry>();
-  private serverClose = 0;
-  private clientClose = 0;
+  /** Messages that asked to close their connection (the counters add them up). */
+  private readonly http: HttpEvidence = { serverClose: 0, clientClose: 0 };
   private readonly onConnection = (socket: Socket) => this.connection(socket);
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse) => this.request(req, res);
 
@@ -56,7 +61,7 @@ export class ServerAccounting implements Observer {
       available: true,
       seesRequests: true,
       totals: computeTotals(connections, null),
-      http: { serverClose: this.serverClose, clientClose: this.clientClose },
+      http: { ...this.http },
       connections,
       warnings: [],
     };
@@ -64,16 +69,17 @@ export class ServerAccounting implements Observer {
 
   private connection(socket: Socket): void {
     const now = Date.now();
+    const record = newConnectionRecord(
+      this.entries.length + 1,
+      { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 },
+      { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 },
+      now,
+    );
     const entry: Entry = {
-      record: newConnectionRecord(
-        this.entries.length + 1,
-        { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 },
-        { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 },
-        now,
-      ),
+      record,
       clientFinAt: null,
       serverFinAt: null,
-      lastResponseEnd: null,
+      counter: new Http1Counter(record, this.http),
       closed: false,
       reset: false,
     };
@@ -103,26 +109,39 @@ export class ServerAccounting implements Observer {
     });
   }
 
+  /**
+   * The same events the framer gives, built from Node's objects: the request when its head is read,
+   * the response (head and end at once) when it has been sent. Persistence as RFC 9112 9.3 says, for
+   * the request's HTTP version and each message's Connection options (Node answers in the version of
+   * the request, as far as persistence goes).
+   */
   private request(req: IncomingMessage, res: ServerResponse): void {
     const entry = this.bySocket.get(req.socket);
     if (entry === undefined) return;
-    const now = Date.now();
-    const r = entry.record;
-    r.requests++;
-    if (entry.lastResponseEnd !== null) r.idleGapsMs.push(Math.max(0, now - entry.lastResponseEnd));
-    if (
-      !req.headers.connection?.toLowerCase().includes('keep-alive') &&
-      (req.httpVersion === '1.0' || req.headers.connection?.toLowerCase().includes('close'))
-    ) {
-      this.clientClose++;
-    }
+    const connectionHeader = req.headers.connection ?? null;
+    const request: HttpRequestInfo = {
+      method: req.method ?? '',
+      target: '',
+      version: req.httpVersion,
+      ts: nowMicros(),
+      keepAlive: isPersistent(req.httpVersionMinor, connectionOptions(connectionHeader)),
+      connectionHeader,
+    };
+    entry.counter.request(request);
     res.once('finish', () => {
-      r.responses++;
-      r.statusCodes.push(res.statusCode);
-      entry.lastResponseEnd = Date.now();
-      const connection = String(res.getHeader('connection') ?? '').toLowerCase();
-      if (connection.includes('close') || (req.httpVersion === '1.0' && !connection.includes('keep-alive')))
-        this.serverClose++;
+      const header = res.getHeader('connection');
+      const connection = header === undefined ? null : typeof header === 'number' ? String(header) : header;
+      const response: HttpResponseInfo = {
+        status: res.statusCode,
+        version: req.httpVersion,
+        ts: nowMicros(),
+        keepAlive: isPersistent(req.httpVersionMinor, connectionOptions(connection)),
+        connectionHeader: connection === null || typeof connection === 'string' ? connection : connection.join(', '),
+        request,
+        informational: false,
+      };
+      entry.counter.response(response);
+      entry.counter.responseEnd(response, response.ts);
     });
   }
 }

@@ -1,0 +1,69 @@
+/**
+ * The one HTTP/1.x counter of a connection: requests, responses, status codes, idle gaps, who asked
+ * to close, and notes on framing lost or a protocol switch. It is an Http1Events sink, so the framer
+ * (decode/http1.ts) feeds it in the capture analyzer (analyze/streams/http1.ts) and in the proxy
+ * (observe/proxy.ts); the lab server's accounting (observe/server-accounting.ts) feeds it the same
+ * events built from Node's request and response objects.
+ *
+ * It counts into a tally (the connection's record, or the part of one a stream keeps) and adds the
+ * close asks to totals shared by every connection of its observer: it allocates nothing of its own.
+ */
+import type { Http1Events, HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
+import type { ConnectionRecord, HttpEvidence, Side } from '../model/report.js';
+import { toMillis, type Micros } from '../model/time.js';
+
+/** What the counter counts into: these fields of a connection record. */
+export type HttpTally = Pick<ConnectionRecord, 'requests' | 'responses' | 'statusCodes' | 'idleGapsMs' | 'notes'>;
+
+export class Http1Counter implements Http1Events {
+  /** End of the last final response (when its body was complete), to measure the idle gap before the next request. */
+  private lastResponseEnd: Micros | null = null;
+  /**
+   * Framing was given up on a side (`lost`), since the last `resumed()`: the capture analyzer starts
+   * a new framer at the next message start (see analyze/streams/http1.ts).
+   */
+  framingLost = false;
+  /** Each `lost` is noted, until framing resumed once: from then on the resume note sums them up. */
+  private noteLosses = true;
+
+  constructor(
+    private readonly tally: HttpTally,
+    /** Messages that asked to close the connection, over all connections of the observer. */
+    private readonly totals: HttpEvidence,
+  ) {}
+
+  request(r: HttpRequestInfo): void {
+    const tally = this.tally;
+    tally.requests++;
+    if (this.lastResponseEnd !== null) tally.idleGapsMs.push(Math.max(0, toMillis(r.ts - this.lastResponseEnd)));
+    if (!r.keepAlive) this.totals.clientClose++;
+  }
+
+  response(r: HttpResponseInfo): void {
+    // An interim response (1xx but 101) is followed by the final one, which counts.
+    if (r.informational) return;
+    const tally = this.tally;
+    tally.responses++;
+    tally.statusCodes.push(r.status);
+    if (!r.keepAlive) this.totals.serverClose++;
+  }
+
+  responseEnd(_r: HttpResponseInfo, ts: Micros): void {
+    this.lastResponseEnd = ts;
+  }
+
+  lost(side: Side, reason: string, atByte: number): void {
+    this.framingLost = true;
+    if (this.noteLosses) this.tally.notes.push(`HTTP framing of the ${side}'s bytes lost at byte ${atByte}: ${reason}`);
+  }
+
+  upgrade(side: Side): void {
+    this.tally.notes.push(`protocol switched (upgrade by the ${side}); later bytes not framed`);
+  }
+
+  /** A new framer took over after a loss (at a message start): counting goes on into the same tally. */
+  resumed(): void {
+    this.framingLost = false;
+    this.noteLosses = false;
+  }
+}
