@@ -1,20 +1,22 @@
 /**
- * ConnectionTracker retires finished connections (record handed to onConnection, state let go) so
- * that memory follows the connections open at once: late packets of a retired connection are not
- * a new connection, a SYN on its 4-tuple is, ids stay in order of first appearance, and the
+ * The connection lifecycle of src/analyze/tcp/table.ts, driven through the ConnectionTracker (which
+ * hands the records over): finished connections are retired (record handed to onConnection, state
+ * let go) so that memory follows the connections open at once: late packets of a retired connection
+ * are not a new connection, a SYN on its 4-tuple is, ids stay in order of first appearance, and the
  * records are those of the tracker that keeps everything until the end.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConnectionTracker } from '../../../src/analyze/tracker.js';
-import type { TrackerOptions } from '../../../src/analyze/tracker.js';
-import type { ConnectionRecord } from '../../../src/model/report.js';
-import type { TcpPacketSpec } from '../../support/capture-builder.js';
-import { Conversation, httpGet, httpResponse, toTcpPacket } from '../../support/tcp-conversation.js';
+import { MAX_LINGERING } from '../../../../src/analyze/tcp/table.js';
+import { ConnectionTracker } from '../../../../src/analyze/tracker.js';
+import type { TrackerOptions } from '../../../../src/analyze/tracker.js';
+import type { ConnectionRecord } from '../../../../src/model/report.js';
+import type { TcpPacketSpec } from '../../../support/capture-builder.js';
+import { Conversation, httpGet, httpResponse, toTcpPacket } from '../../../support/tcp-conversation.js';
 
 const CLIENT = { address: '10.0.0.1', port: 50000 };
 const SERVER = { address: '10.0.0.2', port: 80 };
-/** More than the capture time a closed connection waits for late packets (1 s in tracker.ts). */
+/** More than the capture time a closed connection waits for late packets (CLOSED_LINGER_US: 1 s). */
 const AFTER_LINGER_MS = 1500;
 
 /** Records as handed over while the packets are fed, then at end(). */
@@ -182,6 +184,7 @@ test('tracker retire: on a long churn of short connections, the connections held
   assert.equal(tracker.connectionCount, total);
   assert.equal(tracker.liveConnections, 0);
   assert.equal(tracker.latePackets, 0);
-  // Open at once: 10; closed and waiting for late packets: at most 1024 (tracker.ts MAX_LINGERING).
-  assert.ok(most <= 1024 + 10, `at most ${most} connections held`);
+  // Open at once: 10; closed and waiting for late packets: at most MAX_LINGERING (1024).
+  assert.equal(MAX_LINGERING, 1024);
+  assert.ok(most <= MAX_LINGERING + 10, `at most ${most} connections held`);
 });

@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TupleTable, type TupleEntry } from '../../../src/analyze/tuple-table.js';
+import { TupleTable, type TupleEntry } from '../../../../src/analyze/tcp/tuple-table.js';
 
 class Entry implements TupleEntry<Entry> {
   tupleLo = 0;

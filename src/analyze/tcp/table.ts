@@ -1,0 +1,137 @@
+/**
+ * The tracker's connections and their lifecycle. A connection is found by its 4-tuple from a packet
+ * going either way (TupleTable), and kept by id while it is live.
+ *
+ * Memory follows the connections open at once, not the connections seen: a connection is retired
+ * (its record handed over, its state let go) once it is finished: a little capture time after its
+ * RST or its second FIN (CLOSED_LINGER_US, so that what was still in flight, the last ACK, a RST after
+ * the FINs, is counted as before; at most MAX_LINGERING wait at once), or when a new SYN reuses its
+ * 4-tuple. Its 4-tuple is then remembered for a while (RETIRED_TUPLE_US, at most MAX_RETIRED_TUPLES)
+ * so that a later packet of it (an ACK repeated, a FIN retransmitted) is recognised as such and
+ * ignored: only a SYN starts a new connection on a retired 4-tuple. Both waits are ExpiryQueues.
+ */
+import type { TcpPacket } from '../../model/packet.js';
+import type { Micros } from '../../model/time.js';
+import type { TcpConnection } from './connection.js';
+import { ExpiryQueue, type Expiring } from './expiry-queue.js';
+import { TupleTable, type TupleEntry } from './tuple-table.js';
+
+/**
+ * Capture time a closed connection (RST, or FIN both ways) stays in the table: the last ACK, segments
+ * sent before the peer saw a RST (RFC 9293 section 3.5.3), a RST after the FINs (RFC 1337) still count.
+ */
+export const CLOSED_LINGER_US: Micros = 1_000_000;
+/** At most this many closed connections wait out CLOSED_LINGER_US; beyond it the oldest are retired. */
+export const MAX_LINGERING = 1024;
+/**
+ * How long (capture time) and how many retired 4-tuples are remembered, so that their late packets
+ * (a last ACK repeated, a FIN retransmitted) do not start connections. Two minutes is twice the MSL
+ * of RFC 9293 section 3.4.2: the TIME_WAIT span, after which a tuple may be reused.
+ */
+export const RETIRED_TUPLE_US: Micros = 120_000_000;
+export const MAX_RETIRED_TUPLES = 8192;
+
+/** What is filed under a 4-tuple: a connection, or the mark of a retired one. */
+export type Slot = TcpConnection | RetiredTuple;
+
+/** Left in the table where a finished connection was: its late packets are not a new connection. */
+export class RetiredTuple implements TupleEntry<Slot>, Expiring {
+  readonly retiredTuple = true;
+  tupleLo = 0;
+  tupleHi = 0;
+  tupleHash = 0;
+  nextInBucket: Slot | null = null;
+  expiresAt = 0;
+  waiting = false;
+  /** Still in the table (a new SYN on the tuple takes it out). */
+  filed = true;
+}
+
+export class ConnectionTable {
+  /** The latest connection on each 4-tuple (an earlier one is retired by a new SYN), or its mark. */
+  private readonly tuples = new TupleTable<Slot>();
+  /** Connections not retired yet, by id (a Map keeps insertion order: id order). */
+  private readonly live = new Map<number, TcpConnection>();
+  /** Closed connections waiting for packets still in flight, in order of closing. */
+  private readonly lingering = new ExpiryQueue<TcpConnection>(CLOSED_LINGER_US, MAX_LINGERING);
+  /** Retired 4-tuples still remembered, oldest first (never cancelled: a reopened one just expires). */
+  private readonly retired = new ExpiryQueue<RetiredTuple>(RETIRED_TUPLE_US, MAX_RETIRED_TUPLES);
+
+  /** Connections not retired yet. */
+  get size(): number {
+    return this.live.size;
+  }
+
+  has(id: number): boolean {
+    return this.live.has(id);
+  }
+
+  /** The connections not retired yet, in id order. */
+  connections(): IterableIterator<TcpConnection> {
+    return this.live.values();
+  }
+
+  /** What is filed under the 4-tuple of `p` (either way), or null; add() files under that tuple. */
+  find(p: TcpPacket): Slot | null {
+    return this.tuples.find(p.src, p.srcPort, p.dst, p.dstPort);
+  }
+
+  /** Files a new connection under the 4-tuple of the last find(), which found nothing (or a mark taken out). */
+  add(conn: TcpConnection): void {
+    this.tuples.add(conn);
+    this.live.set(conn.id, conn);
+  }
+
+  /** A SYN opens a new connection on a retired 4-tuple: its mark goes. */
+  reopen(mark: RetiredTuple): void {
+    this.unfile(mark);
+  }
+
+  /** `conn` has closed: it waits CLOSED_LINGER_US. True when more than MAX_LINGERING wait: retire some. */
+  closing(conn: TcpConnection, now: Micros): boolean {
+    return !conn.waiting && this.lingering.push(conn, now);
+  }
+
+  /** Closed connections are due at `now`: retire them (nextToRetire). */
+  lingeringDue(now: Micros): boolean {
+    return this.lingering.due(now);
+  }
+
+  /** The next closed connection to retire at `now` (it waited long enough, or too many wait), or null. */
+  nextToRetire(now: Micros): TcpConnection | null {
+    return this.lingering.take(now);
+  }
+
+  /**
+   * Takes a connection being retired out: of the live set, of the lingering ones, and of the 4-tuple
+   * table, where `markTuple` leaves a RetiredTuple in its place (not when a new SYN takes the tuple).
+   */
+  remove(conn: TcpConnection, markTuple: boolean, now: Micros): void {
+    if (markTuple) {
+      const mark = new RetiredTuple();
+      this.tuples.replace(conn, mark);
+      if (this.retired.push(mark, now)) this.forgetTuples(now);
+    } else {
+      this.tuples.remove(conn);
+    }
+    this.live.delete(conn.id);
+    this.lingering.cancel(conn);
+  }
+
+  /** Retired 4-tuples are due at `now`: forget them (forgetTuples). */
+  tuplesDue(now: Micros): boolean {
+    return this.retired.due(now);
+  }
+
+  /** Forgets retired 4-tuples past RETIRED_TUPLE_US (or the oldest, beyond MAX_RETIRED_TUPLES). */
+  forgetTuples(now: Micros): void {
+    for (let mark = this.retired.take(now); mark !== null; mark = this.retired.take(now)) {
+      if (mark.filed) this.unfile(mark);
+    }
+  }
+
+  private unfile(mark: RetiredTuple): void {
+    this.tuples.remove(mark);
+    mark.filed = false;
+  }
+}
