@@ -1,2 +1,3 @@
 export * from './packet.js';
 export * from './report.js';
+export type { Micros, Millis } from './time.js';
