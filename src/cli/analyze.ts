@@ -1,10 +1,9 @@
 import { once } from 'node:events';
-import { isIP } from 'node:net';
 import { buildReport } from '../analyze/report.js';
 import { emptyTotals } from '../analyze/totals.js';
-import { formatIpv6 } from '../decode/ipv6.js';
 import { UsageError } from '../errors.js';
-import type { ConnectionRecord, Endpoint, Report } from '../model/report.js';
+import { parseEndpoint } from '../model/endpoint.js';
+import type { ConnectionRecord, Report } from '../model/report.js';
 import { analyzeCapture, analyzeRunHead } from '../observe/capture-file.js';
 import type { AnalyzeFocus, AnalyzeOutput } from '../observe/capture-file.js';
 import { MAX_BARS } from '../report/html.js';
@@ -63,7 +62,7 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
     const portValue = port(p);
     if (portValue !== undefined) focus.port = portValue;
     const serverText = str(p, 'server');
-    if (serverText !== undefined) focus.server = parseHostPort(serverText, '--server');
+    if (serverText !== undefined) focus.server = parseEndpoint(serverText, { option: 'server' });
     const limit = int(p, 'limit', 0) ?? 50;
     const json = flag(p, 'json');
     const input = path === '-' ? process.stdin : undefined;
@@ -146,48 +145,4 @@ class StreamedJson {
     this.pending.push(tail);
     await this.flush();
   }
-}
-
-/** "127.0.0.1:8080", "[::1]:8080", "localhost:80" -> Endpoint. */
-export function parseHostPort(text: string, what: string): Endpoint {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
-  const n = m ? Number(m[2]) : NaN;
-  if (!m || !(n >= 1 && n <= 65535)) throw new UsageError(`${what} must be HOST:PORT (or [IPv6]:PORT), got '${text}'`);
-  const host = m[1]!;
-  const address = host === 'localhost' ? '127.0.0.1' : canonicalAddress(host);
-  // A capture holds addresses, never names: a name would silently match nothing.
-  if (address === null) throw new UsageError(`${what} needs an IP address (or localhost), got '${host}'`);
-  return { address, port: n };
-}
-
-/**
- * An IP address as the decoders print them (dotted quad; RFC 5952 for IPv6, see decode/ipv6.ts),
- * so that any spelling of it matches the packets; null when `host` is not an IP address.
- */
-function canonicalAddress(host: string): string | null {
-  const family = isIP(host);
-  if (family === 4) return host;
-  if (family !== 6) return null;
-  const groups = (part: string): number[] => {
-    const out: number[] = [];
-    for (const g of part === '' ? [] : part.split(':')) {
-      if (g.includes('.')) {
-        const [a, b, c, d] = g.split('.').map(Number) as [number, number, number, number];
-        out.push((a << 8) | b, (c << 8) | d); // a trailing IPv4 part: two groups
-      } else {
-        out.push(parseInt(g, 16));
-      }
-    }
-    return out;
-  };
-  const [head = '', tail] = host.replace(/%.*$/, '').split('::');
-  const front = groups(head);
-  const back = tail === undefined ? [] : groups(tail);
-  const all = [...front, ...new Array<number>(8 - front.length - back.length).fill(0), ...back];
-  const bytes = new Uint8Array(16);
-  all.forEach((g, i) => {
-    bytes[2 * i] = g >> 8;
-    bytes[2 * i + 1] = g & 0xff;
-  });
-  return formatIpv6(bytes, 0);
 }

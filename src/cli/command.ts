@@ -7,6 +7,8 @@ export interface Io {
 export interface Command {
   name: string;
   usage: string;
+  /** Library options this command sets through a flag of another name (see flagFor), for error messages. */
+  flags?: Readonly<Record<string, string>>;
   /** Resolves to the exit code. Throws UsageError for bad input (exit 2). */
   run(argv: string[], io: Io): Promise<number>;
 }

@@ -7,6 +7,7 @@
 import { KeepaliveLabError, UsageError } from '../errors.js';
 import { closeAll, takeInterrupt } from '../util/lifecycle.js';
 import { VERSION } from '../version.js';
+import { flagFor } from './args.js';
 import type { Command, Io } from './command.js';
 
 /**
@@ -77,12 +78,15 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     return await command.run(rest, io);
   } catch (error) {
+    // The library names options (`target`); a user of the CLI knows them by their flags (`--target`).
+    const message = (e: KeepaliveLabError) =>
+      e.option === undefined ? e.message : e.messageFor(flagFor(e.option, command.flags));
     if (error instanceof UsageError) {
-      io.stderr.write(`keepalive-lab ${command.name}: ${error.message}\n\n${command.usage}\n`);
+      io.stderr.write(`keepalive-lab ${command.name}: ${message(error)}\n\n${command.usage}\n`);
       return 2;
     }
     if (error instanceof KeepaliveLabError) {
-      io.stderr.write(`keepalive-lab ${command.name}: error: ${error.message} (${error.code})\n`);
+      io.stderr.write(`keepalive-lab ${command.name}: error: ${message(error)} (${error.code})\n`);
       return 1;
     }
     io.stderr.write(`keepalive-lab ${command.name}: unexpected error: ${(error as Error).stack ?? String(error)}\n`);

@@ -1,8 +1,8 @@
-import { isIP } from 'node:net';
 import { compareObservers } from '../analyze/agreement.js';
 import { buildReport } from '../analyze/report.js';
 import { decideVerdict } from '../analyze/verdict.js';
 import { UsageError } from '../errors.js';
+import { formatHostPort, parseHostPort } from '../model/endpoint.js';
 import type { ObserverReport, Report, RunReport } from '../model/report.js';
 import { DEFAULT_GRACE_MS, TcpProxy } from '../observe/proxy.js';
 import type { ProxyProgress } from '../observe/proxy.js';
@@ -13,6 +13,7 @@ import { onInterrupt, track } from '../util/lifecycle.js';
 import { flag, int, parse, str } from './args.js';
 import type { Command, Io } from './command.js';
 import { useColor } from './command.js';
+import { plural } from '../util/text.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:9000';
 /** The live line on stderr is redrawn at most this often. */
@@ -22,6 +23,7 @@ const MAX_DURATION_S = 7 * 24 * 3600;
 
 export const proxy: Command = {
   name: 'proxy',
+  flags: { listenHost: '--listen', listenPort: '--listen', targetHost: '--target', targetPort: '--target' },
   usage: `Usage: keepalive-lab proxy --target HOST:PORT [--listen [HOST:]PORT] [--duration S] [--json] [--html FILE]
 
 Forwards every TCP connection made to the listen address to the target, byte for byte, and counts
@@ -59,8 +61,9 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
     }
     const targetText = str(p, 'target');
     if (targetText === undefined) throw new UsageError('--target HOST:PORT is required');
-    const target = parseHostPort(targetText, 'target', { allowPortZero: false });
-    const listen = parseHostPort(str(p, 'listen') ?? DEFAULT_LISTEN, 'listen', {
+    const target = parseHostPort(targetText, { option: 'target' });
+    const listen = parseHostPort(str(p, 'listen') ?? DEFAULT_LISTEN, {
+      option: 'listen',
       allowPortZero: true,
       defaultHost: '127.0.0.1',
     });
@@ -75,8 +78,8 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
       graceMs,
     });
     await engine.start();
-    const bound = hostPort(engine.address.address, engine.address.port);
-    const subject = hostPort(target.host, target.port);
+    const bound = formatHostPort(engine.address.address, engine.address.port);
+    const subject = formatHostPort(target.host, target.port);
     io.stderr.write(
       `keepalive-lab proxy: listening on ${bound}, forwarding to ${subject}${durationMs === null ? ' (Ctrl-C to stop)' : ''}\n`,
     );
@@ -152,70 +155,7 @@ function startProgress(engine: TcpProxy, io: Io): () => void {
 
 export function progressLine(p: ProxyProgress): string {
   const perConnection = p.connections > 0 ? (p.requests / p.connections).toFixed(1) : '-';
-  return `proxy: ${p.connections} connection${p.connections === 1 ? '' : 's'} (${p.open} open), ${p.requests} request${p.requests === 1 ? '' : 's'}, ${perConnection} requests/connection`;
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
-/**
- * "HOST:PORT", "[IPv6]:PORT", or (with a default host) a bare "PORT". Anything else is a
- * UsageError naming the flag and, for the usual slips (a URL, an IPv6 address without brackets),
- * the fix.
- */
-export function parseHostPort(
-  text: string,
-  name: string,
-  options: { allowPortZero: boolean; defaultHost?: string },
-): HostPort {
-  const value = text.trim();
-  const bad = (why: string) =>
-    new UsageError(`--${name} must be HOST:PORT${options.defaultHost ? ' or PORT' : ''} (${why}), got '${text}'`);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
-    let hint = '';
-    try {
-      const url = new URL(value);
-      const port = url.port || (url.protocol === 'https:' ? '443' : url.protocol === 'http:' ? '80' : '');
-      if (port) hint = `: try ${url.hostname}:${port}`;
-    } catch {
-      // no hint
-    }
-    throw bad(`an address, not a URL${hint}`);
-  }
-  let host: string;
-  let portText: string;
-  if (value.startsWith('[')) {
-    const close = value.indexOf(']');
-    if (close < 0 || value[close + 1] !== ':') throw bad('expected [IPv6]:PORT');
-    host = value.slice(1, close);
-    portText = value.slice(close + 2);
-    if (isIP(host) !== 6) throw bad(`'${host}' is not an IPv6 address`);
-  } else {
-    const colon = value.lastIndexOf(':');
-    if (colon < 0) {
-      if (options.defaultHost === undefined) throw bad('the port is missing');
-      host = options.defaultHost;
-      portText = value;
-    } else {
-      host = value.slice(0, colon);
-      portText = value.slice(colon + 1);
-      if (host.includes(':')) throw bad('put an IPv6 address in brackets, e.g. [::1]:9000');
-      if (host === '') throw bad('the host is missing; 0.0.0.0 listens on every interface, 127.0.0.1 on loopback only');
-      if (!/^[A-Za-z0-9._-]+$/.test(host)) throw bad(`'${host}' is not a host name or address`);
-    }
-  }
-  if (!/^\d{1,5}$/.test(portText))
-    throw bad(portText === '' ? 'the port is missing' : `'${portText}' is not a port number`);
-  const port = Number(portText);
-  const min = options.allowPortZero ? 0 : 1;
-  if (port < min || port > 65535) throw bad(`the port must be between ${min} and 65535`);
-  return { host, port };
+  return `proxy: ${plural(p.connections, 'connection')} (${p.open} open), ${plural(p.requests, 'request')}, ${perConnection} requests/connection`;
 }
 
 /** --duration in seconds (decimals allowed), as milliseconds; null when absent. */

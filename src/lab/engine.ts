@@ -5,7 +5,7 @@
  */
 import { compareObservers } from '../analyze/agreement.js';
 import { decideVerdict } from '../analyze/verdict.js';
-import { UsageError } from '../errors.js';
+import { invalidOption } from '../errors.js';
 import type { ClientOutcome, ExperimentConfig, ObserverReport, RunReport, Warning } from '../model/report.js';
 import { CaptureObserver, serverFocus } from '../observe/capture.js';
 import { KernelObserver } from '../observe/kernel.js';
@@ -49,10 +49,10 @@ export async function runExperiment(
     try {
       parsed = new URL(config.target);
     } catch {
-      throw new UsageError(`--target is not a URL: ${config.target}`);
+      throw invalidOption('target', `is not a URL: ${config.target}`);
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-      throw new UsageError(`--target must be an http:// or https:// URL: ${config.target}`);
+      throw invalidOption('target', `must be an http:// or https:// URL: ${config.target}`);
     url = parsed.href;
     host = parsed.hostname.replace(/^\[|\]$/g, '');
     serverPort = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));

@@ -7,6 +7,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { newConnectionRecord } from '../analyze/record.js';
 import { computeTotals } from '../analyze/totals.js';
+import { normalizeAddress } from '../model/endpoint.js';
 import type { ConnectionRecord, ObserverReport } from '../model/report.js';
 import type { Observer } from './observer.js';
 
@@ -125,10 +126,4 @@ export class ServerAccounting implements Observer {
         this.serverClose++;
     });
   }
-}
-
-/** '::ffff:127.0.0.1' -> '127.0.0.1', as the kernel table and the wire show it. */
-export function normalizeAddress(address: string | undefined): string {
-  if (address === undefined) return '';
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

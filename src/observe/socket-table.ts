@@ -7,13 +7,13 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { parseProcNetTcp, type SocketEntry, type TcpState } from '../decode/procnet.js';
 import { FileError } from '../errors.js';
-import type { Warning } from '../model/report.js';
+import type { Warning, WarningCode } from '../model/report.js';
 
 /** Warning codes readSocketTable adds to the parser's. */
 export const SocketTableWarning = {
   /** /proc/net/tcp6 exists but could not be read: only IPv4 sockets are listed. */
   TCP6_UNREADABLE: 'KAL_WARN_PROCNET_TCP6_UNREADABLE',
-} as const;
+} as const satisfies Record<string, WarningCode>;
 
 /**
  * Reads and parses `<root>/net/tcp` and `<root>/net/tcp6` (IPv4 entries first). A missing tcp6 (IPv6

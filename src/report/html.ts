@@ -5,6 +5,7 @@
  * with the side that closed first.
  */
 import { primaryObserver } from '../analyze/verdict.js';
+import { formatEndpoint } from '../model/endpoint.js';
 import type { ConnectionRecord, ObserverReport, Report, RunReport } from '../model/report.js';
 import { formatMs, formatNumber } from './text.js';
 
@@ -101,7 +102,7 @@ function timeline(connections: readonly ConnectionRecord[], observer: string, om
     const start = x(c.start ?? t0);
     const end = Math.max(start + 2, x(c.end ?? t1));
     const color = c.resetBy ? '#cf222e' : c.requests > 1 ? '#2da44e' : '#d4a72c';
-    const tip = `#${c.id} ${c.client.address}:${c.client.port} -> ${c.server.address}:${c.server.port}\n${c.requests} request(s), statuses ${c.statusCodes.join(' ') || '-'}\n${c.start !== null && c.end !== null ? `lasted ${formatMs(c.end - c.start)}` : ''}\nfirst FIN: ${c.closedFirstBy ?? '-'}${c.resetBy ? `, RST by ${c.resetBy}` : ''}${c.notes.length ? '\n' + c.notes.join('; ') : ''}`;
+    const tip = `#${c.id} ${formatEndpoint(c.client)} -> ${formatEndpoint(c.server)}\n${c.requests} request(s), statuses ${c.statusCodes.join(' ') || '-'}\n${c.start !== null && c.end !== null ? `lasted ${formatMs(c.end - c.start)}` : ''}\nfirst FIN: ${c.closedFirstBy ?? '-'}${c.resetBy ? `, RST by ${c.resetBy}` : ''}${c.notes.length ? '\n' + c.notes.join('; ') : ''}`;
     const mark = c.closedFirstBy
       ? `<text x="${(end + 3).toFixed(1)}" y="${y + BAR - 3}">${c.closedFirstBy === 'client' ? 'C' : 'S'}</text>`
       : '';

@@ -4,7 +4,8 @@
  * table shows one observer's connections.
  */
 import { primaryObserver } from '../analyze/verdict.js';
-import type { ConnectionRecord, Endpoint, ObserverReport, Report, RunReport } from '../model/report.js';
+import { formatEndpoint } from '../model/endpoint.js';
+import type { ConnectionRecord, ObserverReport, Report, RunReport } from '../model/report.js';
 import { COLOR, PLAIN, formatMs, formatNumber, table } from './text.js';
 import type { Style } from './text.js';
 
@@ -188,10 +189,6 @@ function renderNotes(runs: readonly RunReport[], s: Style): string {
   return lines.join('\n');
 }
 
-function endpoint(e: Endpoint): string {
-  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
-}
-
 export function renderConnections(o: ObserverReport, s: Style = PLAIN, limit = 0): string {
   let t0 = Infinity;
   for (const c of o.connections) if (c.start !== null && c.start < t0) t0 = c.start;
@@ -241,8 +238,8 @@ function connectionRow(c: ConnectionRecord, t0: number): string[] {
   const flags = [c.startedBefore ? 'began before' : '', c.openAtEnd ? 'open at end' : '', ...c.notes].filter(Boolean);
   return [
     String(c.id),
-    endpoint(c.client),
-    endpoint(c.server),
+    formatEndpoint(c.client),
+    formatEndpoint(c.server),
     start,
     duration,
     c.handshakeRttMs !== null ? formatMs(c.handshakeRttMs) : '-',
