@@ -13,7 +13,7 @@ export { CaptureAnalysis } from './analyze/capture-analysis.js';
 export { computeTotals } from './analyze/totals.js';
 export { decideVerdict } from './analyze/verdict.js';
 export { compareObservers } from './analyze/agreement.js';
-export { buildReport } from './analyze/report.js';
+export { buildReport } from './analyze/run-report.js';
 export { CaptureObserver } from './observe/capture.js';
 export { KernelObserver } from './observe/kernel.js';
 export { ServerAccounting } from './observe/server-accounting.js';

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { buildReport } from '../analyze/report.js';
+import { buildReport } from '../analyze/run-report.js';
 import { emptyTotals } from '../analyze/totals.js';
 import { UsageError } from '../errors.js';
 import { parseEndpoint } from '../model/endpoint.js';

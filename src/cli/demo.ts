@@ -1,4 +1,4 @@
-import { buildReport } from '../analyze/report.js';
+import { buildReport } from '../analyze/run-report.js';
 import { runExperiment } from '../lab/engine.js';
 import { demoScenarios } from '../lab/scenarios.js';
 import { renderTerminal } from '../report/terminal.js';

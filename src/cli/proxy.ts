@@ -1,6 +1,4 @@
-import { compareObservers } from '../analyze/agreement.js';
-import { buildReport } from '../analyze/report.js';
-import { decideVerdict } from '../analyze/verdict.js';
+import { buildReport, runReport } from '../analyze/run-report.js';
 import { UsageError } from '../errors.js';
 import { formatHostPort, parseHostPort } from '../model/endpoint.js';
 import type { ObserverReport, Report, RunReport } from '../model/report.js';
@@ -119,18 +117,10 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
 
 /** One run: the proxy as the only observer. */
 export function proxyRun(observed: ObserverReport, listen: string, target: string): RunReport {
-  const observers = [observed];
-  return {
-    name: 'proxy',
-    title: `proxy ${listen} -> ${target}`,
-    subject: target,
-    config: null,
-    client: null,
-    observers,
-    agreement: compareObservers(observers),
-    verdict: decideVerdict(observers),
-    warnings: [],
-  };
+  return runReport(
+    { name: 'proxy', title: `proxy ${listen} -> ${target}`, subject: target, config: null, client: null },
+    [observed],
+  );
 }
 
 function render(report: Report, json: boolean, io: Io): string {

@@ -1,4 +1,4 @@
-import { buildReport } from '../analyze/report.js';
+import { buildReport } from '../analyze/run-report.js';
 import { DEFAULT_CONFIG, experimentConfig } from '../lab/config.js';
 import { runExperiment } from '../lab/engine.js';
 import type { ExperimentConfig } from '../model/report.js';

@@ -1,4 +1,4 @@
-import { buildReport } from '../analyze/report.js';
+import { buildReport } from '../analyze/run-report.js';
 import { checkExpectations, hasExpectations } from '../analyze/expect.js';
 import type { Expectations } from '../analyze/expect.js';
 import { primaryObserver } from '../analyze/verdict.js';

@@ -3,8 +3,7 @@
  * client workers, close the client's pool as a program does when it exits, let the closing
  * handshakes finish, stop the observers and compare what they saw.
  */
-import { compareObservers } from '../analyze/agreement.js';
-import { decideVerdict } from '../analyze/verdict.js';
+import { runReport } from '../analyze/run-report.js';
 import { invalidOption } from '../errors.js';
 import type { ClientOutcome, ExperimentConfig, ObserverReport, RunReport, Warning } from '../model/report.js';
 import { CaptureObserver, serverFocus } from '../observe/capture.js';
@@ -122,9 +121,7 @@ export async function runExperiment(
     }
     await server?.close();
   }
-  const agreement = compareObservers(reports);
-  const verdict = decideVerdict(reports, { config, requests: client.completed });
-  return { name, title, subject: url, config, client, observers: reports, agreement, verdict, warnings };
+  return runReport({ name, title, subject: url, config, client }, reports, { warnings });
 }
 
 /** Run the workers: `concurrency` loops share the request count, pausing `intervalMs` between requests. */

@@ -4,8 +4,7 @@
  * then report the connections as `analyze` does.
  */
 import { spawn } from 'node:child_process';
-import { compareObservers } from '../analyze/agreement.js';
-import { decideVerdict } from '../analyze/verdict.js';
+import { runReport } from '../analyze/run-report.js';
 import { KeepaliveLabError } from '../errors.js';
 import type { ObserverReport, RunReport, Warning } from '../model/report.js';
 import { CaptureObserver, serverFocus } from '../observe/capture.js';
@@ -83,17 +82,18 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
   const title = options.command?.length ? options.command.join(' ') : `port ${options.port}`;
   const elapsedMs = performance.now() - started;
   return {
-    run: {
-      name: 'watch',
-      title: title.length > 60 ? title.slice(0, 57) + '...' : title,
-      subject: `${serverAddress ?? '*'}:${options.port}`,
-      config: null,
-      client: { requests: 0, completed: 0, errors: [], elapsedMs },
-      observers: reports,
-      agreement: compareObservers(reports),
-      verdict: decideVerdict(reports),
-      warnings,
-    },
+    run: runReport(
+      {
+        name: 'watch',
+        title: title.length > 60 ? title.slice(0, 57) + '...' : title,
+        // Unbracketed for IPv6 (::1:8080), as reports have always had it: the JSON must not change here.
+        subject: `${serverAddress ?? '*'}:${options.port}`,
+        config: null,
+        client: { requests: 0, completed: 0, errors: [], elapsedMs },
+      },
+      reports,
+      { warnings },
+    ),
     exitCode,
     exitSignal,
   };

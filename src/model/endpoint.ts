@@ -41,7 +41,12 @@ export function parseHostPort(text: string, options: ParseHostPortOptions): Host
   const value = text.trim();
   const { option } = options;
   const bad = (why: string) =>
-    invalidOption(option, `must be HOST:PORT${options.defaultHost ? ' or PORT' : ''} (${why}), got '${text}'`);
+    invalidOption(
+      option,
+      options.requireIp
+        ? `must be HOST:PORT (or [IPv6]:PORT), got '${text}': ${why}`
+        : `must be HOST:PORT${options.defaultHost ? ' or PORT' : ''} (${why}), got '${text}'`,
+    );
   const notIp = (host: string) => invalidOption(option, `needs an IP address (or localhost), got '${host}'`);
   if (URL_SCHEME.test(value)) {
     let hint = '';

@@ -14,8 +14,8 @@ import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { CaptureAnalysis } from '../analyze/capture-analysis.js';
 import type { CaptureAnalysisOptions } from '../analyze/capture-analysis.js';
-import { compareObservers } from '../analyze/agreement.js';
-import { decideVerdict } from '../analyze/verdict.js';
+import { runReport } from '../analyze/run-report.js';
+import type { RunHead } from '../analyze/run-report.js';
 import { FileError, KeepaliveLabError } from '../errors.js';
 import type { ConnectionRecord, Endpoint, RunReport } from '../model/report.js';
 import type { TcpPacket } from '../model/packet.js';
@@ -119,22 +119,14 @@ export async function analyzeCapture(
   // Hands over the records of the connections still open.
   const { report, summary } = analysis.result();
   if (output.afterChunk) await output.afterChunk();
-  const observers = [report];
-  return {
-    ...analyzeRunHead(path),
-    observers,
-    agreement: compareObservers(observers),
-    verdict: decideVerdict(observers),
-    warnings: [],
-    capture: summary,
-  };
+  return runReport(analyzeRunHead(path), [report], { capture: summary });
 }
 
 /**
  * The fields of analyze's RunReport known before the capture is read, in their order: `analyze
  * --json` writes them (and the observer's first fields) before the first record (report/json.ts).
  */
-export function analyzeRunHead(path: string): Pick<RunReport, 'name' | 'title' | 'subject' | 'config' | 'client'> {
+export function analyzeRunHead(path: string): RunHead {
   return {
     name: 'analyze',
     title: path === '-' ? 'standard input' : basename(path),

@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { CaptureAnalysis } from '../analyze/capture-analysis.js';
-import { computeTotals } from '../analyze/totals.js';
+import { unavailableReport } from '../analyze/run-report.js';
 import { CaptureUnavailableError } from '../errors.js';
 import type { ObserverReport, Warning } from '../model/report.js';
 import { track } from '../util/lifecycle.js';
@@ -236,16 +236,11 @@ export class CaptureObserver implements Observer {
     const complete = await this.sync();
     await this.closeMarker();
     if (this.unavailable) {
-      return {
-        observer: 'wire',
-        available: false,
+      return unavailableReport('wire', {
         reason: this.unavailable.message,
         fix: this.unavailable.fix,
         seesRequests: true,
-        totals: computeTotals([], null),
-        connections: [],
-        warnings: [],
-      };
+      });
     }
     await this.kill();
     this.untrack();

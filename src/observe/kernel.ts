@@ -4,6 +4,7 @@
  */
 import { kernelConnections } from '../analyze/kernel.js';
 import type { KernelFocus, TableSnapshot } from '../analyze/kernel.js';
+import { unavailableReport } from '../analyze/run-report.js';
 import { computeTotals } from '../analyze/totals.js';
 import type { SocketEntry } from '../decode/procnet.js';
 import type { ObserverReport, Warning } from '../model/report.js';
@@ -86,16 +87,11 @@ export class KernelObserver implements Observer {
     clearTimeout(this.timer);
     await this.sampling;
     if (this.unavailable !== undefined) {
-      return {
-        observer: 'kernel',
-        available: false,
+      return unavailableReport('kernel', {
         reason: this.unavailable,
         fix: 'run on Linux with /proc mounted',
         seesRequests: false,
-        totals: computeTotals([], null),
-        connections: [],
-        warnings: [],
-      };
+      });
     }
     // Final snapshot once closing handshakes (FIN_WAIT1, LAST_ACK...) have run their course.
     for (let i = 0; i < 50; i++) {

@@ -7,6 +7,7 @@
 import { primaryObserver } from '../analyze/verdict.js';
 import { formatEndpoint } from '../model/endpoint.js';
 import type { ConnectionRecord, ObserverReport, Report, RunReport } from '../model/report.js';
+import { runSummary } from './summary.js';
 import { formatMs, formatNumber } from './text.js';
 
 /** A timeline taller than this many bars is cut (the JSON report has every connection). */
@@ -49,9 +50,10 @@ ${report.runs.map(runSection).join('\n')}
 
 function summaryTable(runs: readonly RunReport[]): string {
   const rows = runs.map((run, i) => {
-    const o = primaryObserver(run.observers);
-    const t = o?.totals;
-    return `<tr><td>${i + 1}</td><td>${escapeHtml(run.title)}</td><td>${t?.requests ?? '-'}</td><td>${t?.connections ?? '-'}</td><td>${t ? formatNumber(t.requests / Math.max(1, t.connections)) : '-'}</td><td>${t?.syns ?? '-'}</td><td>${t ? `${t.closedFirstBy.client}/${t.closedFirstBy.server}` : '-'}</td><td class="text ${run.agreement.agree ? 'ok' : 'bad'}">${run.agreement.agree ? 'agree' : 'disagree'}</td><td class="text verdict">${escapeHtml(run.verdict.summary)}</td></tr>`;
+    const f = runSummary(run);
+    const closed = f.closing ? `${f.closing.closedFirstBy.client}/${f.closing.closedFirstBy.server}` : '-';
+    const rpc = f.requestsPerConnection === null ? '-' : formatNumber(f.requestsPerConnection);
+    return `<tr><td>${i + 1}</td><td>${escapeHtml(run.title)}</td><td>${f.requests}</td><td>${f.connections ?? '-'}</td><td>${rpc}</td><td>${f.syns ?? '-'}</td><td>${closed}</td><td class="text ${f.agree ? 'ok' : 'bad'}">${f.agree ? 'agree' : 'disagree'}</td><td class="text verdict">${escapeHtml(run.verdict.summary)}</td></tr>`;
   });
   return `<table><tr><th>#</th><th>run</th><th>requests</th><th>connections</th><th>req/conn</th><th>SYNs</th><th>first FIN client/server</th><th>observers</th><th>verdict</th></tr>\n${rows.join('\n')}</table>`;
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Writable } from 'node:stream';
 import { writeChurnCapture, writeKeepAliveCapture } from '../../bench/synthetic-capture.js';
-import { buildReport } from '../../src/analyze/report.js';
+import { buildReport } from '../../src/analyze/run-report.js';
 import { analyze } from '../../src/cli/analyze.js';
 import { startLabServer } from '../../src/lab/server.js';
 import type { ConnectionRecord, Report } from '../../src/model/report.js';

@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { CaptureAnalysis } from '../../../src/analyze/capture-analysis.js';
 import type { CaptureAnalysisResult } from '../../../src/analyze/capture-analysis.js';
-import { buildReport } from '../../../src/analyze/report.js';
+import { buildReport } from '../../../src/analyze/run-report.js';
 import { computeTotals } from '../../../src/analyze/totals.js';
 import { ConnectionTracker } from '../../../src/analyze/tracker.js';
 import { KeepaliveLabError } from '../../../src/errors.js';

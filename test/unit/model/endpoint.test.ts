@@ -59,17 +59,31 @@ test('endpoint: host names are refused where packets are matched (they carry add
 
 test('endpoint: a URL given by mistake says so, with the address to use instead', () => {
   const cases: [string, RegExp][] = [
-    ['http://example.com/', /an address, not a URL: try example\.com:80\)/],
-    ['https://example.com/x', /try example\.com:443\)/],
-    ['http://127.0.0.1:8080/path', /try 127\.0\.0\.1:8080\)/],
-    ['http://[::1]:8080/', /try \[::1\]:8080\)/],
-    ['ftp://example.com/', /an address, not a URL\)/],
+    ['http://example.com/', /an address, not a URL: try example\.com:80\b/],
+    ['https://example.com/x', /try example\.com:443\b/],
+    ['http://127.0.0.1:8080/path', /try 127\.0\.0\.1:8080\b/],
+    ['http://[::1]:8080/', /try \[::1\]:8080/],
+    ['ftp://example.com/', /an address, not a URL(\)|$)/],
   ];
   for (const [text, message] of cases) {
     for (const options of [connect, listen, match]) {
       assert.throws(() => parseHostPort(text, options), invalid(options.option, message), text);
     }
   }
+});
+
+test('endpoint: where packets are matched, the form analyze always printed, then what is wrong', () => {
+  assert.throws(
+    () => parseHostPort('::1:8080', match),
+    invalid(
+      'server',
+      /^server must be HOST:PORT \(or \[IPv6\]:PORT\), got '::1:8080': put an IPv6 address in brackets/,
+    ),
+  );
+  assert.throws(
+    () => parseHostPort('nonsense', match),
+    invalid('server', /^server must be HOST:PORT \(or \[IPv6\]:PORT\), got 'nonsense': the port is missing$/),
+  );
 });
 
 test('endpoint: IPv6 without brackets, missing parts', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildReport } from '../../../src/analyze/report.js';
+import { buildReport } from '../../../src/analyze/run-report.js';
 import { escapeHtml, renderHtml } from '../../../src/report/html.js';
 import type { RunReport } from '../../../src/model/report.js';
 import { observer, record, records } from '../analyze/records.js';
