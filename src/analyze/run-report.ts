@@ -14,6 +14,9 @@ import { decideVerdict } from './verdict.js';
 /** What a run is: its fields before the observers' (in this order in the report). */
 export type RunHead = Pick<RunReport, 'name' | 'title' | 'subject' | 'config' | 'client'>;
 
+/** An observer's fields before its connections (what a streamed report writes before the records). */
+export type ObserverHead = Pick<ObserverReport, 'observer' | 'available' | 'seesRequests'>;
+
 /** What the run adds to its observers' reports. */
 export interface RunContext {
   /** Partial failures of the run itself (a TLS target, connections still closing at the end...). */

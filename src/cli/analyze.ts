@@ -1,14 +1,13 @@
 import { once } from 'node:events';
-import { buildReport } from '../analyze/run-report.js';
-import { emptyTotals } from '../analyze/totals.js';
+import { reportHead } from '../analyze/run-report.js';
 import { UsageError } from '../errors.js';
 import { parseEndpoint } from '../model/endpoint.js';
-import type { ConnectionRecord, Report } from '../model/report.js';
-import { analyzeCapture, analyzeRunHead } from '../observe/capture-file.js';
+import type { ConnectionRecord, Report, RunReport } from '../model/report.js';
+import { WIRE_HEAD, analyzeCapture, analyzeRunHead } from '../observe/capture-file.js';
 import type { AnalyzeFocus, AnalyzeOutput } from '../observe/capture-file.js';
 import { MAX_BARS } from '../report/html.js';
-import { jsonRecord, jsonStreamParts } from '../report/json.js';
-import type { JsonStreamParts } from '../report/json.js';
+import { JsonReportStream, restOf } from '../report/json-stream.js';
+import type { StreamHead } from '../report/json-stream.js';
 import { renderTerminal } from '../report/terminal.js';
 import { flag, int, parse, port, str } from './args.js';
 import type { Command } from './command.js';
@@ -71,78 +70,58 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
     let keep = json ? 0 : limit === 0 ? Infinity : limit;
     if (str(p, 'html') !== undefined) keep = Math.max(keep, MAX_BARS);
     const output: AnalyzeOutput = { keepConnections: keep };
-    const streamed = json ? new StreamedJson(io.stdout, skeletonReport(path)) : null;
+    const head: StreamHead = { report: reportHead('analyze'), run: analyzeRunHead(path), observer: WIRE_HEAD };
+    const streamed = json ? new StreamedJson(io.stdout, head) : null;
     if (streamed) {
       output.onConnection = (record) => streamed.record(record);
       output.afterChunk = () => streamed.flush();
     }
     const run = await analyzeCapture(path, focus, input, output);
-    const report = buildReport('analyze', [run]);
-    if (streamed) await streamed.end(report);
+    // With the creation time the JSON head already gave.
+    const report: Report = { ...head.report, runs: [run] };
+    if (streamed) await streamed.end(run);
     else io.stdout.write(renderTerminal(report, { color: useColor(io), connections: true, totals: true, limit }));
     await writeHtmlReport(p, report);
     return 0;
   },
 };
 
-/** The report's fields known before the capture is read: what --json writes before the first record. */
-function skeletonReport(path: string): Report {
-  const observer = {
-    observer: 'wire' as const,
-    available: true,
-    seesRequests: true,
-    connections: [],
-    totals: emptyTotals(),
-    warnings: [],
-  };
-  return buildReport('analyze', [
-    {
-      ...analyzeRunHead(path),
-      observers: [observer],
-      agreement: { agree: true, differences: [] },
-      verdict: { code: 'no-traffic', summary: '' },
-      warnings: [],
-    },
-  ]);
-}
-
 /**
- * `analyze --json`, written while the capture is read (report/json.ts): the head before the first
- * record, the records of each chunk in one write, the rest once the capture ends. When stdout is
- * slower than the analysis (a pipe to a slow reader), the next chunk waits for 'drain'.
+ * `analyze --json`, written while the capture is read (report/json-stream.ts): the head with the
+ * first record, the records of each chunk in one write, the rest once the capture ends. When stdout
+ * is slower than the analysis (a pipe to a slow reader), the next chunk waits for 'drain'.
  */
 class StreamedJson {
-  private readonly parts: JsonStreamParts;
-  private pending: string[] = [];
-  private written = 0;
+  private readonly writer = new JsonReportStream();
+  private pending = '';
+  private begun = false;
 
   constructor(
     private readonly out: NodeJS.WritableStream,
-    private readonly skeleton: Report,
-  ) {
-    this.parts = jsonStreamParts(skeleton);
-  }
+    private readonly head: StreamHead,
+  ) {}
 
   record(record: ConnectionRecord): void {
     // The head goes out with the first record: an error before it (not a capture) leaves stdout empty.
-    if (this.written === 0) this.pending.push(this.parts.head);
-    this.pending.push(jsonRecord(record, this.written++, this.parts.indent));
+    if (!this.begun) this.begin();
+    this.pending += this.writer.record(record);
   }
 
   async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const text = this.pending.join('');
-    this.pending = [];
+    if (this.pending === '') return;
+    const text = this.pending;
+    this.pending = '';
     if (!this.out.write(text)) await once(this.out, 'drain');
   }
 
-  async end(report: Report): Promise<void> {
-    // The same creation time as the head already written.
-    report.createdAt = this.skeleton.createdAt;
-    const { head, tail } = jsonStreamParts(report);
-    if (head !== this.parts.head) throw new Error('analyze --json: the report changed before its connections');
-    if (this.written === 0) this.pending.push(head);
-    this.pending.push(tail);
+  async end(run: RunReport): Promise<void> {
+    if (!this.begun) this.begin();
+    this.pending += this.writer.end(restOf(this.head, run));
     await this.flush();
+  }
+
+  private begin(): void {
+    this.begun = true;
+    this.pending += this.writer.begin(this.head);
   }
 }

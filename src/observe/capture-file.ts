@@ -15,7 +15,7 @@ import { basename } from 'node:path';
 import { CaptureAnalysis } from '../analyze/capture-analysis.js';
 import type { CaptureAnalysisOptions } from '../analyze/capture-analysis.js';
 import { runReport } from '../analyze/run-report.js';
-import type { RunHead } from '../analyze/run-report.js';
+import type { ObserverHead, RunHead } from '../analyze/run-report.js';
 import { FileError, KeepaliveLabError } from '../errors.js';
 import type { ConnectionRecord, Endpoint, RunReport } from '../model/report.js';
 import type { TcpPacket } from '../model/packet.js';
@@ -123,9 +123,12 @@ export async function analyzeCapture(
 }
 
 /**
- * The fields of analyze's RunReport known before the capture is read, in their order: `analyze
- * --json` writes them (and the observer's first fields) before the first record (report/json.ts).
+ * The wire observer's fields before its connections, as CaptureAnalysis reports them: with the
+ * run's head, what `analyze --json` writes before the first record (report/json-stream.ts).
  */
+export const WIRE_HEAD: ObserverHead = { observer: 'wire', available: true, seesRequests: true };
+
+/** The fields of analyze's RunReport known before the capture is read. */
 export function analyzeRunHead(path: string): RunHead {
   return {
     name: 'analyze',
