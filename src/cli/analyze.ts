@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { parseEndpoint } from '../model/endpoint.js';
 import type { ConnectionRecord, Report, RunReport } from '../model/report.js';
 import { WIRE_HEAD, analyzeCapture, analyzeRunHead } from '../observe/capture-file.js';
-import type { AnalyzeFocus, AnalyzeOutput } from '../observe/capture-file.js';
+import type { AnalyzeOptions } from '../observe/capture-file.js';
 import { MAX_BARS } from '../report/html.js';
 import { JsonReportStream, restOf } from '../report/json-stream.js';
 import type { StreamHead } from '../report/json-stream.js';
@@ -32,7 +32,7 @@ HTTP is recognised by content, on any port.
   -h, --help            this help
 
 Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
-  async run(argv, io) {
+  async run(argv, io, interrupt) {
     const p = parse(
       argv,
       {
@@ -57,26 +57,25 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
           : `one capture at a time, got ${p.positionals.length}`,
       );
     const path = p.positionals[0]!;
-    const focus: AnalyzeFocus = { http: !flag(p, 'no-http') };
+    const options: AnalyzeOptions = { http: !flag(p, 'no-http'), signal: interrupt.abort };
     const portValue = port(p);
-    if (portValue !== undefined) focus.port = portValue;
+    if (portValue !== undefined) options.port = portValue;
     const serverText = str(p, 'server');
-    if (serverText !== undefined) focus.server = parseEndpoint(serverText, { option: 'server' });
+    if (serverText !== undefined) options.server = parseEndpoint(serverText, { option: 'server' });
     const limit = int(p, 'limit', 0) ?? 50;
     const json = flag(p, 'json');
-    const input = path === '-' ? process.stdin : undefined;
     // Only the records shown are kept (memory follows the connections open at once, not the
     // capture's size): the table's rows, the HTML timeline's bars; --json writes them as they come.
     let keep = json ? 0 : limit === 0 ? Infinity : limit;
     if (str(p, 'html') !== undefined) keep = Math.max(keep, MAX_BARS);
-    const output: AnalyzeOutput = { keepConnections: keep };
+    options.keepConnections = keep;
     const head: StreamHead = { report: reportHead('analyze'), run: analyzeRunHead(path), observer: WIRE_HEAD };
-    const streamed = json ? new StreamedJson(io.stdout, head) : null;
+    const streamed = json ? new StreamedJson(io.stdout, head, interrupt.abort) : null;
     if (streamed) {
-      output.onConnection = (record) => streamed.record(record);
-      output.afterChunk = () => streamed.flush();
+      options.onConnection = (record) => streamed.record(record);
+      options.afterChunk = () => streamed.flush();
     }
-    const run = await analyzeCapture(path, focus, input, output);
+    const run = await analyzeCapture(path === '-' ? process.stdin : path, options);
     // With the creation time the JSON head already gave.
     const report: Report = { ...head.report, runs: [run] };
     if (streamed) await streamed.end(run);
@@ -99,6 +98,7 @@ class StreamedJson {
   constructor(
     private readonly out: NodeJS.WritableStream,
     private readonly head: StreamHead,
+    private readonly signal: AbortSignal,
   ) {}
 
   record(record: ConnectionRecord): void {
@@ -111,7 +111,7 @@ class StreamedJson {
     if (this.pending === '') return;
     const text = this.pending;
     this.pending = '';
-    if (!this.out.write(text)) await once(this.out, 'drain');
+    if (!this.out.write(text)) await once(this.out, 'drain', { signal: this.signal });
   }
 
   async end(run: RunReport): Promise<void> {

@@ -1,17 +1,18 @@
-import { buildReport, runReport } from '../analyze/run-report.js';
+import { buildReport } from '../analyze/run-report.js';
 import { UsageError } from '../errors.js';
-import { formatHostPort, parseHostPort } from '../model/endpoint.js';
-import type { ObserverReport, Report, RunReport } from '../model/report.js';
-import { DEFAULT_GRACE_MS, TcpProxy } from '../observe/proxy.js';
+import { runProxy } from '../lab/proxy.js';
+import type { RunningProxy } from '../lab/proxy.js';
+import { formatEndpoint, formatHostPort, parseHostPort } from '../model/endpoint.js';
+import type { Report } from '../model/report.js';
+import { DEFAULT_GRACE_MS } from '../observe/proxy.js';
 import type { ProxyProgress } from '../observe/proxy.js';
 import { renderJson } from '../report/json.js';
 import { renderTerminal } from '../report/terminal.js';
-import { writeHtmlReport } from './output.js';
-import { onInterrupt, track } from '../util/lifecycle.js';
+import { plural } from '../util/text.js';
 import { flag, int, parse, str } from './args.js';
 import type { Command, Io } from './command.js';
 import { useColor } from './command.js';
-import { plural } from '../util/text.js';
+import { writeHtmlReport } from './output.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:9000';
 /** The live line on stderr is redrawn at most this often. */
@@ -21,6 +22,7 @@ const MAX_DURATION_S = 7 * 24 * 3600;
 
 export const proxy: Command = {
   name: 'proxy',
+  stopsOn: ['SIGINT', 'SIGTERM'],
   flags: { listenHost: '--listen', listenPort: '--listen', targetHost: '--target', targetPort: '--target' },
   usage: `Usage: keepalive-lab proxy --target HOST:PORT [--listen [HOST:]PORT] [--duration S] [--json] [--html FILE]
 
@@ -43,7 +45,7 @@ On a terminal, a live line on stderr shows connections, requests and requests pe
 
 Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
          then: curl -s http://127.0.0.1:9000/ http://127.0.0.1:9000/ (one connection, 2 requests)`,
-  async run(argv, io) {
+  async run(argv, io, interrupt) {
     const p = parse(argv, {
       target: { type: 'string' },
       listen: { type: 'string' },
@@ -68,67 +70,39 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
     const durationMs = seconds(str(p, 'duration'));
     const graceMs = int(p, 'grace', 0, 600_000) ?? DEFAULT_GRACE_MS;
 
-    const engine = new TcpProxy({
+    // Ctrl-C is the normal way to stop: report and exit 0. SIGTERM stops and reports too (exit 143);
+    // a second signal cuts the grace for requests in flight short, and the report still follows.
+    let stopProgress: () => void = () => undefined;
+    const run = await runProxy({
       listenHost: listen.host,
       listenPort: listen.port,
       targetHost: target.host,
       targetPort: target.port,
       graceMs,
-    });
-    await engine.start();
-    const bound = formatHostPort(engine.address.address, engine.address.port);
-    const subject = formatHostPort(target.host, target.port);
-    io.stderr.write(
-      `keepalive-lab proxy: listening on ${bound}, forwarding to ${subject}${durationMs === null ? ' (Ctrl-C to stop)' : ''}\n`,
-    );
-
-    const stopProgress = io.stderr.isTTY ? startProgress(engine, io) : () => undefined;
-    let report: Promise<void> | null = null;
-    // Printing the report is part of closing: Ctrl-C (the CLI's closeAll) prints it too.
-    const finish = (): Promise<void> =>
-      (report ??= (async () => {
-        stopProgress();
-        const observed = await engine.stop();
-        const result = buildReport('proxy', [proxyRun(observed, bound, subject)]);
-        io.stdout.write(render(result, flag(p, 'json'), io));
-        await writeHtmlReport(p, result);
-      })());
-    let wake: () => void = () => undefined;
-    const stopped = new Promise<void>((resolve) => (wake = resolve));
-    // Ctrl-C is the normal way to stop: report and exit 0. SIGTERM (or a second Ctrl-C) makes the
-    // CLI close everything tracked: the report is printed then too, and the exit code says why.
-    const noInterrupt = onInterrupt(() => wake());
-    const untrack = track({
-      label: `proxy report (${bound})`,
-      close: async () => {
-        wake();
-        await finish();
+      ...(durationMs !== null ? { durationMs } : {}),
+      signal: interrupt.stop,
+      forceSignal: interrupt.abort,
+      onListening: (running) => {
+        io.stderr.write(
+          `keepalive-lab proxy: listening on ${formatEndpoint(running.address)}, forwarding to ${formatHostPort(target.host, target.port)}${durationMs === null ? ' (Ctrl-C to stop)' : ''}\n`,
+        );
+        if (io.stderr.isTTY) stopProgress = startProgress(running, io);
       },
     });
-    const timer = durationMs === null ? undefined : setTimeout(wake, durationMs);
-    await stopped;
-    clearTimeout(timer);
-    noInterrupt();
-    await finish();
-    untrack();
+    stopProgress();
+    const report = buildReport('proxy', [run]);
+    io.stdout.write(render(report, flag(p, 'json'), io));
+    await writeHtmlReport(p, report);
     return 0;
   },
 };
-
-/** One run: the proxy as the only observer. */
-export function proxyRun(observed: ObserverReport, listen: string, target: string): RunReport {
-  return runReport(
-    { name: 'proxy', title: `proxy ${listen} -> ${target}`, subject: target, config: null, client: null },
-    [observed],
-  );
-}
 
 function render(report: Report, json: boolean, io: Io): string {
   return json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: true });
 }
 
 /** Redraws one status line on stderr when the counts change; returns the function that clears it. */
-function startProgress(engine: TcpProxy, io: Io): () => void {
+function startProgress(engine: RunningProxy, io: Io): () => void {
   let last = '';
   const timer = setInterval(() => {
     const line = progressLine(engine.progress());

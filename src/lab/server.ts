@@ -8,7 +8,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KeepaliveLabError, PortInUseError } from '../errors.js';
 import { formatHostPort } from '../model/endpoint.js';
-import { track } from '../util/lifecycle.js';
 
 export interface LabServerOptions {
   host?: string;
@@ -88,14 +87,12 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
     url: `http://${formatHostPort(host, port)}/`,
     close() {
       closing ??= new Promise<void>((resolve) => {
-        untrack();
         server.close(() => resolve());
         server.closeAllConnections();
       });
       return closing;
     },
   };
-  const untrack = track({ label: `lab server on ${host}:${port}`, close: () => labServer.close() });
   return labServer;
 }
 

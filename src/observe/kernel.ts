@@ -82,10 +82,14 @@ export class KernelObserver implements Observer {
     return true; // the last snapshot, taken at stop(), waits for closing handshakes itself
   }
 
-  async stop(): Promise<ObserverReport> {
+  async close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.sampling;
+  }
+
+  async stop(): Promise<ObserverReport> {
+    await this.close();
     if (this.unavailable !== undefined) {
       return unavailableReport('kernel', {
         reason: this.unavailable,

@@ -362,6 +362,9 @@ export class TcpProxy implements Observer {
   private readonly warnings: Warning[] = [];
   private bound: Endpoint | null = null;
   private stopping: Promise<ObserverReport> | null = null;
+  /** destroy(): no grace for connections with a request in flight. */
+  private hurried = false;
+  private endGrace: (() => void) | null = null;
   /** Checks connect timeouts once in a while: cheaper than a timer per connection. */
   private sweep: NodeJS.Timeout | null = null;
   /** The target is an IP literal: no need to ask each upstream socket for its peer address. */
@@ -491,6 +494,17 @@ export class TcpProxy implements Observer {
     return this.stopping;
   }
 
+  /** stop() without the grace (or cutting short a grace under way): open connections are destroyed now. */
+  destroy(): Promise<ObserverReport> {
+    this.hurried = true;
+    this.endGrace?.();
+    return this.stop();
+  }
+
+  async close(): Promise<void> {
+    await this.destroy();
+  }
+
   private expireConnects(): void {
     const before = Date.now() - this.connectTimeoutMs;
     for (const link of this.open) if (link.record.start! <= before) link.connectTimedOut();
@@ -503,9 +517,13 @@ export class TcpProxy implements Observer {
     for (const link of this.open) link.closeWhenIdle();
     if (this.open.size > 0) {
       let timer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.graceMs)));
+      const graceOver = new Promise<void>((resolve) => {
+        this.endGrace = resolve;
+        timer = setTimeout(resolve, this.hurried ? 0 : this.graceMs);
+      });
       await Promise.race([this.whenSettled(0), graceOver]);
       clearTimeout(timer);
+      this.endGrace = null;
       for (const link of this.open) link.destroy();
       await this.whenSettled(0);
     }

@@ -48,9 +48,13 @@ export class ServerAccounting implements Observer {
     return this.entries.length;
   }
 
-  async stop(): Promise<ObserverReport> {
+  async close(): Promise<void> {
     this.server.off('connection', this.onConnection);
     this.server.off('request', this.onRequest);
+  }
+
+  async stop(): Promise<ObserverReport> {
+    await this.close();
     const connections = this.entries.map((e) => ({ ...e.record, openAtEnd: !e.closed }));
     return {
       observer: 'server',

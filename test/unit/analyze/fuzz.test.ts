@@ -442,7 +442,7 @@ test(`fuzz: analyzeCapture on mutated captures from a stream (${RUNS} runs)`, { 
       const bytes = mutate(seed, mutations);
       const stream = Readable.from(chunks(bytes, cuts).map((c) => Buffer.from(c)));
       try {
-        const r = await analyzeCapture('-', {}, stream);
+        const r = await analyzeCapture(stream);
         codes.set('result', (codes.get('result') ?? 0) + 1);
         assert.equal(r.observers.length, 1);
         checkReport(r.observers[0]!);

@@ -1,2 +1,0 @@
-export * from './packet.js';
-export * from './report.js';
