@@ -6,13 +6,18 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 
-/** Pids of this process's tcpdump children (a zombie counts: it was not waited for). */
-export function tcpdumpChildren(): number[] {
-  const r = spawnSync('pgrep', ['-P', String(process.pid), '-x', 'tcpdump'], { encoding: 'utf8' });
+/** Pids of this process's children running `name` (a zombie counts: it was not waited for). */
+export function childrenNamed(name: string): number[] {
+  const r = spawnSync('pgrep', ['-P', String(process.pid), '-x', name], { encoding: 'utf8' });
   return r.stdout
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map(Number);
+}
+
+/** Pids of this process's tcpdump children. */
+export function tcpdumpChildren(): number[] {
+  return childrenNamed('tcpdump');
 }
 
 /** True when `host:port` can be listened on (nothing of ours holds it). */
