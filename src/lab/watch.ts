@@ -80,9 +80,13 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
   let exitCode: number | null = null;
   let exitSignal: NodeJS.Signals | null = null;
   const started = performance.now();
+  // Forced: a wait is cut short (what was seen until then is reported); an error is still an error.
+  const unlessForced = <T>(promise: Promise<T>) =>
+    abortable(promise, forceSignal).catch((error: unknown) => {
+      if (!forceSignal?.aborted) throw error;
+    });
   try {
-    // Forced before the observers are up: close them (finally) and report nothing seen.
-    for (const o of observers) await abortable(o.start(), forceSignal).catch(() => undefined);
+    for (const o of observers) await unlessForced(o.start());
     if (!forceSignal?.aborted) {
       options.onReady?.();
       if (command !== undefined) {
@@ -90,7 +94,7 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
       } else {
         await untilAborted([signal, forceSignal], options.durationMs);
       }
-      for (const o of observers) await abortable(o.sync?.() ?? Promise.resolve(true), forceSignal).catch(() => false);
+      for (const o of observers) await unlessForced(o.sync?.() ?? Promise.resolve(true));
     }
     const settled = await waitFor(
       () => observers.every((o) => o.settled(0)),

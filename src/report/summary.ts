@@ -13,7 +13,7 @@ export interface RunSummary {
   /** Requests: the primary observer's count, or the client's when that observer cannot see HTTP. */
   requests: number;
   connections: number | null;
-  /** Requests per connection; null without connections. */
+  /** `requests` per connection; null without connections. */
   requestsPerConnection: number | null;
   reusedRequests: number | null;
   /** Connection-opening SYNs on the wire; null without the wire. */
@@ -33,11 +33,13 @@ export function runSummary(run: RunReport): RunSummary {
   const t = primary?.totals;
   const kernel = run.observers.find((o) => o.observer === 'kernel' && o.available);
   const wire = run.observers.find((o) => o.observer === 'wire' && o.available);
+  const requests = primary?.seesRequests ? t!.requests : (run.client?.completed ?? 0);
   return {
     primary,
-    requests: primary?.seesRequests ? t!.requests : (run.client?.completed ?? 0),
+    requests,
     connections: t ? t.connections : null,
-    requestsPerConnection: t?.requestsPerConnection ? t.requests / Math.max(1, t.connections) : null,
+    // The row's own requests over its connections (the kernel's table counts no request of its own).
+    requestsPerConnection: t?.requestsPerConnection ? requests / Math.max(1, t.connections) : null,
     reusedRequests: t ? t.reusedRequests : null,
     syns: wire?.totals.syns ?? null,
     closing: t ? { closedFirstBy: t.closedFirstBy, resets: t.resets, resetsBy: t.resetsBy } : null,
