@@ -3,6 +3,7 @@
  * client workers, close the client's pool as a program does when it exits, let the closing
  * handshakes finish, stop the observers and compare what they saw.
  */
+import { setMaxListeners } from 'node:events';
 import { runReport } from '../analyze/run-report.js';
 import { invalidOption } from '../errors.js';
 import type { ClientOutcome, ExperimentConfig, ObserverReport, RunReport, Warning } from '../model/report.js';
@@ -155,15 +156,22 @@ async function drive(
   const outcome: ClientOutcome = { requests: 0, completed: 0, errors: [], elapsedMs: 0 };
   const started = performance.now();
   let stop = false;
-  const offAbort = onAbort(signal, () => (stop = true));
+  const count = Math.max(1, Math.min(config.concurrency, config.requests));
+  // One listener on the caller's signal; the workers' pauses listen to this one (one each).
+  const aborted = new AbortController();
+  setMaxListeners(count + 1, aborted.signal);
+  const offAbort = onAbort(signal, () => {
+    stop = true;
+    aborted.abort();
+  });
   const worker = async () => {
     let first = true;
     while (!stop && outcome.requests < config.requests) {
       outcome.requests++;
       if (!first && config.intervalMs > 0)
-        await sleep(config.intervalMs, undefined, signal ? { signal } : undefined).catch(() => undefined);
+        await sleep(config.intervalMs, undefined, { signal: aborted.signal }).catch(() => undefined);
       first = false;
-      if (signal?.aborted) break;
+      if (aborted.signal.aborted) break;
       try {
         await driver.request();
         outcome.completed++;
@@ -176,7 +184,7 @@ async function drive(
       }
     }
   };
-  const workers = Array.from({ length: Math.max(1, Math.min(config.concurrency, config.requests)) }, worker);
+  const workers = Array.from({ length: count }, worker);
   try {
     await withTimeout(Promise.all(workers), config.timeoutMs, 'the experiment');
   } catch (error) {
