@@ -327,3 +327,27 @@ test('library errors name options, not flags', async () => {
     await new Promise<void>((resolve) => busy.close(() => resolve()));
   }
 });
+
+test('a signal given to an experiment of many workers gets a listener or two, not one per worker', async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  try {
+    const controller = new AbortController();
+    const run = await runExperiment({
+      requests: 40,
+      concurrency: 20,
+      // Long enough for the 20 workers' pauses to overlap.
+      intervalMs: 50,
+      capture: false,
+      kernel: false,
+      host: HOST,
+      signal: controller.signal,
+    });
+    assert.equal(run.client?.completed, 40);
+    await delay(10); // warnings are emitted on the next tick
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.deepEqual(warnings, []);
+});
