@@ -1,32 +1,90 @@
 /**
  * Every failure a user can see has its own class and a stable `code` (KAL_ERR_...), so scripts can
  * match on the code rather than on the message. Partial failures are not errors: they are warnings
- * on the result (see model/result.ts).
+ * on the result (`Warning.code`, see WARNING_CODES in model/report.ts). Both lists are the tables of
+ * docs/errors.md (a test compares them).
+ *
+ * Messages name options as the API spells them (`target`, `port`); an error about one option says
+ * which (`option`), and the CLI prints its flag (`--target`) in its place (`messageFor`).
  */
+export const ERROR_CODES = [
+  'KAL_ERR_USAGE',
+  'KAL_ERR_PORT_IN_USE',
+  'KAL_ERR_LISTEN',
+  'KAL_ERR_NOT_A_CAPTURE',
+  'KAL_ERR_MALFORMED_CAPTURE',
+  'KAL_ERR_UNSUPPORTED_LINK_TYPE',
+  'KAL_ERR_CAPTURE_UNAVAILABLE',
+  'KAL_ERR_TIMEOUT',
+  'KAL_ERR_FILE',
+  'KAL_ERR_COMMAND_NOT_FOUND',
+  'KAL_ERR_COMMAND',
+  'KAL_ERR_EXPECTATION_FAILED',
+  'KAL_ERR_NOT_STARTED',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** A message about one option, worded for any name of it: the API's (`target`) or a CLI flag (`--target`). */
+export interface OptionMessage {
+  option: string;
+  text(name: string): string;
+}
+
 export class KeepaliveLabError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly code: ErrorCode;
+  /** The option this error is about, as the API names it (`target`), when it is about one. */
+  readonly option: string | undefined;
+  readonly #text: ((name: string) => string) | undefined;
+
+  constructor(code: ErrorCode, message: string | OptionMessage, options?: { cause?: unknown }) {
+    super(typeof message === 'string' ? message : message.text(message.option), options);
     this.name = new.target.name;
     this.code = code;
+    this.option = typeof message === 'string' ? undefined : message.option;
+    this.#text = typeof message === 'string' ? undefined : (name) => message.text(name);
+  }
+
+  /** The message with `name` (e.g. the CLI's `--target`) where it names the option. */
+  messageFor(name: string): string {
+    return this.#text === undefined ? this.message : this.#text(name);
   }
 }
 
 /** Bad command-line usage or an invalid option value. CLI exit code 2. */
 export class UsageError extends KeepaliveLabError {
-  constructor(message: string) {
+  constructor(message: string | OptionMessage) {
     super('KAL_ERR_USAGE', message);
   }
+}
+
+/** `option` has a value it cannot take: "`option` `problem`", e.g. "target is not a URL: x". */
+export function invalidOption(option: string, problem: string): UsageError {
+  return new UsageError({ option, text: (name) => `${name} ${problem}` });
 }
 
 /** A port we were asked to listen on is already taken. `hint` says what to do instead. */
 export class PortInUseError extends KeepaliveLabError {
   readonly host: string;
   readonly port: number;
-  constructor(host: string, port: number, options?: { cause?: unknown; hint?: string }) {
+  constructor(
+    host: string,
+    port: number,
+    options?: {
+      cause?: unknown;
+      /** The option that named the port (default `port`). */
+      option?: string;
+      /** What to do instead, given the option's name (default: leave it out for a free port). */
+      hint?: (option: string) => string;
+    },
+  ) {
+    const hint = options?.hint ?? ((name: string) => `leave out ${name} to pick a free one`);
     super(
       'KAL_ERR_PORT_IN_USE',
-      `port ${port} on ${host} is already in use (${options?.hint ?? 'leave out --port to pick a free one'})`,
+      {
+        option: options?.option ?? 'port',
+        text: (name) => `port ${port} on ${host} is already in use (${hint(name)})`,
+      },
       options,
     );
     this.host = host;
@@ -81,7 +139,7 @@ export class FileError extends KeepaliveLabError {
   }
 }
 
-/** A CI assertion (--expect-...) did not hold. CLI exit code 1. */
+/** A CI assertion (an expectation of `checkExpectations`, `--expect-...` in the CLI) did not hold. CLI exit code 1. */
 export class ExpectationFailedError extends KeepaliveLabError {
   constructor(message: string) {
     super('KAL_ERR_EXPECTATION_FAILED', message);

@@ -1,37 +1,66 @@
-/** keepalive-lab's public API: re-exports only. */
-export * from './model/index.js';
+/**
+ * keepalive-lab's public API: re-exports only. Long calls take `(source, options)` with an
+ * AbortSignal and resolve to a RunReport; every option and result type is here. The low-level
+ * decoders (capture files, link/IP/TCP, HTTP/1.x, the connection tracker) are on a subpath:
+ * `keepalive-lab/decode` (src/decode/index.ts).
+ */
+
+// The report (docs/report-schema.md), errors and warnings with their codes (docs/errors.md).
+export * from './model/report.js';
 export * from './errors.js';
+export type { Micros, Millis } from './model/time.js';
+
+// Runs: an experiment in the lab, a capture, a watched program, a counting proxy.
 export { runExperiment } from './lab/engine.js';
-export type { EngineOptions } from './lab/engine.js';
-export { experimentConfig, DEFAULT_CONFIG } from './lab/config.js';
+export type { ExperimentOptions } from './lab/engine.js';
+export { analyzeCapture } from './observe/capture-file.js';
+export type { AnalyzeOptions } from './observe/capture-file.js';
+export { watch } from './lab/watch.js';
+export type { WatchOptions, WatchResult } from './lab/watch.js';
+export { runProxy } from './lab/proxy.js';
+export type { RunProxyOptions, RunningProxy } from './lab/proxy.js';
+export type { ProxyOptions, ProxyProgress } from './observe/proxy.js';
+
+// The lab's knobs, scenarios and server.
+export { DEFAULT_CONFIG, describeConfig, experimentConfig } from './lab/config.js';
 export { demoScenarios } from './lab/scenarios.js';
 export type { Scenario } from './lab/scenarios.js';
 export { startLabServer } from './lab/server.js';
 export type { LabServer, LabServerOptions } from './lab/server.js';
-export { ConnectionTracker } from './analyze/tracker.js';
-export { CaptureAnalysis } from './analyze/capture-analysis.js';
+
+// Building and judging reports.
+export { buildReport, reportHead, runReport, unavailableReport } from './analyze/run-report.js';
+export type { ObserverHead, ReportHead, RunContext, RunHead } from './analyze/run-report.js';
 export { computeTotals } from './analyze/totals.js';
-export { decideVerdict } from './analyze/verdict.js';
+export { decideVerdict, primaryObserver } from './analyze/verdict.js';
+export type { VerdictContext } from './analyze/verdict.js';
 export { compareObservers } from './analyze/agreement.js';
-export { buildReport } from './analyze/report.js';
-export { CaptureObserver } from './observe/capture.js';
-export { KernelObserver } from './observe/kernel.js';
-export { ServerAccounting } from './observe/server-accounting.js';
-export type { Observer } from './observe/observer.js';
-export { readSocketTable, filterSockets } from './observe/socket-table.js';
-export { renderTerminal } from './report/terminal.js';
-export { renderJson } from './report/json.js';
-export { renderSocketTable } from './report/sockets.js';
-export { watch } from './lab/watch.js';
-export type { WatchOptions, WatchResult } from './lab/watch.js';
-export { TcpProxy } from './observe/proxy.js';
-export type { ProxyOptions } from './observe/proxy.js';
-export { analyzeCapture } from './observe/capture-file.js';
-export type { AnalyzeFocus } from './observe/capture-file.js';
 export { checkExpectations } from './analyze/expect.js';
 export type { Expectations } from './analyze/expect.js';
-export { Http1Connection, looksLikeHttpRequest } from './decode/http1.js';
-export type { Http1Events, HttpRequestInfo, HttpResponseInfo } from './decode/http1.js';
-export { CaptureReader } from './decode/capture.js';
-export { PacketDecoder } from './decode/packet.js';
+
+// Observers, for runs of one's own.
+export type { Observer } from './observe/observer.js';
+export { CaptureObserver, serverFocus } from './observe/capture.js';
+export type { CaptureOptions, ServerFocus } from './observe/capture.js';
+export { KernelObserver } from './observe/kernel.js';
+export type { KernelObserverOptions } from './observe/kernel.js';
+export type { KernelFocus } from './analyze/kernel.js';
+export { ServerAccounting } from './observe/server-accounting.js';
+export { filterSockets, readSocketTable } from './observe/socket-table.js';
+export type { SocketFilter, SocketTable, SocketTableOptions } from './observe/socket-table.js';
+export type { SocketEntry, TcpState } from './decode/procnet.js';
+
+// Endpoints as text.
+export { formatEndpoint, formatHostPort, parseEndpoint, parseHostPort } from './model/endpoint.js';
+export type { HostPort, ParseHostPortOptions } from './model/endpoint.js';
+
+// Renderers: a Report in, a string out; and the streamed JSON writer.
+export { renderTerminal } from './report/terminal.js';
+export type { TerminalOptions } from './report/terminal.js';
+export { renderJson } from './report/json.js';
+export { JsonReportStream, restOf } from './report/json-stream.js';
+export type { StreamHead, StreamRest } from './report/json-stream.js';
 export { renderHtml } from './report/html.js';
+export { renderSocketTable } from './report/sockets.js';
+export { runSummary } from './report/summary.js';
+export type { RunSummary } from './report/summary.js';

@@ -2,7 +2,9 @@
  * CI assertions on a run ("this client must use at most 1 connection"). Pure: a report in, the
  * failed expectations out, each with a message that names the evidence.
  */
+import { formatEndpoint } from '../model/endpoint.js';
 import type { ConnectionRecord, ObserverReport, Side } from '../model/report.js';
+import { plural } from '../util/text.js';
 
 export interface Expectations {
   maxConnections?: number;
@@ -23,9 +25,7 @@ export function hasExpectations(e: Expectations): boolean {
 const SHOWN = 5;
 
 function endpoints(list: readonly ConnectionRecord[]): string {
-  const shown = list
-    .slice(0, SHOWN)
-    .map((c) => `#${c.id} ${c.client.address}:${c.client.port} -> ${c.server.address}:${c.server.port}`);
+  const shown = list.slice(0, SHOWN).map((c) => `#${c.id} ${formatEndpoint(c.client)} -> ${formatEndpoint(c.server)}`);
   return shown.join(', ') + (list.length > SHOWN ? `, and ${list.length - SHOWN} more` : '');
 }
 
@@ -36,7 +36,7 @@ export function checkExpectations(e: Expectations, o: ObserverReport): string[] 
   const by = `(${o.observer} observer)`;
   if (e.maxConnections !== undefined && t.connections > e.maxConnections) {
     failures.push(
-      `expected at most ${e.maxConnections} connection${e.maxConnections === 1 ? '' : 's'}, saw ${t.connections} ${by}: ${endpoints(o.connections)}`,
+      `expected at most ${plural(e.maxConnections, 'connection')}, saw ${t.connections} ${by}: ${endpoints(o.connections)}`,
     );
   }
   if (e.minRequestsPerConnection !== undefined) {

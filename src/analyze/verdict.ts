@@ -1,4 +1,5 @@
 import type { ExperimentConfig, ObserverReport, Verdict } from '../model/report.js';
+import { plural } from '../util/text.js';
 
 /** Observers in order of how much they can tell: the wire sees everything, the kernel the least. */
 const PREFERENCE = ['wire', 'proxy', 'server', 'kernel'] as const;
@@ -30,7 +31,6 @@ export function decideVerdict(observers: readonly ObserverReport[], ctx: Verdict
   const requests = primary?.seesRequests ? t!.requests : (ctx.requests ?? 0);
   const cfg = ctx.config ?? null;
   const http = primary?.http;
-  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   const perConn = connections > 0 ? requests / connections : 0;
 
   if (connections === 0 && requests === 0) {

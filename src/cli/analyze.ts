@@ -1,15 +1,13 @@
 import { once } from 'node:events';
-import { isIP } from 'node:net';
-import { buildReport } from '../analyze/report.js';
-import { emptyTotals } from '../analyze/totals.js';
-import { formatIpv6 } from '../decode/ipv6.js';
+import { reportHead } from '../analyze/run-report.js';
 import { UsageError } from '../errors.js';
-import type { ConnectionRecord, Endpoint, Report } from '../model/report.js';
-import { analyzeCapture, analyzeRunHead } from '../observe/capture-file.js';
-import type { AnalyzeFocus, AnalyzeOutput } from '../observe/capture-file.js';
+import { parseEndpoint } from '../model/endpoint.js';
+import type { ConnectionRecord, Report, RunReport } from '../model/report.js';
+import { WIRE_HEAD, analyzeCapture, analyzeRunHead } from '../observe/capture-file.js';
+import type { AnalyzeOptions } from '../observe/capture-file.js';
 import { MAX_BARS } from '../report/html.js';
-import { jsonRecord, jsonStreamParts } from '../report/json.js';
-import type { JsonStreamParts } from '../report/json.js';
+import { JsonReportStream, restOf } from '../report/json-stream.js';
+import type { StreamHead } from '../report/json-stream.js';
 import { renderTerminal } from '../report/terminal.js';
 import { flag, int, parse, port, str } from './args.js';
 import type { Command } from './command.js';
@@ -34,7 +32,7 @@ HTTP is recognised by content, on any port.
   -h, --help            this help
 
 Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
-  async run(argv, io) {
+  async run(argv, io, interrupt) {
     const p = parse(
       argv,
       {
@@ -59,135 +57,71 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
           : `one capture at a time, got ${p.positionals.length}`,
       );
     const path = p.positionals[0]!;
-    const focus: AnalyzeFocus = { http: !flag(p, 'no-http') };
+    const options: AnalyzeOptions = { http: !flag(p, 'no-http'), signal: interrupt.abort };
     const portValue = port(p);
-    if (portValue !== undefined) focus.port = portValue;
+    if (portValue !== undefined) options.port = portValue;
     const serverText = str(p, 'server');
-    if (serverText !== undefined) focus.server = parseHostPort(serverText, '--server');
+    if (serverText !== undefined) options.server = parseEndpoint(serverText, { option: 'server' });
     const limit = int(p, 'limit', 0) ?? 50;
     const json = flag(p, 'json');
-    const input = path === '-' ? process.stdin : undefined;
     // Only the records shown are kept (memory follows the connections open at once, not the
     // capture's size): the table's rows, the HTML timeline's bars; --json writes them as they come.
     let keep = json ? 0 : limit === 0 ? Infinity : limit;
     if (str(p, 'html') !== undefined) keep = Math.max(keep, MAX_BARS);
-    const output: AnalyzeOutput = { keepConnections: keep };
-    const streamed = json ? new StreamedJson(io.stdout, skeletonReport(path)) : null;
+    options.keepConnections = keep;
+    const head: StreamHead = { report: reportHead('analyze'), run: analyzeRunHead(path), observer: WIRE_HEAD };
+    const streamed = json ? new StreamedJson(io.stdout, head, interrupt.abort) : null;
     if (streamed) {
-      output.onConnection = (record) => streamed.record(record);
-      output.afterChunk = () => streamed.flush();
+      options.onConnection = (record) => streamed.record(record);
+      options.afterChunk = () => streamed.flush();
     }
-    const run = await analyzeCapture(path, focus, input, output);
-    const report = buildReport('analyze', [run]);
-    if (streamed) await streamed.end(report);
+    const run = await analyzeCapture(path === '-' ? process.stdin : path, options);
+    // With the creation time the JSON head already gave.
+    const report: Report = { ...head.report, runs: [run] };
+    if (streamed) await streamed.end(run);
     else io.stdout.write(renderTerminal(report, { color: useColor(io), connections: true, totals: true, limit }));
     await writeHtmlReport(p, report);
     return 0;
   },
 };
 
-/** The report's fields known before the capture is read: what --json writes before the first record. */
-function skeletonReport(path: string): Report {
-  const observer = {
-    observer: 'wire' as const,
-    available: true,
-    seesRequests: true,
-    connections: [],
-    totals: emptyTotals(),
-    warnings: [],
-  };
-  return buildReport('analyze', [
-    {
-      ...analyzeRunHead(path),
-      observers: [observer],
-      agreement: { agree: true, differences: [] },
-      verdict: { code: 'no-traffic', summary: '' },
-      warnings: [],
-    },
-  ]);
-}
-
 /**
- * `analyze --json`, written while the capture is read (report/json.ts): the head before the first
- * record, the records of each chunk in one write, the rest once the capture ends. When stdout is
- * slower than the analysis (a pipe to a slow reader), the next chunk waits for 'drain'.
+ * `analyze --json`, written while the capture is read (report/json-stream.ts): the head with the
+ * first record, the records of each chunk in one write, the rest once the capture ends. When stdout
+ * is slower than the analysis (a pipe to a slow reader), the next chunk waits for 'drain'.
  */
 class StreamedJson {
-  private readonly parts: JsonStreamParts;
-  private pending: string[] = [];
-  private written = 0;
+  private readonly writer = new JsonReportStream();
+  private pending = '';
+  private begun = false;
 
   constructor(
     private readonly out: NodeJS.WritableStream,
-    private readonly skeleton: Report,
-  ) {
-    this.parts = jsonStreamParts(skeleton);
-  }
+    private readonly head: StreamHead,
+    private readonly signal: AbortSignal,
+  ) {}
 
   record(record: ConnectionRecord): void {
     // The head goes out with the first record: an error before it (not a capture) leaves stdout empty.
-    if (this.written === 0) this.pending.push(this.parts.head);
-    this.pending.push(jsonRecord(record, this.written++, this.parts.indent));
+    if (!this.begun) this.begin();
+    this.pending += this.writer.record(record);
   }
 
   async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const text = this.pending.join('');
-    this.pending = [];
-    if (!this.out.write(text)) await once(this.out, 'drain');
+    if (this.pending === '') return;
+    const text = this.pending;
+    this.pending = '';
+    if (!this.out.write(text)) await once(this.out, 'drain', { signal: this.signal });
   }
 
-  async end(report: Report): Promise<void> {
-    // The same creation time as the head already written.
-    report.createdAt = this.skeleton.createdAt;
-    const { head, tail } = jsonStreamParts(report);
-    if (head !== this.parts.head) throw new Error('analyze --json: the report changed before its connections');
-    if (this.written === 0) this.pending.push(head);
-    this.pending.push(tail);
+  async end(run: RunReport): Promise<void> {
+    if (!this.begun) this.begin();
+    this.pending += this.writer.end(restOf(this.head, run));
     await this.flush();
   }
-}
 
-/** "127.0.0.1:8080", "[::1]:8080", "localhost:80" -> Endpoint. */
-export function parseHostPort(text: string, what: string): Endpoint {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
-  const n = m ? Number(m[2]) : NaN;
-  if (!m || !(n >= 1 && n <= 65535)) throw new UsageError(`${what} must be HOST:PORT (or [IPv6]:PORT), got '${text}'`);
-  const host = m[1]!;
-  const address = host === 'localhost' ? '127.0.0.1' : canonicalAddress(host);
-  // A capture holds addresses, never names: a name would silently match nothing.
-  if (address === null) throw new UsageError(`${what} needs an IP address (or localhost), got '${host}'`);
-  return { address, port: n };
-}
-
-/**
- * An IP address as the decoders print them (dotted quad; RFC 5952 for IPv6, see decode/ipv6.ts),
- * so that any spelling of it matches the packets; null when `host` is not an IP address.
- */
-function canonicalAddress(host: string): string | null {
-  const family = isIP(host);
-  if (family === 4) return host;
-  if (family !== 6) return null;
-  const groups = (part: string): number[] => {
-    const out: number[] = [];
-    for (const g of part === '' ? [] : part.split(':')) {
-      if (g.includes('.')) {
-        const [a, b, c, d] = g.split('.').map(Number) as [number, number, number, number];
-        out.push((a << 8) | b, (c << 8) | d); // a trailing IPv4 part: two groups
-      } else {
-        out.push(parseInt(g, 16));
-      }
-    }
-    return out;
-  };
-  const [head = '', tail] = host.replace(/%.*$/, '').split('::');
-  const front = groups(head);
-  const back = tail === undefined ? [] : groups(tail);
-  const all = [...front, ...new Array<number>(8 - front.length - back.length).fill(0), ...back];
-  const bytes = new Uint8Array(16);
-  all.forEach((g, i) => {
-    bytes[2 * i] = g >> 8;
-    bytes[2 * i + 1] = g & 0xff;
-  });
-  return formatIpv6(bytes, 0);
+  private begin(): void {
+    this.begun = true;
+    this.pending += this.writer.begin(this.head);
+  }
 }

@@ -72,3 +72,12 @@ export function oneOf<T extends string>(p: Parsed, name: string, choices: readon
 export function port(p: Parsed, name = 'port'): number | undefined {
   return int(p, name, 1, 65535);
 }
+
+/**
+ * The flag that sets a library option, for error messages: `--` and the option in kebab case,
+ * without the unit suffix (`graceMs` -> `--grace`), unless the command names it otherwise
+ * (`listenPort` -> `--listen`).
+ */
+export function flagFor(option: string, flags: Readonly<Record<string, string>> = {}): string {
+  return flags[option] ?? `--${option.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}

@@ -1,4 +1,4 @@
-import { buildReport } from '../analyze/report.js';
+import { buildReport } from '../analyze/run-report.js';
 import { runExperiment } from '../lab/engine.js';
 import { demoScenarios } from '../lab/scenarios.js';
 import { renderTerminal } from '../report/terminal.js';
@@ -26,7 +26,7 @@ and prints one row per experiment, as counted by the server, the kernel's socket
 Options:
   --interval MS         pause between a worker's requests (default 20; the article used 1000)
 ${ENGINE_USAGE}`,
-  async run(argv, io) {
+  async run(argv, io, interrupt) {
     const p = parse(argv, { ...ENGINE_OPTIONS, interval: { type: 'string' } });
     if (flag(p, 'help')) {
       io.stdout.write(demo.usage + '\n');
@@ -40,7 +40,9 @@ ${ENGINE_USAGE}`,
     const progress = !json && Boolean(io.stderr.isTTY);
     for (const [i, s] of scenarios.entries()) {
       if (progress) io.stderr.write(`\r\x1b[K[${i + 1}/${scenarios.length}] ${s.title}...`);
-      runs.push(await runExperiment(s.name, s.title, s.config, options));
+      runs.push(
+        await runExperiment({ name: s.name, title: s.title, ...s.config, ...options, signal: interrupt.abort }),
+      );
     }
     if (progress) io.stderr.write('\r\x1b[K');
     const report = buildReport('demo', runs);

@@ -1,5 +1,5 @@
 /** Options shared by `demo` and `run`: where the server listens, which observers run, output. */
-import type { EngineOptions } from '../lab/engine.js';
+import type { ExperimentOptions } from '../lab/engine.js';
 import { flag, port, str } from './args.js';
 import type { Options, Parsed } from './args.js';
 
@@ -22,6 +22,9 @@ export const ENGINE_USAGE = `  --host H              address of the in-process s
   --json                print the report as JSON (schema: docs/report-schema.md)
   --html FILE           also write an HTML report with a timeline of each run's connections
   -h, --help            this help`;
+
+/** How to run the experiments (not their knobs): where the server listens, which observers run. */
+export type EngineOptions = Pick<ExperimentOptions, 'host' | 'port' | 'capture' | 'tcpdump'>;
 
 export function engineOptions(p: Parsed): EngineOptions {
   const options: EngineOptions = { capture: !flag(p, 'no-capture') };

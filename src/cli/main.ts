@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
  * keepalive-lab's command line: dispatch to one command, map errors to exit codes
- * (0 ok, 1 failure or failed expectation, 2 bad usage, 130 interrupted) and make sure nothing
- * (tcpdump, servers, sockets) outlives the process, Ctrl-C included.
+ * (0 ok, 1 failure or failed expectation, 2 bad usage, 130/143 interrupted), and own the process's
+ * signals: Ctrl-C and SIGTERM abort the signals the command passed down to the library, which
+ * closes what it opened (tcpdump, servers, sockets), so nothing outlives the process (interrupts.ts).
  */
 import { KeepaliveLabError, UsageError } from '../errors.js';
-import { closeAll, takeInterrupt } from '../util/lifecycle.js';
 import { VERSION } from '../version.js';
+import { flagFor } from './args.js';
 import type { Command, Io } from './command.js';
+import { Interrupts } from './interrupts.js';
 
 /**
  * The commands, loaded on demand: `analyze` on a small file should not pay for loading the lab,
@@ -58,7 +60,7 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 Run 'keepalive-lab <command> --help' for a command's options.`;
 }
 
-export async function main(argv: string[], io: Io): Promise<number> {
+export async function main(argv: string[], io: Io, interrupts = new Interrupts()): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     (name === undefined ? io.stderr : io.stdout).write(usage() + '\n');
@@ -74,33 +76,37 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return 2;
   }
   const command = await entry.load();
+  interrupts.stopsOn = command.stopsOn ?? [];
   try {
-    return await command.run(rest, io);
+    return interrupts.exitCode(await command.run(rest, io, interrupts));
   } catch (error) {
+    // Ended by a signal: what failed after it (the abort itself, a socket closed under a request) is no news.
+    if (interrupts.abort.aborted) return interrupts.exitCode(1);
+    // The library names options (`target`); a user of the CLI knows them by their flags (`--target`).
+    const message = (e: KeepaliveLabError) =>
+      e.option === undefined ? e.message : e.messageFor(flagFor(e.option, command.flags));
     if (error instanceof UsageError) {
-      io.stderr.write(`keepalive-lab ${command.name}: ${error.message}\n\n${command.usage}\n`);
+      io.stderr.write(`keepalive-lab ${command.name}: ${message(error)}\n\n${command.usage}\n`);
       return 2;
     }
     if (error instanceof KeepaliveLabError) {
-      io.stderr.write(`keepalive-lab ${command.name}: error: ${error.message} (${error.code})\n`);
+      io.stderr.write(`keepalive-lab ${command.name}: error: ${message(error)} (${error.code})\n`);
       return 1;
     }
     io.stderr.write(`keepalive-lab ${command.name}: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
     return 1;
-  } finally {
-    await closeAll();
   }
 }
 
-let interrupted = false;
+/** After a signal ended the command, how long it may take to close what it opened before the process exits anyway. */
+const CLEANUP_TIMEOUT_MS = 10_000;
+
+const interrupts = new Interrupts();
 function onSignal(signal: NodeJS.Signals): void {
-  // watch and proxy take the first Ctrl-C as "stop and report"; a second one, or SIGTERM, ends all.
-  if (signal === 'SIGINT' && !interrupted && takeInterrupt()) {
-    interrupted = true;
-    return;
-  }
+  if (!interrupts.signal(signal)) return;
   process.stderr.write(`\nkeepalive-lab: ${signal}, cleaning up\n`);
-  void closeAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  // The command closes what it opened, then returns; should that hang, do not hang with it.
+  setTimeout(() => process.exit(interrupts.exitCode(1)), CLEANUP_TIMEOUT_MS).unref();
 }
 
 process.on('SIGINT', onSignal);
@@ -108,7 +114,14 @@ process.on('SIGTERM', onSignal);
 // `keepalive-lab analyze big.pcap --json | head`: the reader went away; stop quietly, as Unix tools do.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code !== 'EPIPE') throw error;
-  void closeAll().finally(() => process.exit(0));
+  interrupts.endQuietly();
+  setTimeout(() => process.exit(0), CLEANUP_TIMEOUT_MS).unref();
 });
-const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+const code = await main(
+  process.argv.slice(2),
+  { stdout: process.stdout, stderr: process.stderr, env: process.env },
+  interrupts,
+);
+// Interrupted: exit now, whatever may still hold the event loop (stdin, say).
+if (interrupts.interrupted) process.exit(code);
 process.exitCode = code;

@@ -1,18 +1,18 @@
-import { isIP } from 'node:net';
-import { compareObservers } from '../analyze/agreement.js';
-import { buildReport } from '../analyze/report.js';
-import { decideVerdict } from '../analyze/verdict.js';
+import { buildReport } from '../analyze/run-report.js';
 import { UsageError } from '../errors.js';
-import type { ObserverReport, Report, RunReport } from '../model/report.js';
-import { DEFAULT_GRACE_MS, TcpProxy } from '../observe/proxy.js';
+import { runProxy } from '../lab/proxy.js';
+import type { RunningProxy } from '../lab/proxy.js';
+import { formatEndpoint, formatHostPort, parseHostPort } from '../model/endpoint.js';
+import type { Report } from '../model/report.js';
+import { DEFAULT_GRACE_MS } from '../observe/proxy.js';
 import type { ProxyProgress } from '../observe/proxy.js';
 import { renderJson } from '../report/json.js';
 import { renderTerminal } from '../report/terminal.js';
-import { writeHtmlReport } from './output.js';
-import { onInterrupt, track } from '../util/lifecycle.js';
+import { plural } from '../util/text.js';
 import { flag, int, parse, str } from './args.js';
 import type { Command, Io } from './command.js';
 import { useColor } from './command.js';
+import { writeHtmlReport } from './output.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:9000';
 /** The live line on stderr is redrawn at most this often. */
@@ -22,6 +22,8 @@ const MAX_DURATION_S = 7 * 24 * 3600;
 
 export const proxy: Command = {
   name: 'proxy',
+  stopsOn: ['SIGINT', 'SIGTERM'],
+  flags: { listenHost: '--listen', listenPort: '--listen', targetHost: '--target', targetPort: '--target' },
   usage: `Usage: keepalive-lab proxy --target HOST:PORT [--listen [HOST:]PORT] [--duration S] [--json] [--html FILE]
 
 Forwards every TCP connection made to the listen address to the target, byte for byte, and counts
@@ -43,7 +45,7 @@ On a terminal, a live line on stderr shows connections, requests and requests pe
 
 Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
          then: curl -s http://127.0.0.1:9000/ http://127.0.0.1:9000/ (one connection, 2 requests)`,
-  async run(argv, io) {
+  async run(argv, io, interrupt) {
     const p = parse(argv, {
       target: { type: 'string' },
       listen: { type: 'string' },
@@ -59,83 +61,48 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
     }
     const targetText = str(p, 'target');
     if (targetText === undefined) throw new UsageError('--target HOST:PORT is required');
-    const target = parseHostPort(targetText, 'target', { allowPortZero: false });
-    const listen = parseHostPort(str(p, 'listen') ?? DEFAULT_LISTEN, 'listen', {
+    const target = parseHostPort(targetText, { option: 'target' });
+    const listen = parseHostPort(str(p, 'listen') ?? DEFAULT_LISTEN, {
+      option: 'listen',
       allowPortZero: true,
       defaultHost: '127.0.0.1',
     });
     const durationMs = seconds(str(p, 'duration'));
     const graceMs = int(p, 'grace', 0, 600_000) ?? DEFAULT_GRACE_MS;
 
-    const engine = new TcpProxy({
+    // Ctrl-C is the normal way to stop: report and exit 0. SIGTERM stops and reports too (exit 143);
+    // a second signal cuts the grace for requests in flight short, and the report still follows.
+    let stopProgress: () => void = () => undefined;
+    const run = await runProxy({
       listenHost: listen.host,
       listenPort: listen.port,
       targetHost: target.host,
       targetPort: target.port,
       graceMs,
-    });
-    await engine.start();
-    const bound = hostPort(engine.address.address, engine.address.port);
-    const subject = hostPort(target.host, target.port);
-    io.stderr.write(
-      `keepalive-lab proxy: listening on ${bound}, forwarding to ${subject}${durationMs === null ? ' (Ctrl-C to stop)' : ''}\n`,
-    );
-
-    const stopProgress = io.stderr.isTTY ? startProgress(engine, io) : () => undefined;
-    let report: Promise<void> | null = null;
-    // Printing the report is part of closing: Ctrl-C (the CLI's closeAll) prints it too.
-    const finish = (): Promise<void> =>
-      (report ??= (async () => {
-        stopProgress();
-        const observed = await engine.stop();
-        const result = buildReport('proxy', [proxyRun(observed, bound, subject)]);
-        io.stdout.write(render(result, flag(p, 'json'), io));
-        await writeHtmlReport(p, result);
-      })());
-    let wake: () => void = () => undefined;
-    const stopped = new Promise<void>((resolve) => (wake = resolve));
-    // Ctrl-C is the normal way to stop: report and exit 0. SIGTERM (or a second Ctrl-C) makes the
-    // CLI close everything tracked: the report is printed then too, and the exit code says why.
-    const noInterrupt = onInterrupt(() => wake());
-    const untrack = track({
-      label: `proxy report (${bound})`,
-      close: async () => {
-        wake();
-        await finish();
+      ...(durationMs !== null ? { durationMs } : {}),
+      signal: interrupt.stop,
+      forceSignal: interrupt.abort,
+      onListening: (running) => {
+        io.stderr.write(
+          `keepalive-lab proxy: listening on ${formatEndpoint(running.address)}, forwarding to ${formatHostPort(target.host, target.port)}${durationMs === null ? ' (Ctrl-C to stop)' : ''}\n`,
+        );
+        if (io.stderr.isTTY) stopProgress = startProgress(running, io);
       },
     });
-    const timer = durationMs === null ? undefined : setTimeout(wake, durationMs);
-    await stopped;
-    clearTimeout(timer);
-    noInterrupt();
-    await finish();
-    untrack();
+    stopProgress();
+    const report = buildReport('proxy', [run]);
+    io.stdout.write(render(report, flag(p, 'json'), io));
+    await writeHtmlReport(p, report);
     return 0;
   },
 };
-
-/** One run: the proxy as the only observer. */
-export function proxyRun(observed: ObserverReport, listen: string, target: string): RunReport {
-  const observers = [observed];
-  return {
-    name: 'proxy',
-    title: `proxy ${listen} -> ${target}`,
-    subject: target,
-    config: null,
-    client: null,
-    observers,
-    agreement: compareObservers(observers),
-    verdict: decideVerdict(observers),
-    warnings: [],
-  };
-}
 
 function render(report: Report, json: boolean, io: Io): string {
   return json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: true });
 }
 
 /** Redraws one status line on stderr when the counts change; returns the function that clears it. */
-function startProgress(engine: TcpProxy, io: Io): () => void {
+function startProgress(engine: RunningProxy, io: Io): () => void {
   let last = '';
   const timer = setInterval(() => {
     const line = progressLine(engine.progress());
@@ -152,70 +119,7 @@ function startProgress(engine: TcpProxy, io: Io): () => void {
 
 export function progressLine(p: ProxyProgress): string {
   const perConnection = p.connections > 0 ? (p.requests / p.connections).toFixed(1) : '-';
-  return `proxy: ${p.connections} connection${p.connections === 1 ? '' : 's'} (${p.open} open), ${p.requests} request${p.requests === 1 ? '' : 's'}, ${perConnection} requests/connection`;
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
-/**
- * "HOST:PORT", "[IPv6]:PORT", or (with a default host) a bare "PORT". Anything else is a
- * UsageError naming the flag and, for the usual slips (a URL, an IPv6 address without brackets),
- * the fix.
- */
-export function parseHostPort(
-  text: string,
-  name: string,
-  options: { allowPortZero: boolean; defaultHost?: string },
-): HostPort {
-  const value = text.trim();
-  const bad = (why: string) =>
-    new UsageError(`--${name} must be HOST:PORT${options.defaultHost ? ' or PORT' : ''} (${why}), got '${text}'`);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
-    let hint = '';
-    try {
-      const url = new URL(value);
-      const port = url.port || (url.protocol === 'https:' ? '443' : url.protocol === 'http:' ? '80' : '');
-      if (port) hint = `: try ${url.hostname}:${port}`;
-    } catch {
-      // no hint
-    }
-    throw bad(`an address, not a URL${hint}`);
-  }
-  let host: string;
-  let portText: string;
-  if (value.startsWith('[')) {
-    const close = value.indexOf(']');
-    if (close < 0 || value[close + 1] !== ':') throw bad('expected [IPv6]:PORT');
-    host = value.slice(1, close);
-    portText = value.slice(close + 2);
-    if (isIP(host) !== 6) throw bad(`'${host}' is not an IPv6 address`);
-  } else {
-    const colon = value.lastIndexOf(':');
-    if (colon < 0) {
-      if (options.defaultHost === undefined) throw bad('the port is missing');
-      host = options.defaultHost;
-      portText = value;
-    } else {
-      host = value.slice(0, colon);
-      portText = value.slice(colon + 1);
-      if (host.includes(':')) throw bad('put an IPv6 address in brackets, e.g. [::1]:9000');
-      if (host === '') throw bad('the host is missing; 0.0.0.0 listens on every interface, 127.0.0.1 on loopback only');
-      if (!/^[A-Za-z0-9._-]+$/.test(host)) throw bad(`'${host}' is not a host name or address`);
-    }
-  }
-  if (!/^\d{1,5}$/.test(portText))
-    throw bad(portText === '' ? 'the port is missing' : `'${portText}' is not a port number`);
-  const port = Number(portText);
-  const min = options.allowPortZero ? 0 : 1;
-  if (port < min || port > 65535) throw bad(`the port must be between ${min} and 65535`);
-  return { host, port };
+  return `proxy: ${plural(p.connections, 'connection')} (${p.open} open), ${plural(p.requests, 'request')}, ${perConnection} requests/connection`;
 }
 
 /** --duration in seconds (decimals allowed), as milliseconds; null when absent. */

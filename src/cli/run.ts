@@ -1,4 +1,4 @@
-import { buildReport } from '../analyze/report.js';
+import { buildReport } from '../analyze/run-report.js';
 import { DEFAULT_CONFIG, experimentConfig } from '../lab/config.js';
 import { runExperiment } from '../lab/engine.js';
 import type { ExperimentConfig } from '../model/report.js';
@@ -15,6 +15,7 @@ const d = DEFAULT_CONFIG;
 
 export const run: Command = {
   name: 'run',
+  flags: { serverConnectionClose: '--server-close' },
   usage: `Usage: keepalive-lab run [options]
 
 Client:
@@ -35,7 +36,7 @@ Server (in-process):
 ${ENGINE_USAGE}
 
 Example: keepalive-lab run --no-consume-body --requests 10`,
-  async run(argv, io) {
+  async run(argv, io, interrupt) {
     const p = parse(argv, {
       ...ENGINE_OPTIONS,
       client: { type: 'string' },
@@ -84,8 +85,7 @@ Example: keepalive-lab run --no-consume-body --requests 10`,
         '--body-size, --server-close and --server-keep-alive-timeout configure the in-process server: not with --target',
       );
     }
-    const title = describe(config);
-    const result = await runExperiment('run', title, config, engineOptions(p));
+    const result = await runExperiment({ name: 'run', ...config, ...engineOptions(p), signal: interrupt.abort });
     const report = buildReport('run', [result]);
     const json = flag(p, 'json');
     io.stdout.write(
@@ -95,19 +95,3 @@ Example: keepalive-lab run --no-consume-body --requests 10`,
     return 0;
   },
 };
-
-/** A short title from the knobs that differ from the defaults. */
-function describe(c: ExperimentConfig): string {
-  const parts = [
-    `${c.client}`,
-    c.concurrency > 1
-      ? `${c.concurrency} workers x ${Math.ceil(c.requests / c.concurrency)}`
-      : `${c.requests} sequential`,
-  ];
-  if (!c.keepAlive) parts.push('no keep-alive');
-  if (!c.consumeBody) parts.push('body unread');
-  if (c.maxFreeSockets !== d.maxFreeSockets) parts.push(`idle pool ${c.maxFreeSockets}`);
-  if (c.maxSockets !== null) parts.push(`max ${c.maxSockets} sockets`);
-  if (c.serverConnectionClose) parts.push('server close');
-  return parts.join(', ');
-}

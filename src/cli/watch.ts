@@ -1,4 +1,4 @@
-import { buildReport } from '../analyze/report.js';
+import { buildReport } from '../analyze/run-report.js';
 import { checkExpectations, hasExpectations } from '../analyze/expect.js';
 import type { Expectations } from '../analyze/expect.js';
 import { primaryObserver } from '../analyze/verdict.js';
@@ -27,6 +27,8 @@ export const EXPECT_OPTIONS = {
 
 export const watchCommand: Command = {
   name: 'watch',
+  // Ctrl-C stops watching and reports (a second one, or SIGTERM, ends at once).
+  stopsOn: ['SIGINT'],
   usage: `Usage: keepalive-lab watch --port P [options] [-- COMMAND [ARGS...]]
 
 Starts the observers for TCP traffic to port P (packet capture where permitted, the kernel's socket
@@ -49,7 +51,7 @@ ${EXPECT_USAGE}
 Examples:
   keepalive-lab watch --port 8080 --expect-max-connections 1 -- curl -s localhost:8080/a localhost:8080/b
   keepalive-lab watch --port 5432 --duration 30`,
-  async run(argv, io) {
+  async run(argv, io, interrupt) {
     const dash = argv.indexOf('--');
     const own = dash >= 0 ? argv.slice(0, dash) : argv;
     const command = dash >= 0 ? argv.slice(dash + 1) : [];
@@ -74,7 +76,12 @@ Examples:
     if (portValue === undefined) throw new UsageError('--port is required');
     if (dash >= 0 && command.length === 0) throw new UsageError("nothing after '--': give the command to run");
     const expectations = parseExpectations(p);
-    const options: WatchOptions = { port: portValue, capture: !flag(p, 'no-capture') };
+    const options: WatchOptions = {
+      port: portValue,
+      capture: !flag(p, 'no-capture'),
+      signal: interrupt.stop,
+      forceSignal: interrupt.abort,
+    };
     const host = str(p, 'host');
     if (host !== undefined) options.host = host;
     const iface = str(p, 'interface');
@@ -87,6 +94,8 @@ Examples:
     else if (io.stderr.isTTY && duration === undefined)
       options.onReady = () => io.stderr.write(`watching tcp port ${portValue}; Ctrl-C to stop and report\n`);
     const result = await watch(options);
+    // Ended at once (a second Ctrl-C, SIGTERM): no report, as before the library took signals.
+    if (interrupt.abort.aborted) return 1;
     const report = buildReport('watch', [result.run]);
     const limit = int(p, 'limit', 0) ?? 50;
     io.stdout.write(

@@ -20,7 +20,7 @@
  */
 import { NotACaptureError } from '../errors.js';
 import type { CaptureFrame } from '../model/packet.js';
-import type { Warning } from '../model/report.js';
+import type { Warning, WarningCode } from '../model/report.js';
 import { u32be } from './cursor.js';
 import { PCAP_MAGIC, PcapParser } from './pcap.js';
 import { PCAPNG_SECTION_HEADER, PcapngParser } from './pcapng.js';
@@ -89,7 +89,7 @@ export const CaptureWarning = {
   MALFORMED_BLOCK: 'KAL_WARN_MALFORMED_BLOCK',
   /** A format version this reader was not written for: decoded as if it were the known one. */
   UNKNOWN_VERSION: 'KAL_WARN_UNKNOWN_VERSION',
-} as const;
+} as const satisfies Record<string, WarningCode>;
 
 /** 64 MiB: far above any real frame (jumbo frames are 9 KiB, TSO super-segments 64 KiB or 256 KiB). */
 export const DEFAULT_MAX_RECORD_LENGTH = 64 * 1024 * 1024;
@@ -123,7 +123,7 @@ export interface RecordContext {
     interfaceId: number,
     originalLength: number,
   ): void;
-  warn(code: string, message: string): void;
+  warn(code: WarningCode, message: string): void;
   info(i: CaptureInfo): void;
 }
 
@@ -140,7 +140,7 @@ export class CaptureReader {
   private frameCount = 0;
   private byteCount = 0;
   private lastInfo: CaptureInfo | null = null;
-  private readonly warningCounts = new Map<string, number>();
+  private readonly warningCounts = new Map<WarningCode, number>();
 
   constructor(sink: CaptureSink, options?: CaptureReaderOptions) {
     this.sink = sink;
@@ -233,7 +233,7 @@ export class CaptureReader {
     }
   }
 
-  private warn(code: string, message: string): void {
+  private warn(code: WarningCode, message: string): void {
     const count = (this.warningCounts.get(code) ?? 0) + 1;
     this.warningCounts.set(code, count);
     if (count <= MAX_WARNINGS_PER_CODE) this.sink.warning?.({ code, message });

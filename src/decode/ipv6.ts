@@ -9,8 +9,12 @@
  * Extension headers chain through Next Header (section 4); AH is RFC 4302 section 2.
  * Text form of addresses: RFC 5952 (https://www.rfc-editor.org/rfc/rfc5952).
  */
+import { formatIpv6 } from '../model/endpoint.js';
 import { Layer, u16be, type LayerStatus } from './cursor.js';
 import { IP_PROTOCOL_TCP, type IpResult } from './ipv4.js';
+
+/** RFC 5952 text of 16 bytes: one formatter for the decoders and the parsers of addresses typed by users. */
+export { formatIpv6 };
 
 export const IPV6_HEADER_LENGTH = 40;
 const IPV6_VERSION = 6;
@@ -128,48 +132,5 @@ export function ipv6ToString(data: Uint8Array, offset: number): string {
   cacheKeys[k + 2] = w2;
   cacheKeys[k + 3] = w3;
   cacheValues[slot] = text;
-  return text;
-}
-
-/** The 16 bits groups of an address. */
-const GROUPS = 8;
-/** ::ffff:0:0/96, IPv4-mapped addresses (RFC 4291 section 2.5.5.2): shown as ::ffff:a.b.c.d. */
-const V4_MAPPED_PREFIX_GROUP = 0xffff;
-
-/**
- * RFC 5952 section 4: lowercase hex, no leading zeros, the longest run of two or more zero groups
- * (the first one on a tie) replaced by "::"; IPv4-mapped addresses in mixed notation (section 5).
- */
-export function formatIpv6(data: Uint8Array, offset: number): string {
-  let mapped = u16be(data, offset + 10) === V4_MAPPED_PREFIX_GROUP;
-  for (let i = 0; mapped && i < 10; i++) if (data[offset + i] !== 0) mapped = false;
-  if (mapped) {
-    return `::ffff:${data[offset + 12]!}.${data[offset + 13]!}.${data[offset + 14]!}.${data[offset + 15]!}`;
-  }
-  let bestStart = -1;
-  let bestLength = 1; // a single zero group is not compressed (section 4.2.2)
-  let runStart = -1;
-  for (let g = 0; g <= GROUPS; g++) {
-    const zero = g < GROUPS && u16be(data, offset + g * 2) === 0;
-    if (zero) {
-      if (runStart < 0) runStart = g;
-    } else if (runStart >= 0) {
-      if (g - runStart > bestLength) {
-        bestStart = runStart;
-        bestLength = g - runStart;
-      }
-      runStart = -1;
-    }
-  }
-  let text = '';
-  for (let g = 0; g < GROUPS; g++) {
-    if (g === bestStart) {
-      text += '::';
-      g += bestLength - 1;
-      continue;
-    }
-    if (text.length > 0 && !text.endsWith(':')) text += ':';
-    text += u16be(data, offset + g * 2).toString(16);
-  }
   return text;
 }

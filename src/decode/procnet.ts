@@ -13,7 +13,8 @@
  *
  * Everything after the inode (refcount, socket pointer, rto, ato, cwnd, ssthresh) is ignored.
  */
-import type { Endpoint, Warning } from '../model/report.js';
+import { formatIpv6 } from '../model/endpoint.js';
+import type { Endpoint, Warning, WarningCode } from '../model/report.js';
 
 /** TCP states as the kernel numbers them (include/net/tcp_states.h). */
 export type TcpState =
@@ -105,7 +106,7 @@ export const ProcNetWarning = {
   MALFORMED_LINE: 'KAL_WARN_PROCNET_MALFORMED_LINE',
   /** A well-formed line with a state number outside 1..12 (the line is skipped). */
   UNKNOWN_STATE: 'KAL_WARN_PROCNET_UNKNOWN_STATE',
-} as const;
+} as const satisfies Record<string, WarningCode>;
 
 /** Malformed lines reported one by one; beyond that, one summary warning (a wrong file is not 10k warnings). */
 const MAX_LINE_WARNINGS = 20;
@@ -290,32 +291,5 @@ function formatAddress(bytes: number[]): string {
   if (bytes.length === 4) return bytes.join('.');
   const mapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
   if (mapped) return bytes.slice(12).join('.');
-  return formatIpv6(bytes);
-}
-
-/**
- * RFC 5952 section 4: lower-case hex, no leading zeros, the longest run of two or more zero groups
- * (the first one on a tie) shortened to "::".
- */
-function formatIpv6(bytes: number[]): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
-  let bestStart = -1;
-  let bestLength = 1; // a single zero group is never shortened (RFC 5952 4.2.2)
-  for (let i = 0; i < groups.length;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let end = i;
-    while (end < groups.length && groups[end] === 0) end++;
-    if (end - i > bestLength) {
-      bestStart = i;
-      bestLength = end - i;
-    }
-    i = end;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+  return formatIpv6(Uint8Array.from(bytes), 0);
 }

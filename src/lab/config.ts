@@ -3,7 +3,8 @@ import type { ExperimentConfig } from '../model/report.js';
 /** The article's 1 s pauses, shortened so the whole demo runs in seconds. */
 export const DEFAULT_INTERVAL_MS = 20;
 
-export const DEFAULT_CONFIG: ExperimentConfig = {
+/** Every knob's default (frozen: experimentConfig() makes a config of one's own). */
+export const DEFAULT_CONFIG: Readonly<ExperimentConfig> = Object.freeze({
   client: 'http',
   requests: 10,
   concurrency: 1,
@@ -18,8 +19,32 @@ export const DEFAULT_CONFIG: ExperimentConfig = {
   serverConnectionClose: false,
   target: null,
   timeoutMs: 20000,
-};
+});
 
+const KNOBS = Object.keys(DEFAULT_CONFIG) as (keyof ExperimentConfig)[];
+
+/**
+ * The defaults with the knobs `overrides` sets (undefined leaves a default; other fields, such as
+ * runExperiment's own options, are not knobs and are left out), in the defaults' key order.
+ */
 export function experimentConfig(overrides: Partial<ExperimentConfig> = {}): ExperimentConfig {
-  return { ...DEFAULT_CONFIG, ...overrides };
+  const config: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  for (const knob of KNOBS) if (overrides[knob] !== undefined) config[knob] = overrides[knob];
+  return config as unknown as ExperimentConfig;
+}
+
+/** A short title from the knobs: the client, the workers, and what differs from the defaults. */
+export function describeConfig(c: ExperimentConfig): string {
+  const parts = [
+    `${c.client}`,
+    c.concurrency > 1
+      ? `${c.concurrency} workers x ${Math.ceil(c.requests / c.concurrency)}`
+      : `${c.requests} sequential`,
+  ];
+  if (!c.keepAlive) parts.push('no keep-alive');
+  if (!c.consumeBody) parts.push('body unread');
+  if (c.maxFreeSockets !== DEFAULT_CONFIG.maxFreeSockets) parts.push(`idle pool ${c.maxFreeSockets}`);
+  if (c.maxSockets !== null) parts.push(`max ${c.maxSockets} sockets`);
+  if (c.serverConnectionClose) parts.push('server close');
+  return parts.join(', ');
 }

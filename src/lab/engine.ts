@@ -3,20 +3,28 @@
  * client workers, close the client's pool as a program does when it exits, let the closing
  * handshakes finish, stop the observers and compare what they saw.
  */
-import { compareObservers } from '../analyze/agreement.js';
-import { decideVerdict } from '../analyze/verdict.js';
-import { UsageError } from '../errors.js';
+import { setMaxListeners } from 'node:events';
+import { runReport } from '../analyze/run-report.js';
+import { invalidOption } from '../errors.js';
 import type { ClientOutcome, ExperimentConfig, ObserverReport, RunReport, Warning } from '../model/report.js';
 import { CaptureObserver, serverFocus } from '../observe/capture.js';
 import { KernelObserver } from '../observe/kernel.js';
+import { closeAll } from '../observe/observer.js';
 import type { Observer } from '../observe/observer.js';
 import { ServerAccounting } from '../observe/server-accounting.js';
+import { abortable, onAbort } from '../util/abort.js';
 import { sleep, waitFor, withTimeout } from '../util/time.js';
 import { createDriver } from './clients.js';
+import { describeConfig, experimentConfig } from './config.js';
 import { startLabServer } from './server.js';
 import type { LabServer } from './server.js';
 
-export interface EngineOptions {
+/** One experiment: its knobs (ExperimentConfig, each optional: DEFAULT_CONFIG's by default) and how to run it. */
+export interface ExperimentOptions extends Partial<ExperimentConfig> {
+  /** Short id of the run in the report (default 'experiment'). */
+  name?: string;
+  /** Its title (default: the client, the workers and the knobs that differ from the defaults). */
+  title?: string;
   /** Where the in-process server listens (default 127.0.0.1, a free port). */
   host?: string;
   port?: number;
@@ -27,16 +35,21 @@ export interface EngineOptions {
   kernel?: boolean;
   /** How long to wait for closing handshakes to show in every observer (default 3 s). */
   settleTimeoutMs?: number;
+  /**
+   * Ends the experiment at once: the client's sockets, the observers (tcpdump) and the server are
+   * closed, and the promise rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 const MAX_ERRORS_KEPT = 10;
 
-export async function runExperiment(
-  name: string,
-  title: string,
-  config: ExperimentConfig,
-  options: EngineOptions = {},
-): Promise<RunReport> {
+export async function runExperiment(options: ExperimentOptions = {}): Promise<RunReport> {
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const config = experimentConfig(options);
+  const name = options.name ?? 'experiment';
+  const title = options.title ?? describeConfig(config);
   let server: LabServer | undefined;
   const observers: Observer[] = [];
   let accounting: ServerAccounting | undefined;
@@ -49,10 +62,10 @@ export async function runExperiment(
     try {
       parsed = new URL(config.target);
     } catch {
-      throw new UsageError(`--target is not a URL: ${config.target}`);
+      throw invalidOption('target', `is not a URL: ${config.target}`);
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-      throw new UsageError(`--target must be an http:// or https:// URL: ${config.target}`);
+      throw invalidOption('target', `must be an http:// or https:// URL: ${config.target}`);
     url = parsed.href;
     host = parsed.hostname.replace(/^\[|\]$/g, '');
     serverPort = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
@@ -97,47 +110,68 @@ export async function runExperiment(
     );
   }
   const driver = createDriver(config, url);
+  // Aborted: the client's sockets go first, so that requests in flight fail at once.
+  const offAbort = onAbort(signal, () => void driver.close().catch(() => undefined));
   let client: ClientOutcome | undefined;
   const reports: ObserverReport[] = [];
   try {
-    for (const o of observers) await o.start();
-    client = await drive(driver, config);
-    for (const o of observers) await o.checkpoint?.();
-    await driver.close();
-    for (const o of observers) await o.sync?.();
+    // Every wait below ends at once when the signal aborts; `finally` closes what is open.
+    const step = <T>(promise: Promise<T>) => abortable(promise, signal);
+    for (const o of observers) await step(o.start());
+    client = await step(drive(driver, config, signal));
+    for (const o of observers) await step(o.checkpoint?.() ?? Promise.resolve());
+    await step(driver.close());
+    for (const o of observers) await step(o.sync?.() ?? Promise.resolve(true));
     // Closing handshakes take a moment to show everywhere: wait on events, bounded.
     const expected = () => accounting?.connectionCount ?? 0;
-    const settled = await waitFor(() => observers.every((o) => o.settled(expected())), options.settleTimeoutMs ?? 3000);
+    const settled = await waitFor(
+      () => observers.every((o) => o.settled(expected())),
+      options.settleTimeoutMs ?? 3000,
+      10,
+      signal,
+    );
+    signal?.throwIfAborted();
     if (!settled)
       warnings.push({
         code: 'KAL_WARN_NOT_SETTLED',
         message: 'some connections were still closing when the observers stopped',
       });
-    for (const o of observers) reports.push(await o.stop());
+    for (const o of observers) reports.push(await step(o.stop()));
   } finally {
+    offAbort();
     await driver.close().catch(() => {});
-    if (reports.length < observers.length) {
-      // An error got us here: stop what is still running (tcpdump above all), ignore their reports.
-      for (const o of observers.slice(reports.length)) await o.stop().catch(() => {});
-    }
+    // An error or an abort got us here: close what still runs (tcpdump above all), without reports.
+    if (reports.length < observers.length) await closeAll(observers);
     await server?.close();
   }
-  const agreement = compareObservers(reports);
-  const verdict = decideVerdict(reports, { config, requests: client.completed });
-  return { name, title, subject: url, config, client, observers: reports, agreement, verdict, warnings };
+  return runReport({ name, title, subject: url, config, client }, reports, { warnings });
 }
 
 /** Run the workers: `concurrency` loops share the request count, pausing `intervalMs` between requests. */
-async function drive(driver: ReturnType<typeof createDriver>, config: ExperimentConfig): Promise<ClientOutcome> {
+async function drive(
+  driver: ReturnType<typeof createDriver>,
+  config: ExperimentConfig,
+  signal: AbortSignal | undefined,
+): Promise<ClientOutcome> {
   const outcome: ClientOutcome = { requests: 0, completed: 0, errors: [], elapsedMs: 0 };
   const started = performance.now();
   let stop = false;
+  const count = Math.max(1, Math.min(config.concurrency, config.requests));
+  // One listener on the caller's signal; the workers' pauses listen to this one (one each).
+  const aborted = new AbortController();
+  setMaxListeners(count + 1, aborted.signal);
+  const offAbort = onAbort(signal, () => {
+    stop = true;
+    aborted.abort();
+  });
   const worker = async () => {
     let first = true;
     while (!stop && outcome.requests < config.requests) {
       outcome.requests++;
-      if (!first && config.intervalMs > 0) await sleep(config.intervalMs);
+      if (!first && config.intervalMs > 0)
+        await sleep(config.intervalMs, undefined, { signal: aborted.signal }).catch(() => undefined);
       first = false;
+      if (aborted.signal.aborted) break;
       try {
         await driver.request();
         outcome.completed++;
@@ -150,12 +184,14 @@ async function drive(driver: ReturnType<typeof createDriver>, config: Experiment
       }
     }
   };
-  const workers = Array.from({ length: Math.max(1, Math.min(config.concurrency, config.requests)) }, worker);
+  const workers = Array.from({ length: count }, worker);
   try {
     await withTimeout(Promise.all(workers), config.timeoutMs, 'the experiment');
   } catch (error) {
     stop = true;
     outcome.errors.push((error as Error).message);
+  } finally {
+    offAbort();
   }
   outcome.elapsedMs = performance.now() - started;
   return outcome;

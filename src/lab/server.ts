@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KeepaliveLabError, PortInUseError } from '../errors.js';
-import { track } from '../util/lifecycle.js';
+import { formatHostPort } from '../model/endpoint.js';
 
 export interface LabServerOptions {
   host?: string;
@@ -79,23 +79,20 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
     server.listen(options.port ?? 0, host);
   });
   const port = (server.address() as AddressInfo).port;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
   const labServer: LabServer = {
     server,
     host,
     port,
-    url: `http://${urlHost}:${port}/`,
+    url: `http://${formatHostPort(host, port)}/`,
     close() {
       closing ??= new Promise<void>((resolve) => {
-        untrack();
         server.close(() => resolve());
         server.closeAllConnections();
       });
       return closing;
     },
   };
-  const untrack = track({ label: `lab server on ${host}:${port}`, close: () => labServer.close() });
   return labServer;
 }
 

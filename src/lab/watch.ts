@@ -4,14 +4,14 @@
  * then report the connections as `analyze` does.
  */
 import { spawn } from 'node:child_process';
-import { compareObservers } from '../analyze/agreement.js';
-import { decideVerdict } from '../analyze/verdict.js';
-import { KeepaliveLabError } from '../errors.js';
+import { runReport } from '../analyze/run-report.js';
+import { KeepaliveLabError, invalidOption } from '../errors.js';
 import type { ObserverReport, RunReport, Warning } from '../model/report.js';
 import { CaptureObserver, serverFocus } from '../observe/capture.js';
 import { KernelObserver } from '../observe/kernel.js';
+import { closeAll } from '../observe/observer.js';
 import type { Observer } from '../observe/observer.js';
-import { onInterrupt, track } from '../util/lifecycle.js';
+import { abortable, onAbort, untilAborted } from '../util/abort.js';
 import { waitFor } from '../util/time.js';
 
 export interface WatchOptions {
@@ -19,9 +19,9 @@ export interface WatchOptions {
   port: number;
   /** Only traffic to/from this server address. */
   host?: string;
-  /** Capture interface (default: lo for a loopback --host, otherwise any). */
+  /** Capture interface (default: lo for a loopback `host`, otherwise any). */
   interface?: string;
-  /** The program to run; without it, observe until `durationMs` or Ctrl-C. */
+  /** The program to run; without it, observe until `durationMs` or `signal`. */
   command?: string[];
   durationMs?: number;
   capture?: boolean;
@@ -30,6 +30,18 @@ export interface WatchOptions {
   settleTimeoutMs?: number;
   /** Called once the observers are ready (tests and progress output use it). */
   onReady?: () => void;
+  /**
+   * Stops watching and reports, as Ctrl-C does: a running command gets SIGINT and the report
+   * follows once it has exited; without a command, watching stops at once. Connections still
+   * closing then get `settleTimeoutMs`.
+   */
+  signal?: AbortSignal;
+  /**
+   * Ends at once, during a stop too: the command gets SIGTERM (SIGKILL 3 s later), nothing waits
+   * for connections to close; the report says what was seen until then. (The CLI aborts it on a
+   * second Ctrl-C, or on SIGTERM.)
+   */
+  forceSignal?: AbortSignal;
 }
 
 export interface WatchResult {
@@ -39,7 +51,14 @@ export interface WatchResult {
   exitSignal: NodeJS.Signals | null;
 }
 
+/** After SIGTERM, how long a command (and tcpdump) gets before SIGKILL. */
+const KILL_AFTER_MS = 3000;
+
 export async function watch(options: WatchOptions): Promise<WatchResult> {
+  const { signal, forceSignal } = options;
+  const command = options.command && options.command.length > 0 ? options.command : undefined;
+  if (command === undefined && options.durationMs === undefined && signal === undefined && forceSignal === undefined)
+    throw invalidOption('signal', 'is needed to stop watching without a command or a durationMs');
   const host = options.host;
   const focus = serverFocus(host, options.port);
   const serverAddress = focus.serverAddress;
@@ -61,16 +80,28 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
   let exitCode: number | null = null;
   let exitSignal: NodeJS.Signals | null = null;
   const started = performance.now();
+  // Forced: a wait is cut short (what was seen until then is reported); an error is still an error.
+  const unlessForced = <T>(promise: Promise<T>) =>
+    abortable(promise, forceSignal).catch((error: unknown) => {
+      if (!forceSignal?.aborted) throw error;
+    });
   try {
-    for (const o of observers) await o.start();
-    options.onReady?.();
-    if (options.command && options.command.length > 0) {
-      ({ exitCode, exitSignal } = await runCommand(options.command, options.durationMs, warnings));
-    } else {
-      await waitForStop(options.durationMs);
+    for (const o of observers) await unlessForced(o.start());
+    if (!forceSignal?.aborted) {
+      options.onReady?.();
+      if (command !== undefined) {
+        ({ exitCode, exitSignal } = await runCommand(command, options, warnings));
+      } else {
+        await untilAborted([signal, forceSignal], options.durationMs);
+      }
+      for (const o of observers) await unlessForced(o.sync?.() ?? Promise.resolve(true));
     }
-    for (const o of observers) await o.sync?.();
-    const settled = await waitFor(() => observers.every((o) => o.settled(0)), options.settleTimeoutMs ?? 2000);
+    const settled = await waitFor(
+      () => observers.every((o) => o.settled(0)),
+      options.settleTimeoutMs ?? 2000,
+      10,
+      forceSignal,
+    );
     if (!settled)
       warnings.push({
         code: 'KAL_WARN_OPEN_CONNECTIONS',
@@ -78,45 +109,50 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
       });
     for (const o of observers) reports.push(await o.stop());
   } finally {
-    for (const o of observers.slice(reports.length)) await o.stop().catch(() => {});
+    if (reports.length < observers.length) await closeAll(observers);
   }
-  const title = options.command?.length ? options.command.join(' ') : `port ${options.port}`;
+  const title = command ? command.join(' ') : `port ${options.port}`;
   const elapsedMs = performance.now() - started;
   return {
-    run: {
-      name: 'watch',
-      title: title.length > 60 ? title.slice(0, 57) + '...' : title,
-      subject: `${serverAddress ?? '*'}:${options.port}`,
-      config: null,
-      client: { requests: 0, completed: 0, errors: [], elapsedMs },
-      observers: reports,
-      agreement: compareObservers(reports),
-      verdict: decideVerdict(reports),
-      warnings,
-    },
+    run: runReport(
+      {
+        name: 'watch',
+        title: title.length > 60 ? title.slice(0, 57) + '...' : title,
+        // Unbracketed for IPv6 (::1:8080), as reports have always had it: the JSON must not change here.
+        subject: `${serverAddress ?? '*'}:${options.port}`,
+        config: null,
+        client: { requests: 0, completed: 0, errors: [], elapsedMs },
+      },
+      reports,
+      { warnings },
+    ),
     exitCode,
     exitSignal,
   };
 }
 
-/** Run the command with the terminal's stdio (its output passes through untouched). */
+/**
+ * Runs the command with the terminal's stdio (its output passes through untouched) until it exits.
+ * `signal` gives it SIGINT, as Ctrl-C does (when Ctrl-C comes from the terminal the command gets
+ * its own; this forwards one that does not); `forceSignal` and `durationMs` give it SIGTERM.
+ */
 function runCommand(
   command: string[],
-  durationMs: number | undefined,
+  options: Pick<WatchOptions, 'durationMs' | 'signal' | 'forceSignal'>,
   warnings: Warning[],
 ): Promise<{ exitCode: number | null; exitSignal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit' });
-    const untrack = track({
-      label: `watched command ${command[0]}`,
-      close: () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      },
-    });
-    // Ctrl-C reaches the command too when it comes from the terminal; forward it when it does not.
-    const offInterrupt = onInterrupt(() => {
-      if (child.exitCode === null) child.kill('SIGINT');
-    });
+    const running = () => child.exitCode === null && child.signalCode === null;
+    let killTimer: NodeJS.Timeout | undefined;
+    const terminate = () => {
+      if (!running()) return;
+      child.kill('SIGTERM');
+      killTimer ??= setTimeout(() => running() && child.kill('SIGKILL'), KILL_AFTER_MS);
+    };
+    const offInterrupt = onAbort(options.signal, () => running() && child.kill('SIGINT'));
+    const offForce = onAbort(options.forceSignal, terminate);
+    const { durationMs } = options;
     const timer =
       durationMs !== undefined
         ? setTimeout(() => {
@@ -124,13 +160,14 @@ function runCommand(
               code: 'KAL_WARN_DURATION',
               message: `the command was stopped after --duration ${durationMs / 1000} s`,
             });
-            child.kill('SIGTERM');
+            terminate();
           }, durationMs)
         : undefined;
     const done = () => {
       clearTimeout(timer);
+      clearTimeout(killTimer);
       offInterrupt();
-      untrack();
+      offForce();
     };
     child.once('error', (error: NodeJS.ErrnoException) => {
       done();
@@ -146,21 +183,5 @@ function runCommand(
       done();
       resolve({ exitCode: code, exitSignal: signal });
     });
-  });
-}
-
-/** Without a command: until --duration elapses or Ctrl-C. */
-function waitForStop(durationMs: number | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = durationMs !== undefined ? setTimeout(finish, durationMs) : undefined;
-    const offInterrupt = onInterrupt(finish);
-    // Keep the event loop alive while waiting for Ctrl-C.
-    const keepAlive = durationMs === undefined ? setInterval(() => {}, 1 << 30) : undefined;
-    function finish() {
-      clearTimeout(timer);
-      clearInterval(keepAlive);
-      offInterrupt();
-      resolve();
-    }
   });
 }

@@ -16,10 +16,44 @@ export interface Endpoint {
 /** Which observer saw what: each counts connections on its own, from its own evidence. */
 export type ObserverName = 'server' | 'kernel' | 'wire' | 'proxy';
 
+/** Every warning code a report can hold: the warnings table of docs/errors.md (a test compares them). */
+export const WARNING_CODES = [
+  // Reading a capture (decode/capture.ts, pcap.ts, pcapng.ts).
+  'KAL_WARN_TRUNCATED',
+  'KAL_WARN_BAD_RECORD_LENGTH',
+  'KAL_WARN_MALFORMED_BLOCK',
+  'KAL_WARN_UNKNOWN_VERSION',
+  // Decoding packets (analyze/capture-analysis.ts) and following connections (analyze/tracker.ts).
+  'KAL_WARN_LINK_TYPE',
+  'KAL_WARN_FRAGMENTS',
+  'KAL_WARN_MALFORMED',
+  'KAL_WARN_NO_TCP',
+  'KAL_WARN_MISSING_BYTES',
+  // Live capture (observe/capture.ts).
+  'KAL_WARN_CAPTURE_DROPS',
+  'KAL_WARN_CAPTURE_STREAM',
+  'KAL_WARN_CAPTURE_LAG',
+  // The socket table (decode/procnet.ts, observe/socket-table.ts).
+  'KAL_WARN_PROCNET_MALFORMED_LINE',
+  'KAL_WARN_PROCNET_UNKNOWN_STATE',
+  'KAL_WARN_PROCNET_TCP6_UNREADABLE',
+  // Runs (lab/engine.ts, lab/watch.ts).
+  'KAL_WARN_NOT_SETTLED',
+  'KAL_WARN_OPEN_CONNECTIONS',
+  'KAL_WARN_DURATION',
+  'KAL_WARN_TLS',
+  // The proxy (observe/proxy.ts).
+  'KAL_WARN_ACCEPT_FAILED',
+  'KAL_WARN_UPSTREAM_UNREACHABLE',
+  'KAL_WARN_CLOSED_AT_STOP',
+] as const;
+
+export type WarningCode = (typeof WARNING_CODES)[number];
+
 /** A partial failure or an oddity, shown to the user and kept in the JSON. */
 export interface Warning {
   /** Stable code, e.g. KAL_WARN_TRUNCATED. */
-  code: string;
+  code: WarningCode;
   message: string;
 }
 

@@ -12,25 +12,24 @@
  */
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
 import { CaptureAnalysis } from '../analyze/capture-analysis.js';
 import type { CaptureAnalysisOptions } from '../analyze/capture-analysis.js';
-import { compareObservers } from '../analyze/agreement.js';
-import { decideVerdict } from '../analyze/verdict.js';
+import { runReport } from '../analyze/run-report.js';
+import type { ObserverHead, RunHead } from '../analyze/run-report.js';
 import { FileError, KeepaliveLabError } from '../errors.js';
 import type { ConnectionRecord, Endpoint, RunReport } from '../model/report.js';
 import type { TcpPacket } from '../model/packet.js';
+import { onAbort } from '../util/abort.js';
 
-export interface AnalyzeFocus {
+/** What to analyze in a capture, where its records go, and how to stop. */
+export interface AnalyzeOptions {
   /** Keep connections with this port on either side. */
   port?: number;
-  /** Keep connections to this server only. */
+  /** Keep connections to this server only (an IP address, canonical: see parseEndpoint). */
   server?: Endpoint;
   /** Frame HTTP (default true). */
   http?: boolean;
-}
-
-/** Where the records go as the capture is read. */
-export interface AnalyzeOutput {
   /** Records kept in the report: those of the first N connections (default: all). */
   keepConnections?: number;
   /** Each connection's record as the connection ends, in id order (see CaptureAnalysis). */
@@ -41,15 +40,24 @@ export interface AnalyzeOutput {
    * output slows the analysis down instead of letting records pile up in memory.
    */
   afterChunk?: () => Promise<void> | void;
+  /** What the report calls the source (default: the path; for a stream '-', titled 'standard input'). */
+  subject?: string;
+  /** Stops reading: the file is closed (a stream destroyed) and the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** Read chunks of 1 MiB: large enough that per-chunk overhead vanishes, small enough to stay flat. */
 const CHUNK = 1024 * 1024;
 
-type AfterChunk = AnalyzeOutput['afterChunk'];
+type AfterChunk = AnalyzeOptions['afterChunk'];
 
 /** Feeds the file at `path` to `analysis`, reading the next chunk while the current one is decoded. */
-async function pushFile(analysis: CaptureAnalysis, path: string, afterChunk: AfterChunk): Promise<void> {
+async function pushFile(
+  analysis: CaptureAnalysis,
+  path: string,
+  afterChunk: AfterChunk,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const handle = await open(path, 'r');
   let current = Buffer.allocUnsafe(CHUNK);
   let spare = Buffer.allocUnsafe(CHUNK);
@@ -58,6 +66,7 @@ async function pushFile(analysis: CaptureAnalysis, path: string, afterChunk: Aft
     for (;;) {
       const { bytesRead } = await reading;
       reading = null;
+      signal?.throwIfAborted();
       if (bytesRead === 0) break;
       const chunk = current;
       reading = handle.read(spare, 0, CHUNK, null);
@@ -74,77 +83,83 @@ async function pushFile(analysis: CaptureAnalysis, path: string, afterChunk: Aft
   }
 }
 
+/** Feeds a stream to `analysis`; an abort destroys the stream (a read may wait for bytes that never come). */
 async function pushStream(
   analysis: CaptureAnalysis,
-  stream: NodeJS.ReadableStream,
+  stream: Readable,
   afterChunk: AfterChunk,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
-  for await (const chunk of stream) {
-    analysis.push(chunk as Buffer);
-    if (afterChunk) await afterChunk();
+  const off = onAbort(signal, () => stream.destroy());
+  try {
+    for await (const chunk of stream) {
+      analysis.push(chunk as Buffer);
+      if (afterChunk) await afterChunk();
+    }
+  } finally {
+    off();
   }
+  signal?.throwIfAborted();
 }
 
-export async function analyzeCapture(
-  path: string,
-  focus: AnalyzeFocus = {},
-  input?: NodeJS.ReadableStream,
-  output: AnalyzeOutput = {},
-): Promise<RunReport> {
-  const options: CaptureAnalysisOptions = { http: focus.http ?? true };
-  if (output.keepConnections !== undefined) options.keepConnections = output.keepConnections;
-  if (output.onConnection) options.onConnection = output.onConnection;
-  const accept = acceptFor(focus);
-  if (accept) options.accept = accept;
-  const serverPort = focus.server?.port ?? focus.port;
-  if (serverPort !== undefined) options.serverPorts = [serverPort];
-  const analysis = new CaptureAnalysis(options);
+/**
+ * Analyzes a capture (pcap or pcapng): a file at `source`, or a stream of its bytes (stdin, a
+ * socket, tcpdump's stdout). Resolves with the run's report: one observer, the wire.
+ */
+export async function analyzeCapture(source: string | Readable, options: AnalyzeOptions = {}): Promise<RunReport> {
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const subject = typeof source === 'string' ? source : (options.subject ?? '-');
+  const analysisOptions: CaptureAnalysisOptions = { http: options.http ?? true };
+  if (options.keepConnections !== undefined) analysisOptions.keepConnections = options.keepConnections;
+  if (options.onConnection) analysisOptions.onConnection = options.onConnection;
+  const accept = acceptFor(options);
+  if (accept) analysisOptions.accept = accept;
+  const serverPort = options.server?.port ?? options.port;
+  if (serverPort !== undefined) analysisOptions.serverPorts = [serverPort];
+  const analysis = new CaptureAnalysis(analysisOptions);
   try {
-    if (input !== undefined) await pushStream(analysis, input, output.afterChunk);
-    else await pushFile(analysis, path, output.afterChunk);
+    if (typeof source === 'string') await pushFile(analysis, source, options.afterChunk, signal);
+    else await pushStream(analysis, source, options.afterChunk, signal);
   } catch (error) {
+    if (signal?.aborted) throw signal.reason;
     const e = error as NodeJS.ErrnoException;
     // Only the system's errors (open, read) are about the file; anything else is a bug to show as is.
     if (error instanceof KeepaliveLabError || typeof e?.syscall !== 'string') throw error;
     throw new FileError(
       e.code === 'ENOENT'
-        ? `no such file: ${path}`
+        ? `no such file: ${subject}`
         : e.code === 'EISDIR'
-          ? `${path} is a directory, not a capture`
-          : `cannot read ${path}: ${e.message}`,
+          ? `${subject} is a directory, not a capture`
+          : `cannot read ${subject}: ${e.message}`,
       { cause: error },
     );
   }
   analysis.end();
   // Hands over the records of the connections still open.
   const { report, summary } = analysis.result();
-  if (output.afterChunk) await output.afterChunk();
-  const observers = [report];
-  return {
-    ...analyzeRunHead(path),
-    observers,
-    agreement: compareObservers(observers),
-    verdict: decideVerdict(observers),
-    warnings: [],
-    capture: summary,
-  };
+  if (options.afterChunk) await options.afterChunk();
+  return runReport(analyzeRunHead(subject), [report], { capture: summary });
 }
 
 /**
- * The fields of analyze's RunReport known before the capture is read, in their order: `analyze
- * --json` writes them (and the observer's first fields) before the first record (report/json.ts).
+ * The wire observer's fields before its connections, as CaptureAnalysis reports them: with the
+ * run's head, what `analyze --json` writes before the first record (report/json-stream.ts).
  */
-export function analyzeRunHead(path: string): Pick<RunReport, 'name' | 'title' | 'subject' | 'config' | 'client'> {
+export const WIRE_HEAD: ObserverHead = { observer: 'wire', available: true, seesRequests: true };
+
+/** The fields of analyze's RunReport known before the capture is read. */
+export function analyzeRunHead(subject: string): RunHead {
   return {
     name: 'analyze',
-    title: path === '-' ? 'standard input' : basename(path),
-    subject: path,
+    title: subject === '-' ? 'standard input' : basename(subject),
+    subject,
     config: null,
     client: null,
   };
 }
 
-function acceptFor(focus: AnalyzeFocus): ((p: TcpPacket) => boolean) | undefined {
+function acceptFor(focus: Pick<AnalyzeOptions, 'port' | 'server'>): ((p: TcpPacket) => boolean) | undefined {
   const server = focus.server;
   if (server !== undefined) {
     return (p) =>

@@ -9,10 +9,9 @@ import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { CaptureAnalysis } from '../analyze/capture-analysis.js';
-import { computeTotals } from '../analyze/totals.js';
+import { unavailableReport } from '../analyze/run-report.js';
 import { CaptureUnavailableError } from '../errors.js';
 import type { ObserverReport, Warning } from '../model/report.js';
-import { track } from '../util/lifecycle.js';
 import { waitFor } from '../util/time.js';
 import { TcpFlag } from '../model/packet.js';
 import type { Observer } from './observer.js';
@@ -61,7 +60,8 @@ export class CaptureObserver implements Observer {
   private unavailable: CaptureUnavailableError | undefined;
   private stderr = '';
   private exited: Promise<void> = Promise.resolve();
-  private untrack: () => void = () => {};
+  /** close() was called: nothing may start any more. */
+  private closed = false;
   private streamError: Error | undefined;
   /**
    * End markers. Stopping tcpdump loses what still sits in its kernel buffer, and "every connection
@@ -88,6 +88,8 @@ export class CaptureObserver implements Observer {
   async start(): Promise<void> {
     try {
       await this.startMarker();
+      // Closed while the marker was starting (an aborted run): tcpdump must not start after that.
+      if (this.closed) return void (await this.closeMarker());
       await this.spawn();
     } catch (error) {
       if (error instanceof CaptureUnavailableError) this.unavailable = error;
@@ -148,7 +150,6 @@ export class CaptureObserver implements Observer {
     ];
     const child = spawn(this.options.tcpdump ?? 'tcpdump', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    this.untrack = track({ label: 'tcpdump', close: () => this.kill() });
     this.exited = new Promise((resolve) => child.once('close', () => resolve()));
     child.stdout!.on('data', (chunk: Buffer) => {
       if (this.streamError) return;
@@ -178,7 +179,6 @@ export class CaptureObserver implements Observer {
       };
       const onError = (error: NodeJS.ErrnoException) => {
         cleanup();
-        this.untrack();
         reject(
           error.code === 'ENOENT'
             ? new CaptureUnavailableError('tcpdump is not installed', FIX_MISSING, { cause: error })
@@ -187,7 +187,6 @@ export class CaptureObserver implements Observer {
       };
       const onExit = () => {
         cleanup();
-        this.untrack();
         const text = this.stderr.trim().split('\n').pop() ?? '';
         const denied = /permission|not permitted|privilege/i.test(this.stderr);
         reject(
@@ -232,23 +231,23 @@ export class CaptureObserver implements Observer {
     clearTimeout(timer);
   }
 
+  /** Kills tcpdump (if it runs or is starting) and closes the marker port; no report. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([this.kill(), this.closeMarker()]);
+  }
+
   async stop(): Promise<ObserverReport> {
     const complete = await this.sync();
     await this.closeMarker();
     if (this.unavailable) {
-      return {
-        observer: 'wire',
-        available: false,
+      return unavailableReport('wire', {
         reason: this.unavailable.message,
         fix: this.unavailable.fix,
         seesRequests: true,
-        totals: computeTotals([], null),
-        connections: [],
-        warnings: [],
-      };
+      });
     }
     await this.kill();
-    this.untrack();
     const warnings: Warning[] = [];
     if (!complete)
       warnings.push({

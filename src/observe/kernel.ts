@@ -4,6 +4,7 @@
  */
 import { kernelConnections } from '../analyze/kernel.js';
 import type { KernelFocus, TableSnapshot } from '../analyze/kernel.js';
+import { unavailableReport } from '../analyze/run-report.js';
 import { computeTotals } from '../analyze/totals.js';
 import type { SocketEntry } from '../decode/procnet.js';
 import type { ObserverReport, Warning } from '../model/report.js';
@@ -81,21 +82,20 @@ export class KernelObserver implements Observer {
     return true; // the last snapshot, taken at stop(), waits for closing handshakes itself
   }
 
-  async stop(): Promise<ObserverReport> {
+  async close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.sampling;
+  }
+
+  async stop(): Promise<ObserverReport> {
+    await this.close();
     if (this.unavailable !== undefined) {
-      return {
-        observer: 'kernel',
-        available: false,
+      return unavailableReport('kernel', {
         reason: this.unavailable,
         fix: 'run on Linux with /proc mounted',
         seesRequests: false,
-        totals: computeTotals([], null),
-        connections: [],
-        warnings: [],
-      };
+      });
     }
     // Final snapshot once closing handshakes (FIN_WAIT1, LAST_ACK...) have run their course.
     for (let i = 0; i < 50; i++) {

@@ -15,4 +15,14 @@ export interface Observer {
   /** Catch up with everything that happened until now (a capture reads its backlog). */
   sync?(): Promise<boolean>;
   stop(): Promise<ObserverReport>;
+  /**
+   * Releases at once whatever the observer holds (a child process, a timer, a listener), without a
+   * report: the run was aborted. Safe to call at any time, more than once, and after stop().
+   */
+  close(): Promise<void>;
+}
+
+/** Closes observers (those never started included), ignoring their errors: the way out of an aborted run. */
+export async function closeAll(observers: readonly Observer[]): Promise<void> {
+  await Promise.all(observers.map((o) => o.close().catch(() => undefined)));
 }

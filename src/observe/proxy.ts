@@ -22,11 +22,12 @@ import { computeTotals } from '../analyze/totals.js';
 import { Http1Connection } from '../decode/http1.js';
 import type { Http1Options, HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
 import { KeepaliveLabError, PortInUseError } from '../errors.js';
-import type { ConnectionRecord, Endpoint, ObserverReport, Side, Warning } from '../model/report.js';
+// The Link class calls the one host:port formatter by its former local name.
+import { formatHostPort as formatEndpoint, normalizeAddress } from '../model/endpoint.js';
+import type { ConnectionRecord, Endpoint, ObserverReport, Side, Warning, WarningCode } from '../model/report.js';
+import { plural } from '../util/text.js';
 import { nowMicros, type Micros } from '../model/time.js';
-import { track } from '../util/lifecycle.js';
 import type { Observer } from './observer.js';
-import { normalizeAddress } from './server-accounting.js';
 
 export interface ProxyOptions {
   /** Address to listen on (default 127.0.0.1: loopback unless asked otherwise). */
@@ -58,7 +59,7 @@ export const ProxyWarning = {
   UPSTREAM_UNREACHABLE: 'KAL_WARN_UPSTREAM_UNREACHABLE',
   CLOSED_AT_STOP: 'KAL_WARN_CLOSED_AT_STOP',
   ACCEPT_FAILED: 'KAL_WARN_ACCEPT_FAILED',
-} as const;
+} as const satisfies Record<string, WarningCode>;
 
 /** Error codes that mean the peer reset the connection (or it was reset under our write). */
 function isReset(error: NodeJS.ErrnoException): boolean {
@@ -69,10 +70,6 @@ function isReset(error: NodeJS.ErrnoException): boolean {
 function errorCode(error: Error): string {
   const inner = error instanceof AggregateError && error.errors.length > 0 ? (error.errors[0] as Error) : error;
   return (inner as NodeJS.ErrnoException).code ?? inner.message;
-}
-
-function formatEndpoint(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** Request targets are never read: no string per request. */
@@ -348,7 +345,9 @@ export class TcpProxy implements Observer {
   private readonly warnings: Warning[] = [];
   private bound: Endpoint | null = null;
   private stopping: Promise<ObserverReport> | null = null;
-  private untrack: (() => void) | null = null;
+  /** destroy(): no grace for connections with a request in flight. */
+  private hurried = false;
+  private endGrace: (() => void) | null = null;
   /** Checks connect timeouts once in a while: cheaper than a timer per connection. */
   private sweep: NodeJS.Timeout | null = null;
   /** The target is an IP literal: no need to ask each upstream socket for its peer address. */
@@ -386,7 +385,8 @@ export class TcpProxy implements Observer {
           reject(
             new PortInUseError(host, port, {
               cause: error,
-              hint: 'choose another port with --listen, or port 0 for a free one',
+              option: 'listenPort',
+              hint: (option) => `choose another port with ${option}, or port 0 for a free one`,
             }),
           );
         else
@@ -417,10 +417,6 @@ export class TcpProxy implements Observer {
     this.sweep.unref();
     const a = this.server.address() as AddressInfo;
     this.bound = { address: normalizeAddress(a.address), port: a.port };
-    this.untrack = track({
-      label: `proxy on ${formatEndpoint(this.bound.address, this.bound.port)}`,
-      close: async () => void (await this.stop()),
-    });
   }
 
   progress(): ProxyProgress {
@@ -451,14 +447,14 @@ export class TcpProxy implements Observer {
     if (unreachable > 0) {
       warnings.push({
         code: ProxyWarning.UPSTREAM_UNREACHABLE,
-        message: `proxy: ${unreachable} client connection${unreachable === 1 ? '' : 's'} closed because ${formatEndpoint(this.targetHost, this.targetPort)} could not be reached (${[...this.unreachableReasons].join(', ')})`,
+        message: `proxy: ${plural(unreachable, 'client connection')} closed because ${formatEndpoint(this.targetHost, this.targetPort)} could not be reached (${[...this.unreachableReasons].join(', ')})`,
       });
     }
     const closedAtStop = connections.filter((c) => c.openAtEnd).length;
     if (this.stopping !== null && closedAtStop > 0) {
       warnings.push({
         code: ProxyWarning.CLOSED_AT_STOP,
-        message: `proxy: ${closedAtStop} connection${closedAtStop === 1 ? ' was' : 's were'} still open at stop and closed by the proxy (who would have closed first is unknown)`,
+        message: `proxy: ${plural(closedAtStop, 'connection was', 'connections were')} still open at stop and closed by the proxy (who would have closed first is unknown)`,
       });
     }
     return {
@@ -481,6 +477,17 @@ export class TcpProxy implements Observer {
     return this.stopping;
   }
 
+  /** stop() without the grace (or cutting short a grace under way): open connections are destroyed now. */
+  destroy(): Promise<ObserverReport> {
+    this.hurried = true;
+    this.endGrace?.();
+    return this.stop();
+  }
+
+  async close(): Promise<void> {
+    await this.destroy();
+  }
+
   private expireConnects(): void {
     const before = Date.now() - this.connectTimeoutMs;
     for (const link of this.open) if (link.record.start! <= before) link.connectTimedOut();
@@ -493,17 +500,19 @@ export class TcpProxy implements Observer {
     for (const link of this.open) link.closeWhenIdle();
     if (this.open.size > 0) {
       let timer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.graceMs)));
+      const graceOver = new Promise<void>((resolve) => {
+        this.endGrace = resolve;
+        timer = setTimeout(resolve, this.hurried ? 0 : this.graceMs);
+      });
       await Promise.race([this.whenSettled(0), graceOver]);
       clearTimeout(timer);
+      this.endGrace = null;
       for (const link of this.open) link.destroy();
       await this.whenSettled(0);
     }
     await serverClosed;
     clearInterval(this.sweep ?? undefined);
     this.sweep = null;
-    this.untrack?.();
-    this.untrack = null;
     return this.snapshot();
   }
 

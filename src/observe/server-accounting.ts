@@ -10,6 +10,7 @@ import { newConnectionRecord } from '../analyze/record.js';
 import { computeTotals } from '../analyze/totals.js';
 import { connectionOptions, isPersistent } from '../decode/http1.js';
 import type { HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
+import { normalizeAddress } from '../model/endpoint.js';
 import type { ConnectionRecord, HttpEvidence, ObserverReport } from '../model/report.js';
 import { nowMicros } from '../model/time.js';
 import type { Observer } from './observer.js';
@@ -52,9 +53,13 @@ export class ServerAccounting implements Observer {
     return this.entries.length;
   }
 
-  async stop(): Promise<ObserverReport> {
+  async close(): Promise<void> {
     this.server.off('connection', this.onConnection);
     this.server.off('request', this.onRequest);
+  }
+
+  async stop(): Promise<ObserverReport> {
+    await this.close();
     const connections = this.entries.map((e) => ({ ...e.record, openAtEnd: !e.closed }));
     return {
       observer: 'server',
@@ -144,10 +149,4 @@ export class ServerAccounting implements Observer {
       entry.counter.responseEnd(response, response.ts);
     });
   }
-}
-
-/** '::ffff:127.0.0.1' -> '127.0.0.1', as the kernel table and the wire show it. */
-export function normalizeAddress(address: string | undefined): string {
-  if (address === undefined) return '';
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

@@ -7,25 +7,39 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { parseProcNetTcp, type SocketEntry, type TcpState } from '../decode/procnet.js';
 import { FileError } from '../errors.js';
-import type { Warning } from '../model/report.js';
+import type { Warning, WarningCode } from '../model/report.js';
 
 /** Warning codes readSocketTable adds to the parser's. */
 export const SocketTableWarning = {
   /** /proc/net/tcp6 exists but could not be read: only IPv4 sockets are listed. */
   TCP6_UNREADABLE: 'KAL_WARN_PROCNET_TCP6_UNREADABLE',
-} as const;
+} as const satisfies Record<string, WarningCode>;
+
+export interface SocketTableOptions {
+  /** Where procfs is mounted; default '/proc'. Tests point it at a fixture directory. */
+  root?: string;
+  /** Parse only sockets with one of these local or remote ports (much cheaper on a busy host). */
+  ports?: readonly number[];
+}
+
+/** The sockets, IPv4 first, and what could not be read. */
+export interface SocketTable {
+  entries: SocketEntry[];
+  warnings: Warning[];
+}
+
+/** What filterSockets keeps: every criterion given must hold. */
+export interface SocketFilter {
+  port?: number;
+  state?: TcpState | TcpState[];
+}
 
 /**
  * Reads and parses `<root>/net/tcp` and `<root>/net/tcp6` (IPv4 entries first). A missing tcp6 (IPv6
  * disabled, ipv6.disable=1) just yields the IPv4 table; tcp6 unreadable for another reason is a warning.
  * Throws FileError (KAL_ERR_FILE) when `<root>/net/tcp` cannot be read, e.g. not on Linux.
  */
-export async function readSocketTable(options?: {
-  /** Where procfs is mounted; default '/proc'. Tests point it at a fixture directory. */
-  root?: string;
-  /** Parse only sockets with one of these local or remote ports (much cheaper on a busy host). */
-  ports?: readonly number[];
-}): Promise<{ entries: SocketEntry[]; warnings: Warning[] }> {
+export async function readSocketTable(options?: SocketTableOptions): Promise<SocketTable> {
   const root = options?.root ?? '/proc';
   // The kernel prints addresses as host-order words; this is the host whose kernel wrote them.
   const byteOrder = endianness() === 'BE' ? 'be' : 'le';
@@ -64,10 +78,7 @@ export async function readSocketTable(options?: {
  * Entries matching every given criterion: `port` the local or the remote port, `state` one of the
  * states (an empty list matches nothing). Without criteria, all entries. Keeps the input order.
  */
-export function filterSockets(
-  entries: SocketEntry[],
-  filter: { port?: number; state?: TcpState | TcpState[] },
-): SocketEntry[] {
+export function filterSockets(entries: SocketEntry[], filter: SocketFilter): SocketEntry[] {
   const { port, state } = filter;
   const states = state === undefined ? null : new Set(Array.isArray(state) ? state : [state]);
   return entries.filter(

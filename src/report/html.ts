@@ -5,7 +5,9 @@
  * with the side that closed first.
  */
 import { primaryObserver } from '../analyze/verdict.js';
+import { formatEndpoint } from '../model/endpoint.js';
 import type { ConnectionRecord, ObserverReport, Report, RunReport } from '../model/report.js';
+import { runSummary } from './summary.js';
 import { formatMs, formatNumber } from './text.js';
 
 /** A timeline taller than this many bars is cut (the JSON report has every connection). */
@@ -48,9 +50,10 @@ ${report.runs.map(runSection).join('\n')}
 
 function summaryTable(runs: readonly RunReport[]): string {
   const rows = runs.map((run, i) => {
-    const o = primaryObserver(run.observers);
-    const t = o?.totals;
-    return `<tr><td>${i + 1}</td><td>${escapeHtml(run.title)}</td><td>${t?.requests ?? '-'}</td><td>${t?.connections ?? '-'}</td><td>${t ? formatNumber(t.requests / Math.max(1, t.connections)) : '-'}</td><td>${t?.syns ?? '-'}</td><td>${t ? `${t.closedFirstBy.client}/${t.closedFirstBy.server}` : '-'}</td><td class="text ${run.agreement.agree ? 'ok' : 'bad'}">${run.agreement.agree ? 'agree' : 'disagree'}</td><td class="text verdict">${escapeHtml(run.verdict.summary)}</td></tr>`;
+    const f = runSummary(run);
+    const closed = f.closing ? `${f.closing.closedFirstBy.client}/${f.closing.closedFirstBy.server}` : '-';
+    const rpc = f.requestsPerConnection === null ? '-' : formatNumber(f.requestsPerConnection);
+    return `<tr><td>${i + 1}</td><td>${escapeHtml(run.title)}</td><td>${f.requests}</td><td>${f.connections ?? '-'}</td><td>${rpc}</td><td>${f.syns ?? '-'}</td><td>${closed}</td><td class="text ${f.agree ? 'ok' : 'bad'}">${f.agree ? 'agree' : 'disagree'}</td><td class="text verdict">${escapeHtml(run.verdict.summary)}</td></tr>`;
   });
   return `<table><tr><th>#</th><th>run</th><th>requests</th><th>connections</th><th>req/conn</th><th>SYNs</th><th>first FIN client/server</th><th>observers</th><th>verdict</th></tr>\n${rows.join('\n')}</table>`;
 }
@@ -101,7 +104,7 @@ function timeline(connections: readonly ConnectionRecord[], observer: string, om
     const start = x(c.start ?? t0);
     const end = Math.max(start + 2, x(c.end ?? t1));
     const color = c.resetBy ? '#cf222e' : c.requests > 1 ? '#2da44e' : '#d4a72c';
-    const tip = `#${c.id} ${c.client.address}:${c.client.port} -> ${c.server.address}:${c.server.port}\n${c.requests} request(s), statuses ${c.statusCodes.join(' ') || '-'}\n${c.start !== null && c.end !== null ? `lasted ${formatMs(c.end - c.start)}` : ''}\nfirst FIN: ${c.closedFirstBy ?? '-'}${c.resetBy ? `, RST by ${c.resetBy}` : ''}${c.notes.length ? '\n' + c.notes.join('; ') : ''}`;
+    const tip = `#${c.id} ${formatEndpoint(c.client)} -> ${formatEndpoint(c.server)}\n${c.requests} request(s), statuses ${c.statusCodes.join(' ') || '-'}\n${c.start !== null && c.end !== null ? `lasted ${formatMs(c.end - c.start)}` : ''}\nfirst FIN: ${c.closedFirstBy ?? '-'}${c.resetBy ? `, RST by ${c.resetBy}` : ''}${c.notes.length ? '\n' + c.notes.join('; ') : ''}`;
     const mark = c.closedFirstBy
       ? `<text x="${(end + 3).toFixed(1)}" y="${y + BAR - 3}">${c.closedFirstBy === 'client' ? 'C' : 'S'}</text>`
       : '';

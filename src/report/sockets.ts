@@ -3,6 +3,7 @@
  * entries in, string out; rows keep the order they are given in.
  */
 import type { SocketEntry, TcpState } from '../decode/procnet.js';
+import { formatHostPort } from '../model/endpoint.js';
 import type { Endpoint } from '../model/report.js';
 
 const HEADERS = ['State', 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port', 'Timer'] as const;
@@ -70,8 +71,7 @@ export function renderSocketTable(entries: SocketEntry[], options?: { color?: bo
 
 /** `a.b.c.d:port` or `[v6]:port`; `*` for port 0 as ss prints it. */
 function formatEndpoint(endpoint: Endpoint): string {
-  const address = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
-  return `${address}:${endpoint.port === 0 ? '*' : String(endpoint.port)}`;
+  return formatHostPort(endpoint.address, endpoint.port === 0 ? '*' : endpoint.port);
 }
 
 /** `kind,time,retransmits` like ss -o's timer:(...), `-` when no timer is pending. */

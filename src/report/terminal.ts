@@ -4,7 +4,10 @@
  * table shows one observer's connections.
  */
 import { primaryObserver } from '../analyze/verdict.js';
-import type { ConnectionRecord, Endpoint, ObserverReport, Report, RunReport } from '../model/report.js';
+import { formatEndpoint } from '../model/endpoint.js';
+import type { ConnectionRecord, ObserverReport, Report, RunReport } from '../model/report.js';
+import { runSummary } from './summary.js';
+import type { RunSummary } from './summary.js';
 import { COLOR, PLAIN, formatMs, formatNumber, table } from './text.js';
 import type { Style } from './text.js';
 
@@ -83,12 +86,12 @@ function sideCount(counts: { client: number; server: number }): string {
   return parts.length > 0 ? parts.join(', ') : '0';
 }
 
-function closedFirst(o: ObserverReport): string {
-  const c = o.totals.closedFirstBy;
+function closedFirst(closing: NonNullable<RunSummary['closing']>): string {
+  const c = closing.closedFirstBy;
   if (c.client === 0 && c.server === 0) {
-    if (o.totals.resets > 0) {
+    if (closing.resets > 0) {
       // From the totals: `connections` may hold only the first ones (analyze keeps the rows it prints).
-      const by = (['client', 'server'] as const).filter((side) => o.totals.resetsBy[side] > 0);
+      const by = (['client', 'server'] as const).filter((side) => closing.resetsBy[side] > 0);
       return `RST by ${by.join(' and ')}`;
     }
     return c.unknown > 0 ? 'open' : '-';
@@ -124,32 +127,23 @@ export function renderSummary(runs: readonly RunReport[], s: Style = PLAIN, subj
   ];
   const rows: string[][] = [header.map((h) => s.bold(h))];
   runs.forEach((run, i) => {
-    const primary = primaryObserver(run.observers);
-    const kernel = run.observers.find((o) => o.observer === 'kernel' && o.available);
-    const wire = run.observers.find((o) => o.observer === 'wire' && o.available);
-    const t = primary?.totals;
-    const requests = primary?.seesRequests ? t!.requests : (run.client?.completed ?? 0);
-    const rpc = t?.requestsPerConnection ? formatNumber(t.requests / Math.max(1, t.connections)) : '-';
-    const seen = run.observers.filter((o) => o.available).map((o) => o.observer);
+    const f = runSummary(run);
+    const seen = f.available;
     const agree =
-      seen.length < 2
-        ? seen.join('') || 'none'
-        : run.agreement.agree
-          ? s.green(`${seen.length} agree`)
-          : s.red('disagree');
-    // TIME_WAIT: the kernel's table is the direct evidence; the wire's first FIN otherwise.
-    const tw = kernel ? sideCount(kernel.totals.timeWait) : wire ? sideCount(wire.totals.timeWait) : '-';
+      seen.length < 2 ? seen.join('') || 'none' : f.agree ? s.green(`${seen.length} agree`) : s.red('disagree');
+    const dash = (value: number | null, format: (n: number) => string = String) =>
+      value === null ? '-' : format(value);
     rows.push([
       String(i + 1),
       run.title,
-      String(requests),
-      t ? String(t.connections) : '-',
-      rpc,
-      t ? String(t.reusedRequests) : '-',
-      wire?.totals.syns !== null && wire !== undefined ? String(wire.totals.syns) : '-',
-      primary ? closedFirst(primary) : '-',
-      tw,
-      run.client ? formatMs(run.client.elapsedMs) : '-',
+      String(f.requests),
+      dash(f.connections),
+      dash(f.requestsPerConnection, (n) => formatNumber(n)),
+      dash(f.reusedRequests),
+      dash(f.syns),
+      f.closing ? closedFirst(f.closing) : '-',
+      f.timeWait ? sideCount(f.timeWait) : '-',
+      dash(f.elapsedMs, formatMs),
       agree,
       run.verdict.summary,
     ]);
@@ -186,10 +180,6 @@ function renderNotes(runs: readonly RunReport[], s: Style): string {
   for (const [what, fix] of unavailable)
     lines.unshift(s.yellow(`observer unavailable — ${what}${fix ? `\n  fix: ${fix}` : ''}`));
   return lines.join('\n');
-}
-
-function endpoint(e: Endpoint): string {
-  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
 
 export function renderConnections(o: ObserverReport, s: Style = PLAIN, limit = 0): string {
@@ -241,8 +231,8 @@ function connectionRow(c: ConnectionRecord, t0: number): string[] {
   const flags = [c.startedBefore ? 'began before' : '', c.openAtEnd ? 'open at end' : '', ...c.notes].filter(Boolean);
   return [
     String(c.id),
-    endpoint(c.client),
-    endpoint(c.server),
+    formatEndpoint(c.client),
+    formatEndpoint(c.server),
     start,
     duration,
     c.handshakeRttMs !== null ? formatMs(c.handshakeRttMs) : '-',

@@ -6,12 +6,18 @@ export { sleep };
 /**
  * Poll `condition` every `everyMs` until it holds or `timeoutMs` passes; resolves to whether it held.
  * Used to wait for events we cannot subscribe to (a socket in the kernel table, a packet on the wire).
+ * An aborted `signal` ends the wait at once (with whether the condition holds then).
  */
-export async function waitFor(condition: () => boolean, timeoutMs: number, everyMs = 10): Promise<boolean> {
+export async function waitFor(
+  condition: () => boolean,
+  timeoutMs: number,
+  everyMs = 10,
+  signal?: AbortSignal,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() >= deadline) return false;
-    await sleep(everyMs);
+    if (Date.now() >= deadline || signal?.aborted) return false;
+    await sleep(everyMs, undefined, signal ? { signal } : undefined).catch(() => undefined);
   }
   return true;
 }

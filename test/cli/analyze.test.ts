@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Writable } from 'node:stream';
 import { writeChurnCapture, writeKeepAliveCapture } from '../../bench/synthetic-capture.js';
-import { buildReport } from '../../src/analyze/report.js';
+import { buildReport } from '../../src/analyze/run-report.js';
+import { Interrupts } from '../../src/cli/interrupts.js';
 import { analyze } from '../../src/cli/analyze.js';
 import { startLabServer } from '../../src/lab/server.js';
 import type { ConnectionRecord, Report } from '../../src/model/report.js';
@@ -373,11 +374,11 @@ test('analyze --json waits for a slow stdout (drain) instead of piling the recor
     if (!ok) refused++;
     return ok;
   }) as typeof slow.write;
-  const code = await analyze.run([CHURN, '--json'], {
-    stdout: slow,
-    stderr: new Writable({ write: (_c, _e, done) => done() }),
-    env: {},
-  });
+  const code = await analyze.run(
+    [CHURN, '--json'],
+    { stdout: slow, stderr: new Writable({ write: (_c, _e, done) => done() }), env: {} },
+    new Interrupts(),
+  );
   assert.equal(code, 0);
   await new Promise<void>((resolve) => slow.end(resolve));
   const report = JSON.parse(text) as Report;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { buildReport } from '../../src/analyze/report.js';
+import { buildReport } from '../../src/analyze/run-report.js';
 import { startLabServer } from '../../src/lab/server.js';
 import type { ObserverReport, RunReport } from '../../src/model/report.js';
 import { analyzeCapture } from '../../src/observe/capture-file.js';

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { runExperiment } from '../../src/lab/engine.js';
 import { demoScenarios } from '../../src/lab/scenarios.js';
 import type { ObserverReport, RunReport } from '../../src/model/report.js';
-import { liveResources } from '../../src/util/lifecycle.js';
+import { assertNothingLeft } from '../support/leaks.js';
 import { captureSkip } from '../support/capture-env.js';
 
 const skip = captureSkip();
@@ -22,8 +22,8 @@ const HOST = '127.0.0.2';
 
 async function experiment(name: string): Promise<RunReport> {
   const s = scenarios.get(name)!;
-  const report = await runExperiment(s.name, s.title, s.config, { host: HOST });
-  assert.deepEqual(liveResources(), [], 'nothing (server, tcpdump) is left running');
+  const report = await runExperiment({ name: s.name, title: s.title, ...s.config, host: HOST });
+  await assertNothingLeft({ host: HOST, port: Number(new URL(report.subject).port) });
   return report;
 }
 
@@ -109,7 +109,7 @@ test('fetch with a 16 KB body never read: one connection per request', { skip },
 
 test('without tcpdump the wire observer says why, and the others still count', async () => {
   const s = scenarios.get('seq-read')!;
-  const r = await runExperiment(s.name, s.title, s.config, { tcpdump: '/nonexistent/tcpdump' });
+  const r = await runExperiment({ name: s.name, title: s.title, ...s.config, tcpdump: '/nonexistent/tcpdump' });
   const wire = r.observers.find((o) => o.observer === 'wire')!;
   assert.equal(wire.available, false);
   assert.match(wire.reason!, /not installed/);
@@ -117,12 +117,12 @@ test('without tcpdump the wire observer says why, and the others still count', a
   assert.equal(r.observers.find((o) => o.observer === 'server')!.totals.connections, 1);
   assert.equal(r.observers.find((o) => o.observer === 'kernel')!.totals.connections, 1);
   assert.equal(r.agreement.agree, true);
-  assert.deepEqual(liveResources(), []);
+  await assertNothingLeft({ host: '127.0.0.1', port: Number(new URL(r.subject).port) });
 });
 
 test('IPv6 loopback: the lab server on ::1, observers agree', { skip }, async () => {
   const s = scenarios.get('seq-unread')!;
-  const r = await runExperiment(s.name, s.title, { ...s.config, requests: 3 }, { host: '::1' });
+  const r = await runExperiment({ name: s.name, title: s.title, ...s.config, requests: 3, host: '::1' });
   for (const name of ['server', 'kernel', 'wire'] as const) assert.equal(observer(r, name).totals.connections, 3, name);
   assert.equal(observer(r, 'wire').connections[0]!.client.address, '::1');
   assertAgree(r);
@@ -133,7 +133,13 @@ test('--target: an external server, seen by the kernel and the wire (no server a
   const target = await startLabServer({ bodySize: 100 });
   t.after(() => target.close());
   const s = scenarios.get('seq-unread')!;
-  const r = await runExperiment('target', 'target', { ...s.config, requests: 4, target: `${target.url}path` });
+  const r = await runExperiment({
+    name: 'target',
+    title: 'target',
+    ...s.config,
+    requests: 4,
+    target: `${target.url}path`,
+  });
   assert.equal(
     r.observers.some((o) => o.observer === 'server'),
     false,
@@ -149,7 +155,7 @@ test(
   { skip },
   async () => {
     const s = scenarios.get('seq-unread')!;
-    const r = await runExperiment('rst', 'rst', { ...s.config, requests: 5, bodySize: 1024 * 1024 });
+    const r = await runExperiment({ name: 'rst', title: 'rst', ...s.config, requests: 5, bodySize: 1024 * 1024 });
     for (const name of ['server', 'kernel', 'wire'] as const)
       assert.equal(observer(r, name).totals.connections, 5, name);
     const wire = observer(r, 'wire');

@@ -19,7 +19,7 @@ import type { LabServerOptions } from '../../src/lab/server.js';
 import type { ConnectionRecord } from '../../src/model/report.js';
 import { ProxyWarning, TcpProxy } from '../../src/observe/proxy.js';
 import type { ProxyOptions } from '../../src/observe/proxy.js';
-import { liveResources } from '../../src/util/lifecycle.js';
+import { portIsFree } from '../support/leaks.js';
 
 const HOST = '127.0.0.1';
 
@@ -450,15 +450,17 @@ test('stop: a connection that does not finish within the grace period is destroy
   assert.equal(proxy.progress().open, 0);
 });
 
-test('start: a busy port is PortInUseError; a running proxy is tracked until stopped', async (t) => {
+test('start: a busy port is PortInUseError naming the option; a running proxy holds its port until stopped', async (t) => {
   const proxy = await startProxy(t, { host: HOST, port: 9 });
-  assert.ok(liveResources().some((r) => r.label === `proxy on ${HOST}:${proxy.address.port}`));
+  assert.equal(await portIsFree(HOST, proxy.address.port), false);
   const second = new TcpProxy({ listenPort: proxy.address.port, targetHost: HOST, targetPort: 9 });
   await assert.rejects(second.start(), (error: unknown) => {
     assert.ok(error instanceof PortInUseError);
     assert.equal(error.code, 'KAL_ERR_PORT_IN_USE');
+    assert.equal(error.option, 'listenPort');
+    assert.match(error.message, /\(choose another port with listenPort, or port 0 for a free one\)$/);
     return true;
   });
   await proxy.stop();
-  assert.ok(!liveResources().some((r) => r.label.startsWith('proxy on')));
+  assert.equal(await portIsFree(HOST, proxy.address.port), true);
 });

@@ -41,7 +41,7 @@ test('analyzeCapture: a stream, cut in pieces of any size', async () => {
   for (const size of [1, 13, 4096]) {
     const pieces: Buffer[] = [];
     for (let at = 0; at < bytes.length; at += size) pieces.push(Buffer.from(bytes.subarray(at, at + size)));
-    const r = await analyzeCapture('-', {}, Readable.from(pieces));
+    const r = await analyzeCapture(Readable.from(pieces));
     assert.equal(r.title, 'standard input');
     assert.equal(r.observers[0]!.totals.requests, 2, `pieces of ${size}`);
   }
@@ -59,7 +59,7 @@ test('analyzeCapture: files that cannot be read are FileErrors', async () => {
     },
   });
   await assert.rejects(
-    analyzeCapture('-', {}, failing),
+    analyzeCapture(failing),
     (e: unknown) => e instanceof FileError && e.code === 'KAL_ERR_FILE' && /cannot read -/.test(e.message),
   );
 });
@@ -74,7 +74,7 @@ test('analyzeCapture: a bug is not dressed up as a file that cannot be read', as
     },
   });
   await assert.rejects(
-    analyzeCapture('-', {}, Readable.from([chunk], { objectMode: true })),
+    analyzeCapture(Readable.from([chunk], { objectMode: true })),
     (e: unknown) => e === bug && !(e instanceof KeepaliveLabError),
   );
 });

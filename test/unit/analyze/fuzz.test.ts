@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { CaptureAnalysis } from '../../../src/analyze/capture-analysis.js';
 import type { CaptureAnalysisResult } from '../../../src/analyze/capture-analysis.js';
-import { buildReport } from '../../../src/analyze/report.js';
+import { buildReport } from '../../../src/analyze/run-report.js';
 import { computeTotals } from '../../../src/analyze/totals.js';
 import { ConnectionTracker } from '../../../src/analyze/tracker.js';
 import { KeepaliveLabError } from '../../../src/errors.js';
@@ -442,7 +442,7 @@ test(`fuzz: analyzeCapture on mutated captures from a stream (${RUNS} runs)`, { 
       const bytes = mutate(seed, mutations);
       const stream = Readable.from(chunks(bytes, cuts).map((c) => Buffer.from(c)));
       try {
-        const r = await analyzeCapture('-', {}, stream);
+        const r = await analyzeCapture(stream);
         codes.set('result', (codes.get('result') ?? 0) + 1);
         assert.equal(r.observers.length, 1);
         checkReport(r.observers[0]!);

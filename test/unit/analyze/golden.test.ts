@@ -13,11 +13,11 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { writeChurnCapture, writeKeepAliveCapture } from '../../../bench/synthetic-capture.js';
 import { analyzeCapture } from '../../../src/observe/capture-file.js';
-import type { AnalyzeFocus } from '../../../src/observe/capture-file.js';
+import type { AnalyzeOptions } from '../../../src/observe/capture-file.js';
 
 const GOLDEN = fileURLToPath(new URL('../../../../test/golden/', import.meta.url));
 
-const CASES: { name: string; kind: 'churn' | 'keepalive'; focus: AnalyzeFocus; keep?: number }[] = [
+const CASES: { name: string; kind: 'churn' | 'keepalive'; focus: AnalyzeOptions; keep?: number }[] = [
   { name: 'churn', kind: 'churn', focus: {}, keep: 12 },
   { name: 'churn-port', kind: 'churn', focus: { port: 8080 }, keep: 3 },
   { name: 'churn-no-http', kind: 'churn', focus: { http: false }, keep: 3 },
@@ -32,12 +32,10 @@ test('golden reports: synthetic captures give the recorded reports', async (t) =
   writeChurnCapture({ path: paths.churn, targetBytes: 120_000 });
   writeKeepAliveCapture({ path: paths.keepalive, targetBytes: 120_000 });
   for (const c of CASES) {
-    const run = await analyzeCapture(
-      paths[c.kind],
-      c.focus,
-      undefined,
-      c.keep === undefined ? {} : { keepConnections: c.keep },
-    );
+    const run = await analyzeCapture(paths[c.kind], {
+      ...c.focus,
+      ...(c.keep === undefined ? {} : { keepConnections: c.keep }),
+    });
     // The file name is a temporary one: not part of what is compared.
     const actual = JSON.stringify({ ...run, title: c.kind, subject: c.kind }, null, 1) + '\n';
     const file = join(GOLDEN, `${c.name}.json`);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseHostPort } from '../../../src/cli/analyze.js';
-import { flag, int, oneOf, parse, port, size, str, toggle } from '../../../src/cli/args.js';
+import { flag, flagFor, int, oneOf, parse, port, size, str, toggle } from '../../../src/cli/args.js';
 import { UsageError } from '../../../src/errors.js';
+import { parseEndpoint } from '../../../src/model/endpoint.js';
 
 const usage = (message: RegExp) => (e: unknown) =>
   e instanceof UsageError && e.code === 'KAL_ERR_USAGE' && message.test(e.message);
@@ -79,6 +79,16 @@ test('args: one of a list; --x / --no-x toggles, the last one wins', () => {
   }
 });
 
+/** analyze's --server: the library's parser, its messages with the flag in the option's place (as the CLI prints them). */
+const parseHostPort = (text: string, flag: string) => {
+  try {
+    return parseEndpoint(text, { option: 'server' });
+  } catch (error) {
+    if (error instanceof UsageError && error.option === 'server') throw new UsageError(error.messageFor(flag));
+    throw error;
+  }
+};
+
 test('args: --server HOST:PORT', () => {
   assert.deepEqual(parseHostPort('127.0.0.1:8080', '--server'), { address: '127.0.0.1', port: 8080 });
   assert.deepEqual(parseHostPort('localhost:80', '--server'), { address: '127.0.0.1', port: 80 });
@@ -104,4 +114,12 @@ test('args: --server HOST:PORT', () => {
   for (const name of ['example.com:80', 'my-server:8080', '256.1.1.1:80', '[fe80::zz]:80', '[]:80']) {
     assert.throws(() => parseHostPort(name, '--server'), usage(/IP address/), name);
   }
+});
+
+test('args: the flag of a library option', () => {
+  assert.equal(flagFor('target'), '--target');
+  assert.equal(flagFor('maxFreeSockets'), '--max-free-sockets');
+  assert.equal(flagFor('graceMs'), '--grace');
+  assert.equal(flagFor('serverKeepAliveTimeoutMs'), '--server-keep-alive-timeout');
+  assert.equal(flagFor('listenPort', { listenPort: '--listen' }), '--listen');
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildReport } from '../../../src/analyze/report.js';
+import { buildReport } from '../../../src/analyze/run-report.js';
 import { escapeHtml, renderHtml } from '../../../src/report/html.js';
 import type { RunReport } from '../../../src/model/report.js';
 import { observer, record, records } from '../analyze/records.js';
@@ -20,7 +20,7 @@ function run(fields: Partial<RunReport> = {}): RunReport {
     ],
     agreement: { agree: true, differences: [] },
     verdict: { code: 'reuse', summary: 'reuse working: 4 requests over 2 connections' },
-    warnings: [{ code: 'KAL_WARN_X', message: 'a <warning> & more' }],
+    warnings: [{ code: 'KAL_WARN_DURATION', message: 'a <warning> & more' }],
     ...fields,
   };
 }

@@ -1,0 +1,50 @@
+/**
+ * `keepalive-lab/decode`: the low-level pieces under analyzeCapture, for a program that feeds bytes
+ * itself. The decoders are pure (bytes in, values or callbacks out; no streams, files or sockets),
+ * one per layer; the tracker and CaptureAnalysis turn packets into connection records.
+ *
+ * This file is an entry point only (package.json "exports": "./decode"): nothing in src imports
+ * it, so it may re-export the analyzer above the decoders without turning the layers around.
+ */
+
+// Capture files: pcap and pcapng records, streamed.
+export { CaptureReader, CaptureWarning, DEFAULT_MAX_RECORD_LENGTH } from './capture.js';
+export type {
+  CaptureInfo,
+  CaptureInterfaceInfo,
+  CaptureReaderOptions,
+  CaptureSink,
+  FrameMeta,
+  RecordContext,
+  RecordParser,
+} from './capture.js';
+export { PCAP_MAGIC, PcapParser } from './pcap.js';
+export { PcapngBlock, PcapngParser } from './pcapng.js';
+
+// Link, IP and TCP headers; all three at once.
+export { EtherType, LinkType, LoopbackFamily, decodeLink } from './link.js';
+export type { LinkResult } from './link.js';
+export { IP_PROTOCOL_TCP, decodeIpv4, ipv4ToString } from './ipv4.js';
+export type { IpResult } from './ipv4.js';
+export { Ipv6Header, decodeIpv6, formatIpv6, ipv6ToString } from './ipv6.js';
+export { decodeTcp } from './tcp.js';
+export type { TcpResult } from './tcp.js';
+export { Layer } from './cursor.js';
+export type { LayerStatus } from './cursor.js';
+export { PacketDecoder } from './packet.js';
+export type { DecodeStats } from './packet.js';
+export * from '../model/packet.js';
+
+// HTTP/1.x framing.
+export { Http1Connection, looksLikeHttpRequest } from './http1.js';
+export type { Http1Events, Http1Options, HttpRequestInfo, HttpResponseInfo } from './http1.js';
+
+// The kernel's socket table as text (/proc/net/tcp).
+export { ProcNetWarning, TCP_STATES, parseProcNetTcp, tcpStateName } from './procnet.js';
+export type { ByteOrder, SocketEntry, TcpState } from './procnet.js';
+
+// Packets to connections: the tracker, and the whole pipeline from capture bytes.
+export { ConnectionTracker } from '../analyze/tracker.js';
+export type { TrackerOptions, TrackerResult } from '../analyze/tracker.js';
+export { CaptureAnalysis } from '../analyze/capture-analysis.js';
+export type { CaptureAnalysisOptions, CaptureAnalysisResult } from '../analyze/capture-analysis.js';

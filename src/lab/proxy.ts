@@ -1,0 +1,62 @@
+/**
+ * The proxy as one call: listen, forward and count until stopped (a signal, or `durationMs`), then
+ * resolve with the run's report. The counting TCP forwarder itself is observe/proxy.ts (TcpProxy,
+ * an Observer like the others).
+ */
+import { runReport } from '../analyze/run-report.js';
+import { formatHostPort } from '../model/endpoint.js';
+import type { Endpoint, RunReport } from '../model/report.js';
+import { TcpProxy } from '../observe/proxy.js';
+import type { ProxyOptions, ProxyProgress } from '../observe/proxy.js';
+import { onAbort, untilAborted } from '../util/abort.js';
+
+export interface RunProxyOptions extends ProxyOptions {
+  /** Stop after this long (milliseconds); without it, when `signal` aborts. */
+  durationMs?: number;
+  /**
+   * Stops the proxy and reports: no new connection is accepted, idle ones are closed, those with a
+   * request in flight get `graceMs` to finish.
+   */
+  signal?: AbortSignal;
+  /** Ends at once, during a stop too: every connection still open is destroyed; the report follows. */
+  forceSignal?: AbortSignal;
+  /** Called once listening: where, and live counters (for a progress line). */
+  onListening?: (proxy: RunningProxy) => void;
+}
+
+/** A proxy while it runs. */
+export interface RunningProxy {
+  /** Where it listens (the port chosen, for port 0). */
+  readonly address: Endpoint;
+  /** Connections and requests so far, cheap to read. */
+  progress(): ProxyProgress;
+}
+
+/** Listens (PortInUseError when the port is taken), forwards to the target, resolves with the run once stopped. */
+export async function runProxy(options: RunProxyOptions): Promise<RunReport> {
+  const { signal, forceSignal, durationMs } = options;
+  const proxy = new TcpProxy(options);
+  await proxy.start();
+  const offForce = onAbort(forceSignal, () => void proxy.destroy());
+  try {
+    const address = proxy.address;
+    options.onListening?.({ address, progress: () => proxy.progress() });
+    await untilAborted([signal, forceSignal], durationMs);
+    const observed = await proxy.stop();
+    const target = formatHostPort(proxy.targetHost, proxy.targetPort);
+    return runReport(
+      {
+        name: 'proxy',
+        title: `proxy ${formatHostPort(address.address, address.port)} -> ${target}`,
+        subject: target,
+        config: null,
+        client: null,
+      },
+      [observed],
+    );
+  } finally {
+    offForce();
+    // Thrown out of onListening, say: nothing may keep listening.
+    await proxy.destroy();
+  }
+}
