@@ -43,7 +43,8 @@ export function decideVerdict(observers: readonly ObserverReport[], ctx: Verdict
     };
   }
   const resets = t?.resets ?? 0;
-  // Closing a socket whose receive buffer still holds unread data sends a RST, not a FIN (RFC 1122 section 4.2.2.13): no TIME_WAIT then.
+  // Closing a socket whose receive buffer still holds unread data sends a RST, not a FIN
+  // (RFC 1122 section 4.2.2.13): no TIME_WAIT then.
   const resetNote =
     resets === 0
       ? ''
@@ -76,7 +77,9 @@ export function decideVerdict(observers: readonly ObserverReport[], ctx: Verdict
   if (onePerRequest && http && http.clientClose >= requests) {
     return {
       code: 'keepalive-disabled',
-      summary: `the client asks to close every connection (Connection: close or HTTP/1.0): one connection per request${resetNote}`,
+      summary:
+        'the client asks to close every connection (Connection: close or HTTP/1.0): ' +
+        `one connection per request${resetNote}`,
     };
   }
   if (onePerRequest && (cfg?.serverConnectionClose || (http && http.serverClose >= requests))) {
@@ -103,17 +106,24 @@ export function decideVerdict(observers: readonly ObserverReport[], ctx: Verdict
   if (cfg && !cfg.consumeBody) {
     return {
       code: 'churn',
-      summary: `body not read: ${plural(connections, 'connection')} for ${plural(requests, 'request')}, only some connections went back to the pool${resetNote}`,
+      summary:
+        `body not read: ${plural(connections, 'connection')} for ${plural(requests, 'request')}, ` +
+        `only some connections went back to the pool${resetNote}`,
     };
   }
   if (cfg && cfg.client === 'http' && cfg.maxFreeSockets < concurrency) {
     return {
       code: 'churn',
-      summary: `idle pool too small: ${plural(connections, 'connection')} for ${requests} requests; with ${concurrency} workers and room for ${cfg.maxFreeSockets} idle sockets, the rest were closed and reopened${resetNote}`,
+      summary:
+        `idle pool too small: ${plural(connections, 'connection')} for ${requests} requests; ` +
+        `with ${concurrency} workers and room for ${cfg.maxFreeSockets} idle sockets, ` +
+        `the rest were closed and reopened${resetNote}`,
     };
   }
   return {
     code: 'churn',
-    summary: `connections churned: ${plural(connections, 'connection')} for ${requests} requests (${perConn.toFixed(1)} per connection)${resetNote}`,
+    summary:
+      `connections churned: ${plural(connections, 'connection')} for ${requests} requests ` +
+      `(${perConn.toFixed(1)} per connection)${resetNote}`,
   };
 }

@@ -48,24 +48,41 @@ ${report.runs.map(runSection).join('\n')}
 `;
 }
 
+const NOTHING_TO_DRAW = '<p>No connection to draw.</p>';
+
 function summaryTable(runs: readonly RunReport[]): string {
   const rows = runs.map((run, i) => {
     const f = runSummary(run);
     const closed = f.closing ? `${f.closing.closedFirstBy.client}/${f.closing.closedFirstBy.server}` : '-';
     const rpc = f.requestsPerConnection === null ? '-' : formatNumber(f.requestsPerConnection);
-    return `<tr><td>${i + 1}</td><td>${escapeHtml(run.title)}</td><td>${f.requests}</td><td>${f.connections ?? '-'}</td><td>${rpc}</td><td>${f.syns ?? '-'}</td><td>${closed}</td><td class="text ${f.agree ? 'ok' : 'bad'}">${f.agree ? 'agree' : 'disagree'}</td><td class="text verdict">${escapeHtml(run.verdict.summary)}</td></tr>`;
+    const numbers = [i + 1, escapeHtml(run.title), f.requests, f.connections ?? '-', rpc, f.syns ?? '-', closed];
+    const agreement = `<td class="text ${f.agree ? 'ok' : 'bad'}">${f.agree ? 'agree' : 'disagree'}</td>`;
+    return `<tr>${cells(numbers)}${agreement}<td class="text verdict">${escapeHtml(run.verdict.summary)}</td></tr>`;
   });
-  return `<table><tr><th>#</th><th>run</th><th>requests</th><th>connections</th><th>req/conn</th><th>SYNs</th><th>first FIN client/server</th><th>observers</th><th>verdict</th></tr>\n${rows.join('\n')}</table>`;
+  const head = ['#', 'run', 'requests', 'connections', 'req/conn', 'SYNs', 'first FIN client/server', 'observers'];
+  return table([...head, 'verdict'], rows);
 }
 
 function observerTable(observers: readonly ObserverReport[]): string {
   const rows = observers.map((o) => {
     if (!o.available)
-      return `<tr><td class="text">${o.observer}</td><td class="text warn" colspan="6">unavailable: ${escapeHtml(o.reason ?? '')}${o.fix ? ` (fix: ${escapeHtml(o.fix)})` : ''}</td></tr>`;
+      return (
+        `<tr><td class="text">${o.observer}</td><td class="text warn" colspan="6">` +
+        `unavailable: ${escapeHtml(o.reason ?? '')}${o.fix ? ` (fix: ${escapeHtml(o.fix)})` : ''}</td></tr>`
+      );
     const t = o.totals;
-    return `<tr><td class="text">${o.observer}</td><td>${t.connections}</td><td>${o.seesRequests ? t.requests : '-'}</td><td>${t.syns ?? '-'}</td><td>${t.closedFirstBy.client}/${t.closedFirstBy.server}</td><td>${t.timeWait.client}/${t.timeWait.server}</td><td>${t.resets}</td></tr>`;
+    const numbers = [
+      t.connections,
+      o.seesRequests ? t.requests : '-',
+      t.syns ?? '-',
+      `${t.closedFirstBy.client}/${t.closedFirstBy.server}`,
+      `${t.timeWait.client}/${t.timeWait.server}`,
+      t.resets,
+    ];
+    return `<tr><td class="text">${o.observer}</td>${cells(numbers)}</tr>`;
   });
-  return `<table><tr><th>observer</th><th>connections</th><th>requests</th><th>SYNs</th><th>first FIN client/server</th><th>TIME_WAIT client/server</th><th>RST</th></tr>\n${rows.join('\n')}</table>`;
+  const head = ['observer', 'connections', 'requests', 'SYNs', 'first FIN client/server', 'TIME_WAIT client/server'];
+  return table([...head, 'RST'], rows);
 }
 
 function runSection(run: RunReport, index: number): string {
@@ -82,7 +99,7 @@ function runSection(run: RunReport, index: number): string {
 <p>${escapeHtml(run.subject)}</p>
 ${observerTable(run.observers)}
 ${notes.length > 0 ? `<ul>${notes.join('')}</ul>` : ''}
-${o && o.connections.length > 0 ? timeline(o.connections, o.observer, o.connectionsOmitted ?? 0) : '<p>No connection to draw.</p>'}
+${o && o.connections.length > 0 ? timeline(o.connections, o.observer, o.connectionsOmitted ?? 0) : NOTHING_TO_DRAW}
 </section>`;
 }
 
@@ -104,11 +121,20 @@ function timeline(connections: readonly ConnectionRecord[], observer: string, om
     const start = x(c.start ?? t0);
     const end = Math.max(start + 2, x(c.end ?? t1));
     const color = c.resetBy ? '#cf222e' : c.requests > 1 ? '#2da44e' : '#d4a72c';
-    const tip = `#${c.id} ${formatEndpoint(c.client)} -> ${formatEndpoint(c.server)}\n${c.requests} request(s), statuses ${c.statusCodes.join(' ') || '-'}\n${c.start !== null && c.end !== null ? `lasted ${formatMs(c.end - c.start)}` : ''}\nfirst FIN: ${c.closedFirstBy ?? '-'}${c.resetBy ? `, RST by ${c.resetBy}` : ''}${c.notes.length ? '\n' + c.notes.join('; ') : ''}`;
+    const tip = [
+      `#${c.id} ${formatEndpoint(c.client)} -> ${formatEndpoint(c.server)}`,
+      `${c.requests} request(s), statuses ${c.statusCodes.join(' ') || '-'}`,
+      c.start !== null && c.end !== null ? `lasted ${formatMs(c.end - c.start)}` : '',
+      `first FIN: ${c.closedFirstBy ?? '-'}${c.resetBy ? `, RST by ${c.resetBy}` : ''}`,
+      ...(c.notes.length ? [c.notes.join('; ')] : []),
+    ].join('\n');
     const mark = c.closedFirstBy
       ? `<text x="${(end + 3).toFixed(1)}" y="${y + BAR - 3}">${c.closedFirstBy === 'client' ? 'C' : 'S'}</text>`
       : '';
-    return `<g><title>${escapeHtml(tip)}</title><text x="0" y="${y + BAR - 3}">#${c.id} :${c.client.port} (${c.requests})</text><rect x="${start.toFixed(1)}" y="${y}" width="${(end - start).toFixed(1)}" height="${BAR}" fill="${color}"/>${mark}</g>`;
+    const label = `<text x="0" y="${y + BAR - 3}">#${c.id} :${c.client.port} (${c.requests})</text>`;
+    const width = (end - start).toFixed(1);
+    const bar = `<rect x="${start.toFixed(1)}" y="${y}" width="${width}" height="${BAR}" fill="${color}"/>`;
+    return `<g><title>${escapeHtml(tip)}</title>${label}${bar}${mark}</g>`;
   });
   const notDrawn = connections.length - shown.length + omitted;
   const cut = notDrawn > 0 ? `<p>${notDrawn} more connections not drawn (see the JSON report).</p>` : '';
@@ -117,4 +143,13 @@ function timeline(connections: readonly ConnectionRecord[], observer: string, om
 <text x="${LABEL}" y="12">0</text><text x="${LABEL + plot - 40}" y="12">${escapeHtml(formatMs(span))}</text>
 ${bars.join('\n')}
 </svg>${cut}`;
+}
+
+/** Numeric cells of a table row (values are numbers or text already escaped). */
+function cells(values: readonly (string | number)[]): string {
+  return values.map((v) => `<td>${v}</td>`).join('');
+}
+
+function table(head: readonly string[], rows: readonly string[]): string {
+  return `<table><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr>\n${rows.join('\n')}</table>`;
 }

@@ -64,7 +64,8 @@ function open(fields: object, depth: number, array: string): string {
 /** The closing of an array whose elements are at `depth + 1`, then more fields, then the object's `}`. */
 function close(fields: object, depth: number, elements: number): string {
   const rest = members(fields, depth);
-  return `${elements === 0 ? ']' : `\n${pad(depth)}]`}${rest.length > 0 ? `,\n${rest.join(',\n')}` : ''}\n${pad(depth - 1)}}`;
+  const array = elements === 0 ? ']' : `\n${pad(depth)}]`;
+  return `${array}${rest.length > 0 ? `,\n${rest.join(',\n')}` : ''}\n${pad(depth - 1)}}`;
 }
 
 export class JsonReportStream {
@@ -75,7 +76,9 @@ export class JsonReportStream {
   begin(head: StreamHead): string {
     this.expect('new', 'begin');
     this.state = 'open';
-    return `${open(head.report, REPORT_FIELDS, 'runs')}\n${pad(RUN)}${open(head.run, RUN_FIELDS, 'observers')}\n${pad(OBSERVER)}${open(head.observer, OBSERVER_FIELDS, 'connections')}`;
+    const report = open(head.report, REPORT_FIELDS, 'runs');
+    const run = open(head.run, RUN_FIELDS, 'observers');
+    return `${report}\n${pad(RUN)}${run}\n${pad(OBSERVER)}${open(head.observer, OBSERVER_FIELDS, 'connections')}`;
   }
 
   /** One record, with the comma before it after the first. */
@@ -89,7 +92,8 @@ export class JsonReportStream {
     this.expect('open', 'end');
     this.state = 'closed';
     // The records, the observer's rest; the one observer, the run's rest; the one run, the Report.
-    return `${close(rest.observer, OBSERVER_FIELDS, this.records)}${close(rest.run, RUN_FIELDS, 1)}${close({}, REPORT_FIELDS, 1)}\n`;
+    const observer = close(rest.observer, OBSERVER_FIELDS, this.records);
+    return `${observer}${close(rest.run, RUN_FIELDS, 1)}${close({}, REPORT_FIELDS, 1)}\n`;
   }
 
   private expect(state: JsonReportStream['state'], call: string): void {
