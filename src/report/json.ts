@@ -1,4 +1,5 @@
 import type { ConnectionRecord, Report } from '../model/report.js';
+import { jsonRecordText } from './json-record.js';
 
 /** `--json` prints the Report object as it is (docs/report-schema.md). */
 export function renderJson(report: Report): string {
@@ -59,5 +60,5 @@ export function jsonStreamParts(report: Report): JsonStreamParts {
 
 /** One streamed record: `index` 0 for the first (no comma before it). */
 export function jsonRecord(record: ConnectionRecord, index: number, indent: string): string {
-  return `${index === 0 ? '' : ','}\n${indent}${JSON.stringify(record, null, 2).replaceAll('\n', `\n${indent}`)}`;
+  return `${index === 0 ? '' : ','}\n${indent}${jsonRecordText(record, indent)}`;
 }
