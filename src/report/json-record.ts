@@ -41,10 +41,6 @@ const BILLION = 1e9;
 const DIGIT_0 = 0x30;
 const DOT = 0x2e;
 
-/** `buf.latin1Slice(start, end)` (what `toString('latin1')` calls): one flat string from the bytes. */
-type Latin1Slice = (this: Uint8Array, start: number, end: number) => string;
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: Latin1Slice }).latin1Slice;
-
 const latin1 = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
 const TRUE = latin1('true');
 const FALSE = latin1('false');
@@ -89,7 +85,7 @@ export function jsonRecordText(record: ConnectionRecord, indent: string): string
   fallback = false;
   writeValue(record, 0);
   if (fallback) return JSON.stringify(record, null, STEP).replaceAll('\n', lineBreak(0));
-  return latin1Slice.call(buf, 0, pos);
+  return buf.toString('latin1', 0, pos);
 }
 
 function newLayout(indent: string): Layout {
