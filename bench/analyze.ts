@@ -22,6 +22,8 @@
  *
  * Usage: npm run bench:analyze [-- --size MB] [--only keepalive|churn] [--runs N] [--regenerate]
  *        [--skip-growth] (no stdin runs on prefixes of the file)
+ *        [--baseline DIR] (also an earlier build, DIR/dist/src/cli/main.js, taking turns with the
+ *        others: a before/after comparison in one run, e.g. of a copy of dist/ made before a change)
  */
 import { spawn } from 'node:child_process';
 import {
@@ -72,10 +74,12 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '3' },
     regenerate: { type: 'boolean', default: false },
     'skip-growth': { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 });
 const TARGET_BYTES = Number(args.size) * MB;
 const RUNS = Math.max(1, Number(args.runs));
+const BASELINE_CLI = args.baseline === undefined ? undefined : join(args.baseline, 'dist', 'src', 'cli', 'main.js');
 
 interface Measure {
   seconds: number;
@@ -227,6 +231,12 @@ async function benchCapture(name: string, path: string, meta: CaptureMeta): Prom
     { name: 'tcpdump -n -r', command: ['tcpdump', '-n', '-r', path] },
     { name: 'tshark -q -z conv,tcp', command: ['tshark', '-r', path, '-q', '-z', 'conv,tcp'] },
   ];
+  if (BASELINE_CLI !== undefined) {
+    tools.push(
+      { name: 'baseline analyze', command: [process.execPath, BASELINE_CLI, 'analyze', path] },
+      { name: 'baseline analyze --json', command: [process.execPath, BASELINE_CLI, 'analyze', path, '--json'] },
+    );
+  }
   const bests = await bestOfEach(tools, RUNS, (tool) => (tool.name.startsWith('tshark') ? SLOW_SECONDS : Infinity));
   const rows: Row[] = tools.map((tool, k) => ({ name: tool.name, m: bests[k]! }));
   const header = ['tool', 'runs', 'best s', 'cpu s', 'MB/s', 'packets/s', 'peak RSS'];
@@ -244,7 +254,8 @@ async function benchCapture(name: string, path: string, meta: CaptureMeta): Prom
     '   ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(header));
   for (const row of table) console.log(line(row));
-  const [ours, oursJson, bare, tcpdump, tshark] = rows.map((r) => r.m.seconds) as [
+  // The first five rows, in the order of `tools`.
+  const [ours, oursJson, bare, tcpdump, tshark] = rows.slice(0, 5).map((r) => r.m.seconds) as [
     number,
     number,
     number,
@@ -267,6 +278,10 @@ async function benchCapture(name: string, path: string, meta: CaptureMeta): Prom
       `   ours / ${label} = ${table.toFixed(digits)}x, --json ${json.toFixed(digits)}x ` +
         `(target >= ${target}x) ${met ? 'ok' : 'MISSED'}`,
     );
+  }
+  if (rows.length > 5) {
+    const [before, beforeJson] = rows.slice(5).map((r) => r.m.seconds) as [number, number];
+    console.log(`   ours / baseline = ${(before / ours).toFixed(2)}x, --json ${(beforeJson / oursJson).toFixed(2)}x`);
   }
   const rss = Math.max(rows[0]!.m.rssKb, rows[1]!.m.rssKb);
   if (meta.bytes >= RSS_TARGET_BYTES) {
