@@ -27,6 +27,7 @@
  */
 import { spawn } from 'node:child_process';
 import {
+  createReadStream,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -41,6 +42,7 @@ import {
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import {
   GENERATOR_VERSION,
@@ -204,7 +206,7 @@ async function whatOursSees(path: string): Promise<string> {
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`analyze exited with ${code}`))));
   });
   closeSync(fd);
-  const report = JSON.parse(readFileSync(out, 'utf8')) as {
+  const report = JSON.parse(await withoutRecords(out)) as {
     runs: {
       capture: { frames: number; tcpPackets: number };
       observers: { totals: { connections: number; requests: number; responses: number } }[];
@@ -215,6 +217,29 @@ async function whatOursSees(path: string): Promise<string> {
   const run = report.runs[0]!;
   const t = run.observers[0]!.totals;
   return `${fmt(run.capture.frames)} frames, ${fmt(t.connections)} connections, ${fmt(t.requests)} requests, ${fmt(t.responses)} responses`;
+}
+
+/**
+ * The JSON report in `file` with its `connections` arrays emptied, read line by line: the records of
+ * a 1 GB capture make a document longer than a string can be. The report is indented by two spaces
+ * (renderJson), so an array ends on a line of its own with the indentation of its key.
+ */
+async function withoutRecords(file: string): Promise<string> {
+  const kept: string[] = [];
+  let closing: string | null = null;
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    if (closing !== null) {
+      if (line === closing || line === `${closing},`) {
+        kept.push(`${kept.pop()!}]${line.endsWith(',') ? ',' : ''}`);
+        closing = null;
+      }
+      continue;
+    }
+    const open = /^(\s*)"connections": \[$/.exec(line);
+    if (open !== null) closing = `${open[1]!}]`;
+    kept.push(line);
+  }
+  return kept.join('\n');
 }
 
 async function benchCapture(name: string, path: string, meta: CaptureMeta): Promise<boolean> {
