@@ -308,9 +308,16 @@ export class Http1Connection {
   private readonly targets: boolean;
   private readonly c = new Direction('client');
   private readonly s = new Direction('server');
-  /** Requests awaiting their final response, oldest first, with their KIND_ bits. */
-  private readonly pending: HttpRequestInfo[] = [];
-  private readonly pendingKinds: number[] = [];
+  /**
+   * Requests awaiting their final response, oldest first, with their KIND_ bits: the oldest in
+   * `first`/`firstKind` (most connections never have two at once), the others in arrays made when
+   * a second one comes (pipelining); `pendingCount` in all.
+   */
+  private first: HttpRequestInfo | null = null;
+  private firstKind = KIND_PLAIN;
+  private later: HttpRequestInfo[] | null = null;
+  private laterKinds: number[] | null = null;
+  private pendingCount = 0;
   /** Plain requests beyond maxPendingRequests: counted, not remembered. */
   private overflow = 0;
   /** Final responses that came with no request to pair (client side lost or late). */
@@ -319,7 +326,8 @@ export class Http1Connection {
   private _notHttp = false;
   private _requests = 0;
   private _responses = 0;
-  private readonly _statusCodes: number[] = [];
+  /** Replaced by an array of one at the first response: push() would make room for 17. */
+  private _statusCodes: number[] = [];
   private readonly _incomplete = { client: false, server: false };
 
   constructor(events: Http1Events, options?: Http1Options) {
@@ -730,7 +738,7 @@ export class Http1Connection {
       ts,
       keepAlive: isPersistent(d.minor, d.options) && !(d.transferEncoding && d.minor === 0),
       connectionHeader: d.connection,
-      request: informational ? (this.pending[0] ?? null) : null,
+      request: informational ? this.first : null,
       informational,
     };
     if (informational) {
@@ -741,16 +749,18 @@ export class Http1Connection {
       return;
     }
     let kind = KIND_PLAIN;
-    if (this.pending.length > 0) {
-      info.request = this.pending.shift()!;
-      kind = this.pendingKinds.shift()!;
+    if (this.pendingCount > 0) {
+      info.request = this.first;
+      kind = this.firstKind;
+      this.dequeue();
     } else if (this.overflow > 0) {
       this.overflow--;
     } else {
       this.unpaired++;
     }
     this._responses++;
-    this._statusCodes.push(status);
+    if (this._statusCodes.length === 0) this._statusCodes = [status];
+    else this._statusCodes.push(status);
     d.response = info;
 
     const isSuccess = status >= 200 && status < 300;
@@ -872,7 +882,7 @@ export class Http1Connection {
       this.unpaired--;
       return;
     }
-    if (this.overflow > 0 || this.pending.length >= this.maxPending) {
+    if (this.overflow > 0 || this.pendingCount >= this.maxPending) {
       if (kind !== KIND_PLAIN) {
         this.lose(this.s, `more than ${this.maxPending} requests await a response`, this.s.pos);
         return;
@@ -880,8 +890,29 @@ export class Http1Connection {
       this.overflow++;
       return;
     }
-    this.pending.push(info);
-    this.pendingKinds.push(kind);
+    if (this.pendingCount === 0) {
+      this.first = info;
+      this.firstKind = kind;
+    } else if (this.later === null || this.laterKinds === null) {
+      this.later = [info];
+      this.laterKinds = [kind];
+    } else {
+      this.later.push(info);
+      this.laterKinds.push(kind);
+    }
+    this.pendingCount++;
+  }
+
+  /** Forgets the oldest request awaiting its response (there is one). */
+  private dequeue(): void {
+    this.pendingCount--;
+    if (this.pendingCount === 0) {
+      this.first = null;
+      this.firstKind = KIND_PLAIN;
+    } else {
+      this.first = this.later!.shift()!;
+      this.firstKind = this.laterKinds!.shift()!;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -990,8 +1021,10 @@ export class Http1Connection {
       d.line = null;
       d.lineLength = 0;
     }
-    this.pending.length = 0;
-    this.pendingKinds.length = 0;
+    this.first = null;
+    this.later = null;
+    this.laterKinds = null;
+    this.pendingCount = 0;
   }
 }
 

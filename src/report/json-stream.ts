@@ -12,6 +12,7 @@
  */
 import type { ObserverHead, ReportHead, RunHead } from '../analyze/run-report.js';
 import type { ConnectionRecord, ObserverReport, RunReport } from '../model/report.js';
+import { jsonRecordText } from './json-record.js';
 
 /** What is known before the capture is read. */
 export interface StreamHead {
@@ -84,7 +85,8 @@ export class JsonReportStream {
   /** One record, with the comma before it after the first. */
   record(record: ConnectionRecord): string {
     this.expect('open', 'record');
-    return `${this.records++ === 0 ? '' : ','}\n${pad(RECORD)}${nested(record, RECORD)}`;
+    const indent = pad(RECORD);
+    return `${this.records++ === 0 ? '' : ','}\n${indent}${jsonRecordText(record, indent)}`;
   }
 
   /** The text after the last record, to the end of the document. */
