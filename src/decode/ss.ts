@@ -118,6 +118,8 @@ function parseLine(columns: string[]): SocketEntry | Warning {
   const malformed = (message: string): Warning => ({ code: SsWarning.MALFORMED_LINE, message });
   if (columns.length < MIN_COLUMNS) return malformed(`expected at least ${MIN_COLUMNS} columns, got ${columns.length}`);
   const [stateName, recvQ, sendQ, local, peer] = columns as [string, string, string, string, string];
+  // ss prints no State column when its query named a single state: the caller must ask for two.
+  if (DECIMAL.test(stateName)) return malformed(`no State column (ss asked for a single state?)`);
   if (!DECIMAL.test(recvQ)) return malformed(`bad Recv-Q "${recvQ}"`);
   if (!DECIMAL.test(sendQ)) return malformed(`bad Send-Q "${sendQ}"`);
   const localSide = parseAddressPort(local);

@@ -126,6 +126,12 @@ export interface ObserverReport {
   fix?: string;
   /** Whether this observer can see HTTP requests at all (the kernel socket table cannot). */
   seesRequests: boolean;
+  /**
+   * The kernel observer: how it read the socket table, 'ss' (netlink sock_diag, filtered in the
+   * kernel: exact) or 'proc' (/proc/net/tcp{,6}, the fallback without ss: on a busy host slower, and
+   * not an atomic snapshot).
+   */
+  socketTable?: 'ss' | 'proc';
   totals: Totals;
   /** Present when the observer saw HTTP messages. */
   http?: HttpEvidence;

@@ -1,6 +1,8 @@
 /**
- * The kernel observer: snapshots of /proc/net/tcp{,6} before the traffic, every few milliseconds
- * during it, and after it, reduced to connections by analyze/kernel.ts.
+ * The kernel observer: snapshots of the kernel's socket table before the traffic, every few
+ * milliseconds during it, and after it, reduced to connections by analyze/kernel.ts. The table is
+ * read with ss (netlink sock_diag, filtered by port in the kernel), or from /proc/net/tcp{,6} when
+ * ss cannot run (observe/socket-table.ts); the report says which (`socketTable`).
  */
 import { kernelConnections } from '../analyze/kernel.js';
 import type { KernelFocus, TableSnapshot } from '../analyze/kernel.js';
@@ -10,12 +12,20 @@ import type { SocketEntry } from '../decode/procnet.js';
 import type { ObserverReport, Warning } from '../model/report.js';
 import type { Observer } from './observer.js';
 import { readSocketTable } from './socket-table.js';
+import type { SocketTable, SocketTableSource } from './socket-table.js';
 import { sleep } from '../util/time.js';
 
 export interface KernelObserverOptions extends KernelFocus {
   /** Sampling period during the traffic (default 20 ms). */
   everyMs?: number;
-  /** Where /proc is (tests point it elsewhere). */
+  /**
+   * How to read the table: 'ss', 'proc' (/proc/net/tcp{,6}), or 'auto' (the default): ss, and /proc
+   * when ss cannot run, with a warning.
+   */
+  source?: 'auto' | SocketTableSource;
+  /** The ss program (default 'ss' on the PATH). */
+  ss?: string;
+  /** Where /proc is (tests point it elsewhere); implies source 'proc'. */
   procRoot?: string;
 }
 
@@ -32,12 +42,16 @@ export class KernelObserver implements Observer {
   private unavailable: string | undefined;
   private lastReadMs = 0;
   private stopped = false;
+  /** Where the first read was made; later reads go there directly (no ss spawned again if it failed). */
+  private source: SocketTableSource | undefined;
 
   constructor(private readonly options: KernelObserverOptions) {}
 
   async start(): Promise<void> {
     try {
-      this.before = (await this.read()).entries;
+      const table = await this.read();
+      this.keepWarnings(table);
+      this.before = table.entries;
     } catch (error) {
       this.unavailable = `cannot read the socket table: ${(error as Error).message}`;
       return;
@@ -93,7 +107,7 @@ export class KernelObserver implements Observer {
     if (this.unavailable !== undefined) {
       return unavailableReport('kernel', {
         reason: this.unavailable,
-        fix: 'run on Linux with /proc mounted',
+        fix: 'run on Linux, with ss (iproute2) installed or /proc mounted',
         seesRequests: false,
       });
     }
@@ -108,6 +122,7 @@ export class KernelObserver implements Observer {
       observer: 'kernel',
       available: true,
       seesRequests: false,
+      ...(this.source !== undefined ? { socketTable: this.source } : {}),
       totals: computeTotals(connections, null),
       connections,
       warnings: this.warnings,
@@ -118,20 +133,32 @@ export class KernelObserver implements Observer {
     return e.local.port === this.options.serverPort || e.remote.port === this.options.serverPort;
   }
 
-  private async read() {
+  private async read(): Promise<SocketTable> {
     const started = performance.now();
+    const { procRoot, ss } = this.options;
     const table = await readSocketTable({
       ports: [this.options.serverPort],
-      ...(this.options.procRoot !== undefined ? { root: this.options.procRoot } : {}),
+      source: this.source ?? this.options.source ?? (procRoot !== undefined ? 'proc' : 'auto'),
+      ...(procRoot !== undefined ? { root: procRoot } : {}),
+      ...(ss !== undefined ? { ss } : {}),
     });
+    this.source ??= table.source;
     this.lastReadMs = performance.now() - started;
     return table;
   }
 
+  /** The first 20 warnings of the reads, each said once (every read of a broken table says the same). */
+  private keepWarnings(table: SocketTable): void {
+    for (const w of table.warnings) {
+      if (this.warnings.length >= 20) return;
+      if (!this.warnings.some((k) => k.code === w.code && k.message === w.message)) this.warnings.push(w);
+    }
+  }
+
   private async sample(): Promise<TableSnapshot> {
     const table = await this.read();
-    for (const w of table.warnings) if (this.warnings.length < 20) this.warnings.push(w);
-    // Keep only the sockets of interest (the read pre-filters by port text; this is exact).
+    this.keepWarnings(table);
+    // Only the server port's sockets are read (ss and /proc alike filter exactly); this keeps that true.
     const snap = { at: Date.now(), entries: table.entries.filter((e) => this.concerns(e)) };
     this.snapshots.push(snap);
     return snap;

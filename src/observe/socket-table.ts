@@ -64,6 +64,12 @@ export interface SocketFilter {
 
 /** What iproute2 is called on Debian and most distributions: what to install for ss. */
 const IPROUTE2 = 'iproute2';
+/**
+ * States added to a one-state query so that ss prints its State column (sock_state_print shows it
+ * only for more than one state): rare ones, their sockets are dropped by the exact filter after.
+ */
+const SS_COMPANION_STATE = 'closing';
+const SS_OTHER_COMPANION_STATE = 'last-ack';
 /** ss's output with 100,000 sockets unfiltered is about 13 MB; this leaves room for ten times more. */
 const SS_MAX_OUTPUT = 256 * 1024 * 1024;
 
@@ -105,6 +111,8 @@ export function ssArguments(options: Pick<SocketTableOptions, 'ports' | 'states'
     const name = SS_STATE_FILTER_NAMES[state];
     if (name !== undefined) names.add(name);
   }
+  // ss leaves out the State column when asked for one state: ask for a second one, filtered out after.
+  if (names.size === 1) names.add(names.has(SS_COMPANION_STATE) ? SS_OTHER_COMPANION_STATE : SS_COMPANION_STATE);
   const args = ['-tanHOneo'];
   for (const name of names) args.push('state', name);
   const ports = options.ports ?? [];
