@@ -1,8 +1,9 @@
 /**
  * The kernel observer: snapshots of the kernel's socket table before the traffic, every few
  * milliseconds during it, and after it, reduced to connections by analyze/kernel.ts. The table is
- * read with ss (netlink sock_diag, filtered by port in the kernel), or from /proc/net/tcp{,6} when
- * ss cannot run (observe/socket-table.ts); the report says which (`socketTable`).
+ * read with ss (netlink sock_diag, filtered by port in the kernel: exact, and fast on a busy host),
+ * or from /proc/net/tcp{,6} when ss cannot run (observe/socket-table.ts); the report says which
+ * (`socketTable`).
  */
 import { kernelConnections } from '../analyze/kernel.js';
 import type { KernelFocus, TableSnapshot } from '../analyze/kernel.js';
@@ -20,7 +21,7 @@ export interface KernelObserverOptions extends KernelFocus {
   everyMs?: number;
   /**
    * How to read the table: 'ss', 'proc' (/proc/net/tcp{,6}), or 'auto' (the default): ss, and /proc
-   * when ss cannot run, with a warning.
+   * when ss cannot run, with a warning. The first read decides; the others of the run read the same way.
    */
   source?: 'auto' | SocketTableSource;
   /** The ss program (default 'ss' on the PATH). */
@@ -84,11 +85,12 @@ export class KernelObserver implements Observer {
 
   /**
    * A snapshot just before the client closes its pool: a connection that lived between two
-   * periodic samples and is then reset leaves no TIME_WAIT behind, and would be missed.
+   * periodic samples and is then reset leaves no TIME_WAIT behind, and would be missed. It does not
+   * wait for a periodic sample in flight (that one began earlier and keeps its place, see sample()):
+   * each read costs a process on the run's path.
    */
   async checkpoint(): Promise<void> {
     if (this.unavailable !== undefined) return;
-    await this.sampling;
     await this.sample();
   }
 
@@ -103,7 +105,8 @@ export class KernelObserver implements Observer {
   }
 
   async stop(): Promise<ObserverReport> {
-    await this.close();
+    this.stopped = true;
+    clearTimeout(this.timer);
     if (this.unavailable !== undefined) {
       return unavailableReport('kernel', {
         reason: this.unavailable,
@@ -112,11 +115,13 @@ export class KernelObserver implements Observer {
       });
     }
     // Final snapshot once closing handshakes (FIN_WAIT1, LAST_ACK...) have run their course.
+    // A periodic sample still in flight ends meanwhile; it began earlier, so it stays before these.
     for (let i = 0; i < 50; i++) {
       const snap = await this.sample();
       if (!snap.entries.some((e) => TRANSIENT.has(e.state) && this.concerns(e))) break;
       await sleep(10);
     }
+    await this.sampling;
     const connections = kernelConnections(this.before, this.snapshots, this.options);
     return {
       observer: 'kernel',
@@ -155,12 +160,24 @@ export class KernelObserver implements Observer {
     }
   }
 
+  /**
+   * One snapshot, in its place among the others by the time its read began: reads may overlap (the
+   * checkpoint's and stop's do not wait for a periodic one), and analyze/kernel.ts takes the
+   * snapshots oldest first. A read that fails leaves no snapshot.
+   */
   private async sample(): Promise<TableSnapshot> {
-    const table = await this.read();
+    const snap: { at: number; entries: SocketEntry[] } = { at: Date.now(), entries: [] };
+    this.snapshots.push(snap);
+    let table: SocketTable;
+    try {
+      table = await this.read();
+    } catch (error) {
+      this.snapshots.splice(this.snapshots.indexOf(snap), 1);
+      throw error;
+    }
     this.keepWarnings(table);
     // Only the server port's sockets are read (ss and /proc alike filter exactly); this keeps that true.
-    const snap = { at: Date.now(), entries: table.entries.filter((e) => this.concerns(e)) };
-    this.snapshots.push(snap);
+    snap.entries = table.entries.filter((e) => this.concerns(e));
     return snap;
   }
 }

@@ -1,15 +1,17 @@
 /**
  * The kernel socket table (what `netstat -tn` / `ss -tan` show), read one of two ways, thin I/O
  * around pure parsers:
- * - `ss` (iproute2), which asks the kernel through netlink sock_diag and has it filter by state and
- *   port (decode/ss.ts): the kernel walks its tables in one go and returns only the matching
- *   sockets, so a host with 100,000 TIME_WAIT sockets costs a few milliseconds, and a small answer
- *   is one consistent pass;
+ * - `ss` (iproute2), the default: it asks the kernel through netlink sock_diag, and the kernel
+ *   filters by state and port itself (decode/ss.ts). It walks its tables once and returns only the
+ *   matching sockets, so 100,000 TIME_WAIT sockets elsewhere on the host cost it milliseconds, and
+ *   an answer that fits in one netlink message (a hundred sockets or more) is one consistent pass. Each
+ *   read starts a process: about 10 ms on a quiet machine, several times more on a loaded one.
  * - /proc/net/tcp and /proc/net/tcp6 (decode/procnet.ts), the fallback when ss cannot run: the
- *   kernel prints every socket of the machine (about 150 bytes each) and the reader filters. It is
- *   read a page at a time, and between two reads the kernel resumes its walk by position (bucket and
- *   offset in tcp_seek_last_pos), so on a busy host a socket can be missed or listed twice when
- *   others come and go in between: not an atomic snapshot.
+ *   kernel prints every socket of the host (about 150 bytes each) and the reader filters. It comes
+ *   one page per read() call (about 27 sockets: seq_read_iter fills one page), and before each call
+ *   the kernel resumes its walk by position (bucket and offset, tcp_seek_last_pos), so a socket can
+ *   be missed or listed twice when others come and go in between: not an atomic snapshot, and on a
+ *   busy host thousands of calls (the demo took 25 s among 95,000 TIME_WAIT sockets, issue #8).
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
