@@ -9,7 +9,7 @@ import { kernelConnections } from '../analyze/kernel.js';
 import type { KernelFocus, TableSnapshot } from '../analyze/kernel.js';
 import { unavailableReport } from '../analyze/run-report.js';
 import { computeTotals } from '../analyze/totals.js';
-import type { SocketEntry } from '../decode/procnet.js';
+import type { SocketEntry } from '../decode/socket-entry.js';
 import type { ObserverReport, Warning } from '../model/report.js';
 import type { Observer } from './observer.js';
 import { readSocketTable } from './socket-table.js';
