@@ -205,7 +205,11 @@ async function main(): Promise<void> {
   const before = await timeWaitCount();
   console.log(`host: ${before.host} TIME_WAIT sockets already; tcp_max_tw_buckets ${limit}`);
   if (before.host + wanted > limit) {
-    console.log(`warning: ${before.host} + ${wanted} > tcp_max_tw_buckets: the kernel will not keep them all`);
+    // Beyond the limit the kernel closes sockets without TIME_WAIT, for every program: others' tests
+    // that count TIME_WAIT sockets would fail, and this run would not have its 100,000.
+    console.log(`${before.host} + ${wanted} > tcp_max_tw_buckets: not run; try again when the host is quieter`);
+    process.exitCode = 1;
+    return;
   }
   const idle = await demo(undefined);
   console.log(`demo, idle host, ${idle.source}: ${fmt(idle.ms)}, counts ${idle.exact ? 'exact' : 'NOT EXACT'}`);
@@ -216,26 +220,31 @@ async function main(): Promise<void> {
     `made ${made.made} connections in ${fmt(made.ms)} (${made.skipped} ports skipped): ` +
       `${after.ours} TIME_WAIT sockets of ours, ${after.host} on the host`,
   );
-  const madeAt = Date.now();
   const noSs = pathWithoutSs();
-  const results: { label: string; result: DemoResult }[] = [];
+  const results: { label: string; result: DemoResult; timeWait: number }[] = [];
   try {
     const probePort = 80;
     console.log(
       `one read of a port's sockets (median of 20): ss ${(await readMs('ss', probePort, 20)).toFixed(1)} ms, ` +
         `/proc ${(await readMs('proc', probePort, 20)).toFixed(1)} ms`,
     );
-    for (let i = 0; i < runs; i++) {
-      if (Date.now() - madeAt > TIME_WAIT_MS - 15_000) break; // the sockets are about to expire
+    runs: for (let i = 0; i < runs; i++) {
       for (const [label, path] of [
         ['ss', undefined],
         ['/proc (no ss on the PATH)', noSs.path],
       ] as const) {
+        // The first sockets made expire 60 s after they were made: on a loaded machine, before the runs end.
+        const { ours, host } = await timeWaitCount();
+        if (ours < wanted) {
+          console.log(`only ${ours} of our TIME_WAIT sockets left (they expire after 60 s): no more runs`);
+          break runs;
+        }
         const result = await demo(path);
-        results.push({ label, result });
+        const end = await timeWaitCount();
+        results.push({ label, result, timeWait: Math.min(ours, end.ours) });
         console.log(
-          `demo, ${after.host} TIME_WAIT, ${label} [read: ${result.source}]: ${fmt(result.ms)}, counts ` +
-            `${result.exact ? 'exact' : 'NOT EXACT'}`,
+          `demo, ${host} -> ${end.host} TIME_WAIT on the host, ${label} [read: ${result.source}]: ` +
+            `${fmt(result.ms)}, counts ${result.exact ? 'exact' : 'NOT EXACT'}`,
         );
         for (const row of result.rows) console.log(row);
       }
@@ -244,12 +253,18 @@ async function main(): Promise<void> {
     rmSync(noSs.dir, { recursive: true, force: true });
     await cleanUp();
   }
-  const ss = results.filter((r) => r.label === 'ss').map((r) => r.result);
-  const worst = Math.max(...ss.map((r) => r.ms));
-  const ok = ss.length > 0 && ss.every((r) => r.exact && r.source === 'ss') && worst < TARGET_DEMO_MS;
+  const ss = results.filter((r) => r.label === 'ss');
+  if (ss.length === 0) {
+    console.log('target: not measured (no run had all its TIME_WAIT sockets)');
+    process.exitCode = 1;
+    return;
+  }
+  const worst = Math.max(...ss.map((r) => r.result.ms));
+  const fewest = Math.min(...ss.map((r) => r.timeWait));
+  const ok = ss.every((r) => r.result.exact && r.result.source === 'ss') && worst < TARGET_DEMO_MS;
   console.log(
-    `target: demo < ${fmt(TARGET_DEMO_MS)} with ${after.ours} TIME_WAIT sockets, counts exact: ` +
-      `${ok ? 'met' : 'NOT met'} (ss: worst ${fmt(worst)})`,
+    `target: demo < ${fmt(TARGET_DEMO_MS)} with ${wanted} TIME_WAIT sockets, counts exact: ` +
+      `${ok ? 'met' : 'NOT met'} (ss: worst ${fmt(worst)}, ${fewest} of ours during each run at least)`,
   );
   process.exitCode = ok ? 0 : 1;
 }
