@@ -47,8 +47,8 @@ export type { KernelObserverOptions } from './observe/kernel.js';
 export type { KernelFocus } from './analyze/kernel.js';
 export { ServerAccounting } from './observe/server-accounting.js';
 export { filterSockets, readSocketTable } from './observe/socket-table.js';
-export type { SocketFilter, SocketTable, SocketTableOptions } from './observe/socket-table.js';
-export type { SocketEntry, TcpState } from './decode/procnet.js';
+export type { SocketFilter, SocketTable, SocketTableOptions, SocketTableSource } from './observe/socket-table.js';
+export type { SocketEntry, TcpState } from './decode/socket-entry.js';
 
 // Endpoints as text.
 export { formatEndpoint, formatHostPort, parseEndpoint, parseHostPort } from './model/endpoint.js';

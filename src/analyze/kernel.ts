@@ -1,10 +1,11 @@
 /**
- * The kernel's account: connections reconstructed from snapshots of the socket table
- * (/proc/net/tcp{,6}), taken before, during and after the traffic. A connection that opened and
- * closed between two snapshots is still found afterwards through the TIME_WAIT socket its active
- * closer leaves behind for 60 s; only one ended by a RST between two snapshots can be missed.
+ * The kernel's account: connections reconstructed from snapshots of the socket table (read with ss,
+ * or from /proc/net/tcp{,6}: observe/socket-table.ts), taken before, during and after the traffic.
+ * A connection that opened and closed between two snapshots is still found afterwards through the
+ * TIME_WAIT socket its active closer leaves behind for 60 s; only one ended by a RST between two
+ * snapshots can be missed.
  */
-import type { SocketEntry, TcpState } from '../decode/procnet.js';
+import type { SocketEntry, TcpState } from '../decode/socket-entry.js';
 import type { ConnectionRecord, Endpoint, Side } from '../model/report.js';
 import { newConnectionRecord } from './record.js';
 

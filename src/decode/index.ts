@@ -39,9 +39,12 @@ export * from '../model/packet.js';
 export { Http1Connection, looksLikeHttpRequest } from './http1.js';
 export type { Http1Events, Http1Options, HttpRequestInfo, HttpResponseInfo } from './http1.js';
 
-// The kernel's socket table as text (/proc/net/tcp).
-export { ProcNetWarning, TCP_STATES, parseProcNetTcp, tcpStateName } from './procnet.js';
-export type { ByteOrder, SocketEntry, TcpState } from './procnet.js';
+// The kernel's socket table as text (/proc/net/tcp, and ss's output).
+export { ProcNetWarning, parseProcNetTcp } from './procnet.js';
+export type { ByteOrder } from './procnet.js';
+export { SsWarning, parseSs } from './ss.js';
+export { TCP_STATES, tcpStateName } from './socket-entry.js';
+export type { SocketEntry, TcpState, TcpTimerKind } from './socket-entry.js';
 
 // Packets to connections: the tracker, and the whole pipeline from capture bytes.
 export { ConnectionTracker } from '../analyze/tracker.js';

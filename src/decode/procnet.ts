@@ -13,46 +13,14 @@
  *
  * Everything after the inode (refcount, socket pointer, rto, ato, cwnd, ssthresh) is ignored.
  */
-import { formatIpv6 } from '../model/endpoint.js';
+import { formatIpv6, normalizeAddress } from '../model/endpoint.js';
 import type { Endpoint, Warning, WarningCode } from '../model/report.js';
+import { TCP_STATES, parseTableLines } from './socket-entry.js';
+import type { SocketEntry, TcpTimerKind } from './socket-entry.js';
 
-/** TCP states as the kernel numbers them (include/net/tcp_states.h). */
-export type TcpState =
-  | 'ESTABLISHED'
-  | 'SYN_SENT'
-  | 'SYN_RECV'
-  | 'FIN_WAIT1'
-  | 'FIN_WAIT2'
-  | 'TIME_WAIT'
-  | 'CLOSE'
-  | 'CLOSE_WAIT'
-  | 'LAST_ACK'
-  | 'LISTEN'
-  | 'CLOSING'
-  | 'NEW_SYN_RECV';
-
-/**
- * The states in kernel order: TCP_STATES[n - 1] is state n of include/net/tcp_states.h
- * (TCP_ESTABLISHED = 1 ... TCP_NEW_SYN_RECV = 12). TCP_BOUND_INACTIVE (13) is a pseudo-state that
- * only inet_diag reports; it never appears in /proc/net/tcp.
- */
-export const TCP_STATES: readonly TcpState[] = [
-  'ESTABLISHED', // 1  TCP_ESTABLISHED
-  'SYN_SENT', // 2  TCP_SYN_SENT
-  'SYN_RECV', // 3  TCP_SYN_RECV (also printed for request sockets by get_openreq4/6)
-  'FIN_WAIT1', // 4  TCP_FIN_WAIT1
-  'FIN_WAIT2', // 5  TCP_FIN_WAIT2
-  'TIME_WAIT', // 6  TCP_TIME_WAIT
-  'CLOSE', // 7  TCP_CLOSE
-  'CLOSE_WAIT', // 8  TCP_CLOSE_WAIT
-  'LAST_ACK', // 9  TCP_LAST_ACK
-  'LISTEN', // 10 TCP_LISTEN
-  'CLOSING', // 11 TCP_CLOSING
-  'NEW_SYN_RECV', // 12 TCP_NEW_SYN_RECV
-];
-
-/** Which kernel timer is pending on the socket: the `tr` column. */
-export type TcpTimerKind = 'off' | 'retransmit' | 'keepalive' | 'timewait' | 'probe' | 'unknown';
+// The entry's shape is shared with the ss parser; re-exported here, where it was first defined.
+export { TCP_STATES, tcpStateName } from './socket-entry.js';
+export type { SocketEntry, TcpState, TcpTimerKind } from './socket-entry.js';
 
 /**
  * `tr` codes as assigned in get_tcp4_sock / get_tcp6_sock (and get_timewait4_sock for 3). ss calls them
@@ -74,29 +42,6 @@ const TIMER_KINDS: readonly TcpTimerKind[] = [
  */
 export const USER_HZ = 100;
 
-export interface SocketEntry {
-  /** 4 for /proc/net/tcp, 6 for /proc/net/tcp6: the file the line came from. */
-  family: 4 | 6;
-  /**
-   * Addresses in text form: IPv4 dotted quad, IPv6 RFC 5952. An IPv4-mapped IPv6 address
-   * (::ffff:a.b.c.d, an IPv6 socket talking IPv4) is shown as the plain IPv4 address 'a.b.c.d'.
-   */
-  local: Endpoint;
-  remote: Endpoint;
-  state: TcpState;
-  /** Bytes sent but not yet acknowledged (write_seq - snd_una). */
-  txQueue: number;
-  /** Bytes received but not yet read by the application; for LISTEN, connections waiting for accept(). */
-  rxQueue: number;
-  /** The pending timer and the milliseconds until it fires (0 when off or already overdue). */
-  timer: { kind: TcpTimerKind; expiresMs: number };
-  /** icsk_retransmits: unrecovered retransmission timeouts. */
-  retransmits: number;
-  uid: number;
-  /** Socket inode, 0 for TIME_WAIT and request sockets (they have no file). */
-  inode: number;
-}
-
 /** Byte order of the kernel that wrote the file (os.endianness(), lower-cased). */
 export type ByteOrder = 'le' | 'be';
 
@@ -107,9 +52,6 @@ export const ProcNetWarning = {
   /** A well-formed line with a state number outside 1..12 (the line is skipped). */
   UNKNOWN_STATE: 'KAL_WARN_PROCNET_UNKNOWN_STATE',
 } as const satisfies Record<string, WarningCode>;
-
-/** Malformed lines reported one by one; beyond that, one summary warning (a wrong file is not 10k warnings). */
-const MAX_LINE_WARNINGS = 20;
 
 /** Columns up to and including the inode (see the format at the top of the file). */
 const MIN_COLUMNS = 10;
@@ -127,13 +69,6 @@ const QUEUES = /^([0-9A-Fa-f]{1,8}):([0-9A-Fa-f]{1,8})$/;
 /** "%02X:%08lX": tr, tm->when (an unsigned long: up to 16 digits on 64-bit kernels). */
 const TIMER = /^([0-9A-Fa-f]{1,2}):([0-9A-Fa-f]{1,16})$/;
 
-/** Name of a state number of include/net/tcp_states.h; throws RangeError outside 1..12. */
-export function tcpStateName(hex: number): TcpState {
-  const name = Number.isInteger(hex) ? TCP_STATES[hex - 1] : undefined;
-  if (name === undefined) throw new RangeError(`unknown TCP state ${String(hex)}`);
-  return name;
-}
-
 /**
  * Parses the text of /proc/net/tcp (family 4) or /proc/net/tcp6 (family 6). The header line and blank
  * lines are skipped; any other line that is not a socket line becomes a warning. Never throws.
@@ -148,29 +83,16 @@ export function parseProcNetTcp(
   /** Only lines with one of these ports (local or remote) are parsed: a busy host lists tens of thousands of sockets. */
   ports?: readonly number[],
 ): { entries: SocketEntry[]; warnings: Warning[] } {
-  const entries: SocketEntry[] = [];
-  const warnings: Warning[] = [];
-  let malformed = 0;
   const lines = ports === undefined ? text.split('\n') : linesWithPorts(text, ports);
-  for (let i = 0; i < lines.length; i++) {
-    const columns = (lines[i] ?? '').trim().split(/\s+/);
-    if (columns[0] === '' || columns[0] === 'sl') continue; // blank line, header line
-    const result = parseLine(columns, family, byteOrder);
-    if ('state' in result) {
-      entries.push(result);
-    } else if (result.code !== ProcNetWarning.MALFORMED_LINE) {
-      warnings.push({ code: result.code, message: `line ${i + 1}: ${result.message}` });
-    } else if (++malformed <= MAX_LINE_WARNINGS) {
-      warnings.push({ code: result.code, message: `line ${i + 1}: ${result.message}` });
-    }
-  }
-  if (malformed > MAX_LINE_WARNINGS) {
-    warnings.push({
-      code: ProcNetWarning.MALFORMED_LINE,
-      message: `${malformed - MAX_LINE_WARNINGS} more malformed lines not listed`,
-    });
-  }
-  return { entries, warnings };
+  return parseTableLines(
+    lines,
+    (line) => {
+      const columns = line.trim().split(/\s+/);
+      if (columns[0] === '' || columns[0] === 'sl') return null; // blank line, header line
+      return parseLine(columns, family, byteOrder);
+    },
+    ProcNetWarning.MALFORMED_LINE,
+  );
 }
 
 /**
@@ -288,8 +210,5 @@ function decodeAddress(hex: string, byteOrder: ByteOrder): number[] {
 
 /** Dotted quad for 4 bytes; RFC 5952 for 16, except IPv4-mapped (::ffff:0:0/96, RFC 4291 2.5.5.2) as IPv4. */
 function formatAddress(bytes: number[]): string {
-  if (bytes.length === 4) return bytes.join('.');
-  const mapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
-  if (mapped) return bytes.slice(12).join('.');
-  return formatIpv6(Uint8Array.from(bytes), 0);
+  return bytes.length === 4 ? bytes.join('.') : normalizeAddress(formatIpv6(Uint8Array.from(bytes), 0));
 }

@@ -33,10 +33,13 @@ export const WARNING_CODES = [
   'KAL_WARN_CAPTURE_DROPS',
   'KAL_WARN_CAPTURE_STREAM',
   'KAL_WARN_CAPTURE_LAG',
-  // The socket table (decode/procnet.ts, observe/socket-table.ts).
+  // The socket table (decode/procnet.ts, decode/ss.ts, observe/socket-table.ts).
   'KAL_WARN_PROCNET_MALFORMED_LINE',
   'KAL_WARN_PROCNET_UNKNOWN_STATE',
   'KAL_WARN_PROCNET_TCP6_UNREADABLE',
+  'KAL_WARN_SS_MALFORMED_LINE',
+  'KAL_WARN_SS_UNKNOWN_STATE',
+  'KAL_WARN_SOCKET_TABLE_FALLBACK',
   // Runs (lab/engine.ts, lab/watch.ts).
   'KAL_WARN_NOT_SETTLED',
   'KAL_WARN_OPEN_CONNECTIONS',
@@ -123,6 +126,12 @@ export interface ObserverReport {
   fix?: string;
   /** Whether this observer can see HTTP requests at all (the kernel socket table cannot). */
   seesRequests: boolean;
+  /**
+   * The kernel observer: how it read the socket table, 'ss' (netlink sock_diag, filtered in the
+   * kernel: exact) or 'proc' (/proc/net/tcp{,6}, the fallback without ss: on a busy host slower, and
+   * not an atomic snapshot).
+   */
+  socketTable?: 'ss' | 'proc';
   totals: Totals;
   /** Present when the observer saw HTTP messages. */
   http?: HttpEvidence;

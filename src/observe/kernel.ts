@@ -1,21 +1,32 @@
 /**
- * The kernel observer: snapshots of /proc/net/tcp{,6} before the traffic, every few milliseconds
- * during it, and after it, reduced to connections by analyze/kernel.ts.
+ * The kernel observer: snapshots of the kernel's socket table before the traffic, every few
+ * milliseconds during it, and after it, reduced to connections by analyze/kernel.ts. The table is
+ * read with ss (netlink sock_diag, filtered by port in the kernel: exact, and fast on a busy host),
+ * or from /proc/net/tcp{,6} when ss cannot run (observe/socket-table.ts); the report says which
+ * (`socketTable`).
  */
 import { kernelConnections } from '../analyze/kernel.js';
 import type { KernelFocus, TableSnapshot } from '../analyze/kernel.js';
 import { unavailableReport } from '../analyze/run-report.js';
 import { computeTotals } from '../analyze/totals.js';
-import type { SocketEntry } from '../decode/procnet.js';
+import type { SocketEntry } from '../decode/socket-entry.js';
 import type { ObserverReport, Warning } from '../model/report.js';
 import type { Observer } from './observer.js';
 import { readSocketTable } from './socket-table.js';
+import type { SocketTable, SocketTableSource } from './socket-table.js';
 import { sleep } from '../util/time.js';
 
 export interface KernelObserverOptions extends KernelFocus {
   /** Sampling period during the traffic (default 20 ms). */
   everyMs?: number;
-  /** Where /proc is (tests point it elsewhere). */
+  /**
+   * How to read the table: 'ss', 'proc' (/proc/net/tcp{,6}), or 'auto' (the default): ss, and /proc
+   * when ss cannot run, with a warning. The first read decides; the others of the run read the same way.
+   */
+  source?: 'auto' | SocketTableSource;
+  /** The ss program (default 'ss' on the PATH). */
+  ss?: string;
+  /** Where /proc is (tests point it elsewhere); implies source 'proc'. */
   procRoot?: string;
 }
 
@@ -32,12 +43,16 @@ export class KernelObserver implements Observer {
   private unavailable: string | undefined;
   private lastReadMs = 0;
   private stopped = false;
+  /** Where the first read was made; later reads go there directly (no ss spawned again if it failed). */
+  private source: SocketTableSource | undefined;
 
   constructor(private readonly options: KernelObserverOptions) {}
 
   async start(): Promise<void> {
     try {
-      this.before = (await this.read()).entries;
+      const table = await this.read();
+      this.keepWarnings(table);
+      this.before = table.entries;
     } catch (error) {
       this.unavailable = `cannot read the socket table: ${(error as Error).message}`;
       return;
@@ -70,11 +85,12 @@ export class KernelObserver implements Observer {
 
   /**
    * A snapshot just before the client closes its pool: a connection that lived between two
-   * periodic samples and is then reset leaves no TIME_WAIT behind, and would be missed.
+   * periodic samples and is then reset leaves no TIME_WAIT behind, and would be missed. It does not
+   * wait for a periodic sample in flight (that one began earlier and keeps its place, see sample()):
+   * each read costs a process on the run's path.
    */
   async checkpoint(): Promise<void> {
     if (this.unavailable !== undefined) return;
-    await this.sampling;
     await this.sample();
   }
 
@@ -89,25 +105,29 @@ export class KernelObserver implements Observer {
   }
 
   async stop(): Promise<ObserverReport> {
-    await this.close();
+    this.stopped = true;
+    clearTimeout(this.timer);
     if (this.unavailable !== undefined) {
       return unavailableReport('kernel', {
         reason: this.unavailable,
-        fix: 'run on Linux with /proc mounted',
+        fix: 'run on Linux, with ss (iproute2) installed or /proc mounted',
         seesRequests: false,
       });
     }
     // Final snapshot once closing handshakes (FIN_WAIT1, LAST_ACK...) have run their course.
+    // A periodic sample still in flight ends meanwhile; it began earlier, so it stays before these.
     for (let i = 0; i < 50; i++) {
       const snap = await this.sample();
       if (!snap.entries.some((e) => TRANSIENT.has(e.state) && this.concerns(e))) break;
       await sleep(10);
     }
+    await this.sampling;
     const connections = kernelConnections(this.before, this.snapshots, this.options);
     return {
       observer: 'kernel',
       available: true,
       seesRequests: false,
+      ...(this.source !== undefined ? { socketTable: this.source } : {}),
       totals: computeTotals(connections, null),
       connections,
       warnings: this.warnings,
@@ -118,22 +138,46 @@ export class KernelObserver implements Observer {
     return e.local.port === this.options.serverPort || e.remote.port === this.options.serverPort;
   }
 
-  private async read() {
+  private async read(): Promise<SocketTable> {
     const started = performance.now();
+    const { procRoot, ss } = this.options;
     const table = await readSocketTable({
       ports: [this.options.serverPort],
-      ...(this.options.procRoot !== undefined ? { root: this.options.procRoot } : {}),
+      source: this.source ?? this.options.source ?? (procRoot !== undefined ? 'proc' : 'auto'),
+      ...(procRoot !== undefined ? { root: procRoot } : {}),
+      ...(ss !== undefined ? { ss } : {}),
     });
+    this.source ??= table.source;
     this.lastReadMs = performance.now() - started;
     return table;
   }
 
+  /** The first 20 warnings of the reads, each said once (every read of a broken table says the same). */
+  private keepWarnings(table: SocketTable): void {
+    for (const w of table.warnings) {
+      if (this.warnings.length >= 20) return;
+      if (!this.warnings.some((k) => k.code === w.code && k.message === w.message)) this.warnings.push(w);
+    }
+  }
+
+  /**
+   * One snapshot, in its place among the others by the time its read began: reads may overlap (the
+   * checkpoint's and stop's do not wait for a periodic one), and analyze/kernel.ts takes the
+   * snapshots oldest first. A read that fails leaves no snapshot.
+   */
   private async sample(): Promise<TableSnapshot> {
-    const table = await this.read();
-    for (const w of table.warnings) if (this.warnings.length < 20) this.warnings.push(w);
-    // Keep only the sockets of interest (the read pre-filters by port text; this is exact).
-    const snap = { at: Date.now(), entries: table.entries.filter((e) => this.concerns(e)) };
+    const snap: { at: number; entries: SocketEntry[] } = { at: Date.now(), entries: [] };
     this.snapshots.push(snap);
+    let table: SocketTable;
+    try {
+      table = await this.read();
+    } catch (error) {
+      this.snapshots.splice(this.snapshots.indexOf(snap), 1);
+      throw error;
+    }
+    this.keepWarnings(table);
+    // Only the server port's sockets are read (ss and /proc alike filter exactly); this keeps that true.
+    snap.entries = table.entries.filter((e) => this.concerns(e));
     return snap;
   }
 }

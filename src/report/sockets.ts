@@ -2,7 +2,7 @@
  * The kernel socket table as aligned text, in the columns of `ss -tan` (plus ss -o's timer). Pure:
  * entries in, string out; rows keep the order they are given in.
  */
-import type { SocketEntry, TcpState } from '../decode/procnet.js';
+import type { SocketEntry, TcpState } from '../decode/socket-entry.js';
 import { formatHostPort } from '../model/endpoint.js';
 import type { Endpoint } from '../model/report.js';
 

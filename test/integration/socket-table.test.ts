@@ -15,13 +15,27 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { ProcNetWarning, type SocketEntry, type TcpState } from '../../src/decode/procnet.js';
 import { FileError } from '../../src/errors.js';
-import { SocketTableWarning, filterSockets, readSocketTable } from '../../src/observe/socket-table.js';
+import {
+  SocketTableWarning,
+  filterSockets,
+  readSocketTable,
+  ssArguments,
+  type SocketTableSource,
+} from '../../src/observe/socket-table.js';
+import { ssSkip } from '../support/ss-env.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/procnet/', import.meta.url));
 /** The fixtures were written by a little-endian kernel; readSocketTable decodes with the host's order. */
 const LE_HOST = { skip: endianness() === 'BE' ? 'fixtures are little-endian' : false };
 const LOOPBACK = new Set(['127.0.0.1', '::1']);
-const LINUX = { skip: existsSync('/proc/net/tcp') ? false : 'no /proc/net/tcp (not Linux)' };
+const LINUX: { skip: string | false } = {
+  skip: existsSync('/proc/net/tcp') ? false : 'no /proc/net/tcp (not Linux)',
+};
+/** The real-socket tests run once per way of reading the table. */
+const SOURCES: { source: SocketTableSource; options: { skip: string | false } }[] = [
+  { source: 'ss', options: { skip: LINUX.skip || ssSkip() } },
+  { source: 'proc', options: LINUX },
+];
 
 test('fixture root: tcp then tcp6, no warnings', LE_HOST, async () => {
   const { entries, warnings } = await readSocketTable({ root: join(FIXTURES, 'linux-le') });
@@ -135,6 +149,7 @@ function find(entries: SocketEntry[], localPort: number, remotePort: number): So
 
 /** Reads the table until the socket is in `state`, at most `tries` times; returns the last entry seen. */
 async function pollFor(
+  source: SocketTableSource,
   localPort: number,
   remotePort: number,
   state: TcpState,
@@ -142,20 +157,20 @@ async function pollFor(
 ): Promise<SocketEntry | undefined> {
   let entry: SocketEntry | undefined;
   for (let i = 0; i < tries; i++) {
-    entry = find((await readSocketTable()).entries, localPort, remotePort);
+    entry = find((await readSocketTable({ source })).entries, localPort, remotePort);
     if (entry?.state === state) return entry;
     await delay(10);
   }
   return entry;
 }
 
-for (const { host, family } of [
+for (const [{ host, family }, { source, options }] of [
   { host: '127.0.0.1', family: 4 },
   { host: '::1', family: 6 },
-] as const) {
+].flatMap((h) => SOURCES.map((s) => [h, s] as const))) {
   test(
-    `real sockets on ${host}: LISTEN, both ends ESTABLISHED, TIME_WAIT on the side that closed first`,
-    LINUX,
+    `real sockets on ${host} [${source}]: LISTEN, both ends ESTABLISHED, TIME_WAIT on the side that closed first`,
+    options,
     async (t) => {
       const listening = await listen(t, host);
       if (listening === null) {
@@ -166,7 +181,8 @@ for (const { host, family } of [
       const [client, serverSide] = await connect(t, listening.server, host);
       const clientPort = client.localPort ?? 0;
 
-      const { entries } = await readSocketTable();
+      const { entries, source: read } = await readSocketTable({ source });
+      assert.equal(read, source);
       const mine = filterSockets(entries, { port });
       const uid = process.getuid?.() ?? 0;
       const expected = (state: TcpState, localPort: number, remotePort: number, remote = host) => ({
@@ -192,29 +208,117 @@ for (const { host, family } of [
       const serverClosed = once(serverSide, 'close');
       client.end();
       await Promise.all([once(client, 'close'), serverClosed]);
-      const clientEntry = await pollFor(clientPort, port, 'TIME_WAIT');
+      const clientEntry = await pollFor(source, clientPort, port, 'TIME_WAIT');
       assert.equal(clientEntry?.state, 'TIME_WAIT');
       assert.equal(clientEntry?.timer.kind, 'timewait');
       assert.equal(clientEntry?.inode, 0);
-      const serverEntry = find((await readSocketTable()).entries, port, clientPort);
+      const serverEntry = find((await readSocketTable({ source })).entries, port, clientPort);
       assert.notEqual(serverEntry?.state, 'TIME_WAIT');
     },
   );
 }
 
-test('real sockets, IPv6 socket bound to ::ffff:127.0.0.1: listed in tcp6, shown as IPv4', LINUX, async (t) => {
-  const listening = await listen(t, '::ffff:127.0.0.1');
-  if (listening === null) {
-    t.skip('no IPv6 (IPv4-mapped addresses need an IPv6 socket)');
-    return;
-  }
+for (const { source, options } of SOURCES) {
+  test(
+    `real sockets [${source}], IPv6 socket bound to ::ffff:127.0.0.1: an IPv6 socket, shown as IPv4`,
+    options,
+    async (t) => {
+      const listening = await listen(t, '::ffff:127.0.0.1');
+      if (listening === null) {
+        t.skip('no IPv6 (IPv4-mapped addresses need an IPv6 socket)');
+        return;
+      }
+      const port = (listening.server.address() as AddressInfo).port;
+      const [client] = await connect(t, listening.server, '127.0.0.1');
+      const clientPort = client.localPort ?? 0;
+      const mine = filterSockets((await readSocketTable({ source })).entries, { port });
+      const brief = (e: SocketEntry | undefined) => e && [e.family, e.state, e.local.address, e.remote.address];
+      assert.deepEqual(brief(find(mine, port, 0)), [6, 'LISTEN', '127.0.0.1', '::']);
+      assert.deepEqual(brief(find(mine, port, clientPort)), [6, 'ESTABLISHED', '127.0.0.1', '127.0.0.1']);
+      // The client is a plain IPv4 socket: /proc/net/tcp.
+      assert.deepEqual(brief(find(mine, clientPort, port)), [4, 'ESTABLISHED', '127.0.0.1', '127.0.0.1']);
+    },
+  );
+}
+
+test('auto: ss missing, the table is read from /proc with a warning saying so', LINUX, async () => {
+  const { source, warnings } = await readSocketTable({ ss: '/nonexistent/ss', states: ['LISTEN'] });
+  assert.equal(source, 'proc');
+  assert.equal(warnings[0]?.code, SocketTableWarning.FALLBACK);
+  assert.match(
+    warnings[0]?.message ?? '',
+    /\/nonexistent\/ss not found: read \/proc\/net\/tcp\{,6\} instead.*iproute2/,
+  );
+});
+
+test('auto: ss failing (exit status 1) falls back too; forced, ss missing or failing is an error', LINUX, async () => {
+  const failing = await readSocketTable({ ss: 'false', states: ['LISTEN'] });
+  assert.deepEqual([failing.source, failing.warnings[0]?.code], ['proc', SocketTableWarning.FALLBACK]);
+  await assert.rejects(readSocketTable({ source: 'ss', ss: '/nonexistent/ss' }), { code: 'KAL_ERR_COMMAND_NOT_FOUND' });
+  await assert.rejects(readSocketTable({ source: 'ss', ss: 'false' }), { code: 'KAL_ERR_COMMAND' });
+});
+
+test('ssArguments: every listed state, or the ones asked (two at least), and the ports for the kernel', () => {
+  assert.deepEqual(
+    ssArguments({}),
+    [
+      '-tanHOneo',
+      ...['established', 'syn-sent', 'syn-recv', 'fin-wait-1', 'fin-wait-2', 'time-wait', 'close-wait', 'last-ack'],
+      ...['listening', 'closing'],
+    ].flatMap((name, i) => (i === 0 ? [name] : ['state', name])),
+  );
+  assert.deepEqual(ssArguments({ states: ['TIME_WAIT'], ports: [8080] }), [
+    '-tanHOneo',
+    ...['state', 'time-wait', 'state', 'closing'],
+    '( sport = :8080 or dport = :8080 )',
+  ]);
+  assert.deepEqual(ssArguments({ states: ['CLOSING'] }).slice(1), ['state', 'closing', 'state', 'last-ack']);
+  assert.deepEqual(ssArguments({ states: ['SYN_RECV', 'NEW_SYN_RECV', 'CLOSE'] }).slice(1), [
+    ...['state', 'syn-recv', 'state', 'closing'],
+  ]);
+  assert.deepEqual(ssArguments({ ports: [1, 2] }).at(-1), '( sport = :1 or dport = :1 or sport = :2 or dport = :2 )');
+});
+
+for (const { source, options } of SOURCES) {
+  test(`real sockets [${source}]: ports and states filter exactly; CLOSE alone lists nothing`, options, async (t) => {
+    const listening = await listen(t, '127.0.0.1');
+    assert.ok(listening !== null);
+    const port = (listening.server.address() as AddressInfo).port;
+    const [client] = await connect(t, listening.server, '127.0.0.1');
+    const read = async (states?: TcpState[]) =>
+      (await readSocketTable({ source, ports: [port], ...(states ? { states } : {}) })).entries.map(
+        (e) => `${e.state} ${e.local.port}>${e.remote.port}`,
+      );
+    const clientPort = client.localPort ?? 0;
+    assert.deepEqual(
+      (await read()).sort(),
+      [`ESTABLISHED ${clientPort}>${port}`, `ESTABLISHED ${port}>${clientPort}`, `LISTEN ${port}>0`].sort(),
+    );
+    assert.deepEqual(await read(['LISTEN']), [`LISTEN ${port}>0`]);
+    assert.deepEqual(await read(['CLOSE']), []);
+    assert.deepEqual(await read([]), []);
+  });
+}
+
+test('real sockets: ss and /proc list the same sockets of a port', { skip: LINUX.skip || ssSkip() }, async (t) => {
+  const listening = await listen(t, '127.0.0.1');
+  assert.ok(listening !== null);
   const port = (listening.server.address() as AddressInfo).port;
-  const [client] = await connect(t, listening.server, '127.0.0.1');
-  const clientPort = client.localPort ?? 0;
-  const mine = filterSockets((await readSocketTable()).entries, { port });
-  const brief = (e: SocketEntry | undefined) => e && [e.family, e.state, e.local.address, e.remote.address];
-  assert.deepEqual(brief(find(mine, port, 0)), [6, 'LISTEN', '127.0.0.1', '::']);
-  assert.deepEqual(brief(find(mine, port, clientPort)), [6, 'ESTABLISHED', '127.0.0.1', '127.0.0.1']);
-  // The client is a plain IPv4 socket: /proc/net/tcp.
-  assert.deepEqual(brief(find(mine, clientPort, port)), [4, 'ESTABLISHED', '127.0.0.1', '127.0.0.1']);
+  for (let i = 0; i < 3; i++) await connect(t, listening.server, '127.0.0.1');
+  const [closing] = await connect(t, listening.server, '127.0.0.1');
+  closing.end(); // one TIME_WAIT on the client's side
+  await once(closing, 'close');
+  const still = (e: SocketEntry) => JSON.stringify({ ...e, timer: e.timer.kind });
+  const read = async (source: SocketTableSource) =>
+    (await readSocketTable({ source, ports: [port] })).entries.map(still).sort();
+  // Sockets may still be settling (FIN_WAIT2 -> TIME_WAIT): compare two reads that follow each other.
+  let ss: string[] = [];
+  let proc: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    [ss, proc] = [await read('ss'), await read('proc')];
+    if (JSON.stringify(ss) === JSON.stringify(proc) && ss.some((e) => e.includes('TIME_WAIT'))) break;
+    await delay(10);
+  }
+  assert.equal(ss.length, 8); // LISTEN, 3 x 2 ends, the closed one's client TIME_WAIT (its server end is gone)
+  assert.deepEqual(ss, proc);
 });
