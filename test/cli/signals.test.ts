@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Report } from '../../src/model/report.js';
-import { buildPcap } from '../support/capture-builder.js';
+import { buildPcap, pcapRecord } from '../support/capture-builder.js';
 import { captureSkip } from '../support/capture-env.js';
 import { BIN, startCli } from '../support/cli.js';
 
@@ -98,9 +98,15 @@ test('analyze - on a stream that never ends: Ctrl-C ends it (130), stdout empty'
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  // A capture's file header, then nothing: the analysis waits for the next bytes.
-  child.stdin.write(buildPcap({ packets: [] }));
-  await delay(300);
+  // A capture's file header and more frames than the pipe holds (none of them IP), then nothing: the
+  // analysis waits for the next bytes. The write completes only once the command has read past the
+  // pipe's 64 KiB, so its signal handlers are installed by then (a fixed delay was too short on a
+  // loaded machine: the default SIGINT handler killed the process).
+  const frame = { ts: 1_700_000_000_000_000, frame: new Uint8Array(1000) };
+  const records = Array.from({ length: 300 }, () => pcapRecord('le', false, 262144, frame));
+  await new Promise<void>((resolve, reject) =>
+    child.stdin.write(Buffer.concat([buildPcap({ packets: [] }), ...records]), (e) => (e ? reject(e) : resolve())),
+  );
   assert.equal(child.exitCode, null, 'still reading');
   child.kill('SIGINT');
   assert.equal(await closed, 130, stderr);
