@@ -14,4 +14,19 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // Issue #7: no line over 120 characters (Prettier's printWidth), comments and strings included.
+    files: ['src/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
+    rules: { 'max-len': ['error', { code: 120, tabWidth: 2, ignoreUrls: true }] },
+  },
+  {
+    // Tests may hold verbatim expected output (table rows as wide as the tool prints them) in one string.
+    files: ['test/**/*.ts'],
+    rules: {
+      'max-len': [
+        'error',
+        { code: 120, tabWidth: 2, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true },
+      ],
+    },
+  },
 );

@@ -183,7 +183,8 @@ function ensureCapture(name: string, write: (spec: CaptureSpec) => CaptureMeta):
   const meta = write({ path, targetBytes: TARGET_BYTES });
   writeFileSync(metaPath, JSON.stringify(meta, null, 2) + '\n');
   console.log(
-    `${name}: wrote ${path} (${(meta.bytes / MB).toFixed(1)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    `${name}: wrote ${path} (${(meta.bytes / MB).toFixed(1)} MB) ` +
+      `in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
   return { path, meta };
 }
@@ -216,7 +217,10 @@ async function whatOursSees(path: string): Promise<string> {
   rmSync(out);
   const run = report.runs[0]!;
   const t = run.observers[0]!.totals;
-  return `${fmt(run.capture.frames)} frames, ${fmt(t.connections)} connections, ${fmt(t.requests)} requests, ${fmt(t.responses)} responses`;
+  return (
+    `${fmt(run.capture.frames)} frames, ${fmt(t.connections)} connections, ` +
+    `${fmt(t.requests)} requests, ${fmt(t.responses)} responses`
+  );
 }
 
 /**
@@ -246,7 +250,9 @@ async function benchCapture(name: string, path: string, meta: CaptureMeta): Prom
   console.log(`\n== ${name}: ${path}`);
   console.log(`   ${meta.description}`);
   console.log(
-    `   ${(meta.bytes / MB).toFixed(1)} MB, ${fmt(meta.packets)} packets (${fmt(meta.bytes / meta.packets)} bytes/packet), ${fmt(meta.connections)} connections, ${fmt(meta.requests)} requests`,
+    `   ${(meta.bytes / MB).toFixed(1)} MB, ${fmt(meta.packets)} packets ` +
+      `(${fmt(meta.bytes / meta.packets)} bytes/packet), ` +
+      `${fmt(meta.connections)} connections, ${fmt(meta.requests)} requests`,
   );
   console.log(`   ours reports: ${await whatOursSees(path)}`);
   const tools: Tool[] = [
@@ -333,7 +339,8 @@ async function benchCapture(name: string, path: string, meta: CaptureMeta): Prom
   }
   const growth = (p: number[]): string => `${((p[p.length - 1]! / p[0]! - 1) * 100).toFixed(0)}%`;
   console.log(
-    `     growth from ${(PREFIXES[0]! / MB).toFixed(0)} MB to the whole file: ${growth(peaks[0]!)} (analyze), ${growth(peaks[1]!)} (--json)`,
+    `     growth from ${(PREFIXES[0]! / MB).toFixed(0)} MB to the whole file: ` +
+      `${growth(peaks[0]!)} (analyze), ${growth(peaks[1]!)} (--json)`,
   );
   return ok;
 }

@@ -126,7 +126,8 @@ function report(label: string, bytes: number, messages: number, seconds: number[
   console.log(
     `${label.padEnd(44)} ${mb.toFixed(0).padStart(5)} MB in ${s.toFixed(3)} s: ` +
       `${(mb / s).toFixed(0).padStart(6)} MB/s, ${(messages / s / 1e6).toFixed(2)} M messages/s ` +
-      `(median of ${seconds.length}, range ${(messages / Math.max(...seconds) / 1e6).toFixed(2)}-${(messages / Math.min(...seconds) / 1e6).toFixed(2)})`,
+      `(median of ${seconds.length}, range ${(messages / Math.max(...seconds) / 1e6).toFixed(2)}-` +
+      `${(messages / Math.min(...seconds) / 1e6).toFixed(2)})`,
   );
 }
 
@@ -166,7 +167,8 @@ function churn(label: string, connections: number, options?: Http1Options): void
   );
   const responses = [180, 301, 455, 612].map((n) => {
     const head = encode(
-      `HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${n}\r\nDate: Tue, 14 Nov 2023 22:13:20 GMT\r\nConnection: close\r\n\r\n`,
+      `HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${n}\r\n` +
+        'Date: Tue, 14 Nov 2023 22:13:20 GMT\r\nConnection: close\r\n\r\n',
     );
     return concat([head, new Uint8Array(n).fill(0x61)]);
   });

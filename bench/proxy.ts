@@ -94,7 +94,8 @@ async function main(): Promise<void> {
   if (missing.length > 0) throw new Error(`bench:proxy needs ${missing.join(' and ')} (apt install wrk apache2-utils)`);
 
   console.log(
-    `bench:proxy — node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? '?'}), median of ${rounds} rounds`,
+    `bench:proxy — node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? '?'}), ` +
+      `median of ${rounds} rounds`,
   );
   console.log('load generator, server and proxy share these CPUs; every proxy runs in its own process\n');
 
@@ -140,11 +141,15 @@ async function main(): Promise<void> {
           pct(bare / direct),
           cpu('ours').toFixed(1),
           cpu('bare').toFixed(1),
-          `${countsOk ? 'ok' : 'MISMATCH'} (${counted.map((c) => `${c.requests}/${c.expected} over ${c.connections}`).join(', ')})`,
+          `${countsOk ? 'ok' : 'MISMATCH'} ` +
+            `(${counted.map((c) => `${c.requests}/${c.expected} over ${c.connections}`).join(', ')})`,
         ]);
         const spread = PATHS.map(
           (p) =>
-            `${p} ${results[p].map((m) => fmt(m.rps) + (m.cpuUsPerRequest === null ? '' : ` (${m.cpuUsPerRequest.toFixed(1)} µs)`)).join(', ')}`,
+            `${p} ` +
+            results[p]
+              .map((m) => fmt(m.rps) + (m.cpuUsPerRequest === null ? '' : ` (${m.cpuUsPerRequest.toFixed(1)} µs)`))
+              .join(', '),
         ).join('; ');
         verdicts.push(`${server.name} ${load.name} runs: ${spread}`);
       }
@@ -191,11 +196,13 @@ async function main(): Promise<void> {
       // A missed target means little if no Node proxy can reach it here: say what the bare one keeps.
       const ceiling = met ? '' : `; the bare forwarder keeps ${bareVsDirect} of direct on this machine`;
       console.log(
-        `target lab   ${load}: ours/direct ${vsDirect} (>= ${pct(TARGET_LAB_VS_DIRECT)}) ${met ? 'met' : 'MISSED'}${ceiling}`,
+        `target lab   ${load}: ours/direct ${vsDirect} (>= ${pct(TARGET_LAB_VS_DIRECT)}) ` +
+          `${met ? 'met' : 'MISSED'}${ceiling}`,
       );
     } else {
       console.log(
-        `target nginx ${load}: ours/bare ${vsBare} (>= ${pct(TARGET_NGINX_VS_BARE)}) ${parseFloat(vsBare) / 100 >= TARGET_NGINX_VS_BARE ? 'met' : 'MISSED'}`,
+        `target nginx ${load}: ours/bare ${vsBare} (>= ${pct(TARGET_NGINX_VS_BARE)}) ` +
+          `${parseFloat(vsBare) / 100 >= TARGET_NGINX_VS_BARE ? 'met' : 'MISSED'}`,
       );
     }
   }

@@ -226,7 +226,9 @@ export function writeChurnCapture(spec: CaptureSpec): CaptureMeta {
     'GET /index.html HTTP/1.0\r\nHost: 127.0.0.1:8080\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n',
   );
   const responses = [180, 240, 320, 612].map((n) => {
-    const head = `HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${n}\r\nDate: Tue, 14 Nov 2023 22:13:20 GMT\r\nConnection: close\r\n\r\n`;
+    const head =
+      `HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${n}\r\n` +
+      'Date: Tue, 14 Nov 2023 22:13:20 GMT\r\nConnection: close\r\n\r\n';
     const out = new Uint8Array(head.length + n);
     out.set(encode(head));
     out.set(BODY.subarray(0, n), head.length);
@@ -293,7 +295,8 @@ export function writeChurnCapture(spec: CaptureSpec): CaptureMeta {
     connections,
     requests: connections,
     description:
-      `generated in code (bench/synthetic-capture.ts), shaped like tcpdump -i lo during ab -c ${concurrency} without -k: ` +
+      'generated in code (bench/synthetic-capture.ts), ' +
+      `shaped like tcpdump -i lo during ab -c ${concurrency} without -k: ` +
       `${connections} connections of one HTTP/1.0 request each, 10 packets per connection, bodies of 180-612 bytes, ` +
       `ephemeral ports ${EPHEMERAL_FIRST}-${EPHEMERAL_LAST} reused in turn`,
   };
@@ -315,11 +318,13 @@ export function writeKeepAliveCapture(spec: CaptureSpec): CaptureMeta {
   const none = new Uint8Array(0);
   const requestOf = (n: number): Uint8Array =>
     encode(
-      `GET /items/${n}?fields=all HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk/4.2\r\nAccept: application/json\r\n\r\n`,
+      `GET /items/${n}?fields=all HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n` +
+        'User-Agent: wrk/4.2\r\nAccept: application/json\r\n\r\n',
     );
   const responseOf = (n: number, chunked: boolean): Uint8Array => {
     const head =
-      'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Tue, 14 Nov 2023 22:13:20 GMT\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n' +
+      'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Tue, 14 Nov 2023 22:13:20 GMT\r\n' +
+      'Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n' +
       (chunked ? `Transfer-Encoding: chunked\r\n\r\n${n.toString(16)}\r\n` : `Content-Length: ${n}\r\n\r\n`);
     const tail = chunked ? encode('\r\n0\r\n\r\n') : none;
     const out = new Uint8Array(head.length + n + tail.length);
@@ -407,7 +412,9 @@ export function writeKeepAliveCapture(spec: CaptureSpec): CaptureMeta {
     connections: concurrency,
     requests: total,
     description:
-      `generated in code (bench/synthetic-capture.ts), shaped like tcpdump -i lo during a keep-alive load test (wrk, ab -k -c ${concurrency}): ` +
-      `${concurrency} connections, ${total} HTTP/1.1 requests, one-segment responses with 2-8 KiB bodies (1 in 16 chunked)`,
+      'generated in code (bench/synthetic-capture.ts), ' +
+      `shaped like tcpdump -i lo during a keep-alive load test (wrk, ab -k -c ${concurrency}): ` +
+      `${concurrency} connections, ${total} HTTP/1.1 requests, ` +
+      'one-segment responses with 2-8 KiB bodies (1 in 16 chunked)',
   };
 }

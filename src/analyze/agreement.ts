@@ -26,7 +26,8 @@ export function compareObservers(observers: readonly ObserverReport[]): { agree:
     available.some((o) => o.totals.connections > kernelSeen.totals.connections)
   ) {
     differences[differences.length - 1] +=
-      ' (a connection reset between two snapshots of the socket table leaves no TIME_WAIT socket behind, so the kernel can miss it)';
+      ' (a connection reset between two snapshots of the socket table leaves no TIME_WAIT socket behind,' +
+      ' so the kernel can miss it)';
   }
   describe(
     (o) => o.totals.requests,

@@ -36,7 +36,8 @@ export function checkExpectations(e: Expectations, o: ObserverReport): string[] 
   const by = `(${o.observer} observer)`;
   if (e.maxConnections !== undefined && t.connections > e.maxConnections) {
     failures.push(
-      `expected at most ${plural(e.maxConnections, 'connection')}, saw ${t.connections} ${by}: ${endpoints(o.connections)}`,
+      `expected at most ${plural(e.maxConnections, 'connection')}, saw ${t.connections} ${by}: ` +
+        endpoints(o.connections),
     );
   }
   if (e.minRequestsPerConnection !== undefined) {
@@ -45,25 +46,28 @@ export function checkExpectations(e: Expectations, o: ObserverReport): string[] 
       failures.push(`cannot check requests per connection: the ${o.observer} observer does not see HTTP requests`);
     else if (mean < e.minRequestsPerConnection) {
       const worst = [...o.connections].sort((a, b) => a.requests - b.requests);
+      const fewest = worst
+        .slice(0, SHOWN)
+        .map((c) => `#${c.id} ${c.requests}`)
+        .join(', ');
       failures.push(
-        `expected at least ${e.minRequestsPerConnection} requests per connection, saw ${mean.toFixed(2)} (${t.requests} requests over ${t.connections} connections) ${by}; fewest: ${worst
-          .slice(0, SHOWN)
-          .map((c) => `#${c.id} ${c.requests}`)
-          .join(', ')}`,
+        `expected at least ${e.minRequestsPerConnection} requests per connection, saw ${mean.toFixed(2)} ` +
+          `(${t.requests} requests over ${t.connections} connections) ${by}; fewest: ${fewest}`,
       );
     }
   }
   if (e.noResets && t.resets > 0) {
-    failures.push(
-      `expected no resets, saw ${t.resets} ${by}: ${endpoints(o.connections.filter((c) => c.resetBy !== null).map((c) => ({ ...c })))} (reset by ${[...new Set(o.connections.map((c) => c.resetBy).filter(Boolean))].join(' and ')})`,
-    );
+    const reset = endpoints(o.connections.filter((c) => c.resetBy !== null).map((c) => ({ ...c })));
+    const resetBy = [...new Set(o.connections.map((c) => c.resetBy).filter(Boolean))].join(' and ');
+    failures.push(`expected no resets, saw ${t.resets} ${by}: ${reset} (reset by ${resetBy})`);
   }
   if (e.closedBy !== undefined) {
     const other = o.connections.filter((c) => c.closedFirstBy !== null && c.closedFirstBy !== e.closedBy);
     const closed = o.connections.filter((c) => c.closedFirstBy !== null);
     if (other.length > 0)
       failures.push(
-        `expected connections to be closed first by the ${e.closedBy}, but ${other.length} of ${closed.length} were closed first by the ${other[0]!.closedFirstBy} ${by}: ${endpoints(other)}`,
+        `expected connections to be closed first by the ${e.closedBy}, but ${other.length} of ${closed.length} ` +
+          `were closed first by the ${other[0]!.closedFirstBy} ${by}: ${endpoints(other)}`,
       );
     else if (closed.length === 0 && t.connections > 0)
       failures.push(`expected connections to be closed first by the ${e.closedBy}, but none was seen closing ${by}`);

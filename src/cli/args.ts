@@ -18,7 +18,8 @@ export function parse(argv: string[], options: Options, allowPositionals = false
     const { values, positionals } = parseArgs({ args: argv, options, allowPositionals, strict: true });
     return { values: values as Parsed['values'], positionals };
   } catch (error) {
-    // parseArgs messages are good but long ("... To specify a positional argument starting with a '-' ..."): keep the first sentence.
+    // parseArgs messages are good but long ("... To specify a positional argument starting with a '-' ..."):
+    // keep the first sentence.
     const message = (error as Error).message.split(/\.\s/)[0]!.replace(/\.$/, '');
     throw new UsageError(message);
   }

@@ -84,7 +84,9 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
       forceSignal: interrupt.abort,
       onListening: (running) => {
         io.stderr.write(
-          `keepalive-lab proxy: listening on ${formatEndpoint(running.address)}, forwarding to ${formatHostPort(target.host, target.port)}${durationMs === null ? ' (Ctrl-C to stop)' : ''}\n`,
+          `keepalive-lab proxy: listening on ${formatEndpoint(running.address)}, ` +
+            `forwarding to ${formatHostPort(target.host, target.port)}` +
+            `${durationMs === null ? ' (Ctrl-C to stop)' : ''}\n`,
         );
         if (io.stderr.isTTY) stopProgress = startProgress(running, io);
       },
@@ -119,7 +121,10 @@ function startProgress(engine: RunningProxy, io: Io): () => void {
 
 export function progressLine(p: ProxyProgress): string {
   const perConnection = p.connections > 0 ? (p.requests / p.connections).toFixed(1) : '-';
-  return `proxy: ${plural(p.connections, 'connection')} (${p.open} open), ${plural(p.requests, 'request')}, ${perConnection} requests/connection`;
+  return (
+    `proxy: ${plural(p.connections, 'connection')} (${p.open} open), ` +
+    `${plural(p.requests, 'request')}, ${perConnection} requests/connection`
+  );
 }
 
 /** --duration in seconds (decimals allowed), as milliseconds; null when absent. */

@@ -82,7 +82,8 @@ Example: keepalive-lab run --no-consume-body --requests 10`,
       (o.bodySize !== undefined || o.serverConnectionClose || o.serverKeepAliveTimeoutMs !== undefined)
     ) {
       throw new UsageError(
-        '--body-size, --server-close and --server-keep-alive-timeout configure the in-process server: not with --target',
+        '--body-size, --server-close and --server-keep-alive-timeout configure the in-process server: ' +
+          'not with --target',
       );
     }
     const result = await runExperiment({ name: 'run', ...config, ...engineOptions(p), signal: interrupt.abort });

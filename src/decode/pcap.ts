@@ -53,7 +53,8 @@ export class PcapParser implements RecordParser {
     if (included > this.context.maxRecordLength) {
       this.context.warn(
         CaptureWarning.BAD_RECORD_LENGTH,
-        `a pcap record claims ${included} bytes (limit ${this.context.maxRecordLength}): the file is damaged, reading stopped there`,
+        `a pcap record claims ${included} bytes (limit ${this.context.maxRecordLength}): ` +
+          'the file is damaged, reading stopped there',
       );
       return 0;
     }

@@ -251,7 +251,8 @@ export class PcapngParser implements RecordParser {
   private interfaceDescription(b: Uint8Array, offset: number, length: number): void {
     if (length < IDB_MIN_LENGTH) {
       this.malformed(
-        `an interface description of ${length} bytes (at least ${IDB_MIN_LENGTH}); interface ${this.interfaces.length} is missing`,
+        `an interface description of ${length} bytes (at least ${IDB_MIN_LENGTH}); ` +
+          `interface ${this.interfaces.length} is missing`,
       );
       return;
     }

@@ -80,7 +80,10 @@ export function parseProcNetTcp(
   text: string,
   family: 4 | 6,
   byteOrder: ByteOrder = 'le',
-  /** Only lines with one of these ports (local or remote) are parsed: a busy host lists tens of thousands of sockets. */
+  /**
+   * Only lines with one of these ports (local or remote) are parsed: a busy host lists tens of thousands of
+   * sockets.
+   */
   ports?: readonly number[],
 ): { entries: SocketEntry[]; warnings: Warning[] } {
   const lines = ports === undefined ? text.split('\n') : linesWithPorts(text, ports);

@@ -39,7 +39,10 @@ export interface ProxyOptions {
   targetPort: number;
   /** On stop, how long connections with a request in flight may take to finish (default 1000 ms). */
   graceMs?: number;
-  /** Give up connecting to the target after about this long (default 10000 ms; checked every 1/4 of it, at most every second). */
+  /**
+   * Give up connecting to the target after about this long (default 10000 ms; checked every 1/4 of it, at most
+   * every second).
+   */
   connectTimeoutMs?: number;
 }
 
@@ -226,7 +229,8 @@ class Link extends Http1Counter {
         this.proxy.upstreamUnreachable(this.unreachable);
       }
       this.note(
-        `upstream ${formatEndpoint(this.proxy.targetHost, this.proxy.targetPort)} unreachable (${this.unreachable}): client connection closed`,
+        `upstream ${formatEndpoint(this.proxy.targetHost, this.proxy.targetPort)} unreachable (${this.unreachable}): ` +
+          'client connection closed',
       );
       if (!other.destroyed) other.destroy();
       return;
@@ -447,14 +451,19 @@ export class TcpProxy implements Observer {
     if (unreachable > 0) {
       warnings.push({
         code: ProxyWarning.UPSTREAM_UNREACHABLE,
-        message: `proxy: ${plural(unreachable, 'client connection')} closed because ${formatEndpoint(this.targetHost, this.targetPort)} could not be reached (${[...this.unreachableReasons].join(', ')})`,
+        message:
+          `proxy: ${plural(unreachable, 'client connection')} closed because ` +
+          `${formatEndpoint(this.targetHost, this.targetPort)} could not be reached ` +
+          `(${[...this.unreachableReasons].join(', ')})`,
       });
     }
     const closedAtStop = connections.filter((c) => c.openAtEnd).length;
     if (this.stopping !== null && closedAtStop > 0) {
       warnings.push({
         code: ProxyWarning.CLOSED_AT_STOP,
-        message: `proxy: ${plural(closedAtStop, 'connection was', 'connections were')} still open at stop and closed by the proxy (who would have closed first is unknown)`,
+        message:
+          `proxy: ${plural(closedAtStop, 'connection was', 'connections were')} still open at stop ` +
+          'and closed by the proxy (who would have closed first is unknown)',
       });
     }
     return {

@@ -30,7 +30,8 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
     const obs = primaryObserver(run.observers);
     if (options.connections && obs && obs.connections.length > 0) {
       out.push(
-        `${s.bold(run.title)} — connections seen by the ${obs.observer}\n${renderConnections(obs, s, options.limit ?? 50)}`,
+        `${s.bold(run.title)} — connections seen by the ${obs.observer}\n` +
+          renderConnections(obs, s, options.limit ?? 50),
       );
     }
     if (options.totals && obs) out.push(renderTotals(run, obs, s));
@@ -49,14 +50,17 @@ export function renderTotals(run: RunReport, o: ObserverReport, s: Style = PLAIN
   );
   if (rpc)
     lines.push(
-      `${s.bold('requests per connection')} min ${formatNumber(rpc.min)}, median ${formatNumber(rpc.median)}, max ${formatNumber(rpc.max)}, mean ${formatNumber(rpc.mean, 2)}`,
+      `${s.bold('requests per connection')} min ${formatNumber(rpc.min)}, median ${formatNumber(rpc.median)}, ` +
+        `max ${formatNumber(rpc.max)}, mean ${formatNumber(rpc.mean, 2)}`,
     );
   if (t.handshakeShare !== null)
     lines.push(
-      `${s.bold('requests that paid a handshake')} ${(t.handshakeShare * 100).toFixed(1)}%  (${t.reusedRequests} reused a connection)`,
+      `${s.bold('requests that paid a handshake')} ${(t.handshakeShare * 100).toFixed(1)}%  ` +
+        `(${t.reusedRequests} reused a connection)`,
     );
   lines.push(
-    `${s.bold('first FIN')} client ${t.closedFirstBy.client}, server ${t.closedFirstBy.server}, none ${t.closedFirstBy.unknown}` +
+    `${s.bold('first FIN')} client ${t.closedFirstBy.client}, server ${t.closedFirstBy.server}, ` +
+      `none ${t.closedFirstBy.unknown}` +
       `  ${s.bold('TIME_WAIT')} client ${t.timeWait.client}, server ${t.timeWait.server}  ${s.bold('RST')} ${t.resets}`,
   );
   const c = run.capture;
@@ -70,8 +74,10 @@ export function renderTotals(run: RunReport, o: ObserverReport, s: Style = PLAIN
     ].filter(Boolean);
     lines.push(
       s.dim(
-        `capture: ${c.format ?? 'unknown format'}, link type ${c.linkTypes.join('/') || '-'}, ${c.frames} frames, ${c.tcpPackets} TCP` +
-          `${c.analyzedPackets !== c.tcpPackets ? ` (${c.analyzedPackets} in focus)` : ''}${skipped.length ? `; ${skipped.join(', ')}` : ''}`,
+        `capture: ${c.format ?? 'unknown format'}, link type ${c.linkTypes.join('/') || '-'}, ` +
+          `${c.frames} frames, ${c.tcpPackets} TCP` +
+          `${c.analyzedPackets !== c.tcpPackets ? ` (${c.analyzedPackets} in focus)` : ''}` +
+          `${skipped.length ? `; ${skipped.join(', ')}` : ''}`,
       ),
     );
   }

@@ -330,7 +330,8 @@ test('analyze: the terminal keeps the first --limit records; totals, verdict and
   assert.match(
     r.stdout,
     new RegExp(
-      `connections ${churnMeta.connections} \\(${churnMeta.connections} opened with a SYN in view\\)\\s+requests ${churnMeta.requests}`,
+      `connections ${churnMeta.connections} \\(${churnMeta.connections} opened with a SYN in view\\)` +
+        `\\s+requests ${churnMeta.requests}`,
     ),
   );
   assert.match(r.stdout, /requests per connection min 1, median 1, max 1, mean 1/);

@@ -59,7 +59,8 @@ test('proxy: a busy listen port -> KAL_ERR_PORT_IN_USE, exit 1', async (t) => {
   assert.match(
     r.stderr,
     new RegExp(
-      `port ${port} on 127\\.0\\.0\\.1 is already in use \\(choose another port with --listen.*\\(KAL_ERR_PORT_IN_USE\\)`,
+      `port ${port} on 127\\.0\\.0\\.1 is already in use ` +
+        '\\(choose another port with --listen.*\\(KAL_ERR_PORT_IN_USE\\)',
     ),
   );
 });

@@ -82,7 +82,8 @@ async function compareWithTshark(t: TestContext, rec: Recording, run: RunReport,
     assert.equal(c.resetBy !== null, s.resets > 0, `RST on ${c.client.port}`);
   }
   t.diagnostic(
-    `${rec.path.split('/').pop()}: ${run.capture!.format}, link type ${run.capture!.linkTypes.join('/')}, ${rec.captured} packets; tshark agrees`,
+    `${rec.path.split('/').pop()}: ${run.capture!.format}, link type ${run.capture!.linkTypes.join('/')}, ` +
+      `${rec.captured} packets; tshark agrees`,
   );
   for (const line of renderSummary([run], undefined, 'capture').split('\n').slice(1)) t.diagnostic(line);
 }
@@ -225,7 +226,8 @@ test(
     assert.ok(lw.totals.requests >= 40, `${lw.totals.requests} requests counted`);
     assert.ok(lw.warnings.some((x) => x.code === 'KAL_WARN_MISSING_BYTES'));
     t.diagnostic(
-      `with ${gone.length} frames deleted: ${lw.totals.requests} requests, ${lw.totals.responses} responses (tshark the same)`,
+      `with ${gone.length} frames deleted: ${lw.totals.requests} requests, ` +
+        `${lw.totals.responses} responses (tshark the same)`,
     );
   },
 );

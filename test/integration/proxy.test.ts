@@ -450,7 +450,9 @@ test('stop: a connection that does not finish within the grace period is destroy
   assert.equal(proxy.progress().open, 0);
 });
 
-test('start: a busy port is PortInUseError naming the option; a running proxy holds its port until stopped', async (t) => {
+const busyPortName =
+  'start: a busy port is PortInUseError naming the option; ' + 'a running proxy holds its port until stopped';
+test(busyPortName, async (t) => {
   const proxy = await startProxy(t, { host: HOST, port: 9 });
   assert.equal(await portIsFree(HOST, proxy.address.port), false);
   const second = new TcpProxy({ listenPort: proxy.address.port, targetHost: HOST, targetPort: 9 });

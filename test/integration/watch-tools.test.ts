@@ -165,7 +165,10 @@ test(
       assert.equal(max.code, 1);
       assert.match(
         max.stderr,
-        /expectation failed: expected at most 1 connection, saw 2 \(wire observer\): #1 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+/,
+        new RegExp(
+          'expectation failed: expected at most 1 connection, saw 2 \\(wire observer\\): ' +
+            '#1 127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:\\d+',
+        ),
       );
       const rpc = await runCli([
         'watch',

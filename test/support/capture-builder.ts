@@ -3,7 +3,10 @@
  * their fixtures where a reader can see them. Formats and layers as in test/support/buffer-list.ts
  * (pcap, pcapng, https://www.tcpdump.org/linktypes.html, RFC 791, RFC 8200, RFC 9293).
  *
- *   buildPcap({ linkType: 1, packets: [{ src: '10.0.0.1', dst: '10.0.0.2', srcPort: 50000, dstPort: 80, flags: 'S' }] })
+ *   buildPcap({
+ *     linkType: 1,
+ *     packets: [{ src: '10.0.0.1', dst: '10.0.0.2', srcPort: 50000, dstPort: 80, flags: 'S' }],
+ *   })
  *   buildPcapng({ sections: [{ interfaces: [{ linkType: 276 }], blocks: [{ src: '::1', dst: '::1', ... }] }] })
  *
  * Checksums (IPv4 header, TCP) are filled in, so the files also read cleanly in tcpdump/Wireshark.

@@ -65,7 +65,8 @@ export function recorder(log: string[], withTs = true): Http1Events {
   return {
     request: (r) =>
       log.push(
-        `request ${r.method} ${r.target} HTTP/${r.version} keepAlive=${r.keepAlive} connection=${r.connectionHeader ?? '-'}${at(r.ts)}`,
+        `request ${r.method} ${r.target} HTTP/${r.version} keepAlive=${r.keepAlive} ` +
+          `connection=${r.connectionHeader ?? '-'}${at(r.ts)}`,
       ),
     requestEnd: (ts) => log.push(`requestEnd${at(ts)}`),
     response: (r: HttpResponseInfo) =>

@@ -6,8 +6,8 @@
  * packet is flushed to the file) and -B 16384: `-i any` cannot know the MTU and sizes its ring for
  * 256 KiB frames, so the default 2 MiB buffer holds 8 of them and a burst of loopback packets is
  * "dropped by kernel"; -s 4096 (these tests' packets are small) makes each ring frame 4 KiB, and
- * even then tshark is asked whether segments went missing. Every process started here is stopped before the call returns, or by the
- * returned close().
+ * even then tshark is asked whether segments went missing. Every process started here is stopped
+ * before the call returns, or by the returned close().
  */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';

@@ -25,7 +25,10 @@ export interface ConversationOptions {
 }
 
 export interface SegmentOptions {
-  /** Extra flags (letters as in capture-builder, e.g. 'F' to add FIN to a data segment). Default 'PA' for data, 'A' otherwise. */
+  /**
+   * Extra flags (letters as in capture-builder, e.g. 'F' to add FIN to a data segment). Default 'PA' for data,
+   * 'A' otherwise.
+   */
   flags?: string;
   /** Sequence number to use instead of the next one (a retransmission, a segment sent again). */
   seq?: number;

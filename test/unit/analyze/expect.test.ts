@@ -16,7 +16,10 @@ test('expect: max connections holds at the limit and fails above it, naming conn
   assert.equal(rest.length, 0);
   assert.match(
     failure!,
-    /^expected at most 1 connection, saw 7 \(wire observer\): #1 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:8080, .*, and 2 more$/,
+    new RegExp(
+      '^expected at most 1 connection, saw 7 \\(wire observer\\): ' +
+        '#1 127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:8080, .*, and 2 more$',
+    ),
   );
 });
 

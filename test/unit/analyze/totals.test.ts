@@ -114,7 +114,9 @@ const arbitraryRecord = fc
   })
   .map((fields) => record(fields));
 
-test('totals: the accumulator, fed one record at a time in any order, equals sorting every count (exact median)', () => {
+const accumulatorName =
+  'totals: the accumulator, fed one record at a time in any order, ' + 'equals sorting every count (exact median)';
+test(accumulatorName, () => {
   fc.assert(
     fc.property(fc.array(arbitraryRecord, { maxLength: 60 }), fc.option(fc.nat(100)), (list, syns) => {
       const expected = totalsBySorting(list, syns);

@@ -63,7 +63,10 @@ test('verdict: the client asks to close every connection', () => {
   );
 });
 
-test('verdict: the client asks to close and the server, as it must, echoes Connection: close: the client is the cause', () => {
+const echoedCloseName =
+  'verdict: the client asks to close and the server, as it must, ' +
+  'echoes Connection: close: the client is the cause';
+test(echoedCloseName, () => {
   const v = decideVerdict([
     observer('wire', records(5, 1, { closedFirstBy: 'server' }), { http: { serverClose: 5, clientClose: 5 } }),
   ]);

@@ -79,7 +79,10 @@ test('args: one of a list; --x / --no-x toggles, the last one wins', () => {
   }
 });
 
-/** analyze's --server: the library's parser, its messages with the flag in the option's place (as the CLI prints them). */
+/**
+ * analyze's --server: the library's parser, its messages with the flag in the option's place (as the CLI prints
+ * them).
+ */
 const parseHostPort = (text: string, flag: string) => {
   try {
     return parseEndpoint(text, { option: 'server' });

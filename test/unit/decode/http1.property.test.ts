@@ -75,7 +75,9 @@ function requestText(r: RequestSpec): string {
   if (r.body.kind === 'chunked') fields.push(`${name('Transfer-Encoding')}: chunked`);
   if (r.http10) fields.push('Connection: keep-alive');
   const eol = r.bareLf ? '\n' : '\r\n';
-  const head = `${r.leadingCrlf ? '\r\n' : ''}${r.method} ${r.target} HTTP/1.${r.http10 ? 0 : 1}${eol}${fields.map((f) => f + eol).join('')}${eol}`;
+  const head =
+    `${r.leadingCrlf ? '\r\n' : ''}${r.method} ${r.target} HTTP/1.${r.http10 ? 0 : 1}${eol}` +
+    `${fields.map((f) => f + eol).join('')}${eol}`;
   if (r.body.kind === 'chunked') return head + chunked(r.body.chunks, { ext: ';e=1', trailers: ['X-T: 1'] });
   return head + r.body.text;
 }

@@ -54,7 +54,8 @@ describe('requests', () => {
 
   it('a chunked body with extensions, trailers and a long last-chunk', () => {
     const body =
-      '4;name=value;quoted="a;b"\r\nWiki\r\n5 ; ext\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n000\r\nExpires: never\r\nX-Sum: 1\r\n\r\n';
+      '4;name=value;quoted="a;b"\r\nWiki\r\n5 ; ext\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n' +
+      '000\r\nExpires: never\r\nX-Sum: 1\r\n\r\n';
     const { log, conn } = play([
       client('POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'),
       client(body),
@@ -97,7 +98,10 @@ describe('requests', () => {
     assert.equal(log.filter((l) => l.startsWith('lost')).length, 0);
   });
 
-  it('an uncommon method, the target and the Connection value keep every byte as one char (obs-text, ISO-8859-1), split or not', () => {
+  const obsTextName =
+    'an uncommon method, the target and the Connection value keep every byte as one char ' +
+    '(obs-text, ISO-8859-1), split or not';
+  it(obsTextName, () => {
     const head = 'PROPFIND /caf\xe9?\x80\xff HTTP/1.1\r\nConnection: keep-alive, X-\xe9\r\n\r\n';
     const expected = [
       'request PROPFIND /caf\xe9?\x80\xff HTTP/1.1 keepAlive=true connection=keep-alive, X-\xe9 @0',
@@ -250,7 +254,8 @@ describe('responses (RFC 9112 6.3)', () => {
     const { log } = play([
       client(GET('/')),
       server(
-        `HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n${chunked(['abc', 'defgh'], { ext: ';x=1', trailers: ['Digest: x'] })}`,
+        'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n' +
+          chunked(['abc', 'defgh'], { ext: ';x=1', trailers: ['Digest: x'] }),
       ),
       client(GET('/2')),
       server(OK('')),
@@ -342,7 +347,8 @@ describe('switching protocols', () => {
   it('client bytes sent before the 101 arrives are opaque too', () => {
     const { log } = play([
       client(
-        'GET /h2 HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n',
+        'GET /h2 HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n' +
+          'HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n',
       ),
       client('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00'),
       server('HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n'),
@@ -762,7 +768,8 @@ describe('a whole conversation, split anywhere', () => {
     ),
     server(`${OK('aaaa', 'Content-Type: text/plain\r\n')}HTTP/1.1 200 OK\r\nContent-Length: 123\r\n\r\n`),
     server(
-      `HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(['12345', 'abcdefghijklmnopq'], { ext: ';n=v', trailers: ['X-A: 1', 'X-B: 2'] })}`,
+      'HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n' +
+        chunked(['12345', 'abcdefghijklmnopq'], { ext: ';n=v', trailers: ['X-A: 1', 'X-B: 2'] }),
     ),
     server('HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\nETag: "x"\r\n\r\n'),
     client('PUT /f HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n'),

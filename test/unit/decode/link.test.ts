@@ -53,7 +53,8 @@ const ipLinkTypes: [string, number, TcpPacketSpec[]][] = [
 ];
 
 for (const [name, linkType, specs] of ipLinkTypes) {
-  test(`link: ${name} (${linkType}) carries TCP over ${specs.map((s) => (s.src.includes(':') ? 'IPv6' : 'IPv4')).join(' and ')}`, () => {
+  const over = specs.map((s) => (s.src.includes(':') ? 'IPv6' : 'IPv4')).join(' and ');
+  test(`link: ${name} (${linkType}) carries TCP over ${over}`, () => {
     for (const spec of specs) {
       const { packet, stats } = decode(linkType, tcpIpFrame(linkType, spec));
       assert.ok(packet, `${name}: ${spec.src}`);
@@ -70,7 +71,9 @@ for (const [name, linkType, specs] of ipLinkTypes) {
   });
 }
 
-test('link: every AF_INET6 value of the BSD family is IPv6 (24 NetBSD/OpenBSD, 28 FreeBSD, 30 Darwin, 10 Linux)', () => {
+const bsdInet6Name =
+  'link: every AF_INET6 value of the BSD family is IPv6 ' + '(24 NetBSD/OpenBSD, 28 FreeBSD, 30 Darwin, 10 Linux)';
+test(bsdInet6Name, () => {
   for (const family of [24, 28, 30, 10]) {
     for (const linkType of [LT.NULL, LT.LOOP]) {
       const { packet } = decode(linkType, tcpIpFrame(linkType, { ...V6, inet6Family: family }));

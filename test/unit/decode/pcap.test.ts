@@ -21,7 +21,9 @@ const PACKETS: TcpPacketSpec[] = [
 
 for (const byteOrder of ['le', 'be'] as const) {
   for (const nanos of [false, true]) {
-    test(`pcap: ${byteOrder === 'le' ? 'little' : 'big'}-endian, ${nanos ? 'nanosecond' : 'microsecond'} timestamps`, () => {
+    const name =
+      `pcap: ${byteOrder === 'le' ? 'little' : 'big'}-endian, ` + `${nanos ? 'nanosecond' : 'microsecond'} timestamps`;
+    test(name, () => {
       const bytes = buildPcap({ byteOrder, nanos, linkType: LT.LINUX_SLL, snaplen: 65535, packets: PACKETS });
       const { frames, infos, warnings } = readCapture(bytes);
       assert.deepEqual(warnings, []);

@@ -45,7 +45,10 @@ function line(
     inode: '12345',
     ...columns,
   };
-  return `   0: ${c.local} ${c.remote} ${c.st} ${c.queues} ${c.timer} ${c.retransmits} ${c.uid.padStart(5)}        0 ${c.inode} 1 0000000000000000 100 0 0 10 0`;
+  return (
+    `   0: ${c.local} ${c.remote} ${c.st} ${c.queues} ${c.timer} ${c.retransmits} ${c.uid.padStart(5)}        0 ` +
+    `${c.inode} 1 0000000000000000 100 0 0 10 0`
+  );
 }
 
 /** The one entry of a one-line parse, failing on warnings. */
@@ -334,7 +337,10 @@ test('never throws, whatever the text', () => {
   );
 });
 
-test('ports: only the lines with those local or remote ports are parsed, with the same result as filtering afterwards', () => {
+const portsFilterName =
+  'ports: only the lines with those local or remote ports are parsed, ' +
+  'with the same result as filtering afterwards';
+test(portsFilterName, () => {
   for (const [file, family] of [
     ['linux-le/net/tcp', 4],
     ['linux-le/net/tcp6', 6],

@@ -71,7 +71,9 @@ test('json stream: 0, 1 and many records give renderJson() of the whole report, 
   }
 });
 
-test('json stream: a run kept only its first records (connectionsOmitted): the stream lists them all, without it', () => {
+const omittedName =
+  'json stream: a run kept only its first records (connectionsOmitted): ' + 'the stream lists them all, without it';
+test(omittedName, () => {
   const h = head();
   const list = records(5);
   const run = wholeRun(h, list);

@@ -45,7 +45,10 @@ function exchange(client = CLIENT, start?: number): Conversation {
   return c;
 }
 
-test('tracker retire: late ACKs, a retransmitted FIN and a stray data segment after the close are not a new connection', () => {
+const lateSegmentsName =
+  'tracker retire: late ACKs, a retransmitted FIN and a stray data segment ' +
+  'after the close are not a new connection';
+test(lateSegmentsName, () => {
   const c = exchange();
   c.close('client');
   const lastAck = c.packets[c.packets.length - 1]!;
