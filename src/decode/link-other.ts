@@ -25,7 +25,7 @@
  *   NFLOG            LINKTYPE_NFLOG.html
  *   PKTAP            LINKTYPE_PKTAP.html
  *   PPI              Per-Packet Information Header Specification 1.0.7 section 3
- *   IP over IB       RFC 4391 section 6;  IP over FC: RFC 4338 section 4
+ *   IP over IB       RFC 4391 section 6, after 40 bytes (see IPOIB_HEADER_LENGTH);  IP over FC: RFC 4338 4
  *   1394, netANALYZER, EPON, SunATM, token ring, FDDI: their LINKTYPE_ pages and the standards named there
  */
 import { Layer, u16be, u16le, u32be, u32le, type LayerStatus } from './cursor.js';
@@ -154,8 +154,14 @@ const ARC_EXCEPTION_EXTRA = 4;
 /** Apple IP over 1394: destination and source EUI-64 (8 each), then an ethertype. */
 const IEEE1394_HEADER_LENGTH = 18;
 const IEEE1394_TYPE_OFFSET = 16;
-/** IP over InfiniBand: an ethertype (2), reserved (2). */
-const IPOIB_HEADER_LENGTH = 4;
+/**
+ * IP over InfiniBand: 40 bytes of link-layer addresses, then RFC 4391's header: an ethertype (2) and
+ * reserved (2). LINKTYPE_IPOIB.html shows only the 4-byte header, but tcpdump (print-ipoib.c,
+ * IPOIB_HDRLEN 44) and Wireshark (which reads the 40 bytes as a global route header) both read the
+ * 44 bytes that Linux hands a capture on an IPoIB interface: so do we.
+ */
+const IPOIB_HEADER_LENGTH = 44;
+const IPOIB_TYPE_OFFSET = 40;
 /** netANALYZER: a 4-byte little-endian status word; transparent mode adds preamble (7) and SFD (1). */
 const NETANALYZER_HEADER_LENGTH = 4;
 const ETHERNET_PREAMBLE_SFD_LENGTH = 8;
@@ -259,7 +265,7 @@ function otherLink(linkType: number, data: Uint8Array, out: LinkResult, start: n
       return etherType(data, start + IEEE1394_TYPE_OFFSET, out, start + IEEE1394_HEADER_LENGTH, end);
     case LinkType.IPOIB:
       if (length < IPOIB_HEADER_LENGTH) return Layer.TRUNCATED;
-      return etherType(data, start, out, start + IPOIB_HEADER_LENGTH, end);
+      return etherType(data, start + IPOIB_TYPE_OFFSET, out, start + IPOIB_HEADER_LENGTH, end);
     case LinkType.NETANALYZER:
       return ethernet(data, out, start + NETANALYZER_HEADER_LENGTH, end);
     case LinkType.NETANALYZER_TRANSPARENT:

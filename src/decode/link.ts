@@ -101,7 +101,7 @@ export const LinkType = {
   NETANALYZER: 240,
   /** netANALYZER in transparent mode: the 4-byte header, preamble and SFD, then Ethernet. */
   NETANALYZER_TRANSPARENT: 241,
-  /** IP over InfiniBand (RFC 4391 section 6): a 4-byte header holding an ethertype. */
+  /** IP over InfiniBand: 40 bytes of addresses, then RFC 4391 section 6's 4-byte header holding an ethertype. */
   IPOIB: 242,
   /** Apple PKTAP: a header naming the link type of the frame that follows. */
   PKTAP: 258,
