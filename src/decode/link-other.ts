@@ -26,7 +26,8 @@
  *   PKTAP            LINKTYPE_PKTAP.html
  *   PPI              Per-Packet Information Header Specification 1.0.7 section 3
  *   IP over IB       RFC 4391 section 6, after 40 bytes (see IPOIB_HEADER_LENGTH);  IP over FC: RFC 4338 4
- *   1394, netANALYZER, EPON, SunATM, token ring, FDDI: their LINKTYPE_ pages and the standards named there
+ *   1394, netANALYZER, EPON, SunATM, token ring, FDDI, DSA switch tags: their LINKTYPE_ pages and the
+ *                    standards named there
  */
 import { Layer, u16be, u16le, u32be, u32le, type LayerStatus } from './cursor.js';
 // A cycle with link.ts (which reaches this file for other link types): functions only, no top-level use.
@@ -167,6 +168,10 @@ const NETANALYZER_HEADER_LENGTH = 4;
 const ETHERNET_PREAMBLE_SFD_LENGTH = 8;
 /** EPON: the last 6 bytes of the modified preamble (IEEE 802.3 clause 65.1.3.2). */
 const EPON_PREAMBLE_LENGTH = 6;
+/** Switch tags (LINKTYPE_DSA_TAG_*.html): 4 bytes (Broadcom, Marvell DSA) or 8 (Marvell EDSA). */
+const ETHERNET_ADDRESSES_LENGTH = 12;
+const SWITCH_TAG_LENGTH = 4;
+const EDSA_TAG_LENGTH = 8;
 /** FDDI: frame control (1), destination and source addresses (6 each); 802.2 LLC follows. */
 const FDDI_HEADER_LENGTH = 13;
 /** Token ring: access control, frame control, two addresses; a routing field if the source's top bit says so. */
@@ -272,6 +277,16 @@ function otherLink(linkType: number, data: Uint8Array, out: LinkResult, start: n
       return ethernet(data, out, start + NETANALYZER_HEADER_LENGTH + ETHERNET_PREAMBLE_SFD_LENGTH, end);
     case LinkType.EPON:
       return ethernet(data, out, start + EPON_PREAMBLE_LENGTH, end);
+    case LinkType.DSA_TAG_BRCM_PREPEND:
+      return ethernet(data, out, start + SWITCH_TAG_LENGTH, end);
+    case LinkType.DSA_TAG_BRCM:
+    case LinkType.DSA_TAG_DSA:
+    case LinkType.DSA_TAG_EDSA: {
+      const tag = linkType === LinkType.DSA_TAG_EDSA ? EDSA_TAG_LENGTH : SWITCH_TAG_LENGTH;
+      const typeOffset = start + ETHERNET_ADDRESSES_LENGTH + tag;
+      if (typeOffset + 2 > end) return Layer.TRUNCATED;
+      return etherType(data, typeOffset, out, typeOffset + 2, end);
+    }
     case LinkType.FDDI:
       return llc(data, out, start + FDDI_HEADER_LENGTH, end);
     case LinkType.IEEE802_5: {

@@ -107,6 +107,14 @@ export const LinkType = {
   PKTAP: 258,
   /** Ethernet over PON: 6 bytes of modified preamble, then Ethernet. */
   EPON: 259,
+  /** Ethernet with a 4-byte Broadcom switch tag between the source address and the ethertype. */
+  DSA_TAG_BRCM: 281,
+  /** Ethernet with a 4-byte Broadcom switch tag before the destination address. */
+  DSA_TAG_BRCM_PREPEND: 282,
+  /** Ethernet with a 4-byte Marvell DSA switch tag between the source address and the ethertype. */
+  DSA_TAG_DSA: 284,
+  /** Ethernet with an 8-byte Marvell EDSA switch tag between the source address and the ethertype. */
+  DSA_TAG_EDSA: 285,
 } as const;
 
 /** Ethertypes (IEEE 802 numbers registry). */

@@ -8,9 +8,9 @@
  *
  * Every case is one interface of one pcapng file (its connections on client ports of their own), so
  * that one tshark run reads them all. The few link types this tshark does not dissect down to TCP
- * (SLIP, netANALYZER in transparent mode, PPP_PPPD) are read by tcpdump instead: connections, first
- * FIN and resets from its one-line summaries. The three that neither reads (SHOWN_AS) are shown to
- * tshark with an equivalent pseudo-header.
+ * (SLIP, netANALYZER in transparent mode, PPP_PPPD, the DSA switch tags) are read by tcpdump instead:
+ * connections, first FIN and resets from its one-line summaries. The three that neither reads
+ * (SHOWN_AS) are shown to tshark with an equivalent pseudo-header.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -86,7 +86,15 @@ const TUNNELS: TunnelSpec[][] = [
 ];
 
 /** Link types this tshark (4.0) does not dissect down to TCP: tcpdump reads them instead. */
-const TCPDUMP_ONLY = new Set<number>([LT.SLIP, LT.NETANALYZER_TRANSPARENT, LT.PPP_PPPD]);
+const TCPDUMP_ONLY = new Set<number>([
+  LT.SLIP,
+  LT.NETANALYZER_TRANSPARENT,
+  LT.PPP_PPPD,
+  LT.DSA_TAG_BRCM,
+  LT.DSA_TAG_BRCM_PREPEND,
+  LT.DSA_TAG_DSA,
+  LT.DSA_TAG_EDSA,
+]);
 /**
  * Link types neither tshark 4.0 nor tcpdump 4.99 reads: tshark is shown the same frames as a link
  * type it reads, the pseudo-header replaced by that type's (the one direction byte of *_WITH_DIR

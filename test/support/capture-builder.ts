@@ -139,6 +139,10 @@ export const LT = {
   PKTAP: 258,
   EPON: 259,
   LINUX_SLL2: 276,
+  DSA_TAG_BRCM: 281,
+  DSA_TAG_BRCM_PREPEND: 282,
+  DSA_TAG_DSA: 284,
+  DSA_TAG_EDSA: 285,
 } as const;
 
 const FLAG_LETTERS: Record<string, number> = { F: 0x01, S: 0x02, R: 0x04, P: 0x08, A: 0x10, U: 0x20, E: 0x40, C: 0x80 };
@@ -624,6 +628,22 @@ function otherLinkFrame(linkType: number, ip: Uint8Array, opts: Partial<TcpPacke
     }
     case LT.EPON:
       return concat(Uint8Array.of(0xd5, 0x55, 0x55, 0x00, 0x01, 0x00), linkFrame(LT.ETHERNET, ip));
+    case LT.DSA_TAG_BRCM_PREPEND:
+      // Broadcom tag (opcode 0, port 5), then the Ethernet frame.
+      return concat(Uint8Array.of(0, 0, 0, 5), linkFrame(LT.ETHERNET, ip));
+    case LT.DSA_TAG_BRCM:
+    case LT.DSA_TAG_DSA:
+    case LT.DSA_TAG_EDSA: {
+      // The switch tag between the source address and the ethertype: Broadcom (opcode 0, port 5),
+      // Marvell DSA (FORWARD, port 5), Marvell EDSA (its ethertype 0xDADA, reserved, then the DSA tag).
+      const tag =
+        linkType === LT.DSA_TAG_BRCM
+          ? [0, 0, 0, 5]
+          : linkType === LT.DSA_TAG_DSA
+            ? [0xc0, 0x28, 0, 0]
+            : [0xda, 0xda, 0, 0, 0xc0, 0x28, 0, 0];
+      return new BufferList().bytes(MAC_B).bytes(MAC_A).bytes(tag).uint16(etherType).bytes(ip).join();
+    }
     case LT.FDDI:
       // frame control (LLC, async), destination, source.
       return concat(new BufferList().uint8(0x50).bytes(MAC_B).bytes(MAC_A).join(), llcSnap(ip));

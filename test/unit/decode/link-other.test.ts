@@ -78,6 +78,10 @@ const LINK_TYPES: [string, number][] = [
   ['token ring', LT.IEEE802_5],
   ['SunATM', LT.SUNATM],
   ['RFC 1483 ATM', LT.ATM_RFC1483],
+  ['Broadcom switch tag', LT.DSA_TAG_BRCM],
+  ['Broadcom switch tag, prepended', LT.DSA_TAG_BRCM_PREPEND],
+  ['Marvell DSA switch tag', LT.DSA_TAG_DSA],
+  ['Marvell EDSA switch tag', LT.DSA_TAG_EDSA],
 ];
 
 for (const [name, linkType] of LINK_TYPES) {
