@@ -25,6 +25,8 @@
  *   NFLOG            LINKTYPE_NFLOG.html
  *   PKTAP            LINKTYPE_PKTAP.html
  *   PPI              Per-Packet Information Header Specification 1.0.7 section 3
+ *   ERF              Endace ERF Types reference (EDM11-01), as in Wireshark's wiretap/erf_record.h: the
+ *                    record header, extension headers, and the Ethernet, PoS HDLC and IP record types
  *   IP over IB       RFC 4391 section 6, after 40 bytes (see IPOIB_HEADER_LENGTH);  IP over FC: RFC 4338 4
  *   1394, netANALYZER, EPON, SunATM, token ring, FDDI, DSA switch tags: their LINKTYPE_ pages and the
  *                    standards named there
@@ -197,10 +199,7 @@ function otherLink(linkType: number, data: Uint8Array, out: LinkResult, start: n
     case LinkType.PPP_WITH_DIR:
       return ppp(data, out, start + DIRECTION_LENGTH, end);
     case LinkType.PPP_HDLC:
-      // 0xFF: PPP in HDLC-like framing; 0x0F or 0x8F: Cisco HDLC (LINKTYPE_PPP_HDLC.html).
-      if (length < 1) return Layer.TRUNCATED;
-      if (data[start] === C_HDLC_UNICAST || data[start] === C_HDLC_BROADCAST) return ciscoHdlc(data, out, start, end);
-      return ppp(data, out, start, end);
+      return pppOrCiscoHdlc(data, out, start, end);
     case LinkType.PPP_PPPD:
       // The address byte is a direction; the control byte (0x03) and the protocol follow.
       return pppProtocolField(data, out, start + DIRECTION_LENGTH + 1, end);
@@ -233,6 +232,8 @@ function otherLink(linkType: number, data: Uint8Array, out: LinkResult, start: n
     }
     case LinkType.PKTAP:
       return pktap(data, out, start, end);
+    case LinkType.ERF:
+      return erf(data, out, start, end);
     case LinkType.SLIP:
       return rawIp(data, out, 0, start + SLIP_HEADER_LENGTH, end);
     case LinkType.ENC: {
@@ -378,6 +379,13 @@ function pppoe(data: Uint8Array, out: LinkResult, start: number, end: number): L
   if (end - start < PPPOE_HEADER_LENGTH) return Layer.TRUNCATED;
   if (data[start] !== PPPOE_VERSION_TYPE || data[start + 1] !== PPPOE_CODE_SESSION_DATA) return Layer.NOT_IP;
   return pppProtocolField(data, out, start + PPPOE_HEADER_LENGTH, end);
+}
+
+/** PPP in HDLC-like framing (first byte 0xFF) or Cisco HDLC (0x0F or 0x8F): LINKTYPE_PPP_HDLC.html. */
+function pppOrCiscoHdlc(data: Uint8Array, out: LinkResult, start: number, end: number): LayerStatus {
+  if (start >= end) return Layer.TRUNCATED;
+  if (data[start] === C_HDLC_UNICAST || data[start] === C_HDLC_BROADCAST) return ciscoHdlc(data, out, start, end);
+  return ppp(data, out, start, end);
 }
 
 /** Cisco HDLC: address, control, then an ethertype (RFC 1547 section 4.3.1). */
@@ -544,4 +552,61 @@ function pktap(data: Uint8Array, out: LinkResult, start: number, end: number): L
   if (headerLength > end - start) return Layer.TRUNCATED;
   if (dlt === LinkType.PKTAP) return Layer.MALFORMED;
   return decodeLink(dlt, data, out, start + headerLength, end);
+}
+
+/** ERF record header: timestamp (8), type (1), flags (1), record length (2), loss counter (2), wire length (2). */
+const ERF_HEADER_LENGTH = 16;
+const ERF_TYPE_OFFSET = 8;
+const ERF_RECORD_LENGTH_OFFSET = 10;
+/** The type's top bit: extension headers follow, 8 bytes each, each one's top bit saying another does. */
+const ERF_EXTENSION = 0x80;
+const ERF_TYPE_MASK = 0x7f;
+const ERF_EXTENSION_LENGTH = 8;
+/** Ethernet records start with 2 bytes (offset and pad) before the frame. */
+const ERF_ETHERNET_PAD = 2;
+/** Record types (wiretap/erf_record.h) that carry IP. */
+const ErfType = {
+  HDLC_POS: 1,
+  ETH: 2,
+  COLOR_HDLC_POS: 10,
+  COLOR_ETH: 11,
+  DSM_COLOR_HDLC_POS: 15,
+  DSM_COLOR_ETH: 16,
+  COLOR_HASH_POS: 19,
+  COLOR_HASH_ETH: 20,
+  IPV4: 22,
+  IPV6: 23,
+} as const;
+
+/** An Endace ERF record: its header and extension headers, then the frame its type names. */
+function erf(data: Uint8Array, out: LinkResult, start: number, frameEnd: number): LayerStatus {
+  if (frameEnd - start < ERF_HEADER_LENGTH) return Layer.TRUNCATED;
+  const type = data[start + ERF_TYPE_OFFSET]!;
+  let at = start + ERF_HEADER_LENGTH;
+  // Each extension header is 8 bytes: the walk ends by the frame length at the latest.
+  for (let more = (type & ERF_EXTENSION) !== 0; more; at += ERF_EXTENSION_LENGTH) {
+    if (at + ERF_EXTENSION_LENGTH > frameEnd) return Layer.TRUNCATED;
+    more = (data[at]! & ERF_EXTENSION) !== 0;
+  }
+  // Records may be padded past their frame: the record length ends it, unless the snap length did.
+  const recordLength = u16be(data, start + ERF_RECORD_LENGTH_OFFSET);
+  const end = recordLength >= ERF_HEADER_LENGTH && start + recordLength < frameEnd ? start + recordLength : frameEnd;
+  switch (type & ERF_TYPE_MASK) {
+    case ErfType.ETH:
+    case ErfType.COLOR_ETH:
+    case ErfType.DSM_COLOR_ETH:
+    case ErfType.COLOR_HASH_ETH:
+      return ethernet(data, out, at + ERF_ETHERNET_PAD, end);
+    case ErfType.HDLC_POS:
+    case ErfType.COLOR_HDLC_POS:
+    case ErfType.DSM_COLOR_HDLC_POS:
+    case ErfType.COLOR_HASH_POS:
+      return pppOrCiscoHdlc(data, out, at, end);
+    case ErfType.IPV4:
+      return rawIp(data, out, 4, at, end);
+    case ErfType.IPV6:
+      return rawIp(data, out, 6, at, end);
+    default:
+      return Layer.NOT_IP;
+  }
 }

@@ -85,6 +85,8 @@ export const LinkType = {
   PPP_PPPD: 166,
   /** Per-Packet Information header, then a frame of the link type it names. */
   PPI: 192,
+  /** Endace ERF records: a 16-byte header naming the record type (Ethernet, PoS HDLC, IPv4, IPv6...). */
+  ERF: 197,
   /** A direction byte, then PPP. */
   PPP_WITH_DIR: 204,
   /** A direction byte, then Cisco HDLC. */

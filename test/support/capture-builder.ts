@@ -125,6 +125,7 @@ export const LT = {
   IEEE802_11_AVS: 163,
   PPP_PPPD: 166,
   PPI: 192,
+  ERF: 197,
   PPP_WITH_DIR: 204,
   C_HDLC_WITH_DIR: 205,
   FRELAY_WITH_DIR: 206,
@@ -655,6 +656,23 @@ function otherLinkFrame(linkType: number, ip: Uint8Array, opts: Partial<TcpPacke
       return concat(new BufferList().uint8(2).uint8(0).uint16(32).join(), llcSnap(ip));
     case LT.ATM_RFC1483:
       return llcSnap(ip);
+    case LT.ERF: {
+      // An ERF Ethernet record (type 2): timestamp (little-endian), type, flags (varying length),
+      // record length, loss counter, wire length; offset and pad; the frame; padded to 8 bytes.
+      const frame = linkFrame(LT.ETHERNET, ip);
+      const length = 16 + 2 + frame.length;
+      const record = new BufferList()
+        .uint64(0x65000000_00000000n, 'le')
+        .uint8(2)
+        .uint8(0x04)
+        .uint16(length + ((8 - (length % 8)) % 8))
+        .uint16(0)
+        .uint16(frame.length)
+        .uint16(0)
+        .bytes(frame)
+        .pad(8);
+      return record.join();
+    }
     default:
       throw new Error(`capture-builder: no framing for link type ${linkType}`);
   }

@@ -78,6 +78,7 @@ const LINK_TYPES: [string, number][] = [
   ['token ring', LT.IEEE802_5],
   ['SunATM', LT.SUNATM],
   ['RFC 1483 ATM', LT.ATM_RFC1483],
+  ['Endace ERF', LT.ERF],
   ['Broadcom switch tag', LT.DSA_TAG_BRCM],
   ['Broadcom switch tag, prepended', LT.DSA_TAG_BRCM_PREPEND],
   ['Marvell DSA switch tag', LT.DSA_TAG_DSA],
@@ -245,6 +246,29 @@ test('link: NFLOG without a payload TLV, or with a zero TLV length', () => {
   assert.equal(decode(LT.NFLOG, zero).stats.malformed, 1);
   const arp = new BufferList('le').uint8(3).uint8(0).uint16(1, 'be').join();
   assert.equal(decode(LT.NFLOG, arp).stats.nonIp, 1);
+});
+
+test('link: ERF records of other types: with extension headers, PoS HDLC, raw IPv4 and IPv6', () => {
+  const record = (type: number, body: Uint8Array, extensions = 0) => {
+    const b = new BufferList()
+      .uint64(0n, 'le')
+      .uint8(type | (extensions > 0 ? 0x80 : 0))
+      .uint8(0x04);
+    b.uint16(16 + extensions * 8 + body.length)
+      .uint16(0)
+      .uint16(body.length);
+    for (let i = 0; i < extensions; i++) b.uint8(i < extensions - 1 ? 0x80 : 0x01).zeros(7);
+    return b.bytes(body).join();
+  };
+  for (const spec of [V4, V6]) {
+    const ip = ipPacket(spec);
+    assertCarries(LT.ERF, record(spec === V4 ? 22 : 23, ip), spec, 'ERF raw IP');
+    assertCarries(LT.ERF, record(1, linkFrame(LT.PPP_HDLC, ip)), spec, 'ERF PoS PPP');
+    assertCarries(LT.ERF, record(10, linkFrame(LT.C_HDLC, ip)), spec, 'ERF colored PoS Cisco HDLC');
+    const ethernet = Uint8Array.of(0, 0, ...linkFrame(LT.ETHERNET, ip));
+    assertCarries(LT.ERF, record(16, ethernet, 3), spec, 'ERF DSM colored Ethernet, 3 extension headers');
+  }
+  assert.equal(decode(LT.ERF, record(3, new Uint8Array(48))).stats.nonIp, 1); // an ATM cell
 });
 
 test('link: PKTAP version 2 headers, and PPI around Ethernet', () => {
