@@ -128,6 +128,8 @@ export class CaptureAnalysis {
     }
     if (!this.finished) {
       this.finished = true;
+      // Datagrams still waiting for fragments never will: counted incomplete before the warnings.
+      this.decoder.end();
       this.tracker.end();
       this.order?.flush();
       this.kept.sort((a, b) => a.id - b.id);
@@ -146,9 +148,15 @@ export class CaptureAnalysis {
       analyzedPackets: this.analyzed,
       nonIp: stats.nonIp,
       nonTcp: stats.nonTcp,
-      fragments: stats.fragments,
+      // Every fragment seen: the one that completed a datagram is counted where the datagram went.
+      fragments: stats.fragments + stats.datagramsReassembled,
       truncated: stats.truncated,
       malformed: stats.malformed,
+      // Present only when there was something to say, so that reports of plain captures keep their shape.
+      ...(stats.datagramsReassembled > 0 ? { datagramsReassembled: stats.datagramsReassembled } : {}),
+      ...(stats.datagramsIncomplete > 0 ? { datagramsIncomplete: stats.datagramsIncomplete } : {}),
+      ...(stats.datagramsDiscarded > 0 ? { datagramsDiscarded: stats.datagramsDiscarded } : {}),
+      ...(stats.tunnelled > 0 ? { tunnelled: stats.tunnelled } : {}),
     };
     return {
       info: this.info,
@@ -172,8 +180,24 @@ export class CaptureAnalysis {
 
 function decodeWarnings(stats: DecodeStats): Warning[] {
   const out: Warning[] = [];
-  if (stats.fragments > 0)
-    out.push({ code: 'KAL_WARN_FRAGMENTS', message: `${stats.fragments} IP fragments were not reassembled` });
+  const incomplete = stats.datagramsIncomplete;
+  if (incomplete > 0) {
+    out.push({
+      code: 'KAL_WARN_FRAGMENTS',
+      message:
+        `${incomplete} fragmented IP datagram${incomplete === 1 ? ' was' : 's were'} not reassembled: fragments ` +
+        `missing from the capture or later than the reassembly timeout (30 s IPv4, 60 s IPv6)`,
+    });
+  }
+  const discarded = stats.datagramsDiscarded;
+  if (discarded > 0) {
+    out.push({
+      code: 'KAL_WARN_FRAGMENT_OVERLAP',
+      message:
+        `${discarded} fragmented IP datagram${discarded === 1 ? ' was' : 's were'} discarded: their fragments ` +
+        'overlapped or disagreed, and a receiver discards such a datagram too (RFC 5722)',
+    });
+  }
   if (stats.malformed > 0)
     out.push({ code: 'KAL_WARN_MALFORMED', message: `${stats.malformed} packets could not be decoded` });
   for (const [type, count] of Object.entries(stats.unsupportedLinkTypes)) {

@@ -33,6 +33,18 @@ export { Layer } from './cursor.js';
 export type { LayerStatus } from './cursor.js';
 export { PacketDecoder } from './packet.js';
 export type { DecodeStats } from './packet.js';
+
+// Tunnels and IP fragments, opened by PacketDecoder for IP packets that are not plain TCP.
+export { TunnelKind, TunnelPort, TunnelProtocol, decodeTunnel, tunnelLabel } from './tunnel.js';
+export type { TunnelResult } from './tunnel.js';
+export {
+  FRAGMENT_MEMORY_BUDGET,
+  Fragment,
+  FragmentReassembler,
+  IPV4_FRAGMENT_TIMEOUT,
+  IPV6_FRAGMENT_TIMEOUT,
+} from './fragments.js';
+export type { FragmentCounts, FragmentStatus, ReassemblerOptions } from './fragments.js';
 export * from '../model/packet.js';
 
 // HTTP/1.x framing.

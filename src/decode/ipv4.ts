@@ -16,14 +16,16 @@ import { Layer, u16be, type LayerStatus } from './cursor.js';
 export const IPV4_MIN_HEADER_LENGTH = 20;
 const IPV4_VERSION = 4;
 const TOTAL_LENGTH_OFFSET = 2;
-const FLAGS_FRAGMENT_OFFSET = 6;
+/** Identification: with the addresses and the protocol, names the datagram a fragment belongs to. */
+export const IPV4_IDENTIFICATION_OFFSET = 4;
+export const IPV4_FLAGS_FRAGMENT_OFFSET = 6;
 const PROTOCOL_OFFSET = 9;
 const SOURCE_OFFSET = 12;
 const DESTINATION_OFFSET = 16;
 /** The "more fragments" flag (MF) in the flags/fragment-offset word. */
-const MORE_FRAGMENTS = 0x2000;
-/** The 13-bit fragment offset in the flags/fragment-offset word. */
-const FRAGMENT_OFFSET_MASK = 0x1fff;
+export const IPV4_MORE_FRAGMENTS = 0x2000;
+/** The 13-bit fragment offset in the flags/fragment-offset word, in 8-byte units. */
+export const IPV4_FRAGMENT_OFFSET_MASK = 0x1fff;
 /** IP protocol number of TCP (https://www.iana.org/assignments/protocol-numbers/). */
 export const IP_PROTOCOL_TCP = 6;
 
@@ -40,12 +42,18 @@ export interface IpResult {
   /** Offsets of the source and destination addresses (4 or 16 bytes each). */
   srcOffset: number;
   dstOffset: number;
+  /**
+   * What the transport offset holds (IANA protocol numbers): 6 for TCP, else what a NOT_TCP packet
+   * carries (a tunnel's inner packet, for one); for an IPv6 FRAGMENT, 44: the fragment header.
+   */
+  protocol: number;
 }
 
 /**
  * Decodes the IPv4 header at `offset`; the captured frame ends at `end` (default: the end of `data`).
- * Returns OK (and fills `out`), TRUNCATED (header not all captured), MALFORMED, FRAGMENT (any
- * fragment, whatever it carries) or NOT_TCP.
+ * Returns OK, TRUNCATED (header not all captured), MALFORMED, FRAGMENT (any fragment, whatever it
+ * carries) or NOT_TCP; `out` is filled for OK, FRAGMENT and NOT_TCP (its transport offset is then
+ * where the fragment's or the other protocol's bytes start).
  */
 export function decodeIpv4(data: Uint8Array, offset: number, out: IpResult, end = data.length): LayerStatus {
   const available = end - offset;
@@ -60,16 +68,18 @@ export function decodeIpv4(data: Uint8Array, offset: number, out: IpResult, end 
   // capture a super-segment before the NIC splits it); the captured length is the best we have.
   if (totalLength === 0) totalLength = available;
   if (totalLength < headerLength) return Layer.MALFORMED;
-  if ((u16be(data, offset + FLAGS_FRAGMENT_OFFSET) & (MORE_FRAGMENTS | FRAGMENT_OFFSET_MASK)) !== 0)
-    return Layer.FRAGMENT;
-  if (data[offset + PROTOCOL_OFFSET] !== IP_PROTOCOL_TCP) return Layer.NOT_TCP;
   const ipEnd = offset + totalLength;
+  const protocol = data[offset + PROTOCOL_OFFSET]!;
   out.transportOffset = offset + headerLength;
   out.transportLength = totalLength - headerLength;
   // Ethernet pads short frames to 60 bytes: the IP total length, not the frame, says where IP ends.
   out.capturedEnd = ipEnd < end ? ipEnd : end;
   out.srcOffset = offset + SOURCE_OFFSET;
   out.dstOffset = offset + DESTINATION_OFFSET;
+  out.protocol = protocol;
+  if ((u16be(data, offset + IPV4_FLAGS_FRAGMENT_OFFSET) & (IPV4_MORE_FRAGMENTS | IPV4_FRAGMENT_OFFSET_MASK)) !== 0)
+    return Layer.FRAGMENT;
+  if (protocol !== IP_PROTOCOL_TCP) return Layer.NOT_TCP;
   return Layer.OK;
 }
 

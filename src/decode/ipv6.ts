@@ -18,8 +18,8 @@ export { formatIpv6 };
 
 export const IPV6_HEADER_LENGTH = 40;
 const IPV6_VERSION = 6;
-const PAYLOAD_LENGTH_OFFSET = 4;
-const NEXT_HEADER_OFFSET = 6;
+/** Offset of the Payload Length field in the fixed header. */
+export const IPV6_PAYLOAD_LENGTH_OFFSET = 4;
 const SOURCE_OFFSET = 8;
 const DESTINATION_OFFSET = 24;
 
@@ -35,11 +35,19 @@ export const Ipv6Header = {
 
 /** Hop-by-hop, routing and destination options: Hdr Ext Len counts 8-byte units beyond the first. */
 const EXTENSION_UNIT = 8;
-/** The fragment header has a fixed length (RFC 8200 section 4.5). */
-const FRAGMENT_HEADER_LENGTH = 8;
-/** In the fragment header's offset word: 13-bit offset (upper bits) and the M flag (bit 0). */
-const FRAGMENT_OFFSET_SHIFT = 3;
-const MORE_FRAGMENTS = 0x0001;
+/**
+ * The fragment header (RFC 8200 section 4.5): Next Header (1), reserved (1), offset word (2),
+ * Identification (4); a fixed 8 bytes.
+ */
+export const IPV6_FRAGMENT_HEADER_LENGTH = 8;
+/** Offset of the 16-bit offset word and of the Identification in the fragment header. */
+export const IPV6_FRAGMENT_OFFSET_WORD = 2;
+export const IPV6_FRAGMENT_IDENTIFICATION = 4;
+/** In the fragment header's offset word: 13-bit offset in 8-byte units (upper bits) and the M flag (bit 0). */
+export const IPV6_FRAGMENT_OFFSET_SHIFT = 3;
+export const IPV6_MORE_FRAGMENTS = 0x0001;
+/** Offset of the Next Header field in the fixed header. */
+export const IPV6_NEXT_HEADER_OFFSET = 6;
 /** AH: Payload Len counts 4-byte words minus 2 (RFC 4302 section 2.2). */
 const AH_UNIT = 4;
 const AH_LENGTH_BIAS = 2;
@@ -48,20 +56,22 @@ const AH_LENGTH_BIAS = 2;
  * Decodes the IPv6 header at `offset` and walks its extension headers; the captured frame ends at
  * `frameEnd` (default: the end of `data`). Returns OK (and fills `out`, with transportOffset on the
  * TCP header), TRUNCATED, MALFORMED, FRAGMENT or NOT_TCP. A fragment header with offset 0 and M = 0
- * (an "atomic fragment", RFC 6946) is not a fragment.
+ * (an "atomic fragment", RFC 6946) is not a fragment. `out` is filled for NOT_TCP too (transportOffset
+ * on what the last header announces, `protocol` says what) and for FRAGMENT (transportOffset on the
+ * fragment header, `protocol` 44).
  */
 export function decodeIpv6(data: Uint8Array, offset: number, out: IpResult, frameEnd = data.length): LayerStatus {
   const available = frameEnd - offset;
   if (available <= 0) return Layer.TRUNCATED;
   if (data[offset]! >> 4 !== IPV6_VERSION) return Layer.MALFORMED;
   if (available < IPV6_HEADER_LENGTH) return Layer.TRUNCATED;
-  let payloadLength = u16be(data, offset + PAYLOAD_LENGTH_OFFSET);
+  let payloadLength = u16be(data, offset + IPV6_PAYLOAD_LENGTH_OFFSET);
   // 0 means a jumbogram (RFC 2675) or, far more often, a segmentation-offload super-segment seen
   // before the NIC split it: the captured length is the best we have.
   if (payloadLength === 0) payloadLength = available - IPV6_HEADER_LENGTH;
   const end = offset + IPV6_HEADER_LENGTH + payloadLength;
   const capturedEnd = end < frameEnd ? end : frameEnd;
-  let next = data[offset + NEXT_HEADER_OFFSET]!;
+  let next = data[offset + IPV6_NEXT_HEADER_OFFSET]!;
   let p = offset + IPV6_HEADER_LENGTH;
   // Every extension header is at least 8 bytes, so the walk ends by the packet length at the latest.
   for (;;) {
@@ -75,11 +85,11 @@ export function decodeIpv6(data: Uint8Array, offset: number, out: IpResult, fram
       if (p + 2 > capturedEnd) return Layer.TRUNCATED;
       length = (data[p + 1]! + AH_LENGTH_BIAS) * AH_UNIT;
     } else if (next === Ipv6Header.FRAGMENT) {
-      if (p + FRAGMENT_HEADER_LENGTH > end) return Layer.MALFORMED;
-      if (p + FRAGMENT_HEADER_LENGTH > capturedEnd) return Layer.TRUNCATED;
-      const word = u16be(data, p + 2);
-      if (word >> FRAGMENT_OFFSET_SHIFT !== 0 || (word & MORE_FRAGMENTS) !== 0) return Layer.FRAGMENT;
-      length = FRAGMENT_HEADER_LENGTH;
+      if (p + IPV6_FRAGMENT_HEADER_LENGTH > end) return Layer.MALFORMED;
+      if (p + IPV6_FRAGMENT_HEADER_LENGTH > capturedEnd) return Layer.TRUNCATED;
+      const word = u16be(data, p + IPV6_FRAGMENT_OFFSET_WORD);
+      if (word >> IPV6_FRAGMENT_OFFSET_SHIFT !== 0 || (word & IPV6_MORE_FRAGMENTS) !== 0) break;
+      length = IPV6_FRAGMENT_HEADER_LENGTH;
     } else {
       break;
     }
@@ -87,13 +97,15 @@ export function decodeIpv6(data: Uint8Array, offset: number, out: IpResult, fram
     next = data[p]!;
     p += length;
   }
-  if (next !== IP_PROTOCOL_TCP) return Layer.NOT_TCP;
   out.transportOffset = p;
   out.transportLength = end - p;
   out.capturedEnd = capturedEnd;
   out.srcOffset = offset + SOURCE_OFFSET;
   out.dstOffset = offset + DESTINATION_OFFSET;
-  return Layer.OK;
+  out.protocol = next;
+  if (next === IP_PROTOCOL_TCP) return Layer.OK;
+  // The walk stops at a fragment header only when it is a real fragment.
+  return next === Ipv6Header.FRAGMENT ? Layer.FRAGMENT : Layer.NOT_TCP;
 }
 
 /** Size of the address-string cache (a power of two): direct-mapped, so a miss just overwrites. */

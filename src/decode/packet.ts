@@ -8,15 +8,18 @@
  * TcpPacket out. Anything that is not a decodable TCP segment is counted in `stats` and yields null.
  */
 import type { CaptureFrame, TcpPacket } from '../model/packet.js';
+import type { FragmentCounts } from './fragments.js';
 import { Layer, type LayerStatus } from './cursor.js';
+import { Decapsulator } from './decapsulate.js';
 import { decodeIpv4, ipv4ToString, type IpResult } from './ipv4.js';
 import { decodeIpv6, ipv6ToString } from './ipv6.js';
 import { decodeLink, type LinkResult } from './link.js';
 import { decodeTcp, type TcpResult } from './tcp.js';
 
 /** What became of the frames. Each frame lands in exactly one of tcp, nonIp, nonTcp, fragments,
- * malformed, unsupportedLinkTypes, or truncated-and-dropped. */
-export interface DecodeStats {
+ * malformed, unsupportedLinkTypes, or truncated-and-dropped. A tunnelled packet lands where its inner
+ * packet does; the fragment that completes a datagram, where the datagram does. */
+export interface DecodeStats extends FragmentCounts {
   /** Frames looked at. */
   frames: number;
   /** TCP segments returned (including those whose payload the snap length cut). */
@@ -25,8 +28,14 @@ export interface DecodeStats {
   nonIp: number;
   /** IP packets that carry no TCP (UDP, ICMP, ...). */
   nonTcp: number;
-  /** IPv4 or IPv6 fragments, of any protocol (not reassembled). */
+  /**
+   * IPv4 or IPv6 fragments, of any protocol, held for reassembly (decode/fragments.ts) or dropped as
+   * duplicates: those that complete a datagram land where it does, so the fragments seen are
+   * `fragments + datagramsReassembled`.
+   */
   fragments: number;
+  /** TCP segments found inside a tunnel (GRE, VXLAN, Geneve, IP in IP; decode/tunnel.ts), also counted in `tcp`. */
+  tunnelled: number;
   /**
    * Frames cut by the snap length: those cut inside a header (dropped, counted nowhere else) plus
    * those cut inside the TCP payload (returned, and also counted in `tcp`).
@@ -48,10 +57,16 @@ export class PacketDecoder {
     nonIp: 0,
     nonTcp: 0,
     fragments: 0,
+    tunnelled: 0,
+    datagramsReassembled: 0,
+    datagramsIncomplete: 0,
+    datagramsDiscarded: 0,
     truncated: 0,
     malformed: 0,
     unsupportedLinkTypes: {},
   };
+  /** Tunnels and fragments: reached only for IP packets that are not plain TCP (decode/decapsulate.ts). */
+  private readonly inner = new Decapsulator(this);
   // Reused scratch results of the layer decoders: one set per decoder, none per packet.
   private readonly link: LinkResult = { offset: 0, ipVersion: 4 };
   private readonly ip: IpResult = {
@@ -60,6 +75,7 @@ export class PacketDecoder {
     capturedEnd: 0,
     srcOffset: 0,
     dstOffset: 0,
+    protocol: 0,
   };
   private readonly tcp: TcpResult = {
     srcPort: 0,
@@ -85,6 +101,7 @@ export class PacketDecoder {
     window: 0,
     payloadLength: 0,
     payload: EMPTY_PAYLOAD,
+    tunnel: null,
   };
 
   /** The TCP segment in `frame` as a new TcpPacket, or null (counted in `stats`) for anything else. */
@@ -104,14 +121,16 @@ export class PacketDecoder {
       window: p.window,
       payloadLength: p.payloadLength,
       payload: p.payload,
+      tunnel: p.tunnel,
     };
   }
 
   /**
    * The TCP segment in the frame `bytes[start, end)` captured at `ts` (microseconds) on a link of
-   * type `linkType`, or null (counted in `stats`) for anything else. The TcpPacket returned is the
-   * same object at every call, overwritten by the next one: copy what must outlive it (its payload
-   * is a view into `bytes`).
+   * type `linkType`, or null (counted in `stats`) for anything else. The TcpPacket returned is
+   * reused (one object for every plain segment, one for every tunnelled one), overwritten by the
+   * next call: copy what must outlive it (its payload is a view into `bytes`, or into the datagram
+   * reassembled from fragments).
    */
   decodeAt(bytes: Uint8Array, start: number, end: number, ts: number, linkType: number): TcpPacket | null {
     const stats = this.stats;
@@ -122,7 +141,11 @@ export class PacketDecoder {
     const ip = this.ip;
     const ipVersion = link.ipVersion;
     status = ipVersion === 4 ? decodeIpv4(bytes, link.offset, ip, end) : decodeIpv6(bytes, link.offset, ip, end);
-    if (status !== Layer.OK) return this.drop(status, linkType);
+    if (status !== Layer.OK) {
+      if (status === Layer.NOT_TCP || status === Layer.FRAGMENT)
+        return this.inner.open(status, bytes, link.offset, ipVersion, ip, ts, linkType);
+      return this.drop(status, linkType);
+    }
     const tcp = this.tcp;
     status = decodeTcp(bytes, ip.transportOffset, ip.transportLength, ip.capturedEnd, tcp);
     if (status !== Layer.OK) return this.drop(status, linkType);
@@ -146,7 +169,16 @@ export class PacketDecoder {
     return p;
   }
 
-  private drop(status: LayerStatus, linkType: number): null {
+  /**
+   * The capture ended: IP datagrams still waiting for fragments are given up, counted in
+   * `datagramsIncomplete`. Decoding may go on afterwards.
+   */
+  end(): void {
+    this.inner.end();
+  }
+
+  /** Counts a frame that yields no TCP segment (also for decapsulate.ts); returns null. */
+  drop(status: LayerStatus, linkType: number): null {
     const stats = this.stats;
     switch (status) {
       case Layer.TRUNCATED:

@@ -49,4 +49,9 @@ export interface TcpPacket {
   payloadLength: number;
   /** The payload bytes actually captured (shorter than payloadLength when the snap length cut them). */
   payload: Uint8Array;
+  /**
+   * The tunnel the segment came out of, the innermost when nested ("VXLAN vni 42", "GRE key 7",
+   * "6in4"); null or absent for a segment that was not tunnelled.
+   */
+  tunnel?: string | null;
 }

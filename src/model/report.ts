@@ -26,6 +26,7 @@ export const WARNING_CODES = [
   // Decoding packets (analyze/capture-analysis.ts) and following connections (analyze/tracker.ts).
   'KAL_WARN_LINK_TYPE',
   'KAL_WARN_FRAGMENTS',
+  'KAL_WARN_FRAGMENT_OVERLAP',
   'KAL_WARN_MALFORMED',
   'KAL_WARN_NO_TCP',
   'KAL_WARN_MISSING_BYTES',
@@ -209,9 +210,18 @@ export interface CaptureSummary {
   analyzedPackets: number;
   nonIp: number;
   nonTcp: number;
+  /** IP fragments seen (decode/fragments.ts reassembles them). */
   fragments: number;
   truncated: number;
   malformed: number;
+  /** IP datagrams reassembled from fragments (absent when none was). */
+  datagramsReassembled?: number;
+  /** Fragmented datagrams given up with fragments missing: never captured, or past the timeout (absent when none). */
+  datagramsIncomplete?: number;
+  /** Fragmented datagrams discarded because their fragments overlapped (RFC 5722; absent when none). */
+  datagramsDiscarded?: number;
+  /** TCP segments that came out of a tunnel: GRE, VXLAN, Geneve, IP in IP (absent when none). */
+  tunnelled?: number;
 }
 
 /** One run: a lab experiment, one analyzed capture, one watched command, one proxy session. */

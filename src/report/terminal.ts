@@ -65,19 +65,20 @@ export function renderTotals(run: RunReport, o: ObserverReport, s: Style = PLAIN
   );
   const c = run.capture;
   if (c) {
-    const skipped = [
+    const reassembled = c.datagramsReassembled ?? 0;
+    const facts = [
+      c.tunnelled && `${c.tunnelled} TCP out of tunnels`,
       c.nonIp && `${c.nonIp} not IP`,
       c.nonTcp && `${c.nonTcp} not TCP`,
-      c.fragments && `${c.fragments} fragments`,
+      c.fragments && `${c.fragments} fragments${reassembled ? ` (${reassembled} datagrams reassembled)` : ''}`,
       c.truncated && `${c.truncated} cut by the snap length`,
       c.malformed && `${c.malformed} malformed`,
     ].filter(Boolean);
+    const focus = c.analyzedPackets !== c.tcpPackets ? ` (${c.analyzedPackets} in focus)` : '';
     lines.push(
       s.dim(
         `capture: ${c.format ?? 'unknown format'}, link type ${c.linkTypes.join('/') || '-'}, ` +
-          `${c.frames} frames, ${c.tcpPackets} TCP` +
-          `${c.analyzedPackets !== c.tcpPackets ? ` (${c.analyzedPackets} in focus)` : ''}` +
-          `${skipped.length ? `; ${skipped.join(', ')}` : ''}`,
+          `${c.frames} frames, ${c.tcpPackets} TCP${focus}${facts.length ? `; ${facts.join(', ')}` : ''}`,
       ),
     );
   }

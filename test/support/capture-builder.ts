@@ -1,7 +1,9 @@
 /**
  * Builds pcap and pcapng captures in code, from TCP packets described as objects, so tests make
  * their fixtures where a reader can see them. Formats and layers as in test/support/buffer-list.ts
- * (pcap, pcapng, https://www.tcpdump.org/linktypes.html, RFC 791, RFC 8200, RFC 9293).
+ * (pcap, pcapng, https://www.tcpdump.org/linktypes.html, RFC 791, RFC 8200, RFC 9293); each link
+ * type's framing (linkFrame) follows its page under https://www.tcpdump.org/linktypes/ or the
+ * standard named beside it. Tunnels and IP fragments: test/support/tunnel-builder.ts.
  *
  *   buildPcap({
  *     linkType: 1,
@@ -48,6 +50,36 @@ export interface TcpPacketSpec {
   nullByteOrder?: ByteOrder;
   /** NULL/LOOP link types: AF_INET6 value to write (default 30, Darwin). */
   inet6Family?: number;
+  /** Ethernet: carry the IP packet in a PPPoE session (ethertype 0x8864, RFC 2516). */
+  pppoe?: boolean;
+  /** Ethernet and LINKTYPE_MPLS: MPLS labels, outermost first (ethertype 0x8847, RFC 3032). */
+  mpls?: number[];
+  /**
+   * PPP link types: 'hdlc' (address 0xFF, control 0x03, 2-byte protocol; the default), 'bare'
+   * (2-byte protocol only), 'compressed' (1-byte protocol, RFC 1661 section 6.5).
+   */
+  pppFraming?: 'hdlc' | 'bare' | 'compressed';
+  /** 802.11 link types: the data frame's shape (IEEE 802.11-2020 section 9.3.2.1). */
+  wlan?: WlanSpec;
+  /** Pseudo-headers written in the capturing host's byte order (NFLOG, Prism, ENC). Default 'le'. */
+  hostByteOrder?: ByteOrder;
+}
+
+export interface WlanSpec {
+  /** A QoS data frame (2-byte QoS control field). */
+  qos?: boolean;
+  /** To DS and From DS both set: a fourth address (a WDS or mesh link). */
+  fourAddresses?: boolean;
+  /** QoS frames only: the +HTC/Order bit and a 4-byte HT Control field. */
+  htc?: boolean;
+  /** Radiotap only: the Flags field says the MAC header is padded to a multiple of 4 (data pad). */
+  dataPad?: boolean;
+  /** Radiotap only: a TSFT field before Flags (8 bytes, aligned to 8). */
+  tsft?: boolean;
+  /** Protected (encrypted): the payload cannot be read. */
+  protected?: boolean;
+  /** Null function (subtype 4): no payload at all. */
+  nullData?: boolean;
 }
 
 export type Ipv6ExtensionSpec =
@@ -69,14 +101,52 @@ export type PacketSpec = TcpPacketSpec | FrameSpec;
 export const LT = {
   NULL: 0,
   ETHERNET: 1,
+  IEEE802_5: 6,
+  ARCNET_BSD: 7,
+  SLIP: 8,
+  PPP: 9,
+  FDDI: 10,
   RAW_DLT12: 12,
   RAW_DLT14: 14,
+  PPP_HDLC: 50,
+  PPP_ETHER: 51,
+  ATM_RFC1483: 100,
   RAW: 101,
+  C_HDLC: 104,
+  IEEE802_11: 105,
+  FRELAY: 107,
   LOOP: 108,
+  ENC: 109,
   LINUX_SLL: 113,
+  PFLOG: 117,
+  IEEE802_11_PRISM: 119,
+  IP_OVER_FC: 122,
+  SUNATM: 123,
+  IEEE802_11_RADIOTAP: 127,
+  ARCNET_LINUX: 129,
+  APPLE_IP_OVER_IEEE1394: 138,
+  IEEE802_11_AVS: 163,
+  PPP_PPPD: 166,
+  PPI: 192,
+  ERF: 197,
+  PPP_WITH_DIR: 204,
+  C_HDLC_WITH_DIR: 205,
+  FRELAY_WITH_DIR: 206,
+  MPLS: 219,
+  IPNET: 226,
   IPV4: 228,
   IPV6: 229,
+  NFLOG: 239,
+  NETANALYZER: 240,
+  NETANALYZER_TRANSPARENT: 241,
+  IPOIB: 242,
+  PKTAP: 258,
+  EPON: 259,
   LINUX_SLL2: 276,
+  DSA_TAG_BRCM: 281,
+  DSA_TAG_BRCM_PREPEND: 282,
+  DSA_TAG_DSA: 284,
+  DSA_TAG_EDSA: 285,
 } as const;
 
 const FLAG_LETTERS: Record<string, number> = { F: 0x01, S: 0x02, R: 0x04, P: 0x08, A: 0x10, U: 0x20, E: 0x40, C: 0x80 };
@@ -144,7 +214,7 @@ export function parseIpv6(text: string): Uint8Array {
 }
 
 /** The Internet checksum (RFC 1071) over the given parts. */
-function checksum(...parts: Uint8Array[]): number {
+export function checksum(...parts: Uint8Array[]): number {
   let sum = 0;
   for (const bytes of parts) {
     for (let i = 0; i < bytes.length; i += 2) sum += (bytes[i]! << 8) | (bytes[i + 1] ?? 0);
@@ -262,6 +332,14 @@ const MAC_B = [0x02, 0, 0, 0, 0, 0x02];
 const ETHERNET_MIN_FRAME = 60;
 const AF_INET = 2;
 const AF_INET6_DARWIN = 30;
+const AF_INET6_OPENBSD = 24;
+const ETHERTYPE_PPPOE_SESSION = 0x8864;
+const ETHERTYPE_MPLS = 0x8847;
+const PPP_IPV4 = 0x0021;
+const PPP_IPV6 = 0x0057;
+/** IEEE 802.2 LLC with SNAP, OUI 0 (RFC 1042): AA AA 03 00 00 00, then the ethertype. */
+const LLC_SNAP = [0xaa, 0xaa, 0x03, 0, 0, 0];
+const BSSID = [0x02, 0, 0, 0, 0, 0xaa];
 
 /** One frame of the given link type carrying the TCP segment described by `pkt`. */
 export function tcpIpFrame(linkType: number, pkt: TcpPacketSpec): Uint8Array {
@@ -279,7 +357,9 @@ export function linkFrame(linkType: number, ip: Uint8Array, opts: Partial<TcpPac
       const b = new BufferList().bytes(MAC_B).bytes(MAC_A);
       const vlans = opts.vlans ?? [];
       vlans.forEach((id, i) => b.uint16(i < vlans.length - 1 ? ETHERTYPE_QINQ : ETHERTYPE_VLAN).uint16(id & 0x0fff));
-      b.uint16(etherType).bytes(ip);
+      if (opts.pppoe) b.uint16(ETHERTYPE_PPPOE_SESSION).bytes(pppoeSession(ip));
+      else if (opts.mpls) b.uint16(ETHERTYPE_MPLS).bytes(mplsStack(opts.mpls, ip));
+      else b.uint16(etherType).bytes(ip);
       if (opts.ethernetPadding && b.length < ETHERNET_MIN_FRAME) b.zeros(ETHERNET_MIN_FRAME - b.length);
       return b.join();
     }
@@ -312,6 +392,290 @@ export function linkFrame(linkType: number, ip: Uint8Array, opts: Partial<TcpPac
     case LT.IPV4:
     case LT.IPV6:
       return ip.slice();
+    default:
+      return otherLinkFrame(linkType, ip, opts);
+  }
+}
+
+/** PPP's protocol field for the IP packet, as `framing` says (RFC 1661 section 2, RFC 1662 section 3.1). */
+function pppFrame(ip: Uint8Array, framing: TcpPacketSpec['pppFraming'] = 'hdlc'): Uint8Array {
+  const v6 = ip[0]! >> 4 === 6;
+  const b = new BufferList();
+  if (framing === 'hdlc') b.uint8(0xff).uint8(0x03);
+  if (framing === 'compressed') b.uint8(v6 ? PPP_IPV6 : PPP_IPV4);
+  else b.uint16(v6 ? PPP_IPV6 : PPP_IPV4);
+  return b.bytes(ip).join();
+}
+
+/** A PPPoE session header (RFC 2516 section 4): version/type 0x11, code 0, session 0x1234, length; then PPP. */
+function pppoeSession(ip: Uint8Array): Uint8Array {
+  const ppp = pppFrame(ip, 'bare');
+  return new BufferList().uint8(0x11).uint8(0).uint16(0x1234).uint16(ppp.length).bytes(ppp).join();
+}
+
+/** MPLS label stack entries (RFC 3032 section 2.1): label, TC 0, S on the last, TTL 64. */
+function mplsStack(labels: number[], ip: Uint8Array): Uint8Array {
+  const b = new BufferList();
+  labels.forEach((label, i) => b.uint32((label << 12) | (i === labels.length - 1 ? 0x100 : 0) | 64));
+  return b.bytes(ip).join();
+}
+
+/** 802.2 LLC/SNAP with the IP packet's ethertype. */
+function llcSnap(ip: Uint8Array): Uint8Array {
+  return new BufferList()
+    .bytes(LLC_SNAP)
+    .uint16(ip[0]! >> 4 === 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4)
+    .bytes(ip)
+    .join();
+}
+
+/** The 802.11 MAC header of a data frame from a station to its access point, padded to 4 if `pad`. */
+function wlanHeader(w: WlanSpec, pad: boolean): Uint8Array {
+  // Type 2 (data); subtype 0 (data), 4 (null), 8 (QoS data).
+  const subtype = (w.qos ? 8 : 0) | (w.nullData ? 4 : 0);
+  const fc1 = (w.fourAddresses ? 0x03 : 0x01) | (w.protected ? 0x40 : 0) | (w.qos && w.htc ? 0x80 : 0);
+  const b = new BufferList()
+    .uint8((subtype << 4) | (2 << 2))
+    .uint8(fc1)
+    .uint16(0) // duration
+    .bytes(BSSID)
+    .bytes(MAC_A)
+    .bytes(MAC_B)
+    .uint16(0x10, 'le'); // sequence 1, fragment 0
+  if (w.fourAddresses) b.bytes(MAC_B);
+  if (w.qos) b.uint16(0);
+  if (w.qos && w.htc) b.uint32(0);
+  if (pad) b.pad(4);
+  return b.join();
+}
+
+function wlanFrame(ip: Uint8Array, w: WlanSpec = {}, pad = false): Uint8Array {
+  return concat(wlanHeader(w, pad), w.nullData ? new Uint8Array(0) : llcSnap(ip));
+}
+
+/** The link types beyond Ethernet, Linux cooked, loopback and raw IP. */
+function otherLinkFrame(linkType: number, ip: Uint8Array, opts: Partial<TcpPacketSpec>): Uint8Array {
+  const v6 = ip[0]! >> 4 === 6;
+  const etherType = v6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4;
+  const host = opts.hostByteOrder ?? 'le';
+  const w = opts.wlan ?? {};
+  switch (linkType) {
+    case LT.PPP:
+      return pppFrame(ip, opts.pppFraming);
+    case LT.PPP_WITH_DIR:
+      return concat(Uint8Array.of(1), pppFrame(ip, opts.pppFraming));
+    case LT.PPP_HDLC:
+      return pppFrame(ip, 'hdlc');
+    case LT.PPP_PPPD: {
+      // The address byte is a direction (1: sent), then control 0x03 and the protocol.
+      const framed = pppFrame(ip, 'hdlc');
+      framed[0] = 1;
+      return framed;
+    }
+    case LT.PPP_ETHER:
+      return pppoeSession(ip);
+    case LT.C_HDLC:
+      return new BufferList().uint8(0x0f).uint8(0).uint16(etherType).bytes(ip).join();
+    case LT.C_HDLC_WITH_DIR:
+      return new BufferList().uint8(1).uint8(0x0f).uint8(0).uint16(etherType).bytes(ip).join();
+    case LT.FRELAY:
+    case LT.FRELAY_WITH_DIR: {
+      // Q.922 address of DLCI 100 (EA on the second byte), UI control, RFC 2427 NLPID.
+      const b = new BufferList();
+      if (linkType === LT.FRELAY_WITH_DIR) b.uint8(0);
+      return b
+        .uint8((100 >> 4) << 2)
+        .uint8(((100 & 0x0f) << 4) | 0x01)
+        .uint8(0x03)
+        .uint8(v6 ? 0x8e : 0xcc)
+        .bytes(ip)
+        .join();
+    }
+    case LT.MPLS:
+      return mplsStack(opts.mpls ?? [16], ip);
+    case LT.IEEE802_11:
+      return wlanFrame(ip, w);
+    case LT.IEEE802_11_RADIOTAP: {
+      // version 0, pad, length, present (TSFT?, Flags), [TSFT, aligned to 8], Flags.
+      const present = (w.tsft ? 0x01 : 0) | 0x02;
+      const header = new BufferList('le').uint8(0).uint8(0).uint16(0).uint32(present);
+      if (w.tsft) header.uint64(123456789n);
+      header.uint8(w.dataPad ? 0x20 : 0);
+      const bytes = header.join();
+      bytes[2] = bytes.length & 0xff;
+      bytes[3] = bytes.length >> 8;
+      return concat(bytes, wlanFrame(ip, w, w.dataPad ?? false));
+    }
+    case LT.PPI:
+      // version 0, flags 0, length 8, DLT 105 (802.11), all little-endian; no fields.
+      return concat(new BufferList('le').uint8(0).uint8(0).uint16(8).uint32(LT.IEEE802_11).join(), wlanFrame(ip, w));
+    case LT.IEEE802_11_PRISM: {
+      // msgcode 0x44, msglen 144, device name, 10 parameters of DID, status, length (4), data.
+      const b = new BufferList(host).uint32(0x44).uint32(144).bytes('wlan0').zeros(11);
+      for (let i = 1; i <= 10; i++)
+        b.uint32((i << 16) | 0x44)
+          .uint16(0)
+          .uint16(4)
+          .uint32(0);
+      return concat(b.join(), wlanFrame(ip, w));
+    }
+    case LT.IEEE802_11_AVS:
+      // version 0x80211001 and length 64, big-endian; 56 bytes of radio fields.
+      return concat(new BufferList().uint32(0x80211001).uint32(64).zeros(56).join(), wlanFrame(ip, w));
+    case LT.PFLOG: {
+      // struct pfloghdr (OpenBSD): length 61, af, action, reason, ifname, ruleset, rulenr, subrulenr,
+      // uid, pid, rule_uid, rule_pid, dir, pad[3]: 64 bytes.
+      const b = new BufferList()
+        .uint8(61)
+        .uint8(v6 ? AF_INET6_OPENBSD : AF_INET)
+        .uint8(0)
+        .uint8(0)
+        .bytes('pflog0')
+        .zeros(10)
+        .zeros(16)
+        .uint32(1)
+        .uint32(0xffffffff)
+        .zeros(16)
+        .uint8(1)
+        .zeros(3);
+      return b.bytes(ip).join();
+    }
+    case LT.ENC:
+      return new BufferList(host)
+        .uint32(v6 ? AF_INET6_OPENBSD : AF_INET)
+        .uint32(0x1000)
+        .uint32(0)
+        .bytes(ip)
+        .join();
+    case LT.IPNET:
+      // version 2, family (Solaris: 2 or 26), hook, packet length, ifindex, group ifindex, zones.
+      return new BufferList()
+        .uint8(2)
+        .uint8(v6 ? 26 : 2)
+        .uint16(0)
+        .uint32(ip.length)
+        .uint32(1)
+        .uint32(0)
+        .uint32(0)
+        .uint32(0xffffffff)
+        .bytes(ip)
+        .join();
+    case LT.NFLOG: {
+      // family (2 or 10), version 0, resource id 1; TLVs: packet header (1), prefix (10), payload (9).
+      const b = new BufferList(host)
+        .uint8(v6 ? 10 : 2)
+        .uint8(0)
+        .uint16(1, 'be');
+      b.uint16(8).uint16(1).uint16(etherType, 'be').uint8(3).uint8(0);
+      b.uint16(4 + 6)
+        .uint16(10)
+        .bytes('test\0\0')
+        .zeros(2);
+      b.uint16(4 + ip.length)
+        .uint16(9)
+        .bytes(ip)
+        .pad(4);
+      return b.join();
+    }
+    case LT.PKTAP: {
+      // Version 1 header: 108 bytes, record type 1 (packet), DLT 1 (Ethernet); an Ethernet frame follows.
+      const b = new BufferList('le')
+        .uint32(108)
+        .uint32(1)
+        .uint32(LT.ETHERNET)
+        .bytes('en0')
+        .zeros(21)
+        .uint32(0x2)
+        .uint32(v6 ? AF_INET6_DARWIN : AF_INET)
+        .uint32(14)
+        .uint32(0)
+        .uint32(4242)
+        .bytes('curl')
+        .zeros(16)
+        .uint32(0)
+        .uint16(6)
+        .uint16(0)
+        .uint32(4242)
+        .bytes('curl')
+        .zeros(16);
+      return concat(b.join(), linkFrame(LT.ETHERNET, ip));
+    }
+    case LT.ARCNET_LINUX:
+    case LT.ARCNET_BSD: {
+      // source, destination, (Linux: offset), protocol id 212/196, split flag, sequence (RFC 1201).
+      const b = new BufferList().uint8(1).uint8(2);
+      if (linkType === LT.ARCNET_LINUX) b.uint16(0);
+      return b
+        .uint8(v6 ? 196 : 212)
+        .uint8(0)
+        .uint16(7)
+        .bytes(ip)
+        .join();
+    }
+    case LT.SLIP:
+      // direction 1 (sent), packet type 0x40 (an IP datagram), 14 bytes of compression information.
+      return new BufferList().uint8(1).uint8(0x40).zeros(14).bytes(ip).join();
+    case LT.IPOIB:
+      // 40 bytes of link-layer addresses as Linux hands them (tcpdump's print-ipoib.c), then RFC 4391's header.
+      return new BufferList().zeros(36).uint32(0x80000001).uint16(etherType).uint16(0).bytes(ip).join();
+    case LT.IP_OVER_FC:
+      return concat(new BufferList().uint16(0x1000).zeros(6).uint16(0x1000).zeros(6).join(), llcSnap(ip));
+    case LT.APPLE_IP_OVER_IEEE1394:
+      return new BufferList().zeros(8).uint32(1).uint32(2).uint16(etherType).bytes(ip).join();
+    case LT.NETANALYZER:
+    case LT.NETANALYZER_TRANSPARENT: {
+      // Status word (version 1, little-endian); transparent mode: preamble and SFD; the frame ends with its FCS.
+      const frame = linkFrame(LT.ETHERNET, ip);
+      const b = new BufferList('le').uint32((1 << 10) | (linkType === LT.NETANALYZER_TRANSPARENT ? 0x200 : 0));
+      if (linkType === LT.NETANALYZER_TRANSPARENT) b.bytes([0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0x55, 0xd5]);
+      return b.bytes(frame).zeros(4).join();
+    }
+    case LT.EPON:
+      return concat(Uint8Array.of(0xd5, 0x55, 0x55, 0x00, 0x01, 0x00), linkFrame(LT.ETHERNET, ip));
+    case LT.DSA_TAG_BRCM_PREPEND:
+      // Broadcom tag (opcode 0, port 5), then the Ethernet frame.
+      return concat(Uint8Array.of(0, 0, 0, 5), linkFrame(LT.ETHERNET, ip));
+    case LT.DSA_TAG_BRCM:
+    case LT.DSA_TAG_DSA:
+    case LT.DSA_TAG_EDSA: {
+      // The switch tag between the source address and the ethertype: Broadcom (opcode 0, port 5),
+      // Marvell DSA (FORWARD, port 5), Marvell EDSA (its ethertype 0xDADA, reserved, then the DSA tag).
+      const tag =
+        linkType === LT.DSA_TAG_BRCM
+          ? [0, 0, 0, 5]
+          : linkType === LT.DSA_TAG_DSA
+            ? [0xc0, 0x28, 0, 0]
+            : [0xda, 0xda, 0, 0, 0xc0, 0x28, 0, 0];
+      return new BufferList().bytes(MAC_B).bytes(MAC_A).bytes(tag).uint16(etherType).bytes(ip).join();
+    }
+    case LT.FDDI:
+      // frame control (LLC, async), destination, source.
+      return concat(new BufferList().uint8(0x50).bytes(MAC_B).bytes(MAC_A).join(), llcSnap(ip));
+    case LT.IEEE802_5:
+      // access control, frame control (LLC), destination, source (no routing information).
+      return concat(new BufferList().uint8(0x10).uint8(0x40).bytes(MAC_B).bytes(MAC_A).join(), llcSnap(ip));
+    case LT.SUNATM:
+      // flag 2 (LLC), VPI 0, VCI 32.
+      return concat(new BufferList().uint8(2).uint8(0).uint16(32).join(), llcSnap(ip));
+    case LT.ATM_RFC1483:
+      return llcSnap(ip);
+    case LT.ERF: {
+      // An ERF Ethernet record (type 2): timestamp (little-endian), type, flags (varying length),
+      // record length, loss counter, wire length; offset and pad; the frame; padded to 8 bytes.
+      const frame = linkFrame(LT.ETHERNET, ip);
+      const length = 16 + 2 + frame.length;
+      const record = new BufferList()
+        .uint64(0x65000000_00000000n, 'le')
+        .uint8(2)
+        .uint8(0x04)
+        .uint16(length + ((8 - (length % 8)) % 8))
+        .uint16(0)
+        .uint16(frame.length)
+        .uint16(0)
+        .bytes(frame)
+        .pad(8);
+      return record.join();
+    }
     default:
       throw new Error(`capture-builder: no framing for link type ${linkType}`);
   }

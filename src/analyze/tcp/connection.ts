@@ -102,11 +102,14 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
   private sniffs = 0;
   /** The stream found the bytes are not its protocol (for good): it is fed nothing more. */
   private rejected = false;
+  /** The tunnel its first packet came out of ("VXLAN vni 42"), or null. */
+  private readonly tunnel: string | null;
 
   /** A connection from its first packet `p`: the SYN says who the client is, else a server port, else a guess. */
   constructor(id: number, p: TcpPacket, context: ConnectionContext) {
     this.id = id;
     this.context = context;
+    this.tunnel = p.tunnel ?? null;
     this.start = p.ts;
     this.end = p.ts;
     const a = { address: p.src, port: p.srcPort };
@@ -259,6 +262,7 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
     const s = this.server;
     const stream = this.stream;
     const notes = stream === null ? [] : stream.notes.slice();
+    if (this.tunnel !== null) notes.push(`tunnelled in ${this.tunnel}`);
     const retrans = c.flow.retransmissions + s.flow.retransmissions;
     if (retrans > 0) notes.push(`${retrans} retransmitted segment${retrans === 1 ? '' : 's'}`);
     const ooo = c.flow.outOfOrder + s.flow.outOfOrder;

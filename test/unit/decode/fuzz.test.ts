@@ -4,9 +4,12 @@ import fc from 'fast-check';
 import { MalformedCaptureError, NotACaptureError } from '../../../src/errors.js';
 import { CaptureReader } from '../../../src/decode/capture.js';
 import { PacketDecoder } from '../../../src/decode/packet.js';
-import { LT, buildPcap, buildPcapng, type TcpPacketSpec } from '../../support/capture-builder.js';
+import { LT, buildPcap, buildPcapng, ipPacket, linkFrame, type TcpPacketSpec } from '../../support/capture-builder.js';
+import { encapsulate, fragmentIp, type TunnelSpec } from '../../support/tunnel-builder.js';
 
 const LINK_TYPES = [LT.ETHERNET, LT.LINUX_SLL, LT.LINUX_SLL2, LT.NULL, LT.LOOP, LT.RAW, 228, 229] as const;
+/** The link types off the fast path (decode/link-other.ts, link-wlan.ts). */
+const OTHER_LINK_TYPES = Object.values(LT).filter((t) => !(LINK_TYPES as readonly number[]).includes(t));
 
 const packetArb: fc.Arbitrary<TcpPacketSpec> = fc
   .record({
@@ -169,11 +172,80 @@ test('fuzz: random bytes after a valid magic number never crash or hang', () => 
 test('fuzz: the packet decoder takes any bytes on any link type', () => {
   const decoder = new PacketDecoder();
   fc.assert(
-    fc.property(fc.constantFrom(...LINK_TYPES, 999), fc.uint8Array({ maxLength: 120 }), (linkType, data) => {
-      const p = decoder.decode({ ts: 0, linkType, interfaceId: 0, data, originalLength: data.length });
-      if (p) assert.ok(p.payload.length <= p.payloadLength);
-    }),
+    fc.property(
+      fc.constantFrom(...LINK_TYPES, ...OTHER_LINK_TYPES, 999),
+      fc.uint8Array({ maxLength: 120 }),
+      (linkType, data) => {
+        const p = decoder.decode({ ts: 0, linkType, interfaceId: 0, data, originalLength: data.length });
+        if (p) assert.ok(p.payload.length <= p.payloadLength);
+      },
+    ),
     { numRuns: 2000 },
   );
   assert.equal(decoder.stats.frames, 2000);
+});
+
+const tunnelArb: fc.Arbitrary<TunnelSpec> = fc.oneof(
+  fc.constant({ kind: 'ipip', src: '192.0.2.1', dst: '192.0.2.2' } as const),
+  fc.constant({ kind: 'ipip', src: '2001:db8::1', dst: '2001:db8::2' } as const),
+  fc
+    .record({
+      key: fc.nat({ max: 0xffffffff }),
+      seq: fc.nat({ max: 9 }),
+      checksum: fc.boolean(),
+      ethernet: fc.boolean(),
+    })
+    .map((g) => ({ kind: 'gre', src: '192.0.2.1', dst: '192.0.2.2', ...g }) as const),
+  fc.nat({ max: 0xffffff }).map((vni) => ({ kind: 'vxlan', src: '192.0.2.1', dst: '192.0.2.2', vni }) as const),
+  fc.nat({ max: 0xffffff }).map((vni) => ({ kind: 'vxlan-gpe', src: '2001:db8::1', dst: '2001:db8::2', vni }) as const),
+  fc
+    .record({ vni: fc.nat({ max: 0xffffff }), words: fc.nat({ max: 4 }), ethernet: fc.boolean() })
+    .map(
+      ({ vni, words, ethernet }) =>
+        ({ kind: 'geneve', src: '192.0.2.1', dst: '192.0.2.2', vni, ethernet, optionBytes: words * 4 }) as const,
+    ),
+  fc.constant({ kind: 'pptp', src: '192.0.2.1', dst: '192.0.2.2', callId: 3 } as const),
+  fc.constant({ kind: 'erspan', src: '192.0.2.1', dst: '192.0.2.2', session: 3 } as const),
+);
+
+test('fuzz: other link types, tunnels and fragments, mutated: never a throw, every frame counted once', () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          packet: packetArb,
+          linkType: fc.constantFrom(...LINK_TYPES.filter((t) => t !== 228 && t !== 229), ...OTHER_LINK_TYPES),
+          tunnels: fc.array(tunnelArb, { maxLength: 3 }),
+          fragmentSize: fc.constantFrom(0, 8, 16, 64),
+          mutations: fc.array(mutationArb, { maxLength: 3 }),
+        }),
+        { minLength: 1, maxLength: 6 },
+      ),
+      (frames) => {
+        const decoder = new PacketDecoder();
+        for (const f of frames) {
+          const ip = encapsulate(ipPacket(f.packet), f.tunnels);
+          const ips = f.fragmentSize > 0 ? fragmentIp(ip, { size: f.fragmentSize }) : [ip];
+          for (const one of ips) {
+            const data = mutate(linkFrame(f.linkType, one, f.packet), f.mutations);
+            const p = decoder.decode({
+              ts: 0,
+              linkType: f.linkType,
+              interfaceId: 0,
+              data,
+              originalLength: data.length,
+            });
+            if (p) assert.ok(p.payload.length <= p.payloadLength);
+          }
+        }
+        decoder.end();
+        const s = decoder.stats;
+        const unsupported = Object.values(s.unsupportedLinkTypes).reduce((a, b) => a + b, 0);
+        assert.ok(s.tcp + s.nonIp + s.nonTcp + s.fragments + s.malformed + unsupported <= s.frames);
+        assert.ok(s.tcp + s.nonIp + s.nonTcp + s.fragments + s.malformed + unsupported + s.truncated >= s.frames);
+        assert.ok(s.tunnelled <= s.tcp);
+      },
+    ),
+    { numRuns: 300 },
+  );
 });

@@ -52,14 +52,16 @@ test('ipv4: the total length bounds the packet, so Ethernet padding is not paylo
   assert.equal(p2?.payload.length, 18);
 });
 
-test('ipv4: fragments (MF set, or a non-zero offset) are counted, not decoded', () => {
+test('ipv4: fragments (MF set, or a non-zero offset) are held for reassembly, not decoded alone', () => {
   const decoder = new PacketDecoder();
+  // A 32-byte TCP segment: every fragment but the last must be a multiple of 8 bytes (RFC 791).
+  const payload = 'GET / HTTP/1';
   for (const fragment of [
     { offset: 0, more: true },
     { offset: 185, more: true },
     { offset: 370, more: false },
   ]) {
-    assert.equal(decodeRaw(ipPacket({ ...SPEC, fragment }), decoder).packet, null);
+    assert.equal(decodeRaw(ipPacket({ ...SPEC, payload, fragment }), decoder).packet, null);
   }
   assert.equal(decoder.stats.fragments, 3);
   // DF with offset 0 is a whole packet.

@@ -39,14 +39,16 @@ test('ipv6: extension headers are walked: hop-by-hop, routing, destination optio
   }
 });
 
-test('ipv6: real fragments (offset > 0 or M set) are counted, not decoded', () => {
+test('ipv6: real fragments (offset > 0 or M set) are held for reassembly, not decoded alone', () => {
   const decoder = new PacketDecoder();
+  // A 32-byte TCP segment: every fragment but the last must be a multiple of 8 bytes (RFC 8200 section 4.5).
+  const payload = 'HTTP/1.1 200';
   for (const ext of [
     { type: 44, offset: 0, more: true },
     { type: 44, offset: 100, more: true },
-    { type: 44, offset: 100, more: false },
+    { type: 44, offset: 200, more: false },
   ] as const) {
-    assert.equal(decodeRaw(ipPacket({ ...SPEC, ipv6Extensions: [{ type: 0 }, ext] }), decoder).packet, null);
+    assert.equal(decodeRaw(ipPacket({ ...SPEC, payload, ipv6Extensions: [{ type: 0 }, ext] }), decoder).packet, null);
   }
   assert.equal(decoder.stats.fragments, 3);
 });

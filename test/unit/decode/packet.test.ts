@@ -37,6 +37,10 @@ test('packet: every frame lands in one bucket of the stats', () => {
     fragments: 1,
     malformed: 1,
     unsupportedLinkTypes: { 300: 1 },
+    tunnelled: 0,
+    datagramsReassembled: 0,
+    datagramsIncomplete: 0,
+    datagramsDiscarded: 0,
   });
 });
 
@@ -65,6 +69,7 @@ test('packet: fields of the returned TcpPacket', () => {
       window: 512,
       payloadLength: 3,
       payload: [0x62, 0x79, 0x65],
+      tunnel: null,
     },
   );
 });
