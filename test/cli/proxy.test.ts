@@ -151,3 +151,26 @@ test('proxy, stopped by SIGTERM: the report is still printed (exit 143)', async 
   assert.equal(report.runs[0]!.observers[0]!.totals.connections, 0);
   assert.equal(report.runs[0]!.verdict.code, 'no-traffic');
 });
+
+test('proxy --json, stopped by Ctrl-C the whole report reaches the pipe before exit', async (t) => {
+  const lab = await startLabServer();
+  t.after(() => lab.close());
+  const proxy = await startProxyCli(t, ['--target', `127.0.0.1:${lab.port}`, '--json']);
+  // 2000 connections: a report of about 1.4 MB, much more than a pipe holds (64 KiB).
+  const connections = 2000;
+  for (let i = 0; i < connections; i++) {
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
+      http.get(`http://127.0.0.1:${proxy.port}/`, { agent: false }, resolve).on('error', reject),
+    );
+    res.resume();
+    await once(res, 'close');
+  }
+  // What the pipe had not taken yet when the process exited (process.exit) used to be dropped: the
+  // document ended after a few hundred KB, with exit code 0.
+  proxy.child.kill('SIGINT');
+  const r = await proxy.done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.stdout.length > 1024 * 1024, `a report of ${r.stdout.length} bytes`);
+  const report = JSON.parse(r.stdout) as Report;
+  assert.equal(report.runs[0]!.observers[0]!.totals.connections, connections);
+});
