@@ -1,9 +1,10 @@
 /**
  * Nothing left behind, checked on the system itself (the library keeps no registry of what it
- * opened): no tcpdump child of this process, and a port that can be listened on again.
+ * opened): no tcpdump started by this process, and a port that can be listened on again.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 
 /** Pids of this process's children running `name` (a zombie counts: it was not waited for). */
@@ -15,9 +16,41 @@ export function childrenNamed(name: string): number[] {
     .map(Number);
 }
 
-/** Pids of this process's tcpdump children. */
+/**
+ * Pids of the processes named `name` below this one, at any depth (a zombie counts). tcpdump runs
+ * under a guard shell (src/observe/tcpdump.ts): it is a grandchild.
+ */
+export function descendantsNamed(name: string): number[] {
+  const children = new Map<number, number[]>();
+  const names = new Map<number, string>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read from the last ')'.
+    const close = stat.lastIndexOf(')');
+    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+    names.set(Number(entry), stat.slice(stat.indexOf('(') + 1, close));
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  const found: number[] = [];
+  const queue = [process.pid];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift()!) ?? []) {
+      if (names.get(child) === name) found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+/** Pids of the tcpdumps this process started (they run under a guard shell: grandchildren). */
 export function tcpdumpChildren(): number[] {
-  return childrenNamed('tcpdump');
+  return descendantsNamed('tcpdump');
 }
 
 /** True when `host:port` can be listened on (nothing of ours holds it). */

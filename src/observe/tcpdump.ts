@@ -1,0 +1,309 @@
+/**
+ * tcpdump as a child we can trust with a count: it keeps every packet of a burst, it writes pcap
+ * on its stdout, and it ends when we end it or when we die, whatever kills us. The wire observer
+ * (capture.ts) reads what it writes; this file only starts and ends it.
+ *
+ * Why packets were lost (issue 8: `watch -- ab -n 20 -c 1` counted 8 to 17 connections of 20,
+ * with "N packets dropped by kernel"). tcpdump reads packets from a ring the kernel fills
+ * (PACKET_MMAP). In immediate mode libpcap uses TPACKET_V2, whose ring has fixed slots, one packet
+ * each, sized for the largest packet the capture may hold: the snap length, capped by the MTU on
+ * Ethernet-like interfaces only. On `any` (no MTU) a slot was sized for 256 KiB, so the ring
+ * asked for (-B 32768: 32 MiB) had 128 slots; and on loopback every packet is seen twice by a
+ * packet socket (going out, coming in), libpcap dropping the outgoing copy only after it has taken
+ * a slot: 64 packets. An ab run makes ~200 packets in a few ms: tcpdump a few ms late (two busy
+ * cores) and the kernel drops the rest. Measured by stopping tcpdump (SIGSTOP) while
+ * `ab -n 300 -c 1` ran, then counting what it kept when resumed (libpcap 1.10.3, Linux 6.18):
+ *   -i any, -s 262144 (the default), -B 32768      64 packets
+ *   -i lo (the MTU caps the slot at 64 KiB + 18)  256 packets
+ *   -i any, -s 65600                               256 packets
+ *   either, -s 65600, loopback echoes filtered     512 packets
+ *   either, -s 65600, echoes filtered, -B 131072  2047 packets
+ * And -U (a write(2) for every packet) made tcpdump itself the bottleneck: with it, tcpdump beside
+ * `ab -n 2000 -c 50` dropped 500-4,400 of ~20,000 packets at -B 32768; without it, none.
+ * So: a snap length that fits the largest frame the interfaces can deliver (snapLength), the
+ * outgoing loopback copy dropped in the kernel's filter (capturePlans), a 128 MiB ring,
+ * and no -U: the capture observer's markers push tcpdump's buffered output out when it needs it.
+ * (TPACKET_V3, without --immediate-mode, packs packets in blocks and would hold far more, but it
+ * hands a block over only when full or after tcpdump's 1 s timeout, and the first block of a
+ * capture waited for that timeout whatever filled it: every sync would cost up to seconds.)
+ *
+ * Why it ends with us. Node has no PR_SET_PDEATHSIG (and tcpdump, which drops its privileges,
+ * would clear it: a change of credentials does). So tcpdump runs under a guard, a few lines of
+ * sh, that ends it when the pipe on its stdin closes: we close it to stop the capture, and the
+ * kernel closes it when this process dies, SIGKILL included. The guard and tcpdump get a process
+ * group of their own: a Ctrl-C on the terminal reaches us, not them (we stop the capture after
+ * reading what is still in the ring), and the group is what a last-resort SIGKILL goes to.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { CaptureUnavailableError, KeepaliveLabError } from '../errors.js';
+import { onAbort } from '../util/abort.js';
+
+/** Linux sysfs: a directory per network interface, with its `mtu` and `ifindex` (Documentation/ABI/testing/sysfs-class-net). */
+const SYS_CLASS_NET = '/sys/class/net';
+/** libpcap's pseudo-interface that captures on all of them (as Linux cooked SLL2). */
+export const ANY_INTERFACE = 'any';
+/** Linux's loopback interface. */
+export const LOOPBACK_INTERFACE = 'lo';
+
+/**
+ * The largest packet GRO (receive) and GSO/TSO (send) build on Linux without BIG TCP: 64 KiB
+ * (the gro_max_size and gso_max_size defaults; an IPv4 total length cannot say more than 65535).
+ * A capture on the host sees these super-frames, not the MTU-sized packets on the wire.
+ */
+const OFFLOAD_MAX_PACKET = 65_536;
+/** Room for the link-layer header tcpdump writes before the IP packet: Ethernet with two 802.1Q tags is 22 bytes, Linux cooked SLL2 20. */
+const LINK_HEADER_ROOM = 64;
+/** libpcap's largest snap length (MAXIMUM_SNAPLEN, pcap-int.h), and tcpdump's default. */
+const MAXIMUM_SNAPLEN = 262_144;
+/** The kernel ring, in KiB (tcpdump -B): 2047 slots at the snap length above (see the file's comment). */
+const RING_KIB = 131_072;
+/** How long tcpdump gets to say it is listening. */
+const START_TIMEOUT_MS = 10_000;
+/** After our end of its stdin closes, how long tcpdump gets before the group gets SIGKILL. */
+const KILL_AFTER_MS = 3000;
+
+/** The snap length that keeps every byte of any packet an interface with these MTUs can deliver to a capture. */
+export function snapLength(mtus: readonly number[]): number {
+  return Math.min(MAXIMUM_SNAPLEN, Math.max(OFFLOAD_MAX_PACKET, ...mtus) + LINK_HEADER_ROOM);
+}
+
+/** Where and with which filter tcpdump captures: the interface it is given and its BPF filter. */
+export interface CapturePlan {
+  interface: string;
+  filter: string;
+}
+
+/**
+ * How to capture `filter` on `iface`, best first: the later plans are for a tcpdump that refuses
+ * the first (libpcap before 1.10 has no `ifindex`). A packet socket sees each loopback packet
+ * twice, going out and coming in, and libpcap discards the outgoing copy only after it has taken
+ * a slot of the ring; the first plans drop it in the kernel's filter instead. `inbound` tests the
+ * packet type (SKF_AD_PKTTYPE), `ifindex` the interface (SKF_AD_IFINDEX): the kernel runs both.
+ * On `lo` itself the kernel would run `inbound` too, but libpcap filters the first frames of a
+ * capture again in user space (those the ring may have held before the filter was set), where an
+ * Ethernet header says nothing of direction: the first SYN was lost. On `any`, Linux cooked
+ * headers (SLL2) carry the packet type and the interface, so both places agree: loopback is
+ * captured there, restricted to the loopback interface.
+ */
+export function capturePlans(iface: string, filter: string, loopbackIndex: number | null): CapturePlan[] {
+  const plain = { interface: iface, filter };
+  if (loopbackIndex === null) return [plain];
+  if (iface === LOOPBACK_INTERFACE)
+    return [{ interface: ANY_INTERFACE, filter: `(${filter}) and ifindex ${loopbackIndex} and inbound` }, plain];
+  if (iface === ANY_INTERFACE)
+    return [{ interface: ANY_INTERFACE, filter: `(${filter}) and not (outbound and ifindex ${loopbackIndex})` }, plain];
+  return [plain];
+}
+
+/** tcpdump's arguments: pcap on stdout, no name resolution, packets handed over at once. */
+export function tcpdumpArgs(o: { interface: string; filter: string; snapLength: number | null }): string[] {
+  const snap = o.snapLength === null ? [] : ['-s', String(o.snapLength)];
+  return ['-i', o.interface, '-n', '--immediate-mode', ...snap, '-B', String(RING_KIB), '-w', '-', o.filter];
+}
+
+/** Names of this machine's network interfaces, or null where there is no sysfs to ask (not Linux). */
+export function networkInterfaces(): string[] | null {
+  try {
+    return readdirSync(SYS_CLASS_NET).sort();
+  } catch {
+    return null;
+  }
+}
+
+function readNumber(iface: string, attribute: string): number | null {
+  try {
+    const n = Number(readFileSync(join(SYS_CLASS_NET, iface, attribute), 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Fails, naming the interfaces there are, when `iface` is not one of this machine's: tcpdump
+ * would exit at once, and a watch that cannot look where it was told must not report nothing seen.
+ */
+export function checkInterface(iface: string): void {
+  if (iface === ANY_INTERFACE) return;
+  const names = networkInterfaces();
+  if (names === null || names.includes(iface)) return;
+  throw new KeepaliveLabError('KAL_ERR_INTERFACE', {
+    option: 'interface',
+    text: (name) =>
+      `${name} names no network interface of this machine: ${iface} (there are: ${[...names, ANY_INTERFACE].join(', ')})`,
+  });
+}
+
+const FIX_MISSING = 'install tcpdump (Debian/Ubuntu: apt-get install tcpdump)';
+export const FIX_PERMISSION =
+  'run as root, or let tcpdump capture: sudo setcap cap_net_raw,cap_net_admin=eip "$(command -v tcpdump)"';
+
+/** The tcpdump binary to run, as a path: `given` (a path, or a name looked up on PATH), else `tcpdump` on PATH. */
+export function resolveTcpdump(given: string | undefined, path = process.env.PATH ?? ''): string {
+  const executable = (file: string) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (given !== undefined && given.includes('/')) {
+    const fix = `give the path of a tcpdump binary, or leave it out for tcpdump on PATH (${FIX_MISSING})`;
+    if (!existsSync(given)) throw new CaptureUnavailableError(`${given} does not exist`, fix);
+    if (!executable(given)) throw new CaptureUnavailableError(`${given} is not an executable file`, fix);
+    return given;
+  }
+  const name = given ?? 'tcpdump';
+  for (const dir of path.split(delimiter)) {
+    if (dir !== '' && executable(join(dir, name))) return join(dir, name);
+  }
+  throw new CaptureUnavailableError(
+    given === undefined ? 'tcpdump is not installed' : `${name} is not installed (not found on PATH)`,
+    FIX_MISSING,
+  );
+}
+
+/**
+ * The guard, run as `sh -c GUARD tcpdump ARGS...`. fd 3 keeps our pipe; tcpdump gets neither it
+ * nor stdin. A background reader waits for the pipe to close (read returns at end of file), then
+ * ends tcpdump; its output goes to /dev/null (`exec`: no copy of our stdout/stderr pipes stays
+ * open in it). The guard exits with tcpdump's status.
+ */
+const GUARD = [
+  'exec 3<&0 </dev/null',
+  '"$0" "$@" 3<&- &',
+  'pid=$!',
+  '(exec >/dev/null 2>&1; read -r _ <&3; kill -TERM "$pid") &',
+  'exec 3<&-',
+  'wait "$pid"',
+].join('\n');
+
+export interface TcpdumpOptions {
+  interface: string;
+  filter: string;
+  /** tcpdump binary: a path or a name on PATH (default `tcpdump`). */
+  tcpdump?: string;
+  startTimeoutMs?: number;
+  /** tcpdump's stdout, chunk by chunk (pcap). */
+  onData: (chunk: Buffer) => void;
+  /** Aborted while tcpdump starts: it is ended, and start() rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** A running tcpdump, listening. */
+export class Tcpdump {
+  /** What tcpdump wrote on stderr (its statistics at the end: "N packets dropped by kernel"), up to 64 KiB. */
+  stderr = '';
+  /** Resolves once tcpdump (and its guard) have exited and their output has been read. */
+  readonly exited: Promise<void>;
+
+  private constructor(private readonly child: ChildProcess) {
+    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /**
+   * Starts tcpdump and resolves once it is listening; rejects with a CaptureUnavailableError
+   * saying why it cannot capture. Tries the plans of capturePlans in order: should this tcpdump
+   * refuse the first (libpcap before 1.10), it starts again with the next.
+   */
+  static async start(options: TcpdumpOptions): Promise<Tcpdump> {
+    const binary = resolveTcpdump(options.tcpdump);
+    const names = networkInterfaces();
+    const seen = options.interface === ANY_INTERFACE ? (names ?? []) : [options.interface];
+    const mtus = seen.map((name) => readNumber(name, 'mtu')).filter((mtu) => mtu !== null);
+    const snap = names === null ? null : snapLength(mtus);
+    const plans = capturePlans(options.interface, options.filter, readNumber(LOOPBACK_INTERFACE, 'ifindex'));
+    for (let i = 0; ; i++) {
+      options.signal?.throwIfAborted();
+      const args = tcpdumpArgs({ ...plans[i]!, snapLength: snap });
+      try {
+        return await Tcpdump.spawn(binary, args, options);
+      } catch (error) {
+        if (!(error instanceof CaptureUnavailableError) || i === plans.length - 1) throw error;
+      }
+    }
+  }
+
+  private static spawn(binary: string, args: string[], options: TcpdumpOptions): Promise<Tcpdump> {
+    const child = spawn('sh', ['-c', GUARD, binary, ...args], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const tcpdump = new Tcpdump(child);
+    child.stdin!.on('error', () => undefined);
+    child.stdout!.on('data', options.onData);
+    const startTimeoutMs = options.startTimeoutMs ?? START_TIMEOUT_MS;
+    return new Promise<Tcpdump>((resolve, reject) => {
+      let offAbort = () => undefined as void;
+      const fail = (error: unknown) => {
+        cleanup();
+        void tcpdump.stop().then(() => reject(error));
+      };
+      const timer = setTimeout(
+        () =>
+          fail(
+            new CaptureUnavailableError(`tcpdump did not start listening within ${startTimeoutMs} ms`, FIX_PERMISSION),
+          ),
+        startTimeoutMs,
+      );
+      const onStderr = (chunk: Buffer) => {
+        tcpdump.stderr += chunk.toString();
+        if (/listening on /.test(tcpdump.stderr)) {
+          cleanup();
+          resolve(tcpdump);
+        }
+      };
+      const onError = (error: Error) =>
+        fail(new CaptureUnavailableError(`cannot run tcpdump: ${error.message}`, FIX_MISSING, { cause: error }));
+      const onExit = () => {
+        const text = tcpdump.stderr.trim().split('\n').pop() ?? '';
+        const denied = /permission|not permitted|privilege/i.test(tcpdump.stderr);
+        fail(
+          new CaptureUnavailableError(
+            `tcpdump could not capture: ${text || 'it exited at once'}`,
+            denied ? FIX_PERMISSION : 'check the interface name and filter',
+          ),
+        );
+      };
+      const cleanup = () => {
+        offAbort();
+        clearTimeout(timer);
+        child.stderr!.off('data', onStderr);
+        child.off('error', onError);
+        child.off('exit', onExit);
+        child.stderr!.on('data', (c: Buffer) => {
+          if (tcpdump.stderr.length < 64 * 1024) tcpdump.stderr += c.toString();
+        });
+      };
+      child.stderr!.on('data', onStderr);
+      child.once('error', onError);
+      child.once('exit', onExit);
+      offAbort = onAbort(options.signal, () => fail(options.signal!.reason));
+    });
+  }
+
+  /**
+   * Ends the capture: closes our end of the guard's pipe (the guard then sends tcpdump SIGTERM,
+   * on which it prints its statistics and exits), and resolves once all it wrote has been read.
+   * Should that take longer than 3 s, the guard's process group gets SIGKILL.
+   */
+  async stop(): Promise<void> {
+    const child = this.child;
+    child.stdin!.destroy();
+    if (!this.running) return this.exited;
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }, KILL_AFTER_MS);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
