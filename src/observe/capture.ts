@@ -14,7 +14,9 @@ import { CaptureUnavailableError } from '../errors.js';
 import type { ObserverReport, Warning } from '../model/report.js';
 import { TcpFlag } from '../model/packet.js';
 import { plural } from '../util/text.js';
-import { waitFor } from '../util/time.js';
+import { nowMicros } from '../model/time.js';
+import { sleep } from '../util/time.js';
+import { Backlog } from './backlog.js';
 import type { Observer } from './observer.js';
 import { ANY_INTERFACE, LOOPBACK_INTERFACE, Tcpdump, checkInterface } from './tcpdump.js';
 
@@ -55,6 +57,13 @@ export function serverFocus(host: string | undefined, port: number): ServerFocus
 const FLUSH_BYTES = 64 * 1024;
 /** While someone waits for the capture to settle, at most one flush per this many ms. */
 const SETTLE_FLUSH_EVERY_MS = 50;
+/** tcpdump's output read but not parsed yet, at most (see backlog.ts): ~600,000 small packets. */
+const BACKLOG_BYTES = 64 * 1024 * 1024;
+/**
+ * A marker not seen once the capture has reached packets this much later than it was sent was
+ * lost (dropped by the kernel): the capture has caught up all the same. In microseconds.
+ */
+const MARKER_LOST_AFTER_US = 1_000_000;
 
 export class CaptureObserver implements Observer {
   readonly name = 'wire' as const;
@@ -79,11 +88,21 @@ export class CaptureObserver implements Observer {
   /** A flush asked for by settled(), while it runs; and when the last one began. */
   private flushing: Promise<boolean> | undefined;
   private lastFlush = 0;
+  /** Capture time of the latest packet parsed (µs since the epoch). */
+  private lastPacketTs = 0;
+  /** tcpdump's output, read at once, parsed in slices (see backlog.ts). */
+  private readonly backlog = new Backlog({
+    consume: (chunk) => this.push(chunk),
+    highWaterBytes: BACKLOG_BYTES,
+    pause: () => this.tcpdump?.pause(),
+    resume: () => this.tcpdump?.resume(),
+  });
 
   constructor(private readonly options: CaptureOptions) {
     this.analysis = new CaptureAnalysis({
       ...(options.serverPorts ? { serverPorts: options.serverPorts } : {}),
       accept: (p) => {
+        this.lastPacketTs = p.ts;
         if (p.dstPort !== this.markerPort || this.markerPort === 0) return true;
         if ((p.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) this.markersSeen++;
         return false;
@@ -108,7 +127,7 @@ export class CaptureObserver implements Observer {
         filter,
         ...(this.options.tcpdump !== undefined ? { tcpdump: this.options.tcpdump } : {}),
         ...(this.options.startTimeoutMs !== undefined ? { startTimeoutMs: this.options.startTimeoutMs } : {}),
-        onData: (chunk) => this.push(chunk),
+        onData: (chunk) => this.backlog.push(chunk),
         signal: this.closing.signal,
       });
       this.tcpdump = await this.starting;
@@ -153,22 +172,30 @@ export class CaptureObserver implements Observer {
   }
 
   /**
-   * Catch up: resolves once every packet sent before this call has come out of the capture (or
-   * after `timeoutMs`, returning false). Without markers (another interface), true at once.
-   * tcpdump runs without -U (see tcpdump.ts): it writes its output 4 KiB at a time (glibc's
+   * Catch up: resolves once every packet sent before this call has come out of the capture and
+   * been parsed (true), or once nothing has come nor been parsed for `timeoutMs` (false); a
+   * backlog being parsed is progress, however long. Without markers (another interface), true at
+   * once. tcpdump runs without -U (see tcpdump.ts): it writes its output 4 KiB at a time (glibc's
    * buffer for a pipe), so the marker's SYN could wait in that buffer; the bytes the marker sends
-   * after it are what pushes it out.
+   * after it are what pushes it out. A marker the kernel dropped is known lost once packets a
+   * second younger have been parsed: caught up all the same (the drop is reported).
    */
   async sync(timeoutMs = 3000): Promise<boolean> {
     if (this.unavailable || this.marker === undefined || !this.tcpdump?.running) return true;
     const wanted = ++this.markersSent;
+    const sentAt = nowMicros();
     this.lastFlush = performance.now();
     const socket = net.connect(this.markerPort, '127.0.0.1');
     socket.on('error', () => undefined);
     socket.end(Buffer.alloc(FLUSH_BYTES));
-    const seen = await waitFor(() => this.markersSeen >= wanted || this.streamError !== undefined, timeoutMs, 2);
+    const since = performance.now();
+    let caughtUp = false;
+    while (!(caughtUp = this.markersSeen >= wanted || this.lastPacketTs > sentAt + MARKER_LOST_AFTER_US)) {
+      if (this.streamError || performance.now() - Math.max(since, this.backlog.lastProgress) > timeoutMs) break;
+      await sleep(2);
+    }
     socket.destroy();
-    return seen;
+    return caughtUp || this.streamError !== undefined;
   }
 
   /**
@@ -210,6 +237,7 @@ export class CaptureObserver implements Observer {
       });
     }
     await this.tcpdump?.stop();
+    this.backlog.drain();
     const warnings: Warning[] = [];
     if (!complete)
       warnings.push({

@@ -1,7 +1,7 @@
 /**
- * tcpdump as a child we can trust with a count: it keeps every packet of a burst, it writes pcap
- * on its stdout, and it ends when we end it or when we die, whatever kills us. The wire observer
- * (capture.ts) reads what it writes; this file only starts and ends it.
+ * tcpdump as a child we can trust with a count: it keeps every packet of a burst, and it ends
+ * when we end it or when we die, whatever kills us. The wire observer (capture.ts) parses what it
+ * writes; this file starts it (a worker thread runs and reads it: tcpdump-reader.ts) and ends it.
  *
  * Why packets were lost (issue 8: `watch -- ab -n 20 -c 1` counted 8 to 17 connections of 20,
  * with "N packets dropped by kernel"). tcpdump reads packets from a ring the kernel fills
@@ -13,33 +13,40 @@
  * a slot: 64 packets. An ab run makes ~200 packets in a few ms: tcpdump a few ms late (two busy
  * cores) and the kernel drops the rest. Measured by stopping tcpdump (SIGSTOP) while
  * `ab -n 300 -c 1` ran, then counting what it kept when resumed (libpcap 1.10.3, Linux 6.18):
- *   -i any, -s 262144 (the default), -B 32768      64 packets
- *   -i lo (the MTU caps the slot at 64 KiB + 18)  256 packets
- *   -i any, -s 65600                               256 packets
- *   either, -s 65600, loopback echoes filtered     512 packets
- *   either, -s 65600, echoes filtered, -B 131072  2047 packets
- * And -U (a write(2) for every packet) made tcpdump itself the bottleneck: with it, tcpdump beside
- * `ab -n 2000 -c 50` dropped 500-4,400 of ~20,000 packets at -B 32768; without it, none.
+ *   -i any, -s 262144 (the default), -B 32768           64 packets
+ *   -i lo (libpcap caps the slot at the MTU + 18)       256 packets
+ *   -i any, -s 65600                                    255 packets
+ *   -i any, -s 65600, outgoing loopback copy filtered   511 packets
+ *   the same with -B 131072 (what we run)              2044 packets
+ * Then three more ways to lose packets under load, each measured beside `ab -n 2000 -c 50`
+ * (~20,000 packets in 0.4 s) and `wrk -c 100 -d 2s` (~100,000 in 2 s): -U (a write(2) for every
+ * packet) made tcpdump itself too slow (500-4,400 drops of ab's packets at -B 32768; without it,
+ * none); parsing in the thread that read the pipe let the pipe fill, tcpdump block and its ring
+ * overflow (5,000-16,000 drops of ab's; now parsed later: backlog.ts); and that thread's stalls
+ * (30-600 ms on a loaded machine) did the same (7,000-31,000 drops of wrk's; now a thread of its
+ * own reads, and it and tcpdump go first: CAPTURE_PRIORITY).
  * So: a snap length that fits the largest frame the interfaces can deliver (snapLength), the
- * outgoing loopback copy dropped in the kernel's filter (capturePlans), a 128 MiB ring,
- * and no -U: the capture observer's markers push tcpdump's buffered output out when it needs it.
- * (TPACKET_V3, without --immediate-mode, packs packets in blocks and would hold far more, but it
- * hands a block over only when full or after tcpdump's 1 s timeout, and the first block of a
- * capture waited for that timeout whatever filled it: every sync would cost up to seconds.)
+ * outgoing loopback copy dropped in the kernel's filter (capturePlans), a 128 MiB ring (2044
+ * slots: 256 MiB of kernel memory, as each 64 KiB slot takes a 128 KiB block), no -U (the
+ * capture observer's markers push tcpdump's buffered output out when it needs it), and a reader
+ * thread. TPACKET_V3 (without --immediate-mode) packs packets in blocks and would hold far more,
+ * but it hands a block over only when full or after tcpdump's 1 s timeout, and the first block
+ * of a capture waited for that timeout whatever filled it: every sync would cost up to seconds.
+ * What is lost anyway (a machine whose every core is taken) is counted by the kernel, and the
+ * report says its counts are lower bounds (`incomplete`).
  *
  * Why it ends with us. Node has no PR_SET_PDEATHSIG (and tcpdump, which drops its privileges,
  * would clear it: a change of credentials does). So tcpdump runs under a guard, a few lines of
  * sh, that ends it when the pipe on its stdin closes: we close it to stop the capture, and the
- * kernel closes it when this process dies, SIGKILL included. The guard and tcpdump get a process
- * group of their own: a Ctrl-C on the terminal reaches us, not them (we stop the capture after
- * reading what is still in the ring), and the group is what a last-resort SIGKILL goes to.
+ * kernel closes it when this process dies, SIGKILL included (tcpdump-reader.ts).
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { CaptureUnavailableError, KeepaliveLabError } from '../errors.js';
 import { onAbort } from '../util/abort.js';
+import type { ReaderCommand, ReaderData, ReaderMessage } from './tcpdump-reader.js';
 
 /** Linux sysfs: a directory per network interface, with its `mtu` and `ifindex` (Documentation/ABI/testing/sysfs-class-net). */
 const SYS_CLASS_NET = '/sys/class/net';
@@ -60,6 +67,13 @@ const LINK_HEADER_ROOM = 64;
 const MAXIMUM_SNAPLEN = 262_144;
 /** The kernel ring, in KiB (tcpdump -B): 2047 slots at the snap length above (see the file's comment). */
 const RING_KIB = 131_072;
+/**
+ * The nice value (-20 first, 0 the default, 19 last) of the thread that reads tcpdump and, as
+ * they inherit it, of tcpdump and its guard: when every core is busy (wrk beside a loaded
+ * machine), a capture at the load's priority falls behind and the kernel drops packets; parsing
+ * stays at ours and may lag (backlog.ts). Needs privileges (root, CAP_SYS_NICE); without, ours.
+ */
+const CAPTURE_PRIORITY = -10;
 /** How long tcpdump gets to say it is listening. */
 const START_TIMEOUT_MS = 10_000;
 /** After our end of its stdin closes, how long tcpdump gets before the group gets SIGKILL. */
@@ -167,21 +181,6 @@ export function resolveTcpdump(given: string | undefined, path = process.env.PAT
   );
 }
 
-/**
- * The guard, run as `sh -c GUARD tcpdump ARGS...`. fd 3 keeps our pipe; tcpdump gets neither it
- * nor stdin. A background reader waits for the pipe to close (read returns at end of file), then
- * ends tcpdump; its output goes to /dev/null (`exec`: no copy of our stdout/stderr pipes stays
- * open in it). The guard exits with tcpdump's status.
- */
-const GUARD = [
-  'exec 3<&0 </dev/null',
-  '"$0" "$@" 3<&- &',
-  'pid=$!',
-  '(exec >/dev/null 2>&1; read -r _ <&3; kill -TERM "$pid") &',
-  'exec 3<&-',
-  'wait "$pid"',
-].join('\n');
-
 export interface TcpdumpOptions {
   interface: string;
   filter: string;
@@ -194,19 +193,60 @@ export interface TcpdumpOptions {
   signal?: AbortSignal;
 }
 
-/** A running tcpdump, listening. */
+/** The reader thread's script (tcpdump-reader.ts, built next to this file). */
+const READER = new URL('./tcpdump-reader.js', import.meta.url);
+
+/** A running tcpdump, listening; run and read by a worker thread of its own (tcpdump-reader.ts). */
 export class Tcpdump {
   /** What tcpdump wrote on stderr (its statistics at the end: "N packets dropped by kernel"), up to 64 KiB. */
   stderr = '';
-  /** Resolves once tcpdump (and its guard) have exited and their output has been read. */
+  /** Resolves once tcpdump (and its guard) have exited and all they wrote has been handed to onData. */
   readonly exited: Promise<void>;
+  private exitCode: number | null | undefined;
+  private closed = false;
+  private readonly worker: Worker;
+  /** The reader's messages, for start() to wait on. */
+  private readonly events = new EventEmitter();
 
-  private constructor(private readonly child: ChildProcess) {
-    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
+  private constructor(data: ReaderData, onData: (chunk: Buffer) => void) {
+    this.worker = new Worker(READER, { workerData: data });
+    this.exited = new Promise((resolve) => {
+      const done = () => {
+        this.closed = true;
+        resolve();
+      };
+      this.worker.on('message', (m: ReaderMessage) => {
+        if (m.type === 'data') onData(Buffer.from(m.chunk));
+        else if (m.type === 'stderr') {
+          if (this.stderr.length < 64 * 1024) this.stderr += m.text;
+        } else if (m.type === 'exit') this.exitCode = m.code;
+        else if (m.type === 'closed') done();
+        this.events.emit('message', m);
+      });
+      // The thread ends once tcpdump's output is all relayed (or it failed): nothing more can come.
+      this.worker.once('exit', done);
+      this.worker.once('error', (error) => {
+        this.events.emit('message', { type: 'error', message: error.message } satisfies ReaderMessage);
+        done();
+      });
+    });
   }
 
   get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return this.exitCode === undefined && !this.closed;
+  }
+
+  /** Stops reading tcpdump's output: it blocks writing, and its kernel ring fills (then drops). */
+  pause(): void {
+    this.command('pause');
+  }
+
+  resume(): void {
+    this.command('resume');
+  }
+
+  private command(command: ReaderCommand): void {
+    if (!this.closed) this.worker.postMessage(command);
   }
 
   /**
@@ -225,18 +265,18 @@ export class Tcpdump {
       options.signal?.throwIfAborted();
       const args = tcpdumpArgs({ ...plans[i]!, snapLength: snap });
       try {
-        return await Tcpdump.spawn(binary, args, options);
+        return await Tcpdump.listening(
+          new Tcpdump({ binary, args, priority: CAPTURE_PRIORITY }, options.onData),
+          options,
+        );
       } catch (error) {
         if (!(error instanceof CaptureUnavailableError) || i === plans.length - 1) throw error;
       }
     }
   }
 
-  private static spawn(binary: string, args: string[], options: TcpdumpOptions): Promise<Tcpdump> {
-    const child = spawn('sh', ['-c', GUARD, binary, ...args], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    const tcpdump = new Tcpdump(child);
-    child.stdin!.on('error', () => undefined);
-    child.stdout!.on('data', options.onData);
+  /** Resolves once `tcpdump` says it is listening; ends it and rejects when it cannot. */
+  private static listening(tcpdump: Tcpdump, options: TcpdumpOptions): Promise<Tcpdump> {
     const startTimeoutMs = options.startTimeoutMs ?? START_TIMEOUT_MS;
     return new Promise<Tcpdump>((resolve, reject) => {
       let offAbort = () => undefined as void;
@@ -251,59 +291,43 @@ export class Tcpdump {
           ),
         startTimeoutMs,
       );
-      const onStderr = (chunk: Buffer) => {
-        tcpdump.stderr += chunk.toString();
-        if (/listening on /.test(tcpdump.stderr)) {
+      const onMessage = (m: ReaderMessage) => {
+        if (m.type === 'stderr' && /listening on /.test(tcpdump.stderr)) {
           cleanup();
           resolve(tcpdump);
+        } else if (m.type === 'error') {
+          fail(new CaptureUnavailableError(`cannot run tcpdump: ${m.message}`, FIX_MISSING));
+        } else if (m.type === 'exit' || m.type === 'closed') {
+          const text = tcpdump.stderr.trim().split('\n').pop() ?? '';
+          const denied = /permission|not permitted|privilege/i.test(tcpdump.stderr);
+          fail(
+            new CaptureUnavailableError(
+              `tcpdump could not capture: ${text || 'it exited at once'}`,
+              denied ? FIX_PERMISSION : 'check the interface name and filter',
+            ),
+          );
         }
-      };
-      const onError = (error: Error) =>
-        fail(new CaptureUnavailableError(`cannot run tcpdump: ${error.message}`, FIX_MISSING, { cause: error }));
-      const onExit = () => {
-        const text = tcpdump.stderr.trim().split('\n').pop() ?? '';
-        const denied = /permission|not permitted|privilege/i.test(tcpdump.stderr);
-        fail(
-          new CaptureUnavailableError(
-            `tcpdump could not capture: ${text || 'it exited at once'}`,
-            denied ? FIX_PERMISSION : 'check the interface name and filter',
-          ),
-        );
       };
       const cleanup = () => {
         offAbort();
         clearTimeout(timer);
-        child.stderr!.off('data', onStderr);
-        child.off('error', onError);
-        child.off('exit', onExit);
-        child.stderr!.on('data', (c: Buffer) => {
-          if (tcpdump.stderr.length < 64 * 1024) tcpdump.stderr += c.toString();
-        });
+        tcpdump.events.off('message', onMessage);
       };
-      child.stderr!.on('data', onStderr);
-      child.once('error', onError);
-      child.once('exit', onExit);
+      tcpdump.events.on('message', onMessage);
       offAbort = onAbort(options.signal, () => fail(options.signal!.reason));
     });
   }
 
   /**
    * Ends the capture: closes our end of the guard's pipe (the guard then sends tcpdump SIGTERM,
-   * on which it prints its statistics and exits), and resolves once all it wrote has been read.
-   * Should that take longer than 3 s, the guard's process group gets SIGKILL.
+   * on which it prints its statistics and exits), and resolves once all it wrote has been
+   * relayed. Should that take longer than 3 s, the guard's process group gets SIGKILL.
    */
   async stop(): Promise<void> {
-    const child = this.child;
-    child.stdin!.destroy();
-    if (!this.running) return this.exited;
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // Gone already.
-      }
-    }, KILL_AFTER_MS);
+    this.command('stop');
+    const timer = setTimeout(() => this.command('kill'), KILL_AFTER_MS);
     await this.exited;
     clearTimeout(timer);
+    await this.worker.terminate();
   }
 }
