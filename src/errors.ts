@@ -140,6 +140,24 @@ export class FileError extends KeepaliveLabError {
   }
 }
 
+/**
+ * The command `watch` was given could not be run: not found (KAL_ERR_COMMAND_NOT_FOUND) or not
+ * executable (KAL_ERR_COMMAND). `exitCode` is what a shell exits with then, and so does the CLI:
+ * 127 not found, 126 found but not executable (POSIX 2.8.2), 1 for any other reason.
+ */
+export class CommandError extends KeepaliveLabError {
+  readonly exitCode: number;
+  constructor(
+    code: 'KAL_ERR_COMMAND_NOT_FOUND' | 'KAL_ERR_COMMAND',
+    message: string,
+    exitCode: number,
+    cause?: unknown,
+  ) {
+    super(code, message, { cause });
+    this.exitCode = exitCode;
+  }
+}
+
 /** A CI assertion (an expectation of `checkExpectations`, `--expect-...` in the CLI) did not hold. CLI exit code 1. */
 export class ExpectationFailedError extends KeepaliveLabError {
   constructor(message: string) {

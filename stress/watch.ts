@@ -14,7 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import { startNginx } from '../test/support/nginx.js';
-import { LOADS } from '../test/support/watch-load.js';
+import { LOADS, allMisses } from '../test/support/watch-load.js';
 import type { LoadRun } from '../test/support/watch-load.js';
 
 const DEFAULT_RUNS: Record<string, number> = { 'ab-20': 200 };
@@ -51,12 +51,12 @@ try {
         process.stderr.write(`\r\x1b[K${load.name} run ${i}: ${(error as Error).message}\n`);
         continue;
       }
-      const t = run.tool;
-      if (run.misses.length === 0) exact++;
-      if (run.wire && run.wire.used === t.connections && run.wire.requests === t.requests) wireExact++;
-      if (run.wire && run.kernel?.connections === run.wire.connections) kernelExact++;
+      const misses = allMisses(run);
+      if (misses.length === 0) exact++;
+      if (run.misses.wire.length === 0) wireExact++;
+      if (run.misses.kernel.length === 0) kernelExact++;
       if ((run.wire?.packetsDropped ?? 0) > 0) drops++;
-      if (run.misses.length > 0) process.stderr.write(`\r\x1b[K${load.name} run ${i}: ${run.misses.join('; ')}\n`);
+      if (misses.length > 0) process.stderr.write(`\r\x1b[K${load.name} run ${i}: ${misses.join('; ')}\n`);
     }
     process.stderr.write('\r\x1b[K');
     const of = (n: number) => `${n}/${runs}`;

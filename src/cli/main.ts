@@ -5,7 +5,7 @@
  * signals: Ctrl-C and SIGTERM abort the signals the command passed down to the library, which
  * closes what it opened (tcpdump, servers, sockets), so nothing outlives the process (interrupts.ts).
  */
-import { KeepaliveLabError, UsageError } from '../errors.js';
+import { CommandError, KeepaliveLabError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { flagFor } from './args.js';
 import type { Command, Io } from './command.js';
@@ -91,7 +91,8 @@ export async function main(argv: string[], io: Io, interrupts = new Interrupts()
     }
     if (error instanceof KeepaliveLabError) {
       io.stderr.write(`keepalive-lab ${command.name}: error: ${message(error)} (${error.code})\n`);
-      return 1;
+      // A command watch cannot run exits as a shell's would: 127 not found, 126 not executable.
+      return error instanceof CommandError ? error.exitCode : 1;
     }
     io.stderr.write(`keepalive-lab ${command.name}: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
     return 1;

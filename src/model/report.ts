@@ -41,6 +41,7 @@ export const WARNING_CODES = [
   'KAL_WARN_NOT_SETTLED',
   'KAL_WARN_OPEN_CONNECTIONS',
   'KAL_WARN_DURATION',
+  'KAL_WARN_STOP_ESCALATED',
   'KAL_WARN_TLS',
   // The proxy (observe/proxy.ts).
   'KAL_WARN_ACCEPT_FAILED',
@@ -159,7 +160,8 @@ export type VerdictCode =
   | 'keepalive-disabled'
   | 'server-closes'
   | 'resets'
-  | 'single-request';
+  | 'single-request'
+  | 'incomplete';
 
 export interface Verdict {
   code: VerdictCode;

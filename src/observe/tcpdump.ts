@@ -48,7 +48,10 @@ import { CaptureUnavailableError, KeepaliveLabError } from '../errors.js';
 import { onAbort } from '../util/abort.js';
 import type { ReaderCommand, ReaderData, ReaderMessage } from './tcpdump-reader.js';
 
-/** Linux sysfs: a directory per network interface, with its `mtu` and `ifindex` (Documentation/ABI/testing/sysfs-class-net). */
+/**
+ * Linux sysfs: a directory per network interface, with its `mtu` and `ifindex`
+ * (Documentation/ABI/testing/sysfs-class-net).
+ */
 const SYS_CLASS_NET = '/sys/class/net';
 /** libpcap's pseudo-interface that captures on all of them (as Linux cooked SLL2). */
 export const ANY_INTERFACE = 'any';
@@ -61,7 +64,10 @@ export const LOOPBACK_INTERFACE = 'lo';
  * A capture on the host sees these super-frames, not the MTU-sized packets on the wire.
  */
 const OFFLOAD_MAX_PACKET = 65_536;
-/** Room for the link-layer header tcpdump writes before the IP packet: Ethernet with two 802.1Q tags is 22 bytes, Linux cooked SLL2 20. */
+/**
+ * Room for the link-layer header tcpdump writes before the IP packet: Ethernet with two 802.1Q
+ * tags is 22 bytes, Linux cooked SLL2 20.
+ */
 const LINK_HEADER_ROOM = 64;
 /** libpcap's largest snap length (MAXIMUM_SNAPLEN, pcap-int.h), and tcpdump's default. */
 const MAXIMUM_SNAPLEN = 262_144;
@@ -147,7 +153,8 @@ export function checkInterface(iface: string): void {
   throw new KeepaliveLabError('KAL_ERR_INTERFACE', {
     option: 'interface',
     text: (name) =>
-      `${name} names no network interface of this machine: ${iface} (there are: ${[...names, ANY_INTERFACE].join(', ')})`,
+      `${name} names no network interface of this machine: ${iface} ` +
+      `(there are: ${[...names, ANY_INTERFACE].join(', ')})`,
   });
 }
 

@@ -8,7 +8,7 @@ import { primaryObserver } from '../analyze/verdict.js';
 import { formatEndpoint } from '../model/endpoint.js';
 import type { ConnectionRecord, ObserverReport, Report, RunReport } from '../model/report.js';
 import { runSummary } from './summary.js';
-import { formatMs, formatNumber } from './text.js';
+import { AT_LEAST, formatMs, formatNumber } from './text.js';
 
 /** A timeline taller than this many bars is cut (the JSON report has every connection). */
 export const MAX_BARS = 500;
@@ -53,7 +53,15 @@ function summaryTable(runs: readonly RunReport[]): string {
     const f = runSummary(run);
     const closed = f.closing ? `${f.closing.closedFirstBy.client}/${f.closing.closedFirstBy.server}` : '-';
     const rpc = f.requestsPerConnection === null ? '-' : formatNumber(f.requestsPerConnection);
-    return `<tr><td>${i + 1}</td><td>${escapeHtml(run.title)}</td><td>${f.requests}</td><td>${f.connections ?? '-'}</td><td>${rpc}</td><td>${f.syns ?? '-'}</td><td>${closed}</td><td class="text ${f.agree ? 'ok' : 'bad'}">${f.agree ? 'agree' : 'disagree'}</td><td class="text verdict">${escapeHtml(run.verdict.summary)}</td></tr>`;
+    const atLeast = f.lowerBounds ? AT_LEAST : '';
+    const cells = [
+      `<td>${i + 1}</td><td>${escapeHtml(run.title)}</td>`,
+      `<td>${atLeast}${f.requests}</td><td>${atLeast}${f.connections ?? '-'}</td>`,
+      `<td>${rpc}</td><td>${f.syns ?? '-'}</td><td>${closed}</td>`,
+      `<td class="text ${f.agree ? 'ok' : 'bad'}">${f.agree ? 'agree' : 'disagree'}</td>`,
+      `<td class="text verdict">${escapeHtml(run.verdict.summary)}</td>`,
+    ];
+    return `<tr>${cells.join('')}</tr>`;
   });
   return `<table><tr><th>#</th><th>run</th><th>requests</th><th>connections</th><th>req/conn</th><th>SYNs</th><th>first FIN client/server</th><th>observers</th><th>verdict</th></tr>\n${rows.join('\n')}</table>`;
 }

@@ -17,10 +17,10 @@ export function childrenNamed(name: string): number[] {
 }
 
 /**
- * Pids of the processes named `name` below this one, at any depth (a zombie counts). tcpdump runs
- * under a guard shell (src/observe/tcpdump.ts): it is a grandchild.
+ * Pids of the processes named `name` below `root` (this process by default), at any depth (a
+ * zombie counts). tcpdump runs under a guard shell (src/observe/tcpdump-reader.ts): a grandchild.
  */
-export function descendantsNamed(name: string): number[] {
+export function descendantsNamed(name: string, root = process.pid): number[] {
   const children = new Map<number, number[]>();
   const names = new Map<number, string>();
   for (const entry of readdirSync('/proc')) {
@@ -38,7 +38,7 @@ export function descendantsNamed(name: string): number[] {
     children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
   }
   const found: number[] = [];
-  const queue = [process.pid];
+  const queue = [root];
   while (queue.length > 0) {
     for (const child of children.get(queue.shift()!) ?? []) {
       if (names.get(child) === name) found.push(child);
@@ -69,4 +69,14 @@ export async function assertNothingLeft(where?: { host: string; port: number }):
   assert.deepEqual(tcpdumpChildren(), [], 'no tcpdump left running');
   if (where !== undefined)
     assert.ok(await portIsFree(where.host, where.port), `${where.host}:${where.port} is free again`);
+}
+
+/** Whether a process with this pid runs (a zombie, dead and not yet reaped, does not). */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }

@@ -22,6 +22,11 @@ export interface ToolCount {
   requests: number;
   /** Requests or connections the tool counts as failed (then the run proves nothing). */
   failed: number;
+  /**
+   * Requests the tool may have sent and not counted: wrk stops at its deadline with one request
+   * in flight on each connection, and counts only those it had a response to (0 for ab).
+   */
+  uncounted: number;
 }
 
 export interface Load {
@@ -36,15 +41,20 @@ export interface LoadRun {
   /** `used`: the connections that carried a request. */
   wire: { connections: number; used: number; requests: number; packetsDropped: number } | null;
   kernel: { connections: number } | null;
-  /** Why the run is not exact; empty when it is. */
-  misses: string[];
+  /** Why the run is not exact, by whom; all empty when it is. */
+  misses: { tool: string[]; wire: string[]; kernel: string[] };
+}
+
+/** Every miss of a run, in words; empty when the run is exact. */
+export function allMisses(run: LoadRun): string[] {
+  return [...run.misses.tool, ...run.misses.wire, ...run.misses.kernel];
 }
 
 /** ab's summary: "Complete requests: N", "Failed requests: N"; without -k, one connection per request. */
 export function abCount(output: string): ToolCount {
   const complete = Number(/Complete requests:\s+(\d+)/.exec(output)?.[1] ?? NaN);
   const failed = Number(/Failed requests:\s+(\d+)/.exec(output)?.[1] ?? NaN);
-  return { connections: complete, requests: complete, failed };
+  return { connections: complete, requests: complete, failed, uncounted: 0 };
 }
 
 /** wrk's summary: "N requests in 2.00s", and "Socket errors: ..." when there were any. */
@@ -52,7 +62,7 @@ export function wrkCount(output: string, connections: number): ToolCount {
   const requests = Number(/(\d+) requests in /.exec(output)?.[1] ?? NaN);
   const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
   const failed = errors ? errors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0;
-  return { connections, requests, failed };
+  return { connections, requests, failed, uncounted: connections };
 }
 
 function observer(run: RunReport, name: ObserverReport['observer']): ObserverReport | undefined {
@@ -75,19 +85,24 @@ export function judge(run: RunReport, tool: ToolCount): LoadRun {
       }
     : null;
   const kernel = k ? { connections: k.totals.connections } : null;
-  const misses: string[] = [];
-  if (!Number.isFinite(tool.requests)) misses.push('the load tool printed no count');
-  if (tool.failed > 0) misses.push(`the load tool counted ${tool.failed} failures`);
-  if (wire === null) misses.push('no wire observer');
+  const misses: LoadRun['misses'] = { tool: [], wire: [], kernel: [] };
+  if (!Number.isFinite(tool.requests)) misses.tool.push('the load tool printed no count');
+  if (tool.failed > 0) misses.tool.push(`the load tool counted ${tool.failed} failures`);
+  if (wire === null) misses.wire.push('no wire observer');
   else {
-    if (w!.incomplete) misses.push(`wire incomplete: ${w!.incomplete.reason}`);
+    if (w!.incomplete) misses.wire.push(`wire incomplete: ${w!.incomplete.reason}`);
     if (wire.used !== tool.connections)
-      misses.push(`wire ${wire.used} connections with requests, the tool ${tool.connections}`);
-    if (wire.requests !== tool.requests) misses.push(`wire ${wire.requests} requests, the tool ${tool.requests}`);
+      misses.wire.push(`wire ${wire.used} connections with requests, the tool ${tool.connections}`);
+    const extra = wire.requests - tool.requests;
+    if (extra < 0 || extra > tool.uncounted)
+      misses.wire.push(
+        `wire ${wire.requests} requests, the tool ${tool.requests}` +
+          (tool.uncounted > 0 ? ` (and up to ${tool.uncounted} in flight)` : ''),
+      );
   }
-  if (kernel === null) misses.push('no kernel observer');
+  if (kernel === null) misses.kernel.push('no kernel observer');
   else if (wire !== null && kernel.connections !== wire.connections)
-    misses.push(`kernel ${kernel.connections} connections, the wire ${wire.connections}`);
+    misses.kernel.push(`kernel ${kernel.connections} connections, the wire ${wire.connections}`);
   return { tool, wire, kernel, misses };
 }
 
