@@ -71,7 +71,7 @@ const OFFLOAD_MAX_PACKET = 65_536;
 const LINK_HEADER_ROOM = 64;
 /** libpcap's largest snap length (MAXIMUM_SNAPLEN, pcap-int.h), and tcpdump's default. */
 const MAXIMUM_SNAPLEN = 262_144;
-/** The kernel ring, in KiB (tcpdump -B): 2047 slots at the snap length above (see the file's comment). */
+/** The kernel ring, in KiB (tcpdump -B): 2044 slots at the snap length above (see the file's comment). */
 const RING_KIB = 131_072;
 /**
  * The nice value (-20 first, 0 the default, 19 last) of the thread that reads tcpdump and, as
