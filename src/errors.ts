@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'KAL_ERR_MALFORMED_CAPTURE',
   'KAL_ERR_UNSUPPORTED_LINK_TYPE',
   'KAL_ERR_CAPTURE_UNAVAILABLE',
+  'KAL_ERR_INTERFACE',
   'KAL_ERR_TIMEOUT',
   'KAL_ERR_FILE',
   'KAL_ERR_COMMAND_NOT_FOUND',
@@ -136,6 +137,24 @@ export class TimeoutError extends KeepaliveLabError {
 export class FileError extends KeepaliveLabError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('KAL_ERR_FILE', message, options);
+  }
+}
+
+/**
+ * The command `watch` was given could not be run: not found (KAL_ERR_COMMAND_NOT_FOUND) or not
+ * executable (KAL_ERR_COMMAND). `exitCode` is what a shell exits with then, and so does the CLI:
+ * 127 not found, 126 found but not executable (POSIX 2.8.2), 1 for any other reason.
+ */
+export class CommandError extends KeepaliveLabError {
+  readonly exitCode: number;
+  constructor(
+    code: 'KAL_ERR_COMMAND_NOT_FOUND' | 'KAL_ERR_COMMAND',
+    message: string,
+    exitCode: number,
+    cause?: unknown,
+  ) {
+    super(code, message, { cause });
+    this.exitCode = exitCode;
   }
 }
 

@@ -35,8 +35,8 @@ export { computeTotals } from './analyze/totals.js';
 export { decideVerdict, primaryObserver } from './analyze/verdict.js';
 export type { VerdictContext } from './analyze/verdict.js';
 export { compareObservers } from './analyze/agreement.js';
-export { checkExpectations } from './analyze/expect.js';
-export type { Expectations } from './analyze/expect.js';
+export { checkExpectations, evaluateExpectations } from './analyze/expect.js';
+export type { ExpectationResult, Expectations } from './analyze/expect.js';
 
 // Observers, for runs of one's own.
 export type { Observer } from './observe/observer.js';

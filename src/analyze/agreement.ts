@@ -1,4 +1,9 @@
-import type { ObserverReport } from '../model/report.js';
+import type { ObserverName, ObserverReport } from '../model/report.js';
+
+/** Whether a difference line gives this observer's count ("connections: kernel 20, wire 11", "wire: 9 SYNs..."). */
+function mentions(difference: string, observer: ObserverName): boolean {
+  return difference.startsWith(`${observer}:`) || new RegExp(`(: |, )${observer} \\d`).test(difference);
+}
 
 /**
  * Do the observers that could run tell the same story? Each compares what it can see:
@@ -47,6 +52,14 @@ export function compareObservers(observers: readonly ObserverReport[]): { agree:
           `TIME_WAIT on the ${side} side: kernel ${kernel.totals.timeWait[side]}, wire ${wire.totals.timeWait[side]}`,
         );
       }
+    }
+  }
+  // An observer that knows it missed evidence explains the differences it is part of.
+  for (const o of available) {
+    if (!o.incomplete) continue;
+    const note = ` (the ${o.observer}'s counts are lower bounds: ${o.incomplete.reason})`;
+    for (let i = 0; i < differences.length; i++) {
+      if (mentions(differences[i]!, o.observer)) differences[i] += note;
     }
   }
   return { agree: differences.length === 0, differences };

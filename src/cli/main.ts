@@ -7,7 +7,7 @@
  */
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
-import { KeepaliveLabError, UsageError } from '../errors.js';
+import { CommandError, KeepaliveLabError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { flagFor } from './args.js';
 import type { Command, Io } from './command.js';
@@ -93,7 +93,8 @@ export async function main(argv: string[], io: Io, interrupts = new Interrupts()
     }
     if (error instanceof KeepaliveLabError) {
       io.stderr.write(`keepalive-lab ${command.name}: error: ${message(error)} (${error.code})\n`);
-      return 1;
+      // A command watch cannot run exits as a shell's would: 127 not found, 126 not executable.
+      return error instanceof CommandError ? error.exitCode : 1;
     }
     io.stderr.write(`keepalive-lab ${command.name}: unexpected error: ${(error as Error).stack ?? String(error)}\n`);
     return 1;

@@ -1,6 +1,6 @@
 import { buildReport } from '../analyze/run-report.js';
-import { checkExpectations, hasExpectations } from '../analyze/expect.js';
-import type { Expectations } from '../analyze/expect.js';
+import { evaluateExpectations, hasExpectations } from '../analyze/expect.js';
+import type { ExpectationResult, Expectations } from '../analyze/expect.js';
 import { primaryObserver } from '../analyze/verdict.js';
 import { UsageError } from '../errors.js';
 import { watch } from '../lab/watch.js';
@@ -12,11 +12,15 @@ import type { Command } from './command.js';
 import { useColor } from './command.js';
 import { writeHtmlReport } from './output.js';
 
-export const EXPECT_USAGE = `CI assertions (exit code 1 and a message naming the evidence when one fails):
+export const EXPECT_USAGE = `CI assertions (exit code 1 and a message naming the evidence when one fails; exit code 3,
+neither met nor failed, when packets were lost and the counts are incomplete):
   --expect-max-connections N             at most N TCP connections
   --expect-min-requests-per-connection X at least X requests per connection on average
   --expect-no-resets                     no connection ended with a RST
   --expect-closed-by client|server       every connection closed first by that side`;
+
+/** The exit code of a run whose expectations could not be checked: its evidence is incomplete. */
+export const EXIT_INCONCLUSIVE = 3;
 
 export const EXPECT_OPTIONS = {
   'expect-max-connections': { type: 'string' },
@@ -104,11 +108,13 @@ Examples:
         : renderTerminal(report, { color: useColor(io), connections: true, totals: true, limit }),
     );
     await writeHtmlReport(p, report);
-    const failures = hasExpectations(expectations) ? expectationFailures(expectations, result.run.observers) : [];
-    for (const f of failures) io.stderr.write(`keepalive-lab watch: expectation failed: ${f}\n`);
+    const checked = hasExpectations(expectations) ? expectationResult(expectations, result.run.observers) : null;
+    const what = checked?.outcome === 'inconclusive' ? 'expectations' : 'expectation failed';
+    for (const m of checked?.messages ?? []) io.stderr.write(`keepalive-lab watch: ${what}: ${m}\n`);
     if (result.exitCode !== null && result.exitCode !== 0) return result.exitCode;
     if (result.exitSignal !== null) return 128 + signalNumber(result.exitSignal);
-    return failures.length > 0 ? 1 : 0;
+    if (checked?.outcome === 'inconclusive') return EXIT_INCONCLUSIVE;
+    return checked?.outcome === 'failed' ? 1 : 0;
   },
 };
 
@@ -130,10 +136,13 @@ export function parseExpectations(p: ReturnType<typeof parse>): Expectations {
 }
 
 /** Expectations are checked against the best available observer (the wire; else the socket table). */
-export function expectationFailures(e: Expectations, observers: Parameters<typeof primaryObserver>[0]): string[] {
+export function expectationResult(
+  e: Expectations,
+  observers: Parameters<typeof primaryObserver>[0],
+): ExpectationResult {
   const o = primaryObserver(observers);
-  if (o === undefined) return ['no observer could run: nothing to check'];
-  return checkExpectations(e, o);
+  if (o === undefined) return { outcome: 'failed', messages: ['no observer could run: nothing to check'] };
+  return evaluateExpectations(e, o);
 }
 
 function signalNumber(signal: NodeJS.Signals): number {

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { runReport } from '../analyze/run-report.js';
-import { KeepaliveLabError, invalidOption } from '../errors.js';
+import { CommandError, invalidOption } from '../errors.js';
 import type { ObserverReport, RunReport, Warning } from '../model/report.js';
 import { CaptureObserver, serverFocus } from '../observe/capture.js';
 import { KernelObserver } from '../observe/kernel.js';
@@ -32,8 +32,9 @@ export interface WatchOptions {
   onReady?: () => void;
   /**
    * Stops watching and reports, as Ctrl-C does: a running command gets SIGINT and the report
-   * follows once it has exited; without a command, watching stops at once. Connections still
-   * closing then get `settleTimeoutMs`.
+   * follows once it has exited (one that ignores SIGINT gets SIGTERM 3 s later, then SIGKILL 3 s
+   * after that); without a command, watching stops at once. Connections still closing then get
+   * `settleTimeoutMs`.
    */
   signal?: AbortSignal;
   /**
@@ -51,8 +52,10 @@ export interface WatchResult {
   exitSignal: NodeJS.Signals | null;
 }
 
-/** After SIGTERM, how long a command (and tcpdump) gets before SIGKILL. */
+/** After SIGTERM, how long a command gets before SIGKILL. */
 const KILL_AFTER_MS = 3000;
+/** After the SIGINT of a stop, how long a command gets before SIGTERM. */
+const STOP_GRACE_MS = 3000;
 
 export async function watch(options: WatchOptions): Promise<WatchResult> {
   const { signal, forceSignal } = options;
@@ -134,7 +137,10 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
 /**
  * Runs the command with the terminal's stdio (its output passes through untouched) until it exits.
  * `signal` gives it SIGINT, as Ctrl-C does (when Ctrl-C comes from the terminal the command gets
- * its own; this forwards one that does not); `forceSignal` and `durationMs` give it SIGTERM.
+ * its own; this forwards one that does not), and SIGTERM if it is still there 3 s later: a
+ * command that ignores SIGINT must not keep watch from reporting; `forceSignal` and `durationMs`
+ * give it SIGTERM. SIGKILL follows any SIGTERM by 3 s. A command that cannot be run is a
+ * CommandError whose exitCode is a shell's: 127 not found, 126 found but not executable.
  */
 function runCommand(
   command: string[],
@@ -150,7 +156,19 @@ function runCommand(
       child.kill('SIGTERM');
       killTimer ??= setTimeout(() => running() && child.kill('SIGKILL'), KILL_AFTER_MS);
     };
-    const offInterrupt = onAbort(options.signal, () => running() && child.kill('SIGINT'));
+    let graceTimer: NodeJS.Timeout | undefined;
+    const offInterrupt = onAbort(options.signal, () => {
+      if (!running()) return;
+      child.kill('SIGINT');
+      graceTimer = setTimeout(() => {
+        if (!running()) return;
+        warnings.push({
+          code: 'KAL_WARN_STOP_ESCALATED',
+          message: `the command was still running ${STOP_GRACE_MS / 1000} s after SIGINT: it was sent SIGTERM`,
+        });
+        terminate();
+      }, STOP_GRACE_MS);
+    });
     const offForce = onAbort(options.forceSignal, terminate);
     const { durationMs } = options;
     const timer =
@@ -166,22 +184,27 @@ function runCommand(
     const done = () => {
       clearTimeout(timer);
       clearTimeout(killTimer);
+      clearTimeout(graceTimer);
       offInterrupt();
       offForce();
     };
     child.once('error', (error: NodeJS.ErrnoException) => {
       done();
-      reject(
-        new KeepaliveLabError(
-          error.code === 'ENOENT' ? 'KAL_ERR_COMMAND_NOT_FOUND' : 'KAL_ERR_COMMAND',
-          error.code === 'ENOENT' ? `command not found: ${command[0]}` : `cannot run ${command[0]}: ${error.message}`,
-          { cause: error },
-        ),
-      );
+      reject(commandError(command[0]!, error));
     });
     child.once('exit', (code, signal) => {
       done();
       resolve({ exitCode: code, exitSignal: signal });
     });
   });
+}
+
+/** Why a command could not be run, with the exit code a shell gives then (POSIX 2.8.2). */
+function commandError(name: string, error: NodeJS.ErrnoException): CommandError {
+  if (error.code === 'ENOENT')
+    return new CommandError('KAL_ERR_COMMAND_NOT_FOUND', `command not found: ${name}`, 127, error);
+  // Found, but not executable: no permission, a directory, a file the kernel cannot run.
+  const found =
+    error.code === 'EACCES' || error.code === 'EISDIR' || error.code === 'ENOEXEC' || error.code === 'EPERM';
+  return new CommandError('KAL_ERR_COMMAND', `cannot run ${name}: ${error.message}`, found ? 126 : 1, error);
 }

@@ -45,6 +45,7 @@ export const WARNING_CODES = [
   'KAL_WARN_NOT_SETTLED',
   'KAL_WARN_OPEN_CONNECTIONS',
   'KAL_WARN_DURATION',
+  'KAL_WARN_STOP_ESCALATED',
   'KAL_WARN_TLS',
   // The proxy (observe/proxy.ts).
   'KAL_WARN_ACCEPT_FAILED',
@@ -144,7 +145,21 @@ export interface ObserverReport {
   connections: ConnectionRecord[];
   /** Connections counted in `totals` but left out of `connections` (absent when none was). */
   connectionsOmitted?: number;
+  /**
+   * Present when this observer knows it missed evidence (the kernel dropped packets before the
+   * capture read them): every count is then a lower bound, the verdict says so, and expectations
+   * are neither met nor failed on it. Absent when nothing is known to be missing.
+   */
+  incomplete?: Incomplete;
   warnings: Warning[];
+}
+
+/** What an observer knows it missed. */
+export interface Incomplete {
+  /** Packets the kernel dropped before the capture read them (tcpdump's own count; 0 when unknown). */
+  packetsDropped: number;
+  /** Why, in words: "192 packets dropped by the kernel before tcpdump read them". */
+  reason: string;
 }
 
 export type VerdictCode =
@@ -155,7 +170,8 @@ export type VerdictCode =
   | 'keepalive-disabled'
   | 'server-closes'
   | 'resets'
-  | 'single-request';
+  | 'single-request'
+  | 'incomplete';
 
 export interface Verdict {
   code: VerdictCode;

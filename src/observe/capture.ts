@@ -1,20 +1,24 @@
 /**
  * The wire observer: tcpdump captures on an interface with a BPF filter and writes pcap to its
- * stdout; we parse that stream as it comes, with the same decoder and tracker as `analyze`.
- * When tcpdump is missing or not permitted, the report says so, with the fix, and the other
- * observers carry on.
+ * stdout (tcpdump.ts starts it so that it keeps every packet of a burst and ends with us); we
+ * parse that stream as it comes, with the same decoder and tracker as `analyze`. When tcpdump is
+ * missing or not permitted, the report says so, with the fix, and the other observers carry on.
+ * When the kernel dropped packets anyway, the report says its counts are lower bounds
+ * (`incomplete`).
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { CaptureAnalysis } from '../analyze/capture-analysis.js';
 import { unavailableReport } from '../analyze/run-report.js';
 import { CaptureUnavailableError } from '../errors.js';
 import type { ObserverReport, Warning } from '../model/report.js';
-import { waitFor } from '../util/time.js';
 import { TcpFlag } from '../model/packet.js';
+import { plural } from '../util/text.js';
+import { nowMicros } from '../model/time.js';
+import { sleep } from '../util/time.js';
+import { Backlog } from './backlog.js';
 import type { Observer } from './observer.js';
+import { ANY_INTERFACE, LOOPBACK_INTERFACE, Tcpdump, checkInterface } from './tcpdump.js';
 
 export interface CaptureOptions {
   /** Interface to capture on (default 'lo'; 'any' captures everywhere, as Linux cooked SLL2). */
@@ -44,24 +48,32 @@ export function serverFocus(host: string | undefined, port: number): ServerFocus
   const loopback = serverAddress !== undefined && /^(127\.|::1$)/.test(serverAddress);
   return {
     serverAddress,
-    interface: loopback ? 'lo' : 'any',
+    interface: loopback ? LOOPBACK_INTERFACE : ANY_INTERFACE,
     filter: serverAddress !== undefined ? `tcp port ${port} and host ${serverAddress}` : `tcp port ${port}`,
   };
 }
 
-const FIX_MISSING = 'install tcpdump (Debian/Ubuntu: apt-get install tcpdump)';
-const FIX_PERMISSION =
-  'run as root, or let tcpdump capture: sudo setcap cap_net_raw,cap_net_admin=eip "$(command -v tcpdump)"';
+/** Bytes a marker connection sends after its SYN: they push the SYN out of tcpdump's stdio buffer (see sync). */
+const FLUSH_BYTES = 64 * 1024;
+/** While someone waits for the capture to settle, at most one flush per this many ms. */
+const SETTLE_FLUSH_EVERY_MS = 50;
+/** tcpdump's output read but not parsed yet, at most (see backlog.ts): ~600,000 small packets. */
+const BACKLOG_BYTES = 64 * 1024 * 1024;
+/**
+ * A marker not seen once the capture has reached packets this much later than it was sent was
+ * lost (dropped by the kernel): the capture has caught up all the same. In microseconds.
+ */
+const MARKER_LOST_AFTER_US = 1_000_000;
 
 export class CaptureObserver implements Observer {
   readonly name = 'wire' as const;
-  private child: ChildProcess | undefined;
+  private tcpdump: Tcpdump | undefined;
   private analysis: CaptureAnalysis;
   private unavailable: CaptureUnavailableError | undefined;
-  private stderr = '';
-  private exited: Promise<void> = Promise.resolve();
-  /** close() was called: nothing may start any more. */
+  /** close() was called: nothing may start any more (tcpdump starting is ended). */
   private closed = false;
+  private readonly closing = new AbortController();
+  private starting: Promise<Tcpdump> | undefined;
   private streamError: Error | undefined;
   /**
    * End markers. Stopping tcpdump loses what still sits in its kernel buffer, and "every connection
@@ -73,11 +85,24 @@ export class CaptureObserver implements Observer {
   private markerPort = 0;
   private markersSent = 0;
   private markersSeen = 0;
+  /** A flush asked for by settled(), while it runs; and when the last one began. */
+  private flushing: Promise<boolean> | undefined;
+  private lastFlush = 0;
+  /** Capture time of the latest packet parsed (µs since the epoch). */
+  private lastPacketTs = 0;
+  /** tcpdump's output, read at once, parsed in slices (see backlog.ts). */
+  private readonly backlog = new Backlog({
+    consume: (chunk) => this.push(chunk),
+    highWaterBytes: BACKLOG_BYTES,
+    pause: () => this.tcpdump?.pause(),
+    resume: () => this.tcpdump?.resume(),
+  });
 
   constructor(private readonly options: CaptureOptions) {
     this.analysis = new CaptureAnalysis({
       ...(options.serverPorts ? { serverPorts: options.serverPorts } : {}),
       accept: (p) => {
+        this.lastPacketTs = p.ts;
         if (p.dstPort !== this.markerPort || this.markerPort === 0) return true;
         if ((p.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) this.markersSeen++;
         return false;
@@ -86,22 +111,52 @@ export class CaptureObserver implements Observer {
   }
 
   async start(): Promise<void> {
+    const iface = this.options.interface ?? LOOPBACK_INTERFACE;
+    // A name that is no interface is the caller's mistake, not a capture that cannot run.
+    checkInterface(iface);
     try {
-      await this.startMarker();
+      await this.startMarker(iface);
       // Closed while the marker was starting (an aborted run): tcpdump must not start after that.
       if (this.closed) return void (await this.closeMarker());
-      await this.spawn();
+      const filter =
+        this.markerPort > 0
+          ? `(${this.options.filter}) or (dst host 127.0.0.1 and tcp dst port ${this.markerPort})`
+          : this.options.filter;
+      this.starting = Tcpdump.start({
+        interface: iface,
+        filter,
+        ...(this.options.tcpdump !== undefined ? { tcpdump: this.options.tcpdump } : {}),
+        ...(this.options.startTimeoutMs !== undefined ? { startTimeoutMs: this.options.startTimeoutMs } : {}),
+        onData: (chunk) => this.backlog.push(chunk),
+        signal: this.closing.signal,
+      });
+      this.tcpdump = await this.starting;
     } catch (error) {
-      if (error instanceof CaptureUnavailableError) this.unavailable = error;
-      else throw error;
+      await this.closeMarker();
+      if (this.closed) return;
+      if (!(error instanceof CaptureUnavailableError)) throw error;
+      this.unavailable = error;
+    }
+  }
+
+  private push(chunk: Buffer): void {
+    if (this.streamError) return;
+    try {
+      this.analysis.push(chunk);
+    } catch (error) {
+      this.streamError = error as Error;
     }
   }
 
   /** Markers go over loopback: only captures that see loopback (lo, any) can use them. */
-  private async startMarker(): Promise<void> {
-    const iface = this.options.interface ?? 'lo';
-    if (iface !== 'lo' && iface !== 'any') return;
-    const server = net.createServer((socket) => socket.destroy());
+  private async startMarker(iface: string): Promise<void> {
+    if (iface !== LOOPBACK_INTERFACE && iface !== ANY_INTERFACE) return;
+    // Reads what a marker sends and closes when it has: the marker's bytes must all be sent.
+    const server = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.resume();
+      socket.on('end', () => socket.destroy());
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
@@ -117,110 +172,45 @@ export class CaptureObserver implements Observer {
   }
 
   /**
-   * Catch up: resolves once every packet sent before this call has come out of the capture (or
-   * after `timeoutMs`, returning false). Without markers (another interface), true at once.
+   * Catch up: resolves once every packet sent before this call has come out of the capture and
+   * been parsed (true), or once nothing has come nor been parsed for `timeoutMs` (false); a
+   * backlog being parsed is progress, however long. Without markers (another interface), true at
+   * once. tcpdump runs without -U (see tcpdump.ts): it writes its output 4 KiB at a time (glibc's
+   * buffer for a pipe), so the marker's SYN could wait in that buffer; the bytes the marker sends
+   * after it are what pushes it out. A marker the kernel dropped is known lost once packets a
+   * second younger have been parsed: caught up all the same (the drop is reported).
    */
   async sync(timeoutMs = 3000): Promise<boolean> {
-    if (this.unavailable || this.marker === undefined || this.child?.exitCode !== null) return true;
+    if (this.unavailable || this.marker === undefined || !this.tcpdump?.running) return true;
     const wanted = ++this.markersSent;
+    const sentAt = nowMicros();
+    this.lastFlush = performance.now();
     const socket = net.connect(this.markerPort, '127.0.0.1');
-    socket.on('error', () => {});
-    const seen = await waitFor(() => this.markersSeen >= wanted || this.streamError !== undefined, timeoutMs, 2);
+    socket.on('error', () => undefined);
+    socket.end(Buffer.alloc(FLUSH_BYTES));
+    const since = performance.now();
+    let caughtUp = false;
+    while (!(caughtUp = this.markersSeen >= wanted || this.lastPacketTs > sentAt + MARKER_LOST_AFTER_US)) {
+      if (this.streamError || performance.now() - Math.max(since, this.backlog.lastProgress) > timeoutMs) break;
+      await sleep(2);
+    }
     socket.destroy();
-    return seen;
+    return caughtUp || this.streamError !== undefined;
   }
 
-  private spawn(): Promise<void> {
-    // -B: a 32 MiB kernel buffer (the default 2 MiB drops packets when our event loop is busy running the clients).
-    const filter =
-      this.markerPort > 0
-        ? `(${this.options.filter}) or (dst host 127.0.0.1 and tcp dst port ${this.markerPort})`
-        : this.options.filter;
-    const args = [
-      '-i',
-      this.options.interface ?? 'lo',
-      '-n',
-      '-U',
-      '--immediate-mode',
-      // The kernel ring's slots are sized from the snap length, capped by the MTU only on Ethernet-like
-      // interfaces: on `any` the default 262144 made 64 slots of 32 MiB (measured: tcpdump stopped during
-      // ab -n 100 kept 64 packets on any, 256 on lo), and a few ms of lag during ab -n 20 dropped packets.
-      // 65600 holds a 64 KiB loopback or GRO packet and its link header; 128 MiB of ring: ~2000 slots.
-      '-s',
-      '65600',
-      '-B',
-      '131072',
-      '-w',
-      '-',
-      filter,
-    ];
-    const child = spawn(this.options.tcpdump ?? 'tcpdump', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (this.streamError) return;
-      try {
-        this.analysis.push(chunk);
-      } catch (error) {
-        this.streamError = error as Error;
-      }
-    });
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        cleanup();
-        void this.kill();
-        reject(
-          new CaptureUnavailableError(
-            `tcpdump did not start listening within ${this.options.startTimeoutMs ?? 10000} ms`,
-            FIX_PERMISSION,
-          ),
-        );
-      }, this.options.startTimeoutMs ?? 10000);
-      const onStderr = (chunk: Buffer) => {
-        this.stderr += chunk.toString();
-        if (/listening on /.test(this.stderr)) {
-          cleanup();
-          resolve();
-        }
-      };
-      const onError = (error: NodeJS.ErrnoException) => {
-        cleanup();
-        reject(
-          error.code === 'ENOENT'
-            ? new CaptureUnavailableError('tcpdump is not installed', FIX_MISSING, { cause: error })
-            : new CaptureUnavailableError(`cannot run tcpdump: ${error.message}`, FIX_MISSING, { cause: error }),
-        );
-      };
-      const onExit = () => {
-        cleanup();
-        const text = this.stderr.trim().split('\n').pop() ?? '';
-        const denied = /permission|not permitted|privilege/i.test(this.stderr);
-        reject(
-          new CaptureUnavailableError(
-            `tcpdump could not capture: ${text || 'it exited at once'}`,
-            denied ? FIX_PERMISSION : 'check the interface name and filter',
-          ),
-        );
-      };
-      const cleanup = () => {
-        clearTimeout(timer);
-        child.stderr!.off('data', onStderr);
-        child.off('error', onError);
-        child.off('exit', onExit);
-        child.stderr!.on('data', (c: Buffer) => {
-          if (this.stderr.length < 64 * 1024) this.stderr += c.toString();
-        });
-      };
-      child.stderr!.on('data', onStderr);
-      child.once('error', onError);
-      child.once('exit', onExit);
-    });
-  }
-
+  /**
+   * Asking is what makes the capture catch up: while connections seem open, a flush (a marker,
+   * see sync) every 50 ms pushes out the packets tcpdump holds in its buffer, the last FINs
+   * among them.
+   */
   settled(expectedConnections: number): boolean {
     if (this.unavailable) return true;
     const t = this.analysis.tracker;
-    return t.connectionCount >= expectedConnections && t.openConnections === 0;
+    const settled = t.connectionCount >= expectedConnections && t.openConnections === 0;
+    if (!settled && this.flushing === undefined && performance.now() - this.lastFlush >= SETTLE_FLUSH_EVERY_MS) {
+      this.flushing = this.sync().finally(() => (this.flushing = undefined));
+    }
+    return settled;
   }
 
   /** Connections seen so far, for live progress. */
@@ -228,23 +218,16 @@ export class CaptureObserver implements Observer {
     return this.analysis.tracker.connectionCount;
   }
 
-  private async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-    await this.exited;
-    clearTimeout(timer);
-  }
-
-  /** Kills tcpdump (if it runs or is starting) and closes the marker port; no report. */
+  /** Ends tcpdump (if it runs or is starting) and closes the marker port; no report. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([this.kill(), this.closeMarker()]);
+    this.closing.abort();
+    await Promise.all([this.starting?.catch(() => undefined), this.tcpdump?.stop(), this.closeMarker()]);
   }
 
   async stop(): Promise<ObserverReport> {
     const complete = await this.sync();
+    await this.flushing;
     await this.closeMarker();
     if (this.unavailable) {
       return unavailableReport('wire', {
@@ -253,7 +236,8 @@ export class CaptureObserver implements Observer {
         seesRequests: true,
       });
     }
-    await this.kill();
+    await this.tcpdump?.stop();
+    this.backlog.drain();
     const warnings: Warning[] = [];
     if (!complete)
       warnings.push({
@@ -266,15 +250,31 @@ export class CaptureObserver implements Observer {
         message: `capture stream could not be parsed: ${this.streamError.message}`,
       });
     else this.analysis.end();
-    const dropped = /(\d+) packets? dropped by kernel/.exec(this.stderr);
-    if (dropped && Number(dropped[1]) > 0) {
+    const dropped = droppedPackets(this.tcpdump?.stderr ?? '');
+    if (dropped > 0) {
       warnings.push({
         code: 'KAL_WARN_CAPTURE_DROPS',
-        message: `tcpdump says ${dropped[1]} packets were dropped by the kernel: counts may be low`,
+        message: `tcpdump says ${dropped} packets were dropped by the kernel: the wire's counts are lower bounds`,
       });
     }
     const { report } = this.analysis.result();
     report.warnings.unshift(...warnings);
+    // Evidence known to be missing makes every count a lower bound: the report says so (see Incomplete).
+    if (dropped > 0 || !complete) {
+      report.incomplete = {
+        packetsDropped: dropped,
+        reason:
+          dropped > 0
+            ? `${plural(dropped, 'packet')} dropped by the kernel before tcpdump read them`
+            : 'the capture had not caught up with the traffic when it stopped',
+      };
+    }
     return report;
   }
+}
+
+/** tcpdump's own count, from the statistics it prints on exit ("192 packets dropped by kernel"); 0 when absent. */
+export function droppedPackets(stderr: string): number {
+  const match = /(\d+) packets? dropped by kernel/.exec(stderr);
+  return match ? Number(match[1]) : 0;
 }

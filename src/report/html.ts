@@ -8,7 +8,7 @@ import { primaryObserver } from '../analyze/verdict.js';
 import { formatEndpoint } from '../model/endpoint.js';
 import type { ConnectionRecord, ObserverReport, Report, RunReport } from '../model/report.js';
 import { runSummary } from './summary.js';
-import { formatMs, formatNumber } from './text.js';
+import { AT_LEAST, formatMs, formatNumber } from './text.js';
 
 /** A timeline taller than this many bars is cut (the JSON report has every connection). */
 export const MAX_BARS = 500;
@@ -55,7 +55,9 @@ function summaryTable(runs: readonly RunReport[]): string {
     const f = runSummary(run);
     const closed = f.closing ? `${f.closing.closedFirstBy.client}/${f.closing.closedFirstBy.server}` : '-';
     const rpc = f.requestsPerConnection === null ? '-' : formatNumber(f.requestsPerConnection);
-    const numbers = [i + 1, escapeHtml(run.title), f.requests, f.connections ?? '-', rpc, f.syns ?? '-', closed];
+    const atLeast = f.lowerBounds ? AT_LEAST : '';
+    const counts = [`${atLeast}${f.requests}`, `${atLeast}${f.connections ?? '-'}`];
+    const numbers = [i + 1, escapeHtml(run.title), ...counts, rpc, f.syns ?? '-', closed];
     const agreement = `<td class="text ${f.agree ? 'ok' : 'bad'}">${f.agree ? 'agree' : 'disagree'}</td>`;
     return `<tr>${cells(numbers)}${agreement}<td class="text verdict">${escapeHtml(run.verdict.summary)}</td></tr>`;
   });

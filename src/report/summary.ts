@@ -26,6 +26,8 @@ export interface RunSummary {
   /** The observers that could run, in the run's order. */
   available: ObserverName[];
   agree: boolean;
+  /** The counts are lower bounds: the observer they come from missed evidence (its `incomplete`). */
+  lowerBounds: boolean;
 }
 
 export function runSummary(run: RunReport): RunSummary {
@@ -47,5 +49,6 @@ export function runSummary(run: RunReport): RunSummary {
     elapsedMs: run.client ? run.client.elapsedMs : null,
     available: run.observers.filter((o) => o.available).map((o) => o.observer),
     agree: run.agreement.agree,
+    lowerBounds: primary?.incomplete !== undefined,
   };
 }

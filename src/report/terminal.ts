@@ -8,7 +8,7 @@ import { formatEndpoint } from '../model/endpoint.js';
 import type { ConnectionRecord, ObserverReport, Report, RunReport } from '../model/report.js';
 import { runSummary } from './summary.js';
 import type { RunSummary } from './summary.js';
-import { COLOR, PLAIN, formatMs, formatNumber, table } from './text.js';
+import { AT_LEAST, COLOR, PLAIN, formatMs, formatNumber, table } from './text.js';
 import type { Style } from './text.js';
 
 export interface TerminalOptions {
@@ -140,11 +140,13 @@ export function renderSummary(runs: readonly RunReport[], s: Style = PLAIN, subj
       seen.length < 2 ? seen.join('') || 'none' : f.agree ? s.green(`${seen.length} agree`) : s.red('disagree');
     const dash = (value: number | null, format: (n: number) => string = String) =>
       value === null ? '-' : format(value);
+    // Counts from an observer that missed evidence are lower bounds: "≥11".
+    const atLeast = f.lowerBounds ? AT_LEAST : '';
     rows.push([
       String(i + 1),
       run.title,
-      String(f.requests),
-      dash(f.connections),
+      atLeast + String(f.requests),
+      atLeast + dash(f.connections),
       dash(f.requestsPerConnection, (n) => formatNumber(n)),
       dash(f.reusedRequests),
       dash(f.syns),

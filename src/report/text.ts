@@ -38,6 +38,9 @@ export function table(rows: readonly (readonly string[])[], align: readonly Alig
   return lines.join('\n');
 }
 
+/** Before a count that is a lower bound (its observer missed evidence): "≥11". */
+export const AT_LEAST = '≥';
+
 export function formatMs(ms: number): string {
   if (ms < 1) return `${ms.toFixed(2)} ms`;
   if (ms < 1000) return `${Math.round(ms)} ms`;

@@ -209,7 +209,7 @@ test(
   },
 );
 
-test('watch: bad usage exits 2; a missing command exits 1 with its name', async () => {
+test('watch: bad usage exits 2; a missing command exits 127 with its name', async () => {
   const noPort = await runCli(['watch', '--', 'true']);
   assert.equal(noPort.code, 2);
   assert.match(noPort.stderr, /--port is required/);
@@ -218,6 +218,42 @@ test('watch: bad usage exits 2; a missing command exits 1 with its name', async 
   const badExpect = await runCli(['watch', '--port', '80', '--expect-closed-by', 'nobody', '--', 'true']);
   assert.equal(badExpect.code, 2);
   const missingCommand = await runCli(['watch', '--port', '80', '--no-capture', '--', '/nonexistent/program']);
-  assert.equal(missingCommand.code, 1);
+  assert.equal(missingCommand.code, 127);
   assert.match(missingCommand.stderr, /command not found: \/nonexistent\/program/);
 });
+
+test(
+  'packets lost: counts are lower bounds, the verdict and the disagreement say so, expectations exit 3',
+  { skip: toolsSkip },
+  async () => {
+    await withLabServer(async (s) => {
+      // The command stops its own tcpdump while ab makes ~4,000 packets: more than the ring's
+      // 2,044 slots, so the kernel drops the rest; then lets it go on.
+      const tcpdump = `^[^ ]*tcpdump .*tcp port ${s.port}[^0-9]`;
+      const script = [
+        `pid=$(pgrep -f '${tcpdump}' | head -n 1)`,
+        'kill -STOP "$pid"',
+        `ab -q -n 400 -c 1 ${s.url} > /dev/null`,
+        'kill -CONT "$pid"',
+      ].join('; ');
+      const { r, wire, report } = await watchJson(s.port, ['sh', '-c', script], ['--expect-max-connections', '1000']);
+      assert.equal(r.code, 3, r.stderr);
+      assert.ok(wire.incomplete && wire.incomplete.packetsDropped > 0, JSON.stringify(wire.incomplete));
+      assert.ok(wire.totals.connections < 400, `the wire saw ${wire.totals.connections} of 400 connections`);
+      const notChecked = "keepalive-lab watch: expectations: not checked: the wire observer's counts are incomplete";
+      assert.ok(r.stderr.startsWith(notChecked), r.stderr);
+      assert.match(r.stderr, / \(\d+ packets dropped by the kernel before tcpdump read them\)\n$/);
+      assert.equal(r.stderr.split('\n').length, 2, 'one line');
+      const run = report.runs[0]!;
+      assert.equal(run.verdict.code, 'incomplete');
+      assert.match(
+        run.verdict.summary,
+        /^counts incomplete: at least \d+ connections and \d+ requests; \d+ packets dropped/,
+      );
+      assert.match(
+        run.agreement.differences[0]!,
+        /^connections: kernel \d+, wire \d+ \(the wire's counts are lower bounds: /,
+      );
+    });
+  },
+);

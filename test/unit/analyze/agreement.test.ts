@@ -53,3 +53,15 @@ test('agreement: TIME_WAIT side, kernel against wire', () => {
     'TIME_WAIT on the server side: kernel 0, wire 5',
   ]);
 });
+
+test('agreement: an observer that missed packets explains the differences it is part of', () => {
+  const wire = observer('wire', records(11, 1));
+  wire.incomplete = { packetsDropped: 192, reason: '192 packets dropped by the kernel before tcpdump read them' };
+  const r = compareObservers([observer('kernel', records(20, 0)), wire]);
+  assert.equal(r.agree, false);
+  const note = " (the wire's counts are lower bounds: 192 packets dropped by the kernel before tcpdump read them)";
+  assert.deepEqual(r.differences, [
+    `connections: kernel 20, wire 11${note}`,
+    `TIME_WAIT on the client side: kernel 20, wire 11${note}`,
+  ]);
+});

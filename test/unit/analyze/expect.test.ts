@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkExpectations, hasExpectations } from '../../../src/analyze/expect.js';
+import { checkExpectations, evaluateExpectations, hasExpectations } from '../../../src/analyze/expect.js';
 import { observer, record, records } from './records.js';
 
 test('expect: nothing asked, nothing checked', () => {
@@ -56,4 +56,24 @@ test('expect: resets and closing side', () => {
     checkExpectations({ closedBy: 'server' }, observer('wire', records(2, 1, { closedFirstBy: null })))[0]!,
     /none was seen closing/,
   );
+});
+
+test('expect: on incomplete evidence an expectation is neither met nor failed', () => {
+  const complete = observer('wire', records(3, 1));
+  assert.deepEqual(evaluateExpectations({ maxConnections: 3 }, complete), { outcome: 'met', messages: [] });
+  const failed = evaluateExpectations({ maxConnections: 2 }, complete);
+  assert.equal(failed.outcome, 'failed');
+  assert.match(failed.messages[0]!, /^expected at most 2 connections, saw 3/);
+  const lossy = observer('wire', records(3, 1));
+  lossy.incomplete = { packetsDropped: 7, reason: '7 packets dropped by the kernel before tcpdump read them' };
+  // Whether the limit holds (what was lost may break it) or not (what was lost may be why): undecided.
+  for (const e of [{ maxConnections: 3 }, { maxConnections: 2 }, { noResets: true }]) {
+    assert.deepEqual(evaluateExpectations(e, lossy), {
+      outcome: 'inconclusive',
+      messages: [
+        "not checked: the wire observer's counts are incomplete " +
+          '(7 packets dropped by the kernel before tcpdump read them)',
+      ],
+    });
+  }
 });

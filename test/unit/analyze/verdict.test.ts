@@ -115,3 +115,15 @@ test('verdict: the primary observer is the one that sees the most', () => {
   );
   assert.equal(record().requests, 1);
 });
+
+test('verdict: counts known to be incomplete are lower bounds, and no cause is read from them', () => {
+  const wire = observer('wire', records(11, 1));
+  wire.incomplete = { packetsDropped: 192, reason: '192 packets dropped by the kernel before tcpdump read them' };
+  // 11 connections, one request each: would read "one connection per request"; 20 were made.
+  assert.deepEqual(decideVerdict([observer('kernel', records(20, 0)), wire]), {
+    code: 'incomplete',
+    summary:
+      'counts incomplete: at least 11 connections and 11 requests; ' +
+      '192 packets dropped by the kernel before tcpdump read them',
+  });
+});

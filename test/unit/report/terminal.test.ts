@@ -192,3 +192,18 @@ test('terminal: an empty capture', () => {
     ].join('\n'),
   );
 });
+
+test('terminal: counts from an observer that missed packets are lower bounds in the headline', () => {
+  const lossy = wire(CONNECTIONS);
+  lossy.incomplete = { packetsDropped: 192, reason: '192 packets dropped by the kernel before tcpdump read them' };
+  const verdict = {
+    code: 'incomplete' as const,
+    summary: 'counts incomplete: at least 4 connections and 6 requests; 192 packets dropped by the kernel',
+  };
+  const r = { ...run(CONNECTIONS), observers: [lossy], verdict };
+  const headline = renderTerminal({ ...report([r]), command: 'watch' }).split('\n')[1]!;
+  assert.match(headline, /^1\s+lo\.pcapng\s+≥6\s+≥4\s/);
+  assert.match(headline, /counts incomplete: at least 4 connections and 6 requests; 192 packets dropped/);
+  // Complete counts are printed as they are.
+  assert.match(renderTerminal(report([run(CONNECTIONS)])).split('\n')[1]!, /^1\s+lo\.pcapng\s+6\s+4\s/);
+});
