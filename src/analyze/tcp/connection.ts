@@ -77,7 +77,7 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
   tupleHash = 0;
   nextInBucket: Slot | null = null;
   expiresAt = 0;
-  waiting = false;
+  queue: object | null = null;
 
   readonly id: number;
   private sawSyn = false;
@@ -102,6 +102,10 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
   private sniffs = 0;
   /** The stream found the bytes are not its protocol (for good): it is fed nothing more. */
   private rejected = false;
+  /** Only SYNs and SYN/ACKs so far: the handshake has not completed (no ACK, data, FIN or RST yet). */
+  private handshakeOnly = true;
+  /** Why the tracker stopped following it before it closed (see expire()), or null. */
+  private expiredBecause: string | null = null;
 
   /** A connection from its first packet `p`: the SYN says who the client is, else a server port, else a guess. */
   constructor(id: number, p: TcpPacket, context: ConnectionContext) {
@@ -137,6 +141,16 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
     return this.resetBy !== null || (this.client.finSent && this.server.finSent);
   }
 
+  /** Only SYNs and SYN/ACKs seen so far: a handshake never answered, or not completed yet. */
+  get inHandshake(): boolean {
+    return this.handshakeOnly;
+  }
+
+  /** Capture time of its latest packet. */
+  get lastPacket(): Micros {
+    return this.end;
+  }
+
   /** Payload bytes never captured, both ways. */
   get lostBytes(): number {
     return this.client.flow.lostBytes + this.server.flow.lostBytes;
@@ -151,6 +165,7 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
     if (p.ts < this.start) this.start = p.ts;
     if (p.ts > this.end) this.end = p.ts;
 
+    if ((flags & TcpFlag.SYN) === 0) this.handshakeOnly = false;
     if ((flags & TcpFlag.SYN) !== 0) {
       if (peer.isn !== null && peer.isn === p.seq) {
         if (fromClient) this.synRetransmissions++;
@@ -199,6 +214,14 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
   /** Stops waiting for missing bytes: both directions' holes are given up (see reassembly.ts). */
   giveUpHoles(): void {
     giveUpHoles(this.client.flow, this.server.flow);
+  }
+
+  /**
+   * The tracker stops following it before it closed (a handshake never answered): `why` goes into
+   * its notes, and it is not reported open at the end (it was given up, as its peers gave it up).
+   */
+  expire(why: string): void {
+    this.expiredBecause = why;
   }
 
   /** No packet will come any more: holes given up, the stream let go (its counts stay for record()). */
@@ -266,6 +289,7 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
     if (this.synRetransmissions > 0) notes.push(`SYN sent ${this.synRetransmissions + 1} times`);
     const lost = this.lostBytes;
     if (lost > 0) notes.push(`${lost} payload bytes not captured`);
+    if (this.expiredBecause !== null) notes.push(this.expiredBecause);
     // The active closer (first FIN) holds TIME_WAIT once both FINs went through; a RST skips it.
     const fullyClosed = c.finSent && s.finSent && this.resetBy === null;
     const record: ConnectionRecord = {
@@ -283,7 +307,7 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
       resetBy: this.resetBy,
       timeWait: fullyClosed ? this.closedFirstBy : null,
       startedBefore: !this.sawSyn,
-      openAtEnd: !this.closed,
+      openAtEnd: !this.closed && this.expiredBecause === null,
       bytesFromClient: c.flow.bytes,
       bytesFromServer: s.flow.bytes,
       notes,
