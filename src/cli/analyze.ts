@@ -12,7 +12,7 @@ import { renderTerminal } from '../report/terminal.js';
 import { flag, int, parse, port, str } from './args.js';
 import type { Command } from './command.js';
 import { useColor } from './command.js';
-import { writeHtmlReport } from './output.js';
+import { checkOutputs, writeHtmlReport } from './output.js';
 
 export const analyze: Command = {
   name: 'analyze',
@@ -69,6 +69,7 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
     let keep = json ? 0 : limit === 0 ? Infinity : limit;
     if (str(p, 'html') !== undefined) keep = Math.max(keep, MAX_BARS);
     options.keepConnections = keep;
+    await checkOutputs(p);
     const head: StreamHead = { report: reportHead('analyze'), run: analyzeRunHead(path), observer: WIRE_HEAD };
     const streamed = json ? new StreamedJson(io.stdout, head, interrupt.abort) : null;
     if (streamed) {

@@ -7,7 +7,7 @@ import type { RunReport } from '../model/report.js';
 import { flag, int, parse } from './args.js';
 import type { Command } from './command.js';
 import { useColor } from './command.js';
-import { writeHtmlReport } from './output.js';
+import { checkOutputs, writeHtmlReport } from './output.js';
 import { ENGINE_OPTIONS, ENGINE_USAGE, engineOptions } from './lab-options.js';
 
 export const demo: Command = {
@@ -34,6 +34,7 @@ ${ENGINE_USAGE}`,
     }
     const interval = int(p, 'interval', 0, 60000);
     const options = engineOptions(p);
+    await checkOutputs(p);
     const json = flag(p, 'json');
     const runs: RunReport[] = [];
     const scenarios = demoScenarios(interval !== undefined ? { intervalMs: interval } : {});

@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import { flag, int, oneOf, parse, size, str, toggle } from './args.js';
 import type { Command } from './command.js';
 import { useColor } from './command.js';
-import { writeHtmlReport } from './output.js';
+import { checkOutputs, writeHtmlReport } from './output.js';
 import { ENGINE_OPTIONS, ENGINE_USAGE, engineOptions } from './lab-options.js';
 
 const d = DEFAULT_CONFIG;
@@ -85,7 +85,9 @@ Example: keepalive-lab run --no-consume-body --requests 10`,
         '--body-size, --server-close and --server-keep-alive-timeout configure the in-process server: not with --target',
       );
     }
-    const result = await runExperiment({ name: 'run', ...config, ...engineOptions(p), signal: interrupt.abort });
+    const engine = engineOptions(p);
+    await checkOutputs(p);
+    const result = await runExperiment({ name: 'run', ...config, ...engine, signal: interrupt.abort });
     const report = buildReport('run', [result]);
     const json = flag(p, 'json');
     io.stdout.write(
