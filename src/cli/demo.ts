@@ -1,5 +1,5 @@
 import { buildReport } from '../analyze/run-report.js';
-import { runExperiment } from '../lab/engine.js';
+import { clientFailure, runExperiment } from '../lab/engine.js';
 import { demoScenarios } from '../lab/scenarios.js';
 import { renderTerminal } from '../report/terminal.js';
 import { renderJson } from '../report/json.js';
@@ -51,6 +51,12 @@ ${ENGINE_USAGE}`,
       json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: flag(p, 'connections') }),
     );
     await writeHtmlReport(p, report);
+    // The report is out; an experiment whose client failed fails the demo (exit 1, one line on stderr).
+    const failed = runs.filter((run) => clientFailure(run) !== null);
+    if (failed.length > 0) {
+      const of = failed.length > 1 ? ` (1 of ${failed.length} that failed)` : '';
+      throw clientFailure(failed[0]!, `experiment ${failed[0]!.name}${of}: `)!;
+    }
     return 0;
   },
 };

@@ -1,6 +1,6 @@
 import { buildReport } from '../analyze/run-report.js';
 import { DEFAULT_CONFIG, experimentConfig } from '../lab/config.js';
-import { runExperiment } from '../lab/engine.js';
+import { clientFailure, runExperiment } from '../lab/engine.js';
 import type { ExperimentConfig } from '../model/report.js';
 import { renderJson } from '../report/json.js';
 import { renderTerminal } from '../report/terminal.js';
@@ -94,6 +94,9 @@ Example: keepalive-lab run --no-consume-body --requests 10`,
       json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: flag(p, 'connections') }),
     );
     await writeHtmlReport(p, report);
+    // The report is out; a run whose requests failed still fails (exit 1, one line on stderr).
+    const failure = clientFailure(result);
+    if (failure !== null) throw failure;
     return 0;
   },
 };
