@@ -52,6 +52,11 @@ export class ExpiryQueue<T extends Expiring> {
     return this.count;
   }
 
+  /** Slots in the array: the items waiting, and those cancelled or taken out whose slot is still kept. */
+  get slots(): number {
+    return this.items.length - this.head;
+  }
+
   /** Whether `item` waits in this queue. */
   has(item: T): boolean {
     return item.queue === this;
@@ -65,11 +70,33 @@ export class ExpiryQueue<T extends Expiring> {
     return ++this.count > this.max;
   }
 
-  /** Takes `item` out without expiring it (it left by another way); its slot stays until the walk passes it. */
+  /**
+   * Takes `item` out without expiring it (it left by another way); its slot stays until the walk
+   * passes it, or (strictMax) until cancelled slots outnumber the waiting items: a queue whose every
+   * item is cancelled (each handshake that completes) must not hold them, and what they hold, for a
+   * whole lifetime.
+   */
   cancel(item: T): void {
     if (item.queue !== this) return;
     item.queue = null;
     this.count--;
+    if (this.strictMax && this.items.length - this.head > COMPACT_AFTER + 2 * this.count) this.dropCancelled();
+  }
+
+  /**
+   * Leaves only the waiting items in the array, in their order. Only for a strictMax queue: its walk
+   * steps over cancelled slots anyway, so removing them changes nothing it gives (time only moves
+   * on, so a cancelled item that has not expired is followed by none that has).
+   */
+  private dropCancelled(): void {
+    const items = this.items;
+    let kept = 0;
+    for (let i = this.head; i < items.length; i++) {
+      const item = items[i]!;
+      if (item.queue === this) items[kept++] = item;
+    }
+    items.length = kept;
+    this.head = 0;
   }
 
   /** The oldest item (waiting or cancelled) has expired at `now`: a cheap test before take(). */

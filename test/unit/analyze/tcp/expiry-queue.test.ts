@@ -86,6 +86,24 @@ test('expiry queue: with strictMax, a cancelled item does not hold the oldest wa
   assert.deepEqual(takeAll(q, 100), ['c']);
 });
 
+test('expiry queue: with strictMax, cancelled slots do not pile up (every handshake that completes)', () => {
+  const q = new ExpiryQueue<Item>(1_000_000, 1000, { strictMax: true });
+  for (let t = 0; t < 100_000; t++) {
+    const item = new Item(String(t));
+    q.push(item, t);
+    // One in a thousand is never answered; the others complete (are cancelled) at once.
+    if (t % 1000 !== 0) q.cancel(item);
+    assert.ok(q.slots <= 1024 + 2 * q.size + 1, `${q.slots} slots for ${q.size} waiting`);
+  }
+  assert.equal(q.size, 100);
+  const taken = takeAll(q, 2_000_000);
+  assert.deepEqual(
+    taken,
+    Array.from({ length: 100 }, (_, k) => String(k * 1000)),
+    'the waiting ones, in order',
+  );
+});
+
 test('expiry queue: an item waits in one queue at a time; its old slot elsewhere is stepped over', () => {
   const first = new ExpiryQueue<Item>(100, 10);
   const second = new ExpiryQueue<Item>(10, 10);
