@@ -235,13 +235,12 @@ export class ConnectionTracker {
     for (let conn = this.table.nextHandshakeDue(now); conn !== null; conn = this.table.nextHandshakeDue(now)) {
       const idle = now - conn.lastPacket;
       if (idle >= HANDSHAKE_IDLE_US) {
-        conn.expire(`handshake never completed: no packet for ${formatSeconds(idle)}, expired`);
+        conn.expire(idle, false);
         this.retire(conn, true);
       } else if (conn.expiresAt > now) {
         // Taken out before its time: more than MAX_HANDSHAKES wait.
         this.handshakesCut++;
-        const why = `more than ${MAX_HANDSHAKES} handshakes at once`;
-        conn.expire(`handshake not completed after ${formatSeconds(idle)}: given up early, ${why}`);
+        conn.expire(idle, true);
         this.retire(conn, false);
       } else {
         this.table.waitAgain(conn, now);
@@ -268,10 +267,4 @@ export class ConnectionTracker {
       flow.sink.conn.giveUpHoles();
     }
   }
-}
-
-/** A capture-time span in seconds, for a note: `127 s`, `0.5 s`. */
-function formatSeconds(us: Micros): string {
-  const s = us / 1e6;
-  return `${s >= 10 ? Math.round(s) : Number(s.toFixed(1))} s`;
 }
