@@ -77,7 +77,6 @@ Examples:
     if (dash >= 0 && command.length === 0) throw new UsageError("nothing after '--': give the command to run");
     const expectations = parseExpectations(p);
     const limit = int(p, 'limit', 0) ?? 50;
-    await checkOutputs(p);
     const options: WatchOptions = {
       port: portValue,
       capture: !flag(p, 'no-capture'),
@@ -95,6 +94,7 @@ Examples:
     if (command.length > 0) options.command = command;
     else if (io.stderr.isTTY && duration === undefined)
       options.onReady = () => io.stderr.write(`watching tcp port ${portValue}; Ctrl-C to stop and report\n`);
+    await checkOutputs(p);
     const result = await watch(options);
     // Ended at once (a second Ctrl-C, SIGTERM): no report, as before the library took signals.
     if (interrupt.abort.aborted) return 1;
