@@ -19,8 +19,10 @@
  * capture (checked when --size is 1000 or more). Finally ours, both ways, on the first 50 MB, 100 MB
  * and the whole file through stdin (`head -c N FILE | ... analyze -`): peak memory must stay flat as
  * the file grows (it follows the connections open at once, issue 3).
+ * Last, `syn-flood`: 300,000 SYNs never answered (21 MB), ours both ways: peak RSS at most 150 MiB
+ * (issue 8: handshakes that never complete expire, memory follows the connections open at once).
  *
- * Usage: npm run bench:analyze [-- --size MB] [--only keepalive|churn] [--runs N] [--regenerate]
+ * Usage: npm run bench:analyze [-- --size MB] [--only keepalive|churn|syn-flood] [--runs N] [--regenerate]
  *        [--skip-growth] (no stdin runs on prefixes of the file)
  *        [--baseline DIR] (also an earlier build, DIR/dist/src/cli/main.js, taking turns with the
  *        others: a before/after comparison in one run, e.g. of a copy of dist/ made before a change)
@@ -48,6 +50,7 @@ import {
   GENERATOR_VERSION,
   writeChurnCapture,
   writeKeepAliveCapture,
+  writeSynFloodCapture,
   type CaptureMeta,
   type CaptureSpec,
 } from './synthetic-capture.js';
@@ -68,6 +71,9 @@ const TARGET_VS_TSHARK = 10;
 const TARGET_RSS_KB = 150 * 1024;
 const RSS_TARGET_BYTES = 1000 * MB;
 const PREFIXES = [50 * MB, 100 * MB];
+/** The SYN flood of issue 8 and its memory target. */
+const FLOOD_SYNS = 300_000;
+const TARGET_FLOOD_RSS_MIB = 150;
 
 const { values: args } = parseArgs({
   options: {
@@ -359,6 +365,25 @@ async function startup(path: string): Promise<void> {
   console.log(`ours on the first 64 KiB of ${path} (start-up, module loading, report): ${best.toFixed(3)} s`);
 }
 
+/** Peak RSS of ours, both ways, on FLOOD_SYNS unanswered SYNs: at most TARGET_FLOOD_RSS_MIB. */
+async function benchSynFlood(): Promise<boolean> {
+  mkdirSync(OUT, { recursive: true });
+  const path = join(OUT, `syn-flood-${FLOOD_SYNS}.pcap`);
+  const meta = writeSynFloodCapture({ path, connections: FLOOD_SYNS });
+  console.log(`\nsyn-flood: ${meta.description} (${(meta.bytes / MB).toFixed(1)} MB)`);
+  let ok = true;
+  for (const json of [false, true]) {
+    const m = await measure(['node', CLI, 'analyze', path, ...(json ? ['--json'] : [])]);
+    const met = m.rssKb / 1024 <= TARGET_FLOOD_RSS_MIB;
+    ok &&= met;
+    console.log(
+      `  ours${json ? ' --json' : '       '}  ${m.seconds.toFixed(2)} s  peak RSS ${mib(m.rssKb)} ` +
+        `(target <= ${TARGET_FLOOD_RSS_MIB} MiB: ${met ? 'met' : 'MISSED'})`,
+    );
+  }
+  return ok;
+}
+
 async function main(): Promise<void> {
   console.log(
     `node ${process.version}; ${cpus().length} CPUs, load average ${loadavg()
@@ -376,6 +401,7 @@ async function main(): Promise<void> {
     if (name === 'keepalive' || args.only !== undefined) await startup(path);
     ok = (await benchCapture(name, path, meta)) && ok;
   }
+  if (args.only === undefined || args.only === 'syn-flood') ok = (await benchSynFlood()) && ok;
   rmSync(tmp, { recursive: true, force: true });
   console.log(ok ? '\nall targets met' : '\nsome targets missed');
 }

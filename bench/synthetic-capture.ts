@@ -40,6 +40,8 @@ const ACK = 0x10;
 const SYN_OPTIONS = Uint8Array.of(2, 4, 0xff, 0xd7, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, 7);
 /** Every later segment: NOP, NOP, timestamps (RFC 7323). */
 const TS_OPTIONS = Uint8Array.of(1, 1, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0);
+/** A bare segment, as a SYN flood tool (hping3 -S) sends them: 40-byte IP packets. */
+const NO_OPTIONS = new Uint8Array(0);
 const WRITE_BUFFER = 4 * 1024 * 1024;
 const MAX_FRAME = 128 * 1024;
 
@@ -55,6 +57,13 @@ function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** What differs from a loopback frame: IPv4 addresses (as 32-bit numbers), no TCP options. */
+interface FrameOptions {
+  src?: number;
+  dst?: number;
+  noOptions?: boolean;
 }
 
 /** Streams a pcap file: one reused buffer, flushed with writeSync when it fills up. */
@@ -83,7 +92,10 @@ class PcapWriter {
     return this.written + this.pos;
   }
 
-  /** One Ethernet/IPv4/TCP frame. `tsval` feeds the RFC 7323 timestamp option. */
+  /**
+   * One Ethernet/IPv4/TCP frame. `tsval` feeds the RFC 7323 timestamp option. Between 127.0.0.1 and
+   * itself, with Linux's options, unless `frame` says otherwise (addresses, no TCP options at all).
+   */
   tcp(
     ts: number,
     srcPort: number,
@@ -93,8 +105,11 @@ class PcapWriter {
     flags: number,
     payload: Uint8Array,
     tsval: number,
+    frame: FrameOptions = {},
   ): void {
-    const options = (flags & SYN) !== 0 ? SYN_OPTIONS : TS_OPTIONS;
+    const src = frame.src ?? LOOPBACK;
+    const dst = frame.dst ?? LOOPBACK;
+    const options = frame.noOptions ? NO_OPTIONS : (flags & SYN) !== 0 ? SYN_OPTIONS : TS_OPTIONS;
     const tcpLength = TCP_HEADER + options.length + payload.length;
     const ipLength = IPV4_HEADER + tcpLength;
     const frameLength = ETHERNET_HEADER + ipLength;
@@ -121,8 +136,8 @@ class PcapWriter {
     b[ip + 8] = IP_TTL;
     b[ip + 9] = IP_PROTOCOL_TCP;
     b.writeUInt16BE(0, ip + 10);
-    b.writeUInt32BE(LOOPBACK, ip + 12);
-    b.writeUInt32BE(LOOPBACK, ip + 16);
+    b.writeUInt32BE(src, ip + 12);
+    b.writeUInt32BE(dst, ip + 16);
     b.writeUInt16BE(checksum(b, ip, IPV4_HEADER, 0), ip + 10);
     const t = ip + IPV4_HEADER;
     b.writeUInt16BE(srcPort, t);
@@ -134,13 +149,15 @@ class PcapWriter {
     b.writeUInt16BE((flags & SYN) !== 0 ? 65495 : 512, t + 14);
     b.writeUInt32BE(0, t + 16); // checksum and urgent pointer
     b.set(options, t + TCP_HEADER);
-    // The timestamp option's TSval sits 8 bytes into the SYN options, 4 bytes into the others.
-    const tsOption = t + TCP_HEADER + ((flags & SYN) !== 0 ? 8 : 4);
-    b.writeUInt32BE(tsval >>> 0, tsOption);
-    b.writeUInt32BE((flags & ACK) !== 0 ? tsval >>> 0 : 0, tsOption + 4);
+    if (options !== NO_OPTIONS) {
+      // The timestamp option's TSval sits 8 bytes into the SYN options, 4 bytes into the others.
+      const tsOption = t + TCP_HEADER + ((flags & SYN) !== 0 ? 8 : 4);
+      b.writeUInt32BE(tsval >>> 0, tsOption);
+      b.writeUInt32BE((flags & ACK) !== 0 ? tsval >>> 0 : 0, tsOption + 4);
+    }
     b.set(payload, t + TCP_HEADER + options.length);
     // Pseudo-header: source, destination, zero, protocol, TCP length.
-    const pseudo = (LOOPBACK >>> 16) * 2 + (LOOPBACK & 0xffff) * 2 + IP_PROTOCOL_TCP + tcpLength;
+    const pseudo = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + IP_PROTOCOL_TCP + tcpLength;
     b.writeUInt16BE(checksum(b, t, tcpLength, pseudo), t + 16);
     this.pos = t + tcpLength;
     this.packets++;
@@ -416,5 +433,51 @@ export function writeKeepAliveCapture(spec: CaptureSpec): CaptureMeta {
       `shaped like tcpdump -i lo during a keep-alive load test (wrk, ab -k -c ${concurrency}): ` +
       `${concurrency} connections, ${total} HTTP/1.1 requests, ` +
       'one-segment responses with 2-8 KiB bodies (1 in 16 chunked)',
+  };
+}
+
+export interface SynFloodSpec {
+  path: string;
+  /** SYNs, each from its own 4-tuple: that many connections, none ever answered. */
+  connections: number;
+  /** Capture time between two SYNs (default 100 us: 10,000 SYNs per second, 30 s for 300,000). */
+  intervalUs?: number;
+}
+
+/** The server under the flood: 198.19.0.1, in the benchmarking range of RFC 2544 (RFC 6890 section 2.2.2). */
+const FLOOD_SERVER = 0xc6130001;
+const FLOOD_PORT = 80;
+
+/**
+ * A SYN flood, as `hping3 -S --flood --rand-source -p 80` against a server that never answers (or a
+ * capture that sees one way only): `connections` bare SYNs (no options: 54-byte frames, 70 bytes a
+ * record), each from a random source address and port, none answered, none repeated. 300,000 make a
+ * file of 21 MB: the capture of issue 8 ("memory that follows the open connections, not the input").
+ */
+export function writeSynFloodCapture(spec: SynFloodSpec): CaptureMeta {
+  const random = prng(0x5f1d);
+  const interval = spec.intervalUs ?? 100;
+  const w = new PcapWriter(spec.path);
+  const none = new Uint8Array(0);
+  for (let i = 0; i < spec.connections; i++) {
+    const src = (random() * 2 ** 32) >>> 0;
+    const port = 1024 + Math.floor(random() * (65536 - 1024));
+    w.tcp(BASE_TS + i * interval, port, FLOOD_PORT, (random() * 2 ** 32) >>> 0, 0, SYN, none, 0, {
+      src,
+      dst: FLOOD_SERVER,
+      noOptions: true,
+    });
+  }
+  w.close();
+  return {
+    generator: GENERATOR_VERSION,
+    kind: 'syn-flood',
+    bytes: w.size,
+    packets: w.packets,
+    connections: spec.connections,
+    requests: 0,
+    description:
+      `generated in code (bench/synthetic-capture.ts), shaped like a SYN flood (hping3 -S --flood) never answered: ` +
+      `${spec.connections} bare SYNs from random source addresses and ports, one every ${interval} us`,
   };
 }

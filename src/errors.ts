@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'KAL_ERR_CAPTURE_UNAVAILABLE',
   'KAL_ERR_INTERFACE',
   'KAL_ERR_TIMEOUT',
+  'KAL_ERR_REQUESTS_FAILED',
   'KAL_ERR_FILE',
   'KAL_ERR_COMMAND_NOT_FOUND',
   'KAL_ERR_COMMAND',
@@ -133,7 +134,17 @@ export class TimeoutError extends KeepaliveLabError {
   }
 }
 
-/** A file could not be read. */
+/**
+ * Requests of an experiment's client failed (refused, reset, a TLS server spoken to in plain HTTP...).
+ * The run's report is whole all the same: the CLI prints it, then this, and exits with 1.
+ */
+export class RequestsFailedError extends KeepaliveLabError {
+  constructor(message: string) {
+    super('KAL_ERR_REQUESTS_FAILED', message);
+  }
+}
+
+/** A file could not be read or written. */
 export class FileError extends KeepaliveLabError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('KAL_ERR_FILE', message, options);

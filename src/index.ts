@@ -11,7 +11,7 @@ export * from './errors.js';
 export type { Micros, Millis } from './model/time.js';
 
 // Runs: an experiment in the lab, a capture, a watched program, a counting proxy.
-export { runExperiment } from './lab/engine.js';
+export { clientFailure, runExperiment } from './lab/engine.js';
 export type { ExperimentOptions } from './lab/engine.js';
 export { analyzeCapture } from './observe/capture-file.js';
 export type { AnalyzeOptions } from './observe/capture-file.js';

@@ -111,6 +111,11 @@ export class CaptureAnalysis {
     return this.reader.bytes;
   }
 
+  /** The capture is damaged beyond reading (a warning says where): more bytes would be ignored. */
+  get readingStopped(): boolean {
+    return this.reader.readingStopped;
+  }
+
   /**
    * The report. The first call ends the analysis: the connections still open are handed over
    * (onConnection) and counted. Throws UnsupportedLinkTypeError when nothing could be decoded

@@ -20,7 +20,7 @@ import type { Micros } from '../model/time.js';
 import { BUILT_IN_STREAMS } from './streams/index.js';
 import { TcpConnection, type ConnectionContext, type Peer } from './tcp/connection.js';
 import { HoldBudget } from './tcp/reassembly.js';
-import { ConnectionTable } from './tcp/table.js';
+import { ConnectionTable, HANDSHAKE_IDLE_US, MAX_HANDSHAKES } from './tcp/table.js';
 
 export interface TrackerOptions {
   /** Ports known to be server ports: decides client and server for connections seen without a SYN. */
@@ -70,6 +70,8 @@ export class ConnectionTracker {
   private open = 0;
   /** Payload bytes lost by the retired connections (result() adds the live ones'). */
   private retiredLostBytes = 0;
+  /** Handshakes expired before HANDSHAKE_IDLE_US because more than MAX_HANDSHAKES waited. */
+  private handshakesCut = 0;
 
   constructor(options: TrackerOptions = {}) {
     // Many connections with a hole each must not add up to unbounded memory.
@@ -131,6 +133,7 @@ export class ConnectionTracker {
       const now = (this.now = p.ts);
       if (this.table.lingeringDue(now)) this.retireLingering();
       if (this.table.tuplesDue(now)) this.table.forgetTuples(now);
+      if (this.table.handshakesDue(now)) this.expireHandshakes();
     }
     const slot = this.table.find(p);
     const isSyn = (p.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
@@ -150,15 +153,23 @@ export class ConnectionTracker {
       this.retire(conn, false);
       conn = null;
     }
+    let opened = false;
     if (conn === null) {
       conn = new TcpConnection(this.nextId++, p, this.context);
       this.table.add(conn);
       this.open++;
+      opened = true;
     }
     const wasClosed = conn.closed;
     const hadSyn = conn.synSeen;
+    const wasInHandshake = conn.inHandshake;
     conn.packet(p);
     if (!hadSyn && conn.synSeen) this.syns++;
+    if (conn.inHandshake) {
+      if (opened && this.table.handshaking(conn, this.now)) this.expireHandshakes();
+    } else if (wasInHandshake && !opened) {
+      this.table.handshakeDone(conn);
+    }
     if (this.budget.over) this.shed();
     if (!wasClosed && conn.closed) {
       this.open--;
@@ -189,6 +200,14 @@ export class ConnectionTracker {
     }
     // Retired records came in the order their connections finished.
     connections.sort((a, b) => a.id - b.id);
+    if (this.handshakesCut > 0) {
+      warnings.push({
+        code: 'KAL_WARN_HANDSHAKES_CUT',
+        message:
+          `${this.handshakesCut} connections still in their handshake were given up early: more than ` +
+          `${MAX_HANDSHAKES} at once (a SYN flood?); an answer after that counts as another connection`,
+      });
+    }
     if (lost > 0) {
       warnings.push({
         code: 'KAL_WARN_MISSING_BYTES',
@@ -204,6 +223,29 @@ export class ConnectionTracker {
   private retireLingering(): void {
     for (let conn = this.table.nextToRetire(this.now); conn !== null; conn = this.table.nextToRetire(this.now))
       this.retire(conn, true);
+  }
+
+  /**
+   * Handshakes due for a look: one with no packet for HANDSHAKE_IDLE_US expires (its 4-tuple marked,
+   * as a finished connection's); one with a packet since waits again; beyond MAX_HANDSHAKES the oldest
+   * expires early (not marked: an answer after all still shows the rest of the connection).
+   */
+  private expireHandshakes(): void {
+    const now = this.now;
+    for (let conn = this.table.nextHandshakeDue(now); conn !== null; conn = this.table.nextHandshakeDue(now)) {
+      const idle = now - conn.lastPacket;
+      if (idle >= HANDSHAKE_IDLE_US) {
+        conn.expire(idle, false);
+        this.retire(conn, true);
+      } else if (conn.expiresAt > now) {
+        // Taken out before its time: more than MAX_HANDSHAKES wait.
+        this.handshakesCut++;
+        conn.expire(idle, true);
+        this.retire(conn, false);
+      } else {
+        this.table.waitAgain(conn, now);
+      }
+    }
   }
 
   /**

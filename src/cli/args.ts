@@ -1,6 +1,8 @@
 /**
  * Argument parsing on top of node:util parseArgs (strict): unknown flags and bad values become a
- * UsageError, which the CLI prints as one line plus the usage, with exit code 2.
+ * UsageError, which the CLI prints as one line and a pointer to `--help`, with exit code 2. Every
+ * number a flag takes is checked by one of the parsers below, which say the allowed range whatever
+ * the bad value was (negative ones included).
  */
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
@@ -13,16 +15,49 @@ export interface Parsed {
   positionals: string[];
 }
 
+/** A value that starts like a negative number: `-1`, `-0.5`, `-.5`. */
+const NEGATIVE_NUMBER = /^-\.?\d/;
+
 export function parse(argv: string[], options: Options, allowPositionals = false): Parsed {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals, strict: true });
+    const { values, positionals } = parseArgs({
+      args: withNegativeValues(argv, options),
+      options,
+      allowPositionals,
+      strict: true,
+    });
     return { values: values as Parsed['values'], positionals };
   } catch (error) {
-    // parseArgs messages are good but long ("... To specify a positional argument starting with a '-' ..."):
-    // keep the first sentence.
+    // parseArgs messages are good but long ("... To specify a positional argument starting with a
+    // '-' ..."): keep the first sentence.
     const message = (error as Error).message.split(/\.\s/)[0]!.replace(/\.$/, '');
     throw new UsageError(message);
   }
+}
+
+/**
+ * `--requests -1` as `--requests=-1`: parseArgs takes a value that starts with `-` for a flag
+ * ("argument is ambiguous"), so a negative number would never reach the check that says the range.
+ * Only a flag that takes a value, followed by what looks like a negative number, and not after `--`.
+ */
+function withNegativeValues(argv: readonly string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 export function str(p: Parsed, name: string): string | undefined {
@@ -42,24 +77,65 @@ export function toggle(p: Parsed, argv: readonly string[], name: string): boolea
   return yes > no;
 }
 
+/** The allowed range in words: `between 1 and 65535`, or `, 0 or more` without a useful maximum. */
+function range(min: number, max: number): string {
+  return max >= Number.MAX_SAFE_INTEGER ? `, ${min} or more` : ` between ${min} and ${max}`;
+}
+
+/** A whole number from `min` to `max`; anything else (negative, decimal, text) says the range. */
 export function int(p: Parsed, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   const v = str(p, name);
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v.trim())) throw new UsageError(`--${name} must be a whole number, got '${v}'`);
-  const n = Number(v);
-  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
+  const n = /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+  if (!(n >= min && n <= max)) throw new UsageError(`--${name} must be a whole number${range(min, max)}, got '${v}'`);
   return n;
 }
 
-/** Sizes like 11, 16k, 16KB, 1m, 1MiB (binary multiples). */
+/** A number (decimals allowed) of at least `min`. */
+export function decimal(p: Parsed, name: string, min: number): number | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  const n = /^\d+(\.\d+)?$|^\.\d+$/.test(v.trim()) ? Number(v) : NaN;
+  if (!(n >= min)) throw new UsageError(`--${name} must be a number, ${min} or more, got '${v}'`);
+  return n;
+}
+
+/** The longest --duration: a week (a typo in seconds should not mean forever). */
+export const MAX_DURATION_S = 7 * 24 * 3600;
+
+/**
+ * A duration in seconds, decimals allowed (`30`, `0.5`), above 0 and at most `maxSeconds`; returned
+ * in milliseconds. Every `--duration` is read by this one function.
+ */
+export function seconds(p: Parsed, name: string, maxSeconds = MAX_DURATION_S): number | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  const n = /^\d+(\.\d+)?$|^\.\d+$/.test(v.trim()) ? Number(v) : NaN;
+  if (!(n > 0 && n <= maxSeconds))
+    throw new UsageError(`--${name} must be a number of seconds above 0 and at most ${maxSeconds}, got '${v}'`);
+  return Math.round(n * 1000);
+}
+
+/** Sizes like 11, 16k, 16KB, 1m, 1MiB (binary multiples), at most `max` bytes. */
 export function size(p: Parsed, name: string, max = 1024 ** 3): number | undefined {
   const v = str(p, name);
   if (v === undefined) return undefined;
   const m = /^(\d+)\s*([kmg]?)(i?b)?$/i.exec(v.trim());
-  if (!m) throw new UsageError(`--${name} must be a size such as 11, 16k or 1m, got '${v}'`);
-  const n = Number(m[1]) * 1024 ** 'xkmg'.indexOf((m[2] || 'x').toLowerCase());
-  if (n > max) throw new UsageError(`--${name} must be at most ${max} bytes, got ${n}`);
+  const n = m ? Number(m[1]) * 1024 ** SIZE_UNITS.indexOf((m[2] || ' ').toLowerCase()) : NaN;
+  if (!(n <= max))
+    throw new UsageError(`--${name} must be a size such as 11, 16k or 1m, at most ${sizeText(max)}, got '${v}'`);
   return n;
+}
+
+/** Size suffixes by power of 1024 (none, k, m, g). */
+const SIZE_UNITS = ' kmg';
+
+/** `67108864` as `64m`, `1000` as `1000`: the largest unit that divides it. */
+function sizeText(bytes: number): string {
+  for (let power = SIZE_UNITS.length - 1; power > 0; power--) {
+    if (bytes % 1024 ** power === 0) return `${bytes / 1024 ** power}${SIZE_UNITS[power]}`;
+  }
+  return String(bytes);
 }
 
 export function oneOf<T extends string>(p: Parsed, name: string, choices: readonly T[]): T | undefined {

@@ -1,5 +1,5 @@
 import { buildReport } from '../analyze/run-report.js';
-import { runExperiment } from '../lab/engine.js';
+import { clientFailure, runExperiment } from '../lab/engine.js';
 import { demoScenarios } from '../lab/scenarios.js';
 import { renderTerminal } from '../report/terminal.js';
 import { renderJson } from '../report/json.js';
@@ -7,7 +7,7 @@ import type { RunReport } from '../model/report.js';
 import { flag, int, parse } from './args.js';
 import type { Command } from './command.js';
 import { useColor } from './command.js';
-import { writeHtmlReport } from './output.js';
+import { checkOutputs, writeHtmlReport } from './output.js';
 import { ENGINE_OPTIONS, ENGINE_USAGE, engineOptions } from './lab-options.js';
 
 export const demo: Command = {
@@ -34,6 +34,7 @@ ${ENGINE_USAGE}`,
     }
     const interval = int(p, 'interval', 0, 60000);
     const options = engineOptions(p);
+    await checkOutputs(p);
     const json = flag(p, 'json');
     const runs: RunReport[] = [];
     const scenarios = demoScenarios(interval !== undefined ? { intervalMs: interval } : {});
@@ -50,6 +51,12 @@ ${ENGINE_USAGE}`,
       json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: flag(p, 'connections') }),
     );
     await writeHtmlReport(p, report);
+    // The report is out; an experiment whose client failed fails the demo (exit 1, one line on stderr).
+    const failed = runs.filter((run) => clientFailure(run) !== null);
+    if (failed.length > 0) {
+      const of = failed.length > 1 ? ` (1 of ${failed.length} that failed)` : '';
+      throw clientFailure(failed[0]!, `experiment ${failed[0]!.name}${of}: `)!;
+    }
     return 0;
   },
 };

@@ -74,7 +74,7 @@ export async function main(argv: string[], io: Io, interrupts = new Interrupts()
   }
   const entry = COMMANDS.find((c) => c.name === name);
   if (entry === undefined) {
-    io.stderr.write(`keepalive-lab: unknown command '${name}'\n\n${usage()}\n`);
+    io.stderr.write(`keepalive-lab: unknown command '${name}' (see keepalive-lab --help)\n`);
     return 2;
   }
   const command = await entry.load();
@@ -87,8 +87,9 @@ export async function main(argv: string[], io: Io, interrupts = new Interrupts()
     // The library names options (`target`); a user of the CLI knows them by their flags (`--target`).
     const message = (e: KeepaliveLabError) =>
       e.option === undefined ? e.message : e.messageFor(flagFor(e.option, command.flags));
+    // One line and where to look: the whole help would bury the line that says what was wrong.
     if (error instanceof UsageError) {
-      io.stderr.write(`keepalive-lab ${command.name}: ${message(error)}\n\n${command.usage}\n`);
+      io.stderr.write(`keepalive-lab ${command.name}: ${message(error)} (see keepalive-lab ${command.name} --help)\n`);
       return 2;
     }
     if (error instanceof KeepaliveLabError) {

@@ -1,9 +1,73 @@
-import { writeFile } from 'node:fs/promises';
-import { FileError } from '../errors.js';
+import { open, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { FileError, UsageError } from '../errors.js';
 import type { Report } from '../model/report.js';
 import { renderHtml } from '../report/html.js';
 import { str } from './args.js';
 import type { Parsed } from './args.js';
+
+/** The flags that name a file a command writes. */
+const OUTPUT_FLAGS = ['html'] as const;
+
+/**
+ * Before any work: can every file the command will write (`--html FILE`) be written? A typo in a
+ * directory name found after a ten-minute watch would lose the run; found now, it is one line.
+ */
+export async function checkOutputs(p: Parsed): Promise<void> {
+  for (const name of OUTPUT_FLAGS) {
+    const path = str(p, name);
+    if (path === undefined) continue;
+    if (path.trim() === '') throw new UsageError(`--${name} needs a file name`);
+    await checkWritable(path, `--${name}`);
+  }
+}
+
+/**
+ * Throws a FileError naming `flag` unless `path` can be written: opened for appending (which
+ * neither truncates an existing file nor changes it), and removed again if this made it. Only the
+ * system can tell (permissions, ACLs, read-only or virtual file systems), so it is asked.
+ */
+async function checkWritable(path: string, flag: string): Promise<void> {
+  const cannot = (why: string, cause?: unknown) =>
+    new FileError(`cannot write ${flag} ${path}: ${why}`, cause === undefined ? {} : { cause });
+  let existed = true;
+  try {
+    if ((await stat(path)).isDirectory()) throw cannot('it is a directory');
+  } catch (error) {
+    if (error instanceof FileError) throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw cannot(reason(error, path), error);
+    existed = false;
+  }
+  try {
+    await (await open(path, 'a')).close();
+  } catch (error) {
+    const dir = dirname(resolve(path));
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT' && !(await isDirectory(dir));
+    throw cannot(missing ? `no such directory: ${dir}` : reason(error, existed ? path : dir), error);
+  }
+  if (!existed) await rm(path, { force: true });
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+function reason(error: unknown, path: string): string {
+  switch ((error as NodeJS.ErrnoException).code) {
+    case 'ENOTDIR':
+      return 'a part of the path is a file, not a directory';
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied on ${path}`;
+    case 'EROFS':
+      return 'read-only file system';
+    default:
+      return (error as Error).message;
+  }
+}
 
 /** `--html FILE`: write the HTML report next to what was printed. */
 export async function writeHtmlReport(p: Parsed, report: Report): Promise<void> {

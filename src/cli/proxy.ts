@@ -9,16 +9,14 @@ import type { ProxyProgress } from '../observe/proxy.js';
 import { renderJson } from '../report/json.js';
 import { renderTerminal } from '../report/terminal.js';
 import { plural } from '../util/text.js';
-import { flag, int, parse, str } from './args.js';
+import { flag, int, parse, seconds, str } from './args.js';
 import type { Command, Io } from './command.js';
 import { useColor } from './command.js';
-import { writeHtmlReport } from './output.js';
+import { checkOutputs, writeHtmlReport } from './output.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:9000';
 /** The live line on stderr is redrawn at most this often. */
 const PROGRESS_INTERVAL_MS = 250;
-/** --duration at most a week: a typo in seconds should not mean forever. */
-const MAX_DURATION_S = 7 * 24 * 3600;
 
 export const proxy: Command = {
   name: 'proxy',
@@ -67,8 +65,9 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
       allowPortZero: true,
       defaultHost: '127.0.0.1',
     });
-    const durationMs = seconds(str(p, 'duration'));
+    const durationMs = seconds(p, 'duration') ?? null;
     const graceMs = int(p, 'grace', 0, 600_000) ?? DEFAULT_GRACE_MS;
+    await checkOutputs(p);
 
     // Ctrl-C is the normal way to stop: report and exit 0. SIGTERM stops and reports too (exit 143);
     // a second signal cuts the grace for requests in flight short, and the report still follows.
@@ -125,14 +124,4 @@ export function progressLine(p: ProxyProgress): string {
     `proxy: ${plural(p.connections, 'connection')} (${p.open} open), ` +
     `${plural(p.requests, 'request')}, ${perConnection} requests/connection`
   );
-}
-
-/** --duration in seconds (decimals allowed), as milliseconds; null when absent. */
-function seconds(text: string | undefined): number | null {
-  if (text === undefined) return null;
-  const value = text.trim();
-  if (!/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0 || Number(value) > MAX_DURATION_S) {
-    throw new UsageError(`--duration must be a number of seconds above 0 and at most ${MAX_DURATION_S}, got '${text}'`);
-  }
-  return Math.round(Number(value) * 1000);
 }

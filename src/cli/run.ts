@@ -1,6 +1,6 @@
 import { buildReport } from '../analyze/run-report.js';
 import { DEFAULT_CONFIG, experimentConfig } from '../lab/config.js';
-import { runExperiment } from '../lab/engine.js';
+import { clientFailure, runExperiment } from '../lab/engine.js';
 import type { ExperimentConfig } from '../model/report.js';
 import { renderJson } from '../report/json.js';
 import { renderTerminal } from '../report/terminal.js';
@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import { flag, int, oneOf, parse, size, str, toggle } from './args.js';
 import type { Command } from './command.js';
 import { useColor } from './command.js';
-import { writeHtmlReport } from './output.js';
+import { checkOutputs, writeHtmlReport } from './output.js';
 import { ENGINE_OPTIONS, ENGINE_USAGE, engineOptions } from './lab-options.js';
 
 const d = DEFAULT_CONFIG;
@@ -86,13 +86,18 @@ Example: keepalive-lab run --no-consume-body --requests 10`,
           'not with --target',
       );
     }
-    const result = await runExperiment({ name: 'run', ...config, ...engineOptions(p), signal: interrupt.abort });
+    const engine = engineOptions(p);
+    await checkOutputs(p);
+    const result = await runExperiment({ name: 'run', ...config, ...engine, signal: interrupt.abort });
     const report = buildReport('run', [result]);
     const json = flag(p, 'json');
     io.stdout.write(
       json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: flag(p, 'connections') }),
     );
     await writeHtmlReport(p, report);
+    // The report is out; a run whose requests failed still fails (exit 1, one line on stderr).
+    const failure = clientFailure(result);
+    if (failure !== null) throw failure;
     return 0;
   },
 };

@@ -7,10 +7,10 @@ import { watch } from '../lab/watch.js';
 import type { WatchOptions } from '../lab/watch.js';
 import { renderJson } from '../report/json.js';
 import { renderTerminal } from '../report/terminal.js';
-import { flag, int, oneOf, parse, port, str } from './args.js';
+import { decimal, flag, int, oneOf, parse, port, seconds, str } from './args.js';
 import type { Command } from './command.js';
 import { useColor } from './command.js';
-import { writeHtmlReport } from './output.js';
+import { checkOutputs, writeHtmlReport } from './output.js';
 
 export const EXPECT_USAGE = `CI assertions (exit code 1 and a message naming the evidence when one fails; exit code 3,
 neither met nor failed, when packets were lost and the counts are incomplete):
@@ -43,7 +43,7 @@ observes until Ctrl-C or --duration.
   --port P              the server port to watch (required)
   --host H              only traffic to/from this server address
   --interface IF        capture interface (default: lo for a loopback --host, else any)
-  --duration S          stop after S seconds (without a command: how long to watch)
+  --duration S          stop after S seconds, e.g. 30 or 0.5 (without a command: how long to watch)
   --no-capture          socket table only (no tcpdump)
   --tcpdump PATH        tcpdump binary to use
   --json                print the report as JSON (after the command's own output)
@@ -80,6 +80,7 @@ Examples:
     if (portValue === undefined) throw new UsageError('--port is required');
     if (dash >= 0 && command.length === 0) throw new UsageError("nothing after '--': give the command to run");
     const expectations = parseExpectations(p);
+    const limit = int(p, 'limit', 0) ?? 50;
     const options: WatchOptions = {
       port: portValue,
       capture: !flag(p, 'no-capture'),
@@ -92,16 +93,16 @@ Examples:
     if (iface !== undefined) options.interface = iface;
     const tcpdump = str(p, 'tcpdump');
     if (tcpdump !== undefined) options.tcpdump = tcpdump;
-    const duration = int(p, 'duration', 1, 7 * 24 * 3600);
-    if (duration !== undefined) options.durationMs = duration * 1000;
+    const duration = seconds(p, 'duration');
+    if (duration !== undefined) options.durationMs = duration;
     if (command.length > 0) options.command = command;
     else if (io.stderr.isTTY && duration === undefined)
       options.onReady = () => io.stderr.write(`watching tcp port ${portValue}; Ctrl-C to stop and report\n`);
+    await checkOutputs(p);
     const result = await watch(options);
     // Ended at once (a second Ctrl-C, SIGTERM): no report, as before the library took signals.
     if (interrupt.abort.aborted) return 1;
     const report = buildReport('watch', [result.run]);
-    const limit = int(p, 'limit', 0) ?? 50;
     io.stdout.write(
       flag(p, 'json')
         ? renderJson(report)
@@ -122,13 +123,8 @@ export function parseExpectations(p: ReturnType<typeof parse>): Expectations {
   const e: Expectations = {};
   const max = int(p, 'expect-max-connections', 0);
   if (max !== undefined) e.maxConnections = max;
-  const minText = str(p, 'expect-min-requests-per-connection');
-  if (minText !== undefined) {
-    const n = Number(minText);
-    if (!Number.isFinite(n) || n < 0 || minText.trim() === '')
-      throw new UsageError(`--expect-min-requests-per-connection must be a number, got '${minText}'`);
-    e.minRequestsPerConnection = n;
-  }
+  const min = decimal(p, 'expect-min-requests-per-connection', 0);
+  if (min !== undefined) e.minRequestsPerConnection = min;
   if (flag(p, 'expect-no-resets')) e.noResets = true;
   const closedBy = oneOf(p, 'expect-closed-by', ['client', 'server'] as const);
   if (closedBy !== undefined) e.closedBy = closedBy;

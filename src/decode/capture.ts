@@ -178,6 +178,14 @@ export class CaptureReader {
     return this.byteCount;
   }
 
+  /**
+   * Reading has stopped on damage (a record length that cannot be right, a bad file header): the rest
+   * of the input will be ignored, so a caller reading a stream can stop reading it (an endless one too).
+   */
+  get readingStopped(): boolean {
+    return this.stopped;
+  }
+
   /** The latest description of the capture (null before the file header was read). */
   get info(): CaptureInfo | null {
     return this.lastInfo;

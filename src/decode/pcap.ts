@@ -58,6 +58,15 @@ export class PcapParser implements RecordParser {
       );
       return 0;
     }
+    // Nothing captured of nothing on the wire: not a frame but zero fill (a file preallocated and never
+    // written, a zeroed block). Read on, it would be 16-byte records forever on an endless stream.
+    if (included === 0 && u32(b, offset + ORIG_LEN_OFFSET, this.littleEndian) === 0) {
+      this.context.warn(
+        CaptureWarning.BAD_RECORD_LENGTH,
+        'a pcap record of 0 bytes, of 0 on the wire (zero fill): the file is damaged, reading stopped there',
+      );
+      return 0;
+    }
     return PCAP_RECORD_HEADER_LENGTH + included;
   }
 

@@ -5,7 +5,8 @@
  */
 import { setMaxListeners } from 'node:events';
 import { runReport } from '../analyze/run-report.js';
-import { invalidOption } from '../errors.js';
+import { invalidOption, RequestsFailedError, TimeoutError } from '../errors.js';
+import type { KeepaliveLabError } from '../errors.js';
 import type { ClientOutcome, ExperimentConfig, ObserverReport, RunReport, Warning } from '../model/report.js';
 import { CaptureObserver, serverFocus } from '../observe/capture.js';
 import { KernelObserver } from '../observe/kernel.js';
@@ -145,6 +146,30 @@ export async function runExperiment(options: ExperimentOptions = {}): Promise<Ru
     await server?.close();
   }
   return runReport({ name, title, subject: url, config, client }, reports, { warnings });
+}
+
+/**
+ * What went wrong with a run's client, as an error to report after the run's report, or null when
+ * every request completed: a TimeoutError when the experiment ran out of time (`timeoutMs`), else a
+ * RequestsFailedError, whose message counts the failed requests and quotes the first error. `about`
+ * goes before the message (which experiment it was).
+ */
+export function clientFailure(run: RunReport, about = ''): KeepaliveLabError | null {
+  const client = run.client;
+  const config = run.config;
+  if (client === null || config === null) return null;
+  if (client.completed >= config.requests && client.errors.length === 0) return null;
+  if (client.elapsedMs >= config.timeoutMs) {
+    return new TimeoutError(
+      `${about}the experiment did not finish within ${config.timeoutMs} ms: ` +
+        `${client.completed} of ${config.requests} requests completed`,
+    );
+  }
+  // One line: some errors end with a newline (OpenSSL's) or span several.
+  const first = (client.errors[0] ?? 'no error recorded').replace(/\s+/g, ' ').trim();
+  const more = client.errors.length > 1 ? ` (and ${client.errors.length - 1} other errors)` : '';
+  const failed = client.requests - client.completed;
+  return new RequestsFailedError(`${about}${failed} of ${config.requests} requests failed: ${first}${more}`);
 }
 
 /** Run the workers: `concurrency` loops share the request count, pausing `intervalMs` between requests. */

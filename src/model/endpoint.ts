@@ -86,10 +86,10 @@ export function parseHostPort(text: string, options: ParseHostPortOptions): Host
       if (!HOST_NAME.test(host)) throw options.requireIp ? notIp(host) : bad(`'${host}' is not a host name or address`);
     }
   }
-  if (!/^\d{1,5}$/.test(portText))
-    throw bad(portText === '' ? 'the port is missing' : `'${portText}' is not a port number`);
-  const port = Number(portText);
   const min = options.allowPortZero ? 0 : 1;
+  if (!/^\d{1,5}$/.test(portText))
+    throw bad(portText === '' ? 'the port is missing' : `'${portText}' is not a port number, ${min} to ${MAX_PORT}`);
+  const port = Number(portText);
   if (port < min || port > MAX_PORT) throw bad(`the port must be between ${min} and ${MAX_PORT}`);
   if (!options.requireIp) return { host, port };
   const address = host === 'localhost' ? '127.0.0.1' : canonicalAddress(host);

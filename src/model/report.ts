@@ -30,6 +30,7 @@ export const WARNING_CODES = [
   'KAL_WARN_MALFORMED',
   'KAL_WARN_NO_TCP',
   'KAL_WARN_MISSING_BYTES',
+  'KAL_WARN_HANDSHAKES_CUT',
   // Live capture (observe/capture.ts).
   'KAL_WARN_CAPTURE_DROPS',
   'KAL_WARN_CAPTURE_STREAM',

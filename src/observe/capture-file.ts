@@ -73,6 +73,7 @@ async function pushFile(
       analysis.push(chunk.subarray(0, bytesRead));
       // The chunk stays unused until the read after next: waiting here is safe.
       if (afterChunk) await afterChunk();
+      if (analysis.readingStopped) break;
       current = spare;
       spare = chunk;
     }
@@ -95,6 +96,9 @@ async function pushStream(
     for await (const chunk of stream) {
       analysis.push(chunk as Buffer);
       if (afterChunk) await afterChunk();
+      // Damaged beyond reading: the rest would be ignored, and an endless stream (a pipe from
+      // /dev/zero) would never end. Leaving the loop destroys the stream, as a file is closed.
+      if (analysis.readingStopped) break;
     }
   } finally {
     off();

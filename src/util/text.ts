@@ -4,3 +4,8 @@
 export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;
 }
+
+/** A span of seconds for a note: `127 s`, `0.2 s` (a tenth below 10 s). */
+export function formatSeconds(seconds: number): string {
+  return `${seconds >= 10 ? Math.round(seconds) : Number(seconds.toFixed(1))} s`;
+}

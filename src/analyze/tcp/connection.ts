@@ -16,7 +16,8 @@ import { toMillis, type Micros } from '../../model/time.js';
 import { notProtocolNote, sniffStream, type Stream, type StreamContext, type StreamKind } from '../streams/index.js';
 import type { Expiring } from './expiry-queue.js';
 import { Flow, giveUpHoles, type FlowSink, type HoldBudget } from './reassembly.js';
-import type { Slot } from './table.js';
+import { formatSeconds } from '../../util/text.js';
+import { MAX_HANDSHAKES, type Slot } from './table.js';
 import type { TupleEntry } from './tuple-table.js';
 
 /**
@@ -77,7 +78,7 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
   tupleHash = 0;
   nextInBucket: Slot | null = null;
   expiresAt = 0;
-  waiting = false;
+  queue: object | null = null;
 
   readonly id: number;
   private sawSyn = false;
@@ -104,6 +105,14 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
   private rejected = false;
   /** The tunnel its first packet came out of ("VXLAN vni 42"), or null. */
   private readonly tunnel: string | null;
+  /** Only SYNs and SYN/ACKs so far: the handshake has not completed (no ACK, data, FIN or RST yet). */
+  private handshakeOnly = true;
+  /**
+   * The tracker stopped following it before it closed (see expire()): idle in its handshake, or given
+   * up early as one of too many; and how long it had been without a packet then.
+   */
+  private expired: 'idle' | 'early' | null = null;
+  private expiredIdle: Micros = 0;
 
   /** A connection from its first packet `p`: the SYN says who the client is, else a server port, else a guess. */
   constructor(id: number, p: TcpPacket, context: ConnectionContext) {
@@ -140,6 +149,16 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
     return this.resetBy !== null || (this.client.finSent && this.server.finSent);
   }
 
+  /** Only SYNs and SYN/ACKs seen so far: a handshake never answered, or not completed yet. */
+  get inHandshake(): boolean {
+    return this.handshakeOnly;
+  }
+
+  /** Capture time of its latest packet. */
+  get lastPacket(): Micros {
+    return this.end;
+  }
+
   /** Payload bytes never captured, both ways. */
   get lostBytes(): number {
     return this.client.flow.lostBytes + this.server.flow.lostBytes;
@@ -154,6 +173,7 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
     if (p.ts < this.start) this.start = p.ts;
     if (p.ts > this.end) this.end = p.ts;
 
+    if ((flags & TcpFlag.SYN) === 0) this.handshakeOnly = false;
     if ((flags & TcpFlag.SYN) !== 0) {
       if (peer.isn !== null && peer.isn === p.seq) {
         if (fromClient) this.synRetransmissions++;
@@ -202,6 +222,16 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
   /** Stops waiting for missing bytes: both directions' holes are given up (see reassembly.ts). */
   giveUpHoles(): void {
     giveUpHoles(this.client.flow, this.server.flow);
+  }
+
+  /**
+   * The tracker stops following it before it closed (a handshake never answered), `idle` after its
+   * last packet; `early`: before HANDSHAKE_IDLE_US, one of too many. Its record says so in a note, and
+   * it is not reported open at the end (it was given up, as its peers give it up).
+   */
+  expire(idle: Micros, early: boolean): void {
+    this.expired = early ? 'early' : 'idle';
+    this.expiredIdle = idle;
   }
 
   /** No packet will come any more: holes given up, the stream let go (its counts stay for record()). */
@@ -270,6 +300,14 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
     if (this.synRetransmissions > 0) notes.push(`SYN sent ${this.synRetransmissions + 1} times`);
     const lost = this.lostBytes;
     if (lost > 0) notes.push(`${lost} payload bytes not captured`);
+    if (this.expired !== null) {
+      const idle = formatSeconds(this.expiredIdle / 1e6);
+      notes.push(
+        this.expired === 'idle'
+          ? `handshake never completed: no packet for ${idle}, expired`
+          : `handshake not completed after ${idle}: given up early, more than ${MAX_HANDSHAKES} handshakes at once`,
+      );
+    }
     // The active closer (first FIN) holds TIME_WAIT once both FINs went through; a RST skips it.
     const fullyClosed = c.finSent && s.finSent && this.resetBy === null;
     const record: ConnectionRecord = {
@@ -287,7 +325,7 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
       resetBy: this.resetBy,
       timeWait: fullyClosed ? this.closedFirstBy : null,
       startedBefore: !this.sawSyn,
-      openAtEnd: !this.closed,
+      openAtEnd: !this.closed && this.expired === null,
       bytesFromClient: c.flow.bytes,
       bytesFromServer: s.flow.bytes,
       notes,

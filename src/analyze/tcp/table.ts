@@ -8,7 +8,14 @@
  * the FINs, is counted as before; at most MAX_LINGERING wait at once), or when a new SYN reuses its
  * 4-tuple. Its 4-tuple is then remembered for a while (RETIRED_TUPLE_US, at most MAX_RETIRED_TUPLES)
  * so that a later packet of it (an ACK repeated, a FIN retransmitted) is recognised as such and
- * ignored: only a SYN starts a new connection on a retired 4-tuple. Both waits are ExpiryQueues.
+ * ignored: only a SYN starts a new connection on a retired 4-tuple.
+ *
+ * A handshake that never completes would otherwise stay to the end of the capture: a SYN flood of
+ * 300,000 unanswered SYNs held 300,000 connections (1.5 GB). A connection that has seen only SYNs and
+ * SYN/ACKs waits in a third queue: with no packet for HANDSHAKE_IDLE_US it expires, as its peers have
+ * given up by then (its 4-tuple is marked as a retired one's); and at most MAX_HANDSHAKES wait at once,
+ * beyond which the oldest expires early (its 4-tuple not marked: should an answer come after all, the
+ * rest of the connection is still seen, as one that began before). All three waits are ExpiryQueues.
  */
 import type { TcpPacket } from '../../model/packet.js';
 import type { Micros } from '../../model/time.js';
@@ -30,6 +37,23 @@ export const MAX_LINGERING = 1024;
  */
 export const RETIRED_TUPLE_US: Micros = 120_000_000;
 export const MAX_RETIRED_TUPLES = 8192;
+/**
+ * Capture time with no packet after which a connection still in its handshake (only SYN and SYN/ACK
+ * seen) has expired: 127 s is when Linux gives up a connect() whose SYN is never answered
+ * (net.ipv4.tcp_syn_retries = 6 retransmissions, the RTO doubling from 1 s as in RFC 6298 section 5.5:
+ * 1 + 2 + 4 + 8 + 16 + 32 + 64 s); a server gives up its SYN/ACK sooner (tcp_synack_retries = 5, 63 s).
+ * Checked lazily: a handshake expires between 127 and 254 s after its last packet.
+ */
+export const HANDSHAKE_IDLE_US: Micros = 127_000_000;
+/**
+ * At most this many connections in their handshake at once; beyond it the oldest expires early. 2048
+ * is the SYN queue Debian gives a listener on a 24 GB machine (net.ipv4.tcp_max_syn_backlog: half-open
+ * connections it remembers before answering with SYN cookies). It bounds a SYN flood: 300,000 SYNs
+ * from random sources in 30 s peak at about 130 MB (analyze, --json alike), where 4096 took 147 MB and
+ * 16,384 over 200 MB: a handshake given up this soon dies young, and the garbage collector frees it at
+ * little cost (a live one holds about 0.9 kB).
+ */
+export const MAX_HANDSHAKES = 2048;
 
 /** What is filed under a 4-tuple: a connection, or the mark of a retired one. */
 export type Slot = TcpConnection | RetiredTuple;
@@ -42,7 +66,7 @@ export class RetiredTuple implements TupleEntry<Slot>, Expiring {
   tupleHash = 0;
   nextInBucket: Slot | null = null;
   expiresAt = 0;
-  waiting = false;
+  queue: object | null = null;
   /** Still in the table (a new SYN on the tuple takes it out). */
   filed = true;
 }
@@ -56,6 +80,10 @@ export class ConnectionTable {
   private readonly lingering = new ExpiryQueue<TcpConnection>(CLOSED_LINGER_US, MAX_LINGERING);
   /** Retired 4-tuples still remembered, oldest first (never cancelled: a reopened one just expires). */
   private readonly retired = new ExpiryQueue<RetiredTuple>(RETIRED_TUPLE_US, MAX_RETIRED_TUPLES);
+  /** Connections in their handshake (only SYN, SYN/ACK seen), oldest check first (strict: a flood is bounded). */
+  private readonly handshakes = new ExpiryQueue<TcpConnection>(HANDSHAKE_IDLE_US, MAX_HANDSHAKES, {
+    strictMax: true,
+  });
 
   /** Connections not retired yet. */
   get size(): number {
@@ -87,9 +115,41 @@ export class ConnectionTable {
     this.unfile(mark);
   }
 
+  /**
+   * `conn` is new and in its handshake: it waits for an answer (HANDSHAKE_IDLE_US). True when more
+   * than MAX_HANDSHAKES wait: expire some (nextHandshakeDue).
+   */
+  handshaking(conn: TcpConnection, now: Micros): boolean {
+    return this.handshakes.push(conn, now);
+  }
+
+  /** `conn` is past its handshake (or closed): it no longer waits for an answer. */
+  handshakeDone(conn: TcpConnection): void {
+    this.handshakes.cancel(conn);
+  }
+
+  /** Handshakes are due for a check at `now` (nextHandshakeDue). */
+  handshakesDue(now: Micros): boolean {
+    return this.handshakes.due(now);
+  }
+
+  /**
+   * The next connection in its handshake to look at, at `now`: its wait is over (expire it if idle
+   * for HANDSHAKE_IDLE_US, else waitAgain()), or more than MAX_HANDSHAKES wait (expire it). Or null.
+   */
+  nextHandshakeDue(now: Micros): TcpConnection | null {
+    return this.handshakes.take(now);
+  }
+
+  /** A handshake taken out by nextHandshakeDue had a packet since it was queued: it waits again from `now`. */
+  waitAgain(conn: TcpConnection, now: Micros): void {
+    this.handshakes.push(conn, now);
+  }
+
   /** `conn` has closed: it waits CLOSED_LINGER_US. True when more than MAX_LINGERING wait: retire some. */
   closing(conn: TcpConnection, now: Micros): boolean {
-    return !conn.waiting && this.lingering.push(conn, now);
+    this.handshakes.cancel(conn);
+    return !this.lingering.has(conn) && this.lingering.push(conn, now);
   }
 
   /** Closed connections are due at `now`: retire them (nextToRetire). */
@@ -116,6 +176,7 @@ export class ConnectionTable {
     }
     this.live.delete(conn.id);
     this.lingering.cancel(conn);
+    this.handshakes.cancel(conn);
   }
 
   /** Retired 4-tuples are due at `now`: forget them (forgetTuples). */

@@ -5,6 +5,8 @@
  * Addresses are interned to small integers, so an endpoint is one number (id * 65536 + port) and a
  * 4-tuple is two: the lower endpoint and the higher one, which is the same pair in both directions.
  * The pair is hashed to a small integer key of a Map; the rare entries that share a key are chained.
+ * An address is interned while a filed entry uses it, and forgotten (its id free again) when the last
+ * one goes: a SYN flood from random sources must not leave an id per address it ever showed.
  */
 
 /** What the table needs on each entry; set by add(), read back by find() and remove(). */
@@ -23,6 +25,10 @@ const HASH_MASK = 0x3fffffff;
 export class TupleTable<T extends TupleEntry<T>> {
   private readonly buckets = new Map<number, T>();
   private readonly ids = new Map<string, number>();
+  /** By address id: the address, and how many ends of filed entries use it (0: the id is free). */
+  private readonly names: string[] = [];
+  private readonly uses: number[] = [];
+  private readonly freeIds: number[] = [];
   // A packet's two addresses are nearly always those of the previous packet: a two-entry cache.
   private cachedA = '';
   private cachedIdA = -1;
@@ -30,38 +36,57 @@ export class TupleTable<T extends TupleEntry<T>> {
   private cachedIdB = -1;
   private last: T | null = null;
   /** The tuple of the last find(), for add(). */
-  private lo = 0;
-  private hi = 0;
-  private hash = 0;
+  private src = '';
+  private srcPort = 0;
+  private dst = '';
+  private dstPort = 0;
+
+  /** Addresses interned now (used by a filed entry). */
+  get addresses(): number {
+    return this.ids.size;
+  }
 
   /** The entry of src:srcPort <-> dst:dstPort (either way round), or null. */
   find(src: string, srcPort: number, dst: string, dstPort: number): T | null {
-    const a = this.addressId(src) * PORTS + srcPort;
-    const b = this.addressId(dst) * PORTS + dstPort;
+    this.src = src;
+    this.srcPort = srcPort;
+    this.dst = dst;
+    this.dstPort = dstPort;
+    const idA = this.addressId(src);
+    const idB = this.addressId(dst);
+    // An address no entry uses: no entry has this tuple.
+    if (idA < 0 || idB < 0) return null;
+    const a = idA * PORTS + srcPort;
+    const b = idB * PORTS + dstPort;
     const lo = a < b ? a : b;
     const hi = a < b ? b : a;
-    this.lo = lo;
-    this.hi = hi;
     // Consecutive packets often belong to the same connection.
     const last = this.last;
     if (last !== null && last.tupleLo === lo && last.tupleHi === hi) return last;
-    const hash = hashPair(lo, hi);
-    this.hash = hash;
-    let entry = this.buckets.get(hash) ?? null;
+    let entry = this.buckets.get(hashPair(lo, hi)) ?? null;
     while (entry !== null && (entry.tupleLo !== lo || entry.tupleHi !== hi)) entry = entry.nextInBucket;
     if (entry !== null) this.last = entry;
     return entry;
   }
 
-  /** Files `entry` under the tuple of the last find() (which returned null for it, or was removed). */
+  /**
+   * Files `entry` under the tuple of the last find() (which returned null for it, or whose entry was
+   * removed since: the ids are taken again, as removing may have freed them).
+   */
   add(entry: T): void {
-    const hash = hashPair(this.lo, this.hi);
-    entry.tupleLo = this.lo;
-    entry.tupleHi = this.hi;
+    const a = this.intern(this.src) * PORTS + this.srcPort;
+    const b = this.intern(this.dst) * PORTS + this.dstPort;
+    const lo = a < b ? a : b;
+    const hi = a < b ? b : a;
+    const hash = hashPair(lo, hi);
+    entry.tupleLo = lo;
+    entry.tupleHi = hi;
     entry.tupleHash = hash;
     entry.nextInBucket = this.buckets.get(hash) ?? null;
     this.buckets.set(hash, entry);
     this.last = entry;
+    this.uses[Math.floor(lo / PORTS)]!++;
+    this.uses[Math.floor(hi / PORTS)]!++;
   }
 
   remove(entry: T): void {
@@ -76,6 +101,8 @@ export class TupleTable<T extends TupleEntry<T>> {
       if (prev !== null) prev.nextInBucket = entry.nextInBucket;
     }
     entry.nextInBucket = null;
+    this.release(Math.floor(entry.tupleLo / PORTS));
+    this.release(Math.floor(entry.tupleHi / PORTS));
   }
 
   /**
@@ -99,20 +126,41 @@ export class TupleTable<T extends TupleEntry<T>> {
     if (this.last === old) this.last = entry;
   }
 
+  /** The id of an interned address, or -1. */
   private addressId(address: string): number {
     if (address === this.cachedA) return this.cachedIdA;
     if (address === this.cachedB) return this.cachedIdB;
-    let id = this.ids.get(address);
-    if (id === undefined) {
-      id = this.ids.size;
-      this.ids.set(address, id);
-    }
+    const id = this.ids.get(address);
+    if (id === undefined) return -1;
     // Replace the older entry.
     this.cachedB = this.cachedA;
     this.cachedIdB = this.cachedIdA;
     this.cachedA = address;
     this.cachedIdA = id;
     return id;
+  }
+
+  /** The id of `address`, interned if it was not (with no use yet: add() counts them). */
+  private intern(address: string): number {
+    let id = this.ids.get(address);
+    if (id === undefined) {
+      id = this.freeIds.pop() ?? this.names.length;
+      this.names[id] = address;
+      this.uses[id] = 0;
+      this.ids.set(address, id);
+    }
+    return id;
+  }
+
+  /** One use of address `id` fewer; at none, the address is forgotten and its id free again. */
+  private release(id: number): void {
+    if (--this.uses[id]! > 0) return;
+    const address = this.names[id]!;
+    this.ids.delete(address);
+    this.names[id] = '';
+    this.freeIds.push(id);
+    if (this.cachedA === address) this.cachedA = '';
+    if (this.cachedB === address) this.cachedB = '';
   }
 }
 

@@ -6,7 +6,8 @@
  * numbers hold together or a KeepaliveLabError with a stable code; nothing else may be thrown, and
  * the tracker's buffered out-of-order bytes stay under their limit.
  *
- * The run counts are fixed (RUNS per property) and reported with t.diagnostic.
+ * The run counts are fixed (RUNS per property) and reported with t.diagnostic; the last test prints
+ * the total, at least MIN_CASES every run (issue 8: a fuzz run in the suite that prints its count).
  */
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
@@ -30,6 +31,10 @@ import { Conversation, httpGet, httpResponse } from '../../support/tcp-conversat
 
 /** Runs per property: fixed, so the closing note can quote them. */
 const RUNS = 2000;
+/** Cases every run of this file tries at least, in all. */
+const MIN_CASES = 1000;
+/** Cases tried so far, over the properties of this file. */
+let cases = 0;
 /** A fixed seed: a failure is reproducible as is (fast-check prints the path to shrink from). */
 const SEED = 20240901;
 /** Codes a capture may legitimately fail with. */
@@ -300,7 +305,12 @@ function checkReport(report: ObserverReport): void {
       assert.equal(c.timeWait, c.closedFirstBy);
       assert.equal(c.resetBy, null);
     }
-    if (!c.openAtEnd) assert.ok(c.resetBy !== null || c.closedFirstBy !== null);
+    // Ended by a FIN or a RST, or open at the end, or given up in its handshake (tcp/table.ts), saying so.
+    if (!c.openAtEnd && c.resetBy === null && c.closedFirstBy === null)
+      assert.ok(
+        c.notes.some((n) => /^handshake .*(expired|given up early)/.test(n)),
+        c.notes.join('; '),
+      );
   });
 }
 
@@ -361,6 +371,7 @@ test(`fuzz: mutated captures in random chunks through CaptureAnalysis (${RUNS} r
   );
   t.diagnostic(`${runs} runs: ${[...outcomes].map(([k, n]) => `${k} ${n}`).join(', ')}`);
   assert.equal(runs, RUNS);
+  cases += runs;
   assert.ok((outcomes.get('result') ?? 0) > RUNS / 4, 'most mutated captures still give a result');
 });
 
@@ -412,6 +423,7 @@ test(`fuzz: random frames in valid records, any link type (${RUNS} runs)`, { tim
   );
   t.diagnostic(`${runs} runs, ${frames} frames, ${tcp} of them decoded as TCP`);
   assert.equal(runs, RUNS);
+  cases += runs;
   assert.ok(tcp > 0);
 });
 
@@ -431,6 +443,7 @@ test(`fuzz: the chunks' buffer may be reused after each push (${RUNS} runs)`, { 
   );
   t.diagnostic(`${runs} runs`);
   assert.equal(runs, RUNS);
+  cases += runs;
 });
 
 test(`fuzz: analyzeCapture on mutated captures from a stream (${RUNS} runs)`, { timeout: 60_000 }, async (t) => {
@@ -461,6 +474,7 @@ test(`fuzz: analyzeCapture on mutated captures from a stream (${RUNS} runs)`, { 
   );
   t.diagnostic(`${runs} runs: ${[...codes].map(([k, n]) => `${k} ${n}`).join(', ')}`);
   assert.equal(runs, RUNS);
+  cases += runs;
 });
 
 // Random TCP segments straight into the tracker: a few endpoints (so 4-tuples collide and ports
@@ -539,4 +553,10 @@ test(`fuzz: random segments into the ConnectionTracker (${RUNS} runs)`, { timeou
   );
   t.diagnostic(`${runs} runs, ${connections} connections tracked in all`);
   assert.equal(runs, RUNS);
+  cases += runs;
+});
+
+test(`fuzz: the whole analyze pipeline, at least ${MIN_CASES} cases in all`, (t) => {
+  t.diagnostic(`${cases} fuzz cases tried in all`);
+  assert.ok(cases >= MIN_CASES, `${cases} cases`);
 });

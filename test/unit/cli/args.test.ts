@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { flag, flagFor, int, oneOf, parse, port, size, str, toggle } from '../../../src/cli/args.js';
+import { decimal, flag, flagFor, int, oneOf, parse, port, seconds, size, str, toggle } from '../../../src/cli/args.js';
 import { UsageError } from '../../../src/errors.js';
 import { parseEndpoint } from '../../../src/model/endpoint.js';
 
@@ -27,8 +27,20 @@ test('args: unknown options and unexpected positionals are usage errors, in one 
   assert.throws(() => parse(['--port'], { port: { type: 'string' } }), usage(/--port/));
 });
 
-test('args: a value that looks like an option is a usage error in one line', () => {
-  assert.throws(() => parse(['--port', '-1'], { port: { type: 'string' } }), usage(/^[^\n]*$/));
+test('args: a value that looks like an option is a usage error in one line; a negative number is a value', () => {
+  const options = { port: { type: 'string' as const }, json: { type: 'boolean' as const } };
+  assert.throws(() => parse(['--port', '--json'], options), usage(/^[^\n]*$/));
+  assert.throws(() => parse(['--port', '-x'], options), usage(/^[^\n]*$/));
+  // A negative number reaches the check that says the range (not parseArgs' "argument is ambiguous").
+  for (const value of ['-1', '-0.5', '-.5']) {
+    const p = parse(['--port', value, '--json'], options);
+    assert.equal(str(p, 'port'), value);
+    assert.equal(flag(p, 'json'), true);
+    assert.throws(() => port(p), usage(/^--port must be a whole number between 1 and 65535, got '-/));
+  }
+  // Not after '--' (the watched command's own arguments), and not for a flag that takes no value.
+  assert.deepEqual(parse(['--', '--port', '-1'], options, true).positionals, ['--port', '-1']);
+  assert.throws(() => parse(['--json', '-1'], options), usage(/^[^\n]*$/));
 });
 
 test('args: whole numbers within bounds', () => {
@@ -36,11 +48,36 @@ test('args: whole numbers within bounds', () => {
   assert.equal(int(p('42'), 'n', 0), 42);
   assert.equal(int(p(' 7 '), 'n', 0), 7);
   assert.equal(int(parse([], { n: { type: 'string' } }), 'n', 0), undefined);
-  assert.throws(() => int(p('ten'), 'n', 0), usage(/^--n must be a whole number, got 'ten'$/));
-  assert.throws(() => int(parse(['--n=-1'], { n: { type: 'string' } }), 'n', 0), usage(/whole number/));
-  assert.throws(() => int(p('1.5'), 'n', 0), usage(/whole number/));
-  assert.throws(() => int(p('0'), 'n', 1, 10), usage(/^--n must be between 1 and 10, got 0$/));
-  assert.throws(() => int(p('11'), 'n', 1, 10), usage(/between 1 and 10/));
+  // Every bad value says the range: text, negative, decimal, too small, too large.
+  assert.throws(() => int(p('ten'), 'n', 0), usage(/^--n must be a whole number, 0 or more, got 'ten'$/));
+  assert.throws(() => int(parse(['--n=-1'], { n: { type: 'string' } }), 'n', 0), usage(/0 or more, got '-1'$/));
+  assert.throws(() => int(p('-1'), 'n', 0), usage(/^--n must be a whole number, 0 or more, got '-1'$/));
+  assert.throws(() => int(p('1.5'), 'n', 1, 10), usage(/^--n must be a whole number between 1 and 10, got '1.5'$/));
+  assert.throws(() => int(p('0'), 'n', 1, 10), usage(/^--n must be a whole number between 1 and 10, got '0'$/));
+  assert.throws(() => int(p('11'), 'n', 1, 10), usage(/^--n must be a whole number between 1 and 10, got '11'$/));
+  assert.throws(() => int(p(''), 'n', 1, 10), usage(/between 1 and 10, got ''$/));
+});
+
+test('args: seconds (every --duration), decimals allowed, as milliseconds', () => {
+  const p = (v: string) => parse(['--duration', v], { duration: { type: 'string' } });
+  assert.equal(seconds(p('30'), 'duration'), 30_000);
+  assert.equal(seconds(p('0.5'), 'duration'), 500);
+  assert.equal(seconds(p('.25'), 'duration'), 250);
+  assert.equal(seconds(parse([], { duration: { type: 'string' } }), 'duration'), undefined);
+  for (const bad of ['0', '-1', '-0.5', 'ten', '1e3', '604801', ''])
+    assert.throws(
+      () => seconds(p(bad), 'duration'),
+      usage(new RegExp(`^--duration must be a number of seconds above 0 and at most 604800, got '${bad}'$`)),
+    );
+  assert.throws(() => seconds(p('11'), 'duration', 10), usage(/at most 10, got '11'$/));
+});
+
+test('args: decimal numbers with a minimum', () => {
+  const p = (v: string) => parse(['--x', v], { x: { type: 'string' } });
+  assert.equal(decimal(p('1.5'), 'x', 0), 1.5);
+  assert.equal(decimal(p('0'), 'x', 0), 0);
+  for (const bad of ['-1', 'x', '', '1e2', 'Infinity'])
+    assert.throws(() => decimal(p(bad), 'x', 0), usage(new RegExp(`^--x must be a number, 0 or more, got '${bad}'$`)));
 });
 
 test('args: ports', () => {
@@ -58,9 +95,14 @@ test('args: sizes with binary multiples', () => {
   assert.equal(size(p('16KB'), 'size'), 16 * 1024);
   assert.equal(size(p('1MiB'), 'size'), 1024 * 1024);
   assert.equal(size(p('1m'), 'size'), 1024 * 1024);
-  assert.throws(() => size(p('lots'), 'size'), usage(/^--size must be a size such as 11, 16k or 1m, got 'lots'$/));
-  assert.throws(() => size(p('2g'), 'size'), usage(/at most/));
-  assert.throws(() => size(p('2k'), 'size', 1000), usage(/^--size must be at most 1000 bytes, got 2048$/));
+  assert.throws(
+    () => size(p('lots'), 'size'),
+    usage(/^--size must be a size such as 11, 16k or 1m, at most 1g, got 'lots'$/),
+  );
+  assert.throws(() => size(p('-1'), 'size'), usage(/at most 1g, got '-1'$/));
+  assert.throws(() => size(p('2g'), 'size'), usage(/at most 1g, got '2g'$/));
+  assert.throws(() => size(p('2k'), 'size', 1000), usage(/^--size must be .*, at most 1000, got '2k'$/));
+  assert.throws(() => size(p('65m'), 'size', 64 * 1024 * 1024), usage(/at most 64m, got '65m'$/));
 });
 
 test('args: one of a list; --x / --no-x toggles, the last one wins', () => {

@@ -1,3 +1,9 @@
+/**
+ * Fuzzing the capture reader and the packet decoder with fast-check: mutated and truncated captures,
+ * random bytes after a magic number, random frames on any link type. Nothing may be thrown but the
+ * capture errors; each property says how many cases it tried (t.diagnostic), and the last test the
+ * total, at least MIN_CASES every run (issue 8: a fuzz run in the suite that prints its count).
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -6,6 +12,13 @@ import { CaptureReader } from '../../../src/decode/capture.js';
 import { PacketDecoder } from '../../../src/decode/packet.js';
 import { LT, buildPcap, buildPcapng, ipPacket, linkFrame, type TcpPacketSpec } from '../../support/capture-builder.js';
 import { encapsulate, fragmentIp, type TunnelSpec } from '../../support/tunnel-builder.js';
+
+/** A fixed seed: a failure is reproducible as is (fast-check prints the path to shrink from). */
+const SEED = 20240902;
+/** Cases every run of this file tries at least, in all. */
+const MIN_CASES = 1000;
+/** Cases tried so far, over the properties of this file. */
+let cases = 0;
 
 const LINK_TYPES = [LT.ETHERNET, LT.LINUX_SLL, LT.LINUX_SLL2, LT.NULL, LT.LOOP, LT.RAW, 228, 229] as const;
 /** The link types off the fast path (decode/link-other.ts, link-wlan.ts). */
@@ -123,13 +136,16 @@ function expectedFailure(error: unknown): boolean {
   return error instanceof NotACaptureError || error instanceof MalformedCaptureError;
 }
 
-test('fuzz: mutated and truncated captures never throw anything but NotACaptureError / MalformedCaptureError', () => {
+test('fuzz: mutated and truncated captures never throw anything but NotACaptureError / MalformedCaptureError', (t) => {
+  let runs = 0;
+  let failed = 0;
   fc.assert(
     fc.property(
       captureArb,
       fc.array(mutationArb, { minLength: 1, maxLength: 6 }),
       fc.integer({ min: 1, max: 200 }),
       (capture, mutations, chunkSize) => {
+        runs++;
         const bytes = mutate(capture, mutations);
         try {
           const frames = readAndDecode(bytes, chunkSize);
@@ -137,14 +153,19 @@ test('fuzz: mutated and truncated captures never throw anything but NotACaptureE
           assert.ok(frames <= bytes.length / 12);
         } catch (error) {
           if (!expectedFailure(error)) throw error;
+          failed++;
         }
       },
     ),
-    { numRuns: 1000 },
+    { numRuns: 1000, seed: SEED },
   );
+  t.diagnostic(`${runs} runs, ${failed} of them a capture error`);
+  assert.equal(runs, 1000);
+  cases += runs;
 });
 
-test('fuzz: random bytes after a valid magic number never crash or hang', () => {
+test('fuzz: random bytes after a valid magic number never crash or hang', (t) => {
+  let runs = 0;
   const magics = [
     [0xd4, 0xc3, 0xb2, 0xa1],
     [0xa1, 0xb2, 0xc3, 0xd4],
@@ -157,6 +178,7 @@ test('fuzz: random bytes after a valid magic number never crash or hang', () => 
       fc.uint8Array({ maxLength: 600 }),
       fc.integer({ min: 1, max: 64 }),
       (magic, rest, chunkSize) => {
+        runs++;
         const bytes = Uint8Array.from([...magic, ...rest]);
         try {
           readAndDecode(bytes, chunkSize);
@@ -165,11 +187,14 @@ test('fuzz: random bytes after a valid magic number never crash or hang', () => 
         }
       },
     ),
-    { numRuns: 400 },
+    { numRuns: 400, seed: SEED },
   );
+  t.diagnostic(`${runs} runs`);
+  assert.equal(runs, 400);
+  cases += runs;
 });
 
-test('fuzz: the packet decoder takes any bytes on any link type', () => {
+test('fuzz: the packet decoder takes any bytes on any link type', (t) => {
   const decoder = new PacketDecoder();
   fc.assert(
     fc.property(
@@ -180,9 +205,11 @@ test('fuzz: the packet decoder takes any bytes on any link type', () => {
         if (p) assert.ok(p.payload.length <= p.payloadLength);
       },
     ),
-    { numRuns: 2000 },
+    { numRuns: 2000, seed: SEED },
   );
   assert.equal(decoder.stats.frames, 2000);
+  t.diagnostic(`${decoder.stats.frames} runs, ${decoder.stats.tcp} frames decoded as TCP`);
+  cases += decoder.stats.frames;
 });
 
 const tunnelArb: fc.Arbitrary<TunnelSpec> = fc.oneof(
@@ -208,7 +235,8 @@ const tunnelArb: fc.Arbitrary<TunnelSpec> = fc.oneof(
   fc.constant({ kind: 'erspan', src: '192.0.2.1', dst: '192.0.2.2', session: 3 } as const),
 );
 
-test('fuzz: other link types, tunnels and fragments, mutated: never a throw, every frame counted once', () => {
+test('fuzz: other link types, tunnels and fragments, mutated: never a throw, every frame counted once', (t) => {
+  let runs = 0;
   fc.assert(
     fc.property(
       fc.array(
@@ -222,6 +250,7 @@ test('fuzz: other link types, tunnels and fragments, mutated: never a throw, eve
         { minLength: 1, maxLength: 6 },
       ),
       (frames) => {
+        runs++;
         const decoder = new PacketDecoder();
         for (const f of frames) {
           const ip = encapsulate(ipPacket(f.packet), f.tunnels);
@@ -246,6 +275,14 @@ test('fuzz: other link types, tunnels and fragments, mutated: never a throw, eve
         assert.ok(s.tunnelled <= s.tcp);
       },
     ),
-    { numRuns: 300 },
+    { numRuns: 300, seed: SEED },
   );
+  t.diagnostic(`${runs} runs`);
+  assert.equal(runs, 300);
+  cases += runs;
+});
+
+test(`fuzz: the capture reader, the packet decoder, link types and tunnels, at least ${MIN_CASES} cases in all`, (t) => {
+  t.diagnostic(`${cases} fuzz cases tried in all`);
+  assert.ok(cases >= MIN_CASES, `${cases} cases`);
 });

@@ -113,3 +113,35 @@ test('tuple table: replace() files another entry under the same tuple, wherever 
   for (const m of markers.values()) table.remove(m);
   all.forEach((t, i) => assert.equal(table.find(t.a, t.ap, t.b, t.bp), i % 2 === 0 ? null : entries[i]!));
 });
+
+test('tuple table: an address is forgotten with the last entry that uses it; its id serves another', () => {
+  const table = new TupleTable<Entry>();
+  const add = (a: string, ap: number, b: string, bp: number, name: string): Entry => {
+    assert.equal(table.find(a, ap, b, bp), null);
+    const e = new Entry(name);
+    table.add(e);
+    return e;
+  };
+  // A flood from random sources: each address used by one entry, then gone.
+  const server = '198.19.0.1';
+  for (let i = 0; i < 10_000; i++) {
+    const e = add(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 1024 + (i % 60000), server, 80, String(i));
+    if (i >= 100) table.remove(e);
+    else assert.equal(table.addresses, i + 2, 'the server and each source');
+  }
+  assert.equal(table.addresses, 101, 'the server and the 100 sources still filed');
+  // Ids freed and taken again by other addresses: every tuple still finds its own entry only.
+  const kept = add('192.0.2.7', 5000, server, 80, 'new');
+  for (let i = 0; i < 100; i++) {
+    const a = `10.0.0.${i}`;
+    assert.equal(table.find(server, 80, a, 1024 + i)?.name, String(i));
+    assert.equal(table.find(a, 1024 + i + 1, server, 80), null);
+  }
+  assert.equal(table.find(server, 80, '192.0.2.7', 5000), kept);
+  assert.equal(table.find('10.0.1.0', 1024 + 256, server, 80), null, 'a forgotten address finds nothing');
+  // A self-connection uses its address twice.
+  const self = add('127.0.0.1', 40000, '127.0.0.1', 40001, 'self');
+  table.remove(self);
+  assert.equal(table.find('127.0.0.1', 40000, '127.0.0.1', 40001), null);
+  assert.equal(table.addresses, 102);
+});
