@@ -19,6 +19,7 @@ import type { ConnectionRecord, HttpEvidence, Warning } from '../model/report.js
 import type { Micros } from '../model/time.js';
 import { BUILT_IN_STREAMS } from './streams/index.js';
 import { TcpConnection, type ConnectionContext, type Peer } from './tcp/connection.js';
+import { PendingHandshake } from './tcp/handshake.js';
 import { HoldBudget } from './tcp/reassembly.js';
 import { ConnectionTable, HANDSHAKE_IDLE_US, MAX_HANDSHAKES } from './tcp/table.js';
 
@@ -138,7 +139,9 @@ export class ConnectionTracker {
     const slot = this.table.find(p);
     const isSyn = (p.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
     let conn: TcpConnection | null;
-    if (slot !== null && slot.retiredTuple) {
+    if (slot === null) {
+      conn = null;
+    } else if (slot.retiredTuple) {
       // Its connection is finished: a late packet of it, unless a SYN opens a new one.
       if (!isSyn) {
         this.late++;
@@ -146,6 +149,10 @@ export class ConnectionTracker {
       }
       this.table.reopen(slot);
       conn = null;
+    } else if (slot.pendingHandshake) {
+      // Seen only in its first segment so far: the same again, or the connection opens for this one.
+      if (slot.repeated(p)) return;
+      conn = this.table.open(slot, this.context);
     } else {
       conn = slot;
     }
@@ -153,12 +160,19 @@ export class ConnectionTracker {
       this.retire(conn, false);
       conn = null;
     }
-    let opened = false;
     if (conn === null) {
-      conn = new TcpConnection(this.nextId++, p, this.context);
-      this.table.add(conn);
+      const id = this.nextId++;
       this.open++;
-      opened = true;
+      if (PendingHandshake.accepts(p)) {
+        // A SYN (or SYN/ACK) alone: held small until an answer comes (tcp/handshake.ts).
+        const pending = new PendingHandshake(id, p);
+        this.table.add(pending);
+        if (pending.isSyn) this.syns++;
+        if (this.table.handshaking(pending, this.now)) this.expireHandshakes();
+        return;
+      }
+      conn = new TcpConnection(id, p, this.context);
+      this.table.add(conn);
     }
     const wasClosed = conn.closed;
     const hadSyn = conn.synSeen;
@@ -166,8 +180,9 @@ export class ConnectionTracker {
     conn.packet(p);
     if (!hadSyn && conn.synSeen) this.syns++;
     if (conn.inHandshake) {
-      if (opened && this.table.handshaking(conn, this.now)) this.expireHandshakes();
-    } else if (wasInHandshake && !opened) {
+      // Still only SYNs and SYN/ACKs (a SYN/ACK after its SYN): it waits for an answer.
+      if (!this.table.inHandshakeQueue(conn) && this.table.handshaking(conn, this.now)) this.expireHandshakes();
+    } else if (wasInHandshake) {
       this.table.handshakeDone(conn);
     }
     if (this.budget.over) this.shed();
@@ -182,7 +197,7 @@ export class ConnectionTracker {
    * retired now, in id order, its record handed over. The tracker can go on receiving packets.
    */
   end(): void {
-    for (const conn of this.table.connections()) this.retire(conn, false);
+    for (const conn of this.table.connections()) this.retire(this.table.whole(conn, this.context), false);
   }
 
   /**
@@ -193,7 +208,8 @@ export class ConnectionTracker {
     const connections: ConnectionRecord[] = this.kept === null ? [] : this.kept.slice();
     const warnings: Warning[] = [];
     let lost = this.retiredLostBytes;
-    for (const conn of this.table.connections()) {
+    for (const live of this.table.connections()) {
+      const conn = this.table.whole(live, this.context);
       conn.giveUpHoles();
       connections.push(conn.record());
       lost += conn.lostBytes;
@@ -232,19 +248,18 @@ export class ConnectionTracker {
    */
   private expireHandshakes(): void {
     const now = this.now;
-    for (let conn = this.table.nextHandshakeDue(now); conn !== null; conn = this.table.nextHandshakeDue(now)) {
-      const idle = now - conn.lastPacket;
-      if (idle >= HANDSHAKE_IDLE_US) {
-        conn.expire(idle, false);
-        this.retire(conn, true);
-      } else if (conn.expiresAt > now) {
-        // Taken out before its time: more than MAX_HANDSHAKES wait.
-        this.handshakesCut++;
-        conn.expire(idle, true);
-        this.retire(conn, false);
-      } else {
-        this.table.waitAgain(conn, now);
+    for (let due = this.table.nextHandshakeDue(now); due !== null; due = this.table.nextHandshakeDue(now)) {
+      const idle = now - due.lastPacket;
+      // Taken out before its time: more than MAX_HANDSHAKES wait.
+      const early = idle < HANDSHAKE_IDLE_US && due.expiresAt > now;
+      if (idle < HANDSHAKE_IDLE_US && !early) {
+        this.table.waitAgain(due, now);
+        continue;
       }
+      if (early) this.handshakesCut++;
+      const conn = this.table.whole(due, this.context);
+      conn.expire(idle, early);
+      this.retire(conn, !early);
     }
   }
 

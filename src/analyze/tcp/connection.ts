@@ -72,6 +72,7 @@ export class Peer implements FlowSink {
 
 export class TcpConnection implements TupleEntry<Slot>, Expiring {
   readonly retiredTuple = false;
+  readonly pendingHandshake = false;
   // Where the connection table files it: its 4-tuple (either way round), its wait once closed.
   tupleLo = 0;
   tupleHi = 0;

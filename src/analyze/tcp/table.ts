@@ -19,8 +19,9 @@
  */
 import type { TcpPacket } from '../../model/packet.js';
 import type { Micros } from '../../model/time.js';
-import type { TcpConnection } from './connection.js';
+import type { ConnectionContext, TcpConnection } from './connection.js';
 import { ExpiryQueue, type Expiring } from './expiry-queue.js';
+import type { PendingHandshake } from './handshake.js';
 import { TupleTable, type TupleEntry } from './tuple-table.js';
 
 /**
@@ -55,12 +56,16 @@ export const HANDSHAKE_IDLE_US: Micros = 127_000_000;
  */
 export const MAX_HANDSHAKES = 2048;
 
-/** What is filed under a 4-tuple: a connection, or the mark of a retired one. */
-export type Slot = TcpConnection | RetiredTuple;
+/** What is filed under a 4-tuple: a connection, one seen only in its first segment, or the mark of a retired one. */
+export type Slot = TcpConnection | PendingHandshake | RetiredTuple;
+
+/** A connection not retired yet: whole, or still only its first segment (tcp/handshake.ts). */
+export type LiveConnection = TcpConnection | PendingHandshake;
 
 /** Left in the table where a finished connection was: its late packets are not a new connection. */
 export class RetiredTuple implements TupleEntry<Slot>, Expiring {
   readonly retiredTuple = true;
+  readonly pendingHandshake = false;
   tupleLo = 0;
   tupleHi = 0;
   tupleHash = 0;
@@ -75,13 +80,13 @@ export class ConnectionTable {
   /** The latest connection on each 4-tuple (an earlier one is retired by a new SYN), or its mark. */
   private readonly tuples = new TupleTable<Slot>();
   /** Connections not retired yet, by id (a Map keeps insertion order: id order). */
-  private readonly live = new Map<number, TcpConnection>();
+  private readonly live = new Map<number, LiveConnection>();
   /** Closed connections waiting for packets still in flight, in order of closing. */
   private readonly lingering = new ExpiryQueue<TcpConnection>(CLOSED_LINGER_US, MAX_LINGERING);
   /** Retired 4-tuples still remembered, oldest first (never cancelled: a reopened one just expires). */
   private readonly retired = new ExpiryQueue<RetiredTuple>(RETIRED_TUPLE_US, MAX_RETIRED_TUPLES);
   /** Connections in their handshake (only SYN, SYN/ACK seen), oldest check first (strict: a flood is bounded). */
-  private readonly handshakes = new ExpiryQueue<TcpConnection>(HANDSHAKE_IDLE_US, MAX_HANDSHAKES, {
+  private readonly handshakes = new ExpiryQueue<LiveConnection>(HANDSHAKE_IDLE_US, MAX_HANDSHAKES, {
     strictMax: true,
   });
 
@@ -95,7 +100,7 @@ export class ConnectionTable {
   }
 
   /** The connections not retired yet, in id order. */
-  connections(): IterableIterator<TcpConnection> {
+  connections(): IterableIterator<LiveConnection> {
     return this.live.values();
   }
 
@@ -105,9 +110,27 @@ export class ConnectionTable {
   }
 
   /** Files a new connection under the 4-tuple of the last find(), which found nothing (or a mark taken out). */
-  add(conn: TcpConnection): void {
+  add(conn: LiveConnection): void {
     this.tuples.add(conn);
     this.live.set(conn.id, conn);
+  }
+
+  /**
+   * Opens a connection seen so far only in its first segment (PendingHandshake.open) in its place:
+   * same 4-tuple, same id (and so the same place in id order). No longer waiting for an answer
+   * there: the caller queues the connection again if it still waits for one.
+   */
+  open(pending: PendingHandshake, context: ConnectionContext): TcpConnection {
+    const conn = pending.open(context);
+    this.tuples.replace(pending, conn);
+    this.live.set(conn.id, conn);
+    this.handshakes.cancel(pending);
+    return conn;
+  }
+
+  /** A connection not retired yet, whole (opened in its place if it was still its first segment). */
+  whole(conn: LiveConnection, context: ConnectionContext): TcpConnection {
+    return conn.pendingHandshake ? this.open(conn, context) : conn;
   }
 
   /** A SYN opens a new connection on a retired 4-tuple: its mark goes. */
@@ -119,8 +142,13 @@ export class ConnectionTable {
    * `conn` is new and in its handshake: it waits for an answer (HANDSHAKE_IDLE_US). True when more
    * than MAX_HANDSHAKES wait: expire some (nextHandshakeDue).
    */
-  handshaking(conn: TcpConnection, now: Micros): boolean {
+  handshaking(conn: LiveConnection, now: Micros): boolean {
     return this.handshakes.push(conn, now);
+  }
+
+  /** `conn` waits for an answer (handshaking, not expired, cancelled or opened since). */
+  inHandshakeQueue(conn: LiveConnection): boolean {
+    return this.handshakes.has(conn);
   }
 
   /** `conn` is past its handshake (or closed): it no longer waits for an answer. */
@@ -137,12 +165,12 @@ export class ConnectionTable {
    * The next connection in its handshake to look at, at `now`: its wait is over (expire it if idle
    * for HANDSHAKE_IDLE_US, else waitAgain()), or more than MAX_HANDSHAKES wait (expire it). Or null.
    */
-  nextHandshakeDue(now: Micros): TcpConnection | null {
+  nextHandshakeDue(now: Micros): LiveConnection | null {
     return this.handshakes.take(now);
   }
 
   /** A handshake taken out by nextHandshakeDue had a packet since it was queued: it waits again from `now`. */
-  waitAgain(conn: TcpConnection, now: Micros): void {
+  waitAgain(conn: LiveConnection, now: Micros): void {
     this.handshakes.push(conn, now);
   }
 

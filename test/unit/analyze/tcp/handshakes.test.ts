@@ -182,3 +182,32 @@ test('handshakes: one given up early and answered after all: the rest of it is s
   assert.equal(answered.responses, 1);
   assert.equal(tracker.result().warnings[0]!.code, 'KAL_WARN_HANDSHAKES_CUT');
 });
+
+test('handshakes: a SYN repeated out of order, a SYN/ACK seen before its SYN: records as of whole connections', () => {
+  // Retransmissions captured out of order: the connection starts at the earliest, ends at the latest.
+  const c = new Conversation(client(1), SERVER, { start: T0 });
+  c.syn({ ts: T0 + 2 * SECOND });
+  c.syn({ ts: T0 + SECOND, seq: c.isn.client, advance: false });
+  c.syn({ ts: T0 + 3 * SECOND, seq: c.isn.client, advance: false });
+  const { records } = track(c.packets);
+  assert.equal(records.length, 1);
+  assert.equal(records[0]!.start, (T0 + SECOND) / 1000);
+  assert.equal(records[0]!.end, (T0 + 3 * SECOND) / 1000);
+  assert.deepEqual(records[0]!.notes, ['SYN sent 3 times']);
+  assert.equal(records[0]!.startedBefore, false);
+
+  // `-i any` on several CPUs: the SYN/ACK first, then its SYN, then the rest.
+  const r = new Conversation(client(2), SERVER, { start: T0 });
+  r.handshake();
+  r.send('client', httpGet(), { ack: true });
+  r.send('server', httpResponse(200, 'ok'), { ack: true });
+  r.close('client');
+  const [syn, synAck, ...rest] = r.packets;
+  const swapped = track([{ ...synAck!, ts: syn!.ts }, { ...syn!, ts: synAck!.ts }, ...rest]);
+  assert.equal(swapped.records.length, 1);
+  assert.equal(swapped.tracker.result().syns, 1);
+  assert.deepEqual(swapped.records[0]!.client, client(2));
+  assert.equal(swapped.records[0]!.startedBefore, false);
+  assert.equal(swapped.records[0]!.requests, 1);
+  assert.equal(swapped.records[0]!.timeWait, 'client');
+});
