@@ -54,7 +54,7 @@ export class Http1Counter implements Http1Events {
     tally.statusCodes.push(r.status);
     if (r.cut === true) {
       tally.partialResponses = (tally.partialResponses ?? 0) + 1;
-      // Its end was not captured: no idle gap is measured from it (nor from an earlier one).
+      // Its end comes later, if ever (see decode/http1.ts): until then no gap is measured from an earlier one.
       this.lastResponseEnd = null;
     }
     if (!r.keepAlive) this.totals.serverClose++;

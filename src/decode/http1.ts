@@ -87,7 +87,10 @@ export interface HttpResponseInfo {
   request: HttpRequestInfo | null;
   /** 1xx other than 101: an interim response, followed by the final one (RFC 9110 15.2). */
   informational: boolean;
-  /** As for requests: the head was cut after the status code; no responseEnd follows. */
+  /**
+   * As for requests: the head was cut after the status code. Its responseEnd comes when the next
+   * request or response (or the server's FIN) shows it was over, at the time of its last bytes.
+   */
   cut?: boolean;
 }
 
@@ -308,6 +311,12 @@ class Direction {
 
   /** Server: the final response whose body is being read (for responseEnd). */
   response: HttpResponseInfo | null = null;
+  /**
+   * Server, ST_RESYNC: the cut response whose end is looked for, and the time of its side's latest
+   * bytes (captured or not): its end, once a request or another response shows it was over.
+   */
+  cutResponse: HttpResponseInfo | null = null;
+  lastTs = 0;
   /** Client: the current request asks to switch protocols (Upgrade field or CONNECT). */
   asksSwitch = false;
   /** Client: switch to opaque when the current request body ends (101 came before it did). */
@@ -443,6 +452,7 @@ export class Http1Connection {
         break;
       case ST_RESYNC:
         d.remaining -= Math.min(d.remaining, length);
+        d.lastTs = ts;
         break;
       case ST_WAIT_ANSWER:
         if (d.heldStart < 0) d.heldStart = d.pos;
@@ -515,9 +525,11 @@ export class Http1Connection {
         case ST_RESYNC:
           // Only a chunk's first byte may begin the next message (see the header).
           if (i === 0 && d.remaining === 0 && this.startsMessage(d, chunk)) {
+            this.cutResponseEnd();
             this.startBlock(d, ST_HEAD, 0);
           } else {
             d.remaining -= Math.min(d.remaining, end - i);
+            d.lastTs = ts;
             i = end;
           }
           break;
@@ -776,6 +788,8 @@ export class Http1Connection {
     d.switchAfterBody = false;
     this._requests++;
     this.enqueue(info, kind);
+    // A sequential client asks again once the answer is over: a cut answer ended with its last bytes.
+    this.cutResponseEnd();
     this.events.request?.(info);
     if (cut) {
       // Its body (if any) follows the rest of the head: at least its Content-Length, when captured.
@@ -869,8 +883,9 @@ export class Http1Connection {
 
     this.events.response?.(info);
     if (cut) {
-      d.response = null;
       this.resync(d, body === ST_BODY ? d.contentLength : 0);
+      d.cutResponse = info;
+      d.lastTs = ts;
     } else if (body === ST_STOPPED) {
       this.lose(d, 'invalid Content-Length', d.pos + next);
     } else if (body === ST_CHUNK_SIZE) {
@@ -965,6 +980,18 @@ export class Http1Connection {
     d.remaining = atLeast;
     d.lineLength = 0;
     if (d === this.s) d.response = null;
+  }
+
+  /**
+   * A cut response's end was not captured: once the next request or response shows it was over, it
+   * is taken to have ended with the server's last bytes before (responseEnd at their time).
+   */
+  private cutResponseEnd(): void {
+    const s = this.s;
+    const response = s.cutResponse;
+    if (response === null) return;
+    s.cutResponse = null;
+    this.events.responseEnd?.(response, s.lastTs);
   }
 
   /** A chunk of `d` starts with a start line of that side. */
@@ -1128,6 +1155,7 @@ export class Http1Connection {
 
   /** The stream of `d` ended: complete a close-delimited body, or note a message cut short. */
   private finish(d: Direction, ts: number): void {
+    if (d === this.s) this.cutResponseEnd();
     switch (d.state) {
       case ST_CLOSE_BODY:
         this.messageEnd(d, ts);

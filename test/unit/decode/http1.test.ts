@@ -692,6 +692,8 @@ describe('gaps', () => {
     assert.deepEqual(inHead.log, [
       'request GET / HTTP/1.1 keepAlive=true connection=- cut @1',
       'response 200 HTTP/1.1 keepAlive=true connection=- for=GET / cut @4',
+      // Its end: the server's last bytes before the next request.
+      'responseEnd 200 for=GET / @4',
       'request GET /b HTTP/1.1 keepAlive=true connection=- @5',
       'requestEnd @5',
       'response 200 HTTP/1.1 keepAlive=true connection=- for=GET /b @6',
@@ -713,6 +715,7 @@ describe('gaps', () => {
     assert.deepEqual(log, [
       'request DELETE /items/4 HTTP/ keepAlive=true connection=- cut @1',
       'response 404 HTTP/1.0 keepAlive=true connection=- for=DELETE /items/4 cut @3',
+      'responseEnd 404 for=DELETE /items/4 @3',
       'request PATCH  HTTP/ keepAlive=true connection=- cut @5',
       'response 204 HTTP/1.1 keepAlive=true connection=- for=PATCH  cut @7',
     ]);
