@@ -12,8 +12,14 @@ import type { Http1Events, HttpRequestInfo, HttpResponseInfo } from '../decode/h
 import type { ConnectionRecord, HttpEvidence, Side } from '../model/report.js';
 import { toMillis, type Micros } from '../model/time.js';
 
-/** What the counter counts into: these fields of a connection record. */
-export type HttpTally = Pick<ConnectionRecord, 'requests' | 'responses' | 'statusCodes' | 'idleGapsMs' | 'notes'>;
+/**
+ * What the counter counts into: these fields of a connection record (`partialRequests` and
+ * `partialResponses` are set on the first message a capture held only in part).
+ */
+export type HttpTally = Pick<
+  ConnectionRecord,
+  'requests' | 'responses' | 'statusCodes' | 'idleGapsMs' | 'notes' | 'partialRequests' | 'partialResponses'
+>;
 
 export class Http1Counter implements Http1Events {
   /** End of the last final response (when its body was complete), to measure the idle gap before the next request. */
@@ -35,6 +41,7 @@ export class Http1Counter implements Http1Events {
   request(r: HttpRequestInfo): void {
     const tally = this.tally;
     tally.requests++;
+    if (r.cut === true) tally.partialRequests = (tally.partialRequests ?? 0) + 1;
     if (this.lastResponseEnd !== null) tally.idleGapsMs.push(Math.max(0, toMillis(r.ts - this.lastResponseEnd)));
     if (!r.keepAlive) this.totals.clientClose++;
   }
@@ -45,6 +52,11 @@ export class Http1Counter implements Http1Events {
     const tally = this.tally;
     tally.responses++;
     tally.statusCodes.push(r.status);
+    if (r.cut === true) {
+      tally.partialResponses = (tally.partialResponses ?? 0) + 1;
+      // Its end comes later, if ever (see decode/http1.ts): until then no gap is measured from an earlier one.
+      this.lastResponseEnd = null;
+    }
     if (!r.keepAlive) this.totals.serverClose++;
   }
 
@@ -55,6 +67,13 @@ export class Http1Counter implements Http1Events {
   lost(side: Side, reason: string, atByte: number): void {
     this.framingLost = true;
     if (this.noteLosses) this.tally.notes.push(`HTTP framing of the ${side}'s bytes lost at byte ${atByte}: ${reason}`);
+  }
+
+  /** A message whose head was whole lost bytes of its body (decode/http1.ts `cut`). */
+  cut(side: Side): void {
+    const tally = this.tally;
+    if (side === 'client') tally.partialRequests = (tally.partialRequests ?? 0) + 1;
+    else tally.partialResponses = (tally.partialResponses ?? 0) + 1;
   }
 
   upgrade(side: Side): void {

@@ -21,6 +21,8 @@ export class TotalsAccumulator {
   private connections = 0;
   private requests = 0;
   private responses = 0;
+  private partialRequests = 0;
+  private partialResponses = 0;
   private reusedRequests = 0;
   private resets = 0;
   private withRequests = 0;
@@ -34,6 +36,8 @@ export class TotalsAccumulator {
     this.connections++;
     this.requests += c.requests;
     this.responses += c.responses;
+    this.partialRequests += c.partialRequests ?? 0;
+    this.partialResponses += c.partialResponses ?? 0;
     if (c.requests > 0) {
       this.withRequests++;
       this.reusedRequests += c.requests - 1;
@@ -53,7 +57,7 @@ export class TotalsAccumulator {
    * see SYNs (the wire can; the server and the kernel cannot).
    */
   totals(syns: number | null): Totals {
-    return {
+    const totals: Totals = {
       connections: this.connections,
       syns,
       requests: this.requests,
@@ -67,6 +71,10 @@ export class TotalsAccumulator {
       resetsBy: { ...this.resetsBy },
       timeWait: { ...this.timeWait },
     };
+    // Only captures cut short have them: absent otherwise, as the schema says.
+    if (this.partialRequests > 0) totals.partialRequests = this.partialRequests;
+    if (this.partialResponses > 0) totals.partialResponses = this.partialResponses;
+    return totals;
   }
 
   private requestsPerConnection(): Distribution | null {

@@ -22,6 +22,7 @@ import { TcpConnection, type ConnectionContext, type Peer } from './tcp/connecti
 import { PendingHandshake } from './tcp/handshake.js';
 import { HoldBudget } from './tcp/reassembly.js';
 import { ConnectionTable, HANDSHAKE_IDLE_US, MAX_HANDSHAKES } from './tcp/table.js';
+import { plural } from '../util/text.js';
 
 export interface TrackerOptions {
   /** Ports known to be server ports: decides client and server for connections seen without a SYN. */
@@ -71,6 +72,9 @@ export class ConnectionTracker {
   private open = 0;
   /** Payload bytes lost by the retired connections (result() adds the live ones'). */
   private retiredLostBytes = 0;
+  /** HTTP messages the retired connections' capture held only in part (result() adds the live ones'). */
+  private retiredPartialRequests = 0;
+  private retiredPartialResponses = 0;
   /** Handshakes expired before HANDSHAKE_IDLE_US because more than MAX_HANDSHAKES waited. */
   private handshakesCut = 0;
 
@@ -208,11 +212,16 @@ export class ConnectionTracker {
     const connections: ConnectionRecord[] = this.kept === null ? [] : this.kept.slice();
     const warnings: Warning[] = [];
     let lost = this.retiredLostBytes;
+    let partialRequests = this.retiredPartialRequests;
+    let partialResponses = this.retiredPartialResponses;
     for (const live of this.table.connections()) {
       const conn = this.table.whole(live, this.context);
       conn.giveUpHoles();
-      connections.push(conn.record());
+      const record = conn.record();
+      connections.push(record);
       lost += conn.lostBytes;
+      partialRequests += record.partialRequests ?? 0;
+      partialResponses += record.partialResponses ?? 0;
     }
     // Retired records came in the order their connections finished.
     connections.sort((a, b) => a.id - b.id);
@@ -230,6 +239,15 @@ export class ConnectionTracker {
         message:
           `${lost} bytes of TCP payload were not captured (snap length or dropped packets); ` +
           'counts around them may be incomplete',
+      });
+    }
+    if (partialRequests + partialResponses > 0) {
+      warnings.push({
+        code: 'KAL_WARN_PARTIAL_MESSAGES',
+        message:
+          `${plural(partialRequests, 'request')} and ${plural(partialResponses, 'response')} were captured ` +
+          'only in part (snap length or dropped packets): each is counted from its start line, the rest of it ' +
+          '(its body, or more) was not captured; a message whose start line was not captured is not counted',
       });
     }
     return { connections, syns: this.syns, http: { ...this.http }, warnings };
@@ -272,7 +290,10 @@ export class ConnectionTracker {
     if (!conn.closed) this.open--;
     conn.retire();
     this.retiredLostBytes += conn.lostBytes;
-    this.sink(conn.record());
+    const record = conn.record();
+    this.retiredPartialRequests += record.partialRequests ?? 0;
+    this.retiredPartialResponses += record.partialResponses ?? 0;
+    this.sink(record);
   }
 
   /** Over the global limit: give up the oldest holes until the held bytes fit again. */

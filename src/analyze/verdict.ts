@@ -22,9 +22,29 @@ export interface VerdictContext {
 
 /**
  * One line in plain words that explains what the connections show and, where the evidence allows,
- * why. The rules go from the most specific cause to the most generic description.
+ * why. The rules go from the most specific cause to the most generic description. When the counts
+ * rest on messages a capture held only in part (cut by the snap length), the line says how many.
  */
 export function decideVerdict(observers: readonly ObserverReport[], ctx: VerdictContext = {}): Verdict {
+  const verdict = verdictFromCounts(observers, ctx);
+  const t = primaryObserver(observers)?.totals;
+  const partial = partialMessages(t);
+  if (partial === null || verdict.code === 'incomplete' || verdict.code === 'no-traffic') return verdict;
+  return { code: verdict.code, summary: `${verdict.summary}; counts rest on partial messages (${partial})` };
+}
+
+/** "200 of 200 requests and 200 of 200 responses captured only in part", or null when none was. */
+function partialMessages(t: ObserverReport['totals'] | undefined): string | null {
+  const requests = t?.partialRequests ?? 0;
+  const responses = t?.partialResponses ?? 0;
+  if (t === undefined || requests + responses === 0) return null;
+  const parts: string[] = [];
+  if (requests > 0) parts.push(`${requests} of ${plural(t.requests, 'request')}`);
+  if (responses > 0) parts.push(`${responses} of ${plural(t.responses, 'response')}`);
+  return `${parts.join(' and ')} captured only in part`;
+}
+
+function verdictFromCounts(observers: readonly ObserverReport[], ctx: VerdictContext): Verdict {
   const primary = primaryObserver(observers);
   const t = primary?.totals;
   const connections = t?.connections ?? 0;

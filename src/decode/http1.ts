@@ -36,6 +36,14 @@
  *    opaque, a refusal frames them as HTTP/1.x (with their own timestamps).
  *  - A final response with no request to pair (client bytes lost) is framed as if it answered a GET,
  *    and the next request is taken as already answered, so later pairs stay aligned.
+ *  - Bytes a capture did not hold (`gap`, e.g. a snap length of 96 bytes keeps 30 bytes of each
+ *    segment's payload on loopback) are counted through a body. A head cut after its start line (or
+ *    far enough into it to tell the method, or the status) is still a message: it is reported with
+ *    `cut` set, as tshark shows a cut frame's request. Its end is not known, so that side's next
+ *    message is taken to start at the next chunk (a capture hands one segment per chunk) that begins
+ *    with a start line, as keep-alive clients and servers write each message in segments of its own;
+ *    never before the end of a body whose Content-Length was captured. A body's chunk framing cut
+ *    away ends the message the same way. Nothing is counted of a message whose start was cut away.
  */
 
 import { Buffer } from 'node:buffer';
@@ -45,20 +53,26 @@ import type { Micros } from '../model/time.js';
 export interface HttpRequestInfo {
   /** The method token as sent (methods are case-sensitive, RFC 9110 9.1). */
   method: string;
-  /** The request-target as sent (one char per byte); "" when the option `targets` is false. */
+  /** The request-target as sent (one char per byte, as far as captured); "" when the option `targets` is false. */
   target: string;
-  /** "1.0", "1.1" (or "1.x" for a later minor version). */
+  /** "1.0", "1.1" (or "1.x" for a later minor version); "" when the capture cut the line before it. */
   version: '1.0' | '1.1' | string;
   /** Timestamp of the chunk that completed the request head. */
   ts: Micros;
   /**
    * Effective persistence (RFC 9112 9.3): HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with
    * `Connection: keep-alive`; false when the framing obliges the server to close (RFC 9112 6.1:
-   * Transfer-Encoding with Content-Length, or Transfer-Encoding in HTTP/1.0).
+   * Transfer-Encoding with Content-Length, or Transfer-Encoding in HTTP/1.0). For a `cut` head:
+   * false only when the captured part of it asked to close.
    */
   keepAlive: boolean;
   /** The Connection field value (several fields joined with ", "), or null when absent. */
   connectionHeader: string | null;
+  /**
+   * The head was cut (a gap after its start line, or inside it once the method was told): the fields
+   * after the cut, and the message's end, are not known. Absent where bytes cannot go missing.
+   */
+  cut?: boolean;
 }
 
 export interface HttpResponseInfo {
@@ -73,6 +87,11 @@ export interface HttpResponseInfo {
   request: HttpRequestInfo | null;
   /** 1xx other than 101: an interim response, followed by the final one (RFC 9110 15.2). */
   informational: boolean;
+  /**
+   * As for requests: the head was cut after the status code. Its responseEnd comes when the next
+   * request or response (or the server's FIN) shows it was over, at the time of its last bytes.
+   */
+  cut?: boolean;
 }
 
 export interface Http1Events {
@@ -92,6 +111,11 @@ export interface Http1Events {
    * first byte that could not be framed. Not called for a connection found to be `notHttp`.
    */
   lost?(side: Side, reason: string, atByte: number): void;
+  /**
+   * Bytes of the current message of `side`, whose head was whole, were not captured (`gap`): its body
+   * is seen only in part. Once per message. (A message whose head was cut comes with `cut` set instead.)
+   */
+  cut?(side: Side): void;
 }
 
 export interface Http1Options {
@@ -165,6 +189,8 @@ const DEL = 0x7f;
 const DIGIT_0 = 0x30;
 /** "HTTP/1." — the only major version framed here (RFC 9112 2.3); the minor digit follows it. */
 const HTTP_1_PREFIX = [0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e];
+/** "HTTP/": the start of every HTTP-version (RFC 9112 2.3). */
+const HTTP_NAME = HTTP_1_PREFIX.slice(0, 5);
 /** Length of "HTTP/1.1". */
 const HTTP_VERSION_LENGTH = 8;
 /** Length of "HTTP/1.1 200". */
@@ -218,6 +244,12 @@ const ST_WAIT_ANSWER = 7;
 const ST_OPAQUE = 8;
 /** Framing lost, not HTTP, or the stream ended: ignore everything. */
 const ST_STOPPED = 9;
+/**
+ * The current message's end was not captured (its head or its chunk framing was cut): the next one
+ * starts at a chunk that begins with a start line, once `remaining` bytes (a body length known to be
+ * left) went by.
+ */
+const ST_RESYNC = 10;
 
 // Request kinds that change how the response is framed (kept in the pending queue).
 const KIND_PLAIN = 0;
@@ -261,6 +293,8 @@ class Direction {
   sawCr = false;
   /** The start line of the current head has been read. */
   sawStartLine = false;
+  /** Bytes of the current message were not captured (`cut` was reported). */
+  cut = false;
 
   // Facts of the current head.
   minor = 0;
@@ -277,6 +311,12 @@ class Direction {
 
   /** Server: the final response whose body is being read (for responseEnd). */
   response: HttpResponseInfo | null = null;
+  /**
+   * Server, ST_RESYNC: the cut response whose end is looked for, and the time of its side's latest
+   * bytes (captured or not): its end, once a request or another response shows it was over.
+   */
+  cutResponse: HttpResponseInfo | null = null;
+  lastTs = 0;
   /** Client: the current request asks to switch protocols (Upgrade field or CONNECT). */
   asksSwitch = false;
   /** Client: switch to opaque when the current request body ends (101 came before it did). */
@@ -291,6 +331,7 @@ class Direction {
 
   resetHead(): void {
     this.sawStartLine = false;
+    this.cut = false;
     this.blockBytes = 0;
     this.contentLength = CL_ABSENT;
     this.transferEncoding = false;
@@ -374,14 +415,16 @@ export class Http1Connection {
 
   /**
    * `length` bytes are missing in that direction (capture snap length, lost packets): inside a body
-   * they are counted; anywhere else (a head, a chunk-size line, between messages) framing is lost.
+   * they are counted (the message is `cut`); in a head whose start was captured, or in a body's chunk
+   * framing, the message ends where the next start line begins a chunk (see the header); past the
+   * end of a Content-Length body or between messages, framing is lost.
    */
   gap(side: Side, length: number, ts: Micros): void {
     const d = side === 'client' ? this.c : this.s;
     if (d.ended || !(length > 0)) return;
     switch (d.state) {
       case ST_BODY:
-      case ST_CHUNK_DATA:
+        this.bodyCut(d);
         if (length > d.remaining) {
           this.lose(d, 'bytes missing past the end of a body', d.pos + d.remaining);
         } else {
@@ -389,16 +432,38 @@ export class Http1Connection {
           if (d.remaining === 0) this.dataDone(d, ts);
         }
         break;
+      case ST_CHUNK_DATA:
+        this.bodyCut(d);
+        if (length > d.remaining) {
+          this.resync(d, 0);
+        } else {
+          d.remaining -= length;
+          if (d.remaining === 0) this.dataDone(d, ts);
+        }
+        break;
+      case ST_CHUNK_SIZE:
+      case ST_CHUNK_CRLF:
+      case ST_TRAILERS:
+        this.bodyCut(d);
+        this.resync(d, 0);
+        break;
+      case ST_CLOSE_BODY:
+        this.bodyCut(d);
+        break;
+      case ST_RESYNC:
+        d.remaining -= Math.min(d.remaining, length);
+        d.lastTs = ts;
+        break;
       case ST_WAIT_ANSWER:
         if (d.heldStart < 0) d.heldStart = d.pos;
         d.heldGap = true;
         break;
-      case ST_CLOSE_BODY:
       case ST_OPAQUE:
       case ST_STOPPED:
         break;
       default:
-        this.lose(d, `${length} bytes missing where a head or chunk framing was expected`, d.pos);
+        if (this.headCut(d, ts)) d.remaining -= Math.min(d.remaining, length);
+        else this.lose(d, `${length} bytes missing where a head or chunk framing was expected`, d.pos);
     }
     d.pos += length;
   }
@@ -456,6 +521,17 @@ export class Http1Connection {
         case ST_WAIT_ANSWER:
           this.hold(d, chunk.subarray(i), ts, d.pos + i);
           i = end;
+          break;
+        case ST_RESYNC:
+          // Only a chunk's first byte may begin the next message (see the header).
+          if (i === 0 && d.remaining === 0 && this.startsMessage(d, chunk)) {
+            this.cutResponseEnd();
+            this.startBlock(d, ST_HEAD, 0);
+          } else {
+            d.remaining -= Math.min(d.remaining, end - i);
+            d.lastTs = ts;
+            i = end;
+          }
           break;
         default:
           // ST_CLOSE_BODY, ST_OPAQUE, ST_STOPPED: nothing to frame.
@@ -689,7 +765,8 @@ export class Http1Connection {
     return true;
   }
 
-  private requestHead(ts: number, next: number): void {
+  /** The request head is complete at chunk offset `next`; or `cut` (see headCut). */
+  private requestHead(ts: number, next: number, cut = false): void {
     const d = this.c;
     const framingForcesClose = d.transferEncoding && (d.contentLength !== CL_ABSENT || d.minor === 0);
     const info: HttpRequestInfo = {
@@ -697,8 +774,11 @@ export class Http1Connection {
       target: d.target,
       version: versionString(d.minor),
       ts,
-      keepAlive: isPersistent(d.minor, d.options) && !framingForcesClose,
+      keepAlive: cut
+        ? (d.options & ConnectionOption.CLOSE) === 0
+        : isPersistent(d.minor, d.options) && !framingForcesClose,
       connectionHeader: d.connection,
+      cut,
     };
     const kind =
       (d.method === 'HEAD' ? KIND_HEAD : 0) |
@@ -708,7 +788,14 @@ export class Http1Connection {
     d.switchAfterBody = false;
     this._requests++;
     this.enqueue(info, kind);
+    // A sequential client asks again once the answer is over: a cut answer ended with its last bytes.
+    this.cutResponseEnd();
     this.events.request?.(info);
+    if (cut) {
+      // Its body (if any) follows the rest of the head: at least its Content-Length, when captured.
+      this.resync(d, d.transferEncoding || d.contentLength < 0 ? 0 : d.contentLength);
+      return;
+    }
     // RFC 9112 6.3, for requests: chunked if Transfer-Encoding ends in chunked (it overrides
     // Content-Length); any other Transfer-Encoding cannot be framed (the server answers 400 and
     // closes); else Content-Length; else no body.
@@ -728,7 +815,8 @@ export class Http1Connection {
     }
   }
 
-  private responseHead(ts: number, next: number): void {
+  /** The response head is complete at chunk offset `next`; or `cut` (see headCut). */
+  private responseHead(ts: number, next: number, cut = false): void {
     const d = this.s;
     const status = d.status;
     const informational = status < 200 && status !== STATUS_SWITCHING_PROTOCOLS;
@@ -736,14 +824,21 @@ export class Http1Connection {
       status,
       version: versionString(d.minor),
       ts,
-      keepAlive: isPersistent(d.minor, d.options) && !(d.transferEncoding && d.minor === 0),
+      keepAlive: cut
+        ? (d.options & ConnectionOption.CLOSE) === 0
+        : isPersistent(d.minor, d.options) && !(d.transferEncoding && d.minor === 0),
       connectionHeader: d.connection,
       request: informational ? this.first : null,
       informational,
+      cut,
     };
     if (informational) {
       // Interim: the final response follows, same request (RFC 9110 15.2).
       this.events.response?.(info);
+      if (cut) {
+        this.resync(d, 0);
+        return;
+      }
       this.startBlock(d, ST_HEAD, next);
       d.resetHead();
       return;
@@ -783,10 +878,15 @@ export class Http1Connection {
     else if (d.contentLength === CL_INVALID) body = ST_STOPPED;
     else if (d.contentLength === CL_ABSENT) body = ST_CLOSE_BODY;
     else body = d.contentLength > 0 ? ST_BODY : 0;
-    if (body === ST_CLOSE_BODY) info.keepAlive = false;
+    // A cut head may have had its Content-Length or Transfer-Encoding after the cut.
+    if (body === ST_CLOSE_BODY && !cut) info.keepAlive = false;
 
     this.events.response?.(info);
-    if (body === ST_STOPPED) {
+    if (cut) {
+      this.resync(d, body === ST_BODY ? d.contentLength : 0);
+      d.cutResponse = info;
+      d.lastTs = ts;
+    } else if (body === ST_STOPPED) {
       this.lose(d, 'invalid Content-Length', d.pos + next);
     } else if (body === ST_CHUNK_SIZE) {
       this.startBlock(d, ST_CHUNK_SIZE, next);
@@ -825,6 +925,78 @@ export class Http1Connection {
       d.response = null;
       if (response !== null) this.events.responseEnd?.(response, ts);
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Bytes not captured
+
+  /**
+   * A gap in the head of `d` (ST_HEAD): when its start line was captured far enough to tell the
+   * method (`method SP`) or the status (`HTTP/1.x NNN`), the message is reported, `cut`, and its end
+   * looked for (ST_RESYNC). False when nothing of a message can be told: framing is lost.
+   */
+  private headCut(d: Direction, ts: number): boolean {
+    if (!d.sawStartLine) {
+      if (d.lineLength === 0) return false;
+      const line = d.line!;
+      const end = line[d.lineLength - 1] === CR ? d.lineLength - 1 : d.lineLength;
+      if (d === this.c ? !this.cutRequestLine(line, end) : !this.statusLine(line, 0, end)) return false;
+      d.sawStartLine = true;
+    }
+    d.lineLength = 0;
+    if (d === this.c) this.requestHead(ts, 0, true);
+    else this.responseHead(ts, 0, true);
+    return true;
+  }
+
+  /** A request line cut at `end`: at least `method SP`. Its version, if not captured, is unknown (""). */
+  private cutRequestLine(buf: Uint8Array, end: number): boolean {
+    const sniffed = sniffRequestLine(buf, 0, end);
+    if (sniffed === SNIFF_LINE) return this.requestLine(buf, 0, end);
+    if (sniffed !== 1) return false;
+    const d = this.c;
+    let m = 0;
+    while (buf[m] !== SP) m++;
+    let t = m + 1;
+    while (t < end && buf[t] !== SP) t++;
+    d.method = methodString(buf, 0, m);
+    d.target = this.targets ? latin1(buf, m + 1, t) : '';
+    d.minor = MINOR_UNKNOWN;
+    this.sawRequestLine = true;
+    return true;
+  }
+
+  /** The current message of `d` lost body bytes: reported once per message. */
+  private bodyCut(d: Direction): void {
+    if (d.cut) return;
+    d.cut = true;
+    this.events.cut?.(d.side);
+  }
+
+  /** The current message's end is not known: the next starts at a chunk's start line (see the header). */
+  private resync(d: Direction, atLeast: number): void {
+    d.resetHead();
+    d.state = ST_RESYNC;
+    d.remaining = atLeast;
+    d.lineLength = 0;
+    if (d === this.s) d.response = null;
+  }
+
+  /**
+   * A cut response's end was not captured: once the next request or response shows it was over, it
+   * is taken to have ended with the server's last bytes before (responseEnd at their time).
+   */
+  private cutResponseEnd(): void {
+    const s = this.s;
+    const response = s.cutResponse;
+    if (response === null) return;
+    s.cutResponse = null;
+    this.events.responseEnd?.(response, s.lastTs);
+  }
+
+  /** A chunk of `d` starts with a start line of that side. */
+  private startsMessage(d: Direction, chunk: Uint8Array): boolean {
+    return d === this.c ? looksLikeHttpRequest(chunk) : looksLikeHttpResponse(chunk);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -983,6 +1155,7 @@ export class Http1Connection {
 
   /** The stream of `d` ended: complete a close-delimited body, or note a message cut short. */
   private finish(d: Direction, ts: number): void {
+    if (d === this.s) this.cutResponseEnd();
     switch (d.state) {
       case ST_CLOSE_BODY:
         this.messageEnd(d, ts);
@@ -1098,6 +1271,12 @@ export function looksLikeHttpRequest(bytes: Uint8Array): boolean {
   );
 }
 
+/** Do these first bytes start a status line? "HTTP/" (RFC 9112 4), as tshark tells a response. */
+export function looksLikeHttpResponse(bytes: Uint8Array): boolean {
+  for (let k = 0; k < HTTP_NAME.length; k++) if (bytes[k] !== HTTP_NAME[k]) return false;
+  return true;
+}
+
 function isOws(b: number): boolean {
   return b === SP || b === HTAB;
 }
@@ -1153,8 +1332,11 @@ function methodString(buf: Uint8Array, start: number, end: number): string {
   return latin1(buf, start, end);
 }
 
+/** `Direction.minor` of a request line cut before its version. */
+const MINOR_UNKNOWN = -1;
+
 function versionString(minor: number): string {
-  return minor === 1 ? '1.1' : minor === 0 ? '1.0' : `1.${minor}`;
+  return minor === 1 ? '1.1' : minor === 0 ? '1.0' : minor === MINOR_UNKNOWN ? '' : `1.${minor}`;
 }
 
 /** Bounds of the list element found by nextElement (module scratch, so no allocation per field). */

@@ -30,6 +30,7 @@ export const WARNING_CODES = [
   'KAL_WARN_MALFORMED',
   'KAL_WARN_NO_TCP',
   'KAL_WARN_MISSING_BYTES',
+  'KAL_WARN_PARTIAL_MESSAGES',
   'KAL_WARN_HANDSHAKES_CUT',
   // Live capture (observe/capture.ts).
   'KAL_WARN_CAPTURE_DROPS',
@@ -77,6 +78,13 @@ export interface ConnectionRecord {
   /** HTTP/1.x requests sent and responses received on the connection. */
   requests: number;
   responses: number;
+  /**
+   * Of those, the messages a capture held only in part (absent when none): the snap length or lost
+   * packets cut their head after the start line (counted from it, as tshark does; their end taken
+   * at the next start line), or part of their body.
+   */
+  partialRequests?: number;
+  partialResponses?: number;
   statusCodes: number[];
   /** Idle time between the end of one response and the next request, milliseconds. */
   idleGapsMs: number[];
@@ -109,6 +117,9 @@ export interface Totals {
   syns: number | null;
   requests: number;
   responses: number;
+  /** Of those, the messages captured only in part (ConnectionRecord's; absent when none was). */
+  partialRequests?: number;
+  partialResponses?: number;
   requestsPerConnection: Distribution | null;
   /** Requests that went over a connection which had already carried a request. */
   reusedRequests: number;

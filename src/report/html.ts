@@ -75,7 +75,7 @@ function observerTable(observers: readonly ObserverReport[]): string {
     const t = o.totals;
     const numbers = [
       t.connections,
-      o.seesRequests ? t.requests : '-',
+      o.seesRequests ? `${t.requests}${t.partialRequests ? ` (${t.partialRequests} partial)` : ''}` : '-',
       t.syns ?? '-',
       `${t.closedFirstBy.client}/${t.closedFirstBy.server}`,
       `${t.timeWait.client}/${t.timeWait.server}`,
@@ -126,6 +126,9 @@ function timeline(connections: readonly ConnectionRecord[], observer: string, om
     const tip = [
       `#${c.id} ${formatEndpoint(c.client)} -> ${formatEndpoint(c.server)}`,
       `${c.requests} request(s), statuses ${c.statusCodes.join(' ') || '-'}`,
+      c.partialRequests || c.partialResponses
+        ? `captured only in part: ${c.partialRequests ?? 0} request(s), ${c.partialResponses ?? 0} response(s)`
+        : '',
       c.start !== null && c.end !== null ? `lasted ${formatMs(c.end - c.start)}` : '',
       `first FIN: ${c.closedFirstBy ?? '-'}${c.resetBy ? `, RST by ${c.resetBy}` : ''}`,
       ...(c.notes.length ? [c.notes.join('; ')] : []),

@@ -46,7 +46,8 @@ export function renderTotals(run: RunReport, o: ObserverReport, s: Style = PLAIN
   const rpc = t.requestsPerConnection;
   lines.push(
     `${s.bold('connections')} ${t.connections}${t.syns !== null ? ` (${t.syns} opened with a SYN in view)` : ''}` +
-      `  ${s.bold('requests')} ${t.requests}  ${s.bold('responses')} ${t.responses}`,
+      `  ${s.bold('requests')} ${t.requests}${partial(t.partialRequests)}` +
+      `  ${s.bold('responses')} ${t.responses}${partial(t.partialResponses)}`,
   );
   if (rpc)
     lines.push(
@@ -84,6 +85,11 @@ export function renderTotals(run: RunReport, o: ObserverReport, s: Style = PLAIN
   }
   lines.push(`${s.bold('verdict')} ${run.verdict.summary}`);
   return lines.join('\n');
+}
+
+/** " (12 partial)": messages captured only in part, or nothing when none was. */
+function partial(count: number | undefined): string {
+  return count ? ` (${count} partial)` : '';
 }
 
 function sideCount(counts: { client: number; server: number }): string {
@@ -245,7 +251,7 @@ function connectionRow(c: ConnectionRecord, t0: number): string[] {
     start,
     duration,
     c.handshakeRttMs !== null ? formatMs(c.handshakeRttMs) : '-',
-    String(c.requests),
+    `${c.requests}${partial(c.partialRequests)}`,
     statuses || '-',
     c.idleGapsMs.length > 0 ? formatMs(c.idleGapsMs.reduce((a, b) => Math.max(a, b), 0)) : '-',
     c.closedFirstBy ?? '-',

@@ -66,17 +66,19 @@ export function recorder(log: string[], withTs = true): Http1Events {
     request: (r) =>
       log.push(
         `request ${r.method} ${r.target} HTTP/${r.version} keepAlive=${r.keepAlive} ` +
-          `connection=${r.connectionHeader ?? '-'}${at(r.ts)}`,
+          `connection=${r.connectionHeader ?? '-'}${r.cut === true ? ' cut' : ''}${at(r.ts)}`,
       ),
     requestEnd: (ts) => log.push(`requestEnd${at(ts)}`),
     response: (r: HttpResponseInfo) =>
       log.push(
         `response ${r.status}${r.informational ? ' informational' : ''} HTTP/${r.version} keepAlive=${r.keepAlive} ` +
-          `connection=${r.connectionHeader ?? '-'} for=${describeRequest(r.request)}${at(r.ts)}`,
+          `connection=${r.connectionHeader ?? '-'} for=${describeRequest(r.request)}${r.cut === true ? ' cut' : ''}` +
+          at(r.ts),
       ),
     responseEnd: (r, ts) => log.push(`responseEnd ${r.status} for=${describeRequest(r.request)}${at(ts)}`),
     upgrade: (side, ts) => log.push(`upgrade ${side}${at(ts)}`),
     lost: (side, reason, atByte) => log.push(`lost ${side} at ${atByte}: ${reason}`),
+    cut: (side) => log.push(`cut ${side}`),
   };
 }
 

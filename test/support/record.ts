@@ -31,6 +31,8 @@ export interface RecordOptions {
   iface?: string;
   /** Longest the whole recording may take. */
   timeoutMs?: number;
+  /** tcpdump -s: bytes kept of each frame (default 4096; 96 keeps 30 bytes of a loopback segment's payload). */
+  snaplen?: number;
 }
 
 export interface ToolResult {
@@ -108,7 +110,7 @@ export async function recordTraffic(options: RecordOptions, traffic: () => Promi
     '-B',
     '16384',
     '-s',
-    '4096',
+    String(options.snaplen ?? 4096),
     '-w',
     options.path,
     `tcp port ${options.port}`,

@@ -1,8 +1,12 @@
 /**
  * HTTP/1.x on a connection: the framer (decode/http1.ts) counts into the one HTTP counter
- * (analyze/http1-counter.ts). What a capture adds to the framer's job:
- *  - resuming after loss: once bytes went missing (a capture that dropped packets, a snap length
- *    cutting a head) the framer stops on that side; a later segment that starts with a request line
+ * (analyze/http1-counter.ts). Bytes the capture did not hold (the snap length, lost packets) are
+ * the framer's own job as long as it can tell where messages are: a head cut after its start line
+ * still counts (a partial message) and the next start line of that side picks up. What a capture
+ * adds to the framer's job:
+ *  - resuming after loss: once bytes went missing where nothing of a message can be told (a whole
+ *    head or more lost between messages, a start line cut before its method or status) the framer
+ *    stops on that side; a later segment that starts with a request line
  *    (client) or a status line (server) is where a message begins. With a sequential client the other
  *    side is between messages then, so a new framer starts there and counting goes on into the same
  *    tally. This is what tshark does, segment by segment.
@@ -11,7 +15,7 @@
  *    of them), so it is dropped; what it counted stays in the tally.
  */
 import { Http1Counter } from '../http1-counter.js';
-import { Http1Connection, looksLikeHttpRequest } from '../../decode/http1.js';
+import { Http1Connection, looksLikeHttpRequest, looksLikeHttpResponse } from '../../decode/http1.js';
 import type { ConnectionRecord, Side } from '../../model/report.js';
 import type { Micros } from '../../model/time.js';
 import { notProtocolNote, type Stream, type StreamContext, type StreamKind } from './stream.js';
@@ -19,21 +23,16 @@ import { notProtocolNote, type Stream, type StreamContext, type StreamKind } fro
 /** The analyzer never reads request targets: the framer need not build a string per request. */
 const FRAMER_OPTIONS = { targets: false } as const;
 
-/** "HTTP/": how a status line starts (RFC 9112 section 4). */
-function startsWithHttpVersion(b: Uint8Array): boolean {
-  return b.length >= 5 && b[0] === 0x48 && b[1] === 0x54 && b[2] === 0x54 && b[3] === 0x50 && b[4] === 0x2f;
-}
-
 /** Starts a message of that side: a request line from the client, a status line from the server. */
 function startsMessage(side: Side, bytes: Uint8Array): boolean {
-  return side === 'client' ? looksLikeHttpRequest(bytes) : startsWithHttpVersion(bytes);
+  return side === 'client' ? looksLikeHttpRequest(bytes) : looksLikeHttpResponse(bytes);
 }
 
 export const http1: StreamKind = {
   label: 'HTTP/1.x',
   sniff(payload: Uint8Array): Side | null {
     if (looksLikeHttpRequest(payload)) return 'client';
-    if (startsWithHttpVersion(payload)) return 'server';
+    if (looksLikeHttpResponse(payload)) return 'server';
     return null;
   },
   create(context: StreamContext): Stream {
@@ -45,6 +44,9 @@ export const http1: StreamKind = {
 class Http1Stream implements Stream {
   requests = 0;
   responses = 0;
+  /** Messages captured only in part (set by the counter on the first one). */
+  partialRequests?: number;
+  partialResponses?: number;
   readonly statusCodes: number[] = [];
   readonly idleGapsMs: number[] = [];
   readonly notes: string[] = [];
@@ -107,6 +109,8 @@ class Http1Stream implements Stream {
     record.responses = this.responses;
     record.statusCodes = this.statusCodes.slice();
     record.idleGapsMs = this.idleGapsMs;
+    if (this.partialRequests !== undefined) record.partialRequests = this.partialRequests;
+    if (this.partialResponses !== undefined) record.partialResponses = this.partialResponses;
     const n = this.resumes;
     if (n > 0) record.notes.push(`HTTP framing resumed ${n} time${n === 1 ? '' : 's'} at the next message start`);
     if (this.notHttp || this.framer?.notHttp === true) record.notes.push(notProtocolNote([http1]));

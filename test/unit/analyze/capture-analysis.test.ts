@@ -224,17 +224,22 @@ test('capture analysis: a snap length that cuts the bodies: requests counted, by
   const cut = httpResponse(200, 2000).length - 300;
   assert.ok(conn.notes.includes(`${3 * cut} payload bytes not captured`), conn.notes.join('; '));
   assert.equal(r.summary.truncated, 3);
+  assert.equal(conn.partialResponses, 3);
+  assert.deepEqual(r.report.totals.partialResponses, 3);
   assert.deepEqual(
     r.report.warnings.map((w) => w.code),
-    ['KAL_WARN_MISSING_BYTES'],
+    ['KAL_WARN_MISSING_BYTES', 'KAL_WARN_PARTIAL_MESSAGES'],
   );
 
-  // Cut inside the request heads: the client's framing is lost, said in the notes, no crash.
+  // Cut inside the request heads ("GET /0 HTT"): each request still counts from its method, as
+  // tshark counts it; the responses, cut to 10 bytes ("HTTP/1.1 2"), show no status: not counted.
   const r2 = analyze(buildPcap({ snaplen: headers + 10, packets: c.packets }));
   const conn2 = r2.report.connections[0]!;
-  assert.equal(conn2.requests, 0);
+  assert.equal(conn2.requests, 3);
+  assert.equal(conn2.partialRequests, 3);
+  assert.equal(conn2.responses, 0);
   assert.ok(
-    conn2.notes.some((n) => /HTTP framing of the client's bytes lost/.test(n)),
+    conn2.notes.some((n) => /HTTP framing of the server's bytes lost/.test(n)),
     conn2.notes.join('; '),
   );
   assert.equal(conn2.closedFirstBy, 'client');

@@ -292,9 +292,12 @@ test('tracker: a hole never filled: its bytes are lost, counting goes on', () =>
   assert.deepEqual(conn.statusCodes, [200, 200]);
   assert.equal(conn.bytesFromServer, head.length + 2000 + httpResponse(200, 'small').length);
   assert.ok(conn.notes.includes('1000 payload bytes not captured'), conn.notes.join('; '));
+  // The first response lost part of its body: a partial message, the rest of the record whole.
+  assert.equal(conn.partialResponses, 1);
+  assert.equal(conn.partialRequests, undefined);
   assert.deepEqual(
     r.warnings.map((w) => w.code),
-    ['KAL_WARN_MISSING_BYTES'],
+    ['KAL_WARN_MISSING_BYTES', 'KAL_WARN_PARTIAL_MESSAGES'],
   );
   assert.equal(conn.closedFirstBy, 'client');
   assert.equal(conn.openAtEnd, false);
@@ -420,9 +423,11 @@ test('tracker: payloads cut by the snap length: requests still counted, missing 
   assert.equal(conn.responses, 2);
   assert.equal(conn.bytesFromServer, httpResponse(200, 5000).length + httpResponse(200, 7000).length);
   assert.ok(conn.notes.includes(`${4900 + 6900} payload bytes not captured`), conn.notes.join('; '));
+  assert.equal(conn.partialResponses, 2, 'both responses lost part of their body');
+  assert.equal(conn.partialRequests, undefined);
   assert.deepEqual(
     r.warnings.map((w) => w.code),
-    ['KAL_WARN_MISSING_BYTES'],
+    ['KAL_WARN_MISSING_BYTES', 'KAL_WARN_PARTIAL_MESSAGES'],
   );
   assert.equal(conn.timeWait, 'client');
 });

@@ -666,17 +666,100 @@ describe('gaps', () => {
     assert.equal(log.at(-1), `lost client at ${head.length + 10}: bytes missing past the end of a body`);
   });
 
-  it('inside a head, between messages, or in chunk framing loses framing', () => {
-    const inHead = play([client('GET / HTTP/1.1\r\nHo'), gap('client', 5), client('\r\n\r\n')]);
-    assert.equal(inHead.log.at(-1), 'lost client at 18: 5 bytes missing where a head or chunk framing was expected');
-    assert.equal(inHead.conn.requests, 0);
+  it('between messages, or in a head whose start was not captured, lose framing', () => {
     const between = play([client(GET('/')), gap('client', 1)]);
     assert.match(between.log.at(-1)!, /^lost client at 38: /);
-    const chunkLine = play([
+    // "GE": no method told yet (tshark does not count it either).
+    const noMethod = play([client(GET('/')), client('GE'), gap('client', 30)]);
+    assert.equal(noMethod.log.at(-1), 'lost client at 40: 30 bytes missing where a head or chunk framing was expected');
+    assert.equal(noMethod.conn.requests, 1);
+    // "HTTP/1.1 2": no status told yet.
+    const noStatus = play([client(GET('/')), server('HTTP/1.1 2'), gap('server', 30)]);
+    assert.equal(noStatus.conn.responses, 0);
+    assert.match(noStatus.log.at(-1)!, /^lost server at 10: /);
+  });
+
+  it('inside a head after its start: the message counts, cut; the next chunk with a start line is the next', () => {
+    const inHead = play([
+      client('GET / HTTP/1.1\r\nHo'),
+      gap('client', 5),
+      client('\r\n\r\n'), // the rest of the same segment's head: not a start line
+      server('HTTP/1.1 200 OK\r\nContent-Length: 2'),
+      gap('server', 40),
+      client(GET('/b')),
+      server(OK('hi')),
+    ]);
+    assert.deepEqual(inHead.log, [
+      'request GET / HTTP/1.1 keepAlive=true connection=- cut @1',
+      'response 200 HTTP/1.1 keepAlive=true connection=- for=GET / cut @4',
+      // Its end: the server's last bytes before the next request.
+      'responseEnd 200 for=GET / @4',
+      'request GET /b HTTP/1.1 keepAlive=true connection=- @5',
+      'requestEnd @5',
+      'response 200 HTTP/1.1 keepAlive=true connection=- for=GET /b @6',
+      'responseEnd 200 for=GET /b @6',
+    ]);
+  });
+
+  it('inside a start line: counted once the method or the status is told', () => {
+    const { log, conn } = play([
+      client('DELETE /items/4'),
+      gap('client', 200),
+      server('HTTP/1.0 404 Not F'),
+      gap('server', 300),
+      client('PATCH '),
+      gap('client', 100),
+      server('HTTP/1.1 204'),
+      gap('server', 3),
+    ]);
+    assert.deepEqual(log, [
+      'request DELETE /items/4 HTTP/ keepAlive=true connection=- cut @1',
+      'response 404 HTTP/1.0 keepAlive=true connection=- for=DELETE /items/4 cut @3',
+      'responseEnd 404 for=DELETE /items/4 @3',
+      'request PATCH  HTTP/ keepAlive=true connection=- cut @5',
+      'response 204 HTTP/1.1 keepAlive=true connection=- for=PATCH  cut @7',
+    ]);
+    assert.deepEqual(conn.statusCodes, [404, 204]);
+  });
+
+  it('a cut head says close only when its captured part did', () => {
+    const { log } = play([
+      client('GET / HTTP/1.1\r\nConnection: close\r\nHost: a'),
+      gap('client', 10),
+      server('HTTP/1.0 200 OK\r\nServer: x'),
+      gap('server', 10),
+    ]);
+    assert.deepEqual(log, [
+      'request GET / HTTP/1.1 keepAlive=false connection=close cut @1',
+      'response 200 HTTP/1.0 keepAlive=true connection=- for=GET / cut @3',
+    ]);
+  });
+
+  it('after a cut head, no message starts inside a body whose Content-Length was captured', () => {
+    const body = 'GET /not-a-request HTTP/1.1\r\n\r\n'.padEnd(100, 'x');
+    const { conn } = play([
+      client('POST /upload HTTP/1.1\r\nContent-Length: 200\r\nX-Pad: 1'),
+      gap('client', 20),
+      client(body), // a later segment of the body that happens to look like a request
+      gap('client', 100), // 220 bytes since the cut: the body of 200 may have ended
+      client(GET('/next')),
+    ]);
+    assert.equal(conn.requests, 2);
+  });
+
+  it('in chunk framing: the message was counted, its end is the next start line', () => {
+    const { log, conn } = play([
       client('POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde'),
       gap('client', 2),
+      client('\r\n0\r\n\r\n'),
+      client(GET('/b')),
     ]);
-    assert.match(chunkLine.log.at(-1)!, /^lost client at 55: /);
+    assert.equal(conn.requests, 2);
+    assert.equal(log.filter((l) => l.startsWith('lost')).length, 0);
+    assert.deepEqual(
+      log.filter((l) => l.startsWith('cut')),
+      ['cut client'],
+    );
   });
 
   it('of zero bytes do nothing', () => {

@@ -44,8 +44,7 @@ test('http1 stream: counts requests, responses, status codes and idle gaps into 
 test('http1 stream: after a loss, framing resumes at the next message start; a gap before it is not told', () => {
   const { s } = stream();
   s.data('client', GET('/a'), 1);
-  s.data('server', bytes('HTTP/1.1 200 OK\r\nContent-Le'), 2);
-  s.gap('server', 100, 3); // inside the head: framing of the server is lost
+  s.gap('server', 100, 2); // a whole response missing, between messages: framing of the server is lost
   s.data('server', bytes('ngth: 0\r\n\r\n'), 4); // not a message start: still lost
   s.data('client', GET('/b'), 5); // a request line: a new framer from here
   s.gap('server', 10, 6); // the server's hole lies before the new start: not told
@@ -54,9 +53,31 @@ test('http1 stream: after a loss, framing resumes at the next message start; a g
   assert.equal(r.requests, 2, 'counted by both framers');
   assert.equal(r.responses, 1);
   assert.deepEqual(r.notes, [
-    "HTTP framing of the server's bytes lost at byte 27: 100 bytes missing where a head or chunk framing was expected",
+    "HTTP framing of the server's bytes lost at byte 0: 100 bytes missing where a head or chunk framing was expected",
     'HTTP framing resumed 1 time at the next message start',
   ]);
+  assert.equal(r.partialResponses, undefined);
+});
+
+test('http1 stream: a head cut after its start line counts, partial; the next start line picks up', () => {
+  const { s, http } = stream();
+  s.data('client', bytes('POST /a HTTP/1.1\r\nContent-Length: 500\r\nHo'), 1);
+  s.gap('client', 520, 1); // the rest of the head and the body
+  s.data('server', bytes('HTTP/1.1 200 OK\r\nContent-Le'), 2);
+  s.gap('server', 100, 2);
+  s.data('server', bytes('ngth: 0\r\n\r\n'), 3); // a later segment of the same response: not a start
+  s.data('client', GET('/b'), 5);
+  s.data('server', OK('ok'), 7);
+  const r = described(s);
+  assert.equal(r.requests, 2);
+  assert.equal(r.responses, 2);
+  assert.deepEqual(r.statusCodes, [200, 200]);
+  assert.equal(r.partialRequests, 1);
+  assert.equal(r.partialResponses, 1);
+  assert.deepEqual(r.notes, [], 'framing was never lost');
+  // The cut response ended with its last segment (at 3), before the next request (at 5): 2 µs.
+  assert.deepEqual(r.idleGapsMs, [0.002]);
+  assert.deepEqual(http, { serverClose: 0, clientClose: 0 });
 });
 
 test('http1 stream: once both sides ended, more bytes change nothing', () => {
@@ -77,7 +98,7 @@ test('http1 stream: bytes that are not HTTP/1.x: data() says so, the record too'
 
   // A side lost before: framing may still resume, so the stream wants more bytes.
   const other = stream().s;
-  other.data('server', bytes('HTTP/1.1 200 OK\r\n'), 1);
+  other.data('server', OK('x'), 1);
   other.gap('server', 5, 2);
   assert.equal(other.data('client', bytes('GET / SSH-2.0\r\n'), 3), true);
   other.data('client', GET('/x'), 4);
