@@ -139,8 +139,9 @@ export class ConnectionTracker {
     const isSyn = (p.flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
     let conn: TcpConnection | null;
     if (slot !== null && slot.retiredTuple) {
-      // Its connection is finished: a late packet of it, unless a SYN opens a new one.
-      if (!isSyn) {
+      // Its connection is finished: a late packet of it, unless a SYN opens a new one (its own first
+      // SYN again does not: see TcpConnection.isNewIncarnation).
+      if (!isSyn || slot.repeatsSyn(p)) {
         this.late++;
         return;
       }
