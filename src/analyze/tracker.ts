@@ -146,8 +146,9 @@ export class ConnectionTracker {
     if (slot === null) {
       conn = null;
     } else if (slot.retiredTuple) {
-      // Its connection is finished: a late packet of it, unless a SYN opens a new one.
-      if (!isSyn) {
+      // Its connection is finished: a late packet of it, unless a SYN opens a new one (its own first
+      // SYN again does not: see TcpConnection.isNewIncarnation).
+      if (!isSyn || slot.repeatsSyn(p)) {
         this.late++;
         return;
       }

@@ -35,9 +35,18 @@ export interface TcpResult {
 }
 
 /**
+ * Header bytes up to and including the flags: with these captured, the segment is known (ports,
+ * sequence numbers, flags) even when the snap length cut the rest of the header: `tcpdump -s 54` on
+ * Ethernet keeps 20 of the 32 header bytes Linux sends (timestamps option). tshark reads such a
+ * header as far as it goes, and so do we: the window is 0 when it was not captured.
+ */
+const TCP_KNOWN_HEADER_LENGTH = FLAGS_OFFSET + 1;
+
+/**
  * Decodes the TCP header at `offset`. `segmentLength` is the TCP header + payload length the IP
  * header announces; `capturedEnd` is where the captured bytes of the segment stop. Returns OK (and
- * fills `out`), TRUNCATED (the header was not all captured) or MALFORMED.
+ * fills `out`; `payloadOffset` may then lie beyond `capturedEnd`: nothing of the payload was
+ * captured), TRUNCATED (not even the flags were captured) or MALFORMED.
  */
 export function decodeTcp(
   data: Uint8Array,
@@ -47,16 +56,15 @@ export function decodeTcp(
   out: TcpResult,
 ): LayerStatus {
   if (segmentLength < TCP_MIN_HEADER_LENGTH) return Layer.MALFORMED;
-  if (offset + TCP_MIN_HEADER_LENGTH > capturedEnd) return Layer.TRUNCATED;
+  if (offset + TCP_KNOWN_HEADER_LENGTH > capturedEnd) return Layer.TRUNCATED;
   const headerLength = (data[offset + DATA_OFFSET_OFFSET]! >> 4) * 4;
   if (headerLength < TCP_MIN_HEADER_LENGTH || headerLength > segmentLength) return Layer.MALFORMED;
-  if (offset + headerLength > capturedEnd) return Layer.TRUNCATED;
   out.srcPort = u16be(data, offset);
   out.dstPort = u16be(data, offset + DESTINATION_PORT_OFFSET);
   out.seq = u32be(data, offset + SEQUENCE_OFFSET);
   out.ack = u32be(data, offset + ACKNOWLEDGMENT_OFFSET);
   out.flags = data[offset + FLAGS_OFFSET]!;
-  out.window = u16be(data, offset + WINDOW_OFFSET);
+  out.window = offset + WINDOW_OFFSET + 2 <= capturedEnd ? u16be(data, offset + WINDOW_OFFSET) : 0;
   out.payloadOffset = offset + headerLength;
   out.payloadLength = segmentLength - headerLength;
   return Layer.OK;

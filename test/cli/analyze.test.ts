@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Writable } from 'node:stream';
-import { writeChurnCapture, writeKeepAliveCapture } from '../../bench/synthetic-capture.js';
+import { writeChurnCapture, writeKeepAliveCapture } from '../support/synthetic.js';
+import { registerCapture } from '../support/tshark-check.js';
 import { buildReport } from '../../src/analyze/run-report.js';
 import { Interrupts } from '../../src/cli/interrupts.js';
 import { analyze } from '../../src/cli/analyze.js';
@@ -417,6 +418,9 @@ test(
     const cli = spawn(process.execPath, [BIN, 'analyze', '-', '--json'], { stdio: ['pipe', 'pipe', 'pipe'] });
     t.after(() => stopProcess(cli));
     tcpdump.stdout.pipe(cli.stdin);
+    // The same bytes, for the comparison with tshark (test/support/tshark-check.ts).
+    const piped: Buffer[] = [];
+    tcpdump.stdout.on('data', (c: Buffer) => piped.push(c));
     let stdout = '';
     let stderr = '';
     cli.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -439,6 +443,7 @@ test(
     await stopProcess(tcpdump);
     const code = await done;
     assert.equal(code, 0, stderr);
+    registerCapture(Buffer.concat(piped), { origin: 'tcpdump -w - | analyze -' });
     const report = JSON.parse(stdout) as Report;
     const wire = report.runs[0]!.observers[0]!;
     assert.equal(wire.totals.connections, 1);

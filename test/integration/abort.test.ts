@@ -16,7 +16,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { writeChurnCapture } from '../../bench/synthetic-capture.js';
+import { writeChurnCapture } from '../support/synthetic.js';
 import { PortInUseError, UsageError } from '../../src/errors.js';
 import { runExperiment } from '../../src/lab/engine.js';
 import { runProxy } from '../../src/lab/proxy.js';

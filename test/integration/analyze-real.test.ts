@@ -19,6 +19,7 @@ import { renderSummary } from '../../src/report/terminal.js';
 import { captureSkip } from '../support/capture-env.js';
 import { recordTraffic, runTool, startPythonServer, toolSkip, tsharkView } from '../support/record.js';
 import type { Recording } from '../support/record.js';
+import { registerCaptureFile } from '../support/tshark-check.js';
 
 const skip = captureSkip() || toolSkip('tshark', 'editcap', 'curl', 'ab', 'python3');
 const LINKTYPE_ETHERNET = 1;
@@ -160,6 +161,7 @@ test(
     });
     const path = join(dir, 'ab.pcapng');
     await tool('editcap', ['-F', 'pcapng', pcap, path]);
+    registerCaptureFile(path);
     const run = await analyzeCapture(path);
     assert.equal(run.capture!.format, 'pcapng');
     assert.deepEqual(run.capture!.linkTypes, [LINKTYPE_ETHERNET]);
@@ -208,6 +210,7 @@ test(
     const lossy = join(dir, 'ab-k-lossy.pcap');
     const gone = Array.from({ length: Math.floor((rec.captured - 20) / 9) + 1 }, (_, i) => String(20 + 9 * i));
     await tool('editcap', [path, lossy, ...gone]);
+    registerCaptureFile(lossy);
     const lossyRun = await analyzeCapture(lossy);
     const ts = await tsharkView(lossy, server.port);
     assert.ok(ts.lostSegments > 0, 'tshark sees the holes too');

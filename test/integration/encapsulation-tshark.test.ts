@@ -22,6 +22,7 @@ import { analyzeCapture } from '../../src/observe/capture-file.js';
 import { LT, buildPcap, buildPcapng, ipPacket, linkFrame } from '../support/capture-builder.js';
 import type { FrameSpec, PcapngBlockSpec, TcpPacketSpec } from '../support/capture-builder.js';
 import { runTool, toolSkip, tsharkView } from '../support/record.js';
+import { registerCapture, withoutTshark } from '../support/tshark-check.js';
 import { Conversation, httpGet, httpResponse } from '../support/tcp-conversation.js';
 import { encapsulate, fragmentIp, tunnelled, type TunnelSpec } from '../support/tunnel-builder.js';
 
@@ -182,8 +183,12 @@ test('tshark agrees: link types, tunnels and fragments built from their specific
   }
   const path = join(dir, 'all.pcapng');
   const shownPath = join(dir, 'all-for-tshark.pcapng');
-  await writeFile(path, buildPcapng({ interfaces, blocks }));
-  await writeFile(shownPath, buildPcapng({ interfaces: shownInterfaces, blocks: shownBlocks }));
+  const shown = buildPcapng({ interfaces: shownInterfaces, blocks: shownBlocks });
+  // The same for the suite's check (test/support/tshark-check.ts): tshark reads the shown form.
+  const built = withoutTshark('the SHOWN_AS form is what tshark reads', () => buildPcapng({ interfaces, blocks }));
+  registerCapture(built, { forTshark: shown });
+  await writeFile(path, built);
+  await writeFile(shownPath, shown);
 
   const disagreements: string[] = [];
   const expect = (ok: boolean, what: string) => {

@@ -16,6 +16,7 @@
 import { CaptureReader, type CaptureInfo, type CaptureSink } from '../../src/decode/capture.js';
 import type { Warning } from '../../src/model/report.js';
 import { BufferList, concat, type ByteOrder } from './buffer-list.js';
+import { registerCapture } from './tshark-check.js';
 
 /** Default capture time of packet i (microseconds since the epoch): 2023-11-14T22:13:20Z + i ms. */
 export const DEFAULT_TS = 1_700_000_000_000_000;
@@ -709,6 +710,9 @@ export interface PcapSpec {
   packets: PacketSpec[];
 }
 
+/** pcap header, link type field: the F bit (the FCS length in bits 28-31 is given). */
+const PCAP_FCS_PRESENT = 0x04000000;
+
 /** A pcap file. */
 export function buildPcap(spec: PcapSpec): Uint8Array {
   const linkType = spec.linkType ?? LT.ETHERNET;
@@ -721,10 +725,21 @@ export function buildPcap(spec: PcapSpec): Uint8Array {
     .uint32(0)
     .uint32(snaplen)
     .uint32((linkType | (spec.linkTypeFlags ?? 0)) >>> 0);
-  spec.packets.forEach((p, i) =>
-    b.bytes(pcapRecord(b.byteOrder, spec.nanos ?? false, snaplen, framed(linkType, p, i))),
-  );
-  return b.join();
+  // The F bit says the frames end with an FCS of the length in bits 28-31 (16-bit units): append one
+  // (zeros), so the file says what it holds (draft-ietf-opsawg-pcap, section 4, LinkType and additional information).
+  const flags = spec.linkTypeFlags ?? 0;
+  const fcs = flags & PCAP_FCS_PRESENT ? (flags >>> 28) * 2 : 0;
+  spec.packets.forEach((p, i) => {
+    const f = framed(linkType, p, i);
+    if (fcs > 0) {
+      f.frame = concat(f.frame, new Uint8Array(fcs));
+      f.originalLength += fcs;
+    }
+    b.bytes(pcapRecord(b.byteOrder, spec.nanos ?? false, snaplen, f));
+  });
+  const bytes = b.join();
+  registerCapture(bytes);
+  return bytes;
 }
 
 /** One pcap record (16-byte header + frame) in the given byte order. */
@@ -780,7 +795,9 @@ export interface PcapngSectionSpec {
 /** A pcapng file of one or more sections. */
 export function buildPcapng(spec: PcapngSectionSpec | { sections: PcapngSectionSpec[] }): Uint8Array {
   const sections = 'sections' in spec ? spec.sections : [spec];
-  return concat(...sections.map((s) => pcapngSection(s)));
+  const bytes = concat(...sections.map((s) => pcapngSection(s)));
+  registerCapture(bytes);
+  return bytes;
 }
 
 /** One block: type, total length, body padded to 4, total length. */

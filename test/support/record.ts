@@ -14,6 +14,7 @@ import type { ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { registerCaptureFile } from './tshark-check.js';
 
 export interface Recording {
   path: string;
@@ -146,6 +147,7 @@ export async function recordTraffic(options: RecordOptions, traffic: () => Promi
   const captured = /(\d+) packets? captured/.exec(stderr);
   const dropped = /(\d+) packets? dropped by kernel/.exec(stderr);
   if (!captured) throw new Error(`tcpdump said no packet count: ${stderr.trim()}`);
+  registerCaptureFile(options.path);
   return { path: options.path, captured: Number(captured[1]), dropped: dropped ? Number(dropped[1]) : 0 };
 }
 

@@ -211,13 +211,28 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
 
   /** A SYN on this connection's 4-tuple: a retransmitted SYN, or a new connection reusing the port? */
   isNewIncarnation(p: TcpPacket): boolean {
+    // Its client's SYN again, with the same initial sequence number: sent again or duplicated on the
+    // way, also after the connection closed. A new connection on the 4-tuple starts from a new ISN
+    // (RFC 9293 section 3.4.1; RFC 6191 for a reuse in TIME_WAIT); tshark's tcp.stream says the same.
+    if (this.repeatsSyn(p)) return false;
     if (this.closed) return true;
-    const client = this.client;
-    if (this.sawSyn && client.isn === p.seq && client.endpoint.address === p.src && client.endpoint.port === p.srcPort)
-      return false; // retransmitted SYN
     // A SYN seen after its own SYN/ACK (capture reordering, e.g. `-i any` on several CPUs).
     if (!this.sawSyn && this.synAckAck === (p.seq + 1) >>> 0) return false;
-    return this.sawSyn || client.packets > 0 || this.server.packets > 0;
+    return this.sawSyn || this.client.packets > 0 || this.server.packets > 0;
+  }
+
+  /** The client's SYN, if seen: where from and its initial sequence number. */
+  firstSyn(): { src: string; srcPort: number; isn: number } | null {
+    const c = this.client;
+    return this.sawSyn && c.isn !== null ? { src: c.endpoint.address, srcPort: c.endpoint.port, isn: c.isn } : null;
+  }
+
+  /** `p` is the SYN this connection began with, again (same client, same initial sequence number). */
+  repeatsSyn(p: TcpPacket): boolean {
+    const client = this.client;
+    return (
+      this.sawSyn && client.isn === p.seq && client.endpoint.address === p.src && client.endpoint.port === p.srcPort
+    );
   }
 
   /** Stops waiting for missing bytes: both directions' holes are given up (see reassembly.ts). */

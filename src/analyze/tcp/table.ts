@@ -74,6 +74,17 @@ export class RetiredTuple implements TupleEntry<Slot>, Expiring {
   queue: object | null = null;
   /** Still in the table (a new SYN on the tuple takes it out). */
   filed = true;
+
+  constructor(
+    /** The SYN its connection began with, if seen: that SYN again is a late packet, not a new connection. */
+    readonly syn: { src: string; srcPort: number; isn: number } | null = null,
+  ) {}
+
+  /** `p` (a SYN) is its connection's first SYN again: same client, same initial sequence number. */
+  repeatsSyn(p: TcpPacket): boolean {
+    const syn = this.syn;
+    return syn !== null && syn.isn === p.seq && syn.src === p.src && syn.srcPort === p.srcPort;
+  }
 }
 
 export class ConnectionTable {
@@ -196,7 +207,7 @@ export class ConnectionTable {
    */
   remove(conn: TcpConnection, markTuple: boolean, now: Micros): void {
     if (markTuple) {
-      const mark = new RetiredTuple();
+      const mark = new RetiredTuple(conn.firstSyn());
       this.tuples.replace(conn, mark);
       if (this.retired.push(mark, now)) this.forgetTuples(now);
     } else {

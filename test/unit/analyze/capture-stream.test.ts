@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { writeChurnCapture, writeKeepAliveCapture } from '../../../bench/synthetic-capture.js';
+import { writeChurnCapture, writeKeepAliveCapture } from '../../support/synthetic.js';
 import { CaptureAnalysis } from '../../../src/analyze/capture-analysis.js';
 import type { CaptureAnalysisOptions, CaptureAnalysisResult } from '../../../src/analyze/capture-analysis.js';
 import { IdOrder } from '../../../src/analyze/id-order.js';

@@ -14,6 +14,7 @@ import { decideVerdict } from '../../../src/analyze/verdict.js';
 import { buildPcap } from '../../support/capture-builder.js';
 import { HEADERS_PLAIN, HEADERS_TIMESTAMPS, cutConversations, expectedCounts } from '../../support/cut-captures.js';
 import { Conversation } from '../../support/tcp-conversation.js';
+import { withoutTshark } from '../../support/tshark-check.js';
 
 const SNAP_LENGTHS = [68, 96, 128, 200];
 
@@ -103,6 +104,9 @@ test('cut frames: whole captures keep their reports (no partial field, no new wa
   assert.doesNotMatch(decideVerdict([r.report]).summary, /partial/);
 });
 
+/** Why the capture below is not compared with tshark: it reads each cut segment alone. */
+const BODY_LOOKS_LIKE_REQUEST = 'a cut body segment that begins like a request line, which tshark counts';
+
 test('cut frames: no request is invented in a body whose Content-Length was captured', () => {
   // The second segment of the POST's body begins like a request line. tshark, which reads each cut
   // segment alone, counts it as a request; the head's captured Content-Length says it is body.
@@ -118,7 +122,11 @@ test('cut frames: no request is invented in a body whose Content-Length was capt
   c.close('client');
   const contentLengthEnd = head.indexOf('Host:');
   // Cut after the Content-Length line (the head is cut, its Content-Length captured): 2 requests.
-  const r = analyze(buildPcap({ snaplen: HEADERS_PLAIN + contentLengthEnd + 4, packets: c.packets }));
+  // tshark counts 3 here (a documented difference, so this capture is not compared with it).
+  const seen = withoutTshark(BODY_LOOKS_LIKE_REQUEST, () =>
+    buildPcap({ snaplen: HEADERS_PLAIN + contentLengthEnd + 4, packets: c.packets }),
+  );
+  const r = analyze(seen);
   const conn = r.report.connections[0]!;
   assert.equal(conn.requests, 2);
   assert.equal(conn.partialRequests, 1);

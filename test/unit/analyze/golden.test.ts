@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { writeChurnCapture, writeKeepAliveCapture } from '../../../bench/synthetic-capture.js';
+import { writeChurnCapture, writeKeepAliveCapture } from '../../support/synthetic.js';
 import { analyzeCapture } from '../../../src/observe/capture-file.js';
 import type { AnalyzeOptions } from '../../../src/observe/capture-file.js';
 

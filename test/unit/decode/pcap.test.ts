@@ -5,15 +5,28 @@ import { PacketDecoder } from '../../../src/decode/packet.js';
 import { BufferList } from '../../support/buffer-list.js';
 import { DEFAULT_TS, LT, buildPcap, readCapture, type TcpPacketSpec } from '../../support/capture-builder.js';
 
+// Sequence numbers as a stack sends them (the request starts after the SYN's), so tshark reads the
+// same request (test/support/tshark-check.ts).
 const PACKETS: TcpPacketSpec[] = [
-  { ts: 1_700_000_000_000_001, src: '10.0.0.1', dst: '10.0.0.2', srcPort: 50000, dstPort: 80, flags: 'S' },
-  { ts: 1_700_000_000_250_000, src: '10.0.0.2', dst: '10.0.0.1', srcPort: 80, dstPort: 50000, flags: 'SA' },
+  { ts: 1_700_000_000_000_001, src: '10.0.0.1', dst: '10.0.0.2', srcPort: 50000, dstPort: 80, seq: 1000, flags: 'S' },
+  {
+    ts: 1_700_000_000_250_000,
+    src: '10.0.0.2',
+    dst: '10.0.0.1',
+    srcPort: 80,
+    dstPort: 50000,
+    seq: 5000,
+    ack: 1001,
+    flags: 'SA',
+  },
   {
     ts: 1_700_000_001_999_999,
     src: '10.0.0.1',
     dst: '10.0.0.2',
     srcPort: 50000,
     dstPort: 80,
+    seq: 1001,
+    ack: 5001,
     flags: 'PA',
     payload: 'GET / HTTP/1.1\r\nHost: x\r\n\r\n',
   },

@@ -12,6 +12,7 @@ import {
   type PcapngBlockSpec,
   type TcpPacketSpec,
 } from '../../support/capture-builder.js';
+import { withoutTshark } from '../../support/tshark-check.js';
 
 const SYN: TcpPacketSpec = {
   ts: 1_700_000_000_000_000,
@@ -364,7 +365,10 @@ test('pcapng: a first section header that makes no sense is MalformedCaptureErro
 });
 
 test('pcapng: an unknown major version is a warning', () => {
-  const bytes = buildPcapng({ version: [2, 0], interfaces: [{ linkType: LT.RAW }], blocks: [SYN] });
+  // tshark refuses such a section ("unsupported version"), where we read on with a warning: nothing to compare.
+  const bytes = withoutTshark('pcapng major version 2 (tshark refuses it)', () =>
+    buildPcapng({ version: [2, 0], interfaces: [{ linkType: LT.RAW }], blocks: [SYN] }),
+  );
   const { frames, warnings, infos } = readCapture(bytes);
   assert.equal(frames.length, 1);
   assert.deepEqual(codes(warnings), [CaptureWarning.UNKNOWN_VERSION]);

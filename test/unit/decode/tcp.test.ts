@@ -61,13 +61,28 @@ test('tcp: a payload cut by the snap length is returned, shorter, and counted as
   assert.equal(decoder.stats.tcp, 2);
 });
 
-test('tcp: a header cut by the snap length is truncated and dropped', () => {
+test('tcp: a header cut before its flags is truncated and dropped', () => {
   const data = ipPacket({ ...SPEC, tcpOptions: new Uint8Array(12) });
   const decoder = new PacketDecoder();
-  for (const cut of [20, 21, 39, 40, 51])
-    assert.equal(decodeRaw(data.subarray(0, cut), decoder, data.length).packet, null);
-  assert.equal(decoder.stats.truncated, 5);
+  for (const cut of [20, 21, 33]) assert.equal(decodeRaw(data.subarray(0, cut), decoder, data.length).packet, null);
+  assert.equal(decoder.stats.truncated, 3);
   assert.equal(decoder.stats.tcp, 0);
+});
+
+test('tcp: a header cut after its flags (tcpdump -s 54, options cut) is a segment without captured payload', () => {
+  // As tshark reads it: ports, sequence numbers and flags are there; the window only if captured.
+  const data = ipPacket({ ...SPEC, seq: 7, ack: 9, window: 0x1234, tcpOptions: new Uint8Array(12) });
+  const decoder = new PacketDecoder();
+  for (const cut of [34, 35, 36, 39, 40, 51]) {
+    const p = decodeRaw(data.subarray(0, cut), decoder, data.length).packet;
+    assert.ok(p, `cut at ${cut}`);
+    assert.deepEqual([p.srcPort, p.dstPort, p.seq, p.ack, p.flags], [65535, 1, 7, 9, TcpFlag.PSH | TcpFlag.ACK]);
+    assert.equal(p.window, cut >= 36 ? 0x1234 : 0);
+    assert.equal(p.payloadLength, 10);
+    assert.equal(p.payload.length, 0);
+  }
+  assert.equal(decoder.stats.truncated, 6);
+  assert.equal(decoder.stats.tcp, 6);
 });
 
 test('tcp: a data offset below 5 or beyond the segment is malformed', () => {

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { writeSynFloodCapture } from '../../../../bench/synthetic-capture.js';
+import { writeSynFloodCapture } from '../../../support/synthetic.js';
 import { CaptureAnalysis } from '../../../../src/analyze/capture-analysis.js';
 import { HANDSHAKE_IDLE_US, MAX_HANDSHAKES } from '../../../../src/analyze/tcp/table.js';
 import { ConnectionTracker } from '../../../../src/analyze/tracker.js';

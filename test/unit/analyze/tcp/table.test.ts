@@ -38,8 +38,11 @@ function kept(packets: readonly TcpPacketSpec[], options: TrackerOptions = {}): 
   return tracker.result().connections;
 }
 
-function exchange(client = CLIENT, start?: number): Conversation {
-  const c = new Conversation(client, SERVER, start === undefined ? {} : { start }).handshake();
+function exchange(client = CLIENT, start?: number, clientIsn?: number): Conversation {
+  const c = new Conversation(client, SERVER, {
+    ...(start === undefined ? {} : { start }),
+    ...(clientIsn === undefined ? {} : { clientIsn }),
+  }).handshake();
   c.send('client', httpGet(), { ack: true });
   c.send('server', httpResponse(200, 'ok'), { ack: true });
   return c;
@@ -106,7 +109,8 @@ test('tracker retire: data still in flight after a RST is framed (the connection
 test('tracker retire: a new SYN on a retired 4-tuple is a new connection; ids in order of first appearance', () => {
   const first = exchange();
   first.close('server');
-  const second = exchange(CLIENT, first.time + AFTER_LINGER_MS * 1000 * 3);
+  // A new connection on the 4-tuple starts from a new initial sequence number (RFC 9293 section 3.4.1).
+  const second = exchange(CLIENT, first.time + AFTER_LINGER_MS * 1000 * 3, 900_000);
   second.close('client');
   const third = exchange({ ...CLIENT, port: 50001 }, second.time + 10);
   const packets = [...first.packets, ...second.packets, ...third.packets];
@@ -126,6 +130,23 @@ test('tracker retire: a new SYN on a retired 4-tuple is a new connection; ids in
   );
   assert.equal(tracker.latePackets, 0);
   assert.deepEqual(kept(packets), all);
+});
+
+test('tracker retire: the first SYN again (same ISN) after the close is a late packet, not a new connection', () => {
+  // As tshark's tcp.stream: a SYN duplicated on the way, or captured again, arriving after the close;
+  // whether the connection still lingers (closed moments before) or was retired already.
+  for (const wait of [10, AFTER_LINGER_MS * 1000 * 3]) {
+    const c = exchange();
+    c.close('client');
+    const syn = c.packets[0]!;
+    const packets = [...c.packets, { ...syn, ts: c.time + wait }];
+    const { all, tracker } = streamed(packets);
+    assert.equal(all.length, 1, `${wait} µs after the close`);
+    assert.equal(all[0]!.requests, 1);
+    assert.equal(all[0]!.closedFirstBy, 'client');
+    if (wait > 10) assert.equal(tracker.latePackets, 1, 'counted as a late packet of the retired connection');
+    else assert.deepEqual(all[0]!.notes, ['SYN sent 2 times']);
+  }
 });
 
 test('tracker retire: a SYN reusing the 4-tuple of a connection still open retires it at once (open at end)', () => {

@@ -1,0 +1,25 @@
+/**
+ * The synthetic captures of bench/synthetic-capture.ts, as tests write them: each file written is
+ * also registered for the comparison with tshark (test/support/tshark-check.ts).
+ */
+import * as bench from '../../bench/synthetic-capture.js';
+import type { CaptureMeta, CaptureSpec, SynFloodSpec } from '../../bench/synthetic-capture.js';
+import { registerCaptureFile } from './tshark-check.js';
+
+export function writeChurnCapture(spec: CaptureSpec): CaptureMeta {
+  const meta = bench.writeChurnCapture(spec);
+  registerCaptureFile(spec.path);
+  return meta;
+}
+
+export function writeKeepAliveCapture(spec: CaptureSpec): CaptureMeta {
+  const meta = bench.writeKeepAliveCapture(spec);
+  registerCaptureFile(spec.path);
+  return meta;
+}
+
+export function writeSynFloodCapture(spec: SynFloodSpec): CaptureMeta {
+  const meta = bench.writeSynFloodCapture(spec);
+  registerCaptureFile(spec.path);
+  return meta;
+}

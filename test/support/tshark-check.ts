@@ -1,0 +1,322 @@
+/**
+ * tshark reads every capture the tests build or record, and analyze must agree with it (issue 8,
+ * part 3): the same connections, the same requests on each, the same side sending the first FIN.
+ *
+ * How: the capture builders (buildPcap, buildPcapng), the recorder (recordTraffic) and the tests that
+ * write captures otherwise call registerCapture(); identical captures are kept once (SHA-1). Under
+ * `node --test` every test file runs in a process of its own, and this module, loaded with the
+ * builders, adds one `after` hook to the file's root: when the file's tests are done, each capture is
+ * written to a temporary file, read by sharkd (test/support/sharkd.ts: tshark's dissectors, one
+ * process for the whole file) and by analyzeCapture, and any disagreement fails the file with the
+ * list of them. The hook says how many captures it checked (a diagnostic line).
+ *
+ * What is compared, and how the two vocabularies meet:
+ * - Connections: tshark's tcp.stream against the tool's ConnectionRecords. Both are matched on their
+ *   two endpoints (innermost IP address and TCP port, in either direction), then in order of first
+ *   appearance among those with the same endpoints: a 4-tuple reused (a new SYN after the last one
+ *   closed) is a new tcp.stream in tshark and a new record in the tool; a SYN sent again is neither.
+ *   Each side's count per pair of endpoints must be equal, and the total too.
+ * - Requests per connection: the http.request.method occurrences in the stream's frames (a segment with
+ *   two pipelined requests has two), against record.requests.
+ * - First FIN: the source endpoint of the stream's first frame with FIN set, against the endpoint of
+ *   record.closedFirstBy (client or server). Compared as endpoints, so the tool's guess of which side
+ *   is the client (a capture that starts mid-connection, without a SYN) is not part of the question.
+ *   No FIN in the stream (RST only, or still open at the end): null on both sides.
+ * A capture the tool rejects (a KeepaliveLabError: not a capture, a link type it does not read) is a
+ * disagreement unless tshark finds no TCP in it either.
+ *
+ * Captures where the comparison means nothing are left out explicitly, by wrapping the code that
+ * builds them in withoutTshark(reason, ...) (fuzzed bytes; a link type tshark does not dissect);
+ * they are counted by reason in the diagnostic line.
+ */
+import assert from 'node:assert/strict';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join, relative } from 'node:path';
+import { after } from 'node:test';
+import { KeepaliveLabError } from '../../src/errors.js';
+import type { ConnectionRecord, Endpoint } from '../../src/model/report.js';
+import { analyzeCapture } from '../../src/observe/capture-file.js';
+import { Sharkd, sharkdProblem, type TsharkFrame } from './sharkd.js';
+
+interface Registered {
+  bytes: Uint8Array;
+  /** Where it was built: the first stack frame outside test/support (file:line). */
+  origin: string;
+  /** The bytes tshark reads instead, when it cannot read these (see RegisterOptions). */
+  forTshark?: Uint8Array;
+}
+
+export interface RegisterOptions {
+  /** Where it comes from, when the stack does not say it well (a recording's path). */
+  origin?: string;
+  /**
+   * The same capture in a form tshark reads, when it cannot read this one (a link type it does not
+   * dissect, shown with an equivalent pseudo-header): tshark reads these bytes, the tool `bytes`.
+   */
+  forTshark?: Uint8Array;
+}
+
+/** On only under `node --test` (a benchmark that builds captures imports the builders too). */
+const active = process.env.NODE_TEST_CONTEXT !== undefined;
+const captures = new Map<string, Registered>();
+/** Registrations of a capture already registered. */
+let duplicates = 0;
+/** Captures left out, by reason: the set of their hashes. */
+const excluded = new Map<string, Set<string>>();
+const exclusion = new AsyncLocalStorage<string>();
+
+const hash = (bytes: Uint8Array): string => createHash('sha1').update(bytes).digest('hex');
+
+/** The first caller outside this folder (and the benchmark writers), as path:line. */
+function origin(): string {
+  const lines = (new Error().stack ?? '').split('\n').slice(1);
+  const frame = lines.find((l) => !/[/\\]test[/\\]support[/\\]|[/\\]bench[/\\]|node:/.test(l)) ?? lines[0] ?? '';
+  const m = /(?:file:\/\/)?(\/[^\s():]+):(\d+):\d+/.exec(frame);
+  return m ? `${relative(process.cwd(), m[1]!)}:${m[2]}` : frame.trim();
+}
+
+/**
+ * Registers a capture for the comparison with tshark at the end of this test file. The bytes are
+ * copied: a test may go on to change its buffer.
+ */
+export function registerCapture(bytes: Uint8Array, options: RegisterOptions = {}): void {
+  if (!active) return;
+  const key = hash(bytes);
+  const reason = options.forTshark ? undefined : exclusion.getStore();
+  if (reason !== undefined) {
+    exclude(reason, key);
+    return;
+  }
+  if (captures.has(key)) {
+    duplicates++;
+    return;
+  }
+  const entry: Registered = { bytes: bytes.slice(), origin: options.origin ?? origin() };
+  if (options.forTshark) entry.forTshark = options.forTshark.slice();
+  captures.set(key, entry);
+}
+
+/** registerCapture for a file just written (read now: a test removes its temporary folder). */
+export function registerCaptureFile(path: string, options: RegisterOptions = {}): void {
+  if (!active) return;
+  registerCapture(readFileSync(path), { ...options, origin: options.origin ?? `${origin()} (${basename(path)})` });
+}
+
+/**
+ * Runs `build` with the captures it registers left out of the comparison, counted under `reason`.
+ * For captures where agreeing with tshark means nothing: deliberately damaged or random bytes, a
+ * link type tshark does not dissect. Works for async `build` too (AsyncLocalStorage).
+ */
+export function withoutTshark<T>(reason: string, build: () => T): T {
+  return exclusion.run(reason, build);
+}
+
+// ------------------------------------------------------------------------------------------------
+// The comparison
+
+/** One connection as both sides describe it, in the terms compared. */
+export interface Described {
+  /** The two endpoints, sorted: the key connections are matched on. */
+  pair: string;
+  requests: number;
+  /** "address port" of the side that sent the first FIN, or null. */
+  firstFin: string | null;
+}
+
+/** An address as both print it: IPv6 through the WHATWG URL parser (RFC 5952, lower case). */
+function address(text: string): string {
+  return text.includes(':') ? new URL(`http://[${text}]/`).hostname.slice(1, -1) : text;
+}
+
+const endpoint = (a: string, port: number): string => `${address(a)} ${port}`;
+const pairOf = (a: string, b: string): string => (a < b ? `${a} <-> ${b}` : `${b} <-> ${a}`);
+
+/** tshark's streams, in tcp.stream order (the order of first appearance). */
+export function describeTshark(frames: readonly TsharkFrame[]): Described[] {
+  const streams = new Map<number, Described>();
+  for (const f of frames) {
+    const src = endpoint(f.src, f.srcPort);
+    let s = streams.get(f.stream);
+    if (s === undefined) {
+      s = { pair: pairOf(src, endpoint(f.dst, f.dstPort)), requests: 0, firstFin: null };
+      streams.set(f.stream, s);
+    }
+    s.requests += f.requests;
+    if (f.fin && s.firstFin === null) s.firstFin = src;
+  }
+  return [...streams.entries()].sort((a, b) => a[0] - b[0]).map(([, s]) => s);
+}
+
+/** The tool's records, in id order (the order of first appearance). */
+export function describeRecords(records: readonly ConnectionRecord[]): Described[] {
+  const at = (e: Endpoint) => endpoint(e.address, e.port);
+  return [...records]
+    .sort((a, b) => a.id - b.id)
+    .map((r) => ({
+      pair: pairOf(at(r.client), at(r.server)),
+      requests: r.requests,
+      firstFin: r.closedFirstBy === null ? null : at(r[r.closedFirstBy]),
+    }));
+}
+
+/** What differs between the two descriptions, one line each; empty when they agree. */
+export function compareDescriptions(ours: readonly Described[], tshark: readonly Described[]): string[] {
+  const out: string[] = [];
+  if (ours.length !== tshark.length) out.push(`${ours.length} connections, tshark ${tshark.length} tcp.streams`);
+  const byPair = (list: readonly Described[]) => {
+    const m = new Map<string, Described[]>();
+    for (const d of list) m.set(d.pair, [...(m.get(d.pair) ?? []), d]);
+    return m;
+  };
+  const mine = byPair(ours);
+  const theirs = byPair(tshark);
+  for (const pair of new Set([...mine.keys(), ...theirs.keys()])) {
+    const a = mine.get(pair) ?? [];
+    const b = theirs.get(pair) ?? [];
+    if (a.length !== b.length) out.push(`${pair}: ${a.length} connections, tshark ${b.length}`);
+    for (let i = 0; i < Math.min(a.length, b.length); i++) {
+      const on = a.length > 1 ? `${pair} (#${i + 1})` : pair;
+      if (a[i]!.requests !== b[i]!.requests) out.push(`${on}: ${a[i]!.requests} requests, tshark ${b[i]!.requests}`);
+      if (a[i]!.firstFin !== b[i]!.firstFin)
+        out.push(`${on}: first FIN from ${a[i]!.firstFin ?? 'nobody'}, tshark ${b[i]!.firstFin ?? 'nobody'}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Out-of-order TCP segments. tshark does not put them back in order for the dissectors unless asked
+ * (tcp.reassemble_out_of_order, off by default since it came in Wireshark 3.0): a request whose
+ * segments were reordered is then not dissected at all, where analyze reorders them as the receiving
+ * stack does. Asked to, tshark waits for a missing segment for ever, and dissects nothing of that
+ * direction after a hole that is never filled, where analyze gives the hole up and frames again
+ * from the next message (as tshark does without the preference). So the preference is on for a
+ * capture in which analyze filled every hole, and off when it gave holes up (KAL_WARN_MISSING_BYTES:
+ * segments never captured): each time the reading both define.
+ */
+const OUT_OF_ORDER = 'tcp.reassemble_out_of_order';
+
+/**
+ * Link types tshark 4.0 does not read down to TCP. It lists the frames of SLIP (8) and
+ * NETANALYZER_TRANSPARENT (241) but finds no IP in them, and does not open files of PPP_PPPD (166),
+ * C_HDLC_WITH_DIR (205), FRELAY_WITH_DIR (206), MPLS (219) or the DSA tags (281, 282, 284, 285):
+ * "network type unknown or unsupported". A capture of only these is left out here;
+ * test/integration/encapsulation-tshark.test.ts has tcpdump read them, or shows tshark the same
+ * frames with an equivalent header (registered with `forTshark`, and then compared here too).
+ */
+const TSHARK_UNDISSECTED = new Map<number, string>([
+  [8, 'SLIP'],
+  [166, 'PPP_PPPD'],
+  [205, 'C_HDLC_WITH_DIR'],
+  [206, 'FRELAY_WITH_DIR'],
+  [219, 'MPLS'],
+  [241, 'NETANALYZER_TRANSPARENT'],
+  [281, 'DSA_TAG_BRCM'],
+  [282, 'DSA_TAG_BRCM_PREPEND'],
+  [284, 'DSA_TAG_DSA'],
+  [285, 'DSA_TAG_EDSA'],
+]);
+const UNDISSECTED = `link types tshark does not read to TCP (${[...TSHARK_UNDISSECTED.values()].join(', ')})`;
+
+interface Outcome {
+  connections: number;
+  disagreements: string[];
+  /** Left out after all, for this reason. */
+  excluded?: string;
+}
+
+async function checkOne(sharkd: Sharkd, dir: string, index: number, c: Registered): Promise<Outcome> {
+  const ours = join(dir, `${index}.cap`);
+  await writeFile(ours, c.bytes);
+  let theirs = ours;
+  if (c.forTshark) await writeFile((theirs = join(dir, `${index}-for-tshark.cap`)), c.forTshark);
+  let mine: Described[];
+  let what: string;
+  try {
+    const run = await analyzeCapture(ours);
+    const holes = run.observers[0]!.warnings.some((w) => w.code === 'KAL_WARN_MISSING_BYTES');
+    await sharkd.setPreference(OUT_OF_ORDER, holes ? 'FALSE' : 'TRUE');
+    const linkTypes = run.capture?.linkTypes ?? [];
+    if (!c.forTshark && linkTypes.length > 0 && linkTypes.every((t) => TSHARK_UNDISSECTED.has(t)))
+      return { connections: 0, disagreements: [], excluded: UNDISSECTED };
+    what = ` (${run.capture?.format ?? '?'}, link type ${linkTypes.join('/')})`;
+    mine = describeRecords(run.observers[0]!.connections);
+  } catch (error) {
+    if (!(error instanceof KeepaliveLabError)) throw error;
+    // Rejected: tshark must find no TCP in it either (or not read it at all).
+    const frames = await sharkd.frames(theirs);
+    const streams = frames === null ? 0 : describeTshark(frames).length;
+    return {
+      connections: 0,
+      disagreements: streams === 0 ? [] : [`: rejected (${error.code}), tshark ${streams} streams`],
+    };
+  }
+  const frames = await sharkd.frames(theirs);
+  if (frames === null) return { connections: mine.length, disagreements: [`${what}: tshark cannot read it`] };
+  return {
+    connections: mine.length,
+    disagreements: compareDescriptions(mine, describeTshark(frames)).map((d) => `${what}: ${d}`),
+  };
+}
+
+function exclude(reason: string, key: string): void {
+  let set = excluded.get(reason);
+  if (set === undefined) excluded.set(reason, (set = new Set()));
+  set.add(key);
+}
+
+async function checkAll(t: { diagnostic(message: string): void }): Promise<void> {
+  if (captures.size === 0 && excluded.size === 0) return;
+  const problem = sharkdProblem();
+  if (problem !== null) {
+    if (process.env.CI) throw new Error(`CI must have tshark: ${problem}`);
+    t.diagnostic(`tshark check skipped: ${problem}`);
+    return;
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'kal-tshark-'));
+  const config = join(dir, 'wireshark-config');
+  await mkdir(config);
+  const sharkd = new Sharkd(config);
+  const disagreements: string[] = [];
+  let connections = 0;
+  let checked = 0;
+  try {
+    let index = 0;
+    for (const [key, c] of captures) {
+      if (process.env.KAL_KEEP_CAPTURES) await appendFile(join(dir, 'index.txt'), `${index}.cap ${c.origin}\n`);
+      const r = await checkOne(sharkd, dir, index++, c);
+      if (r.excluded !== undefined) {
+        exclude(r.excluded, key);
+        continue;
+      }
+      checked++;
+      connections += r.connections;
+      disagreements.push(...r.disagreements.map((d) => `${c.origin}${d}`));
+    }
+  } finally {
+    await sharkd.close();
+    if (process.env.KAL_KEEP_CAPTURES) t.diagnostic(`tshark check: captures kept in ${dir}`);
+    else await rm(dir, { recursive: true, force: true });
+  }
+  // A capture left out once but registered for the comparison after all (in another form) was checked.
+  for (const [reason, set] of excluded) {
+    for (const key of set) if (captures.has(key) && reason !== UNDISSECTED) set.delete(key);
+    if (set.size === 0) excluded.delete(reason);
+  }
+  const excludedCount = [...excluded.values()].reduce((n, s) => n + s.size, 0);
+  const reasons = [...excluded.entries()].map(([reason, s]) => `${s.size} ${reason}`).join('; ');
+  t.diagnostic(
+    `tshark check: ${checked} captures (${connections} connections) read by tshark and analyze, ` +
+      `${disagreements.length} disagreements; ${duplicates} duplicates skipped; ` +
+      `${excludedCount} excluded${reasons ? ` (${reasons})` : ''}`,
+  );
+  assert.deepEqual(disagreements, [], 'analyze and tshark disagree');
+}
+
+// The file's root hook: registered as this module loads, before any test runs (a hook added from
+// inside a test would belong to that test). A failure here fails the file under node --test.
+if (active) after((c) => checkAll('diagnostic' in c ? c : { diagnostic: (m: string) => console.log(`# ${m}`) }));
