@@ -216,8 +216,18 @@ class Link extends Http1Counter {
       }
     }
     if (!this.closedByProxy) this.record.closedFirstBy ??= side;
+    const ended = side === 'client' ? this.client : this.upstream;
     const other = side === 'client' ? this.upstream : this.client;
-    if (!other.destroyed) other.end();
+    if (other.destroyed) return;
+    // The last FIN of the connection: both peers have sent theirs, `ended` has also sent ours (it closes
+    // right after this event) and nothing waits to be written to `other`. Closing `other` sends our FIN
+    // just as shutdown(2) would (close(2) sends a RST only over unread bytes, and its peer sent a FIN),
+    // without a shutdown(2) and its round through the event loop.
+    if (other.readableEnded && ended.writableFinished && other.writableLength === 0 && !other.writableEnded) {
+      other.destroy();
+    } else {
+      other.end();
+    }
   }
 
   private onError(side: Side, error: NodeJS.ErrnoException): void {
