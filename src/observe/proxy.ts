@@ -75,6 +75,9 @@ function formatEndpoint(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** Accepted TCP sockets inherit TCP_NODELAY from the listening socket (see TcpProxy.listenerNoDelay). */
+const INHERITS_NODELAY = process.platform === 'linux';
+
 /** Request targets are never read: no string per request. */
 const FRAMER_OPTIONS: Http1Options = { targets: false };
 
@@ -364,6 +367,10 @@ export class TcpProxy implements Observer {
   /** The target is an IP literal: no need to ask each upstream socket for its peer address. */
   readonly targetIsIp: boolean;
   private readonly target: Endpoint;
+  /** Accepted sockets get TCP_NODELAY one by one (noDelayOne) until the listener's is inherited. */
+  private noDelayEach = true;
+  private noDelayListener = false;
+  private noDelayBatchEnding = false;
 
   constructor(options: ProxyOptions) {
     this.listenHost = options.listenHost ?? '127.0.0.1';
@@ -374,8 +381,10 @@ export class TcpProxy implements Observer {
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.targetIsIp = net.isIP(this.targetHost) !== 0;
     this.target = { address: this.targetHost, port: this.targetPort };
-    // noDelay: forward each chunk as it comes; Nagle would hold a small write back for an ACK.
-    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+    // noDelay: forward each chunk as it comes; Nagle would hold a small write back for an ACK. Set on
+    // the listening socket when accepted sockets inherit it (see listenerNoDelay), else on each of them.
+    this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
+    this.server.once('listening', () => this.listenerNoDelay());
   }
 
   /** Where the proxy listens (after start()). */
@@ -522,12 +531,36 @@ export class TcpProxy implements Observer {
       client.destroy();
       return;
     }
+    if (this.noDelayEach) this.noDelayOne(client);
     const upstream = net.connect({ host: this.targetHost, port: this.targetPort, allowHalfOpen: true, noDelay: true });
     // The records share one target endpoint (never modified in place: a host name's resolved
     // address replaces it, and snapshots copy it).
     const link = new Link(this, this.records.length + 1, client, upstream, this.target, Date.now());
     this.records.push(link.record);
     this.open.add(link);
+  }
+
+  /**
+   * On Linux an accepted socket is a copy of the listening one and inherits its TCP_NODELAY: set there
+   * once, it spares a setsockopt(2) per connection (what net.Server's noDelay option makes). Elsewhere,
+   * or if the listening handle does not take it, every accepted socket gets it (noDelayOne).
+   */
+  private listenerNoDelay(): void {
+    const handle = (this.server as unknown as { _handle?: { setNoDelay?(on: boolean): number } | null })._handle;
+    if (!INHERITS_NODELAY || typeof handle?.setNoDelay !== 'function' || handle.setNoDelay(true) !== 0) return;
+    this.noDelayListener = true;
+  }
+
+  /**
+   * TCP_NODELAY on an accepted socket. Connections the kernel completed before the listener had it do
+   * not inherit it: they wait in the accept queue, which the first accept drains in one go (libuv
+   * accepts until EAGAIN), so that first batch still gets it here, and later connections inherit it.
+   */
+  private noDelayOne(client: net.Socket): void {
+    client.setNoDelay(true);
+    if (!this.noDelayListener || this.noDelayBatchEnding) return;
+    this.noDelayBatchEnding = true;
+    setImmediate(() => (this.noDelayEach = false));
   }
 
   /** Called by a Link whose upstream connection could not be made. */
