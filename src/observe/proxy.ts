@@ -78,6 +78,9 @@ function formatEndpoint(host: string, port: number): string {
 /** Accepted TCP sockets inherit TCP_NODELAY from the listening socket (see TcpProxy.listenerNoDelay). */
 const INHERITS_NODELAY = process.platform === 'linux';
 
+/** The empty list of every closed connection's record that has none (see Link.finish). */
+const NOTHING = Object.freeze([]) as unknown as never[];
+
 /** Request targets are never read: no string per request. */
 const FRAMER_OPTIONS: Http1Options = { targets: false };
 
@@ -113,7 +116,7 @@ class Link extends Http1Counter {
   ) {
     const record = newConnectionRecord(
       id,
-      { address: normalizeAddress(client.remoteAddress), port: client.remotePort ?? 0 },
+      { address: proxy.clientAddress(client), port: client.remotePort ?? 0 },
       server,
       start,
     );
@@ -334,6 +337,12 @@ class Link extends Http1Counter {
     if (this.closedByProxy) this.note('still open at stop: closed by the proxy');
     // The side that sent the first FIN holds TIME_WAIT on its leg; a reset skips TIME_WAIT.
     r.timeWait = r.resetBy === null && !this.closedByProxy ? r.closedFirstBy : null;
+    // The record is kept until the report, and every record adds to each garbage collection: keep it
+    // small. The status codes are copied to their length (a first push reserves 17 slots); empty
+    // lists become one shared frozen array (records are copied before they leave the proxy).
+    r.statusCodes = r.statusCodes.length === 0 ? NOTHING : r.statusCodes.slice();
+    if (r.idleGapsMs.length === 0) r.idleGapsMs = NOTHING;
+    if (r.notes.length === 0) r.notes = NOTHING;
   }
 }
 
@@ -371,6 +380,7 @@ export class TcpProxy implements Observer {
   private noDelayEach = true;
   private noDelayListener = false;
   private noDelayBatchEnding = false;
+  private lastClientAddress = '';
 
   constructor(options: ProxyOptions) {
     this.listenHost = options.listenHost ?? '127.0.0.1';
@@ -561,6 +571,15 @@ export class TcpProxy implements Observer {
     if (!this.noDelayListener || this.noDelayBatchEnding) return;
     this.noDelayBatchEnding = true;
     setImmediate(() => (this.noDelayEach = false));
+  }
+
+  /**
+   * The client's address: the same string as the previous connection's when they are equal, so that
+   * the records of many connections from one client share it instead of a string each.
+   */
+  clientAddress(client: net.Socket): string {
+    const address = normalizeAddress(client.remoteAddress);
+    return address === this.lastClientAddress ? this.lastClientAddress : (this.lastClientAddress = address);
   }
 
   /** Called by a Link whose upstream connection could not be made. */
