@@ -75,6 +75,12 @@ function errorCode(error: Error): string {
   return (inner as NodeJS.ErrnoException).code ?? inner.message;
 }
 
+/** Accepted TCP sockets inherit TCP_NODELAY from the listening socket (see TcpProxy.listenerNoDelay). */
+const INHERITS_NODELAY = process.platform === 'linux';
+
+/** The empty list of every closed connection's record that has none (see Link.finish). */
+const NOTHING = Object.freeze([]) as unknown as never[];
+
 /** Request targets are never read: no string per request. */
 const FRAMER_OPTIONS: Http1Options = { targets: false };
 
@@ -110,7 +116,7 @@ class Link extends Http1Counter {
   ) {
     const record = newConnectionRecord(
       id,
-      { address: normalizeAddress(client.remoteAddress), port: client.remotePort ?? 0 },
+      { address: proxy.clientAddress(client), port: client.remotePort ?? 0 },
       server,
       start,
     );
@@ -216,8 +222,18 @@ class Link extends Http1Counter {
       }
     }
     if (!this.closedByProxy) this.record.closedFirstBy ??= side;
+    const ended = side === 'client' ? this.client : this.upstream;
     const other = side === 'client' ? this.upstream : this.client;
-    if (!other.destroyed) other.end();
+    if (other.destroyed) return;
+    // The last FIN of the connection: both peers have sent theirs, `ended` has also sent ours (it closes
+    // right after this event) and nothing waits to be written to `other`. Closing `other` sends our FIN
+    // just as shutdown(2) would (close(2) sends a RST only over unread bytes, and its peer sent a FIN),
+    // without a shutdown(2) and its round through the event loop.
+    if (other.readableEnded && ended.writableFinished && other.writableLength === 0 && !other.writableEnded) {
+      other.destroy();
+    } else {
+      other.end();
+    }
   }
 
   private onError(side: Side, error: NodeJS.ErrnoException): void {
@@ -322,6 +338,12 @@ class Link extends Http1Counter {
     if (this.closedByProxy) this.note('still open at stop: closed by the proxy');
     // The side that sent the first FIN holds TIME_WAIT on its leg; a reset skips TIME_WAIT.
     r.timeWait = r.resetBy === null && !this.closedByProxy ? r.closedFirstBy : null;
+    // The record is kept until the report, and every record adds to each garbage collection: keep it
+    // small. The status codes are copied to their length (a first push reserves 17 slots); empty
+    // lists become one shared frozen array (records are copied before they leave the proxy).
+    r.statusCodes = r.statusCodes.length === 0 ? NOTHING : r.statusCodes.slice();
+    if (r.idleGapsMs.length === 0) r.idleGapsMs = NOTHING;
+    if (r.notes.length === 0) r.notes = NOTHING;
   }
 }
 
@@ -357,6 +379,11 @@ export class TcpProxy implements Observer {
   /** The target is an IP literal: no need to ask each upstream socket for its peer address. */
   readonly targetIsIp: boolean;
   private readonly target: Endpoint;
+  /** Accepted sockets get TCP_NODELAY one by one (noDelayOne) until the listener's is inherited. */
+  private noDelayEach = true;
+  private noDelayListener = false;
+  private noDelayBatchEnding = false;
+  private lastClientAddress = '';
 
   constructor(options: ProxyOptions) {
     this.listenHost = options.listenHost ?? '127.0.0.1';
@@ -367,8 +394,10 @@ export class TcpProxy implements Observer {
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.targetIsIp = net.isIP(this.targetHost) !== 0;
     this.target = { address: this.targetHost, port: this.targetPort };
-    // noDelay: forward each chunk as it comes; Nagle would hold a small write back for an ACK.
-    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+    // noDelay: forward each chunk as it comes; Nagle would hold a small write back for an ACK. Set on
+    // the listening socket when accepted sockets inherit it (see listenerNoDelay), else on each of them.
+    this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
+    this.server.once('listening', () => this.listenerNoDelay());
   }
 
   /** Where the proxy listens (after start()). */
@@ -530,12 +559,45 @@ export class TcpProxy implements Observer {
       client.destroy();
       return;
     }
+    if (this.noDelayEach) this.noDelayOne(client);
     const upstream = net.connect({ host: this.targetHost, port: this.targetPort, allowHalfOpen: true, noDelay: true });
     // The records share one target endpoint (never modified in place: a host name's resolved
     // address replaces it, and snapshots copy it).
     const link = new Link(this, this.records.length + 1, client, upstream, this.target, Date.now());
     this.records.push(link.record);
     this.open.add(link);
+  }
+
+  /**
+   * On Linux an accepted socket is a copy of the listening one and inherits its TCP_NODELAY: set there
+   * once, it spares a setsockopt(2) per connection (what net.Server's noDelay option makes). Elsewhere,
+   * or if the listening handle does not take it, every accepted socket gets it (noDelayOne).
+   */
+  private listenerNoDelay(): void {
+    const handle = (this.server as unknown as { _handle?: { setNoDelay?(on: boolean): number } | null })._handle;
+    if (!INHERITS_NODELAY || typeof handle?.setNoDelay !== 'function' || handle.setNoDelay(true) !== 0) return;
+    this.noDelayListener = true;
+  }
+
+  /**
+   * TCP_NODELAY on an accepted socket. Connections the kernel completed before the listener had it do
+   * not inherit it: they wait in the accept queue, which the first accept drains in one go (libuv
+   * accepts until EAGAIN), so that first batch still gets it here, and later connections inherit it.
+   */
+  private noDelayOne(client: net.Socket): void {
+    client.setNoDelay(true);
+    if (!this.noDelayListener || this.noDelayBatchEnding) return;
+    this.noDelayBatchEnding = true;
+    setImmediate(() => (this.noDelayEach = false));
+  }
+
+  /**
+   * The client's address: the same string as the previous connection's when they are equal, so that
+   * the records of many connections from one client share it instead of a string each.
+   */
+  clientAddress(client: net.Socket): string {
+    const address = normalizeAddress(client.remoteAddress);
+    return address === this.lastClientAddress ? this.lastClientAddress : (this.lastClientAddress = address);
   }
 
   /** Called by a Link whose upstream connection could not be made. */

@@ -152,6 +152,12 @@ test('Connection: close server -> 5 connections, each closed by the server', asy
   assert.deepEqual(report.totals.closedFirstBy, { client: 0, server: 5, unknown: 0 });
   assert.deepEqual(report.totals.timeWait, { client: 0, server: 5 });
   assert.equal(report.http?.serverClose, 5);
+  // Closed records share their empty lists inside the proxy; the report's are its own.
+  const [first, second] = report.connections as [ConnectionRecord, ConnectionRecord];
+  assert.deepEqual([first.statusCodes, first.idleGapsMs, first.notes], [[200], [], []]);
+  first.notes.push('mine');
+  first.idleGapsMs.push(1);
+  assert.deepEqual([second.notes, second.idleGapsMs], [[], []]);
 });
 
 test('pipelined requests in one write -> 3 requests and 3 responses on one connection', async (t) => {
