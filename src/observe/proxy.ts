@@ -44,6 +44,12 @@ export interface ProxyOptions {
    * every second).
    */
   connectTimeoutMs?: number;
+  /**
+   * Connections the kernel may hold completed but not yet accepted (listen(2)'s backlog; default
+   * DEFAULT_BACKLOG, which Linux caps at net.core.somaxconn). Node's own default, 511, overflows when a
+   * thousand clients connect at once.
+   */
+  backlog?: number;
 }
 
 /** Live counters, cheap to read (for a progress line). */
@@ -56,6 +62,13 @@ export interface ProxyProgress {
 
 export const DEFAULT_GRACE_MS = 1000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** As deep as the kernel allows: Linux takes min(backlog, net.core.somaxconn), 4096 since Linux 5.4. */
+export const DEFAULT_BACKLOG = 65_535;
+/**
+ * At most this many accepted connections wait for an accept streak to end before they are read (see
+ * TcpProxy.accept): bounds the delay a burst adds to its first connections.
+ */
+const MAX_WAITING_TO_READ = 1024;
 
 /** Warning codes on the proxy's ObserverReport. */
 export const ProxyWarning = {
@@ -384,6 +397,12 @@ export class TcpProxy implements Observer {
   private noDelayListener = false;
   private noDelayBatchEnding = false;
   private lastClientAddress = '';
+  private readonly backlog: number;
+  /** Accepted during the current accept streak, not read yet (see accept). */
+  private readonly waitingToRead: net.Socket[] = [];
+  /** The end-of-turn check of an accept streak, while one goes on. */
+  private streak: NodeJS.Immediate | null = null;
+  private acceptedThisTurn = false;
 
   constructor(options: ProxyOptions) {
     this.listenHost = options.listenHost ?? '127.0.0.1';
@@ -392,11 +411,13 @@ export class TcpProxy implements Observer {
     this.targetPort = options.targetPort;
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.backlog = options.backlog ?? DEFAULT_BACKLOG;
     this.targetIsIp = net.isIP(this.targetHost) !== 0;
     this.target = { address: this.targetHost, port: this.targetPort };
     // noDelay: forward each chunk as it comes; Nagle would hold a small write back for an ACK. Set on
     // the listening socket when accepted sockets inherit it (see listenerNoDelay), else on each of them.
-    this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
+    // pauseOnConnect: an accepted socket is read when accept() says so.
+    this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.accept(socket));
     this.server.once('listening', () => this.listenerNoDelay());
   }
 
@@ -437,7 +458,7 @@ export class TcpProxy implements Observer {
       };
       this.server.once('error', onError);
       this.server.once('listening', onListening);
-      this.server.listen(port, host);
+      this.server.listen({ port, host, backlog: this.backlog });
     });
     // Errors after listening (EMFILE on accept, ...) concern one connection, never the proxy.
     this.server.on('error', (error: NodeJS.ErrnoException) => {
@@ -535,6 +556,7 @@ export class TcpProxy implements Observer {
     const serverClosed = this.server.listening
       ? new Promise<void>((resolve) => this.server.close(() => resolve()))
       : Promise.resolve();
+    this.endStreak();
     for (const link of this.open) link.closeWhenIdle();
     if (this.open.size > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -560,12 +582,65 @@ export class TcpProxy implements Observer {
       return;
     }
     if (this.noDelayEach) this.noDelayOne(client);
+    // Reading is started (or put off) first, as a socket created without pauseOnConnect starts it: a
+    // request already received is then read before an upstream that refuses at once closes the client.
+    this.startReading(client);
     const upstream = net.connect({ host: this.targetHost, port: this.targetPort, allowHalfOpen: true, noDelay: true });
     // The records share one target endpoint (never modified in place: a host name's resolved
     // address replaces it, and snapshots copy it).
     const link = new Link(this, this.records.length + 1, client, upstream, this.target, Date.now());
     this.records.push(link.record);
     this.open.add(link);
+  }
+
+  /**
+   * Accepts are starved under load unless reading waits. libuv accepts one connection per turn of the
+   * event loop (libuv 1.45, Node 20: "don't accept() connections in a loop", it relies on the listening
+   * socket staying readable), and a turn handles every socket that has bytes to read: with 500
+   * connections busy, a turn takes tens of milliseconds, so a thousand clients connecting at once wait
+   * seconds in the accept queue (wrk -c1000 through the proxy: 164-189 requests timed out per 10 s
+   * run, the queue full for 4-6 s; straight at nginx: none).
+   *
+   * So the first connection of a streak is read at once, and the others accepted in the turns right
+   * after it (the listening socket was still readable: more were queued) wait until a turn accepts
+   * none, or until MAX_WAITING_TO_READ wait: turns stay short while the queue drains, then every
+   * waiting socket is read. Their upstream connections are made meanwhile. A lone connection (the
+   * usual case) is read at once and costs two setImmediate callbacks.
+   */
+  private startReading(client: net.Socket): void {
+    this.acceptedThisTurn = true;
+    if (this.streak === null) {
+      client.resume();
+      this.streak = setImmediate(this.turnEnded);
+      return;
+    }
+    this.waitingToRead.push(client);
+    if (this.waitingToRead.length >= MAX_WAITING_TO_READ) this.readWaiting();
+  }
+
+  /** After the poll phase of each turn of a streak: did that turn accept a connection? */
+  private readonly turnEnded = (): void => {
+    if (this.acceptedThisTurn) {
+      this.acceptedThisTurn = false;
+      // The next turn polls without blocking, and this check follows it.
+      this.streak = setImmediate(this.turnEnded);
+      return;
+    }
+    this.streak = null;
+    this.readWaiting();
+  };
+
+  private readWaiting(): void {
+    const waiting = this.waitingToRead;
+    for (let i = 0; i < waiting.length; i++) if (!waiting[i]!.destroyed) waiting[i]!.resume();
+    waiting.length = 0;
+  }
+
+  /** stop(): whatever waits is read now, so that its connection can close as the others do. */
+  private endStreak(): void {
+    if (this.streak !== null) clearImmediate(this.streak);
+    this.streak = null;
+    this.readWaiting();
   }
 
   /**
