@@ -18,7 +18,9 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Http1Counter } from '../analyze/http1-counter.js';
 import { newConnectionRecord } from '../analyze/record.js';
-import { computeTotals } from '../analyze/totals.js';
+import { IdOrder } from '../analyze/id-order.js';
+import type { ObserverHead } from '../analyze/run-report.js';
+import { TotalsAccumulator } from '../analyze/totals.js';
 import { Http1Connection } from '../decode/http1.js';
 import type { Http1Options, HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
 import { KeepaliveLabError, PortInUseError } from '../errors.js';
@@ -50,6 +52,20 @@ export interface ProxyOptions {
    * thousand clients connect at once.
    */
   backlog?: number;
+  /**
+   * How many connection records the report keeps: the most recent ones (by id, open or closed); the
+   * totals count every connection and `connectionsOmitted` the others. Default: all of them, which
+   * makes memory grow with every connection: a proxy that runs for long should keep a few
+   * (the CLI keeps the rows it prints) and take every record from `onConnection`.
+   */
+  keepConnections?: number;
+  /**
+   * Each connection's record once it has closed, in id order (a connection still open holds back
+   * at most ORDER_WINDOW records that closed after it; beyond that, records come in the order
+   * connections closed). The record is the proxy's: read it, copy what you keep. At stop, every
+   * record has been handed over before the report resolves.
+   */
+  onConnection?: (record: ConnectionRecord) => void;
 }
 
 /** Live counters, cheap to read (for a progress line). */
@@ -69,6 +85,10 @@ export const DEFAULT_BACKLOG = 65_535;
  * TcpProxy.accept): bounds the delay a burst adds to its first connections.
  */
 const MAX_WAITING_TO_READ = 1024;
+/** Records that wait behind a connection still open before they go to onConnection (see IdOrder). */
+const ORDER_WINDOW = 10_000;
+/** The fields of the proxy's report known before any connection (what a streamed report writes first). */
+export const PROXY_HEAD: ObserverHead = { observer: 'proxy', available: true, seesRequests: true };
 
 /** Warning codes on the proxy's ObserverReport. */
 export const ProxyWarning = {
@@ -376,12 +396,20 @@ export class TcpProxy implements Observer {
   private readonly graceMs: number;
   private readonly connectTimeoutMs: number;
   private readonly server: net.Server;
-  /** Every connection's record, in order; a closed connection leaves only its record behind. */
-  private readonly records: ConnectionRecord[] = [];
+  /** Connections accepted so far (the last id given). */
+  private accepted = 0;
+  /** The records kept for the report: the most recent `keepConnections`, by id. */
+  private readonly kept: RecentRecords;
+  /** The totals of every closed connection (a closed connection leaves nothing else behind). */
+  private readonly closedTotals = new TotalsAccumulator();
+  private closedAtStop = 0;
+  /** Open connections, in id order (a Set keeps insertion order). */
   private readonly open = new Set<Link>();
+  private readonly order: IdOrder | null;
   private readonly unreachableReasons = new Set<string>();
   private readonly waiters: { count: number; resolve: () => void }[] = [];
-  private readonly warnings: Warning[] = [];
+  /** Accepts that failed after listening, by error code (EMFILE...): a count, not a warning each. */
+  private readonly acceptFailures = new Map<string, number>();
   private bound: Endpoint | null = null;
   private stopping: Promise<ObserverReport> | null = null;
   /** destroy(): no grace for connections with a request in flight. */
@@ -412,6 +440,9 @@ export class TcpProxy implements Observer {
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.backlog = options.backlog ?? DEFAULT_BACKLOG;
+    this.kept = new RecentRecords(options.keepConnections ?? Infinity);
+    const onConnection = options.onConnection;
+    this.order = onConnection === undefined ? null : new IdOrder(() => this.oldestOpenId(), onConnection, ORDER_WINDOW);
     this.targetIsIp = net.isIP(this.targetHost) !== 0;
     this.target = { address: this.targetHost, port: this.targetPort };
     // noDelay: forward each chunk as it comes; Nagle would hold a small write back for an ACK. Set on
@@ -462,10 +493,8 @@ export class TcpProxy implements Observer {
     });
     // Errors after listening (EMFILE on accept, ...) concern one connection, never the proxy.
     this.server.on('error', (error: NodeJS.ErrnoException) => {
-      this.warnings.push({
-        code: ProxyWarning.ACCEPT_FAILED,
-        message: `proxy: accepting a connection failed: ${errorCode(error)}`,
-      });
+      const code = errorCode(error);
+      this.acceptFailures.set(code, (this.acceptFailures.get(code) ?? 0) + 1);
     });
     this.sweep = setInterval(() => this.expireConnects(), Math.max(10, Math.min(1000, this.connectTimeoutMs / 4)));
     this.sweep.unref();
@@ -475,7 +504,7 @@ export class TcpProxy implements Observer {
 
   progress(): ProxyProgress {
     return {
-      connections: this.records.length,
+      connections: this.accepted,
       open: this.open.size,
       requests: this.counters.requests,
       responses: this.counters.responses,
@@ -483,7 +512,7 @@ export class TcpProxy implements Observer {
   }
 
   settled(expectedConnections: number): boolean {
-    return this.records.length >= expectedConnections && this.open.size === 0;
+    return this.accepted >= expectedConnections && this.open.size === 0;
   }
 
   /** Resolves once at least `count` connections have been accepted and all of them have closed. */
@@ -492,12 +521,26 @@ export class TcpProxy implements Observer {
     return new Promise((resolve) => this.waiters.push({ count, resolve }));
   }
 
-  /** What the proxy has seen so far, without stopping it. */
+  /**
+   * What the proxy has seen so far, without stopping it: the totals of every connection (those still
+   * open as they are now), and the records kept (`keepConnections`).
+   */
   snapshot(): ObserverReport {
-    for (const link of this.open) link.refresh();
-    const connections = this.records.map(copyRecord);
+    const totals = this.closedTotals.copy();
+    for (const link of this.open) {
+      link.refresh();
+      totals.add(link.record);
+    }
+    const connections = this.kept.inIdOrder().map(copyRecord);
+    const omitted = this.accepted - connections.length;
     const { serverClose, clientClose, unreachable } = this.counters;
-    const warnings = [...this.warnings];
+    const warnings: Warning[] = [];
+    for (const [code, count] of this.acceptFailures) {
+      warnings.push({
+        code: ProxyWarning.ACCEPT_FAILED,
+        message: `proxy: accepting a connection failed${count > 1 ? ` ${count} times` : ''}: ${code}`,
+      });
+    }
     if (unreachable > 0) {
       warnings.push({
         code: ProxyWarning.UPSTREAM_UNREACHABLE,
@@ -507,7 +550,7 @@ export class TcpProxy implements Observer {
           `(${[...this.unreachableReasons].join(', ')})`,
       });
     }
-    const closedAtStop = connections.filter((c) => c.openAtEnd).length;
+    const closedAtStop = this.closedAtStop;
     if (this.stopping !== null && closedAtStop > 0) {
       warnings.push({
         code: ProxyWarning.CLOSED_AT_STOP,
@@ -516,13 +559,13 @@ export class TcpProxy implements Observer {
           'and closed by the proxy (who would have closed first is unknown)',
       });
     }
+    // `connections` right after the head: a streamed report (proxy --json) writes the records there.
     return {
-      observer: 'proxy',
-      available: true,
-      seesRequests: true,
-      totals: computeTotals(connections, null),
-      http: { serverClose, clientClose },
+      ...PROXY_HEAD,
       connections,
+      ...(omitted > 0 ? { connectionsOmitted: omitted } : {}),
+      totals: totals.totals(null),
+      http: { serverClose, clientClose },
       warnings,
     };
   }
@@ -573,6 +616,7 @@ export class TcpProxy implements Observer {
     await serverClosed;
     clearInterval(this.sweep ?? undefined);
     this.sweep = null;
+    this.order?.flush();
     return this.snapshot();
   }
 
@@ -588,8 +632,8 @@ export class TcpProxy implements Observer {
     const upstream = net.connect({ host: this.targetHost, port: this.targetPort, allowHalfOpen: true, noDelay: true });
     // The records share one target endpoint (never modified in place: a host name's resolved
     // address replaces it, and snapshots copy it).
-    const link = new Link(this, this.records.length + 1, client, upstream, this.target, Date.now());
-    this.records.push(link.record);
+    const link = new Link(this, ++this.accepted, client, upstream, this.target, Date.now());
+    this.kept.add(link.record);
     this.open.add(link);
   }
 
@@ -681,9 +725,19 @@ export class TcpProxy implements Observer {
     this.unreachableReasons.add(reason);
   }
 
-  /** Called by a Link once both of its sockets have closed. */
+  /** The smallest id still open (Infinity when none is). */
+  private oldestOpenId(): number {
+    for (const link of this.open) return link.id;
+    return Infinity;
+  }
+
+  /** Called by a Link once both of its sockets have closed: its record is final. */
   linkClosed(link: Link): void {
     this.open.delete(link);
+    const record = link.record;
+    this.closedTotals.add(record);
+    if (record.openAtEnd) this.closedAtStop++;
+    this.order?.add(record);
     if (this.waiters.length === 0) return;
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       const w = this.waiters[i]!;
@@ -692,6 +746,30 @@ export class TcpProxy implements Observer {
         w.resolve();
       }
     }
+  }
+}
+
+/**
+ * The most recent `size` records by id, in a ring: records are added in id order (1, 2, 3...), so
+ * record `id` sits at (id - 1) % size and the oldest kept is the one after the newest.
+ */
+class RecentRecords {
+  private readonly ring: ConnectionRecord[] = [];
+  private added = 0;
+
+  constructor(private readonly size: number) {}
+
+  add(record: ConnectionRecord): void {
+    if (this.size <= 0) return;
+    if (this.ring.length < this.size) this.ring.push(record);
+    else this.ring[this.added % this.size] = record;
+    this.added++;
+  }
+
+  inIdOrder(): ConnectionRecord[] {
+    if (this.ring.length < this.size) return this.ring.slice();
+    const oldest = this.added % this.size;
+    return [...this.ring.slice(oldest), ...this.ring.slice(0, oldest)];
   }
 }
 
