@@ -14,17 +14,13 @@
  * Usage: npm run bench:proxy-burst [-- --runs N] [--connections N] [--duration S] [--timeout S]
  * Run it under the shared lock (flock /tmp/kal-suite.lock), alone on the machine.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startNginx } from '../test/support/nginx.js';
+import { run, startProxyCli } from './proxy-cli.js';
 
 const HOST = '127.0.0.1';
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 /** The accept queue is sampled this often while wrk runs. */
 const SAMPLE_MS = 20;
 /** TCP_LISTEN in /proc/net/tcp's st column (include/net/tcp_states.h). */
@@ -129,48 +125,28 @@ async function direct(url: string, wrkArgs: (url: string) => string[]): Promise<
 }
 
 async function proxied(targetPort: number, wrkArgs: (url: string) => string[]): Promise<RunResult> {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'proxy', '--listen', `${HOST}:0`, '--target', `${HOST}:${targetPort}`, '--json'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const proxy = await startProxyCli(targetPort, ['--json']);
   try {
-    let port = 0;
-    for (let i = 0; i < 500 && port === 0; i++) {
-      const m = /listening on [\d.]+:(\d+)/.exec(err);
-      if (m) port = Number(m[1]);
-      else if (child.exitCode !== null) break;
-      else await delay(10);
-    }
-    if (port === 0) throw new Error(`keepalive-lab proxy did not start:\n${err}`);
     const before = listenOverflows();
-    const sampler = sampleQueue(port);
-    const wrk = await run('wrk', wrkArgs(`http://${HOST}:${port}/`));
+    const sampler = sampleQueue(proxy.port);
+    const wrk = await run('wrk', wrkArgs(`http://${HOST}:${proxy.port}/`));
     const queue = sampler.stop();
     const overflows = listenOverflows() - before;
-    child.kill('SIGINT');
-    const code = await exited;
-    if (code !== 0) throw new Error(`keepalive-lab proxy exited with ${code}:\n${err}`);
-    const report = JSON.parse(out) as {
+    await proxy.stop();
+    const report = JSON.parse(proxy.stdout()) as {
       runs: { observers: { totals: { requests: number; connections: number } }[] }[];
     };
     const totals = report.runs[0]!.observers[0]!.totals;
-    const result = parseWrk(wrk);
     // wrk counts completed requests; up to one per connection may still be in flight when it stops.
     return {
       path: 'proxy',
-      ...result,
+      ...parseWrk(wrk),
       overflows,
       ...queue,
       counted: `${totals.requests} requests over ${totals.connections} connections`,
     };
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    proxy.kill();
   }
 }
 
@@ -231,17 +207,6 @@ function parseWrk(stdout: string): WrkResult {
 
 function toMs(value: string, unit: string): number {
   return Number(value) * (unit === 'us' ? 1e-3 : unit === 's' ? 1000 : 1);
-}
-
-async function run(command: string, args: string[]): Promise<string> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-  if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}:\n${out}\n${err}`);
-  return out;
 }
 
 await main();

@@ -15,18 +15,16 @@
  * net.ipv4.tcp_max_tw_buckets sockets in TIME_WAIT for a minute. Run it under the shared lock
  * (flock /tmp/kal-suite.lock), alone on the machine.
  */
-import { spawn } from 'node:child_process';
 import { createReadStream, mkdtempSync, openSync, readFileSync, rmSync, statSync, closeSync, readSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startNginx } from '../test/support/nginx.js';
+import { run, startProxyCli } from './proxy-cli.js';
+import type { ProxyProcess } from './proxy-cli.js';
 
 const HOST = '127.0.0.1';
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 /** The goal of issue 8. */
 const GOAL_MIB = 150;
 /** A record's first field in the report file (report/json-stream.ts: records at depth 6, fields at 7). */
@@ -54,27 +52,16 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'kal-bench-proxy-memory-'));
   const reportPath = join(dir, 'report.json');
   const nginx = await startNginx(HOST);
-  const out = openSync(reportPath, 'w');
-  const child = spawn(
-    process.execPath,
-    [CLI, 'proxy', '--listen', `${HOST}:0`, '--target', `${HOST}:${nginx.port}`, ...(json ? ['--json'] : [])],
-    { stdio: ['ignore', out, 'pipe'] },
-  );
-  closeSync(out);
-  let err = '';
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  let proxy: ProxyProcess | null = null;
   const started = Date.now();
   try {
-    let port = 0;
-    for (let i = 0; i < 500 && port === 0; i++) {
-      const m = /listening on [\d.]+:(\d+)/.exec(err);
-      if (m) port = Number(m[1]);
-      else if (child.exitCode !== null) break;
-      else await delay(10);
+    const out = openSync(reportPath, 'w');
+    try {
+      proxy = await startProxyCli(nginx.port, json ? ['--json'] : [], out);
+    } finally {
+      closeSync(out);
     }
-    if (port === 0) throw new Error(`keepalive-lab proxy did not start:\n${err}`);
-    const pid = child.pid!;
+    const pid = proxy.pid;
     console.log(`step  connections  seconds  conn/s   failed  VmRSS MiB  VmHWM MiB  report file MiB`);
     const before = memory(pid);
     console.log(
@@ -85,7 +72,15 @@ async function main(): Promise<void> {
     for (let step = 1; step <= steps && done < total; step++) {
       const n = Math.min(perStep, total - done);
       const t0 = Date.now();
-      const ab = await run('ab', ['-q', '-r', '-n', String(n), '-c', String(concurrency), `http://${HOST}:${port}/`]);
+      const ab = await run('ab', [
+        '-q',
+        '-r',
+        '-n',
+        String(n),
+        '-c',
+        String(concurrency),
+        `http://${HOST}:${proxy.port}/`,
+      ]);
       const seconds = (Date.now() - t0) / 1000;
       const complete = Number(/Complete requests:\s+(\d+)/.exec(ab)?.[1] ?? NaN);
       failed += Number(/Failed requests:\s+(\d+)/.exec(ab)?.[1] ?? 0);
@@ -101,8 +96,8 @@ async function main(): Promise<void> {
     }
     // The peak includes the stop (the report is built and written then): sample until the process ends.
     let peak = memory(pid).hwm;
-    child.kill('SIGINT');
-    while (child.exitCode === null) {
+    const stopped = proxy.stop();
+    while (proxy.child.exitCode === null) {
       try {
         // A process that is exiting has no VmHWM line any more (NaN).
         const hwm = memory(pid).hwm;
@@ -112,8 +107,7 @@ async function main(): Promise<void> {
       }
       await delay(20);
     }
-    const code = await exited;
-    if (code !== 0) throw new Error(`keepalive-lab proxy exited with ${code}:\n${err}`);
+    await stopped;
     const minutes = (Date.now() - started) / 60_000;
     console.log(`\n${done.toLocaleString('en-US')} connections in ${minutes.toFixed(1)} min; ab failed: ${failed}`);
     if (json) {
@@ -129,7 +123,7 @@ async function main(): Promise<void> {
         `${peak <= GOAL_MIB * 1024 * 1024 ? 'met' : 'MISSED'}`,
     );
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    proxy?.kill();
     await nginx.stop();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -155,7 +149,8 @@ async function countRecords(path: string): Promise<number> {
       count++;
       at = text.indexOf(RECORD_START, at + RECORD_START.length);
     }
-    carry = text.slice(-RECORD_START.length);
+    // A match cut by the chunk's end is found in the next one; one wholly inside the carry is not.
+    carry = text.slice(-(RECORD_START.length - 1));
   }
   return count;
 }
@@ -170,17 +165,6 @@ function tail(path: string, bytes: number): string {
   } finally {
     closeSync(fd);
   }
-}
-
-async function run(command: string, args: string[]): Promise<string> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-  if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}:\n${out}\n${err}`);
-  return out;
 }
 
 await main();

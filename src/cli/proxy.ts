@@ -119,7 +119,8 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
     clearInterval(jsonTimer);
     // With the creation time the JSON head already gave.
     const report: Report = { ...head, runs: [run] };
-    if (streamed !== null) await (streamed as StreamedJson).end(run);
+    // A second Ctrl-C (interrupt.abort) cuts the grace short, and the report still follows.
+    if (streamed !== null) (streamed as StreamedJson).writeEnd(run);
     else io.stdout.write(renderTerminal(report, { color: useColor(io), connections: true, limit: TERMINAL_ROWS }));
     await writeHtmlReport(p, report);
     return 0;

@@ -55,9 +55,18 @@ export class StreamedJson {
     this.pending = '';
   }
 
-  async end(run: RunReport): Promise<void> {
+  /**
+   * The rest of the document, written without waiting for stdout to drain (the CLI drains it before
+   * the process exits): the proxy's report must follow even once its abort signal has fired.
+   */
+  writeEnd(run: RunReport): void {
     if (!this.begun) this.begin();
     this.pending += this.writer.end(restOf(this.head, run));
+    this.writePending();
+  }
+
+  async end(run: RunReport): Promise<void> {
+    this.writeEnd(run);
     await this.flush();
   }
 

@@ -82,7 +82,7 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_BACKLOG = 65_535;
 /**
  * At most this many accepted connections wait for an accept streak to end before they are read (see
- * TcpProxy.accept): bounds the delay a burst adds to its first connections.
+ * TcpProxy.startReading): bounds the delay a burst adds to its first connections.
  */
 const MAX_WAITING_TO_READ = 1024;
 /** Records that wait behind a connection still open before they go to onConnection (see IdOrder). */
@@ -440,7 +440,7 @@ export class TcpProxy implements Observer {
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.backlog = options.backlog ?? DEFAULT_BACKLOG;
-    this.kept = new RecentRecords(options.keepConnections ?? Infinity);
+    this.kept = new RecentRecords(Math.max(0, Math.floor(options.keepConnections ?? Infinity)));
     const onConnection = options.onConnection;
     this.order = onConnection === undefined ? null : new IdOrder(() => this.oldestOpenId(), onConnection, ORDER_WINDOW);
     this.targetIsIp = net.isIP(this.targetHost) !== 0;

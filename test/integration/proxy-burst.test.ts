@@ -2,7 +2,7 @@
  * A thousand clients connecting at once through the proxy (issue 8, part 4: "proxy accept backlog"):
  * every one gets its response, the proxy counts each, and the listening socket's backlog is as deep
  * as the kernel allows (Node's default, 511, overflowed). Connections that come in a burst are read
- * once the burst has been accepted (TcpProxy.accept): a socket left unread would never get its
+ * once the burst has been accepted (TcpProxy.startReading): a socket left unread would never get its
  * response, so this also checks that none is forgotten. Counts only, no timing.
  *
  * The test process holds each connection three times (client, accepted, upstream to nginx): it needs
