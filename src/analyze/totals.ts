@@ -52,6 +52,22 @@ export class TotalsAccumulator {
     if (c.timeWait) this.timeWait[c.timeWait]++;
   }
 
+  /** An accumulator that starts where this one is (the proxy adds its open connections to a copy). */
+  copy(): TotalsAccumulator {
+    const c = new TotalsAccumulator();
+    c.connections = this.connections;
+    c.requests = this.requests;
+    c.responses = this.responses;
+    c.reusedRequests = this.reusedRequests;
+    c.resets = this.resets;
+    c.withRequests = this.withRequests;
+    Object.assign(c.closedFirstBy, this.closedFirstBy);
+    Object.assign(c.timeWait, this.timeWait);
+    Object.assign(c.resetsBy, this.resetsBy);
+    for (const [value, count] of this.perConnection) c.perConnection.set(value, count);
+    return c;
+  }
+
   /**
    * The totals of the records added so far. `syns` is passed in because only some observers can
    * see SYNs (the wire can; the server and the kernel cannot).

@@ -1,18 +1,17 @@
-import { once } from 'node:events';
 import { reportHead } from '../analyze/run-report.js';
 import { UsageError } from '../errors.js';
 import { parseEndpoint } from '../model/endpoint.js';
-import type { ConnectionRecord, Report, RunReport } from '../model/report.js';
+import type { Report } from '../model/report.js';
 import { WIRE_HEAD, analyzeCapture, analyzeRunHead } from '../observe/capture-file.js';
 import type { AnalyzeOptions } from '../observe/capture-file.js';
 import { MAX_BARS } from '../report/html.js';
-import { JsonReportStream, restOf } from '../report/json-stream.js';
 import type { StreamHead } from '../report/json-stream.js';
 import { renderTerminal } from '../report/terminal.js';
 import { flag, int, parse, port, str } from './args.js';
 import type { Command } from './command.js';
 import { useColor } from './command.js';
 import { checkOutputs, writeHtmlReport } from './output.js';
+import { StreamedJson } from './streamed-json.js';
 
 export const analyze: Command = {
   name: 'analyze',
@@ -85,58 +84,3 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
     return 0;
   },
 };
-
-/**
- * Records are written once this much text has gathered, without waiting for the chunk to end: a 1 MiB
- * chunk of a SYN flood ends 15,000 connections, 13 MB of JSON that would otherwise be held at once.
- */
-const WRITE_AT = 64 * 1024;
-
-/**
- * `analyze --json`, written while the capture is read (report/json-stream.ts): the head with the
- * first record, the records in writes of about WRITE_AT, the rest once the capture ends. When stdout
- * is slower than the analysis (a pipe to a slow reader), the next chunk waits for 'drain'.
- */
-class StreamedJson {
-  private readonly writer = new JsonReportStream();
-  private pending = '';
-  private begun = false;
-  /** A write found stdout's buffer full: wait for 'drain' before the next chunk. */
-  private full = false;
-
-  constructor(
-    private readonly out: NodeJS.WritableStream,
-    private readonly head: StreamHead,
-    private readonly signal: AbortSignal,
-  ) {}
-
-  record(record: ConnectionRecord): void {
-    // The head goes out with the first record: an error before it (not a capture) leaves stdout empty.
-    if (!this.begun) this.begin();
-    this.pending += this.writer.record(record);
-    if (this.pending.length >= WRITE_AT) this.write();
-  }
-
-  async flush(): Promise<void> {
-    if (this.pending !== '') this.write();
-    if (!this.full) return;
-    this.full = false;
-    await once(this.out, 'drain', { signal: this.signal });
-  }
-
-  private write(): void {
-    if (!this.out.write(this.pending)) this.full = true;
-    this.pending = '';
-  }
-
-  async end(run: RunReport): Promise<void> {
-    if (!this.begun) this.begin();
-    this.pending += this.writer.end(restOf(this.head, run));
-    await this.flush();
-  }
-
-  private begin(): void {
-    this.begun = true;
-    this.pending += this.writer.begin(this.head);
-  }
-}

@@ -1,22 +1,27 @@
-import { buildReport } from '../analyze/run-report.js';
+import { reportHead } from '../analyze/run-report.js';
 import { UsageError } from '../errors.js';
-import { runProxy } from '../lab/proxy.js';
+import { proxyRunHead, runProxy } from '../lab/proxy.js';
 import type { RunningProxy } from '../lab/proxy.js';
 import { formatEndpoint, formatHostPort, parseHostPort } from '../model/endpoint.js';
 import type { Report } from '../model/report.js';
-import { DEFAULT_GRACE_MS } from '../observe/proxy.js';
+import { DEFAULT_GRACE_MS, PROXY_HEAD } from '../observe/proxy.js';
 import type { ProxyProgress } from '../observe/proxy.js';
-import { renderJson } from '../report/json.js';
+import { MAX_BARS } from '../report/html.js';
 import { renderTerminal } from '../report/terminal.js';
 import { plural } from '../util/text.js';
 import { flag, int, parse, seconds, str } from './args.js';
 import type { Command, Io } from './command.js';
 import { useColor } from './command.js';
 import { checkOutputs, writeHtmlReport } from './output.js';
+import { StreamedJson } from './streamed-json.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:9000';
 /** The live line on stderr is redrawn at most this often. */
 const PROGRESS_INTERVAL_MS = 250;
+/** Connection rows of the terminal report: the most recent ones. */
+const TERMINAL_ROWS = 50;
+/** --json: records that have gathered are written at least this often. */
+const JSON_WRITE_INTERVAL_MS = 1000;
 
 export const proxy: Command = {
   name: 'proxy',
@@ -35,11 +40,14 @@ Options:
                          another address, e.g. 0.0.0.0:9000; port 0 picks a free port
   --duration S           stop after S seconds (e.g. 30 or 0.5)
   --grace MS             at stop, time left to requests in flight (default ${DEFAULT_GRACE_MS})
-  --json                 print the report as JSON (schema: docs/report-schema.md)
+  --json                 print the report as JSON (schema: docs/report-schema.md), each connection
+                         written as it closes
   --html FILE            also write an HTML report with a timeline of the connections
   -h, --help             this help
 
 On a terminal, a live line on stderr shows connections, requests and requests per connection.
+The report shows the last ${TERMINAL_ROWS} connections (the HTML timeline the last ${MAX_BARS}); totals count
+all of them, and --json has every one: memory follows the open connections, not the total.
 
 Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
          then: curl -s http://127.0.0.1:9000/ http://127.0.0.1:9000/ (one connection, 2 requests)`,
@@ -67,7 +75,16 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
     });
     const durationMs = seconds(p, 'duration') ?? null;
     const graceMs = int(p, 'grace', 0, 600_000) ?? DEFAULT_GRACE_MS;
+    const json = flag(p, 'json');
+    const html = str(p, 'html') !== undefined;
     await checkOutputs(p);
+
+    // Only the records shown are kept (the table's rows, the HTML timeline's bars): --json writes
+    // every record as its connection closes, so memory does not grow with the connections made.
+    const keepConnections = Math.max(json ? 0 : TERMINAL_ROWS, html ? MAX_BARS : 0);
+    const head = reportHead('proxy');
+    let streamed: StreamedJson | null = null;
+    let jsonTimer: NodeJS.Timeout | undefined;
 
     // Ctrl-C is the normal way to stop: report and exit 0. SIGTERM stops and reports too (exit 143);
     // a second signal cuts the grace for requests in flight short, and the report still follows.
@@ -81,7 +98,15 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
       ...(durationMs !== null ? { durationMs } : {}),
       signal: interrupt.stop,
       forceSignal: interrupt.abort,
+      keepConnections,
+      ...(json ? { onConnection: (record) => streamed?.record(record) } : {}),
       onListening: (running) => {
+        if (json) {
+          const runHead = proxyRunHead(running.address, target.host, target.port);
+          streamed = new StreamedJson(io.stdout, { report: head, run: runHead, observer: PROXY_HEAD }, interrupt.abort);
+          jsonTimer = setInterval(() => streamed?.writePending(), JSON_WRITE_INTERVAL_MS);
+          jsonTimer.unref();
+        }
         io.stderr.write(
           `keepalive-lab proxy: listening on ${formatEndpoint(running.address)}, ` +
             `forwarding to ${formatHostPort(target.host, target.port)}` +
@@ -91,16 +116,16 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
       },
     });
     stopProgress();
-    const report = buildReport('proxy', [run]);
-    io.stdout.write(render(report, flag(p, 'json'), io));
+    clearInterval(jsonTimer);
+    // With the creation time the JSON head already gave.
+    const report: Report = { ...head, runs: [run] };
+    // A second Ctrl-C (interrupt.abort) cuts the grace short, and the report still follows.
+    if (streamed !== null) (streamed as StreamedJson).writeEnd(run);
+    else io.stdout.write(renderTerminal(report, { color: useColor(io), connections: true, limit: TERMINAL_ROWS }));
     await writeHtmlReport(p, report);
     return 0;
   },
 };
-
-function render(report: Report, json: boolean, io: Io): string {
-  return json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: true });
-}
 
 /** Redraws one status line on stderr when the counts change; returns the function that clears it. */
 function startProgress(engine: RunningProxy, io: Io): () => void {

@@ -2,8 +2,14 @@
  * The proxy as one call: listen, forward and count until stopped (a signal, or `durationMs`), then
  * resolve with the run's report. The counting TCP forwarder itself is observe/proxy.ts (TcpProxy,
  * an Observer like the others).
+ *
+ * Memory: by default the report keeps every connection's record, so it grows with each connection.
+ * For a long run, pass `keepConnections` (the report keeps the most recent ones; totals still count
+ * all) and take every record from `onConnection` as its connection closes (`proxy --json` writes
+ * them to stdout that way).
  */
 import { runReport } from '../analyze/run-report.js';
+import type { RunHead } from '../analyze/run-report.js';
 import { formatHostPort } from '../model/endpoint.js';
 import type { Endpoint, RunReport } from '../model/report.js';
 import { TcpProxy } from '../observe/proxy.js';
@@ -32,6 +38,18 @@ export interface RunningProxy {
   progress(): ProxyProgress;
 }
 
+/** The run's fields known once the proxy listens (what `proxy --json` writes before the first record). */
+export function proxyRunHead(listening: Endpoint, targetHost: string, targetPort: number): RunHead {
+  const target = formatHostPort(targetHost, targetPort);
+  return {
+    name: 'proxy',
+    title: `proxy ${formatHostPort(listening.address, listening.port)} -> ${target}`,
+    subject: target,
+    config: null,
+    client: null,
+  };
+}
+
 /** Listens (PortInUseError when the port is taken), forwards to the target, resolves with the run once stopped. */
 export async function runProxy(options: RunProxyOptions): Promise<RunReport> {
   const { signal, forceSignal, durationMs } = options;
@@ -43,17 +61,7 @@ export async function runProxy(options: RunProxyOptions): Promise<RunReport> {
     options.onListening?.({ address, progress: () => proxy.progress() });
     await untilAborted([signal, forceSignal], durationMs);
     const observed = await proxy.stop();
-    const target = formatHostPort(proxy.targetHost, proxy.targetPort);
-    return runReport(
-      {
-        name: 'proxy',
-        title: `proxy ${formatHostPort(address.address, address.port)} -> ${target}`,
-        subject: target,
-        config: null,
-        client: null,
-      },
-      [observed],
-    );
+    return runReport(proxyRunHead(address, proxy.targetHost, proxy.targetPort), [observed]);
   } finally {
     offForce();
     // Thrown out of onListening, say: nothing may keep listening.

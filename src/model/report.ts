@@ -151,7 +151,8 @@ export interface ObserverReport {
   http?: HttpEvidence;
   /**
    * The connections, in id order. All of them, unless the command kept only the first ones (e.g.
-   * `analyze` without --json keeps the rows it prints): then `connectionsOmitted` counts the rest.
+   * `analyze` without --json keeps the rows it prints) or the last ones (`proxy` without --json): then
+   * `connectionsOmitted` counts the rest.
    * Totals always count every connection.
    */
   connections: ConnectionRecord[];

@@ -18,7 +18,9 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Http1Counter } from '../analyze/http1-counter.js';
 import { newConnectionRecord } from '../analyze/record.js';
-import { computeTotals } from '../analyze/totals.js';
+import { IdOrder } from '../analyze/id-order.js';
+import type { ObserverHead } from '../analyze/run-report.js';
+import { TotalsAccumulator } from '../analyze/totals.js';
 import { Http1Connection } from '../decode/http1.js';
 import type { Http1Options, HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
 import { KeepaliveLabError, PortInUseError } from '../errors.js';
@@ -44,6 +46,26 @@ export interface ProxyOptions {
    * every second).
    */
   connectTimeoutMs?: number;
+  /**
+   * Connections the kernel may hold completed but not yet accepted (listen(2)'s backlog; default
+   * DEFAULT_BACKLOG, which Linux caps at net.core.somaxconn). Node's own default, 511, overflows when a
+   * thousand clients connect at once.
+   */
+  backlog?: number;
+  /**
+   * How many connection records the report keeps: the most recent ones (by id, open or closed); the
+   * totals count every connection and `connectionsOmitted` the others. Default: all of them, which
+   * makes memory grow with every connection: a proxy that runs for long should keep a few
+   * (the CLI keeps the rows it prints) and take every record from `onConnection`.
+   */
+  keepConnections?: number;
+  /**
+   * Each connection's record once it has closed, in id order (a connection still open holds back
+   * at most ORDER_WINDOW records that closed after it; beyond that, records come in the order
+   * connections closed). The record is the proxy's: read it, copy what you keep. At stop, every
+   * record has been handed over before the report resolves.
+   */
+  onConnection?: (record: ConnectionRecord) => void;
 }
 
 /** Live counters, cheap to read (for a progress line). */
@@ -56,6 +78,17 @@ export interface ProxyProgress {
 
 export const DEFAULT_GRACE_MS = 1000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** As deep as the kernel allows: Linux takes min(backlog, net.core.somaxconn), 4096 since Linux 5.4. */
+export const DEFAULT_BACKLOG = 65_535;
+/**
+ * At most this many accepted connections wait for an accept streak to end before they are read (see
+ * TcpProxy.startReading): bounds the delay a burst adds to its first connections.
+ */
+const MAX_WAITING_TO_READ = 1024;
+/** Records that wait behind a connection still open before they go to onConnection (see IdOrder). */
+const ORDER_WINDOW = 10_000;
+/** The fields of the proxy's report known before any connection (what a streamed report writes first). */
+export const PROXY_HEAD: ObserverHead = { observer: 'proxy', available: true, seesRequests: true };
 
 /** Warning codes on the proxy's ObserverReport. */
 export const ProxyWarning = {
@@ -74,6 +107,12 @@ function errorCode(error: Error): string {
   const inner = error instanceof AggregateError && error.errors.length > 0 ? (error.errors[0] as Error) : error;
   return (inner as NodeJS.ErrnoException).code ?? inner.message;
 }
+
+/** Accepted TCP sockets inherit TCP_NODELAY from the listening socket (see TcpProxy.listenerNoDelay). */
+const INHERITS_NODELAY = process.platform === 'linux';
+
+/** The empty list of every closed connection's record that has none (see Link.finish). */
+const NOTHING = Object.freeze([]) as unknown as never[];
 
 /** Request targets are never read: no string per request. */
 const FRAMER_OPTIONS: Http1Options = { targets: false };
@@ -110,7 +149,7 @@ class Link extends Http1Counter {
   ) {
     const record = newConnectionRecord(
       id,
-      { address: normalizeAddress(client.remoteAddress), port: client.remotePort ?? 0 },
+      { address: proxy.clientAddress(client), port: client.remotePort ?? 0 },
       server,
       start,
     );
@@ -216,8 +255,18 @@ class Link extends Http1Counter {
       }
     }
     if (!this.closedByProxy) this.record.closedFirstBy ??= side;
+    const ended = side === 'client' ? this.client : this.upstream;
     const other = side === 'client' ? this.upstream : this.client;
-    if (!other.destroyed) other.end();
+    if (other.destroyed) return;
+    // The last FIN of the connection: both peers have sent theirs, `ended` has also sent ours (it closes
+    // right after this event) and nothing waits to be written to `other`. Closing `other` sends our FIN
+    // just as shutdown(2) would (close(2) sends a RST only over unread bytes, and its peer sent a FIN),
+    // without a shutdown(2) and its round through the event loop.
+    if (other.readableEnded && ended.writableFinished && other.writableLength === 0 && !other.writableEnded) {
+      other.destroy();
+    } else {
+      other.end();
+    }
   }
 
   private onError(side: Side, error: NodeJS.ErrnoException): void {
@@ -322,6 +371,12 @@ class Link extends Http1Counter {
     if (this.closedByProxy) this.note('still open at stop: closed by the proxy');
     // The side that sent the first FIN holds TIME_WAIT on its leg; a reset skips TIME_WAIT.
     r.timeWait = r.resetBy === null && !this.closedByProxy ? r.closedFirstBy : null;
+    // The record is kept until the report, and every record adds to each garbage collection: keep it
+    // small. The status codes are copied to their length (a first push reserves 17 slots); empty
+    // lists become one shared frozen array (records are copied before they leave the proxy).
+    r.statusCodes = r.statusCodes.length === 0 ? NOTHING : r.statusCodes.slice();
+    if (r.idleGapsMs.length === 0) r.idleGapsMs = NOTHING;
+    if (r.notes.length === 0) r.notes = NOTHING;
   }
 }
 
@@ -341,12 +396,20 @@ export class TcpProxy implements Observer {
   private readonly graceMs: number;
   private readonly connectTimeoutMs: number;
   private readonly server: net.Server;
-  /** Every connection's record, in order; a closed connection leaves only its record behind. */
-  private readonly records: ConnectionRecord[] = [];
+  /** Connections accepted so far (the last id given). */
+  private accepted = 0;
+  /** The records kept for the report: the most recent `keepConnections`, by id. */
+  private readonly kept: RecentRecords;
+  /** The totals of every closed connection (a closed connection leaves nothing else behind). */
+  private readonly closedTotals = new TotalsAccumulator();
+  private closedAtStop = 0;
+  /** Open connections, in id order (a Set keeps insertion order). */
   private readonly open = new Set<Link>();
+  private readonly order: IdOrder | null;
   private readonly unreachableReasons = new Set<string>();
   private readonly waiters: { count: number; resolve: () => void }[] = [];
-  private readonly warnings: Warning[] = [];
+  /** Accepts that failed after listening, by error code (EMFILE...): a count, not a warning each. */
+  private readonly acceptFailures = new Map<string, number>();
   private bound: Endpoint | null = null;
   private stopping: Promise<ObserverReport> | null = null;
   /** destroy(): no grace for connections with a request in flight. */
@@ -357,6 +420,17 @@ export class TcpProxy implements Observer {
   /** The target is an IP literal: no need to ask each upstream socket for its peer address. */
   readonly targetIsIp: boolean;
   private readonly target: Endpoint;
+  /** Accepted sockets get TCP_NODELAY one by one (noDelayOne) until the listener's is inherited. */
+  private noDelayEach = true;
+  private noDelayListener = false;
+  private noDelayBatchEnding = false;
+  private lastClientAddress = '';
+  private readonly backlog: number;
+  /** Accepted during the current accept streak, not read yet (see accept). */
+  private readonly waitingToRead: net.Socket[] = [];
+  /** The end-of-turn check of an accept streak, while one goes on. */
+  private streak: NodeJS.Immediate | null = null;
+  private acceptedThisTurn = false;
 
   constructor(options: ProxyOptions) {
     this.listenHost = options.listenHost ?? '127.0.0.1';
@@ -365,10 +439,17 @@ export class TcpProxy implements Observer {
     this.targetPort = options.targetPort;
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.backlog = options.backlog ?? DEFAULT_BACKLOG;
+    this.kept = new RecentRecords(Math.max(0, Math.floor(options.keepConnections ?? Infinity)));
+    const onConnection = options.onConnection;
+    this.order = onConnection === undefined ? null : new IdOrder(() => this.oldestOpenId(), onConnection, ORDER_WINDOW);
     this.targetIsIp = net.isIP(this.targetHost) !== 0;
     this.target = { address: this.targetHost, port: this.targetPort };
-    // noDelay: forward each chunk as it comes; Nagle would hold a small write back for an ACK.
-    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+    // noDelay: forward each chunk as it comes; Nagle would hold a small write back for an ACK. Set on
+    // the listening socket when accepted sockets inherit it (see listenerNoDelay), else on each of them.
+    // pauseOnConnect: an accepted socket is read when accept() says so.
+    this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.accept(socket));
+    this.server.once('listening', () => this.listenerNoDelay());
   }
 
   /** Where the proxy listens (after start()). */
@@ -408,14 +489,12 @@ export class TcpProxy implements Observer {
       };
       this.server.once('error', onError);
       this.server.once('listening', onListening);
-      this.server.listen(port, host);
+      this.server.listen({ port, host, backlog: this.backlog });
     });
     // Errors after listening (EMFILE on accept, ...) concern one connection, never the proxy.
     this.server.on('error', (error: NodeJS.ErrnoException) => {
-      this.warnings.push({
-        code: ProxyWarning.ACCEPT_FAILED,
-        message: `proxy: accepting a connection failed: ${errorCode(error)}`,
-      });
+      const code = errorCode(error);
+      this.acceptFailures.set(code, (this.acceptFailures.get(code) ?? 0) + 1);
     });
     this.sweep = setInterval(() => this.expireConnects(), Math.max(10, Math.min(1000, this.connectTimeoutMs / 4)));
     this.sweep.unref();
@@ -425,7 +504,7 @@ export class TcpProxy implements Observer {
 
   progress(): ProxyProgress {
     return {
-      connections: this.records.length,
+      connections: this.accepted,
       open: this.open.size,
       requests: this.counters.requests,
       responses: this.counters.responses,
@@ -433,7 +512,7 @@ export class TcpProxy implements Observer {
   }
 
   settled(expectedConnections: number): boolean {
-    return this.records.length >= expectedConnections && this.open.size === 0;
+    return this.accepted >= expectedConnections && this.open.size === 0;
   }
 
   /** Resolves once at least `count` connections have been accepted and all of them have closed. */
@@ -442,12 +521,26 @@ export class TcpProxy implements Observer {
     return new Promise((resolve) => this.waiters.push({ count, resolve }));
   }
 
-  /** What the proxy has seen so far, without stopping it. */
+  /**
+   * What the proxy has seen so far, without stopping it: the totals of every connection (those still
+   * open as they are now), and the records kept (`keepConnections`).
+   */
   snapshot(): ObserverReport {
-    for (const link of this.open) link.refresh();
-    const connections = this.records.map(copyRecord);
+    const totals = this.closedTotals.copy();
+    for (const link of this.open) {
+      link.refresh();
+      totals.add(link.record);
+    }
+    const connections = this.kept.inIdOrder().map(copyRecord);
+    const omitted = this.accepted - connections.length;
     const { serverClose, clientClose, unreachable } = this.counters;
-    const warnings = [...this.warnings];
+    const warnings: Warning[] = [];
+    for (const [code, count] of this.acceptFailures) {
+      warnings.push({
+        code: ProxyWarning.ACCEPT_FAILED,
+        message: `proxy: accepting a connection failed${count > 1 ? ` ${count} times` : ''}: ${code}`,
+      });
+    }
     if (unreachable > 0) {
       warnings.push({
         code: ProxyWarning.UPSTREAM_UNREACHABLE,
@@ -457,7 +550,7 @@ export class TcpProxy implements Observer {
           `(${[...this.unreachableReasons].join(', ')})`,
       });
     }
-    const closedAtStop = connections.filter((c) => c.openAtEnd).length;
+    const closedAtStop = this.closedAtStop;
     if (this.stopping !== null && closedAtStop > 0) {
       warnings.push({
         code: ProxyWarning.CLOSED_AT_STOP,
@@ -466,13 +559,13 @@ export class TcpProxy implements Observer {
           'and closed by the proxy (who would have closed first is unknown)',
       });
     }
+    // `connections` right after the head: a streamed report (proxy --json) writes the records there.
     return {
-      observer: 'proxy',
-      available: true,
-      seesRequests: true,
-      totals: computeTotals(connections, null),
-      http: { serverClose, clientClose },
+      ...PROXY_HEAD,
       connections,
+      ...(omitted > 0 ? { connectionsOmitted: omitted } : {}),
+      totals: totals.totals(null),
+      http: { serverClose, clientClose },
       warnings,
     };
   }
@@ -506,6 +599,7 @@ export class TcpProxy implements Observer {
     const serverClosed = this.server.listening
       ? new Promise<void>((resolve) => this.server.close(() => resolve()))
       : Promise.resolve();
+    this.endStreak();
     for (const link of this.open) link.closeWhenIdle();
     if (this.open.size > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -522,6 +616,7 @@ export class TcpProxy implements Observer {
     await serverClosed;
     clearInterval(this.sweep ?? undefined);
     this.sweep = null;
+    this.order?.flush();
     return this.snapshot();
   }
 
@@ -530,12 +625,98 @@ export class TcpProxy implements Observer {
       client.destroy();
       return;
     }
+    if (this.noDelayEach) this.noDelayOne(client);
+    // Reading is started (or put off) first, as a socket created without pauseOnConnect starts it: a
+    // request already received is then read before an upstream that refuses at once closes the client.
+    this.startReading(client);
     const upstream = net.connect({ host: this.targetHost, port: this.targetPort, allowHalfOpen: true, noDelay: true });
     // The records share one target endpoint (never modified in place: a host name's resolved
     // address replaces it, and snapshots copy it).
-    const link = new Link(this, this.records.length + 1, client, upstream, this.target, Date.now());
-    this.records.push(link.record);
+    const link = new Link(this, ++this.accepted, client, upstream, this.target, Date.now());
+    this.kept.add(link.record);
     this.open.add(link);
+  }
+
+  /**
+   * Accepts are starved under load unless reading waits. libuv accepts one connection per turn of the
+   * event loop (libuv 1.45, Node 20: "don't accept() connections in a loop", it relies on the listening
+   * socket staying readable), and a turn handles every socket that has bytes to read: with 500
+   * connections busy, a turn takes tens of milliseconds, so a thousand clients connecting at once wait
+   * seconds in the accept queue (wrk -c1000 through the proxy: 164-189 requests timed out per 10 s
+   * run, the queue full for 4-6 s; straight at nginx: none).
+   *
+   * So the first connection of a streak is read at once, and the others accepted in the turns right
+   * after it (the listening socket was still readable: more were queued) wait until a turn accepts
+   * none, or until MAX_WAITING_TO_READ wait: turns stay short while the queue drains, then every
+   * waiting socket is read. Their upstream connections are made meanwhile. A lone connection (the
+   * usual case) is read at once and costs two setImmediate callbacks.
+   */
+  private startReading(client: net.Socket): void {
+    this.acceptedThisTurn = true;
+    if (this.streak === null) {
+      client.resume();
+      this.streak = setImmediate(this.turnEnded);
+      return;
+    }
+    this.waitingToRead.push(client);
+    if (this.waitingToRead.length >= MAX_WAITING_TO_READ) this.readWaiting();
+  }
+
+  /** After the poll phase of each turn of a streak: did that turn accept a connection? */
+  private readonly turnEnded = (): void => {
+    if (this.acceptedThisTurn) {
+      this.acceptedThisTurn = false;
+      // The next turn polls without blocking, and this check follows it.
+      this.streak = setImmediate(this.turnEnded);
+      return;
+    }
+    this.streak = null;
+    this.readWaiting();
+  };
+
+  private readWaiting(): void {
+    const waiting = this.waitingToRead;
+    for (let i = 0; i < waiting.length; i++) if (!waiting[i]!.destroyed) waiting[i]!.resume();
+    waiting.length = 0;
+  }
+
+  /** stop(): whatever waits is read now, so that its connection can close as the others do. */
+  private endStreak(): void {
+    if (this.streak !== null) clearImmediate(this.streak);
+    this.streak = null;
+    this.readWaiting();
+  }
+
+  /**
+   * On Linux an accepted socket is a copy of the listening one and inherits its TCP_NODELAY: set there
+   * once, it spares a setsockopt(2) per connection (what net.Server's noDelay option makes). Elsewhere,
+   * or if the listening handle does not take it, every accepted socket gets it (noDelayOne).
+   */
+  private listenerNoDelay(): void {
+    const handle = (this.server as unknown as { _handle?: { setNoDelay?(on: boolean): number } | null })._handle;
+    if (!INHERITS_NODELAY || typeof handle?.setNoDelay !== 'function' || handle.setNoDelay(true) !== 0) return;
+    this.noDelayListener = true;
+  }
+
+  /**
+   * TCP_NODELAY on an accepted socket. Connections the kernel completed before the listener had it do
+   * not inherit it: they wait in the accept queue, which the first accept drains in one go (libuv
+   * accepts until EAGAIN), so that first batch still gets it here, and later connections inherit it.
+   */
+  private noDelayOne(client: net.Socket): void {
+    client.setNoDelay(true);
+    if (!this.noDelayListener || this.noDelayBatchEnding) return;
+    this.noDelayBatchEnding = true;
+    setImmediate(() => (this.noDelayEach = false));
+  }
+
+  /**
+   * The client's address: the same string as the previous connection's when they are equal, so that
+   * the records of many connections from one client share it instead of a string each.
+   */
+  clientAddress(client: net.Socket): string {
+    const address = normalizeAddress(client.remoteAddress);
+    return address === this.lastClientAddress ? this.lastClientAddress : (this.lastClientAddress = address);
   }
 
   /** Called by a Link whose upstream connection could not be made. */
@@ -544,9 +725,19 @@ export class TcpProxy implements Observer {
     this.unreachableReasons.add(reason);
   }
 
-  /** Called by a Link once both of its sockets have closed. */
+  /** The smallest id still open (Infinity when none is). */
+  private oldestOpenId(): number {
+    for (const link of this.open) return link.id;
+    return Infinity;
+  }
+
+  /** Called by a Link once both of its sockets have closed: its record is final. */
   linkClosed(link: Link): void {
     this.open.delete(link);
+    const record = link.record;
+    this.closedTotals.add(record);
+    if (record.openAtEnd) this.closedAtStop++;
+    this.order?.add(record);
     if (this.waiters.length === 0) return;
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       const w = this.waiters[i]!;
@@ -555,6 +746,30 @@ export class TcpProxy implements Observer {
         w.resolve();
       }
     }
+  }
+}
+
+/**
+ * The most recent `size` records by id, in a ring: records are added in id order (1, 2, 3...), so
+ * record `id` sits at (id - 1) % size and the oldest kept is the one after the newest.
+ */
+class RecentRecords {
+  private readonly ring: ConnectionRecord[] = [];
+  private added = 0;
+
+  constructor(private readonly size: number) {}
+
+  add(record: ConnectionRecord): void {
+    if (this.size <= 0) return;
+    if (this.ring.length < this.size) this.ring.push(record);
+    else this.ring[this.added % this.size] = record;
+    this.added++;
+  }
+
+  inIdOrder(): ConnectionRecord[] {
+    if (this.ring.length < this.size) return this.ring.slice();
+    const oldest = this.added % this.size;
+    return [...this.ring.slice(oldest), ...this.ring.slice(0, oldest)];
   }
 }
 

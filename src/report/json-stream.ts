@@ -1,5 +1,6 @@
 /**
- * A report written while its connections come, for `analyze --json` on captures of any size:
+ * A report written while its connections come, for `analyze --json` on captures of any size and
+ * `proxy --json` on runs of any length:
  * `begin(head)` gives the text up to the first record, `record(r)` each record, `end(rest)` the
  * text after the last one. The types say what goes where: the head holds the fields known before
  * the capture is read (the Report's, the run's and the observer's first fields), the records are

@@ -216,9 +216,15 @@ export function renderConnections(o: ObserverReport, s: Style = PLAIN, limit = 0
     'notes',
   ];
   const rows: string[][] = [header.map((h) => s.bold(h))];
-  const shown = limit > 0 ? o.connections.slice(0, limit) : o.connections;
+  const omitted = o.connectionsOmitted ?? 0;
+  const total = o.connections.length + omitted;
+  // A report may keep the last connections rather than the first (the proxy keeps the most recent):
+  // then the table shows the last ones too, and says so.
+  const lastKept = omitted > 0 && o.connections[o.connections.length - 1]?.id === total;
+  const cut = limit > 0 && o.connections.length > limit;
+  const shown = !cut ? o.connections : lastKept ? o.connections.slice(-limit) : o.connections.slice(0, limit);
   for (const c of shown) rows.push(connectionRow(c, t0));
-  const more = o.connections.length - shown.length + (o.connectionsOmitted ?? 0);
+  const more = total - shown.length;
   const text = table(rows, [
     'right',
     'left',
@@ -234,9 +240,9 @@ export function renderConnections(o: ObserverReport, s: Style = PLAIN, limit = 0
     'left',
     'left',
   ]);
-  return more > 0
-    ? `${text}\n${s.dim(`... ${more} more connections (--limit 0 shows all, --json has them all)`)}`
-    : text;
+  if (more === 0) return text;
+  if (lastKept) return `${text}\n${s.dim(`the last ${shown.length} of ${total} connections (--json has them all)`)}`;
+  return `${text}\n${s.dim(`... ${more} more connections (--limit 0 shows all, --json has them all)`)}`;
 }
 
 function connectionRow(c: ConnectionRecord, t0: number): string[] {

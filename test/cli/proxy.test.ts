@@ -10,6 +10,7 @@ import type { TestContext } from 'node:test';
 import { startLabServer } from '../../src/lab/server.js';
 import type { Report } from '../../src/model/report.js';
 import { REPORT_SCHEMA } from '../../src/model/report.js';
+import { renderJson } from '../../src/report/json.js';
 import { runCli, startCli } from '../support/cli.js';
 import type { CliResult } from '../support/cli.js';
 
@@ -173,4 +174,70 @@ test('proxy --json, stopped by Ctrl-C the whole report reaches the pipe before e
   assert.ok(r.stdout.length > 1024 * 1024, `a report of ${r.stdout.length} bytes`);
   const report = JSON.parse(r.stdout) as Report;
   assert.equal(report.runs[0]!.observers[0]!.totals.connections, connections);
+});
+
+/** `count` connections one after another, one request each (the server closes each). */
+async function oneRequestEach(port: number, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
+      http.get(`http://127.0.0.1:${port}/`, { agent: false }, resolve).on('error', reject),
+    );
+    res.resume();
+    await once(res, 'close');
+  }
+}
+
+test(
+  'proxy --json writes each record as its connection closes; the whole is renderJson of the report',
+  // Records written only at the end would leave it waiting for them: the timeout fails it.
+  { timeout: 30_000 },
+  async (t) => {
+    const lab = await startLabServer({ connectionClose: true });
+    t.after(() => lab.close());
+    const proxy = await startProxyCli(t, ['--target', `127.0.0.1:${lab.port}`, '--json']);
+    let early = '';
+    const third = new Promise<void>((resolve) =>
+      proxy.child.stdout!.on('data', (c: Buffer) => {
+        early += c.toString();
+        if (/"id": 3,/.test(early)) resolve();
+      }),
+    );
+    await oneRequestEach(proxy.port, 3);
+    // The records are on stdout while the proxy still runs.
+    await third;
+    assert.equal(proxy.child.exitCode, null);
+    proxy.child.kill('SIGINT');
+    const r = await proxy.done;
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as Report;
+    assert.equal(r.stdout, renderJson(report));
+    const o = report.runs[0]!.observers[0]!;
+    assert.deepEqual(
+      o.connections.map((c) => [c.id, c.requests, c.closedFirstBy]),
+      [
+        [1, 1, 'server'],
+        [2, 1, 'server'],
+        [3, 1, 'server'],
+      ],
+    );
+    assert.equal(o.connectionsOmitted, undefined);
+    assert.equal(o.totals.connections, 3);
+  },
+);
+
+test('proxy: the terminal report shows the last 50 connections and says of how many', async (t) => {
+  const lab = await startLabServer({ connectionClose: true });
+  t.after(() => lab.close());
+  const proxy = await startProxyCli(t, ['--target', `127.0.0.1:${lab.port}`]);
+  await oneRequestEach(proxy.port, 55);
+  proxy.child.kill('SIGINT');
+  const r = await proxy.done;
+  assert.equal(r.code, 0, r.stderr);
+  const rows = [...r.stdout.matchAll(/^\s*(\d+)\s+127\.0\.0\.1:\d+\s+127\.0\.0\.1:\d+ /gm)].map((m) => Number(m[1]));
+  assert.deepEqual(
+    rows,
+    Array.from({ length: 50 }, (_, i) => i + 6),
+  );
+  assert.match(r.stdout, /^the last 50 of 55 connections \(--json has them all\)$/m);
+  assert.match(r.stdout, /\b55\b/);
 });

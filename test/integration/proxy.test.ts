@@ -152,6 +152,12 @@ test('Connection: close server -> 5 connections, each closed by the server', asy
   assert.deepEqual(report.totals.closedFirstBy, { client: 0, server: 5, unknown: 0 });
   assert.deepEqual(report.totals.timeWait, { client: 0, server: 5 });
   assert.equal(report.http?.serverClose, 5);
+  // Closed records share their empty lists inside the proxy; the report's are its own.
+  const [first, second] = report.connections as [ConnectionRecord, ConnectionRecord];
+  assert.deepEqual([first.statusCodes, first.idleGapsMs, first.notes], [[200], [], []]);
+  first.notes.push('mine');
+  first.idleGapsMs.push(1);
+  assert.deepEqual([second.notes, second.idleGapsMs], [[], []]);
 });
 
 test('pipelined requests in one write -> 3 requests and 3 responses on one connection', async (t) => {
@@ -465,4 +471,60 @@ test(busyPortName, async (t) => {
   });
   await proxy.stop();
   assert.equal(await portIsFree(HOST, proxy.address.port), true);
+});
+
+test('keepConnections: the report keeps the last N; totals count all; onConnection has each once, in id order', async (t) => {
+  const lab = await startLabServer({ connectionClose: true });
+  t.after(() => lab.close());
+  const handed: number[] = [];
+  const proxy = await startProxy(t, lab, { keepConnections: 3, onConnection: (r) => handed.push(r.id) });
+  // Connection 1 stays open and idle: the records of those that close after it wait behind it.
+  const idle = await rawClient(t, proxy.address.port);
+  for (let i = 0; i < 6; i++) {
+    const { socket } = await rawClient(t, proxy.address.port);
+    const received = readAll(socket);
+    socket.write(REQUEST);
+    assert.match((await received).toString('latin1'), /^HTTP\/1\.1 200 OK\r\n/);
+    socket.end();
+  }
+  while (proxy.progress().open > 1) await delay(5);
+  assert.deepEqual(handed, []);
+  const live = proxy.snapshot();
+  assert.equal(live.totals.connections, 7);
+  assert.equal(live.totals.requests, 6);
+  assert.deepEqual(
+    live.connections.map((c) => c.id),
+    [5, 6, 7],
+  );
+  assert.equal(live.connectionsOmitted, 4);
+
+  idle.socket.end();
+  await proxy.whenSettled(7);
+  assert.deepEqual(handed, [1, 2, 3, 4, 5, 6, 7]);
+  const report = await proxy.stop();
+  assert.deepEqual(handed, [1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(report.totals.connections, 7);
+  assert.deepEqual(report.totals.closedFirstBy, { client: 1, server: 6, unknown: 0 });
+  assert.deepEqual(
+    report.connections.map((c) => [c.id, c.requests]),
+    [
+      [5, 1],
+      [6, 1],
+      [7, 1],
+    ],
+  );
+  assert.equal(report.connectionsOmitted, 4);
+  // The default keeps every record, as before.
+  const all = await labBehindProxy(t, { connectionClose: true });
+  for (let i = 0; i < 2; i++) {
+    const { socket } = await rawClient(t, all.proxy.address.port);
+    const received = readAll(socket);
+    socket.write(REQUEST);
+    await received;
+    socket.end();
+  }
+  await all.proxy.whenSettled(2);
+  const full = await all.proxy.stop();
+  assert.equal(full.connections.length, 2);
+  assert.equal(full.connectionsOmitted, undefined);
 });

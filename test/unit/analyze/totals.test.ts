@@ -139,3 +139,17 @@ test('totals: the accumulator can be read, then fed more', () => {
   assert.deepEqual(acc.totals(5), computeTotals(more, 5));
   assert.deepEqual(acc.totals(5).requestsPerConnection, { min: 2, median: 2, max: 7, mean: 4 });
 });
+
+test('totals: a copy of the accumulator goes on by itself; the original is untouched', () => {
+  const acc = new TotalsAccumulator();
+  const closed = [
+    ...records(3, 2, { closedFirstBy: 'client', timeWait: 'client' }),
+    ...records(1, 0, { resetBy: 'server' }),
+  ];
+  for (const c of closed) acc.add(c);
+  const copy = acc.copy();
+  const open = records(2, 5);
+  for (const c of open) copy.add(c);
+  assert.deepEqual(copy.totals(null), computeTotals([...closed, ...open], null));
+  assert.deepEqual(acc.totals(null), computeTotals(closed, null));
+});

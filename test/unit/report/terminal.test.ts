@@ -120,6 +120,19 @@ test('terminal: at most --limit rows, then how many more', () => {
   assert.equal(lines[3], '... 2 more connections (--limit 0 shows all, --json has them all)');
 });
 
+test('terminal: a report that kept the last connections shows the last rows and says of how many', () => {
+  // The proxy keeps the most recent records: ids 3 and 4 of 4, two omitted.
+  const kept = { ...wire(CONNECTIONS.slice(2)), connectionsOmitted: 2 };
+  const lines = renderConnections(kept, undefined, 1).split('\n');
+  assert.equal(lines.length, 3);
+  assert.match(lines[1]!, /^4 /);
+  assert.equal(lines[2], 'the last 1 of 4 connections (--json has them all)');
+  assert.equal(
+    renderConnections(kept, undefined, 50).split('\n').at(-1),
+    'the last 2 of 4 connections (--json has them all)',
+  );
+});
+
 test('terminal: totals in words and what the capture held', () => {
   const r = run(CONNECTIONS);
   assert.equal(
