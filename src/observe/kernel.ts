@@ -4,6 +4,12 @@
  * read with ss (netlink sock_diag, filtered by port in the kernel: exact, and fast on a busy host),
  * or from /proc/net/tcp{,6} when ss cannot run (observe/socket-table.ts); the report says which
  * (`socketTable`).
+ *
+ * What it can and cannot see is said at the top of analyze/kernel.ts: every connection that left a
+ * socket in a snapshot, a TIME_WAIT included, told apart from an earlier one of the same 4-tuple by
+ * its socket cookie (ss) or its states and timer (/proc); not one that ended by a RST, or whose
+ * TIME_WAIT was taken over by a new SYN, between two snapshots. The reads never overlap: the
+ * reduction takes the snapshots as the order in which the kernel showed each socket's states.
  */
 import { kernelConnections } from '../analyze/kernel.js';
 import type { KernelFocus, TableSnapshot } from '../analyze/kernel.js';
@@ -35,8 +41,10 @@ const TRANSIENT = new Set(['FIN_WAIT1', 'LAST_ACK', 'CLOSING', 'SYN_SENT', 'SYN_
 
 export class KernelObserver implements Observer {
   readonly name = 'kernel' as const;
-  private before: readonly SocketEntry[] = [];
+  private before: TableSnapshot = { at: 0, entries: [] };
   private readonly snapshots: TableSnapshot[] = [];
+  /** The read in flight (or the last one, settled): each read begins when the one before has ended. */
+  private reading: Promise<unknown> = Promise.resolve();
   private readonly warnings: Warning[] = [];
   private timer: NodeJS.Timeout | undefined;
   private sampling: Promise<void> | undefined;
@@ -50,9 +58,7 @@ export class KernelObserver implements Observer {
 
   async start(): Promise<void> {
     try {
-      const table = await this.read();
-      this.keepWarnings(table);
-      this.before = table.entries;
+      this.before = await this.snapshot();
     } catch (error) {
       this.unavailable = `cannot read the socket table: ${(error as Error).message}`;
       return;
@@ -85,9 +91,8 @@ export class KernelObserver implements Observer {
 
   /**
    * A snapshot just before the client closes its pool: a connection that lived between two
-   * periodic samples and is then reset leaves no TIME_WAIT behind, and would be missed. It does not
-   * wait for a periodic sample in flight (that one began earlier and keeps its place, see sample()):
-   * each read costs a process on the run's path.
+   * periodic samples and is then reset leaves no TIME_WAIT behind, and would be missed. A periodic
+   * sample in flight is let finish first (see sample()).
    */
   async checkpoint(): Promise<void> {
     if (this.unavailable !== undefined) return;
@@ -115,7 +120,6 @@ export class KernelObserver implements Observer {
       });
     }
     // Final snapshot once closing handshakes (FIN_WAIT1, LAST_ACK...) have run their course.
-    // A periodic sample still in flight ends meanwhile; it began earlier, so it stays before these.
     for (let i = 0; i < 50; i++) {
       const snap = await this.sample();
       if (!snap.entries.some((e) => TRANSIENT.has(e.state) && this.concerns(e))) break;
@@ -160,24 +164,29 @@ export class KernelObserver implements Observer {
     }
   }
 
-  /**
-   * One snapshot, in its place among the others by the time its read began: reads may overlap (the
-   * checkpoint's and stop's do not wait for a periodic one), and analyze/kernel.ts takes the
-   * snapshots oldest first. A read that fails leaves no snapshot.
-   */
+  /** One snapshot among the others; a read that fails leaves none. */
   private async sample(): Promise<TableSnapshot> {
-    const snap: { at: number; entries: SocketEntry[] } = { at: Date.now(), entries: [] };
+    const snap = await this.snapshot();
     this.snapshots.push(snap);
-    let table: SocketTable;
-    try {
-      table = await this.read();
-    } catch (error) {
-      this.snapshots.splice(this.snapshots.indexOf(snap), 1);
-      throw error;
-    }
-    this.keepWarnings(table);
-    // Only the server port's sockets are read (ss and /proc alike filter exactly); this keeps that true.
-    snap.entries = table.entries.filter((e) => this.concerns(e));
     return snap;
+  }
+
+  /**
+   * One read of the table, after the read in flight has ended. Reads never overlap, so that the
+   * snapshots' order is the order in which the kernel showed the sockets: analyze/kernel.ts tells a
+   * new connection on a reused 4-tuple from the old one by states that only go forward, and two
+   * overlapping reads would show them out of order. The checkpoint and stop() wait at most one read
+   * for it (a few milliseconds with ss).
+   */
+  private snapshot(): Promise<TableSnapshot> {
+    const next = this.reading.then(async (): Promise<TableSnapshot> => {
+      const at = Date.now();
+      const table = await this.read();
+      this.keepWarnings(table);
+      // Only the server port's sockets are read (ss and /proc alike filter exactly); this keeps that true.
+      return { at, doneAt: Date.now(), entries: table.entries.filter((e) => this.concerns(e)) };
+    });
+    this.reading = next.catch(() => {});
+    return next;
   }
 }

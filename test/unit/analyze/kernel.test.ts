@@ -1,4 +1,7 @@
-/** kernelConnections: connections rebuilt from /proc/net/tcp snapshots (SocketEntry objects built in code). */
+/**
+ * kernelConnections: connections rebuilt from socket table snapshots (SocketEntry objects built in
+ * code), among them 4-tuples reused by a later connection while an earlier one's TIME_WAIT is there.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kernelConnections } from '../../../src/analyze/kernel.js';
@@ -11,6 +14,7 @@ function socket(
   local: { address: string; port: number },
   remote: { address: string; port: number },
   state: TcpState,
+  more: Partial<SocketEntry> = {},
 ): SocketEntry {
   return {
     family: 4,
@@ -23,6 +27,7 @@ function socket(
     retransmits: 0,
     uid: 0,
     inode: 0,
+    ...more,
   };
 }
 
@@ -41,9 +46,14 @@ function snap(at: number, ...entries: SocketEntry[][]): TableSnapshot {
   return { at, entries: [listen, ...entries.flat()] };
 }
 
+/** The baseline snapshot, read at time 0. */
+function base(...entries: SocketEntry[]): TableSnapshot {
+  return { at: 0, entries };
+}
+
 test('kernel: a connection closed by the client leaves a client TIME_WAIT', () => {
   const conns = kernelConnections(
-    [listen],
+    base(listen),
     [snap(1, pair(50000, 'ESTABLISHED', 'ESTABLISHED')), snap(2, pair(50000, 'TIME_WAIT', null))],
     { serverPort: 8080 },
   );
@@ -61,7 +71,7 @@ test('kernel: a connection closed by the client leaves a client TIME_WAIT', () =
 
 test('kernel: passive and active close states tell who closed first', () => {
   const conns = kernelConnections(
-    [],
+    base(),
     [
       snap(
         1,
@@ -96,7 +106,7 @@ test('kernel: sockets that existed before, LISTEN sockets and other ports are le
   const before = [listen, ...pair(50010, 'ESTABLISHED', 'ESTABLISHED')];
   const other = [socket({ address: '127.0.0.1', port: 50020 }, { address: '127.0.0.1', port: 9999 }, 'ESTABLISHED')];
   const conns = kernelConnections(
-    before,
+    base(...before),
     [snap(1, pair(50010, 'TIME_WAIT', null), other, pair(50011, 'TIME_WAIT', null))],
     { serverPort: 8080 },
   );
@@ -112,7 +122,7 @@ test('kernel: a remote server address narrows the focus', () => {
     socket({ address: '10.0.0.1', port: 50030 }, remote, 'ESTABLISHED'),
     socket({ address: '127.0.0.1', port: 50031 }, SERVER, 'ESTABLISHED'),
   ];
-  const conns = kernelConnections([], [{ at: 5, entries }], { serverPort: 8080, serverAddress: '10.0.0.5' });
+  const conns = kernelConnections(base(), [{ at: 5, entries }], { serverPort: 8080, serverAddress: '10.0.0.5' });
   assert.deepEqual(
     conns.map((c) => [c.client.port, c.server.address, c.openAtEnd]),
     [[50030, '10.0.0.5', true]],
@@ -120,5 +130,168 @@ test('kernel: a remote server address narrows the focus', () => {
 });
 
 test('kernel: no snapshots, no connections', () => {
-  assert.deepEqual(kernelConnections([], [], { serverPort: 8080 }), []);
+  assert.deepEqual(kernelConnections(base(), [], { serverPort: 8080 }), []);
+});
+
+// 4-tuples reused (issue #8): consecutive runs against one port meet the TIME_WAITs of earlier runs.
+
+const CLIENT = { address: '127.0.0.1', port: 50100 };
+/** The client's socket of the 4-tuple CLIENT -> SERVER, as ss gives it (with its cookie) or /proc (inode). */
+const client = (state: TcpState, more: Partial<SocketEntry> = {}) => socket(CLIENT, SERVER, state, more);
+const server = (state: TcpState, more: Partial<SocketEntry> = {}) => socket(SERVER, CLIENT, state, more);
+/** A TIME_WAIT whose timer has `ms` left. */
+const timeWait = (ms: number, more: Partial<SocketEntry> = {}) => ({
+  timer: { kind: 'timewait' as const, expiresMs: ms },
+  ...more,
+});
+const at = (time: number, ...entries: SocketEntry[]): TableSnapshot => ({ at: time, entries });
+
+test('kernel [ss]: a SYN to the server TIME_WAIT of the baseline is a new connection (ab, nginx closes)', () => {
+  const conns = kernelConnections(
+    at(0, server('TIME_WAIT', { cookie: 'a1', ...timeWait(30_000) })),
+    [
+      at(10, client('ESTABLISHED', { cookie: 'b1', inode: 11 }), server('ESTABLISHED', { cookie: 'b2', inode: 12 })),
+      at(20, client('LAST_ACK', { cookie: 'b1', inode: 11 }), server('TIME_WAIT', { cookie: 'b2' })),
+      at(30, server('TIME_WAIT', { cookie: 'b2' })),
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.client.port, c.start, c.closedFirstBy, c.timeWait, c.openAtEnd]),
+    [[50100, 10, 'server', 'server', false]],
+  );
+});
+
+test('kernel [ss]: a connection that lived between two snapshots on a baseline TIME_WAIT: its cookie', () => {
+  // Nothing but another TIME_WAIT on the same side is left of it: the same state, another socket.
+  const conns = kernelConnections(
+    at(0, server('TIME_WAIT', { cookie: 'a1' })),
+    [at(10, server('TIME_WAIT', { cookie: 'c9' }))],
+    {
+      serverPort: 8080,
+    },
+  );
+  assert.equal(conns.length, 1);
+  assert.equal(conns[0]!.timeWait, 'server');
+});
+
+test('kernel [ss]: connect() reusing a client TIME_WAIT (tcp_tw_reuse), listed server first (wrk)', () => {
+  const conns = kernelConnections(
+    at(0, client('TIME_WAIT', { cookie: 'a1' })),
+    [
+      at(10, server('ESTABLISHED', { cookie: 'b2', inode: 12 }), client('ESTABLISHED', { cookie: 'b1', inode: 11 })),
+      at(20, server('ESTABLISHED', { cookie: 'b2', inode: 12 }), client('ESTABLISHED', { cookie: 'b1', inode: 11 })),
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.openAtEnd, c.notes]),
+    [[true, ['last seen: client ESTABLISHED, server ESTABLISHED']]],
+  );
+});
+
+test('kernel [ss]: the old TIME_WAIT still there beside the new SYN_SENT stays the old one', () => {
+  const conns = kernelConnections(
+    at(0, server('TIME_WAIT', { cookie: 'a1' })),
+    [
+      at(10, client('SYN_SENT', { cookie: 'b1', inode: 11 }), server('TIME_WAIT', { cookie: 'a1' })),
+      at(20, client('ESTABLISHED', { cookie: 'b1', inode: 11 }), server('ESTABLISHED', { cookie: 'b2', inode: 12 })),
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => c.notes),
+    [['last seen: client ESTABLISHED, server ESTABLISHED']],
+  );
+});
+
+test('kernel [ss]: one 4-tuple twice within a run makes two connections', () => {
+  const conns = kernelConnections(
+    at(0),
+    [
+      at(10, client('ESTABLISHED', { cookie: 'b1', inode: 11 }), server('ESTABLISHED', { cookie: 'b2', inode: 12 })),
+      at(20, server('TIME_WAIT', { cookie: 'b2' })),
+      at(30, client('ESTABLISHED', { cookie: 'c1', inode: 21 }), server('ESTABLISHED', { cookie: 'c2', inode: 22 })),
+      at(40, client('ESTABLISHED', { cookie: 'd1', inode: 31 }), server('ESTABLISHED', { cookie: 'd2', inode: 32 })),
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.id, c.start, c.timeWait, c.openAtEnd]),
+    [
+      [1, 10, 'server', false],
+      [2, 30, null, false],
+      [3, 40, null, true],
+    ],
+  );
+});
+
+test('kernel [ss]: a request socket and its child, a closing socket and its TIME_WAIT: one connection', () => {
+  // The child of a request socket has a cookie of its own; a TIME_WAIT made while a dump was asking
+  // for its full socket's first cookie may have none of it (see sameConnection).
+  const conns = kernelConnections(
+    at(0),
+    [
+      at(10, client('ESTABLISHED', { cookie: 'b1', inode: 11 }), server('SYN_RECV', { cookie: 'r1' })),
+      at(20, client('FIN_WAIT2', { cookie: 'b1', inode: 11 }), server('CLOSE_WAIT', { cookie: 'b2', inode: 12 })),
+      at(30, client('TIME_WAIT', { cookie: 'b9' })),
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.closedFirstBy, c.timeWait]),
+    [['client', 'client']],
+  );
+});
+
+test('kernel [proc]: a state going backwards on a 4-tuple is a new connection', () => {
+  const conns = kernelConnections(
+    at(0, server('TIME_WAIT', timeWait(30_000))),
+    [
+      at(1000, client('ESTABLISHED', { inode: 11 }), server('ESTABLISHED', { inode: 12 })),
+      at(2000, server('TIME_WAIT', timeWait(59_000))),
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.start, c.timeWait]),
+    [[1000, 'server']],
+  );
+});
+
+test('kernel [proc]: a TIME_WAIT whose timer was renewed is another one; one that ran on is the same', () => {
+  const renewed = kernelConnections(
+    at(0, server('TIME_WAIT', timeWait(30_000))),
+    [at(1000, server('TIME_WAIT', timeWait(59_900)))],
+    { serverPort: 8080 },
+  );
+  assert.equal(renewed.length, 1);
+  const same = kernelConnections(
+    at(0, server('TIME_WAIT', timeWait(30_000))),
+    [
+      at(1000, server('TIME_WAIT', timeWait(29_000))),
+      { at: 5000, doneAt: 7000, entries: [server('TIME_WAIT', timeWait(24_500))] },
+    ],
+    { serverPort: 8080 },
+  );
+  assert.equal(same.length, 0);
+});
+
+test('kernel [proc]: two inodes on one side are two sockets; the old TIME_WAIT beside a new SYN stays old', () => {
+  const conns = kernelConnections(
+    at(0, server('TIME_WAIT', timeWait(30_000))),
+    [
+      at(1000, client('SYN_SENT', { inode: 11 }), server('TIME_WAIT', timeWait(29_000))),
+      at(2000, client('ESTABLISHED', { inode: 11 }), server('ESTABLISHED', { inode: 12 })),
+      at(3000, client('ESTABLISHED', { inode: 21 }), server('ESTABLISHED', { inode: 22 })),
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.start, c.openAtEnd]),
+    [
+      [1000, false],
+      [3000, true],
+    ],
+  );
 });
