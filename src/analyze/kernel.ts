@@ -5,8 +5,8 @@
  *
  * What identifies a connection. Not its 4-tuple alone: consecutive runs against one server port
  * reuse 4-tuples whose TIME_WAIT from an earlier run is still in the table (issue #8: `ab -n 2000
- * -c 50` counted 1489-1897 connections of 2000, and less each run as the TIME_WAITs piled up; `wrk
- * -c 100` 63-69 of 101, then 1-19). Linux does so on both sides:
+ * -c 50` counted 1489-1897 connections of about 2010, fewer each run as TIME_WAITs piled up, 86 by
+ * the 20th; `wrk -c 100` 63-69 of 101, then 1-19). Linux does so on both sides:
  * - the client side: with net.ipv4.tcp_tw_reuse (2, the default, means on loopback), connect() takes
  *   a port whose TIME_WAIT is over a second old (tcp_twsk_unique, net/ipv4/tcp_ipv4.c);
  * - the server side: a SYN for the 4-tuple of a TIME_WAIT socket with a higher sequence number or
@@ -25,8 +25,12 @@
  *   an ESTABLISHED on the same 4-tuple and side is a new connection; so is a TIME_WAIT whose timer
  *   runs out later than the earlier one's could (a TIME_WAIT lasts TCP_TIMEWAIT_LEN, 60 s, and its
  *   timer is only moved on by a retransmitted FIN, which loopback does not lose).
- * and the two sockets of one connection must agree: once one side has received the other's FIN
- * (CLOSE_WAIT, LAST_ACK, CLOSING, TIME_WAIT), the other has sent one, from then on.
+ * and the two sides of a 4-tuple make one connection only if they can: the other side's socket
+ * of a new connection that lived between two snapshots is often all that is left of it, beside an
+ * old TIME_WAIT on the first side (issue #8 again: ab's connections closed by nginx on ports whose
+ * client TIME_WAIT came from an earlier run). Once a socket has received its peer's FIN, the peer
+ * has sent one and is seen from the next snapshot on for as long as it lives; and the two
+ * TIME_WAITs of one connection end together (see mayBePeer).
  *
  * What the snapshots can and cannot see. A connection that opened and closed between two
  * snapshots is still found afterwards through the TIME_WAIT socket its active closer keeps for 60 s
@@ -36,13 +40,17 @@
  *   its pool is there for that;
  * - the server is on another host and closed first (the TIME_WAIT is there, not here);
  * - a SYN for the same 4-tuple reached the server's TIME_WAIT before the next snapshot (the client
- *   picked that port again within a few milliseconds); a client TIME_WAIT is reused only after a
- *   second, which no snapshot interval comes near;
+ *   picked that port again so soon: its allocator moves on through the range, so not before it wraps
+ *   around); a client TIME_WAIT is reused only after a second, and snapshots come every 20 ms to a
+ *   few hundred on a loaded machine (the observer waits twice as long as the last read took);
  * - the host held net.ipv4.tcp_max_tw_buckets TIME_WAIT sockets already: the kernel then makes none
  *   ("TCP: time wait bucket table overflow").
  * From /proc, with no cookie, a connection that reused the 4-tuple of a TIME_WAIT and also ended in
  * a TIME_WAIT on the same side between two snapshots is seen only by that TIME_WAIT's renewed timer;
- * ss's cookie sees it always.
+ * ss's cookie sees it always. A new connection whose only trace is a TIME_WAIT facing, on the other
+ * side, an old TIME_WAIT last seen in the snapshot just before and ending within a second of it, is
+ * taken for that connection's other side (a simultaneous close); the client's port allocator does
+ * not come back to a port that soon.
  */
 import type { SocketEntry, TcpState } from '../decode/socket-entry.js';
 import type { ConnectionRecord, Endpoint, Side } from '../model/report.js';
@@ -53,6 +61,11 @@ export interface TableSnapshot {
   at: number;
   /** When the read ended (the entries were listed in between); `at` when absent. */
   doneAt?: number;
+  /**
+   * How finely the entries' timers are given, in ms: /proc in clock ticks of 10 ms (the default),
+   * ss a TIME_WAIT's in whole seconds (print_ms_timer drops the milliseconds from 10 s on).
+   */
+  timerResolutionMs?: number;
   /** In the order the kernel listed them, which is the order in which it looked at them. */
   entries: readonly SocketEntry[];
 }
@@ -115,12 +128,18 @@ const LATER: Readonly<Record<TcpState, ReadonlySet<TcpState>>> = {
 };
 
 /**
- * How far a TIME_WAIT's end, reckoned from two snapshots, may move without being another socket.
- * Only sockets without a cookie are told apart by their timer: those come from /proc, which gives
- * it in clock ticks of 10 ms, truncated (ss, whose every socket has a cookie, prints whole seconds).
- * The time each snapshot took to read is reckoned apart (TableSnapshot.doneAt).
+ * How far a TIME_WAIT's end, reckoned from two snapshots, may move without being another socket,
+ * beyond the timer's resolution and the time each read took (TableSnapshot.doneAt): the kernel's
+ * clock and ours.
  */
-const TIME_WAIT_END_SLACK_MS = 100;
+const TIME_WAIT_END_SLACK_MS = 50;
+/** /proc's timers are in clock ticks of USER_HZ, 100 a second (decode/procnet.ts). */
+const PROC_TIMER_RESOLUTION_MS = 10;
+/**
+ * How far apart the ends of the two TIME_WAITs of one connection (a simultaneous close: each side
+ * enters it when its FIN is acknowledged, a round trip apart on this machine) may be.
+ */
+const TIME_WAIT_PAIR_SLACK_MS = 1000;
 
 /** One socket of a connection as last seen. */
 interface Seen {
@@ -130,6 +149,8 @@ interface Seen {
   inode: number;
   /** A TIME_WAIT's end: between these two times (ms since the epoch), as its timer said; else null. */
   ends: { earliest: number; latest: number } | null;
+  /** The first snapshot (0: the baseline) that showed the socket had received its peer's FIN, or null. */
+  finReceivedIn: number | null;
 }
 
 /** One connection: a 4-tuple's sockets from the first snapshot that showed it to the last. */
@@ -165,6 +186,26 @@ function sameConnection(seen: Seen, entry: SocketEntry, ends: Seen['ends']): Sam
     return ends.earliest > seen.ends.latest + TIME_WAIT_END_SLACK_MS ? 'new' : 'same';
   }
   return 'unknown';
+}
+
+/**
+ * Whether a socket seen for the first time in snapshot `index` may be the peer of `peer`, the
+ * other side's socket of the tuple's current connection, last seen before it. Once a socket has
+ * received its peer's FIN, that peer has sent it, for good (so is in SENT_FIN); it existed when
+ * the FIN was received and lives on until it is seen here, so every snapshot read after that one
+ * showed it: a snapshot in between that did not means another connection. (The snapshot that saw
+ * the FIN received may have missed it: a listing is not atomic, and a connection can open and
+ * close while it is read.) Nor are two TIME_WAITs whose timers end seconds apart one connection.
+ */
+function mayBePeer(peer: Seen, entry: SocketEntry, ends: Seen['ends'], index: number): boolean {
+  if (peer.finReceivedIn === null) return true;
+  if (!SENT_FIN.has(entry.state)) return false;
+  if (peer.finReceivedIn < index - 1) return false;
+  if (peer.ends === null || ends === null) return true;
+  return (
+    ends.earliest <= peer.ends.latest + TIME_WAIT_PAIR_SLACK_MS &&
+    peer.ends.earliest <= ends.latest + TIME_WAIT_PAIR_SLACK_MS
+  );
 }
 
 function other(side: Side): Side {
@@ -235,7 +276,7 @@ export function kernelConnections(
       if (!group.entries.some((g) => g.side === side)) group.entries.push({ side, entry });
     }
     for (const [k, group] of groups) {
-      const t = place(current.get(k), group, snap, i === 0, last);
+      const t = place(current.get(k), group, snap, i, last);
       if (t === undefined) continue;
       current.set(k, t);
       if (t.record !== null) reported.push(t);
@@ -268,34 +309,36 @@ function unchanged(seen: Seen, entry: SocketEntry, snap: TableSnapshot): boolean
 }
 
 /**
- * Puts one 4-tuple's sockets of a snapshot on the connection they belong to: the tuple's current
- * one, the one before it (a TIME_WAIT still there while the next connection's SYN is on its way),
- * or a new one. Returns the tuple's current connection afterwards if it is new, else undefined.
+ * Puts one 4-tuple's sockets of snapshot `index` (0: the baseline) on the connection they belong
+ * to: the tuple's current one, the one before it (a TIME_WAIT still there while the next
+ * connection's SYN is on its way), or a new one. Returns the tuple's new connection, if any.
  */
 function place(
   t: Tracked | undefined,
   group: Group,
   snap: TableSnapshot,
-  baseline: boolean,
+  index: number,
   last: boolean,
 ): Tracked | undefined {
-  const where: ('current' | 'previous' | 'new' | 'open')[] = group.entries.map(({ side, entry }) => {
-    const ends = timeWaitEnds(entry, snap);
+  const ends = group.entries.map(({ entry }) => timeWaitEnds(entry, snap));
+  const where: ('current' | 'previous' | 'new' | 'open')[] = group.entries.map(({ side, entry }, n) => {
     const seen = t?.sockets[side];
-    if (seen != null) return sameConnection(seen, entry, ends) === 'new' ? 'new' : 'current';
+    if (seen != null) return sameConnection(seen, entry, ends[n]!) === 'new' ? 'new' : 'current';
     const before = t?.previous?.sockets[side];
-    if (before != null && sameConnection(before, entry, ends) === 'same') return 'previous';
+    if (before != null && sameConnection(before, entry, ends[n]!) === 'same') return 'previous';
     return 'open';
   });
-  // A side not seen on the current connection yet joins it unless the two sides disagree: a socket
-  // that received its peer's FIN, seen before this one, says this one had sent it, for good.
+  // A side not seen on the current connection yet joins it unless the other side, as last seen
+  // (in this snapshot if listed before it), says it cannot be its peer.
   where.forEach((w, n) => {
     if (w !== 'open') return;
     const { side, entry } = group.entries[n]!;
     const o = group.entries.findIndex((g) => g.side !== side);
-    const earlier =
-      o >= 0 && o < n && where[o] === 'current' ? group.entries[o]!.entry.state : t?.sockets[other(side)]?.state;
-    const agrees = earlier === undefined || !RECEIVED_FIN.has(earlier) || SENT_FIN.has(entry.state);
+    const listedBefore = o >= 0 && o < n && where[o] === 'current';
+    const peer = t?.sockets[other(side)];
+    const agrees = listedBefore
+      ? !RECEIVED_FIN.has(group.entries[o]!.entry.state) || SENT_FIN.has(entry.state)
+      : peer == null || mayBePeer(peer, entry, ends[n]!, index);
     where[n] = t !== undefined && agrees && !where.includes('new') ? 'current' : 'new';
   });
   let fresh: Tracked | undefined;
@@ -305,28 +348,36 @@ function place(
     else if (where[n] === 'previous') target = t!.previous!;
     else
       target = fresh ??= {
-        record: baseline ? null : newConnectionRecord(0, { ...group.client }, { ...group.server }, snap.at),
+        record: index === 0 ? null : newConnectionRecord(0, { ...group.client }, { ...group.server }, snap.at),
         sockets: { client: null, server: null },
         activeSide: null,
         timeWaitSide: null,
         openAtEnd: false,
         previous: t ?? null,
       };
-    update(target, side, entry, timeWaitEnds(entry, snap), last);
+    update(target, side, entry, ends[n]!, index, last);
   });
   return fresh;
 }
 
-function update(t: Tracked, side: Side, entry: SocketEntry, ends: Seen['ends'], last: boolean): void {
-  t.sockets[side] = { state: entry.state, cookie: entry.cookie, inode: entry.inode, ends };
+function update(t: Tracked, side: Side, entry: SocketEntry, ends: Seen['ends'], index: number, last: boolean): void {
+  const finReceivedIn = t.sockets[side]?.finReceivedIn ?? (RECEIVED_FIN.has(entry.state) ? index : null);
+  t.sockets[side] = { state: entry.state, cookie: entry.cookie, inode: entry.inode, ends, finReceivedIn };
   if (ACTIVE_CLOSE.has(entry.state)) t.activeSide ??= side;
   if (PASSIVE_CLOSE.has(entry.state)) t.activeSide ??= other(side);
   if (entry.state === 'TIME_WAIT') t.timeWaitSide = side;
   if (last && entry.state !== 'TIME_WAIT') t.openAtEnd = true;
 }
 
-/** When a TIME_WAIT socket's timer says it ends, given when the snapshot was read; null for other sockets. */
+/**
+ * When a TIME_WAIT socket's timer says it ends, given when the snapshot was read and how finely
+ * the timer is given (truncated); null for other sockets.
+ */
 function timeWaitEnds(entry: SocketEntry, snap: TableSnapshot): Seen['ends'] {
   if (entry.state !== 'TIME_WAIT' || entry.timer.kind !== 'timewait') return null;
-  return { earliest: snap.at + entry.timer.expiresMs, latest: (snap.doneAt ?? snap.at) + entry.timer.expiresMs };
+  const resolution = snap.timerResolutionMs ?? PROC_TIMER_RESOLUTION_MS;
+  return {
+    earliest: snap.at + entry.timer.expiresMs,
+    latest: (snap.doneAt ?? snap.at) + entry.timer.expiresMs + resolution,
+  };
 }

@@ -36,6 +36,9 @@ export interface KernelObserverOptions extends KernelFocus {
   procRoot?: string;
 }
 
+/** How finely each way of reading gives a TIME_WAIT's timer: ss in whole seconds, /proc in 10 ms ticks. */
+const TIMER_RESOLUTION_MS: Record<SocketTableSource, number> = { ss: 1000, proc: 10 };
+
 /** Closing states that end by themselves within a round trip: wait them out before the last snapshot. */
 const TRANSIENT = new Set(['FIN_WAIT1', 'LAST_ACK', 'CLOSING', 'SYN_SENT', 'SYN_RECV', 'NEW_SYN_RECV']);
 
@@ -184,7 +187,8 @@ export class KernelObserver implements Observer {
       const table = await this.read();
       this.keepWarnings(table);
       // Only the server port's sockets are read (ss and /proc alike filter exactly); this keeps that true.
-      return { at, doneAt: Date.now(), entries: table.entries.filter((e) => this.concerns(e)) };
+      const entries = table.entries.filter((e) => this.concerns(e));
+      return { at, doneAt: Date.now(), timerResolutionMs: TIMER_RESOLUTION_MS[table.source], entries };
     });
     this.reading = next.catch(() => {});
     return next;

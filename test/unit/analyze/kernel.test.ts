@@ -295,3 +295,76 @@ test('kernel [proc]: two inodes on one side are two sockets; the old TIME_WAIT b
     ],
   );
 });
+
+// The two sides of a 4-tuple from different connections: an old TIME_WAIT on one side, and on the
+// other the only socket left of a new connection that lived between two snapshots (issue #8: ab's
+// connections closed by nginx on ports whose client TIME_WAIT was from an earlier run, and ab's
+// unused connections, closed by ab, on ports with an earlier server TIME_WAIT).
+
+test('kernel [ss]: a new TIME_WAIT facing an old one that a snapshot in between showed alone', () => {
+  const conns = kernelConnections(
+    at(0, client('TIME_WAIT', { cookie: 'a1', ...timeWait(30_000) })),
+    [
+      { at: 100, timerResolutionMs: 1000, entries: [client('TIME_WAIT', { cookie: 'a1', ...timeWait(29_000) })] },
+      { at: 200, timerResolutionMs: 1000, entries: [server('TIME_WAIT', { cookie: 'b2', ...timeWait(59_000) })] },
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.start, c.closedFirstBy, c.timeWait]),
+    [[200, 'server', 'server']],
+  );
+});
+
+test('kernel [ss]: a new TIME_WAIT facing an old one whose timer ends seconds earlier', () => {
+  for (const [old, fresh] of [
+    [client, server],
+    [server, client],
+  ] as const) {
+    const conns = kernelConnections(
+      { at: 0, timerResolutionMs: 1000, entries: [old('TIME_WAIT', { cookie: 'a1', ...timeWait(30_000) })] },
+      [{ at: 100, timerResolutionMs: 1000, entries: [fresh('TIME_WAIT', { cookie: 'b2', ...timeWait(59_000) })] }],
+      { serverPort: 8080 },
+    );
+    assert.equal(conns.length, 1, `an old ${old('TIME_WAIT').local.port === 8080 ? 'server' : 'client'} TIME_WAIT`);
+  }
+});
+
+test('kernel [ss]: the sides of one connection seen a snapshot apart are still one connection', () => {
+  // A listing is not atomic: a connection opened and closed while snapshot 1 was read shows one side
+  // there (the other's place in the listing was passed before it existed), the other from snapshot 2 on.
+  const simultaneous = kernelConnections(
+    at(0),
+    [
+      {
+        at: 1000,
+        doneAt: 1100,
+        timerResolutionMs: 1000,
+        entries: [server('TIME_WAIT', { cookie: 'b2', ...timeWait(59_000) })],
+      },
+      {
+        at: 1200,
+        doneAt: 1300,
+        timerResolutionMs: 1000,
+        entries: [client('TIME_WAIT', { cookie: 'b1', ...timeWait(58_000) })],
+      },
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    simultaneous.map((c) => c.notes),
+    [['last seen: client TIME_WAIT, server TIME_WAIT']],
+  );
+  const serverOpen = kernelConnections(
+    at(0),
+    [
+      at(1000, server('ESTABLISHED', { cookie: 'b2', inode: 12 })),
+      at(2000, client('TIME_WAIT', { cookie: 'b1', ...timeWait(59_000) })),
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    serverOpen.map((c) => [c.closedFirstBy, c.timeWait]),
+    [['client', 'client']],
+  );
+});
