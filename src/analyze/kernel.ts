@@ -44,7 +44,7 @@
  *   around); a client TIME_WAIT is reused only after a second, and snapshots come every 20 ms to a
  *   few hundred on a loaded machine (the observer waits twice as long as the last read took);
  * - the host held net.ipv4.tcp_max_tw_buckets TIME_WAIT sockets already: the kernel then makes none
- *   ("TCP: time wait bucket table overflow").
+ *   (TcpExt TCPTimeWaitOverflow counts them; the observer warns, KAL_WARN_TIME_WAIT_OVERFLOW).
  * From /proc, with no cookie, a connection that reused the 4-tuple of a TIME_WAIT and also ended in
  * a TIME_WAIT on the same side between two snapshots is seen only by that TIME_WAIT's renewed timer;
  * ss's cookie sees it always. A new connection whose only trace is a TIME_WAIT facing, on the other
@@ -82,17 +82,23 @@ const ACTIVE_CLOSE: ReadonlySet<TcpState> = new Set(['FIN_WAIT1', 'FIN_WAIT2', '
 /** States a socket goes through when the peer closed first. */
 const PASSIVE_CLOSE: ReadonlySet<TcpState> = new Set(['CLOSE_WAIT', 'LAST_ACK']);
 
-/** States of a socket that has sent its FIN (CLOSE: gone, its last moment printed by a dump in flight). */
-const SENT_FIN: ReadonlySet<TcpState> = new Set([
-  'FIN_WAIT1',
-  'FIN_WAIT2',
-  'CLOSING',
-  'TIME_WAIT',
-  'LAST_ACK',
-  'CLOSE',
-]);
 /** States of a socket that has received its peer's FIN. */
 const RECEIVED_FIN: ReadonlySet<TcpState> = new Set(['CLOSE_WAIT', 'LAST_ACK', 'CLOSING', 'TIME_WAIT']);
+/**
+ * The states a socket's peer can be in from the moment the socket was seen in each of these states
+ * on (the other states say nothing of it), RFC 9293 figure 5; CLOSE is the peer gone. In TIME_WAIT
+ * a socket has had its FIN acknowledged and received the peer's: the peer has sent its FIN and
+ * received ours (LAST_ACK, or CLOSING and TIME_WAIT after a simultaneous close). In CLOSE_WAIT,
+ * LAST_ACK or CLOSING it has received the peer's FIN: the peer has sent it (FIN_WAIT1 on). In
+ * FIN_WAIT2 its FIN was acknowledged: the peer has received it (CLOSE_WAIT on).
+ */
+const PEER_LATER: Readonly<Partial<Record<TcpState, ReadonlySet<TcpState>>>> = {
+  TIME_WAIT: new Set(['LAST_ACK', 'CLOSING', 'TIME_WAIT', 'CLOSE']),
+  CLOSE_WAIT: new Set(['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'TIME_WAIT', 'CLOSE']),
+  LAST_ACK: new Set(['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'TIME_WAIT', 'CLOSE']),
+  CLOSING: new Set(['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'TIME_WAIT', 'CLOSE']),
+  FIN_WAIT2: new Set(['CLOSE_WAIT', 'LAST_ACK', 'CLOSING', 'TIME_WAIT', 'CLOSE']),
+};
 /** A request socket: the kernel's half of a handshake not yet completed; its child is a new socket. */
 const REQUEST: ReadonlySet<TcpState> = new Set(['SYN_RECV', 'NEW_SYN_RECV']);
 /** The states a full socket is in when tcp_time_wait() replaces it with a TIME_WAIT socket. */
@@ -190,17 +196,16 @@ function sameConnection(seen: Seen, entry: SocketEntry, ends: Seen['ends']): Sam
 
 /**
  * Whether a socket seen for the first time in snapshot `index` may be the peer of `peer`, the
- * other side's socket of the tuple's current connection, last seen before it. Once a socket has
- * received its peer's FIN, that peer has sent it, for good (so is in SENT_FIN); it existed when
- * the FIN was received and lives on until it is seen here, so every snapshot read after that one
- * showed it: a snapshot in between that did not means another connection. (The snapshot that saw
- * the FIN received may have missed it: a listing is not atomic, and a connection can open and
- * close while it is read.) Nor are two TIME_WAITs whose timers end seconds apart one connection.
+ * other side's socket of the tuple's current connection as seen before it. Its state must be one
+ * the peer's says it can be in (PEER_LATER). Once a socket has received its peer's FIN, the peer
+ * existed and lives on until it is seen here, so every snapshot read after that one showed it: a
+ * snapshot in between that did not means another connection. (The snapshot that saw the FIN
+ * received may have missed it: a listing is not atomic, and a connection can open and close while
+ * it is read.) Nor are two TIME_WAITs whose timers end seconds apart one connection.
  */
 function mayBePeer(peer: Seen, entry: SocketEntry, ends: Seen['ends'], index: number): boolean {
-  if (peer.finReceivedIn === null) return true;
-  if (!SENT_FIN.has(entry.state)) return false;
-  if (peer.finReceivedIn < index - 1) return false;
+  if (PEER_LATER[peer.state]?.has(entry.state) === false) return false;
+  if (peer.finReceivedIn !== null && peer.finReceivedIn < index - 1) return false;
   if (peer.ends === null || ends === null) return true;
   return (
     ends.earliest <= peer.ends.latest + TIME_WAIT_PAIR_SLACK_MS &&
@@ -328,17 +333,26 @@ function place(
     if (before != null && sameConnection(before, entry, ends[n]!) === 'same') return 'previous';
     return 'open';
   });
-  // A side not seen on the current connection yet joins it unless the other side, as last seen
-  // (in this snapshot if listed before it), says it cannot be its peer.
+  // A side not seen on the current connection yet joins it unless the other side, as seen before
+  // it (in this snapshot if listed before it), says it cannot be its peer, or, listed after it in
+  // this snapshot (so looked at later), is in a state this side says its peer cannot be in.
   where.forEach((w, n) => {
     if (w !== 'open') return;
     const { side, entry } = group.entries[n]!;
     const o = group.entries.findIndex((g) => g.side !== side);
-    const listedBefore = o >= 0 && o < n && where[o] === 'current';
-    const peer = t?.sockets[other(side)];
-    const agrees = listedBefore
-      ? !RECEIVED_FIN.has(group.entries[o]!.entry.state) || SENT_FIN.has(entry.state)
-      : peer == null || mayBePeer(peer, entry, ends[n]!, index);
+    const known = t?.sockets[other(side)];
+    let agrees = true;
+    if (o >= 0 && where[o] === 'current') {
+      const peer = group.entries[o]!.entry;
+      if (o < n) {
+        const finReceivedIn = known?.finReceivedIn ?? (RECEIVED_FIN.has(peer.state) ? index : null);
+        agrees = mayBePeer({ ...known!, state: peer.state, ends: ends[o]!, finReceivedIn }, entry, ends[n]!, index);
+      } else {
+        agrees =
+          (known == null || mayBePeer(known, entry, ends[n]!, index)) &&
+          PEER_LATER[entry.state]?.has(peer.state) !== false;
+      }
+    } else if (known != null) agrees = mayBePeer(known, entry, ends[n]!, index);
     where[n] = t !== undefined && agrees && !where.includes('new') ? 'current' : 'new';
   });
   let fresh: Tracked | undefined;

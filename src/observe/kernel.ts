@@ -11,12 +11,15 @@
  * TIME_WAIT was taken over by a new SYN, between two snapshots. The reads never overlap: the
  * reduction takes the snapshots as the order in which the kernel showed each socket's states.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { kernelConnections } from '../analyze/kernel.js';
 import type { KernelFocus, TableSnapshot } from '../analyze/kernel.js';
 import { unavailableReport } from '../analyze/run-report.js';
 import { computeTotals } from '../analyze/totals.js';
+import { netstatCounter } from '../decode/netstat.js';
 import type { SocketEntry } from '../decode/socket-entry.js';
-import type { ObserverReport, Warning } from '../model/report.js';
+import type { ObserverReport, Warning, WarningCode } from '../model/report.js';
 import type { Observer } from './observer.js';
 import { readSocketTable } from './socket-table.js';
 import type { SocketTable, SocketTableSource } from './socket-table.js';
@@ -36,6 +39,12 @@ export interface KernelObserverOptions extends KernelFocus {
   procRoot?: string;
 }
 
+/** Warning codes the kernel observer adds to those of the table's readers. */
+export const KernelWarning = {
+  /** The kernel made no TIME_WAIT for some connections during the run (tcp_max_tw_buckets reached). */
+  TIME_WAIT_OVERFLOW: 'KAL_WARN_TIME_WAIT_OVERFLOW',
+} as const satisfies Record<string, WarningCode>;
+
 /** How finely each way of reading gives a TIME_WAIT's timer: ss in whole seconds, /proc in 10 ms ticks. */
 const TIMER_RESOLUTION_MS: Record<SocketTableSource, number> = { ss: 1000, proc: 10 };
 
@@ -53,6 +62,8 @@ export class KernelObserver implements Observer {
   private sampling: Promise<void> | undefined;
   private unavailable: string | undefined;
   private lastReadMs = 0;
+  /** TCPTimeWaitOverflow when the observer started (null: not readable). */
+  private overflowsBefore: number | null = null;
   private stopped = false;
   /** Where the first read was made; later reads go there directly (no ss spawned again if it failed). */
   private source: SocketTableSource | undefined;
@@ -60,6 +71,7 @@ export class KernelObserver implements Observer {
   constructor(private readonly options: KernelObserverOptions) {}
 
   async start(): Promise<void> {
+    this.overflowsBefore = await this.timeWaitOverflows();
     try {
       this.before = await this.snapshot();
     } catch (error) {
@@ -129,6 +141,7 @@ export class KernelObserver implements Observer {
       await sleep(10);
     }
     await this.sampling;
+    await this.checkTimeWaitOverflows();
     const connections = kernelConnections(this.before, this.snapshots, this.options);
     return {
       observer: 'kernel',
@@ -139,6 +152,34 @@ export class KernelObserver implements Observer {
       connections,
       warnings: this.warnings,
     };
+  }
+
+  /**
+   * The kernel's count of TIME_WAIT sockets it did not make because net.ipv4.tcp_max_tw_buckets
+   * were there already (TcpExt TCPTimeWaitOverflow, since boot, the whole network namespace), or
+   * null when it cannot be read. A connection that opened and closed between two snapshots is seen
+   * only through its TIME_WAIT: without one, it leaves no trace in the table.
+   */
+  private async timeWaitOverflows(): Promise<number | null> {
+    try {
+      const text = await readFile(join(this.options.procRoot ?? '/proc', 'net', 'netstat'), 'utf8');
+      return netstatCounter(text, 'TcpExt', 'TCPTimeWaitOverflow');
+    } catch {
+      return null;
+    }
+  }
+
+  /** Says so when the kernel made no TIME_WAIT for some connections during the run (host-wide). */
+  private async checkTimeWaitOverflows(): Promise<void> {
+    const after = await this.timeWaitOverflows();
+    if (this.overflowsBefore === null || after === null || after <= this.overflowsBefore) return;
+    this.warnings.push({
+      code: KernelWarning.TIME_WAIT_OVERFLOW,
+      message:
+        `the kernel made no TIME_WAIT for ${after - this.overflowsBefore} closing connections on this host during ` +
+        `the run (net.ipv4.tcp_max_tw_buckets reached): connections that opened and closed between two ` +
+        `snapshots of the socket table may be missing from the kernel's count`,
+    });
   }
 
   private concerns(e: SocketEntry): boolean {

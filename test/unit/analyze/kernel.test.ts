@@ -368,3 +368,25 @@ test('kernel [ss]: the sides of one connection seen a snapshot apart are still o
     [['client', 'client']],
   );
 });
+
+test('kernel [ss]: one snapshot lists the old client TIME_WAIT, then the new connection closing', () => {
+  // The listing passed the client's TIME_WAIT before connect() took its port over (tcp_tw_reuse),
+  // and the server's new socket after nginx had closed it: a TIME_WAIT's peer cannot be in FIN_WAIT1.
+  for (const order of ['client first', 'server first']) {
+    const old = client('TIME_WAIT', { cookie: 'a1', ...timeWait(30_000) });
+    const fresh = server('FIN_WAIT1', { cookie: 'b2', inode: 12 });
+    const conns = kernelConnections(
+      at(0, old),
+      [
+        at(100, ...(order === 'client first' ? [old, fresh] : [fresh, old])),
+        at(200, server('TIME_WAIT', { cookie: 'b2' })),
+      ],
+      { serverPort: 8080 },
+    );
+    assert.deepEqual(
+      conns.map((c) => [c.start, c.closedFirstBy, c.timeWait]),
+      [[100, 'server', 'server']],
+      order,
+    );
+  }
+});
