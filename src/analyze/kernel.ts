@@ -28,29 +28,30 @@
  * and the two sides of a 4-tuple make one connection only if they can: the other side's socket
  * of a new connection that lived between two snapshots is often all that is left of it, beside an
  * old TIME_WAIT on the first side (issue #8 again: ab's connections closed by nginx on ports whose
- * client TIME_WAIT came from an earlier run). Once a socket has received its peer's FIN, the peer
- * has sent one and is seen from the next snapshot on for as long as it lives; and the two
- * TIME_WAITs of one connection end together (see mayBePeer).
+ * client TIME_WAIT came from an earlier run). A socket's state says which states its peer can be in
+ * from then on; once it has received its peer's FIN, the peer is seen from the next snapshot on for
+ * as long as it lives; a TIME_WAIT leaves the table only when it runs out or a new connection takes
+ * its 4-tuple, so its partner stays beside it (see mayBePeer).
  *
  * What the snapshots can and cannot see. A connection that opened and closed between two
  * snapshots is still found afterwards through the TIME_WAIT socket its active closer keeps for 60 s
  * (on loopback both sides are on this machine, so one of them always holds it). It is missed when
  * it leaves no TIME_WAIT here, or when that TIME_WAIT is gone before the next snapshot:
- * - it was ended by a RST (no TIME_WAIT at all); the observer's checkpoint before a client closes
- *   its pool is there for that;
+ * - it was ended by a RST (no TIME_WAIT at all): seen with ab -n 2000 -c 50, whose unused
+ *   connections nginx resets, 2 in about 1 run of 10; the observer's checkpoint before a client
+ *   closes its pool is there for that in the lab. (The kernel can tell every socket's end as it
+ *   happens, sock_diag's SKNLGRP_INET_TCP_DESTROY group, `ss -E`: the way to see those too.)
  * - the server is on another host and closed first (the TIME_WAIT is there, not here);
- * - a SYN for the same 4-tuple reached the server's TIME_WAIT before the next snapshot (the client
- *   picked that port again so soon: its allocator moves on through the range, so not before it wraps
- *   around); a client TIME_WAIT is reused only after a second, and snapshots come every 20 ms to a
- *   few hundred on a loaded machine (the observer waits twice as long as the last read took);
+ * - a SYN for the same 4-tuple reached the server's TIME_WAIT before the next snapshot: the client's
+ *   port allocator comes back to a port once it has gone round its range, which `ab -n 2000 -c 50`
+ *   did within a run here, a port taken again some 100 ms later, while snapshots come every 20 ms
+ *   to a few hundred on a loaded machine (the observer waits twice as long as the last read took).
+ *   A client TIME_WAIT is reused only after a second;
  * - the host held net.ipv4.tcp_max_tw_buckets TIME_WAIT sockets already: the kernel then makes none
  *   (TcpExt TCPTimeWaitOverflow counts them; the observer warns, KAL_WARN_TIME_WAIT_OVERFLOW).
  * From /proc, with no cookie, a connection that reused the 4-tuple of a TIME_WAIT and also ended in
  * a TIME_WAIT on the same side between two snapshots is seen only by that TIME_WAIT's renewed timer;
- * ss's cookie sees it always. A new connection whose only trace is a TIME_WAIT facing, on the other
- * side, an old TIME_WAIT last seen in the snapshot just before and ending within a second of it, is
- * taken for that connection's other side (a simultaneous close); the client's port allocator does
- * not come back to a port that soon.
+ * ss's cookie sees it always.
  */
 import type { SocketEntry, TcpState } from '../decode/socket-entry.js';
 import type { ConnectionRecord, Endpoint, Side } from '../model/report.js';
@@ -101,8 +102,6 @@ const PEER_LATER: Readonly<Partial<Record<TcpState, ReadonlySet<TcpState>>>> = {
 };
 /** A request socket: the kernel's half of a handshake not yet completed; its child is a new socket. */
 const REQUEST: ReadonlySet<TcpState> = new Set(['SYN_RECV', 'NEW_SYN_RECV']);
-/** The states a full socket is in when tcp_time_wait() replaces it with a TIME_WAIT socket. */
-const BEFORE_TIME_WAIT: ReadonlySet<TcpState> = new Set(['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'CLOSE']);
 
 /**
  * The states one side of a connection can be in after each state, itself included (RFC 9293
@@ -157,6 +156,8 @@ interface Seen {
   ends: { earliest: number; latest: number } | null;
   /** The first snapshot (0: the baseline) that showed the socket had received its peer's FIN, or null. */
   finReceivedIn: number | null;
+  /** The last snapshot that showed it. */
+  lastSeenIn: number;
 }
 
 /** One connection: a 4-tuple's sockets from the first snapshot that showed it to the last. */
@@ -181,11 +182,14 @@ function sameConnection(seen: Seen, entry: SocketEntry, ends: Seen['ends']): Sam
   if (!LATER[seen.state].has(entry.state)) return 'new';
   if (byCookie || byInode) {
     // Another socket, in a state that may follow: still this connection when a request socket
-    // became its child, or a closing full socket its TIME_WAIT. (A TIME_WAIT takes the cookie its
-    // full socket had; a dump that asks for that cookie only after inet_twsk_alloc copied it, while
-    // the socket was closing, makes one the TIME_WAIT does not have.)
+    // became its child, or when a full socket printed in CLOSE became its TIME_WAIT. A TIME_WAIT
+    // takes the cookie its full socket had (inet_twsk_alloc), but the dump that printed the
+    // socket closing (tcp_time_wait() had run, tcp_done() set CLOSE) asked for its first cookie
+    // too late for that. A socket seen in FIN_WAIT1, FIN_WAIT2 or CLOSING had its cookie before
+    // then: a TIME_WAIT with another one is the next connection's (a port taken again within a
+    // run: seen with ab -n 2000 -c 50, up to 96 times in a run).
     if (REQUEST.has(seen.state) && !REQUEST.has(entry.state)) return 'same';
-    if (BEFORE_TIME_WAIT.has(seen.state) && entry.state === 'TIME_WAIT') return 'unknown';
+    if (seen.state === 'CLOSE' && entry.state === 'TIME_WAIT') return 'unknown';
     return 'new';
   }
   if (seen.ends !== null && ends !== null) {
@@ -205,6 +209,9 @@ function sameConnection(seen: Seen, entry: SocketEntry, ends: Seen['ends']): Sam
  */
 function mayBePeer(peer: Seen, entry: SocketEntry, ends: Seen['ends'], index: number): boolean {
   if (PEER_LATER[peer.state]?.has(entry.state) === false) return false;
+  // A TIME_WAIT leaves the table when it has run out (60 s) or when a new connection takes its
+  // 4-tuple; its partner after a simultaneous close, a TIME_WAIT too, is in the table as long.
+  if (peer.state === 'TIME_WAIT' && peer.lastSeenIn < index) return false;
   if (peer.finReceivedIn !== null && peer.finReceivedIn < index - 1) return false;
   if (peer.ends === null || ends === null) return true;
   return (
@@ -272,6 +279,7 @@ export function kernelConnections(
       const t = current.get(k);
       const seen = t?.sockets[side];
       if (seen != null && unchanged(seen, entry, snap)) {
+        seen.lastSeenIn = i;
         if (last && entry.state !== 'TIME_WAIT') t!.openAtEnd = true;
         continue;
       }
@@ -346,10 +354,11 @@ function place(
       const peer = group.entries[o]!.entry;
       if (o < n) {
         const finReceivedIn = known?.finReceivedIn ?? (RECEIVED_FIN.has(peer.state) ? index : null);
-        agrees = mayBePeer({ ...known!, state: peer.state, ends: ends[o]!, finReceivedIn }, entry, ends[n]!, index);
+        const seen = { ...known!, state: peer.state, ends: ends[o]!, finReceivedIn, lastSeenIn: index };
+        agrees = mayBePeer(seen, entry, ends[n]!, index);
       } else {
         agrees =
-          (known == null || mayBePeer(known, entry, ends[n]!, index)) &&
+          (known == null || mayBePeer({ ...known, lastSeenIn: index }, entry, ends[n]!, index)) &&
           PEER_LATER[entry.state]?.has(peer.state) !== false;
       }
     } else if (known != null) agrees = mayBePeer(known, entry, ends[n]!, index);
@@ -376,7 +385,14 @@ function place(
 
 function update(t: Tracked, side: Side, entry: SocketEntry, ends: Seen['ends'], index: number, last: boolean): void {
   const finReceivedIn = t.sockets[side]?.finReceivedIn ?? (RECEIVED_FIN.has(entry.state) ? index : null);
-  t.sockets[side] = { state: entry.state, cookie: entry.cookie, inode: entry.inode, ends, finReceivedIn };
+  t.sockets[side] = {
+    state: entry.state,
+    cookie: entry.cookie,
+    inode: entry.inode,
+    ends,
+    finReceivedIn,
+    lastSeenIn: index,
+  };
   if (ACTIVE_CLOSE.has(entry.state)) t.activeSide ??= side;
   if (PASSIVE_CLOSE.has(entry.state)) t.activeSide ??= other(side);
   if (entry.state === 'TIME_WAIT') t.timeWaitSide = side;

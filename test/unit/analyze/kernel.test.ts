@@ -226,14 +226,14 @@ test('kernel [ss]: one 4-tuple twice within a run makes two connections', () => 
   );
 });
 
-test('kernel [ss]: a request socket and its child, a closing socket and its TIME_WAIT: one connection', () => {
-  // The child of a request socket has a cookie of its own; a TIME_WAIT made while a dump was asking
-  // for its full socket's first cookie may have none of it (see sameConnection).
+test('kernel [ss]: a request socket and its child, a socket printed closing and its TIME_WAIT: one connection', () => {
+  // The child of a request socket has a cookie of its own; so has the TIME_WAIT of a full socket that
+  // a dump printed in CLOSE, asking for its first cookie after the TIME_WAIT was made (see sameConnection).
   const conns = kernelConnections(
     at(0),
     [
       at(10, client('ESTABLISHED', { cookie: 'b1', inode: 11 }), server('SYN_RECV', { cookie: 'r1' })),
-      at(20, client('FIN_WAIT2', { cookie: 'b1', inode: 11 }), server('CLOSE_WAIT', { cookie: 'b2', inode: 12 })),
+      at(20, client('CLOSE', { cookie: 'b1', inode: 11 }), server('LAST_ACK', { cookie: 'b2', inode: 12 })),
       at(30, client('TIME_WAIT', { cookie: 'b9' })),
     ],
     { serverPort: 8080 },
@@ -332,7 +332,8 @@ test('kernel [ss]: a new TIME_WAIT facing an old one whose timer ends seconds ea
 
 test('kernel [ss]: the sides of one connection seen a snapshot apart are still one connection', () => {
   // A listing is not atomic: a connection opened and closed while snapshot 1 was read shows one side
-  // there (the other's place in the listing was passed before it existed), the other from snapshot 2 on.
+  // there (the other's place in the listing was passed before it existed), the other from snapshot 2 on,
+  // beside the first (both TIME_WAITs of a simultaneous close stay 60 s).
   const simultaneous = kernelConnections(
     at(0),
     [
@@ -346,7 +347,10 @@ test('kernel [ss]: the sides of one connection seen a snapshot apart are still o
         at: 1200,
         doneAt: 1300,
         timerResolutionMs: 1000,
-        entries: [client('TIME_WAIT', { cookie: 'b1', ...timeWait(58_000) })],
+        entries: [
+          client('TIME_WAIT', { cookie: 'b1', ...timeWait(58_000) }),
+          server('TIME_WAIT', { cookie: 'b2', ...timeWait(58_000) }),
+        ],
       },
     ],
     { serverPort: 8080 },
@@ -389,4 +393,35 @@ test('kernel [ss]: one snapshot lists the old client TIME_WAIT, then the new con
       order,
     );
   }
+});
+
+test('kernel [ss]: a 4-tuple taken again within a run: a closing socket, then another TIME_WAIT', () => {
+  // ab -n 2000 -c 50: the server's socket of one connection seen in FIN_WAIT1, then the TIME_WAIT of
+  // the next connection on the same port (the first one's TIME_WAIT, killed by its SYN, never seen).
+  const conns = kernelConnections(
+    at(0),
+    [at(100, server('FIN_WAIT1', { cookie: 'ffead', inode: 12 })), at(400, server('TIME_WAIT', { cookie: '100ced' }))],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.start, c.closedFirstBy]),
+    [
+      [100, 'server'],
+      [400, 'server'],
+    ],
+  );
+});
+
+test('kernel [ss]: a TIME_WAIT gone from the table is no peer of a socket that shows up after it', () => {
+  // The old client TIME_WAIT was taken over by connect() (tcp_tw_reuse); the new connection, closed by
+  // nginx, left its server TIME_WAIT, its timer ending within a second of the old one's.
+  const conns = kernelConnections(
+    { at: 0, timerResolutionMs: 1000, entries: [client('TIME_WAIT', { cookie: 'a1', ...timeWait(59_000) })] },
+    [{ at: 500, timerResolutionMs: 1000, entries: [server('TIME_WAIT', { cookie: 'b2', ...timeWait(59_000) })] }],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.start, c.timeWait]),
+    [[500, 'server']],
+  );
 });
