@@ -1,17 +1,73 @@
 /**
  * The kernel's account: connections reconstructed from snapshots of the socket table (read with ss,
- * or from /proc/net/tcp{,6}: observe/socket-table.ts), taken before, during and after the traffic.
- * A connection that opened and closed between two snapshots is still found afterwards through the
- * TIME_WAIT socket its active closer leaves behind for 60 s; only one ended by a RST between two
- * snapshots can be missed.
+ * or from /proc/net/tcp{,6}: observe/socket-table.ts), one taken before the traffic (the baseline),
+ * then during and after it.
+ *
+ * What identifies a connection. Not its 4-tuple alone: consecutive runs against one server port
+ * reuse 4-tuples whose TIME_WAIT from an earlier run is still in the table (issue #8: `ab -n 2000
+ * -c 50` counted 1489-1897 connections of about 2010, fewer each run as TIME_WAITs piled up, 86 by
+ * the 20th; `wrk -c 100` 63-69 of 101, then 1-19). Linux does so on both sides:
+ * - the client side: with net.ipv4.tcp_tw_reuse (2, the default, means on loopback), connect() takes
+ *   a port whose TIME_WAIT is over a second old (tcp_twsk_unique, net/ipv4/tcp_ipv4.c);
+ * - the server side: a SYN for the 4-tuple of a TIME_WAIT socket with a higher sequence number or
+ *   timestamp is accepted as a new connection and the TIME_WAIT dies (tcp_timewait_state_process,
+ *   net/ipv4/tcp_minisocks.c; RFC 6191). The client's port allocator does not see the server's
+ *   TIME_WAIT at all (its 4-tuple is the other way round), so any port it picks may meet one.
+ * Keyed by 4-tuple, such a connection was the baseline's socket, and was left out.
+ *
+ * So sockets are told apart by what identifies them:
+ * - the socket cookie (sock_diag's idiag_cookie, `sk:` in ss's output): a 64-bit number the kernel
+ *   gives a socket the first time anyone asks and never gives again. A TIME_WAIT socket takes its
+ *   full socket's cookie (inet_twsk_alloc), a request socket (SYN_RECV) has its own and its child
+ *   another. Only ss gives it.
+ * - From /proc, the inode, which full sockets have (0 for TIME_WAIT and request sockets), and the
+ *   states a socket goes through, which only go forward (RFC 9293 figure 5): a TIME_WAIT followed by
+ *   an ESTABLISHED on the same 4-tuple and side is a new connection; so is a TIME_WAIT whose timer
+ *   runs out later than the earlier one's could (a TIME_WAIT lasts TCP_TIMEWAIT_LEN, 60 s, and its
+ *   timer is only moved on by a retransmitted FIN, which loopback does not lose).
+ * and the two sides of a 4-tuple make one connection only if they can: the other side's socket
+ * of a new connection that lived between two snapshots is often all that is left of it, beside an
+ * old TIME_WAIT on the first side (issue #8 again: ab's connections closed by nginx on ports whose
+ * client TIME_WAIT came from an earlier run). A socket's state says which states its peer can be in
+ * from then on; once it has received its peer's FIN, the peer is seen from the next snapshot on for
+ * as long as it lives; a TIME_WAIT leaves the table only when it runs out or a new connection takes
+ * its 4-tuple, so its partner stays beside it (see mayBePeer).
+ *
+ * What the snapshots can and cannot see. A connection that opened and closed between two
+ * snapshots is still found afterwards through the TIME_WAIT socket its active closer keeps for 60 s
+ * (on loopback both sides are on this machine, so one of them always holds it). It is missed when
+ * it leaves no TIME_WAIT here, or when that TIME_WAIT is gone before the next snapshot:
+ * - it was ended by a RST (no TIME_WAIT at all): seen with ab -n 2000 -c 50, whose unused
+ *   connections nginx resets, 2 in about 1 run of 10; the observer's checkpoint before a client
+ *   closes its pool is there for that in the lab. (The kernel can tell every socket's end as it
+ *   happens, sock_diag's SKNLGRP_INET_TCP_DESTROY group, `ss -E`: the way to see those too.)
+ * - the server is on another host and closed first (the TIME_WAIT is there, not here);
+ * - a SYN for the same 4-tuple reached the server's TIME_WAIT before the next snapshot: the client's
+ *   port allocator comes back to a port once it has gone round its range, which `ab -n 2000 -c 50`
+ *   did within a run here, a port taken again some 100 ms later, while snapshots come every 20 ms
+ *   to a few hundred on a loaded machine (the observer waits twice as long as the last read took).
+ *   A client TIME_WAIT is reused only after a second;
+ * - the host held net.ipv4.tcp_max_tw_buckets TIME_WAIT sockets already: the kernel then makes none
+ *   (TcpExt TCPTimeWaitOverflow counts them; the observer warns, KAL_WARN_TIME_WAIT_OVERFLOW).
+ * From /proc, with no cookie, a connection that reused the 4-tuple of a TIME_WAIT and also ended in
+ * a TIME_WAIT on the same side between two snapshots is seen only by that TIME_WAIT's renewed timer;
+ * ss's cookie sees it always.
  */
 import type { SocketEntry, TcpState } from '../decode/socket-entry.js';
 import type { ConnectionRecord, Endpoint, Side } from '../model/report.js';
 import { newConnectionRecord } from './record.js';
 
 export interface TableSnapshot {
-  /** Milliseconds since the Unix epoch. */
+  /** When the read began, in milliseconds since the Unix epoch. */
   at: number;
+  /** When the read ended (the entries were listed in between); `at` when absent. */
+  doneAt?: number;
+  /**
+   * How finely the entries' timers are given, in ms: /proc in clock ticks of 10 ms (the default),
+   * ss a TIME_WAIT's in whole seconds (print_ms_timer drops the milliseconds from 10 s on).
+   */
+  timerResolutionMs?: number;
+  /** In the order the kernel listed them, which is the order in which it looked at them. */
   entries: readonly SocketEntry[];
 }
 
@@ -27,15 +83,149 @@ const ACTIVE_CLOSE: ReadonlySet<TcpState> = new Set(['FIN_WAIT1', 'FIN_WAIT2', '
 /** States a socket goes through when the peer closed first. */
 const PASSIVE_CLOSE: ReadonlySet<TcpState> = new Set(['CLOSE_WAIT', 'LAST_ACK']);
 
-interface Tracked {
-  record: ConnectionRecord;
-  states: Record<Side, TcpState | null>;
-  activeSide: Side | null;
-  timeWaitSide: Side | null;
+/** States of a socket that has received its peer's FIN. */
+const RECEIVED_FIN: ReadonlySet<TcpState> = new Set(['CLOSE_WAIT', 'LAST_ACK', 'CLOSING', 'TIME_WAIT']);
+/**
+ * The states a socket's peer can be in from the moment the socket was seen in each of these states
+ * on (the other states say nothing of it), RFC 9293 figure 5; CLOSE is the peer gone. In TIME_WAIT
+ * a socket has had its FIN acknowledged and received the peer's: the peer has sent its FIN and
+ * received ours (LAST_ACK, or CLOSING and TIME_WAIT after a simultaneous close). In CLOSE_WAIT,
+ * LAST_ACK or CLOSING it has received the peer's FIN: the peer has sent it (FIN_WAIT1 on). In
+ * FIN_WAIT2 its FIN was acknowledged: the peer has received it (CLOSE_WAIT on).
+ */
+const PEER_LATER: Readonly<Partial<Record<TcpState, ReadonlySet<TcpState>>>> = {
+  TIME_WAIT: new Set(['LAST_ACK', 'CLOSING', 'TIME_WAIT', 'CLOSE']),
+  CLOSE_WAIT: new Set(['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'TIME_WAIT', 'CLOSE']),
+  LAST_ACK: new Set(['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'TIME_WAIT', 'CLOSE']),
+  CLOSING: new Set(['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'TIME_WAIT', 'CLOSE']),
+  FIN_WAIT2: new Set(['CLOSE_WAIT', 'LAST_ACK', 'CLOSING', 'TIME_WAIT', 'CLOSE']),
+};
+/** A request socket: the kernel's half of a handshake not yet completed; its child is a new socket. */
+const REQUEST: ReadonlySet<TcpState> = new Set(['SYN_RECV', 'NEW_SYN_RECV']);
+
+/**
+ * The states one side of a connection can be in after each state, itself included (RFC 9293
+ * figure 5, as Linux runs it: CLOSE is a socket's last moment, printed when a dump catches it
+ * closing; a full socket in CLOSE may have handed over to a TIME_WAIT). Any other state later on
+ * the same 4-tuple and side is a new connection.
+ */
+const CLOSING_STATES: readonly TcpState[] = [
+  'FIN_WAIT1',
+  'FIN_WAIT2',
+  'CLOSING',
+  'TIME_WAIT',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+];
+const LATER: Readonly<Record<TcpState, ReadonlySet<TcpState>>> = {
+  SYN_SENT: new Set(['SYN_SENT', 'SYN_RECV', 'ESTABLISHED', ...CLOSING_STATES, 'CLOSE']), // SYN_RECV: simultaneous open
+  SYN_RECV: new Set(['SYN_RECV', 'NEW_SYN_RECV', 'ESTABLISHED', ...CLOSING_STATES, 'CLOSE']),
+  NEW_SYN_RECV: new Set(['SYN_RECV', 'NEW_SYN_RECV', 'ESTABLISHED', ...CLOSING_STATES, 'CLOSE']),
+  ESTABLISHED: new Set(['ESTABLISHED', ...CLOSING_STATES, 'CLOSE']),
+  FIN_WAIT1: new Set(['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'TIME_WAIT', 'CLOSE']),
+  FIN_WAIT2: new Set(['FIN_WAIT2', 'TIME_WAIT', 'CLOSE']),
+  CLOSING: new Set(['CLOSING', 'TIME_WAIT', 'CLOSE']),
+  TIME_WAIT: new Set(['TIME_WAIT']),
+  CLOSE_WAIT: new Set(['CLOSE_WAIT', 'LAST_ACK', 'CLOSE']),
+  LAST_ACK: new Set(['LAST_ACK', 'CLOSE']),
+  CLOSE: new Set(['CLOSE', 'TIME_WAIT']),
+  LISTEN: new Set(['LISTEN']),
+};
+
+/**
+ * How far a TIME_WAIT's end, reckoned from two snapshots, may move without being another socket,
+ * beyond the timer's resolution and the time each read took (TableSnapshot.doneAt): the kernel's
+ * clock and ours.
+ */
+const TIME_WAIT_END_SLACK_MS = 50;
+/** /proc's timers are in clock ticks of USER_HZ, 100 a second (decode/procnet.ts). */
+const PROC_TIMER_RESOLUTION_MS = 10;
+/**
+ * How far apart the ends of the two TIME_WAITs of one connection (a simultaneous close: each side
+ * enters it when its FIN is acknowledged, a round trip apart on this machine) may be.
+ */
+const TIME_WAIT_PAIR_SLACK_MS = 1000;
+
+/** One socket of a connection as last seen. */
+interface Seen {
+  state: TcpState;
+  cookie: string | undefined;
+  /** 0 when the socket has none (TIME_WAIT, request socket). */
+  inode: number;
+  /** A TIME_WAIT's end: between these two times (ms since the epoch), as its timer said; else null. */
+  ends: { earliest: number; latest: number } | null;
+  /** The first snapshot (0: the baseline) that showed the socket had received its peer's FIN, or null. */
+  finReceivedIn: number | null;
+  /** The last snapshot that showed it. */
+  lastSeenIn: number;
 }
 
-function key(e: Endpoint): string {
-  return `${e.address} ${e.port}`;
+/** One connection: a 4-tuple's sockets from the first snapshot that showed it to the last. */
+interface Tracked {
+  /** Null for a connection already there in the baseline (not this run's). */
+  record: ConnectionRecord | null;
+  sockets: Record<Side, Seen | null>;
+  activeSide: Side | null;
+  timeWaitSide: Side | null;
+  openAtEnd: boolean;
+  /** The connection that had this 4-tuple before this one. */
+  previous: Tracked | null;
+}
+
+/** Whether an entry is the same connection as the socket last seen on its side (see the top of the file). */
+type Sameness = 'same' | 'new' | 'unknown';
+
+function sameConnection(seen: Seen, entry: SocketEntry, ends: Seen['ends']): Sameness {
+  const byCookie = seen.cookie !== undefined && entry.cookie !== undefined;
+  const byInode = seen.inode !== 0 && entry.inode !== 0;
+  if (byCookie ? seen.cookie === entry.cookie : byInode && seen.inode === entry.inode) return 'same';
+  if (!LATER[seen.state].has(entry.state)) return 'new';
+  if (byCookie || byInode) {
+    // Another socket, in a state that may follow: still this connection when a request socket
+    // became its child, or when a full socket printed in CLOSE became its TIME_WAIT. A TIME_WAIT
+    // takes the cookie its full socket had (inet_twsk_alloc), but the dump that printed the
+    // socket closing (tcp_time_wait() had run, tcp_done() set CLOSE) asked for its first cookie
+    // too late for that. A socket seen in FIN_WAIT1, FIN_WAIT2 or CLOSING had its cookie before
+    // then: a TIME_WAIT with another one is the next connection's (a port taken again within a
+    // run: seen with ab -n 2000 -c 50, up to 96 times in a run).
+    if (REQUEST.has(seen.state) && !REQUEST.has(entry.state)) return 'same';
+    if (seen.state === 'CLOSE' && entry.state === 'TIME_WAIT') return 'unknown';
+    return 'new';
+  }
+  if (seen.ends !== null && ends !== null) {
+    return ends.earliest > seen.ends.latest + TIME_WAIT_END_SLACK_MS ? 'new' : 'same';
+  }
+  return 'unknown';
+}
+
+/**
+ * Whether a socket seen for the first time in snapshot `index` may be the peer of `peer`, the
+ * other side's socket of the tuple's current connection as seen before it. Its state must be one
+ * the peer's says it can be in (PEER_LATER). Once a socket has received its peer's FIN, the peer
+ * existed and lives on until it is seen here, so every snapshot read after that one showed it: a
+ * snapshot in between that did not means another connection. (The snapshot that saw the FIN
+ * received may have missed it: a listing is not atomic, and a connection can open and close while
+ * it is read.) Nor are two TIME_WAITs whose timers end seconds apart one connection.
+ */
+function mayBePeer(peer: Seen, entry: SocketEntry, ends: Seen['ends'], index: number): boolean {
+  if (PEER_LATER[peer.state]?.has(entry.state) === false) return false;
+  // A TIME_WAIT leaves the table when it has run out (60 s) or when a new connection takes its
+  // 4-tuple; its partner after a simultaneous close, a TIME_WAIT too, is in the table as long.
+  if (peer.state === 'TIME_WAIT' && peer.lastSeenIn < index) return false;
+  if (peer.finReceivedIn !== null && peer.finReceivedIn < index - 1) return false;
+  if (peer.ends === null || ends === null) return true;
+  return (
+    ends.earliest <= peer.ends.latest + TIME_WAIT_PAIR_SLACK_MS &&
+    peer.ends.earliest <= ends.latest + TIME_WAIT_PAIR_SLACK_MS
+  );
+}
+
+function other(side: Side): Side {
+  return side === 'client' ? 'server' : 'client';
+}
+
+function key(client: Endpoint, server: Endpoint): string {
+  return `${client.address} ${client.port} ${server.address} ${server.port}`;
 }
 
 /** Which side of the focus connection a socket is, or null when it belongs to other traffic. */
@@ -54,64 +244,170 @@ function sideOfSocket(entry: SocketEntry, focus: KernelFocus): Side | null {
   return null;
 }
 
+/** A 4-tuple's sockets in one snapshot, each side at most once, in the order they were listed. */
+interface Group {
+  client: Endpoint;
+  server: Endpoint;
+  entries: { side: Side; entry: SocketEntry }[];
+}
+
 /**
- * Connections to the focus server seen in `snapshots` (oldest first) that did not exist in
- * `before`. Both sockets of a loopback connection (client's and server's) make one connection.
+ * Connections to the focus server seen in `snapshots` (oldest first) that were not already there
+ * in the `before` snapshot. Both sockets of a loopback connection (client's and server's) make one
+ * connection; a 4-tuple reused by a later connection makes another (see the top of the file).
  */
 export function kernelConnections(
-  before: readonly SocketEntry[],
+  before: TableSnapshot,
   snapshots: readonly TableSnapshot[],
   focus: KernelFocus,
 ): ConnectionRecord[] {
-  const existing = new Set<string>();
-  for (const e of before) {
-    const side = sideOfSocket(e, focus);
-    if (side !== null) existing.add(key(side === 'client' ? e.local : e.remote));
-  }
-  const byClient = new Map<string, Tracked>();
-  const order: Tracked[] = [];
-  for (const snap of snapshots) {
-    for (const e of snap.entries) {
-      const side = sideOfSocket(e, focus);
+  const current = new Map<string, Tracked>();
+  const reported: Tracked[] = [];
+  const all = [before, ...snapshots];
+  for (let i = 0; i < all.length; i++) {
+    const snap = all[i]!;
+    const last = i === all.length - 1 && i > 0;
+    // Most sockets of a snapshot are as the one before showed them (TIME_WAITs by the thousand after
+    // a few runs): those are passed by at once, the others grouped by 4-tuple and placed.
+    const groups = new Map<string, Group>();
+    for (const entry of snap.entries) {
+      const side = sideOfSocket(entry, focus);
       if (side === null) continue;
-      const client = side === 'client' ? e.local : e.remote;
-      const server = side === 'client' ? e.remote : e.local;
-      const k = key(client);
-      if (existing.has(k)) continue;
-      let t = byClient.get(k);
-      if (t === undefined) {
-        t = {
-          record: newConnectionRecord(order.length + 1, { ...client }, { ...server }, snap.at),
-          states: { client: null, server: null },
-          activeSide: null,
-          timeWaitSide: null,
-        };
-        byClient.set(k, t);
-        order.push(t);
+      const client = side === 'client' ? entry.local : entry.remote;
+      const server = side === 'client' ? entry.remote : entry.local;
+      const k = key(client, server);
+      const t = current.get(k);
+      const seen = t?.sockets[side];
+      if (seen != null && unchanged(seen, entry, snap)) {
+        seen.lastSeenIn = i;
+        if (last && entry.state !== 'TIME_WAIT') t!.openAtEnd = true;
+        continue;
       }
-      t.states[side] = e.state;
-      if (ACTIVE_CLOSE.has(e.state)) t.activeSide ??= side;
-      if (PASSIVE_CLOSE.has(e.state)) t.activeSide ??= side === 'client' ? 'server' : 'client';
-      if (e.state === 'TIME_WAIT') t.timeWaitSide = side;
+      let group = groups.get(k);
+      if (group === undefined) groups.set(k, (group = { client, server, entries: [] }));
+      // A listing that is not an atomic snapshot (/proc) may show a socket twice: the first one counts.
+      if (!group.entries.some((g) => g.side === side)) group.entries.push({ side, entry });
+    }
+    for (const [k, group] of groups) {
+      const t = place(current.get(k), group, snap, i, last);
+      if (t === undefined) continue;
+      current.set(k, t);
+      if (t.record !== null) reported.push(t);
     }
   }
-  const last = snapshots[snapshots.length - 1];
-  const lastKeys = new Set<string>();
-  if (last) {
-    for (const e of last.entries) {
-      const side = sideOfSocket(e, focus);
-      if (side !== null && e.state !== 'TIME_WAIT') lastKeys.add(key(side === 'client' ? e.local : e.remote));
-    }
-  }
-  return order.map((t) => {
-    const r = t.record;
+  return reported.map((t, index) => {
+    const r = t.record!;
+    r.id = index + 1;
     r.closedFirstBy = t.activeSide;
     r.timeWait = t.timeWaitSide;
-    r.openAtEnd = lastKeys.has(key(r.client));
+    r.openAtEnd = t.openAtEnd;
     const states = (['client', 'server'] as const)
-      .filter((s) => t.states[s] !== null)
-      .map((s) => `${s} ${t.states[s]}`);
+      .filter((s) => t.sockets[s] !== null)
+      .map((s) => `${s} ${t.sockets[s]!.state}`);
     if (states.length > 0) r.notes.push(`last seen: ${states.join(', ')}`);
     return r;
   });
+}
+
+/**
+ * Whether an entry shows the socket last seen on its side in the same state: the same cookie (ss),
+ * inode (/proc, full sockets), or for a TIME_WAIT without either, the same end of its timer.
+ */
+function unchanged(seen: Seen, entry: SocketEntry, snap: TableSnapshot): boolean {
+  if (seen.state !== entry.state) return false;
+  if (seen.cookie !== undefined && entry.cookie !== undefined) return seen.cookie === entry.cookie;
+  if (seen.inode !== 0 && entry.inode !== 0) return seen.inode === entry.inode;
+  const ends = timeWaitEnds(entry, snap);
+  return ends === null || seen.ends === null || ends.earliest <= seen.ends.latest + TIME_WAIT_END_SLACK_MS;
+}
+
+/**
+ * Puts one 4-tuple's sockets of snapshot `index` (0: the baseline) on the connection they belong
+ * to: the tuple's current one, the one before it (a TIME_WAIT still there while the next
+ * connection's SYN is on its way), or a new one. Returns the tuple's new connection, if any.
+ */
+function place(
+  t: Tracked | undefined,
+  group: Group,
+  snap: TableSnapshot,
+  index: number,
+  last: boolean,
+): Tracked | undefined {
+  const ends = group.entries.map(({ entry }) => timeWaitEnds(entry, snap));
+  const where: ('current' | 'previous' | 'new' | 'open')[] = group.entries.map(({ side, entry }, n) => {
+    const seen = t?.sockets[side];
+    if (seen != null) return sameConnection(seen, entry, ends[n]!) === 'new' ? 'new' : 'current';
+    const before = t?.previous?.sockets[side];
+    if (before != null && sameConnection(before, entry, ends[n]!) === 'same') return 'previous';
+    return 'open';
+  });
+  // A side not seen on the current connection yet joins it unless the other side, as seen before
+  // it (in this snapshot if listed before it), says it cannot be its peer, or, listed after it in
+  // this snapshot (so looked at later), is in a state this side says its peer cannot be in.
+  where.forEach((w, n) => {
+    if (w !== 'open') return;
+    const { side, entry } = group.entries[n]!;
+    const o = group.entries.findIndex((g) => g.side !== side);
+    const known = t?.sockets[other(side)];
+    let agrees = true;
+    if (o >= 0 && where[o] === 'current') {
+      const peer = group.entries[o]!.entry;
+      if (o < n) {
+        const finReceivedIn = known?.finReceivedIn ?? (RECEIVED_FIN.has(peer.state) ? index : null);
+        const seen = { ...known!, state: peer.state, ends: ends[o]!, finReceivedIn, lastSeenIn: index };
+        agrees = mayBePeer(seen, entry, ends[n]!, index);
+      } else {
+        agrees =
+          (known == null || mayBePeer({ ...known, lastSeenIn: index }, entry, ends[n]!, index)) &&
+          PEER_LATER[entry.state]?.has(peer.state) !== false;
+      }
+    } else if (known != null) agrees = mayBePeer(known, entry, ends[n]!, index);
+    where[n] = t !== undefined && agrees && !where.includes('new') ? 'current' : 'new';
+  });
+  let fresh: Tracked | undefined;
+  group.entries.forEach(({ side, entry }, n) => {
+    let target: Tracked;
+    if (where[n] === 'current') target = t!;
+    else if (where[n] === 'previous') target = t!.previous!;
+    else
+      target = fresh ??= {
+        record: index === 0 ? null : newConnectionRecord(0, { ...group.client }, { ...group.server }, snap.at),
+        sockets: { client: null, server: null },
+        activeSide: null,
+        timeWaitSide: null,
+        openAtEnd: false,
+        previous: t ?? null,
+      };
+    update(target, side, entry, ends[n]!, index, last);
+  });
+  return fresh;
+}
+
+function update(t: Tracked, side: Side, entry: SocketEntry, ends: Seen['ends'], index: number, last: boolean): void {
+  const finReceivedIn = t.sockets[side]?.finReceivedIn ?? (RECEIVED_FIN.has(entry.state) ? index : null);
+  t.sockets[side] = {
+    state: entry.state,
+    cookie: entry.cookie,
+    inode: entry.inode,
+    ends,
+    finReceivedIn,
+    lastSeenIn: index,
+  };
+  if (ACTIVE_CLOSE.has(entry.state)) t.activeSide ??= side;
+  if (PASSIVE_CLOSE.has(entry.state)) t.activeSide ??= other(side);
+  if (entry.state === 'TIME_WAIT') t.timeWaitSide = side;
+  if (last && entry.state !== 'TIME_WAIT') t.openAtEnd = true;
+}
+
+/**
+ * When a TIME_WAIT socket's timer says it ends, given when the snapshot was read and how finely
+ * the timer is given (truncated); null for other sockets.
+ */
+function timeWaitEnds(entry: SocketEntry, snap: TableSnapshot): Seen['ends'] {
+  if (entry.state !== 'TIME_WAIT' || entry.timer.kind !== 'timewait') return null;
+  const resolution = snap.timerResolutionMs ?? PROC_TIMER_RESOLUTION_MS;
+  return {
+    earliest: snap.at + entry.timer.expiresMs,
+    latest: (snap.doneAt ?? snap.at) + entry.timer.expiresMs + resolution,
+  };
 }

@@ -74,6 +74,14 @@ export interface SocketEntry {
   uid: number;
   /** Socket inode, 0 for TIME_WAIT and request sockets (they have no file). */
   inode: number;
+  /**
+   * The socket's cookie (sock_diag's idiag_cookie), in hex as ss prints it (`sk:1f3`): a number the
+   * kernel gives a socket the first time it is asked for it and never gives again (sock_gen_cookie),
+   * so it tells apart two sockets of one 4-tuple at different times. A TIME_WAIT socket keeps its
+   * full socket's cookie (inet_twsk_alloc); a request socket has one and its child another. Absent
+   * when read from /proc, which does not print it.
+   */
+  cookie?: string;
 }
 
 /** Name of a state number of include/net/tcp_states.h; throws RangeError outside 1..12. */

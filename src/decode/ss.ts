@@ -5,17 +5,18 @@
  * Pure: takes ss's standard output and returns the entries of decode/socket-entry.ts, as the /proc
  * parser (procnet.ts) does; spawning ss lives in observe/socket-table.ts.
  *
- * One line per socket (-O, one line; -H, no header; -n, numeric ports; -e, uid and inode; -o,
- * timer), columns separated by spaces, as printed by misc/ss.c (sock_state_print, inet_addr_print,
- * tcp_timer_print, sock_details_print):
+ * One line per socket (-O, one line; -H, no header; -n, numeric ports; -e, uid, inode and cookie;
+ * -o, timer), columns separated by spaces, as printed by misc/ss.c (sock_state_print,
+ * inet_addr_print, tcp_timer_print, sock_details_print):
  *
  *   State      Recv-Q Send-Q Local:Port          Peer:Port           [timer:(NAME,TIME,N)] [uid:U] ino:I sk:...
  *   ESTAB      0      0      127.0.0.1:5000      127.0.0.1:38800     ino:3042116 sk:19 cgroup:/ <->
  *   TIME-WAIT  0      0      [::1]:58708         [::1]:5000          timer:(timewait,59sec,0) ino:0 sk:21
  *   LISTEN     0      16     *:5001              *:*                 ino:3042111 sk:1c cgroup:/ v6only:0 <->
  *
- * Tokens after the peer other than timer, uid and ino (sk, cgroup, v6only, fwmark, the shutdown
- * arrows) are ignored. The fixtures in test/fixtures/ss/ are real output of every state (capture.py).
+ * Tokens after the peer other than timer, uid, ino and sk (cgroup, v6only, fwmark, the shutdown
+ * arrows) are ignored. `sk:` is the socket's cookie in hex (the kernel's idiag_cookie, see
+ * SocketEntry.cookie). The fixtures in test/fixtures/ss/ are real output of every state (capture.py).
  */
 import { canonicalAddress, normalizeAddress } from '../model/endpoint.js';
 import type { Endpoint, Warning, WarningCode } from '../model/report.js';
@@ -88,6 +89,8 @@ const SS_TIMER_NAMES: Readonly<Record<string, TcpTimerKind>> = {
 const MIN_COLUMNS = 5;
 
 const DECIMAL = /^\d+$/;
+/** A cookie as sock_details_print writes it: `sk:%llx`. */
+const COOKIE = /^[0-9a-f]{1,16}$/;
 /** `timer:(NAME,TIME,RETRANS)` of tcp_timer_print. */
 const TIMER = /^timer:\(([a-z]+),([^,]*),(\d+)\)$/;
 /**
@@ -130,6 +133,7 @@ function parseLine(columns: string[]): SocketEntry | Warning {
   let retransmits = 0;
   let uid = 0; // sock_details_print prints uid only when it is not 0
   let inode = 0;
+  let cookie: string | undefined;
   for (let i = MIN_COLUMNS; i < columns.length; i++) {
     const token = columns[i] ?? '';
     if (token.startsWith('timer:')) {
@@ -144,6 +148,9 @@ function parseLine(columns: string[]): SocketEntry | Warning {
       if (!DECIMAL.test(value)) return malformed(`bad "${token}"`);
       if (token.startsWith('uid:')) uid = Number(value);
       else inode = Number(value);
+    } else if (token.startsWith('sk:')) {
+      cookie = token.slice(3);
+      if (!COOKIE.test(cookie)) return malformed(`bad "${token}"`);
     }
   }
   const state = SS_STATE_NAMES[stateName];
@@ -164,6 +171,7 @@ function parseLine(columns: string[]): SocketEntry | Warning {
     retransmits,
     uid,
     inode,
+    ...(cookie !== undefined ? { cookie } : {}),
   };
 }
 

@@ -4,13 +4,22 @@
  * read with ss (netlink sock_diag, filtered by port in the kernel: exact, and fast on a busy host),
  * or from /proc/net/tcp{,6} when ss cannot run (observe/socket-table.ts); the report says which
  * (`socketTable`).
+ *
+ * What it can and cannot see is said at the top of analyze/kernel.ts: every connection that left a
+ * socket in a snapshot, a TIME_WAIT included, told apart from an earlier one of the same 4-tuple by
+ * its socket cookie (ss) or its states and timer (/proc); not one that ended by a RST, or whose
+ * TIME_WAIT was taken over by a new SYN, between two snapshots. The reads never overlap: the
+ * reduction takes the snapshots as the order in which the kernel showed each socket's states.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { kernelConnections } from '../analyze/kernel.js';
 import type { KernelFocus, TableSnapshot } from '../analyze/kernel.js';
 import { unavailableReport } from '../analyze/run-report.js';
 import { computeTotals } from '../analyze/totals.js';
+import { netstatCounter } from '../decode/netstat.js';
 import type { SocketEntry } from '../decode/socket-entry.js';
-import type { ObserverReport, Warning } from '../model/report.js';
+import type { ObserverReport, Warning, WarningCode } from '../model/report.js';
 import type { Observer } from './observer.js';
 import { readSocketTable } from './socket-table.js';
 import type { SocketTable, SocketTableSource } from './socket-table.js';
@@ -30,18 +39,31 @@ export interface KernelObserverOptions extends KernelFocus {
   procRoot?: string;
 }
 
+/** Warning codes the kernel observer adds to those of the table's readers. */
+export const KernelWarning = {
+  /** The kernel made no TIME_WAIT for some connections during the run (tcp_max_tw_buckets reached). */
+  TIME_WAIT_OVERFLOW: 'KAL_WARN_TIME_WAIT_OVERFLOW',
+} as const satisfies Record<string, WarningCode>;
+
+/** How finely each way of reading gives a TIME_WAIT's timer: ss in whole seconds, /proc in 10 ms ticks. */
+const TIMER_RESOLUTION_MS: Record<SocketTableSource, number> = { ss: 1000, proc: 10 };
+
 /** Closing states that end by themselves within a round trip: wait them out before the last snapshot. */
 const TRANSIENT = new Set(['FIN_WAIT1', 'LAST_ACK', 'CLOSING', 'SYN_SENT', 'SYN_RECV', 'NEW_SYN_RECV']);
 
 export class KernelObserver implements Observer {
   readonly name = 'kernel' as const;
-  private before: readonly SocketEntry[] = [];
+  private before: TableSnapshot = { at: 0, entries: [] };
   private readonly snapshots: TableSnapshot[] = [];
+  /** The read in flight (or the last one, settled): each read begins when the one before has ended. */
+  private reading: Promise<unknown> = Promise.resolve();
   private readonly warnings: Warning[] = [];
   private timer: NodeJS.Timeout | undefined;
   private sampling: Promise<void> | undefined;
   private unavailable: string | undefined;
   private lastReadMs = 0;
+  /** TCPTimeWaitOverflow when the observer started (null: not readable). */
+  private overflowsBefore: number | null = null;
   private stopped = false;
   /** Where the first read was made; later reads go there directly (no ss spawned again if it failed). */
   private source: SocketTableSource | undefined;
@@ -49,10 +71,9 @@ export class KernelObserver implements Observer {
   constructor(private readonly options: KernelObserverOptions) {}
 
   async start(): Promise<void> {
+    this.overflowsBefore = await this.timeWaitOverflows();
     try {
-      const table = await this.read();
-      this.keepWarnings(table);
-      this.before = table.entries;
+      this.before = await this.snapshot();
     } catch (error) {
       this.unavailable = `cannot read the socket table: ${(error as Error).message}`;
       return;
@@ -85,9 +106,8 @@ export class KernelObserver implements Observer {
 
   /**
    * A snapshot just before the client closes its pool: a connection that lived between two
-   * periodic samples and is then reset leaves no TIME_WAIT behind, and would be missed. It does not
-   * wait for a periodic sample in flight (that one began earlier and keeps its place, see sample()):
-   * each read costs a process on the run's path.
+   * periodic samples and is then reset leaves no TIME_WAIT behind, and would be missed. A periodic
+   * sample in flight is let finish first (see sample()).
    */
   async checkpoint(): Promise<void> {
     if (this.unavailable !== undefined) return;
@@ -115,13 +135,13 @@ export class KernelObserver implements Observer {
       });
     }
     // Final snapshot once closing handshakes (FIN_WAIT1, LAST_ACK...) have run their course.
-    // A periodic sample still in flight ends meanwhile; it began earlier, so it stays before these.
     for (let i = 0; i < 50; i++) {
       const snap = await this.sample();
       if (!snap.entries.some((e) => TRANSIENT.has(e.state) && this.concerns(e))) break;
       await sleep(10);
     }
     await this.sampling;
+    await this.checkTimeWaitOverflows();
     const connections = kernelConnections(this.before, this.snapshots, this.options);
     return {
       observer: 'kernel',
@@ -132,6 +152,34 @@ export class KernelObserver implements Observer {
       connections,
       warnings: this.warnings,
     };
+  }
+
+  /**
+   * The kernel's count of TIME_WAIT sockets it did not make because net.ipv4.tcp_max_tw_buckets
+   * were there already (TcpExt TCPTimeWaitOverflow, since boot, the whole network namespace), or
+   * null when it cannot be read. A connection that opened and closed between two snapshots is seen
+   * only through its TIME_WAIT: without one, it leaves no trace in the table.
+   */
+  private async timeWaitOverflows(): Promise<number | null> {
+    try {
+      const text = await readFile(join(this.options.procRoot ?? '/proc', 'net', 'netstat'), 'utf8');
+      return netstatCounter(text, 'TcpExt', 'TCPTimeWaitOverflow');
+    } catch {
+      return null;
+    }
+  }
+
+  /** Says so when the kernel made no TIME_WAIT for some connections during the run (host-wide). */
+  private async checkTimeWaitOverflows(): Promise<void> {
+    const after = await this.timeWaitOverflows();
+    if (this.overflowsBefore === null || after === null || after <= this.overflowsBefore) return;
+    this.warnings.push({
+      code: KernelWarning.TIME_WAIT_OVERFLOW,
+      message:
+        `the kernel made no TIME_WAIT for ${after - this.overflowsBefore} closing connections on this host during ` +
+        `the run (net.ipv4.tcp_max_tw_buckets reached): connections that opened and closed between two ` +
+        `snapshots of the socket table may be missing from the kernel's count`,
+    });
   }
 
   private concerns(e: SocketEntry): boolean {
@@ -160,24 +208,30 @@ export class KernelObserver implements Observer {
     }
   }
 
-  /**
-   * One snapshot, in its place among the others by the time its read began: reads may overlap (the
-   * checkpoint's and stop's do not wait for a periodic one), and analyze/kernel.ts takes the
-   * snapshots oldest first. A read that fails leaves no snapshot.
-   */
+  /** One snapshot among the others; a read that fails leaves none. */
   private async sample(): Promise<TableSnapshot> {
-    const snap: { at: number; entries: SocketEntry[] } = { at: Date.now(), entries: [] };
+    const snap = await this.snapshot();
     this.snapshots.push(snap);
-    let table: SocketTable;
-    try {
-      table = await this.read();
-    } catch (error) {
-      this.snapshots.splice(this.snapshots.indexOf(snap), 1);
-      throw error;
-    }
-    this.keepWarnings(table);
-    // Only the server port's sockets are read (ss and /proc alike filter exactly); this keeps that true.
-    snap.entries = table.entries.filter((e) => this.concerns(e));
     return snap;
+  }
+
+  /**
+   * One read of the table, after the read in flight has ended. Reads never overlap, so that the
+   * snapshots' order is the order in which the kernel showed the sockets: analyze/kernel.ts tells a
+   * new connection on a reused 4-tuple from the old one by states that only go forward, and two
+   * overlapping reads would show them out of order. The checkpoint and stop() wait at most one read
+   * for it (a few milliseconds with ss).
+   */
+  private snapshot(): Promise<TableSnapshot> {
+    const next = this.reading.then(async (): Promise<TableSnapshot> => {
+      const at = Date.now();
+      const table = await this.read();
+      this.keepWarnings(table);
+      // Only the server port's sockets are read (ss and /proc alike filter exactly); this keeps that true.
+      const entries = table.entries.filter((e) => this.concerns(e));
+      return { at, doneAt: Date.now(), timerResolutionMs: TIMER_RESOLUTION_MS[table.source], entries };
+    });
+    this.reading = next.catch(() => {});
+    return next;
   }
 }

@@ -104,7 +104,7 @@ export async function readSocketTable(options: SocketTableOptions = {}): Promise
 
 /**
  * The arguments of ss for these options: TCP (-t), numeric (-n), no header (-H), one line per
- * socket (-O), uid and inode (-e), timers (-o); the states asked for by name (every state /proc
+ * socket (-O), uid, inode and cookie (-e), timers (-o); the states asked for by name (every state /proc
  * lists when none is given) and the ports as a filter expression, both applied by the kernel.
  */
 export function ssArguments(options: Pick<SocketTableOptions, 'ports' | 'states'>): string[] {

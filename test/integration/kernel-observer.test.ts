@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { KernelObserver } from '../../src/observe/kernel.js';
+import { sleep } from '../../src/util/time.js';
 import { ssSkip } from '../support/ss-env.js';
 
 const LINUX: string | false = existsSync('/proc/net/tcp') ? false : 'no /proc/net/tcp (not Linux)';
@@ -79,3 +80,69 @@ test('kernel observer, ss missing: reads /proc, says so once in its report', { s
   );
   assert.equal(report.totals.connections, 1);
 });
+
+/**
+ * A 4-tuple reused for real (issue #8): connection A from a port the kernel picks, closed by the
+ * server, leaves the server a TIME_WAIT on (127.0.0.1:port, server); the observer starts with it in
+ * its baseline; connection B binds the same client port, its SYN reaches that TIME_WAIT and is
+ * accepted as a new connection (tcp_timewait_state_process: a higher sequence number and timestamp).
+ * The client's side of A is gone (it closed second: LAST_ACK, then nothing), so the bind is free.
+ */
+async function reusedTuple(
+  port: number,
+  options: { source: 'ss' | 'proc'; seenOpen: boolean; waitMs: number },
+): Promise<{ localPort: number; report: Awaited<ReturnType<KernelObserver['stop']>> }> {
+  const a = net.connect({ host: '127.0.0.1', port });
+  await once(a, 'connect');
+  const localPort = a.localPort!;
+  a.write('close');
+  await once(a, 'close');
+  const observer = new KernelObserver({ serverPort: port, serverAddress: '127.0.0.1', source: options.source });
+  await observer.start();
+  try {
+    await sleep(options.waitMs);
+    const b = await connectFrom(port, localPort);
+    if (options.seenOpen) await observer.checkpoint();
+    b.write('close');
+    await once(b, 'close');
+  } finally {
+    await observer.checkpoint();
+  }
+  return { localPort, report: await observer.stop() };
+}
+
+/**
+ * A connection from this client port. A's client socket may hold the port a moment longer (LAST_ACK
+ * until the server's ACK is processed, later on a loaded machine): the bind is tried again, a second at most.
+ */
+async function connectFrom(port: number, localPort: number): Promise<net.Socket> {
+  for (let attempt = 1; ; attempt++) {
+    const socket = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.1', localPort });
+    try {
+      await once(socket, 'connect');
+      return socket;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 100) throw error;
+      await sleep(10);
+    }
+  }
+}
+
+for (const { source, skip, waitMs } of [
+  { source: 'ss' as const, skip: LINUX || ssSkip(), waitMs: 0 },
+  // Without a cookie, a TIME_WAIT is told from the one before it by its timer alone: B's ends 1.5 s after A's.
+  { source: 'proc' as const, skip: LINUX, waitMs: 1500 },
+]) {
+  test(`kernel observer [${source}]: a new connection on the 4-tuple of a baseline TIME_WAIT`, { skip }, async (t) => {
+    const port = await server(t);
+    for (const seenOpen of [true, false]) {
+      const { localPort, report } = await reusedTuple(port, { source, seenOpen, waitMs: seenOpen ? 0 : waitMs });
+      assert.equal(report.socketTable, source);
+      assert.deepEqual(
+        report.connections.map((c) => [c.client.port, c.closedFirstBy, c.timeWait, c.openAtEnd]),
+        [[localPort, 'server', 'server', false]],
+        seenOpen ? 'seen open' : 'seen only as its TIME_WAIT',
+      );
+    }
+  });
+}

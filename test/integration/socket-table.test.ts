@@ -308,17 +308,21 @@ test('real sockets: ss and /proc list the same sockets of a port', { skip: LINUX
   const [closing] = await connect(t, listening.server, '127.0.0.1');
   closing.end(); // one TIME_WAIT on the client's side
   await once(closing, 'close');
-  const still = (e: SocketEntry) => JSON.stringify({ ...e, timer: e.timer.kind });
-  const read = async (source: SocketTableSource) =>
-    (await readSocketTable({ source, ports: [port] })).entries.map(still).sort();
+  // The time left on timers runs on between reads; the cookie only ss gives (checked below).
+  const still = (e: SocketEntry) => JSON.stringify({ ...e, timer: e.timer.kind, cookie: undefined });
+  const read = (source: SocketTableSource) => readSocketTable({ source, ports: [port] });
   // Sockets may still be settling (FIN_WAIT2 -> TIME_WAIT): compare two reads that follow each other.
   let ss: string[] = [];
   let proc: string[] = [];
+  let cookies = 0;
   for (let i = 0; i < 50; i++) {
-    [ss, proc] = [await read('ss'), await read('proc')];
+    const [fromSs, fromProc] = [(await read('ss')).entries, (await read('proc')).entries];
+    [ss, proc] = [fromSs.map(still).sort(), fromProc.map(still).sort()];
+    cookies = new Set(fromSs.map((e) => e.cookie).filter((c) => c !== undefined)).size;
     if (JSON.stringify(ss) === JSON.stringify(proc) && ss.some((e) => e.includes('TIME_WAIT'))) break;
     await delay(10);
   }
   assert.equal(ss.length, 8); // LISTEN, 3 x 2 ends, the closed one's client TIME_WAIT (its server end is gone)
   assert.deepEqual(ss, proc);
+  assert.equal(cookies, 8, 'every socket from ss has a cookie of its own');
 });

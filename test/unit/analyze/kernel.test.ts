@@ -1,4 +1,7 @@
-/** kernelConnections: connections rebuilt from /proc/net/tcp snapshots (SocketEntry objects built in code). */
+/**
+ * kernelConnections: connections rebuilt from socket table snapshots (SocketEntry objects built in
+ * code), among them 4-tuples reused by a later connection while an earlier one's TIME_WAIT is there.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kernelConnections } from '../../../src/analyze/kernel.js';
@@ -11,6 +14,7 @@ function socket(
   local: { address: string; port: number },
   remote: { address: string; port: number },
   state: TcpState,
+  more: Partial<SocketEntry> = {},
 ): SocketEntry {
   return {
     family: 4,
@@ -23,6 +27,7 @@ function socket(
     retransmits: 0,
     uid: 0,
     inode: 0,
+    ...more,
   };
 }
 
@@ -41,9 +46,14 @@ function snap(at: number, ...entries: SocketEntry[][]): TableSnapshot {
   return { at, entries: [listen, ...entries.flat()] };
 }
 
+/** The baseline snapshot, read at time 0. */
+function base(...entries: SocketEntry[]): TableSnapshot {
+  return { at: 0, entries };
+}
+
 test('kernel: a connection closed by the client leaves a client TIME_WAIT', () => {
   const conns = kernelConnections(
-    [listen],
+    base(listen),
     [snap(1, pair(50000, 'ESTABLISHED', 'ESTABLISHED')), snap(2, pair(50000, 'TIME_WAIT', null))],
     { serverPort: 8080 },
   );
@@ -61,7 +71,7 @@ test('kernel: a connection closed by the client leaves a client TIME_WAIT', () =
 
 test('kernel: passive and active close states tell who closed first', () => {
   const conns = kernelConnections(
-    [],
+    base(),
     [
       snap(
         1,
@@ -96,7 +106,7 @@ test('kernel: sockets that existed before, LISTEN sockets and other ports are le
   const before = [listen, ...pair(50010, 'ESTABLISHED', 'ESTABLISHED')];
   const other = [socket({ address: '127.0.0.1', port: 50020 }, { address: '127.0.0.1', port: 9999 }, 'ESTABLISHED')];
   const conns = kernelConnections(
-    before,
+    base(...before),
     [snap(1, pair(50010, 'TIME_WAIT', null), other, pair(50011, 'TIME_WAIT', null))],
     { serverPort: 8080 },
   );
@@ -112,7 +122,7 @@ test('kernel: a remote server address narrows the focus', () => {
     socket({ address: '10.0.0.1', port: 50030 }, remote, 'ESTABLISHED'),
     socket({ address: '127.0.0.1', port: 50031 }, SERVER, 'ESTABLISHED'),
   ];
-  const conns = kernelConnections([], [{ at: 5, entries }], { serverPort: 8080, serverAddress: '10.0.0.5' });
+  const conns = kernelConnections(base(), [{ at: 5, entries }], { serverPort: 8080, serverAddress: '10.0.0.5' });
   assert.deepEqual(
     conns.map((c) => [c.client.port, c.server.address, c.openAtEnd]),
     [[50030, '10.0.0.5', true]],
@@ -120,5 +130,298 @@ test('kernel: a remote server address narrows the focus', () => {
 });
 
 test('kernel: no snapshots, no connections', () => {
-  assert.deepEqual(kernelConnections([], [], { serverPort: 8080 }), []);
+  assert.deepEqual(kernelConnections(base(), [], { serverPort: 8080 }), []);
+});
+
+// 4-tuples reused (issue #8): consecutive runs against one port meet the TIME_WAITs of earlier runs.
+
+const CLIENT = { address: '127.0.0.1', port: 50100 };
+/** The client's socket of the 4-tuple CLIENT -> SERVER, as ss gives it (with its cookie) or /proc (inode). */
+const client = (state: TcpState, more: Partial<SocketEntry> = {}) => socket(CLIENT, SERVER, state, more);
+const server = (state: TcpState, more: Partial<SocketEntry> = {}) => socket(SERVER, CLIENT, state, more);
+/** A TIME_WAIT whose timer has `ms` left. */
+const timeWait = (ms: number, more: Partial<SocketEntry> = {}) => ({
+  timer: { kind: 'timewait' as const, expiresMs: ms },
+  ...more,
+});
+const at = (time: number, ...entries: SocketEntry[]): TableSnapshot => ({ at: time, entries });
+
+test('kernel [ss]: a SYN to the server TIME_WAIT of the baseline is a new connection (ab, nginx closes)', () => {
+  const conns = kernelConnections(
+    at(0, server('TIME_WAIT', { cookie: 'a1', ...timeWait(30_000) })),
+    [
+      at(10, client('ESTABLISHED', { cookie: 'b1', inode: 11 }), server('ESTABLISHED', { cookie: 'b2', inode: 12 })),
+      at(20, client('LAST_ACK', { cookie: 'b1', inode: 11 }), server('TIME_WAIT', { cookie: 'b2' })),
+      at(30, server('TIME_WAIT', { cookie: 'b2' })),
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.client.port, c.start, c.closedFirstBy, c.timeWait, c.openAtEnd]),
+    [[50100, 10, 'server', 'server', false]],
+  );
+});
+
+test('kernel [ss]: a connection that lived between two snapshots on a baseline TIME_WAIT: its cookie', () => {
+  // Nothing but another TIME_WAIT on the same side is left of it: the same state, another socket.
+  const conns = kernelConnections(
+    at(0, server('TIME_WAIT', { cookie: 'a1' })),
+    [at(10, server('TIME_WAIT', { cookie: 'c9' }))],
+    {
+      serverPort: 8080,
+    },
+  );
+  assert.equal(conns.length, 1);
+  assert.equal(conns[0]!.timeWait, 'server');
+});
+
+test('kernel [ss]: connect() reusing a client TIME_WAIT (tcp_tw_reuse), listed server first (wrk)', () => {
+  const conns = kernelConnections(
+    at(0, client('TIME_WAIT', { cookie: 'a1' })),
+    [
+      at(10, server('ESTABLISHED', { cookie: 'b2', inode: 12 }), client('ESTABLISHED', { cookie: 'b1', inode: 11 })),
+      at(20, server('ESTABLISHED', { cookie: 'b2', inode: 12 }), client('ESTABLISHED', { cookie: 'b1', inode: 11 })),
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.openAtEnd, c.notes]),
+    [[true, ['last seen: client ESTABLISHED, server ESTABLISHED']]],
+  );
+});
+
+test('kernel [ss]: the old TIME_WAIT still there beside the new SYN_SENT stays the old one', () => {
+  const conns = kernelConnections(
+    at(0, server('TIME_WAIT', { cookie: 'a1' })),
+    [
+      at(10, client('SYN_SENT', { cookie: 'b1', inode: 11 }), server('TIME_WAIT', { cookie: 'a1' })),
+      at(20, client('ESTABLISHED', { cookie: 'b1', inode: 11 }), server('ESTABLISHED', { cookie: 'b2', inode: 12 })),
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => c.notes),
+    [['last seen: client ESTABLISHED, server ESTABLISHED']],
+  );
+});
+
+test('kernel [ss]: one 4-tuple twice within a run makes two connections', () => {
+  const conns = kernelConnections(
+    at(0),
+    [
+      at(10, client('ESTABLISHED', { cookie: 'b1', inode: 11 }), server('ESTABLISHED', { cookie: 'b2', inode: 12 })),
+      at(20, server('TIME_WAIT', { cookie: 'b2' })),
+      at(30, client('ESTABLISHED', { cookie: 'c1', inode: 21 }), server('ESTABLISHED', { cookie: 'c2', inode: 22 })),
+      at(40, client('ESTABLISHED', { cookie: 'd1', inode: 31 }), server('ESTABLISHED', { cookie: 'd2', inode: 32 })),
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.id, c.start, c.timeWait, c.openAtEnd]),
+    [
+      [1, 10, 'server', false],
+      [2, 30, null, false],
+      [3, 40, null, true],
+    ],
+  );
+});
+
+test('kernel [ss]: a request socket and its child, a socket printed closing and its TIME_WAIT: one connection', () => {
+  // The child of a request socket has a cookie of its own; so has the TIME_WAIT of a full socket that
+  // a dump printed in CLOSE, asking for its first cookie after the TIME_WAIT was made (see sameConnection).
+  const conns = kernelConnections(
+    at(0),
+    [
+      at(10, client('ESTABLISHED', { cookie: 'b1', inode: 11 }), server('SYN_RECV', { cookie: 'r1' })),
+      at(20, client('CLOSE', { cookie: 'b1', inode: 11 }), server('LAST_ACK', { cookie: 'b2', inode: 12 })),
+      at(30, client('TIME_WAIT', { cookie: 'b9' })),
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.closedFirstBy, c.timeWait]),
+    [['client', 'client']],
+  );
+});
+
+test('kernel [proc]: a state going backwards on a 4-tuple is a new connection', () => {
+  const conns = kernelConnections(
+    at(0, server('TIME_WAIT', timeWait(30_000))),
+    [
+      at(1000, client('ESTABLISHED', { inode: 11 }), server('ESTABLISHED', { inode: 12 })),
+      at(2000, server('TIME_WAIT', timeWait(59_000))),
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.start, c.timeWait]),
+    [[1000, 'server']],
+  );
+});
+
+test('kernel [proc]: a TIME_WAIT whose timer was renewed is another one; one that ran on is the same', () => {
+  const renewed = kernelConnections(
+    at(0, server('TIME_WAIT', timeWait(30_000))),
+    [at(1000, server('TIME_WAIT', timeWait(59_900)))],
+    { serverPort: 8080 },
+  );
+  assert.equal(renewed.length, 1);
+  const same = kernelConnections(
+    at(0, server('TIME_WAIT', timeWait(30_000))),
+    [
+      at(1000, server('TIME_WAIT', timeWait(29_000))),
+      { at: 5000, doneAt: 7000, entries: [server('TIME_WAIT', timeWait(24_500))] },
+    ],
+    { serverPort: 8080 },
+  );
+  assert.equal(same.length, 0);
+});
+
+test('kernel [proc]: two inodes on one side are two sockets; the old TIME_WAIT beside a new SYN stays old', () => {
+  const conns = kernelConnections(
+    at(0, server('TIME_WAIT', timeWait(30_000))),
+    [
+      at(1000, client('SYN_SENT', { inode: 11 }), server('TIME_WAIT', timeWait(29_000))),
+      at(2000, client('ESTABLISHED', { inode: 11 }), server('ESTABLISHED', { inode: 12 })),
+      at(3000, client('ESTABLISHED', { inode: 21 }), server('ESTABLISHED', { inode: 22 })),
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.start, c.openAtEnd]),
+    [
+      [1000, false],
+      [3000, true],
+    ],
+  );
+});
+
+// The two sides of a 4-tuple from different connections: an old TIME_WAIT on one side, and on the
+// other the only socket left of a new connection that lived between two snapshots (issue #8: ab's
+// connections closed by nginx on ports whose client TIME_WAIT was from an earlier run, and ab's
+// unused connections, closed by ab, on ports with an earlier server TIME_WAIT).
+
+test('kernel [ss]: a new TIME_WAIT facing an old one that a snapshot in between showed alone', () => {
+  const conns = kernelConnections(
+    at(0, client('TIME_WAIT', { cookie: 'a1', ...timeWait(30_000) })),
+    [
+      { at: 100, timerResolutionMs: 1000, entries: [client('TIME_WAIT', { cookie: 'a1', ...timeWait(29_000) })] },
+      { at: 200, timerResolutionMs: 1000, entries: [server('TIME_WAIT', { cookie: 'b2', ...timeWait(59_000) })] },
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.start, c.closedFirstBy, c.timeWait]),
+    [[200, 'server', 'server']],
+  );
+});
+
+test('kernel [ss]: a new TIME_WAIT facing an old one whose timer ends seconds earlier', () => {
+  for (const [old, fresh] of [
+    [client, server],
+    [server, client],
+  ] as const) {
+    const conns = kernelConnections(
+      { at: 0, timerResolutionMs: 1000, entries: [old('TIME_WAIT', { cookie: 'a1', ...timeWait(30_000) })] },
+      [{ at: 100, timerResolutionMs: 1000, entries: [fresh('TIME_WAIT', { cookie: 'b2', ...timeWait(59_000) })] }],
+      { serverPort: 8080 },
+    );
+    assert.equal(conns.length, 1, `an old ${old('TIME_WAIT').local.port === 8080 ? 'server' : 'client'} TIME_WAIT`);
+  }
+});
+
+test('kernel [ss]: the sides of one connection seen a snapshot apart are still one connection', () => {
+  // A listing is not atomic: a connection opened and closed while snapshot 1 was read shows one side
+  // there (the other's place in the listing was passed before it existed), the other from snapshot 2 on,
+  // beside the first (both TIME_WAITs of a simultaneous close stay 60 s).
+  const simultaneous = kernelConnections(
+    at(0),
+    [
+      {
+        at: 1000,
+        doneAt: 1100,
+        timerResolutionMs: 1000,
+        entries: [server('TIME_WAIT', { cookie: 'b2', ...timeWait(59_000) })],
+      },
+      {
+        at: 1200,
+        doneAt: 1300,
+        timerResolutionMs: 1000,
+        entries: [
+          client('TIME_WAIT', { cookie: 'b1', ...timeWait(58_000) }),
+          server('TIME_WAIT', { cookie: 'b2', ...timeWait(58_000) }),
+        ],
+      },
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    simultaneous.map((c) => c.notes),
+    [['last seen: client TIME_WAIT, server TIME_WAIT']],
+  );
+  const serverOpen = kernelConnections(
+    at(0),
+    [
+      at(1000, server('ESTABLISHED', { cookie: 'b2', inode: 12 })),
+      at(2000, client('TIME_WAIT', { cookie: 'b1', ...timeWait(59_000) })),
+    ],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    serverOpen.map((c) => [c.closedFirstBy, c.timeWait]),
+    [['client', 'client']],
+  );
+});
+
+test('kernel [ss]: one snapshot lists the old client TIME_WAIT, then the new connection closing', () => {
+  // The listing passed the client's TIME_WAIT before connect() took its port over (tcp_tw_reuse),
+  // and the server's new socket after nginx had closed it: a TIME_WAIT's peer cannot be in FIN_WAIT1.
+  for (const order of ['client first', 'server first']) {
+    const old = client('TIME_WAIT', { cookie: 'a1', ...timeWait(30_000) });
+    const fresh = server('FIN_WAIT1', { cookie: 'b2', inode: 12 });
+    const conns = kernelConnections(
+      at(0, old),
+      [
+        at(100, ...(order === 'client first' ? [old, fresh] : [fresh, old])),
+        at(200, server('TIME_WAIT', { cookie: 'b2' })),
+      ],
+      { serverPort: 8080 },
+    );
+    assert.deepEqual(
+      conns.map((c) => [c.start, c.closedFirstBy, c.timeWait]),
+      [[100, 'server', 'server']],
+      order,
+    );
+  }
+});
+
+test('kernel [ss]: a 4-tuple taken again within a run: a closing socket, then another TIME_WAIT', () => {
+  // ab -n 2000 -c 50: the server's socket of one connection seen in FIN_WAIT1, then the TIME_WAIT of
+  // the next connection on the same port (the first one's TIME_WAIT, killed by its SYN, never seen).
+  const conns = kernelConnections(
+    at(0),
+    [at(100, server('FIN_WAIT1', { cookie: 'ffead', inode: 12 })), at(400, server('TIME_WAIT', { cookie: '100ced' }))],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.start, c.closedFirstBy]),
+    [
+      [100, 'server'],
+      [400, 'server'],
+    ],
+  );
+});
+
+test('kernel [ss]: a TIME_WAIT gone from the table is no peer of a socket that shows up after it', () => {
+  // The old client TIME_WAIT was taken over by connect() (tcp_tw_reuse); the new connection, closed by
+  // nginx, left its server TIME_WAIT, its timer ending within a second of the old one's.
+  const conns = kernelConnections(
+    { at: 0, timerResolutionMs: 1000, entries: [client('TIME_WAIT', { cookie: 'a1', ...timeWait(59_000) })] },
+    [{ at: 500, timerResolutionMs: 1000, entries: [server('TIME_WAIT', { cookie: 'b2', ...timeWait(59_000) })] }],
+    { serverPort: 8080 },
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.start, c.timeWait]),
+    [[500, 'server']],
+  );
 });

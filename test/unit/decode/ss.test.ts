@@ -68,6 +68,7 @@ test('fixture: every state, IPv4, IPv6, IPv4-mapped, wildcards, a device, anothe
     retransmits: 0,
     uid: 0,
     inode: 3042111,
+    cookie: '1c',
   });
   assert.deepEqual([find('::', 5002, 0)?.family, find('0.0.0.0', 5010, 0)?.family], [6, 4]);
   // Bound to a device ("127.0.0.1%lo:5003") and owned by uid 65534 ("uid:65534").
@@ -94,13 +95,17 @@ test('fixture: every state, IPv4, IPv6, IPv4-mapped, wildcards, a device, anothe
     retransmits: 1,
     uid: 0,
     inode: 3042139,
+    cookie: 'd',
   });
   assert.deepEqual(find('127.0.0.1', 54534, 5000)?.timer, { kind: 'keepalive', expiresMs: 119 * 60_000 });
   const timeWait = find('::1', 58708, 5000);
   assert.deepEqual(
-    [timeWait?.state, timeWait?.timer, timeWait?.inode],
-    ['TIME_WAIT', { kind: 'timewait', expiresMs: 59_000 }, 0],
+    [timeWait?.state, timeWait?.timer, timeWait?.inode, timeWait?.cookie],
+    ['TIME_WAIT', { kind: 'timewait', expiresMs: 59_000 }, 0, '21'],
   );
+  // Every socket has a cookie of its own, TIME_WAIT and request sockets included.
+  assert.equal(new Set(entries.map((e) => e.cookie)).size, entries.length);
+  assert.ok(entries.every((e) => e.cookie !== undefined));
   // FIN_WAIT2 twice: a full socket (shut down, inode) and an orphan kept as a TIME_WAIT mini-socket.
   assert.deepEqual(
     entries.filter((e) => e.state === 'FIN_WAIT2').map((e) => [e.timer.kind, e.inode > 0]),
@@ -121,8 +126,9 @@ test('fixture: ss and /proc/net/tcp{,6} read at the same moment list the same so
   const v4 = parseProcNetTcp(fixture('proc-tcp'), 4, 'le');
   const v6 = parseProcNetTcp(fixture('proc-tcp6'), 6, 'le');
   assert.deepEqual([...fromSs.warnings, ...v4.warnings, ...v6.warnings], []);
-  // Everything but the time left on timers, which ran on between the two reads (and /proc counts in 10 ms).
-  const still = (e: SocketEntry) => JSON.stringify({ ...e, timer: e.timer.kind });
+  // Everything but the time left on timers, which ran on between the two reads (and /proc counts in 10 ms),
+  // and the cookie, which only ss gives.
+  const still = ({ cookie: _, ...e }: SocketEntry) => JSON.stringify({ ...e, timer: e.timer.kind });
   const sorted = (entries: SocketEntry[]) => entries.map(still).sort();
   assert.deepEqual(sorted(fromSs.entries), sorted([...v4.entries, ...v6.entries]));
 });
@@ -211,13 +217,14 @@ test('addresses: brackets, zones, mapped, wildcards, ports', () => {
   assert.deepEqual(only(line({ peer: '*:*' })).remote, ep('::', 0));
 });
 
-test('uid and inode: uid absent means 0 (ss prints it only when not 0), other details ignored', () => {
+test('uid, inode and cookie: uid absent means 0 (ss prints it only when not 0), other details ignored', () => {
   const e = only(
     line({ details: 'uid:1000 ino:4242 sk:ffff8881 cgroup:/system.slice/x.service v6only:0 fwmark:0x1 -->' }),
   );
-  assert.deepEqual([e.uid, e.inode], [1000, 4242]);
+  assert.deepEqual([e.uid, e.inode, e.cookie], [1000, 4242, 'ffff8881']);
+  assert.equal(only(line({ details: 'ino:0 sk:ffffffffffffffff' })).cookie, 'ffffffffffffffff');
   const bare = only(line({ details: '' }));
-  assert.deepEqual([bare.uid, bare.inode, bare.timer.kind], [0, 0, 'off']);
+  assert.deepEqual([bare.uid, bare.inode, bare.timer.kind, 'cookie' in bare], [0, 0, 'off', false]);
 });
 
 test('header and blank lines skipped; malformed lines are warnings with their line number, capped', () => {
@@ -235,6 +242,8 @@ test('header and blank lines skipped; malformed lines are warnings with their li
     line({ details: 'timer:(on,1x,0)' }),
     line({ details: 'timer:(later,1sec,0)' }),
     line({ details: 'ino:abc' }),
+    line({ details: 'ino:1 sk:-1' }),
+    line({ details: 'ino:1 sk:12345678901234567' }), // more than 64 bits
     '0      0      127.0.0.1:80 127.0.0.1:1 ino:0', // no State column: ss was asked for one state
   ];
   const { entries, warnings } = parseSs([line(), ...bad].join('\n'));
@@ -242,7 +251,7 @@ test('header and blank lines skipped; malformed lines are warnings with their li
   assert.equal(warnings.length, bad.length);
   assert.ok(warnings.every((w) => w.code === SsWarning.MALFORMED_LINE));
   assert.match(warnings[0]?.message ?? '', /^line 2: expected at least 5 columns/);
-  assert.match(warnings.at(-1)?.message ?? '', /^line 13: no State column/);
+  assert.match(warnings.at(-1)?.message ?? '', /^line 15: no State column/);
 
   const many = parseSs(Array.from({ length: 50 }, () => 'garbage').join('\n'));
   assert.equal(many.warnings.length, 21);
