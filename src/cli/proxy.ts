@@ -37,6 +37,7 @@ Options:
   --grace MS             at stop, time left to requests in flight (default ${DEFAULT_GRACE_MS})
   --json                 print the report as JSON (schema: docs/report-schema.md)
   --html FILE            also write an HTML report with a timeline of the connections
+  --explain              with each finding, the reasoning and the evidence behind it
   -h, --help             this help
 
 On a terminal, a live line on stderr shows connections, requests and requests per connection.
@@ -51,6 +52,7 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
       grace: { type: 'string' },
       json: { type: 'boolean' },
       html: { type: 'string' },
+      explain: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     });
     if (flag(p, 'help')) {
@@ -92,14 +94,14 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
     });
     stopProgress();
     const report = buildReport('proxy', [run]);
-    io.stdout.write(render(report, flag(p, 'json'), io));
+    io.stdout.write(render(report, flag(p, 'json'), flag(p, 'explain'), io));
     await writeHtmlReport(p, report);
     return 0;
   },
 };
 
-function render(report: Report, json: boolean, io: Io): string {
-  return json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: true });
+function render(report: Report, json: boolean, explain: boolean, io: Io): string {
+  return json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: true, explain });
 }
 
 /** Redraws one status line on stderr when the counts change; returns the function that clears it. */
