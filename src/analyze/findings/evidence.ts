@@ -28,6 +28,9 @@ export class EvidenceList {
   evidence(server: Endpoint | null, values: FindingEvidence['values']): FindingEvidence {
     const connections = [...this.connections].sort((a, b) => a - b);
     const events = [...this.events].sort((a, b) => a.connection - b.connection);
-    return { server, count: this.count, connections, events, values };
+    // Measured times to the microsecond, as the records hold them.
+    const rounded: FindingEvidence['values'] = {};
+    for (const [k, v] of Object.entries(values)) rounded[k] = typeof v === 'number' ? Math.round(v * 1000) / 1000 : v;
+    return { server, count: this.count, connections, events, values: rounded };
   }
 }

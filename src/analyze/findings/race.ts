@@ -65,6 +65,13 @@ export function raceOn(r: ConnectionRecord): Lost | null {
   return null;
 }
 
+/** "1.05 s", or "1.00 s to 1.20 s". */
+function span(min: number, max: number): string {
+  const a = formatDuration(min);
+  const b = formatDuration(max);
+  return a === b ? a : `${a} to ${b}`;
+}
+
 function describe(l: Lost): string {
   const sent = `${l.method} sent ${formatDuration(l.idleBeforeRequestMs)} after the last response`;
   const outcome = l.reset
@@ -135,8 +142,7 @@ export class RaceDetector implements FindingDetector {
         `crossing it (within ${formatDuration(lost[0]!.window)}, two round trips), ` +
         `${kinds('reset-on-arrival')} reset ` +
         `on arrival without a FIN; ${resets} drew a RST from the server.`,
-      `The client had let those connections idle ${formatDuration(Math.min(...idles))} to ` +
-        `${formatDuration(Math.max(...idles))} before reusing them.`,
+      `The client had let those connections idle ${span(Math.min(...idles), Math.max(...idles))} before reusing them.`,
       server.idleCloses > 0
         ? `Over all its connections this server closed idle ones after ${formatDuration(server.idleCloseMinMs)} to ` +
           `${formatDuration(server.idleCloseMaxMs)} (median ${formatDuration(server.idleTimeoutMs!)}, ` +
