@@ -10,7 +10,8 @@ import { PacketDecoder } from '../decode/packet.js';
 import type { DecodeStats } from '../decode/packet.js';
 import { NotACaptureError, UnsupportedLinkTypeError } from '../errors.js';
 import type { TcpPacket } from '../model/packet.js';
-import type { CaptureSummary, ConnectionRecord, ObserverReport, Warning } from '../model/report.js';
+import type { CaptureSummary, ConnectionRecord, Finding, ObserverReport, Warning } from '../model/report.js';
+import { FindingsAccumulator } from './findings/index.js';
 import { IdOrder } from './id-order.js';
 import { TotalsAccumulator } from './totals.js';
 import { ConnectionTracker } from './tracker.js';
@@ -42,6 +43,8 @@ export interface CaptureAnalysisResult {
   info: CaptureInfo | null;
   stats: DecodeStats;
   summary: CaptureSummary;
+  /** The findings over every connection (the report may keep only the first records). */
+  findings: Finding[];
 }
 
 export class CaptureAnalysis {
@@ -52,6 +55,7 @@ export class CaptureAnalysis {
   private info: CaptureInfo | null = null;
   private analyzed = 0;
   private readonly totals = new TotalsAccumulator();
+  private readonly findings = new FindingsAccumulator();
   /** Records of the connections with ids 1..keepConnections, in the order they ended. */
   private readonly kept: ConnectionRecord[] = [];
   private readonly order: IdOrder | null;
@@ -67,6 +71,7 @@ export class CaptureAnalysis {
       ...trackerOptions,
       onConnection: (record) => {
         this.totals.add(record);
+        this.findings.add(record);
         if (record.id <= keep) this.kept.push(record);
         order?.add(record);
       },
@@ -167,6 +172,7 @@ export class CaptureAnalysis {
       info: this.info,
       stats,
       summary,
+      findings: this.findings.findings(),
       // `connections` right after the fields known from the start: `analyze --json` writes the
       // records as they come and the fields computed at the end after them (report/json.ts).
       report: {

@@ -8,8 +8,9 @@
  * It counts into a tally (the connection's record, or the part of one a stream keeps) and adds the
  * close asks to totals shared by every connection of its observer: it allocates nothing of its own.
  */
+import { ConnectionOption, connectionOptions } from '../decode/http1.js';
 import type { Http1Events, HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
-import type { ConnectionRecord, HttpEvidence, Side } from '../model/report.js';
+import type { CloseAsk, ConnectionRecord, HttpEvidence, Side, UnansweredRequest } from '../model/report.js';
 import { toMillis, type Micros } from '../model/time.js';
 
 /**
@@ -18,8 +19,28 @@ import { toMillis, type Micros } from '../model/time.js';
  */
 export type HttpTally = Pick<
   ConnectionRecord,
-  'requests' | 'responses' | 'statusCodes' | 'idleGapsMs' | 'notes' | 'partialRequests' | 'partialResponses'
+  | 'requests'
+  | 'responses'
+  | 'statusCodes'
+  | 'idleGapsMs'
+  | 'notes'
+  | 'lastResponseEndAt'
+  | 'unanswered'
+  | 'responseIncomplete'
+  | 'keepAliveTimeoutS'
+  | 'closeAsked'
+  | 'partialRequests'
+  | 'partialResponses'
 >;
+
+/** Unanswered requests listed in a record: enough to name the one a race lost (pipelining rarely goes deeper). */
+const MAX_UNANSWERED_LISTED = 8;
+
+/** How a message that does not keep its connection alive asked to close it (see CloseAsk). */
+function closeAsk(m: { version: string; connectionHeader: string | null }): CloseAsk {
+  if ((connectionOptions(m.connectionHeader) & ConnectionOption.CLOSE) !== 0) return 'connection-close';
+  return m.version === '1.0' ? 'http/1.0' : 'framing';
+}
 
 export class Http1Counter implements Http1Events {
   /** End of the last final response (when its body was complete), to measure the idle gap before the next request. */
@@ -31,6 +52,11 @@ export class Http1Counter implements Http1Events {
   framingLost = false;
   /** Each `lost` is noted, until framing resumed once: from then on the resume note sums them up. */
   private noteLosses = true;
+  /** Requests awaiting their response, oldest first (the first MAX_UNANSWERED_LISTED), and how many more. */
+  private pending: UnansweredRequest[] = [];
+  private pendingBeyond = 0;
+  /** Server framing was lost: which request a response answers is unknown until framing resumes. */
+  private pairingLost = false;
 
   constructor(
     private readonly tally: HttpTally,
@@ -43,7 +69,14 @@ export class Http1Counter implements Http1Events {
     tally.requests++;
     if (r.cut === true) tally.partialRequests = (tally.partialRequests ?? 0) + 1;
     if (this.lastResponseEnd !== null) tally.idleGapsMs.push(Math.max(0, toMillis(r.ts - this.lastResponseEnd)));
-    if (!r.keepAlive) this.totals.clientClose++;
+    if (!r.keepAlive) {
+      this.totals.clientClose++;
+      this.asked('client', r);
+    }
+    if (this.pairingLost) return;
+    if (this.pending.length < MAX_UNANSWERED_LISTED) this.pending.push({ method: r.method, at: toMillis(r.ts) });
+    else this.pendingBeyond++;
+    tally.unanswered = this.pending;
   }
 
   response(r: HttpResponseInfo): void {
@@ -57,15 +90,39 @@ export class Http1Counter implements Http1Events {
       // Its end comes later, if ever (see decode/http1.ts): until then no gap is measured from an earlier one.
       this.lastResponseEnd = null;
     }
-    if (!r.keepAlive) this.totals.serverClose++;
+    if (!r.keepAlive) {
+      this.totals.serverClose++;
+      this.asked('server', r);
+    }
+    if (r.keepAliveTimeout !== undefined && r.keepAliveTimeout !== null) tally.keepAliveTimeoutS = r.keepAliveTimeout;
+    if (this.pendingBeyond > 0) this.pendingBeyond--;
+    else if (this.pending.length > 0) this.pending.shift();
+    if (this.pending.length === 0) tally.unanswered = undefined;
+    tally.responseIncomplete = true;
   }
 
   responseEnd(_r: HttpResponseInfo, ts: Micros): void {
     this.lastResponseEnd = ts;
+    this.tally.lastResponseEndAt = toMillis(ts);
+    this.tally.responseIncomplete = undefined;
+  }
+
+  /** The first message of `side` that asked to close the connection. */
+  private asked(side: Side, m: { version: string; connectionHeader: string | null }): void {
+    const asked = (this.tally.closeAsked ??= {});
+    asked[side] ??= closeAsk(m);
   }
 
   lost(side: Side, reason: string, atByte: number): void {
     this.framingLost = true;
+    if (side === 'server') {
+      // Which responses came is unknown from here: claim no request unanswered, no body cut.
+      this.pairingLost = true;
+      this.pending = [];
+      this.pendingBeyond = 0;
+      this.tally.unanswered = undefined;
+      this.tally.responseIncomplete = undefined;
+    }
     if (this.noteLosses) this.tally.notes.push(`HTTP framing of the ${side}'s bytes lost at byte ${atByte}: ${reason}`);
   }
 
@@ -84,5 +141,6 @@ export class Http1Counter implements Http1Events {
   resumed(): void {
     this.framingLost = false;
     this.noteLosses = false;
+    this.pairingLost = false;
   }
 }

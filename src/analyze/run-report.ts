@@ -5,11 +5,20 @@
  * all. Also: the report of an observer that could not run, and the Report around the runs.
  */
 import { REPORT_SCHEMA } from '../model/report.js';
-import type { CaptureSummary, ObserverName, ObserverReport, Report, RunReport, Warning } from '../model/report.js';
+import type {
+  CaptureSummary,
+  Finding,
+  ObserverName,
+  ObserverReport,
+  Report,
+  RunReport,
+  Warning,
+} from '../model/report.js';
 import { VERSION } from '../version.js';
 import { compareObservers } from './agreement.js';
 import { emptyTotals } from './totals.js';
-import { decideVerdict } from './verdict.js';
+import { detectFindings } from './findings/index.js';
+import { decideVerdict, primaryObserver } from './verdict.js';
 
 /** What a run is: its fields before the observers' (in this order in the report). */
 export type RunHead = Pick<RunReport, 'name' | 'title' | 'subject' | 'config' | 'client'>;
@@ -23,10 +32,19 @@ export interface RunContext {
   warnings?: Warning[];
   /** What the capture held, for a run read from one (analyze). */
   capture?: CaptureSummary;
+  /**
+   * The findings, when the observer computed them as its records came (analyze keeps only some
+   * records: see CaptureAnalysis). Otherwise they are computed here from the primary observer's records.
+   */
+  findings?: Finding[];
 }
 
-/** A RunReport: the head, the observers' reports, their agreement, the verdict, the run's warnings. */
+/**
+ * A RunReport: the head, the observers' reports, their agreement, the findings (from the observer the
+ * verdict is based on), the verdict, which names the most severe finding, and the run's warnings.
+ */
 export function runReport(head: RunHead, observers: ObserverReport[], context: RunContext = {}): RunReport {
+  const findings = context.findings ?? detectFindings(primaryObserver(observers)?.connections ?? []);
   const run: RunReport = {
     name: head.name,
     title: head.title,
@@ -36,7 +54,8 @@ export function runReport(head: RunHead, observers: ObserverReport[], context: R
     observers,
     agreement: compareObservers(observers),
     // The lab's knobs name the cause; the client's count stands in for observers blind to HTTP.
-    verdict: decideVerdict(observers, { config: head.config, requests: head.client?.completed }),
+    verdict: decideVerdict(observers, { config: head.config, requests: head.client?.completed, findings }),
+    findings,
     warnings: context.warnings ?? [],
   };
   if (context.capture !== undefined) run.capture = context.capture;

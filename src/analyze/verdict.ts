@@ -1,4 +1,5 @@
-import type { ExperimentConfig, ObserverReport, Verdict } from '../model/report.js';
+import type { ExperimentConfig, Finding, ObserverReport, Verdict, VerdictCode } from '../model/report.js';
+import { headlineFinding } from './findings/index.js';
 import { plural } from '../util/text.js';
 
 /** Observers in order of how much they can tell: the wire sees everything, the kernel the least. */
@@ -18,6 +19,8 @@ export interface VerdictContext {
   config?: ExperimentConfig | null;
   /** Requests the client made, when known (the kernel alone cannot count them). */
   requests?: number;
+  /** The run's findings, most severe first: a fault among them heads the verdict. */
+  findings?: readonly Finding[];
 }
 
 /**
@@ -61,6 +64,12 @@ function verdictFromCounts(observers: readonly ObserverReport[], ctx: VerdictCon
       : plural(connections, 'connection');
     return { code: 'incomplete', summary: `counts incomplete: at least ${what}; ${primary.incomplete.reason}` };
   }
+
+  // A named fault is the headline. The lab's knobs name their own cause more precisely than the
+  // wire can (a body never read, a pool of 2): there only failed requests (an error) take over.
+  const headline = headlineFinding(ctx.findings ?? []);
+  if (headline !== undefined && (cfg === null || headline.severity === 'error'))
+    return { code: headline.code as VerdictCode, summary: headline.summary };
 
   if (connections === 0 && requests === 0) {
     return { code: 'no-traffic', summary: 'no TCP connection was seen' };

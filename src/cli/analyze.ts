@@ -19,7 +19,9 @@ export const analyze: Command = {
 
 Reads a capture taken anywhere (tcpdump on Linux or macOS, Wireshark, tshark; pcap or pcapng) and
 prints each TCP connection: client and server, handshake RTT, HTTP/1.x requests and status codes,
-idle gaps, who closed first (and so holds TIME_WAIT), resets; then totals and a verdict.
+idle gaps, who closed first (and so holds TIME_WAIT), resets; then totals, a verdict, and findings:
+named causes (a keep-alive race, an idle reset, a body not read, an idle pool too small, who asked
+to close) with their evidence and the fix per client runtime.
 HTTP is recognised by content, on any port.
 
   --port P              only connections with P as a port on either side
@@ -28,6 +30,7 @@ HTTP is recognised by content, on any port.
   --limit N             at most N connections in the table (default 50; 0 for all)
   --json                print the report as JSON (schema: docs/report-schema.md)
   --html FILE           also write an HTML report with a timeline of the connections
+  --explain             with each finding, the reasoning and the evidence behind it
   -h, --help            this help
 
 Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
@@ -41,6 +44,7 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
         limit: { type: 'string' },
         json: { type: 'boolean' },
         html: { type: 'string' },
+        explain: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       true,
@@ -79,7 +83,16 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
     // With the creation time the JSON head already gave.
     const report: Report = { ...head.report, runs: [run] };
     if (streamed) await streamed.end(run);
-    else io.stdout.write(renderTerminal(report, { color: useColor(io), connections: true, totals: true, limit }));
+    else
+      io.stdout.write(
+        renderTerminal(report, {
+          color: useColor(io),
+          connections: true,
+          totals: true,
+          limit,
+          explain: flag(p, 'explain'),
+        }),
+      );
     await writeHtmlReport(p, report);
     return 0;
   },

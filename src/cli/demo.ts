@@ -48,7 +48,13 @@ ${ENGINE_USAGE}`,
     if (progress) io.stderr.write('\r\x1b[K');
     const report = buildReport('demo', runs);
     io.stdout.write(
-      json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: flag(p, 'connections') }),
+      json
+        ? renderJson(report)
+        : renderTerminal(report, {
+            color: useColor(io),
+            connections: flag(p, 'connections'),
+            explain: flag(p, 'explain'),
+          }),
     );
     await writeHtmlReport(p, report);
     // The report is out; an experiment whose client failed fails the demo (exit 1, one line on stderr).

@@ -11,6 +11,7 @@ export const ENGINE_OPTIONS: Options = {
   json: { type: 'boolean' },
   html: { type: 'string' },
   connections: { type: 'boolean' },
+  explain: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -19,6 +20,7 @@ export const ENGINE_USAGE = `  --host H              address of the in-process s
   --no-capture          do not start tcpdump (the wire observer)
   --tcpdump PATH        tcpdump binary to use (default: tcpdump on PATH)
   --connections         also print every connection, one row each
+  --explain             with each finding, the reasoning and the evidence behind it
   --json                print the report as JSON (schema: docs/report-schema.md)
   --html FILE           also write an HTML report with a timeline of each run's connections
   -h, --help            this help`;

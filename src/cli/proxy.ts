@@ -43,6 +43,7 @@ Options:
   --json                 print the report as JSON (schema: docs/report-schema.md), each connection
                          written as it closes
   --html FILE            also write an HTML report with a timeline of the connections
+  --explain              with each finding, the reasoning and the evidence behind it
   -h, --help             this help
 
 On a terminal, a live line on stderr shows connections, requests and requests per connection.
@@ -59,6 +60,7 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
       grace: { type: 'string' },
       json: { type: 'boolean' },
       html: { type: 'string' },
+      explain: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     });
     if (flag(p, 'help')) {
@@ -121,7 +123,15 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
     const report: Report = { ...head, runs: [run] };
     // A second Ctrl-C (interrupt.abort) cuts the grace short, and the report still follows.
     if (streamed !== null) (streamed as StreamedJson).writeEnd(run);
-    else io.stdout.write(renderTerminal(report, { color: useColor(io), connections: true, limit: TERMINAL_ROWS }));
+    else
+      io.stdout.write(
+        renderTerminal(report, {
+          color: useColor(io),
+          connections: true,
+          limit: TERMINAL_ROWS,
+          explain: flag(p, 'explain'),
+        }),
+      );
     await writeHtmlReport(p, report);
     return 0;
   },

@@ -92,7 +92,13 @@ Example: keepalive-lab run --no-consume-body --requests 10`,
     const report = buildReport('run', [result]);
     const json = flag(p, 'json');
     io.stdout.write(
-      json ? renderJson(report) : renderTerminal(report, { color: useColor(io), connections: flag(p, 'connections') }),
+      json
+        ? renderJson(report)
+        : renderTerminal(report, {
+            color: useColor(io),
+            connections: flag(p, 'connections'),
+            explain: flag(p, 'explain'),
+          }),
     );
     await writeHtmlReport(p, report);
     // The report is out; a run whose requests failed still fails (exit 1, one line on stderr).

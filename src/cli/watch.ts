@@ -49,6 +49,7 @@ observes until Ctrl-C or --duration.
   --json                print the report as JSON (after the command's own output)
   --html FILE           also write an HTML report with a timeline of the connections
   --limit N             at most N connections in the table (default 50; 0 for all)
+  --explain             with each finding, the reasoning and the evidence behind it
   -h, --help            this help
 ${EXPECT_USAGE}
 
@@ -69,6 +70,7 @@ Examples:
       json: { type: 'boolean' },
       html: { type: 'string' },
       limit: { type: 'string' },
+      explain: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       ...EXPECT_OPTIONS,
     });
@@ -106,7 +108,13 @@ Examples:
     io.stdout.write(
       flag(p, 'json')
         ? renderJson(report)
-        : renderTerminal(report, { color: useColor(io), connections: true, totals: true, limit }),
+        : renderTerminal(report, {
+            color: useColor(io),
+            connections: true,
+            totals: true,
+            limit,
+            explain: flag(p, 'explain'),
+          }),
     );
     await writeHtmlReport(p, report);
     const checked = hasExpectations(expectations) ? expectationResult(expectations, result.run.observers) : null;

@@ -8,6 +8,7 @@
  * all) and take every record from `onConnection` as its connection closes (`proxy --json` writes
  * them to stdout that way).
  */
+import { FindingsAccumulator } from '../analyze/findings/index.js';
 import { runReport } from '../analyze/run-report.js';
 import type { RunHead } from '../analyze/run-report.js';
 import { formatHostPort } from '../model/endpoint.js';
@@ -53,7 +54,16 @@ export function proxyRunHead(listening: Endpoint, targetHost: string, targetPort
 /** Listens (PortInUseError when the port is taken), forwards to the target, resolves with the run once stopped. */
 export async function runProxy(options: RunProxyOptions): Promise<RunReport> {
   const { signal, forceSignal, durationMs } = options;
-  const proxy = new TcpProxy(options);
+  // Findings over every connection, as they close (the report may keep only the last few records).
+  const findings = new FindingsAccumulator();
+  const onConnection = options.onConnection;
+  const proxy = new TcpProxy({
+    ...options,
+    onConnection: (record) => {
+      findings.add(record);
+      onConnection?.(record);
+    },
+  });
   await proxy.start();
   const offForce = onAbort(forceSignal, () => void proxy.destroy());
   try {
@@ -61,7 +71,8 @@ export async function runProxy(options: RunProxyOptions): Promise<RunReport> {
     options.onListening?.({ address, progress: () => proxy.progress() });
     await untilAborted([signal, forceSignal], durationMs);
     const observed = await proxy.stop();
-    return runReport(proxyRunHead(address, proxy.targetHost, proxy.targetPort), [observed]);
+    const head = proxyRunHead(address, proxy.targetHost, proxy.targetPort);
+    return runReport(head, [observed], { findings: findings.findings() });
   } finally {
     offForce();
     // Thrown out of onListening, say: nothing may keep listening.

@@ -103,7 +103,41 @@ export interface ConnectionRecord {
   bytesFromServer: number;
   /** Observer-specific facts worth showing ("3 retransmissions", "HTTP framing lost at byte 1234"). */
   notes: string[];
+  // Timed facts the findings are computed from (analyze/findings/), milliseconds since the Unix epoch.
+  // Each is present only when it happened and the observer could see it.
+  /** When the client sent its FIN (the first one seen). */
+  clientFinAt?: number;
+  /** When the server sent its FIN. */
+  serverFinAt?: number;
+  /** When the first RST was sent (by `resetBy`). */
+  resetAt?: number;
+  /** When the body of the last complete final response ended. */
+  lastResponseEndAt?: number;
+  /**
+   * Requests that got no response before the connection ended, oldest first (at most 8 listed):
+   * the method and when the request's head was complete.
+   */
+  unanswered?: UnansweredRequest[];
+  /** True when a response head came but its body was not complete when the connection ended. */
+  responseIncomplete?: boolean;
+  /** The server's `Keep-Alive: timeout=N` (seconds), as its last response with one said. */
+  keepAliveTimeoutS?: number;
+  /** Which side's messages asked to close the connection, and how (its first such message). */
+  closeAsked?: { client?: CloseAsk; server?: CloseAsk };
 }
+
+/** A request that got no response: its method and when its head was complete (ms since the epoch). */
+export interface UnansweredRequest {
+  method: string;
+  at: number;
+}
+
+/**
+ * How a message asked to close its connection (RFC 9112 9.3, 9.6): `Connection: close`; HTTP/1.0
+ * without `Connection: keep-alive`; or framing that obliges a close (a response body delimited by
+ * the close, Transfer-Encoding in HTTP/1.0 or with Content-Length).
+ */
+export type CloseAsk = 'connection-close' | 'http/1.0' | 'framing';
 
 export interface Distribution {
   min: number;
@@ -185,12 +219,73 @@ export type VerdictCode =
   | 'server-closes'
   | 'resets'
   | 'single-request'
-  | 'incomplete';
+  | 'incomplete'
+  // A finding of severity error or warning heads the verdict (its code, see FindingCode).
+  | 'keepalive-race'
+  | 'idle-reset'
+  | 'body-not-read'
+  | 'pool-churn';
 
 export interface Verdict {
   code: VerdictCode;
   /** One line in plain words that names the cause. */
   summary: string;
+}
+
+/** The findings the analyzer knows (docs/report-schema.md, "Findings"). */
+export const FINDING_CODES = ['keepalive-race', 'idle-reset', 'body-not-read', 'pool-churn', 'close-audit'] as const;
+export type FindingCode = (typeof FINDING_CODES)[number];
+
+/** error: requests failed; warning: connections wasted or cut; info: how connections ended, no harm seen. */
+export type FindingSeverity = 'error' | 'warning' | 'info';
+
+/** The clients and servers a fix is written for (the keys of `Finding.fixes`). */
+export const FIX_RUNTIMES = [
+  'node-http',
+  'undici',
+  'go',
+  'python-requests',
+  'httpx',
+  'okhttp',
+  'nginx-upstream',
+  'server',
+] as const;
+export type FixRuntime = (typeof FIX_RUNTIMES)[number];
+
+/** One connection's part in a finding: what happened on it, when. */
+export interface FindingEvent {
+  /** The connection's id in the observer's records. */
+  connection: number;
+  /** When it happened (ms since the Unix epoch). */
+  at: number;
+  /** What happened, in words, with the measured times ("GET sent 0.2 ms after the server's FIN, ..."). */
+  what: string;
+}
+
+/** What a finding rests on: a reader can check each claim against the capture. */
+export interface FindingEvidence {
+  /** The server the finding is about, when it is about one. */
+  server: Endpoint | null;
+  /** How many connections show it, and the ids of the first ones (at most 20). */
+  count: number;
+  connections: number[];
+  /** The first connections' events (at most 10). */
+  events: FindingEvent[];
+  /** Measured values and header values, named per finding (docs/report-schema.md). */
+  values: Record<string, number | string | null>;
+}
+
+/** A named cause found in the connections, its evidence, and what to change. */
+export interface Finding {
+  code: FindingCode;
+  severity: FindingSeverity;
+  /** One plain sentence. */
+  summary: string;
+  /** How the finding was reached, step by step (`--explain` prints it). */
+  reasoning: string[];
+  evidence: FindingEvidence;
+  /** What to change, per client or server runtime (exact option names). */
+  fixes: Partial<Record<FixRuntime, string>>;
 }
 
 /** Facts from the HTTP messages that explain a verdict (counted by the wire, proxy or server). */
@@ -266,6 +361,8 @@ export interface RunReport {
   /** Do the available observers agree on the counts? Differences are spelled out. */
   agreement: { agree: boolean; differences: string[] };
   verdict: Verdict;
+  /** Named causes found in the primary observer's connections, most severe first (analyze/findings/). */
+  findings: Finding[];
   warnings: Warning[];
   /** For runs read from a capture (analyze). */
   capture?: CaptureSummary;

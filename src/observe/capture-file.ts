@@ -141,9 +141,9 @@ export async function analyzeCapture(source: string | Readable, options: Analyze
   }
   analysis.end();
   // Hands over the records of the connections still open.
-  const { report, summary } = analysis.result();
+  const { report, summary, findings } = analysis.result();
   if (options.afterChunk) await options.afterChunk();
-  return runReport(analyzeRunHead(subject), [report], { capture: summary });
+  return runReport(analyzeRunHead(subject), [report], { capture: summary, findings });
 }
 
 /**

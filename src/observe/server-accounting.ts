@@ -92,10 +92,12 @@ export class ServerAccounting implements Observer {
     this.bySocket.set(socket, entry);
     socket.once('end', () => {
       entry.clientFinAt ??= Date.now();
+      entry.record.clientFinAt ??= entry.clientFinAt;
       if (entry.record.closedFirstBy === null) entry.record.closedFirstBy = 'client';
     });
     socket.once('finish', () => {
       entry.serverFinAt ??= Date.now();
+      entry.record.serverFinAt ??= entry.serverFinAt;
       if (entry.record.closedFirstBy === null) entry.record.closedFirstBy = 'server';
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {

@@ -6,6 +6,7 @@
 import { primaryObserver } from '../analyze/verdict.js';
 import { formatEndpoint } from '../model/endpoint.js';
 import type { ConnectionRecord, ObserverReport, Report, RunReport } from '../model/report.js';
+import { renderFindings } from './findings.js';
 import { runSummary } from './summary.js';
 import type { RunSummary } from './summary.js';
 import { AT_LEAST, COLOR, PLAIN, formatMs, formatNumber, table } from './text.js';
@@ -19,6 +20,8 @@ export interface TerminalOptions {
   limit?: number;
   /** Also print each run's totals (distributions, handshake share) and what its capture held. */
   totals?: boolean;
+  /** With each finding, its reasoning and evidence (`--explain`). */
+  explain?: boolean;
 }
 
 export function renderTerminal(report: Report, options: TerminalOptions = {}): string {
@@ -35,6 +38,8 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
       );
     }
     if (options.totals && obs) out.push(renderTotals(run, obs, s));
+    const findings = renderFindings(run, s, options.explain ?? false);
+    if (findings) out.push(findings);
   }
   return out.join('\n\n') + '\n';
 }

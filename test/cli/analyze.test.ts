@@ -226,7 +226,26 @@ test('analyze --json: the report schema, the same data', async () => {
     'bytesFromServer',
     'notes',
   ];
-  for (const c of wire.connections) assert.deepEqual(Object.keys(c).sort(), [...keys].sort());
+  // The timed facts the findings read, present only when they happened (docs/report-schema.md).
+  const optional = [
+    'clientFinAt',
+    'serverFinAt',
+    'resetAt',
+    'lastResponseEndAt',
+    'unanswered',
+    'responseIncomplete',
+    'keepAliveTimeoutS',
+    'closeAsked',
+  ];
+  for (const c of wire.connections) {
+    assert.deepEqual(
+      Object.keys(c)
+        .filter((k) => !optional.includes(k))
+        .sort(),
+      [...keys].sort(),
+    );
+  }
+  assert.ok(Array.isArray(run.findings));
   assert.deepEqual(
     wire.connections.map((c) => [c.requests, c.statusCodes, c.closedFirstBy, c.resetBy, c.timeWait]),
     [
@@ -464,4 +483,36 @@ test('analyze --json | head: the reader leaving early ends the command quietly, 
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   assert.equal(code, 0, stderr);
   assert.equal(stderr, '');
+});
+
+test('analyze --explain: a keep-alive race is the verdict, its fixes are listed, --explain adds why and evidence', async () => {
+  // One exchange, 1 s idle, the server's FIN, a GET 3 ms later, the server's RST.
+  const c = new Conversation({ address: '10.0.0.1', port: 41000 }, { address: '10.0.0.2', port: 8080 }).handshake();
+  c.send('client', httpGet());
+  c.send('server', httpResponse(200, 'hello', { 'Keep-Alive': 'timeout=1' }));
+  c.wait(1000).fin('server');
+  c.wait(3).send('client', 'POST /pay HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n');
+  c.rst('server');
+  const path = join(dir, 'race.pcap');
+  await writeFile(path, buildPcap({ packets: c.packets }));
+  const plain = await runCli(['analyze', path]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stdout, /^verdict keep-alive race: 1 request was sent on connections the server had closed/m);
+  assert.match(plain.stdout, /race\.pcap — findings\nerror \[keepalive-race\] keep-alive race: /);
+  assert.match(plain.stdout, /fix \(go\): &http\.Transport\{IdleConnTimeout: 750 \* time\.Millisecond\}/);
+  assert.doesNotMatch(plain.stdout, /^ {2}why$/m);
+  const explained = await runCli(['analyze', path, '--explain']);
+  assert.equal(explained.code, 0, explained.stderr);
+  assert.match(explained.stdout, /^ {2}why$/m);
+  assert.match(explained.stdout, /not idempotent \(RFC 9110 9\.2\.2\)/);
+  assert.match(explained.stdout, /evidence server 10\.0\.0\.2:8080, 1 connection: 1/);
+  assert.match(
+    explained.stdout,
+    /#1 at \+1\.00 s: POST sent 1\.00 s after the last response, 3 ms after the server's FIN/,
+  );
+  const report = json(await runCli(['analyze', path, '--json']));
+  assert.deepEqual(
+    report.runs[0]!.findings.map((f) => [f.code, f.evidence.values.requestsLost, f.evidence.values.nonIdempotent]),
+    [['keepalive-race', 1, 1]],
+  );
 });

@@ -82,6 +82,9 @@ async function compareWithTshark(t: TestContext, rec: Recording, run: RunReport,
     assert.equal(c.closedFirstBy, s.firstFin, `first FIN on ${c.client.port}`);
     assert.equal(c.resetBy !== null, s.resets > 0, `RST on ${c.client.port}`);
   }
+  // Normal traffic: no fault found in it (a close audit, information, may be).
+  const alarms = run.findings.filter((f) => f.severity !== 'info').map((f) => f.summary);
+  assert.deepEqual(alarms, [], 'no false alarm');
   t.diagnostic(
     `${rec.path.split('/').pop()}: ${run.capture!.format}, link type ${run.capture!.linkTypes.join('/')}, ` +
       `${rec.captured} packets; tshark agrees`,

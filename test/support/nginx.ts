@@ -43,7 +43,15 @@ function accepts(host: string, port: number): Promise<boolean> {
   });
 }
 
-export async function startNginx(host = '127.0.0.1'): Promise<Nginx> {
+export interface NginxOptions {
+  /**
+   * The keepalive_timeout directive's arguments, e.g. '1s' (idle connections closed after 1 s) or
+   * '1s 1s' (and Keep-Alive: timeout=1 sent in responses). Default: nginx's own (75s, no header).
+   */
+  keepaliveTimeout?: string;
+}
+
+export async function startNginx(host = '127.0.0.1', options: NginxOptions = {}): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'kal-nginx-'));
   const port = await freePort(host);
   const conf = join(dir, 'nginx.conf');
@@ -57,7 +65,7 @@ error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  client_body_temp_path ${dir}/body;
+${options.keepaliveTimeout === undefined ? '' : `  keepalive_timeout ${options.keepaliveTimeout};\n`}  client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;

@@ -29,7 +29,10 @@ export interface TsharkFrame {
   ack: boolean;
   fin: boolean;
   rst: boolean;
-  /** HTTP requests dissected in this frame (http.request.method occurrences, a pipelined segment has several; http.request is left out of some cut frames, the method never). */
+  /**
+   * HTTP requests dissected in this frame: http.request.method occurrences (a pipelined segment has
+   * several; tshark leaves http.request out of some cut frames, the method never).
+   */
   requests: number;
   statusCodes: number[];
   /** Expert messages ("Previous segment(s) not captured", ...). */

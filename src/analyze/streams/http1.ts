@@ -16,7 +16,7 @@
  */
 import { Http1Counter } from '../http1-counter.js';
 import { Http1Connection, looksLikeHttpRequest, looksLikeHttpResponse } from '../../decode/http1.js';
-import type { ConnectionRecord, Side } from '../../model/report.js';
+import type { CloseAsk, ConnectionRecord, Side, UnansweredRequest } from '../../model/report.js';
 import type { Micros } from '../../model/time.js';
 import { notProtocolNote, type Stream, type StreamContext, type StreamKind } from './stream.js';
 
@@ -50,6 +50,12 @@ class Http1Stream implements Stream {
   readonly statusCodes: number[] = [];
   readonly idleGapsMs: number[] = [];
   readonly notes: string[] = [];
+  // The counter's timed facts (optional fields of the record: copied only when present).
+  lastResponseEndAt: number | undefined = undefined;
+  unanswered: UnansweredRequest[] | undefined = undefined;
+  responseIncomplete: boolean | undefined = undefined;
+  keepAliveTimeoutS: number | undefined = undefined;
+  closeAsked: { client?: CloseAsk; server?: CloseAsk } | undefined = undefined;
   private readonly counter: Http1Counter;
   /** Null once both ends were told, or the connection retired (see the header). */
   private framer: Http1Connection | null;
@@ -111,6 +117,11 @@ class Http1Stream implements Stream {
     record.idleGapsMs = this.idleGapsMs;
     if (this.partialRequests !== undefined) record.partialRequests = this.partialRequests;
     if (this.partialResponses !== undefined) record.partialResponses = this.partialResponses;
+    if (this.lastResponseEndAt !== undefined) record.lastResponseEndAt = this.lastResponseEndAt;
+    if (this.unanswered !== undefined) record.unanswered = this.unanswered.slice();
+    if (this.responseIncomplete === true) record.responseIncomplete = true;
+    if (this.keepAliveTimeoutS !== undefined) record.keepAliveTimeoutS = this.keepAliveTimeoutS;
+    if (this.closeAsked !== undefined) record.closeAsked = { ...this.closeAsked };
     const n = this.resumes;
     if (n > 0) record.notes.push(`HTTP framing resumed ${n} time${n === 1 ? '' : 's'} at the next message start`);
     if (this.notHttp || this.framer?.notHttp === true) record.notes.push(notProtocolNote([http1]));

@@ -43,6 +43,8 @@ export class Peer implements FlowSink {
   isn: number | null = null;
   /** Sent a FIN (seen, in order or not). */
   finSent = false;
+  /** Capture time of its first FIN. */
+  finTs: Micros = 0;
   packets = 0;
   readonly flow: Flow<Peer>;
 
@@ -96,6 +98,8 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
   private end: Micros;
   private closedFirstBy: Side | null = null;
   private resetBy: Side | null = null;
+  /** Capture time of the first RST. */
+  private resetTs: Micros = 0;
   private readonly context: ConnectionContext;
   private stream: Stream | null = null;
   /** Its first payload was looked at (sniffed), and decided: a stream, or none. */
@@ -191,7 +195,10 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
       }
     }
     if ((flags & TcpFlag.RST) !== 0) {
-      this.resetBy ??= peer.side;
+      if (this.resetBy === null) {
+        this.resetBy = peer.side;
+        this.resetTs = p.ts;
+      }
       return;
     }
     const fin = (flags & TcpFlag.FIN) !== 0;
@@ -204,6 +211,7 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
     }
     if (fin && !peer.finSent) {
       peer.finSent = true;
+      peer.finTs = p.ts;
       // The first payload may have shown that client and server were the other way round: peer.side says.
       this.closedFirstBy ??= peer.side;
     }
@@ -346,6 +354,10 @@ export class TcpConnection implements TupleEntry<Slot>, Expiring {
       bytesFromServer: s.flow.bytes,
       notes,
     };
+    // When each side closed or reset (the findings compare them with the HTTP messages' times).
+    if (c.finSent) record.clientFinAt = toMillis(c.finTs);
+    if (s.finSent) record.serverFinAt = toMillis(s.finTs);
+    if (this.resetBy !== null) record.resetAt = toMillis(this.resetTs);
     if (stream !== null) stream.describe(record);
     else if (this.sniffed) notes.push(notProtocolNote(this.context.streams));
     return record;

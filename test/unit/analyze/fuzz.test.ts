@@ -15,6 +15,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { CaptureAnalysis } from '../../../src/analyze/capture-analysis.js';
 import type { CaptureAnalysisResult } from '../../../src/analyze/capture-analysis.js';
+import { detectFindings } from '../../../src/analyze/findings/index.js';
 import { buildReport } from '../../../src/analyze/run-report.js';
 import { computeTotals } from '../../../src/analyze/totals.js';
 import { ConnectionTracker } from '../../../src/analyze/tracker.js';
@@ -338,6 +339,8 @@ function checkOutcome(outcome: Outcome): void {
       observers: [result.report],
       agreement: { agree: true, differences: [] },
       verdict: { code: 'reuse', summary: '' },
+      // The findings take anything the analysis produces too.
+      findings: detectFindings(result.report.connections),
       warnings: [],
       capture: s,
     },

@@ -36,6 +36,9 @@ test('golden reports: synthetic captures give the recorded reports', async (t) =
       ...c.focus,
       ...(c.keep === undefined ? {} : { keepConnections: c.keep }),
     });
+    // Normal traffic: no fault is found in it (a close audit, information, may be).
+    const alarms = run.findings.filter((f) => f.severity !== 'info').map((f) => f.summary);
+    assert.deepEqual(alarms, [], `${c.name}: no false alarm`);
     // The file name is a temporary one: not part of what is compared.
     const actual = JSON.stringify({ ...run, title: c.kind, subject: c.kind }, null, 1) + '\n';
     const file = join(GOLDEN, `${c.name}.json`);

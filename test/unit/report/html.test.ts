@@ -20,6 +20,7 @@ function run(fields: Partial<RunReport> = {}): RunReport {
     ],
     agreement: { agree: true, differences: [] },
     verdict: { code: 'reuse', summary: 'reuse working: 4 requests over 2 connections' },
+    findings: [],
     warnings: [{ code: 'KAL_WARN_DURATION', message: 'a <warning> & more' }],
     ...fields,
   };

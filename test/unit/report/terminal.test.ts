@@ -85,6 +85,7 @@ function run(connections: ConnectionRecord[]): RunReport {
     observers: [wire(connections)],
     agreement: { agree: false, differences: ['wire: 3 SYNs for 4 connections'] },
     verdict: { code: 'reuse', summary: 'reuse working: 6 requests over 4 connections' },
+    findings: [],
     warnings: [],
     capture: CAPTURE,
   };

@@ -1,0 +1,144 @@
+/**
+ * What to change, per client or server runtime, with the exact option names of each (checked against
+ * their documentation: Node's http.Agent, undici's Client/Agent, Go's net/http Transport, urllib3 as
+ * requests uses it, httpx.Limits, OkHttp's ConnectionPool, nginx's upstream module). One function per
+ * finding; the figures come from the capture.
+ */
+import type { FixRuntime } from '../../model/report.js';
+
+export type Fixes = Partial<Record<FixRuntime, string>>;
+
+/** Milliseconds as Go writes a duration literal: 750 * time.Millisecond, 4 * time.Second. */
+function goDuration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} * time.Second` : `${ms} * time.Millisecond`;
+}
+
+/** Milliseconds as nginx writes a time: 750ms, 4s. */
+function nginxTime(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/**
+ * The client's idle timeout must end before the server's: `clientMs` is the suggestion (below the
+ * server's `serverMs`), `advertisedS` the server's Keep-Alive hint when it sends one.
+ */
+export function shorterClientIdleFixes(clientMs: number, serverMs: number, advertisedS: number | null): Fixes {
+  const hint =
+    advertisedS === null
+      ? 'this server sends no Keep-Alive: timeout hint, so only the option below helps'
+      : `this server advertises timeout=${advertisedS}, which the agent follows minus ` +
+        'agentKeepAliveTimeoutBuffer (1000 ms by default)';
+  const server = `the server closes idle connections after ~${(serverMs / 1000).toFixed(2)} s`;
+  return {
+    'node-http':
+      `new http.Agent({ keepAlive: true, timeout: ${clientMs} }): an idle pooled socket then closes ` +
+      `after ${clientMs} ms, ` +
+      `before the server's (${server}); ${hint}. Retry idempotent requests that fail with ECONNRESET ` +
+      'when req.reusedSocket is true.',
+    undici:
+      `new Agent({ keepAliveTimeout: ${clientMs} }) (default 4000 ms), and for fetch setGlobalDispatcher() with it; ` +
+      'when the server sends Keep-Alive: timeout=N undici uses N minus keepAliveTimeoutThreshold instead ' +
+      "(1000 or 2000 ms by version): keep that threshold above the request's travel time.",
+    go:
+      `&http.Transport{IdleConnTimeout: ${goDuration(clientMs)}} (DefaultTransport keeps idle connections 90 s). ` +
+      'Go retries a request that failed on a reused connection only when it is replayable (GET, HEAD, OPTIONS, ' +
+      'TRACE, or with an Idempotency-Key header).',
+    'python-requests':
+      'urllib3 has no idle timeout for pooled connections (it only checks, before reuse, whether the socket was ' +
+      'already closed): retry with HTTPAdapter(max_retries=Retry(total=2)) mounted on the Session (Retry retries ' +
+      "idempotent methods only, see allowed_methods), or close the Session's idle connections before the server does.",
+    httpx: `httpx.Client(limits=httpx.Limits(keepalive_expiry=${clientMs / 1000})) (default 5 s).`,
+    okhttp:
+      `OkHttpClient.Builder().connectionPool(ConnectionPool(5, ${clientMs}, TimeUnit.MILLISECONDS)) ` +
+      '(the default pool keeps 5 idle connections for 5 minutes).',
+    'nginx-upstream':
+      `in the upstream block: keepalive_timeout ${nginxTime(clientMs)}; ` + '(nginx >= 1.15.3, default 60s).',
+    server:
+      "or give the server an idle timeout longer than every client's (nginx keepalive_timeout, Node " +
+      'server.keepAliveTimeout, Apache KeepAliveTimeout), and send Keep-Alive: timeout=N so clients can follow it.',
+  };
+}
+
+/** An idle flow dropped by a middlebox after about `idleMs`. */
+export function idleResetFixes(clientMs: number): Fixes {
+  const probes =
+    "or turn on TCP keep-alive probes more often than the middlebox's idle timeout " +
+    '(net.ipv4.tcp_keepalive_time is 7200 s by default on Linux)';
+  return {
+    'node-http':
+      `new http.Agent({ keepAlive: true, timeout: ${clientMs}, keepAliveMsecs: 30000 }) ` +
+      "(keepAliveMsecs: the TCP probes' initial delay).",
+    undici: `new Agent({ keepAliveTimeout: ${clientMs} }).`,
+    go:
+      `&http.Transport{IdleConnTimeout: ${goDuration(clientMs)}}, and net.Dialer{KeepAlive: 30 * time.Second} ` +
+      "for the probes (Go's default).",
+    'python-requests':
+      'urllib3 cannot expire idle connections: retry with HTTPAdapter(max_retries=Retry(total=2)), ' + `${probes}.`,
+    httpx: `httpx.Limits(keepalive_expiry=${clientMs / 1000}).`,
+    okhttp: `ConnectionPool(5, ${clientMs}, TimeUnit.MILLISECONDS).`,
+    'nginx-upstream': `keepalive_timeout ${nginxTime(clientMs)}; in the upstream block.`,
+    server: `On the path: raise the load balancer's or NAT gateway's idle timeout, ${probes}.`,
+  };
+}
+
+/** Responses not read to their end, so the connection could not be reused. */
+export function readBodyFixes(): Fixes {
+  return {
+    'node-http':
+      'read every response to its end (res.resume() when the body is not wanted): the Agent returns a socket to ' +
+      "its pool only after the response's end.",
+    undici: 'consume or cancel every body (await body.dump(), or res.body.cancel() with fetch) before moving on.',
+    go: 'io.Copy(io.Discard, resp.Body) then resp.Body.Close(): a body closed before its end closes the connection.',
+    'python-requests':
+      'read r.content (or iterate the stream to its end) and call r.close() when stream=True: an unread streamed ' +
+      'body keeps the connection from going back to the pool.',
+    httpx: 'read the response (response.read(), or iterate a stream to its end) before closing it.',
+    okhttp:
+      'read the ResponseBody to its end and close() it (use { }): an unread body keeps the connection out of the pool.',
+    'nginx-upstream':
+      'nginx reads upstream bodies itself: check proxy_buffering and client aborts (proxy_ignore_client_abort).',
+  };
+}
+
+/** The idle pool keeps fewer connections than the client runs at once: `pool` would keep them all. */
+export function poolSizeFixes(pool: number): Fixes {
+  return {
+    'node-http': `new http.Agent({ keepAlive: true, maxFreeSockets: ${pool} }) (the idle pool per host; default 256).`,
+    undici:
+      `new Agent({ connections: ${pool} }) or more; undici keeps every connection of a Pool ` +
+      'until keepAliveTimeout.',
+    go:
+      `&http.Transport{MaxIdleConnsPerHost: ${pool}} (DefaultMaxIdleConnsPerHost is 2), ` +
+      'and MaxIdleConns above the sum over hosts.',
+    'python-requests':
+      `HTTPAdapter(pool_maxsize=${pool}) mounted on the Session (default 10; "Connection pool is full, discarding ` +
+      'connection" is this).',
+    httpx: `httpx.Limits(max_keepalive_connections=${pool}) (default 20).`,
+    okhttp: `ConnectionPool(${pool}, 5, TimeUnit.MINUTES) (default 5 idle connections).`,
+    'nginx-upstream': `keepalive ${pool}; in the upstream block (idle connections kept per worker).`,
+  };
+}
+
+/** The client asks to close every connection: keep-alive off on the client side. */
+export function clientKeepAliveFixes(): Fixes {
+  return {
+    'node-http': 'new http.Agent({ keepAlive: true }) (the default global agent keeps sockets alive since Node 19).',
+    undici: 'undici keeps connections alive unless a request sets the Connection: close header or reset: true.',
+    go: '&http.Transport{DisableKeepAlives: false}, and no req.Close = true.',
+    'python-requests': 'send the requests through one requests.Session() instead of requests.get() each time.',
+    httpx: 'reuse one httpx.Client() for all requests.',
+    okhttp: 'share one OkHttpClient; do not add a Connection: close header.',
+    'nginx-upstream':
+      'keepalive N; in the upstream block, with proxy_http_version 1.1; and proxy_set_header Connection "";',
+  };
+}
+
+/** The server closes after N requests: a cap, harmless when announced with Connection: close. */
+export function capFixes(requests: number): Fixes {
+  return {
+    server:
+      'raise the cap if the reconnections matter: nginx keepalive_requests ' +
+      '(1000 by default since 1.19.10, 100 before; ' +
+      `seen: ${requests}), Apache MaxKeepAliveRequests, Node server.maxRequestsPerSocket.`,
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * Findings: named causes read from one observer's connection records, each with its evidence and the
+ * fix per runtime (docs/report-schema.md, "Findings"). The same code path for every observer that
+ * sees HTTP: the wire (analyze, watch), the proxy, the lab server's accounting. Records are fed one
+ * at a time as connections end (`analyze` keeps none of them), so memory stays bounded; the findings
+ * are worded once every record is in, with each server's figures measured over all its connections.
+ *
+ * A new finding is a detector (detector.ts) in its own file, and one line in `detectors()`.
+ */
+import type { ConnectionRecord, Finding, FindingSeverity } from '../../model/report.js';
+import { BodyNotReadDetector } from './body-not-read.js';
+import { CloseAuditDetector } from './close-audit.js';
+import type { FindingDetector } from './detector.js';
+import { IdleResetDetector } from './idle-reset.js';
+import { PoolChurnDetector } from './pool-churn.js';
+import { RaceDetector } from './race.js';
+import { ServerTable } from './servers.js';
+import { Timeline } from './timeline.js';
+
+/** Most severe first. */
+const SEVERITY_ORDER: Record<FindingSeverity, number> = { error: 0, warning: 1, info: 2 };
+
+export class FindingsAccumulator {
+  private readonly servers = new ServerTable();
+  private readonly timeline = new Timeline();
+  private readonly detectors: FindingDetector[] = [
+    new RaceDetector(),
+    new IdleResetDetector(),
+    new BodyNotReadDetector(this.timeline),
+    new PoolChurnDetector(this.timeline),
+    new CloseAuditDetector(),
+  ];
+
+  add(r: ConnectionRecord): void {
+    const server = this.servers.add(r);
+    this.timeline.add(r);
+    for (const d of this.detectors) d.add(r, server);
+  }
+
+  /** The findings over the records added so far, most severe first (then most connections). */
+  findings(): Finding[] {
+    const all = this.detectors.flatMap((d) => d.finish(this.servers));
+    return all.sort(
+      (a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || b.evidence.count - a.evidence.count,
+    );
+  }
+}
+
+/** The findings of a list of records (an observer that kept all of them). */
+export function detectFindings(records: readonly ConnectionRecord[]): Finding[] {
+  const acc = new FindingsAccumulator();
+  for (const r of records) acc.add(r);
+  return acc.findings();
+}
+
+/** The finding that heads a verdict: the most severe one that is a fault (error or warning). */
+export function headlineFinding(findings: readonly Finding[]): Finding | undefined {
+  return findings.find((f) => f.severity !== 'info');
+}

@@ -1,0 +1,74 @@
+/**
+ * The thresholds the findings use, each with the reason for its value. Times in milliseconds.
+ */
+
+/**
+ * A server FIN sent this soon after its last response is not an idle timeout (a cap, an error, its
+ * own Connection: close): idle timeouts are set in whole seconds (nginx keepalive_timeout 75 s, Node
+ * server.keepAliveTimeout 5 s, Apache KeepAliveTimeout 5 s) and even lab settings stay above 50 ms.
+ */
+export const MIN_IDLE_CLOSE_MS = 50;
+
+/**
+ * A request and a FIN "cross" when the request left before the FIN reached the client: at a capture
+ * point near the client the request shows up to one round trip before the FIN, near the server up to
+ * one round trip after it. Two handshake round trips allow for jitter...
+ */
+export const CROSSING_RTTS = 2;
+/**
+ * ...and never less than 5 ms: on loopback the round trip is microseconds, but a client's write and
+ * a server's close are scheduled by two busy processes; 5 ms is still far below any idle timeout.
+ */
+export const CROSSING_MIN_MS = 5;
+
+/**
+ * A RST after at least this long without traffic, with no FIN before it, is an idle reset by a
+ * middlebox (or a server that resets idle connections): NAT gateways and load balancers drop idle
+ * flows after 60 s (AWS ALB default) to 350 s (AWS NAT gateway); below 10 s a RST is rather a
+ * server's or client's own doing, which the other findings name.
+ */
+export const MIDDLEBOX_IDLE_MIN_MS = 10_000;
+
+/**
+ * A client that closes this soon after a complete response decided to close when the response ended
+ * (its pool was full, or the response never reached the pool), not after an idle timeout of its own
+ * (Node's and Go's pools close at the response's end, within a millisecond; 100 ms allows a loaded host).
+ */
+export const CLOSE_AFTER_RESPONSE_MS = 100;
+
+/**
+ * ...and opened a new connection to the same server within this long: the close cost a handshake.
+ * Without a new connection, a close is a program finishing its work, not churn.
+ */
+export const REOPEN_WITHIN_MS = 1000;
+
+/** Churn is named when at least this many connections were closed and replaced that way... */
+export const CHURN_MIN_CLOSES = 3;
+/** ...and they are at least this share of the server's connections (a few closes are noise). */
+export const CHURN_MIN_SHARE = 0.1;
+
+/**
+ * A server that closed at least this many connections after the same number of requests, and never
+ * let a connection carry more, has a cap (nginx keepalive_requests, Apache MaxKeepAliveRequests).
+ */
+export const CAP_MIN_CONNECTIONS = 3;
+
+/**
+ * The client idle timeout a fix suggests: this share of the server's measured (or advertised) one.
+ * The rest is the margin for the request's travel time and timer slack; undici and Node subtract a
+ * fixed 1-2 s from the server's hint instead, which leaves nothing of a 1 s timeout.
+ */
+export const CLIENT_IDLE_SHARE = 0.75;
+
+/** Connections whose ids and events a finding lists (it counts all of them). */
+export const MAX_EVIDENCE_IDS = 20;
+export const MAX_EVIDENCE_EVENTS = 10;
+/** Idle closes kept per server to give the median (the count, minimum and maximum are over all). */
+export const MAX_IDLE_SAMPLES = 1000;
+/**
+ * Connections whose start, end and client address are kept for the churn finding (about 40 bytes
+ * each): beyond it churn is judged on the first ones, and the finding says so.
+ */
+export const MAX_TRACKED_CONNECTIONS = 200_000;
+/** Candidates a detector keeps until the end (when every server's timeout is known); beyond, counted only. */
+export const MAX_CANDIDATES = 10_000;
