@@ -19,6 +19,8 @@ import { createInterface } from 'node:readline';
 export interface TsharkFrame {
   /** 1-based frame number. */
   frame: number;
+  /** The protocol tshark dissected the TCP payload as (frame.protocols after "tcp"), or null. */
+  payloadProtocol: string | null;
   stream: number;
   /** The innermost IP header's source and destination, and the TCP ports. */
   src: string;
@@ -203,6 +205,7 @@ export function parseRow(num: number, c: string[]): TsharkFrame | null {
   const v6 = inner === 'ipv6';
   return {
     frame: num,
+    payloadProtocol: tcp < 0 ? null : (layers[tcp + 1] ?? null),
     // A frame carries one TCP header (an ICMP error's quoted header gets no stream of its own).
     stream: Number(all(stream)[0]),
     src: (v6 ? ip6Src : ipSrc) ?? '',

@@ -1,0 +1,49 @@
+/**
+ * The tshark check's comparison (test/support/tshark-check.ts): what counts as a disagreement.
+ */
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import type { TsharkFrame } from '../../support/sharkd.js';
+import { compareDescriptions, describeTshark, otherProtocolStreams } from '../../support/tshark-check.js';
+
+function frame(over: Partial<TsharkFrame>): TsharkFrame {
+  return {
+    frame: 1,
+    payloadProtocol: null,
+    stream: 0,
+    src: '127.0.0.1',
+    srcPort: 50000,
+    dst: '127.0.0.1',
+    dstPort: 44818,
+    syn: false,
+    ack: true,
+    fin: false,
+    rst: false,
+    requests: 0,
+    statusCodes: [],
+    expert: '',
+    ...over,
+  };
+}
+
+const ours = [{ pair: '127.0.0.1 44818|127.0.0.1 50000', requests: 1, firstFin: null }];
+
+test('tshark check: a request tshark did not count is a disagreement', () => {
+  const theirs = describeTshark([frame({ payloadProtocol: 'data' })]);
+  theirs[0]!.pair = ours[0]!.pair;
+  assert.deepEqual(compareDescriptions(ours, theirs), [`${ours[0]!.pair}: 1 requests, tshark 0`]);
+});
+
+test('tshark check: a stream tshark dissected as the protocol of its port is not compared on requests, and counted', () => {
+  otherProtocolStreams.clear();
+  const theirs = describeTshark([frame({ payloadProtocol: 'enip' })]);
+  theirs[0]!.pair = ours[0]!.pair;
+  assert.equal(theirs[0]!.otherProtocol, 'enip on port 44818');
+  assert.deepEqual(compareDescriptions(ours, theirs), []);
+  assert.deepEqual([...otherProtocolStreams], [['enip on port 44818', 1]]);
+  // Its first FIN is still compared.
+  const fin = describeTshark([frame({ payloadProtocol: 'enip', fin: true })]);
+  fin[0]!.pair = ours[0]!.pair;
+  assert.equal(compareDescriptions(ours, fin).length, 1);
+  otherProtocolStreams.clear();
+});
