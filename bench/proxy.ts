@@ -20,7 +20,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -29,6 +29,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startLabServer } from '../src/lab/server.js';
+import { startNginx } from '../test/support/nginx.js';
 
 const HOST = '127.0.0.1';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -112,7 +113,8 @@ async function main(): Promise<void> {
   const verdicts: string[] = [];
   const servers: { name: 'lab' | 'nginx'; start(): Promise<{ port: number; stop(): Promise<void> }> }[] = [
     { name: 'lab', start: startLab },
-    { name: 'nginx', start: startNginx },
+    // nginx-light, one worker, no master, a static 200 from memory; no cap on requests per connection.
+    { name: 'nginx', start: () => startNginx(HOST, { keepaliveRequests: 1_000_000 }) },
   ];
   for (const server of servers) {
     if (values.only !== undefined && values.only !== server.name) continue;
@@ -403,72 +405,6 @@ function cpuNs(pid: number): number {
 async function startLab(): Promise<{ port: number; stop(): Promise<void> }> {
   const lab = await startLabServer();
   return { port: lab.port, stop: () => lab.close() };
-}
-
-/** nginx-light, one worker, no master, everything in a temp dir; a static 200 from memory. */
-async function startNginx(): Promise<{ port: number; stop(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'kal-bench-nginx-'));
-  const port = await freePort();
-  const conf = join(dir, 'nginx.conf');
-  writeFileSync(
-    conf,
-    `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_requests 1000000;
-  server {
-    listen ${HOST}:${port};
-    location / { default_type text/plain; return 200 "hello world\\n"; }
-  }
-}
-`,
-  );
-  const c = startChild('nginx', ['-p', dir, '-e', join(dir, 'error.log'), '-c', conf]);
-  await waitForPort(port, c, 'nginx');
-  return {
-    port,
-    async stop() {
-      if (c.child.exitCode === null) c.child.kill('SIGTERM');
-      await c.exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Polls until something accepts connections on `port` (or the child exits). */
-async function waitForPort(port: number, c: Child, what: string): Promise<void> {
-  for (let i = 0; i < 500 && c.child.exitCode === null; i++) {
-    const connected = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: HOST, port });
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (connected) return;
-    await delay(10);
-  }
-  c.child.kill('SIGKILL');
-  throw new Error(`${what} did not start listening on ${port}:\n${c.stdout()}\n${c.stderr()}`);
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, HOST);
-  await new Promise((resolve) => s.once('listening', resolve));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
 }
 
 function onPath(tool: string): boolean {

@@ -1,13 +1,10 @@
 import { buildReport } from '../analyze/run-report.js';
 import { clientFailure, runExperiment } from '../lab/engine.js';
 import { demoScenarios } from '../lab/scenarios.js';
-import { renderTerminal } from '../report/terminal.js';
-import { renderJson } from '../report/json.js';
 import type { RunReport } from '../model/report.js';
 import { flag, int, parse } from './args.js';
 import type { Command } from './command.js';
-import { useColor } from './command.js';
-import { checkOutputs, writeHtmlReport } from './output.js';
+import { checkOutputs, writeRunReport } from './output.js';
 import { ENGINE_OPTIONS, ENGINE_USAGE, engineOptions } from './lab-options.js';
 
 export const demo: Command = {
@@ -47,16 +44,7 @@ ${ENGINE_USAGE}`,
     }
     if (progress) io.stderr.write('\r\x1b[K');
     const report = buildReport('demo', runs);
-    io.stdout.write(
-      json
-        ? renderJson(report)
-        : renderTerminal(report, {
-            color: useColor(io),
-            connections: flag(p, 'connections'),
-            explain: flag(p, 'explain'),
-          }),
-    );
-    await writeHtmlReport(p, report);
+    await writeRunReport(io, p, report);
     // The report is out; an experiment whose client failed fails the demo (exit 1, one line on stderr).
     const failed = runs.filter((run) => clientFailure(run) !== null);
     if (failed.length > 0) {

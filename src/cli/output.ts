@@ -3,7 +3,10 @@ import { dirname, resolve } from 'node:path';
 import { FileError, UsageError } from '../errors.js';
 import type { Report } from '../model/report.js';
 import { renderHtml } from '../report/html.js';
-import { str } from './args.js';
+import { renderJson } from '../report/json.js';
+import { renderTerminal } from '../report/terminal.js';
+import { flag, str } from './args.js';
+import { useColor, type Io } from './command.js';
 import type { Parsed } from './args.js';
 
 /** The flags that name a file a command writes. */
@@ -78,4 +81,14 @@ export async function writeHtmlReport(p: Parsed, report: Report): Promise<void> 
   } catch (error) {
     throw new FileError(`cannot write ${path}: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/**
+ * The report of a finished run (run, demo): JSON with --json, else the terminal's table (with the
+ * connections under --connections, the reasoning of each finding under --explain); then --html.
+ */
+export async function writeRunReport(io: Io, p: Parsed, report: Report): Promise<void> {
+  const options = { color: useColor(io), connections: flag(p, 'connections'), explain: flag(p, 'explain') };
+  io.stdout.write(flag(p, 'json') ? renderJson(report) : renderTerminal(report, options));
+  await writeHtmlReport(p, report);
 }

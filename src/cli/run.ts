@@ -2,13 +2,10 @@ import { buildReport } from '../analyze/run-report.js';
 import { DEFAULT_CONFIG, experimentConfig } from '../lab/config.js';
 import { clientFailure, runExperiment } from '../lab/engine.js';
 import type { ExperimentConfig } from '../model/report.js';
-import { renderJson } from '../report/json.js';
-import { renderTerminal } from '../report/terminal.js';
 import { UsageError } from '../errors.js';
 import { flag, int, oneOf, parse, size, str, toggle } from './args.js';
 import type { Command } from './command.js';
-import { useColor } from './command.js';
-import { checkOutputs, writeHtmlReport } from './output.js';
+import { checkOutputs, writeRunReport } from './output.js';
 import { ENGINE_OPTIONS, ENGINE_USAGE, engineOptions } from './lab-options.js';
 
 const d = DEFAULT_CONFIG;
@@ -90,17 +87,7 @@ Example: keepalive-lab run --no-consume-body --requests 10`,
     await checkOutputs(p);
     const result = await runExperiment({ name: 'run', ...config, ...engine, signal: interrupt.abort });
     const report = buildReport('run', [result]);
-    const json = flag(p, 'json');
-    io.stdout.write(
-      json
-        ? renderJson(report)
-        : renderTerminal(report, {
-            color: useColor(io),
-            connections: flag(p, 'connections'),
-            explain: flag(p, 'explain'),
-          }),
-    );
-    await writeHtmlReport(p, report);
+    await writeRunReport(io, p, report);
     // The report is out; a run whose requests failed still fails (exit 1, one line on stderr).
     const failure = clientFailure(result);
     if (failure !== null) throw failure;

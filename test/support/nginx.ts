@@ -49,6 +49,8 @@ export interface NginxOptions {
    * '1s 1s' (and Keep-Alive: timeout=1 sent in responses). Default: nginx's own (75s, no header).
    */
   keepaliveTimeout?: string;
+  /** The keepalive_requests directive: requests per connection before nginx closes it (default 1000). */
+  keepaliveRequests?: number;
 }
 
 export async function startNginx(host = '127.0.0.1', options: NginxOptions = {}): Promise<Nginx> {
@@ -70,7 +72,7 @@ ${options.keepaliveTimeout === undefined ? '' : `  keepalive_timeout ${options.k
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  server {
+${options.keepaliveRequests === undefined ? '' : `  keepalive_requests ${options.keepaliveRequests};\n`}  server {
     listen ${host}:${port};
     location / { default_type text/plain; return 200 "hello\\n"; }
   }
