@@ -197,8 +197,7 @@ export class PathOrderDetector implements FindingDetector {
       server.idleCloses > 0
         ? `On hop ${k + 1} ${serverName} ended idle connections itself: ${plural(ownCloses, 'idle close')} after ` +
           `${formatDuration(server.idleCloseMinMs)} to ${formatDuration(server.idleCloseMaxMs)}, while ${client} ` +
-          `closed ${server.clientIdle.count === 0 ? 'none' : server.clientIdle.count} itself: ${client} ${keeps} ` +
-          'them idle longer.'
+          `closed ${server.clientIdle.count === 0 ? 'none' : server.clientIdle.count} itself.`
         : `On hop ${k + 1} no idle close of ${serverName} was seen apart from the requests lost.`,
       lost.length > 0
         ? `${plural(requestsLost, 'request')} on hop ${k + 1} went into connections ${serverName} had closed or was ` +
