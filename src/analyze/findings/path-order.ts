@@ -182,7 +182,7 @@ export class PathOrderDetector implements FindingDetector {
           `${resets > 0 ? ` (${plural(resets, 'RST')})` : ''}` +
           `${gateway === '' ? '' : `, and ${roles.balancerName} answered ${gateway}`}`
         : `it closed ${plural(ownCloses, 'idle connection')} first; nothing failed yet, but a request sent as one ` +
-          `closes fails${k > 0 ? ' (a 502 from the load balancer)' : ''}`;
+          `closes fails${k > 0 ? ` (a 502 from ${roles.balancerName})` : ''}`;
     const summary =
       `idle timeouts out of order: ${client} ${keeps} ${roles.connections(k)} idle longer than ${serverName}, which ` +
       `closes them after ~${formatDuration(serverMs)}: ${outcome}; set ${roles.clientPossessive(k, clients)} idle ` +
@@ -202,11 +202,11 @@ export class PathOrderDetector implements FindingDetector {
       lost.length > 0
         ? `${plural(requestsLost, 'request')} on hop ${k + 1} went into connections ${serverName} had closed or was ` +
           `closing (after its FIN, or crossing it): the request is lost (ECONNRESET, "socket hang up")` +
-          `${k > 0 ? ', and the load balancer answers 502 unless it retries on a new connection' : ''}.`
+          `${k > 0 ? `, and ${roles.balancerName} answers 502 unless it retries on a new connection` : ''}.`
         : 'Nothing failed yet: each close reached an idle connection; a request taken from the pool in the instant ' +
           'the FIN is on its way is lost.',
       'A proxy that retries a request whose reused connection failed (nginx proxy_next_upstream, Envoy retry_on: ' +
-        'reset, HAProxy retry-on) hides some of these failures; a POST is not retried.',
+        'reset, HAProxy retry-on) hides some of these failures, not those of a request it must not resend (a POST).',
     ];
     const values: FindingEvidence['values'] = {
       hop: k + 1,
