@@ -21,7 +21,7 @@ Reads a capture taken anywhere (tcpdump on Linux or macOS, Wireshark, tshark; pc
 prints each TCP connection: client and server, handshake RTT, HTTP/1.x requests and status codes,
 idle gaps, who closed first (and so holds TIME_WAIT), resets; then totals, a verdict, and findings:
 named causes (a keep-alive race, an idle reset, a body not read, an idle pool too small, who asked
-to close) with their evidence and the fix per client runtime.
+to close, idle timeouts out of order along a path) with their evidence and the fix per runtime.
 HTTP is recognised by content, on any port.
 
   --port P              only connections with P as a port on either side
