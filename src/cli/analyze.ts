@@ -21,11 +21,17 @@ Reads a capture taken anywhere (tcpdump on Linux or macOS, Wireshark, tshark; pc
 prints each TCP connection: client and server, handshake RTT, HTTP/1.x requests and status codes,
 idle gaps, who closed first (and so holds TIME_WAIT), resets; then totals, a verdict, and findings:
 named causes (a keep-alive race, an idle reset, a body not read, an idle pool too small, who asked
-to close) with their evidence and the fix per client runtime.
+to close, idle timeouts out of order along a path) with their evidence and the fix per runtime.
 HTTP is recognised by content, on any port.
 
   --port P              only connections with P as a port on either side
   --server HOST:PORT    only connections to this server ([::1]:8080 for IPv6)
+  --path HOST:PORT,HOST:PORT[,...]
+                        the hops of one path, client-facing first (a load balancer, then its
+                        backend): only connections to them, and whether each hop's client gives up
+                        idle connections before its server does (finding idle-timeout-order). The
+                        capture must hold every hop (tcpdump -i any, or -i lo on one machine); merge
+                        captures taken apart first: mergecap -w both.pcapng lb.pcap backend.pcap
   --no-http             do not frame HTTP (TCP only)
   --limit N             at most N connections in the table (default 50; 0 for all)
   --json                print the report as JSON (schema: docs/report-schema.md)
@@ -40,6 +46,7 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
       {
         port: { type: 'string' },
         server: { type: 'string' },
+        path: { type: 'string' },
         'no-http': { type: 'boolean' },
         limit: { type: 'string' },
         json: { type: 'boolean' },
@@ -57,7 +64,7 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
       throw new UsageError(
         p.positionals.length === 0
           ? 'give a capture file, or - for standard input'
-          : `one capture at a time, got ${p.positionals.length}`,
+          : `one capture at a time, got ${p.positionals.length} (merge them first: mergecap -w both.pcapng A B)`,
       );
     const path = p.positionals[0]!;
     const options: AnalyzeOptions = { http: !flag(p, 'no-http'), signal: interrupt.abort };
@@ -65,6 +72,10 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
     if (portValue !== undefined) options.port = portValue;
     const serverText = str(p, 'server');
     if (serverText !== undefined) options.server = parseEndpoint(serverText, { option: 'server' });
+    const pathText = str(p, 'path');
+    if (pathText !== undefined && (portValue !== undefined || serverText !== undefined))
+      throw new UsageError('--path keeps the connections to its hops: not with --port or --server');
+    if (pathText !== undefined) options.path = pathText.split(',').map((hop) => parseEndpoint(hop, { option: 'path' }));
     const limit = int(p, 'limit', 0) ?? 50;
     const json = flag(p, 'json');
     // Only the records shown are kept (memory follows the connections open at once, not the

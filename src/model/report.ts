@@ -32,6 +32,8 @@ export const WARNING_CODES = [
   'KAL_WARN_MISSING_BYTES',
   'KAL_WARN_PARTIAL_MESSAGES',
   'KAL_WARN_HANDSHAKES_CUT',
+  // Findings (analyze/findings/).
+  'KAL_WARN_PATH_HOP_UNSEEN',
   // Live capture (observe/capture.ts).
   'KAL_WARN_CAPTURE_DROPS',
   'KAL_WARN_CAPTURE_STREAM',
@@ -224,7 +226,8 @@ export type VerdictCode =
   | 'keepalive-race'
   | 'idle-reset'
   | 'body-not-read'
-  | 'pool-churn';
+  | 'pool-churn'
+  | 'idle-timeout-order';
 
 export interface Verdict {
   code: VerdictCode;
@@ -233,7 +236,14 @@ export interface Verdict {
 }
 
 /** The findings the analyzer knows (docs/report-schema.md, "Findings"). */
-export const FINDING_CODES = ['keepalive-race', 'idle-reset', 'body-not-read', 'pool-churn', 'close-audit'] as const;
+export const FINDING_CODES = [
+  'keepalive-race',
+  'idle-reset',
+  'body-not-read',
+  'pool-churn',
+  'close-audit',
+  'idle-timeout-order',
+] as const;
 export type FindingCode = (typeof FINDING_CODES)[number];
 
 /** error: requests failed; warning: connections wasted or cut; info: how connections ended, no harm seen. */
@@ -248,6 +258,10 @@ export const FIX_RUNTIMES = [
   'httpx',
   'okhttp',
   'nginx-upstream',
+  // Load balancers, as the client of their upstream connections (the idle-timeout-order finding).
+  'envoy',
+  'haproxy',
+  'aws-alb',
   'server',
 ] as const;
 export type FixRuntime = (typeof FIX_RUNTIMES)[number];

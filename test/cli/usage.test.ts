@@ -81,7 +81,20 @@ const USAGE_ERRORS: [string[], string][] = [
   [['demo', 'extra'], "Unexpected argument 'extra'"],
   // analyze
   [['analyze'], 'give a capture file, or - for standard input'],
-  [['analyze', PCAP, PCAP], 'one capture at a time, got 2'],
+  [['analyze', PCAP, PCAP], 'one capture at a time, got 2 (merge them first: mergecap -w both.pcapng A B)'],
+  [
+    ['analyze', PCAP, '--path', '127.0.0.1:8080'],
+    "--path needs two hops or more (the load balancer's HOST:PORT, then the backend's)",
+  ],
+  [['analyze', PCAP, '--path', '127.0.0.1:8080,127.0.0.1:8080'], '--path names 127.0.0.1:8080 twice'],
+  [
+    ['analyze', PCAP, '--path', '127.0.0.1:8080,127.0.0.1:9000', '--port', '80'],
+    '--path keeps the connections to its hops: not with --port or --server',
+  ],
+  [
+    ['analyze', PCAP, '--path', '127.0.0.1:8080,localhost'],
+    "--path must be HOST:PORT (or [IPv6]:PORT), got 'localhost': the port is missing",
+  ],
   [['analyze', PCAP, '--port', '-1'], whole('--port', 1, 65535, '-1')],
   [['analyze', PCAP, '--limit', '-1'], atLeast('--limit', 0, '-1')],
   [['analyze', PCAP, '--limit', 'all'], atLeast('--limit', 0, 'all')],

@@ -16,6 +16,13 @@ export class EvidenceList {
     if (this.events.length < MAX_EVIDENCE_EVENTS) this.events.push({ connection, at, what });
   }
 
+  /** Adds another list's connections and events after this one's (each still bounded). */
+  absorb(other: EvidenceList): void {
+    this.count += other.count;
+    for (const id of other.connections) if (this.connections.length < MAX_EVIDENCE_IDS) this.connections.push(id);
+    for (const e of other.events) if (this.events.length < MAX_EVIDENCE_EVENTS) this.events.push(e);
+  }
+
   /** A copy to add to without changing this one. */
   clone(): EvidenceList {
     const copy = new EvidenceList();

@@ -1,8 +1,10 @@
 /**
  * What to change, per client or server runtime, with the exact option names of each (checked against
  * their documentation: Node's http.Agent, undici's Client/Agent, Go's net/http Transport, urllib3 as
- * requests uses it, httpx.Limits, OkHttp's ConnectionPool, nginx's upstream module). One function per
- * finding; the figures come from the capture.
+ * requests uses it, httpx.Limits, OkHttp's ConnectionPool, nginx's upstream module; as load balancers:
+ * nginx's proxy and upstream modules, Envoy's HttpProtocolOptions and retry policy, HAProxy's server
+ * and backend keywords, the AWS ALB's load balancer attributes). One function per finding; the
+ * figures come from the capture.
  */
 import type { FixRuntime } from '../../model/report.js';
 
@@ -56,6 +58,57 @@ export function shorterClientIdleFixes(clientMs: number, serverMs: number, adver
     server:
       "or give the server an idle timeout longer than every client's (nginx keepalive_timeout, Node " +
       'server.keepAliveTimeout, Apache KeepAliveTimeout), and send Keep-Alive: timeout=N so clients can follow it.',
+  };
+}
+
+/** Seconds as Envoy's YAML writes a Duration: 0.75s, 4s. */
+function envoyDuration(ms: number): string {
+  return `${ms / 1000}s`;
+}
+
+/**
+ * A load balancer's upstream pool keeps idle connections longer than its backend (`serverMs`):
+ * `clientMs` is the upstream idle timeout to set instead.
+ */
+export function upstreamIdleFixes(clientMs: number, serverMs: number): Fixes {
+  const backend = `the backend closes idle connections after ~${(serverMs / 1000).toFixed(2)} s`;
+  return {
+    'nginx-upstream':
+      `in the upstream block: keepalive_timeout ${nginxTime(clientMs)}; (nginx >= 1.15.3, default 60s; ${backend}). ` +
+      'nginx passes an idempotent request that failed on a cached connection to the next server ' +
+      '(proxy_next_upstream error, the default); a POST only with proxy_next_upstream non_idempotent.',
+    envoy:
+      'on the cluster: typed_extension_protocol_options: envoy.extensions.upstreams.http.v3.HttpProtocolOptions: ' +
+      `common_http_protocol_options: idle_timeout: ${envoyDuration(clientMs)} (default 1 hour), ` +
+      'and a route retry_policy with retry_on: reset for the requests that still meet a closing connection.',
+    haproxy:
+      `on the server line: pool-purge-delay ${nginxTime(clientMs)} (half of the idle server connections are ` +
+      'closed every delay; default 5s); keep http-reuse safe (the default: a first request never goes over a ' +
+      'reused connection) and add retry-on conn-failure empty-response to the backend.',
+    'aws-alb':
+      'the ALB closes idle target connections after its idle timeout (attribute idle_timeout.timeout_seconds, ' +
+      'default 60 s; one setting for client and target connections): give every target a keep-alive timeout ' +
+      'longer than it, as AWS advises.',
+    server:
+      "or raise the backend's idle timeout above the load balancer's (Node server.keepAliveTimeout, nginx " +
+      'keepalive_timeout, Apache KeepAliveTimeout, gunicorn --keep-alive): the load balancer then always closes first.',
+  };
+}
+
+/**
+ * Clients keep connections to a load balancer idle longer than it does (`serverMs`): the client-side
+ * fixes, and the balancer's own idle timeout for its clients, which must be the longer one.
+ */
+export function balancerClientSideFixes(clientMs: number, serverMs: number, advertisedS: number | null): Fixes {
+  return {
+    ...shorterClientIdleFixes(clientMs, serverMs, advertisedS),
+    envoy:
+      "or raise the load balancer's own: on the http_connection_manager, common_http_protocol_options: idle_timeout " +
+      '(default 1 hour).',
+    haproxy: "or raise the load balancer's own: timeout http-keep-alive (or timeout client) in the frontend.",
+    'aws-alb':
+      "or raise the load balancer's own: the ALB's idle timeout, attribute idle_timeout.timeout_seconds " +
+      '(default 60 s).',
   };
 }
 

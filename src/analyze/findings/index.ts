@@ -7,11 +7,13 @@
  *
  * A new finding is a detector (detector.ts) in its own file, and one line in `detectors()`.
  */
-import type { ConnectionRecord, Finding, FindingSeverity } from '../../model/report.js';
+import type { ConnectionRecord, Finding, FindingSeverity, Warning } from '../../model/report.js';
 import { BodyNotReadDetector } from './body-not-read.js';
 import { CloseAuditDetector } from './close-audit.js';
 import type { FindingDetector } from './detector.js';
 import { IdleResetDetector } from './idle-reset.js';
+import { PathOrderDetector } from './path-order.js';
+import type { PathOrderOptions } from './path-order.js';
 import { PoolChurnDetector } from './pool-churn.js';
 import { RaceDetector } from './race.js';
 import { ServerTable } from './servers.js';
@@ -20,21 +22,38 @@ import { Timeline } from './timeline.js';
 /** Most severe first. */
 const SEVERITY_ORDER: Record<FindingSeverity, number> = { error: 0, warning: 1, info: 2 };
 
+/** What the findings are told beyond the records: the path the connections take (idle-timeout-order). */
+export type FindingsOptions = PathOrderOptions;
+
 export class FindingsAccumulator {
   private readonly servers = new ServerTable();
   private readonly timeline = new Timeline();
-  private readonly detectors: FindingDetector[] = [
-    new RaceDetector(),
-    new IdleResetDetector(),
-    new BodyNotReadDetector(this.timeline),
-    new PoolChurnDetector(this.timeline),
-    new CloseAuditDetector(),
-  ];
+  private readonly race = new RaceDetector();
+  private readonly path: PathOrderDetector;
+  private readonly detectors: FindingDetector[];
+
+  constructor(options: FindingsOptions = {}) {
+    this.path = new PathOrderDetector(this.race, options);
+    // The path's finding first: of two findings as severe over as many connections it is the more precise.
+    this.detectors = [
+      this.path,
+      this.race,
+      new IdleResetDetector(),
+      new BodyNotReadDetector(this.timeline),
+      new PoolChurnDetector(this.timeline),
+      new CloseAuditDetector(),
+    ];
+  }
 
   add(r: ConnectionRecord): void {
     const server = this.servers.add(r);
     this.timeline.add(r);
     for (const d of this.detectors) d.add(r, server);
+  }
+
+  /** What the records could not tell: the hops of a given path that no connection went to. */
+  warnings(): Warning[] {
+    return this.path.warnings(this.servers);
   }
 
   /** The findings over the records added so far, most severe first (then most connections). */
@@ -47,8 +66,8 @@ export class FindingsAccumulator {
 }
 
 /** The findings of a list of records (an observer that kept all of them). */
-export function detectFindings(records: readonly ConnectionRecord[]): Finding[] {
-  const acc = new FindingsAccumulator();
+export function detectFindings(records: readonly ConnectionRecord[], options: FindingsOptions = {}): Finding[] {
+  const acc = new FindingsAccumulator(options);
   for (const r of records) acc.add(r);
   return acc.findings();
 }

@@ -60,6 +60,13 @@ export const CAP_MIN_CONNECTIONS = 3;
  */
 export const CLIENT_IDLE_SHARE = 0.75;
 
+/**
+ * Client addresses kept per server, to infer a load balancer from the capture: an address that is a
+ * server's and the only client of another server. A backend behind a load balancer has a handful of
+ * clients (the balancer's addresses); one with more is not inferred to be behind it.
+ */
+export const MAX_CLIENT_ADDRESSES = 16;
+
 /** Connections whose ids and events a finding lists (it counts all of them). */
 export const MAX_EVIDENCE_IDS = 20;
 export const MAX_EVIDENCE_EVENTS = 10;
