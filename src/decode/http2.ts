@@ -329,6 +329,11 @@ export class Http2Connection {
     return this.c.prefaceMatched === HTTP2_CLIENT_PREFACE.length;
   }
 
+  /** The server's first frame came, and was SETTINGS (its connection preface, RFC 9113 3.4). */
+  get serverPrefaceSeen(): boolean {
+    return this.s.frames > 0;
+  }
+
   /** Framing of that side was given up. */
   lostOn(side: Side): boolean {
     return (side === 'client' ? this.c : this.s).state === ST_LOST;
