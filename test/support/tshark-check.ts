@@ -44,7 +44,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { after } from 'node:test';
 import { KeepaliveLabError } from '../../src/errors.js';
-import type { ConnectionRecord, Endpoint } from '../../src/model/report.js';
+import type { ConnectionRecord, Endpoint, RunReport } from '../../src/model/report.js';
 import { analyzeCapture } from '../../src/observe/capture-file.js';
 import { Sharkd, sharkdProblem, type TsharkFrame } from './sharkd.js';
 
@@ -308,29 +308,27 @@ async function checkOne(pool: SharkdPool, dir: string, index: number, c: Registe
   await writeFile(ours, c.bytes);
   let theirs = ours;
   if (c.forTshark) await writeFile((theirs = join(dir, `${index}-for-tshark.cap`)), c.forTshark);
-  let mine: Described[];
-  let what: string;
-  let sharkd = await pool.get([]);
+  let run: RunReport;
   try {
-    const run = await analyzeCapture(ours);
-    sharkd = await pool.get(http2Ports(run.observers[0]!.connections));
-    const holes = run.observers[0]!.warnings.some((w) => w.code === 'KAL_WARN_MISSING_BYTES');
-    await sharkd.setPreference(OUT_OF_ORDER, holes ? 'FALSE' : 'TRUE');
-    const linkTypes = run.capture?.linkTypes ?? [];
-    if (!c.forTshark && linkTypes.length > 0 && linkTypes.every((t) => TSHARK_UNDISSECTED.has(t)))
-      return { connections: 0, disagreements: [], excluded: UNDISSECTED };
-    what = ` (${run.capture?.format ?? '?'}, link type ${linkTypes.join('/')})`;
-    mine = describeRecords(run.observers[0]!.connections);
+    run = await analyzeCapture(ours);
   } catch (error) {
     if (!(error instanceof KeepaliveLabError)) throw error;
     // Rejected: tshark must find no TCP in it either (or not read it at all).
-    const frames = await sharkd.frames(theirs);
+    const frames = await (await pool.get([])).frames(theirs);
     const streams = frames === null ? 0 : describeTshark(frames).length;
     return {
       connections: 0,
       disagreements: streams === 0 ? [] : [`: rejected (${error.code}), tshark ${streams} streams`],
     };
   }
+  const sharkd = await pool.get(http2Ports(run.observers[0]!.connections));
+  const holes = run.observers[0]!.warnings.some((w) => w.code === 'KAL_WARN_MISSING_BYTES');
+  await sharkd.setPreference(OUT_OF_ORDER, holes ? 'FALSE' : 'TRUE');
+  const linkTypes = run.capture?.linkTypes ?? [];
+  if (!c.forTshark && linkTypes.length > 0 && linkTypes.every((t) => TSHARK_UNDISSECTED.has(t)))
+    return { connections: 0, disagreements: [], excluded: UNDISSECTED };
+  const what = ` (${run.capture?.format ?? '?'}, link type ${linkTypes.join('/')})`;
+  const mine = describeRecords(run.observers[0]!.connections);
   const frames = await sharkd.frames(theirs);
   if (frames === null) return { connections: mine.length, disagreements: [`${what}: tshark cannot read it`] };
   return {

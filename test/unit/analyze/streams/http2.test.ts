@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { http1 } from '../../../../src/analyze/streams/http1.js';
 import { Http2Stream, http2 } from '../../../../src/analyze/streams/http2.js';
 import type { Stream } from '../../../../src/analyze/streams/index.js';
@@ -18,6 +19,7 @@ import { concat, latin1Bytes } from '../../../support/http-fixtures.js';
 import {
   HTTP2_CLIENT_PREFACE,
   data,
+  frame,
   goaway,
   headers,
   pushPromise,
@@ -246,4 +248,33 @@ test('capture: a server that sends its SETTINGS before the client`s preface arri
   const r = await analyzeBytes(buildPcap({ packets: c.packets }));
   assert.equal(r.requests, 3);
   assert.equal(r.server.port, 8082);
+});
+
+test('fuzz: random frames after the preface never throw; the counts stay consistent', () => {
+  const frameArb = fc.oneof(
+    fc
+      .tuple(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 12 }))
+      .chain(([type, flags, stream]) =>
+        fc.uint8Array({ maxLength: 24 }).map((payload) => frame(type, flags, stream, payload)),
+      ),
+    fc.integer({ min: 0, max: 12 }).map((id) => headers(id, requestBlock('GET', '/'), { endStream: id % 3 === 0 })),
+    fc.integer({ min: 0, max: 12 }).map((id) => headers(id, responseBlock(200), { endStream: id % 2 === 0 })),
+    fc.integer({ min: 0, max: 12 }).map((id) => rstStream(id, id)),
+    fc.uint8Array({ maxLength: 12 }),
+  );
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.boolean(), frameArb), { maxLength: 20 }), (items) => {
+      const s = new Http2Stream();
+      s.data('client', concat([HTTP2_CLIENT_PREFACE, settings([])]), 1);
+      s.data('server', settings([]), 2);
+      let ts = 3;
+      for (const [fromClient, bytes] of items) s.data(fromClient ? 'client' : 'server', bytes, ts++);
+      const r = described(s);
+      assert.ok(r.responses <= r.requests);
+      assert.equal(r.statusCodes.length <= r.responses, true);
+      assert.ok(r.http2!.peakConcurrentStreams <= r.requests);
+      assert.ok(r.notes.length <= 8);
+    }),
+    { seed: 7540, numRuns: 500 },
+  );
 });
