@@ -65,7 +65,10 @@ export interface Http2StreamOptions {
 export class Http2Stream implements Stream {
   readonly notes: string[];
   private readonly counter: Http2Counter;
-  private readonly h2: Http2Connection;
+  /** The decoder; null once the connection retired (its HPACK tables are most of its memory). */
+  private h2: Http2Connection | null;
+  /** What the decoder found, kept when it is let go. */
+  private retired = { sawHttp2: false, notHttp2: false };
 
   constructor(options: Http2StreamOptions = {}) {
     this.counter = new Http2Counter(options.start ?? 'prior-knowledge');
@@ -76,19 +79,23 @@ export class Http2Stream implements Stream {
 
   /** The bytes were HTTP/2: the client's preface came whole, or the server's first frame was SETTINGS. */
   get sawHttp2(): boolean {
-    return !this.h2.notHttp2 && (this.h2.prefaceSeen || this.h2.serverPrefaceSeen);
+    const h2 = this.h2;
+    if (h2 === null) return this.retired.sawHttp2;
+    return !h2.notHttp2 && (h2.prefaceSeen || h2.serverPrefaceSeen);
   }
 
   data(side: Side, bytes: Uint8Array, ts: Micros): boolean {
-    if (side === 'client') this.h2.client(bytes, ts);
-    else this.h2.server(bytes, ts);
+    const h2 = this.h2;
+    if (h2 === null) return true;
+    if (side === 'client') h2.client(bytes, ts);
+    else h2.server(bytes, ts);
     // The client's bytes decide: without the preface this is not HTTP/2 (the server's alone may be
     // an HTTP/1.x answer to the preface: that is noted, the client's streams still count).
     return !this.notHttp2;
   }
 
   gap(side: Side, missing: number, ts: Micros): void {
-    this.h2.gap(side, missing, ts);
+    this.h2?.gap(side, missing, ts);
   }
 
   end(): void {
@@ -96,6 +103,9 @@ export class Http2Stream implements Stream {
   }
 
   retire(): void {
+    if (this.h2 === null) return;
+    this.retired = { sawHttp2: this.sawHttp2, notHttp2: this.notHttp2 };
+    this.h2 = null;
     this.counter.retire();
   }
 
@@ -106,7 +116,9 @@ export class Http2Stream implements Stream {
 
   /** The client's bytes did not begin with the connection preface. */
   private get notHttp2(): boolean {
-    return this.h2.lostOn('client') && !this.h2.prefaceSeen;
+    const h2 = this.h2;
+    if (h2 === null) return this.retired.notHttp2;
+    return h2.lostOn('client') && !h2.prefaceSeen;
   }
 }
 
@@ -145,6 +157,7 @@ class Http2Counter implements Http2Events {
 
   retire(): void {
     this.open.clear();
+    this.connection = null;
   }
 
   describe(record: ConnectionRecord): void {

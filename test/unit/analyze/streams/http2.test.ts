@@ -87,6 +87,10 @@ test('http2 stream: streams, responses, peak concurrency, idle gaps, RST_STREAM,
     goaway: [{ by: 'server', lastStreamId: 5, errorCode: 'NO_ERROR', debugDataLength: 4, at: 30 }],
   });
   assert.deepEqual(r.notes, []);
+  // Retired: the decoder goes, the record stays; bytes fed after that are ignored.
+  s.retire();
+  assert.equal(s.data('client', headers(7, requestBlock('GET', '/late')), 40_000), true);
+  assert.deepEqual(described(s), r);
 });
 
 test('http2 stream: the same record whatever the split of each write', () => {
