@@ -242,7 +242,7 @@ export function huffmanCodes(): { code: number; length: number }[] {
 type HuffmanProblem = string | null;
 
 /** Scratch space for Huffman output (a string literal decodes to at most 8/5 of its length). */
-let scratch = new Uint8Array(256);
+let scratch = Buffer.alloc(256);
 
 /**
  * Decodes `length` octets of Huffman code at `b[at]` into a latin1 string, or a problem. Bit by bit,
@@ -251,7 +251,7 @@ let scratch = new Uint8Array(256);
  */
 function decodeHuffman(b: Uint8Array, at: number, length: number): string | { problem: HuffmanProblem } {
   const need = Math.ceil((length * 8) / 5);
-  if (scratch.length < need) scratch = new Uint8Array(Math.max(need, scratch.length * 2));
+  if (scratch.length < need) scratch = Buffer.alloc(Math.max(need, scratch.length * 2));
   const out = scratch;
   let n = 0;
   let code = 0;
@@ -285,7 +285,7 @@ function decodeHuffman(b: Uint8Array, at: number, length: number): string | { pr
   // Padding: fewer than 8 bits, all ones (the most significant bits of EOS).
   if (len > 7) return { problem: `${len} bits of padding (at most 7)` };
   if (!ones) return { problem: 'padding that is not the start of EOS' };
-  return Buffer.from(out.buffer, out.byteOffset, n).toString('latin1');
+  return out.toString('latin1', 0, n);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -298,7 +298,11 @@ const MAX_INTEGER = 0xffffffff;
 class Reader {
   pos = 0;
   error: HpackError | null = null;
-  constructor(readonly b: Uint8Array) {}
+  /** The block as a Buffer once: each raw string is read from it without a view of its own. */
+  private readonly buf: Buffer;
+  constructor(readonly b: Uint8Array) {
+    this.buf = Buffer.from(b.buffer, b.byteOffset, b.length);
+  }
 
   fail(code: HpackErrorCode, message: string): -1 {
     this.error ??= { code, message };
@@ -334,7 +338,7 @@ class Reader {
     }
     const at = this.pos;
     this.pos += length;
-    if (!huffman) return Buffer.from(b.buffer, b.byteOffset + at, length).toString('latin1');
+    if (!huffman) return this.buf.toString('latin1', at, at + length);
     const text = decodeHuffman(b, at, length);
     if (typeof text === 'string') return text;
     return (this.fail('bad-huffman', `Huffman string: ${text.problem}`), null);

@@ -632,7 +632,8 @@ export class Http2Connection {
       endStream: !isPush && this.endStream(header),
       priority,
       promisedStreamId: promised,
-      parts: [p.slice(off, off + size)],
+      // Decoded at once when whole (a view of the frame buffer), kept (a copy) until its CONTINUATIONs.
+      parts: [endHeaders ? p.subarray(off, off + size) : p.slice(off, off + size)],
       size,
       lost: false,
     };
