@@ -126,6 +126,42 @@ export interface ConnectionRecord {
   keepAliveTimeoutS?: number;
   /** Which side's messages asked to close the connection, and how (its first such message). */
   closeAsked?: { client?: CloseAsk; server?: CloseAsk };
+  /** HTTP/2 facts (RFC 9113), for a connection that spoke HTTP/2; absent otherwise. */
+  http2?: Http2Facts;
+}
+
+/**
+ * What an HTTP/2 connection showed (analyze/streams/http2.ts). Its `requests` count the streams the
+ * client opened with HEADERS, `responses` the final responses (HEADERS with a :status of 200 or more).
+ */
+export interface Http2Facts {
+  /**
+   * How HTTP/2 began: the client's preface without asking (h2c by prior knowledge), or after an
+   * HTTP/1.1 `Upgrade: h2c` and its 101.
+   */
+  start: 'prior-knowledge' | 'upgrade';
+  /** Streams the server reserved with PUSH_PROMISE. */
+  pushed: number;
+  /** The most streams open at once (opened by the client, not yet closed by both ends or a RST_STREAM). */
+  peakConcurrentStreams: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS as each side last announced it; null when it announced none (no limit). */
+  maxConcurrentStreams: { client: number | null; server: number | null };
+  /** RST_STREAM frames each side sent, and their error codes by name (RFC 9113 7: "CANCEL": 3). */
+  rstStream: { client: number; server: number; codes: Record<string, number> };
+  /** GOAWAY frames, in order (at most 8 listed). */
+  goaway: Http2Goaway[];
+}
+
+/** One GOAWAY (RFC 9113 6.8): who sent it, the last stream it may have processed, why. */
+export interface Http2Goaway {
+  by: Side;
+  lastStreamId: number;
+  /** The error code's name (NO_ERROR for a graceful close), or its value in hex. */
+  errorCode: string;
+  /** Octets of opaque debug data it carried. */
+  debugDataLength: number;
+  /** When it was sent (ms since the Unix epoch). */
+  at: number;
 }
 
 /** A request that got no response: its method and when its head was complete (ms since the epoch). */

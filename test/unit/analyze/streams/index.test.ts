@@ -12,13 +12,14 @@ import {
   type StreamKind,
 } from '../../../../src/analyze/streams/index.js';
 import { http1 } from '../../../../src/analyze/streams/http1.js';
+import { http2 } from '../../../../src/analyze/streams/http2.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 test('streams: the built-ins, in the order they are tried', () => {
   assert.deepEqual(
     BUILT_IN_STREAMS.map((k) => k.label),
-    ['HTTP/1.x'],
+    ['HTTP/1.x', 'HTTP/2'],
   );
 });
 
@@ -33,10 +34,20 @@ test('streams: an HTTP/1.x request is sent by the client, a status line by the s
   assert.equal(sniffStream(BUILT_IN_STREAMS, bytes('HTTP/'))?.sender, 'server');
 });
 
+test('streams: the HTTP/2 client preface (h2c by prior knowledge) is sent by the client, a SETTINGS frame first by the server', () => {
+  assert.deepEqual(sniffStream(BUILT_IN_STREAMS, bytes('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')), {
+    kind: http2,
+    sender: 'client',
+  });
+  // Not HTTP/1.x although it has the form of a request line: its version is 2.0.
+  assert.equal(http1.sniff(bytes('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n')), null);
+  const settings = Uint8Array.of(0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100);
+  assert.deepEqual(sniffStream(BUILT_IN_STREAMS, settings), { kind: http2, sender: 'server' });
+});
+
 test('streams: other bytes are no built-in', () => {
   for (const payload of [
     '\u0016\u0003\u0001\u0002\u0000\u0001', // a TLS ClientHello record
-    'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', // the HTTP/2 preface
     'SSH-2.0-OpenSSH_9.6\r\n',
     'GET',
     'hello world, no request line here',
@@ -66,6 +77,6 @@ test('streams: kinds are tried in order, the first that recognises wins; none tr
 });
 
 test('streams: the note of bytes none of the kinds recognised names them', () => {
-  assert.equal(notProtocolNote(BUILT_IN_STREAMS), 'not HTTP/1.x');
+  assert.equal(notProtocolNote(BUILT_IN_STREAMS), 'not HTTP/1.x or HTTP/2');
   assert.equal(notProtocolNote([http1, { ...http1, label: 'TLS' }]), 'not HTTP/1.x or TLS');
 });
