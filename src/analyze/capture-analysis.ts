@@ -12,6 +12,7 @@ import { NotACaptureError, UnsupportedLinkTypeError } from '../errors.js';
 import type { TcpPacket } from '../model/packet.js';
 import type { CaptureSummary, ConnectionRecord, Finding, ObserverReport, Warning } from '../model/report.js';
 import { FindingsAccumulator } from './findings/index.js';
+import type { FindingsOptions } from './findings/index.js';
 import { IdOrder } from './id-order.js';
 import { TotalsAccumulator } from './totals.js';
 import { ConnectionTracker } from './tracker.js';
@@ -20,7 +21,7 @@ import type { TrackerOptions } from './tracker.js';
 /** Records waiting to be handed over in id order behind a connection still open (see IdOrder). */
 const ORDER_WINDOW = 10_000;
 
-export interface CaptureAnalysisOptions extends Omit<TrackerOptions, 'onConnection'> {
+export interface CaptureAnalysisOptions extends Omit<TrackerOptions, 'onConnection'>, FindingsOptions {
   /**
    * Keep only packets for which this returns true (e.g. a port or server filter). `p` is one object
    * reused for every packet: read it, do not keep it.
@@ -55,7 +56,7 @@ export class CaptureAnalysis {
   private info: CaptureInfo | null = null;
   private analyzed = 0;
   private readonly totals = new TotalsAccumulator();
-  private readonly findings = new FindingsAccumulator();
+  private readonly findings: FindingsAccumulator;
   /** Records of the connections with ids 1..keepConnections, in the order they ended. */
   private readonly kept: ConnectionRecord[] = [];
   private readonly order: IdOrder | null;
@@ -63,7 +64,8 @@ export class CaptureAnalysis {
 
   constructor(options: CaptureAnalysisOptions = {}) {
     const keep = options.keepConnections ?? Infinity;
-    const { onConnection, ...trackerOptions } = options;
+    const { onConnection, hostFacts, ...trackerOptions } = options;
+    this.findings = new FindingsAccumulator(hostFacts === undefined ? {} : { hostFacts });
     const order =
       onConnection === undefined ? null : new IdOrder(() => this.tracker.oldestLiveId, onConnection, ORDER_WINDOW);
     this.order = order;

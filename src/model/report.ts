@@ -224,7 +224,8 @@ export type VerdictCode =
   | 'keepalive-race'
   | 'idle-reset'
   | 'body-not-read'
-  | 'pool-churn';
+  | 'pool-churn'
+  | 'port-exhaustion';
 
 export interface Verdict {
   code: VerdictCode;
@@ -233,7 +234,14 @@ export interface Verdict {
 }
 
 /** The findings the analyzer knows (docs/report-schema.md, "Findings"). */
-export const FINDING_CODES = ['keepalive-race', 'idle-reset', 'body-not-read', 'pool-churn', 'close-audit'] as const;
+export const FINDING_CODES = [
+  'keepalive-race',
+  'idle-reset',
+  'body-not-read',
+  'pool-churn',
+  'close-audit',
+  'port-exhaustion',
+] as const;
 export type FindingCode = (typeof FINDING_CODES)[number];
 
 /** error: requests failed; warning: connections wasted or cut; info: how connections ended, no harm seen. */
@@ -249,6 +257,8 @@ export const FIX_RUNTIMES = [
   'okhttp',
   'nginx-upstream',
   'server',
+  // The client machine's kernel settings (sysctl).
+  'host',
 ] as const;
 export type FixRuntime = (typeof FIX_RUNTIMES)[number];
 

@@ -89,6 +89,15 @@ const USAGE_ERRORS: [string[], string][] = [
     ['analyze', PCAP, '--server', '10.0.0.1:-1'],
     "--server must be HOST:PORT (or [IPv6]:PORT), got '10.0.0.1:-1': '-1' is not a port number, 1 to 65535",
   ],
+  [
+    ['analyze', PCAP, '--port-range', '60999-32768'],
+    "--port-range must be LO-HI, two ports from 1 to 65535 with LO <= HI (e.g. 32768-60999), got '60999-32768'",
+  ],
+  [
+    ['analyze', PCAP, '--port-range', '32768'],
+    "--port-range must be LO-HI, two ports from 1 to 65535 with LO <= HI (e.g. 32768-60999), got '32768'",
+  ],
+  [['analyze', PCAP, '--tw-reuse', '3'], whole('--tw-reuse', 0, 2, '3')],
   [['analyze', PCAP, '--bogus'], "Unknown option '--bogus'"],
   // watch
   [['watch'], '--port is required'],
