@@ -136,6 +136,7 @@ const USAGE_ERRORS: [string[], string][] = [
     '--state must be among ESTABLISHED, SYN_SENT, SYN_RECV, FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, ' +
       "LAST_ACK, LISTEN, CLOSING, NEW_SYN_RECV, got 'SLEEPY'",
   ],
+  [['sockets', '--top', '0'], atLeast('--top', 1, '0')],
   [['sockets', '--bogus'], "Unknown option '--bogus'"],
 ];
 
