@@ -21,7 +21,7 @@ import type { TrackerOptions } from './tracker.js';
 /** Records waiting to be handed over in id order behind a connection still open (see IdOrder). */
 const ORDER_WINDOW = 10_000;
 
-export interface CaptureAnalysisOptions extends Omit<TrackerOptions, 'onConnection'> {
+export interface CaptureAnalysisOptions extends Omit<TrackerOptions, 'onConnection'>, FindingsOptions {
   /**
    * Keep only packets for which this returns true (e.g. a port or server filter). `p` is one object
    * reused for every packet: read it, do not keep it.
@@ -66,8 +66,8 @@ export class CaptureAnalysis {
 
   constructor(options: CaptureAnalysisOptions = {}) {
     const keep = options.keepConnections ?? Infinity;
-    const { onConnection, findings, ...trackerOptions } = options;
-    this.findings = new FindingsAccumulator(findings);
+    const { onConnection, findings, hostFacts, ...trackerOptions } = options;
+    this.findings = new FindingsAccumulator({ ...findings, ...(hostFacts === undefined ? {} : { hostFacts }) });
     const order =
       onConnection === undefined ? null : new IdOrder(() => this.tracker.oldestLiveId, onConnection, ORDER_WINDOW);
     this.order = order;

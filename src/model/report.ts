@@ -263,7 +263,8 @@ export type VerdictCode =
   | 'idle-reset'
   | 'body-not-read'
   | 'pool-churn'
-  | 'idle-timeout-order';
+  | 'idle-timeout-order'
+  | 'port-exhaustion';
 
 export interface Verdict {
   code: VerdictCode;
@@ -279,6 +280,7 @@ export const FINDING_CODES = [
   'pool-churn',
   'close-audit',
   'idle-timeout-order',
+  'port-exhaustion',
 ] as const;
 export type FindingCode = (typeof FINDING_CODES)[number];
 
@@ -299,6 +301,8 @@ export const FIX_RUNTIMES = [
   'haproxy',
   'aws-alb',
   'server',
+  // The client machine's kernel settings (sysctl).
+  'host',
 ] as const;
 export type FixRuntime = (typeof FIX_RUNTIMES)[number];
 

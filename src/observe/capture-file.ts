@@ -19,6 +19,7 @@ import { runReport } from '../analyze/run-report.js';
 import type { ObserverHead, RunHead } from '../analyze/run-report.js';
 import { FileError, KeepaliveLabError, invalidOption } from '../errors.js';
 import { formatEndpoint } from '../model/endpoint.js';
+import type { HostFacts } from '../model/host.js';
 import type { ConnectionRecord, Endpoint, RunReport } from '../model/report.js';
 import type { TcpPacket } from '../model/packet.js';
 import { onAbort } from '../util/abort.js';
@@ -47,6 +48,12 @@ export interface AnalyzeOptions {
    * output slows the analysis down instead of letting records pile up in memory.
    */
   afterChunk?: () => Promise<void> | void;
+  /**
+   * The clients' machine, for the port outlook: this machine's addresses and settings (readHostFacts
+   * in observe/host-facts.ts), and those the user gives for the capture's clients. Without it the
+   * outlook assumes Linux's defaults and says so (a capture may come from anywhere).
+   */
+  hostFacts?: HostFacts;
   /** What the report calls the source (default: the path; for a stream '-', titled 'standard input'). */
   subject?: string;
   /** Stops reading: the file is closed (a stream destroyed) and the promise rejects with the signal's reason. */
@@ -124,6 +131,7 @@ export async function analyzeCapture(source: string | Readable, options: Analyze
   const analysisOptions: CaptureAnalysisOptions = { http: options.http ?? true };
   if (options.keepConnections !== undefined) analysisOptions.keepConnections = options.keepConnections;
   if (options.onConnection) analysisOptions.onConnection = options.onConnection;
+  if (options.hostFacts) analysisOptions.hostFacts = options.hostFacts;
   const accept = acceptFor(options);
   if (accept) analysisOptions.accept = accept;
   const serverPort = options.server?.port ?? options.port;

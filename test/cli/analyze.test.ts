@@ -575,3 +575,44 @@ test('analyze --path: the order of idle timeouts along a path, named only when t
     ['keepalive-race'],
   );
 });
+
+test('analyze --port-range/--tw-reuse: the port outlook of a churn from another machine, with the range given', async () => {
+  // 120 connections from 10.0.0.7 in a second, each closed by the client first (TIME_WAIT on it).
+  const packets: TcpPacketSpec[] = [];
+  for (let i = 0; i < 120; i++) {
+    const c = new Conversation(
+      { address: '10.0.0.7', port: 42000 + i },
+      { address: '10.0.0.5', port: 80 },
+      { start: 1_700_000_000_000_000 + i * 8000 },
+    ).handshake();
+    c.send('client', httpGet(), { ack: true });
+    c.send('server', httpResponse(), { ack: true });
+    c.close('client');
+    packets.push(...c.packets);
+  }
+  packets.sort((a, b) => a.ts! - b.ts!);
+  const path = join(dir, 'churn-120.pcap');
+  await writeFile(path, buildPcap({ packets }));
+  const outlook = (r: CliResult) => json(r).runs[0]!.findings.find((f) => f.code === 'port-exhaustion');
+  // Not this machine: Linux's defaults, said so.
+  const assumed = outlook(await runCli(['analyze', path, '--json']));
+  assert.equal(assumed?.severity, 'info');
+  assert.match(assumed!.summary, /Linux's default port range assumed/);
+  // The client's range given: 1,000 ports last 8.3 s at 120/s, within TIME_WAIT: a warning, the verdict.
+  const given = await runCli(['analyze', path, '--port-range', '60000-60999', '--tw-reuse', '0']);
+  assert.equal(given.code, 0, given.stderr);
+  const verdict = given.stdout.split('\n').find((line) => line.startsWith('verdict '));
+  assert.equal(
+    verdict,
+    'verdict port exhaustion: at 120 new connections/s to 10.0.0.5:80 the client 10.0.0.7 runs out of its ' +
+      '1,000 ephemeral ports in 8.3 s (TIME_WAIT held by the client for 60 s)',
+  );
+  assert.match(
+    given.stdout,
+    /fix \(host\): On the client machine: widen net\.ipv4\.ip_local_port_range \(now 60000 60999/,
+  );
+  const values = outlook(await runCli(['analyze', path, '--json', '--port-range', '60000-60999']))!.evidence.values;
+  assert.equal(values.portRangeSource, 'given');
+  assert.equal(values.twReuseSource, 'default');
+  assert.equal(values.ephemeralPorts, 1000);
+});

@@ -102,6 +102,15 @@ const USAGE_ERRORS: [string[], string][] = [
     ['analyze', PCAP, '--server', '10.0.0.1:-1'],
     "--server must be HOST:PORT (or [IPv6]:PORT), got '10.0.0.1:-1': '-1' is not a port number, 1 to 65535",
   ],
+  [
+    ['analyze', PCAP, '--port-range', '60999-32768'],
+    "--port-range must be LO-HI, two ports from 1 to 65535 with LO <= HI (e.g. 32768-60999), got '60999-32768'",
+  ],
+  [
+    ['analyze', PCAP, '--port-range', '32768'],
+    "--port-range must be LO-HI, two ports from 1 to 65535 with LO <= HI (e.g. 32768-60999), got '32768'",
+  ],
+  [['analyze', PCAP, '--tw-reuse', '3'], whole('--tw-reuse', 0, 2, '3')],
   [['analyze', PCAP, '--bogus'], "Unknown option '--bogus'"],
   // watch
   [['watch'], '--port is required'],
@@ -140,6 +149,7 @@ const USAGE_ERRORS: [string[], string][] = [
     '--state must be among ESTABLISHED, SYN_SENT, SYN_RECV, FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, ' +
       "LAST_ACK, LISTEN, CLOSING, NEW_SYN_RECV, got 'SLEEPY'",
   ],
+  [['sockets', '--top', '0'], atLeast('--top', 1, '0')],
   [['sockets', '--bogus'], "Unknown option '--bogus'"],
 ];
 

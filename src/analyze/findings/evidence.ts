@@ -11,8 +11,18 @@ export class EvidenceList {
   readonly events: FindingEvent[] = [];
 
   add(connection: number, at: number, what: string): void {
+    this.addConnection(connection);
+    this.addEvent(connection, at, what);
+  }
+
+  /** A connection that shows the finding, with no event of its own to tell. */
+  addConnection(connection: number): void {
     this.count++;
     if (this.connections.length < MAX_EVIDENCE_IDS) this.connections.push(connection);
+  }
+
+  /** What happened on a connection counted already. */
+  addEvent(connection: number, at: number, what: string): void {
     if (this.events.length < MAX_EVIDENCE_EVENTS) this.events.push({ connection, at, what });
   }
 

@@ -91,6 +91,11 @@ export function formatDuration(ms: number): string {
   return `${(ms / 60_000).toFixed(1)} min`;
 }
 
+/** A setting's delay for a sentence: `1 s`, `250 ms`. */
+export function formatDelay(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
 /** The median of a list (not modified). */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -6,7 +6,9 @@
  * and backend keywords, the AWS ALB's load balancer attributes). One function per finding; the
  * figures come from the capture.
  */
+import type { ClientPortSettings } from '../../model/host.js';
 import type { FixRuntime } from '../../model/report.js';
+import { formatDelay } from './facts.js';
 
 export type Fixes = Partial<Record<FixRuntime, string>>;
 
@@ -193,5 +195,50 @@ export function capFixes(requests: number): Fixes {
       'raise the cap if the reconnections matter: nginx keepalive_requests ' +
       '(1000 by default since 1.19.10, 100 before; ' +
       `seen: ${requests}), Apache MaxKeepAliveRequests, Node server.maxRequestsPerSocket.`,
+  };
+}
+
+/**
+ * New connections at a rate that ties up the client's ephemeral ports in TIME_WAIT: reuse connections
+ * (keep-alive, bodies read, an idle pool as large as the `pool` connections used at once), or give
+ * the client machine more room (`settings`, its current ones; `reuseApplies`: tcp_tw_reuse already
+ * covers these connections).
+ */
+export function reuseConnectionFixes(pool: number, settings: ClientPortSettings, reuseApplies: boolean): Fixes {
+  const { low, high } = settings.portRange;
+  const reuse = reuseApplies
+    ? `tcp_tw_reuse=${settings.twReuse} already lets these connections take a 4-tuple in TIME_WAIT`
+    : 'net.ipv4.tcp_tw_reuse=1 lets connect() take a 4-tuple still in TIME_WAIT';
+  return {
+    'node-http':
+      `new http.Agent({ keepAlive: true, maxFreeSockets: ${pool} }) shared by every request (the global agent ` +
+      'keeps sockets alive since Node 19), and each response read to its end (res.resume()): a socket is reused ' +
+      "only after its response's end.",
+    undici:
+      'one Agent (or the global dispatcher) for every request, no Connection: close header nor reset: true, and ' +
+      'every body consumed (await body.dump(), or res.body.cancel() with fetch): undici keeps connections alive.',
+    go:
+      `one http.Client for every request, with &http.Transport{MaxIdleConnsPerHost: ${pool}} ` +
+      '(DefaultMaxIdleConnsPerHost is 2, golang/go#13801) and DisableKeepAlives false; read resp.Body to EOF and ' +
+      'close it.',
+    'python-requests':
+      `one requests.Session() for every request (requests.get() opens a connection each time), with ` +
+      `HTTPAdapter(pool_maxsize=${pool}) mounted on it.`,
+    httpx: `one httpx.Client() for every request, with httpx.Limits(max_keepalive_connections=${pool}).`,
+    okhttp:
+      `one OkHttpClient shared by every request (each new client has a pool of its own), with ` +
+      `ConnectionPool(${pool}, 5, TimeUnit.MINUTES).`,
+    'nginx-upstream':
+      `keepalive ${pool}; in the upstream block, with proxy_http_version 1.1; and proxy_set_header Connection ""; ` +
+      '(without them nginx opens a connection to the upstream for every request).',
+    host:
+      `On the client machine: widen net.ipv4.ip_local_port_range (now ${low} ${high}; e.g. 1024 65535, and ` +
+      'list the ports servers listen on in that range in net.ipv4.ip_local_reserved_ports); ' +
+      `${reuse} once it is ${formatDelay(settings.twReuseDelayMs)} old (net.ipv4.tcp_tw_reuse_delay, Linux 6.13+), ` +
+      'when both sides use TCP timestamps ' +
+      '(net.ipv4.tcp_timestamps, on by default); the kernel documentation asks for expert advice before changing ' +
+      'it. More client addresses or server ports multiply the 4-tuples. TIME_WAIT itself lasts 60 s whatever ' +
+      'the settings (net.ipv4.tcp_fin_timeout is the FIN_WAIT_2 timeout), and tcp_tw_recycle, removed in ' +
+      'Linux 4.12, broke clients behind NAT.',
   };
 }

@@ -7,6 +7,7 @@
  *
  * A new finding is a detector (detector.ts) in its own file, and one line in `detectors()`.
  */
+import type { HostFacts } from '../../model/host.js';
 import type { ConnectionRecord, Finding, FindingSeverity, Warning } from '../../model/report.js';
 import { BodyNotReadDetector } from './body-not-read.js';
 import { CloseAuditDetector } from './close-audit.js';
@@ -15,6 +16,7 @@ import { IdleResetDetector } from './idle-reset.js';
 import { PathOrderDetector } from './path-order.js';
 import type { PathOrderOptions } from './path-order.js';
 import { PoolChurnDetector } from './pool-churn.js';
+import { PortExhaustionDetector } from './ports.js';
 import { RaceDetector } from './race.js';
 import { ServerTable } from './servers.js';
 import { Timeline } from './timeline.js';
@@ -22,8 +24,15 @@ import { Timeline } from './timeline.js';
 /** Most severe first. */
 const SEVERITY_ORDER: Record<FindingSeverity, number> = { error: 0, warning: 1, info: 2 };
 
-/** What the findings are told beyond the records: the path the connections take (idle-timeout-order). */
-export type FindingsOptions = PathOrderOptions;
+/** What the findings know beyond the records. */
+export interface FindingsOptions extends PathOrderOptions {
+  /**
+   * The machine's addresses and kernel settings (observe/host-facts.ts reads them), or the ones the
+   * user gave for the clients: the port outlook weighs a client's rate of new connections against
+   * them. Without them it assumes Linux's defaults, and says so.
+   */
+  hostFacts?: HostFacts;
+}
 
 export class FindingsAccumulator {
   private readonly servers = new ServerTable();
@@ -42,6 +51,7 @@ export class FindingsAccumulator {
       new BodyNotReadDetector(this.timeline),
       new PoolChurnDetector(this.timeline),
       new CloseAuditDetector(),
+      new PortExhaustionDetector(this.timeline, options.hostFacts),
     ];
   }
 
