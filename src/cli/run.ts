@@ -12,7 +12,7 @@ const d = DEFAULT_CONFIG;
 
 export const run: Command = {
   name: 'run',
-  flags: { serverConnectionClose: '--server-close' },
+  flags: { serverConnectionClose: '--server-close', serverKeepAliveHint: '--server-keep-alive-hint' },
   usage: `Usage: keepalive-lab run [options]
 
 Client:
@@ -28,7 +28,10 @@ Client:
 Server (in-process):
   --body-size BYTES            response body size, e.g. 11, 16k, 1m (default ${d.bodySize})
   --server-keep-alive-timeout MS      idle connections closed after MS (default ${d.serverKeepAliveTimeoutMs})
+  --server-keep-alive-hint | --no-server-keep-alive-hint
+                               advertise the idle timeout, Keep-Alive: timeout=N (default on)
   --server-close               answer every request with Connection: close
+  --server-max-requests N      close each connection after N requests (default no limit)
   --target URL                 use this server instead of the in-process one
 ${ENGINE_USAGE}
 
@@ -49,7 +52,10 @@ Example: keepalive-lab run --no-consume-body --requests 10`,
       timeout: { type: 'string' },
       'body-size': { type: 'string' },
       'server-keep-alive-timeout': { type: 'string' },
+      'server-keep-alive-hint': { type: 'boolean' },
+      'no-server-keep-alive-hint': { type: 'boolean' },
       'server-close': { type: 'boolean' },
+      'server-max-requests': { type: 'string' },
       target: { type: 'string' },
     });
     if (flag(p, 'help')) {
@@ -71,17 +77,20 @@ Example: keepalive-lab run --no-consume-body --requests 10`,
     set('timeoutMs', int(p, 'timeout', 1, 24 * 3_600_000));
     set('bodySize', size(p, 'body-size', 64 * 1024 * 1024));
     set('serverKeepAliveTimeoutMs', int(p, 'server-keep-alive-timeout', 0, 24 * 3_600_000));
+    set('serverKeepAliveHint', toggle(p, argv, 'server-keep-alive-hint'));
     if (flag(p, 'server-close')) o.serverConnectionClose = true;
+    set('serverMaxRequests', int(p, 'server-max-requests', 1, 1_000_000));
     set('target', str(p, 'target') ?? undefined);
     const config = experimentConfig(o);
     if (
       config.target !== null &&
-      (o.bodySize !== undefined || o.serverConnectionClose || o.serverKeepAliveTimeoutMs !== undefined)
+      (o.bodySize !== undefined ||
+        o.serverConnectionClose ||
+        o.serverKeepAliveTimeoutMs !== undefined ||
+        o.serverKeepAliveHint !== undefined ||
+        o.serverMaxRequests !== undefined)
     ) {
-      throw new UsageError(
-        '--body-size, --server-close and --server-keep-alive-timeout configure the in-process server: ' +
-          'not with --target',
-      );
+      throw new UsageError('--body-size and the --server-* options configure the in-process server: not with --target');
     }
     const engine = engineOptions(p);
     await checkOutputs(p);

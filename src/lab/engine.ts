@@ -81,7 +81,9 @@ export async function runExperiment(options: ExperimentOptions = {}): Promise<Ru
       ...(options.port !== undefined ? { port: options.port } : {}),
       bodySize: config.bodySize,
       keepAliveTimeoutMs: config.serverKeepAliveTimeoutMs,
+      keepAliveHint: config.serverKeepAliveHint,
       connectionClose: config.serverConnectionClose,
+      ...(config.serverMaxRequests !== null ? { maxRequestsPerConnection: config.serverMaxRequests } : {}),
     });
     url = server.url;
     serverPort = server.port;

@@ -310,7 +310,11 @@ export interface ExperimentConfig {
   /** Agent maxFreeSockets: the idle pool (Go's MaxIdleConnsPerHost). */
   maxFreeSockets: number;
   serverKeepAliveTimeoutMs: number;
+  /** The server advertises its idle timeout (`Keep-Alive: timeout=N`) in keep-alive responses. */
+  serverKeepAliveHint: boolean;
   serverConnectionClose: boolean;
+  /** The server closes each connection after this many requests (Connection: close); null for no limit. */
+  serverMaxRequests: number | null;
   /** External target instead of the in-process server. */
   target: string | null;
   timeoutMs: number;

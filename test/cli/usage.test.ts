@@ -68,8 +68,13 @@ const USAGE_ERRORS: [string[], string][] = [
   [['run', '--target', 'ftp://example.com/'], '--target must be an http:// or https:// URL: ftp://example.com/'],
   [
     ['run', '--target', 'http://127.0.0.1:1/', '--body-size', '1k'],
-    '--body-size, --server-close and --server-keep-alive-timeout configure the in-process server: not with --target',
+    '--body-size and the --server-* options configure the in-process server: not with --target',
   ],
+  [
+    ['run', '--target', 'http://127.0.0.1:1/', '--no-server-keep-alive-hint'],
+    '--body-size and the --server-* options configure the in-process server: not with --target',
+  ],
+  [['run', '--server-max-requests', '0'], whole('--server-max-requests', 1, 1_000_000, '0')],
   [['run', '--requests'], "Option '--requests <value>' argument missing"],
   [['run', '--bogus'], "Unknown option '--bogus'"],
   [['run', 'extra'], "Unexpected argument 'extra'"],
