@@ -17,6 +17,7 @@ import { abortable, onAbort } from '../util/abort.js';
 import { sleep, waitFor, withTimeout } from '../util/time.js';
 import { createDriver } from './clients.js';
 import { describeConfig, experimentConfig } from './config.js';
+import { countFailure, newOutcome } from './outcome.js';
 import { startLabServer } from './server.js';
 import type { LabServer } from './server.js';
 
@@ -42,8 +43,6 @@ export interface ExperimentOptions extends Partial<ExperimentConfig> {
    */
   signal?: AbortSignal;
 }
-
-const MAX_ERRORS_KEPT = 10;
 
 export async function runExperiment(options: ExperimentOptions = {}): Promise<RunReport> {
   const { signal } = options;
@@ -160,7 +159,11 @@ export function clientFailure(run: RunReport, about = ''): KeepaliveLabError | n
   const client = run.client;
   const config = run.config;
   if (client === null || config === null) return null;
-  if (client.completed >= config.requests && client.errors.length === 0) return null;
+  // Requests a finding scenario sent into the failure it reproduces are its point, not a failure.
+  const expected = client.expectedFailures ?? 0;
+  const failed = client.requests - client.completed - expected;
+  if (client.completed + expected >= config.requests && failed <= 0 && (expected > 0 || client.errors.length === 0))
+    return null;
   if (client.elapsedMs >= config.timeoutMs) {
     return new TimeoutError(
       `${about}the experiment did not finish within ${config.timeoutMs} ms: ` +
@@ -170,8 +173,8 @@ export function clientFailure(run: RunReport, about = ''): KeepaliveLabError | n
   // One line: some errors end with a newline (OpenSSL's) or span several.
   const first = (client.errors[0] ?? 'no error recorded').replace(/\s+/g, ' ').trim();
   const more = client.errors.length > 1 ? ` (and ${client.errors.length - 1} other errors)` : '';
-  const failed = client.requests - client.completed;
-  return new RequestsFailedError(`${about}${failed} of ${config.requests} requests failed: ${first}${more}`);
+  const besides = expected > 0 ? ` besides the ${expected} the scenario meant to fail` : '';
+  return new RequestsFailedError(`${about}${failed} of ${config.requests} requests failed${besides}: ${first}${more}`);
 }
 
 /** Run the workers: `concurrency` loops share the request count, pausing `intervalMs` between requests. */
@@ -180,7 +183,7 @@ async function drive(
   config: ExperimentConfig,
   signal: AbortSignal | undefined,
 ): Promise<ClientOutcome> {
-  const outcome: ClientOutcome = { requests: 0, completed: 0, errors: [], elapsedMs: 0 };
+  const outcome = newOutcome();
   const started = performance.now();
   let stop = false;
   const count = Math.max(1, Math.min(config.concurrency, config.requests));
@@ -203,11 +206,7 @@ async function drive(
         await driver.request();
         outcome.completed++;
       } catch (error) {
-        const message =
-          (error as Error).cause instanceof Error
-            ? `${(error as Error).message}: ${((error as Error).cause as Error).message}`
-            : (error as Error).message;
-        if (outcome.errors.length < MAX_ERRORS_KEPT && !outcome.errors.includes(message)) outcome.errors.push(message);
+        countFailure(outcome, error);
       }
     }
   };
