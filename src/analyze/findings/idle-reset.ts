@@ -18,7 +18,13 @@ import { EvidenceList } from './evidence.js';
 import { crossingWindowMs, formatDuration, serverKey } from './facts.js';
 import { idleResetFixes } from './fixes.js';
 import type { ServerFacts } from './servers.js';
-import { CLIENT_IDLE_SHARE, MAX_CANDIDATES, MIDDLEBOX_IDLE_MIN_MS, MIN_IDLE_CLOSE_MS } from './thresholds.js';
+import {
+  CLIENT_IDLE_SHARE,
+  MAX_CANDIDATES,
+  MIDDLEBOX_IDLE_MIN_MS,
+  MIN_IDLE_CLOSE_MS,
+  RESET_ANSWER_MS,
+} from './thresholds.js';
 
 interface Reset {
   id: number;
@@ -51,8 +57,12 @@ export function idleResetOn(r: ConnectionRecord): Reset | null {
   const window = crossingWindowMs(r);
   const base = { id: r.id, at, idleMs, by: r.resetBy, method: request?.method ?? null, window };
   if (idleMs >= MIDDLEBOX_IDLE_MIN_MS) return { ...base, short: false };
-  // Shorter: only a RST from the server's address in answer to a request (within two round trips).
-  const drawn = request !== undefined && r.resetBy === 'server' && at >= request.at && at - request.at <= window;
+  // Shorter: only a RST from the server's address in answer to a request (see RESET_ANSWER_MS).
+  const drawn =
+    request !== undefined &&
+    r.resetBy === 'server' &&
+    at >= request.at &&
+    at - request.at <= Math.max(window, RESET_ANSWER_MS);
   return drawn && idleMs >= MIN_IDLE_CLOSE_MS ? { ...base, short: true } : null;
 }
 
