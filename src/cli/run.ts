@@ -3,12 +3,39 @@ import { DEFAULT_CONFIG, experimentConfig } from '../lab/config.js';
 import { clientFailure, runExperiment } from '../lab/engine.js';
 import type { ExperimentConfig } from '../model/report.js';
 import { UsageError } from '../errors.js';
+import { findingScenario, FINDING_SCENARIOS, missedFinding } from '../lab/findings-scenarios/index.js';
 import { flag, int, oneOf, parse, size, str, toggle } from './args.js';
-import type { Command } from './command.js';
+import type { Options, Parsed } from './args.js';
+import type { Command, Io } from './command.js';
+import type { Interrupt } from './interrupts.js';
 import { checkOutputs, writeRunReport } from './output.js';
 import { ENGINE_OPTIONS, ENGINE_USAGE, engineOptions } from './lab-options.js';
 
 const d = DEFAULT_CONFIG;
+
+/** The flags that set the experiment's knobs (--client aside): a finding scenario sets its own. */
+const KNOB_OPTIONS: Options = {
+  requests: { type: 'string' },
+  concurrency: { type: 'string' },
+  interval: { type: 'string' },
+  'keep-alive': { type: 'boolean' },
+  'no-keep-alive': { type: 'boolean' },
+  'consume-body': { type: 'boolean' },
+  'no-consume-body': { type: 'boolean' },
+  'max-sockets': { type: 'string' },
+  'max-free-sockets': { type: 'string' },
+  timeout: { type: 'string' },
+  'body-size': { type: 'string' },
+  'server-keep-alive-timeout': { type: 'string' },
+  'server-keep-alive-hint': { type: 'boolean' },
+  'no-server-keep-alive-hint': { type: 'boolean' },
+  'server-close': { type: 'boolean' },
+  'server-max-requests': { type: 'string' },
+  target: { type: 'string' },
+};
+
+/** The finding scenarios, one per line with its title (the help, and `--scenario list`). */
+const SCENARIO_LIST = FINDING_SCENARIOS.map((sc) => `${sc.name.padEnd(14)} ${sc.title}`);
 
 export const run: Command = {
   name: 'run',
@@ -35,33 +62,28 @@ Server (in-process):
   --target URL                 use this server instead of the in-process one
 ${ENGINE_USAGE}
 
-Example: keepalive-lab run --no-consume-body --requests 10`,
+Reproduce a finding, with Node's clients against the in-process server set up to cause it:
+  --scenario NAME              run it and print its report, its finding and the fix (with --client,
+                               --host, --port and the options above; not with the other knobs):
+${SCENARIO_LIST.map((line) => `    ${line}`).join('\n')}
+  --scenario list              list them
+A scenario whose finding did not show exits 1 (KAL_ERR_SCENARIO_MISSED); the requests a scenario
+means to lose (the race's) are counted in the report, not a failure.
+
+Examples: keepalive-lab run --no-consume-body --requests 10
+          keepalive-lab run --scenario race --explain`,
   async run(argv, io, interrupt) {
     const p = parse(argv, {
       ...ENGINE_OPTIONS,
+      scenario: { type: 'string' },
       client: { type: 'string' },
-      requests: { type: 'string' },
-      concurrency: { type: 'string' },
-      interval: { type: 'string' },
-      'keep-alive': { type: 'boolean' },
-      'no-keep-alive': { type: 'boolean' },
-      'consume-body': { type: 'boolean' },
-      'no-consume-body': { type: 'boolean' },
-      'max-sockets': { type: 'string' },
-      'max-free-sockets': { type: 'string' },
-      timeout: { type: 'string' },
-      'body-size': { type: 'string' },
-      'server-keep-alive-timeout': { type: 'string' },
-      'server-keep-alive-hint': { type: 'boolean' },
-      'no-server-keep-alive-hint': { type: 'boolean' },
-      'server-close': { type: 'boolean' },
-      'server-max-requests': { type: 'string' },
-      target: { type: 'string' },
+      ...KNOB_OPTIONS,
     });
     if (flag(p, 'help')) {
       io.stdout.write(run.usage + '\n');
       return 0;
     }
+    if (str(p, 'scenario') !== undefined) return runScenario(p, io, interrupt);
     const o: Partial<ExperimentConfig> = {};
     const set = <K extends keyof ExperimentConfig>(k: K, v: ExperimentConfig[K] | undefined) => {
       if (v !== undefined) o[k] = v;
@@ -103,3 +125,34 @@ Example: keepalive-lab run --no-consume-body --requests 10`,
     return 0;
   },
 };
+
+/** `run --scenario NAME`: a finding scenario instead of the knobs. */
+async function runScenario(p: Parsed, io: Io, interrupt: Interrupt): Promise<number> {
+  const name = str(p, 'scenario')!;
+  if (name === 'list') {
+    io.stdout.write(SCENARIO_LIST.join('\n') + '\n');
+    return 0;
+  }
+  const scenario = findingScenario(name);
+  if (scenario === undefined) {
+    const names = FINDING_SCENARIOS.map((sc) => sc.name).join(', ');
+    throw new UsageError(`--scenario must be one of ${names} (or list), got '${name}'`);
+  }
+  const knobs = Object.keys(KNOB_OPTIONS).filter((k) => p.values[k] !== undefined);
+  if (knobs.length > 0)
+    throw new UsageError(
+      `--scenario ${name} sets up its own experiment: ${knobs.map((k) => `--${k}`).join(', ')} cannot be used with it`,
+    );
+  const client = oneOf(p, 'client', ['http', 'fetch'] as const);
+  await checkOutputs(p);
+  const result = await scenario.run({
+    ...engineOptions(p),
+    ...(client !== undefined ? { client } : {}),
+    signal: interrupt.abort,
+  });
+  await writeRunReport(io, p, buildReport('run', [result]));
+  // The report is out; a finding that did not show, or requests that failed unexpectedly, fail the run.
+  const failure = missedFinding(scenario, result) ?? clientFailure(result);
+  if (failure !== null) throw failure;
+  return 0;
+}

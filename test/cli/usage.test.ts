@@ -79,6 +79,19 @@ const USAGE_ERRORS: [string[], string][] = [
   [['run', '--bogus'], "Unknown option '--bogus'"],
   [['run', 'extra'], "Unexpected argument 'extra'"],
   [['run', '--html', ''], '--html needs a file name'],
+  [
+    ['run', '--scenario', 'nope'],
+    "--scenario must be one of race, idle-reset, body-not-read, pool-churn, close-audit (or list), got 'nope'",
+  ],
+  [
+    ['run', '--scenario', 'race', '--requests', '5', '--no-keep-alive'],
+    '--scenario race sets up its own experiment: --requests, --no-keep-alive cannot be used with it',
+  ],
+  [
+    ['run', '--scenario', 'pool-churn', '--client', 'fetch'],
+    "--client fetch cannot reproduce pool-churn: undici's pool keeps every idle connection",
+  ],
+  [['run', '--scenario', 'race', '--client', 'curl'], "--client must be one of http, fetch, got 'curl'"],
   // demo
   [['demo', '--interval', '-1'], whole('--interval', 0, 60000, '-1')],
   [['demo', '--port', '-1'], whole('--port', 1, 65535, '-1')],

@@ -1,0 +1,27 @@
+/**
+ * A response body not read (finding body-not-read), the article's cause: the client never reads
+ * its responses, so no connection goes back to the pool and each request opens a new one. node:http
+ * holds the socket until the response's end; fetch (undici) reads small bodies on its own, so with
+ * fetch the bodies are 16 KB, more than it drains.
+ */
+import { runLab } from '../engine.js';
+import { labOptions } from './common.js';
+import type { FindingScenario } from './index.js';
+
+export const bodyNotRead: FindingScenario = {
+  name: 'body-not-read',
+  title: 'body not read: 10 sequential requests, no response body read',
+  finding: 'body-not-read',
+  run(options) {
+    const client = options.client ?? 'http';
+    return runLab({
+      ...labOptions(options),
+      name: 'body-not-read',
+      title: bodyNotRead.title,
+      client,
+      requests: 10,
+      consumeBody: false,
+      bodySize: client === 'fetch' ? 16 * 1024 : 11,
+    });
+  },
+};
