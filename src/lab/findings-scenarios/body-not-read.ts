@@ -5,7 +5,7 @@
  * fetch the bodies are 16 KB, more than it drains.
  */
 import { runLab } from '../engine.js';
-import { labOptions } from './common.js';
+import { scenarioExperiment } from './common.js';
 import type { FindingScenario } from './index.js';
 
 export const bodyNotRead: FindingScenario = {
@@ -13,15 +13,12 @@ export const bodyNotRead: FindingScenario = {
   title: 'body not read: 10 sequential requests, no response body read',
   finding: 'body-not-read',
   run(options) {
-    const client = options.client ?? 'http';
-    return runLab({
-      ...labOptions(options),
-      name: 'body-not-read',
-      title: bodyNotRead.title,
-      client,
-      requests: 10,
-      consumeBody: false,
-      bodySize: client === 'fetch' ? 16 * 1024 : 11,
-    });
+    return runLab(
+      scenarioExperiment(bodyNotRead, options, {
+        requests: 10,
+        consumeBody: false,
+        bodySize: options.client === 'fetch' ? 16 * 1024 : 11,
+      }),
+    );
   },
 };

@@ -5,7 +5,7 @@
  * server after exactly 3, which the finding names as a cap.
  */
 import { runLab } from '../engine.js';
-import { labOptions } from './common.js';
+import { scenarioExperiment } from './common.js';
 import type { FindingScenario } from './index.js';
 
 /** Requests per connection the server allows. */
@@ -16,13 +16,8 @@ export const closeAudit: FindingScenario = {
   title: `close audit: the server closes each connection after ${REQUEST_CAP} requests`,
   finding: 'close-audit',
   run(options) {
-    return runLab({
-      ...labOptions(options),
-      name: 'close-audit',
-      title: closeAudit.title,
-      client: options.client ?? 'http',
-      requests: 4 * REQUEST_CAP,
-      serverMaxRequests: REQUEST_CAP,
-    });
+    return runLab(
+      scenarioExperiment(closeAudit, options, { requests: 4 * REQUEST_CAP, serverMaxRequests: REQUEST_CAP }),
+    );
   },
 };

@@ -1,19 +1,26 @@
 /** What the finding scenarios share: their options as the engine's, and the errors a lost request ends with. */
-import type { ClientOutcome } from '../../model/report.js';
+import type { ClientOutcome, ExperimentConfig } from '../../model/report.js';
 import type { ExperimentOptions } from '../engine.js';
 import { countFailure, errorCode } from '../outcome.js';
-import type { FindingScenarioOptions } from './index.js';
+import type { FindingScenario, FindingScenarioOptions } from './index.js';
 
-/** How to run the experiment (where, which observers), from a scenario's options. */
-export function labOptions(options: FindingScenarioOptions): ExperimentOptions {
-  const o: ExperimentOptions = {};
+/**
+ * The scenario's experiment: its name and title, where and with which observers to run it (from
+ * `options`), Node's client (`options.client`, node:http by default), and the knobs that cause its finding.
+ */
+export function scenarioExperiment(
+  scenario: FindingScenario,
+  options: FindingScenarioOptions,
+  knobs: Partial<ExperimentConfig>,
+): ExperimentOptions {
+  const o: ExperimentOptions = { name: scenario.name, title: scenario.title, client: options.client ?? 'http' };
   if (options.signal !== undefined) o.signal = options.signal;
   if (options.capture !== undefined) o.capture = options.capture;
   if (options.kernel !== undefined) o.kernel = options.kernel;
   if (options.tcpdump !== undefined) o.tcpdump = options.tcpdump;
   if (options.host !== undefined) o.host = options.host;
   if (options.port !== undefined) o.port = options.port;
-  return o;
+  return { ...o, ...knobs };
 }
 
 /**

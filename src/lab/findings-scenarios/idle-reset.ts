@@ -10,7 +10,7 @@ import { sleep } from '../../util/time.js';
 import { createDriver } from '../clients.js';
 import { runLab } from '../engine.js';
 import type { LabClient, LabContext } from '../engine.js';
-import { counted, labOptions } from './common.js';
+import { counted, scenarioExperiment } from './common.js';
 import type { FindingScenario } from './index.js';
 
 /** The middlebox drops a flow idle this long (ms)... */
@@ -25,16 +25,10 @@ export const idleReset: FindingScenario = {
   title: `idle reset: a middlebox drops flows idle ${MIDDLEBOX_IDLE_MS} ms, reused after ${CLIENT_IDLE_MS} ms`,
   finding: 'idle-reset',
   run(options) {
-    return runLab(
-      {
-        ...labOptions(options),
-        name: 'idle-reset',
-        title: idleReset.title,
-        client: options.client ?? 'http',
-        requests: 2 * ATTEMPTS,
-      },
-      { hop: { idleResetMs: MIDDLEBOX_IDLE_MS }, client: idleClient },
-    );
+    return runLab(scenarioExperiment(idleReset, options, { requests: 2 * ATTEMPTS }), {
+      hop: { idleResetMs: MIDDLEBOX_IDLE_MS },
+      client: idleClient,
+    });
   },
 };
 

@@ -6,7 +6,7 @@
  */
 import { invalidOption } from '../../errors.js';
 import { runLab } from '../engine.js';
-import { labOptions } from './common.js';
+import { scenarioExperiment } from './common.js';
 import type { FindingScenario } from './index.js';
 
 export const poolChurn: FindingScenario = {
@@ -16,14 +16,6 @@ export const poolChurn: FindingScenario = {
   async run(options) {
     if (options.client === 'fetch')
       throw invalidOption('client', "fetch cannot reproduce pool-churn: undici's pool keeps every idle connection");
-    return runLab({
-      ...labOptions(options),
-      name: 'pool-churn',
-      title: poolChurn.title,
-      client: 'http',
-      requests: 64,
-      concurrency: 8,
-      maxFreeSockets: 2,
-    });
+    return runLab(scenarioExperiment(poolChurn, options, { requests: 64, concurrency: 8, maxFreeSockets: 2 }));
   },
 };

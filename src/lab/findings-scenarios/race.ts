@@ -22,7 +22,7 @@ import type { ClientDriver, RequestOptions } from '../clients.js';
 import { runLab } from '../engine.js';
 import type { LabClient, LabContext } from '../engine.js';
 import type { LabServer } from '../server.js';
-import { counted, labOptions } from './common.js';
+import { counted, scenarioExperiment } from './common.js';
 import type { FindingScenario } from './index.js';
 
 /** The server's idle timeout: short, so that three attempts take about a second. */
@@ -43,19 +43,13 @@ export const race: FindingScenario = {
   title: `keep-alive race: requests meet the server's idle close (${RACE_SERVER_IDLE_MS} ms, no hint)`,
   finding: 'keepalive-race',
   run(options) {
-    return runLab(
-      {
-        ...labOptions(options),
-        name: 'race',
-        title: race.title,
-        client: options.client ?? 'http',
-        // Each attempt: a request that opens a connection, then the late one on it.
-        requests: 2 * RACE_LATE_REQUESTS.length,
-        serverKeepAliveTimeoutMs: RACE_SERVER_IDLE_MS,
-        serverKeepAliveHint: false,
-      },
-      { client: raceClient },
-    );
+    const knobs = {
+      // Each attempt: a request that opens a connection, then the late one on it.
+      requests: 2 * RACE_LATE_REQUESTS.length,
+      serverKeepAliveTimeoutMs: RACE_SERVER_IDLE_MS,
+      serverKeepAliveHint: false,
+    };
+    return runLab(scenarioExperiment(race, options, knobs), { client: raceClient });
   },
 };
 
