@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'KAL_ERR_COMMAND',
   'KAL_ERR_EXPECTATION_FAILED',
   'KAL_ERR_NOT_STARTED',
+  'KAL_ERR_SCENARIO_MISSED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -173,5 +174,15 @@ export class CommandError extends KeepaliveLabError {
 export class ExpectationFailedError extends KeepaliveLabError {
   constructor(message: string) {
     super('KAL_ERR_EXPECTATION_FAILED', message);
+  }
+}
+
+/**
+ * A finding scenario (`run --scenario`, `demo --all`) ran but its finding did not show: the lab did
+ * not reproduce what it was set up to. The run's report is whole all the same. CLI exit code 1.
+ */
+export class ScenarioMissedError extends KeepaliveLabError {
+  constructor(message: string) {
+    super('KAL_ERR_SCENARIO_MISSED', message);
   }
 }

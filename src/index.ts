@@ -25,6 +25,8 @@ export type { ProxyOptions, ProxyProgress } from './observe/proxy.js';
 export { DEFAULT_CONFIG, describeConfig, experimentConfig } from './lab/config.js';
 export { demoScenarios } from './lab/scenarios.js';
 export type { Scenario } from './lab/scenarios.js';
+export { FINDING_SCENARIOS, findingScenario, missedFinding } from './lab/findings-scenarios/index.js';
+export type { FindingScenario, FindingScenarioOptions } from './lab/findings-scenarios/index.js';
 export { startLabServer } from './lab/server.js';
 export type { LabServer, LabServerOptions } from './lab/server.js';
 

@@ -34,11 +34,13 @@ export function compareObservers(observers: readonly ObserverReport[]): { agree:
       ' (a connection reset between two snapshots of the socket table leaves no TIME_WAIT socket behind,' +
       ' so the kernel can miss it)';
   }
+  const before = differences.length;
   describe(
     (o) => o.totals.requests,
     'requests',
     available.filter((o) => o.seesRequests),
   );
+  if (differences.length > before) differences[differences.length - 1] += lostRequestsNote(available);
   const wire = available.find((o) => o.observer === 'wire');
   if (wire && wire.totals.syns !== null && wire.totals.syns !== wire.totals.connections) {
     // Connections that began before the capture started have no SYN: say so rather than hide it.
@@ -63,4 +65,29 @@ export function compareObservers(observers: readonly ObserverReport[]): { agree:
     }
   }
   return { agree: differences.length === 0, differences };
+}
+
+/**
+ * Requests the server's own accounting never saw, when they are exactly those another observer saw
+ * go unanswered on connections the server closed or something reset: they reached a socket already
+ * closed (the keep-alive race) or were dropped on the path (an idle reset), so the server never read
+ * them. Said, not hidden: the counts do differ.
+ */
+function lostRequestsNote(available: readonly ObserverReport[]): string {
+  const server = available.find((o) => o.observer === 'server');
+  if (server === undefined) return '';
+  for (const o of available) {
+    if (o === server || !o.seesRequests || o.connectionsOmitted !== undefined) continue;
+    let lost = 0;
+    for (const r of o.connections)
+      if (r.unanswered !== undefined && (r.closedFirstBy === 'server' || r.resetBy !== null))
+        lost += r.requests - r.responses;
+    if (lost > 0 && o.totals.requests - server.totals.requests === lost)
+      return lost === 1
+        ? ` (the request the ${o.observer} saw unanswered reached a connection the server had closed, or was ` +
+            'reset on the way: the server never read it)'
+        : ` (the ${lost} requests the ${o.observer} saw unanswered reached connections the server had closed, ` +
+            'or were reset on the way: the server never read them)';
+  }
+  return '';
 }

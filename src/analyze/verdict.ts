@@ -149,6 +149,14 @@ function verdictFromCounts(observers: readonly ObserverReport[], ctx: VerdictCon
         `only some connections went back to the pool${resetNote}`,
     };
   }
+  if (cfg && cfg.serverMaxRequests !== null && perConn <= cfg.serverMaxRequests) {
+    return {
+      code: 'server-closes',
+      summary:
+        `the server closes each connection after ${plural(cfg.serverMaxRequests, 'request')}: ` +
+        `${plural(connections, 'connection')} for ${plural(requests, 'request')}${resetNote}`,
+    };
+  }
   if (cfg && cfg.client === 'http' && cfg.maxFreeSockets < concurrency) {
     return {
       code: 'churn',

@@ -1,5 +1,7 @@
 import { buildReport } from '../analyze/run-report.js';
 import { clientFailure, runExperiment } from '../lab/engine.js';
+import { FINDING_SCENARIOS, missedFinding } from '../lab/findings-scenarios/index.js';
+import type { FindingScenario } from '../lab/findings-scenarios/index.js';
 import { demoScenarios } from '../lab/scenarios.js';
 import type { RunReport } from '../model/report.js';
 import { flag, int, parse } from './args.js';
@@ -19,12 +21,14 @@ Runs, against an in-process HTTP server on loopback, with Node's own clients:
   5-6. fetch with an unread 11-byte body, and with an unread 16 KB body
   7. keep-alive disabled on the client;  8. the server answers Connection: close
 and prints one row per experiment, as counted by the server, the kernel's socket table and the wire.
+With --all, then every finding scenario (keepalive-lab run --scenario list), each with its finding.
 
 Options:
+  --all                 also reproduce every finding (exit 1 when one did not show)
   --interval MS         pause between a worker's requests (default 20; the article used 1000)
 ${ENGINE_USAGE}`,
   async run(argv, io, interrupt) {
-    const p = parse(argv, { ...ENGINE_OPTIONS, interval: { type: 'string' } });
+    const p = parse(argv, { ...ENGINE_OPTIONS, all: { type: 'boolean' }, interval: { type: 'string' } });
     if (flag(p, 'help')) {
       io.stdout.write(demo.usage + '\n');
       return 0;
@@ -35,21 +39,37 @@ ${ENGINE_USAGE}`,
     const json = flag(p, 'json');
     const runs: RunReport[] = [];
     const scenarios = demoScenarios(interval !== undefined ? { intervalMs: interval } : {});
+    const findings: readonly FindingScenario[] = flag(p, 'all') ? FINDING_SCENARIOS : [];
+    const count = scenarios.length + findings.length;
     const progress = !json && Boolean(io.stderr.isTTY);
+    const step = (i: number, title: string) => {
+      if (progress) io.stderr.write(`\r\x1b[K[${i + 1}/${count}] ${title}...`);
+    };
     for (const [i, s] of scenarios.entries()) {
-      if (progress) io.stderr.write(`\r\x1b[K[${i + 1}/${scenarios.length}] ${s.title}...`);
+      step(i, s.title);
       runs.push(
         await runExperiment({ name: s.name, title: s.title, ...s.config, ...options, signal: interrupt.abort }),
       );
     }
+    for (const [i, s] of findings.entries()) {
+      step(scenarios.length + i, s.title);
+      runs.push(await s.run({ ...options, signal: interrupt.abort }));
+    }
     if (progress) io.stderr.write('\r\x1b[K');
     const report = buildReport('demo', runs);
     await writeRunReport(io, p, report);
-    // The report is out; an experiment whose client failed fails the demo (exit 1, one line on stderr).
-    const failed = runs.filter((run) => clientFailure(run) !== null);
+    // The report is out; an experiment whose client failed, or a scenario whose finding did not show,
+    // fails the demo (exit 1, one line on stderr).
+    const failed = runs
+      .map((run, i) => ({ run, scenario: findings[i - scenarios.length] }))
+      .filter(({ run, scenario }) => (scenario && missedFinding(scenario, run)) || clientFailure(run));
     if (failed.length > 0) {
+      const { run, scenario } = failed[0]!;
       const of = failed.length > 1 ? ` (1 of ${failed.length} that failed)` : '';
-      throw clientFailure(failed[0]!, `experiment ${failed[0]!.name}${of}: `)!;
+      throw (
+        (scenario && missedFinding(scenario, run, `scenario ${run.name}${of}: `)) ??
+        clientFailure(run, `experiment ${run.name}${of}: `)!
+      );
     }
     return 0;
   },

@@ -3,16 +3,43 @@ import { DEFAULT_CONFIG, experimentConfig } from '../lab/config.js';
 import { clientFailure, runExperiment } from '../lab/engine.js';
 import type { ExperimentConfig } from '../model/report.js';
 import { UsageError } from '../errors.js';
+import { findingScenario, FINDING_SCENARIOS, missedFinding } from '../lab/findings-scenarios/index.js';
 import { flag, int, oneOf, parse, size, str, toggle } from './args.js';
-import type { Command } from './command.js';
+import type { Options, Parsed } from './args.js';
+import type { Command, Io } from './command.js';
+import type { Interrupt } from './interrupts.js';
 import { checkOutputs, writeRunReport } from './output.js';
 import { ENGINE_OPTIONS, ENGINE_USAGE, engineOptions } from './lab-options.js';
 
 const d = DEFAULT_CONFIG;
 
+/** The flags that set the experiment's knobs (--client aside): a finding scenario sets its own. */
+const KNOB_OPTIONS: Options = {
+  requests: { type: 'string' },
+  concurrency: { type: 'string' },
+  interval: { type: 'string' },
+  'keep-alive': { type: 'boolean' },
+  'no-keep-alive': { type: 'boolean' },
+  'consume-body': { type: 'boolean' },
+  'no-consume-body': { type: 'boolean' },
+  'max-sockets': { type: 'string' },
+  'max-free-sockets': { type: 'string' },
+  timeout: { type: 'string' },
+  'body-size': { type: 'string' },
+  'server-keep-alive-timeout': { type: 'string' },
+  'server-keep-alive-hint': { type: 'boolean' },
+  'no-server-keep-alive-hint': { type: 'boolean' },
+  'server-close': { type: 'boolean' },
+  'server-max-requests': { type: 'string' },
+  target: { type: 'string' },
+};
+
+/** The finding scenarios, one per line with its title (the help, and `--scenario list`). */
+const SCENARIO_LIST = FINDING_SCENARIOS.map((sc) => `${sc.name.padEnd(14)} ${sc.title}`);
+
 export const run: Command = {
   name: 'run',
-  flags: { serverConnectionClose: '--server-close' },
+  flags: { serverConnectionClose: '--server-close', serverKeepAliveHint: '--server-keep-alive-hint' },
   usage: `Usage: keepalive-lab run [options]
 
 Client:
@@ -28,34 +55,35 @@ Client:
 Server (in-process):
   --body-size BYTES            response body size, e.g. 11, 16k, 1m (default ${d.bodySize})
   --server-keep-alive-timeout MS      idle connections closed after MS (default ${d.serverKeepAliveTimeoutMs})
+  --server-keep-alive-hint | --no-server-keep-alive-hint
+                               advertise the idle timeout, Keep-Alive: timeout=N (default on)
   --server-close               answer every request with Connection: close
+  --server-max-requests N      close each connection after N requests (default no limit)
   --target URL                 use this server instead of the in-process one
 ${ENGINE_USAGE}
 
-Example: keepalive-lab run --no-consume-body --requests 10`,
+Reproduce a finding, with Node's clients against the in-process server set up to cause it:
+  --scenario NAME              run it and print its report, its finding and the fix (with --client,
+                               --host, --port and the options above; not with the other knobs):
+${SCENARIO_LIST.map((line) => `    ${line}`).join('\n')}
+  --scenario list              list them
+A scenario whose finding did not show exits 1 (KAL_ERR_SCENARIO_MISSED); the requests a scenario
+means to lose (the race's) are counted in the report, not a failure.
+
+Examples: keepalive-lab run --no-consume-body --requests 10
+          keepalive-lab run --scenario race --explain`,
   async run(argv, io, interrupt) {
     const p = parse(argv, {
       ...ENGINE_OPTIONS,
+      scenario: { type: 'string' },
       client: { type: 'string' },
-      requests: { type: 'string' },
-      concurrency: { type: 'string' },
-      interval: { type: 'string' },
-      'keep-alive': { type: 'boolean' },
-      'no-keep-alive': { type: 'boolean' },
-      'consume-body': { type: 'boolean' },
-      'no-consume-body': { type: 'boolean' },
-      'max-sockets': { type: 'string' },
-      'max-free-sockets': { type: 'string' },
-      timeout: { type: 'string' },
-      'body-size': { type: 'string' },
-      'server-keep-alive-timeout': { type: 'string' },
-      'server-close': { type: 'boolean' },
-      target: { type: 'string' },
+      ...KNOB_OPTIONS,
     });
     if (flag(p, 'help')) {
       io.stdout.write(run.usage + '\n');
       return 0;
     }
+    if (str(p, 'scenario') !== undefined) return runScenario(p, io, interrupt);
     const o: Partial<ExperimentConfig> = {};
     const set = <K extends keyof ExperimentConfig>(k: K, v: ExperimentConfig[K] | undefined) => {
       if (v !== undefined) o[k] = v;
@@ -71,17 +99,20 @@ Example: keepalive-lab run --no-consume-body --requests 10`,
     set('timeoutMs', int(p, 'timeout', 1, 24 * 3_600_000));
     set('bodySize', size(p, 'body-size', 64 * 1024 * 1024));
     set('serverKeepAliveTimeoutMs', int(p, 'server-keep-alive-timeout', 0, 24 * 3_600_000));
+    set('serverKeepAliveHint', toggle(p, argv, 'server-keep-alive-hint'));
     if (flag(p, 'server-close')) o.serverConnectionClose = true;
+    set('serverMaxRequests', int(p, 'server-max-requests', 1, 1_000_000));
     set('target', str(p, 'target') ?? undefined);
     const config = experimentConfig(o);
     if (
       config.target !== null &&
-      (o.bodySize !== undefined || o.serverConnectionClose || o.serverKeepAliveTimeoutMs !== undefined)
+      (o.bodySize !== undefined ||
+        o.serverConnectionClose ||
+        o.serverKeepAliveTimeoutMs !== undefined ||
+        o.serverKeepAliveHint !== undefined ||
+        o.serverMaxRequests !== undefined)
     ) {
-      throw new UsageError(
-        '--body-size, --server-close and --server-keep-alive-timeout configure the in-process server: ' +
-          'not with --target',
-      );
+      throw new UsageError('--body-size and the --server-* options configure the in-process server: not with --target');
     }
     const engine = engineOptions(p);
     await checkOutputs(p);
@@ -94,3 +125,34 @@ Example: keepalive-lab run --no-consume-body --requests 10`,
     return 0;
   },
 };
+
+/** `run --scenario NAME`: a finding scenario instead of the knobs. */
+async function runScenario(p: Parsed, io: Io, interrupt: Interrupt): Promise<number> {
+  const name = str(p, 'scenario')!;
+  if (name === 'list') {
+    io.stdout.write(SCENARIO_LIST.join('\n') + '\n');
+    return 0;
+  }
+  const scenario = findingScenario(name);
+  if (scenario === undefined) {
+    const names = FINDING_SCENARIOS.map((sc) => sc.name).join(', ');
+    throw new UsageError(`--scenario must be one of ${names} (or list), got '${name}'`);
+  }
+  const knobs = Object.keys(KNOB_OPTIONS).filter((k) => p.values[k] !== undefined);
+  if (knobs.length > 0)
+    throw new UsageError(
+      `--scenario ${name} sets up its own experiment: ${knobs.map((k) => `--${k}`).join(', ')} cannot be used with it`,
+    );
+  const client = oneOf(p, 'client', ['http', 'fetch'] as const);
+  await checkOutputs(p);
+  const result = await scenario.run({
+    ...engineOptions(p),
+    ...(client !== undefined ? { client } : {}),
+    signal: interrupt.abort,
+  });
+  await writeRunReport(io, p, buildReport('run', [result]));
+  // The report is out; a finding that did not show, or requests that failed unexpectedly, fail the run.
+  const failure = missedFinding(scenario, result) ?? clientFailure(result);
+  if (failure !== null) throw failure;
+  return 0;
+}

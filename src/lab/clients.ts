@@ -8,9 +8,17 @@ import http from 'node:http';
 import https from 'node:https';
 import type { ExperimentConfig } from '../model/report.js';
 
+/** A request other than a plain GET (a finding scenario's POST). */
+export interface RequestOptions {
+  /** Default GET. */
+  method?: string;
+  /** A body to send (with a Content-Length). */
+  body?: string;
+}
+
 export interface ClientDriver {
   /** One request; resolves when the response is done with (read to the end, or left unread). */
-  request(): Promise<void>;
+  request(options?: RequestOptions): Promise<void>;
   /** Close the pool: every socket, idle or busy, is closed. */
   close(): Promise<void>;
 }
@@ -38,9 +46,10 @@ class HttpDriver implements ClientDriver {
     });
   }
 
-  request(): Promise<void> {
+  request(options: RequestOptions = {}): Promise<void> {
     return new Promise((resolve, reject) => {
-      const req = this.mod.get(this.url, { agent: this.agent }, (res) => {
+      const method = options.method ?? 'GET';
+      const req = this.mod.request(this.url, { agent: this.agent, method }, (res) => {
         if (!this.config.consumeBody) {
           // Like a Go program that never reads nor closes resp.Body: the socket stays busy.
           this.unread.add(res);
@@ -52,6 +61,7 @@ class HttpDriver implements ClientDriver {
         res.resume();
       });
       req.on('error', reject);
+      req.end(options.body);
     });
   }
 
@@ -102,9 +112,10 @@ class FetchDriver implements ClientDriver {
     );
   }
 
-  async request(): Promise<void> {
+  async request(options: RequestOptions = {}): Promise<void> {
     const dispatcher = await this.dispatcher;
-    const res = await fetch(this.url, { dispatcher } as RequestInit);
+    const init = { dispatcher, method: options.method ?? 'GET', body: options.body };
+    const res = await fetch(this.url, init as RequestInit);
     if (this.config.consumeBody) {
       await res.arrayBuffer();
     } else if (res.body) {

@@ -16,7 +16,9 @@ export const DEFAULT_CONFIG: Readonly<ExperimentConfig> = Object.freeze({
   // Node's own default for Agent maxFreeSockets.
   maxFreeSockets: 256,
   serverKeepAliveTimeoutMs: 5000,
+  serverKeepAliveHint: true,
   serverConnectionClose: false,
+  serverMaxRequests: null,
   target: null,
   timeoutMs: 20000,
 });
@@ -46,5 +48,9 @@ export function describeConfig(c: ExperimentConfig): string {
   if (c.maxFreeSockets !== DEFAULT_CONFIG.maxFreeSockets) parts.push(`idle pool ${c.maxFreeSockets}`);
   if (c.maxSockets !== null) parts.push(`max ${c.maxSockets} sockets`);
   if (c.serverConnectionClose) parts.push('server close');
+  if (c.serverMaxRequests !== null) parts.push(`server closes after ${c.serverMaxRequests} requests`);
+  if (c.serverKeepAliveTimeoutMs !== DEFAULT_CONFIG.serverKeepAliveTimeoutMs)
+    parts.push(`server idle timeout ${c.serverKeepAliveTimeoutMs} ms`);
+  if (!c.serverKeepAliveHint) parts.push('no Keep-Alive hint');
   return parts.join(', ');
 }

@@ -1,24 +1,31 @@
 /**
  * The experiment engine: start the server (or aim at a target), start the observers, run the
  * client workers, close the client's pool as a program does when it exits, let the closing
- * handshakes finish, stop the observers and compare what they saw.
+ * handshakes finish, stop the observers and compare what they saw. A finding scenario
+ * (lab/findings-scenarios/) runs through the same steps with a hop on the path or a client of its
+ * own (`runLab`).
  */
 import { setMaxListeners } from 'node:events';
 import { runReport } from '../analyze/run-report.js';
 import { invalidOption, RequestsFailedError, TimeoutError } from '../errors.js';
 import type { KeepaliveLabError } from '../errors.js';
 import type { HostFacts } from '../model/host.js';
+import { formatHostPort } from '../model/endpoint.js';
 import type { ClientOutcome, ExperimentConfig, ObserverReport, RunReport, Warning } from '../model/report.js';
 import { CaptureObserver, serverFocus } from '../observe/capture.js';
 import { readHostFacts } from '../observe/host-facts.js';
 import { KernelObserver } from '../observe/kernel.js';
 import { closeAll } from '../observe/observer.js';
 import type { Observer } from '../observe/observer.js';
+import { TcpProxy } from '../observe/proxy.js';
+import type { ProxyOptions } from '../observe/proxy.js';
 import { ServerAccounting } from '../observe/server-accounting.js';
 import { abortable, onAbort } from '../util/abort.js';
 import { sleep, waitFor, withTimeout } from '../util/time.js';
 import { createDriver } from './clients.js';
+import type { ClientDriver } from './clients.js';
 import { describeConfig, experimentConfig } from './config.js';
+import { countFailure, newOutcome } from './outcome.js';
 import { startLabServer } from './server.js';
 import type { LabServer } from './server.js';
 
@@ -50,15 +57,54 @@ export interface ExperimentOptions extends Partial<ExperimentConfig> {
   signal?: AbortSignal;
 }
 
-const MAX_ERRORS_KEPT = 10;
-
 export async function runExperiment(options: ExperimentOptions = {}): Promise<RunReport> {
+  return runLab(options);
+}
+
+/**
+ * What a finding scenario (lab/findings-scenarios/) changes in an experiment: a hop on the path, or a
+ * client of its own. Both need the in-process server.
+ */
+export interface LabSetup {
+  /**
+   * A TCP proxy between the client and the server (observe/proxy.ts, with these options): the client
+   * talks to it, and the kernel's table and the wire watch its port, the client's side of the path, as
+   * a capture on the client's host would; the server's accounting sees the proxy's connections.
+   */
+  hop?: Pick<ProxyOptions, 'idleResetMs'>;
+  /** The client, instead of the config's workers. */
+  client?: (lab: LabContext) => LabClient;
+}
+
+/** What a scenario's client is given. */
+export interface LabContext {
+  /** Where to send requests (the server, or the hop in front of it). */
+  url: string;
+  /** The in-process server, to time requests on its events (onIdleClose). */
+  server: LabServer;
+  config: ExperimentConfig;
+}
+
+/** A lab client: the config's workers (createDriver), or a finding scenario's own. */
+export interface LabClient {
+  /**
+   * Sends its requests, counting them into `outcome` (lab/outcome.ts); stops early when `signal`
+   * aborts (the run was aborted, or its `timeoutMs` ran out).
+   */
+  run(outcome: ClientOutcome, signal: AbortSignal): Promise<void>;
+  /** Closes its pools: every socket, idle or busy. */
+  close(): Promise<void>;
+}
+
+/** An experiment, with what a finding scenario changes in it (`setup`). */
+export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): Promise<RunReport> {
   const { signal } = options;
   signal?.throwIfAborted();
   const config = experimentConfig(options);
   const name = options.name ?? 'experiment';
   const title = options.title ?? describeConfig(config);
   let server: LabServer | undefined;
+  let hop: TcpProxy | undefined;
   const observers: Observer[] = [];
   let accounting: ServerAccounting | undefined;
   let url: string;
@@ -66,6 +112,8 @@ export async function runExperiment(options: ExperimentOptions = {}): Promise<Ru
   let host: string;
   const warnings: Warning[] = [];
   if (config.target !== null) {
+    if (setup.hop !== undefined || setup.client !== undefined)
+      throw invalidOption('target', 'cannot be used with a finding scenario: it needs the in-process server');
     let parsed: URL;
     try {
       parsed = new URL(config.target);
@@ -88,13 +136,26 @@ export async function runExperiment(options: ExperimentOptions = {}): Promise<Ru
       ...(options.port !== undefined ? { port: options.port } : {}),
       bodySize: config.bodySize,
       keepAliveTimeoutMs: config.serverKeepAliveTimeoutMs,
+      keepAliveHint: config.serverKeepAliveHint,
       connectionClose: config.serverConnectionClose,
+      ...(config.serverMaxRequests !== null ? { maxRequestsPerConnection: config.serverMaxRequests } : {}),
     });
     url = server.url;
     serverPort = server.port;
     host = server.host;
     accounting = new ServerAccounting(server.server);
     observers.push(accounting);
+    if (setup.hop !== undefined) {
+      hop = new TcpProxy({ ...setup.hop, listenHost: host, targetHost: host, targetPort: server.port });
+      try {
+        await hop.start();
+      } catch (error) {
+        await server.close();
+        throw error;
+      }
+      serverPort = hop.address.port;
+      url = `http://${formatHostPort(host, serverPort)}/`;
+    }
   }
   // Focus on the server's address and port: other programs (or tests) talking to the same port
   // number on another loopback address are not this experiment's traffic.
@@ -117,18 +178,21 @@ export async function runExperiment(options: ExperimentOptions = {}): Promise<Ru
       }),
     );
   }
-  const driver = createDriver(config, url);
+  const client =
+    setup.client !== undefined && server !== undefined
+      ? setup.client({ url, server, config })
+      : workers(createDriver(config, url), config);
   // Aborted: the client's sockets go first, so that requests in flight fail at once.
-  const offAbort = onAbort(signal, () => void driver.close().catch(() => undefined));
-  let client: ClientOutcome | undefined;
+  const offAbort = onAbort(signal, () => void client.close().catch(() => undefined));
+  let outcome: ClientOutcome | undefined;
   const reports: ObserverReport[] = [];
   try {
     // Every wait below ends at once when the signal aborts; `finally` closes what is open.
     const step = <T>(promise: Promise<T>) => abortable(promise, signal);
     for (const o of observers) await step(o.start());
-    client = await step(drive(driver, config, signal));
+    outcome = await step(runClient(client, config, signal));
     for (const o of observers) await step(o.checkpoint?.() ?? Promise.resolve());
-    await step(driver.close());
+    await step(client.close());
     for (const o of observers) await step(o.sync?.() ?? Promise.resolve(true));
     // Closing handshakes take a moment to show everywhere: wait on events, bounded.
     const expected = () => accounting?.connectionCount ?? 0;
@@ -147,13 +211,14 @@ export async function runExperiment(options: ExperimentOptions = {}): Promise<Ru
     for (const o of observers) reports.push(await step(o.stop()));
   } finally {
     offAbort();
-    await driver.close().catch(() => {});
+    await client.close().catch(() => {});
     // An error or an abort got us here: close what still runs (tcpdump above all), without reports.
     if (reports.length < observers.length) await closeAll(observers);
+    await hop?.destroy();
     await server?.close();
   }
   const hostFacts = options.hostFacts ?? (await readHostFacts());
-  return runReport({ name, title, subject: url, config, client }, reports, { warnings, hostFacts });
+  return runReport({ name, title, subject: url, config, client: outcome }, reports, { warnings, hostFacts });
 }
 
 /**
@@ -166,7 +231,11 @@ export function clientFailure(run: RunReport, about = ''): KeepaliveLabError | n
   const client = run.client;
   const config = run.config;
   if (client === null || config === null) return null;
-  if (client.completed >= config.requests && client.errors.length === 0) return null;
+  // Requests a finding scenario sent into the failure it reproduces are its point, not a failure.
+  const expected = client.expectedFailures ?? 0;
+  const failed = client.requests - client.completed - expected;
+  if (client.completed + expected >= config.requests && failed <= 0 && (expected > 0 || client.errors.length === 0))
+    return null;
   if (client.elapsedMs >= config.timeoutMs) {
     return new TimeoutError(
       `${about}the experiment did not finish within ${config.timeoutMs} ms: ` +
@@ -176,56 +245,60 @@ export function clientFailure(run: RunReport, about = ''): KeepaliveLabError | n
   // One line: some errors end with a newline (OpenSSL's) or span several.
   const first = (client.errors[0] ?? 'no error recorded').replace(/\s+/g, ' ').trim();
   const more = client.errors.length > 1 ? ` (and ${client.errors.length - 1} other errors)` : '';
-  const failed = client.requests - client.completed;
-  return new RequestsFailedError(`${about}${failed} of ${config.requests} requests failed: ${first}${more}`);
+  const besides = expected > 0 ? ` besides the ${expected} the scenario meant to fail` : '';
+  return new RequestsFailedError(`${about}${failed} of ${config.requests} requests failed${besides}: ${first}${more}`);
 }
 
-/** Run the workers: `concurrency` loops share the request count, pausing `intervalMs` between requests. */
-async function drive(
-  driver: ReturnType<typeof createDriver>,
+/**
+ * Runs a lab client within the experiment's `timeoutMs`: what it did, how long it took; running out
+ * of time stops it and is one more error.
+ */
+async function runClient(
+  client: LabClient,
   config: ExperimentConfig,
   signal: AbortSignal | undefined,
 ): Promise<ClientOutcome> {
-  const outcome: ClientOutcome = { requests: 0, completed: 0, errors: [], elapsedMs: 0 };
+  const outcome = newOutcome();
   const started = performance.now();
-  let stop = false;
-  const count = Math.max(1, Math.min(config.concurrency, config.requests));
-  // One listener on the caller's signal; the workers' pauses listen to this one (one each).
-  const aborted = new AbortController();
-  setMaxListeners(count + 1, aborted.signal);
-  const offAbort = onAbort(signal, () => {
-    stop = true;
-    aborted.abort();
-  });
-  const worker = async () => {
-    let first = true;
-    while (!stop && outcome.requests < config.requests) {
-      outcome.requests++;
-      if (!first && config.intervalMs > 0)
-        await sleep(config.intervalMs, undefined, { signal: aborted.signal }).catch(() => undefined);
-      first = false;
-      if (aborted.signal.aborted) break;
-      try {
-        await driver.request();
-        outcome.completed++;
-      } catch (error) {
-        const message =
-          (error as Error).cause instanceof Error
-            ? `${(error as Error).message}: ${((error as Error).cause as Error).message}`
-            : (error as Error).message;
-        if (outcome.errors.length < MAX_ERRORS_KEPT && !outcome.errors.includes(message)) outcome.errors.push(message);
-      }
-    }
-  };
-  const workers = Array.from({ length: count }, worker);
+  const stop = new AbortController();
+  const offAbort = onAbort(signal, () => stop.abort());
   try {
-    await withTimeout(Promise.all(workers), config.timeoutMs, 'the experiment');
+    await withTimeout(client.run(outcome, stop.signal), config.timeoutMs, 'the experiment');
   } catch (error) {
-    stop = true;
     outcome.errors.push((error as Error).message);
   } finally {
+    stop.abort();
     offAbort();
   }
   outcome.elapsedMs = performance.now() - started;
   return outcome;
+}
+
+/** The config's workers: `concurrency` loops share the request count, pausing `intervalMs` between requests. */
+function workers(driver: ClientDriver, config: ExperimentConfig): LabClient {
+  return {
+    close: () => driver.close(),
+    async run(outcome, signal) {
+      const count = Math.max(1, Math.min(config.concurrency, config.requests));
+      // The workers' pauses listen to the signal, one each.
+      setMaxListeners(count + 1, signal);
+      const worker = async () => {
+        let first = true;
+        while (!signal.aborted && outcome.requests < config.requests) {
+          outcome.requests++;
+          if (!first && config.intervalMs > 0)
+            await sleep(config.intervalMs, undefined, { signal }).catch(() => undefined);
+          first = false;
+          if (signal.aborted) break;
+          try {
+            await driver.request();
+            outcome.completed++;
+          } catch (error) {
+            countFailure(outcome, error);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: count }, worker));
+    },
+  };
 }

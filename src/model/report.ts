@@ -364,7 +364,11 @@ export interface ExperimentConfig {
   /** Agent maxFreeSockets: the idle pool (Go's MaxIdleConnsPerHost). */
   maxFreeSockets: number;
   serverKeepAliveTimeoutMs: number;
+  /** The server advertises its idle timeout (`Keep-Alive: timeout=N`) in keep-alive responses. */
+  serverKeepAliveHint: boolean;
   serverConnectionClose: boolean;
+  /** The server closes each connection after this many requests (Connection: close); null for no limit. */
+  serverMaxRequests: number | null;
   /** External target instead of the in-process server. */
   target: string | null;
   timeoutMs: number;
@@ -373,8 +377,20 @@ export interface ExperimentConfig {
 export interface ClientOutcome {
   requests: number;
   completed: number;
+  /** The distinct messages of the failed requests (the first 10). */
   errors: string[];
   elapsedMs: number;
+  /**
+   * Failed requests by error code: `ECONNRESET` (node:http's "socket hang up" and "read ECONNRESET"),
+   * `UND_ERR_SOCKET` (fetch's "other side closed"), ...; absent when none failed.
+   */
+  errorCodes?: Record<string, number>;
+  /**
+   * Of the failed requests, those a finding scenario sent into the failure it reproduces (the
+   * keep-alive race's requests timed to meet the server's close): counted, and not a failure of the
+   * run. Absent when there were none.
+   */
+  expectedFailures?: number;
 }
 
 /** What a capture held (analyze, and the wire observer's capture). */

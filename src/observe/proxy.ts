@@ -66,6 +66,13 @@ export interface ProxyOptions {
    * record has been handed over before the report resolves.
    */
   onConnection?: (record: ConnectionRecord) => void;
+  /**
+   * Play a NAT gateway or load balancer that drops idle flows: once a connection has carried nothing
+   * either way for longer than this (ms), the next bytes or FIN from either side are not forwarded:
+   * both sides get a RST instead (no FIN), so a client's request after the idle gap fails as it does
+   * behind an AWS NAT gateway (350 s) or ALB (60 s). Default 0: never.
+   */
+  idleResetMs?: number;
 }
 
 /** Live counters, cheap to read (for a progress line). */
@@ -134,6 +141,8 @@ class Link extends Http1Counter {
   private drainWired = false;
   /** Requests whose response has not ended yet. */
   inFlight = 0;
+  /** When a byte or a FIN last went through (performance.now()), kept only with idleResetMs. */
+  private lastActivity = 0;
   /** stop() asked this connection to close once idle; `closedByProxy` once it did. */
   closing = false;
   closedByProxy = false;
@@ -157,6 +166,7 @@ class Link extends Http1Counter {
     super(record, proxy.counters);
     this.record = record;
     this.http = new Http1Connection(this, FRAMER_OPTIONS);
+    if (proxy.idleResetMs > 0) this.lastActivity = performance.now();
     this.wire();
   }
 
@@ -166,17 +176,19 @@ class Link extends Http1Counter {
     // must not delay the bytes, and a framer event that closes the connection (stop() waiting for
     // the end of a response) must come after the chunk that completed it was written.
     client.on('data', (chunk: Buffer) => {
+      if (this.proxy.idleResetMs > 0 && this.idleExpired()) return;
       if (!upstream.write(chunk)) this.pauseReading(client);
       if (this.http !== null) this.frameClient(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
+      if (this.proxy.idleResetMs > 0 && this.idleExpired()) return;
       if (!client.write(chunk)) this.pauseReading(upstream);
       if (this.http !== null) this.frameServer(chunk);
     });
 
     // Half-close, forwarded: a FIN from one side ends the other side's write half.
-    client.on('end', () => this.onEnd('client'));
-    upstream.on('end', () => this.onEnd('server'));
+    client.on('end', () => (this.proxy.idleResetMs > 0 && this.idleExpired()) || this.onEnd('client'));
+    upstream.on('end', () => (this.proxy.idleResetMs > 0 && this.idleExpired()) || this.onEnd('server'));
 
     // 'connect' and 'close' come once: on() spares once()'s wrapper per socket.
     upstream.on('connect', () => this.onConnect());
@@ -184,6 +196,27 @@ class Link extends Http1Counter {
     upstream.on('error', (error: NodeJS.ErrnoException) => this.onError('server', error));
     client.on('close', () => this.onSocketClose(client, upstream));
     upstream.on('close', () => this.onSocketClose(upstream, client));
+  }
+
+  /**
+   * idleResetMs: has the connection been idle longer than that? Then both sides are reset (a RST
+   * each, nothing forwarded), as by a middlebox that dropped the flow; else the idle clock restarts.
+   */
+  private idleExpired(): boolean {
+    const now = performance.now();
+    const idle = now - this.lastActivity;
+    if (idle <= this.proxy.idleResetMs) {
+      this.lastActivity = now;
+      return false;
+    }
+    if (this.client.destroyed && this.upstream.destroyed) return true;
+    this.note(
+      `reset by the proxy after ${Math.round(idle)} ms idle (idleResetMs ${this.proxy.idleResetMs}): ` +
+        'a RST to both sides, as from a NAT or load balancer that dropped the flow',
+    );
+    if (!this.client.destroyed) this.client.resetAndDestroy();
+    if (!this.upstream.destroyed) this.upstream.resetAndDestroy();
+    return true;
   }
 
   /** A write filled the other socket's buffer: stop reading `from` until that one drains. */
@@ -391,6 +424,8 @@ export class TcpProxy implements Observer {
   readonly targetPort: number;
   /** Live counters, updated by the connections as they go. */
   readonly counters = { requests: 0, responses: 0, serverClose: 0, clientClose: 0, unreachable: 0 };
+  /** See ProxyOptions.idleResetMs (0: never). */
+  readonly idleResetMs: number;
   private readonly listenHost: string;
   private readonly listenPort: number;
   private readonly graceMs: number;
@@ -440,6 +475,7 @@ export class TcpProxy implements Observer {
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.backlog = options.backlog ?? DEFAULT_BACKLOG;
+    this.idleResetMs = Math.max(0, options.idleResetMs ?? 0);
     this.kept = new RecentRecords(Math.max(0, Math.floor(options.keepConnections ?? Infinity)));
     const onConnection = options.onConnection;
     this.order = onConnection === undefined ? null : new IdOrder(() => this.oldestOpenId(), onConnection, ORDER_WINDOW);

@@ -195,11 +195,34 @@ function renderNotes(runs: readonly RunReport[], s: Style): string {
     for (const d of run.agreement.differences) lines.push(s.red(`${n}observers disagree on ${d}`));
     for (const w of [...run.warnings, ...run.observers.flatMap((o) => o.warnings)])
       lines.push(s.yellow(`${n}${w.message}`));
-    for (const e of run.client?.errors ?? []) lines.push(s.red(`${n}client error: ${e}`));
+    lines.push(...clientNotes(run, n, s));
   });
   for (const [what, fix] of unavailable)
     lines.unshift(s.yellow(`observer unavailable — ${what}${fix ? `\n  fix: ${fix}` : ''}`));
   return lines.join('\n');
+}
+
+/**
+ * The client's failed requests: each distinct error in red; when a finding scenario meant requests
+ * to fail (the race's), first a line that counts them by code, and their errors are not in red.
+ */
+function clientNotes(run: RunReport, n: string, s: Style): string[] {
+  const client = run.client;
+  if (client === null) return [];
+  const expected = client.expectedFailures ?? 0;
+  if (expected === 0) return client.errors.map((e) => s.red(`${n}client error: ${e}`));
+  const failed = client.requests - client.completed;
+  const codes = Object.entries(client.errorCodes ?? {})
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([code, count]) => `${count} ${code}`)
+    .join(', ');
+  const line =
+    `${n}client: ${failed} of ${client.requests} requests failed (${codes}); ` +
+    `${expected === failed ? 'all' : expected} of them sent into the failure the scenario reproduces`;
+  return [
+    failed > expected ? s.red(line) : s.yellow(line),
+    ...client.errors.map((e) => (failed > expected ? s.red : s.dim)(`${n}client error: ${e}`)),
+  ];
 }
 
 export function renderConnections(o: ObserverReport, s: Style = PLAIN, limit = 0): string {

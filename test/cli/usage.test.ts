@@ -68,12 +68,30 @@ const USAGE_ERRORS: [string[], string][] = [
   [['run', '--target', 'ftp://example.com/'], '--target must be an http:// or https:// URL: ftp://example.com/'],
   [
     ['run', '--target', 'http://127.0.0.1:1/', '--body-size', '1k'],
-    '--body-size, --server-close and --server-keep-alive-timeout configure the in-process server: not with --target',
+    '--body-size and the --server-* options configure the in-process server: not with --target',
   ],
+  [
+    ['run', '--target', 'http://127.0.0.1:1/', '--no-server-keep-alive-hint'],
+    '--body-size and the --server-* options configure the in-process server: not with --target',
+  ],
+  [['run', '--server-max-requests', '0'], whole('--server-max-requests', 1, 1_000_000, '0')],
   [['run', '--requests'], "Option '--requests <value>' argument missing"],
   [['run', '--bogus'], "Unknown option '--bogus'"],
   [['run', 'extra'], "Unexpected argument 'extra'"],
   [['run', '--html', ''], '--html needs a file name'],
+  [
+    ['run', '--scenario', 'nope'],
+    "--scenario must be one of race, idle-reset, body-not-read, pool-churn, close-audit, path-order, port-outlook (or list), got 'nope'",
+  ],
+  [
+    ['run', '--scenario', 'race', '--requests', '5', '--no-keep-alive'],
+    '--scenario race sets up its own experiment: --requests, --no-keep-alive cannot be used with it',
+  ],
+  [
+    ['run', '--scenario', 'pool-churn', '--client', 'fetch'],
+    "--client fetch cannot reproduce pool-churn: undici's pool keeps every idle connection",
+  ],
+  [['run', '--scenario', 'race', '--client', 'curl'], "--client must be one of http, fetch, got 'curl'"],
   // demo
   [['demo', '--interval', '-1'], whole('--interval', 0, 60000, '-1')],
   [['demo', '--port', '-1'], whole('--port', 1, 65535, '-1')],

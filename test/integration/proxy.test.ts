@@ -19,6 +19,7 @@ import type { LabServerOptions } from '../../src/lab/server.js';
 import type { ConnectionRecord } from '../../src/model/report.js';
 import { ProxyWarning, TcpProxy } from '../../src/observe/proxy.js';
 import type { ProxyOptions } from '../../src/observe/proxy.js';
+import { waitFor } from '../../src/util/time.js';
 import { portIsFree } from '../support/leaks.js';
 
 const HOST = '127.0.0.1';
@@ -527,4 +528,36 @@ test('keepConnections: the report keeps the last N; totals count all; onConnecti
   const full = await all.proxy.stop();
   assert.equal(full.connections.length, 2);
   assert.equal(full.connectionsOmitted, undefined);
+});
+
+test('idleResetMs: a request after the idle limit draws a RST, the server side is reset too, nothing forwarded', async (t) => {
+  const lab = await startLabServer({ host: HOST });
+  t.after(() => lab.close());
+  const serverErrors: string[] = [];
+  let serverEnds = 0;
+  lab.server.on('connection', (s: net.Socket) => {
+    s.on('error', (e: NodeJS.ErrnoException) => serverErrors.push(e.code ?? e.message));
+    s.on('end', () => serverEnds++);
+  });
+  const proxy = await startProxy(t, lab, { idleResetMs: 50 });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  // Within the limit: answered, on one connection.
+  assert.equal(await get(agent, `http://${HOST}:${proxy.address.port}/`), 200);
+  assert.equal(await get(agent, `http://${HOST}:${proxy.address.port}/`), 200);
+  await delay(150);
+  const failed = await get(agent, `http://${HOST}:${proxy.address.port}/`).then(
+    () => 'answered',
+    (e: NodeJS.ErrnoException) => e.code,
+  );
+  assert.equal(failed, 'ECONNRESET');
+  await proxy.whenSettled(1);
+  const report = await proxy.stop();
+  const record = only(report.connections);
+  assert.equal(record.requests, 2, 'the request after the idle gap was not forwarded');
+  assert.equal(record.closedFirstBy, null, 'no FIN');
+  assert.match(record.notes.join('; '), /reset by the proxy after \d+ ms idle \(idleResetMs 50\)/);
+  await waitFor(() => serverErrors.length > 0, 2000, 5);
+  assert.deepEqual(serverErrors, ['ECONNRESET'], 'the server got a RST');
+  assert.equal(serverEnds, 0, 'and no FIN');
 });

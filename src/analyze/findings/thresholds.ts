@@ -30,6 +30,14 @@ export const CROSSING_MIN_MS = 5;
 export const MIDDLEBOX_IDLE_MIN_MS = 10_000;
 
 /**
+ * A RST that answers a request (a middlebox that lost the flow answering for the server) comes this
+ * soon after it at most: a kernel answers within a round trip, a middlebox that is a program (HAProxy,
+ * Envoy, nginx's stream module, the lab's proxy) on a busy host within a few milliseconds; 50 ms
+ * allows both and is still far below any idle timeout.
+ */
+export const RESET_ANSWER_MS = 50;
+
+/**
  * A client that closes this soon after a complete response decided to close when the response ended
  * (its pool was full, or the response never reached the pool), not after an idle timeout of its own
  * (Node's and Go's pools close at the response's end, within a millisecond; 100 ms allows a loaded host).

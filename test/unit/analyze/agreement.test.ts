@@ -65,3 +65,21 @@ test('agreement: an observer that missed packets explains the differences it is 
     `TIME_WAIT on the client side: kernel 20, wire 11${note}`,
   ]);
 });
+
+test('agreement: requests the wire saw lost at a close the server never read are said to be so', () => {
+  // 3 connections of 2 requests on the wire, the second one lost at the server's close (the race).
+  const lost = records(3, 2, {
+    responses: 1,
+    closedFirstBy: 'server',
+    resetBy: 'server',
+    unanswered: [{ method: 'GET', at: 0 }],
+  });
+  const r = compareObservers([observer('server', records(3, 1)), observer('wire', lost)]);
+  assert.deepEqual(r.differences, [
+    'requests: server 3, wire 6 (the 3 requests the wire saw unanswered reached connections the server had ' +
+      'closed, or were reset on the way: the server never read them)',
+  ]);
+  // Any other difference in requests is not explained away.
+  const r2 = compareObservers([observer('server', records(3, 1)), observer('wire', records(3, 2))]);
+  assert.deepEqual(r2.differences, ['requests: server 3, wire 6']);
+});

@@ -169,6 +169,43 @@ test('findings: a RST with no FIN after 60 s idle is an idle reset; after 5 s it
   assert.deepEqual(codes(await analyze(soon)), []);
 });
 
+test('findings: a request that draws a RST after less idle than the server keeps connections is an idle reset', async () => {
+  // The server says it keeps idle connections 5 s; after 300 ms a request draws a bare RST from its address.
+  const keeps5 = httpResponse(200, 'hello', { 'Keep-Alive': 'timeout=5' });
+  const dropped = (atMs: number, response = keeps5, answerMs = 0) => {
+    const c = conn(atMs);
+    exchange(c, response);
+    c.wait(300);
+    c.send('client', httpGet());
+    c.wait(answerMs);
+    c.rst('server');
+    return c;
+  };
+  // The second RST comes 20 ms after its request, as from a middlebox that is a program on a busy host.
+  const run = await analyze(dropped(0), dropped(10, keeps5, 20));
+  const f = only(run, 'idle-reset');
+  assert.equal(f.severity, 'error');
+  assert.equal(f.evidence.count, 2);
+  assert.equal(f.evidence.values.requestsLost, 2);
+  assert.equal(f.evidence.values.serverKeepsIdleMs, 5000);
+  assert.equal(f.evidence.values.suggestedClientIdleTimeoutMs, 220);
+  assert.match(f.summary, /reset without a FIN after 300 ms or more idle; 2 requests drew the RST and failed/);
+  assert.ok(f.reasoning.some((line) => /keeps idle connections, 5\.00 s \(Keep-Alive: timeout=5\)/.test(line)));
+  assert.ok(!codes(run).includes('keepalive-race'), JSON.stringify(codes(run)));
+  // At the server's own timeout (1 s advertised), a RST on arrival is the race, not a middlebox.
+  const atTimeout = raced(0, 1000, (c) => {
+    c.send('client', httpGet());
+    c.rst('server');
+  });
+  assert.deepEqual(codes(await analyze(atTimeout)), ['keepalive-race']);
+  // Without a known timeout, or with a RST no request drew, a short gap says nothing.
+  assert.deepEqual(codes(await analyze(dropped(0, httpResponse(200, 'hello')))), []);
+  const unprompted = raced(0, 300, (c) => c.rst('server'));
+  assert.deepEqual(codes(await analyze(unprompted)), []);
+  // A RST 200 ms after the request did not answer it.
+  assert.deepEqual(codes(await analyze(dropped(0, keeps5, 200))), []);
+});
+
 test('findings: a client RST with the body unread, or before the body was complete, is a body not read', async () => {
   const unread = conn(0);
   exchange(unread);

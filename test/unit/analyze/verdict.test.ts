@@ -53,6 +53,15 @@ test('verdict: the server answers Connection: close (or HTTP/1.0) to every reque
   );
 });
 
+test('verdict: a lab server that closes each connection after N requests names its cap', () => {
+  const capped = records(4, 3, { closedFirstBy: 'server', timeWait: 'server' });
+  const v = decideVerdict([observer('server', capped)], { config: { ...CONFIG, requests: 12, serverMaxRequests: 3 } });
+  assert.equal(v.code, 'server-closes');
+  assert.equal(v.summary, 'the server closes each connection after 3 requests: 4 connections for 12 requests');
+  // Without the cap, the same counts are churn.
+  assert.equal(decideVerdict([observer('server', capped)], { config: { ...CONFIG, requests: 12 } }).code, 'churn');
+});
+
 test('verdict: the client asks to close every connection', () => {
   const v = decideVerdict([observer('wire', records(5, 1), { http: { serverClose: 0, clientClose: 5 } })]);
   assert.equal(v.code, 'keepalive-disabled');

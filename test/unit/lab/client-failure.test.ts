@@ -56,3 +56,11 @@ test('client failure: out of time is a TimeoutError; `about` names the experimen
     'experiment seq-read: the experiment did not finish within 100 ms: 1 of 10 requests completed',
   );
 });
+
+test('client failure: requests a finding scenario meant to fail are not a failure; any others are', () => {
+  const base = { requests: 6, completed: 3, errors: ['socket hang up'], elapsedMs: 900, errorCodes: { ECONNRESET: 3 } };
+  assert.equal(clientFailure(run({ ...base, expectedFailures: 3 }, 6)), null);
+  const e = clientFailure(run({ ...base, completed: 2, expectedFailures: 3 }, 6));
+  assert.equal(e?.code, 'KAL_ERR_REQUESTS_FAILED');
+  assert.equal(e?.message, '1 of 6 requests failed besides the 3 the scenario meant to fail: socket hang up');
+});

@@ -221,3 +221,21 @@ test('terminal: counts from an observer that missed packets are lower bounds in 
   // Complete counts are printed as they are.
   assert.match(renderTerminal(report([run(CONNECTIONS)])).split('\n')[1]!, /^1\s+lo\.pcapng\s+6\s+4\s/);
 });
+
+test("terminal: a scenario's expected failures are counted by code, apart from a run's failures", () => {
+  const client = { requests: 6, completed: 3, errors: ['socket hang up'], elapsedMs: 900 };
+  const notes = (c: RunReport['client']) =>
+    renderTerminal(report([{ ...run(CONNECTIONS.slice(0, 1)), client: c }]))
+      .split('\n')
+      .filter((line) => line.startsWith('client'));
+  assert.deepEqual(notes({ ...client, errorCodes: { ECONNRESET: 3 }, expectedFailures: 3 }), [
+    'client: 3 of 6 requests failed (3 ECONNRESET); all of them sent into the failure the scenario reproduces',
+    'client error: socket hang up',
+  ]);
+  assert.deepEqual(notes({ ...client, errorCodes: { ECONNRESET: 3 } }), ['client error: socket hang up']);
+  const mixed = { ...client, completed: 2, errorCodes: { ECONNRESET: 3, ECONNREFUSED: 1 }, expectedFailures: 3 };
+  assert.equal(
+    notes(mixed)[0],
+    'client: 4 of 6 requests failed (3 ECONNRESET, 1 ECONNREFUSED); 3 of them sent into the failure the scenario reproduces',
+  );
+});
