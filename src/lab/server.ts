@@ -50,6 +50,13 @@ export interface LabServer {
    * out), right after its FIN went out, in the same turn of the event loop; returns the unsubscribe.
    */
   onIdleClose(listener: (socket: Socket) => void): () => void;
+  /**
+   * Calls `listener` each time the server arms a connection's idle timer (`ms` long), just before it
+   * does; returns the unsubscribe. A timer of the same duration set by the listener fires first (Node
+   * runs timers of one duration in the order they were armed): something sent from it reaches the
+   * peer right before the idle close's FIN.
+   */
+  onIdleArm(listener: (socket: Socket, ms: number) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -72,6 +79,7 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
   const hint = options.keepAliveHint ?? true;
   const maxRequests = options.maxRequestsPerConnection ?? Infinity;
   const idleListeners = new Set<(socket: Socket) => void>();
+  const armListeners = new Set<(socket: Socket, ms: number) => void>();
   const states = new WeakMap<Socket, ConnectionState>();
   const server = http.createServer((req, res) => {
     const state = states.get(req.socket);
@@ -125,6 +133,7 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
   function armIdle(socket: Socket, state: ConnectionState): void {
     if (idleMs <= 0) return;
     clearIdle(state);
+    for (const listener of armListeners) listener(socket, idleMs);
     state.idleTimer = setTimeout(() => {
       state.idleTimer = null;
       if (state.busy > 0 || socket.destroyed) return;
@@ -164,6 +173,10 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
     onIdleClose(listener) {
       idleListeners.add(listener);
       return () => idleListeners.delete(listener);
+    },
+    onIdleArm(listener) {
+      armListeners.add(listener);
+      return () => armListeners.delete(listener);
     },
     close() {
       closing ??= new Promise<void>((resolve) => {

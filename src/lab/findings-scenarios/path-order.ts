@@ -6,8 +6,8 @@
  * which sends no Keep-Alive hint, so that the balancer cannot learn it (nginx sends none either).
  *
  * Each round: a request goes through the balancer to the backend; the next one leaves when the
- * backend's keep-alive timer fires. The lab times it to that timer, hooked where Node's server arms
- * it (socket.setTimeout): the instant that real traffic meets by chance once in a while, here every
+ * backend's keep-alive timer fires. The lab times it to that timer, hooked where the lab server arms
+ * it (LabServer.onIdleArm): the instant that real traffic meets by chance once in a while, here every
  * time. Node runs the timers of one duration in the order they were armed, and both are armed in the
  * same turn of the event loop: the client's request is written first, the backend closes the idle
  * connection right after, and the balancer reads the request before it notices the FIN. It sends the
@@ -31,16 +31,13 @@ import { startLabServer } from '../server.js';
 import type { FindingScenario, FindingScenarioOptions } from './index.js';
 
 const HOST = '127.0.0.1';
-/**
- * The backend's server.keepAliveTimeout. Recent Node versions close 1 s later than they say (their
- * HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER), older ones on time: short either way.
- */
+/** The backend's idle timeout (the lab server's own timer: it closes on time). */
 const BACKEND_KEEP_ALIVE_MS = 200;
 /** The balancer's upstream pool keeps idle sockets this long: longer than the backend does. */
 const UPSTREAM_IDLE_MS = 4000;
 /** Rounds of (request, request timed to the backend's close): each loses one request to a 502. */
 const ROUNDS = 3;
-/** The whole traffic, at most (about 1.2 s a round). */
+/** The whole traffic, at most (about 0.2 s a round). */
 const TRAFFIC_TIMEOUT_MS = 15_000;
 /** Closing handshakes to show on the wire, at most. */
 const SETTLE_MS = 3000;
@@ -129,16 +126,11 @@ async function runPathOrder(options: FindingScenarioOptions = {}): Promise<RunRe
     closers.push(() => backend.close());
     // The next round's late request, armed with the backend's keep-alive timer (see the top of the file).
     let timedToClose: ((ms: number) => void) | null = null;
-    backend.server.on('connection', (socket) => {
-      const setSocketTimeout = socket.setTimeout.bind(socket);
-      socket.setTimeout = (ms: number, callback?: () => void) => {
-        const arm = timedToClose;
-        if (ms > 0 && arm !== null) {
-          timedToClose = null;
-          arm(ms);
-        }
-        return setSocketTimeout(ms, callback);
-      };
+    backend.onIdleArm((_socket, ms) => {
+      const arm = timedToClose;
+      if (arm === null) return;
+      timedToClose = null;
+      arm(ms);
     });
     const backendEndpoint = { address: HOST, port: backend.port };
     const balancer = await startBalancer(backendEndpoint, UPSTREAM_IDLE_MS);
