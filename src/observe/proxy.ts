@@ -386,9 +386,10 @@ class Link extends Http1Counter {
     // The side that sent the first FIN holds TIME_WAIT on its leg; a reset skips TIME_WAIT.
     r.timeWait = r.resetBy === null && !this.closedByProxy ? r.closedFirstBy : null;
     // The record is kept until the report, and every record adds to each garbage collection: keep it
-    // small. The status codes are copied to their length (a first push reserves 17 slots); empty
+    // small. The status codes and busy times are copied to their length (a first push reserves 17 slots); empty
     // lists become one shared frozen array (records are copied before they leave the proxy).
     r.statusCodes = r.statusCodes.length === 0 ? NOTHING : r.statusCodes.slice();
+    if (r.busyAt !== undefined) r.busyAt = r.busyAt.slice();
     if (r.idleGapsMs.length === 0) r.idleGapsMs = NOTHING;
     if (r.notes.length === 0) r.notes = NOTHING;
   }
@@ -795,6 +796,7 @@ function copyRecord(r: ConnectionRecord): ConnectionRecord {
     server: { ...r.server },
     statusCodes: [...r.statusCodes],
     idleGapsMs: [...r.idleGapsMs],
+    ...(r.busyAt === undefined ? {} : { busyAt: [...r.busyAt] }),
     notes: [...r.notes],
   };
 }

@@ -70,5 +70,10 @@ export const MAX_IDLE_SAMPLES = 1000;
  * each): beyond it churn is judged on the first ones, and the finding says so.
  */
 export const MAX_TRACKED_CONNECTIONS = 200_000;
+/**
+ * Busy periods (a request outstanding, one per request unless pipelined) kept for the churn finding's
+ * concurrency (16 bytes each, 16 MB at most): beyond, a connection counts as busy from start to end.
+ */
+export const MAX_TRACKED_BUSY_PERIODS = 1_000_000;
 /** Candidates a detector keeps until the end (when every server's timeout is known); beyond, counted only. */
 export const MAX_CANDIDATES = 10_000;

@@ -1,13 +1,16 @@
 /**
- * When each connection of a client to a server was open, and what its end looked like: enough to
- * ask, once every record is in, whether the client opened a new connection while an old one sat idle
- * (a response never went back to the pool) or right after closing one (its idle pool was full), and
- * how many connections it held at once. Grouped by server and client address (one client's pool).
- * Bounded: the first MAX_TRACKED_CONNECTIONS connections are kept (about 40 bytes each).
+ * When each connection of a client to a server was open, when it was busy (a request outstanding,
+ * ConnectionRecord.busyAt), and what its end looked like: enough to ask, once every record is in,
+ * whether the client opened a new connection while an old one sat idle (a response never went back to
+ * the pool) or right after closing one (its idle pool was full), how many connections it held at once
+ * and how many requests it had in flight at once. Grouped by server and client address (one client's
+ * pool). Bounded: the first MAX_TRACKED_CONNECTIONS connections are kept (about 40 bytes each), with
+ * at most MAX_TRACKED_BUSY_PERIODS busy periods (16 bytes each); a connection beyond that, or whose
+ * record has no busy times, counts as busy from its start to its end.
  */
 import type { ConnectionRecord, Endpoint } from '../../model/report.js';
 import { serverKey } from './facts.js';
-import { CLOSE_AFTER_RESPONSE_MS, MAX_TRACKED_CONNECTIONS } from './thresholds.js';
+import { CLOSE_AFTER_RESPONSE_MS, MAX_TRACKED_BUSY_PERIODS, MAX_TRACKED_CONNECTIONS } from './thresholds.js';
 
 /** One client address's connections to one server. */
 export class ConnectionGroup {
@@ -20,8 +23,13 @@ export class ConnectionGroup {
   readonly closedAfterResponse: number[] = [];
   /** The end of its last response, for a connection closed right after it (NaN otherwise). */
   readonly responseEnds: number[] = [];
+  /** When its connections were busy: the starts and ends of the periods, in the same order. */
+  readonly busyFrom: number[] = [];
+  readonly busyTo: number[] = [];
   private sortedStarts: number[] | null = null;
   private sortedEnds: number[] | null = null;
+  private sortedBusyFrom: number[] | null = null;
+  private sortedBusyTo: number[] | null = null;
 
   constructor(
     readonly server: Endpoint,
@@ -32,6 +40,8 @@ export class ConnectionGroup {
   changed(): void {
     this.sortedStarts = null;
     this.sortedEnds = null;
+    this.sortedBusyFrom = null;
+    this.sortedBusyTo = null;
   }
 
   /** Does a connection of this group start in (from, to]? */
@@ -54,6 +64,23 @@ export class ConnectionGroup {
     for (const t of this.starts) best = Math.max(best, this.openAt(t));
     return best;
   }
+
+  /**
+   * Connections busy at `t`: a request outstanding (a period that began at or before `t` and ended at
+   * or after it). A connection's periods never overlap, so each counts once.
+   */
+  busyAt(t: number): number {
+    const from = (this.sortedBusyFrom ??= [...this.busyFrom].sort((a, b) => a - b));
+    const to = (this.sortedBusyTo ??= [...this.busyTo].sort((a, b) => a - b));
+    return upperBound(from, t) - lowerBound(to, t);
+  }
+
+  /** The most connections busy at once: the requests the client had in flight at once (its concurrency). */
+  busyPeak(): number {
+    let best = 0;
+    for (const t of this.busyFrom) best = Math.max(best, this.busyAt(t));
+    return best;
+  }
 }
 
 export class Timeline {
@@ -61,6 +88,9 @@ export class Timeline {
   tracked = 0;
   /** Connections not kept (beyond MAX_TRACKED_CONNECTIONS). */
   untracked = 0;
+  /** Busy periods kept, and connections counted busy from start to end instead (see the header). */
+  busyPeriods = 0;
+  busyWholeLife = 0;
 
   add(r: ConnectionRecord): void {
     if (r.start === null || r.end === null) return;
@@ -95,6 +125,25 @@ export class Timeline {
       fin - last <= CLOSE_AFTER_RESPONSE_MS;
     group.closedAfterResponse.push(closedRightAfter ? fin : NaN);
     group.responseEnds.push(closedRightAfter ? last : NaN);
+    this.addBusy(group, r, r.start, r.end);
+  }
+
+  private addBusy(group: ConnectionGroup, r: ConnectionRecord, start: number, end: number): void {
+    const busy = r.busyAt;
+    if (busy === undefined || this.busyPeriods + busy.length / 2 > MAX_TRACKED_BUSY_PERIODS) {
+      if (r.requests === 0) return;
+      this.busyWholeLife++;
+      this.busyPeriods++;
+      group.busyFrom.push(start);
+      group.busyTo.push(end);
+      return;
+    }
+    for (let i = 0; i < busy.length; i += 2) {
+      this.busyPeriods++;
+      group.busyFrom.push(busy[i]!);
+      // A last period without its end: busy until the connection ended.
+      group.busyTo.push(busy[i + 1] ?? end);
+    }
   }
 
   *all(): IterableIterator<ConnectionGroup> {

@@ -188,10 +188,17 @@ test('findings: a client RST with the body unread, or before the body was comple
 });
 
 test('findings: closes right after a response with other connections open, then new ones, are pool churn', async () => {
-  // Two connections stay busy throughout; four are closed by the client right after their response,
-  // each followed by a new connection: a pool with room for fewer idle connections than in use.
+  // Two connections stay busy throughout (a slow response each); four are closed by the client right
+  // after their response, each followed by a new connection: a pool with room for fewer idle
+  // connections than requests in flight.
   const busy = [conn(0), conn(0.5)];
-  for (const c of busy) for (let i = 0; i < 8; i++) exchange(c);
+  for (const c of busy) {
+    exchange(c);
+    c.send('client', httpGet());
+    c.wait(8);
+    c.send('server', httpResponse(200, 'slow', { 'Keep-Alive': 'timeout=1' }));
+    c.ack('client');
+  }
   const churned: Conversation[] = [];
   for (let i = 0; i < 4; i++) {
     const c = conn(1 + i * 1.5);
@@ -208,6 +215,10 @@ test('findings: closes right after a response with other connections open, then 
   // The last churned connection was not followed by a new one: 3 closes count.
   assert.equal(f.evidence.count, 3);
   assert.equal(f.evidence.values.concurrencySeen, 3);
+  // Each close came while both slow requests were in flight: 3 busy, the closed one included.
+  assert.equal(f.evidence.values.busyAtCloseMax, 3);
+  assert.equal(f.evidence.values.concurrencyBusy, 3);
+  assert.equal(f.evidence.values.suggestedIdlePool, 3);
   assert.match(f.fixes['node-http']!, /maxFreeSockets: 3/);
   assert.match(f.fixes.go!, /MaxIdleConnsPerHost: 3/);
   assert.match(f.fixes['python-requests']!, /pool_maxsize=3/);
