@@ -3,16 +3,18 @@
  * (MIDDLEBOX_IDLE_MIN_MS), from a side that had sent nothing wrong: every request answered, no body
  * cut. A NAT gateway or load balancer that dropped the idle flow answers the next segment with a RST
  * (or sends one to both sides when it expires the flow). When a request drew the RST, it was lost.
+ * Unless its idle gap is where this server closes idle connections: the server then closed with the
+ * request unread, and the keep-alive race names it (race.ts); which is known once every record is in.
  */
 import type { ConnectionRecord, Finding } from '../../model/report.js';
 import { formatEndpoint } from '../../model/endpoint.js';
 import { plural } from '../../util/text.js';
 import type { FindingDetector } from './detector.js';
 import { EvidenceList } from './evidence.js';
-import { formatDuration, serverKey } from './facts.js';
+import { crossingWindowMs, formatDuration, serverKey } from './facts.js';
 import { idleResetFixes } from './fixes.js';
 import type { ServerFacts } from './servers.js';
-import { CLIENT_IDLE_SHARE, MIDDLEBOX_IDLE_MIN_MS } from './thresholds.js';
+import { CLIENT_IDLE_SHARE, MAX_CANDIDATES, MIDDLEBOX_IDLE_MIN_MS } from './thresholds.js';
 
 interface Reset {
   id: number;
@@ -21,6 +23,8 @@ interface Reset {
   by: 'client' | 'server';
   /** The request that drew the RST, if one did. */
   method: string | null;
+  /** The crossing window of its connection (facts.ts). */
+  window: number;
 }
 
 /** The idle reset on one connection, or null. */
@@ -37,7 +41,7 @@ export function idleResetOn(r: ConnectionRecord): Reset | null {
   const request = waiting[0];
   const idleMs = (request?.at ?? at) - last;
   if (idleMs < MIDDLEBOX_IDLE_MIN_MS) return null;
-  return { id: r.id, at, idleMs, by: r.resetBy, method: request?.method ?? null };
+  return { id: r.id, at, idleMs, by: r.resetBy, method: request?.method ?? null, window: crossingWindowMs(r) };
 }
 
 /** One server's idle resets: listed (bounded), and counted with their shortest and longest idle gap. */
@@ -47,6 +51,8 @@ interface Tally {
   minIdleMs: number;
   maxIdleMs: number;
   requestsLost: number;
+  /** Resets a request drew, kept until the server's idle closes are known (the first MAX_CANDIDATES). */
+  drawn: Reset[];
 }
 
 export class IdleResetDetector implements FindingDetector {
@@ -58,9 +64,14 @@ export class IdleResetDetector implements FindingDetector {
     const key = serverKey(r.server);
     let entry = this.byServer.get(key);
     if (entry === undefined) {
-      entry = { server, list: new EvidenceList(), minIdleMs: Infinity, maxIdleMs: 0, requestsLost: 0 };
+      entry = { server, list: new EvidenceList(), minIdleMs: Infinity, maxIdleMs: 0, requestsLost: 0, drawn: [] };
       this.byServer.set(key, entry);
     }
+    if (reset.method !== null && entry.drawn.length < MAX_CANDIDATES) entry.drawn.push(reset);
+    else IdleResetDetector.count(entry, reset);
+  }
+
+  private static count(entry: Tally, reset: Reset): void {
     const what =
       reset.method === null
         ? `RST from the ${reset.by} after ${formatDuration(reset.idleMs)} idle, no FIN before it`
@@ -74,13 +85,13 @@ export class IdleResetDetector implements FindingDetector {
 
   finish(): Finding[] {
     const out: Finding[] = [];
-    for (const {
-      server,
-      list,
-      minIdleMs: shortest,
-      maxIdleMs: longest,
-      requestsLost: lost,
-    } of this.byServer.values()) {
+    for (const tally of this.byServer.values()) {
+      // A copy: finish() may be called again after more records.
+      const t: Tally = { ...tally, list: tally.list.clone(), drawn: [] };
+      for (const reset of tally.drawn)
+        if (!t.server.closesAround(reset.idleMs, reset.window)) IdleResetDetector.count(t, reset);
+      if (t.list.count === 0) continue;
+      const { server, list, minIdleMs: shortest, maxIdleMs: longest, requestsLost: lost } = t;
       const clientMs = Math.max(1000, Math.floor((shortest * CLIENT_IDLE_SHARE) / 1000) * 1000);
       const failed = lost > 0 ? `; ${plural(lost, 'request')} drew the RST and failed` : '';
       out.push({

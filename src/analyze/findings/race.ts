@@ -5,7 +5,8 @@
  * and then idled about as long as this server lets connections idle (nodejs/node#20256, undici#583).
  *
  * A server that closes with the request already in its receive buffer sends a RST without a FIN:
- * that too is the race when the idle gap before the request reached the server's measured timeout.
+ * that too is the race when the idle gap before the request is where this server closes idle
+ * connections (ServerFacts.closesAround); far longer, no FIN having come, it is the idle reset.
  */
 import type { ConnectionRecord, Finding } from '../../model/report.js';
 import { formatEndpoint } from '../../model/endpoint.js';
@@ -105,10 +106,9 @@ export class RaceDetector implements FindingDetector {
   finish(): Finding[] {
     const out: Finding[] = [];
     for (const { server, lost: candidates } of this.byServer.values()) {
-      // A reset on arrival is the race only when the idle gap reached what this server is known to allow.
-      const timeout = server.effectiveTimeoutMs;
+      // A reset on arrival is the race only when the idle gap is where this server closes idle connections.
       const lost = candidates.filter(
-        (l) => l.kind !== 'reset-on-arrival' || (timeout !== null && l.idleBeforeRequestMs >= timeout - l.window),
+        (l) => l.kind !== 'reset-on-arrival' || server.closesAround(l.idleBeforeRequestMs, l.window),
       );
       if (lost.length === 0) continue;
       out.push(this.finding(server, lost));
