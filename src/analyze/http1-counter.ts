@@ -1,9 +1,10 @@
 /**
- * The one HTTP/1.x counter of a connection: requests, responses, status codes, idle gaps, who asked
- * to close, and notes on framing lost or a protocol switch. It is an Http1Events sink, so the framer
- * (decode/http1.ts) feeds it in the capture analyzer (analyze/streams/http1.ts) and in the proxy
- * (observe/proxy.ts); the lab server's accounting (observe/server-accounting.ts) feeds it the same
- * events built from Node's request and response objects.
+ * The one HTTP/1.x counter of a connection: requests, responses, status codes, idle gaps, when it was
+ * busy (a request outstanding), who asked to close, and notes on framing lost or a protocol switch.
+ * It is an Http1Events sink, so the framer (decode/http1.ts) feeds it in the capture analyzer
+ * (analyze/streams/http1.ts) and in the proxy (observe/proxy.ts); the lab server's accounting
+ * (observe/server-accounting.ts) feeds it the same events built from Node's request and response
+ * objects.
  *
  * It counts into a tally (the connection's record, or the part of one a stream keeps) and adds the
  * close asks to totals shared by every connection of its observer: it allocates nothing of its own.
@@ -25,6 +26,7 @@ export type HttpTally = Pick<
   | 'idleGapsMs'
   | 'notes'
   | 'lastResponseEndAt'
+  | 'busyAt'
   | 'unanswered'
   | 'responseIncomplete'
   | 'keepAliveTimeoutS'
@@ -57,6 +59,12 @@ export class Http1Counter implements Http1Events {
   private pendingBeyond = 0;
   /** Server framing was lost: which request a response answers is unknown until framing resumes. */
   private pairingLost = false;
+  /**
+   * Requests whose response has not ended, for `busyAt`: a busy period starts when it leaves 0 and
+   * ends when it comes back to 0 (pipelined requests share one period). -1 once framing was lost on
+   * either side: which bytes were requests is unknown, so `busyAt` is dropped (see lost()).
+   */
+  private outstanding = 0;
 
   constructor(
     private readonly tally: HttpTally,
@@ -69,6 +77,7 @@ export class Http1Counter implements Http1Events {
     tally.requests++;
     if (r.cut === true) tally.partialRequests = (tally.partialRequests ?? 0) + 1;
     if (this.lastResponseEnd !== null) tally.idleGapsMs.push(Math.max(0, toMillis(r.ts - this.lastResponseEnd)));
+    if (this.outstanding >= 0 && this.outstanding++ === 0) (tally.busyAt ??= []).push(toMillis(r.ts));
     if (!r.keepAlive) {
       this.totals.clientClose++;
       this.asked('client', r);
@@ -104,6 +113,8 @@ export class Http1Counter implements Http1Events {
   responseEnd(_r: HttpResponseInfo, ts: Micros): void {
     this.lastResponseEnd = ts;
     this.tally.lastResponseEndAt = toMillis(ts);
+    // A response without a request seen (a capture that began mid-stream) ends no busy period.
+    if (this.outstanding > 0 && --this.outstanding === 0) this.tally.busyAt!.push(toMillis(ts));
     this.tally.responseIncomplete = undefined;
   }
 
@@ -115,6 +126,9 @@ export class Http1Counter implements Http1Events {
 
   lost(side: Side, reason: string, atByte: number): void {
     this.framingLost = true;
+    // Busy periods with messages missing would claim idle times that were not: none rather than wrong.
+    this.outstanding = -1;
+    this.tally.busyAt = undefined;
     if (side === 'server') {
       // Which responses came is unknown from here: claim no request unanswered, no body cut.
       this.pairingLost = true;

@@ -116,6 +116,13 @@ export interface ConnectionRecord {
   /** When the body of the last complete final response ended. */
   lastResponseEndAt?: number;
   /**
+   * When the connection was busy, a request outstanding: flat [from, to, from, to, ...] pairs, from a
+   * request (its head complete) while none was outstanding to the end of the response that left none
+   * (pipelined requests share a period). A last `from` without its `to`: still busy at the end. Absent
+   * without a request, or when HTTP framing was lost (which bytes were requests is then unknown).
+   */
+  busyAt?: number[];
+  /**
    * Requests that got no response before the connection ended, oldest first (at most 8 listed):
    * the method and when the request's head was complete.
    */

@@ -11,6 +11,9 @@
  *  - reset: an ECONNRESET/EPIPE on one side is answered with resetAndDestroy() (a RST) on the other;
  *  - backpressure: a write that fills the other socket's buffer pauses the reading side until
  *    'drain', as stream.pipe() does, so a slow reader never makes memory grow without bound.
+ * The record holds the times the findings compare with the requests' (clientFinAt, serverFinAt,
+ * resetAt): when each side's FIN or RST reached the proxy, so the keep-alive race (a request sent
+ * after the server's FIN, then its RST) and the idle reset read the same from the proxy as from a capture.
  * One bad connection never takes the proxy down: every socket has an error handler, and the framer
  * calls are fenced so that even a bug there only stops counting on that connection.
  */
@@ -28,7 +31,7 @@ import { KeepaliveLabError, PortInUseError } from '../errors.js';
 import { formatHostPort as formatEndpoint, normalizeAddress } from '../model/endpoint.js';
 import type { ConnectionRecord, Endpoint, ObserverReport, Side, Warning, WarningCode } from '../model/report.js';
 import { plural } from '../util/text.js';
-import { nowMicros, type Micros } from '../model/time.js';
+import { nowMicros, toMillis, type Micros } from '../model/time.js';
 import type { Observer } from './observer.js';
 
 export interface ProxyOptions {
@@ -280,14 +283,20 @@ class Link extends Http1Counter {
   }
 
   private onEnd(side: Side): void {
+    const ts = nowMicros();
     if (this.http !== null) {
       try {
-        this.http.end(side, nowMicros());
+        this.http.end(side, ts);
       } catch {
         this.http = null;
       }
     }
-    if (!this.closedByProxy) this.record.closedFirstBy ??= side;
+    // 'end' is the side's FIN reaching the proxy ('end' comes once per socket): when it was sent, for
+    // the findings, as a capture on this leg would see it (see analyze/tcp/connection.ts record()).
+    const r = this.record;
+    if (side === 'client') r.clientFinAt = toMillis(ts);
+    else r.serverFinAt = toMillis(ts);
+    if (!this.closedByProxy) r.closedFirstBy ??= side;
     const ended = side === 'client' ? this.client : this.upstream;
     const other = side === 'client' ? this.upstream : this.client;
     if (other.destroyed) return;
@@ -318,7 +327,12 @@ class Link extends Http1Counter {
       return;
     }
     if (isReset(error)) {
-      this.record.resetBy ??= side;
+      // The first RST, and when it came (an EPIPE: it came before this write, the time is a bound).
+      const r = this.record;
+      if (r.resetBy === null) {
+        r.resetBy = side;
+        r.resetAt = Date.now();
+      }
       // Mirror the RST, so the other peer sees a reset and not a clean close.
       if (!other.destroyed) other.resetAndDestroy();
       return;
@@ -405,9 +419,10 @@ class Link extends Http1Counter {
     // The side that sent the first FIN holds TIME_WAIT on its leg; a reset skips TIME_WAIT.
     r.timeWait = r.resetBy === null && !this.closedByProxy ? r.closedFirstBy : null;
     // The record is kept until the report, and every record adds to each garbage collection: keep it
-    // small. The status codes are copied to their length (a first push reserves 17 slots); empty
+    // small. The status codes and busy times are copied to their length (a first push reserves 17 slots); empty
     // lists become one shared frozen array (records are copied before they leave the proxy).
     r.statusCodes = r.statusCodes.length === 0 ? NOTHING : r.statusCodes.slice();
+    if (r.busyAt !== undefined) r.busyAt = r.busyAt.slice();
     if (r.idleGapsMs.length === 0) r.idleGapsMs = NOTHING;
     if (r.notes.length === 0) r.notes = NOTHING;
   }
@@ -817,6 +832,7 @@ function copyRecord(r: ConnectionRecord): ConnectionRecord {
     server: { ...r.server },
     statusCodes: [...r.statusCodes],
     idleGapsMs: [...r.idleGapsMs],
+    ...(r.busyAt === undefined ? {} : { busyAt: [...r.busyAt] }),
     notes: [...r.notes],
   };
 }

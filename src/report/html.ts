@@ -1,12 +1,14 @@
 /**
  * HTML renderer: a Report in, one self-contained page out (inline CSS and SVG, no scripts, nothing
- * fetched). Per run: the verdict, the observers' totals side by side, and a timeline with one bar
- * per connection (green: carried several requests; amber: one; red: reset), marked at the end
- * with the side that closed first.
+ * fetched). Per run: the verdict (linked to the finding it names), the observers' totals side by
+ * side, the findings (each with its reasoning, evidence and fix per runtime), and a timeline with one
+ * bar per connection (green: carried several requests; amber: one; red: reset), marked at the end
+ * with the side that closed first. Every text taken from the report is escaped.
  */
 import { primaryObserver } from '../analyze/verdict.js';
 import { formatEndpoint } from '../model/endpoint.js';
-import type { ConnectionRecord, ObserverReport, Report, RunReport } from '../model/report.js';
+import type { ConnectionRecord, Finding, FindingSeverity, ObserverReport, Report, RunReport } from '../model/report.js';
+import { firstStart, relativeTime, shownValues } from './findings.js';
 import { runSummary } from './summary.js';
 import { AT_LEAST, formatMs, formatNumber } from './text.js';
 
@@ -33,7 +35,10 @@ table { border-collapse: collapse; margin: .5em 0 1em; }
 th, td { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: right; }
 th:nth-child(2), td:nth-child(2), td.text, th:last-child { text-align: left; }
 .verdict { font-weight: 600; }
-.ok { color: #1a7f37; } .bad { color: #cf222e; } .warn { color: #9a6700; }
+.ok { color: #1a7f37; } .bad { color: #cf222e; } .warn { color: #9a6700; } .info { color: #57606a; }
+.finding { border-left: 4px solid #d0d7de; padding: 0 0 0 1em; margin: 1em 0; }
+.finding.error { border-color: #cf222e; } .finding.warning { border-color: #d4a72c; }
+.finding table td, .finding table th { text-align: left; vertical-align: top; }
 svg text { font: 11px monospace; fill: #444; }
 section { margin-bottom: 2.5em; }
 </style>
@@ -59,7 +64,7 @@ function summaryTable(runs: readonly RunReport[]): string {
     const counts = [`${atLeast}${f.requests}`, `${atLeast}${f.connections ?? '-'}`];
     const numbers = [i + 1, escapeHtml(run.title), ...counts, rpc, f.syns ?? '-', closed];
     const agreement = `<td class="text ${f.agree ? 'ok' : 'bad'}">${f.agree ? 'agree' : 'disagree'}</td>`;
-    return `<tr>${cells(numbers)}${agreement}<td class="text verdict">${escapeHtml(run.verdict.summary)}</td></tr>`;
+    return `<tr>${cells(numbers)}${agreement}<td class="text verdict">${verdict(run, i)}</td></tr>`;
   });
   const head = ['#', 'run', 'requests', 'connections', 'req/conn', 'SYNs', 'first FIN client/server', 'observers'];
   return table([...head, 'verdict'], rows);
@@ -97,12 +102,59 @@ function runSection(run: RunReport, index: number): string {
   ];
   return `<section>
 <h2>${index + 1}. ${escapeHtml(run.title)}</h2>
-<p class="verdict">${escapeHtml(run.verdict.summary)}</p>
+<p class="verdict">${verdict(run, index)}</p>
 <p>${escapeHtml(run.subject)}</p>
 ${observerTable(run.observers)}
 ${notes.length > 0 ? `<ul>${notes.join('')}</ul>` : ''}
+${findingsSection(run, index)}
 ${o && o.connections.length > 0 ? timeline(o.connections, o.observer, o.connectionsOmitted ?? 0) : NOTHING_TO_DRAW}
 </section>`;
+}
+
+const SEVERITY_CLASS: Record<FindingSeverity, string> = { error: 'bad', warning: 'warn', info: 'info' };
+
+/** The anchor of a run's finding in the page. */
+function findingId(runIndex: number, findingIndex: number): string {
+  return `run-${runIndex + 1}-finding-${findingIndex + 1}`;
+}
+
+/** The verdict's line, and the finding it names (its headline) as a link to that finding's section. */
+function verdict(run: RunReport, runIndex: number): string {
+  const headline = runSummary(run).headline;
+  const text = escapeHtml(run.verdict.summary);
+  if (headline === undefined) return text;
+  const href = findingId(runIndex, run.findings.indexOf(headline));
+  return `${text} <a href="#${href}">(${headline.severity}: ${escapeHtml(headline.code)})</a>`;
+}
+
+function findingsSection(run: RunReport, runIndex: number): string {
+  if (run.findings.length === 0) return '';
+  const t0 = firstStart(run);
+  const items = run.findings.map((f, i) => findingHtml(f, findingId(runIndex, i), t0));
+  return `<h3>Findings</h3>\n${items.join('\n')}`;
+}
+
+/** One finding: severity, code and summary; why; the evidence (values, connections, events); the fixes. */
+function findingHtml(f: Finding, id: string, t0: number | null): string {
+  const e = f.evidence;
+  const more = e.count > e.connections.length ? `, ... (${e.count} in all)` : '';
+  const server = e.server ? `server ${escapeHtml(formatEndpoint(e.server))}, ` : '';
+  const values = shownValues(f).map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(String(v))}</td></tr>`);
+  const events = e.events.map(
+    (ev) => `<li>#${ev.connection} at ${escapeHtml(relativeTime(ev.at, t0))}: ${escapeHtml(ev.what)}</li>`,
+  );
+  const fixes = Object.entries(f.fixes).map(
+    ([runtime, fix]) => `<tr><th>${escapeHtml(runtime)}</th><td>${escapeHtml(fix)}</td></tr>`,
+  );
+  const head = `<span class="${SEVERITY_CLASS[f.severity]}">${f.severity}</span> <code>${escapeHtml(f.code)}</code>`;
+  return `<div class="finding ${f.severity}" id="${id}">
+<p>${head} ${escapeHtml(f.summary)}</p>
+<details><summary>why</summary><ul>${f.reasoning.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul></details>
+<p>evidence: ${server}${e.count} connection${e.count === 1 ? '' : 's'}: ${e.connections.join(', ')}${more}</p>
+${values.length > 0 ? `<table>${values.join('')}</table>` : ''}
+${events.length > 0 ? `<ul>${events.join('')}</ul>` : ''}
+${fixes.length > 0 ? `<table><tr><th>fix for</th><th></th></tr>${fixes.join('')}</table>` : ''}
+</div>`;
 }
 
 function timeline(connections: readonly ConnectionRecord[], observer: string, omitted: number): string {

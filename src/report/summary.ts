@@ -5,7 +5,7 @@
  * evidence), else from the wire's first FIN.
  */
 import { primaryObserver } from '../analyze/verdict.js';
-import type { ObserverName, ObserverReport, RunReport, Totals } from '../model/report.js';
+import type { Finding, ObserverName, ObserverReport, RunReport, Totals } from '../model/report.js';
 
 export interface RunSummary {
   /** The observer the counts come from (none when no observer could run). */
@@ -28,6 +28,8 @@ export interface RunSummary {
   agree: boolean;
   /** The counts are lower bounds: the observer they come from missed evidence (its `incomplete`). */
   lowerBounds: boolean;
+  /** The finding the verdict names (its code is the verdict's), if a finding heads the verdict. */
+  headline: Finding | undefined;
 }
 
 export function runSummary(run: RunReport): RunSummary {
@@ -50,5 +52,6 @@ export function runSummary(run: RunReport): RunSummary {
     available: run.observers.filter((o) => o.available).map((o) => o.observer),
     agree: run.agreement.agree,
     lowerBounds: primary?.incomplete !== undefined,
+    headline: run.findings.find((f) => f.code === run.verdict.code),
   };
 }

@@ -239,6 +239,7 @@ test('analyze --json: the report schema, the same data', async () => {
     'serverFinAt',
     'resetAt',
     'lastResponseEndAt',
+    'busyAt',
     'unanswered',
     'responseIncomplete',
     'keepAliveTimeoutS',

@@ -130,6 +130,9 @@ test('keep-alive client, 5 sequential requests -> 1 connection, 5 requests, clos
   assert.equal(c.closedFirstBy, 'client');
   assert.equal(c.timeWait, 'client');
   assert.equal(c.resetBy, null);
+  // When each FIN reached the proxy: the client's after the last response, then the server's answer.
+  assert.ok(c.lastResponseEndAt! <= c.clientFinAt! && c.clientFinAt! <= c.serverFinAt!);
+  assert.equal(c.resetAt, undefined);
   assert.equal(c.openAtEnd, false);
   assert.ok(c.bytesFromClient > 0 && c.bytesFromServer > 0);
   assert.deepEqual(c.notes, []);
@@ -214,6 +217,7 @@ test('half-close from the server is forwarded: the client still sends after the 
   const c = only((await proxy.stop()).connections);
   assert.equal(c.closedFirstBy, 'server');
   assert.equal(c.timeWait, 'server');
+  assert.ok(c.serverFinAt! <= c.clientFinAt!, 'the server FIN first');
 });
 
 test('client reset is mirrored upstream as a reset; the proxy keeps serving', async (t) => {
@@ -246,6 +250,8 @@ test('client reset is mirrored upstream as a reset; the proxy keeps serving', as
   assert.equal(report.totals.resets, 1);
   const c = report.connections[0]!;
   assert.equal(c.resetBy, 'client');
+  assert.ok(c.start! <= c.resetAt! && c.resetAt! <= c.end!, 'when the RST came');
+  assert.deepEqual([c.clientFinAt, c.serverFinAt], [undefined, undefined], 'no FIN either way');
   assert.equal(c.timeWait, null);
 });
 
@@ -259,6 +265,8 @@ test('server reset is mirrored to the client as a reset', async (t) => {
   await proxy.whenSettled(1);
   const c = only((await proxy.stop()).connections);
   assert.equal(c.resetBy, 'server');
+  assert.ok(c.unanswered![0]!.at <= c.resetAt!, 'the request, then the RST');
+  assert.equal(c.serverFinAt, undefined);
   assert.equal(c.requests, 1);
   assert.equal(c.responses, 0);
 });

@@ -34,6 +34,12 @@
  * Captures where the comparison means nothing are left out explicitly, by wrapping the code that
  * builds them in withoutTshark(reason, ...) (fuzzed bytes; a link type tshark does not dissect);
  * they are counted by reason in the diagnostic line.
+ *
+ * The census of findings (issue 9: which test captures raise which finding, false alarms: 0): with
+ * KAL_FINDINGS_CENSUS=FILE, each capture analyze read here adds a line to FILE (JSON, appended: every
+ * test file's process writes its own lines) with the test file, where the capture was built, and the
+ * findings analyze raised on it. `npm run census:findings` (bench/census-findings.ts) runs the suite
+ * so and prints the table.
  */
 import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -42,9 +48,9 @@ import { readFileSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
-import { after } from 'node:test';
+import { after, beforeEach } from 'node:test';
 import { KeepaliveLabError } from '../../src/errors.js';
-import type { ConnectionRecord, Endpoint, RunReport } from '../../src/model/report.js';
+import type { ConnectionRecord, Endpoint, FindingCode, FindingSeverity, RunReport } from '../../src/model/report.js';
 import { analyzeCapture } from '../../src/observe/capture-file.js';
 import { Sharkd, sharkdProblem, type TsharkFrame } from './sharkd.js';
 
@@ -52,6 +58,8 @@ interface Registered {
   bytes: Uint8Array;
   /** Where it was built: the first stack frame outside test/support (file:line). */
   origin: string;
+  /** The test that built it (its name; empty outside a test). */
+  test: string;
   /** The bytes tshark reads instead, when it cannot read these (see RegisterOptions). */
   forTshark?: Uint8Array;
 }
@@ -74,6 +82,8 @@ let duplicates = 0;
 /** Captures left out, by reason: the set of their hashes. */
 const excluded = new Map<string, Set<string>>();
 const exclusion = new AsyncLocalStorage<string>();
+/** The test running now (a file's tests run one after the other), for the census. */
+let currentTest = '';
 
 const hash = (bytes: Uint8Array): string => createHash('sha1').update(bytes).digest('hex');
 
@@ -101,7 +111,7 @@ export function registerCapture(bytes: Uint8Array, options: RegisterOptions = {}
     duplicates++;
     return;
   }
-  const entry: Registered = { bytes: bytes.slice(), origin: options.origin ?? origin() };
+  const entry: Registered = { bytes: bytes.slice(), origin: options.origin ?? origin(), test: currentTest };
   if (options.forTshark) entry.forTshark = options.forTshark.slice();
   captures.set(key, entry);
 }
@@ -261,6 +271,39 @@ interface Outcome {
   disagreements: string[];
   /** Left out after all, for this reason. */
   excluded?: string;
+  /** What analyze found in it (absent when it rejected the capture). */
+  run?: RunReport;
+}
+
+/** One line of the findings census (KAL_FINDINGS_CENSUS): a capture and the findings raised on it. */
+export interface CensusLine {
+  /** The test file (its compiled path, relative to the working directory). */
+  file: string;
+  /** The test that built the capture. */
+  test: string;
+  /** Where the capture was built or recorded (file:line, and the file name of a recording). */
+  origin: string;
+  connections: number;
+  findings: { code: FindingCode; severity: FindingSeverity; connections: number }[];
+  verdict: string;
+  /** Left out of the tshark comparison, and why (it was still analyzed). */
+  excluded?: string;
+}
+
+const CENSUS = process.env.KAL_FINDINGS_CENSUS;
+
+export function censusLine(
+  at: { file: string; test: string; origin: string },
+  run: RunReport,
+  excluded?: string,
+): CensusLine {
+  return {
+    ...at,
+    connections: run.observers[0]?.totals.connections ?? 0,
+    findings: run.findings.map((f) => ({ code: f.code, severity: f.severity, connections: f.evidence.count })),
+    verdict: run.verdict.code,
+    ...(excluded === undefined ? {} : { excluded }),
+  };
 }
 
 /**
@@ -326,14 +369,15 @@ async function checkOne(pool: SharkdPool, dir: string, index: number, c: Registe
   await sharkd.setPreference(OUT_OF_ORDER, holes ? 'FALSE' : 'TRUE');
   const linkTypes = run.capture?.linkTypes ?? [];
   if (!c.forTshark && linkTypes.length > 0 && linkTypes.every((t) => TSHARK_UNDISSECTED.has(t)))
-    return { connections: 0, disagreements: [], excluded: UNDISSECTED };
+    return { connections: 0, disagreements: [], excluded: UNDISSECTED, run };
   const what = ` (${run.capture?.format ?? '?'}, link type ${linkTypes.join('/')})`;
   const mine = describeRecords(run.observers[0]!.connections);
   const frames = await sharkd.frames(theirs);
-  if (frames === null) return { connections: mine.length, disagreements: [`${what}: tshark cannot read it`] };
+  if (frames === null) return { connections: mine.length, disagreements: [`${what}: tshark cannot read it`], run };
   return {
     connections: mine.length,
     disagreements: compareDescriptions(mine, describeTshark(frames)).map((d) => `${what}: ${d}`),
+    run,
   };
 }
 
@@ -354,6 +398,8 @@ async function checkAll(t: { diagnostic(message: string): void }): Promise<void>
   const dir = await mkdtemp(join(tmpdir(), 'kal-tshark-'));
   const pool = new SharkdPool(dir);
   const disagreements: string[] = [];
+  const census: CensusLine[] = [];
+  const testFile = relative(process.cwd(), process.argv[1] ?? '?');
   let connections = 0;
   let checked = 0;
   try {
@@ -361,6 +407,8 @@ async function checkAll(t: { diagnostic(message: string): void }): Promise<void>
     for (const [key, c] of captures) {
       if (process.env.KAL_KEEP_CAPTURES) await appendFile(join(dir, 'index.txt'), `${index}.cap ${c.origin}\n`);
       const r = await checkOne(pool, dir, index++, c);
+      if (CENSUS && r.run !== undefined)
+        census.push(censusLine({ file: testFile, test: c.test, origin: c.origin }, r.run, r.excluded));
       if (r.excluded !== undefined) {
         exclude(r.excluded, key);
         continue;
@@ -374,6 +422,8 @@ async function checkAll(t: { diagnostic(message: string): void }): Promise<void>
     if (process.env.KAL_KEEP_CAPTURES) t.diagnostic(`tshark check: captures kept in ${dir}`);
     else await rm(dir, { recursive: true, force: true });
   }
+  // One append per test file: its lines stay together (O_APPEND: whole writes, even with files run at once).
+  if (CENSUS && census.length > 0) await appendFile(CENSUS, census.map((l) => JSON.stringify(l) + '\n').join(''));
   // A capture left out once but registered for the comparison after all (in another form) was checked.
   for (const [reason, set] of excluded) {
     for (const key of set) if (captures.has(key) && reason !== UNDISSECTED) set.delete(key);
@@ -394,3 +444,5 @@ async function checkAll(t: { diagnostic(message: string): void }): Promise<void>
 // The file's root hook: registered as this module loads, before any test runs (a hook added from
 // inside a test would belong to that test). A failure here fails the file under node --test.
 if (active) after((c) => checkAll('diagnostic' in c ? c : { diagnostic: (m: string) => console.log(`# ${m}`) }));
+// The census names the test that built each capture.
+if (active && CENSUS) beforeEach((c) => void (currentTest = 'name' in c ? c.name : ''));

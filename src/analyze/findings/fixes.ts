@@ -1,10 +1,29 @@
 /**
- * What to change, per client or server runtime, with the exact option names of each (checked against
- * their documentation: Node's http.Agent, undici's Client/Agent, Go's net/http Transport, urllib3 as
- * requests uses it, httpx.Limits, OkHttp's ConnectionPool, nginx's upstream module; as load balancers:
- * nginx's proxy and upstream modules, Envoy's HttpProtocolOptions and retry policy, HAProxy's server
- * and backend keywords, the AWS ALB's load balancer attributes). One function per finding; the
- * figures come from the capture.
+ * What to change, per client or server runtime, with the exact option names of each. One function per
+ * finding; the figures come from the capture. Every option name, default and behaviour is checked
+ * against the runtime's documentation or source, cited next to it:
+ *  - Node http.Agent: https://nodejs.org/api/http.html#new-agentoptions (keepAlive, keepAliveMsecs
+ *    default 1000, maxFreeSockets default 256, timeout, agentKeepAliveTimeoutBuffer default 1000,
+ *    added v24.7.0), http.globalAgent (keepAlive: true, timeout: 5000 since v19, nodejs/node#43522),
+ *    request.reusedSocket (the retry example); the Keep-Alive hint: lib/_http_agent.js keepSocketAlive().
+ *  - undici: docs/docs/api/Client.md (keepAliveTimeout default 4e3, keepAliveMaxTimeout default 600e3,
+ *    keepAliveTimeoutThreshold default 2e3 since undici 6.14, 1e3 before: nodejs/undici#3145), the hint:
+ *    lib/dispatcher/client-h1.js onHeadersComplete.
+ *  - Go net/http: https://pkg.go.dev/net/http#Transport and src/net/http/transport.go (DefaultTransport
+ *    IdleConnTimeout 90 s, MaxIdleConns 100, DefaultMaxIdleConnsPerHost 2, Dialer KeepAlive 30 s), the
+ *    retry rule: Request.isReplayable in src/net/http/request.go.
+ *  - requests/urllib3: https://requests.readthedocs.io/en/latest/api/#requests.adapters.HTTPAdapter
+ *    (pool_maxsize default 10, max_retries default 0); https://urllib3.readthedocs.io/en/stable/reference/urllib3.util.html
+ *    (Retry, allowed_methods default DELETE GET HEAD OPTIONS PUT TRACE); no idle expiry, only a check
+ *    that the socket was not dropped before reuse (connectionpool.py _get_conn, is_connection_dropped).
+ *  - httpx: https://www.python-httpx.org/advanced/resource-limits/ (max_keepalive_connections 20,
+ *    keepalive_expiry 5 s).
+ *  - OkHttp: https://square.github.io/okhttp/3.x/okhttp/okhttp3/ConnectionPool.html (5 idle
+ *    connections, 5 minutes).
+ *  - nginx: https://nginx.org/en/docs/http/ngx_http_upstream_module.html (keepalive N, keepalive_timeout
+ *    default 60s since 1.15.3) and ngx_http_core_module (keepalive_requests 1000 since 1.19.10, 100 before).
+ *  - As load balancers: nginx's proxy and upstream modules, Envoy's HttpProtocolOptions and retry
+ *    policy, HAProxy's server and backend keywords, the AWS ALB's load balancer attributes.
  */
 import type { ClientPortSettings } from '../../model/host.js';
 import type { FixRuntime } from '../../model/report.js';
@@ -27,34 +46,56 @@ function nginxTime(ms: number): string {
  * server's `serverMs`), `advertisedS` the server's Keep-Alive hint when it sends one.
  */
 export function shorterClientIdleFixes(clientMs: number, serverMs: number, advertisedS: number | null): Fixes {
-  const hint =
+  // lib/_http_agent.js keepSocketAlive(): Node reads the hint since v19 (nodejs/node#43522); current
+  // releases (20.x and later, nodejs/node#54863; seen in v20.20) take N s minus 1 s (the buffer is
+  // agentKeepAliveTimeoutBuffer since v24.7), keep no socket when nothing is left, and otherwise apply
+  // it only when shorter than `timeout`: without one (0) the hint changes nothing.
+  const nodeHint =
     advertisedS === null
-      ? 'this server sends no Keep-Alive: timeout hint, so only the option below helps'
-      : `this server advertises timeout=${advertisedS}, which the agent follows minus ` +
-        'agentKeepAliveTimeoutBuffer (1000 ms by default)';
+      ? 'this server sends no Keep-Alive: timeout=N, so nothing else shortens it'
+      : advertisedS <= 1
+        ? `this server advertises timeout=${advertisedS}: current Node releases do not pool its ` +
+          'connections at all (N s minus the 1 s buffer leaves nothing), so a Node client racing it is older, ' +
+          'or uses another pool'
+        : `this server advertises timeout=${advertisedS}: Node shortens \`timeout\` to it (minus 1 s, ` +
+          'agentKeepAliveTimeoutBuffer, in current releases) when that is shorter, but without a `timeout` it ' +
+          'keeps idle sockets without limit whatever the hint';
   const server = `the server closes idle connections after ~${(serverMs / 1000).toFixed(2)} s`;
   return {
+    // https://nodejs.org/api/http.html#new-agentoptions: `timeout` is set on each socket; a pooled socket
+    // that times out is destroyed (lib/_http_agent.js installListeners onTimeout). The retry pattern is
+    // the one of https://nodejs.org/api/http.html#requestreusedsocket.
     'node-http':
       `new http.Agent({ keepAlive: true, timeout: ${clientMs} }): an idle pooled socket then closes ` +
       `after ${clientMs} ms, ` +
-      `before the server's (${server}); ${hint}. Retry idempotent requests that fail with ECONNRESET ` +
+      `before the server's (${server}); ${nodeHint}. Retry idempotent requests that fail with ECONNRESET ` +
       'when req.reusedSocket is true.',
+    // undici docs/docs/api/Client.md; client-h1.js: with a hint, the idle timeout becomes
+    // min(N s - keepAliveTimeoutThreshold, keepAliveMaxTimeout), whatever keepAliveTimeout says.
     undici:
-      `new Agent({ keepAliveTimeout: ${clientMs} }) (default 4000 ms), and for fetch setGlobalDispatcher() with it; ` +
-      'when the server sends Keep-Alive: timeout=N undici uses N minus keepAliveTimeoutThreshold instead ' +
-      "(1000 or 2000 ms by version): keep that threshold above the request's travel time.",
+      `new Agent({ keepAliveTimeout: ${clientMs}, keepAliveMaxTimeout: ${clientMs} }), and for fetch ` +
+      'setGlobalDispatcher() with it: keepAliveTimeout (default 4000 ms) applies when the server sends no ' +
+      'Keep-Alive: timeout=N; when it does, undici uses N s minus keepAliveTimeoutThreshold (2000 ms since ' +
+      'undici 6.14, 1000 ms before) capped by keepAliveMaxTimeout (default 600000 ms), which this cap keeps ' +
+      'below the server.',
+    // https://pkg.go.dev/net/http#Transport; Request.isReplayable (src/net/http/request.go).
     go:
       `&http.Transport{IdleConnTimeout: ${goDuration(clientMs)}} (DefaultTransport keeps idle connections 90 s). ` +
       'Go retries a request that failed on a reused connection only when it is replayable (GET, HEAD, OPTIONS, ' +
-      'TRACE, or with an Idempotency-Key header).',
+      'TRACE, or an Idempotency-Key or X-Idempotency-Key header; and no body, or one GetBody can replay).',
+    // requests HTTPAdapter (max_retries default 0) and urllib3 Retry (allowed_methods); urllib3 keeps a
+    // pooled connection until it is found dropped (connectionpool.py _get_conn): no idle expiry.
     'python-requests':
       'urllib3 has no idle timeout for pooled connections (it only checks, before reuse, whether the socket was ' +
       'already closed): retry with HTTPAdapter(max_retries=Retry(total=2)) mounted on the Session (Retry retries ' +
       "idempotent methods only, see allowed_methods), or close the Session's idle connections before the server does.",
+    // https://www.python-httpx.org/advanced/resource-limits/
     httpx: `httpx.Client(limits=httpx.Limits(keepalive_expiry=${clientMs / 1000})) (default 5 s).`,
+    // https://square.github.io/okhttp/3.x/okhttp/okhttp3/ConnectionPool.html
     okhttp:
       `OkHttpClient.Builder().connectionPool(ConnectionPool(5, ${clientMs}, TimeUnit.MILLISECONDS)) ` +
       '(the default pool keeps 5 idle connections for 5 minutes).',
+    // https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive_timeout
     'nginx-upstream':
       `in the upstream block: keepalive_timeout ${nginxTime(clientMs)}; ` + '(nginx >= 1.15.3, default 60s).',
     server:
@@ -120,13 +161,16 @@ export function idleResetFixes(clientMs: number): Fixes {
     "or turn on TCP keep-alive probes more often than the middlebox's idle timeout " +
     '(net.ipv4.tcp_keepalive_time is 7200 s by default on Linux)';
   return {
+    // https://nodejs.org/api/http.html#new-agentoptions: keepAliveMsecs (default 1000) is the initial
+    // delay of the TCP keep-alive probes the Agent turns on for its sockets.
     'node-http':
       `new http.Agent({ keepAlive: true, timeout: ${clientMs}, keepAliveMsecs: 30000 }) ` +
       "(keepAliveMsecs: the TCP probes' initial delay).",
-    undici: `new Agent({ keepAliveTimeout: ${clientMs} }).`,
+    undici: `new Agent({ keepAliveTimeout: ${clientMs}, keepAliveMaxTimeout: ${clientMs} }).`,
+    // src/net/http/transport.go: DefaultTransport dials with net.Dialer{KeepAlive: 30 * time.Second}.
     go:
       `&http.Transport{IdleConnTimeout: ${goDuration(clientMs)}}, and net.Dialer{KeepAlive: 30 * time.Second} ` +
-      "for the probes (Go's default).",
+      "for the probes (DefaultTransport's dialer).",
     'python-requests':
       'urllib3 cannot expire idle connections: retry with HTTPAdapter(max_retries=Retry(total=2)), ' + `${probes}.`,
     httpx: `httpx.Limits(keepalive_expiry=${clientMs / 1000}).`,
@@ -139,10 +183,14 @@ export function idleResetFixes(clientMs: number): Fixes {
 /** Responses not read to their end, so the connection could not be reused. */
 export function readBodyFixes(): Fixes {
   return {
+    // https://nodejs.org/api/http.html#class-httpclientrequest: the response data must be consumed
+    // (.resume() will do); the socket is freed at the response's end.
     'node-http':
       'read every response to its end (res.resume() when the body is not wanted): the Agent returns a socket to ' +
       "its pool only after the response's end.",
+    // undici docs/docs/api/Dispatcher.md (body.dump()) and its README, "Garbage Collection".
     undici: 'consume or cancel every body (await body.dump(), or res.body.cancel() with fetch) before moving on.',
+    // https://pkg.go.dev/net/http#Client.Do: a body not read to EOF and closed keeps the connection from reuse.
     go: 'io.Copy(io.Discard, resp.Body) then resp.Body.Close(): a body closed before its end closes the connection.',
     'python-requests':
       'read r.content (or iterate the stream to its end) and call r.close() when stream=True: an unread streamed ' +
@@ -158,18 +206,23 @@ export function readBodyFixes(): Fixes {
 /** The idle pool keeps fewer connections than the client runs at once: `pool` would keep them all. */
 export function poolSizeFixes(pool: number): Fixes {
   return {
+    // https://nodejs.org/api/http.html#new-agentoptions: maxFreeSockets, per host, default 256.
     'node-http': `new http.Agent({ keepAlive: true, maxFreeSockets: ${pool} }) (the idle pool per host; default 256).`,
+    // undici docs/docs/api/Pool.md: `connections` (default null: no limit) caps the Clients a Pool opens;
+    // none of them is closed for lack of room, only after keepAliveTimeout.
     undici:
-      `new Agent({ connections: ${pool} }) or more; undici keeps every connection of a Pool ` +
-      'until keepAliveTimeout.',
+      `undici has no idle-pool cap: a Pool keeps every connection until keepAliveTimeout; if \`connections\` ` +
+      `is set, keep it at ${pool} or more.`,
     go:
       `&http.Transport{MaxIdleConnsPerHost: ${pool}} (DefaultMaxIdleConnsPerHost is 2), ` +
       'and MaxIdleConns above the sum over hosts.',
+    // urllib3 logs "Connection pool is full, discarding connection" when it drops one (connectionpool.py _put_conn).
     'python-requests':
       `HTTPAdapter(pool_maxsize=${pool}) mounted on the Session (default 10; "Connection pool is full, discarding ` +
       'connection" is this).',
     httpx: `httpx.Limits(max_keepalive_connections=${pool}) (default 20).`,
     okhttp: `ConnectionPool(${pool}, 5, TimeUnit.MINUTES) (default 5 idle connections).`,
+    // https://nginx.org/en/docs/http/ngx_http_upstream_module.html#keepalive: idle connections cached per worker.
     'nginx-upstream': `keepalive ${pool}; in the upstream block (idle connections kept per worker).`,
   };
 }
@@ -177,7 +230,9 @@ export function poolSizeFixes(pool: number): Fixes {
 /** The client asks to close every connection: keep-alive off on the client side. */
 export function clientKeepAliveFixes(): Fixes {
   return {
+    // https://nodejs.org/api/http.html#httpglobalagent (keepAlive: true since v19, nodejs/node#43522).
     'node-http': 'new http.Agent({ keepAlive: true }) (the default global agent keeps sockets alive since Node 19).',
+    // undici docs/docs/api/Dispatcher.md: the request option `reset` (default false) closes after the request.
     undici: 'undici keeps connections alive unless a request sets the Connection: close header or reset: true.',
     go: '&http.Transport{DisableKeepAlives: false}, and no req.Close = true.',
     'python-requests': 'send the requests through one requests.Session() instead of requests.get() each time.',
@@ -190,6 +245,9 @@ export function clientKeepAliveFixes(): Fixes {
 
 /** The server closes after N requests: a cap, harmless when announced with Connection: close. */
 export function capFixes(requests: number): Fixes {
+  // https://nginx.org/en/docs/http/ngx_http_core_module.html#keepalive_requests (1000 since 1.19.10);
+  // Apache https://httpd.apache.org/docs/2.4/mod/core.html#maxkeepaliverequests (default 100);
+  // Node https://nodejs.org/api/http.html#servermaxrequestspersocket (default 0: no limit).
   return {
     server:
       'raise the cap if the reconnections matter: nginx keepalive_requests ' +

@@ -9,6 +9,9 @@
  *    timeout (measured over its connections, or advertised in Keep-Alive: timeout=N): the server
  *    still kept the connection, so something on the path had dropped it. At or past that timeout it
  *    is the keep-alive race instead (race.ts, "reset on arrival").
+ * A RST that a request drew at the very idle gap where this server closes idle connections is not
+ * one: the server then closed with the request unread, and the keep-alive race names it (race.ts);
+ * which is known once every record is in.
  */
 import type { ConnectionRecord, Finding } from '../../model/report.js';
 import { formatEndpoint } from '../../model/endpoint.js';
@@ -95,7 +98,9 @@ export class IdleResetDetector implements FindingDetector {
       // The server keeps idle connections this long: a reset well before it was not the server's doing.
       const keeps = server.effectiveTimeoutMs;
       const early = keeps === null ? [] : short.filter((s) => s.idleMs < keeps - s.window);
-      const resets = [...long, ...early].sort((a, b) => a.id - b.id);
+      // A RST a request drew where this server closes idle connections is the race (race.ts), not a middlebox.
+      const middlebox = long.filter((l) => l.method === null || !server.closesAround(l.idleMs, l.window));
+      const resets = [...middlebox, ...early].sort((a, b) => a.id - b.id);
       if (resets.length === 0) continue;
       out.push(this.finding(server, resets, beyond, early.length, keeps));
     }

@@ -5,7 +5,8 @@
  * and then idled about as long as this server lets connections idle (nodejs/node#20256, undici#583).
  *
  * A server that closes with the request already in its receive buffer sends a RST without a FIN:
- * that too is the race when the idle gap before the request reached the server's measured timeout.
+ * that too is the race when the idle gap before the request is where this server closes idle
+ * connections (ServerFacts.closesAround); far longer, no FIN having come, it is the idle reset.
  */
 import type { ConnectionRecord, Endpoint, Finding } from '../../model/report.js';
 import { formatEndpoint } from '../../model/endpoint.js';
@@ -115,15 +116,15 @@ export class RaceDetector implements FindingDetector {
 
   /**
    * The requests lost to the race on connections to `server` (the first MAX_CANDIDATES connections),
-   * once every record is in: a reset on arrival counts only when the idle gap reached what this
-   * server is known to allow.
+   * once every record is in: a reset on arrival counts only when the idle gap is where this server
+   * closes idle connections (measured, or advertised; ServerFacts.closesAround).
    */
   lostTo(server: Endpoint): RaceLost[] {
     const entry = this.byServer.get(serverKey(server));
     if (entry === undefined) return [];
-    const timeout = entry.server.effectiveTimeoutMs;
+    // A reset on arrival is the race only when the idle gap is where this server closes idle connections.
     return entry.lost.filter(
-      (l) => l.kind !== 'reset-on-arrival' || (timeout !== null && l.idleBeforeRequestMs >= timeout - l.window),
+      (l) => l.kind !== 'reset-on-arrival' || entry.server.closesAround(l.idleBeforeRequestMs, l.window),
     );
   }
 

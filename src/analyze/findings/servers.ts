@@ -15,7 +15,7 @@ import {
   serverIdleCloseMs,
   serverKey,
 } from './facts.js';
-import { MAX_CLIENT_ADDRESSES, MAX_IDLE_SAMPLES } from './thresholds.js';
+import { ADVERTISED_CLOSE_SLACK_MS, MAX_CLIENT_ADDRESSES, MAX_IDLE_SAMPLES } from './thresholds.js';
 
 /** HTTP status codes a proxy answers when its upstream request failed (RFC 9110 15.6.3, 15.6.4). */
 const BAD_GATEWAY = 502;
@@ -113,6 +113,19 @@ export class ServerFacts {
   get effectiveTimeoutMs(): number | null {
     const advertised = this.advertisedTimeoutS;
     return this.idleTimeoutMs ?? (advertised === null ? null : advertised * 1000);
+  }
+
+  /**
+   * Would a request after `idleMs` idle meet this server closing the connection (within `windowMs`,
+   * the crossing window)? Between its shortest and longest measured idle close; with none measured,
+   * from its advertised timeout to ADVERTISED_CLOSE_SLACK_MS after. False when neither is known.
+   */
+  closesAround(idleMs: number, windowMs: number): boolean {
+    if (this.idleCloses > 0)
+      return idleMs >= this.idleCloseMinMs - windowMs && idleMs <= this.idleCloseMaxMs + windowMs;
+    const advertised = this.advertisedTimeoutS;
+    if (advertised === null) return false;
+    return idleMs >= advertised * 1000 - windowMs && idleMs <= advertised * 1000 + ADVERTISED_CLOSE_SLACK_MS + windowMs;
   }
 
   /** The measured and advertised figures, as a finding's evidence values. */

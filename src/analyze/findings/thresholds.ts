@@ -22,6 +22,15 @@ export const CROSSING_RTTS = 2;
 export const CROSSING_MIN_MS = 5;
 
 /**
+ * A server closes up to this long after the idle timeout it advertises: Node's server waits
+ * keepAliveTimeout + keepAliveTimeoutBuffer (1 s by default, 22.x and later) while its Keep-Alive
+ * header says keepAliveTimeout. A request met by a RST without a FIN (the server closed with it
+ * unread) is the keep-alive race only when its idle gap is where this server closes; far beyond, the
+ * server did not close (no FIN came) and something on the path reset the flow: the idle reset.
+ */
+export const ADVERTISED_CLOSE_SLACK_MS = 1000;
+
+/**
  * A RST after at least this long without traffic, with no FIN before it, is an idle reset by a
  * middlebox (or a server that resets idle connections): NAT gateways and load balancers drop idle
  * flows after 60 s (AWS ALB default) to 350 s (AWS NAT gateway); below 10 s a RST is rather a
@@ -85,6 +94,11 @@ export const MAX_IDLE_SAMPLES = 1000;
  * 50 bytes each): beyond it they are judged on the first ones, and the findings say so.
  */
 export const MAX_TRACKED_CONNECTIONS = 200_000;
+/**
+ * Busy periods (a request outstanding, one per request unless pipelined) kept for the churn finding's
+ * concurrency (16 bytes each, 16 MB at most): beyond, a connection counts as busy from start to end.
+ */
+export const MAX_TRACKED_BUSY_PERIODS = 1_000_000;
 /** Candidates a detector keeps until the end (when every server's timeout is known); beyond, counted only. */
 export const MAX_CANDIDATES = 10_000;
 

@@ -1,15 +1,18 @@
 /**
- * When each connection of a client to a server was open, and what its end looked like: enough to
- * ask, once every record is in, whether the client opened a new connection while an old one sat idle
- * (a response never went back to the pool) or right after closing one (its idle pool was full), and
- * how many connections it held at once, and how fast it opened connections that leave their TIME_WAIT
- * on it (the port outlook). Grouped by server and client address (one client's pool, and one range
- * of ephemeral ports: Linux needs a local port unique per server address and port).
- * Bounded: the first MAX_TRACKED_CONNECTIONS connections are kept (about 50 bytes each).
+ * When each connection of a client to a server was open, when it was busy (a request outstanding,
+ * ConnectionRecord.busyAt), and what its end looked like: enough to ask, once every record is in,
+ * whether the client opened a new connection while an old one sat idle (a response never went back to
+ * the pool) or right after closing one (its idle pool was full), how many connections it held at once,
+ * how many requests it had in flight at once, and how fast it opened connections that leave their
+ * TIME_WAIT on it (the port outlook). Grouped by server and client address (one client's pool, and one
+ * range of ephemeral ports: Linux needs a local port unique per server address and port). Bounded: the
+ * first MAX_TRACKED_CONNECTIONS connections are kept (about 50 bytes each), with at most
+ * MAX_TRACKED_BUSY_PERIODS busy periods (16 bytes each); a connection beyond that, or whose record has
+ * no busy times, counts as busy from its start to its end.
  */
 import type { ConnectionRecord, Endpoint } from '../../model/report.js';
 import { serverKey } from './facts.js';
-import { CLOSE_AFTER_RESPONSE_MS, MAX_TRACKED_CONNECTIONS } from './thresholds.js';
+import { CLOSE_AFTER_RESPONSE_MS, MAX_TRACKED_BUSY_PERIODS, MAX_TRACKED_CONNECTIONS } from './thresholds.js';
 
 /** One client address's connections to one server. */
 export class ConnectionGroup {
@@ -29,8 +32,13 @@ export class ConnectionGroup {
   readonly clientTimeWaitStarts: number[] = [];
   /** Connections opened in the observation whose TIME_WAIT is on the server. */
   serverTimeWait = 0;
+  /** When its connections were busy: the starts and ends of the periods, in the same order. */
+  readonly busyFrom: number[] = [];
+  readonly busyTo: number[] = [];
   private sortedStarts: number[] | null = null;
   private sortedEnds: number[] | null = null;
+  private sortedBusyFrom: number[] | null = null;
+  private sortedBusyTo: number[] | null = null;
 
   constructor(
     readonly server: Endpoint,
@@ -41,6 +49,8 @@ export class ConnectionGroup {
   changed(): void {
     this.sortedStarts = null;
     this.sortedEnds = null;
+    this.sortedBusyFrom = null;
+    this.sortedBusyTo = null;
   }
 
   /** Does a connection of this group start in (from, to]? */
@@ -63,6 +73,23 @@ export class ConnectionGroup {
     for (const t of this.starts) best = Math.max(best, this.openAt(t));
     return best;
   }
+
+  /**
+   * Connections busy at `t`: a request outstanding (a period that began at or before `t` and ended at
+   * or after it). A connection's periods never overlap, so each counts once.
+   */
+  busyAt(t: number): number {
+    const from = (this.sortedBusyFrom ??= [...this.busyFrom].sort((a, b) => a - b));
+    const to = (this.sortedBusyTo ??= [...this.busyTo].sort((a, b) => a - b));
+    return upperBound(from, t) - lowerBound(to, t);
+  }
+
+  /** The most connections busy at once: the requests the client had in flight at once (its concurrency). */
+  busyPeak(): number {
+    let best = 0;
+    for (const t of this.busyFrom) best = Math.max(best, this.busyAt(t));
+    return best;
+  }
 }
 
 export class Timeline {
@@ -70,6 +97,9 @@ export class Timeline {
   tracked = 0;
   /** Connections not kept (beyond MAX_TRACKED_CONNECTIONS). */
   untracked = 0;
+  /** Busy periods kept, and connections counted busy from start to end instead (see the header). */
+  busyPeriods = 0;
+  busyWholeLife = 0;
 
   add(r: ConnectionRecord): void {
     if (r.start === null || r.end === null) return;
@@ -107,6 +137,25 @@ export class Timeline {
     const opened = !r.startedBefore;
     group.clientTimeWaitStarts.push(opened && r.timeWait === 'client' ? r.start : NaN);
     if (opened && r.timeWait === 'server') group.serverTimeWait++;
+    this.addBusy(group, r, r.start, r.end);
+  }
+
+  private addBusy(group: ConnectionGroup, r: ConnectionRecord, start: number, end: number): void {
+    const busy = r.busyAt;
+    if (busy === undefined || this.busyPeriods + busy.length / 2 > MAX_TRACKED_BUSY_PERIODS) {
+      if (r.requests === 0) return;
+      this.busyWholeLife++;
+      this.busyPeriods++;
+      group.busyFrom.push(start);
+      group.busyTo.push(end);
+      return;
+    }
+    for (let i = 0; i < busy.length; i += 2) {
+      this.busyPeriods++;
+      group.busyFrom.push(busy[i]!);
+      // A last period without its end: busy until the connection ended.
+      group.busyTo.push(busy[i + 1] ?? end);
+    }
   }
 
   *all(): IterableIterator<ConnectionGroup> {

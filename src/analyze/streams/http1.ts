@@ -81,6 +81,7 @@ class Http1Stream implements Stream {
   readonly notes: string[] = [];
   // The counter's timed facts (optional fields of the record: copied only when present).
   lastResponseEndAt: number | undefined = undefined;
+  busyAt: number[] | undefined = undefined;
   unanswered: UnansweredRequest[] | undefined = undefined;
   responseIncomplete: boolean | undefined = undefined;
   keepAliveTimeoutS: number | undefined = undefined;
@@ -167,6 +168,7 @@ class Http1Stream implements Stream {
     if (this.partialRequests !== undefined) record.partialRequests = this.partialRequests;
     if (this.partialResponses !== undefined) record.partialResponses = this.partialResponses;
     if (this.lastResponseEndAt !== undefined) record.lastResponseEndAt = this.lastResponseEndAt;
+    if (this.busyAt !== undefined) record.busyAt = this.busyAt.slice();
     if (this.unanswered !== undefined) record.unanswered = this.unanswered.slice();
     if (this.responseIncomplete === true) record.responseIncomplete = true;
     if (this.keepAliveTimeoutS !== undefined) record.keepAliveTimeoutS = this.keepAliveTimeoutS;

@@ -167,6 +167,36 @@ test('findings: a RST with no FIN after 60 s idle is an idle reset; after 5 s it
   assert.equal(g.evidence.values.requestsLost, 1);
   const soon = raced(0, 5000, (c) => c.rst('server'));
   assert.deepEqual(codes(await analyze(soon)), []);
+  // The server advertised timeout=1 but sent no FIN in 6 minutes: it had not closed; the race is not named.
+  assert.deepEqual(codes(await analyze(drawn)), ['idle-reset']);
+});
+
+test('findings: a RST on arrival, no FIN, is the race where the server closes idle, an idle reset far beyond', async () => {
+  // nginx's default: idle connections closed after 75 s (measured on two of them, no Keep-Alive header).
+  const closed = [0, 1].map((i) => {
+    const c = conn(i);
+    exchange(c, httpResponse(200, 'hello'));
+    c.wait(75_000);
+    c.close('server');
+    return c;
+  });
+  /** A request after `idleMs` idle, met by the server's RST without a FIN. */
+  const resetOnArrival = (atMs: number, idleMs: number) => {
+    const c = conn(atMs);
+    exchange(c, httpResponse(200, 'hello'));
+    c.wait(idleMs);
+    c.send('client', httpGet());
+    c.rst('server');
+    return c;
+  };
+  // 2 ms before the server's timer: it closed with the request unread. The race, and not an idle reset.
+  const met = await analyze(...closed, resetOnArrival(2, 74_998));
+  assert.deepEqual(codes(met), ['keepalive-race']);
+  assert.match(only(met, 'keepalive-race').evidence.events[0]!.what, /reset the connection .* without a FIN/);
+  // 5 minutes: the server would have sent its FIN long before; something on the path reset the flow.
+  const beyond = await analyze(...closed, resetOnArrival(2, 300_000));
+  assert.deepEqual(codes(beyond), ['idle-reset']);
+  assert.equal(only(beyond, 'idle-reset').evidence.values.requestsLost, 1);
 });
 
 test('findings: a request that draws a RST after less idle than the server keeps connections is an idle reset', async () => {
@@ -225,10 +255,17 @@ test('findings: a client RST with the body unread, or before the body was comple
 });
 
 test('findings: closes right after a response with other connections open, then new ones, are pool churn', async () => {
-  // Two connections stay busy throughout; four are closed by the client right after their response,
-  // each followed by a new connection: a pool with room for fewer idle connections than in use.
+  // Two connections stay busy throughout (a slow response each); four are closed by the client right
+  // after their response, each followed by a new connection: a pool with room for fewer idle
+  // connections than requests in flight.
   const busy = [conn(0), conn(0.5)];
-  for (const c of busy) for (let i = 0; i < 8; i++) exchange(c);
+  for (const c of busy) {
+    exchange(c);
+    c.send('client', httpGet());
+    c.wait(8);
+    c.send('server', httpResponse(200, 'slow', { 'Keep-Alive': 'timeout=1' }));
+    c.ack('client');
+  }
   const churned: Conversation[] = [];
   for (let i = 0; i < 4; i++) {
     const c = conn(1 + i * 1.5);
@@ -245,6 +282,10 @@ test('findings: closes right after a response with other connections open, then 
   // The last churned connection was not followed by a new one: 3 closes count.
   assert.equal(f.evidence.count, 3);
   assert.equal(f.evidence.values.concurrencySeen, 3);
+  // Each close came while both slow requests were in flight: 3 busy, the closed one included.
+  assert.equal(f.evidence.values.busyAtCloseMax, 3);
+  assert.equal(f.evidence.values.concurrencyBusy, 3);
+  assert.equal(f.evidence.values.suggestedIdlePool, 3);
   assert.match(f.fixes['node-http']!, /maxFreeSockets: 3/);
   assert.match(f.fixes.go!, /MaxIdleConnsPerHost: 3/);
   assert.match(f.fixes['python-requests']!, /pool_maxsize=3/);

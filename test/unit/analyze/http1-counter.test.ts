@@ -98,3 +98,37 @@ test('counter: framing lost and protocol switches become notes; resumed() quiets
   assert.equal(other.counter.framingLost, true);
   assert.equal(other.tally.notes.length, 1, 'a loss after framing resumed is not noted one by one');
 });
+
+test('counter: busy periods run from a request while none was outstanding to the response that left none', () => {
+  const { tally, framer } = counted();
+  framer.client(GET(), 1_000_000);
+  framer.server(OK(), 1_002_000);
+  // Pipelined: two requests in one write, two responses: one period.
+  framer.client(new Uint8Array([...GET(), ...GET()]), 1_010_000);
+  framer.server(OK(), 1_011_000);
+  framer.server(OK(), 1_012_500);
+  // The last request is still waiting at the end: its period has no end.
+  framer.client(GET(), 1_020_000);
+  assert.deepEqual(tally.busyAt, [1000, 1002, 1010, 1012.5, 1020]);
+
+  // A response without a request seen (a capture joined mid-stream) ends no period.
+  const joined = counted();
+  joined.framer.server(OK(), 5_000);
+  assert.equal(joined.tally.busyAt, undefined);
+  joined.framer.client(GET(), 6_000);
+  joined.framer.server(OK(), 7_000);
+  assert.deepEqual(joined.tally.busyAt, [6, 7]);
+
+  // Framing lost: which bytes were requests is unknown, so no busy periods at all (not wrong ones).
+  const lost = counted();
+  lost.framer.client(GET(), 0);
+  lost.framer.server(OK(), 1_000);
+  lost.framer.client(GET(), 2_000);
+  lost.framer.server(bytes('HTTP/1.1 2xx nope\r\n\r\n'), 3_000);
+  assert.equal(lost.tally.busyAt, undefined);
+  lost.counter.resumed();
+  const next = new Http1Connection(lost.counter);
+  next.client(GET(), 4_000);
+  next.server(OK(), 5_000);
+  assert.equal(lost.tally.busyAt, undefined, 'not after framing resumed either');
+});

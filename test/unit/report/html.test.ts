@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildReport } from '../../../src/analyze/run-report.js';
 import { escapeHtml, renderHtml } from '../../../src/report/html.js';
-import type { RunReport } from '../../../src/model/report.js';
+import type { Finding, RunReport } from '../../../src/model/report.js';
 import { observer, record, records } from '../analyze/records.js';
 
 function run(fields: Partial<RunReport> = {}): RunReport {
@@ -55,4 +55,73 @@ test('html: long timelines are cut, unavailable observers say why', () => {
   assert.equal((html.match(/<rect /g) ?? []).length, 500);
   assert.match(html, /100 more connections not drawn/);
   assert.match(html, /unavailable: no \/proc \(fix: use Linux\)/);
+});
+
+/** A finding whose every text is hostile: the page must show it as text. */
+function hostileFinding(): Finding {
+  return {
+    code: 'keepalive-race',
+    severity: 'error',
+    summary: 'keep-alive race on /<script>alert(1)</script>',
+    reasoning: ['because <b>bold</b> & "quoted"'],
+    evidence: {
+      server: { address: '127.0.0.1', port: 8080 },
+      count: 12,
+      connections: [2, 3],
+      events: [{ connection: 2, at: 1100, what: 'GET /<img src=x onerror=alert(1)> lost' }],
+      values: { requestsLost: 2, path: '/<script>x</script>', serverIdleTimeoutMs: null },
+    },
+    fixes: {
+      'node-http': 'new http.Agent({ timeout: 750 }) <script>',
+      go: "IdleConnTimeout: 750 * time.Millisecond & 'x'",
+    },
+  };
+}
+
+test('html: each finding with its severity, summary, evidence and fix per runtime, all escaped', () => {
+  const info: Finding = {
+    ...hostileFinding(),
+    code: 'close-audit',
+    severity: 'info',
+    summary: 'close audit',
+    fixes: {},
+  };
+  const report = buildReport('proxy', [
+    run({
+      verdict: { code: 'keepalive-race', summary: 'keep-alive race on /<script>alert(1)</script>' },
+      findings: [hostileFinding(), info],
+    }),
+  ]);
+  const html = renderHtml(report);
+  assert.doesNotMatch(html, /<script|<img|<b>/, 'no markup from the report gets through');
+  assert.equal((html.match(/<div class="finding /g) ?? []).length, 2);
+  const [race, audit] = html.split('<div class="finding ').slice(1) as [string, string];
+  assert.match(race, /^error" id="run-1-finding-1">/);
+  assert.match(
+    race,
+    /<span class="bad">error<\/span> <code>keepalive-race<\/code> keep-alive race on \/&lt;script&gt;/,
+  );
+  assert.ok(race.includes('<li>because &lt;b&gt;bold&lt;/b&gt; &amp; &quot;quoted&quot;</li>'));
+  assert.ok(race.includes('evidence: server 127.0.0.1:8080, 12 connections: 2, 3, ... (12 in all)'));
+  // Values measured are shown, those not measured (null) are not; events from the first connection's start.
+  assert.ok(race.includes('<tr><th>requestsLost</th><td>2</td></tr>'));
+  assert.ok(race.includes('<tr><th>path</th><td>/&lt;script&gt;x&lt;/script&gt;</td></tr>'));
+  assert.ok(!race.includes('serverIdleTimeoutMs'));
+  assert.ok(race.includes('<li>#2 at +100 ms: GET /&lt;img src=x onerror=alert(1)&gt; lost</li>'));
+  assert.ok(race.includes('<tr><th>node-http</th><td>new http.Agent({ timeout: 750 }) &lt;script&gt;</td></tr>'));
+  assert.ok(race.includes('<tr><th>go</th><td>IdleConnTimeout: 750 * time.Millisecond &amp; &#39;x&#39;</td></tr>'));
+  assert.match(audit, /^info" id="run-1-finding-2">\n<p><span class="info">info<\/span> <code>close-audit<\/code>/);
+  assert.ok(!audit.includes('fix for'), 'no fix, no table');
+  // The verdict names the finding it comes from, in the summary table and the run's section.
+  const link = '<a href="#run-1-finding-1">(error: keepalive-race)</a>';
+  assert.equal(html.split(link).length - 1, 2);
+});
+
+test('html: a verdict no finding heads links nowhere; no findings, no section', () => {
+  const html = renderHtml(buildReport('demo', [run()]));
+  assert.doesNotMatch(html, /<h3>Findings<\/h3>|href="#run-/);
+  const audit: Finding = { ...hostileFinding(), code: 'close-audit', severity: 'info' };
+  const withInfo = renderHtml(buildReport('demo', [run({ findings: [audit] })]));
+  assert.match(withInfo, /<h3>Findings<\/h3>/);
+  assert.doesNotMatch(withInfo, /href="#run-/, 'the verdict (reuse) is not the finding');
 });
