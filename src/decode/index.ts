@@ -51,6 +51,30 @@ export * from '../model/packet.js';
 export { Http1Connection, looksLikeHttpRequest } from './http1.js';
 export type { Http1Events, Http1Options, HttpRequestInfo, HttpResponseInfo } from './http1.js';
 
+// TLS without keys: records, the hellos, what is told by position.
+export {
+  DEFAULT_MAX_HELLO_BYTES,
+  HELLO_RETRY_REQUEST_RANDOM,
+  MAX_RECORD_LENGTH,
+  TlsConnection,
+  TlsContentType,
+  TlsExtension,
+  TlsHandshakeType,
+  TlsVersion,
+  alertDescriptionName,
+  alertLevelName,
+  alpnProtocolName,
+  cipherSuiteName,
+  isGrease,
+  isRecordHeader,
+  namedGroupName,
+  parseClientHello,
+  parseServerHello,
+  sniffTls,
+  tlsVersionName,
+} from './tls.js';
+export type { TlsAlert, TlsClientHello, TlsEvents, TlsOptions, TlsServerHello } from './tls.js';
+
 // The kernel's socket table as text (/proc/net/tcp, and ss's output).
 export { ProcNetWarning, parseProcNetTcp } from './procnet.js';
 export type { ByteOrder } from './procnet.js';
