@@ -16,6 +16,7 @@ import { PoolChurnDetector } from './pool-churn.js';
 import { RaceDetector } from './race.js';
 import { ServerTable } from './servers.js';
 import { Timeline } from './timeline.js';
+import { TlsNoReuseDetector } from './tls-no-reuse.js';
 
 /** Most severe first. */
 const SEVERITY_ORDER: Record<FindingSeverity, number> = { error: 0, warning: 1, info: 2 };
@@ -29,6 +30,7 @@ export class FindingsAccumulator {
     new BodyNotReadDetector(this.timeline),
     new PoolChurnDetector(this.timeline),
     new CloseAuditDetector(),
+    new TlsNoReuseDetector(),
   ];
 
   add(r: ConnectionRecord): void {

@@ -5,10 +5,11 @@
 import type { Side } from '../../model/report.js';
 import { http1 } from './http1.js';
 import type { StreamKind } from './stream.js';
+import { tls } from './tls.js';
 
 export { notProtocolNote, type Stream, type StreamContext, type StreamKind } from './stream.js';
 
-export const BUILT_IN_STREAMS: readonly StreamKind[] = [http1];
+export const BUILT_IN_STREAMS: readonly StreamKind[] = [http1, tls];
 
 /** A kind that recognised a payload, and the side that sends such bytes. */
 export interface Sniffed {

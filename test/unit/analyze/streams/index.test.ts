@@ -12,13 +12,14 @@ import {
   type StreamKind,
 } from '../../../../src/analyze/streams/index.js';
 import { http1 } from '../../../../src/analyze/streams/http1.js';
+import { tls } from '../../../../src/analyze/streams/tls.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 test('streams: the built-ins, in the order they are tried', () => {
   assert.deepEqual(
     BUILT_IN_STREAMS.map((k) => k.label),
-    ['HTTP/1.x'],
+    ['HTTP/1.x', 'TLS'],
   );
 });
 
@@ -33,9 +34,18 @@ test('streams: an HTTP/1.x request is sent by the client, a status line by the s
   assert.equal(sniffStream(BUILT_IN_STREAMS, bytes('HTTP/'))?.sender, 'server');
 });
 
+test('streams: a TLS ClientHello is sent by the client, a ServerHello by the server', () => {
+  assert.deepEqual(sniffStream(BUILT_IN_STREAMS, bytes('\u0016\u0003\u0001\u0002\u0000\u0001')), {
+    kind: tls,
+    sender: 'client',
+  });
+  assert.equal(sniffStream(BUILT_IN_STREAMS, bytes('\u0016\u0003\u0003\u0000\u007a\u0002'))?.sender, 'server');
+});
+
 test('streams: other bytes are no built-in', () => {
   for (const payload of [
-    '\u0016\u0003\u0001\u0002\u0000\u0001', // a TLS ClientHello record
+    '\u0016\u0003\u0001\u0002\u0000\u000b', // a TLS record that does not begin with a hello
+    '\u0017\u0003\u0003\u0000\u0010', // TLS application data (a connection joined midway)
     'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', // the HTTP/2 preface
     'SSH-2.0-OpenSSH_9.6\r\n',
     'GET',
@@ -66,6 +76,6 @@ test('streams: kinds are tried in order, the first that recognises wins; none tr
 });
 
 test('streams: the note of bytes none of the kinds recognised names them', () => {
-  assert.equal(notProtocolNote(BUILT_IN_STREAMS), 'not HTTP/1.x');
-  assert.equal(notProtocolNote([http1, { ...http1, label: 'TLS' }]), 'not HTTP/1.x or TLS');
+  assert.equal(notProtocolNote(BUILT_IN_STREAMS), 'not HTTP/1.x or TLS');
+  assert.equal(notProtocolNote([http1]), 'not HTTP/1.x');
 });
