@@ -213,7 +213,7 @@ export function renderSummary(runs: readonly RunReport[], s: Style = PLAIN, subj
       run.title,
       atLeast + requests,
       atLeast + dash(f.connections),
-      dash(f.requestsPerConnection, (n) => formatNumber(n)),
+      tls && f.requests === 0 ? '?' : dash(f.requestsPerConnection, (n) => formatNumber(n)),
       dash(f.reusedRequests),
       dash(f.syns),
       f.closing ? closedFirst(f.closing) : '-',

@@ -221,3 +221,36 @@ test('terminal: counts from an observer that missed packets are lower bounds in 
   // Complete counts are printed as they are.
   assert.match(renderTerminal(report([run(CONNECTIONS)])).split('\n')[1]!, /^1\s+lo\.pcapng\s+6\s+4\s/);
 });
+
+test('terminal: a TLS connection shows "?" for requests, its estimate and handshake; the totals a TLS line', () => {
+  const tlsConn = conn(5, {
+    requests: 0,
+    responses: 0,
+    statusCodes: [],
+    notes: ['requests unknown without the TLS keys'],
+    tls: {
+      version: 'TLS 1.3',
+      cipherSuite: 'TLS_AES_128_GCM_SHA256',
+      sni: 'example.com',
+      alpnOffered: ['h2', 'http/1.1'],
+      alpnChosen: null,
+      alpnChosenWhyNull: 'encrypted',
+      handshake: 'full',
+      resumptionOffered: null,
+      handshakeMs: 1.5,
+      applicationData: { client: { records: 5, bytes: 500 }, server: { records: 7, bytes: 3000 } },
+      estimatedExchanges: 5,
+    },
+  });
+  const r: Report = report([run([tlsConn])]);
+  const text = visibleText(renderTerminal(r, { connections: true, totals: true }));
+  assert.match(text, /\? \(~5 est\.\)/);
+  const row = 'TLS 1.3 full handshake 2 ms, SNI example.com, ALPN h2,http/1.1 -> ? (encrypted in TLS 1.3); ';
+  assert.ok(text.includes(`${row}requests unknown without the TLS keys`), text);
+  const line =
+    'TLS: 1 connection, 1 full handshake, 0 resumed (TLS 1.3: 1); requests unknown without the TLS keys, ' +
+    'an estimated 5 request/response exchanges';
+  assert.ok(text.split('\n').includes(line), text);
+  // The summary row: "?" requests, not 0.
+  assert.match(text.split('\n')[1]!, /^1\s+\S+\s+\?\s+1\s+\?\s/);
+});
