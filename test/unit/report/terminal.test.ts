@@ -5,7 +5,7 @@ import { computeTotals } from '../../../src/analyze/totals.js';
 import { REPORT_SCHEMA } from '../../../src/model/report.js';
 import type { CaptureSummary, ConnectionRecord, ObserverReport, Report, RunReport } from '../../../src/model/report.js';
 import { renderConnections, renderTerminal, renderTotals } from '../../../src/report/terminal.js';
-import { record } from '../analyze/records.js';
+import { record, tlsFacts } from '../analyze/records.js';
 
 /** The text without ANSI SGR sequences (ESC [ ... m). */
 function visibleText(s: string): string {
@@ -228,19 +228,12 @@ test('terminal: a TLS connection shows "?" for requests, its estimate and handsh
     responses: 0,
     statusCodes: [],
     notes: ['requests unknown without the TLS keys'],
-    tls: {
-      version: 'TLS 1.3',
-      cipherSuite: 'TLS_AES_128_GCM_SHA256',
-      sni: 'example.com',
+    tls: tlsFacts({
       alpnOffered: ['h2', 'http/1.1'],
-      alpnChosen: null,
-      alpnChosenWhyNull: 'encrypted',
-      handshake: 'full',
-      resumptionOffered: null,
       handshakeMs: 1.5,
       applicationData: { client: { records: 5, bytes: 500 }, server: { records: 7, bytes: 3000 } },
       estimatedExchanges: 5,
-    },
+    }),
   });
   const r: Report = report([run([tlsConn])]);
   const text = visibleText(renderTerminal(r, { connections: true, totals: true }));
