@@ -66,6 +66,7 @@ export {
   alpnProtocolName,
   cipherSuiteName,
   isGrease,
+  isTls13,
   isRecordHeader,
   namedGroupName,
   parseClientHello,

@@ -222,6 +222,11 @@ const VERSION_NAMES: Record<number, string> = {
   [TlsVersion.TLS_1_3]: 'TLS 1.3',
 };
 
+/** TLS 1.3, or one of its drafts (0x7F00 + n), whose records after the ServerHello are all encrypted. */
+export function isTls13(version: number | null): boolean {
+  return version === TlsVersion.TLS_1_3 || (version !== null && version >> 8 === 0x7f);
+}
+
 /** 0x00ab -> "0x00AB". */
 export function hex16(value: number): string {
   return `0x${value.toString(16).toUpperCase().padStart(4, '0')}`;
@@ -862,7 +867,7 @@ export class TlsConnection {
         ev.changeCipherSpec?.(side, ts);
         // TLS 1.2 and below: what this side sends next is encrypted. TLS 1.3's is a compatibility
         // record (RFC 8446 D.4) that changes nothing: its records are told apart by their type.
-        if (this.chosen !== TlsVersion.TLS_1_3 && !this.retried) d.encrypted = true;
+        if (!isTls13(this.chosen) && !this.retried) d.encrypted = true;
         return;
       case TlsContentType.ALERT:
         // An alert in the clear is 2 bytes; an encrypted one is longer (its cipher's overhead).
@@ -875,7 +880,7 @@ export class TlsConnection {
       case TlsContentType.HANDSHAKE:
         if (!d.recordEncrypted) return;
         // TLS 1.3 sends none (its encrypted records are application_data): a handshake record there is opaque.
-        if (!d.finished && this.chosen !== TlsVersion.TLS_1_3) {
+        if (!d.finished && !isTls13(this.chosen)) {
           d.finished = true;
           ev.finished?.(side, ts);
         } else ev.handshake?.(side, null, d.length, ts);
@@ -890,7 +895,7 @@ export class TlsConnection {
   /** An application_data record: application data, or (TLS 1.3) part of the handshake by position. */
   private applicationRecord(d: Direction, ts: Micros): void {
     const ev = this.events;
-    if (this.chosen === TlsVersion.TLS_1_3 && !this.c.finished) {
+    if (isTls13(this.chosen) && !this.c.finished) {
       if (d.side === 'server') {
         this.lastServerFlightTs = ts;
         ev.handshake?.('server', null, d.length, ts);
@@ -972,7 +977,7 @@ export class TlsConnection {
         this.chosen = hello.version;
         this.retried = false;
         // TLS 1.3: nothing after the ServerHello is in the clear, either way (RFC 8446 5.2).
-        if (hello.version === TlsVersion.TLS_1_3) {
+        if (isTls13(hello.version)) {
           this.c.encrypted = true;
           this.s.encrypted = true;
         }

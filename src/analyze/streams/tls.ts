@@ -18,10 +18,10 @@
 import {
   TlsConnection,
   TlsHandshakeType,
-  TlsVersion,
   alertDescriptionName,
   alertLevelName,
   cipherSuiteName,
+  isTls13,
   sameBytes,
   sniffTls,
   tlsVersionName,
@@ -64,11 +64,6 @@ const FULL_HANDSHAKE_ONLY: ReadonlySet<number> = new Set([
   TlsHandshakeType.CERTIFICATE_REQUEST,
   TlsHandshakeType.SERVER_HELLO_DONE,
 ]);
-
-/** The TLS versions whose ServerHello is the last message in the clear. */
-function isTls13(version: number | null): boolean {
-  return version === TlsVersion.TLS_1_3 || (version !== null && version >> 8 === 0x7f);
-}
 
 class TlsStream implements Stream, TlsEvents {
   readonly notes: string[] = [];

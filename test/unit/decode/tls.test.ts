@@ -14,6 +14,7 @@ import {
   TlsVersion,
   alertDescriptionName,
   alpnProtocolName,
+  isTls13,
   cipherSuiteName,
   namedGroupName,
   parseClientHello,
@@ -188,6 +189,7 @@ test('sniffing: a ClientHello or ServerHello record, anything else turned away',
 test('names: versions, suites, groups, alerts, ALPN; unknown ones as numbers', () => {
   assert.equal(tlsVersionName(0x0303), 'TLS 1.2');
   assert.equal(tlsVersionName(0x7f1c), 'TLS 1.3 (draft 28)');
+  assert.deepEqual([isTls13(0x7f1c), isTls13(0x0304), isTls13(0x0303), isTls13(null)], [true, true, false, false]);
   assert.equal(tlsVersionName(0x1a1a), 'GREASE');
   assert.equal(tlsVersionName(0x0305), '0x0305');
   assert.equal(cipherSuiteName(0x1301), 'TLS_AES_128_GCM_SHA256');
