@@ -313,8 +313,3 @@ export function tls12Resumed(by: 'session-id' | 'ticket', n = 1): Segment[] {
     ...exchanges(n),
   ];
 }
-
-/** All of one side's bytes, in order. */
-export function sideBytes(segments: readonly Segment[], side: Side): Uint8Array {
-  return concat(...segments.filter((s) => s.side === side).map((s) => s.bytes));
-}
