@@ -12,6 +12,7 @@ import { NotACaptureError, UnsupportedLinkTypeError } from '../errors.js';
 import type { TcpPacket } from '../model/packet.js';
 import type { CaptureSummary, ConnectionRecord, Finding, ObserverReport, Warning } from '../model/report.js';
 import { FindingsAccumulator } from './findings/index.js';
+import type { FindingsOptions } from './findings/index.js';
 import { IdOrder } from './id-order.js';
 import { TotalsAccumulator } from './totals.js';
 import { ConnectionTracker } from './tracker.js';
@@ -20,7 +21,7 @@ import type { TrackerOptions } from './tracker.js';
 /** Records waiting to be handed over in id order behind a connection still open (see IdOrder). */
 const ORDER_WINDOW = 10_000;
 
-export interface CaptureAnalysisOptions extends Omit<TrackerOptions, 'onConnection'> {
+export interface CaptureAnalysisOptions extends Omit<TrackerOptions, 'onConnection'>, FindingsOptions {
   /**
    * Keep only packets for which this returns true (e.g. a port or server filter). `p` is one object
    * reused for every packet: read it, do not keep it.
@@ -36,6 +37,8 @@ export interface CaptureAnalysisOptions extends Omit<TrackerOptions, 'onConnecti
    * a record waits for the connections that began before it, up to 10,000 records (see IdOrder).
    */
   onConnection?: (record: ConnectionRecord) => void;
+  /** What the findings are told beyond the records (the path the connections take). */
+  findings?: FindingsOptions;
 }
 
 export interface CaptureAnalysisResult {
@@ -55,7 +58,7 @@ export class CaptureAnalysis {
   private info: CaptureInfo | null = null;
   private analyzed = 0;
   private readonly totals = new TotalsAccumulator();
-  private readonly findings = new FindingsAccumulator();
+  private readonly findings: FindingsAccumulator;
   /** Records of the connections with ids 1..keepConnections, in the order they ended. */
   private readonly kept: ConnectionRecord[] = [];
   private readonly order: IdOrder | null;
@@ -63,7 +66,8 @@ export class CaptureAnalysis {
 
   constructor(options: CaptureAnalysisOptions = {}) {
     const keep = options.keepConnections ?? Infinity;
-    const { onConnection, ...trackerOptions } = options;
+    const { onConnection, findings, hostFacts, ...trackerOptions } = options;
+    this.findings = new FindingsAccumulator({ ...findings, ...(hostFacts === undefined ? {} : { hostFacts }) });
     const order =
       onConnection === undefined ? null : new IdOrder(() => this.tracker.oldestLiveId, onConnection, ORDER_WINDOW);
     this.order = order;
@@ -148,7 +152,7 @@ export class CaptureAnalysis {
     const tracked = this.tracker.result();
     const connections = this.kept.slice();
     const omitted = this.tracker.connectionCount - connections.length;
-    const warnings = [...this.warnings, ...tracked.warnings, ...decodeWarnings(stats)];
+    const warnings = [...this.warnings, ...tracked.warnings, ...decodeWarnings(stats), ...this.findings.warnings()];
     const summary: CaptureSummary = {
       format: this.info?.format ?? null,
       linkTypes: this.info?.linkTypes ?? [],

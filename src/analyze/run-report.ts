@@ -4,6 +4,7 @@
  * warnings; the agreement between observers and the verdict are decided here, the same way for
  * all. Also: the report of an observer that could not run, and the Report around the runs.
  */
+import type { HostFacts } from '../model/host.js';
 import { REPORT_SCHEMA } from '../model/report.js';
 import type {
   CaptureSummary,
@@ -37,6 +38,8 @@ export interface RunContext {
    * records: see CaptureAnalysis). Otherwise they are computed here from the primary observer's records.
    */
   findings?: Finding[];
+  /** For the findings computed here: the machine's facts (see FindingsOptions). */
+  hostFacts?: HostFacts;
 }
 
 /**
@@ -44,7 +47,12 @@ export interface RunContext {
  * verdict is based on), the verdict, which names the most severe finding, and the run's warnings.
  */
 export function runReport(head: RunHead, observers: ObserverReport[], context: RunContext = {}): RunReport {
-  const findings = context.findings ?? detectFindings(primaryObserver(observers)?.connections ?? []);
+  const findings =
+    context.findings ??
+    detectFindings(
+      primaryObserver(observers)?.connections ?? [],
+      context.hostFacts === undefined ? {} : { hostFacts: context.hostFacts },
+    );
   const run: RunReport = {
     name: head.name,
     title: head.title,

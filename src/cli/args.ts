@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { UsageError } from '../errors.js';
+import type { PortRange } from '../model/host.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -144,6 +145,20 @@ export function oneOf<T extends string>(p: Parsed, name: string, choices: readon
   if (!(choices as readonly string[]).includes(v))
     throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got '${v}'`);
   return v as T;
+}
+
+/** A range of ports `LO-HI` (both included, LO <= HI), as net.ipv4.ip_local_port_range holds one. */
+export function portRange(p: Parsed, name: string): PortRange | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(v.trim());
+  const low = m ? Number(m[1]) : NaN;
+  const high = m ? Number(m[2]) : NaN;
+  if (!(low >= 1 && low <= high && high <= 65535))
+    throw new UsageError(
+      `--${name} must be LO-HI, two ports from 1 to 65535 with LO <= HI (e.g. 32768-60999), got '${v}'`,
+    );
+  return { low, high };
 }
 
 export function port(p: Parsed, name = 'port'): number | undefined {

@@ -112,6 +112,13 @@ export interface Http1Events {
   /** 101 Switching Protocols or a 2xx to CONNECT: framing stops, the rest of that side is opaque. */
   upgrade?(side: Side, ts: Micros): void;
   /**
+   * Bytes of `side` after its switch, in order: the rest of the chunk the switch happened in, the
+   * bytes the client sent while its Upgrade or CONNECT awaited the answer, then every chunk fed
+   * later. For a caller that follows the new protocol (an h2c Upgrade: analyze/streams/http1.ts).
+   * A view: read it during the call.
+   */
+  opaque?(side: Side, bytes: Uint8Array, ts: Micros): void;
+  /**
    * Framing given up for that direction (malformed, too-large head, gap inside a head): nothing more
    * is counted on it. `atByte` is the offset in that direction's stream (gaps included) of the
    * first byte that could not be framed. Not called for a connection found to be `notHttp`.
@@ -546,8 +553,12 @@ export class Http1Connection {
             i = end;
           }
           break;
+        case ST_OPAQUE:
+          this.events.opaque?.(d.side, i === 0 ? chunk : chunk.subarray(i), ts);
+          i = end;
+          break;
         default:
-          // ST_CLOSE_BODY, ST_OPAQUE, ST_STOPPED: nothing to frame.
+          // ST_CLOSE_BODY, ST_STOPPED: nothing to frame.
           i = end;
       }
     }
@@ -1141,12 +1152,15 @@ export class Http1Connection {
   }
 
   private toOpaque(d: Direction, ts: number): void {
+    const held = d.held;
     d.state = ST_OPAQUE;
     d.held = NO_HELD;
     d.heldBytes = 0;
     d.line = null;
     d.lineLength = 0;
     this.events.upgrade?.(d.side, ts);
+    // What the client sent while it waited for the answer belongs to the new protocol.
+    for (const piece of held) this.events.opaque?.(d.side, piece.bytes, piece.ts);
   }
 
   /** The client's Upgrade/CONNECT was refused (or will not be answered): frame what it held. */

@@ -51,6 +51,43 @@ export * from '../model/packet.js';
 export { Http1Connection, looksLikeHttpRequest } from './http1.js';
 export type { Http1Events, Http1Options, HttpRequestInfo, HttpResponseInfo } from './http1.js';
 
+// HTTP/2 framing (RFC 9113) and its header compression, HPACK (RFC 7541).
+export {
+  DEFAULT_MAX_FRAME_SIZE,
+  FRAME_HEADER_LENGTH,
+  FrameFlag,
+  FrameType,
+  HTTP2_CLIENT_PREFACE,
+  Http2Connection,
+  MAX_FRAME_SIZE_LIMIT,
+  MAX_HEADER_BLOCK_SIZE,
+  SettingsParameter,
+  http2ErrorName,
+  http2SettingName,
+  looksLikeServerPreface,
+  startsHttp2Preface,
+} from './http2.js';
+export type {
+  FrameHeader,
+  Http2Events,
+  Http2HeaderBlock,
+  Http2Options,
+  Http2Priority,
+  Http2Problem,
+  Http2ProblemCode,
+  Http2Setting,
+} from './http2.js';
+export {
+  HPACK_DEFAULT_MAX_HEADER_LIST_SIZE,
+  HPACK_DEFAULT_TABLE_SIZE,
+  HPACK_ENTRY_OVERHEAD,
+  HPACK_MAX_TABLE_SIZE,
+  HPACK_STATIC_TABLE_LENGTH,
+  HpackDecoder,
+  hpackStaticEntry,
+  huffmanCodes,
+} from './hpack.js';
+export type { HeaderField, HpackDecoderOptions, HpackError, HpackErrorCode, HpackResult } from './hpack.js';
 // TLS without keys: records, the hellos, what is told by position.
 export {
   DEFAULT_MAX_HELLO_BYTES,

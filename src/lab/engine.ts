@@ -7,8 +7,10 @@ import { setMaxListeners } from 'node:events';
 import { runReport } from '../analyze/run-report.js';
 import { invalidOption, RequestsFailedError, TimeoutError } from '../errors.js';
 import type { KeepaliveLabError } from '../errors.js';
+import type { HostFacts } from '../model/host.js';
 import type { ClientOutcome, ExperimentConfig, ObserverReport, RunReport, Warning } from '../model/report.js';
 import { CaptureObserver, serverFocus } from '../observe/capture.js';
+import { readHostFacts } from '../observe/host-facts.js';
 import { KernelObserver } from '../observe/kernel.js';
 import { closeAll } from '../observe/observer.js';
 import type { Observer } from '../observe/observer.js';
@@ -34,6 +36,11 @@ export interface ExperimentOptions extends Partial<ExperimentConfig> {
   tcpdump?: string;
   /** Read the kernel socket table (default true). */
   kernel?: boolean;
+  /**
+   * This machine's addresses and kernel settings, for the port outlook (the lab's client is this
+   * machine). Default: read from /proc (observe/host-facts.ts).
+   */
+  hostFacts?: HostFacts;
   /** How long to wait for closing handshakes to show in every observer (default 3 s). */
   settleTimeoutMs?: number;
   /**
@@ -145,7 +152,8 @@ export async function runExperiment(options: ExperimentOptions = {}): Promise<Ru
     if (reports.length < observers.length) await closeAll(observers);
     await server?.close();
   }
-  return runReport({ name, title, subject: url, config, client }, reports, { warnings });
+  const hostFacts = options.hostFacts ?? (await readHostFacts());
+  return runReport({ name, title, subject: url, config, client }, reports, { warnings, hostFacts });
 }
 
 /**

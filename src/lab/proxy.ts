@@ -12,7 +12,9 @@ import { FindingsAccumulator } from '../analyze/findings/index.js';
 import { runReport } from '../analyze/run-report.js';
 import type { RunHead } from '../analyze/run-report.js';
 import { formatHostPort } from '../model/endpoint.js';
+import type { HostFacts } from '../model/host.js';
 import type { Endpoint, RunReport } from '../model/report.js';
+import { readHostFacts } from '../observe/host-facts.js';
 import { TcpProxy } from '../observe/proxy.js';
 import type { ProxyOptions, ProxyProgress } from '../observe/proxy.js';
 import { onAbort, untilAborted } from '../util/abort.js';
@@ -27,6 +29,11 @@ export interface RunProxyOptions extends ProxyOptions {
   signal?: AbortSignal;
   /** Ends at once, during a stop too: every connection still open is destroyed; the report follows. */
   forceSignal?: AbortSignal;
+  /**
+   * This machine's addresses and kernel settings, for the port outlook of the proxy's clients.
+   * Default: read from /proc (observe/host-facts.ts) when the proxy starts.
+   */
+  hostFacts?: HostFacts;
   /** Called once listening: where, and live counters (for a progress line). */
   onListening?: (proxy: RunningProxy) => void;
 }
@@ -55,7 +62,7 @@ export function proxyRunHead(listening: Endpoint, targetHost: string, targetPort
 export async function runProxy(options: RunProxyOptions): Promise<RunReport> {
   const { signal, forceSignal, durationMs } = options;
   // Findings over every connection, as they close (the report may keep only the last few records).
-  const findings = new FindingsAccumulator();
+  const findings = new FindingsAccumulator({ hostFacts: options.hostFacts ?? (await readHostFacts()) });
   const onConnection = options.onConnection;
   const proxy = new TcpProxy({
     ...options,

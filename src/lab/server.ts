@@ -19,6 +19,11 @@ export interface LabServerOptions {
   keepAliveTimeoutMs?: number;
   /** Answer every request with `Connection: close`. */
   connectionClose?: boolean;
+  /**
+   * Tell clients the idle timeout in `Keep-Alive: timeout=N` (default true, as Node's server does).
+   * Without it a client cannot learn the timeout but by meeting it, as with nginx, which sends none.
+   */
+  keepAliveHint?: boolean;
 }
 
 export interface LabServer {
@@ -37,6 +42,7 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
   const host = options.host ?? '127.0.0.1';
   const defaultBody = Buffer.alloc(options.bodySize ?? 11, 'x');
   const connectionClose = options.connectionClose ?? false;
+  const keepAliveHint = options.keepAliveHint ?? true;
   const server = http.createServer((req, res) => {
     // Drain the request body (if any) before answering, as a well-behaved server does.
     req.resume();
@@ -55,6 +61,8 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
       (res as { useChunkedEncodingByDefault: boolean }).useChunkedEncodingByDefault = false;
     } else {
       res.setHeader('content-length', body.length);
+      // Node writes Keep-Alive: timeout=N only when the handler set no Connection header.
+      if (!keepAliveHint) res.setHeader('connection', 'keep-alive');
     }
     res.end(req.method === 'HEAD' ? undefined : body);
   });

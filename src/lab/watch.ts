@@ -6,8 +6,10 @@
 import { spawn } from 'node:child_process';
 import { runReport } from '../analyze/run-report.js';
 import { CommandError, invalidOption } from '../errors.js';
+import type { HostFacts } from '../model/host.js';
 import type { ObserverReport, RunReport, Warning } from '../model/report.js';
 import { CaptureObserver, serverFocus } from '../observe/capture.js';
+import { readHostFacts } from '../observe/host-facts.js';
 import { KernelObserver } from '../observe/kernel.js';
 import { closeAll } from '../observe/observer.js';
 import type { Observer } from '../observe/observer.js';
@@ -26,6 +28,11 @@ export interface WatchOptions {
   durationMs?: number;
   capture?: boolean;
   tcpdump?: string;
+  /**
+   * This machine's addresses and kernel settings, for the port outlook of clients that run here.
+   * Default: read from /proc (observe/host-facts.ts).
+   */
+  hostFacts?: HostFacts;
   /** How long to wait, after the command exits, for connections to finish closing (default 2 s). */
   settleTimeoutMs?: number;
   /** Called once the observers are ready (tests and progress output use it). */
@@ -114,6 +121,7 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
   } finally {
     if (reports.length < observers.length) await closeAll(observers);
   }
+  const hostFacts = options.hostFacts ?? (await readHostFacts());
   const title = command ? command.join(' ') : `port ${options.port}`;
   const elapsedMs = performance.now() - started;
   return {
@@ -127,7 +135,7 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
         client: { requests: 0, completed: 0, errors: [], elapsedMs },
       },
       reports,
-      { warnings },
+      { warnings, hostFacts },
     ),
     exitCode,
     exitSignal,

@@ -123,6 +123,15 @@ export function normalizeAddress(address: string | undefined): string {
 }
 
 /**
+ * A loopback address as Linux tells one (tcp_twsk_unique for tcp_tw_reuse=2): 127.0.0.0/8 (RFC 1122
+ * section 3.2.1.3), ::1 (RFC 4291 section 2.5.3), or 127.0.0.0/8 mapped into IPv6.
+ */
+export function isLoopbackAddress(address: string): boolean {
+  const v4 = normalizeAddress(address);
+  return v4.startsWith('127.') || v4 === '::1';
+}
+
+/**
  * An IP address as the decoders print it (dotted quad; RFC 5952 for IPv6, zone dropped), so that
  * any spelling of it matches the packets; null when `host` is not an IP address.
  */

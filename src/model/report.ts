@@ -32,6 +32,8 @@ export const WARNING_CODES = [
   'KAL_WARN_MISSING_BYTES',
   'KAL_WARN_PARTIAL_MESSAGES',
   'KAL_WARN_HANDSHAKES_CUT',
+  // Findings (analyze/findings/).
+  'KAL_WARN_PATH_HOP_UNSEEN',
   // Live capture (observe/capture.ts).
   'KAL_WARN_CAPTURE_DROPS',
   'KAL_WARN_CAPTURE_STREAM',
@@ -126,6 +128,8 @@ export interface ConnectionRecord {
   closeAsked?: { client?: CloseAsk; server?: CloseAsk };
   /** The connection carried TLS: what its handshake and records show without the keys (absent otherwise). */
   tls?: TlsFacts;
+  /** HTTP/2 facts (RFC 9113), for a connection that spoke HTTP/2; absent otherwise. */
+  http2?: Http2Facts;
 }
 
 /**
@@ -197,6 +201,40 @@ export interface TlsAlertFact {
   level: string | null;
   /** `close_notify`, `handshake_failure`, ...; null when encrypted. */
   description: string | null;
+}
+
+/**
+ * What an HTTP/2 connection showed (analyze/streams/http2.ts). Its `requests` count the streams the
+ * client opened with HEADERS, `responses` the final responses (HEADERS with a :status of 200 or more).
+ */
+export interface Http2Facts {
+  /**
+   * How HTTP/2 began: the client's preface without asking (h2c by prior knowledge), or after an
+   * HTTP/1.1 `Upgrade: h2c` and its 101.
+   */
+  start: 'prior-knowledge' | 'upgrade';
+  /** Streams the server reserved with PUSH_PROMISE. */
+  pushed: number;
+  /** The most streams open at once (opened by the client, not yet closed by both ends or a RST_STREAM). */
+  peakConcurrentStreams: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS as each side last announced it; null when it announced none (no limit). */
+  maxConcurrentStreams: { client: number | null; server: number | null };
+  /** RST_STREAM frames each side sent, and their error codes by name (RFC 9113 7: "CANCEL": 3). */
+  rstStream: { client: number; server: number; codes: Record<string, number> };
+  /** GOAWAY frames, in order (at most 8 listed). */
+  goaway: Http2Goaway[];
+}
+
+/** One GOAWAY (RFC 9113 6.8): who sent it, the last stream it may have processed, why. */
+export interface Http2Goaway {
+  by: Side;
+  lastStreamId: number;
+  /** The error code's name (NO_ERROR for a graceful close), or its value in hex. */
+  errorCode: string;
+  /** Octets of opaque debug data it carried. */
+  debugDataLength: number;
+  /** When it was sent (ms since the Unix epoch). */
+  at: number;
 }
 
 /** A request that got no response: its method and when its head was complete (ms since the epoch). */
@@ -312,6 +350,8 @@ export type VerdictCode =
   | 'idle-reset'
   | 'body-not-read'
   | 'pool-churn'
+  | 'idle-timeout-order'
+  | 'port-exhaustion'
   | 'tls-no-reuse'
   // TLS connections whose requests cannot be counted without the keys.
   | 'encrypted';
@@ -329,6 +369,8 @@ export const FINDING_CODES = [
   'body-not-read',
   'pool-churn',
   'close-audit',
+  'idle-timeout-order',
+  'port-exhaustion',
   'tls-no-reuse',
 ] as const;
 export type FindingCode = (typeof FINDING_CODES)[number];
@@ -346,7 +388,13 @@ export const FIX_RUNTIMES = [
   'okhttp',
   'nginx-upstream',
   'curl',
+  // Load balancers, as the client of their upstream connections (the idle-timeout-order finding).
+  'envoy',
+  'haproxy',
+  'aws-alb',
   'server',
+  // The client machine's kernel settings (sysctl).
+  'host',
 ] as const;
 export type FixRuntime = (typeof FIX_RUNTIMES)[number];
 

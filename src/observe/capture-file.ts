@@ -17,7 +17,9 @@ import { CaptureAnalysis } from '../analyze/capture-analysis.js';
 import type { CaptureAnalysisOptions } from '../analyze/capture-analysis.js';
 import { runReport } from '../analyze/run-report.js';
 import type { ObserverHead, RunHead } from '../analyze/run-report.js';
-import { FileError, KeepaliveLabError } from '../errors.js';
+import { FileError, KeepaliveLabError, invalidOption } from '../errors.js';
+import { formatEndpoint } from '../model/endpoint.js';
+import type { HostFacts } from '../model/host.js';
 import type { ConnectionRecord, Endpoint, RunReport } from '../model/report.js';
 import type { TcpPacket } from '../model/packet.js';
 import { onAbort } from '../util/abort.js';
@@ -28,6 +30,12 @@ export interface AnalyzeOptions {
   port?: number;
   /** Keep connections to this server only (an IP address, canonical: see parseEndpoint). */
   server?: Endpoint;
+  /**
+   * The path the requests take, client-facing hop first: each hop's server (a load balancer's
+   * endpoint, then its backend's; canonical addresses). Only the connections to these servers are
+   * kept, and the idle-timeout-order finding compares their idle timeouts. Not with `port` or `server`.
+   */
+  path?: Endpoint[];
   /** Frame HTTP (default true). */
   http?: boolean;
   /** Records kept in the report: those of the first N connections (default: all). */
@@ -40,6 +48,12 @@ export interface AnalyzeOptions {
    * output slows the analysis down instead of letting records pile up in memory.
    */
   afterChunk?: () => Promise<void> | void;
+  /**
+   * The clients' machine, for the port outlook: this machine's addresses and settings (readHostFacts
+   * in observe/host-facts.ts), and those the user gives for the capture's clients. Without it the
+   * outlook assumes Linux's defaults and says so (a capture may come from anywhere).
+   */
+  hostFacts?: HostFacts;
   /** What the report calls the source (default: the path; for a stream '-', titled 'standard input'). */
   subject?: string;
   /** Stops reading: the file is closed (a stream destroyed) and the promise rejects with the signal's reason. */
@@ -117,10 +131,16 @@ export async function analyzeCapture(source: string | Readable, options: Analyze
   const analysisOptions: CaptureAnalysisOptions = { http: options.http ?? true };
   if (options.keepConnections !== undefined) analysisOptions.keepConnections = options.keepConnections;
   if (options.onConnection) analysisOptions.onConnection = options.onConnection;
+  if (options.hostFacts) analysisOptions.hostFacts = options.hostFacts;
   const accept = acceptFor(options);
   if (accept) analysisOptions.accept = accept;
   const serverPort = options.server?.port ?? options.port;
   if (serverPort !== undefined) analysisOptions.serverPorts = [serverPort];
+  if (options.path !== undefined) {
+    checkPath(options);
+    analysisOptions.serverPorts = options.path.map((e) => e.port);
+    analysisOptions.findings = { path: options.path };
+  }
   const analysis = new CaptureAnalysis(analysisOptions);
   try {
     if (typeof source === 'string') await pushFile(analysis, source, options.afterChunk, signal);
@@ -163,7 +183,26 @@ export function analyzeRunHead(subject: string): RunHead {
   };
 }
 
-function acceptFor(focus: Pick<AnalyzeOptions, 'port' | 'server'>): ((p: TcpPacket) => boolean) | undefined {
+/** A path has two hops or more, each once, and chooses the connections itself. */
+function checkPath(options: AnalyzeOptions): void {
+  const path = options.path!;
+  if (options.port !== undefined || options.server !== undefined)
+    throw invalidOption('path', 'keeps the connections to its hops: not with port or server');
+  if (path.length < 2)
+    throw invalidOption('path', `needs two hops or more (the load balancer's HOST:PORT, then the backend's)`);
+  const keys = path.map(formatEndpoint);
+  const twice = keys.find((k, i) => keys.indexOf(k) !== i);
+  if (twice !== undefined) throw invalidOption('path', `names ${twice} twice`);
+}
+
+function acceptFor(focus: Pick<AnalyzeOptions, 'port' | 'server' | 'path'>): ((p: TcpPacket) => boolean) | undefined {
+  const path = focus.path;
+  if (path !== undefined) {
+    // Port -> the hops' addresses on it; both directions: a segment to a hop's server, or from it.
+    const hops = new Map<number, Set<string>>();
+    for (const e of path) hops.set(e.port, (hops.get(e.port) ?? new Set()).add(e.address));
+    return (p) => hops.get(p.dstPort)?.has(p.dst) === true || hops.get(p.srcPort)?.has(p.src) === true;
+  }
   const server = focus.server;
   if (server !== undefined) {
     return (p) =>

@@ -1,10 +1,16 @@
 /**
- * The kernel socket table as aligned text, in the columns of `ss -tan` (plus ss -o's timer). Pure:
- * entries in, string out; rows keep the order they are given in.
+ * The kernel socket table as aligned text, in the columns of `ss -tan` (plus ss -o's timer), and its
+ * TIME_WAIT sockets per remote endpoint (analyze/time-wait.ts). Pure: entries (or the summary) in,
+ * string out; rows keep the order they are given in.
  */
+import type { TimeWaitPeer, TimeWaitSummary } from '../analyze/time-wait.js';
 import type { SocketEntry, TcpState } from '../decode/socket-entry.js';
 import { formatHostPort } from '../model/endpoint.js';
+import { LINUX_TIME_WAIT_MS, SETTING_SOURCE_WORDS, portCount } from '../model/host.js';
+import type { TwReuse } from '../model/host.js';
 import type { Endpoint } from '../model/report.js';
+import { formatCount, plural } from '../util/text.js';
+import { COLOR, PLAIN, table } from './text.js';
 
 const HEADERS = ['State', 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port', 'Timer'] as const;
 /** Columns aligned to the right (the queue sizes); the others to the left. */
@@ -90,4 +96,55 @@ function formatDuration(ms: number): string {
   if (minutes === 0) return `${seconds}sec`;
   if (minutes >= 10 || seconds === 0) return `${minutes}min`;
   return `${minutes}min${seconds}sec`;
+}
+
+/** What tcp_tw_reuse does, in a few words. */
+const TW_REUSE_WORDS: Record<TwReuse, string> = {
+  0: `off: a port in TIME_WAIT is held ${LINUX_TIME_WAIT_MS / 1000} s`,
+  1: 'on: connect() may take a port back from TIME_WAIT',
+  2: 'loopback only: connect() may take a port back from TIME_WAIT on loopback',
+};
+
+/**
+ * The TIME_WAIT sockets per remote endpoint, most first, under two lines that say how many there
+ * are and this machine's ephemeral range and tcp_tw_reuse. Ends with a newline.
+ */
+export function renderTimeWaitSummary(summary: TimeWaitSummary, options?: { color?: boolean }): string {
+  const s = options?.color ? COLOR : PLAIN;
+  const { portRange, twReuse, twReuseDelayMs, source } = summary.ports;
+  const ports = portCount(portRange);
+  const delay = twReuse === 0 ? '' : ` after ${twReuseDelayMs} ms`;
+  const lines = [
+    s.bold(`TIME_WAIT by remote endpoint: ${plural(summary.timeWait, 'socket')}`),
+    `ephemeral ports ${portRange.low}-${portRange.high} ` +
+      `(${formatCount(ports)}, ${SETTING_SOURCE_WORDS[source.portRange]}); ` +
+      `tcp_tw_reuse ${twReuse} (${TW_REUSE_WORDS[twReuse]}${delay}; ${SETTING_SOURCE_WORDS[source.twReuse]})`,
+  ];
+  if (summary.peers.length > 0) {
+    const rows = [
+      ['TIME_WAIT', 'this machine', 'Local Address:Port', 'Peer Address:Port', 'local ports'],
+      ...summary.peers.map((p) => [
+        formatCount(p.count),
+        p.side,
+        formatEndpoint(p.local),
+        formatEndpoint(p.remote),
+        localPorts(p),
+      ]),
+    ];
+    lines.push(table(rows, ['right', 'left', 'left', 'left', 'left']));
+  }
+  if (summary.peersOmitted > 0) lines.push(`(${plural(summary.peersOmitted, 'more remote endpoint')})`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A client row: how many of its local ports are ephemeral and the share of the range they hold
+ * towards that server; the others (bound ports) are counted apart. A server row: its listening port.
+ */
+function localPorts(p: TimeWaitPeer): string {
+  const bound = p.count - p.ephemeral;
+  if (p.side !== 'client') return p.ephemeral > 0 ? `${formatCount(p.ephemeral)} ephemeral` : '-';
+  const percent = p.rangeShare === null ? null : p.rangeShare * 100;
+  const share = percent === null ? '' : ` (${percent < 0.1 ? '<0.1' : percent.toFixed(1)}% of the range)`;
+  return `${formatCount(p.ephemeral)} ephemeral${share}${bound > 0 ? `, ${formatCount(bound)} bound` : ''}`;
 }

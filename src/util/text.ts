@@ -9,3 +9,8 @@ export function plural(n: number, word: string, many = `${word}s`): string {
 export function formatSeconds(seconds: number): string {
   return `${seconds >= 10 ? Math.round(seconds) : Number(seconds.toFixed(1))} s`;
 }
+
+/** A count with thousands separated by commas, whatever the locale: `28,232`. */
+export function formatCount(n: number): string {
+  return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}

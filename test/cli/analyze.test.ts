@@ -106,7 +106,14 @@ test('analyze --help: usage on stdout, exit 0; listed in the main help', async (
   const r = await runCli(['analyze', '--help']);
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^Usage: keepalive-lab analyze FILE\|- \[options\]/);
-  for (const option of ['--port P', '--server HOST:PORT', '--no-http', '--limit N', '--json'])
+  for (const option of [
+    '--port P',
+    '--server HOST:PORT',
+    '--path HOST:PORT,HOST:PORT',
+    '--no-http',
+    '--limit N',
+    '--json',
+  ])
     assert.ok(r.stdout.includes(option), option);
   const main = await runCli(['--help']);
   assert.match(main.stdout, /^ {2}analyze /m);
@@ -515,4 +522,97 @@ test('analyze --explain: a keep-alive race is the verdict, its fixes are listed,
     report.runs[0]!.findings.map((f) => [f.code, f.evidence.values.requestsLost, f.evidence.values.nonIdempotent]),
     [['keepalive-race', 1, 1]],
   );
+});
+
+test('analyze --path: the order of idle timeouts along a path, named only when the path is given on loopback', async () => {
+  // A client -> a load balancer on :8080 -> a backend on :9000, all on 127.0.0.1: the backend closes the
+  // balancer's idle upstream connections after 1 s, and the balancer's request 2 ms after one FIN draws a RST
+  // and a 502 for the client.
+  const at = (ms: number) => ({ start: 1_700_000_000_000_000 + ms * 1000 });
+  const client = new Conversation({ address: '127.0.0.1', port: 42000 }, { address: '127.0.0.1', port: 8080 }, at(0));
+  client.handshake();
+  client.send('client', httpGet());
+  client.send('server', httpResponse(200));
+  client.wait(1010).send('client', httpGet());
+  client.send('server', httpResponse(502, 'bad gateway'));
+  client.wait(10).close('client');
+  const raced = new Conversation({ address: '127.0.0.1', port: 42001 }, { address: '127.0.0.1', port: 9000 }, at(1));
+  raced.handshake();
+  raced.send('client', httpGet());
+  raced.send('server', httpResponse(200));
+  raced.wait(1000).fin('server');
+  raced.wait(2).send('client', httpGet());
+  raced.rst('server');
+  const idle = new Conversation({ address: '127.0.0.1', port: 42002 }, { address: '127.0.0.1', port: 9000 }, at(2));
+  idle.handshake();
+  idle.send('client', httpGet());
+  idle.send('server', httpResponse(200));
+  idle.wait(1000).close('server');
+  const packets = [client, raced, idle].flatMap((c) => c.packets).sort((a, b) => a.ts! - b.ts!);
+  const path = join(dir, 'path.pcap');
+  await writeFile(path, buildPcap({ packets }));
+  const r = await runCli(['analyze', path, '--path', '127.0.0.1:8080,127.0.0.1:9000']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    new RegExp(
+      '^verdict idle timeouts out of order: the load balancer 127\\.0\\.0\\.1:8080 keeps upstream connections ' +
+        'idle longer than the backend 127\\.0\\.0\\.1:9000',
+      'm',
+    ),
+  );
+  assert.match(r.stdout, /^error \[idle-timeout-order\] /m);
+  assert.match(r.stdout, /fix \(nginx-upstream\): in the upstream block: keepalive_timeout 750ms;/);
+  assert.match(r.stdout, /fix \(envoy\): .*idle_timeout: 0\.75s/);
+  const report = json(await runCli(['analyze', path, '--path', '127.0.0.1:8080,127.0.0.1:9000', '--json']));
+  const f = report.runs[0]!.findings.find((g) => g.code === 'idle-timeout-order');
+  assert.equal(f?.evidence.values.hop1BadGateway, 1);
+  assert.equal(f?.evidence.values.hop2RequestsLost, 1);
+  // On loopback every process shares the address: without --path the race is named, the path is not.
+  const unpathed = json(await runCli(['analyze', path, '--json']));
+  assert.deepEqual(
+    unpathed.runs[0]!.findings.map((g) => g.code),
+    ['keepalive-race'],
+  );
+});
+
+test('analyze --port-range/--tw-reuse: the port outlook of a churn from another machine, with the range given', async () => {
+  // 120 connections from 10.0.0.7 in a second, each closed by the client first (TIME_WAIT on it).
+  const packets: TcpPacketSpec[] = [];
+  for (let i = 0; i < 120; i++) {
+    const c = new Conversation(
+      { address: '10.0.0.7', port: 42000 + i },
+      { address: '10.0.0.5', port: 80 },
+      { start: 1_700_000_000_000_000 + i * 8000 },
+    ).handshake();
+    c.send('client', httpGet(), { ack: true });
+    c.send('server', httpResponse(), { ack: true });
+    c.close('client');
+    packets.push(...c.packets);
+  }
+  packets.sort((a, b) => a.ts! - b.ts!);
+  const path = join(dir, 'churn-120.pcap');
+  await writeFile(path, buildPcap({ packets }));
+  const outlook = (r: CliResult) => json(r).runs[0]!.findings.find((f) => f.code === 'port-exhaustion');
+  // Not this machine: Linux's defaults, said so.
+  const assumed = outlook(await runCli(['analyze', path, '--json']));
+  assert.equal(assumed?.severity, 'info');
+  assert.match(assumed!.summary, /Linux's default port range assumed/);
+  // The client's range given: 1,000 ports last 8.3 s at 120/s, within TIME_WAIT: a warning, the verdict.
+  const given = await runCli(['analyze', path, '--port-range', '60000-60999', '--tw-reuse', '0']);
+  assert.equal(given.code, 0, given.stderr);
+  const verdict = given.stdout.split('\n').find((line) => line.startsWith('verdict '));
+  assert.equal(
+    verdict,
+    'verdict port exhaustion: at 120 new connections/s to 10.0.0.5:80 the client 10.0.0.7 runs out of its ' +
+      '1,000 ephemeral ports in 8.3 s (TIME_WAIT held by the client for 60 s)',
+  );
+  assert.match(
+    given.stdout,
+    /fix \(host\): On the client machine: widen net\.ipv4\.ip_local_port_range \(now 60000 60999/,
+  );
+  const values = outlook(await runCli(['analyze', path, '--json', '--port-range', '60000-60999']))!.evidence.values;
+  assert.equal(values.portRangeSource, 'given');
+  assert.equal(values.twReuseSource, 'default');
+  assert.equal(values.ephemeralPorts, 1000);
 });

@@ -81,7 +81,20 @@ const USAGE_ERRORS: [string[], string][] = [
   [['demo', 'extra'], "Unexpected argument 'extra'"],
   // analyze
   [['analyze'], 'give a capture file, or - for standard input'],
-  [['analyze', PCAP, PCAP], 'one capture at a time, got 2'],
+  [['analyze', PCAP, PCAP], 'one capture at a time, got 2 (merge them first: mergecap -w both.pcapng A B)'],
+  [
+    ['analyze', PCAP, '--path', '127.0.0.1:8080'],
+    "--path needs two hops or more (the load balancer's HOST:PORT, then the backend's)",
+  ],
+  [['analyze', PCAP, '--path', '127.0.0.1:8080,127.0.0.1:8080'], '--path names 127.0.0.1:8080 twice'],
+  [
+    ['analyze', PCAP, '--path', '127.0.0.1:8080,127.0.0.1:9000', '--port', '80'],
+    '--path keeps the connections to its hops: not with --port or --server',
+  ],
+  [
+    ['analyze', PCAP, '--path', '127.0.0.1:8080,localhost'],
+    "--path must be HOST:PORT (or [IPv6]:PORT), got 'localhost': the port is missing",
+  ],
   [['analyze', PCAP, '--port', '-1'], whole('--port', 1, 65535, '-1')],
   [['analyze', PCAP, '--limit', '-1'], atLeast('--limit', 0, '-1')],
   [['analyze', PCAP, '--limit', 'all'], atLeast('--limit', 0, 'all')],
@@ -89,6 +102,15 @@ const USAGE_ERRORS: [string[], string][] = [
     ['analyze', PCAP, '--server', '10.0.0.1:-1'],
     "--server must be HOST:PORT (or [IPv6]:PORT), got '10.0.0.1:-1': '-1' is not a port number, 1 to 65535",
   ],
+  [
+    ['analyze', PCAP, '--port-range', '60999-32768'],
+    "--port-range must be LO-HI, two ports from 1 to 65535 with LO <= HI (e.g. 32768-60999), got '60999-32768'",
+  ],
+  [
+    ['analyze', PCAP, '--port-range', '32768'],
+    "--port-range must be LO-HI, two ports from 1 to 65535 with LO <= HI (e.g. 32768-60999), got '32768'",
+  ],
+  [['analyze', PCAP, '--tw-reuse', '3'], whole('--tw-reuse', 0, 2, '3')],
   [['analyze', PCAP, '--bogus'], "Unknown option '--bogus'"],
   // watch
   [['watch'], '--port is required'],
@@ -127,6 +149,7 @@ const USAGE_ERRORS: [string[], string][] = [
     '--state must be among ESTABLISHED, SYN_SENT, SYN_RECV, FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, ' +
       "LAST_ACK, LISTEN, CLOSING, NEW_SYN_RECV, got 'SLEEPY'",
   ],
+  [['sockets', '--top', '0'], atLeast('--top', 1, '0')],
   [['sockets', '--bogus'], "Unknown option '--bogus'"],
 ];
 

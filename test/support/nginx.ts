@@ -1,8 +1,9 @@
 /**
  * nginx (nginx-light, installed by .ci/run) as a server nobody here wrote: one worker, `return
- * 200`, on a free port of loopback, from a config written to a temp dir that stop() removes. With
- * `tls`, it serves HTTPS (and HTTP/2 when asked) with a certificate made at start by `openssl req`
- * in that temp dir: no key material is kept anywhere.
+ * 200` (or, with `upstream`, a load balancer in front of one server), on a free port of loopback,
+ * from a config written to a temp dir that stop() removes. With `tls`, it serves HTTPS (and HTTP/2
+ * when asked) with a certificate made at start by `openssl req` in that temp dir: no key material
+ * is kept anywhere.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,6 +56,8 @@ export interface NginxOptions {
   keepaliveRequests?: number;
   /** Serve HTTPS: a fresh self-signed certificate (EC P-256, CN localhost, SAN 127.0.0.1). */
   tls?: NginxTlsOptions;
+  /** Proxy every request to this server instead of answering it (nginx as a load balancer). */
+  upstream?: NginxUpstream;
 }
 
 export interface NginxTlsOptions {
@@ -119,6 +122,34 @@ function tlsLines(dir: string, tls: NginxTlsOptions): string {
   ].join('\n');
 }
 
+/** nginx's upstream block (ngx_http_upstream_module) for one server, with a keep-alive pool. */
+export interface NginxUpstream {
+  host: string;
+  port: number;
+  /** keepalive N: idle connections to the upstream kept per worker (default 8). */
+  keepalive?: number;
+  /** keepalive_timeout (nginx >= 1.15.3): how long an idle upstream connection is kept, e.g. '4s' (default 60s). */
+  keepaliveTimeout?: string;
+}
+
+/**
+ * The location's content: `return 200 "hello"`, or proxy_pass to the upstream over HTTP/1.1 with the
+ * Connection header cleared, which keep-alive to an upstream needs (ngx_http_upstream_module, keepalive).
+ */
+function location(upstream: NginxUpstream | undefined): string {
+  if (upstream === undefined) return 'default_type text/plain; return 200 "hello\\n";';
+  return 'proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection "";';
+}
+
+function upstreamBlock(upstream: NginxUpstream | undefined): string {
+  if (upstream === undefined) return '';
+  const timeout = upstream.keepaliveTimeout === undefined ? '' : ` keepalive_timeout ${upstream.keepaliveTimeout};`;
+  return (
+    `  upstream backend { server ${upstream.host}:${upstream.port}; keepalive ${upstream.keepalive ?? 8};` +
+    `${timeout} }\n`
+  );
+}
+
 export async function startNginx(host = '127.0.0.1', options: NginxOptions = {}): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'kal-nginx-'));
   const port = await freePort(host);
@@ -145,9 +176,9 @@ ${options.keepaliveTimeout === undefined ? '' : `  keepalive_timeout ${options.k
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-${options.keepaliveRequests === undefined ? '' : `  keepalive_requests ${options.keepaliveRequests};\n`}  server {
+${options.keepaliveRequests === undefined ? '' : `  keepalive_requests ${options.keepaliveRequests};\n`}${upstreamBlock(options.upstream)}  server {
     listen ${host}:${port}${options.tls ? ` ssl${options.tls.http2 ? ' http2' : ''}` : ''};
-${tls}    location / { default_type text/plain; return 200 "hello\\n"; }
+${tls}    location / { ${location(options.upstream)} }
   }
 }
 `,

@@ -26,8 +26,10 @@ export interface Recording {
 export interface RecordOptions {
   /** Output file. */
   path: string;
-  /** Captured with the BPF filter `tcp port P`. */
+  /** Captured with the BPF filter `tcp port P`... */
   port: number;
+  /** ...and these ports too (the hops of a path: a load balancer's port, then its backend's). */
+  morePorts?: number[];
   /** 'lo' (Ethernet framing, link type 1) or 'any' (Linux cooked v2, link type 276). */
   iface?: string;
   /** Longest the whole recording may take. */
@@ -114,7 +116,7 @@ export async function recordTraffic(options: RecordOptions, traffic: () => Promi
     String(options.snaplen ?? 4096),
     '-w',
     options.path,
-    `tcp port ${options.port}`,
+    [options.port, ...(options.morePorts ?? [])].map((p) => `tcp port ${p}`).join(' or '),
   ];
   const child = spawn('tcpdump', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -36,6 +36,13 @@ export interface TsharkFrame {
    * several; tshark leaves http.request out of some cut frames, the method never).
    */
   requests: number;
+  /**
+   * HTTP/2 header blocks with a :method in this frame (http2.headers.method occurrences): a stream
+   * the client opened (HEADERS), or one the server promised (PUSH_PROMISE).
+   */
+  h2Methods: number;
+  /** HTTP/2 PUSH_PROMISE frames in this frame (http2.type 5, shown by name): each carries a :method. */
+  h2PushPromises: number;
   statusCodes: number[];
   /** Expert messages ("Previous segment(s) not captured", ...). */
   expert: string;
@@ -84,6 +91,8 @@ const COLUMNS = [
   'http.request.method:0',
   'http.response.code:0',
   '_ws.expert.message:0',
+  'http2.headers.method:0',
+  'http2.type:0',
   'tls.handshake.type:0',
   'tls.handshake.version:0',
   'tls.handshake.extensions.supported_version:0',
@@ -226,8 +235,26 @@ const all = (v: string | undefined): string[] => (v ? v.split(',') : []);
 
 /** One row of `frames` (the columns of COLUMNS) -> a TsharkFrame, or null when it carries no TCP. */
 export function parseRow(num: number, c: string[]): TsharkFrame | null {
-  const [stream, syn, ack, fin, rst, sport, dport, ipSrc, ipDst, ip6Src, ip6Dst, protocols, request, code, expert] = c;
-  const [types, versions, supported, suites, names, alpn, psk, randoms] = c.slice(15);
+  const [
+    stream,
+    syn,
+    ack,
+    fin,
+    rst,
+    sport,
+    dport,
+    ipSrc,
+    ipDst,
+    ip6Src,
+    ip6Dst,
+    protocols,
+    request,
+    code,
+    expert,
+    h2Method,
+    h2Type,
+  ] = c;
+  const [types, versions, supported, suites, names, alpn, psk, randoms] = c.slice(17);
   if (!stream) return null;
   // The innermost IP header is the last "ip" or "ipv6" before "tcp" in frame.protocols (a tunnel
   // may carry IPv6 in IPv4 or the other way round): its addresses are the last occurrences.
@@ -252,6 +279,8 @@ export function parseRow(num: number, c: string[]): TsharkFrame | null {
     fin: set(all(fin)[0]),
     rst: set(all(rst)[0]),
     requests: all(request).length,
+    h2Methods: all(h2Method).length,
+    h2PushPromises: all(h2Type).filter((t) => t === 'PUSH_PROMISE' || t === '5').length,
     statusCodes: all(code).map(Number),
     expert: expert ?? '',
     tls: types

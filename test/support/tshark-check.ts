@@ -17,7 +17,13 @@
  *   closed) is a new tcp.stream in tshark and a new record in the tool; a SYN sent again is neither.
  *   Each side's count per pair of endpoints must be equal, and the total too.
  * - Requests per connection: the http.request.method occurrences in the stream's frames (a segment with
- *   two pipelined requests has two), against record.requests.
+ *   two pipelined requests has two), and for HTTP/2 the header blocks with a :method the client sent
+ *   (http2.headers.method in its frames: the streams it opened, as the tool counts them; the side is
+ *   the one that sent the SYN; without one, the :method blocks less the PUSH_PROMISE frames), against
+ *   record.requests. tshark has no heuristic for cleartext HTTP/2 on a port it does not know: a
+ *   capture in which the tool found HTTP/2 is read by a sharkd told to decode those server ports as
+ *   HTTP2 (or as HTTP, for an h2c Upgrade, which tshark's HTTP dissector follows into HTTP/2),
+ *   through a `decode_as_entries` file in its configuration directory.
  * - First FIN: the source endpoint of the stream's first frame with FIN set, against the endpoint of
  *   record.closedFirstBy (client or server). Compared as endpoints, so the tool's guess of which side
  *   is the client (a capture that starts mid-connection, without a SYN) is not part of the question.
@@ -45,7 +51,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { after } from 'node:test';
 import { KeepaliveLabError } from '../../src/errors.js';
-import type { ConnectionRecord, Endpoint } from '../../src/model/report.js';
+import type { ConnectionRecord, Endpoint, RunReport } from '../../src/model/report.js';
 import { analyzeCapture } from '../../src/observe/capture-file.js';
 import { HELLO_RETRY_REQUEST_RANDOM } from '../../src/decode/tls.js';
 import { Sharkd, sharkdProblem, type TsharkFrame } from './sharkd.js';
@@ -159,7 +165,7 @@ const HRR_RANDOM = Buffer.from(HELLO_RETRY_REQUEST_RANDOM).toString('hex');
  * request there. sharkd 4.0 has no decode-as to say otherwise, so the requests of such a stream are
  * not compared (counted in the check's line); its connection and first FIN still are.
  */
-const HTTP_OR_UNDISSECTED: ReadonlySet<string> = new Set(['http', 'data']);
+const HTTP_OR_UNDISSECTED: ReadonlySet<string> = new Set(['http', 'http2', 'data']);
 /** Streams whose requests were not compared, by "protocol on port N". */
 export const otherProtocolStreams = new Map<string, number>();
 
@@ -238,6 +244,8 @@ function recordTls(r: ConnectionRecord): DescribedTls | undefined {
 export function describeTshark(frames: readonly TsharkFrame[]): Described[] {
   const streams = new Map<number, Described>();
   const tls = new Map<number, TlsAcc>();
+  /** Each stream's client: the sender of its SYN, when seen. */
+  const clients = new Map<number, string>();
   for (const f of frames) {
     const src = endpoint(f.src, f.srcPort);
     let s = streams.get(f.stream);
@@ -245,9 +253,15 @@ export function describeTshark(frames: readonly TsharkFrame[]): Described[] {
       s = { pair: pairOf(src, endpoint(f.dst, f.dstPort)), requests: 0, firstFin: null };
       streams.set(f.stream, s);
     }
+    if (f.syn && !f.ack && !clients.has(f.stream)) clients.set(f.stream, src);
     s.requests += f.requests;
     const acc = addTls(tls.get(f.stream), f, src);
     if (acc !== undefined) tls.set(f.stream, acc);
+    // HTTP/2: streams the client opened. A PUSH_PROMISE from the server carries a :method too: the
+    // client is the SYN's sender; without a SYN, the frame's PUSH_PROMISEs are taken off.
+    const client = clients.get(f.stream);
+    if (client === src) s.requests += f.h2Methods;
+    else if (client === undefined) s.requests += Math.max(0, f.h2Methods - f.h2PushPromises);
     if (f.fin && s.firstFin === null) s.firstFin = src;
     const protocol = f.payloadProtocol;
     if (protocol !== null && !HTTP_OR_UNDISSECTED.has(protocol) && s.otherProtocol === undefined)
@@ -360,32 +374,72 @@ interface Outcome {
   excluded?: string;
 }
 
-async function checkOne(sharkd: Sharkd, dir: string, index: number, c: Registered): Promise<Outcome> {
+/**
+ * The sharkd processes of one check, by the "decode as" entries they were started with (the
+ * `decode_as_entries` file of Wireshark's configuration directory: sharkd 4.0 has no request for it).
+ */
+class SharkdPool {
+  private readonly started = new Map<string, Sharkd>();
+  constructor(private readonly dir: string) {}
+
+  /** A sharkd that decodes these TCP ports as these protocols ("HTTP2", "HTTP"); [] for the defaults. */
+  async get(decodeAs: readonly [number, string][]): Promise<Sharkd> {
+    const key = decodeAs.map(([port, protocol]) => `${port}=${protocol}`).join(',');
+    let sharkd = this.started.get(key);
+    if (sharkd === undefined) {
+      const config = join(this.dir, `wireshark-config-${this.started.size}`);
+      await mkdir(config);
+      const lines = decodeAs.map(([port, protocol]) => `decode_as_entry: tcp.port,${port},(none),${protocol}\n`);
+      if (lines.length > 0) await writeFile(join(config, 'decode_as_entries'), lines.join(''));
+      this.started.set(key, (sharkd = new Sharkd(config)));
+    }
+    return sharkd;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.started.values()].map((s) => s.close()));
+  }
+}
+
+/** The server ports on which the tool found HTTP/2, and how tshark must decode each (see the header). */
+function http2Ports(records: readonly ConnectionRecord[]): [number, string][] {
+  const ports = new Map<number, string>();
+  for (const r of records) {
+    if (r.http2 === undefined) continue;
+    // One protocol per port: prior knowledge wins (tshark's HTTP dissector would not see a preface).
+    if (r.http2.start === 'prior-knowledge' || !ports.has(r.server.port)) {
+      ports.set(r.server.port, r.http2.start === 'upgrade' ? 'HTTP' : 'HTTP2');
+    }
+  }
+  return [...ports.entries()].sort((a, b) => a[0] - b[0]);
+}
+
+async function checkOne(pool: SharkdPool, dir: string, index: number, c: Registered): Promise<Outcome> {
   const ours = join(dir, `${index}.cap`);
   await writeFile(ours, c.bytes);
   let theirs = ours;
   if (c.forTshark) await writeFile((theirs = join(dir, `${index}-for-tshark.cap`)), c.forTshark);
-  let mine: Described[];
-  let what: string;
+  let run: RunReport;
   try {
-    const run = await analyzeCapture(ours);
-    const holes = run.observers[0]!.warnings.some((w) => w.code === 'KAL_WARN_MISSING_BYTES');
-    await sharkd.setPreference(OUT_OF_ORDER, holes ? 'FALSE' : 'TRUE');
-    const linkTypes = run.capture?.linkTypes ?? [];
-    if (!c.forTshark && linkTypes.length > 0 && linkTypes.every((t) => TSHARK_UNDISSECTED.has(t)))
-      return { connections: 0, disagreements: [], excluded: UNDISSECTED };
-    what = ` (${run.capture?.format ?? '?'}, link type ${linkTypes.join('/')})`;
-    mine = describeRecords(run.observers[0]!.connections);
+    run = await analyzeCapture(ours);
   } catch (error) {
     if (!(error instanceof KeepaliveLabError)) throw error;
     // Rejected: tshark must find no TCP in it either (or not read it at all).
-    const frames = await sharkd.frames(theirs);
+    const frames = await (await pool.get([])).frames(theirs);
     const streams = frames === null ? 0 : describeTshark(frames).length;
     return {
       connections: 0,
       disagreements: streams === 0 ? [] : [`: rejected (${error.code}), tshark ${streams} streams`],
     };
   }
+  const sharkd = await pool.get(http2Ports(run.observers[0]!.connections));
+  const holes = run.observers[0]!.warnings.some((w) => w.code === 'KAL_WARN_MISSING_BYTES');
+  await sharkd.setPreference(OUT_OF_ORDER, holes ? 'FALSE' : 'TRUE');
+  const linkTypes = run.capture?.linkTypes ?? [];
+  if (!c.forTshark && linkTypes.length > 0 && linkTypes.every((t) => TSHARK_UNDISSECTED.has(t)))
+    return { connections: 0, disagreements: [], excluded: UNDISSECTED };
+  const what = ` (${run.capture?.format ?? '?'}, link type ${linkTypes.join('/')})`;
+  const mine = describeRecords(run.observers[0]!.connections);
   const frames = await sharkd.frames(theirs);
   if (frames === null) return { connections: mine.length, disagreements: [`${what}: tshark cannot read it`] };
   return {
@@ -409,9 +463,7 @@ async function checkAll(t: { diagnostic(message: string): void }): Promise<void>
     return;
   }
   const dir = await mkdtemp(join(tmpdir(), 'kal-tshark-'));
-  const config = join(dir, 'wireshark-config');
-  await mkdir(config);
-  const sharkd = new Sharkd(config);
+  const pool = new SharkdPool(dir);
   const disagreements: string[] = [];
   let connections = 0;
   let checked = 0;
@@ -419,7 +471,7 @@ async function checkAll(t: { diagnostic(message: string): void }): Promise<void>
     let index = 0;
     for (const [key, c] of captures) {
       if (process.env.KAL_KEEP_CAPTURES) await appendFile(join(dir, 'index.txt'), `${index}.cap ${c.origin}\n`);
-      const r = await checkOne(sharkd, dir, index++, c);
+      const r = await checkOne(pool, dir, index++, c);
       if (r.excluded !== undefined) {
         exclude(r.excluded, key);
         continue;
@@ -429,7 +481,7 @@ async function checkAll(t: { diagnostic(message: string): void }): Promise<void>
       disagreements.push(...r.disagreements.map((d) => `${c.origin}${d}`));
     }
   } finally {
-    await sharkd.close();
+    await pool.close();
     if (process.env.KAL_KEEP_CAPTURES) t.diagnostic(`tshark check: captures kept in ${dir}`);
     else await rm(dir, { recursive: true, force: true });
   }

@@ -11,9 +11,26 @@ export class EvidenceList {
   readonly events: FindingEvent[] = [];
 
   add(connection: number, at: number, what: string): void {
+    this.addConnection(connection);
+    this.addEvent(connection, at, what);
+  }
+
+  /** A connection that shows the finding, with no event of its own to tell. */
+  addConnection(connection: number): void {
     this.count++;
     if (this.connections.length < MAX_EVIDENCE_IDS) this.connections.push(connection);
+  }
+
+  /** What happened on a connection counted already. */
+  addEvent(connection: number, at: number, what: string): void {
     if (this.events.length < MAX_EVIDENCE_EVENTS) this.events.push({ connection, at, what });
+  }
+
+  /** Adds another list's connections and events after this one's (each still bounded). */
+  absorb(other: EvidenceList): void {
+    this.count += other.count;
+    for (const id of other.connections) if (this.connections.length < MAX_EVIDENCE_IDS) this.connections.push(id);
+    for (const e of other.events) if (this.events.length < MAX_EVIDENCE_EVENTS) this.events.push(e);
   }
 
   /** A copy to add to without changing this one. */

@@ -1,10 +1,14 @@
 /**
  * What to change, per client or server runtime, with the exact option names of each (checked against
  * their documentation: Node's http.Agent, undici's Client/Agent, Go's net/http Transport, urllib3 as
- * requests uses it, httpx.Limits, OkHttp's ConnectionPool, nginx's upstream module). One function per
- * finding; the figures come from the capture.
+ * requests uses it, httpx.Limits, OkHttp's ConnectionPool, nginx's upstream module; as load balancers:
+ * nginx's proxy and upstream modules, Envoy's HttpProtocolOptions and retry policy, HAProxy's server
+ * and backend keywords, the AWS ALB's load balancer attributes). One function per finding; the
+ * figures come from the capture.
  */
+import type { ClientPortSettings } from '../../model/host.js';
 import type { FixRuntime } from '../../model/report.js';
+import { formatDelay } from './facts.js';
 
 export type Fixes = Partial<Record<FixRuntime, string>>;
 
@@ -56,6 +60,57 @@ export function shorterClientIdleFixes(clientMs: number, serverMs: number, adver
     server:
       "or give the server an idle timeout longer than every client's (nginx keepalive_timeout, Node " +
       'server.keepAliveTimeout, Apache KeepAliveTimeout), and send Keep-Alive: timeout=N so clients can follow it.',
+  };
+}
+
+/** Seconds as Envoy's YAML writes a Duration: 0.75s, 4s. */
+function envoyDuration(ms: number): string {
+  return `${ms / 1000}s`;
+}
+
+/**
+ * A load balancer's upstream pool keeps idle connections longer than its backend (`serverMs`):
+ * `clientMs` is the upstream idle timeout to set instead.
+ */
+export function upstreamIdleFixes(clientMs: number, serverMs: number): Fixes {
+  const backend = `the backend closes idle connections after ~${(serverMs / 1000).toFixed(2)} s`;
+  return {
+    'nginx-upstream':
+      `in the upstream block: keepalive_timeout ${nginxTime(clientMs)}; (nginx >= 1.15.3, default 60s; ${backend}). ` +
+      'nginx passes an idempotent request that failed on a cached connection to the next server ' +
+      '(proxy_next_upstream error, the default); a POST only with proxy_next_upstream non_idempotent.',
+    envoy:
+      'on the cluster: typed_extension_protocol_options: envoy.extensions.upstreams.http.v3.HttpProtocolOptions: ' +
+      `common_http_protocol_options: idle_timeout: ${envoyDuration(clientMs)} (default 1 hour), ` +
+      'and a route retry_policy with retry_on: reset for the requests that still meet a closing connection.',
+    haproxy:
+      `on the server line: pool-purge-delay ${nginxTime(clientMs)} (half of the idle server connections are ` +
+      'closed every delay; default 5s); keep http-reuse safe (the default: a first request never goes over a ' +
+      'reused connection) and add retry-on conn-failure empty-response to the backend.',
+    'aws-alb':
+      'the ALB closes idle target connections after its idle timeout (attribute idle_timeout.timeout_seconds, ' +
+      'default 60 s; one setting for client and target connections): give every target a keep-alive timeout ' +
+      'longer than it, as AWS advises.',
+    server:
+      "or raise the backend's idle timeout above the load balancer's (Node server.keepAliveTimeout, nginx " +
+      'keepalive_timeout, Apache KeepAliveTimeout, gunicorn --keep-alive): the load balancer then always closes first.',
+  };
+}
+
+/**
+ * Clients keep connections to a load balancer idle longer than it does (`serverMs`): the client-side
+ * fixes, and the balancer's own idle timeout for its clients, which must be the longer one.
+ */
+export function balancerClientSideFixes(clientMs: number, serverMs: number, advertisedS: number | null): Fixes {
+  return {
+    ...shorterClientIdleFixes(clientMs, serverMs, advertisedS),
+    envoy:
+      "or raise the load balancer's own: on the http_connection_manager, common_http_protocol_options: idle_timeout " +
+      '(default 1 hour).',
+    haproxy: "or raise the load balancer's own: timeout http-keep-alive (or timeout client) in the frontend.",
+    'aws-alb':
+      "or raise the load balancer's own: the ALB's idle timeout, attribute idle_timeout.timeout_seconds " +
+      '(default 60 s).',
   };
 }
 
@@ -178,4 +233,49 @@ export function tlsReuseFixes(declined: boolean): Fixes {
       'ssl_session_tickets on; (sessions live ssl_session_timeout, 5m by default); behind several servers, share ' +
       'the cache or the ticket keys (ssl_session_ticket_key).';
   return fixes;
+}
+
+/**
+ * New connections at a rate that ties up the client's ephemeral ports in TIME_WAIT: reuse connections
+ * (keep-alive, bodies read, an idle pool as large as the `pool` connections used at once), or give
+ * the client machine more room (`settings`, its current ones; `reuseApplies`: tcp_tw_reuse already
+ * covers these connections).
+ */
+export function reuseConnectionFixes(pool: number, settings: ClientPortSettings, reuseApplies: boolean): Fixes {
+  const { low, high } = settings.portRange;
+  const reuse = reuseApplies
+    ? `tcp_tw_reuse=${settings.twReuse} already lets these connections take a 4-tuple in TIME_WAIT`
+    : 'net.ipv4.tcp_tw_reuse=1 lets connect() take a 4-tuple still in TIME_WAIT';
+  return {
+    'node-http':
+      `new http.Agent({ keepAlive: true, maxFreeSockets: ${pool} }) shared by every request (the global agent ` +
+      'keeps sockets alive since Node 19), and each response read to its end (res.resume()): a socket is reused ' +
+      "only after its response's end.",
+    undici:
+      'one Agent (or the global dispatcher) for every request, no Connection: close header nor reset: true, and ' +
+      'every body consumed (await body.dump(), or res.body.cancel() with fetch): undici keeps connections alive.',
+    go:
+      `one http.Client for every request, with &http.Transport{MaxIdleConnsPerHost: ${pool}} ` +
+      '(DefaultMaxIdleConnsPerHost is 2, golang/go#13801) and DisableKeepAlives false; read resp.Body to EOF and ' +
+      'close it.',
+    'python-requests':
+      `one requests.Session() for every request (requests.get() opens a connection each time), with ` +
+      `HTTPAdapter(pool_maxsize=${pool}) mounted on it.`,
+    httpx: `one httpx.Client() for every request, with httpx.Limits(max_keepalive_connections=${pool}).`,
+    okhttp:
+      `one OkHttpClient shared by every request (each new client has a pool of its own), with ` +
+      `ConnectionPool(${pool}, 5, TimeUnit.MINUTES).`,
+    'nginx-upstream':
+      `keepalive ${pool}; in the upstream block, with proxy_http_version 1.1; and proxy_set_header Connection ""; ` +
+      '(without them nginx opens a connection to the upstream for every request).',
+    host:
+      `On the client machine: widen net.ipv4.ip_local_port_range (now ${low} ${high}; e.g. 1024 65535, and ` +
+      'list the ports servers listen on in that range in net.ipv4.ip_local_reserved_ports); ' +
+      `${reuse} once it is ${formatDelay(settings.twReuseDelayMs)} old (net.ipv4.tcp_tw_reuse_delay, Linux 6.13+), ` +
+      'when both sides use TCP timestamps ' +
+      '(net.ipv4.tcp_timestamps, on by default); the kernel documentation asks for expert advice before changing ' +
+      'it. More client addresses or server ports multiply the 4-tuples. TIME_WAIT itself lasts 60 s whatever ' +
+      'the settings (net.ipv4.tcp_fin_timeout is the FIN_WAIT_2 timeout), and tcp_tw_recycle, removed in ' +
+      'Linux 4.12, broke clients behind NAT.',
+  };
 }

@@ -7,12 +7,16 @@
  *
  * A new finding is a detector (detector.ts) in its own file, and one line in `detectors()`.
  */
-import type { ConnectionRecord, Finding, FindingSeverity } from '../../model/report.js';
+import type { HostFacts } from '../../model/host.js';
+import type { ConnectionRecord, Finding, FindingSeverity, Warning } from '../../model/report.js';
 import { BodyNotReadDetector } from './body-not-read.js';
 import { CloseAuditDetector } from './close-audit.js';
 import type { FindingDetector } from './detector.js';
 import { IdleResetDetector } from './idle-reset.js';
+import { PathOrderDetector } from './path-order.js';
+import type { PathOrderOptions } from './path-order.js';
 import { PoolChurnDetector } from './pool-churn.js';
+import { PortExhaustionDetector } from './ports.js';
 import { RaceDetector } from './race.js';
 import { ServerTable } from './servers.js';
 import { Timeline } from './timeline.js';
@@ -21,22 +25,47 @@ import { TlsNoReuseDetector } from './tls-no-reuse.js';
 /** Most severe first. */
 const SEVERITY_ORDER: Record<FindingSeverity, number> = { error: 0, warning: 1, info: 2 };
 
+/** What the findings know beyond the records. */
+export interface FindingsOptions extends PathOrderOptions {
+  /**
+   * The machine's addresses and kernel settings (observe/host-facts.ts reads them), or the ones the
+   * user gave for the clients: the port outlook weighs a client's rate of new connections against
+   * them. Without them it assumes Linux's defaults, and says so.
+   */
+  hostFacts?: HostFacts;
+}
+
 export class FindingsAccumulator {
   private readonly servers = new ServerTable();
   private readonly timeline = new Timeline();
-  private readonly detectors: FindingDetector[] = [
-    new RaceDetector(),
-    new IdleResetDetector(),
-    new BodyNotReadDetector(this.timeline),
-    new PoolChurnDetector(this.timeline),
-    new CloseAuditDetector(),
-    new TlsNoReuseDetector(),
-  ];
+  private readonly race = new RaceDetector();
+  private readonly path: PathOrderDetector;
+  private readonly detectors: FindingDetector[];
+
+  constructor(options: FindingsOptions = {}) {
+    this.path = new PathOrderDetector(this.race, options);
+    // The path's finding first: of two findings as severe over as many connections it is the more precise.
+    this.detectors = [
+      this.path,
+      this.race,
+      new IdleResetDetector(),
+      new BodyNotReadDetector(this.timeline),
+      new PoolChurnDetector(this.timeline),
+      new CloseAuditDetector(),
+      new PortExhaustionDetector(this.timeline, options.hostFacts),
+      new TlsNoReuseDetector(),
+    ];
+  }
 
   add(r: ConnectionRecord): void {
     const server = this.servers.add(r);
     this.timeline.add(r);
     for (const d of this.detectors) d.add(r, server);
+  }
+
+  /** What the records could not tell: the hops of a given path that no connection went to. */
+  warnings(): Warning[] {
+    return this.path.warnings(this.servers);
   }
 
   /** The findings over the records added so far, most severe first (then most connections). */
@@ -49,8 +78,8 @@ export class FindingsAccumulator {
 }
 
 /** The findings of a list of records (an observer that kept all of them). */
-export function detectFindings(records: readonly ConnectionRecord[]): Finding[] {
-  const acc = new FindingsAccumulator();
+export function detectFindings(records: readonly ConnectionRecord[], options: FindingsOptions = {}): Finding[] {
+  const acc = new FindingsAccumulator(options);
   for (const r of records) acc.add(r);
   return acc.findings();
 }

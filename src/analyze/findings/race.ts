@@ -7,19 +7,20 @@
  * A server that closes with the request already in its receive buffer sends a RST without a FIN:
  * that too is the race when the idle gap before the request reached the server's measured timeout.
  */
-import type { ConnectionRecord, Finding } from '../../model/report.js';
+import type { ConnectionRecord, Endpoint, Finding } from '../../model/report.js';
 import { formatEndpoint } from '../../model/endpoint.js';
 import { plural } from '../../util/text.js';
 import type { FindingDetector } from './detector.js';
 import { EvidenceList } from './evidence.js';
-import { crossingWindowMs, formatDuration, isIdempotent, median, serverKey } from './facts.js';
+import { crossingWindowMs, formatDuration, isIdempotent, median, serverKey, suggestedClientIdleMs } from './facts.js';
 import { shorterClientIdleFixes } from './fixes.js';
 import type { ServerFacts } from './servers.js';
-import { CLIENT_IDLE_SHARE, MAX_CANDIDATES, MIN_IDLE_CLOSE_MS } from './thresholds.js';
+import { MAX_CANDIDATES, MIN_IDLE_CLOSE_MS } from './thresholds.js';
 
 type Kind = 'after-fin' | 'crossing' | 'reset-on-arrival';
 
-interface Lost {
+/** A request lost to the race on one connection. */
+export interface RaceLost {
   id: number;
   kind: Kind;
   method: string;
@@ -37,7 +38,7 @@ interface Lost {
 }
 
 /** The race on one connection, or null. Exported for the tests of the boundary cases. */
-export function raceOn(r: ConnectionRecord): Lost | null {
+export function raceOn(r: ConnectionRecord): RaceLost | null {
   const request = r.unanswered?.[0];
   const last = r.lastResponseEndAt;
   if (request === undefined || last === undefined) return null;
@@ -72,7 +73,8 @@ function span(min: number, max: number): string {
   return a === b ? a : `${a} to ${b}`;
 }
 
-function describe(l: Lost): string {
+/** What happened on the connection, in words, for a finding's events. */
+export function describeRace(l: RaceLost): string {
   const sent = `${l.method} sent ${formatDuration(l.idleBeforeRequestMs)} after the last response`;
   const outcome = l.reset
     ? 'the server answered with a RST'
@@ -90,7 +92,7 @@ function describe(l: Lost): string {
 }
 
 export class RaceDetector implements FindingDetector {
-  private readonly byServer = new Map<string, { server: ServerFacts; lost: Lost[]; beyond: number }>();
+  private readonly byServer = new Map<string, { server: ServerFacts; lost: RaceLost[]; beyond: number }>();
 
   add(r: ConnectionRecord, server: ServerFacts): void {
     const lost = raceOn(r);
@@ -104,21 +106,30 @@ export class RaceDetector implements FindingDetector {
 
   finish(): Finding[] {
     const out: Finding[] = [];
-    for (const { server, lost: candidates } of this.byServer.values()) {
-      // A reset on arrival is the race only when the idle gap reached what this server is known to allow.
-      const timeout = server.effectiveTimeoutMs;
-      const lost = candidates.filter(
-        (l) => l.kind !== 'reset-on-arrival' || (timeout !== null && l.idleBeforeRequestMs >= timeout - l.window),
-      );
-      if (lost.length === 0) continue;
-      out.push(this.finding(server, lost));
+    for (const { server } of this.byServer.values()) {
+      const lost = this.lostTo(server.endpoint);
+      if (lost.length > 0) out.push(this.finding(server, lost));
     }
     return out;
   }
 
-  private finding(server: ServerFacts, lost: Lost[]): Finding {
+  /**
+   * The requests lost to the race on connections to `server` (the first MAX_CANDIDATES connections),
+   * once every record is in: a reset on arrival counts only when the idle gap reached what this
+   * server is known to allow.
+   */
+  lostTo(server: Endpoint): RaceLost[] {
+    const entry = this.byServer.get(serverKey(server));
+    if (entry === undefined) return [];
+    const timeout = entry.server.effectiveTimeoutMs;
+    return entry.lost.filter(
+      (l) => l.kind !== 'reset-on-arrival' || (timeout !== null && l.idleBeforeRequestMs >= timeout - l.window),
+    );
+  }
+
+  private finding(server: ServerFacts, lost: RaceLost[]): Finding {
     const list = new EvidenceList();
-    for (const l of lost) list.add(l.id, l.requestAt, describe(l));
+    for (const l of lost) list.add(l.id, l.requestAt, describeRace(l));
     const requests = lost.reduce((n, l) => n + l.requests, 0);
     const nonIdempotent = lost.reduce((n, l) => n + l.nonIdempotent, 0);
     const finIdles = lost.filter((l) => l.serverIdleMs !== null).map((l) => l.serverIdleMs!);
@@ -134,7 +145,7 @@ export class RaceDetector implements FindingDetector {
       `closed${closedAfter}${unsafe}; make the client's idle timeout shorter than the server's`;
     const advertised = server.advertisedTimeoutS;
     const basis = serverMs ?? Math.min(...idles);
-    const clientMs = Math.max(1, Math.floor((basis * CLIENT_IDLE_SHARE) / 10) * 10);
+    const clientMs = suggestedClientIdleMs(basis);
     const reasoning = [
       `${plural(lost.length, 'connection')} to ${formatEndpoint(server.endpoint)} carried a response, ` +
         'idled, then got a ' +

@@ -1,22 +1,63 @@
 /**
  * What each server showed over all its connections, gathered record by record: how long it let a
  * connection idle before closing it (measured), what it advertised (`Keep-Alive: timeout=N`), and
- * the longest idle gap after which it still answered. The detectors read these once every record
- * is in, to word their findings with the server's own figures.
+ * the longest idle gap after which it still answered; and what its clients showed: how long they
+ * let a connection idle before closing it themselves, the longest idle gap after which they reused
+ * one, which addresses they came from. The detectors read these once every record is in, to word
+ * their findings with each side's own figures.
  */
 import type { ConnectionRecord, Endpoint } from '../../model/report.js';
-import { longestAnsweredIdleMs, median, serverIdleCloseMs, serverKey } from './facts.js';
-import { MAX_IDLE_SAMPLES } from './thresholds.js';
+import {
+  clientIdleCloseMs,
+  longestAnsweredIdleMs,
+  longestReuseIdleMs,
+  median,
+  serverIdleCloseMs,
+  serverKey,
+} from './facts.js';
+import { MAX_CLIENT_ADDRESSES, MAX_IDLE_SAMPLES } from './thresholds.js';
+
+/** HTTP status codes a proxy answers when its upstream request failed (RFC 9110 15.6.3, 15.6.4). */
+const BAD_GATEWAY = 502;
+const SERVICE_UNAVAILABLE = 503;
+
+/** One side's idle closes (see facts.ts): how many, their extremes, a sample for the median. */
+export class IdleCloses {
+  count = 0;
+  minMs = Infinity;
+  maxMs = 0;
+  private readonly samples: number[] = [];
+
+  add(idleMs: number | null): void {
+    if (idleMs === null) return;
+    this.count++;
+    this.minMs = Math.min(this.minMs, idleMs);
+    this.maxMs = Math.max(this.maxMs, idleMs);
+    if (this.samples.length < MAX_IDLE_SAMPLES) this.samples.push(idleMs);
+  }
+
+  /** The median idle close (null without one). */
+  get medianMs(): number | null {
+    return this.samples.length === 0 ? null : median(this.samples);
+  }
+}
 
 export class ServerFacts {
   connections = 0;
-  /** Idle closes (see facts.ts serverIdleCloseMs): how many, their extremes, a sample for the median. */
-  idleCloses = 0;
-  idleCloseMinMs = Infinity;
-  idleCloseMaxMs = 0;
-  private readonly idleSamples: number[] = [];
+  /** The server's idle closes (facts.ts serverIdleCloseMs). */
+  readonly serverIdle = new IdleCloses();
+  /** Its clients' own idle closes (facts.ts clientIdleCloseMs). */
+  readonly clientIdle = new IdleCloses();
   /** The longest idle gap after which a request was still answered. */
   longestAnsweredIdleMs = 0;
+  /** The longest idle gap after which a client sent a request, answered or not. */
+  longestReuseIdleMs = 0;
+  /** Responses 502 Bad Gateway and 503 Service Unavailable: what a proxy answers when its upstream failed. */
+  badGateway = 0;
+  serviceUnavailable = 0;
+  /** The addresses its clients came from (the first MAX_CLIENT_ADDRESSES; `manyClients` once there were more). */
+  readonly clientAddresses = new Set<string>();
+  manyClients = false;
   /** Keep-Alive timeout=N values seen (seconds) -> connections that carried it. */
   readonly advertised = new Map<number, number>();
 
@@ -24,21 +65,36 @@ export class ServerFacts {
 
   add(r: ConnectionRecord): void {
     this.connections++;
-    const idle = serverIdleCloseMs(r);
-    if (idle !== null) {
-      this.idleCloses++;
-      this.idleCloseMinMs = Math.min(this.idleCloseMinMs, idle);
-      this.idleCloseMaxMs = Math.max(this.idleCloseMaxMs, idle);
-      if (this.idleSamples.length < MAX_IDLE_SAMPLES) this.idleSamples.push(idle);
-    }
+    this.serverIdle.add(serverIdleCloseMs(r));
+    this.clientIdle.add(clientIdleCloseMs(r));
     this.longestAnsweredIdleMs = Math.max(this.longestAnsweredIdleMs, longestAnsweredIdleMs(r));
+    this.longestReuseIdleMs = Math.max(this.longestReuseIdleMs, longestReuseIdleMs(r));
+    for (const status of r.statusCodes) {
+      if (status === BAD_GATEWAY) this.badGateway++;
+      else if (status === SERVICE_UNAVAILABLE) this.serviceUnavailable++;
+    }
+    if (!this.clientAddresses.has(r.client.address)) {
+      if (this.clientAddresses.size < MAX_CLIENT_ADDRESSES) this.clientAddresses.add(r.client.address);
+      else this.manyClients = true;
+    }
     if (r.keepAliveTimeoutS !== undefined)
       this.advertised.set(r.keepAliveTimeoutS, (this.advertised.get(r.keepAliveTimeoutS) ?? 0) + 1);
   }
 
+  /** Idle closes by the server: how many, the shortest and the longest. */
+  get idleCloses(): number {
+    return this.serverIdle.count;
+  }
+  get idleCloseMinMs(): number {
+    return this.serverIdle.minMs;
+  }
+  get idleCloseMaxMs(): number {
+    return this.serverIdle.maxMs;
+  }
+
   /** The server's idle timeout as measured: the median idle close (null without one). */
   get idleTimeoutMs(): number | null {
-    return this.idleSamples.length === 0 ? null : median(this.idleSamples);
+    return this.serverIdle.medianMs;
   }
 
   /** The Keep-Alive timeout it advertised most often, in seconds (null when it sent none). */
@@ -90,5 +146,10 @@ export class ServerTable {
 
   get(server: Endpoint): ServerFacts | undefined {
     return this.byKey.get(serverKey(server));
+  }
+
+  /** Every server seen, in the order they first appeared. */
+  all(): IterableIterator<ServerFacts> {
+    return this.byKey.values();
   }
 }

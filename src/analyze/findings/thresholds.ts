@@ -60,14 +60,21 @@ export const CAP_MIN_CONNECTIONS = 3;
  */
 export const CLIENT_IDLE_SHARE = 0.75;
 
+/**
+ * Client addresses kept per server, to infer a load balancer from the capture: an address that is a
+ * server's and the only client of another server. A backend behind a load balancer has a handful of
+ * clients (the balancer's addresses); one with more is not inferred to be behind it.
+ */
+export const MAX_CLIENT_ADDRESSES = 16;
+
 /** Connections whose ids and events a finding lists (it counts all of them). */
 export const MAX_EVIDENCE_IDS = 20;
 export const MAX_EVIDENCE_EVENTS = 10;
 /** Idle closes kept per server to give the median (the count, minimum and maximum are over all). */
 export const MAX_IDLE_SAMPLES = 1000;
 /**
- * Connections whose start, end and client address are kept for the churn finding (about 40 bytes
- * each): beyond it churn is judged on the first ones, and the finding says so.
+ * Connections whose start, end and client address are kept for the churn and port findings (about
+ * 50 bytes each): beyond it they are judged on the first ones, and the findings say so.
  */
 export const MAX_TRACKED_CONNECTIONS = 200_000;
 /** Candidates a detector keeps until the end (when every server's timeout is known); beyond, counted only. */
@@ -89,3 +96,34 @@ export const TLS_NO_REUSE_MAX_EXCHANGES = 1;
 export const TLS_H2_SETUP_EXCHANGES = 1;
 /** Handshake times kept per server for the median the finding quotes (the count is over all). */
 export const MAX_HANDSHAKE_SAMPLES = 1000;
+
+/**
+ * The port outlook: a client that opened fewer connections to a server (each leaving its TIME_WAIT
+ * on the client) has no outlook worth a finding: a rate measured on so few handshakes says little
+ * about the next minute, and a program that opens a hundred connections has no port to run out of.
+ */
+export const PORT_MIN_CONNECTIONS = 100;
+/**
+ * New connections per second are counted at the client's busiest second (the burst, as load tools
+ * report rates)...
+ */
+export const RATE_BURST_WINDOW_MS = 1000;
+/**
+ * ...and over its busiest 10 s (the sustained rate the outlook projects): a rate held that long is
+ * a loop or a load a program keeps up, not a start-up burst, and 10 s is still a sixth of the 60 s
+ * a port stays in TIME_WAIT. A capture whose connections began within less time is measured over
+ * that span (at least the burst window).
+ */
+export const RATE_SUSTAINED_WINDOW_MS = 10_000;
+/**
+ * A warning when, at the sustained rate, the ports held in TIME_WAIT (rate x how long each is held)
+ * reach this share of the client's ephemeral ports: the range runs out before the first port is
+ * released, so the rate cannot be sustained (connect() fails with EADDRNOTAVAIL).
+ */
+export const PORT_WARNING_SHARE = 1;
+/**
+ * Information, below that, when the rate would keep this share of the ports in TIME_WAIT for the
+ * whole 60 s (tcp_tw_reuse aside): a rate ten times higher, a traffic peak, would exhaust them;
+ * below it the churn costs handshakes, not ports.
+ */
+export const PORT_OUTLOOK_MIN_SHARE = 0.1;

@@ -2,8 +2,10 @@
  * When each connection of a client to a server was open, and what its end looked like: enough to
  * ask, once every record is in, whether the client opened a new connection while an old one sat idle
  * (a response never went back to the pool) or right after closing one (its idle pool was full), and
- * how many connections it held at once. Grouped by server and client address (one client's pool).
- * Bounded: the first MAX_TRACKED_CONNECTIONS connections are kept (about 40 bytes each).
+ * how many connections it held at once, and how fast it opened connections that leave their TIME_WAIT
+ * on it (the port outlook). Grouped by server and client address (one client's pool, and one range
+ * of ephemeral ports: Linux needs a local port unique per server address and port).
+ * Bounded: the first MAX_TRACKED_CONNECTIONS connections are kept (about 50 bytes each).
  */
 import type { ConnectionRecord, Endpoint } from '../../model/report.js';
 import { serverKey } from './facts.js';
@@ -20,6 +22,13 @@ export class ConnectionGroup {
   readonly closedAfterResponse: number[] = [];
   /** The end of its last response, for a connection closed right after it (NaN otherwise). */
   readonly responseEnds: number[] = [];
+  /**
+   * When it began, for a connection opened in the observation (not started before it) whose TIME_WAIT
+   * is on the client: its local port stays taken for a while after the close (NaN otherwise).
+   */
+  readonly clientTimeWaitStarts: number[] = [];
+  /** Connections opened in the observation whose TIME_WAIT is on the server. */
+  serverTimeWait = 0;
   private sortedStarts: number[] | null = null;
   private sortedEnds: number[] | null = null;
 
@@ -95,6 +104,9 @@ export class Timeline {
       fin - last <= CLOSE_AFTER_RESPONSE_MS;
     group.closedAfterResponse.push(closedRightAfter ? fin : NaN);
     group.responseEnds.push(closedRightAfter ? last : NaN);
+    const opened = !r.startedBefore;
+    group.clientTimeWaitStarts.push(opened && r.timeWait === 'client' ? r.start : NaN);
+    if (opened && r.timeWait === 'server') group.serverTimeWait++;
   }
 
   *all(): IterableIterator<ConnectionGroup> {

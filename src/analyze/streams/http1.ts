@@ -13,11 +13,17 @@
  *  - letting go: once the framer was told that both sides ended it can no longer count anything, and
  *    it is most of a connection's memory (a capture of short connections holds hundreds of thousands
  *    of them), so it is dropped; what it counted stays in the tally.
+ *  - handing over after an h2c Upgrade (RFC 9113 3.2, as RFC 7540 3.2 defined it): after a 101 each
+ *    switched side's bytes go to an HTTP/2 stream (streams/http2.ts), which counts the streams that
+ *    follow; the Upgrade request is stream 1, its response comes in HTTP/2, so once the bytes showed
+ *    HTTP/2 the 101 is an interim response and not counted as one. Bytes of any other protocol after a
+ *    101 (a WebSocket) are not framed, as before.
  */
-import { Http1Counter } from '../http1-counter.js';
+import { Http1Counter, type HttpTally } from '../http1-counter.js';
 import { Http1Connection, looksLikeHttpRequest, looksLikeHttpResponse } from '../../decode/http1.js';
-import type { CloseAsk, ConnectionRecord, Side, UnansweredRequest } from '../../model/report.js';
+import type { CloseAsk, ConnectionRecord, HttpEvidence, Side, UnansweredRequest } from '../../model/report.js';
 import type { Micros } from '../../model/time.js';
+import { Http2Stream } from './http2.js';
 import { notProtocolNote, type Stream, type StreamContext, type StreamKind } from './stream.js';
 
 /** The analyzer never reads request targets: the framer need not build a string per request. */
@@ -39,6 +45,29 @@ export const http1: StreamKind = {
     return new Http1Stream(context);
   },
 };
+
+/** 101 Switching Protocols (RFC 9110 15.2.2). */
+const STATUS_SWITCHING_PROTOCOLS = 101;
+
+/** The connection's one counter, which also hands the bytes after a protocol switch to the stream. */
+class SwitchingCounter extends Http1Counter {
+  constructor(
+    tally: HttpTally,
+    totals: HttpEvidence,
+    private readonly stream: Http1Stream,
+  ) {
+    super(tally, totals);
+  }
+
+  override upgrade(side: Side): void {
+    // Said in describe(), once the bytes after the switch showed which protocol it was.
+    this.stream.switched(side);
+  }
+
+  opaque(side: Side, bytes: Uint8Array, ts: Micros): void {
+    this.stream.afterSwitch(side, bytes, ts);
+  }
+}
 
 /** The stream, and the tally its counter counts into (the record's HTTP fields until describe()). */
 class Http1Stream implements Stream {
@@ -73,13 +102,31 @@ class Http1Stream implements Stream {
    * may still resume after that, if a side had been lost before: the record then says both.
    */
   private notHttp = false;
+  /** The sides that switched protocols (101 or CONNECT), and where their bytes go from then on. */
+  private readonly switchedSides = { client: false, server: false };
+  private switchedAfter: Http2Stream | null = null;
 
   constructor(context: StreamContext) {
-    this.counter = new Http1Counter(this, context.http);
+    this.counter = new SwitchingCounter(this, context.http, this);
     this.framer = new Http1Connection(this.counter, FRAMER_OPTIONS);
   }
 
+  /** `side` switched protocols: from now on its bytes are the new protocol's (see the header). */
+  switched(side: Side): void {
+    this.switchedSides[side] = true;
+    this.switchedAfter ??= new Http2Stream({ start: 'upgrade' });
+  }
+
+  /** Bytes of a side after its switch (from the framer, then from data()). */
+  afterSwitch(side: Side, bytes: Uint8Array, ts: Micros): void {
+    this.switchedAfter?.data(side, bytes, ts);
+  }
+
   data(side: Side, bytes: Uint8Array, ts: Micros): boolean {
+    if (this.switchedSides[side]) {
+      this.afterSwitch(side, bytes, ts);
+      return true;
+    }
     // Let go: both ends were told, nothing can be counted any more.
     if (this.framer === null) return true;
     if (this.counter.framingLost && startsMessage(side, bytes)) this.resume(side);
@@ -92,6 +139,7 @@ class Http1Stream implements Stream {
   }
 
   gap(side: Side, missing: number, ts: Micros): void {
+    if (this.switchedSides[side]) return this.switchedAfter?.gap(side, missing, ts);
     if (side === this.freshSide) return;
     this.framer?.gap(side, missing, ts);
   }
@@ -108,6 +156,7 @@ class Http1Stream implements Stream {
 
   retire(): void {
     this.letGo();
+    this.switchedAfter?.retire();
   }
 
   describe(record: ConnectionRecord): void {
@@ -125,6 +174,26 @@ class Http1Stream implements Stream {
     const n = this.resumes;
     if (n > 0) record.notes.push(`HTTP framing resumed ${n} time${n === 1 ? '' : 's'} at the next message start`);
     if (this.notHttp || this.framer?.notHttp === true) record.notes.push(notProtocolNote([http1]));
+    this.describeSwitch(record);
+  }
+
+  /** After a 101 (or CONNECT): what the bytes were, and for h2c the HTTP/2 streams' counts. */
+  private describeSwitch(record: ConnectionRecord): void {
+    const h2 = this.switchedAfter;
+    if (h2 === null) return;
+    if (!h2.sawHttp2) {
+      const by = this.switchedSides.server ? 'server' : 'client';
+      record.notes.push(`protocol switched (upgrade by the ${by}); later bytes not framed`);
+      return;
+    }
+    // The 101 was interim: stream 1's response comes in HTTP/2 (RFC 9113 3.2).
+    const at = record.statusCodes.lastIndexOf(STATUS_SWITCHING_PROTOCOLS);
+    if (at >= 0) {
+      record.statusCodes.splice(at, 1);
+      record.responses--;
+    }
+    record.notes.push('switched to HTTP/2 (h2c Upgrade)', ...h2.notes);
+    h2.describe(record);
   }
 
   private letGo(): void {

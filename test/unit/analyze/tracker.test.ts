@@ -477,7 +477,7 @@ test('tracker: a connection that is not HTTP: bytes counted, no request, said in
   assert.equal(conn.responses, 0);
   assert.equal(conn.bytesFromClient, 321);
   assert.equal(conn.bytesFromServer, 21);
-  assert.deepEqual(conn.notes, ['not HTTP/1.x or TLS']);
+  assert.deepEqual(conn.notes, ['not HTTP/1.x or HTTP/2 or TLS']);
   assert.equal(conn.timeWait, 'client');
   // --no-http: nothing is framed, so nothing is said about HTTP.
   assert.deepEqual(only(track(c.packets, { http: false })).notes, []);

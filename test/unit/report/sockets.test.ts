@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SocketEntry } from '../../../src/decode/procnet.js';
-import { renderSocketTable } from '../../../src/report/sockets.js';
+import { timeWaitByRemote } from '../../../src/analyze/time-wait.js';
+import { LINUX_DEFAULT_PORTS } from '../../../src/model/host.js';
+import { renderSocketTable, renderTimeWaitSummary } from '../../../src/report/sockets.js';
 
 function entry(overrides: Partial<SocketEntry>): SocketEntry {
   return {
@@ -126,4 +128,46 @@ test('color: bold header, coloured state names, alignment unchanged', () => {
 test('states without a colour are left plain', () => {
   const colored = renderSocketTable([entry({ state: 'FIN_WAIT2' })], { color: true });
   assert.equal(colored.split('\n')[1], 'FIN_WAIT2       0       0  127.0.0.1:8080      0.0.0.0:*          -');
+});
+
+test('TIME_WAIT per remote endpoint: the settings, then the rows, most first', () => {
+  const entries: SocketEntry[] = [
+    ...Array.from({ length: 3 }, (_, i) =>
+      entry({
+        state: 'TIME_WAIT',
+        local: { address: '127.0.0.1', port: 40000 + i },
+        remote: { address: '127.0.0.1', port: 9000 },
+      }),
+    ),
+    // A client bound to port 1500, outside the range.
+    entry({
+      state: 'TIME_WAIT',
+      local: { address: '127.0.0.1', port: 1500 },
+      remote: { address: '127.0.0.1', port: 9000 },
+    }),
+    entry({
+      state: 'TIME_WAIT',
+      local: { address: '10.0.0.7', port: 8080 },
+      remote: { address: '10.0.0.9', port: 50000 },
+    }),
+    entry({
+      state: 'TIME_WAIT',
+      local: { address: '10.0.0.7', port: 40000 },
+      remote: { address: '10.0.0.6', port: 443 },
+    }),
+  ];
+  const summary = timeWaitByRemote(entries, { ports: LINUX_DEFAULT_PORTS, listeningPorts: [8080, 9000], top: 2 });
+  assert.equal(
+    renderTimeWaitSummary(summary),
+    [
+      'TIME_WAIT by remote endpoint: 6 sockets',
+      "ephemeral ports 32768-60999 (28,232, Linux's default); tcp_tw_reuse 2 (loopback only: connect() may take " +
+        "a port back from TIME_WAIT on loopback after 1000 ms; Linux's default)",
+      'TIME_WAIT  this machine  Local Address:Port  Peer Address:Port  local ports',
+      '        4  client        127.0.0.1:*         127.0.0.1:9000     3 ephemeral (<0.1% of the range), 1 bound',
+      '        1  client        10.0.0.7:*          10.0.0.6:443       1 ephemeral (<0.1% of the range)',
+      '(1 more remote endpoint)',
+      '',
+    ].join('\n'),
+  );
 });

@@ -20,6 +20,8 @@ function frame(over: Partial<TsharkFrame>): TsharkFrame {
     fin: false,
     rst: false,
     requests: 0,
+    h2Methods: 0,
+    h2PushPromises: 0,
     statusCodes: [],
     expert: '',
     tls: null,
@@ -94,4 +96,22 @@ test('tshark check: TLS facts are compared on connections either side saw as TLS
   assert.deepEqual(compareDescriptions([{ ...mine, tls: undefined }], [theirs!]), [
     `${theirs!.pair}: 0 TLS ClientHellos, tshark 1`,
   ]);
+});
+
+test('tshark check: HTTP/2 requests are the :method blocks of the client (the SYN sender), not the server`s PUSH_PROMISEs', () => {
+  const client = { src: '127.0.0.1', srcPort: 50000, dst: '127.0.0.1', dstPort: 44818 };
+  const server = { src: '127.0.0.1', srcPort: 44818, dst: '127.0.0.1', dstPort: 50000 };
+  const theirs = describeTshark([
+    frame({ ...client, syn: true, ack: false }),
+    frame({ ...client, payloadProtocol: 'http2', h2Methods: 2 }),
+    frame({ ...server, payloadProtocol: 'http2', h2Methods: 1 }),
+    frame({ ...client, payloadProtocol: 'http2', h2Methods: 1, requests: 0 }),
+  ]);
+  assert.equal(theirs[0]!.requests, 3);
+  assert.equal(theirs[0]!.otherProtocol, undefined);
+  // Without a SYN the client is not known: every :method block counts.
+  assert.equal(
+    describeTshark([frame({ ...server, h2Methods: 1 }), frame({ ...client, h2Methods: 1 })])[0]!.requests,
+    2,
+  );
 });
