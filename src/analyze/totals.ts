@@ -1,4 +1,4 @@
-import type { ConnectionRecord, Distribution, Totals } from '../model/report.js';
+import type { ConnectionRecord, Distribution, TlsTotals, Totals } from '../model/report.js';
 
 /** Min, median, max and mean of a list of numbers; null when it is empty. */
 export function distribution(values: readonly number[]): Distribution | null {
@@ -31,6 +31,8 @@ export class TotalsAccumulator {
   private readonly resetsBy = { client: 0, server: 0 };
   /** Requests per connection -> how many connections carried that many. */
   private readonly perConnection = new Map<number, number>();
+  /** TLS connections and their handshakes (null until the first one). */
+  private tls: TlsTotals | null = null;
 
   add(c: ConnectionRecord): void {
     this.connections++;
@@ -50,6 +52,18 @@ export class TotalsAccumulator {
       this.resetsBy[c.resetBy]++;
     }
     if (c.timeWait) this.timeWait[c.timeWait]++;
+    if (c.tls) this.addTls(c.tls);
+  }
+
+  private addTls(facts: NonNullable<ConnectionRecord['tls']>): void {
+    const t = (this.tls ??= emptyTlsTotals());
+    t.connections++;
+    if (facts.handshake === 'full') t.fullHandshakes++;
+    else if (facts.handshake === 'resumed') t.resumedHandshakes++;
+    else t.handshakesUnknown++;
+    t.estimatedExchanges += facts.estimatedExchanges;
+    const version = facts.version ?? 'unknown';
+    t.versions[version] = (t.versions[version] ?? 0) + 1;
   }
 
   /** An accumulator that starts where this one is (the proxy adds its open connections to a copy). */
@@ -65,6 +79,7 @@ export class TotalsAccumulator {
     Object.assign(c.timeWait, this.timeWait);
     Object.assign(c.resetsBy, this.resetsBy);
     for (const [value, count] of this.perConnection) c.perConnection.set(value, count);
+    if (this.tls !== null) c.tls = copyTls(this.tls);
     return c;
   }
 
@@ -90,6 +105,8 @@ export class TotalsAccumulator {
     // Only captures cut short have them: absent otherwise, as the schema says.
     if (this.partialRequests > 0) totals.partialRequests = this.partialRequests;
     if (this.partialResponses > 0) totals.partialResponses = this.partialResponses;
+    // Only captures with TLS have them: absent otherwise, so that other reports keep their shape.
+    if (this.tls !== null) totals.tls = copyTls(this.tls);
     return totals;
   }
 
@@ -118,6 +135,21 @@ export class TotalsAccumulator {
       mean: sum / n,
     };
   }
+}
+
+function emptyTlsTotals(): TlsTotals {
+  return {
+    connections: 0,
+    fullHandshakes: 0,
+    resumedHandshakes: 0,
+    handshakesUnknown: 0,
+    estimatedExchanges: 0,
+    versions: {},
+  };
+}
+
+function copyTls(t: TlsTotals): TlsTotals {
+  return { ...t, versions: { ...t.versions } };
 }
 
 /** Totals over a list of records: the same accumulator as `analyze` uses as records stream by. */

@@ -1,5 +1,6 @@
-import type { ExperimentConfig, Finding, ObserverReport, Verdict, VerdictCode } from '../model/report.js';
+import type { ExperimentConfig, Finding, ObserverReport, TlsTotals, Verdict, VerdictCode } from '../model/report.js';
 import { headlineFinding } from './findings/index.js';
+import { REQUESTS_UNKNOWN_NOTE } from './streams/tls.js';
 import { plural } from '../util/text.js';
 
 /** Observers in order of how much they can tell: the wire sees everything, the kernel the least. */
@@ -47,7 +48,44 @@ function partialMessages(t: ObserverReport['totals'] | undefined): string | null
   return `${parts.join(' and ')} captured only in part`;
 }
 
+/**
+ * TLS connections whose requests cannot be counted: what their handshakes show, and the estimate of
+ * their exchanges, named as one. `connections` counts every connection of the observer.
+ */
+function encryptedVerdict(tls: TlsTotals, connections: number): Verdict {
+  const n = tls.connections;
+  const handshakes = [plural(tls.fullHandshakes, 'full handshake'), `${tls.resumedHandshakes} resumed`];
+  if (tls.handshakesUnknown > 0) handshakes.push(`${tls.handshakesUnknown} not seen to the end`);
+  const others = connections - n;
+  const estimate = tls.estimatedExchanges;
+  const per = n === 1 ? 'over it' : `${(estimate / n).toFixed(1)} per connection`;
+  return {
+    code: 'encrypted',
+    summary:
+      `${plural(n, 'TLS connection')} (${handshakes.join(', ')})` +
+      `${others > 0 ? ` and ${plural(others, 'other connection')}` : ''}: ${REQUESTS_UNKNOWN_NOTE}; ` +
+      `an estimated ${plural(estimate, 'request/response exchange')}, ${per}`,
+  };
+}
+
+/** "; 3 TLS connections not counted (requests unknown without the TLS keys)", or "" without TLS. */
+function tlsSuffix(tls: TlsTotals | undefined): string {
+  return tls === undefined
+    ? ''
+    : `; ${plural(tls.connections, 'TLS connection')} not counted (${REQUESTS_UNKNOWN_NOTE})`;
+}
+
 function verdictFromCounts(observers: readonly ObserverReport[], ctx: VerdictContext): Verdict {
+  const verdict = verdictFromHttp(observers, ctx);
+  const t = primaryObserver(observers)?.totals;
+  const tls = t?.tls;
+  if (tls === undefined || verdict.code === 'incomplete' || verdict.code === 'encrypted') return verdict;
+  // A finding heads the verdict with its own sentence; the HTTP counts leave the TLS connections out.
+  if (ctx.findings?.some((f) => f.code === verdict.code)) return verdict;
+  return { code: verdict.code, summary: verdict.summary + tlsSuffix(tls) };
+}
+
+function verdictFromHttp(observers: readonly ObserverReport[], ctx: VerdictContext): Verdict {
   const primary = primaryObserver(observers);
   const t = primary?.totals;
   const connections = t?.connections ?? 0;
@@ -74,6 +112,8 @@ function verdictFromCounts(observers: readonly ObserverReport[], ctx: VerdictCon
   if (connections === 0 && requests === 0) {
     return { code: 'no-traffic', summary: 'no TCP connection was seen' };
   }
+  // Requests inside TLS are not counted: with (almost) none counted, the TLS connections are the story.
+  if (primary?.seesRequests && t?.tls !== undefined && requests <= 1) return encryptedVerdict(t.tls, connections);
   if (requests <= 1) {
     return {
       code: 'single-request',

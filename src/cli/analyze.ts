@@ -25,9 +25,11 @@ Reads a capture taken anywhere (tcpdump on Linux or macOS, Wireshark, tshark; pc
 prints each TCP connection: client and server, handshake RTT, HTTP/1.x requests and status codes,
 idle gaps, who closed first (and so holds TIME_WAIT), resets; then totals, a verdict, and findings:
 named causes (a keep-alive race, an idle reset, a body not read, an idle pool too small, who asked
-to close, idle timeouts out of order along a path, the outlook of a client's ephemeral ports) with
-their evidence and the fix per runtime.
-HTTP is recognised by content, on any port.
+to close, idle timeouts out of order along a path, the outlook of a client's ephemeral ports, a
+new TLS handshake per request) with their evidence and the fix per runtime.
+HTTP/1.x, HTTP/2 and TLS are recognised by content, on any port. Of TLS, without its keys: the
+version, SNI, ALPN, a full or resumed handshake and its time; requests inside are not counted (an
+estimate of the request/response exchanges is shown apart, named as one).
 
   --port P              only connections with P as a port on either side
   --server HOST:PORT    only connections to this server ([::1]:8080 for IPv6)

@@ -88,6 +88,30 @@ export {
   huffmanCodes,
 } from './hpack.js';
 export type { HeaderField, HpackDecoderOptions, HpackError, HpackErrorCode, HpackResult } from './hpack.js';
+// TLS without keys: records, the hellos, what is told by position.
+export {
+  DEFAULT_MAX_HELLO_BYTES,
+  HELLO_RETRY_REQUEST_RANDOM,
+  MAX_RECORD_LENGTH,
+  TlsConnection,
+  TlsContentType,
+  TlsExtension,
+  TlsHandshakeType,
+  TlsVersion,
+  alertDescriptionName,
+  alertLevelName,
+  alpnProtocolName,
+  cipherSuiteName,
+  isGrease,
+  isTls13,
+  isRecordHeader,
+  namedGroupName,
+  parseClientHello,
+  parseServerHello,
+  sniffTls,
+  tlsVersionName,
+} from './tls.js';
+export type { TlsAlert, TlsClientHello, TlsEvents, TlsOptions, TlsServerHello } from './tls.js';
 
 // The kernel's socket table as text (/proc/net/tcp, and ss's output).
 export { ProcNetWarning, parseProcNetTcp } from './procnet.js';

@@ -133,8 +133,81 @@ export interface ConnectionRecord {
   keepAliveTimeoutS?: number;
   /** Which side's messages asked to close the connection, and how (its first such message). */
   closeAsked?: { client?: CloseAsk; server?: CloseAsk };
+  /** The connection carried TLS: what its handshake and records show without the keys (absent otherwise). */
+  tls?: TlsFacts;
   /** HTTP/2 facts (RFC 9113), for a connection that spoke HTTP/2; absent otherwise. */
   http2?: Http2Facts;
+}
+
+/**
+ * A TLS connection as a capture shows it without the keys (analyze/streams/tls.ts): the hellos are in
+ * the clear, the rest is told from record types, lengths and positions. Its requests are unknown:
+ * `requests` stays 0 and a note says so; `estimatedExchanges` is an estimate, named as one.
+ */
+export interface TlsFacts {
+  /** The version the server chose ("TLS 1.3", "TLS 1.2", ...); null when no ServerHello was seen. */
+  version: string | null;
+  /** The cipher suite the server chose (IANA name, or "0xNNNN"); null when no ServerHello was seen. */
+  cipherSuite: string | null;
+  /** The server name the client asked for (SNI); null when it sent none. */
+  sni: string | null;
+  /** The ALPN protocols the client offered, in its order ([] when none). */
+  alpnOffered: string[];
+  /** The ALPN protocol the server chose, when the capture shows it (TLS 1.2 and below); else null... */
+  alpnChosen: string | null;
+  /**
+   * ...and why: `encrypted` (TLS 1.3 sends it in EncryptedExtensions), `none-chosen` (the ServerHello
+   * had none), `none-offered`, `no-server-hello`. Absent when `alpnChosen` is set.
+   */
+  alpnChosenWhyNull?: TlsAlpnUnknown;
+  /**
+   * `full`, or `resumed`: TLS 1.3, the server selected a pre-shared key; TLS 1.2 and below, the server
+   * went on without a Certificate (the abbreviated handshake) after echoing the client's session id or
+   * taking its ticket. Null when the capture does not show the handshake that far.
+   */
+  handshake: 'full' | 'resumed' | null;
+  /** How it was resumed: `psk` (TLS 1.3), `ticket` or `session-id` (TLS 1.2 and below); absent unless resumed. */
+  resumedWith?: TlsResumption;
+  /** What the client offered to resume (null: nothing; a TLS 1.3 client's random session id is not an offer). */
+  resumptionOffered: TlsResumption | null;
+  /** The server answered the first ClientHello with a HelloRetryRequest (absent otherwise). */
+  helloRetry?: true;
+  /**
+   * ClientHello to the end of the handshake: the client's Finished (TLS 1.3), the later of the two
+   * Finished (TLS 1.2), else the client's first application data; milliseconds. Null when not seen.
+   */
+  handshakeMs: number | null;
+  /**
+   * Application-data records and their bytes (as sent: encrypted, with the cipher's overhead), per
+   * direction. TLS 1.3's post-handshake messages (NewSessionTicket) look the same and are counted in.
+   */
+  applicationData: { client: TlsRecordCount; server: TlsRecordCount };
+  /**
+   * An ESTIMATE of the request/response exchanges: application data that alternates direction, a
+   * burst of client records followed by a burst of server records counting one. Pipelined or
+   * multiplexed requests count fewer; HTTP/2's connection setup counts one more.
+   */
+  estimatedExchanges: number;
+  /** The alerts, in order (at most 8); level and description null when encrypted. Absent when none. */
+  alerts?: TlsAlertFact[];
+}
+
+export type TlsResumption = 'psk' | 'ticket' | 'session-id';
+export type TlsAlpnUnknown = 'encrypted' | 'none-chosen' | 'none-offered' | 'no-server-hello';
+
+export interface TlsRecordCount {
+  records: number;
+  bytes: number;
+}
+
+export interface TlsAlertFact {
+  from: Side;
+  /** When it was sent (ms since the Unix epoch). */
+  at: number;
+  /** `warning`, `fatal`; null when encrypted. */
+  level: string | null;
+  /** `close_notify`, `handshake_failure`, ...; null when encrypted. */
+  description: string | null;
 }
 
 /**
@@ -210,6 +283,20 @@ export interface Totals {
   /** Connections reset, by the side that sent the first RST (client + server = resets). */
   resetsBy: { client: number; server: number };
   timeWait: { client: number; server: number };
+  /** TLS connections and their handshakes (absent when there was none). */
+  tls?: TlsTotals;
+}
+
+export interface TlsTotals {
+  connections: number;
+  fullHandshakes: number;
+  resumedHandshakes: number;
+  /** TLS connections whose handshake the capture does not show to its end (neither full nor resumed). */
+  handshakesUnknown: number;
+  /** The sum of the connections' `estimatedExchanges` (an estimate; requests are unknown without the keys). */
+  estimatedExchanges: number;
+  /** Connections per version chosen ("TLS 1.3": 12); null-version connections under "unknown". */
+  versions: Record<string, number>;
 }
 
 export interface ObserverReport {
@@ -271,7 +358,10 @@ export type VerdictCode =
   | 'body-not-read'
   | 'pool-churn'
   | 'idle-timeout-order'
-  | 'port-exhaustion';
+  | 'port-exhaustion'
+  | 'tls-no-reuse'
+  // TLS connections whose requests cannot be counted without the keys.
+  | 'encrypted';
 
 export interface Verdict {
   code: VerdictCode;
@@ -288,6 +378,7 @@ export const FINDING_CODES = [
   'close-audit',
   'idle-timeout-order',
   'port-exhaustion',
+  'tls-no-reuse',
 ] as const;
 export type FindingCode = (typeof FINDING_CODES)[number];
 
@@ -303,6 +394,7 @@ export const FIX_RUNTIMES = [
   'httpx',
   'okhttp',
   'nginx-upstream',
+  'curl',
   // Load balancers, as the client of their upstream connections (the idle-timeout-order finding).
   'envoy',
   'haproxy',

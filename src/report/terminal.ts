@@ -5,11 +5,21 @@
  */
 import { primaryObserver } from '../analyze/verdict.js';
 import { formatEndpoint } from '../model/endpoint.js';
-import type { ConnectionRecord, ObserverReport, Report, RunReport } from '../model/report.js';
+import type {
+  ConnectionRecord,
+  ObserverReport,
+  Report,
+  RunReport,
+  TlsAlpnUnknown,
+  TlsFacts,
+  TlsTotals,
+} from '../model/report.js';
 import { renderFindings } from './findings.js';
 import { runSummary } from './summary.js';
 import type { RunSummary } from './summary.js';
 import { AT_LEAST, COLOR, PLAIN, formatMs, formatNumber, table } from './text.js';
+import { REQUESTS_UNKNOWN_NOTE } from '../analyze/streams/tls.js';
+import { plural } from '../util/text.js';
 import type { Style } from './text.js';
 
 export interface TerminalOptions {
@@ -69,6 +79,7 @@ export function renderTotals(run: RunReport, o: ObserverReport, s: Style = PLAIN
       `none ${t.closedFirstBy.unknown}` +
       `  ${s.bold('TIME_WAIT')} client ${t.timeWait.client}, server ${t.timeWait.server}  ${s.bold('RST')} ${t.resets}`,
   );
+  if (t.tls) lines.push(tlsTotalsLine(t.tls, s));
   const c = run.capture;
   if (c) {
     const reassembled = c.datagramsReassembled ?? 0;
@@ -90,6 +101,47 @@ export function renderTotals(run: RunReport, o: ObserverReport, s: Style = PLAIN
   }
   lines.push(`${s.bold('verdict')} ${run.verdict.summary}`);
   return lines.join('\n');
+}
+
+/**
+ * "TLS: 12 connections, 12 full handshakes, 0 resumed (TLS 1.3: 12); requests unknown without the TLS
+ * keys, an estimated 12 request/response exchanges".
+ */
+export function tlsTotalsLine(t: TlsTotals, s: Style = PLAIN): string {
+  const parts = [
+    plural(t.connections, 'connection'),
+    plural(t.fullHandshakes, 'full handshake'),
+    `${t.resumedHandshakes} resumed`,
+  ];
+  if (t.handshakesUnknown > 0) parts.push(`${t.handshakesUnknown} not seen to the end`);
+  const versions = Object.entries(t.versions)
+    .map(([version, n]) => `${version}: ${n}`)
+    .join(', ');
+  return (
+    `${s.bold('TLS:')} ${parts.join(', ')} (${versions}); ${REQUESTS_UNKNOWN_NOTE}, ` +
+    `an estimated ${plural(t.estimatedExchanges, 'request/response exchange')}`
+  );
+}
+
+/** What stands for a chosen ALPN protocol the capture does not show. */
+const ALPN_UNKNOWN: Record<TlsAlpnUnknown, string> = {
+  encrypted: '? (encrypted in TLS 1.3)',
+  'none-chosen': 'none',
+  'none-offered': '-',
+  'no-server-hello': '? (no ServerHello)',
+};
+
+/** A TLS connection in a few words: "TLS 1.3 full handshake 1.23 ms, SNI localhost, ALPN h2,http/1.1 -> ?". */
+function tlsSummary(t: TlsFacts): string {
+  const took = t.handshakeMs === null ? '' : ` ${formatMs(t.handshakeMs)}`;
+  const handshake = t.handshake === null ? 'handshake not seen to the end' : `${t.handshake} handshake`;
+  const parts = [`${t.version ?? 'TLS'} ${handshake}${took}`];
+  if (t.sni !== null) parts.push(`SNI ${t.sni}`);
+  if (t.alpnOffered.length > 0)
+    parts.push(
+      `ALPN ${t.alpnOffered.join(',')} -> ${t.alpnChosen ?? ALPN_UNKNOWN[t.alpnChosenWhyNull ?? 'none-chosen']}`,
+    );
+  return parts.join(', ');
 }
 
 /** " (12 partial)": messages captured only in part, or nothing when none was. */
@@ -153,12 +205,15 @@ export function renderSummary(runs: readonly RunReport[], s: Style = PLAIN, subj
       value === null ? '-' : format(value);
     // Counts from an observer that missed evidence are lower bounds: "≥11".
     const atLeast = f.lowerBounds ? AT_LEAST : '';
+    // Requests inside TLS are not counted: "?" for them ("12+?" beside those counted in the clear).
+    const tls = f.primary?.totals.tls !== undefined;
+    const requests = tls ? (f.requests === 0 ? '?' : `${f.requests}+?`) : String(f.requests);
     rows.push([
       String(i + 1),
       run.title,
-      atLeast + String(f.requests),
+      atLeast + requests,
       atLeast + dash(f.connections),
-      dash(f.requestsPerConnection, (n) => formatNumber(n)),
+      tls && f.requests === 0 ? '?' : dash(f.requestsPerConnection, (n) => formatNumber(n)),
       dash(f.reusedRequests),
       dash(f.syns),
       f.closing ? closedFirst(f.closing) : '-',
@@ -277,7 +332,14 @@ function connectionRow(c: ConnectionRecord, t0: number): string[] {
   const start = c.start !== null && Number.isFinite(t0) ? `+${formatMs(c.start - t0)}` : '-';
   const duration = c.start !== null && c.end !== null ? formatMs(c.end - c.start) : '-';
   const statuses = summarizeStatuses(c.statusCodes);
-  const flags = [c.startedBefore ? 'began before' : '', c.openAtEnd ? 'open at end' : '', ...c.notes].filter(Boolean);
+  const flags = [
+    c.startedBefore ? 'began before' : '',
+    c.openAtEnd ? 'open at end' : '',
+    c.tls ? tlsSummary(c.tls) : '',
+    ...c.notes,
+  ].filter(Boolean);
+  // Requests inside TLS are unknown: "?", and the estimate of exchanges marked as one.
+  const requests = c.tls ? `? (~${c.tls.estimatedExchanges} est.)` : `${c.requests}${partial(c.partialRequests)}`;
   return [
     String(c.id),
     formatEndpoint(c.client),
@@ -285,7 +347,7 @@ function connectionRow(c: ConnectionRecord, t0: number): string[] {
     start,
     duration,
     c.handshakeRttMs !== null ? formatMs(c.handshakeRttMs) : '-',
-    `${c.requests}${partial(c.partialRequests)}`,
+    requests,
     statuses || '-',
     c.idleGapsMs.length > 0 ? formatMs(c.idleGapsMs.reduce((a, b) => Math.max(a, b), 0)) : '-',
     c.closedFirstBy ?? '-',

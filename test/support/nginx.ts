@@ -1,7 +1,9 @@
 /**
  * nginx (nginx-light, installed by .ci/run) as a server nobody here wrote: one worker, `return
  * 200` (or, with `upstream`, a load balancer in front of one server), on a free port of loopback,
- * from a config written to a temp dir that stop() removes.
+ * from a config written to a temp dir that stop() removes. With `tls`, it serves HTTPS (and HTTP/2
+ * when asked) with a certificate made at start by `openssl req` in that temp dir: no key material
+ * is kept anywhere.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,8 +54,72 @@ export interface NginxOptions {
   keepaliveTimeout?: string;
   /** The keepalive_requests directive: requests per connection before nginx closes it (default 1000). */
   keepaliveRequests?: number;
+  /** Serve HTTPS: a fresh self-signed certificate (EC P-256, CN localhost, SAN 127.0.0.1). */
+  tls?: NginxTlsOptions;
   /** Proxy every request to this server instead of answering it (nginx as a load balancer). */
   upstream?: NginxUpstream;
+}
+
+export interface NginxTlsOptions {
+  /** ssl_protocols (default 'TLSv1.2 TLSv1.3'). */
+  protocols?: string;
+  /** ssl_session_tickets (default on, as nginx's). */
+  sessionTickets?: boolean;
+  /** ssl_session_cache (default 'shared:SSL:1m', so that TLS 1.2 session ids resume too). */
+  sessionCache?: string;
+  /** Also offer HTTP/2 by ALPN (`listen ... ssl http2`). */
+  http2?: boolean;
+}
+
+/** Why openssl cannot make a certificate here, or false. In CI a missing openssl is a failure. */
+export function opensslSkip(): string | false {
+  if (spawnSync('openssl', ['version'], { stdio: 'ignore' }).error === undefined) return false;
+  if (process.env.CI) throw new Error('CI must have openssl (apt-get install openssl)');
+  return 'openssl is not installed (apt-get install openssl)';
+}
+
+/** A self-signed certificate and its key, written into `dir` by openssl (cert.pem, key.pem). */
+function makeCertificate(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], timeout: 20_000 },
+  );
+  if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr?.toString().trim() ?? r.error?.message}`);
+  return { cert, key };
+}
+
+/** The server block's TLS lines. */
+function tlsLines(dir: string, tls: NginxTlsOptions): string {
+  const { cert, key } = makeCertificate(dir);
+  return [
+    `    ssl_certificate ${cert};`,
+    `    ssl_certificate_key ${key};`,
+    `    ssl_protocols ${tls.protocols ?? 'TLSv1.2 TLSv1.3'};`,
+    `    ssl_session_tickets ${tls.sessionTickets === false ? 'off' : 'on'};`,
+    `    ssl_session_cache ${tls.sessionCache ?? 'shared:SSL:1m'};`,
+    '',
+  ].join('\n');
 }
 
 /** nginx's upstream block (ngx_http_upstream_module) for one server, with a keep-alive pool. */
@@ -88,6 +154,13 @@ export async function startNginx(host = '127.0.0.1', options: NginxOptions = {})
   const dir = mkdtempSync(join(tmpdir(), 'kal-nginx-'));
   const port = await freePort(host);
   const conf = join(dir, 'nginx.conf');
+  let tls = '';
+  try {
+    if (options.tls) tls = tlsLines(dir, options.tls);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   writeFileSync(
     conf,
     `daemon off;
@@ -104,8 +177,8 @@ ${options.keepaliveTimeout === undefined ? '' : `  keepalive_timeout ${options.k
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
 ${options.keepaliveRequests === undefined ? '' : `  keepalive_requests ${options.keepaliveRequests};\n`}${upstreamBlock(options.upstream)}  server {
-    listen ${host}:${port};
-    location / { ${location(options.upstream)} }
+    listen ${host}:${port}${options.tls ? ` ssl${options.tls.http2 ? ' http2' : ''}` : ''};
+${tls}    location / { ${location(options.upstream)} }
   }
 }
 `,
@@ -121,7 +194,8 @@ ${options.keepaliveRequests === undefined ? '' : `  keepalive_requests ${options
     rmSync(dir, { recursive: true, force: true });
   };
   for (let i = 0; i < 500 && child.exitCode === null; i++) {
-    if (await accepts(host, port)) return { host, port, url: `http://${host}:${port}/`, stop };
+    if (await accepts(host, port))
+      return { host, port, url: `${options.tls ? 'https' : 'http'}://${host}:${port}/`, stop };
     await delay(10);
   }
   await stop();

@@ -46,6 +46,32 @@ export interface TsharkFrame {
   statusCodes: number[];
   /** Expert messages ("Previous segment(s) not captured", ...). */
   expert: string;
+  /** The TLS handshake messages tshark dissected in the clear in this frame, or null when none. */
+  tls: TsharkTlsFrame | null;
+}
+
+/**
+ * A frame's TLS handshake fields, as sharkd displays them (names, not numbers: "Client Hello",
+ * "TLS 1.3", "TLS_AES_128_GCM_SHA256"). tshark finds TLS on any port by its heuristic (on by default
+ * for TCP), as the tool does.
+ */
+export interface TsharkTlsFrame {
+  /** tls.handshake.type, every message in the frame ("Client Hello", "Server Hello", "Certificate", ...). */
+  types: string[];
+  /** tls.handshake.version: the hellos' legacy_version. */
+  versions: string[];
+  /** tls.handshake.extensions.supported_version: a ClientHello's offer, or a ServerHello's choice. */
+  supportedVersions: string[];
+  /** tls.handshake.ciphersuite: a ClientHello's offer, or a ServerHello's choice. */
+  cipherSuites: string[];
+  /** tls.handshake.extensions_server_name (SNI). */
+  serverNames: string[];
+  /** tls.handshake.extensions_alpn_str: a ClientHello's offer, or a ServerHello's choice. */
+  alpn: string[];
+  /** tls.handshake.extensions.psk.identity.selected: a ServerHello that resumes a TLS 1.3 session. */
+  pskSelected: boolean;
+  /** tls.handshake.random (hex): a HelloRetryRequest has a fixed one (RFC 8446 4.1.3). */
+  randoms: string[];
 }
 
 /** The custom columns asked for, in this order (field:occurrence). */
@@ -67,6 +93,14 @@ const COLUMNS = [
   '_ws.expert.message:0',
   'http2.headers.method:0',
   'http2.type:0',
+  'tls.handshake.type:0',
+  'tls.handshake.version:0',
+  'tls.handshake.extensions.supported_version:0',
+  'tls.handshake.ciphersuite:0',
+  'tls.handshake.extensions_server_name:0',
+  'tls.handshake.extensions_alpn_str:0',
+  'tls.handshake.extensions.psk.identity.selected:0',
+  'tls.handshake.random:0',
 ] as const;
 
 /** Why sharkd cannot run here, or null. */
@@ -220,6 +254,7 @@ export function parseRow(num: number, c: string[]): TsharkFrame | null {
     h2Method,
     h2Type,
   ] = c;
+  const [types, versions, supported, suites, names, alpn, psk, randoms] = c.slice(17);
   if (!stream) return null;
   // The innermost IP header is the last "ip" or "ipv6" before "tcp" in frame.protocols (a tunnel
   // may carry IPv6 in IPv4 or the other way round): its addresses are the last occurrences.
@@ -248,5 +283,17 @@ export function parseRow(num: number, c: string[]): TsharkFrame | null {
     h2PushPromises: all(h2Type).filter((t) => t === 'PUSH_PROMISE' || t === '5').length,
     statusCodes: all(code).map(Number),
     expert: expert ?? '',
+    tls: types
+      ? {
+          types: all(types),
+          versions: all(versions),
+          supportedVersions: all(supported),
+          cipherSuites: all(suites),
+          serverNames: all(names),
+          alpn: all(alpn),
+          pskSelected: (psk ?? '') !== '',
+          randoms: all(randoms),
+        }
+      : null,
   };
 }

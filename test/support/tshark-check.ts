@@ -28,6 +28,13 @@
  *   record.closedFirstBy (client or server). Compared as endpoints, so the tool's guess of which side
  *   is the client (a capture that starts mid-connection, without a SYN) is not part of the question.
  *   No FIN in the stream (RST only, or still open at the end): null on both sides.
+ * - TLS (tshark finds it on any port by its heuristic, as the tool does): the ClientHellos of the
+ *   stream (2 after a HelloRetryRequest), against 1 or 2 for a record with `tls` (helloRetry), 0
+ *   without; and for the streams where either side saw TLS, the version and cipher suite of the
+ *   ServerHello (a HelloRetryRequest's fixed random left aside), the SNI and the ALPN offered, the
+ *   ALPN chosen (a ServerHello's: TLS 1.2 and below) and resumption, which tshark's fields show in
+ *   their own way: TLS 1.3, its ServerHello selected a PSK identity; TLS 1.2, the server sent no
+ *   Certificate after its ServerHello. Null on both sides when no ServerHello was seen.
  * A capture the tool rejects (a KeepaliveLabError: not a capture, a link type it does not read) is a
  * disagreement unless tshark finds no TCP in it either.
  *
@@ -52,6 +59,7 @@ import { after, beforeEach } from 'node:test';
 import { KeepaliveLabError } from '../../src/errors.js';
 import type { ConnectionRecord, Endpoint, FindingCode, FindingSeverity, RunReport } from '../../src/model/report.js';
 import { analyzeCapture } from '../../src/observe/capture-file.js';
+import { HELLO_RETRY_REQUEST_RANDOM } from '../../src/decode/tls.js';
 import { Sharkd, sharkdProblem, type TsharkFrame } from './sharkd.js';
 
 interface Registered {
@@ -143,7 +151,22 @@ export interface Described {
   firstFin: string | null;
   /** tshark only: the protocol other than HTTP it dissected the stream's payload as, if any. */
   otherProtocol?: string;
+  /** Its TLS, when either side saw a ClientHello (see the header). */
+  tls?: DescribedTls;
 }
+
+export interface DescribedTls {
+  clientHellos: number;
+  version: string | null;
+  cipherSuite: string | null;
+  sni: string | null;
+  alpnOffered: string;
+  alpnChosen: string | null;
+  resumed: boolean | null;
+}
+
+/** The random of a HelloRetryRequest, as sharkd prints it (hex). */
+const HRR_RANDOM = Buffer.from(HELLO_RETRY_REQUEST_RANDOM).toString('hex');
 
 /**
  * Payload protocols that leave HTTP counting comparable: HTTP itself, and bytes tshark does not
@@ -164,9 +187,73 @@ function address(text: string): string {
 const endpoint = (a: string, port: number): string => `${address(a)} ${port}`;
 const pairOf = (a: string, b: string): string => (a < b ? `${a} <-> ${b}` : `${b} <-> ${a}`);
 
+/** What one stream's frames show of TLS, gathered frame by frame. */
+interface TlsAcc {
+  tls: DescribedTls;
+  /** The endpoint that sent the ServerHello, and whether it then sent a Certificate. */
+  server: string | null;
+  certificate: boolean;
+  pskSelected: boolean;
+}
+
+function addTls(acc: TlsAcc | undefined, f: TsharkFrame, src: string): TlsAcc | undefined {
+  const t = f.tls;
+  if (t === null) return acc;
+  const clientHellos = t.types.filter((type) => type === 'Client Hello').length;
+  if (acc === undefined) {
+    if (clientHellos === 0) return undefined;
+    acc = {
+      tls: {
+        clientHellos: 0,
+        version: null,
+        cipherSuite: null,
+        sni: t.serverNames[0] ?? null,
+        alpnOffered: t.alpn.join(','),
+        alpnChosen: null,
+        resumed: null,
+      },
+      server: null,
+      certificate: false,
+      pskSelected: false,
+    };
+  }
+  acc.tls.clientHellos += clientHellos;
+  if (t.types.includes('Server Hello') && !t.randoms.includes(HRR_RANDOM)) {
+    acc.server = src;
+    acc.tls.version = t.supportedVersions[0] ?? t.versions[0] ?? null;
+    acc.tls.cipherSuite = t.cipherSuites[0] ?? null;
+    acc.tls.alpnChosen = t.alpn[0] ?? null;
+    acc.pskSelected = t.pskSelected;
+  }
+  if (acc.server === src && t.types.includes('Certificate')) acc.certificate = true;
+  return acc;
+}
+
+function finishTls(acc: TlsAcc): DescribedTls {
+  const t = acc.tls;
+  if (t.version !== null) t.resumed = t.version === 'TLS 1.3' ? acc.pskSelected : !acc.certificate;
+  return t;
+}
+
+/** The tool's record in the terms of DescribedTls, or undefined for a connection without TLS. */
+function recordTls(r: ConnectionRecord): DescribedTls | undefined {
+  const t = r.tls;
+  if (t === undefined) return undefined;
+  return {
+    clientHellos: t.helloRetry ? 2 : 1,
+    version: t.version,
+    cipherSuite: t.cipherSuite,
+    sni: t.sni,
+    alpnOffered: t.alpnOffered.join(','),
+    alpnChosen: t.alpnChosen,
+    resumed: t.handshake === null ? null : t.handshake === 'resumed',
+  };
+}
+
 /** tshark's streams, in tcp.stream order (the order of first appearance). */
 export function describeTshark(frames: readonly TsharkFrame[]): Described[] {
   const streams = new Map<number, Described>();
+  const tls = new Map<number, TlsAcc>();
   /** Each stream's client: the sender of its SYN, when seen. */
   const clients = new Map<number, string>();
   for (const f of frames) {
@@ -178,6 +265,8 @@ export function describeTshark(frames: readonly TsharkFrame[]): Described[] {
     }
     if (f.syn && !f.ack && !clients.has(f.stream)) clients.set(f.stream, src);
     s.requests += f.requests;
+    const acc = addTls(tls.get(f.stream), f, src);
+    if (acc !== undefined) tls.set(f.stream, acc);
     // HTTP/2: streams the client opened. A PUSH_PROMISE from the server carries a :method too: the
     // client is the SYN's sender; without a SYN, the frame's PUSH_PROMISEs are taken off.
     const client = clients.get(f.stream);
@@ -188,6 +277,7 @@ export function describeTshark(frames: readonly TsharkFrame[]): Described[] {
     if (protocol !== null && !HTTP_OR_UNDISSECTED.has(protocol) && s.otherProtocol === undefined)
       s.otherProtocol = `${protocol} on port ${Math.min(f.srcPort, f.dstPort)}`;
   }
+  for (const [stream, acc] of tls) streams.get(stream)!.tls = finishTls(acc);
   return [...streams.entries()].sort((a, b) => a[0] - b[0]).map(([, s]) => s);
 }
 
@@ -196,11 +286,16 @@ export function describeRecords(records: readonly ConnectionRecord[]): Described
   const at = (e: Endpoint) => endpoint(e.address, e.port);
   return [...records]
     .sort((a, b) => a.id - b.id)
-    .map((r) => ({
-      pair: pairOf(at(r.client), at(r.server)),
-      requests: r.requests,
-      firstFin: r.closedFirstBy === null ? null : at(r[r.closedFirstBy]),
-    }));
+    .map((r) => {
+      const d: Described = {
+        pair: pairOf(at(r.client), at(r.server)),
+        requests: r.requests,
+        firstFin: r.closedFirstBy === null ? null : at(r[r.closedFirstBy]),
+      };
+      const tls = recordTls(r);
+      if (tls !== undefined) d.tls = tls;
+      return d;
+    });
 }
 
 /** What differs between the two descriptions, one line each; empty when they agree. */
@@ -227,7 +322,23 @@ export function compareDescriptions(ours: readonly Described[], tshark: readonly
         out.push(`${on}: ${a[i]!.requests} requests, tshark ${b[i]!.requests}`);
       if (a[i]!.firstFin !== b[i]!.firstFin)
         out.push(`${on}: first FIN from ${a[i]!.firstFin ?? 'nobody'}, tshark ${b[i]!.firstFin ?? 'nobody'}`);
+      out.push(...compareTls(on, a[i]!.tls, b[i]!.tls));
     }
+  }
+  return out;
+}
+
+/** The TLS facts that differ on one connection ("TLS version TLS 1.3, tshark TLS 1.2"). */
+export function compareTls(on: string, ours: DescribedTls | undefined, tshark: DescribedTls | undefined): string[] {
+  if (ours === undefined && tshark === undefined) return [];
+  const a = ours ?? { clientHellos: 0 };
+  const b = tshark ?? { clientHellos: 0 };
+  if (a.clientHellos !== b.clientHellos) return [`${on}: ${a.clientHellos} TLS ClientHellos, tshark ${b.clientHellos}`];
+  const out: string[] = [];
+  for (const key of ['version', 'cipherSuite', 'sni', 'alpnOffered', 'alpnChosen', 'resumed'] as const) {
+    const x = (a as DescribedTls)[key];
+    const y = (b as DescribedTls)[key];
+    if (x !== y) out.push(`${on}: TLS ${key} ${String(x)}, tshark ${String(y)}`);
   }
   return out;
 }

@@ -257,6 +257,43 @@ export function capFixes(requests: number): Fixes {
 }
 
 /**
+ * A new TLS connection per request with a full handshake each time: reuse the connection (keep-alive
+ * in one client object), and resume TLS sessions on the connections that must be new. `declined`:
+ * the client offered sessions and the server resumed none (its session cache or tickets are off).
+ */
+export function tlsReuseFixes(declined: boolean): Fixes {
+  const fixes: Fixes = {
+    'node-http':
+      'send every request through one agent: new https.Agent({ keepAlive: true, maxCachedSessions: 100 }) ' +
+      '(keepAlive reuses connections; maxCachedSessions, 100 by default, resumes TLS sessions on new ones); ' +
+      'agent: false or a new Agent per request loses both.',
+    undici:
+      'share one Agent (or the global dispatcher) for all requests: it keeps connections alive and caches TLS ' +
+      'sessions per origin (new Agent({ connect: { maxCachedSessions: 100 } })); a new Client or Agent per ' +
+      'request loses both.',
+    go:
+      'share one http.Client (one Transport) and read every body to its end; resume sessions on new ' +
+      'connections with &http.Transport{TLSClientConfig: &tls.Config{ClientSessionCache: ' +
+      'tls.NewLRUClientSessionCache(0)}} (Go keeps no session cache unless given one).',
+    'python-requests':
+      'send the requests through one requests.Session(): its pool keeps the TLS connection; requests.get() ' +
+      'opens a new one (and a full handshake) every time.',
+    httpx: 'reuse one httpx.Client() for all requests (its pool keeps the TLS connections).',
+    okhttp: 'share one OkHttpClient: its ConnectionPool keeps the TLS connections and its session cache resumes.',
+    curl:
+      'give all URLs to one curl run (curl URL1 URL2 ...), or reuse one libcurl easy handle (or a share handle ' +
+      'with CURL_LOCK_DATA_SSL_SESSION and CURL_LOCK_DATA_CONNECT): each curl process starts with no ' +
+      'connection and no session to resume.',
+  };
+  if (declined)
+    fixes.server =
+      'the client offered sessions the server did not resume: nginx ssl_session_cache shared:SSL:10m; and ' +
+      'ssl_session_tickets on; (sessions live ssl_session_timeout, 5m by default); behind several servers, share ' +
+      'the cache or the ticket keys (ssl_session_ticket_key).';
+  return fixes;
+}
+
+/**
  * New connections at a rate that ties up the client's ephemeral ports in TIME_WAIT: reuse connections
  * (keep-alive, bodies read, an idle pool as large as the `pool` connections used at once), or give
  * the client machine more room (`settings`, its current ones; `reuseApplies`: tcp_tw_reuse already

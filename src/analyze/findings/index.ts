@@ -20,6 +20,7 @@ import { PortExhaustionDetector } from './ports.js';
 import { RaceDetector } from './race.js';
 import { ServerTable } from './servers.js';
 import { Timeline } from './timeline.js';
+import { TlsNoReuseDetector } from './tls-no-reuse.js';
 
 /** Most severe first. */
 const SEVERITY_ORDER: Record<FindingSeverity, number> = { error: 0, warning: 1, info: 2 };
@@ -52,6 +53,7 @@ export class FindingsAccumulator {
       new PoolChurnDetector(this.timeline),
       new CloseAuditDetector(),
       new PortExhaustionDetector(this.timeline, options.hostFacts),
+      new TlsNoReuseDetector(),
     ];
   }
 

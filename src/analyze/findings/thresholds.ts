@@ -103,6 +103,23 @@ export const MAX_TRACKED_BUSY_PERIODS = 1_000_000;
 export const MAX_CANDIDATES = 10_000;
 
 /**
+ * tls-no-reuse: named from this many full TLS handshakes to one server. Two connections are often a
+ * redirect, a preconnect or a pair opened in parallel on purpose; three or more that each carry one
+ * exchange are a client that opens a connection per request and resumes nothing.
+ */
+export const TLS_NO_REUSE_MIN_CONNECTIONS = 3;
+/** ...each of them carrying at most this many estimated exchanges: one request and its response... */
+export const TLS_NO_REUSE_MAX_EXCHANGES = 1;
+/**
+ * ...plus this many where the connection may carry HTTP/2 (h2 chosen, or offered and the choice
+ * encrypted): its connection preface and SETTINGS are answered by the server's SETTINGS before the
+ * first request's records, which the estimate counts as one exchange of their own.
+ */
+export const TLS_H2_SETUP_EXCHANGES = 1;
+/** Handshake times kept per server for the median the finding quotes (the count is over all). */
+export const MAX_HANDSHAKE_SAMPLES = 1000;
+
+/**
  * The port outlook: a client that opened fewer connections to a server (each leaving its TIME_WAIT
  * on the client) has no outlook worth a finding: a rate measured on so few handshakes says little
  * about the next minute, and a program that opens a hundred connections has no port to run out of.

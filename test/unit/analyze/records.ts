@@ -59,3 +59,28 @@ export function observer(
   }
   return report;
 }
+
+/** The `tls` facts of a TLS connection: TLS 1.3, a full handshake, one exchange; what a test sets. */
+export function tlsFacts(
+  fields: Partial<NonNullable<ConnectionRecord['tls']>> = {},
+): NonNullable<ConnectionRecord['tls']> {
+  return {
+    version: 'TLS 1.3',
+    cipherSuite: 'TLS_AES_128_GCM_SHA256',
+    sni: 'example.com',
+    alpnOffered: ['http/1.1'],
+    alpnChosen: null,
+    alpnChosenWhyNull: 'encrypted',
+    handshake: 'full',
+    resumptionOffered: null,
+    handshakeMs: 2,
+    applicationData: { client: { records: 1, bytes: 100 }, server: { records: 1, bytes: 300 } },
+    estimatedExchanges: 1,
+    ...fields,
+  };
+}
+
+/** `n` TLS connections (no request counted), each with these facts. */
+export function tlsRecords(n: number, fields: Partial<NonNullable<ConnectionRecord['tls']>> = {}): ConnectionRecord[] {
+  return records(n, 0, { server: { address: '127.0.0.1', port: 443 }, statusCodes: [], tls: tlsFacts(fields) });
+}

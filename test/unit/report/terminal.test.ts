@@ -5,7 +5,7 @@ import { computeTotals } from '../../../src/analyze/totals.js';
 import { REPORT_SCHEMA } from '../../../src/model/report.js';
 import type { CaptureSummary, ConnectionRecord, ObserverReport, Report, RunReport } from '../../../src/model/report.js';
 import { renderConnections, renderTerminal, renderTotals } from '../../../src/report/terminal.js';
-import { record } from '../analyze/records.js';
+import { record, tlsFacts } from '../analyze/records.js';
 
 /** The text without ANSI SGR sequences (ESC [ ... m). */
 function visibleText(s: string): string {
@@ -238,4 +238,30 @@ test("terminal: a scenario's expected failures are counted by code, apart from a
     notes(mixed)[0],
     'client: 4 of 6 requests failed (3 ECONNRESET, 1 ECONNREFUSED); 3 of them sent into the failure the scenario reproduces',
   );
+});
+
+test('terminal: a TLS connection shows "?" for requests, its estimate and handshake; the totals a TLS line', () => {
+  const tlsConn = conn(5, {
+    requests: 0,
+    responses: 0,
+    statusCodes: [],
+    notes: ['requests unknown without the TLS keys'],
+    tls: tlsFacts({
+      alpnOffered: ['h2', 'http/1.1'],
+      handshakeMs: 1.5,
+      applicationData: { client: { records: 5, bytes: 500 }, server: { records: 7, bytes: 3000 } },
+      estimatedExchanges: 5,
+    }),
+  });
+  const r: Report = report([run([tlsConn])]);
+  const text = visibleText(renderTerminal(r, { connections: true, totals: true }));
+  assert.match(text, /\? \(~5 est\.\)/);
+  const row = 'TLS 1.3 full handshake 2 ms, SNI example.com, ALPN h2,http/1.1 -> ? (encrypted in TLS 1.3); ';
+  assert.ok(text.includes(`${row}requests unknown without the TLS keys`), text);
+  const line =
+    'TLS: 1 connection, 1 full handshake, 0 resumed (TLS 1.3: 1); requests unknown without the TLS keys, ' +
+    'an estimated 5 request/response exchanges';
+  assert.ok(text.split('\n').includes(line), text);
+  // The summary row: "?" requests, not 0.
+  assert.match(text.split('\n')[1]!, /^1\s+\S+\s+\?\s+1\s+\?\s/);
 });

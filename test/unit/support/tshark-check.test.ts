@@ -24,6 +24,7 @@ function frame(over: Partial<TsharkFrame>): TsharkFrame {
     h2PushPromises: 0,
     statusCodes: [],
     expert: '',
+    tls: null,
     ...over,
   };
 }
@@ -48,6 +49,53 @@ test('tshark check: a stream tshark dissected as the protocol of its port is not
   fin[0]!.pair = ours[0]!.pair;
   assert.equal(compareDescriptions(ours, fin).length, 1);
   otherProtocolStreams.clear();
+});
+
+test('tshark check: TLS facts are compared on connections either side saw as TLS', () => {
+  const hello = frame({
+    stream: 0,
+    tls: {
+      types: ['Client Hello'],
+      versions: ['TLS 1.2'],
+      supportedVersions: ['TLS 1.3', 'TLS 1.2'],
+      cipherSuites: ['TLS_AES_128_GCM_SHA256'],
+      serverNames: ['example.com'],
+      alpn: ['h2', 'http/1.1'],
+      pskSelected: false,
+      randoms: ['aa'],
+    },
+  });
+  const serverHello = frame({
+    src: '127.0.0.1',
+    srcPort: 44818,
+    dstPort: 50000,
+    tls: {
+      types: ['Server Hello'],
+      versions: ['TLS 1.2'],
+      supportedVersions: ['TLS 1.3'],
+      cipherSuites: ['TLS_AES_128_GCM_SHA256'],
+      serverNames: [],
+      alpn: [],
+      pskSelected: true,
+      randoms: ['bb'],
+    },
+  });
+  const [theirs] = describeTshark([hello, serverHello]);
+  assert.deepEqual(theirs!.tls, {
+    clientHellos: 1,
+    version: 'TLS 1.3',
+    cipherSuite: 'TLS_AES_128_GCM_SHA256',
+    sni: 'example.com',
+    alpnOffered: 'h2,http/1.1',
+    alpnChosen: null,
+    resumed: true,
+  });
+  const mine = { ...ours[0]!, pair: theirs!.pair, requests: 0, tls: { ...theirs!.tls!, resumed: false } };
+  assert.deepEqual(compareDescriptions([mine], [theirs!]), [`${theirs!.pair}: TLS resumed false, tshark true`]);
+  // A connection only one side saw as TLS.
+  assert.deepEqual(compareDescriptions([{ ...mine, tls: undefined }], [theirs!]), [
+    `${theirs!.pair}: 0 TLS ClientHellos, tshark 1`,
+  ]);
 });
 
 test('tshark check: HTTP/2 requests are the :method blocks of the client (the SYN sender), not the server`s PUSH_PROMISEs', () => {
