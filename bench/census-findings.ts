@@ -23,14 +23,11 @@ import type { CensusLine } from '../test/support/tshark-check.js';
 /** Runs the test files with the census on; resolves with node --test's exit code. */
 function runSuite(paths: string[], census: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--test', '--test-concurrency=2', ...paths], {
+    // Source maps (the test processes inherit the flag, not the programs they start, whose start-up
+    // times some tests count on): the census says where each capture was built in the .ts sources.
+    const child = spawn(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=2', ...paths], {
       stdio: ['ignore', 'inherit', 'inherit'],
-      // Source maps: the census says where each capture was built in the .ts sources.
-      env: {
-        ...process.env,
-        KAL_FINDINGS_CENSUS: census,
-        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --enable-source-maps`.trim(),
-      },
+      env: { ...process.env, KAL_FINDINGS_CENSUS: census },
     });
     child.once('error', reject);
     child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
@@ -60,17 +57,20 @@ export function censusTable(lines: readonly CensusLine[]): string {
     out.push(`${code.padEnd(16)} ${raising.length}`);
   }
   for (const code of FINDING_CODES) {
-    const raising = lines.filter((l) => l.findings.some((f) => f.code === code));
-    if (raising.length === 0) continue;
-    out.push('', `${code}:`);
-    for (const l of raising) {
-      const f = l.findings.find((x) => x.code === code)!;
+    // Captures built at the same place by the same test (a loop over link types, say) on one line each.
+    const groups = new Map<string, number>();
+    for (const l of lines) {
+      const f = l.findings.find((x) => x.code === code);
+      if (f === undefined) continue;
       const others = l.findings.filter((x) => x.code !== code).map((x) => x.code);
-      out.push(
+      const line =
         `  ${l.test || '(outside a test)'} [${l.origin}]: ${f.severity}, ${f.connections} of ${l.connections} ` +
-          `connections${others.length > 0 ? `; also ${others.join(', ')}` : ''}${l.excluded ? ` (${l.excluded})` : ''}`,
-      );
+        `connections${others.length > 0 ? `; also ${others.join(', ')}` : ''}${l.excluded ? ` (${l.excluded})` : ''}`;
+      groups.set(line, (groups.get(line) ?? 0) + 1);
     }
+    if (groups.size === 0) continue;
+    out.push('', `${code}:`);
+    for (const [line, n] of groups) out.push(n > 1 ? `${line}  (x${n})` : line);
   }
   return out.join('\n');
 }

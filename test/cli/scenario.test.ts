@@ -48,7 +48,7 @@ test(
       /^error \[keepalive-race\] keep-alive race: 3 requests .* \(1 was not idempotent, so not safe to retry\)/m,
     );
     assert.match(r.stdout, /^ {2}fix \(node-http\): new http\.Agent\(\{ keepAlive: true, timeout: \d+ \}\)/m);
-    assert.match(r.stdout, /^ {2}fix \(undici\): new Agent\(\{ keepAliveTimeout: \d+ \}\)/m);
+    assert.match(r.stdout, /^ {2}fix \(undici\): new Agent\(\{ keepAliveTimeout: \d+, keepAliveMaxTimeout: \d+ \}\)/m);
   },
 );
 

@@ -22,13 +22,19 @@ import { CHURN_MIN_CLOSES, MIDDLEBOX_IDLE_MIN_MS } from './thresholds.js';
 
 type How = 'cut' | 'unread';
 
+/** Status codes whose responses have no content (RFC 9110 15.3.5 204, 15.4.5 304): no body to leave unread. */
+const NO_CONTENT = new Set([204, 304]);
+
 /** How the client dropped a response on this connection, or null. */
 export function droppedBodyOn(r: ConnectionRecord): How | null {
   const clientEnded = r.closedFirstBy === 'client' || (r.closedFirstBy === null && r.resetBy === 'client');
   if (r.responseIncomplete === true && clientEnded) return 'cut';
   const last = r.lastResponseEndAt;
+  const lastStatus = r.statusCodes[r.statusCodes.length - 1];
   if (
     r.resetBy === 'client' &&
+    lastStatus !== undefined &&
+    !NO_CONTENT.has(lastStatus) &&
     r.resetAt !== undefined &&
     last !== undefined &&
     (r.clientFinAt === undefined || r.clientFinAt > r.resetAt) &&
@@ -129,14 +135,16 @@ export class BodyNotReadDetector implements FindingDetector {
         const idleFrom = g.idleFrom[i]!;
         // Closed right after its response: the pool was full (the pool-churn finding), not stranded.
         if (Number.isNaN(idleFrom) || !Number.isNaN(g.closedAfterResponse[i]!)) continue;
-        if (!g.startsWithin(idleFrom, g.ends[i]!)) continue;
+        // A new connection while this one could still have been reused: before either side's FIN (one the
+        // server closed right after the response was not the client's to reuse, headers seen or not).
+        if (!g.startsWithin(idleFrom, g.usableUntil[i]!)) continue;
         const t = BodyNotReadDetector.tally(table, server);
         t.stranded++;
         t.list.add(
           g.ids[i]!,
           idleFrom,
-          `idle from its last response on (${formatDuration(g.ends[i]! - idleFrom)}) and never used again, while ` +
-            'the client opened a new connection to the same server',
+          `idle from its last response on (${formatDuration(g.usableUntil[i]! - idleFrom)}) and never used again, ` +
+            'while the client opened a new connection to the same server',
         );
       }
     }

@@ -21,6 +21,8 @@ export class ConnectionGroup {
   readonly ends: number[] = [];
   /** When it went idle for good: its last response ended and nothing followed (NaN: not so). */
   readonly idleFrom: number[] = [];
+  /** Until when it could have been reused: its first FIN or RST, else its end. */
+  readonly usableUntil: number[] = [];
   /** When the client closed it right after a complete response (NaN: not so). */
   readonly closedAfterResponse: number[] = [];
   /** The end of its last response, for a connection closed right after it (NaN otherwise). */
@@ -125,6 +127,9 @@ export class Timeline {
     // Idle after its last response until its end: the client never used it again.
     const last = r.lastResponseEndAt ?? NaN;
     group.idleFrom.push(clean && r.requests === r.responses ? last : NaN);
+    group.usableUntil.push(
+      Math.min(r.end, r.clientFinAt ?? Infinity, r.serverFinAt ?? Infinity, r.resetAt ?? Infinity),
+    );
     const fin = r.clientFinAt;
     const closedRightAfter =
       clean &&
