@@ -1,18 +1,20 @@
 /**
- * A worker thread that runs one tcpdump (under its guard, see GUARD) and relays what it writes
- * to the thread that started it (tcpdump.ts). Why a thread of its own: tcpdump blocks when the
- * pipe to us is full (64 KiB), and its kernel ring overflows a few milliseconds later; the main
- * thread, parsing tcpdump's output and running the other observers, stalled 30-600 ms at a time
- * beside `wrk -c 100` on a loaded two-core machine (garbage collection, its share of the CPU),
- * and the kernel dropped 7,000-31,000 packets a run. This thread does nothing but read and pass
- * chunks on; its pauses are those of a tiny heap. Measured beside the same wrk: 0 drops in every
- * run, with the main thread stalled up to 610 ms.
+ * A worker thread that runs one program under a guard (see GUARD) and relays what it writes to
+ * the thread that started it (guarded-child.ts). It runs tcpdump (tcpdump.ts) and `ss -E`
+ * (socket-events.ts): programs that write as fast as the kernel gives them something, and that the
+ * kernel makes lose it when they are not read. Why a thread of its own: tcpdump blocks when the
+ * pipe to us is full (64 KiB), and its kernel ring overflows a few milliseconds later (ss's netlink
+ * socket the same way: ENOBUFS, and ss exits); the main thread, parsing tcpdump's output and running
+ * the other observers, stalled 30-600 ms at a time beside `wrk -c 100` on a loaded two-core machine
+ * (garbage collection, its share of the CPU), and the kernel dropped 7,000-31,000 packets a run.
+ * This thread does nothing but read and pass chunks on; its pauses are those of a tiny heap.
+ * Measured beside the same wrk: 0 drops in every run, with the main thread stalled up to 610 ms.
  *
  * Messages to the parent, in order: `spawned` (the guard's pid), `stderr` text and `data`
- * chunks (ArrayBuffers, transferred) as they come, `exit` when the guard has exited, `closed`
- * once all its output has been relayed, or `error` when it could not be spawned. From the parent:
- * `stop` (close the guard's pipe: tcpdump ends), `pause`/`resume` (stop/start reading), `kill`
- * (SIGKILL to the guard's process group).
+ * chunks (ArrayBuffers, transferred, each with the time it was read) as they come, `exit` when the
+ * guard has exited, `closed` once all its output has been relayed, or `error` when it could not be
+ * spawned. From the parent: `stop` (close the guard's pipe: the program ends), `pause`/`resume`
+ * (stop/start reading), `kill` (SIGKILL to the guard's process group).
  */
 import { spawn } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
@@ -20,12 +22,14 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 
 /**
- * The guard, run as `sh -c GUARD tcpdump ARGS...`: it ends tcpdump when the pipe on its stdin
+ * The guard, run as `sh -c GUARD PROGRAM ARGS...`: it ends the program when the pipe on its stdin
  * closes, which happens when we close it (stop) and when our process dies, whatever the signal
- * (SIGKILL runs no handler of ours, but the kernel closes our descriptors). fd 3 keeps that
- * pipe; tcpdump gets neither it nor stdin. A background reader waits for the pipe to close (read
- * returns at end of file), then sends tcpdump SIGTERM; its output goes to /dev/null (`exec`: no
- * copy of our stdout/stderr pipes stays open in it). The guard exits with tcpdump's status.
+ * (SIGKILL runs no handler of ours, but the kernel closes our descriptors). Node has no
+ * PR_SET_PDEATHSIG (and tcpdump, which drops its privileges, would clear it: a change of
+ * credentials does). fd 3 keeps that pipe; the program gets neither it nor stdin. A background
+ * reader waits for the pipe to close (read returns at end of file), then sends the program
+ * SIGTERM; its output goes to /dev/null (`exec`: no copy of our stdout/stderr pipes stays open in
+ * it). The guard exits with the program's status.
  */
 const GUARD = [
   'exec 3<&0 </dev/null',
@@ -40,7 +44,7 @@ const GUARD = [
 export interface ReaderData {
   binary: string;
   args: string[];
-  /** A nice value for this thread (Linux: a thread has its own), as for tcpdump (see tcpdump.ts). */
+  /** A nice value for this thread (Linux: a thread has its own), inherited by the program (guarded-child.ts). */
   priority: number;
 }
 
@@ -48,7 +52,8 @@ export interface ReaderData {
 export type ReaderMessage =
   | { type: 'spawned'; pid: number }
   | { type: 'stderr'; text: string }
-  | { type: 'data'; chunk: ArrayBuffer }
+  /** `at`: when this thread read the chunk, in ms since the Unix epoch. */
+  | { type: 'data'; chunk: ArrayBuffer; at: number }
   | { type: 'exit'; code: number | null }
   | { type: 'closed' }
   | { type: 'error'; message: string };
@@ -58,7 +63,7 @@ export type ReaderCommand = 'stop' | 'pause' | 'resume' | 'kill';
 const port = parentPort!;
 const { binary, args, priority } = workerData as ReaderData;
 
-// This thread reads for tcpdump, which blocks when we do not: it goes first, as tcpdump does.
+// This thread reads for the program, which blocks when we do not: it goes first, as the program does.
 // /proc/thread-self is this thread's /proc/PID/task/TID; setpriority(2) on a TID is per thread.
 try {
   setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), priority);
@@ -67,8 +72,8 @@ try {
 }
 const post = (message: ReaderMessage, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
 
-// The guard and tcpdump get a process group of their own: a Ctrl-C on the terminal reaches us,
-// not them (we end the capture once we have read what is still in the kernel's ring), and the
+// The guard and the program get a process group of their own: a Ctrl-C on the terminal reaches
+// us, not them (we end a capture once we have read what is still in the kernel's ring), and the
 // group is what a last-resort SIGKILL goes to.
 const child = spawn('sh', ['-c', GUARD, binary, ...args], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
 child.stdin.on('error', () => undefined);
@@ -76,7 +81,7 @@ child.stdout.on('data', (chunk: Buffer) => {
   // A copy of our own to transfer: the chunk's memory may be shared with others.
   const copy = new ArrayBuffer(chunk.length);
   new Uint8Array(copy).set(chunk);
-  post({ type: 'data', chunk: copy }, [copy]);
+  post({ type: 'data', chunk: copy, at: Date.now() }, [copy]);
 });
 child.stderr.on('data', (chunk: Buffer) => post({ type: 'stderr', text: chunk.toString() }));
 child.once('spawn', () => post({ type: 'spawned', pid: child.pid! }));
