@@ -1,5 +1,5 @@
 /**
- * watch (and demo) as processes: tcpdump never outlives the CLI, whatever kills it (SIGKILL runs
+ * watch (and demo) as processes: tcpdump and ss -E never outlive the CLI, whatever kills it (SIGKILL runs
  * no handler: the guard does it); a command that ignores Ctrl-C does not keep watch from
  * reporting; a Ctrl-C at any moment of start-up stops watch with a report; a command that cannot
  * run exits as a shell says; a bad --interface or --tcpdump says what is wrong.
@@ -31,17 +31,21 @@ for (const command of [
   ['watch', '--port', 'PORT', '--host', '127.0.0.1'],
   ['demo', '--interval', '200'],
 ]) {
-  test(`SIGKILL of ${command[0]}: its tcpdump ends within 2 s`, { skip }, async () => {
+  test(`SIGKILL of ${command[0]}: its tcpdump and its ss -E end within 2 s`, { skip }, async () => {
     const { child, done } = startCli(command.map((a) => (a === 'PORT' ? String(port()) : a)));
     let tcpdumps: number[] = [];
     await until(() => (tcpdumps = descendantsNamed('tcpdump', child.pid)).length > 0, 'tcpdump to start');
+    // The kernel observer started first: its ss -E follows (a snapshot's ss may be there too, and end).
+    const ss = descendantsNamed('ss', child.pid);
+    assert.ok(ss.length > 0, 'ss -E runs');
     child.kill('SIGKILL');
     const r = await done;
     assert.equal(r.signal, 'SIGKILL');
-    // Orphaned now: the guard's pipe from the dead CLI is closed, and it ends tcpdump.
+    // Orphaned now: the guards' pipes from the dead CLI are closed, and they end tcpdump and ss.
     const deadline = Date.now() + 2000;
-    while (tcpdumps.some(alive) && Date.now() < deadline) await delay(20);
+    while ([...tcpdumps, ...ss].some(alive) && Date.now() < deadline) await delay(20);
     assert.deepEqual(tcpdumps.filter(alive), [], 'tcpdump is gone');
+    assert.deepEqual(ss.filter(alive), [], 'ss is gone');
   });
 }
 

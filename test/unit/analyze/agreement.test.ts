@@ -65,3 +65,19 @@ test('agreement: an observer that missed packets explains the differences it is 
     `TIME_WAIT on the client side: kernel 20, wire 11${note}`,
   ]);
 });
+
+test('agreement: a kernel short of a reset connection is excused only when it could not follow destroy events', () => {
+  const wire = observer('wire', [...records(9, 1), ...records(1, 1, { resetBy: 'client', timeWait: null })]);
+  const kernel = observer('kernel', records(9, 0));
+  const connections = (kernelReport: typeof kernel) => compareObservers([kernelReport, wire]).differences[0];
+  // With ss -E, a reset between two snapshots is seen: a short count is a plain difference.
+  assert.equal(connections(kernel), 'connections: kernel 9, wire 10');
+  const blind = {
+    ...kernel,
+    warnings: [{ code: 'KAL_WARN_SOCKET_EVENTS_UNAVAILABLE' as const, message: 'cannot follow' }],
+  };
+  assert.match(
+    connections(blind)!,
+    /^connections: kernel 9, wire 10 \(a connection reset .* the kernel can miss it\)$/,
+  );
+});
