@@ -16,7 +16,7 @@
  * spawned. From the parent: `stop` (close the guard's pipe: the program ends), `pause`/`resume`
  * (stop/start reading), `kill` (SIGKILL to the guard's process group).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -46,6 +46,8 @@ export interface ReaderData {
   args: string[];
   /** A nice value for this thread (Linux: a thread has its own), inherited by the program (guarded-child.ts). */
   priority: number;
+  /** A SCHED_FIFO priority (1-99) for this thread and the program, when permitted (guarded-child.ts). */
+  realtime?: number;
 }
 
 /** What this thread tells the parent. */
@@ -61,14 +63,20 @@ export type ReaderMessage =
 export type ReaderCommand = 'stop' | 'pause' | 'resume' | 'kill';
 
 const port = parentPort!;
-const { binary, args, priority } = workerData as ReaderData;
+const { binary, args, priority, realtime } = workerData as ReaderData;
 
 // This thread reads for the program, which blocks when we do not: it goes first, as the program does.
 // /proc/thread-self is this thread's /proc/PID/task/TID; setpriority(2) on a TID is per thread.
+const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
 try {
-  setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), priority);
+  setPriority(tid, priority);
 } catch {
   // Not permitted, or not Linux.
+}
+if (realtime !== undefined) {
+  // SCHED_FIFO for this thread, and so for what it spawns (fork copies the calling thread's
+  // policy); chrt fails without privileges (or is not there), and the nice value stays.
+  spawnSync('chrt', ['-f', '-p', String(realtime), String(tid)], { stdio: 'ignore' });
 }
 const post = (message: ReaderMessage, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
 

@@ -5,7 +5,7 @@
  * run exits as a shell says; a bad --interface or --tcpdump says what is wrong.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -27,6 +27,19 @@ async function until(condition: () => boolean, what: string, ms = 20_000): Promi
   }
 }
 
+/** SCHED_FIFO in include/uapi/linux/sched.h. */
+const SCHED_FIFO = 1;
+
+/** A process's scheduling policy: field 41 of /proc/PID/stat (proc(5)); -1 once it is gone. */
+function policy(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[41 - 3]);
+  } catch {
+    return -1;
+  }
+}
+
 for (const command of [
   ['watch', '--port', 'PORT', '--host', '127.0.0.1'],
   ['demo', '--interval', '200'],
@@ -38,6 +51,15 @@ for (const command of [
     // The kernel observer started first: its ss -E follows (a snapshot's ss may be there too, and end).
     const ss = descendantsNamed('ss', child.pid);
     assert.ok(ss.length > 0, 'ss -E runs');
+    if (process.getuid?.() === 0) {
+      // As root, both run first: the real-time policy (guarded-child.ts, OBSERVER_REALTIME_PRIORITY).
+      // (A snapshot's ss, run now and then beside ss -E, keeps the normal policy.)
+      for (const pid of tcpdumps) assert.equal(policy(pid), SCHED_FIFO, `policy of tcpdump ${pid}`);
+      assert.ok(
+        ss.some((pid) => policy(pid) === SCHED_FIFO),
+        'ss -E runs first',
+      );
+    }
     child.kill('SIGKILL');
     const r = await done;
     assert.equal(r.signal, 'SIGKILL');
