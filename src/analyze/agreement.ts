@@ -1,4 +1,10 @@
-import type { ObserverName, ObserverReport } from '../model/report.js';
+import type { ObserverName, ObserverReport, WarningCode } from '../model/report.js';
+
+/** The kernel observer's warnings that it could not follow the socket-destroy events (observe/kernel.ts). */
+const KERNEL_WITHOUT_EVENTS: ReadonlySet<WarningCode> = new Set([
+  'KAL_WARN_SOCKET_EVENTS_UNAVAILABLE',
+  'KAL_WARN_SOCKET_EVENTS_INCOMPLETE',
+]);
 
 /** Whether a difference line gives this observer's count ("connections: kernel 20, wire 11", "wire: 9 SYNs..."). */
 function mentions(difference: string, observer: ObserverName): boolean {
@@ -24,8 +30,11 @@ export function compareObservers(observers: readonly ObserverReport[]): { agree:
   describe((o) => o.totals.connections, 'connections', available);
   const kernelSeen = available.find((o) => o.observer === 'kernel');
   const resets = Math.max(0, ...available.map((o) => o.totals.resets));
+  // With the kernel's socket-destroy events (ss -E), a reset connection is seen: no excuse then.
+  const withoutEvents = kernelSeen?.warnings.some((w) => KERNEL_WITHOUT_EVENTS.has(w.code)) === true;
   if (
     kernelSeen &&
+    withoutEvents &&
     resets > 0 &&
     differences.length > 0 &&
     available.some((o) => o.totals.connections > kernelSeen.totals.connections)

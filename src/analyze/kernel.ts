@@ -1,7 +1,23 @@
 /**
- * The kernel's account: connections reconstructed from snapshots of the socket table (read with ss,
- * or from /proc/net/tcp{,6}: observe/socket-table.ts), one taken before the traffic (the baseline),
- * then during and after it.
+ * The kernel's account: connections reconstructed from two sources, both read through sock_diag
+ * (observe/kernel.ts):
+ * - snapshots of the socket table (read with ss, or from /proc/net/tcp{,6}: observe/socket-table.ts),
+ *   one taken before the traffic (the baseline), then during and after it. They see every socket
+ *   that is in the table when one is read: a connection open then, and, for 60 s after it ended,
+ *   the TIME_WAIT socket its active closer keeps, so also a connection that opened and closed
+ *   between two snapshots; with each socket's state (who closed first, who holds TIME_WAIT, what is
+ *   still open at the end).
+ * - the kernel's socket-destroy events (`ss -E`, observe/socket-events.ts), when the table is read
+ *   with ss: each full socket of the port as the kernel destroys it, with its cookie and its
+ *   4-tuple, but not its history (its state is CLOSE) and not the sockets that end without being
+ *   destroyed so (TIME_WAIT and request sockets). They see the connections the snapshots cannot:
+ *   one that opened and ended between two snapshots without leaving a TIME_WAIT here (see below).
+ *   A socket closed with SO_LINGER 0 (an abortive close: the RST of Node's resetAndDestroy()) goes
+ *   through tcp_disconnect(), which clears its peer's port (and its own address unless bound)
+ *   before it is destroyed: its event names no connection, and the connection is seen by its
+ *   peer's socket, which received the reset (on loopback, always here).
+ * Each socket is counted once: a destroyed socket whose cookie a snapshot listed is that
+ * snapshot's connection's (destroyedConnections says what the others are).
  *
  * What identifies a connection. Not its 4-tuple alone: consecutive runs against one server port
  * reuse 4-tuples whose TIME_WAIT from an earlier run is still in the table (issue #8: `ab -n 2000
@@ -38,17 +54,20 @@
  * (on loopback both sides are on this machine, so one of them always holds it). It is missed when
  * it leaves no TIME_WAIT here, or when that TIME_WAIT is gone before the next snapshot:
  * - it was ended by a RST (no TIME_WAIT at all): seen with ab -n 2000 -c 50, whose unused
- *   connections nginx resets, 2 in about 1 run of 10; the observer's checkpoint before a client
- *   closes its pool is there for that in the lab. (The kernel can tell every socket's end as it
- *   happens, sock_diag's SKNLGRP_INET_TCP_DESTROY group, `ss -E`: the way to see those too.)
- * - the server is on another host and closed first (the TIME_WAIT is there, not here);
- * - a SYN for the same 4-tuple reached the server's TIME_WAIT before the next snapshot: the client's
+ *   connections nginx resets, 1-3 in about 1 run of 10, and with ab -n 200 -c 10. The destroy
+ *   events see those; without them (no ss -E), the observer's checkpoint before a client closes
+ *   its pool is there for them in the lab, and elsewhere they are missed.
+ * - the server is on another host and closed first (the TIME_WAIT is there, not here; the destroy
+ *   events see the client's socket);
+ * - a SYN for the same 4-tuple reached the server's TIME_WAIT before the next snapshot (the destroy
+ *   events see its full sockets, but not which side closed first): the client's
  *   port allocator comes back to a port once it has gone round its range, which `ab -n 2000 -c 50`
  *   did within a run here, a port taken again some 100 ms later, while snapshots come every 20 ms
  *   to a few hundred on a loaded machine (the observer waits twice as long as the last read took).
  *   A client TIME_WAIT is reused only after a second;
  * - the host held net.ipv4.tcp_max_tw_buckets TIME_WAIT sockets already: the kernel then makes none
- *   (TcpExt TCPTimeWaitOverflow counts them; the observer warns, KAL_WARN_TIME_WAIT_OVERFLOW).
+ *   (TcpExt TCPTimeWaitOverflow counts them; the observer warns, KAL_WARN_TIME_WAIT_OVERFLOW; the
+ *   destroy events see their full sockets).
  * From /proc, with no cookie, a connection that reused the 4-tuple of a TIME_WAIT and also ended in
  * a TIME_WAIT on the same side between two snapshots is seen only by that TIME_WAIT's renewed timer;
  * ss's cookie sees it always.
@@ -146,6 +165,16 @@ const PROC_TIMER_RESOLUTION_MS = 10;
  */
 const TIME_WAIT_PAIR_SLACK_MS = 1000;
 
+/** How far apart the destroy events of a connection's two sides may be read, when nothing else showed it. */
+const DESTROYED_PAIR_MS = 1000;
+
+/** A full socket the kernel destroyed (`ss -E`: state CLOSE, with its cookie), and when its event was read. */
+export interface DestroyedSocket {
+  entry: SocketEntry;
+  /** When the event was read, in milliseconds since the Unix epoch (a little after the socket's end). */
+  at: number;
+}
+
 /** One socket of a connection as last seen. */
 interface Seen {
   state: TcpState;
@@ -170,6 +199,19 @@ interface Tracked {
   openAtEnd: boolean;
   /** The connection that had this 4-tuple before this one. */
   previous: Tracked | null;
+  /** The cookies of all its sockets the snapshots listed (ss only). */
+  cookies: Set<string>;
+  /**
+   * Whether its full socket on each side is known: listed (in any state but TIME_WAIT and a
+   * request socket's SYN_RECV), or matched with a destroyed socket (destroyedConnections).
+   */
+  full: Record<Side, boolean>;
+  /**
+   * When its sockets may have been born and destroyed, in ms since the epoch: from the read of the
+   * snapshot before the first that showed it to the end of the last that showed one of its
+   * sockets other than a TIME_WAIT (or the first).
+   */
+  window: { from: number; to: number };
 }
 
 /** Whether an entry is the same connection as the socket last seen on its side (see the top of the file). */
@@ -260,9 +302,11 @@ export function kernelConnections(
   before: TableSnapshot,
   snapshots: readonly TableSnapshot[],
   focus: KernelFocus,
+  destroyed: readonly DestroyedSocket[] = [],
 ): ConnectionRecord[] {
   const current = new Map<string, Tracked>();
   const reported: Tracked[] = [];
+  const every: Tracked[] = [];
   const all = [before, ...snapshots];
   for (let i = 0; i < all.length; i++) {
     const snap = all[i]!;
@@ -280,6 +324,7 @@ export function kernelConnections(
       const seen = t?.sockets[side];
       if (seen != null && unchanged(seen, entry, snap)) {
         seen.lastSeenIn = i;
+        if (entry.state !== 'TIME_WAIT') t!.window.to = snap.doneAt ?? snap.at;
         if (last && entry.state !== 'TIME_WAIT') t!.openAtEnd = true;
         continue;
       }
@@ -289,12 +334,16 @@ export function kernelConnections(
       if (!group.entries.some((g) => g.side === side)) group.entries.push({ side, entry });
     }
     for (const [k, group] of groups) {
-      const t = place(current.get(k), group, snap, i, last);
+      const t = place(current.get(k), group, snap, all[i - 1]?.at ?? snap.at, i, last);
       if (t === undefined) continue;
       current.set(k, t);
+      every.push(t);
       if (t.record !== null) reported.push(t);
     }
   }
+  reported.push(...destroyedConnections(every, destroyed, focus));
+  // Those seen only as they were destroyed take their place among the others by time.
+  reported.sort((a, b) => a.record!.start! - b.record!.start!);
   return reported.map((t, index) => {
     const r = t.record!;
     r.id = index + 1;
@@ -330,6 +379,7 @@ function place(
   t: Tracked | undefined,
   group: Group,
   snap: TableSnapshot,
+  previousAt: number,
   index: number,
   last: boolean,
 ): Tracked | undefined {
@@ -377,13 +427,24 @@ function place(
         timeWaitSide: null,
         openAtEnd: false,
         previous: t ?? null,
+        cookies: new Set(),
+        full: { client: false, server: false },
+        window: { from: previousAt, to: snap.doneAt ?? snap.at },
       };
-    update(target, side, entry, ends[n]!, index, last);
+    update(target, side, entry, ends[n]!, snap, index, last);
   });
   return fresh;
 }
 
-function update(t: Tracked, side: Side, entry: SocketEntry, ends: Seen['ends'], index: number, last: boolean): void {
+function update(
+  t: Tracked,
+  side: Side,
+  entry: SocketEntry,
+  ends: Seen['ends'],
+  snap: TableSnapshot,
+  index: number,
+  last: boolean,
+): void {
   const finReceivedIn = t.sockets[side]?.finReceivedIn ?? (RECEIVED_FIN.has(entry.state) ? index : null);
   t.sockets[side] = {
     state: entry.state,
@@ -396,7 +457,88 @@ function update(t: Tracked, side: Side, entry: SocketEntry, ends: Seen['ends'], 
   if (ACTIVE_CLOSE.has(entry.state)) t.activeSide ??= side;
   if (PASSIVE_CLOSE.has(entry.state)) t.activeSide ??= other(side);
   if (entry.state === 'TIME_WAIT') t.timeWaitSide = side;
+  else t.window.to = snap.doneAt ?? snap.at;
   if (last && entry.state !== 'TIME_WAIT') t.openAtEnd = true;
+  if (entry.cookie !== undefined) t.cookies.add(entry.cookie);
+  if (entry.state !== 'TIME_WAIT' && !REQUEST.has(entry.state)) t.full[side] = true;
+}
+
+/**
+ * The connections only the kernel's destroy events show (see the top of the file), given every
+ * connection the snapshots showed (the baseline's too). A destroyed socket whose cookie a snapshot
+ * listed is counted already. Any other is a full socket no snapshot listed; it is, in this order:
+ * - the full socket of a connection the snapshots saw without it: seen as its TIME_WAIT (which
+ *   takes the cookie its full socket had, none when nobody had asked for it yet: a new one), as its
+ *   request socket, or only on the other side. Each such connection of the run has one such socket
+ *   per side, destroyed as it ended; among those of its 4-tuple, the one whose lifetime is nearest
+ *   in time takes it. (Whichever takes it, the count is the same: every such side gets its socket.)
+ * - the other side of a connection the events showed a moment before (a second at most apart);
+ * - else a connection nothing else showed: it opened and ended between two snapshots without a
+ *   TIME_WAIT here (a reset, or its TIME_WAIT taken over by the next connection's SYN).
+ */
+function destroyedConnections(every: readonly Tracked[], destroyed: readonly DestroyedSocket[], focus: KernelFocus) {
+  const known = new Set<string>();
+  const open = new Map<string, Tracked[]>();
+  for (const t of every) {
+    for (const cookie of t.cookies) known.add(cookie);
+    // A connection of the baseline (no record) may have lost its full sockets before we listened.
+    if (t.record === null || (t.full.client && t.full.server)) continue;
+    const k = key(t.record.client, t.record.server);
+    open.set(k, [...(open.get(k) ?? []), t]);
+  }
+  const fresh: Tracked[] = [];
+  const byTuple = new Map<string, Tracked[]>();
+  for (const { entry, at } of [...destroyed].sort((a, b) => a.at - b.at)) {
+    if (entry.cookie === undefined || known.has(entry.cookie)) continue;
+    known.add(entry.cookie);
+    const side = sideOfSocket(entry, focus);
+    if (side === null || entry.remote.port === 0) continue;
+    const client = side === 'client' ? entry.local : entry.remote;
+    const server = side === 'client' ? entry.remote : entry.local;
+    const k = key(client, server);
+    const seen = nearest(
+      (open.get(k) ?? []).filter((t) => !t.full[side]),
+      at,
+    );
+    if (seen !== undefined) {
+      seen.full[side] = true;
+      continue;
+    }
+    const pair = (byTuple.get(k) ?? []).find((t) => !t.full[side] && at - t.window.to <= DESTROYED_PAIR_MS);
+    if (pair !== undefined) {
+      pair.full[side] = true;
+      continue;
+    }
+    const record = newConnectionRecord(0, { ...client }, { ...server }, at);
+    record.notes.push(
+      'seen only as the kernel destroyed its sockets: it opened and ended between two snapshots of the socket table',
+    );
+    const t: Tracked = {
+      record,
+      sockets: { client: null, server: null },
+      activeSide: null,
+      timeWaitSide: null,
+      openAtEnd: false,
+      previous: null,
+      cookies: new Set([entry.cookie]),
+      full: { client: side === 'client', server: side === 'server' },
+      window: { from: at, to: at },
+    };
+    fresh.push(t);
+    byTuple.set(k, [...(byTuple.get(k) ?? []), t]);
+  }
+  return fresh;
+}
+
+/** The connection whose window is nearest to `at` (the first of those as near). */
+function nearest(candidates: readonly Tracked[], at: number): Tracked | undefined {
+  let best: Tracked | undefined;
+  let bestDistance = Infinity;
+  for (const t of candidates) {
+    const distance = at < t.window.from ? t.window.from - at : at > t.window.to ? at - t.window.to : 0;
+    if (distance < bestDistance) [best, bestDistance] = [t, distance];
+  }
+  return best;
 }
 
 /**

@@ -92,7 +92,7 @@ export function tcpStateName(hex: number): TcpState {
 }
 
 /** Malformed lines reported one by one; beyond that, one summary warning (a wrong file is not 10k warnings). */
-const MAX_LINE_WARNINGS = 20;
+export const MAX_LINE_WARNINGS = 20;
 
 /**
  * The loop both table parsers share: each line is handed to `parseLine`, which returns an entry, a

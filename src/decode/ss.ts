@@ -20,7 +20,7 @@
  */
 import { canonicalAddress, normalizeAddress } from '../model/endpoint.js';
 import type { Endpoint, Warning, WarningCode } from '../model/report.js';
-import { parseTableLines } from './socket-entry.js';
+import { MAX_LINE_WARNINGS, parseTableLines } from './socket-entry.js';
 import type { SocketEntry, TcpState, TcpTimerKind } from './socket-entry.js';
 
 /** Warning codes this parser can put on its result. */
@@ -105,15 +105,64 @@ const TIMER_TIME = /^(?:(\d+)min)?(?:(\d+)(sec|\.))?(?:(\d+)(ms|sec))?$/;
  * any other line that is not a socket line becomes a warning. Never throws.
  */
 export function parseSs(text: string): { entries: SocketEntry[]; warnings: Warning[] } {
-  return parseTableLines(
-    text.split('\n'),
-    (line) => {
-      const columns = line.trim().split(/\s+/);
-      if (columns[0] === '' || columns[0] === 'State' || columns[0] === 'Netid') return null; // blank, header
-      return parseLine(columns);
-    },
-    SsWarning.MALFORMED_LINE,
-  );
+  return parseTableLines(text.split('\n'), ssLine, SsWarning.MALFORMED_LINE);
+}
+
+/** One line of ss's output: a socket, a warning (without line number), or null for a blank or header line. */
+function ssLine(line: string): SocketEntry | Warning | null {
+  const columns = line.trim().split(/\s+/);
+  if (columns[0] === '' || columns[0] === 'State' || columns[0] === 'Netid') return null; // blank, header
+  return parseLine(columns);
+}
+
+/**
+ * `ss -tanHOneE` as it comes: with -E (--events) ss joins sock_diag's multicast groups of TCP
+ * socket destruction (SKNLGRP_INET_TCP_DESTROY, SKNLGRP_INET6_TCP_DESTROY; handle_follow_request in
+ * misc/ss.c) and prints each socket as the kernel destroys it, in the lines of a snapshot: the
+ * kernel fills the message as for a dump (inet_sk_diag_fill from sock_diag_broadcast_destroy, in
+ * net/core/sock_diag.c), the cookie included, with the state it died in, CLOSE (ss: UNCONN), and
+ * no inode. Only full sockets are destroyed so (__sk_free): a TIME_WAIT or a request socket ends
+ * without an event. Lines may be cut anywhere between two chunks; each socket is handed over with
+ * the time of the chunk that completed its line. Pure: the bytes come from observe/socket-events.ts.
+ */
+export class SsEventDecoder {
+  /** Malformed lines, as parseSs reports them (the first 20, then one more that counts the rest). */
+  readonly warnings: Warning[] = [];
+  private readonly text = new TextDecoder('utf-8');
+  private leftover = '';
+  private lines = 0;
+  private malformed = 0;
+
+  constructor(private readonly onSocket: (entry: SocketEntry, at: number) => void) {}
+
+  /** Bytes of ss's standard output, read at `at` (ms since the Unix epoch). */
+  push(chunk: Uint8Array, at: number): void {
+    const lines = (this.leftover + this.text.decode(chunk, { stream: true })).split('\n');
+    this.leftover = lines.pop()!;
+    for (const line of lines) this.line(line, at);
+  }
+
+  /** ss has exited: a last line without its newline is parsed too. */
+  end(at: number): void {
+    const rest = this.leftover + this.text.decode();
+    this.leftover = '';
+    if (rest !== '') this.line(rest, at);
+    if (this.malformed > MAX_LINE_WARNINGS) {
+      this.warnings.push({
+        code: SsWarning.MALFORMED_LINE,
+        message: `${this.malformed - MAX_LINE_WARNINGS} more malformed lines not listed`,
+      });
+    }
+  }
+
+  private line(line: string, at: number): void {
+    this.lines++;
+    const result = ssLine(line);
+    if (result === null) return;
+    if ('state' in result) return this.onSocket(result, at);
+    if (result.code === SsWarning.MALFORMED_LINE && ++this.malformed > MAX_LINE_WARNINGS) return;
+    this.warnings.push({ code: result.code, message: `line ${this.lines}: ${result.message}` });
+  }
 }
 
 /** One line split on whitespace, or a warning (without line number) saying what is wrong. */

@@ -38,7 +38,7 @@ export const WARNING_CODES = [
   'KAL_WARN_CAPTURE_DROPS',
   'KAL_WARN_CAPTURE_STREAM',
   'KAL_WARN_CAPTURE_LAG',
-  // The socket table (decode/procnet.ts, decode/ss.ts, observe/socket-table.ts, observe/kernel.ts).
+  // The socket table (decode/procnet.ts, decode/ss.ts, observe/{socket-table,socket-events,kernel}.ts).
   'KAL_WARN_PROCNET_MALFORMED_LINE',
   'KAL_WARN_PROCNET_UNKNOWN_STATE',
   'KAL_WARN_PROCNET_TCP6_UNREADABLE',
@@ -46,6 +46,8 @@ export const WARNING_CODES = [
   'KAL_WARN_SS_UNKNOWN_STATE',
   'KAL_WARN_SOCKET_TABLE_FALLBACK',
   'KAL_WARN_TIME_WAIT_OVERFLOW',
+  'KAL_WARN_SOCKET_EVENTS_UNAVAILABLE',
+  'KAL_WARN_SOCKET_EVENTS_INCOMPLETE',
   // Runs (lab/engine.ts, lab/watch.ts).
   'KAL_WARN_NOT_SETTLED',
   'KAL_WARN_OPEN_CONNECTIONS',

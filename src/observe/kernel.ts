@@ -5,11 +5,15 @@
  * or from /proc/net/tcp{,6} when ss cannot run (observe/socket-table.ts); the report says which
  * (`socketTable`).
  *
- * What it can and cannot see is said at the top of analyze/kernel.ts: every connection that left a
- * socket in a snapshot, a TIME_WAIT included, told apart from an earlier one of the same 4-tuple by
- * its socket cookie (ss) or its states and timer (/proc); not one that ended by a RST, or whose
- * TIME_WAIT was taken over by a new SYN, between two snapshots. The reads never overlap: the
- * reduction takes the snapshots as the order in which the kernel showed each socket's states.
+ * Beside the snapshots, when the table is read with ss, it follows the kernel's socket-destroy
+ * events (`ss -E`, socket-events.ts): every full socket of the port as it ends, with its cookie.
+ * What each sees is said at the top of analyze/kernel.ts: the snapshots, every connection that
+ * left a socket in one, a TIME_WAIT included, told apart from an earlier one of the same 4-tuple by
+ * its socket cookie (ss) or its states and timer (/proc); the events, the connections that opened
+ * and ended between two snapshots without a TIME_WAIT (a reset). Without the events (no ss or
+ * stdbuf, the table read from /proc) those are missed, and the report says so
+ * (KAL_WARN_SOCKET_EVENTS_UNAVAILABLE). The reads never overlap: the reduction takes the
+ * snapshots as the order in which the kernel showed each socket's states.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,6 +25,8 @@ import { netstatCounter } from '../decode/netstat.js';
 import type { SocketEntry } from '../decode/socket-entry.js';
 import type { ObserverReport, Warning, WarningCode } from '../model/report.js';
 import type { Observer } from './observer.js';
+import { SocketEvents } from './socket-events.js';
+import type { DestroyedSocket } from '../analyze/kernel.js';
 import { readSocketTable } from './socket-table.js';
 import type { SocketTable, SocketTableSource } from './socket-table.js';
 import { sleep } from '../util/time.js';
@@ -37,13 +43,27 @@ export interface KernelObserverOptions extends KernelFocus {
   ss?: string;
   /** Where /proc is (tests point it elsewhere); implies source 'proc'. */
   procRoot?: string;
+  /**
+   * Follow the kernel's socket-destroy events (`ss -E`) beside the snapshots (default true; not
+   * with /proc, whose snapshots have no cookie to match them with). Off, or when they cannot be
+   * followed, a connection reset between two snapshots may be missed (with a warning when on).
+   */
+  events?: boolean;
 }
 
 /** Warning codes the kernel observer adds to those of the table's readers. */
 export const KernelWarning = {
   /** The kernel made no TIME_WAIT for some connections during the run (tcp_max_tw_buckets reached). */
   TIME_WAIT_OVERFLOW: 'KAL_WARN_TIME_WAIT_OVERFLOW',
+  /** The socket-destroy events could not be followed: connections reset between two snapshots may be missed. */
+  EVENTS_UNAVAILABLE: 'KAL_WARN_SOCKET_EVENTS_UNAVAILABLE',
+  /** ss -E stopped or fell behind during the run: the same, from then on. */
+  EVENTS_INCOMPLETE: 'KAL_WARN_SOCKET_EVENTS_INCOMPLETE',
 } as const satisfies Record<string, WarningCode>;
+
+/** What a kernel observer without the socket-destroy events cannot see. */
+const WITHOUT_EVENTS =
+  'a connection that opens and ends with a reset between two snapshots of the socket table may be missed';
 
 /** How finely each way of reading gives a TIME_WAIT's timer: ss in whole seconds, /proc in 10 ms ticks. */
 const TIMER_RESOLUTION_MS: Record<SocketTableSource, number> = { ss: 1000, proc: 10 };
@@ -67,18 +87,70 @@ export class KernelObserver implements Observer {
   private stopped = false;
   /** Where the first read was made; later reads go there directly (no ss spawned again if it failed). */
   private source: SocketTableSource | undefined;
+  /** The socket-destroy events, followed from before the baseline to the end. */
+  private events: SocketEvents | undefined;
 
   constructor(private readonly options: KernelObserverOptions) {}
 
   async start(): Promise<void> {
     this.overflowsBefore = await this.timeWaitOverflows();
+    // Following before the baseline is read: a socket gone after it is either in it or this run's.
+    const { events = true, procRoot, source } = this.options;
+    let noEvents: string | null = null;
+    if (events && procRoot === undefined && source !== 'proc') {
+      try {
+        this.events = await SocketEvents.start({
+          ports: [this.options.serverPort],
+          ...(this.options.ss !== undefined ? { ss: this.options.ss } : {}),
+        });
+      } catch (error) {
+        noEvents = (error as Error).message;
+      }
+    } else if (events && procRoot === undefined) noEvents = 'the socket table is read from /proc (no socket cookie)';
     try {
       this.before = await this.snapshot();
     } catch (error) {
       this.unavailable = `cannot read the socket table: ${(error as Error).message}`;
+      await this.closeEvents();
       return;
     }
+    if (this.events !== undefined && this.source !== 'ss') {
+      await this.closeEvents();
+      noEvents = 'the socket table was read from /proc (no socket cookie)';
+    }
+    // What was destroyed until the baseline was read is not this run's.
+    if (this.events !== undefined) {
+      await this.events.sync();
+      this.events.clear();
+    }
+    if (noEvents !== null) {
+      this.warnings.push({
+        code: KernelWarning.EVENTS_UNAVAILABLE,
+        message: `cannot follow the kernel's socket-destroy events (ss -E): ${noEvents}: ${WITHOUT_EVENTS}`,
+      });
+    }
     this.schedule();
+  }
+
+  private async closeEvents(): Promise<void> {
+    const events = this.events;
+    this.events = undefined;
+    await events?.close();
+  }
+
+  /** Ends ss -E: the sockets destroyed during the run, and a warning when they may not be all. */
+  private async destroyed(): Promise<DestroyedSocket[]> {
+    if (this.events === undefined) return [];
+    const { destroyed, problem, warnings } = await this.events.stop();
+    this.events = undefined;
+    for (const w of warnings) this.warnings.push(w);
+    if (problem !== null) {
+      this.warnings.push({
+        code: KernelWarning.EVENTS_INCOMPLETE,
+        message: `the kernel's socket-destroy events may be incomplete: ${problem}: ${WITHOUT_EVENTS}`,
+      });
+    }
+    return destroyed;
   }
 
   /**
@@ -121,13 +193,14 @@ export class KernelObserver implements Observer {
   async close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.sampling;
+    await Promise.all([this.sampling, this.closeEvents()]);
   }
 
   async stop(): Promise<ObserverReport> {
     this.stopped = true;
     clearTimeout(this.timer);
     if (this.unavailable !== undefined) {
+      await this.closeEvents();
       return unavailableReport('kernel', {
         reason: this.unavailable,
         fix: 'run on Linux, with ss (iproute2) installed or /proc mounted',
@@ -142,7 +215,8 @@ export class KernelObserver implements Observer {
     }
     await this.sampling;
     await this.checkTimeWaitOverflows();
-    const connections = kernelConnections(this.before, this.snapshots, this.options);
+    const destroyed = await this.destroyed();
+    const connections = kernelConnections(this.before, this.snapshots, this.options, destroyed);
     return {
       observer: 'kernel',
       available: true,

@@ -1,7 +1,7 @@
 /**
  * tcpdump as a child we can trust with a count: it keeps every packet of a burst, and it ends
  * when we end it or when we die, whatever kills us. The wire observer (capture.ts) parses what it
- * writes; this file starts it (a worker thread runs and reads it: tcpdump-reader.ts) and ends it.
+ * writes; this file starts it (a worker thread runs and reads it: guarded-child.ts) and ends it.
  *
  * Why packets were lost (issue 8: `watch -- ab -n 20 -c 1` counted 8 to 17 connections of 20,
  * with "N packets dropped by kernel"). tcpdump reads packets from a ring the kernel fills
@@ -24,7 +24,9 @@
  * none); parsing in the thread that read the pipe let the pipe fill, tcpdump block and its ring
  * overflow (5,000-16,000 drops of ab's; now parsed later: backlog.ts); and that thread's stalls
  * (30-600 ms on a loaded machine) did the same (7,000-31,000 drops of wrk's; now a thread of its
- * own reads, and it and tcpdump go first: CAPTURE_PRIORITY).
+ * own reads, and it and tcpdump go first: OBSERVER_PRIORITY in guarded-child.ts, and where
+ * permitted the real-time policy, OBSERVER_REALTIME_PRIORITY: beside `wrk -c 100` on two cores
+ * that other test suites kept busy, runs with drops went from 27 of 30 to 6 of 30).
  * So: a snap length that fits the largest frame the interfaces can deliver (snapLength), the
  * outgoing loopback copy dropped in the kernel's filter (capturePlans), a 128 MiB ring (2044
  * slots: 256 MiB of kernel memory, as each 64 KiB slot takes a 128 KiB block), no -U (the
@@ -35,18 +37,16 @@
  * What is lost anyway (a machine whose every core is taken) is counted by the kernel, and the
  * report says its counts are lower bounds (`incomplete`).
  *
- * Why it ends with us. Node has no PR_SET_PDEATHSIG (and tcpdump, which drops its privileges,
- * would clear it: a change of credentials does). So tcpdump runs under a guard, a few lines of
- * sh, that ends it when the pipe on its stdin closes: we close it to stop the capture, and the
- * kernel closes it when this process dies, SIGKILL included (tcpdump-reader.ts).
+ * Why it ends with us: it runs under a guard shell that ends it when the pipe on its stdin
+ * closes, which the kernel does when this process dies, SIGKILL included (guarded-child.ts,
+ * child-reader.ts).
  */
-import { EventEmitter } from 'node:events';
 import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { CaptureUnavailableError, KeepaliveLabError } from '../errors.js';
 import { onAbort } from '../util/abort.js';
-import type { ReaderCommand, ReaderData, ReaderMessage } from './tcpdump-reader.js';
+import type { ReaderMessage } from './child-reader.js';
+import { GuardedChild } from './guarded-child.js';
 
 /**
  * Linux sysfs: a directory per network interface, with its `mtu` and `ifindex`
@@ -73,17 +73,8 @@ const LINK_HEADER_ROOM = 64;
 const MAXIMUM_SNAPLEN = 262_144;
 /** The kernel ring, in KiB (tcpdump -B): 2044 slots at the snap length above (see the file's comment). */
 const RING_KIB = 131_072;
-/**
- * The nice value (-20 first, 0 the default, 19 last) of the thread that reads tcpdump and, as
- * they inherit it, of tcpdump and its guard: when every core is busy (wrk beside a loaded
- * machine), a capture at the load's priority falls behind and the kernel drops packets; parsing
- * stays at ours and may lag (backlog.ts). Needs privileges (root, CAP_SYS_NICE); without, ours.
- */
-const CAPTURE_PRIORITY = -10;
 /** How long tcpdump gets to say it is listening. */
 const START_TIMEOUT_MS = 10_000;
-/** After our end of its stdin closes, how long tcpdump gets before the group gets SIGKILL. */
-const KILL_AFTER_MS = 3000;
 
 /** The snap length that keeps every byte of any packet an interface with these MTUs can deliver to a capture. */
 export function snapLength(mtus: readonly number[]): number {
@@ -200,60 +191,31 @@ export interface TcpdumpOptions {
   signal?: AbortSignal;
 }
 
-/** The reader thread's script (tcpdump-reader.ts, built next to this file). */
-const READER = new URL('./tcpdump-reader.js', import.meta.url);
-
-/** A running tcpdump, listening; run and read by a worker thread of its own (tcpdump-reader.ts). */
+/** A running tcpdump, listening; run and read by a worker thread of its own (guarded-child.ts). */
 export class Tcpdump {
-  /** What tcpdump wrote on stderr (its statistics at the end: "N packets dropped by kernel"), up to 64 KiB. */
-  stderr = '';
-  /** Resolves once tcpdump (and its guard) have exited and all they wrote has been handed to onData. */
-  readonly exited: Promise<void>;
-  private exitCode: number | null | undefined;
-  private closed = false;
-  private readonly worker: Worker;
-  /** The reader's messages, for start() to wait on. */
-  private readonly events = new EventEmitter();
+  private constructor(private readonly child: GuardedChild) {}
 
-  private constructor(data: ReaderData, onData: (chunk: Buffer) => void) {
-    this.worker = new Worker(READER, { workerData: data });
-    this.exited = new Promise((resolve) => {
-      const done = () => {
-        this.closed = true;
-        resolve();
-      };
-      this.worker.on('message', (m: ReaderMessage) => {
-        if (m.type === 'data') onData(Buffer.from(m.chunk));
-        else if (m.type === 'stderr') {
-          if (this.stderr.length < 64 * 1024) this.stderr += m.text;
-        } else if (m.type === 'exit') this.exitCode = m.code;
-        else if (m.type === 'closed') done();
-        this.events.emit('message', m);
-      });
-      // The thread ends once tcpdump's output is all relayed (or it failed): nothing more can come.
-      this.worker.once('exit', done);
-      this.worker.once('error', (error) => {
-        this.events.emit('message', { type: 'error', message: error.message } satisfies ReaderMessage);
-        done();
-      });
-    });
+  /** What tcpdump wrote on stderr (its statistics at the end: "N packets dropped by kernel"), up to 64 KiB. */
+  get stderr(): string {
+    return this.child.stderr;
+  }
+
+  /** Resolves once tcpdump (and its guard) have exited and all they wrote has been handed to onData. */
+  get exited(): Promise<void> {
+    return this.child.exited;
   }
 
   get running(): boolean {
-    return this.exitCode === undefined && !this.closed;
+    return this.child.running;
   }
 
   /** Stops reading tcpdump's output: it blocks writing, and its kernel ring fills (then drops). */
   pause(): void {
-    this.command('pause');
+    this.child.pause();
   }
 
   resume(): void {
-    this.command('resume');
-  }
-
-  private command(command: ReaderCommand): void {
-    if (!this.closed) this.worker.postMessage(command);
+    this.child.resume();
   }
 
   /**
@@ -273,7 +235,7 @@ export class Tcpdump {
       const args = tcpdumpArgs({ ...plans[i]!, snapLength: snap });
       try {
         return await Tcpdump.listening(
-          new Tcpdump({ binary, args, priority: CAPTURE_PRIORITY }, options.onData),
+          new Tcpdump(new GuardedChild(binary, args, (chunk) => options.onData(chunk))),
           options,
         );
       } catch (error) {
@@ -318,9 +280,9 @@ export class Tcpdump {
       const cleanup = () => {
         offAbort();
         clearTimeout(timer);
-        tcpdump.events.off('message', onMessage);
+        tcpdump.child.messages.off('message', onMessage);
       };
-      tcpdump.events.on('message', onMessage);
+      tcpdump.child.messages.on('message', onMessage);
       offAbort = onAbort(options.signal, () => fail(options.signal!.reason));
     });
   }
@@ -330,11 +292,7 @@ export class Tcpdump {
    * on which it prints its statistics and exits), and resolves once all it wrote has been
    * relayed. Should that take longer than 3 s, the guard's process group gets SIGKILL.
    */
-  async stop(): Promise<void> {
-    this.command('stop');
-    const timer = setTimeout(() => this.command('kill'), KILL_AFTER_MS);
-    await this.exited;
-    clearTimeout(timer);
-    await this.worker.terminate();
+  stop(): Promise<void> {
+    return this.child.stop();
   }
 }

@@ -1,11 +1,11 @@
 /**
- * watch (and demo) as processes: tcpdump never outlives the CLI, whatever kills it (SIGKILL runs
+ * watch (and demo) as processes: tcpdump and ss -E never outlive the CLI, whatever kills it (SIGKILL runs
  * no handler: the guard does it); a command that ignores Ctrl-C does not keep watch from
  * reporting; a Ctrl-C at any moment of start-up stops watch with a report; a command that cannot
  * run exits as a shell says; a bad --interface or --tcpdump says what is wrong.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -27,21 +27,47 @@ async function until(condition: () => boolean, what: string, ms = 20_000): Promi
   }
 }
 
+/** SCHED_FIFO in include/uapi/linux/sched.h. */
+const SCHED_FIFO = 1;
+
+/** A process's scheduling policy: field 41 of /proc/PID/stat (proc(5)); -1 once it is gone. */
+function policy(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[41 - 3]);
+  } catch {
+    return -1;
+  }
+}
+
 for (const command of [
   ['watch', '--port', 'PORT', '--host', '127.0.0.1'],
   ['demo', '--interval', '200'],
 ]) {
-  test(`SIGKILL of ${command[0]}: its tcpdump ends within 2 s`, { skip }, async () => {
+  test(`SIGKILL of ${command[0]}: its tcpdump and its ss -E end within 2 s`, { skip }, async () => {
     const { child, done } = startCli(command.map((a) => (a === 'PORT' ? String(port()) : a)));
     let tcpdumps: number[] = [];
     await until(() => (tcpdumps = descendantsNamed('tcpdump', child.pid)).length > 0, 'tcpdump to start');
+    // The kernel observer started first: its ss -E follows (a snapshot's ss may be there too, and end).
+    const ss = descendantsNamed('ss', child.pid);
+    assert.ok(ss.length > 0, 'ss -E runs');
+    if (process.getuid?.() === 0) {
+      // As root, both run first: the real-time policy (guarded-child.ts, OBSERVER_REALTIME_PRIORITY).
+      // (A snapshot's ss, run now and then beside ss -E, keeps the normal policy.)
+      for (const pid of tcpdumps) assert.equal(policy(pid), SCHED_FIFO, `policy of tcpdump ${pid}`);
+      assert.ok(
+        ss.some((pid) => policy(pid) === SCHED_FIFO),
+        'ss -E runs first',
+      );
+    }
     child.kill('SIGKILL');
     const r = await done;
     assert.equal(r.signal, 'SIGKILL');
-    // Orphaned now: the guard's pipe from the dead CLI is closed, and it ends tcpdump.
+    // Orphaned now: the guards' pipes from the dead CLI are closed, and they end tcpdump and ss.
     const deadline = Date.now() + 2000;
-    while (tcpdumps.some(alive) && Date.now() < deadline) await delay(20);
+    while ([...tcpdumps, ...ss].some(alive) && Date.now() < deadline) await delay(20);
     assert.deepEqual(tcpdumps.filter(alive), [], 'tcpdump is gone');
+    assert.deepEqual(ss.filter(alive), [], 'ss is gone');
   });
 }
 

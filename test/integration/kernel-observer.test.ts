@@ -10,6 +10,7 @@ import net, { type AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { KernelObserver } from '../../src/observe/kernel.js';
 import { sleep } from '../../src/util/time.js';
+import { alive, descendantsNamed } from '../support/leaks.js';
 import { ssSkip } from '../support/ss-env.js';
 
 const LINUX: string | false = existsSync('/proc/net/tcp') ? false : 'no /proc/net/tcp (not Linux)';
@@ -55,7 +56,11 @@ for (const { source, skip } of [
       const report = await observer.stop();
       assert.equal(report.available, true);
       assert.equal(report.socketTable, source);
-      assert.deepEqual(report.warnings, []);
+      // From /proc no destroy events: no cookie to tell their sockets from those the snapshots listed.
+      assert.deepEqual(
+        report.warnings.map((w) => w.code),
+        source === 'ss' ? [] : ['KAL_WARN_SOCKET_EVENTS_UNAVAILABLE'],
+      );
       assert.equal(report.totals.connections, 8);
       assert.deepEqual(
         report.connections.map((c) => c.timeWait).sort(),
@@ -74,9 +79,10 @@ test('kernel observer, ss missing: reads /proc, says so once in its report', { s
   await observer.checkpoint();
   const report = await observer.stop();
   assert.equal(report.socketTable, 'proc');
+  // Nor can ss follow the destroy events: the observer says what it may miss.
   assert.deepEqual(
     report.warnings.map((w) => w.code),
-    ['KAL_WARN_SOCKET_TABLE_FALLBACK'],
+    ['KAL_WARN_SOCKET_TABLE_FALLBACK', 'KAL_WARN_SOCKET_EVENTS_UNAVAILABLE'],
   );
   assert.equal(report.totals.connections, 1);
 });
@@ -146,3 +152,76 @@ for (const { source, skip, waitMs } of [
     }
   });
 }
+
+/**
+ * A connection that opens and ends with a reset between two snapshots leaves nothing in the table:
+ * no socket, no TIME_WAIT. Snapshots are 1 h apart here (everyMs), so the only ones are the
+ * baseline and the last: the kernel's destroy events (ss -E) are all that can show it.
+ */
+async function resetBetweenSnapshots(t: TestContext, events: boolean) {
+  const port = await server(t);
+  const observer = new KernelObserver({ serverPort: port, serverAddress: '127.0.0.1', everyMs: 3_600_000, events });
+  t.after(() => observer.close());
+  await observer.start();
+  const ss = descendantsNamed('ss');
+  for (let i = 0; i < 3; i++) {
+    const client = net.connect({ host: '127.0.0.1', port });
+    await once(client, 'connect');
+    client.resetAndDestroy(); // SO_LINGER 0: a RST, and no TIME_WAIT on either side
+    await once(client, 'close');
+  }
+  const report = await observer.stop();
+  return { report, ss };
+}
+
+test(
+  'kernel observer [ss -E]: connections reset between two snapshots are counted, once each',
+  { skip: LINUX || ssSkip() },
+  async (t) => {
+    const { report, ss } = await resetBetweenSnapshots(t, true);
+    assert.equal(report.socketTable, 'ss');
+    assert.deepEqual(report.warnings, []);
+    assert.equal(report.totals.connections, 3);
+    assert.ok(
+      report.connections.every((c) => c.timeWait === null && c.closedFirstBy === null && !c.openAtEnd),
+      JSON.stringify(report.connections),
+    );
+    assert.ok(ss.length > 0, 'ss -E ran beside the snapshots');
+    assert.deepEqual(ss.filter(alive), [], 'ss -E has ended with the observer');
+  },
+);
+
+test('kernel observer without destroy events: the same resets are missed', { skip: LINUX || ssSkip() }, async (t) => {
+  const { report } = await resetBetweenSnapshots(t, false);
+  assert.equal(report.totals.connections, 0);
+});
+
+test(
+  'kernel observer [ss -E]: a connection seen only as its TIME_WAIT is not counted again by its events',
+  { skip: LINUX || ssSkip() },
+  async (t) => {
+    const port = await server(t);
+    const observer = new KernelObserver({ serverPort: port, serverAddress: '127.0.0.1', everyMs: 3_600_000 });
+    t.after(() => observer.close());
+    await observer.start();
+    await connection(port, 'client');
+    await connection(port, 'server');
+    const report = await observer.stop();
+    assert.deepEqual(report.warnings, []);
+    assert.deepEqual(report.connections.map((c) => c.timeWait).sort(), ['client', 'server']);
+  },
+);
+
+test(
+  'kernel observer, closed without a report (an aborted run): its ss -E ends',
+  { skip: LINUX || ssSkip() },
+  async (t) => {
+    const port = await server(t);
+    const observer = new KernelObserver({ serverPort: port, serverAddress: '127.0.0.1' });
+    await observer.start();
+    const ss = descendantsNamed('ss');
+    assert.ok(ss.length > 0);
+    await observer.close();
+    assert.deepEqual(ss.filter(alive), []);
+  },
+);

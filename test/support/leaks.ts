@@ -18,7 +18,7 @@ export function childrenNamed(name: string): number[] {
 
 /**
  * Pids of the processes named `name` below `root` (this process by default), at any depth (a
- * zombie counts). tcpdump runs under a guard shell (src/observe/tcpdump-reader.ts): a grandchild.
+ * zombie counts). tcpdump and `ss -E` run under a guard shell (src/observe/child-reader.ts): grandchildren.
  */
 export function descendantsNamed(name: string, root = process.pid): number[] {
   const children = new Map<number, number[]>();

@@ -83,3 +83,19 @@ test('agreement: requests the wire saw lost at a close the server never read are
   const r2 = compareObservers([observer('server', records(3, 1)), observer('wire', records(3, 2))]);
   assert.deepEqual(r2.differences, ['requests: server 3, wire 6']);
 });
+
+test('agreement: a kernel short of a reset connection is excused only when it could not follow destroy events', () => {
+  const wire = observer('wire', [...records(9, 1), ...records(1, 1, { resetBy: 'client', timeWait: null })]);
+  const kernel = observer('kernel', records(9, 0));
+  const connections = (kernelReport: typeof kernel) => compareObservers([kernelReport, wire]).differences[0];
+  // With ss -E, a reset between two snapshots is seen: a short count is a plain difference.
+  assert.equal(connections(kernel), 'connections: kernel 9, wire 10');
+  const blind = {
+    ...kernel,
+    warnings: [{ code: 'KAL_WARN_SOCKET_EVENTS_UNAVAILABLE' as const, message: 'cannot follow' }],
+  };
+  assert.match(
+    connections(blind)!,
+    /^connections: kernel 9, wire 10 \(a connection reset .* the kernel can miss it\)$/,
+  );
+});

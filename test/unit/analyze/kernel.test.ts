@@ -425,3 +425,122 @@ test('kernel [ss]: a TIME_WAIT gone from the table is no peer of a socket that s
     [[500, 'server']],
   );
 });
+
+/** A full socket as `ss -E` reports its end (state CLOSE, no inode) on side `side` of client port `port`. */
+function destroyed(port: number, side: 'client' | 'server', cookie: string, at: number) {
+  const client = { address: '127.0.0.1', port };
+  const [local, remote] = side === 'client' ? [client, SERVER] : [SERVER, client];
+  return { entry: socket(local, remote, 'CLOSE', { cookie }), at };
+}
+
+/** A socket with its cookie, as ss lists it. */
+function withCookie(entry: SocketEntry, cookie: string): SocketEntry {
+  return { ...entry, cookie };
+}
+
+test('kernel, destroy events: a connection reset between two snapshots is counted once, from both sides', () => {
+  const conns = kernelConnections(base(listen), [snap(100), snap(200)], { serverPort: 8080 }, [
+    destroyed(50000, 'client', 'c1', 150),
+    destroyed(50000, 'server', 's1', 151),
+  ]);
+  assert.equal(conns.length, 1);
+  assert.deepEqual(conns[0]!.client, { address: '127.0.0.1', port: 50000 });
+  assert.equal(conns[0]!.start, 150);
+  assert.deepEqual([conns[0]!.closedFirstBy, conns[0]!.timeWait, conns[0]!.openAtEnd], [null, null, false]);
+  assert.match(conns[0]!.notes[0]!, /seen only as the kernel destroyed its sockets/);
+});
+
+test('kernel, destroy events: a socket a snapshot listed (same cookie) is not counted again', () => {
+  const [client, server] = pair(50000, 'ESTABLISHED', 'ESTABLISHED');
+  const conns = kernelConnections(
+    base(listen),
+    [snap(100, [withCookie(client!, 'c1'), withCookie(server!, 's1')]), snap(200)],
+    { serverPort: 8080 },
+    [destroyed(50000, 'client', 'c1', 150), destroyed(50000, 'server', 's1', 150)],
+  );
+  assert.equal(conns.length, 1);
+  assert.equal(conns[0]!.start, 100);
+});
+
+test('kernel, destroy events: a connection seen only as its TIME_WAIT takes its two full sockets', () => {
+  // Nobody listed its full sockets: the TIME_WAIT got a cookie of its own, the events others.
+  const [tw] = pair(50000, 'TIME_WAIT', null);
+  const conns = kernelConnections(
+    base(listen),
+    [snap(100), snap(200, [withCookie(tw!, 't1')]), snap(300, [withCookie(tw!, 't1')])],
+    { serverPort: 8080 },
+    // Read after the snapshot that listed the TIME_WAIT, as happens on a loaded machine.
+    [destroyed(50000, 'server', 's1', 210), destroyed(50000, 'client', 'c1', 205)],
+  );
+  assert.equal(conns.length, 1);
+  assert.deepEqual([conns[0]!.timeWait, conns[0]!.start], ['client', 200]);
+});
+
+test('kernel, destroy events: the request socket listed, its child destroyed unlisted, is one connection', () => {
+  const [request] = pair(50000, null, 'SYN_RECV');
+  const [client] = pair(50000, 'ESTABLISHED', null);
+  const conns = kernelConnections(
+    base(listen),
+    [snap(100, [withCookie(client!, 'c1'), withCookie(request!, 'r1')]), snap(200)],
+    { serverPort: 8080 },
+    [destroyed(50000, 'client', 'c1', 150), destroyed(50000, 'server', 's1', 150)],
+  );
+  assert.equal(conns.length, 1);
+});
+
+test('kernel, destroy events: on the 4-tuple of a baseline TIME_WAIT, a reset connection is a new one', () => {
+  // The client reset with SO_LINGER 0: its event names no peer (tcp_disconnect), only the server's counts.
+  const [oldTw] = pair(50000, 'TIME_WAIT', null);
+  const aborted = {
+    entry: socket({ address: '0.0.0.0', port: 50000 }, { address: '127.0.0.1', port: 0 }, 'CLOSE', { cookie: 'c2' }),
+    at: 150,
+  };
+  const conns = kernelConnections(
+    base(listen, withCookie(oldTw!, 't0')),
+    [snap(100, [withCookie(oldTw!, 't0')]), snap(200, [withCookie(oldTw!, 't0')])],
+    { serverPort: 8080 },
+    [aborted, destroyed(50000, 'server', 's2', 151)],
+  );
+  assert.equal(conns.length, 1);
+  assert.deepEqual([conns[0]!.client.port, conns[0]!.start], [50000, 151]);
+});
+
+test('kernel, destroy events: two reset connections on one 4-tuple seconds apart are two', () => {
+  const conns = kernelConnections(base(listen), [snap(100), snap(5000)], { serverPort: 8080 }, [
+    destroyed(50000, 'client', 'c1', 150),
+    destroyed(50000, 'server', 's1', 150),
+    destroyed(50000, 'server', 's2', 3150),
+    destroyed(50000, 'client', 'c2', 3151),
+  ]);
+  assert.deepEqual(
+    conns.map((c) => [c.id, c.start]),
+    [
+      [1, 150],
+      [2, 3150],
+    ],
+  );
+});
+
+test('kernel, destroy events: taken among the others by time; events of other ports and listeners ignored', () => {
+  const [tw] = pair(50001, 'TIME_WAIT', null);
+  const other = {
+    entry: socket({ address: '127.0.0.1', port: 9999 }, { address: '127.0.0.1', port: 50002 }, 'CLOSE', {
+      cookie: 'x',
+    }),
+    at: 120,
+  };
+  const listener = { entry: socket(SERVER, { address: '0.0.0.0', port: 0 }, 'CLOSE', { cookie: 'l' }), at: 130 };
+  const conns = kernelConnections(
+    base(listen),
+    [snap(100, [withCookie(tw!, 't1')]), snap(200, [withCookie(tw!, 't1')])],
+    { serverPort: 8080 },
+    [other, listener, destroyed(50000, 'server', 's1', 150), destroyed(50001, 'client', 'c9', 90)],
+  );
+  assert.deepEqual(
+    conns.map((c) => [c.id, c.client.port, c.start]),
+    [
+      [1, 50001, 100],
+      [2, 50000, 150],
+    ],
+  );
+});

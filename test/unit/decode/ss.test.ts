@@ -1,15 +1,17 @@
 /**
- * Parsing `ss -tanHOneo` output. The fixtures under test/fixtures/ss/ are real output of iproute2's
- * ss for sockets in every state a TCP table lists, made by test/fixtures/ss/capture.py in a private
- * network namespace, with /proc/net/tcp{,6} read at the same moment (proc-tcp, proc-tcp6): the two
- * parsers must give the same sockets. Edge cases are built in code with `line()`.
+ * Parsing `ss -tanHOneo` output, and `ss -tanHOeE` (socket-destroy events) as it comes. The fixtures
+ * under test/fixtures/ss/ are real output of iproute2's ss for sockets in every state a TCP table
+ * lists, made by test/fixtures/ss/capture.py in a private network namespace, with /proc/net/tcp{,6}
+ * read at the same moment (proc-tcp, proc-tcp6): the two parsers must give the same sockets; and the
+ * events of each way a connection ends (events.txt, capture-events.py). Edge cases are built in
+ * code with `line()`.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseProcNetTcp } from '../../../src/decode/procnet.js';
 import type { SocketEntry } from '../../../src/decode/socket-entry.js';
-import { SsWarning, parseSs } from '../../../src/decode/ss.js';
+import { SsEventDecoder, SsWarning, parseSs } from '../../../src/decode/ss.js';
 
 const FIXTURES = new URL('../../../../test/fixtures/ss/', import.meta.url);
 const fixture = (path: string): string => readFileSync(new URL(path, FIXTURES), 'utf8');
@@ -256,4 +258,75 @@ test('header and blank lines skipped; malformed lines are warnings with their li
   const many = parseSs(Array.from({ length: 50 }, () => 'garbage').join('\n'));
   assert.equal(many.warnings.length, 21);
   assert.equal(many.warnings.at(-1)?.message, '30 more malformed lines not listed');
+});
+
+test('ss -E: every destroyed socket of the fixture, in CLOSE, with its cookie; split at every offset', () => {
+  // test/fixtures/ss/events.txt: real output of `ss -tanHOeE` (capture-events.py): five connections
+  // and two listeners. The client that closed with SO_LINGER 0 (port 41003) is not there: its peer's
+  // port was cleared before it was destroyed, so the port filter did not match it; its server's
+  // socket, which received the reset, is.
+  const bytes = Buffer.from(fixture('events.txt'));
+  const expected = parseSs(bytes.toString()).entries;
+  assert.equal(expected.length, 11);
+  assert.ok(expected.every((e) => e.state === 'CLOSE' && e.cookie !== undefined && e.inode === 0));
+  assert.deepEqual(
+    expected.slice(0, 2).map((e) => [e.local, e.remote, e.cookie]),
+    [
+      [ep('127.0.0.1', 41001), ep('127.0.0.1', 5000), '359c'],
+      [ep('127.0.0.1', 5000), ep('127.0.0.1', 41001), '359d'],
+    ],
+  );
+  assert.deepEqual([expected[7]!.family, expected[7]!.local], [6, ep('::1', 41005)]);
+  assert.deepEqual(expected[9]!.remote, ep('0.0.0.0', 0), 'a listener: no peer');
+  assert.deepEqual(
+    expected.filter((e) => e.local.port === 41003 || e.remote.port === 41003).map((e) => e.local.port),
+    [5000],
+  );
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const got: [SocketEntry, number][] = [];
+    const decoder = new SsEventDecoder((entry, at) => got.push([entry, at]));
+    decoder.push(bytes.subarray(0, cut), 1);
+    decoder.push(bytes.subarray(cut), 2);
+    decoder.end(3);
+    assert.deepEqual(
+      got.map(([e]) => e),
+      expected,
+      `cut at ${cut}`,
+    );
+    // A socket is handed over with the time of the chunk that completed its line.
+    const completedFirst = bytes.subarray(0, cut).toString().split('\n').length - 1;
+    assert.deepEqual(
+      got.map(([, at]) => at),
+      expected.map((_, i) => (i < completedFirst ? 1 : 2)),
+    );
+    assert.deepEqual(decoder.warnings, []);
+  }
+});
+
+test('ss -E: a last line without its newline is read at the end; a malformed line is a numbered warning', () => {
+  const got: SocketEntry[] = [];
+  const decoder = new SsEventDecoder((entry) => got.push(entry));
+  decoder.push(Buffer.from(`${line({ state: 'UNCONN' })}\nnot a socket\n`), 1);
+  decoder.push(Buffer.from(line({ state: 'UNCONN', details: 'ino:0 sk:ff' })), 2);
+  assert.equal(got.length, 1);
+  decoder.end(3);
+  assert.deepEqual(
+    got.map((e) => [e.state, e.cookie]),
+    [
+      ['CLOSE', '1'],
+      ['CLOSE', 'ff'],
+    ],
+  );
+  assert.deepEqual(
+    decoder.warnings.map((w) => [w.code, w.message.split(':')[0]]),
+    [[SsWarning.MALFORMED_LINE, 'line 2']],
+  );
+});
+
+test('ss -E: past 20 malformed lines, one more warning counts the rest', () => {
+  const decoder = new SsEventDecoder(() => undefined);
+  decoder.push(Buffer.from('bad\n'.repeat(25)), 1);
+  decoder.end(2);
+  assert.equal(decoder.warnings.length, 21);
+  assert.match(decoder.warnings[20]!.message, /^5 more malformed lines/);
 });
