@@ -47,8 +47,12 @@ const SS_EVENT_FLAGS = '-tanHOeE';
 /** The coreutils program that makes ss's stdout line-buffered (see the top of the file). */
 const STDBUF = 'stdbuf';
 const READY_TIMEOUT_MS = 5000;
-/** A marker not seen within this long is sent again while starting. */
-const READY_RETRY_MS = 250;
+/**
+ * A marker not seen within this long is sent again while starting: ss subscribes to the events a few
+ * ms after it starts, and a marker reset before that never shows; a short retry keeps start() (once per
+ * experiment) from adding a quarter of a second each time.
+ */
+const READY_RETRY_MS = 20;
 /** How long sync() waits for its marker. */
 const SYNC_TIMEOUT_MS = 3000;
 
