@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { portOutlookScenario } from '../../src/lab/findings-scenarios/port-outlook.js';
+import { SCENARIO_PORT_RANGE, portOutlookScenario } from '../../src/lab/findings-scenarios/port-outlook.js';
 import { portCount } from '../../src/model/host.js';
 import { readHostFacts } from '../../src/observe/host-facts.js';
 import { captureSkip } from '../support/capture-env.js';
@@ -32,11 +32,11 @@ test(
     assert.equal(finding.evidence.count, opened.length);
     assert.equal(finding.evidence.values.client, '127.0.0.1');
     assert.match(finding.summary, /to 127\.0\.0\.1:\d+ this client /);
-    // This machine's settings, as read from /proc.
+    // The scenario's narrow port range, and this machine's tcp_tw_reuse as read from /proc.
     const facts = await readHostFacts();
     const v = finding.evidence.values;
-    assert.equal(v.portRangeSource, facts.ports.source.portRange);
-    assert.equal(v.ephemeralPorts, portCount(facts.ports.portRange));
+    assert.equal(v.portRangeSource, 'given');
+    assert.equal(v.ephemeralPorts, portCount(SCENARIO_PORT_RANGE));
     assert.equal(v.twReuse, facts.ports.twReuse);
     // Loopback: tcp_tw_reuse 1 or 2 (the default) applies, and the finding says what it changes.
     assert.equal(v.twReuseApplies, facts.ports.twReuse === 0 ? 0 : 1);

@@ -5,7 +5,7 @@
  * at a time as connections end (`analyze` keeps none of them), so memory stays bounded; the findings
  * are worded once every record is in, with each server's figures measured over all its connections.
  *
- * A new finding is a detector (detector.ts) in its own file, and one line in `detectors()`.
+ * A new finding is a detector (detector.ts) in its own file, and one line in the constructor's list.
  */
 import type { HostFacts } from '../../model/host.js';
 import type { ConnectionRecord, Finding, FindingSeverity, Warning } from '../../model/report.js';
