@@ -28,7 +28,8 @@ const WORKERS = 32;
 export const SCENARIO_PORT_RANGE: Readonly<PortRange> = Object.freeze({ low: 60000, high: 61023 });
 
 const NAME = 'port-outlook';
-const TITLE = `fast churn: ${WORKERS} workers, idle pool 1, each closed connection in TIME_WAIT on a client of 1,024 ports`;
+const TITLE =
+  `fast churn: ${WORKERS} workers, idle pool 1, ` + 'each closed connection in TIME_WAIT on a client of 1,024 ports';
 
 export const portOutlookScenario: FindingScenario = {
   name: NAME,
