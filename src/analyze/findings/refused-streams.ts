@@ -88,19 +88,20 @@ export class RefusedStreamsDetector implements FindingDetector {
           t.refusedByRst > 0 && `${t.refusedByRst} reset with REFUSED_STREAM`,
           t.refusedAfterGoaway > 0 && `${t.refusedAfterGoaway} above a GOAWAY's last stream id`,
         ].filter(Boolean);
-        parts.push(`${server} refused ${plural(refused, 'HTTP/2 stream')} (${how.join(', ')})`);
+        parts.push(
+          `${server} refused ${plural(refused, 'HTTP/2 stream')} (${how.join(', ')}): requests not processed, ` +
+            'to be retried by the client or failed',
+        );
       }
       if (t.atLimit > 0)
         parts.push(
-          `${plural(t.atLimit, 'connection')} reached its limit${limitText} concurrent streams, ` +
-            'so further requests waited',
+          `${plural(t.atLimit, 'connection')} reached the server's limit${limitText} concurrent streams with more ` +
+            'streams to send, which had to wait',
         );
       out.push({
         code: 'refused-streams',
         severity: refused > 0 ? 'warning' : 'info',
-        summary:
-          `refused streams: ${parts.join('; ')}` +
-          (refused > 0 ? ': those requests were not processed and had to be retried, or failed' : ''),
+        summary: `refused streams: ${parts.join('; ')}`,
         reasoning: [
           'A stream reset by the server with REFUSED_STREAM, or opened above the last stream id of a GOAWAY the ' +
             'server sent, was not processed (RFC 9113 8.7, 6.8): it is safe to retry. Go and gRPC retry such ' +

@@ -228,7 +228,7 @@ test('refused-streams: a client that reached the server`s limit with more stream
   assert.equal(f?.severity, 'info');
   assert.equal(f?.evidence.values.connectionsAtLimit, 1);
   assert.equal(f?.evidence.values.refused, 0);
-  assert.match(f!.summary, /1 connection reached its limit of 2 concurrent streams/);
+  assert.match(f!.summary, /1 connection reached the server's limit of 2 concurrent streams with more streams to send/);
 });
 
 test('refused-streams: not named at the limit without more streams, nor below it', async () => {
