@@ -13,13 +13,17 @@ import { useColor } from './command.js';
 import { checkOutputs, writeHtmlReport } from './output.js';
 
 export const EXPECT_USAGE = `CI assertions (exit code 1 and a message naming the evidence when one fails; exit code 3,
-neither met nor failed, when packets were lost and the counts are incomplete):
+neither met nor failed, when packets were lost and the counts are incomplete, or when none failed and
+one cannot be checked: requests per connection over TLS without the keys):
   --expect-max-connections N             at most N TCP connections
   --expect-min-requests-per-connection X at least X requests per connection on average
   --expect-no-resets                     no connection ended with a RST
   --expect-closed-by client|server       every connection closed first by that side`;
 
-/** The exit code of a run whose expectations could not be checked: its evidence is incomplete. */
+/**
+ * The exit code of a run whose expectations could not be checked (its evidence is incomplete), or
+ * that failed none and could not check some (requests over TLS without the keys).
+ */
 export const EXIT_INCONCLUSIVE = 3;
 
 export const EXPECT_OPTIONS = {
@@ -120,6 +124,7 @@ Examples:
     const checked = hasExpectations(expectations) ? expectationResult(expectations, result.run.observers) : null;
     const what = checked?.outcome === 'inconclusive' ? 'expectations' : 'expectation failed';
     for (const m of checked?.messages ?? []) io.stderr.write(`keepalive-lab watch: ${what}: ${m}\n`);
+    for (const m of checked?.notChecked ?? []) io.stderr.write(`keepalive-lab watch: expectations: ${m}\n`);
     if (result.exitCode !== null && result.exitCode !== 0) return result.exitCode;
     if (result.exitSignal !== null) return 128 + signalNumber(result.exitSignal);
     if (checked?.outcome === 'inconclusive') return EXIT_INCONCLUSIVE;

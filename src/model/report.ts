@@ -232,6 +232,12 @@ export interface Http2Facts {
   rstStream: { client: number; server: number; codes: Record<string, number> };
   /** GOAWAY frames, in order (at most 8 listed). */
   goaway: Http2Goaway[];
+  /**
+   * Streams the client opened that the server did not process (RFC 9113 8.7: safe to retry), each
+   * counted once: `rstStream`, reset by the server with REFUSED_STREAM; `afterGoaway`, opened above
+   * the last stream id of a GOAWAY the server sent (RFC 9113 6.8), before or after it.
+   */
+  refused: { rstStream: number; afterGoaway: number };
 }
 
 /** One GOAWAY (RFC 9113 6.8): who sent it, the last stream it may have processed, why. */
@@ -362,6 +368,8 @@ export type VerdictCode =
   | 'idle-timeout-order'
   | 'port-exhaustion'
   | 'tls-no-reuse'
+  | 'goaway-churn'
+  | 'refused-streams'
   // TLS connections whose requests cannot be counted without the keys.
   | 'encrypted';
 
@@ -381,6 +389,9 @@ export const FINDING_CODES = [
   'idle-timeout-order',
   'port-exhaustion',
   'tls-no-reuse',
+  'uneven-spread',
+  'goaway-churn',
+  'refused-streams',
 ] as const;
 export type FindingCode = (typeof FINDING_CODES)[number];
 
@@ -397,6 +408,10 @@ export const FIX_RUNTIMES = [
   'okhttp',
   'nginx-upstream',
   'curl',
+  // HTTP/2: Node's http2 module (client and server), gRPC (grpc-go, grpc-java, gRPC core), nginx as the server.
+  'node-http2',
+  'grpc',
+  'nginx',
   // Load balancers, as the client of their upstream connections (the idle-timeout-order finding).
   'envoy',
   'haproxy',

@@ -5,18 +5,22 @@
  * bar per connection (green: carried several requests; amber: one; red: reset), marked at the end
  * with the side that closed first. Every text taken from the report is escaped.
  */
+import { REQUESTS_UNKNOWN_NOTE, connectionsWithRequestsUnknown, requestsUnknown } from '../analyze/streams/tls.js';
 import { primaryObserver } from '../analyze/verdict.js';
 import { formatEndpoint } from '../model/endpoint.js';
 import type { ConnectionRecord, Finding, FindingSeverity, ObserverReport, Report, RunReport } from '../model/report.js';
 import { firstStart, relativeTime, shownValues } from './findings.js';
-import { runSummary } from './summary.js';
+import { countWithUnknown, requestsPerConnectionText, requestsText, runSummary } from './summary.js';
 import { AT_LEAST, formatMs, formatNumber } from './text.js';
+import { plural } from '../util/text.js';
 
 /** A timeline taller than this many bars is cut (the JSON report has every connection). */
 export const MAX_BARS = 500;
 const BAR = 14;
 const WIDTH = 900;
 const LABEL = 170;
+/** A bar whose requests are unknown (TLS without the keys): neither green (several) nor amber (one). */
+const UNKNOWN_COLOR = '#8c959f';
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -59,9 +63,10 @@ function summaryTable(runs: readonly RunReport[]): string {
   const rows = runs.map((run, i) => {
     const f = runSummary(run);
     const closed = f.closing ? `${f.closing.closedFirstBy.client}/${f.closing.closedFirstBy.server}` : '-';
-    const rpc = f.requestsPerConnection === null ? '-' : formatNumber(f.requestsPerConnection);
+    // Requests inside TLS without the keys are unknown: "?" (or "12+?"), never a count of 0.
+    const rpc = requestsPerConnectionText(f, (n) => formatNumber(n));
     const atLeast = f.lowerBounds ? AT_LEAST : '';
-    const counts = [`${atLeast}${f.requests}`, `${atLeast}${f.connections ?? '-'}`];
+    const counts = [`${atLeast}${requestsText(f)}`, `${atLeast}${f.connections ?? '-'}`];
     const numbers = [i + 1, escapeHtml(run.title), ...counts, rpc, f.syns ?? '-', closed];
     const agreement = `<td class="text ${f.agree ? 'ok' : 'bad'}">${f.agree ? 'agree' : 'disagree'}</td>`;
     return `<tr>${cells(numbers)}${agreement}<td class="text verdict">${verdict(run, i)}</td></tr>`;
@@ -78,9 +83,14 @@ function observerTable(observers: readonly ObserverReport[]): string {
         `unavailable: ${escapeHtml(o.reason ?? '')}${o.fix ? ` (fix: ${escapeHtml(o.fix)})` : ''}</td></tr>`
       );
     const t = o.totals;
+    const unknown = connectionsWithRequestsUnknown(t);
+    const partial = t.partialRequests ? ` (${t.partialRequests} partial)` : '';
+    const requests = countWithUnknown(t.requests, unknown, t.connections, partial);
+    const why =
+      unknown === 0 ? '' : ` <span class="info">(unknown on ${plural(unknown, 'encrypted connection')})</span>`;
     const numbers = [
       t.connections,
-      o.seesRequests ? `${t.requests}${t.partialRequests ? ` (${t.partialRequests} partial)` : ''}` : '-',
+      o.seesRequests ? requests + why : '-',
       t.syns ?? '-',
       `${t.closedFirstBy.client}/${t.closedFirstBy.server}`,
       `${t.timeWait.client}/${t.timeWait.server}`,
@@ -174,10 +184,14 @@ function timeline(connections: readonly ConnectionRecord[], observer: string, om
     const y = 20 + i * (BAR + 4);
     const start = x(c.start ?? t0);
     const end = Math.max(start + 2, x(c.end ?? t1));
-    const color = c.resetBy ? '#cf222e' : c.requests > 1 ? '#2da44e' : '#d4a72c';
+    const unknown = requestsUnknown(c);
+    const color = c.resetBy ? '#cf222e' : unknown ? UNKNOWN_COLOR : c.requests > 1 ? '#2da44e' : '#d4a72c';
     const tip = [
       `#${c.id} ${formatEndpoint(c.client)} -> ${formatEndpoint(c.server)}`,
-      `${c.requests} request(s), statuses ${c.statusCodes.join(' ') || '-'}`,
+      unknown
+        ? `requests unknown (encrypted: ${REQUESTS_UNKNOWN_NOTE}); an ESTIMATE of ` +
+          `${c.tls?.estimatedExchanges ?? 0} request/response exchange(s) from the TLS records`
+        : `${c.requests} request(s), statuses ${c.statusCodes.join(' ') || '-'}`,
       c.partialRequests || c.partialResponses
         ? `captured only in part: ${c.partialRequests ?? 0} request(s), ${c.partialResponses ?? 0} response(s)`
         : '',
@@ -188,14 +202,16 @@ function timeline(connections: readonly ConnectionRecord[], observer: string, om
     const mark = c.closedFirstBy
       ? `<text x="${(end + 3).toFixed(1)}" y="${y + BAR - 3}">${c.closedFirstBy === 'client' ? 'C' : 'S'}</text>`
       : '';
-    const label = `<text x="0" y="${y + BAR - 3}">#${c.id} :${c.client.port} (${c.requests})</text>`;
+    const label = `<text x="0" y="${y + BAR - 3}">#${c.id} :${c.client.port} (${unknown ? '?' : c.requests})</text>`;
     const width = (end - start).toFixed(1);
     const bar = `<rect x="${start.toFixed(1)}" y="${y}" width="${width}" height="${BAR}" fill="${color}"/>`;
     return `<g><title>${escapeHtml(tip)}</title>${label}${bar}${mark}</g>`;
   });
   const notDrawn = connections.length - shown.length + omitted;
   const cut = notDrawn > 0 ? `<p>${notDrawn} more connections not drawn (see the JSON report).</p>` : '';
-  return `<h3>Timeline (${escapeHtml(observer)}): ${formatMs(span)}; C/S = side that closed first; (n) = requests</h3>
+  const legend = shown.some(requestsUnknown) ? '; (?) = requests unknown (TLS without the keys), in grey' : '';
+  const head = `Timeline (${escapeHtml(observer)}): ${formatMs(span)}; C/S = side that closed first; (n) = requests`;
+  return `<h3>${head}${legend}</h3>
 <svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}">
 <text x="${LABEL}" y="12">0</text><text x="${LABEL + plot - 40}" y="12">${escapeHtml(formatMs(span))}</text>
 ${bars.join('\n')}

@@ -4,6 +4,7 @@
  * come from the wire, the only one that sees them; TIME_WAIT from the kernel's table (the direct
  * evidence), else from the wire's first FIN.
  */
+import { connectionsWithRequestsUnknown } from '../analyze/streams/tls.js';
 import { primaryObserver } from '../analyze/verdict.js';
 import type { Finding, ObserverName, ObserverReport, RunReport, Totals } from '../model/report.js';
 
@@ -15,6 +16,11 @@ export interface RunSummary {
   connections: number | null;
   /** `requests` per connection; null without connections. */
   requestsPerConnection: number | null;
+  /**
+   * Connections whose requests are unknown (TLS read without the keys): `requests` leaves them out, so
+   * it is then a count of the others, and `requestsPerConnection` means nothing.
+   */
+  requestsUnknownOn: number;
   reusedRequests: number | null;
   /** Connection-opening SYNs on the wire; null without the wire. */
   syns: number | null;
@@ -44,6 +50,7 @@ export function runSummary(run: RunReport): RunSummary {
     connections: t ? t.connections : null,
     // The row's own requests over its connections (the kernel's table counts no request of its own).
     requestsPerConnection: t?.requestsPerConnection ? requests / Math.max(1, t.connections) : null,
+    requestsUnknownOn: primary?.seesRequests && t ? connectionsWithRequestsUnknown(t) : 0,
     reusedRequests: t ? t.reusedRequests : null,
     syns: wire?.totals.syns ?? null,
     closing: t ? { closedFirstBy: t.closedFirstBy, resets: t.resets, resetsBy: t.resetsBy } : null,
@@ -54,4 +61,25 @@ export function runSummary(run: RunReport): RunSummary {
     lowerBounds: primary?.incomplete !== undefined,
     headline: run.findings.find((f) => f.code === run.verdict.code),
   };
+}
+
+/**
+ * A count of messages beside connections whose messages are unknown (`unknownOn` of `connections`):
+ * "12" when none is unknown; "?" when every connection's are (and none was counted); "12+?" when some
+ * are. `suffix` follows the number ("12 (3 partial)+?").
+ */
+export function countWithUnknown(n: number, unknownOn: number, connections: number | null, suffix = ''): string {
+  if (unknownOn === 0) return `${n}${suffix}`;
+  return n === 0 && unknownOn === connections ? '?' : `${n}${suffix}+?`;
+}
+
+/** A run's requests for a table cell (countWithUnknown). */
+export function requestsText(f: RunSummary): string {
+  return countWithUnknown(f.requests, f.requestsUnknownOn, f.connections);
+}
+
+/** Requests per connection for a table cell: "?" when some connections' requests are unknown, "-" without any. */
+export function requestsPerConnectionText(f: RunSummary, format: (n: number) => string): string {
+  if (f.requestsPerConnection === null) return '-';
+  return f.requestsUnknownOn > 0 ? '?' : format(f.requestsPerConnection);
 }

@@ -15,10 +15,10 @@ import type {
   TlsTotals,
 } from '../model/report.js';
 import { renderFindings } from './findings.js';
-import { runSummary } from './summary.js';
+import { countWithUnknown, requestsPerConnectionText, requestsText, runSummary } from './summary.js';
 import type { RunSummary } from './summary.js';
 import { AT_LEAST, COLOR, PLAIN, formatMs, formatNumber, table } from './text.js';
-import { REQUESTS_UNKNOWN_NOTE } from '../analyze/streams/tls.js';
+import { REQUESTS_UNKNOWN_NOTE, connectionsWithRequestsUnknown, requestsUnknown } from '../analyze/streams/tls.js';
 import { plural } from '../util/text.js';
 import type { Style } from './text.js';
 
@@ -59,17 +59,22 @@ export function renderTotals(run: RunReport, o: ObserverReport, s: Style = PLAIN
   const t = o.totals;
   const lines: string[] = [];
   const rpc = t.requestsPerConnection;
+  // Connections whose requests are unknown count 0 in the totals: say so, and show no figure built on it.
+  const unknown = o.seesRequests ? connectionsWithRequestsUnknown(t) : 0;
+  const counted = (n: number, part: number | undefined) => countWithUnknown(n, unknown, t.connections, partial(part));
+  const why = unknown === 0 ? '' : ` (${plural(unknown, 'TLS connection')}: ${REQUESTS_UNKNOWN_NOTE})`;
   lines.push(
     `${s.bold('connections')} ${t.connections}${t.syns !== null ? ` (${t.syns} opened with a SYN in view)` : ''}` +
-      `  ${s.bold('requests')} ${t.requests}${partial(t.partialRequests)}` +
-      `  ${s.bold('responses')} ${t.responses}${partial(t.partialResponses)}`,
+      `  ${s.bold('requests')} ${counted(t.requests, t.partialRequests)}${why}` +
+      `  ${s.bold('responses')} ${counted(t.responses, t.partialResponses)}`,
   );
-  if (rpc)
+  if (rpc && unknown === 0)
     lines.push(
       `${s.bold('requests per connection')} min ${formatNumber(rpc.min)}, median ${formatNumber(rpc.median)}, ` +
         `max ${formatNumber(rpc.max)}, mean ${formatNumber(rpc.mean, 2)}`,
     );
-  if (t.handshakeShare !== null)
+  else if (rpc) lines.push(`${s.bold('requests per connection')} unknown (${plural(unknown, 'TLS connection')})`);
+  if (t.handshakeShare !== null && unknown === 0)
     lines.push(
       `${s.bold('requests that paid a handshake')} ${(t.handshakeShare * 100).toFixed(1)}%  ` +
         `(${t.reusedRequests} reused a connection)`,
@@ -205,15 +210,13 @@ export function renderSummary(runs: readonly RunReport[], s: Style = PLAIN, subj
       value === null ? '-' : format(value);
     // Counts from an observer that missed evidence are lower bounds: "≥11".
     const atLeast = f.lowerBounds ? AT_LEAST : '';
-    // Requests inside TLS are not counted: "?" for them ("12+?" beside those counted in the clear).
-    const tls = f.primary?.totals.tls !== undefined;
-    const requests = tls ? (f.requests === 0 ? '?' : `${f.requests}+?`) : String(f.requests);
     rows.push([
       String(i + 1),
       run.title,
-      atLeast + requests,
+      // Requests inside TLS are not counted: "?" for them ("12+?" beside those counted in the clear).
+      atLeast + requestsText(f),
       atLeast + dash(f.connections),
-      tls && f.requests === 0 ? '?' : dash(f.requestsPerConnection, (n) => formatNumber(n)),
+      requestsPerConnectionText(f, (n) => formatNumber(n)),
       dash(f.reusedRequests),
       dash(f.syns),
       f.closing ? closedFirst(f.closing) : '-',
@@ -339,7 +342,9 @@ function connectionRow(c: ConnectionRecord, t0: number): string[] {
     ...c.notes,
   ].filter(Boolean);
   // Requests inside TLS are unknown: "?", and the estimate of exchanges marked as one.
-  const requests = c.tls ? `? (~${c.tls.estimatedExchanges} est.)` : `${c.requests}${partial(c.partialRequests)}`;
+  const requests = requestsUnknown(c)
+    ? `? (~${c.tls?.estimatedExchanges ?? 0} est.)`
+    : `${c.requests}${partial(c.partialRequests)}`;
   return [
     String(c.id),
     formatEndpoint(c.client),

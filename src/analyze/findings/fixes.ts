@@ -24,6 +24,19 @@
  *    default 60s since 1.15.3) and ngx_http_core_module (keepalive_requests 1000 since 1.19.10, 100 before).
  *  - As load balancers: nginx's proxy and upstream modules, Envoy's HttpProtocolOptions and retry
  *    policy, HAProxy's server and backend keywords, the AWS ALB's load balancer attributes.
+ *  - HTTP/2: Node https://nodejs.org/api/http2.html (http2.connect, session.close(), session.goaway(),
+ *    settings.maxConcurrentStreams, peerMaxConcurrentStreams default 100; a refused stream is an
+ *    ERR_HTTP2_STREAM_ERROR on the request, not retried); undici docs/docs/api/Client.md (allowH2,
+ *    maxConcurrentStreams default 100) and docs/docs/api/BalancedPool.md, RetryAgent.md; Go
+ *    golang.org/x/net/http2 transport.go (canRetryError: REFUSED_STREAM and a GOAWAY are retried;
+ *    StrictMaxConcurrentStreams) and google.golang.org/grpc/keepalive ServerParameters
+ *    (MaxConnectionAge, MaxConnectionAgeGrace; default infinite); grpc-java NettyServerBuilder
+ *    maxConnectionAge; gRPC core channel args grpc.max_connection_age_ms; gRPC's load-balancing guide
+ *    (https://grpc.io/blog/grpc-load-balancing/: round_robin over the resolved addresses); nginx
+ *    ngx_http_core_module keepalive_requests and keepalive_timeout (HTTP/2 too since 1.19.7, replacing
+ *    http2_max_requests and http2_idle_timeout) and ngx_http_v2_module http2_max_concurrent_streams
+ *    (default 128); Envoy's HttpProtocolOptions (max_requests_per_connection, max_connection_duration).
+ *    The uneven load of one connection per client behind a balancer by connection: akka/akka-grpc#880.
  */
 import type { ClientPortSettings } from '../../model/host.js';
 import type { FixRuntime } from '../../model/report.js';
@@ -336,4 +349,109 @@ export function reuseConnectionFixes(pool: number, settings: ClientPortSettings,
       'the settings (net.ipv4.tcp_fin_timeout is the FIN_WAIT_2 timeout), and tcp_tw_recycle, removed in ' +
       'Linux 4.12, broke clients behind NAT.',
   };
+}
+
+/**
+ * All of a client's streams to a server on one long-lived HTTP/2 connection: a balancer that picks a
+ * backend per connection gives that backend all of them. Rotate connections from the server (a max
+ * connection age: GOAWAY, then the client reconnects and the balancer picks again), or spread from the
+ * client (several connections, or a balancer per request: client-side, or an L7 proxy). `ageMs`: the
+ * age to suggest.
+ */
+export function unevenSpreadFixes(ageMs: number): Fixes {
+  const s = ageMs / 1000;
+  return {
+    // https://nodejs.org/api/http2.html: session.close() sends GOAWAY and ends the session once its
+    // streams are done; a client calls http2.connect again for the next requests.
+    'node-http2':
+      `server: session.setTimeout is idle-only, so end each session after an age of its own: server.on('session', ` +
+      `(s) => setTimeout(() => s.close(), ${ageMs}).unref()) (GOAWAY, then the client reconnects); client: open ` +
+      'several sessions (http2.connect per backend address, or a few per origin) and spread requests over them, ' +
+      "reconnecting on 'goaway'.",
+    undici:
+      'with allowH2 every request to an origin shares one connection: spread over the backends with ' +
+      'new BalancedPool([url1, url2, ...]) (one upstream per backend address), or rotate from the server side.',
+    go:
+      `net/http's HTTP/2 transport keeps one connection per host while the server allows the streams ` +
+      `(StrictMaxConcurrentStreams): rotate from the server (grpc-go MaxConnectionAge: ${goDuration(ageMs)}), or ` +
+      'dial each backend address yourself; it reconnects after a GOAWAY by itself.',
+    grpc:
+      `server: a max connection age, grpc-go grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: ` +
+      `${goDuration(ageMs)}, MaxConnectionAgeGrace: 10 * time.Second}), grpc-java ` +
+      `NettyServerBuilder.maxConnectionAge(${s}, TimeUnit.SECONDS), gRPC core grpc.max_connection_age_ms=${ageMs} ` +
+      '(all infinite by default); client: balance per call over every backend, a dns:/// target of a headless ' +
+      'service with the round_robin policy (grpc-go WithDefaultServiceConfig(`{"loadBalancingConfig": ' +
+      '[{"round_robin":{}}]}`), grpc-java defaultLoadBalancingPolicy("round_robin")); akka-grpc#880 is this.',
+    nginx:
+      `as the server: keepalive_requests (1000 by default) and keepalive_timeout also end HTTP/2 connections ` +
+      '(since 1.19.7), but only an idle one or after that many streams; as a balancer in front of the backends, ' +
+      'grpc_pass or proxy_pass to an upstream block picks a backend per request, not per connection.',
+    envoy:
+      `in front of the backends Envoy balances HTTP/2 per request; on a listener facing these clients, ` +
+      `common_http_protocol_options: max_connection_duration: ${s}s rotates their connections.`,
+    server:
+      `give connections a maximum age (about ${s} s: a scale-out then reaches new backends within it) after which ` +
+      'the server sends GOAWAY, or put a balancer per request (L7: Envoy, nginx, Linkerd, a service mesh) in front ' +
+      'of the backends instead of one per connection (a Kubernetes Service, an L4 or network balancer).',
+  };
+}
+
+/**
+ * The server ends HTTP/2 connections with GOAWAY after `streams` streams or fewer, so the client pays
+ * a new connection every few requests: raise the cap (or the age) on the server. `cap`: the cap to
+ * suggest.
+ */
+export function goawayChurnFixes(streams: number, cap: number): Fixes {
+  return {
+    nginx:
+      `keepalive_requests ${cap}; (the default; HTTP/2 connections follow it since 1.19.7, http2_max_requests ` +
+      `before) and a keepalive_timeout longer than the gaps between requests: these connections ended after ` +
+      `${streams} streams or fewer.`,
+    'node-http2':
+      'Node ends a session only when the program calls session.close() or session.goaway(), or on ' +
+      'server.setTimeout (idle): call them after minutes, not after a few streams.',
+    grpc:
+      'raise the max connection age (grpc-go keepalive.ServerParameters MaxConnectionAge, grpc-java ' +
+      'maxConnectionAge, gRPC core grpc.max_connection_age_ms) to minutes: it exists to rebalance, and a few ' +
+      'seconds makes clients reconnect all the time; and MaxConnectionIdle above the gaps between calls.',
+    envoy:
+      `common_http_protocol_options: max_requests_per_connection: ${cap} (or none), and a max_connection_duration ` +
+      'of minutes.',
+    server:
+      `let an HTTP/2 connection carry ${cap} streams or more, and live minutes: a GOAWAY after ${streams} or fewer ` +
+      'makes the client open a connection (TCP, TLS and HTTP/2 setup) every few requests.',
+  };
+}
+
+/**
+ * Streams the server refused (REFUSED_STREAM, or above its GOAWAY's last stream id), or clients that
+ * reached its limit of concurrent streams (`limit`; null when it announced none).
+ */
+export function refusedStreamsFixes(limit: number | null, refused: boolean): Fixes {
+  const seen = limit === null ? '' : ` (this server allows ${limit})`;
+  const fixes: Fixes = {
+    'node-http2':
+      `wait for the server's SETTINGS ('remoteSettings') before a burst, and keep to ` +
+      `session.remoteSettings.maxConcurrentStreams${seen}: streams beyond it sent earlier are refused, and Node ` +
+      'does not retry them (ERR_HTTP2_STREAM_ERROR, NGHTTP2_REFUSED_STREAM); retry a refused idempotent ' +
+      'request on a new session; server: http2.createServer({ settings: { maxConcurrentStreams: N } }).',
+    undici:
+      `new Agent({ allowH2: true, maxConcurrentStreams: N }) keeps at most N streams per connection (default 100)` +
+      `${seen}; RetryAgent retries failed idempotent requests.`,
+    go:
+      'the x/net/http2 transport retries a refused stream and the streams above a GOAWAY by itself; with ' +
+      'StrictMaxConcurrentStreams false (the default) it opens another connection instead of queuing beyond the ' +
+      "server's limit.",
+    grpc:
+      'gRPC retries a call the server never processed (transparent retry, REFUSED_STREAM and streams above a ' +
+      'GOAWAY); raise the limit on the server (grpc-go grpc.MaxConcurrentStreams, grpc-java ' +
+      'NettyServerBuilder.maxConcurrentCallsPerConnection) or let the client open more connections.',
+    nginx: `http2_max_concurrent_streams (default 128)${seen}: raise it if clients queue behind it.`,
+    server:
+      `raise the server's SETTINGS_MAX_CONCURRENT_STREAMS${seen} if its clients wait behind it, or have clients ` +
+      'open more connections; a GOAWAY with a last stream id below streams the client had sent drops them: ' +
+      'drain with a first GOAWAY of last stream id 2^31-1, then the real one (RFC 9113 6.8).',
+  };
+  if (!refused) delete fixes.go;
+  return fixes;
 }

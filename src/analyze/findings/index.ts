@@ -12,15 +12,18 @@ import type { ConnectionRecord, Finding, FindingSeverity, Warning } from '../../
 import { BodyNotReadDetector } from './body-not-read.js';
 import { CloseAuditDetector } from './close-audit.js';
 import type { FindingDetector } from './detector.js';
+import { GoawayChurnDetector } from './goaway-churn.js';
 import { IdleResetDetector } from './idle-reset.js';
 import { PathOrderDetector } from './path-order.js';
 import type { PathOrderOptions } from './path-order.js';
 import { PoolChurnDetector } from './pool-churn.js';
 import { PortExhaustionDetector } from './ports.js';
 import { RaceDetector } from './race.js';
+import { RefusedStreamsDetector } from './refused-streams.js';
 import { ServerTable } from './servers.js';
 import { Timeline } from './timeline.js';
 import { TlsNoReuseDetector } from './tls-no-reuse.js';
+import { UnevenSpreadDetector } from './uneven-spread.js';
 
 /** Most severe first. */
 const SEVERITY_ORDER: Record<FindingSeverity, number> = { error: 0, warning: 1, info: 2 };
@@ -54,6 +57,9 @@ export class FindingsAccumulator {
       new CloseAuditDetector(),
       new PortExhaustionDetector(this.timeline, options.hostFacts),
       new TlsNoReuseDetector(),
+      new GoawayChurnDetector(),
+      new RefusedStreamsDetector(),
+      new UnevenSpreadDetector(),
     ];
   }
 

@@ -149,3 +149,40 @@ export const PORT_WARNING_SHARE = 1;
  * below it the churn costs handshakes, not ports.
  */
 export const PORT_OUTLOOK_MIN_SHARE = 0.1;
+
+/**
+ * uneven-spread: one HTTP/2 connection that carried at least this many streams... A load balancer
+ * that balances by connection (a Kubernetes Service, an L4 balancer, AWS NLB) picks a backend once per
+ * connection: a client that sends everything over one connection puts all its load on one backend.
+ * A handful of requests on one connection is HTTP/2 working as meant (RFC 9113 9.1: clients SHOULD NOT
+ * open more than one connection per origin); a hundred is a load worth spreading.
+ */
+export const SPREAD_MIN_STREAMS = 100;
+/**
+ * ...kept open at least this long (the capture's last packet of it counts, for one still open): a burst
+ * sent at once finishes within seconds; a connection held 10 s (the sustained window of the port
+ * outlook) is a program's steady traffic, and backends added meanwhile (a scale-out) get none of it.
+ */
+export const SPREAD_MIN_AGE_MS = 10_000;
+/**
+ * ...and carrying at least this share of the client's HTTP/2 streams to that server ("nearly all"): a
+ * client that spreads its streams over several connections, or rotates them (a server's max connection
+ * age), gives the balancer a choice for each.
+ */
+export const SPREAD_MIN_SHARE = 0.9;
+/** The max connection age a fix suggests: a scale-out reaches the new backends within it. */
+export const SUGGESTED_MAX_CONNECTION_AGE_MS = 60_000;
+
+/**
+ * goaway-churn: a server's GOAWAY after at most this many streams on the connection: every tenth
+ * request (or more often) pays a new connection (a TCP handshake, TLS's, and HTTP/2's SETTINGS
+ * exchange). nginx's default cap (keepalive_requests 1000) costs one in a thousand, which is noise.
+ */
+export const GOAWAY_CHURN_MAX_STREAMS = 10;
+/**
+ * ...named from this many such connections to one server, each followed by a new connection of the
+ * same client (it came back and paid the handshake): one or two are a restart or a deploy draining.
+ */
+export const GOAWAY_CHURN_MIN_CONNECTIONS = 3;
+/** The cap a fix suggests instead: nginx's default, keepalive_requests 1000 (since 1.19.10). */
+export const SUGGESTED_STREAM_CAP = 1000;

@@ -14,7 +14,11 @@
  *    or either sent RST_STREAM (RFC 9113 5.1: open and half-closed states); the peak is kept;
  *  - idle gaps: from the moment no stream is open to the next stream the client opens;
  *  - RST_STREAM per side and by error code, GOAWAY (who, last stream id, error code, debug data
- *    length), SETTINGS_MAX_CONCURRENT_STREAMS as each side announced it, streams pushed.
+ *    length), SETTINGS_MAX_CONCURRENT_STREAMS as each side announced it, streams pushed;
+ *  - streams the server refused (RFC 9113 8.7: not processed, safe to retry): reset by it with
+ *    REFUSED_STREAM, or opened by the client above the last stream id of a GOAWAY it sent (RFC 9113
+ *    6.8: "streams ... with identifiers higher than the included last stream identifier" are not
+ *    processed), each counted once.
  * Problems of framing or HPACK are notes (the first few, then how many).
  */
 import {
@@ -54,6 +58,8 @@ interface OpenStream {
   serverEnded: boolean;
   /** Its final response came. */
   answered: boolean;
+  /** The server refused it (REFUSED_STREAM, or above the last stream id of its GOAWAY): counted once. */
+  refused: boolean;
 }
 
 export interface Http2StreamOptions {
@@ -144,6 +150,9 @@ class Http2Counter implements Http2Events {
   private readonly rst = { client: 0, server: 0, codes: {} as Record<string, number> };
   private readonly goaways: Http2Goaway[] = [];
   private goawaysBeyond = 0;
+  /** The lowest last stream id of the server's GOAWAYs (streams above it are not processed); null before one. */
+  private serverGoawayLast: number | null = null;
+  private readonly refused = { rstStream: 0, afterGoaway: 0 };
   private problems = 0;
 
   constructor(private readonly start: Http2Facts['start']) {
@@ -172,6 +181,7 @@ class Http2Counter implements Http2Events {
       maxConcurrentStreams: { ...this.maxConcurrent },
       rstStream: { client: this.rst.client, server: this.rst.server, codes: { ...this.rst.codes } },
       goaway: this.goaways.slice(),
+      refused: { ...this.refused },
     };
     if (this.untracked > 0) {
       record.notes.push(
@@ -194,6 +204,7 @@ class Http2Counter implements Http2Events {
           this.idleGapsMs.push(Math.max(0, toMillis(ts - this.idleSince)));
         }
         this.openStream(id, b.endStream);
+        if (this.serverGoawayLast !== null && id > this.serverGoawayLast) this.refuse(id, 'afterGoaway');
       } else if (b.endStream) {
         // Trailers ending the client's side.
         this.ended(id, 'client', ts);
@@ -221,6 +232,8 @@ class Http2Counter implements Http2Events {
     this.rst[side]++;
     const name = http2ErrorName(r.errorCode);
     this.rst.codes[name] = (this.rst.codes[name] ?? 0) + 1;
+    // A client stream (odd id) the server refused.
+    if (side === 'server' && name === 'REFUSED_STREAM' && r.streamId % 2 === 1) this.refuse(r.streamId, 'rstStream');
     if (this.open.has(r.streamId)) this.close(r.streamId, ts);
   }
 
@@ -229,6 +242,11 @@ class Http2Counter implements Http2Events {
   }
 
   goaway(side: Side, g: { lastStreamId: number; errorCode: number; debugLength: number }, ts: Micros): void {
+    if (side === 'server' && (this.serverGoawayLast === null || g.lastStreamId < this.serverGoawayLast)) {
+      this.serverGoawayLast = g.lastStreamId;
+      // The streams already open above it will not be processed either.
+      for (const id of this.open.keys()) if (id > g.lastStreamId && id % 2 === 1) this.refuse(id, 'afterGoaway');
+    }
     if (this.goaways.length >= MAX_GOAWAYS_LISTED) {
       this.goawaysBeyond++;
       return;
@@ -254,12 +272,25 @@ class Http2Counter implements Http2Events {
     this.notes.push(`HTTP/2 framing of the ${side}'s bytes lost at byte ${atByte}: ${reason}`);
   }
 
+  /** A client stream the server did not process, counted once whichever way it was refused. */
+  private refuse(id: number, how: 'rstStream' | 'afterGoaway'): void {
+    const s = this.open.get(id);
+    if (s !== undefined) {
+      if (s.refused) return;
+      s.refused = true;
+    } else if (how === 'afterGoaway' || (this.serverGoawayLast !== null && id > this.serverGoawayLast)) {
+      // Not followed (beyond MAX_TRACKED_STREAMS), or closed and counted already.
+      return;
+    }
+    this.refused[how]++;
+  }
+
   private openStream(id: number, clientEnded: boolean): void {
     if (this.open.size >= MAX_TRACKED_STREAMS) {
       this.untracked++;
       return;
     }
-    this.open.set(id, { clientEnded, serverEnded: false, answered: false });
+    this.open.set(id, { clientEnded, serverEnded: false, answered: false, refused: false });
     this.idleSince = null;
     if (this.open.size > this.peak) this.peak = this.open.size;
   }

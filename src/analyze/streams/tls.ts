@@ -38,12 +38,27 @@ import type {
   TlsFacts,
   TlsRecordCount,
   TlsResumption,
+  Totals,
 } from '../../model/report.js';
 import { toMillis, type Micros } from '../../model/time.js';
 import { notProtocolNote, type Stream, type StreamKind } from './stream.js';
 
 /** What the record says of requests while the traffic cannot be decrypted. */
 export const REQUESTS_UNKNOWN_NOTE = 'requests unknown without the TLS keys';
+
+/**
+ * The one rule for "are this connection's requests known?": not when it carried TLS read without the
+ * keys (its `requests` stay 0, which means "not counted", not "none"). Renderers and expectations ask
+ * this, never `requests === 0`.
+ */
+export function requestsUnknown(r: ConnectionRecord): boolean {
+  return r.tls !== undefined;
+}
+
+/** How many of the connections in `t` have their requests unknown (requestsUnknown, counted in the totals). */
+export function connectionsWithRequestsUnknown(t: Totals): number {
+  return t.tls?.connections ?? 0;
+}
 /** Alerts kept per connection (a connection sends one or two; a broken peer could send many). */
 const MAX_ALERTS = 8;
 /** Notes of framing problems kept per connection; the rest are counted. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkExpectations, evaluateExpectations, hasExpectations } from '../../../src/analyze/expect.js';
-import { observer, record, records } from './records.js';
+import { observer, record, records, tlsRecords } from './records.js';
 
 test('expect: nothing asked, nothing checked', () => {
   assert.equal(hasExpectations({}), false);
@@ -76,4 +76,42 @@ test('expect: on incomplete evidence an expectation is neither met nor failed', 
       ],
     });
   }
+});
+
+test('expect: requests per connection on TLS without the keys: not checked, never failed as if none were made', () => {
+  const unknown =
+    'not checked: at least 2 requests per connection: 3 of 3 connections carried TLS, requests unknown without ' +
+    'the TLS keys (wire observer)';
+  const encrypted = observer('wire', tlsRecords(3));
+  assert.deepEqual(evaluateExpectations({ minRequestsPerConnection: 2 }, encrypted), {
+    outcome: 'inconclusive',
+    messages: [unknown],
+  });
+  assert.deepEqual(checkExpectations({ minRequestsPerConnection: 2 }, encrypted), [], 'not a failure');
+  // What the wire sees of TLS connections is checked as ever.
+  assert.deepEqual(evaluateExpectations({ maxConnections: 3, noResets: true }, encrypted), {
+    outcome: 'met',
+    messages: [],
+  });
+  // Another expectation failed: that decides; the one not checked is said beside it.
+  const both = evaluateExpectations({ maxConnections: 1, minRequestsPerConnection: 2 }, encrypted);
+  assert.equal(both.outcome, 'failed');
+  assert.match(both.messages[0]!, /^expected at most 1 connection, saw 3/);
+  assert.deepEqual(both.notChecked, [unknown]);
+  // Beside connections in the clear: met when their requests alone, the TLS ones counted as 0, reach the minimum...
+  const mixed = observer('wire', [...records(2, 6, { id: 1 }), ...tlsRecords(1)]);
+  assert.deepEqual(evaluateExpectations({ minRequestsPerConnection: 4 }, mixed), { outcome: 'met', messages: [] });
+  // ...and not checked otherwise: the TLS connection may carry what is missing.
+  assert.deepEqual(evaluateExpectations({ minRequestsPerConnection: 5 }, mixed), {
+    outcome: 'inconclusive',
+    messages: [
+      'not checked: at least 5 requests per connection: 1 of 3 connections carried TLS, requests unknown without ' +
+        'the TLS keys (the 2 others carried 12 requests) (wire observer)',
+    ],
+  });
+  // Without TLS, the same minimum fails as before.
+  assert.equal(
+    evaluateExpectations({ minRequestsPerConnection: 7 }, observer('wire', records(2, 6))).outcome,
+    'failed',
+  );
 });

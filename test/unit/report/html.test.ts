@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { buildReport } from '../../../src/analyze/run-report.js';
 import { escapeHtml, renderHtml } from '../../../src/report/html.js';
 import type { Finding, RunReport } from '../../../src/model/report.js';
-import { observer, record, records } from '../analyze/records.js';
+import { observer, record, records, tlsFacts, tlsRecords } from '../analyze/records.js';
 
 function run(fields: Partial<RunReport> = {}): RunReport {
   return {
@@ -42,6 +42,31 @@ test('html: one self-contained page, a bar per connection coloured by what it ca
   assert.match(html, /fill="#2da44e"/); // several requests
   assert.match(html, /fill="#cf222e"/); // reset
   assert.match(html, /reuse working: 4 requests over 2 connections/);
+});
+
+test('html: TLS connections without the keys: requests unknown, never "0 requests"; the estimate named as one', () => {
+  const encrypted = run({
+    observers: [observer('wire', tlsRecords(2, { estimatedExchanges: 4 }))],
+    verdict: { code: 'encrypted', summary: '2 TLS connections: requests unknown without the TLS keys' },
+  });
+  const html = renderHtml(buildReport('analyze', [encrypted]));
+  // The summary row: requests "?", requests per connection "?".
+  assert.match(html, /<td>1<\/td><td>sequential &lt;unread&gt;<\/td><td>\?<\/td><td>2<\/td><td>\?<\/td>/);
+  // The observer's row says why.
+  assert.match(html, /<td>\? <span class="info">\(unknown on 2 encrypted connections\)<\/span><\/td>/);
+  // Each bar: "(?)", grey, and its tip gives the estimate marked as one.
+  assert.equal((html.match(/\(\?\)<\/text>/g) ?? []).length, 2);
+  assert.equal((html.match(/fill="#8c959f"/g) ?? []).length, 2);
+  assert.match(html, /requests unknown \(encrypted: requests unknown without the TLS keys\); an ESTIMATE of 4 request/);
+  assert.match(html, /\(\?\) = requests unknown \(TLS without the keys\), in grey/);
+  assert.doesNotMatch(html, /0 request\(s\)/);
+  // Beside a connection counted in the clear: "3+?".
+  const mixed = run({
+    observers: [observer('wire', [record({ id: 1, requests: 3 }), record({ id: 2, requests: 0, tls: tlsFacts() })])],
+  });
+  const page = renderHtml(buildReport('analyze', [mixed]));
+  assert.match(page, /<td>3\+\?<\/td><td>2<\/td><td>\?<\/td>/);
+  assert.match(page, /<td>3\+\? <span class="info">\(unknown on 1 encrypted connection\)<\/span><\/td>/);
 });
 
 test('html: long timelines are cut, unavailable observers say why', () => {

@@ -264,4 +264,24 @@ test('terminal: a TLS connection shows "?" for requests, its estimate and handsh
   assert.ok(text.split('\n').includes(line), text);
   // The summary row: "?" requests, not 0.
   assert.match(text.split('\n')[1]!, /^1\s+\S+\s+\?\s+1\s+\?\s/);
+  // The totals: requests and responses unknown, no distribution nor handshake share built on zeros.
+  assert.ok(text.includes('requests ? (1 TLS connection: requests unknown without the TLS keys)  responses ?'), text);
+  assert.ok(text.includes('requests per connection unknown (1 TLS connection)'), text);
+  assert.doesNotMatch(text, /requests per connection min|requests that paid a handshake/);
+});
+
+test('terminal: HTTP beside TLS: the counted requests "+?", the per-connection figures unknown', () => {
+  const plain = conn(1, { requests: 3, responses: 3, statusCodes: [200, 200, 200] });
+  const tlsConn = conn(2, { requests: 0, responses: 0, statusCodes: [], tls: tlsFacts({ estimatedExchanges: 2 }) });
+  const text = visibleText(renderTerminal(report([run([plain, tlsConn])]), { connections: true, totals: true }));
+  assert.match(text.split('\n')[1]!, /^1\s+\S+\s+3\+\?\s+2\s+\?\s/);
+  assert.ok(
+    text.includes('requests 3+? (1 TLS connection: requests unknown without the TLS keys)  responses 3+?'),
+    text,
+  );
+  assert.match(text, /\? \(~2 est\.\)/);
+  // Without TLS, the figures as before.
+  const only = visibleText(renderTerminal(report([run([plain])]), { totals: true }));
+  assert.ok(only.includes('requests 3  responses 3'), only);
+  assert.match(only, /requests per connection min 3/);
 });

@@ -85,12 +85,42 @@ test('http2 stream: streams, responses, peak concurrency, idle gaps, RST_STREAM,
     maxConcurrentStreams: { client: 100, server: 128 },
     rstStream: { client: 1, server: 0, codes: { CANCEL: 1 } },
     goaway: [{ by: 'server', lastStreamId: 5, errorCode: 'NO_ERROR', debugDataLength: 4, at: 30 }],
+    refused: { rstStream: 0, afterGoaway: 0 },
   });
   assert.deepEqual(r.notes, []);
   // Retired: the decoder goes, the record stays; bytes fed after that are ignored.
   s.retire();
   assert.equal(s.data('client', headers(7, requestBlock('GET', '/late')), 40_000), true);
   assert.deepEqual(described(s), r);
+});
+
+test('http2 stream: refused streams: REFUSED_STREAM from the server, streams above its GOAWAY, each once', () => {
+  const s = new Http2Stream();
+  s.data('client', concat([HTTP2_CLIENT_PREFACE, settings([])]), 1_000);
+  s.data('server', settings([[3, 2]]), 2_000);
+  // 1, 3, 5, 7 at once; the server refuses 7, then says it processed up to 3: 5 and 7 were not processed.
+  for (const id of [1, 3, 5, 7])
+    s.data('client', headers(id, requestBlock('GET', `/${id}`), { endStream: true }), 3_000);
+  s.data('server', rstStream(7, 7), 4_000);
+  s.data('server', concat([headers(1, responseBlock(200), { endStream: true }), goaway(3, 0)]), 5_000);
+  // Opened after the GOAWAY: not processed either. A client refusing a push (REFUSED_STREAM on an even
+  // id) is not counted.
+  s.data('client', concat([headers(9, requestBlock('GET', '/9'), { endStream: true }), rstStream(2, 7)]), 6_000);
+  s.data('server', rstStream(9, 7), 7_000);
+  const r = described(s);
+  assert.equal(r.requests, 5);
+  assert.deepEqual(r.http2?.refused, { rstStream: 1, afterGoaway: 2 });
+  assert.deepEqual(r.http2?.rstStream, { client: 1, server: 2, codes: { REFUSED_STREAM: 3 } });
+  // A first GOAWAY of 2^31-1 (a graceful drain, RFC 9113 6.8) refuses nothing; the second one does.
+  const drain = new Http2Stream();
+  drain.data('client', concat([HTTP2_CLIENT_PREFACE, settings([])]), 1_000);
+  drain.data('server', settings([]), 2_000);
+  drain.data('client', headers(1, requestBlock('GET', '/1'), { endStream: true }), 3_000);
+  drain.data('server', goaway(0x7fffffff, 0), 4_000);
+  drain.data('client', headers(3, requestBlock('GET', '/3'), { endStream: true }), 5_000);
+  assert.deepEqual(described(drain).http2?.refused, { rstStream: 0, afterGoaway: 0 });
+  drain.data('server', goaway(1, 0), 6_000);
+  assert.deepEqual(described(drain).http2?.refused, { rstStream: 0, afterGoaway: 1 });
 });
 
 test('http2 stream: the same record whatever the split of each write', () => {
