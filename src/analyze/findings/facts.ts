@@ -86,7 +86,8 @@ export function serverKey(server: Endpoint): string {
 /** "0.21 ms", "38 ms", "1.00 s", "6.0 min": a measured time for a sentence. */
 export function formatDuration(ms: number): string {
   if (ms < 1) return `${ms.toFixed(2)} ms`;
-  if (ms < 1000) return `${Math.round(ms)} ms`;
+  // 999.6 ms is "1.00 s", not "1000 ms".
+  if (Math.round(ms) < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(2)} s`;
   return `${(ms / 60_000).toFixed(1)} min`;
 }
