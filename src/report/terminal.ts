@@ -18,7 +18,13 @@ import { renderFindings } from './findings.js';
 import { countWithUnknown, requestsPerConnectionText, requestsText, runSummary } from './summary.js';
 import type { RunSummary } from './summary.js';
 import { AT_LEAST, COLOR, PLAIN, formatMs, formatNumber, table } from './text.js';
-import { REQUESTS_UNKNOWN_NOTE, connectionsWithRequestsUnknown, requestsUnknown } from '../analyze/streams/tls.js';
+import {
+  REQUESTS_UNKNOWN_NOTE,
+  connectionsWithRequestsUnknown,
+  requestsUnknown,
+  tlsDecrypted,
+  tlsDecryptedCount,
+} from '../analyze/streams/tls.js';
 import { plural } from '../util/text.js';
 import type { Style } from './text.js';
 
@@ -110,7 +116,8 @@ export function renderTotals(run: RunReport, o: ObserverReport, s: Style = PLAIN
 
 /**
  * "TLS: 12 connections, 12 full handshakes, 0 resumed (TLS 1.3: 12); requests unknown without the TLS
- * keys, an estimated 12 request/response exchanges".
+ * keys, an estimated 12 request/response exchanges", or with keys "...; 10 of 12 TLS connections
+ * decrypted; requests unknown for the other 2, ...".
  */
 export function tlsTotalsLine(t: TlsTotals, s: Style = PLAIN): string {
   const parts = [
@@ -122,10 +129,13 @@ export function tlsTotalsLine(t: TlsTotals, s: Style = PLAIN): string {
   const versions = Object.entries(t.versions)
     .map(([version, n]) => `${version}: ${n}`)
     .join(', ');
-  return (
-    `${s.bold('TLS:')} ${parts.join(', ')} (${versions}); ${REQUESTS_UNKNOWN_NOTE}, ` +
-    `an estimated ${plural(t.estimatedExchanges, 'request/response exchange')}`
-  );
+  const head = `${s.bold('TLS:')} ${parts.join(', ')} (${versions})`;
+  const estimate = `an estimated ${plural(t.estimatedExchanges, 'request/response exchange')}`;
+  if (t.decryption === undefined) return `${head}; ${REQUESTS_UNKNOWN_NOTE}, ${estimate}`;
+  const decrypted = tlsDecryptedCount(t);
+  const rest = t.connections - decrypted;
+  const said = `${head}; ${decrypted} of ${plural(t.connections, 'TLS connection')} decrypted`;
+  return rest === 0 ? said : `${said}; requests unknown for the other ${rest} (see their notes)`;
 }
 
 /** What stands for a chosen ALPN protocol the capture does not show. */
@@ -142,6 +152,7 @@ function tlsSummary(t: TlsFacts): string {
   const handshake = t.handshake === null ? 'handshake not seen to the end' : `${t.handshake} handshake`;
   const parts = [`${t.version ?? 'TLS'} ${handshake}${took}`];
   if (t.sni !== null) parts.push(`SNI ${t.sni}`);
+  if (t.decryption !== undefined) parts.push(tlsDecrypted(t) ? 'decrypted' : 'not decrypted');
   if (t.alpnOffered.length > 0)
     parts.push(
       `ALPN ${t.alpnOffered.join(',')} -> ${t.alpnChosen ?? ALPN_UNKNOWN[t.alpnChosenWhyNull ?? 'none-chosen']}`,
