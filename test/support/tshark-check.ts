@@ -32,9 +32,10 @@
  *   stream (2 after a HelloRetryRequest), against 1 or 2 for a record with `tls` (helloRetry), 0
  *   without; and for the streams where either side saw TLS, the version and cipher suite of the
  *   ServerHello (a HelloRetryRequest's fixed random left aside), the SNI and the ALPN offered, the
- *   ALPN chosen (a ServerHello's: TLS 1.2 and below) and resumption, which tshark's fields show in
- *   their own way: TLS 1.3, its ServerHello selected a PSK identity; TLS 1.2, the server sent no
- *   Certificate after its ServerHello. Null on both sides when no ServerHello was seen.
+ *   ALPN chosen (a ServerHello's: TLS 1.2 and below; with the keys, TLS 1.3's EncryptedExtensions)
+ *   and resumption, which tshark's fields show in their own way: TLS 1.3, its ServerHello selected a
+ *   PSK identity; TLS 1.2, the server sent no Certificate after its ServerHello. Null on both sides
+ *   when no ServerHello was seen.
  * A capture the tool rejects (a KeepaliveLabError: not a capture, a link type it does not read) is a
  * disagreement unless tshark finds no TCP in it either.
  *
@@ -228,9 +229,12 @@ function addTls(acc: TlsAcc | undefined, f: TsharkFrame, src: string): TlsAcc | 
     acc.server = src;
     acc.tls.version = t.supportedVersions[0] ?? t.versions[0] ?? null;
     acc.tls.cipherSuite = t.cipherSuites[0] ?? null;
-    acc.tls.alpnChosen = t.alpn[0] ?? null;
+    acc.tls.alpnChosen = null;
     acc.pskSelected = t.pskSelected;
   }
+  // The server's ALPN choice: in its ServerHello (TLS 1.2 and below), or in its EncryptedExtensions
+  // (TLS 1.3), which tshark shows only with the keys, in the ServerHello's frame or a later one.
+  if (acc.server === src && t.alpn.length > 0) acc.tls.alpnChosen = t.alpn[t.alpn.length - 1]!;
   if (acc.server === src && t.types.includes('Certificate')) acc.certificate = true;
   return acc;
 }
