@@ -19,6 +19,7 @@ import { runReport } from '../analyze/run-report.js';
 import type { ObserverHead, RunHead } from '../analyze/run-report.js';
 import { FileError, KeepaliveLabError, invalidOption } from '../errors.js';
 import { formatEndpoint } from '../model/endpoint.js';
+import type { TlsKeySource } from '../decode/tls-keylog.js';
 import type { HostFacts } from '../model/host.js';
 import type { ConnectionRecord, Endpoint, RunReport } from '../model/report.js';
 import type { TcpPacket } from '../model/packet.js';
@@ -38,6 +39,11 @@ export interface AnalyzeOptions {
   path?: Endpoint[];
   /** Frame HTTP (default true). */
   http?: boolean;
+  /**
+   * TLS secrets: TLS connections are decrypted and their requests counted (analyze/streams/tls.ts).
+   * A KeyLog read whole, or a KeyLogFile (observe/keylog-file.ts) for a key log that grows.
+   */
+  keys?: TlsKeySource;
   /** Records kept in the report: those of the first N connections (default: all). */
   keepConnections?: number;
   /** Each connection's record as the connection ends, in id order (see CaptureAnalysis). */
@@ -132,6 +138,7 @@ export async function analyzeCapture(source: string | Readable, options: Analyze
   if (options.keepConnections !== undefined) analysisOptions.keepConnections = options.keepConnections;
   if (options.onConnection) analysisOptions.onConnection = options.onConnection;
   if (options.hostFacts) analysisOptions.hostFacts = options.hostFacts;
+  if (options.keys) analysisOptions.keys = options.keys;
   const accept = acceptFor(options);
   if (accept) analysisOptions.accept = accept;
   const serverPort = options.server?.port ?? options.port;
