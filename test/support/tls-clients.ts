@@ -122,6 +122,7 @@ export async function curlClient(
       resumed: using ? !/TLS handshake, Certificate \(11\)/.test(trace) : null,
     };
   });
+  assert.equal(connections.length, requests.length, 'curl -v traced as many connections as %{num_connects} said');
   const versions = new Set(lines.map((l) => l.split(' ')[1]));
   return {
     connections,
