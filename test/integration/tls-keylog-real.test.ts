@@ -23,7 +23,8 @@
  *   after the last body was read: the truth is the number of connections undici says it made.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -39,6 +40,7 @@ import {
   nodeHttp2Client,
   nodeHttpsClient,
   pythonClient,
+  sClientKeyUpdates,
   type ClientAccount,
   type ClientConnection,
 } from '../support/tls-clients.js';
@@ -46,7 +48,13 @@ import { compareWithTshark, type Described } from '../support/tshark-check.js';
 
 const skip = captureSkip() || nginxSkip() || opensslSkip() || toolSkip('curl', 'tshark', 'sharkd', 'python3');
 
-/** Tickets and a session cache, HTTP/2 by ALPN. */
+/** A file nginx serves (/files/big), and the body curl uploads: many TLS records, many TCP segments. */
+const BIG_FILE = 1024 * 1024;
+const UPLOAD = 300 * 1000;
+/** tcpdump's snap length for the cases with large segments (loopback's can be 64 KiB). */
+const WHOLE_SEGMENTS = 262144;
+
+/** Tickets and a session cache, HTTP/2 by ALPN; /files/ served. */
 let nginx: Nginx;
 /** Without session tickets: a TLS 1.2 session resumes by its id, from the session cache. */
 let nginxNoTickets: Nginx;
@@ -55,8 +63,12 @@ let dir: string;
 before(async () => {
   if (skip) return;
   dir = await mkdtemp(join(tmpdir(), 'kal-tls-keylog-'));
+  const files = join(dir, 'files');
+  await mkdir(files);
+  await writeFile(join(files, 'big'), randomBytes(BIG_FILE));
+  await writeFile(join(dir, 'upload'), randomBytes(UPLOAD));
   [nginx, nginxNoTickets] = await Promise.all([
-    startNginx('127.0.0.1', { tls: { http2: true } }),
+    startNginx('127.0.0.1', { tls: { http2: true }, files }),
     startNginx('127.0.0.1', { tls: { sessionTickets: false } }),
   ]);
 });
@@ -91,6 +103,8 @@ interface Case {
   /** What the case asks for, of every connection: its TLS version and cipher suite. */
   version?: string;
   cipherSuite?: string;
+  /** tcpdump's snap length, when segments may be larger than the default's 4096 bytes. */
+  snaplen?: number;
 }
 
 /** The TLS 1.2 suites decrypted (the certificate is EC: ECDHE_ECDSA), by OpenSSL's name and IANA's. */
@@ -162,6 +176,40 @@ const CASES: Case[] = [
     version: 'TLS 1.3',
     cipherSuite: suite,
   })),
+  {
+    name: 'curl --http1.1: 3 uploads of 300 kB, then 3 downloads of 1 MiB, one connection each',
+    server: () => nginx,
+    clients: async (keylog) => {
+      const { urls, resolve } = curlTo(nginx, 3);
+      const big = `https://localhost:${nginx.port}/files/big`;
+      const uploads = await curlClient(
+        ['--http1.1', ...resolve, '--data-binary', `@${join(dir, 'upload')}`],
+        urls,
+        keylog,
+      );
+      const downloads = await curlClient(['--http1.1', ...resolve], [big, big, big], keylog);
+      for (const said of [uploads, downloads]) assert.equal(said.code, 0, said.stderr.slice(-2000));
+      return [uploads, downloads];
+    },
+    snaplen: WHOLE_SEGMENTS,
+  },
+  {
+    name: 'curl --http2: 3 downloads of 1 MiB on one connection',
+    server: () => nginx,
+    clients: async (keylog) => {
+      const big = `https://localhost:${nginx.port}/files/big`;
+      const said = await curlClient(['--http2', ...curlTo(nginx, 0).resolve], [big, big, big], keylog);
+      assert.equal(said.code, 0, said.stderr.slice(-2000));
+      return [said];
+    },
+    snaplen: WHOLE_SEGMENTS,
+  },
+  {
+    name: 'openssl s_client: TLS 1.3 KeyUpdate, both sides (K) then the client alone (k), a request after each',
+    server: () => nginx,
+    clients: async (keylog) => [await sClientKeyUpdates(nginx.port, keylog)],
+    version: 'TLS 1.3',
+  },
   {
     name: 'Node https, a keep-alive Agent: 4 requests',
     server: () => nginx,
@@ -238,7 +286,8 @@ for (const c of CASES) {
     const path = join(dir, `${name}.pcap`);
     const keylog = join(dir, `${name}.keys`);
     let accounts: ClientAccount[] = [];
-    const rec = await recordTraffic({ path, port: c.server().port, iface: 'lo' }, async () => {
+    const options = { path, port: c.server().port, iface: 'lo', ...(c.snaplen ? { snaplen: c.snaplen } : {}) };
+    const rec = await recordTraffic(options, async () => {
       accounts = await c.clients(keylog);
     });
     assert.equal(rec.dropped, 0, 'tcpdump dropped no packet');

@@ -58,6 +58,8 @@ export interface NginxOptions {
   tls?: NginxTlsOptions;
   /** Proxy every request to this server instead of answering it (nginx as a load balancer). */
   upstream?: NginxUpstream;
+  /** Also serve the files of this directory under /files/ (large responses: many TLS records, many segments). */
+  files?: string;
 }
 
 export interface NginxTlsOptions {
@@ -179,7 +181,7 @@ ${options.keepaliveTimeout === undefined ? '' : `  keepalive_timeout ${options.k
 ${options.keepaliveRequests === undefined ? '' : `  keepalive_requests ${options.keepaliveRequests};\n`}${upstreamBlock(options.upstream)}  server {
     listen ${host}:${port}${options.tls ? ` ssl${options.tls.http2 ? ' http2' : ''}` : ''};
 ${tls}    location / { ${location(options.upstream)} }
-  }
+${options.files === undefined ? '' : `    location /files/ { alias ${options.files}/; }\n`}  }
 }
 `,
   );

@@ -371,3 +371,88 @@ export async function pythonClient(port: number, n: number, keylog: string): Pro
     stderr: r.stderr,
   };
 }
+
+// ------------------------------------------------------------------------------------------------
+// openssl s_client
+
+/**
+ * `openssl s_client -tls1_3 -keylogfile FILE`, one connection: a request, then its command `K` (a
+ * KeyUpdate that asks the server to update too: both sides move to their next traffic secret, RFC
+ * 8446 4.6.3) and a request, then `k` (the client's keys only) and a request, each sent once the last
+ * response came. Commands are read at the start of a line of its stdin (not with -ign_eof); -crlf
+ * ends the request lines as HTTP wants. It prints KEYUPDATE for each command it carried out.
+ */
+export function sClientKeyUpdates(port: number, keylog: string, timeoutMs = 20_000): Promise<ClientAccount> {
+  const request = 'GET / HTTP/1.1\nHost: localhost\n\n';
+  const child = spawn(
+    'openssl',
+    [
+      's_client',
+      '-connect',
+      `127.0.0.1:${port}`,
+      '-servername',
+      'localhost',
+      '-tls1_3',
+      '-crlf',
+      '-keylogfile',
+      keylog,
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let stderr = '';
+  const count = (re: RegExp) => ((out + stderr).match(re) ?? []).length;
+  const waiters: (() => void)[] = [];
+  const more = (d: Buffer, to: 'out' | 'err') => {
+    if (to === 'out') out += d.toString();
+    else stderr += d.toString();
+    for (const w of waiters.splice(0)) w();
+  };
+  child.stdout.on('data', (d: Buffer) => more(d, 'out'));
+  child.stderr.on('data', (d: Buffer) => more(d, 'err'));
+  const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  /** Until s_client has printed `n` lines like `re` (responses, KEYUPDATE). */
+  const printed = async (re: RegExp, n: number): Promise<void> => {
+    while (count(re) < n) {
+      const next = new Promise<void>((resolve) => waiters.push(resolve));
+      if ((await Promise.race([next.then(() => false), closed.then(() => true)])) && count(re) < n)
+        throw new Error(`s_client ended after printing ${count(re)} of ${n} ${re.source}: ${stderr.slice(-500)}`);
+    }
+  };
+  const response = /^HTTP\/1\.1 200/gm;
+  const keyUpdate = /^KEYUPDATE$/gm;
+  return (async () => {
+    try {
+      // A command and the request after it go in two writes: s_client reads a chunk of stdin at a
+      // time and, when the chunk starts with a command, does it and drops the rest of the chunk.
+      child.stdin.write(request);
+      await printed(response, 1);
+      child.stdin.write('K\n');
+      await printed(keyUpdate, 1);
+      child.stdin.write(request);
+      await printed(response, 2);
+      child.stdin.write('k\n');
+      await printed(keyUpdate, 2);
+      child.stdin.write(request);
+      await printed(response, 3);
+      child.stdin.end();
+      const code = await closed;
+      const all = out + stderr;
+      const said = /^(New|Reused), (TLSv1\.3), Cipher is (\S+)/m.exec(all);
+      assert.ok(said, `s_client said no "New, TLSv1.3, Cipher is": ${all.slice(-500)}`);
+      return {
+        connections: [
+          { requests: 3, version: versionName(said[2]!), cipherSuite: said[3]!, resumed: said[1] === 'Reused' },
+        ],
+        requests: 3,
+        httpVersion: '1.1',
+        code,
+        stderr,
+      };
+    } finally {
+      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  })();
+}
