@@ -56,7 +56,10 @@ const WHOLE_SEGMENTS = 262144;
 
 /** Tickets and a session cache, HTTP/2 by ALPN; /files/ served. */
 let nginx: Nginx;
-/** Without session tickets: a TLS 1.2 session resumes by its id, from the session cache. */
+/**
+ * Without session tickets: a TLS 1.2 session resumes by its id, from the session cache. Only X25519
+ * for the key exchange: a TLS 1.3 client that sends a key share for P-256 first gets a HelloRetryRequest.
+ */
 let nginxNoTickets: Nginx;
 let dir: string;
 
@@ -69,7 +72,7 @@ before(async () => {
   await writeFile(join(dir, 'upload'), randomBytes(UPLOAD));
   [nginx, nginxNoTickets] = await Promise.all([
     startNginx('127.0.0.1', { tls: { http2: true }, files }),
-    startNginx('127.0.0.1', { tls: { sessionTickets: false } }),
+    startNginx('127.0.0.1', { tls: { sessionTickets: false, ecdhCurve: 'X25519' } }),
   ]);
 });
 
@@ -103,6 +106,8 @@ interface Case {
   /** What the case asks for, of every connection: its TLS version and cipher suite. */
   version?: string;
   cipherSuite?: string;
+  /** Every connection begins with a HelloRetryRequest (two ClientHellos). */
+  helloRetry?: true;
   /** tcpdump's snap length, when segments may be larger than the default's 4096 bytes. */
   snaplen?: number;
 }
@@ -149,6 +154,15 @@ const CASES: Case[] = [
       await curl(nginxNoTickets, ['--http1.1', '--tls-max', '1.2', '-H', 'Connection: close'], 3, keylog),
     ],
     version: 'TLS 1.2',
+  },
+  {
+    name: 'curl --curves P-256:X25519 against a server of X25519 only: a HelloRetryRequest, then 3 requests',
+    server: () => nginxNoTickets,
+    clients: async (keylog) => [
+      await curl(nginxNoTickets, ['--http1.1', '--tlsv1.3', '--curves', 'P-256:X25519'], 3, keylog),
+    ],
+    version: 'TLS 1.3',
+    helloRetry: true,
   },
   ...TLS12_SUITES.map(([openssl, iana]): Case => ({
     name: `TLS 1.2 ${iana}: curl --http1.1 and --http2, 3 URLs each`,
@@ -310,6 +324,7 @@ for (const c of CASES) {
     for (const d of tshark) {
       if (c.version !== undefined) assert.equal(d.tls?.version, c.version);
       if (c.cipherSuite !== undefined) assert.equal(d.tls?.cipherSuite, c.cipherSuite);
+      assert.equal(d.tls?.clientHellos, c.helloRetry ? 2 : 1);
     }
     // analyze, with the keys, agrees with tshark exactly, and decrypted every connection.
     assert.deepEqual(disagreements, [], 'analyze --keylog and tshark disagree');

@@ -13,6 +13,7 @@
  * - Python (http.client on one connection, urllib with one connection per request): the same, from
  *   SSLSocket.version(), cipher() and session_reused. ssl.create_default_context() writes the key log
  *   named by SSLKEYLOGFILE (Python 3.8 and later).
+ * - openssl s_client (-keylogfile): "New, TLSv1.3, Cipher is ..." and a KEYUPDATE line per KeyUpdate.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
