@@ -56,6 +56,7 @@ export const WARNING_CODES = [
   'KAL_WARN_TLS',
   // TLS connections a key log did not decrypt (analyze/capture-analysis.ts).
   'KAL_WARN_TLS_KEYS',
+  'KAL_WARN_KEYLOG',
   // The proxy (observe/proxy.ts).
   'KAL_WARN_ACCEPT_FAILED',
   'KAL_WARN_UPSTREAM_UNREACHABLE',

@@ -15,8 +15,12 @@
  *
  * Keys that come later than the records (a key log that grows while `watch` runs): the records are
  * held (up to MAX_HELD_BYTES per connection) and the lookup is tried again as more records come and
- * when the connection is described. Records held when the keys never come are given back to the
- * decoder, which interprets them by position as it does without keys.
+ * when the connection is described. A program logs a TLS 1.3 session's secrets one line at a time as
+ * it derives them, so a lookup may find the handshake secrets and not yet the traffic secrets: the
+ * records stay held until the traffic secrets are there too (the source is asked to re-read, when it
+ * can: KeyLogFile.refresh), or the connection ends (then what there is opens what it can). Records
+ * held when the keys never come are given back to the decoder, which interprets them by position as
+ * it does without keys.
  *
  * A record that does not open with the key due stops that side (its sequence number is unknown from
  * then on): the side's later records are counted as failed and interpreted by position.
@@ -172,12 +176,12 @@ export class TlsDecryption {
   }
 
   /**
-   * The connection is described: one more lookup; `final` (nothing more comes): records still held
-   * go back to the decoder.
+   * The connection is described: one more lookup; `final` (nothing more comes): secrets found only in
+   * part are used as they are, and records still held without any go back to the decoder.
    */
   settle(final: boolean, guess: (held: Held) => void): void {
     if (this.unsupported || this.givenUp || this.held.length === 0) return;
-    this.lookUp();
+    this.lookUp(final);
     if (this.secrets === null && final) this.giveUp(guess);
   }
 
@@ -188,8 +192,16 @@ export class TlsDecryption {
     for (const h of held) guess(h);
   }
 
-  private lookUp(): void {
-    const secrets = this.keys.secretsFor(this.hellos.clientRandom);
+  /** Looks the secrets up; only whole ones are used (see the header) unless `partly`. */
+  private lookUp(partly = false): void {
+    const random = this.hellos.clientRandom;
+    let secrets = this.keys.secretsFor(random);
+    if (secrets !== null && !partly && !this.whole(secrets)) {
+      // The program is still writing this session's lines: read what it added since.
+      (this.keys as { refresh?: () => boolean }).refresh?.();
+      secrets = this.keys.secretsFor(random);
+      if (secrets !== null && !this.whole(secrets)) return;
+    }
     if (secrets === null || !this.start(secrets)) return;
     this.secrets = secrets;
     const held = this.held;
@@ -198,6 +210,11 @@ export class TlsDecryption {
       // Opened in the order they came; one that does not open is counted, and stays taken.
       this.open(h.side, h.record, h.ts);
     }
+  }
+
+  /** The secrets open the application data of both sides: TLS 1.2's master secret, TLS 1.3's traffic secrets. */
+  private whole(s: TlsSessionSecrets): boolean {
+    return this.tls13 ? s.clientTraffic0 !== null && s.serverTraffic0 !== null : s.masterSecret !== null;
   }
 
   /** The ciphers from the secrets; false when these secrets cannot open this connection at all. */

@@ -300,3 +300,30 @@ test('tls decrypt: mutated encrypted conversations: no crash, no hang, failures 
   }
   assert.ok(failedSome > 0, 'some mutation hit an encrypted record');
 });
+
+test('tls decrypt: a key log written line by line (handshake secrets first): held until the traffic secrets come', () => {
+  const conv = tls13Encrypted({ alpn: 'http/1.1', exchanges: http1Exchanges(3), seed: 31 });
+  const [handshakeLines, trafficLines] = [
+    conv.keyLog.split('\n').filter((l) => l.includes('HANDSHAKE')),
+    conv.keyLog.split('\n').filter((l) => l.includes('TRAFFIC_SECRET_0')),
+  ];
+  const log = new KeyLog();
+  log.push(handshakeLines.join('\n') + '\n');
+  const s = tls.create({ http: { serverClose: 0, clientClose: 0 }, keys: log });
+  conv.segments.forEach((seg, i) => {
+    if (i === 5) log.push(trafficLines.join('\n') + '\n');
+    s.data(seg.side, seg.bytes, (i + 1) * 1000);
+  });
+  s.end('client', 1e5);
+  s.end('server', 1e5);
+  let r = describe(s);
+  assert.deepEqual([r.requests, r.tls?.decryption?.status, r.tls?.decryption?.recordsFailed], [3, 'decrypted', 0]);
+  // The traffic secrets never come: at the end the handshake opens, the data does not.
+  const only = tls.create({ http: { serverClose: 0, clientClose: 0 }, keys: keyLog(handshakeLines.join('\n')) });
+  conv.segments.forEach((seg, i) => only.data(seg.side, seg.bytes, (i + 1) * 1000));
+  only.end('client', 1e5);
+  only.end('server', 1e5);
+  r = describe(only);
+  assert.deepEqual([r.requests, r.tls?.decryption?.status], [0, 'partial'], r.notes.join('; '));
+  assert.equal(r.tls?.decryption?.recordsOpened, 4, 'the server flight and the client Finished');
+});
