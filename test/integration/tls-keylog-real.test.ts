@@ -12,7 +12,10 @@
  * - analyze's with the key log: the same, exactly, and every connection decrypted.
  * The capture is also compared with tshark without the keys at the end of the file, as every
  * recording is. One nginx serves every case (TLS 1.2 and 1.3, HTTP/2 by ALPN, session tickets and a
- * session cache), a second one without tickets for TLS 1.2 resumption by session id.
+ * session cache, a 1 MiB file), a second one without tickets for TLS 1.2 resumption by session id,
+ * and with X25519 only, for a real HelloRetryRequest. Beside the clients and suites: large bodies
+ * both ways (records across many segments), TLS 1.3 KeyUpdate both ways (openssl s_client), and a
+ * key log whose secrets are all wrong, or empty: nothing decrypted, a warning, as in tshark.
  *
  * What the clients here do (Debian 12: curl 7.88.1 with OpenSSL 3.0, Node 20, Python 3.11):
  * - curl --http2 with several URLs over TLS sends them all as streams of one connection (unlike
@@ -30,7 +33,6 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ConnectionRecord } from '../../src/model/report.js';
 import { analyzeCapture } from '../../src/observe/capture-file.js';
-import { KeyLogFile } from '../../src/observe/keylog-file.js';
 import { captureSkip } from '../support/capture-env.js';
 import { nginxSkip, opensslSkip, startNginx, type Nginx } from '../support/nginx.js';
 import { recordTraffic, toolSkip } from '../support/record.js';
@@ -308,7 +310,7 @@ for (const c of CASES) {
     const said = connectionsOf(accounts);
     const requests = accounts.reduce((n, a) => n + a.requests, 0);
 
-    const run = await analyzeCapture(path, { keys: new KeyLogFile(keylog) });
+    const run = await analyzeCapture(path, { keylog });
     const { tshark, ours, disagreements } = await compareWithTshark(path, run, { keylog });
     t.diagnostic(`clients: ${said.map(saidLine).join(' | ')}`);
     t.diagnostic(`tshark:  ${line(tshark)}`);
@@ -368,7 +370,7 @@ test(
     for (const [name, text, status] of cases) {
       const file = join(dir, `${name}.keys`);
       await writeFile(file, text);
-      const run = await analyzeCapture(path, { keys: new KeyLogFile(file) });
+      const run = await analyzeCapture(path, { keylog: file });
       const records = run.observers[0]!.connections;
       assert.deepEqual(
         records.map((r) => [r.tls?.decryption?.status, r.requests]),
