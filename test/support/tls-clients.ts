@@ -17,6 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { runTool, type ToolResult } from './record.js';
 
 /** What a client says of one connection it made; null where it does not say. */
 export interface ClientConnection {
@@ -42,31 +43,9 @@ export interface ClientAccount {
   stderr: string;
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to completion (killed after `timeoutMs`), with these extra environment variables. */
-function run(command: string, args: readonly string[], env: Record<string, string>, timeoutMs = 20_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Runs a command to completion with these environment variables added (runTool). */
+const run = (command: string, args: readonly string[], env: Record<string, string>): Promise<ToolResult> =>
+  runTool(command, args, 20_000, env);
 
 /** "TLSv1.3" (OpenSSL, Node, Python) -> "TLS 1.3". */
 export function versionName(openssl: string): string {
@@ -214,7 +193,7 @@ async function node<T>(
   options: object,
   keylog: string,
   env = {},
-): Promise<Run & { said: T }> {
+): Promise<ToolResult & { said: T }> {
   const r = await run(
     process.execPath,
     ['--no-warnings', `--tls-keylog=${keylog}`, '--input-type=module', '-e', script, url, JSON.stringify(options)],
