@@ -53,8 +53,12 @@ const skip = captureSkip() || nginxSkip() || opensslSkip() || toolSkip('curl', '
 /** A file nginx serves (/files/big), and the body curl uploads: many TLS records, many TCP segments. */
 const BIG_FILE = 1024 * 1024;
 const UPLOAD = 300 * 1000;
-/** tcpdump's snap length for the cases with large segments (loopback's can be 64 KiB). */
-const WHOLE_SEGMENTS = 262144;
+/**
+ * tcpdump's snap length for the cases with large segments: the largest IPv4 packet (65,535 bytes, as
+ * loopback's MTU of 65,536 allows) and its 14 bytes of Ethernet header, whole. Not tcpdump's 262,144:
+ * its ring (-B 16384, test/support/record.ts) then holds 64 frames instead of 250.
+ */
+const WHOLE_SEGMENTS = 65_535 + 14;
 
 /** Tickets and a session cache, HTTP/2 by ALPN; /files/ served. */
 let nginx: Nginx;
