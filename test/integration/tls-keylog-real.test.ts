@@ -56,7 +56,7 @@ const UPLOAD = 300 * 1000;
 /**
  * tcpdump's snap length for the cases with large segments: the largest IPv4 packet (65,535 bytes, as
  * loopback's MTU of 65,536 allows) and its 14 bytes of Ethernet header, whole. Not tcpdump's 262,144:
- * its ring (-B 16384, test/support/record.ts) then holds 64 frames instead of 250.
+ * its ring (-B 16384, test/support/record.ts) then holds 64 frames instead of about 250.
  */
 const WHOLE_SEGMENTS = 65_535 + 14;
 
