@@ -85,7 +85,8 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
     options.forceSignal === undefined
   )
     throw invalidOption('signal', 'is needed to stop watching without a command or a durationMs');
-  const wanted = options.keylog ?? true;
+  // Only the capture decrypts: without it, no key log is made.
+  const wanted = (options.capture ?? true) && (options.keylog ?? true);
   const keyLog =
     typeof wanted === 'string' ? await commandKeyLog(wanted) : wanted && command ? await commandKeyLog() : null;
   try {

@@ -23,7 +23,9 @@
  * it does without keys.
  *
  * A record that does not open with the key due stops that side (its sequence number is unknown from
- * then on): the side's later records are counted as failed and interpreted by position.
+ * then on): the side's later records are counted as failed and interpreted by position. Before a
+ * TLS 1.3 side's first record opens, one that does not is passed over (0-RTT's EndOfEarlyData is
+ * under the early secret, which is not tried) and the next tried with the same keys.
  */
 import { decryptableSuite, TlsRecordCipher } from '../../decode/tls-crypto.js';
 import type { TlsKeySource, TlsSessionSecrets } from '../../decode/tls-keylog.js';
@@ -74,8 +76,12 @@ class SideKeys {
   cipher: TlsRecordCipher | null = null;
   opened = 0;
   failed = 0;
-  /** Records that did not open while trying the traffic secret: the handshake, if one opens later. */
-  trialMisses = 0;
+  /**
+   * TLS 1.3 records that did not open before this side's first that did: with only the traffic
+   * secret, its encrypted handshake; with the handshake secret, 0-RTT's EndOfEarlyData (under the
+   * early secret). Failures only if nothing of this side ever opens.
+   */
+  misses = 0;
   /** After a record: switch to the application keys (TLS 1.3 Finished) or the next ones (KeyUpdate). */
   switchAfter = false;
   updateAfter = false;
@@ -91,7 +97,7 @@ class SideKeys {
 
   /** Records that could not be opened, the trial's misses only when the trial never succeeded. */
   get failures(): number {
-    return this.failed + (this.phase === 'trial' ? this.trialMisses : 0);
+    return this.failed + (this.opened === 0 ? this.misses : 0);
   }
 }
 
@@ -256,11 +262,7 @@ export class TlsDecryption {
         break;
       case 'trial':
         opened = keys.cipher!.open(header, body);
-        if (opened === null) {
-          keys.trialMisses++;
-          return false;
-        }
-        keys.phase = 'application';
+        if (opened !== null) keys.phase = 'application';
         break;
       case 'application':
         opened = keys.cipher === null ? null : keys.cipher.open(header, body);
@@ -270,6 +272,11 @@ export class TlsDecryption {
         return false;
     }
     if (opened === null) {
+      // Before the side's first record that opens, TLS 1.3 tries on (see SideKeys.misses).
+      if (keys.opened === 0 && (keys.phase === 'handshake' || keys.phase === 'trial')) {
+        keys.misses++;
+        return false;
+      }
       keys.failed++;
       keys.phase = 'stopped';
       return false;

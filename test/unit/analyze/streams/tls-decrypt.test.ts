@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { REQUESTS_UNKNOWN_NOTE, tls } from '../../../../src/analyze/streams/tls.js';
 import { newConnectionRecord } from '../../../../src/analyze/record.js';
+import { TlsContentType, TlsHandshakeType } from '../../../../src/decode/tls.js';
+import { TlsRecordCipher } from '../../../../src/decode/tls-crypto.js';
 import { KeyLog } from '../../../../src/decode/tls-keylog.js';
 import type { TlsKeySource } from '../../../../src/decode/tls-keylog.js';
 import type { ConnectionRecord } from '../../../../src/model/report.js';
@@ -326,4 +328,22 @@ test('tls decrypt: a key log written line by line (handshake secrets first): hel
   r = describe(only);
   assert.deepEqual([r.requests, r.tls?.decryption?.status], [0, 'partial'], r.notes.join('; '));
   assert.equal(r.tls?.decryption?.recordsOpened, 4, 'the server flight and the client Finished');
+});
+
+test('tls decrypt: a TLS 1.3 record under another key before the client Finished (0-RTT EndOfEarlyData) is passed over', () => {
+  const conv = tls13Encrypted({ alpn: 'http/1.1', exchanges: http1Exchanges(2), seed: 41 });
+  const early = TlsRecordCipher.tls13(0x1301, new Uint8Array(32).fill(9))!;
+  const endOfEarlyData = early.seal(
+    TlsContentType.HANDSHAKE,
+    Uint8Array.of(TlsHandshakeType.END_OF_EARLY_DATA, 0, 0, 0),
+  );
+  // Segment 2 is the client's ChangeCipherSpec (6 bytes) and Finished.
+  const finished = conv.segments[2]!;
+  const segments = conv.segments.map((s, i) =>
+    i === 2
+      ? { side: s.side, bytes: concat(finished.bytes.subarray(0, 6), endOfEarlyData, finished.bytes.subarray(6)) }
+      : s,
+  );
+  const r = described(segments, keyLog(conv.keyLog));
+  assert.deepEqual([r.requests, r.tls?.decryption?.status, r.tls?.decryption?.recordsFailed], [2, 'decrypted', 0]);
 });
