@@ -58,6 +58,8 @@ export interface NginxOptions {
   tls?: NginxTlsOptions;
   /** Proxy every request to this server instead of answering it (nginx as a load balancer). */
   upstream?: NginxUpstream;
+  /** Also serve the files of this directory under /files/ (large responses: many TLS records, many segments). */
+  files?: string;
 }
 
 export interface NginxTlsOptions {
@@ -69,6 +71,11 @@ export interface NginxTlsOptions {
   sessionCache?: string;
   /** Also offer HTTP/2 by ALPN (`listen ... ssl http2`). */
   http2?: boolean;
+  /**
+   * ssl_ecdh_curve: the key-exchange groups nginx accepts (default OpenSSL's). A TLS 1.3 client whose
+   * key share is for another group gets a HelloRetryRequest.
+   */
+  ecdhCurve?: string;
 }
 
 /** Why openssl cannot make a certificate here, or false. In CI a missing openssl is a failure. */
@@ -118,6 +125,7 @@ function tlsLines(dir: string, tls: NginxTlsOptions): string {
     `    ssl_protocols ${tls.protocols ?? 'TLSv1.2 TLSv1.3'};`,
     `    ssl_session_tickets ${tls.sessionTickets === false ? 'off' : 'on'};`,
     `    ssl_session_cache ${tls.sessionCache ?? 'shared:SSL:1m'};`,
+    ...(tls.ecdhCurve === undefined ? [] : [`    ssl_ecdh_curve ${tls.ecdhCurve};`]),
     '',
   ].join('\n');
 }
@@ -179,7 +187,7 @@ ${options.keepaliveTimeout === undefined ? '' : `  keepalive_timeout ${options.k
 ${options.keepaliveRequests === undefined ? '' : `  keepalive_requests ${options.keepaliveRequests};\n`}${upstreamBlock(options.upstream)}  server {
     listen ${host}:${port}${options.tls ? ` ssl${options.tls.http2 ? ' http2' : ''}` : ''};
 ${tls}    location / { ${location(options.upstream)} }
-  }
+${options.files === undefined ? '' : `    location /files/ { alias ${options.files}/; }\n`}  }
 }
 `,
   );

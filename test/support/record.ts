@@ -44,10 +44,18 @@ export interface ToolResult {
   stderr: string;
 }
 
-/** Runs a command to completion (killed after `timeoutMs`), never through a shell. */
-export function runTool(command: string, args: readonly string[], timeoutMs = 20_000): Promise<ToolResult> {
+/**
+ * Runs a command to completion (killed after `timeoutMs`), never through a shell; `env` is added to
+ * this process's environment.
+ */
+export function runTool(
+  command: string,
+  args: readonly string[],
+  timeoutMs = 20_000,
+  env: Record<string, string> = {},
+): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -32,11 +32,17 @@
  *   stream (2 after a HelloRetryRequest), against 1 or 2 for a record with `tls` (helloRetry), 0
  *   without; and for the streams where either side saw TLS, the version and cipher suite of the
  *   ServerHello (a HelloRetryRequest's fixed random left aside), the SNI and the ALPN offered, the
- *   ALPN chosen (a ServerHello's: TLS 1.2 and below) and resumption, which tshark's fields show in
- *   their own way: TLS 1.3, its ServerHello selected a PSK identity; TLS 1.2, the server sent no
- *   Certificate after its ServerHello. Null on both sides when no ServerHello was seen.
+ *   ALPN chosen (a ServerHello's: TLS 1.2 and below; with the keys, TLS 1.3's EncryptedExtensions)
+ *   and resumption, which tshark's fields show in their own way: TLS 1.3, its ServerHello selected a
+ *   PSK identity; TLS 1.2, the server sent no Certificate after its ServerHello. Null on both sides
+ *   when no ServerHello was seen.
  * A capture the tool rejects (a KeepaliveLabError: not a capture, a link type it does not read) is a
  * disagreement unless tshark finds no TCP in it either.
+ *
+ * TLS with its keys: the check at the end reads every capture without keys (no request on either
+ * side of a TLS stream). A test that has the key log its clients wrote calls compareWithTshark: tshark
+ * reads the file with `tls.keylog_file` set and counts the HTTP inside the TLS (HTTP/2 by ALPN, on
+ * any port), and the test compares that with analyze's report of the file read with the same keys.
  *
  * Captures where the comparison means nothing are left out explicitly, by wrapping the code that
  * builds them in withoutTshark(reason, ...) (fuzzed bytes; a link type tshark does not dissect);
@@ -169,13 +175,14 @@ export interface DescribedTls {
 const HRR_RANDOM = Buffer.from(HELLO_RETRY_REQUEST_RANDOM).toString('hex');
 
 /**
- * Payload protocols that leave HTTP counting comparable: HTTP itself, and bytes tshark does not
- * dissect (data). Any other means tshark dissected the stream as the protocol registered on its
+ * Payload protocols that leave HTTP counting comparable: HTTP itself, bytes tshark does not
+ * dissect (data), and TLS (no request without the keys on either side; with them, the HTTP inside,
+ * see compareWithTshark). Any other means tshark dissected the stream as the protocol registered on its
  * port: a test server's random port can be one (44818 is EtherNet/IP's), and tshark then counts no
  * request there. sharkd 4.0 has no decode-as to say otherwise, so the requests of such a stream are
  * not compared (counted in the check's line); its connection and first FIN still are.
  */
-const HTTP_OR_UNDISSECTED: ReadonlySet<string> = new Set(['http', 'http2', 'data']);
+const HTTP_OR_UNDISSECTED: ReadonlySet<string> = new Set(['http', 'http2', 'data', 'tls']);
 /** Streams whose requests were not compared, by "protocol on port N". */
 export const otherProtocolStreams = new Map<string, number>();
 
@@ -222,9 +229,12 @@ function addTls(acc: TlsAcc | undefined, f: TsharkFrame, src: string): TlsAcc | 
     acc.server = src;
     acc.tls.version = t.supportedVersions[0] ?? t.versions[0] ?? null;
     acc.tls.cipherSuite = t.cipherSuites[0] ?? null;
-    acc.tls.alpnChosen = t.alpn[0] ?? null;
+    acc.tls.alpnChosen = null;
     acc.pskSelected = t.pskSelected;
   }
+  // The server's ALPN choice: in its ServerHello (TLS 1.2 and below), or in its EncryptedExtensions
+  // (TLS 1.3), which tshark shows only with the keys, in the ServerHello's frame or a later one.
+  if (acc.server === src && t.alpn.length > 0) acc.tls.alpnChosen = t.alpn[t.alpn.length - 1]!;
   if (acc.server === src && t.types.includes('Certificate')) acc.certificate = true;
   return acc;
 }
@@ -354,6 +364,8 @@ export function compareTls(on: string, ours: DescribedTls | undefined, tshark: D
  * segments never captured): each time the reading both define.
  */
 const OUT_OF_ORDER = 'tcp.reassemble_out_of_order';
+/** tshark's key log (`-o tls.keylog_file:FILE`): NSS key log lines it decrypts TLS with; '' for none. */
+const KEYLOG_FILE = 'tls.keylog_file';
 
 /**
  * Link types tshark 4.0 does not read down to TCP. It lists the frames of SLIP (8) and
@@ -448,13 +460,26 @@ class SharkdPool {
 function http2Ports(records: readonly ConnectionRecord[]): [number, string][] {
   const ports = new Map<number, string>();
   for (const r of records) {
-    if (r.http2 === undefined) continue;
+    // HTTP/2 inside TLS: tshark finds it there by ALPN, and decoding the port as HTTP2 would hide the TLS.
+    if (r.http2 === undefined || r.tls !== undefined) continue;
     // One protocol per port: prior knowledge wins (tshark's HTTP dissector would not see a preface).
     if (r.http2.start === 'prior-knowledge' || !ports.has(r.server.port)) {
       ports.set(r.server.port, r.http2.start === 'upgrade' ? 'HTTP' : 'HTTP2');
     }
   }
   return [...ports.entries()].sort((a, b) => a[0] - b[0]);
+}
+
+/**
+ * tshark's preferences for reading this capture as analyze read it (`run`): out-of-order segments put
+ * back in order unless analyze gave holes up (see OUT_OF_ORDER), and the key log, or none.
+ */
+async function sharkdFor(pool: SharkdPool, run: RunReport, keylog: string | null): Promise<Sharkd> {
+  const sharkd = await pool.get(http2Ports(run.observers[0]!.connections));
+  const holes = run.observers[0]!.warnings.some((w) => w.code === 'KAL_WARN_MISSING_BYTES');
+  await sharkd.setPreference(OUT_OF_ORDER, holes ? 'FALSE' : 'TRUE');
+  await sharkd.setPreference(KEYLOG_FILE, keylog ?? '');
+  return sharkd;
 }
 
 async function checkOne(pool: SharkdPool, dir: string, index: number, c: Registered): Promise<Outcome> {
@@ -475,9 +500,7 @@ async function checkOne(pool: SharkdPool, dir: string, index: number, c: Registe
       disagreements: streams === 0 ? [] : [`: rejected (${error.code}), tshark ${streams} streams`],
     };
   }
-  const sharkd = await pool.get(http2Ports(run.observers[0]!.connections));
-  const holes = run.observers[0]!.warnings.some((w) => w.code === 'KAL_WARN_MISSING_BYTES');
-  await sharkd.setPreference(OUT_OF_ORDER, holes ? 'FALSE' : 'TRUE');
+  const sharkd = await sharkdFor(pool, run, null);
   const linkTypes = run.capture?.linkTypes ?? [];
   if (!c.forTshark && linkTypes.length > 0 && linkTypes.every((t) => TSHARK_UNDISSECTED.has(t)))
     return { connections: 0, disagreements: [], excluded: UNDISSECTED, run };
@@ -490,6 +513,59 @@ async function checkOne(pool: SharkdPool, dir: string, index: number, c: Registe
     disagreements: compareDescriptions(mine, describeTshark(frames)).map((d) => `${what}: ${d}`),
     run,
   };
+}
+
+/** The sharkd processes of this test file: started when first needed, ended by its root `after` hook. */
+let filePool: { dir: string; pool: SharkdPool } | null = null;
+
+async function sharkdPool(): Promise<SharkdPool> {
+  if (filePool === null) {
+    const dir = await mkdtemp(join(tmpdir(), 'kal-sharkd-'));
+    filePool = { dir, pool: new SharkdPool(dir) };
+  }
+  return filePool.pool;
+}
+
+async function closeSharkdPool(): Promise<void> {
+  const open = filePool;
+  filePool = null;
+  if (open === null) return;
+  try {
+    await open.pool.close();
+  } finally {
+    await rm(open.dir, { recursive: true, force: true });
+  }
+}
+
+/** tshark's reading of one capture beside analyze's, as compareWithTshark gives them. */
+export interface TsharkAgreement {
+  /** tshark's connections (tcp.stream order) and the tool's (id order), in the terms compared. */
+  tshark: Described[];
+  ours: Described[];
+  /** What differs, one line each (compareDescriptions); empty when they agree. */
+  disagreements: string[];
+}
+
+/**
+ * Reads the capture at `path` with tshark now (through this file's sharkd), with the key log when one
+ * is given (`-o tls.keylog_file:FILE`, an absolute path: tshark then dissects the HTTP inside TLS), and
+ * compares it with `run`, analyze's report of the same file (read with the same keys by the caller).
+ * For the captures whose truth needs the keys; every capture registered is still compared without
+ * them at the end of the file.
+ */
+export async function compareWithTshark(
+  path: string,
+  run: RunReport,
+  options: { keylog?: string } = {},
+): Promise<TsharkAgreement> {
+  const problem = sharkdProblem();
+  if (problem !== null) throw new Error(`tshark is needed here: ${problem}`);
+  const sharkd = await sharkdFor(await sharkdPool(), run, options.keylog ?? null);
+  const frames = await sharkd.frames(path);
+  if (frames === null) throw new Error(`tshark cannot read ${path}`);
+  const tshark = describeTshark(frames);
+  const ours = describeRecords(run.observers[0]!.connections);
+  return { tshark, ours, disagreements: compareDescriptions(ours, tshark) };
 }
 
 function exclude(reason: string, key: string): void {
@@ -507,7 +583,7 @@ async function checkAll(t: { diagnostic(message: string): void }): Promise<void>
     return;
   }
   const dir = await mkdtemp(join(tmpdir(), 'kal-tshark-'));
-  const pool = new SharkdPool(dir);
+  const pool = await sharkdPool();
   const disagreements: string[] = [];
   const census: CensusLine[] = [];
   const testFile = relative(process.cwd(), process.argv[1] ?? '?');
@@ -529,7 +605,6 @@ async function checkAll(t: { diagnostic(message: string): void }): Promise<void>
       disagreements.push(...r.disagreements.map((d) => `${c.origin}${d}`));
     }
   } finally {
-    await pool.close();
     if (process.env.KAL_KEEP_CAPTURES) t.diagnostic(`tshark check: captures kept in ${dir}`);
     else await rm(dir, { recursive: true, force: true });
   }
@@ -554,6 +629,13 @@ async function checkAll(t: { diagnostic(message: string): void }): Promise<void>
 
 // The file's root hook: registered as this module loads, before any test runs (a hook added from
 // inside a test would belong to that test). A failure here fails the file under node --test.
-if (active) after((c) => checkAll('diagnostic' in c ? c : { diagnostic: (m: string) => console.log(`# ${m}`) }));
+if (active)
+  after(async (c) => {
+    try {
+      await checkAll('diagnostic' in c ? c : { diagnostic: (m: string) => console.log(`# ${m}`) });
+    } finally {
+      await closeSharkdPool();
+    }
+  });
 // The census names the test that built each capture.
 if (active && CENSUS) beforeEach((c) => void (currentTest = 'name' in c ? c.name : ''));

@@ -51,6 +51,13 @@ test('tshark check: a stream tshark dissected as the protocol of its port is not
   otherProtocolStreams.clear();
 });
 
+test('tshark check: requests in a TLS stream are compared (none on either side without the keys; with them, the HTTP inside)', () => {
+  const theirs = describeTshark([frame({ payloadProtocol: 'tls', requests: 2 })]);
+  theirs[0]!.pair = ours[0]!.pair;
+  assert.equal(theirs[0]!.otherProtocol, undefined);
+  assert.deepEqual(compareDescriptions(ours, theirs), [`${ours[0]!.pair}: 1 requests, tshark 2`]);
+});
+
 test('tshark check: TLS facts are compared on connections either side saw as TLS', () => {
   const hello = frame({
     stream: 0,
