@@ -17,6 +17,7 @@ import { plural } from '../util/text.js';
 import { nowMicros } from '../model/time.js';
 import { sleep } from '../util/time.js';
 import { Backlog } from './backlog.js';
+import type { TlsKeySource } from '../decode/tls-keylog.js';
 import type { Observer } from './observer.js';
 import { ANY_INTERFACE, LOOPBACK_INTERFACE, Tcpdump, checkInterface } from './tcpdump.js';
 
@@ -30,6 +31,8 @@ export interface CaptureOptions {
   tcpdump?: string;
   /** How long to wait for tcpdump to say it is listening (default 10 s). */
   startTimeoutMs?: number;
+  /** TLS secrets (a key log, possibly growing): TLS connections are decrypted. */
+  keys?: TlsKeySource;
 }
 
 /** Where a server is, as the capture and the socket table should see it. */
@@ -101,6 +104,7 @@ export class CaptureObserver implements Observer {
   constructor(private readonly options: CaptureOptions) {
     this.analysis = new CaptureAnalysis({
       ...(options.serverPorts ? { serverPorts: options.serverPorts } : {}),
+      ...(options.keys ? { keys: options.keys } : {}),
       accept: (p) => {
         this.lastPacketTs = p.ts;
         if (p.dstPort !== this.markerPort || this.markerPort === 0) return true;
