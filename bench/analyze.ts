@@ -19,10 +19,23 @@
  * capture (checked when --size is 1000 or more). Finally ours, both ways, on the first 50 MB, 100 MB
  * and the whole file through stdin (`head -c N FILE | ... analyze -`): peak memory must stay flat as
  * the file grows (it follows the connections open at once, issue 3).
- * Last, `syn-flood`: 300,000 SYNs never answered (21 MB), ours both ways: peak RSS at most 150 MiB
+ * Then `syn-flood`: 300,000 SYNs never answered (21 MB), ours both ways: peak RSS at most 150 MiB
  * (issue 8: handshakes that never complete expire, memory follows the connections open at once).
+ * Last, `https` (issue 10, "Speed"): a TLS 1.3 capture of ~100 MB (--https-size) and its NSS key log
+ * (bench/synthetic-https.ts: half the connections HTTP/1.1 keep-alive, half HTTP/2), best of 3 runs:
+ *   ours --keylog       analyze FILE --keylog KEYLOG [--json]   (decrypts every record, counts requests)
+ *   ours without keys   analyze FILE                            (what decryption costs)
+ *   bare walk           as above
+ *   tshark conv,tcp     tshark -o tls.keylog_file:KEYLOG -r FILE -q -z conv,tcp  (decrypts too: the TLS
+ *                       dissector runs whatever the tap, ~40% more CPU than without the key log)
+ *   tshark counting     tshark -o tls.keylog_file:KEYLOG -r FILE -q -z io,stat,0,COUNT(http.request.method)..,
+ *                       COUNT(http2.headers.method)..  (counts what it decrypted: 0 and 0 without the key log)
+ * with the target of at least 10x each tshark, table and --json; and, once, whether ours (--json, per
+ * connection), tshark (the counting run's output) and the generator agree on the HTTP/1.1 requests, the
+ * HTTP/2 streams and the connections decrypted: a decryption that did not happen measures nothing.
  *
- * Usage: npm run bench:analyze [-- --size MB] [--only keepalive|churn|syn-flood] [--runs N] [--regenerate]
+ * Usage: npm run bench:analyze [-- --size MB] [--only keepalive|churn|syn-flood|https] [--runs N] [--regenerate]
+ *        [--https-size MB] (the https capture's size, default 100)
  *        [--skip-growth] (no stdin runs on prefixes of the file)
  *        [--baseline DIR] (also an earlier build, DIR/dist/src/cli/main.js, taking turns with the
  *        others: a before/after comparison in one run, e.g. of a copy of dist/ made before a change)
@@ -46,6 +59,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import type { ConnectionRecord, Report } from '../src/model/report.js';
 import {
   GENERATOR_VERSION,
   writeChurnCapture,
@@ -54,6 +68,7 @@ import {
   type CaptureMeta,
   type CaptureSpec,
 } from './synthetic-capture.js';
+import { HTTPS_GENERATOR_VERSION, writeHttpsCapture, type HttpsCaptureMeta } from './synthetic-https.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const OUT = join(ROOT, 'bench', 'out');
@@ -78,6 +93,7 @@ const TARGET_FLOOD_RSS_MIB = 150;
 const { values: args } = parseArgs({
   options: {
     size: { type: 'string', default: '210' },
+    'https-size': { type: 'string', default: '100' },
     only: { type: 'string' },
     runs: { type: 'string', default: '3' },
     regenerate: { type: 'boolean', default: false },
@@ -85,7 +101,6 @@ const { values: args } = parseArgs({
     baseline: { type: 'string' },
   },
 });
-const TARGET_BYTES = Number(args.size) * MB;
 const RUNS = Math.max(1, Number(args.runs));
 const BASELINE_CLI = args.baseline === undefined ? undefined : join(args.baseline, 'dist', 'src', 'cli', 'main.js');
 
@@ -100,16 +115,21 @@ interface Measure {
 interface Tool {
   name: string;
   command: string[];
+  /** Where its standard output goes (default /dev/null): a tool whose output is read afterwards. */
+  stdout?: string;
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'kal-bench-'));
 const hasTime = existsSync(TIME);
 
-/** Runs `argv` (stdin from `stdinFrom` or nothing, stdout to /dev/null) and returns wall time and peak RSS. */
-async function measure(argv: string[], stdinCommand?: string[]): Promise<Measure> {
+/**
+ * Runs `argv` (stdin from `stdinCommand` or nothing, stdout to `stdoutFile` or /dev/null) and returns
+ * wall time and peak RSS.
+ */
+async function measure(argv: string[], stdinCommand?: string[], stdoutFile = '/dev/null'): Promise<Measure> {
   const timeFile = join(tmp, 'time');
   const wrapped = hasTime ? [TIME, '-f', '%M %U %S', '-o', timeFile, ...argv] : argv;
-  const devNull = openSync('/dev/null', 'w');
+  const devNull = openSync(stdoutFile, 'w');
   try {
     const feeder = stdinCommand
       ? spawn(stdinCommand[0]!, stdinCommand.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -161,7 +181,7 @@ async function bestOfEach(tools: Tool[], runs: number, slowSeconds: (tool: Tool)
     for (const [k, tool] of tools.entries()) {
       const b = best[k]!;
       if (b.runs > 0 && b.seconds > slowSeconds(tool)) continue;
-      const m = await measure(tool.command);
+      const m = await measure(tool.command, undefined, tool.stdout);
       b.runs++;
       if (m.seconds < b.seconds) {
         b.seconds = m.seconds;
@@ -173,20 +193,31 @@ async function bestOfEach(tools: Tool[], runs: number, slowSeconds: (tool: Tool)
   return best;
 }
 
-function ensureCapture(name: string, write: (spec: CaptureSpec) => CaptureMeta): { path: string; meta: CaptureMeta } {
+function ensureCapture<M extends CaptureMeta>(
+  name: string,
+  write: (spec: CaptureSpec) => M,
+  sizeMb = args.size,
+  version = GENERATOR_VERSION,
+): { path: string; meta: M } {
   mkdirSync(OUT, { recursive: true });
   // The size in the name: `--size` makes another file rather than replacing the usual one.
-  const path = join(OUT, `${name}-${args.size}MB.pcap`);
+  const path = join(OUT, `${name}-${sizeMb}MB.pcap`);
   const metaPath = `${path}.json`;
+  const targetBytes = Number(sizeMb) * MB;
   if (!args.regenerate && existsSync(path) && existsSync(metaPath)) {
-    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as CaptureMeta;
-    if (meta.generator === GENERATOR_VERSION && meta.bytes === statSync(path).size && meta.bytes >= TARGET_BYTES) {
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as M & { keylog?: string };
+    if (
+      meta.generator === version &&
+      meta.bytes === statSync(path).size &&
+      meta.bytes >= targetBytes &&
+      (meta.keylog === undefined || existsSync(meta.keylog))
+    ) {
       console.log(`${name}: reusing ${path} (${(meta.bytes / MB).toFixed(1)} MB)`);
       return { path, meta };
     }
   }
   const started = performance.now();
-  const meta = write({ path, targetBytes: TARGET_BYTES });
+  const meta = write({ path, targetBytes });
   writeFileSync(metaPath, JSON.stringify(meta, null, 2) + '\n');
   console.log(
     `${name}: wrote ${path} (${(meta.bytes / MB).toFixed(1)} MB) ` +
@@ -252,6 +283,25 @@ async function withoutRecords(file: string): Promise<string> {
   return kept.join('\n');
 }
 
+/** The tools' figures side by side: time, CPU, MB/s and packets/s on `meta`'s file, peak RSS. */
+function printTable(rows: Row[], meta: CaptureMeta): void {
+  const header = ['tool', 'runs', 'best s', 'cpu s', 'MB/s', 'packets/s', 'peak RSS'];
+  const table = rows.map((r) => [
+    r.name,
+    String(r.m.runs),
+    r.m.seconds.toFixed(3),
+    r.m.cpu.toFixed(2),
+    fmt(meta.bytes / MB / r.m.seconds, 1),
+    fmt(meta.packets / r.m.seconds),
+    mib(r.m.rssKb),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: string[]): string =>
+    '   ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(line(header));
+  for (const row of table) console.log(line(row));
+}
+
 async function benchCapture(name: string, path: string, meta: CaptureMeta): Promise<boolean> {
   console.log(`\n== ${name}: ${path}`);
   console.log(`   ${meta.description}`);
@@ -276,21 +326,7 @@ async function benchCapture(name: string, path: string, meta: CaptureMeta): Prom
   }
   const bests = await bestOfEach(tools, RUNS, (tool) => (tool.name.startsWith('tshark') ? SLOW_SECONDS : Infinity));
   const rows: Row[] = tools.map((tool, k) => ({ name: tool.name, m: bests[k]! }));
-  const header = ['tool', 'runs', 'best s', 'cpu s', 'MB/s', 'packets/s', 'peak RSS'];
-  const table = rows.map((r) => [
-    r.name,
-    String(r.m.runs),
-    r.m.seconds.toFixed(3),
-    r.m.cpu.toFixed(2),
-    fmt(meta.bytes / MB / r.m.seconds, 1),
-    fmt(meta.packets / r.m.seconds),
-    mib(r.m.rssKb),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-  const line = (cells: string[]): string =>
-    '   ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  console.log(line(header));
-  for (const row of table) console.log(line(row));
+  printTable(rows, meta);
   // The first five rows, in the order of `tools`.
   const [ours, oursJson, bare, tcpdump, tshark] = rows.slice(0, 5).map((r) => r.m.seconds) as [
     number,
@@ -384,6 +420,123 @@ async function benchSynFlood(): Promise<boolean> {
   return ok;
 }
 
+/** The fields tshark counts in the https capture: HTTP/1.x requests, HTTP/2 header blocks with a :method. */
+const TSHARK_COUNTED = ['http.request.method', 'http2.headers.method'] as const;
+const TSHARK_COUNT_STAT = `io,stat,0,${TSHARK_COUNTED.map((f) => `COUNT(${f})${f}`).join(',')}`;
+
+/** What tshark's `-z io,stat,0,COUNT(a)a,COUNT(b)b` printed: the one interval's counts, or null. */
+function tsharkCounts(output: string): [number, number] | null {
+  const m = /^\|[^|\n]*<>[^|\n]*\|\s*(\d+)\s*\|\s*(\d+)\s*\|/m.exec(output);
+  return m === null ? null : [Number(m[1]), Number(m[2])];
+}
+
+/** What ours found in the https capture with its key log (one run's JSON, outside the timed runs). */
+async function oursDecrypted(
+  path: string,
+  keylog: string,
+): Promise<{ connections: number; decrypted: number; http1: number; http2: number; requests: number }> {
+  const out = join(tmp, 'https-report.json');
+  const fd = openSync(out, 'w');
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'analyze', path, '--keylog', keylog, '--json'], {
+      stdio: ['ignore', fd, 'inherit'],
+    });
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`analyze exited with ${code}`))));
+  });
+  closeSync(fd);
+  // A few hundred connections at most: the whole report fits in a string.
+  const report = JSON.parse(readFileSync(out, 'utf8')) as Report;
+  rmSync(out);
+  const observer = report.runs[0]!.observers[0]!;
+  const records = observer.connections;
+  const sum = (list: ConnectionRecord[]): number => list.reduce((n, r) => n + r.requests, 0);
+  return {
+    connections: records.length,
+    decrypted: records.filter((r) => r.tls?.decryption?.status === 'decrypted').length,
+    http1: sum(records.filter((r) => r.http2 === undefined)),
+    http2: sum(records.filter((r) => r.http2 !== undefined)),
+    requests: observer.totals.requests,
+  };
+}
+
+/**
+ * The https capture (issue 10, "Speed"): ours with the key log against tshark with the same key log,
+ * at least 10x each tshark row; ours without the key log beside them (what decryption costs). First,
+ * whether ours, tshark and the generator agree on what was decrypted.
+ */
+async function benchHttps(): Promise<boolean> {
+  const { path, meta } = ensureCapture<HttpsCaptureMeta>(
+    'https',
+    (spec) => writeHttpsCapture({ ...spec, keylog: spec.path.replace(/\.pcap$/, '.keylog') }),
+    args['https-size'],
+    HTTPS_GENERATOR_VERSION,
+  );
+  const keylog = meta.keylog;
+  console.log(`\n== https: ${path}\n   key log ${keylog}`);
+  console.log(`   ${meta.description}`);
+  console.log(
+    `   ${(meta.bytes / MB).toFixed(1)} MB, ${fmt(meta.packets)} packets ` +
+      `(${fmt(meta.bytes / meta.packets)} bytes/packet), ${fmt(meta.connections)} connections, ` +
+      `${fmt(meta.http1.requests)} HTTP/1.1 requests, ${fmt(meta.http2.streams)} HTTP/2 streams`,
+  );
+  const ours = await oursDecrypted(path, keylog);
+  const tsharkOut = join(tmp, 'tshark-counts.txt');
+  const tsharkKeys = ['-o', `tls.keylog_file:${keylog}`];
+  const tools: Tool[] = [
+    { name: 'ours analyze --keylog', command: [process.execPath, CLI, 'analyze', path, '--keylog', keylog] },
+    {
+      name: 'ours analyze --keylog --json',
+      command: [process.execPath, CLI, 'analyze', path, '--keylog', keylog, '--json'],
+    },
+    { name: 'ours analyze (no key log)', command: [process.execPath, CLI, 'analyze', path] },
+    { name: 'bare walk (the limit)', command: [process.execPath, BARE_WALK, path] },
+    { name: 'tshark keylog -z conv,tcp', command: ['tshark', ...tsharkKeys, '-r', path, '-q', '-z', 'conv,tcp'] },
+    {
+      name: 'tshark keylog counting',
+      command: ['tshark', ...tsharkKeys, '-r', path, '-q', '-z', TSHARK_COUNT_STAT],
+      stdout: tsharkOut,
+    },
+  ];
+  const bests = await bestOfEach(tools, RUNS, (tool) => (tool.name.startsWith('tshark') ? SLOW_SECONDS : Infinity));
+  const rows: Row[] = tools.map((tool, k) => ({ name: tool.name, m: bests[k]! }));
+  printTable(rows, meta);
+
+  // Agreement: a bench of a decryption that did not happen measures nothing.
+  const counted = tsharkCounts(readFileSync(tsharkOut, 'utf8'));
+  const [tsharkHttp1, tsharkHttp2] = counted ?? [NaN, NaN];
+  const agree =
+    ours.decrypted === meta.connections &&
+    ours.connections === meta.connections &&
+    ours.http1 === meta.http1.requests &&
+    ours.http2 === meta.http2.streams &&
+    tsharkHttp1 === meta.http1.requests &&
+    tsharkHttp2 === meta.http2.streams;
+  console.log(
+    `   decrypted and counted: generator ${fmt(meta.http1.requests)} HTTP/1.1 requests + ${fmt(meta.http2.streams)} ` +
+      `HTTP/2 streams on ${fmt(meta.connections)} connections; ours --keylog ${fmt(ours.http1)} + ${fmt(ours.http2)} ` +
+      `(${fmt(ours.decrypted)} of ${fmt(ours.connections)} connections decrypted); tshark ` +
+      `${counted === null ? '(no counts in its output)' : `${fmt(tsharkHttp1)} + ${fmt(tsharkHttp2)}`} ` +
+      `(${TSHARK_COUNTED.join(', ')}): ${agree ? 'agree' : 'DISAGREE'}`,
+  );
+  const [withKeys, withKeysJson, withoutKeys] = rows.slice(0, 3).map((r) => r.m.seconds) as [number, number, number];
+  console.log(
+    `   decryption costs ours ${(withKeys / withoutKeys).toFixed(2)}x the time without the key log ` +
+      `(${withKeys.toFixed(3)} s against ${withoutKeys.toFixed(3)} s)`,
+  );
+  let ok = agree;
+  for (const row of rows.slice(4)) {
+    const table = row.m.seconds / withKeys;
+    const json = row.m.seconds / withKeysJson;
+    const met = table >= TARGET_VS_TSHARK && json >= TARGET_VS_TSHARK;
+    ok &&= met;
+    console.log(
+      `   ours --keylog / ${row.name} = ${table.toFixed(1)}x, --json ${json.toFixed(1)}x ` +
+        `(target >= ${TARGET_VS_TSHARK}x) ${met ? 'ok' : 'MISSED'}`,
+    );
+  }
+  return ok;
+}
+
 async function main(): Promise<void> {
   console.log(
     `node ${process.version}; ${cpus().length} CPUs, load average ${loadavg()
@@ -402,6 +555,7 @@ async function main(): Promise<void> {
     ok = (await benchCapture(name, path, meta)) && ok;
   }
   if (args.only === undefined || args.only === 'syn-flood') ok = (await benchSynFlood()) && ok;
+  if (args.only === undefined || args.only === 'https') ok = (await benchHttps()) && ok;
   rmSync(tmp, { recursive: true, force: true });
   console.log(ok ? '\nall targets met' : '\nsome targets missed');
 }

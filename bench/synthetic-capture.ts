@@ -31,10 +31,10 @@ const IP_PROTOCOL_TCP = 6;
 const TCP_HEADER = 20;
 const LOOPBACK = 0x7f000001;
 
-const FIN = 0x01;
-const SYN = 0x02;
-const PSH = 0x08;
-const ACK = 0x10;
+export const FIN = 0x01;
+export const SYN = 0x02;
+export const PSH = 0x08;
+export const ACK = 0x10;
 
 /** What Linux puts in a SYN on lo: MSS 65495, SACK permitted, timestamps, NOP, window scale 7. */
 const SYN_OPTIONS = Uint8Array.of(2, 4, 0xff, 0xd7, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, 7);
@@ -45,10 +45,10 @@ const NO_OPTIONS = new Uint8Array(0);
 const WRITE_BUFFER = 4 * 1024 * 1024;
 const MAX_FRAME = 128 * 1024;
 
-const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
+export const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
 
 /** mulberry32: a small seeded PRNG, so every run writes the same bytes. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -67,7 +67,7 @@ interface FrameOptions {
 }
 
 /** Streams a pcap file: one reused buffer, flushed with writeSync when it fills up. */
-class PcapWriter {
+export class PcapWriter {
   readonly fd: number;
   private readonly buf = Buffer.alloc(WRITE_BUFFER);
   private pos = 0;
@@ -222,8 +222,8 @@ const SERVER_PORT = 8080;
 /** Linux's default ip_local_port_range. */
 const EPHEMERAL_FIRST = 32768;
 const EPHEMERAL_LAST = 60999;
-const BASE_TS = 1_700_000_000_000_000;
-const BODY = encode('x'.repeat(65536).replace(/x/g, (_, i: number) => String.fromCharCode(0x61 + (i % 26))));
+export const BASE_TS = 1_700_000_000_000_000;
+export const BODY = encode('x'.repeat(65536).replace(/x/g, (_, i: number) => String.fromCharCode(0x61 + (i % 26))));
 
 /**
  * `ab -c 10 -n N` without -k: one HTTP/1.0 request per connection, the server answers with a small
