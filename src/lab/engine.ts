@@ -15,7 +15,7 @@ import type { ClientOutcome, ExperimentConfig, ObserverReport, RunReport, Warnin
 import { CaptureObserver, serverFocus } from '../observe/capture.js';
 import { readHostFacts } from '../observe/host-facts.js';
 import { KernelObserver } from '../observe/kernel.js';
-import { closeAll } from '../observe/observer.js';
+import { closeAll, startAll, stopAll } from '../observe/observer.js';
 import type { Observer } from '../observe/observer.js';
 import { TcpProxy } from '../observe/proxy.js';
 import type { ProxyOptions } from '../observe/proxy.js';
@@ -189,7 +189,8 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
   try {
     // Every wait below ends at once when the signal aborts; `finally` closes what is open.
     const step = <T>(promise: Promise<T>) => abortable(promise, signal);
-    for (const o of observers) await step(o.start());
+    // Side by side: each start waits on its own program (tcpdump, ss -E); a failed or aborted start closes them all.
+    await startAll(observers, signal);
     outcome = await step(runClient(client, config, signal));
     for (const o of observers) await step(o.checkpoint?.() ?? Promise.resolve());
     await step(client.close());
@@ -208,7 +209,7 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
         code: 'KAL_WARN_NOT_SETTLED',
         message: 'some connections were still closing when the observers stopped',
       });
-    for (const o of observers) reports.push(await step(o.stop()));
+    reports.push(...(await step(stopAll(observers))));
   } finally {
     offAbort();
     await client.close().catch(() => {});

@@ -11,7 +11,7 @@ import type { ObserverReport, RunReport, Warning } from '../model/report.js';
 import { CaptureObserver, serverFocus } from '../observe/capture.js';
 import { readHostFacts } from '../observe/host-facts.js';
 import { KernelObserver } from '../observe/kernel.js';
-import { closeAll } from '../observe/observer.js';
+import { closeAll, startAll, stopAll } from '../observe/observer.js';
 import type { Observer } from '../observe/observer.js';
 import { abortable, onAbort, untilAborted } from '../util/abort.js';
 import { waitFor } from '../util/time.js';
@@ -96,7 +96,9 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
       if (!forceSignal?.aborted) throw error;
     });
   try {
-    for (const o of observers) await unlessForced(o.start());
+    // Side by side, and not cut short by forceSignal: an observer is stopped only once its start has
+    // ended (a start takes ~100 ms; a stop during it would race with what it starts).
+    await startAll(observers);
     if (!forceSignal?.aborted) {
       options.onReady?.();
       if (command !== undefined) {
@@ -117,7 +119,7 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
         code: 'KAL_WARN_OPEN_CONNECTIONS',
         message: 'some connections were still open when watching stopped',
       });
-    for (const o of observers) reports.push(await o.stop());
+    reports.push(...(await stopAll(observers)));
   } finally {
     if (reports.length < observers.length) await closeAll(observers);
   }
