@@ -194,22 +194,14 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
     outcome = await step(runClient(client, config, signal));
     for (const o of observers) await step(o.checkpoint?.() ?? Promise.resolve());
     await step(client.close());
-    for (const o of observers) await step(o.sync?.() ?? Promise.resolve(true));
-    // Closing handshakes take a moment to show everywhere: wait on events, bounded.
-    const expected = () => accounting?.connectionCount ?? 0;
-    const settled = await waitFor(
-      () => observers.every((o) => o.settled(expected())),
-      options.settleTimeoutMs ?? 3000,
-      10,
+    const stopped = await settleAndStop(observers, {
+      expected: () => accounting?.connectionCount ?? 0,
+      settleTimeoutMs: options.settleTimeoutMs ?? 3000,
       signal,
-    );
-    signal?.throwIfAborted();
-    if (!settled)
-      warnings.push({
-        code: 'KAL_WARN_NOT_SETTLED',
-        message: 'some connections were still closing when the observers stopped',
-      });
-    reports.push(...(await step(stopAll(observers))));
+      stopping: 'the observers stopped',
+    });
+    reports.push(...stopped.reports);
+    if (stopped.warning !== undefined) warnings.push(stopped.warning);
   } finally {
     offAbort();
     await client.close().catch(() => {});
@@ -220,6 +212,33 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
   }
   const hostFacts = options.hostFacts ?? (await readHostFacts());
   return runReport({ name, title, subject: url, config, client: outcome }, reports, { warnings, hostFacts });
+}
+
+/**
+ * The end of a run's observation, once its traffic is over: every observer catches up with what
+ * happened until now (sync), the closing handshakes are waited for until each observer has seen
+ * `expected()` connections, all closed (on events, at most `settleTimeoutMs`), then all stop. A
+ * KAL_WARN_NOT_SETTLED warning (`stopping` says when) if they had not settled. When `signal` aborts,
+ * rejects at once with its reason: the caller closes the observers.
+ */
+export async function settleAndStop(
+  observers: readonly Observer[],
+  options: { expected: () => number; settleTimeoutMs: number; signal: AbortSignal | undefined; stopping: string },
+): Promise<{ reports: ObserverReport[]; warning?: Warning }> {
+  const { signal } = options;
+  for (const o of observers) await abortable(o.sync?.() ?? Promise.resolve(true), signal);
+  // Closing handshakes take a moment to show everywhere: wait on events, bounded.
+  const settled = await waitFor(
+    () => observers.every((o) => o.settled(options.expected())),
+    options.settleTimeoutMs,
+    10,
+    signal,
+  );
+  signal?.throwIfAborted();
+  const reports = await abortable(stopAll(observers), signal);
+  if (settled) return { reports };
+  const message = `some connections were still closing when ${options.stopping}`;
+  return { reports, warning: { code: 'KAL_WARN_NOT_SETTLED', message } };
 }
 
 /**
