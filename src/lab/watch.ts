@@ -46,8 +46,9 @@ export interface WatchOptions {
   signal?: AbortSignal;
   /**
    * Ends at once, during a stop too: the command gets SIGTERM (SIGKILL 3 s later), nothing waits
-   * for connections to close; the report says what was seen until then. (The CLI aborts it on a
-   * second Ctrl-C, or on SIGTERM.)
+   * for connections to close; the report says what was seen until then. Observers still starting
+   * are let finish their start first (tcpdump and ss -E, ~100 ms), so that each can be stopped.
+   * (The CLI aborts it on a second Ctrl-C, or on SIGTERM.)
    */
   forceSignal?: AbortSignal;
 }
