@@ -15,7 +15,7 @@ import type { ClientOutcome, ExperimentConfig, ObserverReport, RunReport, Warnin
 import { CaptureObserver, serverFocus } from '../observe/capture.js';
 import { readHostFacts } from '../observe/host-facts.js';
 import { KernelObserver } from '../observe/kernel.js';
-import { closeAll } from '../observe/observer.js';
+import { closeAll, startAll, stopAll } from '../observe/observer.js';
 import type { Observer } from '../observe/observer.js';
 import { TcpProxy } from '../observe/proxy.js';
 import type { ProxyOptions } from '../observe/proxy.js';
@@ -189,26 +189,19 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
   try {
     // Every wait below ends at once when the signal aborts; `finally` closes what is open.
     const step = <T>(promise: Promise<T>) => abortable(promise, signal);
-    for (const o of observers) await step(o.start());
+    // Side by side: each start waits on its own program (tcpdump, ss -E); a failed or aborted start closes them all.
+    await startAll(observers, signal);
     outcome = await step(runClient(client, config, signal));
     for (const o of observers) await step(o.checkpoint?.() ?? Promise.resolve());
     await step(client.close());
-    for (const o of observers) await step(o.sync?.() ?? Promise.resolve(true));
-    // Closing handshakes take a moment to show everywhere: wait on events, bounded.
-    const expected = () => accounting?.connectionCount ?? 0;
-    const settled = await waitFor(
-      () => observers.every((o) => o.settled(expected())),
-      options.settleTimeoutMs ?? 3000,
-      10,
+    const stopped = await settleAndStop(observers, {
+      expected: () => accounting?.connectionCount ?? 0,
+      settleTimeoutMs: options.settleTimeoutMs ?? 3000,
       signal,
-    );
-    signal?.throwIfAborted();
-    if (!settled)
-      warnings.push({
-        code: 'KAL_WARN_NOT_SETTLED',
-        message: 'some connections were still closing when the observers stopped',
-      });
-    for (const o of observers) reports.push(await step(o.stop()));
+      stopping: 'the observers stopped',
+    });
+    reports.push(...stopped.reports);
+    if (stopped.warning !== undefined) warnings.push(stopped.warning);
   } finally {
     offAbort();
     await client.close().catch(() => {});
@@ -219,6 +212,33 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
   }
   const hostFacts = options.hostFacts ?? (await readHostFacts());
   return runReport({ name, title, subject: url, config, client: outcome }, reports, { warnings, hostFacts });
+}
+
+/**
+ * The end of a run's observation, once its traffic is over: every observer catches up with what
+ * happened until now (sync), the closing handshakes are waited for until each observer has seen
+ * `expected()` connections, all closed (on events, at most `settleTimeoutMs`), then all stop. A
+ * KAL_WARN_NOT_SETTLED warning (`stopping` says when) if they had not settled. When `signal` aborts,
+ * rejects at once with its reason: the caller closes the observers.
+ */
+export async function settleAndStop(
+  observers: readonly Observer[],
+  options: { expected: () => number; settleTimeoutMs: number; signal: AbortSignal | undefined; stopping: string },
+): Promise<{ reports: ObserverReport[]; warning?: Warning }> {
+  const { signal } = options;
+  for (const o of observers) await abortable(o.sync?.() ?? Promise.resolve(true), signal);
+  // Closing handshakes take a moment to show everywhere: wait on events, bounded.
+  const settled = await waitFor(
+    () => observers.every((o) => o.settled(options.expected())),
+    options.settleTimeoutMs,
+    10,
+    signal,
+  );
+  signal?.throwIfAborted();
+  const reports = await abortable(stopAll(observers), signal);
+  if (settled) return { reports };
+  const message = `some connections were still closing when ${options.stopping}`;
+  return { reports, warning: { code: 'KAL_WARN_NOT_SETTLED', message } };
 }
 
 /**

@@ -16,7 +16,7 @@ import { CaptureObserver, serverFocus } from '../observe/capture.js';
 import { commandKeyLog, type CommandKeyLog } from '../observe/command-keylog.js';
 import { readHostFacts } from '../observe/host-facts.js';
 import { KernelObserver } from '../observe/kernel.js';
-import { closeAll } from '../observe/observer.js';
+import { closeAll, startAll, stopAll } from '../observe/observer.js';
 import type { Observer } from '../observe/observer.js';
 import { abortable, onAbort, untilAborted } from '../util/abort.js';
 import { plural } from '../util/text.js';
@@ -58,8 +58,9 @@ export interface WatchOptions {
   signal?: AbortSignal;
   /**
    * Ends at once, during a stop too: the command gets SIGTERM (SIGKILL 3 s later), nothing waits
-   * for connections to close; the report says what was seen until then. (The CLI aborts it on a
-   * second Ctrl-C, or on SIGTERM.)
+   * for connections to close; the report says what was seen until then. Observers still starting
+   * are let finish their start first (tcpdump and ss -E, ~100 ms), so that each can be stopped.
+   * (The CLI aborts it on a second Ctrl-C, or on SIGTERM.)
    */
   forceSignal?: AbortSignal;
 }
@@ -130,7 +131,9 @@ async function watchWith(
       if (!forceSignal?.aborted) throw error;
     });
   try {
-    for (const o of observers) await unlessForced(o.start());
+    // Side by side, and not cut short by forceSignal: an observer is stopped only once its start has
+    // ended (a start takes ~100 ms; a stop during it would race with what it starts).
+    await startAll(observers);
     if (!forceSignal?.aborted) {
       options.onReady?.();
       if (command !== undefined) {
@@ -152,7 +155,7 @@ async function watchWith(
         code: 'KAL_WARN_OPEN_CONNECTIONS',
         message: 'some connections were still open when watching stopped',
       });
-    for (const o of observers) reports.push(await o.stop());
+    reports.push(...(await stopAll(observers)));
   } finally {
     if (reports.length < observers.length) await closeAll(observers);
   }

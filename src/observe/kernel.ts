@@ -89,10 +89,23 @@ export class KernelObserver implements Observer {
   private source: SocketTableSource | undefined;
   /** The socket-destroy events, followed from before the baseline to the end. */
   private events: SocketEvents | undefined;
+  /** start() while it runs (or once it has ended): close() waits for it. */
+  private starting: Promise<void> | undefined;
+  /** Aborted by close(): ss -E starting is ended. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly options: KernelObserverOptions) {}
 
-  async start(): Promise<void> {
+  /**
+   * Starts following the events, then reads the baseline. Safe to close() meanwhile (observers start
+   * side by side: observer.ts startAll): what it started is ended, and close() waits for that.
+   */
+  start(): Promise<void> {
+    this.starting = this.begin();
+    return this.starting;
+  }
+
+  private async begin(): Promise<void> {
     this.overflowsBefore = await this.timeWaitOverflows();
     // Following before the baseline is read: a socket gone after it is either in it or this run's.
     const { events = true, procRoot, source } = this.options;
@@ -102,11 +115,14 @@ export class KernelObserver implements Observer {
         this.events = await SocketEvents.start({
           ports: [this.options.serverPort],
           ...(this.options.ss !== undefined ? { ss: this.options.ss } : {}),
+          signal: this.closing.signal,
         });
       } catch (error) {
+        if (this.stopped) return;
         noEvents = (error as Error).message;
       }
     } else if (events && procRoot === undefined) noEvents = 'the socket table is read from /proc (no socket cookie)';
+    if (this.stopped) return void (await this.closeEvents());
     try {
       this.before = await this.snapshot();
     } catch (error) {
@@ -123,6 +139,7 @@ export class KernelObserver implements Observer {
       await this.events.sync();
       this.events.clear();
     }
+    if (this.stopped) return void (await this.closeEvents());
     if (noEvents !== null) {
       this.warnings.push({
         code: KernelWarning.EVENTS_UNAVAILABLE,
@@ -192,7 +209,10 @@ export class KernelObserver implements Observer {
 
   async close(): Promise<void> {
     this.stopped = true;
+    this.closing.abort();
     clearTimeout(this.timer);
+    // A start in progress ends what it started once it sees `stopped` (or its ss -E is aborted).
+    await this.starting?.catch(() => undefined);
     await Promise.all([this.sampling, this.closeEvents()]);
   }
 

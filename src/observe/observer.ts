@@ -1,4 +1,5 @@
 import type { ObserverName, ObserverReport } from '../model/report.js';
+import { abortable } from '../util/abort.js';
 
 /**
  * What every observer does: start before the traffic, say when it has seen the traffic settle
@@ -7,6 +8,7 @@ import type { ObserverName, ObserverReport } from '../model/report.js';
  */
 export interface Observer {
   readonly name: ObserverName;
+  /** Starts observing; close() may be called meanwhile, and ends what the start had begun. */
   start(): Promise<void>;
   /** True once this observer has seen at least `expectedConnections` connections, all closed. */
   settled(expectedConnections: number): boolean;
@@ -25,4 +27,35 @@ export interface Observer {
 /** Closes observers (those never started included), ignoring their errors: the way out of an aborted run. */
 export async function closeAll(observers: readonly Observer[]): Promise<void> {
   await Promise.all(observers.map((o) => o.close().catch(() => undefined)));
+}
+
+/**
+ * Starts observers side by side and resolves once every one has started: each start is mostly a
+ * wait (tcpdump saying it listens, ss -E showing a first event, each ~100 ms) and one experiment of
+ * the demo waited for them one after another (issue 8: the busy-host demo). When one fails, or
+ * `signal` aborts, every observer is closed (one still starting ends what it started) and this
+ * rejects, with the first error or the signal's reason, only once all their starts have ended:
+ * nothing an observer started is left running.
+ */
+export async function startAll(observers: readonly Observer[], signal?: AbortSignal): Promise<void> {
+  const starts = observers.map((o) => o.start());
+  try {
+    await abortable(Promise.all(starts), signal);
+  } catch (error) {
+    await closeAll(observers);
+    await Promise.allSettled(starts);
+    throw error;
+  }
+}
+
+/**
+ * Stops observers side by side (each waits on its own: the last snapshots, tcpdump's end) and
+ * returns their reports in their order, once every stop has ended; rejects with the first error
+ * then (the caller closes them all).
+ */
+export async function stopAll(observers: readonly Observer[]): Promise<ObserverReport[]> {
+  const stops = await Promise.allSettled(observers.map((o) => o.stop()));
+  const failed = stops.find((s) => s.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return stops.map((s) => (s as PromiseFulfilledResult<ObserverReport>).value);
 }

@@ -40,6 +40,11 @@ export interface SocketEventsOptions {
   ss?: string;
   /** How long start() waits for ss to show that it follows (default 5 s). */
   readyTimeoutMs?: number;
+  /**
+   * Aborted while starting (the observer was closed, the run aborted): ss and the marker are ended,
+   * and start() rejects with the signal's reason once they have.
+   */
+  signal?: AbortSignal;
 }
 
 /** ss's flags: TCP, every state (a destroyed socket is CLOSE), numeric, no header, one line, cookie, events. */
@@ -89,19 +94,29 @@ export class SocketEvents {
 
   /**
    * Starts ss and resolves once it follows (a marker's event has come); rejects, saying why, when
-   * it cannot: ss or stdbuf missing, ss refused (too old, netlink not permitted), no event in time.
+   * it cannot: ss or stdbuf missing, ss refused (too old, netlink not permitted), no event in time;
+   * or with the signal's reason, once ss has ended, when `signal` aborts meanwhile.
    */
   static async start(options: SocketEventsOptions): Promise<SocketEvents> {
+    const { signal } = options;
+    signal?.throwIfAborted();
     const marker = net.createServer((socket) => socket.on('error', () => undefined));
     marker.listen(0, '127.0.0.1');
     await once(marker, 'listening');
+    if (signal?.aborted) {
+      await new Promise<void>((resolve) => marker.close(() => resolve()));
+      throw signal.reason;
+    }
     const events = new SocketEvents(marker, (marker.address() as AddressInfo).port, options);
     const deadline = performance.now() + (options.readyTimeoutMs ?? READY_TIMEOUT_MS);
     try {
+      // Each wait for a marker is READY_RETRY_MS at most: an abort is seen within that.
       while (!(await events.mark(READY_RETRY_MS))) {
+        signal?.throwIfAborted();
         if (!events.child.running) throw new Error(`ss -E exited: ${events.why()}`);
         if (performance.now() > deadline) throw new Error(`ss -E printed no event in time: ${events.why()}`);
       }
+      signal?.throwIfAborted();
     } catch (error) {
       await events.close();
       throw error;

@@ -47,10 +47,16 @@ for (const command of [
   test(`SIGKILL of ${command[0]}: its tcpdump and its ss -E end within 2 s`, { skip }, async () => {
     const { child, done } = startCli(command.map((a) => (a === 'PORT' ? String(port()) : a)));
     let tcpdumps: number[] = [];
-    await until(() => (tcpdumps = descendantsNamed('tcpdump', child.pid)).length > 0, 'tcpdump to start');
-    // The kernel observer started first: its ss -E follows (a snapshot's ss may be there too, and end).
-    const ss = descendantsNamed('ss', child.pid);
-    assert.ok(ss.length > 0, 'ss -E runs');
+    let ss: number[] = [];
+    // The observers start side by side (observe/observer.ts startAll): wait for both. The first ss
+    // is ss -E (the kernel observer reads its first snapshot once ss -E follows); a snapshot's ss
+    // may be there too, and end.
+    await until(
+      () =>
+        (tcpdumps = descendantsNamed('tcpdump', child.pid)).length > 0 &&
+        (ss = descendantsNamed('ss', child.pid)).length > 0,
+      'tcpdump and ss -E to start',
+    );
     if (process.getuid?.() === 0) {
       // As root, both run first: the real-time policy (guarded-child.ts, OBSERVER_REALTIME_PRIORITY).
       // (A snapshot's ss, run now and then beside ss -E, keeps the normal policy.)

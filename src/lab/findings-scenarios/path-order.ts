@@ -24,9 +24,11 @@ import { detectFindings } from '../../analyze/findings/index.js';
 import { runReport } from '../../analyze/run-report.js';
 import type { ClientOutcome, Endpoint, ObserverReport, RunReport, Warning } from '../../model/report.js';
 import { CaptureObserver } from '../../observe/capture.js';
+import { startAll } from '../../observe/observer.js';
 import { LOOPBACK_INTERFACE } from '../../observe/tcpdump.js';
 import { abortable, onAbort } from '../../util/abort.js';
-import { waitFor, withTimeout } from '../../util/time.js';
+import { withTimeout } from '../../util/time.js';
+import { settleAndStop } from '../engine.js';
 import { startLabServer } from '../server.js';
 import type { FindingScenario, FindingScenarioOptions } from './index.js';
 
@@ -145,7 +147,7 @@ async function runPathOrder(options: FindingScenarioOptions = {}): Promise<RunRe
         serverPorts: [balancer.port, backend.port],
         ...(options.tcpdump !== undefined ? { tcpdump: options.tcpdump } : {}),
       });
-      await step(wire.start());
+      await startAll([wire], signal);
     }
 
     const client = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -189,16 +191,14 @@ async function runPathOrder(options: FindingScenarioOptions = {}): Promise<RunRe
     for (const close of closers.splice(0)) await close();
     const observers: ObserverReport[] = [];
     if (wire !== undefined) {
-      const capture = wire;
-      await step(capture.sync());
-      const settled = await waitFor(() => capture.settled(0), SETTLE_MS, 10, signal);
-      signal?.throwIfAborted();
-      if (!settled)
-        warnings.push({
-          code: 'KAL_WARN_NOT_SETTLED',
-          message: 'some connections were still closing when the capture stopped',
-        });
-      observers.push(await step(capture.stop()));
+      const stopped = await settleAndStop([wire], {
+        expected: () => 0,
+        settleTimeoutMs: SETTLE_MS,
+        signal,
+        stopping: 'the capture stopped',
+      });
+      observers.push(...stopped.reports);
+      if (stopped.warning !== undefined) warnings.push(stopped.warning);
       wire = undefined;
     }
     const records = observers[0]?.available ? observers[0].connections : [];

@@ -476,6 +476,29 @@ test('kernel, destroy events: a connection seen only as its TIME_WAIT takes its 
   assert.deepEqual([conns[0]!.timeWait, conns[0]!.start], ['client', 200]);
 });
 
+test('kernel, destroy events: a server FIN_WAIT2 listed as a timewait socket is not its full socket', () => {
+  // issue 8, stress (ab -n 2000 -c 50 against nginx, loaded machine): nginx closes first and its
+  // socket is orphaned in FIN_WAIT2; tcp_close() hands it over to a timewait socket at once
+  // (tcp_time_wait(sk, TCP_FIN_WAIT2, tmo)), which sock_diag lists in its substate, FIN_WAIT2, with
+  // the timewait timer, no inode, and a cookie of its own (nobody had asked the full socket's).
+  // The full socket's end came as an event with another cookie: it was counted as a new connection.
+  const finWait2 = withCookie(server('FIN_WAIT2', timeWait(59_000)), 'tw1');
+  const [closeWait] = pair(CLIENT.port, 'CLOSE_WAIT', null);
+  const conns = kernelConnections(
+    base(listen),
+    [
+      at(100, listen, finWait2, withCookie(closeWait!, 'c1')),
+      at(1100, listen, withCookie(server('TIME_WAIT', timeWait(58_000)), 'tw1')),
+    ],
+    { serverPort: 8080 },
+    // Read while the snapshot was being read (1 s long on a loaded machine): the server's full
+    // socket as it became the timewait socket, then the client's as its LAST_ACK ended.
+    [destroyed(CLIENT.port, 'server', 's1', 380), destroyed(CLIENT.port, 'client', 'c1', 402)],
+  );
+  assert.equal(conns.length, 1, JSON.stringify(conns));
+  assert.deepEqual([conns[0]!.closedFirstBy, conns[0]!.timeWait], ['server', 'server']);
+});
+
 test('kernel, destroy events: the request socket listed, its child destroyed unlisted, is one connection', () => {
   const [request] = pair(50000, null, 'SYN_RECV');
   const [client] = pair(50000, 'ESTABLISHED', null);
