@@ -112,6 +112,9 @@ export {
   tlsVersionName,
 } from './tls.js';
 export type { TlsAlert, TlsClientHello, TlsEvents, TlsOptions, TlsServerHello } from './tls.js';
+// TLS with keys: the NSS key log (SSLKEYLOGFILE).
+export { CLIENT_RANDOM_LENGTH, KeyLog, MASTER_SECRET_LENGTH, MAX_LINE_LENGTH, clientRandomKey } from './tls-keylog.js';
+export type { TlsKeySource, TlsSessionSecrets } from './tls-keylog.js';
 
 // The kernel's socket table as text (/proc/net/tcp, and ss's output).
 export { ProcNetWarning, parseProcNetTcp } from './procnet.js';
