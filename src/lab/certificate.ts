@@ -6,13 +6,14 @@
  * clients trust exactly it (its PEM as their `ca`), never the system's store.
  */
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { isIP } from 'node:net';
 
 export interface LabCertificate {
   /** The certificate, PEM. */
   cert: string;
   /** Its private key, PEM (PKCS #8): kept in memory, never written anywhere. */
   key: string;
-  /** The names it is valid for (subjectAltName). */
+  /** The names it is valid for (subjectAltName), in its order: DNS names first. */
   dnsNames: readonly string[];
   ipAddresses: readonly string[];
 }
@@ -54,8 +55,17 @@ const OID_AUTHORITY_KEY_ID = '2.5.29.35';
 const OID_EXT_KEY_USAGE = '2.5.29.37';
 const OID_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 
-/** A new key and certificate for 127.0.0.1, ::1 and localhost (each call makes new ones). */
-export function createLabCertificate(commonName = 'keepalive-lab'): LabCertificate {
+/**
+ * A new key and certificate (each call makes new ones) for 127.0.0.1, ::1 and localhost, and `host`
+ * when it is another name or address (the lab's server on 127.0.0.2, say).
+ */
+export function createLabCertificate(host?: string, commonName = 'keepalive-lab'): LabCertificate {
+  const dnsNames = [...DNS_NAMES];
+  const ipAddresses = [...IP_ADDRESSES];
+  if (host !== undefined && host !== '') {
+    const list = isIP(host) === 0 ? dnsNames : ipAddresses;
+    if (!list.includes(host)) list.push(host);
+  }
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   // RFC 5280 4.2.1.2, method (1): the SHA-1 of the subjectPublicKey BIT STRING's bits (for a P-256
@@ -67,8 +77,8 @@ export function createLabCertificate(commonName = 'keepalive-lab'): LabCertifica
   const algorithm = der(SEQUENCE, oid(OID_ECDSA_WITH_SHA256));
   const name = der(SEQUENCE, der(SET, der(SEQUENCE, oid(OID_COMMON_NAME), der(UTF8_STRING, Buffer.from(commonName)))));
   const altNames = [
-    ...DNS_NAMES.map((n) => der(GENERAL_NAME_DNS, Buffer.from(n, 'ascii'))),
-    ...IP_ADDRESSES.map((ip) => der(GENERAL_NAME_IP, ipBytes(ip))),
+    ...dnsNames.map((n) => der(GENERAL_NAME_DNS, Buffer.from(n, 'ascii'))),
+    ...ipAddresses.map((ip) => der(GENERAL_NAME_IP, ipBytes(ip))),
   ];
   const extensions = der(
     EXPLICIT_3,
@@ -100,17 +110,24 @@ export function createLabCertificate(commonName = 'keepalive-lab'): LabCertifica
   return {
     cert: pem('CERTIFICATE', certificate),
     key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    dnsNames: DNS_NAMES,
-    ipAddresses: IP_ADDRESSES,
+    dnsNames,
+    ipAddresses,
   };
 }
 
-let shared: LabCertificate | undefined;
+const shared = new Map<string, LabCertificate>();
 
-/** One certificate for the whole process, made on first use: every lab server and client shares it. */
-export function labCertificate(): LabCertificate {
-  shared ??= createLabCertificate();
-  return shared;
+/**
+ * One certificate per host for the whole process, made on first use: every lab server on that host
+ * and its clients share it (`host` as createLabCertificate takes it).
+ */
+export function labCertificate(host = '127.0.0.1'): LabCertificate {
+  let certificate = shared.get(host);
+  if (certificate === undefined) {
+    certificate = createLabCertificate(host);
+    shared.set(host, certificate);
+  }
+  return certificate;
 }
 
 /** One DER TLV (X.690 8.1): the tag, the length (short form below 128, else long form), the contents. */

@@ -10,6 +10,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { CaptureAnalysis } from '../analyze/capture-analysis.js';
 import { unavailableReport } from '../analyze/run-report.js';
+import type { TlsKeySource } from '../decode/tls-keylog.js';
 import { CaptureUnavailableError } from '../errors.js';
 import type { ObserverReport, Warning } from '../model/report.js';
 import { TcpFlag } from '../model/packet.js';
@@ -28,6 +29,8 @@ export interface CaptureOptions {
   /** Ports known to be the server's: decides sides for connections seen without a SYN. */
   serverPorts?: number[];
   tcpdump?: string;
+  /** The TLS secrets to decrypt with (the lab's client's key log, filled as it runs). */
+  keys?: TlsKeySource;
   /** How long to wait for tcpdump to say it is listening (default 10 s). */
   startTimeoutMs?: number;
 }

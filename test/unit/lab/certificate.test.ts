@@ -38,6 +38,17 @@ test('node:crypto reads it: self-signed, v3, valid now, for 127.0.0.1, ::1 and l
   assert.equal(x.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
 });
 
+test('a host beside the loopback names is added to them (the lab on 127.0.0.2, or by a name)', () => {
+  const byAddress = new X509Certificate(createLabCertificate('127.0.0.2').cert);
+  assert.equal(byAddress.checkIP('127.0.0.2'), '127.0.0.2');
+  assert.equal(byAddress.checkIP('127.0.0.1'), '127.0.0.1');
+  const byName = new X509Certificate(createLabCertificate('lab.test').cert);
+  assert.equal(byName.checkHost('lab.test'), 'lab.test');
+  assert.equal(byName.subjectAltName?.startsWith('DNS:localhost, DNS:lab.test, IP Address:127.0.0.1'), true);
+  assert.equal(labCertificate('127.0.0.2'), labCertificate('127.0.0.2'));
+  assert.notEqual(labCertificate('127.0.0.2'), labCertificate());
+});
+
 test('each certificate is new (key and serial); the lab shares one per process', () => {
   const a = new X509Certificate(createLabCertificate().cert);
   const b = new X509Certificate(createLabCertificate().cert);
