@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   'KAL_ERR_EXPECTATION_FAILED',
   'KAL_ERR_NOT_STARTED',
   'KAL_ERR_SCENARIO_MISSED',
+  'KAL_ERR_KEYLOG',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -184,5 +185,21 @@ export class ExpectationFailedError extends KeepaliveLabError {
 export class ScenarioMissedError extends KeepaliveLabError {
   constructor(message: string) {
     super('KAL_ERR_SCENARIO_MISSED', message);
+  }
+}
+
+/**
+ * A TLS key log (`keylog`, the CLI's `--keylog`) cannot be read: missing, a directory, not permitted.
+ * A file that is read but holds no key log lines is not an error: its `sessions` and `malformedLines` say so.
+ */
+export class KeyLogError extends KeepaliveLabError {
+  readonly path: string;
+  constructor(path: string, problem: string, options?: { cause?: unknown; option?: string }) {
+    super(
+      'KAL_ERR_KEYLOG',
+      { option: options?.option ?? 'keylog', text: (name) => `${name} ${path}: ${problem}` },
+      options,
+    );
+    this.path = path;
   }
 }

@@ -10,7 +10,16 @@ import { PacketDecoder } from '../decode/packet.js';
 import type { DecodeStats } from '../decode/packet.js';
 import { NotACaptureError, UnsupportedLinkTypeError } from '../errors.js';
 import type { TcpPacket } from '../model/packet.js';
-import type { CaptureSummary, ConnectionRecord, Finding, ObserverReport, Warning } from '../model/report.js';
+import type {
+  CaptureSummary,
+  ConnectionRecord,
+  Finding,
+  ObserverReport,
+  TlsDecryptionStatus,
+  TlsTotals,
+  Warning,
+} from '../model/report.js';
+import { plural } from '../util/text.js';
 import { FindingsAccumulator } from './findings/index.js';
 import type { FindingsOptions } from './findings/index.js';
 import { IdOrder } from './id-order.js';
@@ -152,7 +161,14 @@ export class CaptureAnalysis {
     const tracked = this.tracker.result();
     const connections = this.kept.slice();
     const omitted = this.tracker.connectionCount - connections.length;
-    const warnings = [...this.warnings, ...tracked.warnings, ...decodeWarnings(stats), ...this.findings.warnings()];
+    const totals = this.totals.totals(tracked.syns);
+    const warnings = [
+      ...this.warnings,
+      ...tracked.warnings,
+      ...decodeWarnings(stats),
+      ...keyWarnings(totals.tls),
+      ...this.findings.warnings(),
+    ];
     const summary: CaptureSummary = {
       format: this.info?.format ?? null,
       linkTypes: this.info?.linkTypes ?? [],
@@ -185,12 +201,44 @@ export class CaptureAnalysis {
         seesRequests: true,
         connections,
         ...(omitted > 0 ? { connectionsOmitted: omitted } : {}),
-        totals: this.totals.totals(tracked.syns),
+        totals,
         http: tracked.http,
         warnings,
       },
     };
   }
+}
+
+/** Why the TLS keys given did not decrypt some connections (their notes say which). */
+const NOT_DECRYPTED: Partial<Record<TlsDecryptionStatus, string>> = {
+  'no-keys': 'no key in the key log',
+  'wrong-keys': 'keys that do not open their records',
+  'unsupported-suite': 'a cipher suite not decryptable',
+  'no-server-hello': 'their handshake not captured',
+};
+
+/** One warning counting the TLS connections the keys given did not (wholly) decrypt. */
+function keyWarnings(tls: TlsTotals | undefined): Warning[] {
+  const d = tls?.decryption;
+  if (d === undefined) return [];
+  const parts: string[] = [];
+  let n = 0;
+  for (const [status, why] of Object.entries(NOT_DECRYPTED) as [TlsDecryptionStatus, string][]) {
+    const count = d[status] ?? 0;
+    n += count;
+    if (count > 0) parts.push(`${count} ${why}`);
+  }
+  const sentences: string[] = [];
+  if (n > 0)
+    sentences.push(
+      `${n} of ${plural(tls!.connections, 'TLS connection')} not decrypted (${parts.join(', ')}): ` +
+        'their requests are not counted',
+    );
+  const partial = d.partial ?? 0;
+  if (partial > 0)
+    sentences.push(`${plural(partial, 'TLS connection')} decrypted only in part (records missing or not opening)`);
+  if (sentences.length === 0) return [];
+  return [{ code: 'KAL_WARN_TLS_KEYS', message: `${sentences.join('; ')}; see each connection's notes` }];
 }
 
 function decodeWarnings(stats: DecodeStats): Warning[] {

@@ -64,6 +64,11 @@ export class TotalsAccumulator {
     t.estimatedExchanges += facts.estimatedExchanges;
     const version = facts.version ?? 'unknown';
     t.versions[version] = (t.versions[version] ?? 0) + 1;
+    const status = facts.decryption?.status;
+    if (status !== undefined) {
+      const d = (t.decryption ??= {});
+      d[status] = (d[status] ?? 0) + 1;
+    }
   }
 
   /** An accumulator that starts where this one is (the proxy adds its open connections to a copy). */
@@ -149,7 +154,11 @@ function emptyTlsTotals(): TlsTotals {
 }
 
 function copyTls(t: TlsTotals): TlsTotals {
-  return { ...t, versions: { ...t.versions } };
+  return {
+    ...t,
+    versions: { ...t.versions },
+    ...(t.decryption === undefined ? {} : { decryption: { ...t.decryption } }),
+  };
 }
 
 /** Totals over a list of records: the same accumulator as `analyze` uses as records stream by. */

@@ -13,6 +13,7 @@
  * the connection) goes to `onConnection` then. A new SYN on a 4-tuple whose connection has ended (or
  * whose initial sequence number differs) starts a new connection, as the kernel does after TIME_WAIT.
  */
+import type { TlsKeySource } from '../decode/tls-keylog.js';
 import { TcpFlag } from '../model/packet.js';
 import type { TcpPacket } from '../model/packet.js';
 import type { ConnectionRecord, HttpEvidence, Warning } from '../model/report.js';
@@ -29,6 +30,8 @@ export interface TrackerOptions {
   serverPorts?: readonly number[];
   /** Frame HTTP/1.x on each connection (default true); false: no stream analysis at all. */
   http?: boolean;
+  /** TLS secrets (a key log): TLS connections are decrypted, their requests counted (streams/tls.ts). */
+  keys?: TlsKeySource;
   /** Out-of-order bytes buffered per direction before the missing bytes are declared lost. */
   maxBufferedBytes?: number;
   /** Out-of-order bytes buffered over all connections; beyond it the oldest holes are given up. */
@@ -86,7 +89,7 @@ export class ConnectionTracker {
     );
     this.context = {
       streams: options.http === false ? [] : BUILT_IN_STREAMS,
-      streamContext: { http: this.http },
+      streamContext: options.keys === undefined ? { http: this.http } : { http: this.http, keys: options.keys },
       budget: this.budget,
       serverPorts: new Set(options.serverPorts ?? []),
     };

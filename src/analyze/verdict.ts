@@ -1,6 +1,6 @@
 import type { ExperimentConfig, Finding, ObserverReport, TlsTotals, Verdict, VerdictCode } from '../model/report.js';
 import { headlineFinding } from './findings/index.js';
-import { REQUESTS_UNKNOWN_NOTE } from './streams/tls.js';
+import { REQUESTS_UNKNOWN_NOTE, tlsDecryptedCount } from './streams/tls.js';
 import { plural } from '../util/text.js';
 
 /** Observers in order of how much they can tell: the wire sees everything, the kernel the least. */
@@ -68,11 +68,13 @@ function encryptedVerdict(tls: TlsTotals, connections: number): Verdict {
   };
 }
 
-/** "; 3 TLS connections not counted (requests unknown without the TLS keys)", or "" without TLS. */
+/**
+ * "; 3 TLS connections not counted (requests unknown without the TLS keys)", or "" without TLS or
+ * when the keys decrypted every TLS connection.
+ */
 function tlsSuffix(tls: TlsTotals | undefined): string {
-  return tls === undefined
-    ? ''
-    : `; ${plural(tls.connections, 'TLS connection')} not counted (${REQUESTS_UNKNOWN_NOTE})`;
+  const n = tls === undefined ? 0 : tls.connections - tlsDecryptedCount(tls);
+  return n === 0 ? '' : `; ${plural(n, 'TLS connection')} not counted (${REQUESTS_UNKNOWN_NOTE})`;
 }
 
 function verdictFromCounts(observers: readonly ObserverReport[], ctx: VerdictContext): Verdict {
@@ -115,7 +117,8 @@ function verdictFromHttp(observers: readonly ObserverReport[], ctx: VerdictConte
     return { code: 'no-traffic', summary: 'no TCP connection was seen' };
   }
   // Requests inside TLS are not counted: with (almost) none counted, the TLS connections are the story.
-  if (primary?.seesRequests && t?.tls !== undefined && requests <= 1) return encryptedVerdict(t.tls, connections);
+  if (primary?.seesRequests && t?.tls !== undefined && requests <= 1 && tlsDecryptedCount(t.tls) < t.tls.connections)
+    return encryptedVerdict(t.tls, connections);
   if (requests <= 1) {
     return {
       code: 'single-request',

@@ -29,7 +29,8 @@ to close, idle timeouts out of order along a path, the outlook of a client's eph
 new TLS handshake per request) with their evidence and the fix per runtime.
 HTTP/1.x, HTTP/2 and TLS are recognised by content, on any port. Of TLS, without its keys: the
 version, SNI, ALPN, a full or resumed handshake and its time; requests inside are not counted (an
-estimate of the request/response exchanges is shown apart, named as one).
+estimate of the request/response exchanges is shown apart, named as one). With --keylog, TLS 1.2
+(ECDHE, AES-GCM or ChaCha20) and TLS 1.3 are decrypted and their HTTP/1.x or HTTP/2 counted.
 
   --port P              only connections with P as a port on either side
   --server HOST:PORT    only connections to this server ([::1]:8080 for IPv6)
@@ -39,6 +40,9 @@ estimate of the request/response exchanges is shown apart, named as one).
                         idle connections before its server does (finding idle-timeout-order). The
                         capture must hold every hop (tcpdump -i any, or -i lo on one machine); merge
                         captures taken apart first: mergecap -w both.pcapng lb.pcap backend.pcap
+  --keylog FILE         the TLS key log of the programs captured (NSS format: SSLKEYLOGFILE, Node's
+                        --tls-keylog; see README, HTTPS): TLS connections are decrypted; the report
+                        says per connection whether, and why not
   --no-http             do not frame HTTP (TCP only)
   --limit N             at most N connections in the table (default 50; 0 for all)
   --json                print the report as JSON (schema: docs/report-schema.md)
@@ -59,6 +63,7 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
         server: { type: 'string' },
         path: { type: 'string' },
         'no-http': { type: 'boolean' },
+        keylog: { type: 'string' },
         limit: { type: 'string' },
         json: { type: 'boolean' },
         html: { type: 'string' },
@@ -89,6 +94,8 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
     if (pathText !== undefined && (portValue !== undefined || serverText !== undefined))
       throw new UsageError('--path keeps the connections to its hops: not with --port or --server');
     if (pathText !== undefined) options.path = pathText.split(',').map((hop) => parseEndpoint(hop, { option: 'path' }));
+    const keylog = str(p, 'keylog');
+    if (keylog !== undefined) options.keylog = keylog;
     options.hostFacts = await hostFactsFor(p);
     const limit = int(p, 'limit', 0) ?? 50;
     const json = flag(p, 'json');

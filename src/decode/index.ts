@@ -112,9 +112,20 @@ export {
   tlsVersionName,
 } from './tls.js';
 export type { TlsAlert, TlsClientHello, TlsEvents, TlsOptions, TlsServerHello } from './tls.js';
-// TLS with keys: the NSS key log (SSLKEYLOGFILE).
+// TLS with keys: the NSS key log (SSLKEYLOGFILE), key derivation and record protection.
 export { CLIENT_RANDOM_LENGTH, KeyLog, MASTER_SECRET_LENGTH, MAX_LINE_LENGTH, clientRandomKey } from './tls-keylog.js';
 export type { TlsKeySource, TlsSessionSecrets } from './tls-keylog.js';
+export {
+  AEAD_TAG_LENGTH,
+  CONTENT_TYPE_INVALID,
+  TlsRecordCipher,
+  decryptableSuite,
+  decryptableSuites,
+  hkdfExpand,
+  hkdfExpandLabel,
+  tls12Prf,
+} from './tls-crypto.js';
+export type { DecryptableSuite, TlsAead } from './tls-crypto.js';
 
 // The kernel's socket table as text (/proc/net/tcp, and ss's output).
 export { ProcNetWarning, parseProcNetTcp } from './procnet.js';

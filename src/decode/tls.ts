@@ -31,7 +31,9 @@
  *
  * Memory: a record header and a handshake header are assembled in a few bytes; only the two hellos
  * are kept whole to be decoded, up to `maxHelloBytes` (64 KiB; a larger one is skipped with a
- * `malformed` event). Every other record's body is counted, never copied.
+ * `malformed` event). Every other record's body is counted, never copied, unless the listener has
+ * the keys (`records`): then each encrypted record is assembled whole in one buffer per side and
+ * handed over (`encryptedRecord`); what the listener opens, it interprets from the plaintext.
  *
  * Bytes a capture did not hold (`gap`): inside an application-data record they are counted through
  * its body; anywhere else the record framing of that side is lost, and picks up again at the next
@@ -204,11 +206,24 @@ export interface TlsEvents {
   resynced?(side: Side, atByte: number): void;
   /** A handshake message in the clear could not be decoded (malformed, too large, bytes missing). */
   malformed?(side: Side, what: string): void;
+  /**
+   * With `records` on: an encrypted record (handshake, alert or application_data after the side's
+   * ChangeCipherSpec in TLS 1.2, after the ServerHello in TLS 1.3), whole: `record` is its header
+   * and body (a view: read it during the call, copy what is kept). Called only for records captured
+   * whole. Returns true when the listener takes the record (it opened it, or holds it for keys to
+   * come): then the decoder does not interpret it by position; false: it does, as without keys.
+   */
+  encryptedRecord?(side: Side, record: Uint8Array, ts: Micros): boolean;
 }
 
 export interface TlsOptions {
   /** Largest ClientHello or ServerHello decoded (default 64 KiB). */
   maxHelloBytes?: number;
+  /**
+   * Hand encrypted records over whole (`TlsEvents.encryptedRecord`), for a listener with the keys.
+   * Off by default: without keys no record body is ever copied.
+   */
+  records?: boolean;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -654,6 +669,23 @@ export function parseServerHello(body: Uint8Array): TlsServerHello | null {
   return ok ? hello : null;
 }
 
+/**
+ * The ALPN protocol an EncryptedExtensions body (RFC 8446 4.3.1, after its 4-byte handshake header)
+ * names, null when it names none; undefined when the message is malformed.
+ */
+export function encryptedExtensionsAlpn(body: Uint8Array): string | null | undefined {
+  const r = new Reader(body, 0, body.length);
+  let alpn: string | null = null;
+  const ok = readExtensions(r, (type, data) => {
+    if (type !== TlsExtension.ALPN) return true;
+    const list = data.vector(2);
+    const name = list.vector(1);
+    alpn = name.text(name.left);
+    return list.ok && data.ok;
+  });
+  return ok && body.length >= 2 ? alpn : undefined;
+}
+
 // ------------------------------------------------------------------------------------------------
 // The connection
 
@@ -672,6 +704,13 @@ class Direction {
   remaining = 0;
   /** The current record's body is encrypted (TLS 1.2 after this side's ChangeCipherSpec). */
   recordEncrypted = false;
+  /**
+   * With `records` on: the current encrypted record, header and body, assembled to be handed over
+   * (one buffer per side, reused, MAX_RECORD_LENGTH + 5 bytes); `whole` false once bytes went missing.
+   */
+  whole: Uint8Array | null = null;
+  wholeFill = 0;
+  wholeKept = false;
   /** Bytes of an alert's or ChangeCipherSpec's body (the first two), -1 when some went missing. */
   readonly small = new Uint8Array(2);
   smallFill = 0;
@@ -700,6 +739,7 @@ export class TlsConnection {
   private readonly c = new Direction('client');
   private readonly s = new Direction('server');
   private readonly maxHello: number;
+  private readonly keepRecords: boolean;
   /** The version the server chose (its real ServerHello), or null before it. */
   private chosen: number | null = null;
   /** A HelloRetryRequest came: another ClientHello follows. */
@@ -718,6 +758,7 @@ export class TlsConnection {
     options: TlsOptions = {},
   ) {
     this.maxHello = options.maxHelloBytes ?? DEFAULT_MAX_HELLO_BYTES;
+    this.keepRecords = options.records === true && events.encryptedRecord !== undefined;
   }
 
   /** The version the server chose, once its ServerHello (not a HelloRetryRequest) was decoded. */
@@ -725,9 +766,14 @@ export class TlsConnection {
     return this.chosen;
   }
 
-  /** Bytes held between calls: the hellos being assembled (at most `maxHelloBytes` each), headers aside. */
+  /**
+   * Bytes held between calls: the hellos being assembled (at most `maxHelloBytes` each), and with
+   * `records` on the buffers encrypted records are assembled in; headers aside.
+   */
   get heldBytes(): number {
-    return (this.c.hsBody?.length ?? 0) + (this.s.hsBody?.length ?? 0);
+    const c = this.c;
+    const s = this.s;
+    return (c.hsBody?.length ?? 0) + (s.hsBody?.length ?? 0) + (c.whole?.length ?? 0) + (s.whole?.length ?? 0);
   }
 
   /** The bytes are not TLS: the first ones were not a record header. Nothing more is decoded. */
@@ -806,6 +852,7 @@ export class TlsConnection {
           );
         }
         if (d.type === TlsContentType.ALERT || d.type === TlsContentType.CHANGE_CIPHER_SPEC) d.smallFill = -1;
+        d.wholeKept = false;
         d.remaining -= missing;
         d.offset += missing;
         if (d.remaining === 0) this.endRecord(d, ts);
@@ -826,6 +873,7 @@ export class TlsConnection {
   private loseRecords(d: Direction, reason: string, atByte: number): void {
     d.lost = true;
     d.inRecord = false;
+    d.wholeKept = false;
     d.headerFill = 0;
     d.hsBody = null;
     // Where a handshake message was cut, nothing more of the handshake layer can be trusted.
@@ -842,9 +890,19 @@ export class TlsConnection {
     d.remaining = d.length;
     d.recordEncrypted = d.encrypted;
     d.smallFill = 0;
+    d.wholeKept = this.keepRecords && d.encrypted && d.type !== TlsContentType.CHANGE_CIPHER_SPEC;
+    if (d.wholeKept) {
+      d.whole ??= new Uint8Array(RECORD_HEADER_BYTES + MAX_RECORD_LENGTH);
+      d.whole.set(h, 0);
+      d.wholeFill = RECORD_HEADER_BYTES;
+    }
   }
 
   private body(d: Direction, b: Uint8Array, from: number, to: number): void {
+    if (d.wholeKept) {
+      d.whole!.set(b.subarray(from, to), d.wholeFill);
+      d.wholeFill += to - from;
+    }
     switch (d.type) {
       case TlsContentType.HANDSHAKE:
         if (!d.recordEncrypted && !d.hsLost) this.handshakeBytes(d, b, from, to);
@@ -860,6 +918,30 @@ export class TlsConnection {
 
   private endRecord(d: Direction, ts: Micros): void {
     d.inRecord = false;
+    if (d.wholeKept) {
+      d.wholeKept = false;
+      if (this.events.encryptedRecord!(d.side, d.whole!.subarray(0, d.wholeFill), ts)) return;
+    }
+    this.interpret(d, ts);
+  }
+
+  /**
+   * An encrypted record the listener took (encryptedRecord returned true) and hands back after all
+   * (its keys never came): interpreted by position, as if it had just ended.
+   */
+  guessRecord(side: Side, type: number, length: number, ts: Micros): void {
+    const d = side === 'client' ? this.c : this.s;
+    const saved = { type: d.type, length: d.length, recordEncrypted: d.recordEncrypted, smallFill: d.smallFill };
+    d.type = type;
+    d.length = length;
+    d.recordEncrypted = true;
+    d.smallFill = -1;
+    this.interpret(d, ts);
+    Object.assign(d, saved);
+  }
+
+  /** What an ended record was. */
+  private interpret(d: Direction, ts: Micros): void {
     const side = d.side;
     const ev = this.events;
     switch (d.type) {

@@ -54,6 +54,9 @@ export const WARNING_CODES = [
   'KAL_WARN_DURATION',
   'KAL_WARN_STOP_ESCALATED',
   'KAL_WARN_TLS',
+  // TLS connections a key log did not decrypt (analyze/capture-analysis.ts).
+  'KAL_WARN_TLS_KEYS',
+  'KAL_WARN_KEYLOG',
   // The proxy (observe/proxy.ts).
   'KAL_WARN_ACCEPT_FAILED',
   'KAL_WARN_UPSTREAM_UNREACHABLE',
@@ -192,7 +195,35 @@ export interface TlsFacts {
   estimatedExchanges: number;
   /** The alerts, in order (at most 8); level and description null when encrypted. Absent when none. */
   alerts?: TlsAlertFact[];
+  /** With TLS keys given (a key log): what they decrypted. Absent when the analysis had no keys. */
+  decryption?: TlsDecryption;
 }
+
+/**
+ * What the keys did for one connection. When its records were decrypted (`decrypted`, `partial`),
+ * the record's requests, responses and HTTP/2 facts are those of the plaintext; else they stay 0 and
+ * a note says why.
+ */
+export interface TlsDecryption {
+  status: TlsDecryptionStatus;
+  /** Encrypted records opened (handshake, alerts and application data). */
+  recordsOpened: number;
+  /**
+   * Encrypted records that did not open: with a wrong key, or after a record missing from the capture
+   * (a side's sequence numbers are lost then). TLS 1.3 handshake records are not counted when the key
+   * log has only the traffic secrets and the application data opened.
+   */
+  recordsFailed: number;
+}
+
+/**
+ * `decrypted`: every encrypted record opened; `partial`: some did not (recordsFailed); `no-keys`: the
+ * key log has no secrets for this connection's ClientHello random; `wrong-keys`: it has, and none of
+ * the records opened with them; `unsupported-suite`: a cipher suite this tool does not decrypt (not
+ * an AEAD one of RFC 8446 B.4, RFC 5289 or RFC 7905); `no-server-hello`: the capture lacks the hellos.
+ */
+export type TlsDecryptionStatus =
+  'decrypted' | 'partial' | 'no-keys' | 'wrong-keys' | 'unsupported-suite' | 'no-server-hello';
 
 export type TlsResumption = 'psk' | 'ticket' | 'session-id';
 export type TlsAlpnUnknown = 'encrypted' | 'none-chosen' | 'none-offered' | 'no-server-hello';
@@ -218,10 +249,10 @@ export interface TlsAlertFact {
  */
 export interface Http2Facts {
   /**
-   * How HTTP/2 began: the client's preface without asking (h2c by prior knowledge), or after an
-   * HTTP/1.1 `Upgrade: h2c` and its 101.
+   * How HTTP/2 began: the client's preface without asking (h2c by prior knowledge), after an
+   * HTTP/1.1 `Upgrade: h2c` and its 101, or over TLS (decrypted) where ALPN chose h2 (RFC 9113 3.2).
    */
-  start: 'prior-knowledge' | 'upgrade';
+  start: 'prior-knowledge' | 'upgrade' | 'alpn';
   /** Streams the server reserved with PUSH_PROMISE. */
   pushed: number;
   /** The most streams open at once (opened by the client, not yet closed by both ends or a RST_STREAM). */
@@ -299,6 +330,8 @@ export interface TlsTotals {
   estimatedExchanges: number;
   /** Connections per version chosen ("TLS 1.3": 12); null-version connections under "unknown". */
   versions: Record<string, number>;
+  /** With TLS keys given: connections per decryption status (TlsDecryption; statuses seen only). */
+  decryption?: Partial<Record<TlsDecryptionStatus, number>>;
 }
 
 export interface ObserverReport {

@@ -19,8 +19,10 @@ import { runReport } from '../analyze/run-report.js';
 import type { ObserverHead, RunHead } from '../analyze/run-report.js';
 import { FileError, KeepaliveLabError, invalidOption } from '../errors.js';
 import { formatEndpoint } from '../model/endpoint.js';
+import type { TlsKeySource } from '../decode/tls-keylog.js';
 import type { HostFacts } from '../model/host.js';
-import type { ConnectionRecord, Endpoint, RunReport } from '../model/report.js';
+import type { ConnectionRecord, Endpoint, RunReport, Warning } from '../model/report.js';
+import { KeyLogFile } from './keylog-file.js';
 import type { TcpPacket } from '../model/packet.js';
 import { onAbort } from '../util/abort.js';
 
@@ -38,6 +40,17 @@ export interface AnalyzeOptions {
   path?: Endpoint[];
   /** Frame HTTP (default true). */
   http?: boolean;
+  /**
+   * TLS secrets: TLS connections are decrypted and their requests counted (analyze/streams/tls.ts).
+   * A KeyLog read whole, or a KeyLogFile (observe/keylog-file.ts) for a key log that grows.
+   */
+  keys?: TlsKeySource;
+  /**
+   * A TLS key log file (NSS format, `SSLKEYLOGFILE`), read with KeyLogFile (re-read when it grows);
+   * not with `keys`. One that cannot be read is a KeyLogError (KAL_ERR_KEYLOG); one with no usable
+   * line is a KAL_WARN_KEYLOG warning.
+   */
+  keylog?: string;
   /** Records kept in the report: those of the first N connections (default: all). */
   keepConnections?: number;
   /** Each connection's record as the connection ends, in id order (see CaptureAnalysis). */
@@ -132,6 +145,11 @@ export async function analyzeCapture(source: string | Readable, options: Analyze
   if (options.keepConnections !== undefined) analysisOptions.keepConnections = options.keepConnections;
   if (options.onConnection) analysisOptions.onConnection = options.onConnection;
   if (options.hostFacts) analysisOptions.hostFacts = options.hostFacts;
+  if (options.keys !== undefined && options.keylog !== undefined)
+    throw invalidOption('keylog', 'is a key log file to read: not with keys');
+  const keyLogFile = options.keylog === undefined ? null : new KeyLogFile(options.keylog);
+  const keys = keyLogFile ?? options.keys;
+  if (keys !== undefined) analysisOptions.keys = keys;
   const accept = acceptFor(options);
   if (accept) analysisOptions.accept = accept;
   const serverPort = options.server?.port ?? options.port;
@@ -162,8 +180,26 @@ export async function analyzeCapture(source: string | Readable, options: Analyze
   analysis.end();
   // Hands over the records of the connections still open.
   const { report, summary, findings } = analysis.result();
+  if (keyLogFile !== null) report.warnings.push(...keyLogWarnings(keyLogFile));
   if (options.afterChunk) await options.afterChunk();
   return runReport(analyzeRunHead(subject), [report], { capture: summary, findings });
+}
+
+/** A key log file with no session in it: not a key log, or an empty one (KAL_WARN_KEYLOG). */
+export function keyLogWarnings(file: KeyLogFile): Warning[] {
+  if (file.sessions > 0) return [];
+  const first = file.firstMalformed;
+  return [
+    {
+      code: 'KAL_WARN_KEYLOG',
+      message:
+        `the TLS key log ${file.path} has no usable line` +
+        (first === null
+          ? ' (it is empty): no TLS connection can be decrypted'
+          : ` (${file.malformedLines} not understood, the first at line ${first.line}: ${first.reason}): ` +
+            'is it an NSS key log (SSLKEYLOGFILE)?'),
+    },
+  ];
 }
 
 /**

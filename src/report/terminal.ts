@@ -18,7 +18,7 @@ import { renderFindings } from './findings.js';
 import { runSummary } from './summary.js';
 import type { RunSummary } from './summary.js';
 import { AT_LEAST, COLOR, PLAIN, formatMs, formatNumber, table } from './text.js';
-import { REQUESTS_UNKNOWN_NOTE } from '../analyze/streams/tls.js';
+import { REQUESTS_UNKNOWN_NOTE, tlsDecrypted, tlsDecryptedCount } from '../analyze/streams/tls.js';
 import { plural } from '../util/text.js';
 import type { Style } from './text.js';
 
@@ -105,7 +105,8 @@ export function renderTotals(run: RunReport, o: ObserverReport, s: Style = PLAIN
 
 /**
  * "TLS: 12 connections, 12 full handshakes, 0 resumed (TLS 1.3: 12); requests unknown without the TLS
- * keys, an estimated 12 request/response exchanges".
+ * keys, an estimated 12 request/response exchanges", or with keys "...; 10 of 12 TLS connections
+ * decrypted; requests unknown for the other 2, ...".
  */
 export function tlsTotalsLine(t: TlsTotals, s: Style = PLAIN): string {
   const parts = [
@@ -117,10 +118,13 @@ export function tlsTotalsLine(t: TlsTotals, s: Style = PLAIN): string {
   const versions = Object.entries(t.versions)
     .map(([version, n]) => `${version}: ${n}`)
     .join(', ');
-  return (
-    `${s.bold('TLS:')} ${parts.join(', ')} (${versions}); ${REQUESTS_UNKNOWN_NOTE}, ` +
-    `an estimated ${plural(t.estimatedExchanges, 'request/response exchange')}`
-  );
+  const head = `${s.bold('TLS:')} ${parts.join(', ')} (${versions})`;
+  const estimate = `an estimated ${plural(t.estimatedExchanges, 'request/response exchange')}`;
+  if (t.decryption === undefined) return `${head}; ${REQUESTS_UNKNOWN_NOTE}, ${estimate}`;
+  const decrypted = tlsDecryptedCount(t);
+  const rest = t.connections - decrypted;
+  const said = `${head}; ${decrypted} of ${plural(t.connections, 'TLS connection')} decrypted`;
+  return rest === 0 ? said : `${said}; requests unknown for the other ${rest} (see their notes)`;
 }
 
 /** What stands for a chosen ALPN protocol the capture does not show. */
@@ -137,6 +141,7 @@ function tlsSummary(t: TlsFacts): string {
   const handshake = t.handshake === null ? 'handshake not seen to the end' : `${t.handshake} handshake`;
   const parts = [`${t.version ?? 'TLS'} ${handshake}${took}`];
   if (t.sni !== null) parts.push(`SNI ${t.sni}`);
+  if (t.decryption !== undefined) parts.push(tlsDecrypted(t) ? 'decrypted' : 'not decrypted');
   if (t.alpnOffered.length > 0)
     parts.push(
       `ALPN ${t.alpnOffered.join(',')} -> ${t.alpnChosen ?? ALPN_UNKNOWN[t.alpnChosenWhyNull ?? 'none-chosen']}`,
@@ -206,7 +211,8 @@ export function renderSummary(runs: readonly RunReport[], s: Style = PLAIN, subj
     // Counts from an observer that missed evidence are lower bounds: "≥11".
     const atLeast = f.lowerBounds ? AT_LEAST : '';
     // Requests inside TLS are not counted: "?" for them ("12+?" beside those counted in the clear).
-    const tls = f.primary?.totals.tls !== undefined;
+    const tlsTotals = f.primary?.totals.tls;
+    const tls = tlsTotals !== undefined && tlsDecryptedCount(tlsTotals) < tlsTotals.connections;
     const requests = tls ? (f.requests === 0 ? '?' : `${f.requests}+?`) : String(f.requests);
     rows.push([
       String(i + 1),
@@ -339,7 +345,10 @@ function connectionRow(c: ConnectionRecord, t0: number): string[] {
     ...c.notes,
   ].filter(Boolean);
   // Requests inside TLS are unknown: "?", and the estimate of exchanges marked as one.
-  const requests = c.tls ? `? (~${c.tls.estimatedExchanges} est.)` : `${c.requests}${partial(c.partialRequests)}`;
+  const requests =
+    c.tls && !tlsDecrypted(c.tls)
+      ? `? (~${c.tls.estimatedExchanges} est.)`
+      : `${c.requests}${partial(c.partialRequests)}`;
   return [
     String(c.id),
     formatEndpoint(c.client),

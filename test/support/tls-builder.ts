@@ -7,7 +7,8 @@
  * and whole conversations (a list of segments, each from one side) for the handshakes the tests
  * need: TLS 1.3 full, resumed and with a HelloRetryRequest; TLS 1.2 full, resumed by session id and
  * by ticket. Encrypted records are filled with a pattern: without keys, only their type, length and
- * position count.
+ * position count. `tls13Encrypted` and `tls12Encrypted` seal real records (decode/tls-crypto.ts) and
+ * give the key log that opens them.
  */
 import type { Side } from '../../src/model/report.js';
 import {
@@ -17,6 +18,7 @@ import {
   TlsHandshakeType,
   TlsVersion,
 } from '../../src/decode/tls.js';
+import { TlsRecordCipher } from '../../src/decode/tls-crypto.js';
 import { BufferList, concat } from './buffer-list.js';
 
 const enc = new TextEncoder();
@@ -312,4 +314,173 @@ export function tls12Resumed(by: 'session-id' | 'ticket', n = 1): Segment[] {
     seg('client', ccs(), opaque(22, 40)),
     ...exchanges(n),
   ];
+}
+
+// ------------------------------------------------------------------------------------------------
+// Encrypted conversations, with the key log that opens them
+
+/** An encrypted conversation and the NSS key log lines of its secrets. */
+export interface EncryptedConversation {
+  segments: Segment[];
+  /** The key log (NSS format, one line per secret). */
+  keyLog: string;
+  clientRandom: Uint8Array;
+}
+
+export interface EncryptedSpec {
+  /** The cipher suite (default TLS_AES_128_GCM_SHA256 for TLS 1.3, ECDHE_RSA_WITH_AES_128_GCM_SHA256 for 1.2). */
+  suite?: number;
+  /** The ALPN protocol the server chooses (in EncryptedExtensions for TLS 1.3); null: none. */
+  alpn?: string | null;
+  /** Exchanges: the client's plaintext, then the server's (each sent as one record). */
+  exchanges: [Uint8Array, Uint8Array][];
+  /** A seed for the randoms and secrets (each conversation gets its own keys). */
+  seed?: number;
+  /** TLS 1.3: the client sends a KeyUpdate after this many exchanges. */
+  keyUpdateAfter?: number;
+  /** TLS 1.3: the key log has only the traffic secrets (no handshake secrets). */
+  noHandshakeSecrets?: boolean;
+  /** Both sides end with an encrypted close_notify alert. */
+  closeNotify?: boolean;
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+/** Bytes from a seed (a linear congruential sequence: reproducible, not secret). */
+function seeded(seed: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+function sealer(cipher: TlsRecordCipher | null): TlsRecordCipher {
+  if (cipher === null) throw new Error('suite not decryptable');
+  return cipher;
+}
+
+/** EncryptedExtensions (RFC 8446 4.3.1) with the ALPN chosen, if any. */
+export function encryptedExtensions(alpn: string | null): Uint8Array {
+  const exts = alpn === null ? new Uint8Array(0) : alpnExtension([alpn]);
+  return handshake(TlsHandshakeType.ENCRYPTED_EXTENSIONS, vector(2, exts));
+}
+
+/**
+ * TLS 1.3, full handshake, every record after the ServerHello encrypted with TlsRecordCipher.seal:
+ * the server's flight under its handshake traffic secret, the client's Finished under its own, then
+ * two NewSessionTickets and the exchanges under the traffic secrets 0 (RFC 8446 2, 7.1); a KeyUpdate
+ * (4.6.3) moves the client to its next secret.
+ */
+export function tls13Encrypted(spec: EncryptedSpec): EncryptedConversation {
+  const seed = spec.seed ?? 1;
+  const suite = spec.suite ?? 0x1301;
+  const hashLength = suite === 0x1302 ? 48 : 32;
+  const clientRandom = seeded(seed, 32);
+  const serverRandom = seeded(seed + 1000, 32);
+  const secret = (n: number): Uint8Array => seeded(seed * 10 + n, hashLength);
+  const [cHs, sHs, cApp, sApp] = [secret(1), secret(2), secret(3), secret(4)];
+  const c1 = sealer(TlsRecordCipher.tls13(suite, cHs));
+  const s1 = sealer(TlsRecordCipher.tls13(suite, sHs));
+  const c2 = sealer(TlsRecordCipher.tls13(suite, cApp));
+  const s2 = sealer(TlsRecordCipher.tls13(suite, sApp));
+  const hs = TlsContentType.HANDSHAKE;
+  const hello = { ...TLS13_HELLO, random: clientRandom, cipherSuites: [suite] };
+  const out: Segment[] = [
+    seg('client', handshakeRecord(clientHello(hello))),
+    seg(
+      'server',
+      handshakeRecord(
+        serverHello({
+          random: serverRandom,
+          sessionId: hello.sessionId,
+          cipherSuite: suite,
+          version: TlsVersion.TLS_1_3,
+          keyShare: 29,
+        }),
+      ),
+      ccs(),
+      // EncryptedExtensions and Certificate coalesced in one record, then CertificateVerify and Finished.
+      s1.seal(hs, concat(encryptedExtensions(spec.alpn ?? null), message(TlsHandshakeType.CERTIFICATE, 700))),
+      s1.seal(hs, message(TlsHandshakeType.CERTIFICATE_VERIFY, 80)),
+      s1.seal(hs, message(TlsHandshakeType.FINISHED, hashLength)),
+    ),
+    seg('client', ccs(), c1.seal(hs, message(TlsHandshakeType.FINISHED, hashLength))),
+    seg(
+      'server',
+      s2.seal(hs, message(TlsHandshakeType.NEW_SESSION_TICKET, 180)),
+      s2.seal(hs, message(TlsHandshakeType.NEW_SESSION_TICKET, 180), 7),
+    ),
+  ];
+  spec.exchanges.forEach(([request, response], i) => {
+    if (spec.keyUpdateAfter === i) {
+      out.push(seg('client', c2.seal(hs, handshake(TlsHandshakeType.KEY_UPDATE, Uint8Array.of(0)))));
+      c2.update();
+    }
+    out.push(seg('client', c2.seal(TlsContentType.APPLICATION_DATA, request)));
+    out.push(seg('server', s2.seal(TlsContentType.APPLICATION_DATA, response)));
+  });
+  if (spec.closeNotify) {
+    out.push(seg('client', c2.seal(TlsContentType.ALERT, Uint8Array.of(1, 0))));
+    out.push(seg('server', s2.seal(TlsContentType.ALERT, Uint8Array.of(1, 0))));
+  }
+  const r = hex(clientRandom);
+  const lines = [
+    ...(spec.noHandshakeSecrets
+      ? []
+      : [`CLIENT_HANDSHAKE_TRAFFIC_SECRET ${r} ${hex(cHs)}`, `SERVER_HANDSHAKE_TRAFFIC_SECRET ${r} ${hex(sHs)}`]),
+    `CLIENT_TRAFFIC_SECRET_0 ${r} ${hex(cApp)}`,
+    `SERVER_TRAFFIC_SECRET_0 ${r} ${hex(sApp)}`,
+  ];
+  return { segments: out, keyLog: lines.join('\n') + '\n', clientRandom };
+}
+
+/**
+ * TLS 1.2 full handshake (RFC 5246 7.3) with an AEAD suite (GCM, RFC 5288; ChaCha20-Poly1305, RFC
+ * 7905): each side's Finished and what follows sealed with the key block of the master secret.
+ */
+export function tls12Encrypted(spec: EncryptedSpec): EncryptedConversation {
+  const seed = spec.seed ?? 1;
+  const suite = spec.suite ?? 0xc02f;
+  const clientRandom = seeded(seed, 32);
+  const serverRandom = seeded(seed + 1000, 32);
+  const master = seeded(seed * 10 + 5, 48);
+  const c = sealer(TlsRecordCipher.tls12(suite, master, clientRandom, serverRandom, 'client'));
+  const s = sealer(TlsRecordCipher.tls12(suite, master, clientRandom, serverRandom, 'server'));
+  const hs = TlsContentType.HANDSHAKE;
+  const hello = { ...TLS12_HELLO, random: clientRandom, cipherSuites: [suite] };
+  const out: Segment[] = [
+    seg('client', handshakeRecord(clientHello(hello))),
+    seg(
+      'server',
+      handshakeRecord(
+        serverHello({
+          random: serverRandom,
+          sessionId: SESSION,
+          cipherSuite: suite,
+          ...(spec.alpn ? { alpn: spec.alpn } : {}),
+        }),
+        message(TlsHandshakeType.CERTIFICATE, 900),
+        message(TlsHandshakeType.SERVER_KEY_EXCHANGE, 100),
+        message(TlsHandshakeType.SERVER_HELLO_DONE, 0),
+      ),
+    ),
+    seg(
+      'client',
+      handshakeRecord(message(TlsHandshakeType.CLIENT_KEY_EXCHANGE, 33)),
+      ccs(),
+      c.seal(hs, message(TlsHandshakeType.FINISHED, 12)),
+    ),
+    seg('server', ccs(), s.seal(hs, message(TlsHandshakeType.FINISHED, 12))),
+  ];
+  for (const [request, response] of spec.exchanges) {
+    out.push(seg('client', c.seal(TlsContentType.APPLICATION_DATA, request)));
+    out.push(seg('server', s.seal(TlsContentType.APPLICATION_DATA, response)));
+  }
+  if (spec.closeNotify) {
+    out.push(seg('client', c.seal(TlsContentType.ALERT, Uint8Array.of(1, 0))));
+    out.push(seg('server', s.seal(TlsContentType.ALERT, Uint8Array.of(1, 0))));
+  }
+  return { segments: out, keyLog: `CLIENT_RANDOM ${hex(clientRandom)} ${hex(master)}\n`, clientRandom };
 }

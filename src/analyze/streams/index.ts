@@ -2,13 +2,19 @@
  * The streams a connection can carry, in the order they are tried on its first payload. A new
  * protocol is one more StreamKind here (its file beside http1.ts).
  */
-import type { Side } from '../../model/report.js';
 import { http1 } from './http1.js';
 import { http2 } from './http2.js';
 import type { StreamKind } from './stream.js';
 import { tls } from './tls.js';
 
-export { notProtocolNote, type Stream, type StreamContext, type StreamKind } from './stream.js';
+export {
+  notProtocolNote,
+  sniffStream,
+  type Sniffed,
+  type Stream,
+  type StreamContext,
+  type StreamKind,
+} from './stream.js';
 
 /**
  * Their sniffs are disjoint, so the order steals nothing: HTTP/1.x wants a method or "HTTP/" (printable
@@ -16,18 +22,3 @@ export { notProtocolNote, type Stream, type StreamContext, type StreamKind } fro
  * SETTINGS frame (its first octet 0: a length of at most 96), TLS a handshake record (0x16 0x03).
  */
 export const BUILT_IN_STREAMS: readonly StreamKind[] = [http1, http2, tls];
-
-/** A kind that recognised a payload, and the side that sends such bytes. */
-export interface Sniffed {
-  readonly kind: StreamKind;
-  readonly sender: Side;
-}
-
-/** The first of `kinds` that recognises `payload` (a connection's first), or null. */
-export function sniffStream(kinds: readonly StreamKind[], payload: Uint8Array): Sniffed | null {
-  for (const kind of kinds) {
-    const sender = kind.sniff(payload);
-    if (sender !== null) return { kind, sender };
-  }
-  return null;
-}

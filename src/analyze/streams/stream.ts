@@ -6,6 +6,7 @@
  *
  * A new protocol (TLS, HTTP/2) is a new file here with its StreamKind, and one line in that list.
  */
+import type { TlsKeySource } from '../../decode/tls-keylog.js';
 import type { ConnectionRecord, HttpEvidence, Side } from '../../model/report.js';
 import type { Micros } from '../../model/time.js';
 
@@ -13,6 +14,8 @@ import type { Micros } from '../../model/time.js';
 export interface StreamContext {
   /** Messages that asked to close their connection, over all connections. */
   readonly http: HttpEvidence;
+  /** TLS secrets (a key log): TLS connections are decrypted and their plaintext analyzed. */
+  readonly keys?: TlsKeySource;
 }
 
 /** The analyzer of one connection's application bytes. */
@@ -48,6 +51,21 @@ export interface StreamKind {
    */
   sniff(payload: Uint8Array): Side | null;
   create(context: StreamContext): Stream;
+}
+
+/** A kind that recognised a payload, and the side that sends such bytes. */
+export interface Sniffed {
+  readonly kind: StreamKind;
+  readonly sender: Side;
+}
+
+/** The first of `kinds` that recognises `payload` (a connection's first), or null. */
+export function sniffStream(kinds: readonly StreamKind[], payload: Uint8Array): Sniffed | null {
+  for (const kind of kinds) {
+    const sender = kind.sniff(payload);
+    if (sender !== null) return { kind, sender };
+  }
+  return null;
 }
 
 /**

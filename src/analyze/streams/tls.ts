@@ -9,6 +9,14 @@
  * records: one exchange), which is what a sequential HTTP/1.1 client produces; it is kept apart
  * (`estimatedExchanges`) so that nothing adds it to the requests.
  *
+ * With keys (StreamContext.keys, a key log): the decoder hands the encrypted records over whole, the
+ * connection's keys (streams/tls-decryption.ts) open them, and the truth replaces the guesses by
+ * position: the handshake messages (EncryptedExtensions gives TLS 1.3's ALPN, Finished ends the
+ * handshake, NewSessionTicket and KeyUpdate are handshake, not data), the alerts, and the application
+ * data, fed to the stream the ALPN chose (h2: HTTP/2, else HTTP/1.x; without ALPN the first plaintext
+ * is sniffed), whose requests and responses become the record's. `tls.decryption` says what the keys
+ * did; when they did not open the records, the requests stay unknown and a note says why.
+ *
  * Resumption (RFC 8446 2.2, RFC 5246 7.3, RFC 5077 3.1):
  *  - TLS 1.3: the ServerHello selects one of the client's pre-shared keys.
  *  - TLS 1.2 and below: the abbreviated handshake, where the server goes from its ServerHello straight
@@ -16,9 +24,11 @@
  *    ServerHelloDone); the echo of the client's non-empty session id says so already.
  */
 import {
+  RECORD_HEADER_BYTES,
   TlsConnection,
   TlsHandshakeType,
   alertDescriptionName,
+  encryptedExtensionsAlpn,
   alertLevelName,
   cipherSuiteName,
   isTls13,
@@ -35,15 +45,52 @@ import type {
   Side,
   TlsAlertFact,
   TlsAlpnUnknown,
+  TlsDecryption as TlsDecryptionFacts,
+  TlsDecryptionStatus,
   TlsFacts,
   TlsRecordCount,
   TlsResumption,
+  TlsTotals,
 } from '../../model/report.js';
 import { toMillis, type Micros } from '../../model/time.js';
-import { notProtocolNote, type Stream, type StreamKind } from './stream.js';
+import type { TlsKeySource } from '../../decode/tls-keylog.js';
+import { http1 } from './http1.js';
+import { Http2Stream, http2 } from './http2.js';
+import { notProtocolNote, sniffStream, type Stream, type StreamContext, type StreamKind } from './stream.js';
+import { MAX_HELD_BYTES, TlsDecryption, type DecryptedEvents, type Held } from './tls-decryption.js';
 
 /** What the record says of requests while the traffic cannot be decrypted. */
 export const REQUESTS_UNKNOWN_NOTE = 'requests unknown without the TLS keys';
+
+/** The keys opened this connection's records (all or some): its requests are those of the plaintext. */
+export function tlsDecrypted(t: TlsFacts): boolean {
+  const status = t.decryption?.status;
+  return status === 'decrypted' || status === 'partial';
+}
+
+/** TLS connections whose records the keys opened (all or some), of `t.connections`. */
+export function tlsDecryptedCount(t: TlsTotals): number {
+  return (t.decryption?.decrypted ?? 0) + (t.decryption?.partial ?? 0);
+}
+
+/** Why the keys given did not decrypt a connection (the end of its REQUESTS_UNKNOWN_NOTE). */
+function undecryptedWhy(status: TlsDecryptionStatus, suite: string | null): string | null {
+  switch (status) {
+    case 'no-keys':
+      return 'no key for this connection in the key log';
+    case 'wrong-keys':
+      return "the key log's keys for this connection do not open its records";
+    case 'unsupported-suite':
+      return `cipher suite ${suite ?? '?'} is not decryptable`;
+    case 'no-server-hello':
+      return 'its handshake was not captured';
+    default:
+      return null;
+  }
+}
+
+/** Decrypted application data is one of these (picked by ALPN, else sniffed). */
+const INNER_STREAMS: readonly StreamKind[] = [http1, http2];
 /** Alerts kept per connection (a connection sends one or two; a broken peer could send many). */
 const MAX_ALERTS = 8;
 /** Notes of framing problems kept per connection; the rest are counted. */
@@ -52,8 +99,8 @@ const MAX_PROBLEM_NOTES = 4;
 export const tls: StreamKind = {
   label: 'TLS',
   sniff: sniffTls,
-  create(): Stream {
-    return new TlsStream();
+  create(context: StreamContext): Stream {
+    return new TlsStream(context);
   },
 };
 
@@ -65,8 +112,8 @@ const FULL_HANDSHAKE_ONLY: ReadonlySet<number> = new Set([
   TlsHandshakeType.SERVER_HELLO_DONE,
 ]);
 
-class TlsStream implements Stream, TlsEvents {
-  readonly notes: string[] = [];
+class TlsStream implements Stream, TlsEvents, DecryptedEvents {
+  private readonly ownNotes: string[] = [];
   /** Null once both sides ended or the connection retired: the facts stay. */
   private decoder: TlsConnection | null;
   private notTls = false;
@@ -98,9 +145,28 @@ class TlsStream implements Stream, TlsEvents {
   private lastDataSide: Side | null = null;
   private exchanges = 0;
   private readonly alerts: TlsAlertFact[] = [];
+  // With keys.
+  private readonly keys: TlsKeySource | undefined;
+  private clientRandom: Uint8Array | null = null;
+  private decryption: TlsDecryption | null = null;
+  /** The ALPN protocol TLS 1.3's EncryptedExtensions chose, once decrypted. */
+  private alpnDecrypted: string | null = null;
+  /** The stream the decrypted application data feeds; null before the first, or when it is none. */
+  private inner: Stream | null = null;
+  /** The decrypted application data was not (or stopped being) the inner stream's protocol. */
+  private innerRefused = false;
+  private readonly guess = (h: Held): void =>
+    this.decoder?.guessRecord(h.side, h.record[0]!, h.record.length - RECORD_HEADER_BYTES, h.ts);
 
-  constructor() {
-    this.decoder = new TlsConnection(this);
+  constructor(private readonly context: StreamContext) {
+    this.keys = context.keys;
+    this.decoder = new TlsConnection(this, { records: this.keys !== undefined });
+  }
+
+  /** Its own notes, then those of the stream the decrypted data feeds. */
+  get notes(): readonly string[] {
+    const inner = this.inner;
+    return inner === null || inner.notes.length === 0 ? this.ownNotes : [...this.ownNotes, ...inner.notes];
   }
 
   // Stream
@@ -121,14 +187,23 @@ class TlsStream implements Stream, TlsEvents {
     this.decoder?.gap(side, missing, ts);
   }
 
-  end(side: Side): void {
+  end(side: Side, ts: Micros): void {
     if (side === 'client') this.clientEnded = true;
     else this.serverEnded = true;
+    if (!this.innerRefused) this.inner?.end(side, ts);
     // Nothing more can come: the decoder's buffers go, the facts stay.
-    if (this.clientEnded && this.serverEnded) this.decoder = null;
+    if (this.clientEnded && this.serverEnded) this.letGo();
   }
 
   retire(): void {
+    this.letGo();
+    this.inner?.retire();
+  }
+
+  /** The decoder goes; records still held for keys are tried a last time, else interpreted by position. */
+  private letGo(): void {
+    if (this.decoder === null) return;
+    this.decryption?.settle(true, this.guess);
     this.decoder = null;
   }
 
@@ -137,19 +212,52 @@ class TlsStream implements Stream, TlsEvents {
       record.notes.push(notProtocolNote([tls]));
       return;
     }
-    record.tls = this.facts();
+    // Keys may have come since the last record (a key log that grows).
+    if (this.decoder !== null) this.decryption?.settle(false, this.guess);
+    this.inner?.describe(record);
+    if (this.innerRefused && this.inner === null)
+      record.notes.push(`decrypted TLS data: ${notProtocolNote(INNER_STREAMS)}`);
+    const decryption = this.decryptionFacts();
+    record.tls = this.facts(decryption);
     const n = this.resyncs;
     if (n > 0) record.notes.push(`TLS record framing picked up again ${n} time${n === 1 ? '' : 's'}`);
     const more = this.problems - MAX_PROBLEM_NOTES;
     if (more > 0) record.notes.push(`${more} more TLS decoding problem${more === 1 ? '' : 's'}`);
-    record.notes.push(REQUESTS_UNKNOWN_NOTE);
+    this.describeDecryption(record, decryption);
+  }
+
+  /** What the keys did, or undefined without keys. */
+  private decryptionFacts(): TlsDecryptionFacts | undefined {
+    if (this.keys === undefined) return undefined;
+    const d = this.decryption;
+    if (d === null) return { status: 'no-server-hello', recordsOpened: 0, recordsFailed: 0 };
+    return { status: d.status, recordsOpened: d.recordsOpened, recordsFailed: d.recordsFailed };
+  }
+
+  private describeDecryption(record: ConnectionRecord, facts: TlsDecryptionFacts | undefined): void {
+    if (facts === undefined) {
+      record.notes.push(REQUESTS_UNKNOWN_NOTE);
+      return;
+    }
+    const d = this.decryption;
+    const held = d?.recordsHeld ?? 0;
+    if (held > 0) record.notes.push(`TLS: ${held} records held for keys not in the key log yet`);
+    if (d?.heldTooLong === true)
+      record.notes.push(`TLS: records held up to ${MAX_HELD_BYTES / 1024 / 1024} MiB for keys that did not come`);
+    if (facts.status === 'partial') {
+      const n = facts.recordsFailed;
+      record.notes.push(`TLS: ${n} record${n === 1 ? '' : 's'} could not be decrypted; requests counted from the rest`);
+      return;
+    }
+    const why = undecryptedWhy(facts.status, this.server === null ? null : cipherSuiteName(this.server.cipherSuite));
+    if (why !== null && held === 0) record.notes.push(`${REQUESTS_UNKNOWN_NOTE}: ${why}`);
   }
 
   /** The facts, in the order of the schema (model/report.ts); optional ones only when they apply. */
-  private facts(): TlsFacts {
+  private facts(decryption: TlsDecryptionFacts | undefined): TlsFacts {
     const hello = this.server;
     const version = hello?.version ?? null;
-    const alpnChosen = hello?.alpn ?? null;
+    const alpnChosen = hello?.alpn ?? this.alpnDecrypted;
     const resumed = this.resumption(version);
     const end = this.handshakeEnd(version);
     const start = this.clientHelloTs;
@@ -168,6 +276,7 @@ class TlsStream implements Stream, TlsEvents {
       applicationData: { client: { ...this.appData.client }, server: { ...this.appData.server } },
       estimatedExchanges: this.exchanges,
       ...(this.alerts.length > 0 ? { alerts: this.alerts.map((a) => ({ ...a })) } : {}),
+      ...(decryption === undefined ? {} : { decryption }),
     };
   }
 
@@ -202,7 +311,7 @@ class TlsStream implements Stream, TlsEvents {
   }
 
   private problem(text: string): void {
-    if (this.problems++ < MAX_PROBLEM_NOTES) this.notes.push(text);
+    if (this.problems++ < MAX_PROBLEM_NOTES) this.ownNotes.push(text);
   }
 
   // TlsEvents (from the decoder)
@@ -211,6 +320,7 @@ class TlsStream implements Stream, TlsEvents {
     // A second ClientHello answers a HelloRetryRequest: the offer and the start stay the first one's.
     if (this.clientHelloTs !== null) return;
     this.clientHelloTs = ts;
+    this.clientRandom = hello.random;
     this.sni = hello.serverName;
     this.alpnOffered = hello.alpn.slice(0, 16);
     this.clientSessionId = hello.sessionId;
@@ -235,6 +345,19 @@ class TlsStream implements Stream, TlsEvents {
     if (this.serverHelloSeen) return;
     this.serverHelloSeen = true;
     this.server = hello;
+    if (this.keys !== undefined && this.clientRandom !== null) {
+      const hellos = {
+        clientRandom: this.clientRandom,
+        serverRandom: hello.random,
+        version: hello.version,
+        cipherSuite: hello.cipherSuite,
+      };
+      this.decryption = new TlsDecryption(this.keys, hellos, this);
+    }
+  }
+
+  encryptedRecord(side: Side, record: Uint8Array, ts: Micros): boolean {
+    return this.decryption !== null && this.decryption.record(side, record, ts, this.guess) === 'taken';
   }
 
   handshake(side: Side, type: number | null): void {
@@ -252,6 +375,46 @@ class TlsStream implements Stream, TlsEvents {
     // TLS 1.2: the server's ChangeCipherSpec with no Certificate before it ends an abbreviated handshake.
     if (side === 'server' && this.serverHelloSeen && this.abbreviated === null && !isTls13(this.server!.version))
       this.abbreviated = true;
+  }
+
+  // DecryptedEvents (from the keys)
+
+  handshakeMessage(side: Side, type: number, body: Uint8Array, ts: Micros): void {
+    if (type === TlsHandshakeType.ENCRYPTED_EXTENSIONS && side === 'server')
+      this.alpnDecrypted = encryptedExtensionsAlpn(body) ?? null;
+    this.handshakeSkipped(side, type, ts);
+  }
+
+  handshakeSkipped(side: Side, type: number, ts: Micros): void {
+    if (type === TlsHandshakeType.FINISHED) this.finished(side, ts);
+    else this.handshake(side, type);
+  }
+
+  decryptedAlert(side: Side, level: number, description: number, ts: Micros): void {
+    this.alert(side, { level, description }, ts);
+  }
+
+  decryptedData(side: Side, plaintext: Uint8Array, recordLength: number, ts: Micros): void {
+    this.applicationData(side, recordLength, ts);
+    if (plaintext.length === 0 || this.innerRefused) return;
+    const inner = (this.inner ??= this.innerFor(plaintext));
+    if (inner === null) {
+      this.innerRefused = true;
+      return;
+    }
+    if (!inner.data(side, plaintext, ts)) this.innerRefused = true;
+  }
+
+  /** The stream for the decrypted data: by the ALPN chosen, else by what the first plaintext is. */
+  private innerFor(plaintext: Uint8Array): Stream | null {
+    const alpn = this.server?.alpn ?? this.alpnDecrypted;
+    // HTTP/2 over TLS is negotiated by ALPN (RFC 9113 3.2): its facts say so, even when sniffed.
+    const h2 = (): Stream => new Http2Stream({ start: 'alpn' });
+    if (alpn === 'h2') return h2();
+    if (alpn !== null && alpn.startsWith('http/1.')) return http1.create(this.context);
+    const sniffed = sniffStream(INNER_STREAMS, plaintext);
+    if (sniffed === null) return null;
+    return sniffed.kind === http2 ? h2() : sniffed.kind.create(this.context);
   }
 
   alert(side: Side, alert: TlsAlert | null, ts: Micros): void {
