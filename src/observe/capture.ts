@@ -104,6 +104,7 @@ export class CaptureObserver implements Observer {
   constructor(private readonly options: CaptureOptions) {
     this.analysis = new CaptureAnalysis({
       ...(options.serverPorts ? { serverPorts: options.serverPorts } : {}),
+      ...(options.keys ? { keys: options.keys } : {}),
       accept: (p) => {
         this.lastPacketTs = p.ts;
         if (p.dstPort !== this.markerPort || this.markerPort === 0) return true;

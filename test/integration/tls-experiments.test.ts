@@ -2,8 +2,9 @@
  * The lab over TLS on real loopback sockets: HTTPS (node:https) with and without keep-alive, with and
  * without resuming TLS sessions, fetch over HTTPS, and HTTP/2 multiplexing (node:http2), each against
  * the in-process server with the run-time certificate and counted by the server (its OpenSSL sessions,
- * its HTTP/2 streams), the kernel's socket table and the wire (its TLS hellos), which must agree and
- * show the experiment's expected counts. Counts only, never time.
+ * its HTTP/2 streams), the kernel's socket table and the wire (its TLS hellos, and the requests inside,
+ * decrypted with the key log the lab's client wrote), which must agree and show the experiment's
+ * expected counts. Counts only, never time.
  */
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
@@ -31,6 +32,11 @@ async function experiment(name: string): Promise<RunReport> {
   assert.deepEqual(report.client?.errors, [], 'no request failed');
   assert.deepEqual(unmetExpectations(s, report), [], 'the expected counts, in every observer that sees them');
   assert.deepEqual(report.agreement.differences, []);
+  // The wire read the requests itself: every TLS connection decrypted with the client's key log.
+  const wire = observer(report, 'wire');
+  assert.equal(wire.seesRequests, true);
+  assert.deepEqual(wire.totals.tls?.decryption, { decrypted: wire.totals.connections });
+  assert.equal(wire.totals.requests, s.expect!.requests);
   return report;
 }
 
@@ -79,7 +85,11 @@ test('http2: 100 concurrent requests, one TLS connection (ALPN h2), streams open
   assert.equal(server.connections[0]!.tls?.alpnChosen, 'h2');
   assert.equal(server.connections[0]!.responses, 100);
   assert.ok(server.connections[0]!.http2!.peakConcurrentStreams > 1);
-  assert.deepEqual(observer(r, 'wire').connections[0]!.tls?.alpnOffered, ['h2']);
+  const wire = observer(r, 'wire').connections[0]!;
+  assert.deepEqual(wire.tls?.alpnOffered, ['h2']);
+  assert.equal(wire.http2?.start, 'alpn');
+  assert.equal(wire.responses, 100);
+  assert.ok(wire.http2!.peakConcurrentStreams > 1);
 });
 
 test('the http2 client needs the h2 server: a one-line option error', async () => {
