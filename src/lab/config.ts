@@ -37,10 +37,17 @@ export function experimentConfig(overrides: Partial<ExperimentConfig> = {}): Exp
   return config as unknown as ExperimentConfig;
 }
 
+/** The client and what it speaks: `http`, `fetch`, `https` (node:https), `fetch over https`, `http2`. */
+function clientOverProtocol(c: ExperimentConfig): string {
+  if (c.protocol === 'http' || c.client === 'http2') return c.client;
+  const name = c.client === 'http' ? 'https' : `${c.client} over https`;
+  return c.protocol === 'h2' ? `${name} (h2 server)` : name;
+}
+
 /** A short title from the knobs: the client, the workers, and what differs from the defaults. */
 export function describeConfig(c: ExperimentConfig): string {
   const parts = [
-    c.protocol === 'http' ? `${c.client}` : `${c.client} over ${c.protocol === 'h2' ? 'TLS (h2 server)' : 'TLS'}`,
+    clientOverProtocol(c),
     c.concurrency > 1
       ? `${c.concurrency} workers x ${Math.ceil(c.requests / c.concurrency)}`
       : `${c.requests} sequential`,

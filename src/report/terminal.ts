@@ -108,7 +108,7 @@ export function renderTotals(run: RunReport, o: ObserverReport, s: Style = PLAIN
  * keys, an estimated 12 request/response exchanges", or with keys "...; 10 of 12 TLS connections
  * decrypted; requests unknown for the other 2, ...".
  */
-export function tlsTotalsLine(t: TlsTotals, s: Style = PLAIN): string {
+export function tlsTotalsLine(t: TlsTotals, s: Style = PLAIN, requestsCounted = false): string {
   const parts = [
     plural(t.connections, 'connection'),
     plural(t.fullHandshakes, 'full handshake'),
@@ -119,6 +119,8 @@ export function tlsTotalsLine(t: TlsTotals, s: Style = PLAIN): string {
     .map(([version, n]) => `${version}: ${n}`)
     .join(', ');
   const head = `${s.bold('TLS:')} ${parts.join(', ')} (${versions})`;
+  // The lab's server counts the requests inside its own TLS connections: nothing to estimate.
+  if (requestsCounted) return head;
   const estimate = `an estimated ${plural(t.estimatedExchanges, 'request/response exchange')}`;
   if (t.decryption === undefined) return `${head}; ${REQUESTS_UNKNOWN_NOTE}, ${estimate}`;
   const decrypted = tlsDecryptedCount(t);
@@ -211,7 +213,8 @@ export function renderSummary(runs: readonly RunReport[], s: Style = PLAIN, subj
     // Counts from an observer that missed evidence are lower bounds: "≥11".
     const atLeast = f.lowerBounds ? AT_LEAST : '';
     // Requests inside TLS are not counted: "?" for them ("12+?" beside those counted in the clear).
-    const tlsTotals = f.primary?.totals.tls;
+    // (The lab's server counts the requests inside its own TLS connections.)
+    const tlsTotals = f.primary?.observer === 'server' ? undefined : f.primary?.totals.tls;
     const tls = tlsTotals !== undefined && tlsDecryptedCount(tlsTotals) < tlsTotals.connections;
     const requests = tls ? (f.requests === 0 ? '?' : `${f.requests}+?`) : String(f.requests);
     rows.push([
@@ -254,6 +257,7 @@ function renderNotes(runs: readonly RunReport[], s: Style): string {
       if (!o.available) unavailable.set(`${o.observer}: ${o.reason}`, o.fix ?? '');
     }
     for (const d of run.agreement.differences) lines.push(s.red(`${n}observers disagree on ${d}`));
+    lines.push(...labTlsNotes(run, n, s));
     for (const w of [...run.warnings, ...run.observers.flatMap((o) => o.warnings)])
       lines.push(s.yellow(`${n}${w.message}`));
     lines.push(...clientNotes(run, n, s));
@@ -261,6 +265,29 @@ function renderNotes(runs: readonly RunReport[], s: Style): string {
   for (const [what, fix] of unavailable)
     lines.unshift(s.yellow(`observer unavailable — ${what}${fix ? `\n  fix: ${fix}` : ''}`));
   return lines.join('\n');
+}
+
+/**
+ * A lab run over TLS (the table has no column for it): its handshakes and, on HTTP/2, its streams, as
+ * the primary observer counted them ("1. TLS: 10 connections, 1 full handshake, 9 resumed (TLS 1.3:
+ * 10); 10 of 10 TLS connections decrypted"; "1. HTTP/2: 100 streams on 1 connection, at most 100 open
+ * at once"). Reports of captures print their totals instead (renderTotals).
+ */
+function labTlsNotes(run: RunReport, n: string, s: Style): string[] {
+  const o = primaryObserver(run.observers);
+  if (run.config === null || o === undefined || o.totals.tls === undefined) return [];
+  const server = o.observer === 'server';
+  const lines = [`${n}${tlsTotalsLine(o.totals.tls, s, server)}${server ? ' (server)' : ''}`];
+  const h2 = o.connections.filter((c) => c.http2 !== undefined);
+  if (h2.length > 0) {
+    const streams = h2.reduce((sum, c) => sum + c.requests, 0);
+    const peak = Math.max(...h2.map((c) => c.http2!.peakConcurrentStreams));
+    lines.push(
+      `${n}${s.bold('HTTP/2:')} ${plural(streams, 'stream')} on ${plural(h2.length, 'connection')}, ` +
+        `at most ${peak} open at once (${o.observer})`,
+    );
+  }
+  return lines;
 }
 
 /**
