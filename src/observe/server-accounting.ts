@@ -213,7 +213,8 @@ export class ServerAccounting implements Observer {
     const entry = this.byPeer.get(peerKey(socket));
     if (entry === undefined) return;
     const facts = (entry.record.http2 ??= {
-      start: 'prior-knowledge',
+      // The lab's HTTP/2 is over TLS, chosen by ALPN (RFC 9113 3.2).
+      start: 'alpn',
       pushed: 0,
       peakConcurrentStreams: 0,
       maxConcurrentStreams: { client: null, server: null },
