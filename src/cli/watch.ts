@@ -39,6 +39,9 @@ Starts the observers for TCP traffic to port P (packet capture where permitted, 
 table always), runs COMMAND, and when it exits prints each connection and a verdict, as analyze
 does. The command's output passes through untouched and its exit code is kept. Without a command,
 observes until Ctrl-C or --duration.
+HTTPS: the command runs with SSLKEYLOGFILE (curl, browsers, Python) and NODE_OPTIONS=--tls-keylog
+(Node) set to a private key log (mode 0600, removed at the end): its TLS connections are decrypted
+and their requests counted; the report says which connections could not be and why.
 
   --port P              the server port to watch (required)
   --host H              only traffic to/from this server address
@@ -46,6 +49,8 @@ observes until Ctrl-C or --duration.
   --duration S          stop after S seconds, e.g. 30 or 0.5 (without a command: how long to watch)
   --no-capture          socket table only (no tcpdump)
   --tcpdump PATH        tcpdump binary to use
+  --keylog FILE         use this TLS key log instead (the command writes there too; kept afterwards)
+  --no-keylog           no key log: TLS stays encrypted
   --json                print the report as JSON (after the command's own output)
   --html FILE           also write an HTML report with a timeline of the connections
   --limit N             at most N connections in the table (default 50; 0 for all)
@@ -67,6 +72,8 @@ Examples:
       duration: { type: 'string' },
       'no-capture': { type: 'boolean' },
       tcpdump: { type: 'string' },
+      keylog: { type: 'string' },
+      'no-keylog': { type: 'boolean' },
       json: { type: 'boolean' },
       html: { type: 'string' },
       limit: { type: 'string' },
@@ -95,6 +102,9 @@ Examples:
     if (iface !== undefined) options.interface = iface;
     const tcpdump = str(p, 'tcpdump');
     if (tcpdump !== undefined) options.tcpdump = tcpdump;
+    const keylog = str(p, 'keylog');
+    if (keylog !== undefined && flag(p, 'no-keylog')) throw new UsageError('--keylog and --no-keylog: give one');
+    options.keylog = keylog ?? !flag(p, 'no-keylog');
     const duration = seconds(p, 'duration');
     if (duration !== undefined) options.durationMs = duration;
     if (command.length > 0) options.command = command;

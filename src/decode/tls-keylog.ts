@@ -131,6 +131,10 @@ export class KeyLog implements TlsKeySource {
     if (this.#pending !== '' || this.#overlong) this.#endLine();
   }
 
+  /**
+   * The secrets of this ClientHello random, or null. The object is the log's own: a line for the same
+   * random pushed later fills it in (a TLS 1.3 program logs the application secrets after the handshake ones).
+   */
   secretsFor(clientRandom: Uint8Array): TlsSessionSecrets | null {
     if (clientRandom.length !== CLIENT_RANDOM_LENGTH) return null;
     return this.#sessions.get(clientRandomKey(clientRandom)) ?? null;

@@ -2,6 +2,10 @@
  * Watch any program: observe the traffic to one port (capture where permitted, the kernel's socket
  * table always) while a command runs (curl, ab, a Go binary, a test suite...) or until stopped,
  * then report the connections as `analyze` does.
+ *
+ * TLS: the command runs with a private key log (observe/command-keylog.ts: SSLKEYLOGFILE, and
+ * NODE_OPTIONS=--tls-keylog for Node), which the capture reads as it grows to decrypt the TLS
+ * connections; it is removed when watching ends, whichever way it ends.
  */
 import { spawn } from 'node:child_process';
 import { runReport } from '../analyze/run-report.js';
@@ -9,11 +13,13 @@ import { CommandError, invalidOption } from '../errors.js';
 import type { HostFacts } from '../model/host.js';
 import type { ObserverReport, RunReport, Warning } from '../model/report.js';
 import { CaptureObserver, serverFocus } from '../observe/capture.js';
+import { commandKeyLog, type CommandKeyLog } from '../observe/command-keylog.js';
 import { readHostFacts } from '../observe/host-facts.js';
 import { KernelObserver } from '../observe/kernel.js';
 import { closeAll } from '../observe/observer.js';
 import type { Observer } from '../observe/observer.js';
 import { abortable, onAbort, untilAborted } from '../util/abort.js';
+import { plural } from '../util/text.js';
 import { waitFor } from '../util/time.js';
 
 export interface WatchOptions {
@@ -33,6 +39,12 @@ export interface WatchOptions {
    * Default: read from /proc (observe/host-facts.ts).
    */
   hostFacts?: HostFacts;
+  /**
+   * TLS keys: `true` (the default with a command) a private key log made for the command and removed
+   * at the end; a path, the user's key log (the command writes there too; created when missing, never
+   * removed); false, none (TLS is not decrypted).
+   */
+  keylog?: string | boolean;
   /** How long to wait, after the command exits, for connections to finish closing (default 2 s). */
   settleTimeoutMs?: number;
   /** Called once the observers are ready (tests and progress output use it). */
@@ -65,10 +77,31 @@ const KILL_AFTER_MS = 3000;
 const STOP_GRACE_MS = 3000;
 
 export async function watch(options: WatchOptions): Promise<WatchResult> {
-  const { signal, forceSignal } = options;
   const command = options.command && options.command.length > 0 ? options.command : undefined;
-  if (command === undefined && options.durationMs === undefined && signal === undefined && forceSignal === undefined)
+  if (
+    command === undefined &&
+    options.durationMs === undefined &&
+    options.signal === undefined &&
+    options.forceSignal === undefined
+  )
     throw invalidOption('signal', 'is needed to stop watching without a command or a durationMs');
+  // Only the capture decrypts: without it, no key log is made.
+  const wanted = (options.capture ?? true) && (options.keylog ?? true);
+  const keyLog =
+    typeof wanted === 'string' ? await commandKeyLog(wanted) : wanted && command ? await commandKeyLog() : null;
+  try {
+    return await watchWith(options, command, keyLog);
+  } finally {
+    await keyLog?.remove();
+  }
+}
+
+async function watchWith(
+  options: WatchOptions,
+  command: string[] | undefined,
+  keyLog: CommandKeyLog | null,
+): Promise<WatchResult> {
+  const { signal, forceSignal } = options;
   const host = options.host;
   const focus = serverFocus(host, options.port);
   const serverAddress = focus.serverAddress;
@@ -82,6 +115,7 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
         filter: focus.filter,
         serverPorts: [options.port],
         ...(options.tcpdump !== undefined ? { tcpdump: options.tcpdump } : {}),
+        ...(keyLog !== null ? { keys: keyLog.file } : {}),
       }),
     );
   }
@@ -100,7 +134,8 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
     if (!forceSignal?.aborted) {
       options.onReady?.();
       if (command !== undefined) {
-        ({ exitCode, exitSignal } = await runCommand(command, options, warnings));
+        const env = keyLog === null ? process.env : keyLog.env(process.env);
+        ({ exitCode, exitSignal } = await runCommand(command, env, options, warnings));
       } else {
         await untilAborted([signal, forceSignal], options.durationMs);
       }
@@ -121,6 +156,7 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
   } finally {
     if (reports.length < observers.length) await closeAll(observers);
   }
+  if (keyLog !== null) warnings.push(...noKeysWarnings(keyLog, reports));
   const hostFacts = options.hostFacts ?? (await readHostFacts());
   const title = command ? command.join(' ') : `port ${options.port}`;
   const elapsedMs = performance.now() - started;
@@ -152,11 +188,12 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
  */
 function runCommand(
   command: string[],
+  env: NodeJS.ProcessEnv,
   options: Pick<WatchOptions, 'durationMs' | 'signal' | 'forceSignal'>,
   warnings: Warning[],
 ): Promise<{ exitCode: number | null; exitSignal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit' });
+    const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env });
     const running = () => child.exitCode === null && child.signalCode === null;
     let killTimer: NodeJS.Timeout | undefined;
     const terminate = () => {
@@ -205,6 +242,26 @@ function runCommand(
       resolve({ exitCode: code, exitSignal: signal });
     });
   });
+}
+
+/**
+ * TLS connections seen, and a key log with no key at all: the command's programs did not write one
+ * (KAL_WARN_KEYLOG), which says how to get keys from those that ignore SSLKEYLOGFILE.
+ */
+function noKeysWarnings(keyLog: CommandKeyLog, reports: readonly ObserverReport[]): Warning[] {
+  const tls = reports.reduce((n, r) => n + (r.totals.tls?.connections ?? 0), 0);
+  if (tls === 0 || keyLog.file.sessions > 0) return [];
+  return [
+    {
+      code: 'KAL_WARN_KEYLOG',
+      message:
+        `${plural(tls, 'TLS connection')} seen, and no TLS key was written to ` +
+        (keyLog.private
+          ? 'the key log made for the command (SSLKEYLOGFILE, NODE_OPTIONS=--tls-keylog)'
+          : keyLog.file.path) +
+        ': a program that ignores SSLKEYLOGFILE (Go, Java, ...) must be told to write one (README, "HTTPS")',
+    },
+  ];
 }
 
 /** Why a command could not be run, with the exit code a shell gives then (POSIX 2.8.2). */

@@ -10,7 +10,6 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { CaptureAnalysis } from '../analyze/capture-analysis.js';
 import { unavailableReport } from '../analyze/run-report.js';
-import type { TlsKeySource } from '../decode/tls-keylog.js';
 import { CaptureUnavailableError } from '../errors.js';
 import type { ObserverReport, Warning } from '../model/report.js';
 import { TcpFlag } from '../model/packet.js';
@@ -18,6 +17,7 @@ import { plural } from '../util/text.js';
 import { nowMicros } from '../model/time.js';
 import { sleep } from '../util/time.js';
 import { Backlog } from './backlog.js';
+import type { TlsKeySource } from '../decode/tls-keylog.js';
 import type { Observer } from './observer.js';
 import { ANY_INTERFACE, LOOPBACK_INTERFACE, Tcpdump, checkInterface } from './tcpdump.js';
 
@@ -29,10 +29,10 @@ export interface CaptureOptions {
   /** Ports known to be the server's: decides sides for connections seen without a SYN. */
   serverPorts?: number[];
   tcpdump?: string;
-  /** The TLS secrets to decrypt with (the lab's client's key log, filled as it runs). */
-  keys?: TlsKeySource;
   /** How long to wait for tcpdump to say it is listening (default 10 s). */
   startTimeoutMs?: number;
+  /** TLS secrets (a key log, possibly growing): TLS connections are decrypted. */
+  keys?: TlsKeySource;
 }
 
 /** Where a server is, as the capture and the socket table should see it. */

@@ -6,6 +6,7 @@
  * with the side that closed first. Every text taken from the report is escaped.
  */
 import { primaryObserver } from '../analyze/verdict.js';
+import { tlsDecrypted } from '../analyze/streams/tls.js';
 import { formatEndpoint } from '../model/endpoint.js';
 import type { ConnectionRecord, Finding, FindingSeverity, ObserverReport, Report, RunReport } from '../model/report.js';
 import { firstStart, relativeTime, shownValues } from './findings.js';
@@ -175,9 +176,11 @@ function timeline(connections: readonly ConnectionRecord[], observer: string, om
     const start = x(c.start ?? t0);
     const end = Math.max(start + 2, x(c.end ?? t1));
     const color = c.resetBy ? '#cf222e' : c.requests > 1 ? '#2da44e' : '#d4a72c';
+    // TLS not decrypted: its requests are unknown ("?"), not none.
+    const requests = c.tls !== undefined && !tlsDecrypted(c.tls) ? '?' : String(c.requests);
     const tip = [
       `#${c.id} ${formatEndpoint(c.client)} -> ${formatEndpoint(c.server)}`,
-      `${c.requests} request(s), statuses ${c.statusCodes.join(' ') || '-'}`,
+      `${requests} request(s), statuses ${c.statusCodes.join(' ') || '-'}`,
       c.partialRequests || c.partialResponses
         ? `captured only in part: ${c.partialRequests ?? 0} request(s), ${c.partialResponses ?? 0} response(s)`
         : '',
@@ -188,7 +191,7 @@ function timeline(connections: readonly ConnectionRecord[], observer: string, om
     const mark = c.closedFirstBy
       ? `<text x="${(end + 3).toFixed(1)}" y="${y + BAR - 3}">${c.closedFirstBy === 'client' ? 'C' : 'S'}</text>`
       : '';
-    const label = `<text x="0" y="${y + BAR - 3}">#${c.id} :${c.client.port} (${c.requests})</text>`;
+    const label = `<text x="0" y="${y + BAR - 3}">#${c.id} :${c.client.port} (${requests})</text>`;
     const width = (end - start).toFixed(1);
     const bar = `<rect x="${start.toFixed(1)}" y="${y}" width="${width}" height="${BAR}" fill="${color}"/>`;
     return `<g><title>${escapeHtml(tip)}</title>${label}${bar}${mark}</g>`;

@@ -79,7 +79,7 @@ export function opensslSkip(): string | false {
 }
 
 /** A self-signed certificate and its key, written into `dir` by openssl (cert.pem, key.pem). */
-function makeCertificate(dir: string): { cert: string; key: string } {
+export function makeCertificate(dir: string): { cert: string; key: string } {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
   const r = spawnSync(

@@ -11,7 +11,7 @@
 import type { ConnectionRecord, Finding, TlsFacts } from '../../model/report.js';
 import { formatEndpoint } from '../../model/endpoint.js';
 import { plural } from '../../util/text.js';
-import { REQUESTS_UNKNOWN_NOTE } from '../streams/tls.js';
+import { REQUESTS_UNKNOWN_NOTE, tlsDecrypted } from '../streams/tls.js';
 import type { FindingDetector } from './detector.js';
 import { EvidenceList } from './evidence.js';
 import { formatDuration, median, serverKey } from './facts.js';
@@ -35,6 +35,8 @@ interface Tally {
   /** Connections on which the client offered a session to resume. */
   offered: number;
   mostExchanges: number;
+  /** Connections decrypted with the keys: their requests are counted, not estimated. */
+  decrypted: number;
   handshakeMs: number[];
   /** The server names the client asked for (SNI), at most a few. */
   names: Set<string>;
@@ -64,6 +66,7 @@ export class TlsNoReuseDetector implements FindingDetector {
         reused: 0,
         offered: 0,
         mostExchanges: 0,
+        decrypted: 0,
         handshakeMs: [],
         names: new Set(),
       };
@@ -72,8 +75,12 @@ export class TlsNoReuseDetector implements FindingDetector {
     tally.connections++;
     if (t.resumptionOffered !== null) tally.offered++;
     if (t.sni !== null && tally.names.size < 3) tally.names.add(t.sni);
-    tally.mostExchanges = Math.max(tally.mostExchanges, t.estimatedExchanges);
-    if (t.estimatedExchanges > oneRequestExchanges(t)) tally.reused++;
+    // Decrypted: the requests themselves; else the estimate.
+    const decrypted = tlsDecrypted(t);
+    if (decrypted) tally.decrypted++;
+    const exchanges = decrypted ? r.requests : t.estimatedExchanges;
+    tally.mostExchanges = Math.max(tally.mostExchanges, exchanges);
+    if (decrypted ? r.requests > 1 : exchanges > oneRequestExchanges(t)) tally.reused++;
     if (t.handshake === 'resumed') tally.resumed++;
     if (t.handshake !== 'full') return;
     tally.full++;
@@ -83,7 +90,10 @@ export class TlsNoReuseDetector implements FindingDetector {
     tally.list.add(
       r.id,
       r.start ?? 0,
-      `full ${t.version ?? 'TLS'} handshake${took}, ${plural(t.estimatedExchanges, 'exchange')} estimated, ` +
+      `full ${t.version ?? 'TLS'} handshake${took}, ` +
+        (decrypted
+          ? `${plural(r.requests, 'request')} (decrypted), `
+          : `${plural(exchanges, 'exchange')} estimated, `) +
         (t.resumptionOffered === null
           ? 'no session offered'
           : `a session offered (${t.resumptionOffered}) and not resumed`),
@@ -107,9 +117,13 @@ export class TlsNoReuseDetector implements FindingDetector {
             ? 'the client reuses no connection, and the server resumed none of the sessions it offered'
             : 'the client reuses neither connections nor TLS sessions'),
         reasoning: [
-          `${plural(t.connections, 'TLS connection')} to this server, each with at most one request/response ` +
-            'exchange: an estimate from the encrypted records (a burst of client records followed by a burst ' +
-            `of server records counts one; HTTP/2's setup one more), since ${REQUESTS_UNKNOWN_NOTE}.`,
+          t.decrypted === t.connections
+            ? `${plural(t.connections, 'TLS connection')} to this server, each with at most one request ` +
+              '(decrypted with the key log).'
+            : `${plural(t.connections, 'TLS connection')} to this server, each with at most one request/response ` +
+              'exchange: an estimate from the encrypted records (a burst of client records followed by a burst ' +
+              `of server records counts one; HTTP/2's setup one more), since ${REQUESTS_UNKNOWN_NOTE}` +
+              (t.decrypted > 0 ? ` (${t.decrypted} decrypted with the key log: their requests counted).` : '.'),
           `${plural(t.full, 'handshake was', 'handshakes were')} full and none resumed a session (TLS 1.3: the ` +
             'server selected no pre-shared key; TLS 1.2: the server sent its Certificate).',
           declined

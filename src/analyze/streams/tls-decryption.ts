@@ -15,11 +15,17 @@
  *
  * Keys that come later than the records (a key log that grows while `watch` runs): the records are
  * held (up to MAX_HELD_BYTES per connection) and the lookup is tried again as more records come and
- * when the connection is described. Records held when the keys never come are given back to the
- * decoder, which interprets them by position as it does without keys.
+ * when the connection is described. A program logs a TLS 1.3 session's secrets one line at a time as
+ * it derives them, so a lookup may find the handshake secrets and not yet the traffic secrets: the
+ * records stay held until the traffic secrets are there too (the source is asked to re-read, when it
+ * can: KeyLogFile.refresh), or the connection ends (then what there is opens what it can). Records
+ * held when the keys never come are given back to the decoder, which interprets them by position as
+ * it does without keys.
  *
  * A record that does not open with the key due stops that side (its sequence number is unknown from
- * then on): the side's later records are counted as failed and interpreted by position.
+ * then on): the side's later records are counted as failed and interpreted by position. Before a
+ * TLS 1.3 side's first record opens, one that does not is passed over (0-RTT's EndOfEarlyData is
+ * under the early secret, which is not tried) and the next tried with the same keys.
  */
 import { decryptableSuite, TlsRecordCipher } from '../../decode/tls-crypto.js';
 import type { TlsKeySource, TlsSessionSecrets } from '../../decode/tls-keylog.js';
@@ -70,8 +76,12 @@ class SideKeys {
   cipher: TlsRecordCipher | null = null;
   opened = 0;
   failed = 0;
-  /** Records that did not open while trying the traffic secret: the handshake, if one opens later. */
-  trialMisses = 0;
+  /**
+   * TLS 1.3 records that did not open before this side's first that did: with only the traffic
+   * secret, its encrypted handshake; with the handshake secret, 0-RTT's EndOfEarlyData (under the
+   * early secret). Failures only if nothing of this side ever opens.
+   */
+  misses = 0;
   /** After a record: switch to the application keys (TLS 1.3 Finished) or the next ones (KeyUpdate). */
   switchAfter = false;
   updateAfter = false;
@@ -87,7 +97,7 @@ class SideKeys {
 
   /** Records that could not be opened, the trial's misses only when the trial never succeeded. */
   get failures(): number {
-    return this.failed + (this.phase === 'trial' ? this.trialMisses : 0);
+    return this.failed + (this.opened === 0 ? this.misses : 0);
   }
 }
 
@@ -172,12 +182,12 @@ export class TlsDecryption {
   }
 
   /**
-   * The connection is described: one more lookup; `final` (nothing more comes): records still held
-   * go back to the decoder.
+   * The connection is described: one more lookup; `final` (nothing more comes): secrets found only in
+   * part are used as they are, and records still held without any go back to the decoder.
    */
   settle(final: boolean, guess: (held: Held) => void): void {
     if (this.unsupported || this.givenUp || this.held.length === 0) return;
-    this.lookUp();
+    this.lookUp(final);
     if (this.secrets === null && final) this.giveUp(guess);
   }
 
@@ -188,8 +198,16 @@ export class TlsDecryption {
     for (const h of held) guess(h);
   }
 
-  private lookUp(): void {
-    const secrets = this.keys.secretsFor(this.hellos.clientRandom);
+  /** Looks the secrets up; only whole ones are used (see the header) unless `partly`. */
+  private lookUp(partly = false): void {
+    const random = this.hellos.clientRandom;
+    let secrets = this.keys.secretsFor(random);
+    if (secrets !== null && !partly && !this.whole(secrets)) {
+      // The program is still writing this session's lines: read what it added since.
+      (this.keys as { refresh?: () => boolean }).refresh?.();
+      secrets = this.keys.secretsFor(random);
+      if (secrets !== null && !this.whole(secrets)) return;
+    }
     if (secrets === null || !this.start(secrets)) return;
     this.secrets = secrets;
     const held = this.held;
@@ -198,6 +216,11 @@ export class TlsDecryption {
       // Opened in the order they came; one that does not open is counted, and stays taken.
       this.open(h.side, h.record, h.ts);
     }
+  }
+
+  /** The secrets open the application data of both sides: TLS 1.2's master secret, TLS 1.3's traffic secrets. */
+  private whole(s: TlsSessionSecrets): boolean {
+    return this.tls13 ? s.clientTraffic0 !== null && s.serverTraffic0 !== null : s.masterSecret !== null;
   }
 
   /** The ciphers from the secrets; false when these secrets cannot open this connection at all. */
@@ -239,11 +262,7 @@ export class TlsDecryption {
         break;
       case 'trial':
         opened = keys.cipher!.open(header, body);
-        if (opened === null) {
-          keys.trialMisses++;
-          return false;
-        }
-        keys.phase = 'application';
+        if (opened !== null) keys.phase = 'application';
         break;
       case 'application':
         opened = keys.cipher === null ? null : keys.cipher.open(header, body);
@@ -253,6 +272,11 @@ export class TlsDecryption {
         return false;
     }
     if (opened === null) {
+      // Before the side's first record that opens, TLS 1.3 tries on (see SideKeys.misses).
+      if (keys.opened === 0 && (keys.phase === 'handshake' || keys.phase === 'trial')) {
+        keys.misses++;
+        return false;
+      }
       keys.failed++;
       keys.phase = 'stopped';
       return false;

@@ -417,3 +417,18 @@ test('TLS 1.3 KeyUpdate: the next secret is HKDF-Expand-Label(secret, "traffic u
   const [tls12] = pair(0xc02f);
   assert.throws(() => tls12.update(), /TLS 1.3 only/);
 });
+
+test('every suite: random bytes as a record never throw and never open; the sequence stays 0', () => {
+  let seed = 12345;
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 16;
+  for (const { suite, name } of decryptableSuites()) {
+    const [, opener] = pair(suite);
+    for (let i = 0; i < 200; i++) {
+      const header = Uint8Array.from({ length: 5 }, next);
+      const body = Uint8Array.from({ length: next() % 64 }, next);
+      assert.equal(opener.open(header, body), null, `${name} trial ${i}`);
+    }
+    assert.equal(opener.open(new Uint8Array(2), new Uint8Array(40)), null, 'a header cut short');
+    assert.equal(opener.sequence, 0);
+  }
+});

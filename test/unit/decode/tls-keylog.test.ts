@@ -188,3 +188,16 @@ test('key log: the same random logged twice: one session, the later line wins', 
   assert.deepEqual(secrets?.masterSecret, bytes(0xb2, 48));
   assert.deepEqual(secrets?.clientHandshake, bytes(0xc1, 32));
 });
+
+test('key log: random text, pushed in random pieces, never throws and finds nothing', () => {
+  let seed = 777;
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 16;
+  const alphabet = 'CLIENT_RANDOM SECRET 0123456789abcdefABCDEF\r\n\t# ';
+  const log = new KeyLog();
+  for (let i = 0; i < 2000; i++) {
+    log.push(Array.from({ length: next() % 80 }, () => alphabet[next() % alphabet.length]).join(''));
+  }
+  log.end();
+  assert.equal(log.sessions, 0);
+  assert.ok(log.malformedLines > 0);
+});

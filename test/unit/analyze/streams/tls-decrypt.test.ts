@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { REQUESTS_UNKNOWN_NOTE, tls } from '../../../../src/analyze/streams/tls.js';
 import { newConnectionRecord } from '../../../../src/analyze/record.js';
+import { TlsContentType, TlsHandshakeType } from '../../../../src/decode/tls.js';
+import { TlsRecordCipher } from '../../../../src/decode/tls-crypto.js';
 import { KeyLog } from '../../../../src/decode/tls-keylog.js';
 import type { TlsKeySource } from '../../../../src/decode/tls-keylog.js';
 import type { ConnectionRecord } from '../../../../src/model/report.js';
@@ -299,4 +301,49 @@ test('tls decrypt: mutated encrypted conversations: no crash, no hang, failures 
     assert.ok(r.requests <= 2, `round ${round}: ${r.requests} requests`);
   }
   assert.ok(failedSome > 0, 'some mutation hit an encrypted record');
+});
+
+test('tls decrypt: a key log written line by line (handshake secrets first): held until the traffic secrets come', () => {
+  const conv = tls13Encrypted({ alpn: 'http/1.1', exchanges: http1Exchanges(3), seed: 31 });
+  const [handshakeLines, trafficLines] = [
+    conv.keyLog.split('\n').filter((l) => l.includes('HANDSHAKE')),
+    conv.keyLog.split('\n').filter((l) => l.includes('TRAFFIC_SECRET_0')),
+  ];
+  const log = new KeyLog();
+  log.push(handshakeLines.join('\n') + '\n');
+  const s = tls.create({ http: { serverClose: 0, clientClose: 0 }, keys: log });
+  conv.segments.forEach((seg, i) => {
+    if (i === 5) log.push(trafficLines.join('\n') + '\n');
+    s.data(seg.side, seg.bytes, (i + 1) * 1000);
+  });
+  s.end('client', 1e5);
+  s.end('server', 1e5);
+  let r = describe(s);
+  assert.deepEqual([r.requests, r.tls?.decryption?.status, r.tls?.decryption?.recordsFailed], [3, 'decrypted', 0]);
+  // The traffic secrets never come: at the end the handshake opens, the data does not.
+  const only = tls.create({ http: { serverClose: 0, clientClose: 0 }, keys: keyLog(handshakeLines.join('\n')) });
+  conv.segments.forEach((seg, i) => only.data(seg.side, seg.bytes, (i + 1) * 1000));
+  only.end('client', 1e5);
+  only.end('server', 1e5);
+  r = describe(only);
+  assert.deepEqual([r.requests, r.tls?.decryption?.status], [0, 'partial'], r.notes.join('; '));
+  assert.equal(r.tls?.decryption?.recordsOpened, 4, 'the server flight and the client Finished');
+});
+
+test('tls decrypt: a TLS 1.3 record under another key before the client Finished (0-RTT EndOfEarlyData) is passed over', () => {
+  const conv = tls13Encrypted({ alpn: 'http/1.1', exchanges: http1Exchanges(2), seed: 41 });
+  const early = TlsRecordCipher.tls13(0x1301, new Uint8Array(32).fill(9))!;
+  const endOfEarlyData = early.seal(
+    TlsContentType.HANDSHAKE,
+    Uint8Array.of(TlsHandshakeType.END_OF_EARLY_DATA, 0, 0, 0),
+  );
+  // Segment 2 is the client's ChangeCipherSpec (6 bytes) and Finished.
+  const finished = conv.segments[2]!;
+  const segments = conv.segments.map((s, i) =>
+    i === 2
+      ? { side: s.side, bytes: concat(finished.bytes.subarray(0, 6), endOfEarlyData, finished.bytes.subarray(6)) }
+      : s,
+  );
+  const r = described(segments, keyLog(conv.keyLog));
+  assert.deepEqual([r.requests, r.tls?.decryption?.status, r.tls?.decryption?.recordsFailed], [2, 'decrypted', 0]);
 });
