@@ -138,16 +138,18 @@ export interface ConnectionRecord {
   keepAliveTimeoutS?: number;
   /** Which side's messages asked to close the connection, and how (its first such message). */
   closeAsked?: { client?: CloseAsk; server?: CloseAsk };
-  /** The connection carried TLS: what its handshake and records show without the keys (absent otherwise). */
+  /** The connection carried TLS: what its handshake and records show, decrypted or not (absent otherwise). */
   tls?: TlsFacts;
   /** HTTP/2 facts (RFC 9113), for a connection that spoke HTTP/2; absent otherwise. */
   http2?: Http2Facts;
 }
 
 /**
- * A TLS connection as a capture shows it without the keys (analyze/streams/tls.ts): the hellos are in
- * the clear, the rest is told from record types, lengths and positions. Its requests are unknown:
- * `requests` stays 0 and a note says so; `estimatedExchanges` is an estimate, named as one.
+ * A TLS connection as a capture shows it (analyze/streams/tls.ts): the hellos are in the clear; without
+ * the keys the rest is told from record types, lengths and positions, its requests are unknown
+ * (`requests` stays 0 and a note says so) and `estimatedExchanges` is an estimate, named as one. With
+ * keys that open its records (`decryption`), the handshake, alerts and data are read from the plaintext
+ * and the record's requests are those of the HTTP inside.
  */
 export interface TlsFacts {
   /** The version the server chose ("TLS 1.3", "TLS 1.2", ...); null when no ServerHello was seen. */
