@@ -23,8 +23,11 @@ export type { ProxyOptions, ProxyProgress } from './observe/proxy.js';
 
 // The lab's knobs, scenarios and server.
 export { DEFAULT_CONFIG, describeConfig, experimentConfig } from './lab/config.js';
-export { demoScenarios } from './lab/scenarios.js';
-export type { Scenario } from './lab/scenarios.js';
+export { demoScenarios, labExperiments, tlsScenarios } from './lab/scenarios.js';
+export type { ExperimentExpectation, Scenario } from './lab/scenarios.js';
+export { missedExpectation, unmetExpectations } from './lab/expectations.js';
+export { createLabCertificate } from './lab/certificate.js';
+export type { LabCertificate } from './lab/certificate.js';
 export { FINDING_SCENARIOS, findingScenario, missedFinding } from './lab/findings-scenarios/index.js';
 export type { FindingScenario, FindingScenarioOptions } from './lab/findings-scenarios/index.js';
 export { startLabServer } from './lab/server.js';

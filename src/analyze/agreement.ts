@@ -13,8 +13,9 @@ function mentions(difference: string, observer: ObserverName): boolean {
 
 /**
  * Do the observers that could run tell the same story? Each compares what it can see:
- * connections (all), requests (those that see HTTP), SYNs (the wire), and the TIME_WAIT side
- * (the kernel's socket table against the wire's first FIN). Differences are spelled out.
+ * connections (all), requests (those that see HTTP), TLS handshakes full and resumed (the server and
+ * the wire), SYNs (the wire), and the TIME_WAIT side (the kernel's socket table against the wire's
+ * first FIN). Differences are spelled out.
  */
 export function compareObservers(observers: readonly ObserverReport[]): { agree: boolean; differences: string[] } {
   const available = observers.filter((o) => o.available);
@@ -50,6 +51,13 @@ export function compareObservers(observers: readonly ObserverReport[]): { agree:
     available.filter((o) => o.seesRequests),
   );
   if (differences.length > before) differences[differences.length - 1] += lostRequestsNote(available);
+  // TLS handshakes: the server's OpenSSL (isSessionReused) against the wire's hellos; the kernel's
+  // table and the proxy know nothing of TLS.
+  const tlsAware = available.filter((o) => o.observer === 'server' || o.observer === 'wire');
+  if (tlsAware.some((o) => o.totals.tls !== undefined)) {
+    describe((o) => o.totals.tls?.fullHandshakes ?? 0, 'full TLS handshakes', tlsAware);
+    describe((o) => o.totals.tls?.resumedHandshakes ?? 0, 'resumed TLS handshakes', tlsAware);
+  }
   const wire = available.find((o) => o.observer === 'wire');
   if (wire && wire.totals.syns !== null && wire.totals.syns !== wire.totals.connections) {
     // Connections that began before the capture started have no SYN: say so rather than hide it.

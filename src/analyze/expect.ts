@@ -9,7 +9,7 @@
 import { formatEndpoint } from '../model/endpoint.js';
 import type { ConnectionRecord, ObserverReport, Side } from '../model/report.js';
 import { plural } from '../util/text.js';
-import { REQUESTS_UNKNOWN_NOTE, connectionsWithRequestsUnknown } from './streams/tls.js';
+import { REQUESTS_UNKNOWN_NOTE, requestsUnknownOn } from './streams/tls.js';
 
 export interface Expectations {
   maxConnections?: number;
@@ -89,7 +89,7 @@ function assess(e: Expectations, o: ObserverReport): { failures: string[]; notCh
     const mean = t.connections > 0 ? t.requests / t.connections : 0;
     // TLS read without the keys: those connections' requests are unknown, not 0. Counted as 0 they give
     // the least the mean can be: enough when that reaches the minimum, and otherwise nothing is known.
-    const unknown = o.seesRequests ? connectionsWithRequestsUnknown(t) : 0;
+    const unknown = requestsUnknownOn(o);
     if (!o.seesRequests)
       failures.push(`cannot check requests per connection: the ${o.observer} observer does not see HTTP requests`);
     else if (unknown > 0 && mean < min) {

@@ -2,7 +2,8 @@ import { buildReport } from '../analyze/run-report.js';
 import { clientFailure, runExperiment } from '../lab/engine.js';
 import { FINDING_SCENARIOS, missedFinding } from '../lab/findings-scenarios/index.js';
 import type { FindingScenario } from '../lab/findings-scenarios/index.js';
-import { demoScenarios } from '../lab/scenarios.js';
+import { missedExpectation } from '../lab/expectations.js';
+import { demoScenarios, tlsScenarios } from '../lab/scenarios.js';
 import type { RunReport } from '../model/report.js';
 import { flag, int, parse } from './args.js';
 import type { Command } from './command.js';
@@ -21,14 +22,23 @@ Runs, against an in-process HTTP server on loopback, with Node's own clients:
   5-6. fetch with an unread 11-byte body, and with an unread 16 KB body
   7. keep-alive disabled on the client;  8. the server answers Connection: close
 and prints one row per experiment, as counted by the server, the kernel's socket table and the wire.
+With --tls, then HTTPS and HTTP/2 against the server over TLS (a certificate made at run time; the
+wire decrypts with the key log the lab's client writes): https with and without keep-alive, TLS
+sessions resumed, fetch over https, 100 concurrent requests on one HTTP/2 connection.
 With --all, then every finding scenario (keepalive-lab run --scenario list), each with its finding.
 
 Options:
+  --tls                 also the TLS experiments (exit 1 when one did not show its expected counts)
   --all                 also reproduce every finding (exit 1 when one did not show)
   --interval MS         pause between a worker's requests (default 20; the article used 1000)
 ${ENGINE_USAGE}`,
   async run(argv, io, interrupt) {
-    const p = parse(argv, { ...ENGINE_OPTIONS, all: { type: 'boolean' }, interval: { type: 'string' } });
+    const p = parse(argv, {
+      ...ENGINE_OPTIONS,
+      all: { type: 'boolean' },
+      tls: { type: 'boolean' },
+      interval: { type: 'string' },
+    });
     if (flag(p, 'help')) {
       io.stdout.write(demo.usage + '\n');
       return 0;
@@ -38,7 +48,8 @@ ${ENGINE_USAGE}`,
     await checkOutputs(p);
     const json = flag(p, 'json');
     const runs: RunReport[] = [];
-    const scenarios = demoScenarios(interval !== undefined ? { intervalMs: interval } : {});
+    const knobs = interval !== undefined ? { intervalMs: interval } : {};
+    const scenarios = [...demoScenarios(knobs), ...(flag(p, 'tls') ? tlsScenarios(knobs) : [])];
     const findings: readonly FindingScenario[] = flag(p, 'all') ? FINDING_SCENARIOS : [];
     const count = scenarios.length + findings.length;
     const progress = !json && Boolean(io.stderr.isTTY);
@@ -58,18 +69,23 @@ ${ENGINE_USAGE}`,
     if (progress) io.stderr.write('\r\x1b[K');
     const report = buildReport('demo', runs);
     await writeRunReport(io, p, report);
-    // The report is out; an experiment whose client failed, or a scenario whose finding did not show,
-    // fails the demo (exit 1, one line on stderr).
-    const failed = runs
-      .map((run, i) => ({ run, scenario: findings[i - scenarios.length] }))
-      .filter(({ run, scenario }) => (scenario && missedFinding(scenario, run)) || clientFailure(run));
-    if (failed.length > 0) {
-      const { run, scenario } = failed[0]!;
-      const of = failed.length > 1 ? ` (1 of ${failed.length} that failed)` : '';
-      throw (
-        (scenario && missedFinding(scenario, run, `scenario ${run.name}${of}: `)) ??
-        clientFailure(run, `experiment ${run.name}${of}: `)!
+    // The report is out; an experiment whose client failed or whose counts are not the expected ones,
+    // or a scenario whose finding did not show, fails the demo (exit 1, one line on stderr).
+    const failure = (run: RunReport, i: number, about: string) => {
+      const scenario = findings[i - scenarios.length];
+      const experiment = scenarios[i];
+      return (
+        (scenario && missedFinding(scenario, run, `scenario ${about}`)) ??
+        clientFailure(run, `experiment ${about}`) ??
+        (experiment && missedExpectation(experiment, run, `experiment ${about}`)) ??
+        null
       );
+    };
+    const failed = runs.flatMap((run, i) => (failure(run, i, '') !== null ? [{ run, i }] : []));
+    if (failed.length > 0) {
+      const { run, i } = failed[0]!;
+      const of = failed.length > 1 ? ` (1 of ${failed.length} that failed)` : '';
+      throw failure(run, i, `${run.name}${of}: `)!;
     }
     return 0;
   },

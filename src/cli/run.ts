@@ -4,6 +4,8 @@ import { clientFailure, runExperiment } from '../lab/engine.js';
 import type { ExperimentConfig } from '../model/report.js';
 import { UsageError } from '../errors.js';
 import { findingScenario, FINDING_SCENARIOS, missedFinding } from '../lab/findings-scenarios/index.js';
+import { missedExpectation } from '../lab/expectations.js';
+import { labExperiments } from '../lab/scenarios.js';
 import { flag, int, oneOf, parse, size, str, toggle } from './args.js';
 import type { Options, Parsed } from './args.js';
 import type { Command, Io } from './command.js';
@@ -24,6 +26,8 @@ const KNOB_OPTIONS: Options = {
   'no-consume-body': { type: 'boolean' },
   'max-sockets': { type: 'string' },
   'max-free-sockets': { type: 'string' },
+  'tls-resumption': { type: 'boolean' },
+  'no-tls-resumption': { type: 'boolean' },
   timeout: { type: 'string' },
   'body-size': { type: 'string' },
   'server-keep-alive-timeout': { type: 'string' },
@@ -31,19 +35,27 @@ const KNOB_OPTIONS: Options = {
   'no-server-keep-alive-hint': { type: 'boolean' },
   'server-close': { type: 'boolean' },
   'server-max-requests': { type: 'string' },
+  protocol: { type: 'string' },
   target: { type: 'string' },
 };
 
 /** The finding scenarios, one per line with its title (the help, and `--scenario list`). */
 const SCENARIO_LIST = FINDING_SCENARIOS.map((sc) => `${sc.name.padEnd(14)} ${sc.title}`);
+/** The named experiments, one per line with its title (the help, and `--experiment list`). */
+const EXPERIMENT_LIST = labExperiments().map((e) => `${e.name.padEnd(18)} ${e.title}`);
 
 export const run: Command = {
   name: 'run',
-  flags: { serverConnectionClose: '--server-close', serverKeepAliveHint: '--server-keep-alive-hint' },
+  flags: {
+    serverConnectionClose: '--server-close',
+    serverKeepAliveHint: '--server-keep-alive-hint',
+    tlsResumption: '--tls-resumption',
+  },
   usage: `Usage: keepalive-lab run [options]
 
 Client:
-  --client http|fetch          node:http with its own Agent, or fetch (default ${d.client})
+  --client http|fetch|http2    node:http (node:https over TLS) with its own Agent, fetch, or node:http2:
+                               one session, a stream per request (--protocol h2) (default ${d.client})
   --requests N                 total requests (default ${d.requests})
   --concurrency N              workers sharing them (default ${d.concurrency})
   --interval MS                pause between a worker's requests (default ${d.intervalMs})
@@ -51,8 +63,13 @@ Client:
   --consume-body | --no-consume-body  read each response body to the end (default on)
   --max-sockets N              connections per host at most (default unlimited)
   --max-free-sockets N         idle pool size, node:http only (default ${d.maxFreeSockets})
+  --tls-resumption | --no-tls-resumption
+                               keep TLS sessions and resume them on new connections (default on)
   --timeout MS                 give up on the experiment after MS (default ${d.timeoutMs})
 Server (in-process):
+  --protocol http|https|h2     HTTP/1.1, HTTPS (node:https), or HTTP/2 over TLS (node:http2, ALPN h2 and
+                               http/1.1), with a certificate made at run time (default ${d.protocol}); the
+                               wire decrypts with the key log the lab's client writes
   --body-size BYTES            response body size, e.g. 11, 16k, 1m (default ${d.bodySize})
   --server-keep-alive-timeout MS      idle connections closed after MS (default ${d.serverKeepAliveTimeoutMs})
   --server-keep-alive-hint | --no-server-keep-alive-hint
@@ -61,6 +78,12 @@ Server (in-process):
   --server-max-requests N      close each connection after N requests (default no limit)
   --target URL                 use this server instead of the in-process one
 ${ENGINE_USAGE}
+
+A named experiment, with its expected counts (exit 1, KAL_ERR_EXPECTATION_FAILED, when an observer
+that sees them counts otherwise):
+  --experiment NAME            run it (with --host, --port and the options above; not with the knobs):
+${EXPERIMENT_LIST.map((line) => `    ${line}`).join('\n')}
+  --experiment list            list them
 
 Reproduce a finding, with Node's clients against the in-process server set up to cause it:
   --scenario NAME              run it and print its report, its finding and the fix (with --client,
@@ -71,11 +94,14 @@ A scenario whose finding did not show exits 1 (KAL_ERR_SCENARIO_MISSED); the req
 means to lose (the race's) are counted in the report, not a failure.
 
 Examples: keepalive-lab run --no-consume-body --requests 10
+          keepalive-lab run --protocol https --no-keep-alive
+          keepalive-lab run --experiment h2-multiplex
           keepalive-lab run --scenario race --explain`,
   async run(argv, io, interrupt) {
     const p = parse(argv, {
       ...ENGINE_OPTIONS,
       scenario: { type: 'string' },
+      experiment: { type: 'string' },
       client: { type: 'string' },
       ...KNOB_OPTIONS,
     });
@@ -83,12 +109,17 @@ Examples: keepalive-lab run --no-consume-body --requests 10
       io.stdout.write(run.usage + '\n');
       return 0;
     }
+    if (str(p, 'scenario') !== undefined && str(p, 'experiment') !== undefined)
+      throw new UsageError('--scenario and --experiment each name a whole run: give one of them');
     if (str(p, 'scenario') !== undefined) return runScenario(p, io, interrupt);
+    if (str(p, 'experiment') !== undefined) return runNamedExperiment(p, io, interrupt);
     const o: Partial<ExperimentConfig> = {};
     const set = <K extends keyof ExperimentConfig>(k: K, v: ExperimentConfig[K] | undefined) => {
       if (v !== undefined) o[k] = v;
     };
-    set('client', oneOf(p, 'client', ['http', 'fetch'] as const));
+    set('client', oneOf(p, 'client', ['http', 'fetch', 'http2'] as const));
+    set('protocol', oneOf(p, 'protocol', ['http', 'https', 'h2'] as const));
+    set('tlsResumption', toggle(p, argv, 'tls-resumption'));
     set('requests', int(p, 'requests', 1, 1_000_000));
     set('concurrency', int(p, 'concurrency', 1, 10_000));
     set('intervalMs', int(p, 'interval', 0, 3_600_000));
@@ -110,9 +141,12 @@ Examples: keepalive-lab run --no-consume-body --requests 10
         o.serverConnectionClose ||
         o.serverKeepAliveTimeoutMs !== undefined ||
         o.serverKeepAliveHint !== undefined ||
-        o.serverMaxRequests !== undefined)
+        o.serverMaxRequests !== undefined ||
+        o.protocol !== undefined)
     ) {
-      throw new UsageError('--body-size and the --server-* options configure the in-process server: not with --target');
+      throw new UsageError(
+        '--body-size, --protocol and the --server-* options configure the in-process server: not with --target',
+      );
     }
     const engine = engineOptions(p);
     await checkOutputs(p);
@@ -126,6 +160,43 @@ Examples: keepalive-lab run --no-consume-body --requests 10
   },
 };
 
+/** The knob flags given, as `--name` (a named run sets its own). */
+function knobsGiven(p: Parsed, also: readonly string[] = []): string[] {
+  return [...Object.keys(KNOB_OPTIONS), ...also].filter((k) => p.values[k] !== undefined).map((k) => `--${k}`);
+}
+
+/** `run --experiment NAME`: one of the named experiments (the demo's and the TLS ones), with its expectations. */
+async function runNamedExperiment(p: Parsed, io: Io, interrupt: Interrupt): Promise<number> {
+  const name = str(p, 'experiment')!;
+  if (name === 'list') {
+    io.stdout.write(EXPERIMENT_LIST.join('\n') + '\n');
+    return 0;
+  }
+  const experiment = labExperiments().find((e) => e.name === name);
+  if (experiment === undefined) {
+    const names = labExperiments()
+      .map((e) => e.name)
+      .join(', ');
+    throw new UsageError(`--experiment must be one of ${names} (or list), got '${name}'`);
+  }
+  const knobs = knobsGiven(p, ['client']);
+  if (knobs.length > 0)
+    throw new UsageError(`--experiment ${name} sets up its own experiment: ${knobs.join(', ')} cannot be used with it`);
+  await checkOutputs(p);
+  const result = await runExperiment({
+    name: experiment.name,
+    title: experiment.title,
+    ...experiment.config,
+    ...engineOptions(p),
+    signal: interrupt.abort,
+  });
+  await writeRunReport(io, p, buildReport('run', [result]));
+  // The report is out; requests that failed, or counts that are not the experiment's, fail the run.
+  const failure = clientFailure(result) ?? missedExpectation(experiment, result);
+  if (failure !== null) throw failure;
+  return 0;
+}
+
 /** `run --scenario NAME`: a finding scenario instead of the knobs. */
 async function runScenario(p: Parsed, io: Io, interrupt: Interrupt): Promise<number> {
   const name = str(p, 'scenario')!;
@@ -138,11 +209,9 @@ async function runScenario(p: Parsed, io: Io, interrupt: Interrupt): Promise<num
     const names = FINDING_SCENARIOS.map((sc) => sc.name).join(', ');
     throw new UsageError(`--scenario must be one of ${names} (or list), got '${name}'`);
   }
-  const knobs = Object.keys(KNOB_OPTIONS).filter((k) => p.values[k] !== undefined);
+  const knobs = knobsGiven(p);
   if (knobs.length > 0)
-    throw new UsageError(
-      `--scenario ${name} sets up its own experiment: ${knobs.map((k) => `--${k}`).join(', ')} cannot be used with it`,
-    );
+    throw new UsageError(`--scenario ${name} sets up its own experiment: ${knobs.join(', ')} cannot be used with it`);
   const client = oneOf(p, 'client', ['http', 'fetch'] as const);
   await checkOutputs(p);
   const result = await scenario.run({

@@ -7,6 +7,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { runReport } from '../analyze/run-report.js';
+import { KeyLog } from '../decode/tls-keylog.js';
 import { invalidOption, RequestsFailedError, TimeoutError } from '../errors.js';
 import type { KeepaliveLabError } from '../errors.js';
 import type { HostFacts } from '../model/host.js';
@@ -23,7 +24,7 @@ import { ServerAccounting } from '../observe/server-accounting.js';
 import { abortable, onAbort } from '../util/abort.js';
 import { sleep, waitFor, withTimeout } from '../util/time.js';
 import { createDriver } from './clients.js';
-import type { ClientDriver } from './clients.js';
+import type { ClientDriver, ClientTls } from './clients.js';
 import { describeConfig, experimentConfig } from './config.js';
 import { countFailure, newOutcome } from './outcome.js';
 import { startLabServer } from './server.js';
@@ -83,6 +84,8 @@ export interface LabContext {
   /** The in-process server, to time requests on its events (onIdleClose). */
   server: LabServer;
   config: ExperimentConfig;
+  /** For a client of TLS: the certificate to trust and where its key log goes (createDriver's). */
+  tls: ClientTls;
 }
 
 /** A lab client: the config's workers (createDriver), or a finding scenario's own. */
@@ -101,6 +104,7 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
   const { signal } = options;
   signal?.throwIfAborted();
   const config = experimentConfig(options);
+  checkClient(config);
   const name = options.name ?? 'experiment';
   const title = options.title ?? describeConfig(config);
   let server: LabServer | undefined;
@@ -125,13 +129,11 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
     url = parsed.href;
     host = parsed.hostname.replace(/^\[|\]$/g, '');
     serverPort = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
-    if (parsed.protocol === 'https:')
-      warnings.push({
-        code: 'KAL_WARN_TLS',
-        message: 'the target uses TLS: the wire observer counts connections but cannot see HTTP requests',
-      });
+    if (options.protocol !== undefined && options.protocol !== 'http')
+      throw invalidOption('protocol', 'configures the in-process server: not with target (its URL says https)');
   } else {
     server = await startLabServer({
+      protocol: config.protocol,
       ...(options.host !== undefined ? { host: options.host } : {}),
       ...(options.port !== undefined ? { port: options.port } : {}),
       bodySize: config.bodySize,
@@ -154,7 +156,7 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
         throw error;
       }
       serverPort = hop.address.port;
-      url = `http://${formatHostPort(host, serverPort)}/`;
+      url = `${new URL(server.url).protocol}//${formatHostPort(host, serverPort)}/`;
     }
   }
   // Focus on the server's address and port: other programs (or tests) talking to the same port
@@ -167,6 +169,8 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
         ...(focus.serverAddress !== undefined ? { serverAddress: focus.serverAddress } : {}),
       }),
     );
+  // TLS: the lab's client writes its key log here as its connections make secrets, for the wire.
+  const keylog = url.startsWith('https:') ? new KeyLog() : null;
   const capture = options.capture ?? true;
   if (capture) {
     observers.push(
@@ -174,14 +178,19 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
         interface: focus.interface,
         filter: focus.filter,
         serverPorts: [serverPort],
+        ...(keylog !== null ? { keys: keylog } : {}),
         ...(options.tcpdump !== undefined ? { tcpdump: options.tcpdump } : {}),
       }),
     );
   }
+  const clientTls: ClientTls = {
+    ca: server?.ca ?? null,
+    ...(keylog !== null ? { onKeylog: (line: Buffer) => keylog.push(line.toString('latin1')) } : {}),
+  };
   const client =
     setup.client !== undefined && server !== undefined
-      ? setup.client({ url, server, config })
-      : workers(createDriver(config, url), config);
+      ? setup.client({ url, server, config, tls: clientTls })
+      : workers(createDriver(config, url, clientTls), config);
   // Aborted: the client's sockets go first, so that requests in flight fail at once.
   const offAbort = onAbort(signal, () => void client.close().catch(() => undefined));
   let outcome: ClientOutcome | undefined;
@@ -210,8 +219,36 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
     await hop?.destroy();
     await server?.close();
   }
+  keylog?.end();
+  for (const report of reports) if (report.observer === 'wire') warnings.push(...encryptedWire(report));
   const hostFacts = options.hostFacts ?? (await readHostFacts());
   return runReport({ name, title, subject: url, config, client: outcome }, reports, { warnings, hostFacts });
+}
+
+/** A client that cannot speak to this server: node:http2 speaks h2 over TLS only. */
+function checkClient(config: ExperimentConfig): void {
+  if (config.client !== 'http2') return;
+  if (config.target !== null ? !config.target.startsWith('https:') : config.protocol !== 'h2')
+    throw invalidOption('client', 'http2 speaks h2 over TLS: it needs protocol h2 (or an https:// target)');
+}
+
+/**
+ * A wire that saw TLS connections and could not read the requests inside (no keys, or none that
+ * opened them): it does not see requests, and says so; the agreement and the verdict then take the
+ * requests from the observers that count them, rather than reading "0 requests" as a difference.
+ */
+function encryptedWire(report: ObserverReport): Warning[] {
+  const tls = report.totals.tls;
+  if (!report.available || tls === undefined || report.totals.requests > 0) return [];
+  report.seesRequests = false;
+  return [
+    {
+      code: 'KAL_WARN_TLS',
+      message:
+        `the wire saw ${tls.connections} TLS connections and could not read the requests inside: ` +
+        'it counts connections, handshakes and TIME_WAIT, not requests',
+    },
+  ];
 }
 
 /**

@@ -1,5 +1,8 @@
 /**
- * The lab's in-process HTTP/1.1 server on loopback. Every response that keeps the connection has a
+ * The lab's in-process server on loopback: HTTP/1.1 in the clear (node:http), over TLS (`https`,
+ * node:https), or HTTP/2 over TLS (`h2`, a node:http2 secure server offering h2 and http/1.1 by ALPN,
+ * so that HTTPS/1.1 clients are served by it too), with a certificate made at run time
+ * (certificate.ts). Every response that keeps the connection has a
  * Content-Length (so that HTTP/1.0 clients such as `ab -k` can keep it: without one Node answers
  * `Connection: close`); a response that ends the connection is close-delimited. Bodies have the
  * configured size (or `?size=N` per request).
@@ -11,11 +14,20 @@
  * `Keep-Alive: timeout=N` hint is the lab's to send or not (`keepAliveHint`).
  */
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import http2 from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse, Http2Session } from 'node:http2';
+import https from 'node:https';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { KeepaliveLabError, PortInUseError } from '../errors.js';
 import { formatHostPort } from '../model/endpoint.js';
+import type { LabProtocol } from '../model/report.js';
+import { labCertificate } from './certificate.js';
 
 export interface LabServerOptions {
+  /** `http` (default), `https` (node:https), or `h2` (node:http2 secure server, h2 and http/1.1 by ALPN). */
+  protocol?: LabProtocol;
   host?: string;
   /** 0 (default) picks a free ephemeral port. */
   port?: number;
@@ -40,11 +52,15 @@ export interface LabServerOptions {
 }
 
 export interface LabServer {
-  readonly server: http.Server;
+  /** An http.Server, an https.Server or an Http2SecureServer (see `protocol`). */
+  readonly server: Server;
+  readonly protocol: LabProtocol;
   readonly host: string;
   readonly port: number;
-  /** Base URL, e.g. http://127.0.0.1:40123/ */
+  /** Base URL, e.g. http://127.0.0.1:40123/ (https:// for `https` and `h2`). */
   readonly url: string;
+  /** The certificate's PEM, for a client to trust (null for `http`). */
+  readonly ca: string | null;
   /**
    * Calls `listener` each time the server closes an idle connection (its keep-alive timeout ran
    * out), right after its FIN went out, in the same turn of the event loop; returns the unsubscribe.
@@ -80,23 +96,55 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
   const maxRequests = options.maxRequestsPerConnection ?? Infinity;
   const idleListeners = new Set<(socket: Socket) => void>();
   const armListeners = new Set<(socket: Socket, ms: number) => void>();
-  const states = new WeakMap<Socket, ConnectionState>();
-  const server = http.createServer((req, res) => {
+  const protocol = options.protocol ?? 'http';
+  /** Per connection: its socket (TLS: the TLSSocket); per HTTP/2 session: the session. */
+  const states = new WeakMap<object, ConnectionState>();
+  const h2Handler = (req: Http2ServerRequest, res: Http2ServerResponse) => {
+    const session = req.stream.session;
+    const state = session === undefined ? undefined : states.get(session);
+    let last = false;
+    if (state !== undefined && session !== undefined) {
+      last = track(
+        state,
+        res,
+        req.socket as Socket,
+        () => session.closed || session.destroyed,
+        () => session.close(),
+      );
+    }
+    req.resume();
+    const body = responseBody(req.url);
+    res.statusCode = 200;
+    res.setHeader('content-type', 'text/plain');
+    res.setHeader('content-length', body.length);
+    // HTTP/2 has no Connection header (RFC 9113 8.2.2): a session that carried its last stream, or a
+    // server told to close, ends with GOAWAY once the response is out.
+    if ((connectionClose || last) && session !== undefined) res.once('finish', () => session.close());
+    if (req.method === 'HEAD') res.end();
+    else res.end(body);
+  };
+  const handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
+    if (req.httpVersionMajor === 2) {
+      h2Handler(req as Http2ServerRequest, res as Http2ServerResponse);
+      return;
+    }
+    h1Handler(req as IncomingMessage, res as ServerResponse);
+  };
+  const h1Handler = (req: IncomingMessage, res: ServerResponse) => {
     const state = states.get(req.socket);
     if (state !== undefined) {
-      state.requests++;
-      state.busy++;
-      clearIdle(state);
-      res.once('finish', () => {
-        state.busy--;
-        if (state.busy === 0 && !req.socket.destroyed) armIdle(req.socket, state);
-      });
+      const socket = req.socket;
+      track(
+        state,
+        res,
+        socket,
+        () => socket.destroyed,
+        () => socket.destroy(),
+      );
     }
     // Drain the request body (if any) before answering, as a well-behaved server does.
     req.resume();
-    const size = requestedSize(req.url);
-    const body =
-      size === null || size === defaultBody.length ? defaultBody : Buffer.alloc(Math.min(size, MAX_BODY), 'x');
+    const body = responseBody(req.url);
     res.statusCode = 200;
     res.setHeader('content-type', 'text/plain');
     const capped = (state?.requests ?? 0) >= maxRequests;
@@ -116,29 +164,82 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
       if (hint && idleMs > 0) res.setHeader('Keep-Alive', `timeout=${Math.floor(idleMs / 1000)}`);
     }
     res.end(req.method === 'HEAD' ? undefined : body);
-  });
+  };
+  const certificate = protocol === 'http' ? null : labCertificate(host);
+  const tlsOptions = certificate === null ? {} : { cert: certificate.cert, key: certificate.key };
+  const server: Server =
+    protocol === 'h2'
+      ? // allowHTTP1: ALPN offers h2 and http/1.1, and an HTTP/1.1 client is served by the same handler.
+        http2.createSecureServer({ ...tlsOptions, allowHTTP1: true }, handler)
+      : protocol === 'https'
+        ? https.createServer(tlsOptions, h1Handler)
+        : http.createServer(h1Handler);
   // Node's own idle timer is off (see the top of this file): ours is armed when a response is sent.
-  server.keepAliveTimeout = 0;
-  server.on('connection', (socket: Socket) => {
+  if (protocol !== 'h2') (server as http.Server).keepAliveTimeout = 0;
+  // The timers are the connection's: its TLSSocket once the handshake is done (requests see that one).
+  const connectionEvent = protocol === 'http' ? 'connection' : 'secureConnection';
+  server.on(connectionEvent, (socket: Socket | TLSSocket) => {
     const state: ConnectionState = { requests: 0, busy: 0, idleTimer: null };
     states.set(socket, state);
     socket.once('close', () => clearIdle(state));
   });
+  /** Every TCP connection and HTTP/2 session still open, ended by close(). */
+  const sockets = new Set<Socket>();
+  const sessions = new Set<Http2Session>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('session', (session: Http2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    const state: ConnectionState = { requests: 0, busy: 0, idleTimer: null };
+    states.set(session, state);
+    session.once('close', () => clearIdle(state));
+  });
+
+  function responseBody(url: string | undefined): Buffer {
+    const size = requestedSize(url);
+    return size === null || size === defaultBody.length ? defaultBody : Buffer.alloc(Math.min(size, MAX_BODY), 'x');
+  }
+
+  /**
+   * Counts a request on its connection (or HTTP/2 session), stops the idle timer until its response
+   * is sent, then arms it again when nothing else is in flight. True when this was the connection's
+   * last request (the cap).
+   */
+  function track(
+    state: ConnectionState,
+    res: ServerResponse | Http2ServerResponse,
+    socket: Socket,
+    gone: () => boolean,
+    closeIdle: () => void,
+  ): boolean {
+    state.requests++;
+    state.busy++;
+    clearIdle(state);
+    (res as ServerResponse).once('finish', () => {
+      state.busy--;
+      if (state.busy === 0 && !gone()) armIdle(state, socket, gone, closeIdle);
+    });
+    return state.requests >= maxRequests;
+  }
 
   function clearIdle(state: ConnectionState): void {
     if (state.idleTimer !== null) clearTimeout(state.idleTimer);
     state.idleTimer = null;
   }
 
-  function armIdle(socket: Socket, state: ConnectionState): void {
+  function armIdle(state: ConnectionState, socket: Socket, gone: () => boolean, closeIdle: () => void): void {
     if (idleMs <= 0) return;
     clearIdle(state);
     for (const listener of armListeners) listener(socket, idleMs);
     state.idleTimer = setTimeout(() => {
       state.idleTimer = null;
-      if (state.busy > 0 || socket.destroyed) return;
-      // What Node's server does when its keep-alive timeout runs out: close(2), a FIN (nothing unread).
-      socket.destroy();
+      if (state.busy > 0 || gone()) return;
+      // What Node's server does when its keep-alive timeout runs out: close(2), a FIN (nothing unread);
+      // on HTTP/2, a GOAWAY first.
+      closeIdle();
       for (const listener of idleListeners) listener(socket);
     }, idleMs);
     state.idleTimer.unref();
@@ -167,9 +268,11 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
   let closing: Promise<void> | undefined;
   const labServer: LabServer = {
     server,
+    protocol,
     host,
     port,
-    url: `http://${formatHostPort(host, port)}/`,
+    url: `${protocol === 'http' ? 'http' : 'https'}://${formatHostPort(host, port)}/`,
+    ca: certificate?.cert ?? null,
     onIdleClose(listener) {
       idleListeners.add(listener);
       return () => idleListeners.delete(listener);
@@ -181,7 +284,10 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        // An Http2SecureServer has no closeAllConnections: its sessions are ended by hand.
+        if ('closeAllConnections' in server) (server as http.Server).closeAllConnections();
+        for (const session of sessions) session.destroy();
+        for (const socket of sockets) socket.destroy();
       });
       return closing;
     },

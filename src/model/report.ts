@@ -502,8 +502,17 @@ export interface HttpEvidence {
 }
 
 /** What a lab experiment was asked to do: every knob. */
+/** What the lab's server speaks: HTTP/1.1 in the clear, over TLS (node:https), or HTTP/2 over TLS (node:http2). */
+export type LabProtocol = 'http' | 'https' | 'h2';
+
 export interface ExperimentConfig {
-  client: 'http' | 'fetch';
+  /**
+   * The client: node:http's Agent (node:https for `https`/`h2` servers), fetch, or node:http2 (one
+   * session for every request, `h2` only).
+   */
+  client: 'http' | 'fetch' | 'http2';
+  /** What the in-process server speaks (`https`, `h2`: a certificate made at run time). */
+  protocol: LabProtocol;
   requests: number;
   concurrency: number;
   intervalMs: number;
@@ -514,6 +523,11 @@ export interface ExperimentConfig {
   maxSockets: number | null;
   /** Agent maxFreeSockets: the idle pool (Go's MaxIdleConnsPerHost). */
   maxFreeSockets: number;
+  /**
+   * TLS: the client keeps the sessions its server gives it and offers them on its next connections
+   * (node:https Agent `maxCachedSessions`, fetch's connector); false: every connection a full handshake.
+   */
+  tlsResumption: boolean;
   serverKeepAliveTimeoutMs: number;
   /** The server advertises its idle timeout (`Keep-Alive: timeout=N`) in keep-alive responses. */
   serverKeepAliveHint: boolean;

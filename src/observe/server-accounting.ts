@@ -1,17 +1,27 @@
 /**
  * The server's own account: connections accepted and requests per connection, from the events of
- * a Node http.Server (the lab's in-process server). Who closed first is read from the order of the
- * socket's 'end' (the client's FIN arrived) and 'finish' (our FIN went out) events.
+ * a Node http.Server, https.Server or Http2SecureServer (the lab's in-process server). Who closed
+ * first is read from the order of the socket's 'end' (the client's FIN arrived) and 'finish' (our
+ * FIN went out) events: on TLS, the TLSSocket's.
+ *
+ * TLS: each connection's session as the server's OpenSSL tells it (`tls` on the record: version,
+ * cipher suite, SNI, the ALPN protocol chosen, and `handshake`, `resumed` when
+ * `tlsSocket.isSessionReused()`); the server does not see what the client offered (ALPN, a session),
+ * nor records: those fields stay empty (`alpnOffered` [], `resumptionOffered` null, counts 0).
+ * HTTP/2: each stream the client opened is a request, its response counted when sent, and the most
+ * streams open at once (`http2.peakConcurrentStreams`).
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2Session, ServerHttp2Stream } from 'node:http2';
+import type { Server, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { Http1Counter } from '../analyze/http1-counter.js';
 import { newConnectionRecord } from '../analyze/record.js';
 import { computeTotals } from '../analyze/totals.js';
 import { connectionOptions, isPersistent } from '../decode/http1.js';
 import type { HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
 import { normalizeAddress } from '../model/endpoint.js';
-import type { ConnectionRecord, HttpEvidence, ObserverReport } from '../model/report.js';
+import type { ConnectionRecord, HttpEvidence, ObserverReport, TlsFacts } from '../model/report.js';
 import { nowMicros } from '../model/time.js';
 import type { Observer } from './observer.js';
 
@@ -23,22 +33,70 @@ interface Entry {
   counter: Http1Counter;
   closed: boolean;
   reset: boolean;
+  /** The connection's TCP socket: its byte counts are the wire's (TLS records included). */
+  tcp: Socket;
+  /** The TLS socket over it, once its handshake is done. */
+  secure: TLSSocket | null;
+  /** HTTP/2 streams open now. */
+  openStreams: number;
+}
+
+/** 'TLSv1.3' as OpenSSL names it -> 'TLS 1.3' as the wire's decoder does (decode/tls.ts). */
+function versionName(protocol: string | null): string | null {
+  if (protocol === null) return null;
+  const m = /^TLSv(\d)(?:\.(\d))?$/.exec(protocol);
+  return m === null ? protocol : `TLS ${m[1]}.${m[2] ?? '0'}`;
+}
+
+/** What the server's side of a TLS connection knows of it (see the top of this file). */
+export function serverTlsFacts(socket: TLSSocket): TlsFacts {
+  const version = versionName(socket.getProtocol());
+  const alpn = typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : null;
+  const resumed = socket.isSessionReused();
+  const facts: TlsFacts = {
+    version,
+    cipherSuite: socket.getCipher()?.standardName ?? null,
+    sni: typeof socket.servername === 'string' ? socket.servername : null,
+    alpnOffered: [],
+    alpnChosen: alpn,
+    handshake: resumed ? 'resumed' : 'full',
+    resumptionOffered: null,
+    handshakeMs: null,
+    applicationData: { client: { records: 0, bytes: 0 }, server: { records: 0, bytes: 0 } },
+    estimatedExchanges: 0,
+  };
+  if (alpn === null) facts.alpnChosenWhyNull = 'none-chosen';
+  // TLS 1.3 resumes only with a pre-shared key (RFC 8446 2.2); below it, ticket or session id, which
+  // the server's API does not tell apart.
+  if (resumed && version === 'TLS 1.3') facts.resumedWith = 'psk';
+  return facts;
+}
+
+/** Live connections by the client's address and port: how a TLSSocket or an HTTP/2 session finds its connection. */
+function peerKey(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
+  return `${normalizeAddress(socket.remoteAddress)}|${socket.remotePort ?? 0}`;
 }
 
 export class ServerAccounting implements Observer {
   readonly name = 'server' as const;
   private readonly entries: Entry[] = [];
   private readonly bySocket = new WeakMap<Socket, Entry>();
+  private readonly byPeer = new Map<string, Entry>();
   /** Messages that asked to close their connection (the counters add them up). */
   private readonly http: HttpEvidence = { serverClose: 0, clientClose: 0 };
   private readonly onConnection = (socket: Socket) => this.connection(socket);
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse) => this.request(req, res);
+  private readonly onSecure = (socket: TLSSocket) => this.secureConnection(socket);
+  private readonly onSession = (session: Http2Session) => this.session(session);
 
+  /** An http.Server, an https.Server or an Http2SecureServer. */
   constructor(private readonly server: Server) {}
 
   async start(): Promise<void> {
     this.server.on('connection', this.onConnection);
     this.server.on('request', this.onRequest);
+    this.server.on('secureConnection', this.onSecure);
+    this.server.on('session', this.onSession);
   }
 
   settled(expectedConnections: number): boolean {
@@ -56,6 +114,8 @@ export class ServerAccounting implements Observer {
   async close(): Promise<void> {
     this.server.off('connection', this.onConnection);
     this.server.off('request', this.onRequest);
+    this.server.off('secureConnection', this.onSecure);
+    this.server.off('session', this.onSession);
   }
 
   async stop(): Promise<ObserverReport> {
@@ -87,9 +147,24 @@ export class ServerAccounting implements Observer {
       counter: new Http1Counter(record, this.http),
       closed: false,
       reset: false,
+      tcp: socket,
+      secure: null,
+      openStreams: 0,
     };
     this.entries.push(entry);
     this.bySocket.set(socket, entry);
+    const key = peerKey(socket);
+    this.byPeer.set(key, entry);
+    this.follow(entry, socket);
+    // On TLS the closing events come on the TLSSocket (see secureConnection); the TCP socket's own
+    // 'close' comes first, and ends the record only of a connection that never finished its handshake.
+    socket.once('close', () => {
+      if (entry.secure === null) this.closed(entry, socket);
+    });
+  }
+
+  /** Who closed first and resets, from a socket's events: the TCP socket, then its TLSSocket. */
+  private follow(entry: Entry, socket: Socket): void {
     socket.once('end', () => {
       entry.clientFinAt ??= Date.now();
       entry.record.clientFinAt ??= entry.clientFinAt;
@@ -103,16 +178,63 @@ export class ServerAccounting implements Observer {
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ECONNRESET' || error.code === 'EPIPE') entry.reset = true;
     });
-    socket.once('close', () => {
+  }
+
+  /** The connection ended; `tcp`: its TCP socket, whose bytes are those on the wire (TLS records included). */
+  private closed(entry: Entry, tcp: Socket): void {
+    if (entry.closed) return;
+    const r = entry.record;
+    entry.closed = true;
+    this.byPeer.delete(peerKey(tcp));
+    r.end = Date.now();
+    r.bytesFromClient = tcp.bytesRead;
+    r.bytesFromServer = tcp.bytesWritten;
+    // destroy() without end() sends a FIN too (or a RST), without a 'finish' event.
+    if (r.closedFirstBy === null && !entry.reset) r.closedFirstBy = 'server';
+    if (entry.reset) r.resetBy = 'client';
+    r.timeWait = entry.reset ? null : r.closedFirstBy;
+  }
+
+  /** A TLS handshake done: the connection's session, and its TLSSocket's events from now on. */
+  private secureConnection(socket: TLSSocket): void {
+    const entry = this.byPeer.get(peerKey(socket));
+    if (entry === undefined) return;
+    entry.secure = socket;
+    entry.record.tls = serverTlsFacts(socket);
+    this.bySocket.set(socket, entry);
+    this.follow(entry, socket);
+    socket.once('close', () => this.closed(entry, entry.tcp));
+  }
+
+  /** An HTTP/2 session: each stream the client opens is a request on its connection. */
+  private session(session: Http2Session): void {
+    const socket = session.socket;
+    if (socket === null || socket === undefined) return;
+    const entry = this.byPeer.get(peerKey(socket));
+    if (entry === undefined) return;
+    const facts = (entry.record.http2 ??= {
+      // The lab's HTTP/2 is over TLS, chosen by ALPN (RFC 9113 3.2).
+      start: 'alpn',
+      pushed: 0,
+      peakConcurrentStreams: 0,
+      maxConcurrentStreams: { client: null, server: null },
+      rstStream: { client: 0, server: 0, codes: {} },
+      goaway: [],
+      refused: { rstStream: 0, afterGoaway: 0 },
+    });
+    session.on('stream', (stream: ServerHttp2Stream) => {
       const r = entry.record;
-      entry.closed = true;
-      r.end = Date.now();
-      r.bytesFromClient = socket.bytesRead;
-      r.bytesFromServer = socket.bytesWritten;
-      // destroy() without end() sends a FIN too (or a RST), without a 'finish' event.
-      if (r.closedFirstBy === null && !entry.reset) r.closedFirstBy = 'server';
-      if (entry.reset) r.resetBy = 'client';
-      r.timeWait = entry.reset ? null : r.closedFirstBy;
+      r.requests++;
+      entry.openStreams++;
+      facts.peakConcurrentStreams = Math.max(facts.peakConcurrentStreams, entry.openStreams);
+      stream.once('close', () => {
+        entry.openStreams--;
+        const status = stream.sentHeaders?.[':status'];
+        if (typeof status === 'number' && status >= 200) {
+          r.responses++;
+          r.statusCodes.push(status);
+        }
+      });
     });
   }
 

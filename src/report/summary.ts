@@ -4,7 +4,7 @@
  * come from the wire, the only one that sees them; TIME_WAIT from the kernel's table (the direct
  * evidence), else from the wire's first FIN.
  */
-import { connectionsWithRequestsUnknown } from '../analyze/streams/tls.js';
+import { requestsUnknownOn } from '../analyze/streams/tls.js';
 import { primaryObserver } from '../analyze/verdict.js';
 import type { Finding, ObserverName, ObserverReport, RunReport, Totals } from '../model/report.js';
 
@@ -50,7 +50,7 @@ export function runSummary(run: RunReport): RunSummary {
     connections: t ? t.connections : null,
     // The row's own requests over its connections (the kernel's table counts no request of its own).
     requestsPerConnection: t?.requestsPerConnection ? requests / Math.max(1, t.connections) : null,
-    requestsUnknownOn: primary?.seesRequests && t ? connectionsWithRequestsUnknown(t) : 0,
+    requestsUnknownOn: primary ? requestsUnknownOn(primary) : 0,
     reusedRequests: t ? t.reusedRequests : null,
     syns: wire?.totals.syns ?? null,
     closing: t ? { closedFirstBy: t.closedFirstBy, resets: t.resets, resetsBy: t.resetsBy } : null,

@@ -20,7 +20,7 @@ import type { RunSummary } from './summary.js';
 import { AT_LEAST, COLOR, PLAIN, formatMs, formatNumber, table } from './text.js';
 import {
   REQUESTS_UNKNOWN_NOTE,
-  connectionsWithRequestsUnknown,
+  requestsUnknownOn,
   requestsUnknown,
   tlsDecrypted,
   tlsDecryptedCount,
@@ -66,7 +66,7 @@ export function renderTotals(run: RunReport, o: ObserverReport, s: Style = PLAIN
   const lines: string[] = [];
   const rpc = t.requestsPerConnection;
   // Connections whose requests are unknown count 0 in the totals: say so, and show no figure built on it.
-  const unknown = o.seesRequests ? connectionsWithRequestsUnknown(t) : 0;
+  const unknown = requestsUnknownOn(o);
   const counted = (n: number, part: number | undefined) => countWithUnknown(n, unknown, t.connections, partial(part));
   const why = unknown === 0 ? '' : ` (${plural(unknown, 'TLS connection')}: ${REQUESTS_UNKNOWN_NOTE})`;
   lines.push(
@@ -119,7 +119,7 @@ export function renderTotals(run: RunReport, o: ObserverReport, s: Style = PLAIN
  * keys, an estimated 12 request/response exchanges", or with keys "...; 10 of 12 TLS connections
  * decrypted; requests unknown for the other 2, ...".
  */
-export function tlsTotalsLine(t: TlsTotals, s: Style = PLAIN): string {
+export function tlsTotalsLine(t: TlsTotals, s: Style = PLAIN, requestsCounted = false): string {
   const parts = [
     plural(t.connections, 'connection'),
     plural(t.fullHandshakes, 'full handshake'),
@@ -130,6 +130,8 @@ export function tlsTotalsLine(t: TlsTotals, s: Style = PLAIN): string {
     .map(([version, n]) => `${version}: ${n}`)
     .join(', ');
   const head = `${s.bold('TLS:')} ${parts.join(', ')} (${versions})`;
+  // The lab's server counts the requests inside its own TLS connections: nothing to estimate.
+  if (requestsCounted) return head;
   const estimate = `an estimated ${plural(t.estimatedExchanges, 'request/response exchange')}`;
   if (t.decryption === undefined) return `${head}; ${REQUESTS_UNKNOWN_NOTE}, ${estimate}`;
   const decrypted = tlsDecryptedCount(t);
@@ -262,6 +264,7 @@ function renderNotes(runs: readonly RunReport[], s: Style): string {
       if (!o.available) unavailable.set(`${o.observer}: ${o.reason}`, o.fix ?? '');
     }
     for (const d of run.agreement.differences) lines.push(s.red(`${n}observers disagree on ${d}`));
+    lines.push(...labTlsNotes(run, n, s));
     for (const w of [...run.warnings, ...run.observers.flatMap((o) => o.warnings)])
       lines.push(s.yellow(`${n}${w.message}`));
     lines.push(...clientNotes(run, n, s));
@@ -269,6 +272,29 @@ function renderNotes(runs: readonly RunReport[], s: Style): string {
   for (const [what, fix] of unavailable)
     lines.unshift(s.yellow(`observer unavailable — ${what}${fix ? `\n  fix: ${fix}` : ''}`));
   return lines.join('\n');
+}
+
+/**
+ * A lab run over TLS (the table has no column for it): its handshakes and, on HTTP/2, its streams, as
+ * the primary observer counted them ("1. TLS: 10 connections, 1 full handshake, 9 resumed (TLS 1.3:
+ * 10); 10 of 10 TLS connections decrypted"; "1. HTTP/2: 100 streams on 1 connection, at most 100 open
+ * at once"). Reports of captures print their totals instead (renderTotals).
+ */
+function labTlsNotes(run: RunReport, n: string, s: Style): string[] {
+  const o = primaryObserver(run.observers);
+  if (run.config === null || o === undefined || o.totals.tls === undefined) return [];
+  const server = o.observer === 'server';
+  const lines = [`${n}${tlsTotalsLine(o.totals.tls, s, server)}${server ? ' (server)' : ''}`];
+  const h2 = o.connections.filter((c) => c.http2 !== undefined);
+  if (h2.length > 0) {
+    const streams = h2.reduce((sum, c) => sum + c.requests, 0);
+    const peak = Math.max(...h2.map((c) => c.http2!.peakConcurrentStreams));
+    lines.push(
+      `${n}${s.bold('HTTP/2:')} ${plural(streams, 'stream')} on ${plural(h2.length, 'connection')}, ` +
+        `at most ${peak} open at once (${o.observer})`,
+    );
+  }
+  return lines;
 }
 
 /**
@@ -320,7 +346,9 @@ export function renderConnections(o: ObserverReport, s: Style = PLAIN, limit = 0
   const lastKept = omitted > 0 && o.connections[o.connections.length - 1]?.id === total;
   const cut = limit > 0 && o.connections.length > limit;
   const shown = !cut ? o.connections : lastKept ? o.connections.slice(-limit) : o.connections.slice(0, limit);
-  for (const c of shown) rows.push(connectionRow(c, t0));
+  // The lab's server ends the TLS itself: it reads the requests inside (see requestsUnknownOn).
+  const knowsPlaintext = o.observer === 'server';
+  for (const c of shown) rows.push(connectionRow(c, t0, knowsPlaintext));
   const more = total - shown.length;
   const text = table(rows, [
     'right',
@@ -342,7 +370,7 @@ export function renderConnections(o: ObserverReport, s: Style = PLAIN, limit = 0
   return `${text}\n${s.dim(`... ${more} more connections (--limit 0 shows all, --json has them all)`)}`;
 }
 
-function connectionRow(c: ConnectionRecord, t0: number): string[] {
+function connectionRow(c: ConnectionRecord, t0: number, knowsPlaintext: boolean): string[] {
   const start = c.start !== null && Number.isFinite(t0) ? `+${formatMs(c.start - t0)}` : '-';
   const duration = c.start !== null && c.end !== null ? formatMs(c.end - c.start) : '-';
   const statuses = summarizeStatuses(c.statusCodes);
@@ -353,9 +381,10 @@ function connectionRow(c: ConnectionRecord, t0: number): string[] {
     ...c.notes,
   ].filter(Boolean);
   // Requests inside TLS are unknown: "?", and the estimate of exchanges marked as one.
-  const requests = requestsUnknown(c)
-    ? `? (~${c.tls?.estimatedExchanges ?? 0} est.)`
-    : `${c.requests}${partial(c.partialRequests)}`;
+  const requests =
+    !knowsPlaintext && requestsUnknown(c)
+      ? `? (~${c.tls?.estimatedExchanges ?? 0} est.)`
+      : `${c.requests}${partial(c.partialRequests)}`;
   return [
     String(c.id),
     formatEndpoint(c.client),

@@ -42,6 +42,7 @@ import {
 } from '../../decode/tls.js';
 import type {
   ConnectionRecord,
+  ObserverReport,
   Side,
   TlsAlertFact,
   TlsAlpnUnknown,
@@ -75,6 +76,15 @@ export function requestsUnknown(r: ConnectionRecord): boolean {
 /** How many of the connections in `t` have their requests unknown (requestsUnknown, counted in the totals). */
 export function connectionsWithRequestsUnknown(t: Totals): number {
   return t.tls === undefined ? 0 : t.tls.connections - tlsDecryptedCount(t.tls);
+}
+
+/**
+ * How many of an observer's connections have their requests unknown: none for an observer that sees no
+ * request at all (the kernel), nor for the lab's server, which ends the TLS and reads the requests
+ * inside itself (its records carry `tls` facts without `decryption`).
+ */
+export function requestsUnknownOn(o: Pick<ObserverReport, 'observer' | 'seesRequests' | 'totals'>): number {
+  return o.seesRequests && o.observer !== 'server' ? connectionsWithRequestsUnknown(o.totals) : 0;
 }
 
 /** The keys opened this connection's records (all or some): its requests are those of the plaintext. */

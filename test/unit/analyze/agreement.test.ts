@@ -99,3 +99,45 @@ test('agreement: a kernel short of a reset connection is excused only when it co
     /^connections: kernel 9, wire 10 \(a connection reset .* the kernel can miss it\)$/,
   );
 });
+
+/** TLS facts as the server's accounting gives them (observe/server-accounting.ts). */
+function tls(handshake: 'full' | 'resumed'): NonNullable<Parameters<typeof records>[2]>['tls'] {
+  return {
+    version: 'TLS 1.3',
+    cipherSuite: 'TLS_AES_256_GCM_SHA384',
+    sni: null,
+    alpnOffered: [],
+    alpnChosen: null,
+    alpnChosenWhyNull: 'none-chosen',
+    handshake,
+    resumptionOffered: null,
+    handshakeMs: null,
+    applicationData: { client: { records: 0, bytes: 0 }, server: { records: 0, bytes: 0 } },
+    estimatedExchanges: 0,
+  };
+}
+
+test('agreement: TLS handshakes, full and resumed, the server against the wire (the kernel knows no TLS)', () => {
+  const server = [...records(1, 1, { tls: tls('full') }), ...records(9, 1, { tls: tls('resumed') })];
+  const same = compareObservers([
+    observer('server', server),
+    observer('kernel', records(10, 0)),
+    observer(
+      'wire',
+      server.map((r) => ({ ...r })),
+    ),
+  ]);
+  assert.deepEqual(same, { agree: true, differences: [] });
+  const wire = records(10, 1, { tls: tls('full') });
+  const r = compareObservers([observer('server', server), observer('kernel', records(10, 0)), observer('wire', wire)]);
+  assert.deepEqual(r.differences, [
+    'full TLS handshakes: server 1, wire 10',
+    'resumed TLS handshakes: server 9, wire 0',
+  ]);
+  // A wire that saw no TLS where the server served it differs too.
+  const plain = compareObservers([observer('server', server), observer('wire', records(10, 1))]);
+  assert.deepEqual(plain.differences, [
+    'full TLS handshakes: server 1, wire 0',
+    'resumed TLS handshakes: server 9, wire 0',
+  ]);
+});
