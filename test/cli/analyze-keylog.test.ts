@@ -15,8 +15,8 @@ import { buildPcap, type TcpPacketSpec } from '../support/capture-builder.js';
 import { runCli } from '../support/cli.js';
 import { concat } from '../support/buffer-list.js';
 import { HTTP2_CLIENT_PREFACE, headers, requestBlock, responseBlock, settings } from '../support/h2-frames.js';
-import { Conversation, httpGet, httpResponse } from '../support/tcp-conversation.js';
-import { tls12Encrypted, tls13Encrypted, type Segment } from '../support/tls-builder.js';
+import { httpGet, httpResponse } from '../support/tcp-conversation.js';
+import { segmentsOverTcp, tls12Encrypted, tls13Encrypted, type Segment } from '../support/tls-builder.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'kal-cli-keylog-'));
 test.after(() => rm(dir, { recursive: true, force: true }));
@@ -25,14 +25,8 @@ const enc = new TextEncoder();
 const SERVER = { address: '10.0.0.2', port: 443 };
 const MSS = 100;
 
-function connection(port: number, segments: readonly Segment[], startMs: number): TcpPacketSpec[] {
-  const c = new Conversation({ address: '10.0.0.1', port }, SERVER, { start: startMs * 1000 });
-  c.handshake();
-  for (const s of segments)
-    for (let at = 0; at < s.bytes.length; at += MSS) c.send(s.side, s.bytes.subarray(at, at + MSS), { ack: true });
-  c.close('client');
-  return c.packets;
-}
+const connection = (port: number, segments: readonly Segment[], startMs: number): TcpPacketSpec[] =>
+  segmentsOverTcp(port, segments, startMs, SERVER, MSS);
 
 const http1 = (n: number): [Uint8Array, Uint8Array][] =>
   Array.from({ length: n }, (_, i) => [enc.encode(httpGet(`/${i}`)), enc.encode(httpResponse(200, 300))]);

@@ -10,7 +10,7 @@
  * position count. `tls13Encrypted` and `tls12Encrypted` seal real records (decode/tls-crypto.ts) and
  * give the key log that opens them.
  */
-import type { Side } from '../../src/model/report.js';
+import type { Endpoint, Side } from '../../src/model/report.js';
 import {
   HELLO_RETRY_REQUEST_RANDOM,
   TlsContentType,
@@ -20,6 +20,8 @@ import {
 } from '../../src/decode/tls.js';
 import { TlsRecordCipher } from '../../src/decode/tls-crypto.js';
 import { BufferList, concat } from './buffer-list.js';
+import type { TcpPacketSpec } from './capture-builder.js';
+import { Conversation } from './tcp-conversation.js';
 
 const enc = new TextEncoder();
 
@@ -171,6 +173,25 @@ export const handshakeRecord = (...messages: Uint8Array[]): Uint8Array =>
   record(TlsContentType.HANDSHAKE, concat(...messages));
 
 /** One side's bytes, as one TCP segment carries them. */
+/**
+ * One TCP connection from 10.0.0.1:`port` to `server` carrying `segments` cut into TCP segments of
+ * `mss` bytes (a record spans segments), opened and closed by the client, starting at `startMs`.
+ */
+export function segmentsOverTcp(
+  port: number,
+  segments: readonly Segment[],
+  startMs: number,
+  server: Endpoint,
+  mss = 100,
+): TcpPacketSpec[] {
+  const c = new Conversation({ address: '10.0.0.1', port }, server, { start: startMs * 1000 });
+  c.handshake();
+  for (const s of segments)
+    for (let at = 0; at < s.bytes.length; at += mss) c.send(s.side, s.bytes.subarray(at, at + mss), { ack: true });
+  c.close('client');
+  return c.packets;
+}
+
 export interface Segment {
   side: Side;
   bytes: Uint8Array;

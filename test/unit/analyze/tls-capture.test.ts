@@ -21,21 +21,15 @@ import {
   tls13HelloRetry,
   tls13Resumed,
   type Segment,
+  segmentsOverTcp,
 } from '../../support/tls-builder.js';
 
 const SERVER = { address: '10.0.0.2', port: 8443 };
 /** Payload bytes per TCP segment: records longer than this span segments. */
 const MSS = 100;
 
-/** One TCP connection from client port `port` carrying `segments`, opened and closed, starting at `startMs`. */
-function connection(port: number, segments: readonly Segment[], startMs: number): TcpPacketSpec[] {
-  const c = new Conversation({ address: '10.0.0.1', port }, SERVER, { start: startMs * 1000 });
-  c.handshake();
-  for (const s of segments)
-    for (let at = 0; at < s.bytes.length; at += MSS) c.send(s.side, s.bytes.subarray(at, at + MSS), { ack: true });
-  c.close('client');
-  return c.packets;
-}
+const connection = (port: number, segments: readonly Segment[], startMs: number): TcpPacketSpec[] =>
+  segmentsOverTcp(port, segments, startMs, SERVER, MSS);
 
 async function analyze(packets: TcpPacketSpec[]): Promise<RunReport> {
   const dir = await mkdtemp(join(tmpdir(), 'kal-tls-'));
