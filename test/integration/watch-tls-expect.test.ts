@@ -3,7 +3,8 @@
  * certificate made at start by openssl, removed with nginx's temp dir), curl making two requests over
  * one TLS connection. The wire cannot count them: the expectation is not checked (exit 3, one line
  * that says why), never failed as if no request had been made; one that the counts decide still
- * fails (exit 1), with the line of the one not checked after it.
+ * fails (exit 1), with the line of the one not checked after it. With the key log `watch` gives curl
+ * (its default), the same expectation is checked and met.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -26,8 +27,11 @@ after(async () => {
   await nginx?.stop();
 });
 
-/** `watch` of curl fetching two URLs over one HTTPS connection (curl reuses it), with `expect` flags. */
-function watchCurl(expect: string[]) {
+/**
+ * `watch` of curl fetching two URLs over one HTTPS connection (curl reuses it), with `expect` flags;
+ * without the key log `watch` gives the command unless `keys` is set.
+ */
+function watchCurl(expect: string[], keys = false) {
   const url = `https://127.0.0.1:${nginx.port}/`;
   return runCli([
     'watch',
@@ -36,6 +40,7 @@ function watchCurl(expect: string[]) {
     '--host',
     '127.0.0.1',
     ...expect,
+    ...(keys ? [] : ['--no-keylog']),
     '--',
     'curl',
     '-sSk',
@@ -73,5 +78,9 @@ test(
     assert.equal(said.length, 2, failed.stderr);
     assert.match(said[0]!, /^keepalive-lab watch: expectation failed: expected at most 0 connections, saw 1 /);
     assert.match(said[1]!, /^keepalive-lab watch: expectations: not checked: at least 2 requests per connection/);
+    // With the keys (watch's own key log, the default), the requests are counted and the expectation met.
+    const decrypted = await watchCurl(['--expect-min-requests-per-connection', '2'], true);
+    assert.equal(decrypted.code, 0, decrypted.stderr);
+    assert.match(decrypted.stdout, /1 of 1 TLS connection decrypted/);
   },
 );
