@@ -52,6 +52,11 @@ export interface TlsSessionSecrets {
 export interface TlsKeySource {
   /** The secrets logged for the ClientHello with this random, or null (none, or not yet). */
   secretsFor(clientRandom: Uint8Array): TlsSessionSecrets | null;
+  /**
+   * A source that grows (a key log file a program is writing): reads what was added since, now. True
+   * when anything new was parsed. Asked when a session's secrets are there only in part.
+   */
+  refresh?(): boolean;
 }
 
 /** ClientHello.random is 32 bytes (RFC 8446 4.1.2, RFC 5246 7.4.1.2). */

@@ -204,7 +204,7 @@ export class TlsDecryption {
     let secrets = this.keys.secretsFor(random);
     if (secrets !== null && !partly && !this.whole(secrets)) {
       // The program is still writing this session's lines: read what it added since.
-      (this.keys as { refresh?: () => boolean }).refresh?.();
+      this.keys.refresh?.();
       secrets = this.keys.secretsFor(random);
       if (secrets !== null && !this.whole(secrets)) return;
     }
