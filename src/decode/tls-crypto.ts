@@ -23,7 +23,7 @@
  * AAD written into buffers kept per direction. No hex on this path.
  */
 import { createCipheriv, createDecipheriv, createHmac, type CipherGCMTypes, type DecipherGCM } from 'node:crypto';
-import { TlsContentType, TlsVersion, cipherSuiteName } from './tls.js';
+import { RECORD_HEADER_BYTES, TlsContentType, TlsVersion, cipherSuiteName } from './tls.js';
 
 export type TlsAead = 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305';
 
@@ -43,8 +43,6 @@ export const AEAD_NONCE_LENGTH = 12;
 export const GCM_EXPLICIT_NONCE_LENGTH = 8;
 /** RFC 5288 3: the implicit part (salt) of a TLS 1.2 GCM nonce, from the key block. */
 export const GCM_SALT_LENGTH = 4;
-/** A record header: type, version, length (RFC 8446 5.1). */
-export const RECORD_HEADER_LENGTH = 5;
 /** TLSPlaintext.length is at most 2^14 (RFC 8446 5.1). */
 export const MAX_PLAINTEXT_LENGTH = 16384;
 /** RFC 8446 5.1: ContentType invalid(0): what `open` returns for a TLS 1.3 record that is all padding. */
@@ -256,7 +254,7 @@ export class TlsRecordCipher {
   open(header: Uint8Array, body: Uint8Array): { type: number; plaintext: Uint8Array } | null {
     const explicit = this.#explicitNonce;
     const overhead = AEAD_TAG_LENGTH + (explicit ? GCM_EXPLICIT_NONCE_LENGTH : 0);
-    if (body.length < overhead || header.length < RECORD_HEADER_LENGTH) return null;
+    if (body.length < overhead || header.length < RECORD_HEADER_BYTES) return null;
     const ciphertextEnd = body.length - AEAD_TAG_LENGTH;
     const ciphertextStart = explicit ? GCM_EXPLICIT_NONCE_LENGTH : 0;
     const nonce = this.#nonce;
@@ -268,7 +266,7 @@ export class TlsRecordCipher {
     }
     const decipher = decipherFor(this.#suite.aead, this.#key, nonce);
     if (this.#suite.tls13) {
-      decipher.setAAD(header.length === RECORD_HEADER_LENGTH ? header : header.subarray(0, RECORD_HEADER_LENGTH));
+      decipher.setAAD(header.length === RECORD_HEADER_BYTES ? header : header.subarray(0, RECORD_HEADER_BYTES));
     } else {
       decipher.setAAD(this.#tls12Aad(header[0]!, header[1]!, header[2]!, ciphertextEnd - ciphertextStart));
     }
@@ -307,7 +305,7 @@ export class TlsRecordCipher {
     }
     const prefix = explicit ? GCM_EXPLICIT_NONCE_LENGTH : 0;
     const fragmentLength = prefix + inner.length + AEAD_TAG_LENGTH;
-    const record = new Uint8Array(RECORD_HEADER_LENGTH + fragmentLength);
+    const record = new Uint8Array(RECORD_HEADER_BYTES + fragmentLength);
     const [major, minor] = [TlsVersion.TLS_1_2 >>> 8, TlsVersion.TLS_1_2 & 0xff];
     record[0] = tls13 ? TlsContentType.APPLICATION_DATA : type;
     record[1] = major;
@@ -318,16 +316,16 @@ export class TlsRecordCipher {
     if (explicit) {
       nonce.set(this.#iv, 0);
       writeSequence(nonce, GCM_SALT_LENGTH, this.#sequence);
-      record.set(nonce.subarray(GCM_SALT_LENGTH), RECORD_HEADER_LENGTH);
+      record.set(nonce.subarray(GCM_SALT_LENGTH), RECORD_HEADER_BYTES);
     } else {
       this.#xorNonce();
     }
     const cipher = cipherFor(this.#suite.aead, this.#key, nonce);
-    cipher.setAAD(tls13 ? record.subarray(0, RECORD_HEADER_LENGTH) : this.#tls12Aad(type, major, minor, inner.length));
+    cipher.setAAD(tls13 ? record.subarray(0, RECORD_HEADER_BYTES) : this.#tls12Aad(type, major, minor, inner.length));
     const ciphertext = cipher.update(inner);
     cipher.final();
-    record.set(ciphertext, RECORD_HEADER_LENGTH + prefix);
-    record.set(cipher.getAuthTag(), RECORD_HEADER_LENGTH + prefix + ciphertext.length);
+    record.set(ciphertext, RECORD_HEADER_BYTES + prefix);
+    record.set(cipher.getAuthTag(), RECORD_HEADER_BYTES + prefix + ciphertext.length);
     this.#sequence++;
     return record;
   }
