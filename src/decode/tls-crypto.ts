@@ -152,13 +152,16 @@ const TLS13_KEY_LABEL = 'key';
 const TLS13_IV_LABEL = 'iv';
 const TLS13_UPDATE_LABEL = 'traffic upd';
 
+/** The options of every cipher here: made once, not per record. */
+const AEAD_OPTIONS = { authTagLength: AEAD_TAG_LENGTH } as const;
+
 /** A cipher of one of the three AEADs; the GCM and ChaCha20-Poly1305 deciphers have the same calls. */
 function decipherFor(aead: TlsAead, key: Uint8Array, nonce: Uint8Array): DecipherGCM {
-  return createDecipheriv(aead as CipherGCMTypes, key, nonce, { authTagLength: AEAD_TAG_LENGTH });
+  return createDecipheriv(aead as CipherGCMTypes, key, nonce, AEAD_OPTIONS);
 }
 
 function cipherFor(aead: TlsAead, key: Uint8Array, nonce: Uint8Array) {
-  return createCipheriv(aead as CipherGCMTypes, key, nonce, { authTagLength: AEAD_TAG_LENGTH });
+  return createCipheriv(aead as CipherGCMTypes, key, nonce, AEAD_OPTIONS);
 }
 
 /** Writes a 64-bit big-endian sequence number (below 2^53) at `at`. */
