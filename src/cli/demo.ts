@@ -5,6 +5,7 @@ import type { FindingScenario } from '../lab/findings-scenarios/index.js';
 import { missedExpectation } from '../lab/expectations.js';
 import { demoScenarios, tlsScenarios } from '../lab/scenarios.js';
 import type { RunReport } from '../model/report.js';
+import { readHostFacts } from '../observe/host-facts.js';
 import { flag, int, parse } from './args.js';
 import type { Command } from './command.js';
 import { checkOutputs, writeRunReport } from './output.js';
@@ -53,13 +54,22 @@ ${ENGINE_USAGE}`,
     const findings: readonly FindingScenario[] = flag(p, 'all') ? FINDING_SCENARIOS : [];
     const count = scenarios.length + findings.length;
     const progress = !json && Boolean(io.stderr.isTTY);
+    // The same machine for every experiment: its facts (the port outlook's) are read once.
+    const hostFacts = await readHostFacts();
     const step = (i: number, title: string) => {
       if (progress) io.stderr.write(`\r\x1b[K[${i + 1}/${count}] ${title}...`);
     };
     for (const [i, s] of scenarios.entries()) {
       step(i, s.title);
       runs.push(
-        await runExperiment({ name: s.name, title: s.title, ...s.config, ...options, signal: interrupt.abort }),
+        await runExperiment({
+          name: s.name,
+          title: s.title,
+          ...s.config,
+          ...options,
+          hostFacts,
+          signal: interrupt.abort,
+        }),
       );
     }
     for (const [i, s] of findings.entries()) {

@@ -56,16 +56,22 @@ export function createDriver(
   return config.client === 'fetch' ? new FetchDriver(config, url, tlsOptions) : new HttpDriver(config, url, tlsOptions);
 }
 
-/** The options of tls.connect that every TLS client of the lab shares. */
-function tlsConnectOptions(url: URL, tlsOptions: ClientTls): tls.ConnectionOptions {
+/**
+ * tls.connect as every TLS client of the lab opens its own connections: to `url`'s host and port,
+ * trusting the lab's `ca`, its key log lines handed to `onKeylog`; `extra` adds ALPN, a session...
+ */
+function labTlsConnect(url: URL, tlsOptions: ClientTls, extra: tls.ConnectionOptions): tls.TLSSocket {
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  return {
+  const socket = tls.connect({
     host,
     port: Number(url.port || 443),
     // No SNI for an address (RFC 6066 3: "Literal IPv4 and IPv6 addresses are not permitted").
     ...(isIP(host) === 0 ? { servername: host } : {}),
     ...(tlsOptions.ca !== null ? { ca: tlsOptions.ca } : {}),
-  };
+    ...extra,
+  });
+  if (tlsOptions.onKeylog !== undefined) socket.on('keylog', tlsOptions.onKeylog);
+  return socket;
 }
 
 class HttpDriver implements ClientDriver {
@@ -168,13 +174,10 @@ function labConnector(config: ExperimentConfig, tlsOptions: ClientTls) {
     const url = new URL(`https://${params.hostname}:${params.port || 443}`);
     const key = url.host;
     const session = config.tlsResumption ? sessions.get(key) : undefined;
-    const socket = tls.connect({
-      ...tlsConnectOptions(url, tlsOptions),
+    const socket = labTlsConnect(url, tlsOptions, {
       ALPNProtocols: ['http/1.1'],
       ...(session !== undefined ? { session } : {}),
     });
-    const onKeylog = tlsOptions.onKeylog;
-    if (onKeylog !== undefined) socket.on('keylog', (line: Buffer) => onKeylog(line));
     if (config.tlsResumption)
       socket.on('session', (s: Buffer) => {
         if (sessions.size >= MAX_CACHED_SESSIONS && !sessions.has(key)) return;
@@ -250,12 +253,7 @@ class Http2Driver implements ClientDriver {
   private connect(): ClientHttp2Session {
     if (this.session !== null && !this.session.closed && !this.session.destroyed) return this.session;
     const session = http2.connect(this.origin, {
-      createConnection: () => {
-        const socket = tls.connect({ ...tlsConnectOptions(this.origin, this.tlsOptions), ALPNProtocols: ['h2'] });
-        const onKeylog = this.tlsOptions.onKeylog;
-        if (onKeylog !== undefined) socket.on('keylog', (line: Buffer) => onKeylog(line));
-        return socket;
-      },
+      createConnection: () => labTlsConnect(this.origin, this.tlsOptions, { ALPNProtocols: ['h2'] }),
     });
     // A failed session fails its streams (their own 'error'); this keeps it from being unhandled.
     session.on('error', () => undefined);
