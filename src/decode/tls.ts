@@ -689,6 +689,77 @@ export function encryptedExtensionsAlpn(body: Uint8Array): string | null | undef
 // ------------------------------------------------------------------------------------------------
 // The connection
 
+/**
+ * Handshake messages (RFC 8446 4: msg_type, uint24 length, body) out of the bytes of handshake
+ * records, which may split and coalesce them (RFC 8446 5.1). `keep(type, length)` says whether a
+ * message's body is wanted: it is assembled, else counted through and handed over as null. Serves the
+ * plaintext handshake here and the decrypted one (analyze/streams/tls-decryption.ts).
+ */
+export class HandshakeFramer {
+  private readonly header = new Uint8Array(HANDSHAKE_HEADER_BYTES);
+  private headerFill = 0;
+  private type = 0;
+  private length = 0;
+  private remaining = 0;
+  private body: Uint8Array | null = null;
+  private fill = 0;
+
+  constructor(
+    private readonly keep: (type: number, length: number) => boolean,
+    private readonly message: (type: number, length: number, body: Uint8Array | null) => void,
+  ) {}
+
+  /** A message is begun and not ended: bytes missing now cut it. */
+  get midMessage(): boolean {
+    return this.headerFill > 0;
+  }
+
+  /** The bytes of the body being assembled. */
+  get heldBytes(): number {
+    return this.body?.length ?? 0;
+  }
+
+  /** Lets go of the body being assembled (the framing is lost: nothing more is pushed). */
+  drop(): void {
+    this.body = null;
+  }
+
+  /** Bytes `from`..`to` of `b`, in order (read during the call). */
+  push(b: Uint8Array, from: number, to: number): void {
+    let i = from;
+    while (i < to) {
+      if (this.headerFill < HANDSHAKE_HEADER_BYTES) {
+        const take = Math.min(HANDSHAKE_HEADER_BYTES - this.headerFill, to - i);
+        this.header.set(b.subarray(i, i + take), this.headerFill);
+        this.headerFill += take;
+        i += take;
+        if (this.headerFill < HANDSHAKE_HEADER_BYTES) return;
+        const h = this.header;
+        this.type = h[0]!;
+        this.length = (h[1]! << 16) | (h[2]! << 8) | h[3]!;
+        this.remaining = this.length;
+        this.fill = 0;
+        this.body = this.keep(this.type, this.length) ? new Uint8Array(this.length) : null;
+        if (this.remaining === 0) this.end();
+        continue;
+      }
+      const take = Math.min(this.remaining, to - i);
+      this.body?.set(b.subarray(i, i + take), this.fill);
+      this.fill += take;
+      this.remaining -= take;
+      i += take;
+      if (this.remaining === 0) this.end();
+    }
+  }
+
+  private end(): void {
+    const body = this.body;
+    this.body = null;
+    this.headerFill = 0;
+    this.message(this.type, this.length, body);
+  }
+}
+
 /** One direction's record and handshake framing. */
 class Direction {
   /** Bytes of this direction so far, gaps included. */
@@ -720,24 +791,19 @@ class Direction {
   encrypted = false;
   /** Its Finished was seen (by position). */
   finished = false;
-  // The handshake layer (plaintext handshake records).
-  readonly hsHeader = new Uint8Array(HANDSHAKE_HEADER_BYTES);
-  hsHeaderFill = 0;
-  hsType = 0;
-  hsLength = 0;
-  hsRemaining = 0;
-  /** The body of a hello being assembled, or null (other messages are counted through). */
-  hsBody: Uint8Array | null = null;
-  hsFill = 0;
   /** Handshake framing lost (bytes missing inside a plaintext handshake record): nothing more decoded. */
   hsLost = false;
 
-  constructor(readonly side: Side) {}
+  constructor(
+    readonly side: Side,
+    /** The handshake layer (plaintext handshake records): hellos assembled, other messages counted through. */
+    readonly hs: HandshakeFramer,
+  ) {}
 }
 
 export class TlsConnection {
-  private readonly c = new Direction('client');
-  private readonly s = new Direction('server');
+  private readonly c = this.direction('client');
+  private readonly s = this.direction('server');
   private readonly maxHello: number;
   private readonly keepRecords: boolean;
   /** The version the server chose (its real ServerHello), or null before it. */
@@ -773,7 +839,7 @@ export class TlsConnection {
   get heldBytes(): number {
     const c = this.c;
     const s = this.s;
-    return (c.hsBody?.length ?? 0) + (s.hsBody?.length ?? 0) + (c.whole?.length ?? 0) + (s.whole?.length ?? 0);
+    return c.hs.heldBytes + s.hs.heldBytes + (c.whole?.length ?? 0) + (s.whole?.length ?? 0);
   }
 
   /** The bytes are not TLS: the first ones were not a record header. Nothing more is decoded. */
@@ -845,7 +911,7 @@ export class TlsConnection {
         // Inside one record's body: counted through; only a record whose body is read suffers.
         if (d.type === TlsContentType.HANDSHAKE && !d.recordEncrypted && !d.hsLost) {
           d.hsLost = true;
-          d.hsBody = null;
+          d.hs.drop();
           this.events.malformed?.(
             side,
             `${missing} bytes of a handshake record not captured: handshake decoding stops`,
@@ -866,8 +932,8 @@ export class TlsConnection {
   /** The first bytes are not TLS: the connection is something else. */
   private reject(): void {
     this.rejected = true;
-    this.c.hsBody = null;
-    this.s.hsBody = null;
+    this.c.hs.drop();
+    this.s.hs.drop();
   }
 
   private loseRecords(d: Direction, reason: string, atByte: number): void {
@@ -875,9 +941,9 @@ export class TlsConnection {
     d.inRecord = false;
     d.wholeKept = false;
     d.headerFill = 0;
-    d.hsBody = null;
+    d.hs.drop();
     // Where a handshake message was cut, nothing more of the handshake layer can be trusted.
-    if (d.hsHeaderFill > 0 || d.hsRemaining > 0) d.hsLost = true;
+    if (d.hs.midMessage) d.hsLost = true;
     this.events.lost?.(d.side, reason, atByte);
   }
 
@@ -905,7 +971,7 @@ export class TlsConnection {
     }
     switch (d.type) {
       case TlsContentType.HANDSHAKE:
-        if (!d.recordEncrypted && !d.hsLost) this.handshakeBytes(d, b, from, to);
+        if (!d.recordEncrypted && !d.hsLost) d.hs.push(b, from, to);
         return;
       case TlsContentType.ALERT:
       case TlsContentType.CHANGE_CIPHER_SPEC:
@@ -995,50 +1061,33 @@ export class TlsConnection {
     ev.applicationData?.(d.side, d.length, ts, d.side === 'client' && this.chosen === null && this.earlyOffered);
   }
 
-  /** Bytes of a plaintext handshake record: handshake messages, which may span records. */
-  private handshakeBytes(d: Direction, b: Uint8Array, from: number, to: number): void {
-    let i = from;
-    while (i < to) {
-      if (d.hsHeaderFill < HANDSHAKE_HEADER_BYTES) {
-        const take = Math.min(HANDSHAKE_HEADER_BYTES - d.hsHeaderFill, to - i);
-        d.hsHeader.set(b.subarray(i, i + take), d.hsHeaderFill);
-        d.hsHeaderFill += take;
-        i += take;
-        if (d.hsHeaderFill < HANDSHAKE_HEADER_BYTES) return;
-        const h = d.hsHeader;
-        d.hsType = h[0]!;
-        d.hsLength = (h[1]! << 16) | (h[2]! << 8) | h[3]!;
-        d.hsRemaining = d.hsLength;
-        d.hsFill = 0;
-        d.hsBody = null;
-        if (d.hsType === TlsHandshakeType.CLIENT_HELLO || d.hsType === TlsHandshakeType.SERVER_HELLO) {
-          if (d.hsLength <= this.maxHello) d.hsBody = new Uint8Array(d.hsLength);
-          else
-            this.events.malformed?.(
-              d.side,
-              `a ${d.hsType === TlsHandshakeType.CLIENT_HELLO ? 'ClientHello' : 'ServerHello'} of ` +
-                `${d.hsLength} bytes, more than ${this.maxHello}: not decoded`,
-            );
-        }
-        if (d.hsRemaining === 0) this.endMessage(d);
-        continue;
-      }
-      const take = Math.min(d.hsRemaining, to - i);
-      if (d.hsBody !== null) d.hsBody.set(b.subarray(i, i + take), d.hsFill);
-      d.hsFill += take;
-      d.hsRemaining -= take;
-      i += take;
-      if (d.hsRemaining === 0) this.endMessage(d);
-    }
+  /** A side's state, its handshake framer reporting to this connection. */
+  private direction(side: Side): Direction {
+    const d: Direction = new Direction(
+      side,
+      new HandshakeFramer(
+        (type, length) => this.keepMessage(d, type, length),
+        (type, length, body) => this.endMessage(d, type, length, body),
+      ),
+    );
+    return d;
   }
 
-  private endMessage(d: Direction): void {
+  /** Hellos are assembled (up to `maxHelloBytes`); other handshake messages are counted through. */
+  private keepMessage(d: Direction, type: number, length: number): boolean {
+    if (type !== TlsHandshakeType.CLIENT_HELLO && type !== TlsHandshakeType.SERVER_HELLO) return false;
+    if (length <= this.maxHello) return true;
+    this.events.malformed?.(
+      d.side,
+      `a ${type === TlsHandshakeType.CLIENT_HELLO ? 'ClientHello' : 'ServerHello'} of ` +
+        `${length} bytes, more than ${this.maxHello}: not decoded`,
+    );
+    return false;
+  }
+
+  private endMessage(d: Direction, type: number, length: number, body: Uint8Array | null): void {
     const ev = this.events;
     const ts = this.recordTs;
-    const body = d.hsBody;
-    d.hsBody = null;
-    d.hsHeaderFill = 0;
-    const type = d.hsType;
     if (type === TlsHandshakeType.CLIENT_HELLO && body !== null) {
       const hello = parseClientHello(body);
       if (hello === null) ev.malformed?.(d.side, 'a malformed ClientHello');
@@ -1068,6 +1117,6 @@ export class TlsConnection {
       return;
     }
     if (type === TlsHandshakeType.CLIENT_HELLO || type === TlsHandshakeType.SERVER_HELLO) return;
-    ev.handshake?.(d.side, type, d.hsLength, ts);
+    ev.handshake?.(d.side, type, length, ts);
   }
 }

@@ -29,14 +29,12 @@
  */
 import { decryptableSuite, TlsRecordCipher } from '../../decode/tls-crypto.js';
 import type { TlsKeySource, TlsSessionSecrets } from '../../decode/tls-keylog.js';
-import { RECORD_HEADER_BYTES, TlsContentType, TlsHandshakeType, isTls13 } from '../../decode/tls.js';
+import { HandshakeFramer, RECORD_HEADER_BYTES, TlsContentType, TlsHandshakeType, isTls13 } from '../../decode/tls.js';
 import type { Side, TlsDecryptionStatus } from '../../model/report.js';
 import type { Micros } from '../../model/time.js';
 
 /** Encrypted records held per connection while its keys are not in the key log (yet). */
 export const MAX_HELD_BYTES = 1024 * 1024;
-/** Handshake header: msg_type (1), length (3) (RFC 8446 4). */
-const HANDSHAKE_HEADER_BYTES = 4;
 /** The longest handshake message reassembled from decrypted records (a certificate chain is a few KiB). */
 const MAX_HANDSHAKE_MESSAGE = 256 * 1024;
 
@@ -85,15 +83,12 @@ class SideKeys {
   /** After a record: switch to the application keys (TLS 1.3 Finished) or the next ones (KeyUpdate). */
   switchAfter = false;
   updateAfter = false;
-  // Handshake messages across records (RFC 8446 5.1: they may be split and coalesced).
-  readonly hsHeader = new Uint8Array(HANDSHAKE_HEADER_BYTES);
-  hsHeaderFill = 0;
-  hsType = 0;
-  hsBody: Uint8Array | null = null;
-  hsFill = 0;
-  hsRemaining = 0;
 
-  constructor(readonly side: Side) {}
+  constructor(
+    readonly side: Side,
+    /** Handshake messages across decrypted records (bodies up to MAX_HANDSHAKE_MESSAGE). */
+    readonly hs: HandshakeFramer,
+  ) {}
 
   /** Records that could not be opened, the trial's misses only when the trial never succeeded. */
   get failures(): number {
@@ -116,8 +111,10 @@ export type RecordFate =
 
 export class TlsDecryption {
   private secrets: TlsSessionSecrets | null = null;
-  private readonly client = new SideKeys('client');
-  private readonly server = new SideKeys('server');
+  private readonly client = this.sideKeys('client');
+  private readonly server = this.sideKeys('server');
+  /** The time of the record being opened (its handshake messages end inside HandshakeFramer.push). */
+  private ts: Micros = 0;
   private held: Held[] = [];
   private heldBytes = 0;
   /** The keys never came: records held beyond MAX_HELD_BYTES, or the connection ended without them. */
@@ -298,7 +295,8 @@ export class TlsDecryption {
     const side = keys.side;
     switch (type) {
       case TlsContentType.HANDSHAKE:
-        this.handshakeBytes(keys, plain, ts);
+        this.ts = ts;
+        keys.hs.push(plain, 0, plain.length);
         return;
       case TlsContentType.ALERT:
         if (plain.length >= 2) this.events.decryptedAlert(side, plain[0]!, plain[1]!, ts);
@@ -311,38 +309,19 @@ export class TlsDecryption {
     }
   }
 
-  /** Handshake messages from decrypted handshake records (split and coalesced as RFC 8446 5.1 allows). */
-  private handshakeBytes(k: SideKeys, b: Uint8Array, ts: Micros): void {
-    let i = 0;
-    while (i < b.length) {
-      if (k.hsHeaderFill < HANDSHAKE_HEADER_BYTES) {
-        const take = Math.min(HANDSHAKE_HEADER_BYTES - k.hsHeaderFill, b.length - i);
-        k.hsHeader.set(b.subarray(i, i + take), k.hsHeaderFill);
-        k.hsHeaderFill += take;
-        i += take;
-        if (k.hsHeaderFill < HANDSHAKE_HEADER_BYTES) return;
-        const h = k.hsHeader;
-        k.hsType = h[0]!;
-        k.hsRemaining = (h[1]! << 16) | (h[2]! << 8) | h[3]!;
-        k.hsBody = k.hsRemaining <= MAX_HANDSHAKE_MESSAGE ? new Uint8Array(k.hsRemaining) : null;
-        k.hsFill = 0;
-        if (k.hsRemaining === 0) this.message(k, ts);
-        continue;
-      }
-      const take = Math.min(k.hsRemaining, b.length - i);
-      k.hsBody?.set(b.subarray(i, i + take), k.hsFill);
-      k.hsFill += take;
-      k.hsRemaining -= take;
-      i += take;
-      if (k.hsRemaining === 0) this.message(k, ts);
-    }
+  /** A side's keys, its handshake framer reporting to this connection. */
+  private sideKeys(side: Side): SideKeys {
+    const k: SideKeys = new SideKeys(
+      side,
+      new HandshakeFramer(
+        (_type, length) => length <= MAX_HANDSHAKE_MESSAGE,
+        (type, _length, body) => this.message(k, type, body, this.ts),
+      ),
+    );
+    return k;
   }
 
-  private message(k: SideKeys, ts: Micros): void {
-    const type = k.hsType;
-    const body = k.hsBody;
-    k.hsHeaderFill = 0;
-    k.hsBody = null;
+  private message(k: SideKeys, type: number, body: Uint8Array | null, ts: Micros): void {
     if (type === TlsHandshakeType.FINISHED && this.tls13) k.switchAfter = true;
     if (type === TlsHandshakeType.KEY_UPDATE && this.tls13) k.updateAfter = true;
     if (body === null) this.events.handshakeSkipped(k.side, type, ts);
