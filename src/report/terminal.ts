@@ -7,6 +7,7 @@ import { primaryObserver } from '../analyze/verdict.js';
 import { formatEndpoint } from '../model/endpoint.js';
 import type {
   ConnectionRecord,
+  ObserverName,
   ObserverReport,
   Report,
   RunReport,
@@ -346,9 +347,7 @@ export function renderConnections(o: ObserverReport, s: Style = PLAIN, limit = 0
   const lastKept = omitted > 0 && o.connections[o.connections.length - 1]?.id === total;
   const cut = limit > 0 && o.connections.length > limit;
   const shown = !cut ? o.connections : lastKept ? o.connections.slice(-limit) : o.connections.slice(0, limit);
-  // The lab's server ends the TLS itself: it reads the requests inside (see requestsUnknownOn).
-  const knowsPlaintext = o.observer === 'server';
-  for (const c of shown) rows.push(connectionRow(c, t0, knowsPlaintext));
+  for (const c of shown) rows.push(connectionRow(c, t0, o.observer));
   const more = total - shown.length;
   const text = table(rows, [
     'right',
@@ -370,7 +369,7 @@ export function renderConnections(o: ObserverReport, s: Style = PLAIN, limit = 0
   return `${text}\n${s.dim(`... ${more} more connections (--limit 0 shows all, --json has them all)`)}`;
 }
 
-function connectionRow(c: ConnectionRecord, t0: number, knowsPlaintext: boolean): string[] {
+function connectionRow(c: ConnectionRecord, t0: number, observer: ObserverName): string[] {
   const start = c.start !== null && Number.isFinite(t0) ? `+${formatMs(c.start - t0)}` : '-';
   const duration = c.start !== null && c.end !== null ? formatMs(c.end - c.start) : '-';
   const statuses = summarizeStatuses(c.statusCodes);
@@ -381,10 +380,9 @@ function connectionRow(c: ConnectionRecord, t0: number, knowsPlaintext: boolean)
     ...c.notes,
   ].filter(Boolean);
   // Requests inside TLS are unknown: "?", and the estimate of exchanges marked as one.
-  const requests =
-    !knowsPlaintext && requestsUnknown(c)
-      ? `? (~${c.tls?.estimatedExchanges ?? 0} est.)`
-      : `${c.requests}${partial(c.partialRequests)}`;
+  const requests = requestsUnknown(c, observer)
+    ? `? (~${c.tls?.estimatedExchanges ?? 0} est.)`
+    : `${c.requests}${partial(c.partialRequests)}`;
   return [
     String(c.id),
     formatEndpoint(c.client),
