@@ -1,6 +1,6 @@
 import type { ExperimentConfig, Finding, ObserverReport, TlsTotals, Verdict, VerdictCode } from '../model/report.js';
 import { headlineFinding } from './findings/index.js';
-import { REQUESTS_UNKNOWN_NOTE, tlsDecryptedCount } from './streams/tls.js';
+import { REQUESTS_UNKNOWN_NOTE, requestsUnknownOn } from './streams/tls.js';
 import { plural } from '../util/text.js';
 
 /** Observers in order of how much they can tell: the wire sees everything, the kernel the least. */
@@ -69,24 +69,18 @@ function encryptedVerdict(tls: TlsTotals, connections: number): Verdict {
 }
 
 /**
- * "; 3 TLS connections not counted (requests unknown without the TLS keys)", or "" without TLS or
- * when the keys decrypted every TLS connection.
+ * Appends "; 3 TLS connections not counted (requests unknown without the TLS keys)" when the primary
+ * observer's HTTP counts leave some TLS connections out (requestsUnknownOn).
  */
-function tlsSuffix(tls: TlsTotals | undefined): string {
-  const n = tls === undefined ? 0 : tls.connections - tlsDecryptedCount(tls);
-  return n === 0 ? '' : `; ${plural(n, 'TLS connection')} not counted (${REQUESTS_UNKNOWN_NOTE})`;
-}
-
 function verdictFromCounts(observers: readonly ObserverReport[], ctx: VerdictContext): Verdict {
   const verdict = verdictFromHttp(observers, ctx);
   const primary = primaryObserver(observers);
-  const tls = primary?.totals.tls;
-  if (tls === undefined || verdict.code === 'incomplete' || verdict.code === 'encrypted') return verdict;
-  // The lab's server counts the requests inside its own TLS connections.
-  if (primary?.observer === 'server') return verdict;
+  const unknown = primary === undefined ? 0 : requestsUnknownOn(primary);
+  if (unknown === 0 || verdict.code === 'incomplete' || verdict.code === 'encrypted') return verdict;
   // A finding heads the verdict with its own sentence; the HTTP counts leave the TLS connections out.
   if (ctx.findings?.some((f) => f.code === verdict.code)) return verdict;
-  return { code: verdict.code, summary: verdict.summary + tlsSuffix(tls) };
+  const suffix = `; ${plural(unknown, 'TLS connection')} not counted (${REQUESTS_UNKNOWN_NOTE})`;
+  return { code: verdict.code, summary: verdict.summary + suffix };
 }
 
 function verdictFromHttp(observers: readonly ObserverReport[], ctx: VerdictContext): Verdict {
@@ -117,7 +111,7 @@ function verdictFromHttp(observers: readonly ObserverReport[], ctx: VerdictConte
     return { code: 'no-traffic', summary: 'no TCP connection was seen' };
   }
   // Requests inside TLS are not counted: with (almost) none counted, the TLS connections are the story.
-  if (primary?.seesRequests && t?.tls !== undefined && requests <= 1 && tlsDecryptedCount(t.tls) < t.tls.connections)
+  if (t?.tls !== undefined && requests <= 1 && requestsUnknownOn(primary!) > 0)
     return encryptedVerdict(t.tls, connections);
   if (requests <= 1) {
     return {

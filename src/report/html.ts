@@ -5,12 +5,20 @@
  * bar per connection (green: carried several requests; amber: one; red: reset), marked at the end
  * with the side that closed first. Every text taken from the report is escaped.
  */
-import { REQUESTS_UNKNOWN_NOTE, requestsUnknownOn } from '../analyze/streams/tls.js';
+import { REQUESTS_UNKNOWN_NOTE, requestsUnknown, requestsUnknownOn } from '../analyze/streams/tls.js';
 import { primaryObserver } from '../analyze/verdict.js';
 import { formatEndpoint } from '../model/endpoint.js';
-import type { ConnectionRecord, Finding, FindingSeverity, ObserverReport, Report, RunReport } from '../model/report.js';
+import type {
+  ConnectionRecord,
+  Finding,
+  FindingSeverity,
+  ObserverName,
+  ObserverReport,
+  Report,
+  RunReport,
+} from '../model/report.js';
 import { firstStart, relativeTime, shownValues } from './findings.js';
-import { countWithUnknown, requestsPerConnectionText, requestsText, requestsUnknownAt, runSummary } from './summary.js';
+import { countWithUnknown, requestsPerConnectionText, requestsText, runSummary } from './summary.js';
 import { AT_LEAST, formatMs, formatNumber } from './text.js';
 import { plural } from '../util/text.js';
 
@@ -167,9 +175,8 @@ ${fixes.length > 0 ? `<table><tr><th>fix for</th><th></th></tr>${fixes.join('')}
 </div>`;
 }
 
-function timeline(connections: readonly ConnectionRecord[], observer: string, omitted: number): string {
+function timeline(connections: readonly ConnectionRecord[], observer: ObserverName, omitted: number): string {
   const shown = connections.slice(0, MAX_BARS);
-  const unknownAt = (c: ConnectionRecord) => requestsUnknownAt(observer, c);
   let t0 = Infinity;
   let t1 = -Infinity;
   for (const c of shown) {
@@ -185,7 +192,7 @@ function timeline(connections: readonly ConnectionRecord[], observer: string, om
     const y = 20 + i * (BAR + 4);
     const start = x(c.start ?? t0);
     const end = Math.max(start + 2, x(c.end ?? t1));
-    const unknown = unknownAt(c);
+    const unknown = requestsUnknown(c, observer);
     const color = c.resetBy ? '#cf222e' : unknown ? UNKNOWN_COLOR : c.requests > 1 ? '#2da44e' : '#d4a72c';
     const tip = [
       `#${c.id} ${formatEndpoint(c.client)} -> ${formatEndpoint(c.server)}`,
@@ -210,7 +217,9 @@ function timeline(connections: readonly ConnectionRecord[], observer: string, om
   });
   const notDrawn = connections.length - shown.length + omitted;
   const cut = notDrawn > 0 ? `<p>${notDrawn} more connections not drawn (see the JSON report).</p>` : '';
-  const legend = shown.some(unknownAt) ? '; (?) = requests unknown (TLS without the keys), in grey' : '';
+  const legend = shown.some((c) => requestsUnknown(c, observer))
+    ? '; (?) = requests unknown (TLS without the keys), in grey'
+    : '';
   const head = `Timeline (${escapeHtml(observer)}): ${formatMs(span)}; C/S = side that closed first; (n) = requests`;
   return `<h3>${head}${legend}</h3>
 <svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}">

@@ -4,9 +4,9 @@
  * come from the wire, the only one that sees them; TIME_WAIT from the kernel's table (the direct
  * evidence), else from the wire's first FIN.
  */
-import { requestsUnknown, requestsUnknownOn } from '../analyze/streams/tls.js';
+import { requestsUnknownOn } from '../analyze/streams/tls.js';
 import { primaryObserver } from '../analyze/verdict.js';
-import type { ConnectionRecord, Finding, ObserverName, ObserverReport, RunReport, Totals } from '../model/report.js';
+import type { Finding, ObserverName, ObserverReport, RunReport, Totals } from '../model/report.js';
 
 export interface RunSummary {
   /** The observer the counts come from (none when no observer could run). */
@@ -71,14 +71,6 @@ export function runSummary(run: RunReport): RunSummary {
 export function countWithUnknown(n: number, unknownOn: number, connections: number | null, suffix = ''): string {
   if (unknownOn === 0) return `${n}${suffix}`;
   return n === 0 && unknownOn === connections ? '?' : `${n}${suffix}+?`;
-}
-
-/**
- * A connection's requests are unknown as `observer` reports it (requestsUnknown: TLS it could not open);
- * never for the lab's server, which ends the TLS itself and reads the requests inside (requestsUnknownOn).
- */
-export function requestsUnknownAt(observer: string, c: ConnectionRecord): boolean {
-  return observer !== 'server' && requestsUnknown(c);
 }
 
 /** A run's requests for a table cell (countWithUnknown). */

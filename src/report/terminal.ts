@@ -16,10 +16,16 @@ import type {
   TlsTotals,
 } from '../model/report.js';
 import { renderFindings } from './findings.js';
-import { countWithUnknown, requestsPerConnectionText, requestsText, requestsUnknownAt, runSummary } from './summary.js';
+import { countWithUnknown, requestsPerConnectionText, requestsText, runSummary } from './summary.js';
 import type { RunSummary } from './summary.js';
 import { AT_LEAST, COLOR, PLAIN, formatMs, formatNumber, table } from './text.js';
-import { REQUESTS_UNKNOWN_NOTE, requestsUnknownOn, tlsDecrypted, tlsDecryptedCount } from '../analyze/streams/tls.js';
+import {
+  REQUESTS_UNKNOWN_NOTE,
+  requestsUnknown,
+  requestsUnknownOn,
+  tlsDecrypted,
+  tlsDecryptedCount,
+} from '../analyze/streams/tls.js';
 import { plural } from '../util/text.js';
 import type { Style } from './text.js';
 
@@ -374,7 +380,7 @@ function connectionRow(c: ConnectionRecord, t0: number, observer: ObserverName):
     ...c.notes,
   ].filter(Boolean);
   // Requests inside TLS are unknown: "?", and the estimate of exchanges marked as one.
-  const requests = requestsUnknownAt(observer, c)
+  const requests = requestsUnknown(c, observer)
     ? `? (~${c.tls?.estimatedExchanges ?? 0} est.)`
     : `${c.requests}${partial(c.partialRequests)}`;
   return [

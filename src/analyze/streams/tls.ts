@@ -42,6 +42,7 @@ import {
 } from '../../decode/tls.js';
 import type {
   ConnectionRecord,
+  ObserverName,
   ObserverReport,
   Side,
   TlsAlertFact,
@@ -52,7 +53,6 @@ import type {
   TlsRecordCount,
   TlsResumption,
   TlsTotals,
-  Totals,
 } from '../../model/report.js';
 import { toMillis, type Micros } from '../../model/time.js';
 import type { TlsKeySource } from '../../decode/tls-keylog.js';
@@ -65,26 +65,32 @@ import { MAX_HELD_BYTES, TlsDecryption, type DecryptedEvents, type Held } from '
 export const REQUESTS_UNKNOWN_NOTE = 'requests unknown without the TLS keys';
 
 /**
- * The one rule for "are this connection's requests known?": not when it carried TLS that the keys did
- * not open (its `requests` stay 0, which means "not counted", not "none"). Renderers and expectations
- * ask this, never `requests === 0`.
+ * The observer ends the TLS itself and reads the requests inside: the lab's server. Its records carry
+ * `tls` facts without `decryption`, and their requests are known all the same.
  */
-export function requestsUnknown(r: ConnectionRecord): boolean {
-  return r.tls !== undefined && !tlsDecrypted(r.tls);
-}
-
-/** How many of the connections in `t` have their requests unknown (requestsUnknown, counted in the totals). */
-export function connectionsWithRequestsUnknown(t: Totals): number {
-  return t.tls === undefined ? 0 : t.tls.connections - tlsDecryptedCount(t.tls);
+export function readsInsideTls(observer: ObserverName): boolean {
+  return observer === 'server';
 }
 
 /**
- * How many of an observer's connections have their requests unknown: none for an observer that sees no
- * request at all (the kernel), nor for the lab's server, which ends the TLS and reads the requests
- * inside itself (its records carry `tls` facts without `decryption`).
+ * The one rule for "are this connection's requests known?" (as `observer` saw it): not when it carried
+ * TLS that the keys did not open (its `requests` stay 0, which means "not counted", not "none"), unless
+ * the observer reads inside its TLS (readsInsideTls). Renderers and expectations ask this, never
+ * `requests === 0`.
+ */
+export function requestsUnknown(r: ConnectionRecord, observer: ObserverName): boolean {
+  return r.tls !== undefined && !readsInsideTls(observer) && !tlsDecrypted(r.tls);
+}
+
+/**
+ * How many of an observer's connections have their requests unknown (requestsUnknown, counted in the
+ * totals): none for an observer that sees no request at all (the kernel), nor for one that reads inside
+ * its TLS (readsInsideTls).
  */
 export function requestsUnknownOn(o: Pick<ObserverReport, 'observer' | 'seesRequests' | 'totals'>): number {
-  return o.seesRequests && o.observer !== 'server' ? connectionsWithRequestsUnknown(o.totals) : 0;
+  const tls = o.totals.tls;
+  if (!o.seesRequests || readsInsideTls(o.observer) || tls === undefined) return 0;
+  return tls.connections - tlsDecryptedCount(tls);
 }
 
 /** The keys opened this connection's records (all or some): its requests are those of the plaintext. */

@@ -9,7 +9,7 @@ import { detectFindings } from '../../../src/analyze/findings/index.js';
 import { TLS_NO_REUSE_MIN_CONNECTIONS } from '../../../src/analyze/findings/thresholds.js';
 import { computeTotals } from '../../../src/analyze/totals.js';
 import { decideVerdict } from '../../../src/analyze/verdict.js';
-import { observer, records, tlsRecords } from './records.js';
+import { observer, records, tlsFacts, tlsRecords } from './records.js';
 
 test('totals: TLS connections and their handshakes, present only with TLS', () => {
   const t = computeTotals([...tlsRecords(2), ...tlsRecords(1, { handshake: 'resumed', resumedWith: 'psk' })], null);
@@ -48,6 +48,17 @@ test('verdict: several TLS connections, with others beside them', () => {
 test('verdict: the HTTP verdict when requests are counted beside TLS, the TLS connections named', () => {
   const v = decideVerdict([observer('wire', [...records(1, 5), ...tlsRecords(1)])]);
   assert.match(v.summary, /; 1 TLS connection not counted \(requests unknown without the TLS keys\)$/);
+});
+
+test("verdict: the lab's server reads inside its own TLS: its one request is counted, not 'encrypted'", () => {
+  const server = observer('server', records(1, 1, { tls: tlsFacts() }));
+  const v = decideVerdict([server]);
+  assert.equal(v.code, 'single-request');
+  assert.equal(v.summary, '1 request over 1 connection: nothing to reuse');
+  // The same connection seen on the wire without the keys: its requests are unknown.
+  assert.equal(decideVerdict([observer('wire', records(1, 1, { tls: tlsFacts() }))]).code, 'encrypted');
+  const many = decideVerdict([observer('server', records(2, 5, { tls: tlsFacts() }))]);
+  assert.doesNotMatch(many.summary, /not counted/);
 });
 
 test('tls-no-reuse: named from 3 full handshakes to one server, each with one exchange, and heads the verdict', () => {
