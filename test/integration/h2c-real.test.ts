@@ -13,14 +13,12 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { analyzeCapture } from '../../src/observe/capture-file.js';
-import { captureSkip } from '../support/capture-env.js';
+import { captureDir, captureSkip } from '../support/capture-env.js';
 import { recordTraffic, runTool, toolSkip } from '../support/record.js';
 
 const skip = captureSkip() || toolSkip('curl', 'tshark');
@@ -118,9 +116,7 @@ test(
   'real capture: h2c by prior knowledge (curl, Node sequential, Node 100 concurrent): streams as tshark counts them',
   { skip, timeout: 60_000 },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'kal-h2c-'));
-    if (process.env.KAL_KEEP_CAPTURES) t.diagnostic(`capture kept in ${dir}`);
-    else t.after(() => rm(dir, { recursive: true, force: true }));
+    const dir = await captureDir(t, 'kal-h2c-');
     const server = await startServer();
     t.after(() => server.close());
     const { port } = server;
