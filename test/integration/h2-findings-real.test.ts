@@ -20,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunReport } from '../../src/model/report.js';
 import { analyzeCapture } from '../../src/observe/capture-file.js';
 import { captureDir, captureSkip } from '../support/capture-env.js';
+import { h2Get } from '../support/h2-client.js';
 import { recordTraffic, toolSkip } from '../support/record.js';
 
 const skip = captureSkip() || toolSkip('tshark');
@@ -49,15 +50,7 @@ async function listen(server: http2.Http2Server): Promise<Server> {
 
 /** One request: its status, or the error's code and message. */
 function request(session: http2.ClientHttp2Session, path: string): Promise<number | string> {
-  return new Promise((resolve) => {
-    const req = session.request({ ':path': path });
-    let status = 0;
-    req.on('response', (h) => (status = Number(h[':status'])));
-    req.on('data', () => undefined);
-    req.on('end', () => resolve(status));
-    req.on('error', (e: NodeJS.ErrnoException) => resolve(`${e.code}: ${e.message}`));
-    req.end();
-  });
+  return h2Get(session, path).catch((e: NodeJS.ErrnoException) => `${e.code}: ${e.message}`);
 }
 
 function connect(port: number): http2.ClientHttp2Session {

@@ -17,6 +17,7 @@ import { test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { analyzeCapture } from '../../src/observe/capture-file.js';
 import { captureDir, captureSkip } from '../support/capture-env.js';
+import { h2Get } from '../support/h2-client.js';
 import { makeCertificate, opensslSkip } from '../support/nginx.js';
 import { recordTraffic } from '../support/record.js';
 
@@ -31,18 +32,6 @@ function get(port: number, path: string, agent: https.Agent): Promise<{ status: 
       res.on('end', () => resolve({ status: res.statusCode ?? 0, localPort }));
     });
     req.on('error', reject);
-  });
-}
-
-function h2get(session: http2.ClientHttp2Session, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = session.request({ ':path': path });
-    let status = 0;
-    req.on('response', (h) => (status = Number(h[':status'])));
-    req.on('data', () => undefined);
-    req.on('end', () => resolve(status));
-    req.on('error', reject);
-    req.end();
   });
 }
 
@@ -110,7 +99,7 @@ test(
       session.on('error', () => undefined);
       await new Promise<void>((resolve) => session.once('connect', () => resolve()));
       const localPort = session.socket.localPort!;
-      const statuses = await Promise.all(['/a', '/b', '/c'].map((p) => h2get(session, p)));
+      const statuses = await Promise.all(['/a', '/b', '/c'].map((p) => h2Get(session, p)));
       assert.deepEqual(statuses, [200, 200, 200]);
       for (let i = 0; i < 3; i++) count(localPort);
       await new Promise<void>((resolve) => session.close(() => resolve()));
