@@ -14,10 +14,25 @@ import type { Report } from '../../src/model/report.js';
 import { captureSkip } from '../support/capture-env.js';
 import { runCli, startCli } from '../support/cli.js';
 import { nginxSkip, opensslSkip, startNginx } from '../support/nginx.js';
+import { stopProcess } from '../support/record.js';
 
 const skip = captureSkip() || nginxSkip() || opensslSkip();
 const dir = mkdtempSync(join(tmpdir(), 'kal-watch-keylog-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** `watch --port PORT --host 127.0.0.1 OPTIONS -- sh -c SCRIPT`. */
+const watchSh = (port: number, options: string[], script: string): string[] => [
+  'watch',
+  '--port',
+  String(port),
+  '--host',
+  '127.0.0.1',
+  ...options,
+  '--',
+  'sh',
+  '-c',
+  script,
+];
 
 for (const http2 of [false, true]) {
   test(
@@ -33,18 +48,7 @@ for (const http2 of [false, true]) {
           `printf '%s\\n' "$SSLKEYLOGFILE" "$NODE_OPTIONS" > ${seen}; ` +
           `stat -c %a "$SSLKEYLOGFILE" "$(dirname "$SSLKEYLOGFILE")" >> ${seen}; ` +
           `exec curl -k -s -o /dev/null -o /dev/null -o /dev/null ${http2 ? '--http2' : '--http1.1'} ${url}a ${url}b ${url}c`;
-        const r = await runCli([
-          'watch',
-          '--port',
-          String(nginx.port),
-          '--host',
-          '127.0.0.1',
-          '--json',
-          '--',
-          'sh',
-          '-c',
-          script,
-        ]);
+        const r = await runCli(watchSh(nginx.port, ['--json'], script));
         assert.equal(r.code, 0, r.stderr);
         const [keylog, nodeOptions, fileMode, dirMode] = readFileSync(seen, 'utf8').trim().split('\n');
         assert.match(keylog!, /kal-keylog-/);
@@ -73,19 +77,7 @@ test('watch --no-keylog -- curl https: requests unknown, no key log made', { ski
   try {
     const seen = join(dir, 'seen-none');
     const script = `printf '%s' "\${SSLKEYLOGFILE-unset}" > ${seen}; exec curl -k -s -o /dev/null ${nginx.url}`;
-    const r = await runCli([
-      'watch',
-      '--port',
-      String(nginx.port),
-      '--host',
-      '127.0.0.1',
-      '--json',
-      '--no-keylog',
-      '--',
-      'sh',
-      '-c',
-      script,
-    ]);
+    const r = await runCli(watchSh(nginx.port, ['--json', '--no-keylog'], script));
     assert.equal(r.code, 0, r.stderr);
     assert.equal(readFileSync(seen, 'utf8'), 'unset');
     const wire = (JSON.parse(r.stdout) as Report).runs[0]!.observers.find((o) => o.observer === 'wire')!;
@@ -105,26 +97,21 @@ test(
     const seen = join(dir, 'seen-sigint');
     const script = `printf '%s' "$SSLKEYLOGFILE" > ${seen}.tmp; mv ${seen}.tmp ${seen}; exec sleep 30`;
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const { child, done } = startCli([
-      'watch',
-      '--port',
-      String(port),
-      '--host',
-      '127.0.0.1',
-      '--',
-      'sh',
-      '-c',
-      script,
-    ]);
-    const deadline = Date.now() + 20_000;
-    while (!existsSync(seen)) {
-      if (Date.now() > deadline) assert.fail('the command did not start');
-      await delay(20);
+    const { child, done } = startCli(watchSh(port, [], script));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!existsSync(seen)) {
+        if (Date.now() > deadline) assert.fail('the command did not start');
+        await delay(20);
+      }
+      const keylog = readFileSync(seen, 'utf8');
+      assert.equal(existsSync(keylog), true, 'the key log exists while the command runs');
+      child.kill('SIGINT');
+      const r = await done;
+      assert.equal(existsSync(dirname(keylog)), false, `the key log's directory is removed (exit ${r.code})`);
+    } finally {
+      // On a failure before the Ctrl-C, watch (its tcpdump, and the command) must not outlive the test.
+      await stopProcess(child);
     }
-    const keylog = readFileSync(seen, 'utf8');
-    assert.equal(existsSync(keylog), true, 'the key log exists while the command runs');
-    child.kill('SIGINT');
-    const r = await done;
-    assert.equal(existsSync(dirname(keylog)), false, `the key log's directory is removed (exit ${r.code})`);
   },
 );

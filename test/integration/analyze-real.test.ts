@@ -6,8 +6,7 @@
  * SYNs, HTTP requests and status codes per TCP stream, and who sent the first FIN.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -16,7 +15,7 @@ import { startLabServer } from '../../src/lab/server.js';
 import type { ObserverReport, RunReport } from '../../src/model/report.js';
 import { analyzeCapture } from '../../src/observe/capture-file.js';
 import { renderSummary } from '../../src/report/terminal.js';
-import { captureSkip } from '../support/capture-env.js';
+import { captureDir, captureSkip } from '../support/capture-env.js';
 import { recordTraffic, runTool, startPythonServer, toolSkip, tsharkView } from '../support/record.js';
 import type { Recording } from '../support/record.js';
 import { registerCaptureFile } from '../support/tshark-check.js';
@@ -24,14 +23,6 @@ import { registerCaptureFile } from '../support/tshark-check.js';
 const skip = captureSkip() || toolSkip('tshark', 'editcap', 'curl', 'ab', 'python3');
 const LINKTYPE_ETHERNET = 1;
 const LINKTYPE_LINUX_SLL2 = 276;
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'kal-analyze-'));
-  // KAL_KEEP_CAPTURES=1 keeps the recorded files (to look at a failure with tcpdump -r or tshark).
-  if (process.env.KAL_KEEP_CAPTURES) t.diagnostic(`captures kept in ${dir}`);
-  else t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 async function labServer(t: TestContext, options: Parameters<typeof startLabServer>[0] = {}) {
   const server = await startLabServer(options);
@@ -96,7 +87,7 @@ test(
   'real capture: curl fetches one URL 5 times in one invocation: 1 connection, 5 requests (lo, Ethernet)',
   { skip, timeout: 30_000 },
   async (t) => {
-    const dir = await tempDir(t);
+    const dir = await captureDir(t, 'kal-analyze-');
     const server = await labServer(t);
     const path = join(dir, 'curl-keepalive.pcap');
     const rec = await recordTraffic({ path, port: server.port, iface: 'lo' }, async () => {
@@ -128,7 +119,7 @@ test(
   "real capture: curl -H 'Connection: close' 5 times: 5 connections, first FIN by the server (-i any, SLL2)",
   { skip, timeout: 30_000 },
   async (t) => {
-    const dir = await tempDir(t);
+    const dir = await captureDir(t, 'kal-analyze-');
     const server = await labServer(t);
     const path = join(dir, 'curl-close-any.pcap');
     const rec = await recordTraffic({ path, port: server.port, iface: 'any' }, async () => {
@@ -154,7 +145,7 @@ test(
   'real capture: ab -n 50 -c 1: 50 connections, one request each (pcapng by editcap)',
   { skip, timeout: 30_000 },
   async (t) => {
-    const dir = await tempDir(t);
+    const dir = await captureDir(t, 'kal-analyze-');
     const server = await labServer(t);
     const pcap = join(dir, 'ab.pcap');
     const rec = await recordTraffic({ path: pcap, port: server.port, iface: 'lo' }, async () => {
@@ -189,7 +180,7 @@ test(
   'real capture: ab -k -n 50 -c 5: 5 connections carry the 50 requests (-i any)',
   { skip, timeout: 30_000 },
   async (t) => {
-    const dir = await tempDir(t);
+    const dir = await captureDir(t, 'kal-analyze-');
     const server = await labServer(t);
     const path = join(dir, 'ab-k-any.pcap');
     const rec = await recordTraffic({ path, port: server.port, iface: 'any' }, async () => {
@@ -242,7 +233,7 @@ test(
   'real capture: python3 -m http.server (HTTP/1.0): 5 curl fetches, 5 connections',
   { skip, timeout: 30_000 },
   async (t) => {
-    const dir = await tempDir(t);
+    const dir = await captureDir(t, 'kal-analyze-');
     const site = join(dir, 'site');
     await mkdir(site);
     await writeFile(join(site, 'index.html'), '<p>hello</p>\n');

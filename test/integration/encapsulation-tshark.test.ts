@@ -13,14 +13,14 @@
  * (SHOWN_AS) are shown to tshark with an equivalent pseudo-header.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ConnectionRecord } from '../../src/model/report.js';
 import { analyzeCapture } from '../../src/observe/capture-file.js';
 import { LT, buildPcap, buildPcapng, ipPacket, linkFrame } from '../support/capture-builder.js';
 import type { FrameSpec, PcapngBlockSpec, TcpPacketSpec } from '../support/capture-builder.js';
+import { captureDir } from '../support/capture-env.js';
 import { runTool, toolSkip, tsharkView } from '../support/record.js';
 import { registerCapture, withoutTshark } from '../support/tshark-check.js';
 import { Conversation, httpGet, httpResponse } from '../support/tcp-conversation.js';
@@ -149,9 +149,7 @@ async function tcpdumpView(path: string): Promise<Map<number, { firstFin: string
 }
 
 test('tshark agrees: link types, tunnels and fragments built from their specifications', { skip }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'kal-encapsulation-'));
-  if (process.env.KAL_KEEP_CAPTURES) t.diagnostic(`captures kept in ${dir}`);
-  else t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await captureDir(t, 'kal-encapsulation-');
   const all = cases();
   const caseOf = new Map<number, string>();
   // Ours and tshark's: the same frames, but for the link types tshark is shown as another (SHOWN_AS).

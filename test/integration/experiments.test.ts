@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runExperiment } from '../../src/lab/engine.js';
 import { demoScenarios } from '../../src/lab/scenarios.js';
-import type { ObserverReport, RunReport } from '../../src/model/report.js';
+import type { RunReport } from '../../src/model/report.js';
 import { assertNothingLeft } from '../support/leaks.js';
+import { observer } from '../support/run-report.js';
 import { captureSkip } from '../support/capture-env.js';
 
 const skip = captureSkip();
@@ -25,13 +26,6 @@ async function experiment(name: string): Promise<RunReport> {
   const report = await runExperiment({ name: s.name, title: s.title, ...s.config, host: HOST });
   await assertNothingLeft({ host: HOST, port: Number(new URL(report.subject).port) });
   return report;
-}
-
-function observer(report: RunReport, name: ObserverReport['observer']): ObserverReport {
-  const o = report.observers.find((x) => x.observer === name);
-  assert.ok(o, `${name} observer present`);
-  assert.equal(o.available, true, `${name} observer available: ${o.reason ?? ''}`);
-  return o;
 }
 
 function assertAgree(report: RunReport): void {

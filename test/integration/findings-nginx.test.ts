@@ -8,14 +8,12 @@
  * what must not be reported.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { analyzeCapture } from '../../src/observe/capture-file.js';
-import { captureSkip } from '../support/capture-env.js';
+import { captureDir, captureSkip } from '../support/capture-env.js';
 import { nginxSkip, startNginx } from '../support/nginx.js';
 import { recordTraffic } from '../support/record.js';
 
@@ -101,9 +99,7 @@ test(
   'real capture: nginx keepalive_timeout 1s, second requests sent 1.05 s after the first: the keep-alive race',
   { skip, timeout: 60_000 },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'kal-findings-'));
-    if (process.env.KAL_KEEP_CAPTURES) t.diagnostic(`capture kept in ${dir}`);
-    else t.after(() => rm(dir, { recursive: true, force: true }));
+    const dir = await captureDir(t, 'kal-findings-');
     const nginx = await startNginx('127.0.0.1', { keepaliveTimeout: '1s 1s' });
     t.after(() => nginx.stop());
     const { host, port } = nginx;

@@ -13,21 +13,15 @@ import { findingScenario, missedFinding } from '../../src/lab/findings-scenarios
 import type { FindingScenarioOptions } from '../../src/lab/findings-scenarios/index.js';
 import { RACE_LATE_REQUESTS } from '../../src/lab/findings-scenarios/race.js';
 import { REQUEST_CAP } from '../../src/lab/findings-scenarios/close-audit.js';
-import type { Finding, ObserverReport, RunReport } from '../../src/model/report.js';
+import type { Finding, RunReport } from '../../src/model/report.js';
 import { assertNothingLeft } from '../support/leaks.js';
+import { observer } from '../support/run-report.js';
 import { captureSkip } from '../support/capture-env.js';
 
 const skip = captureSkip();
 
 /** On 127.0.0.2, as the experiments' tests: ports found free elsewhere are not ours (experiments.test.ts). */
 const HOST = '127.0.0.2';
-
-function observer(run: RunReport, name: ObserverReport['observer']): ObserverReport {
-  const o = run.observers.find((x) => x.observer === name);
-  assert.ok(o, `${name} observer present`);
-  assert.equal(o.available, true, `${name} observer available: ${o.reason ?? ''}`);
-  return o;
-}
 
 /**
  * Runs the scenario, checks it raised its finding from the wire's records and left nothing behind,

@@ -12,16 +12,15 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunReport } from '../../src/model/report.js';
 import { analyzeCapture } from '../../src/observe/capture-file.js';
-import { captureSkip } from '../support/capture-env.js';
+import { captureDir, captureSkip } from '../support/capture-env.js';
+import { h2Get } from '../support/h2-client.js';
 import { recordTraffic, toolSkip } from '../support/record.js';
 
 const skip = captureSkip() || toolSkip('tshark');
@@ -51,15 +50,7 @@ async function listen(server: http2.Http2Server): Promise<Server> {
 
 /** One request: its status, or the error's code and message. */
 function request(session: http2.ClientHttp2Session, path: string): Promise<number | string> {
-  return new Promise((resolve) => {
-    const req = session.request({ ':path': path });
-    let status = 0;
-    req.on('response', (h) => (status = Number(h[':status'])));
-    req.on('data', () => undefined);
-    req.on('end', () => resolve(status));
-    req.on('error', (e: NodeJS.ErrnoException) => resolve(`${e.code}: ${e.message}`));
-    req.end();
-  });
+  return h2Get(session, path).catch((e: NodeJS.ErrnoException) => `${e.code}: ${e.message}`);
 }
 
 function connect(port: number): http2.ClientHttp2Session {
@@ -80,9 +71,7 @@ async function recorded(
   server: Server,
   traffic: () => Promise<void>,
 ): Promise<RunReport> {
-  const dir = await mkdtemp(join(tmpdir(), 'kal-h2f-'));
-  if (process.env.KAL_KEEP_CAPTURES) t.diagnostic(`capture kept in ${dir}`);
-  else t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await captureDir(t, 'kal-h2f-');
   const path = join(dir, `${name}.pcap`);
   const rec = await recordTraffic({ path, port: server.port, iface: 'lo', timeoutMs: 60_000 }, traffic);
   assert.equal(rec.dropped, 0, 'tcpdump dropped no packet');

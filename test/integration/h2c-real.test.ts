@@ -13,14 +13,13 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { analyzeCapture } from '../../src/observe/capture-file.js';
-import { captureSkip } from '../support/capture-env.js';
+import { captureDir, captureSkip } from '../support/capture-env.js';
+import { h2Get } from '../support/h2-client.js';
 import { recordTraffic, runTool, toolSkip } from '../support/record.js';
 
 const skip = captureSkip() || toolSkip('curl', 'tshark');
@@ -60,18 +59,6 @@ async function startServer(): Promise<{ port: number; close(): Promise<void> }> 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}
-
-function request(session: http2.ClientHttp2Session, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = session.request({ ':path': path });
-    let status = 0;
-    req.on('response', (h) => (status = Number(h[':status'])));
-    req.on('data', () => undefined);
-    req.on('end', () => resolve(status));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 async function withSession<T>(port: number, use: (s: http2.ClientHttp2Session) => Promise<T>): Promise<T> {
@@ -118,9 +105,7 @@ test(
   'real capture: h2c by prior knowledge (curl, Node sequential, Node 100 concurrent): streams as tshark counts them',
   { skip, timeout: 60_000 },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'kal-h2c-'));
-    if (process.env.KAL_KEEP_CAPTURES) t.diagnostic(`capture kept in ${dir}`);
-    else t.after(() => rm(dir, { recursive: true, force: true }));
+    const dir = await captureDir(t, 'kal-h2c-');
     const server = await startServer();
     t.after(() => server.close());
     const { port } = server;
@@ -134,14 +119,14 @@ test(
       curl = await runTool('curl', ['-s', '--http2-prior-knowledge', url('/a'), url('/b'), url('/c')]);
       sequential = await withSession(port, async (s) => {
         const statuses: number[] = [];
-        for (const p of ['/1', '/2', '/3']) statuses.push(await request(s, p));
+        for (const p of ['/1', '/2', '/3']) statuses.push(await h2Get(s, p));
         return statuses;
       });
       concurrent = await withSession(port, async (s) => {
         // Once the server's SETTINGS came, the client keeps to its limit (streams beyond it wait);
         // sent before, those beyond the limit would be refused (REFUSED_STREAM).
         await once(s, 'remoteSettings');
-        return Promise.all(Array.from({ length: CONCURRENT }, (_, i) => request(s, `/many/${i}`)));
+        return Promise.all(Array.from({ length: CONCURRENT }, (_, i) => h2Get(s, `/many/${i}`)));
       });
     });
     assert.equal(rec.dropped, 0, 'tcpdump dropped no packet');

@@ -11,16 +11,14 @@
  * connection (nginx would retry a GET on a new one anyway: proxy_next_upstream).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { startLabServer } from '../../src/lab/server.js';
 import type { RunReport } from '../../src/model/report.js';
 import { analyzeCapture } from '../../src/observe/capture-file.js';
-import { captureSkip } from '../support/capture-env.js';
+import { captureDir, captureSkip } from '../support/capture-env.js';
 import { nginxSkip, startNginx } from '../support/nginx.js';
 import { recordTraffic } from '../support/record.js';
 
@@ -45,9 +43,7 @@ interface Recorded {
  * analyzed with the path given.
  */
 async function record(t: TestContext, upstreamIdle: string, backendMs: number): Promise<Recorded> {
-  const dir = await mkdtemp(join(tmpdir(), 'kal-path-'));
-  if (process.env.KAL_KEEP_CAPTURES) t.diagnostic(`capture kept in ${dir}`);
-  else t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await captureDir(t, 'kal-path-');
   const backend = await startLabServer({ host: HOST, keepAliveTimeoutMs: backendMs, keepAliveHint: false });
   t.after(() => backend.close());
   // Each upstream connection's close, as the backend's socket sees it (whoever closed first).

@@ -9,16 +9,15 @@
  */
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { analyzeCapture } from '../../src/observe/capture-file.js';
-import { captureSkip } from '../support/capture-env.js';
+import { captureDir, captureSkip } from '../support/capture-env.js';
+import { h2Get } from '../support/h2-client.js';
 import { makeCertificate, opensslSkip } from '../support/nginx.js';
 import { recordTraffic } from '../support/record.js';
 
@@ -36,25 +35,11 @@ function get(port: number, path: string, agent: https.Agent): Promise<{ status: 
   });
 }
 
-function h2get(session: http2.ClientHttp2Session, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = session.request({ ':path': path });
-    let status = 0;
-    req.on('response', (h) => (status = Number(h[':status'])));
-    req.on('data', () => undefined);
-    req.on('end', () => resolve(status));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 test(
   'real capture: Node https (TLS 1.3, TLS 1.2 ChaCha20 and AES-GCM, resumed) and h2 over TLS, decrypted with the key log: requests per connection as the client made them',
   { skip, timeout: 60_000 },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'kal-tls-node-'));
-    if (process.env.KAL_KEEP_CAPTURES) t.diagnostic(`capture kept in ${dir}`);
-    else t.after(() => rm(dir, { recursive: true, force: true }));
+    const dir = await captureDir(t, 'kal-tls-node-');
     const { cert, key } = makeCertificate(dir);
     const tlsOptions = { cert: readFileSync(cert), key: readFileSync(key) };
     const keylog = join(dir, 'keys.log');
@@ -114,7 +99,7 @@ test(
       session.on('error', () => undefined);
       await new Promise<void>((resolve) => session.once('connect', () => resolve()));
       const localPort = session.socket.localPort!;
-      const statuses = await Promise.all(['/a', '/b', '/c'].map((p) => h2get(session, p)));
+      const statuses = await Promise.all(['/a', '/b', '/c'].map((p) => h2Get(session, p)));
       assert.deepEqual(statuses, [200, 200, 200]);
       for (let i = 0; i < 3; i++) count(localPort);
       await new Promise<void>((resolve) => session.close(() => resolve()));

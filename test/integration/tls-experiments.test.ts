@@ -14,11 +14,12 @@ import { runExperiment } from '../../src/lab/engine.js';
 import { unmetExpectations } from '../../src/lab/expectations.js';
 import { tlsScenarios } from '../../src/lab/scenarios.js';
 import { startLabServer } from '../../src/lab/server.js';
-import type { ObserverReport, RunReport } from '../../src/model/report.js';
+import type { RunReport } from '../../src/model/report.js';
 import { ServerAccounting } from '../../src/observe/server-accounting.js';
 import { waitFor } from '../../src/util/time.js';
 import { captureSkip } from '../support/capture-env.js';
 import { assertNothingLeft } from '../support/leaks.js';
+import { observer } from '../support/run-report.js';
 
 const skip = captureSkip();
 const scenarios = new Map(tlsScenarios().map((s) => [s.name, s]));
@@ -38,13 +39,6 @@ async function experiment(name: string): Promise<RunReport> {
   assert.deepEqual(wire.totals.tls?.decryption, { decrypted: wire.totals.connections });
   assert.equal(wire.totals.requests, s.expect!.requests);
   return report;
-}
-
-function observer(report: RunReport, name: ObserverReport['observer']): ObserverReport {
-  const o = report.observers.find((x) => x.observer === name);
-  assert.ok(o, `${name} observer present`);
-  assert.equal(o.available, true, `${name} observer available: ${o.reason ?? ''}`);
-  return o;
 }
 
 test('https with keep-alive: one TLS connection, one full handshake, 10 requests', { skip }, async () => {
