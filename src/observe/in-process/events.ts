@@ -10,7 +10,7 @@ import type { Endpoint, Finding } from '../../model/report.js';
 export type CloseReason =
   /** The server closed it (FIN or `Connection: close`). */
   | 'server-closed'
-  /** The client's pool dropped it because its idle pool was full (http.Agent `maxFreeSockets`, undici `connections`). */
+  /** The client's pool dropped it: its idle pool was full (http.Agent `maxFreeSockets`, undici `connections`). */
   | 'pool-full'
   /** An idle or socket timeout of the client. */
   | 'timeout'
