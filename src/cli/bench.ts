@@ -70,7 +70,9 @@ on a thread of its own. Progress on stderr when it is a terminal.
     const failed = report.runs.filter((r) => r.errors > 0);
     if (failed.length > 0)
       throw new RequestsFailedError(
-        failed.map((r) => `${r.errors} requests failed in ${r.mode} (${Object.keys(r.errorCodes).join(', ')})`).join('; '),
+        failed
+          .map((r) => `${r.errors} requests failed in ${r.mode} (${Object.keys(r.errorCodes).join(', ')})`)
+          .join('; '),
       );
     return 0;
   },

@@ -15,6 +15,7 @@ import { RequestsFailedError } from '../errors.js';
 import { BENCH_SCHEMA, LOAD_MODES } from '../model/bench.js';
 import type { BenchReport, BenchRun, LoadResult, TimeWaitLeft } from '../model/bench.js';
 import { readSocketTable } from '../observe/socket-table.js';
+import { sleep } from '../util/time.js';
 import { runLoad } from './loadgen.js';
 import type { LoadProgress } from './loadgen.js';
 import { startLabServerThread } from './server-thread.js';
@@ -109,7 +110,18 @@ export function ratios(keepAlive: LoadResult, newConnection: LoadResult): BenchR
   };
 }
 
-/** The TIME_WAIT sockets of a load's connections (null when the socket table cannot be read). */
+/** States a closing connection passes through before TIME_WAIT (or before it is gone). */
+const CLOSING_STATES = ['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'LAST_ACK'] as const;
+/** How long the TIME_WAIT count waits for the load's connections still closing, and how often it looks. */
+const SETTLE_MS = 2000;
+const SETTLE_EVERY_MS = 50;
+
+/**
+ * The TIME_WAIT sockets of a load's connections (null when the socket table cannot be read). Read
+ * once its connections have finished closing: a FIN sent on loopback reaches the other socket in the
+ * kernel's softirq, which a loaded machine defers (ksoftirqd), so a socket can still be in FIN_WAIT2
+ * when our side has closed; counted then, two of 25 were missing.
+ */
 async function timeWaitOf(
   target: URL,
   localPorts: ReadonlySet<number>,
@@ -117,8 +129,13 @@ async function timeWaitOf(
 ): Promise<TimeWaitLeft | null> {
   const port = Number(target.port) || (target.protocol === 'https:' ? 443 : 80);
   try {
-    const table = await readSocketTable({ ports: [port], states: ['TIME_WAIT'] });
-    return countTimeWait(table.entries, port, localPorts);
+    const deadline = Date.now() + SETTLE_MS;
+    for (;;) {
+      const table = await readSocketTable({ ports: [port], states: ['TIME_WAIT', ...CLOSING_STATES] });
+      const left = countTimeWait(table.entries, port, localPorts);
+      if (left.closing === 0 || Date.now() >= deadline) return { client: left.client, server: left.server };
+      await sleep(SETTLE_EVERY_MS);
+    }
   } catch (error) {
     warnings.push({ code: 'KAL_WARN_BENCH_TIME_WAIT', message: `TIME_WAIT not counted: ${(error as Error).message}` });
     return null;
@@ -127,18 +144,22 @@ async function timeWaitOf(
 
 /**
  * TIME_WAIT sockets between a client port of the load and the target's port: on the client side
- * (local port one of the load's) or, when the target runs on this host, on the server's.
+ * (local port one of the load's) or, when the target runs on this host, on the server's; and how many
+ * of the load's sockets are in another state (still closing).
  */
 export function countTimeWait(
   entries: readonly SocketEntry[],
   targetPort: number,
   localPorts: ReadonlySet<number>,
-): TimeWaitLeft {
-  const left: TimeWaitLeft = { client: 0, server: 0 };
+): TimeWaitLeft & { closing: number } {
+  const left = { client: 0, server: 0, closing: 0 };
   for (const e of entries) {
-    if (e.state !== 'TIME_WAIT') continue;
-    if (e.remote.port === targetPort && localPorts.has(e.local.port)) left.client++;
-    else if (e.local.port === targetPort && localPorts.has(e.remote.port)) left.server++;
+    const client = e.remote.port === targetPort && localPorts.has(e.local.port);
+    const server = e.local.port === targetPort && localPorts.has(e.remote.port);
+    if (!client && !server) continue;
+    if (e.state !== 'TIME_WAIT') left.closing++;
+    else if (client) left.client++;
+    else left.server++;
   }
   return left;
 }

@@ -77,7 +77,10 @@ export const ERROR_CLOSED = 'CLOSED_BEFORE_RESPONSE';
 export function requestBytes(url: URL, mode: LoadMode): Buffer {
   const path = (url.pathname || '/') + url.search;
   const close = mode === 'new-connection' ? 'Connection: close\r\n' : '';
-  return Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: keepalive-lab\r\n${close}\r\n`, 'latin1');
+  return Buffer.from(
+    `GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: keepalive-lab\r\n${close}\r\n`,
+    'latin1',
+  );
 }
 
 /** Runs one load against `target` (an http:// or https:// URL) and resolves once every request sent has ended. */
@@ -149,8 +152,7 @@ class Load {
     signal?.throwIfAborted();
     this.startedAt = performance.now();
     const done = new Promise<void>((resolve) => (this.finish = resolve));
-    const stopTimer =
-      this.durationMs === undefined ? null : setTimeout(() => this.stop(), this.durationMs).unref();
+    const stopTimer = this.durationMs === undefined ? null : setTimeout(() => this.stop(), this.durationMs).unref();
     const tick = setInterval(() => this.tick(), PROGRESS_INTERVAL_MS).unref();
     const onAbort = () => this.destroyAll();
     signal?.addEventListener('abort', onAbort, { once: true });

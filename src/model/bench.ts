@@ -11,7 +11,10 @@ export const BENCH_SCHEMA = 'keepalive-lab/bench@1';
 export type LoadMode = 'keep-alive' | 'new-connection';
 export const LOAD_MODES: readonly LoadMode[] = ['keep-alive', 'new-connection'];
 
-/** Latency from the request's write to its response's end, from an HDR histogram (3 significant digits); null without any response. */
+/**
+ * Latency from the request's write to its response's end, from an HDR histogram (3 significant
+ * digits); null without any response.
+ */
 export interface LatencySummary {
   p50: Millis | null;
   p90: Millis | null;

@@ -24,15 +24,18 @@ function timeWaitCell(run: BenchRun): string {
   if (run.timeWait === null) return '?';
   const { client, server } = run.timeWait;
   if (client + server === 0) return '0';
-  const sides = [client > 0 ? `${formatCount(client)} client` : '', server > 0 ? `${formatCount(server)} server` : ''];
-  return sides.filter(Boolean).join(' + ');
+  const sides: string[] = [];
+  if (client > 0) sides.push(`${formatCount(client)} client`);
+  if (server > 0) sides.push(`${formatCount(server)} server`);
+  return sides.join(' + ');
 }
 
 export function renderBench(report: BenchReport, s: Style = PLAIN): string {
   const where = report.labServer ? `${report.target} (the lab server, on a thread of its own)` : report.target;
   const lines = [
     s.bold(`bench ${where}`),
-    `${plural(report.connections, 'connection')}, ${formatSeconds(report.durationMs / 1000)} per load, keep-alive first`,
+    `${plural(report.connections, 'connection')}, ${formatSeconds(report.durationMs / 1000)} per load, ` +
+      'keep-alive first',
     '',
   ];
   const rows = [
