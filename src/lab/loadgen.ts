@@ -66,6 +66,8 @@ const DEFAULT_CONNECTIONS = 10;
 const DEFAULT_DURATION_MS = 5000;
 const DEFAULT_TIMEOUT_MS = 10_000;
 const PROGRESS_INTERVAL_MS = 1000;
+/** 64 KiB: what Node reads at once by default. */
+const READ_BUFFER_BYTES = 64 * 1024;
 /** The histogram's range: 1 µs to an hour, 3 significant digits (0.1 % resolution). */
 const HISTOGRAM_MAX_US = 3_600_000_000;
 /** Error code of a response the framer could not frame. */
@@ -116,6 +118,8 @@ class Load {
   private readonly errorCodes: Record<string, number> = {};
   private readonly localPorts = new Set<number>();
   private readonly slots: Slot[] = [];
+  /** Where plain sockets read (one for all: the framer is done with a read before the next one comes). */
+  private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   private sent = 0;
   private completed = 0;
   private errors = 0;
@@ -270,10 +274,28 @@ class Load {
           },
           connected,
         )
-      : net.connect({ host: this.host, port: this.port, noDelay: true }, connected);
-    if (this.secure) socket.setNoDelay(true);
+      : net.connect(
+          {
+            host: this.host,
+            port: this.port,
+            noDelay: true,
+            // Reads land in one buffer of the load's, framed where they are: no Buffer per read, no
+            // stream machinery ('data' events) between the socket and the framer.
+            onread: {
+              buffer: this.readBuffer,
+              callback: (n, buffer) => {
+                framer.server(buffer.subarray(0, n), 0);
+                return true;
+              },
+            },
+          },
+          connected,
+        );
+    if (this.secure) {
+      socket.setNoDelay(true);
+      socket.on('data', (chunk: Buffer) => framer.server(chunk, 0));
+    }
     slot.socket = socket;
-    socket.on('data', (chunk: Buffer) => framer.server(chunk, 0));
     socket.on('end', () => framer.end('server', 0));
     socket.on('error', (error: NodeJS.ErrnoException) => {
       slot.failure ??= error.code ?? error.name;
