@@ -7,8 +7,10 @@
  *  - `new-connection`: a slot opens a connection, sends one request with `Connection: close`, reads
  *    the response to its end, waits for the connection to close, and opens the next.
  * The request is one buffer built once and written as is. Responses are framed by the same framer
- * the analyzer uses (decode/http1.ts): measured against a framer written for this client alone, it
- * was not the bottleneck (the socket's syscalls and the event loop are; see bench/loadgen.ts).
+ * the analyzer uses (decode/http1.ts): it is not the bottleneck, so no framer of its own. A CPU
+ * profile of a run against nginx (`npm run bench:loadgen -- --prof`) put the framer's functions at
+ * about 2% of the time, the socket's write (the syscall, which on loopback also delivers the bytes
+ * to the server's socket) at over half.
  * Latency (request written to response end) goes into an HDR histogram (hdr-histogram-js, its JS
  * build: recording is one array increment, the WebAssembly build would add a copy per call), in
  * microseconds with 3 significant digits.
