@@ -32,6 +32,12 @@ export { FINDING_SCENARIOS, findingScenario, missedFinding } from './lab/finding
 export type { FindingScenario, FindingScenarioOptions } from './lab/findings-scenarios/index.js';
 export { startLabServer } from './lab/server.js';
 export type { LabServer, LabServerOptions } from './lab/server.js';
+export { runBench } from './lab/bench.js';
+export type { BenchOptions } from './lab/bench.js';
+export { runLoad } from './lab/loadgen.js';
+export type { LoadOptions, LoadOutcome, LoadProgress } from './lab/loadgen.js';
+export { BENCH_SCHEMA } from './model/bench.js';
+export type { BenchReport, BenchRun, LatencySummary, LoadMode, LoadResult, TimeWaitLeft } from './model/bench.js';
 
 // Building and judging reports.
 export { buildReport, reportHead, runReport, unavailableReport } from './analyze/run-report.js';

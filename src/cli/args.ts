@@ -105,13 +105,15 @@ export function decimal(p: Parsed, name: string, min: number): number | undefine
 export const MAX_DURATION_S = 7 * 24 * 3600;
 
 /**
- * A duration in seconds, decimals allowed (`30`, `0.5`), above 0 and at most `maxSeconds`; returned
- * in milliseconds. Every `--duration` is read by this one function.
+ * A duration in seconds, decimals allowed (`30`, `0.5`), an `s` after it too (`5s`, as wrk and
+ * autocannon take it), above 0 and at most `maxSeconds`; returned in milliseconds. Every
+ * `--duration` is read by this one function.
  */
 export function seconds(p: Parsed, name: string, maxSeconds = MAX_DURATION_S): number | undefined {
   const v = str(p, name);
   if (v === undefined) return undefined;
-  const n = /^\d+(\.\d+)?$|^\.\d+$/.test(v.trim()) ? Number(v) : NaN;
+  const m = /^(\d+(?:\.\d+)?|\.\d+)s?$/.exec(v.trim());
+  const n = m ? Number(m[1]) : NaN;
   if (!(n > 0 && n <= maxSeconds))
     throw new UsageError(`--${name} must be a number of seconds above 0 and at most ${maxSeconds}, got '${v}'`);
   return Math.round(n * 1000);

@@ -48,6 +48,11 @@ const COMMANDS: readonly { name: string; summary: string; load: () => Promise<Co
     summary: "print the kernel's TCP socket table, like netstat -tn / ss -tan",
     load: async () => (await import('./sockets.js')).sockets,
   },
+  {
+    name: 'bench',
+    summary: 'what keep-alive is worth: requests/s, latency and TIME_WAIT with and without connection reuse',
+    load: async () => (await import('./bench.js')).bench,
+  },
 ];
 
 function usage(): string {

@@ -61,6 +61,8 @@ export const WARNING_CODES = [
   'KAL_WARN_ACCEPT_FAILED',
   'KAL_WARN_UPSTREAM_UNREACHABLE',
   'KAL_WARN_CLOSED_AT_STOP',
+  // bench (lab/bench.ts).
+  'KAL_WARN_BENCH_TIME_WAIT',
 ] as const;
 
 export type WarningCode = (typeof WARNING_CODES)[number];

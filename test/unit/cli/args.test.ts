@@ -63,8 +63,10 @@ test('args: seconds (every --duration), decimals allowed, as milliseconds', () =
   assert.equal(seconds(p('30'), 'duration'), 30_000);
   assert.equal(seconds(p('0.5'), 'duration'), 500);
   assert.equal(seconds(p('.25'), 'duration'), 250);
+  assert.equal(seconds(p('5s'), 'duration'), 5000);
+  assert.equal(seconds(p('0.5s'), 'duration'), 500);
   assert.equal(seconds(parse([], { duration: { type: 'string' } }), 'duration'), undefined);
-  for (const bad of ['0', '-1', '-0.5', 'ten', '1e3', '604801', ''])
+  for (const bad of ['0', '-1', '-0.5', 'ten', '1e3', '604801', '', 's', '5ms', '0s'])
     assert.throws(
       () => seconds(p(bad), 'duration'),
       usage(new RegExp(`^--duration must be a number of seconds above 0 and at most 604800, got '${bad}'$`)),
