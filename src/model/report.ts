@@ -61,6 +61,11 @@ export const WARNING_CODES = [
   'KAL_WARN_ACCEPT_FAILED',
   'KAL_WARN_UPSTREAM_UNREACHABLE',
   'KAL_WARN_CLOSED_AT_STOP',
+  // Metrics (observe/metrics/provider.ts): one line on stderr each, the app goes on.
+  'KAL_WARN_METRICS_CONFIG',
+  'KAL_WARN_METRICS_LISTEN',
+  'KAL_WARN_METRICS_EXPORT',
+  'KAL_WARN_METRICS_SDK',
 ] as const;
 
 export type WarningCode = (typeof WARNING_CODES)[number];
