@@ -63,6 +63,9 @@ export const WARNING_CODES = [
   'KAL_WARN_ACCEPT_FAILED',
   'KAL_WARN_UPSTREAM_UNREACHABLE',
   'KAL_WARN_CLOSED_AT_STOP',
+  // The register (src/register.ts): one line on the app's stderr, never an exception.
+  'KAL_WARN_REGISTER_REPORT',
+  'KAL_WARN_REGISTER_TRACKER',
 ] as const;
 
 export type WarningCode = (typeof WARNING_CODES)[number];
