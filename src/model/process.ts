@@ -3,6 +3,8 @@
  * the requests, connections and how they ended, as the process itself counted them. JSON-safe, part
  * of the report schema (docs/report-schema.md, "The process observer").
  */
+import type { Finding } from './report.js';
+
 /** One origin (`http://host:port`) as this process used it. */
 export interface ProcessOrigin {
   origin: string;
@@ -49,4 +51,10 @@ export interface ProcessSummary {
   missingChannels: string[];
   origins: ProcessOrigin[];
   recentRequests: ProcessRequest[];
+  /**
+   * The process's own findings (observe/in-process/findings.ts), in a lab run: there the run's
+   * `findings` are the primary observer's (the wire's). Absent in the register's report, whose run
+   * `findings` are these.
+   */
+  findings?: Finding[];
 }
