@@ -17,6 +17,7 @@
  */
 import type { ClientRequest, IncomingMessage, Agent } from 'node:http';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { CLOSE_AFTER_RESPONSE_MS, REOPEN_WITHIN_MS } from '../../analyze/findings/thresholds.js';
 import { TotalsAccumulator } from '../../analyze/totals.js';
@@ -25,6 +26,7 @@ import type { HostFacts } from '../../model/host.js';
 import { normalizeAddress } from '../../model/endpoint.js';
 import type { ProcessRequest, ProcessSummary } from '../../model/process.js';
 import type { ConnectionRecord, Finding, ObserverReport } from '../../model/report.js';
+import { tlsSocketFacts } from '../server-accounting.js';
 import { callSite, captureStack } from './call-site.js';
 import type { CapturedStack } from './call-site.js';
 import { hasRequestErrorChannel, missingChannels, subscribeAll } from './channels.js';
@@ -580,6 +582,9 @@ class Tracker implements ConnectionTracker {
     stats.ttfbMax = Math.max(stats.ttfbMax, ttfbMs);
     if (hint !== null) stats.keepAliveHintS = hint;
     ss.record.responses++;
+    // The TLS session as this side's OpenSSL tells it (the handshake is over once a response came).
+    if (ss.conn.tls && ss.record.tls === undefined && (ss.socket as TLSSocket).encrypted === true)
+      ss.record.tls = tlsSocketFacts(ss.socket as TLSSocket);
     if (ss.record.statusCodes.length < 1000) ss.record.statusCodes.push(status);
     if (hint !== null) ss.record.keepAliveTimeoutS = hint;
     if (this.listeners.size > 0) this.emit({ type: 'response', at, connection: ss.conn, status, ttfbMs });
