@@ -13,6 +13,7 @@
  * app killed by one exits without the 'exit' event, so without a report (as Node does for any listener).
  */
 import { writeFileSync, writeSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
 import { runReport } from './analyze/run-report.js';
 import { REPORT_SCHEMA } from './model/report.js';
 import type { Report } from './model/report.js';
@@ -36,10 +37,12 @@ function warn(code: string, message: string): void {
   }
 }
 
+// Loaded into every worker thread too (--import is inherited): only the main thread tracks and reports.
+const active = isMainThread;
 const options: TrackOptions = {
   onWarning: (message) => warn('KAL_WARN_REGISTER_TRACKER', message),
 };
-const tracker = trackConnections(options);
+const tracker = trackConnections(active ? options : { ...options, origins: () => false });
 
 /** A Report (the schema every command writes) holding the process's one run. */
 export function processReport(view: ProcessView): Report {
@@ -99,13 +102,14 @@ export function registerReport(why = 'api'): ProcessView | null {
 /** The tracker the register runs (subscribe() to its events: the metrics exporter does). */
 export const registeredTracker = tracker;
 
-process.on('exit', () => {
-  try {
-    tracker.endOfProcess();
-  } catch {
-    // counted as still open, then.
-  }
-  registerReport('exit');
-  tracker.dispose();
-});
-if (process.env[SIGNAL_ENV] !== '0') process.on('SIGUSR2', () => void registerReport('SIGUSR2'));
+if (active)
+  process.on('exit', () => {
+    try {
+      tracker.endOfProcess();
+    } catch {
+      // counted as still open, then.
+    }
+    registerReport('exit');
+    tracker.dispose();
+  });
+if (active && process.env[SIGNAL_ENV] !== '0') process.on('SIGUSR2', () => void registerReport('SIGUSR2'));

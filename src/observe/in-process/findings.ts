@@ -79,7 +79,9 @@ function unreadBody(
   const responses = all.reduce((n, s) => n + s.responses, 0);
   const extra = all.reduce((n, s) => n + s.extraConnections, 0);
   const top = all[0]!;
-  const where = top.site === null ? 'an unknown call site (stack traces off)' : top.site;
+  // No frame of the app on the request's stack: stack traces off, a node:http request on a reused or
+  // TLS socket on Node 20 (observe/in-process/channels.ts), or every frame in node_modules.
+  const where = top.site === null ? 'an unknown call site' : top.site;
   const events: FindingEvent[] = [];
   const ids: number[] = [];
   for (const s of all)

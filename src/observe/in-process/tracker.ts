@@ -662,7 +662,8 @@ class Tracker implements ConnectionTracker {
     let reason: CloseReason;
     if (forced !== undefined) reason = forced;
     else if (ss.pendingReason !== null) reason = ss.pendingReason;
-    else if (hadError || (errored !== null && errored !== undefined)) reason = 'error';
+    else if (errored) reason = clientOwnClose(errored) ?? 'error';
+    else if (hadError) reason = 'error';
     else if (ss.timedOut) reason = 'timeout';
     else if (ss.serverEndedAt !== null) reason = 'server-closed';
     else reason = 'client-closed';
@@ -825,6 +826,20 @@ function closedRequestCode(req: ClientRequest, rs: RequestState): string {
   if (socketError) return errorCode(socketError);
   if (rs.socket?.serverEndedAt != null) return 'ECONNRESET';
   return req.destroyed ? 'ABORTED' : 'UNKNOWN';
+}
+
+/**
+ * undici destroys its own sockets with an error of its own, which is not a failure: UND_ERR_INFO
+ * "socket idle timeout" (its keepAliveTimeout ran out, lib/dispatcher/client-h1.js) is the client's
+ * idle timeout; UND_ERR_DESTROYED / UND_ERR_CLOSED (the dispatcher was destroyed or closed), another
+ * UND_ERR_INFO (a reset it asked for) or an abort are the client closing it. Null: a real error.
+ */
+function clientOwnClose(error: Error): CloseReason | null {
+  const code = errorCode(error);
+  if (code === 'UND_ERR_INFO') return /timeout/i.test(error.message) ? 'timeout' : 'client-closed';
+  if (code === 'UND_ERR_DESTROYED' || code === 'UND_ERR_CLOSED' || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR')
+    return 'client-closed';
+  return null;
 }
 
 function errorCode(error: unknown): string {
