@@ -31,6 +31,10 @@ export type { LabCertificate } from './lab/certificate.js';
 export { FINDING_SCENARIOS, findingScenario, missedFinding } from './lab/findings-scenarios/index.js';
 export type { FindingScenario, FindingScenarioOptions } from './lab/findings-scenarios/index.js';
 export { startLabServer } from './lab/server.js';
+export { trackConnections } from './observe/in-process/tracker.js';
+export type { ConnectionTracker, ProcessView, TrackOptions } from './observe/in-process/tracker.js';
+export type * from './observe/in-process/events.js';
+export type * from './model/process.js';
 export type { LabServer, LabServerOptions } from './lab/server.js';
 
 // Building and judging reports.
