@@ -19,6 +19,7 @@ import { REPORT_SCHEMA } from './model/report.js';
 import type { Report } from './model/report.js';
 import { readHostFactsSync } from './observe/host-facts.js';
 import { trackConnections } from './observe/in-process/tracker.js';
+import { registerMetrics } from './observe/metrics/register-hook.js';
 import type { ProcessView, TrackOptions } from './observe/in-process/tracker.js';
 import { renderHtml } from './report/html.js';
 import { renderJson } from './report/json.js';
@@ -43,6 +44,9 @@ const options: TrackOptions = {
   onWarning: (message) => warn('KAL_WARN_REGISTER_TRACKER', message),
 };
 const tracker = trackConnections(active ? options : { ...options, origins: () => false });
+// Metrics for a fleet (docs/metrics.md), when KEEPALIVE_LAB_METRICS, the OTEL_ variables or the app's own
+// OpenTelemetry SDK ask for them; otherwise nothing is loaded.
+if (active) registerMetrics(tracker);
 
 /** A Report (the schema every command writes) holding the process's one run. */
 export function processReport(view: ProcessView): Report {

@@ -1,8 +1,9 @@
 /**
- * The metrics as a fleet's monitoring sees them: a real Prometheus scrapes (a) an in-process source
- * fed by real node:http keep-alive requests against the lab server and (b) `proxy --metrics` (the
- * built CLI), and the series it stored are asserted through its HTTP API against what the lab server
- * itself counted (connections accepted, requests answered), not against our own text.
+ * The metrics as a fleet's monitoring sees them: a real Prometheus scrapes (a) the in-process tracker
+ * (the register's, trackConnections()) fed by real node:http keep-alive requests of this process
+ * against the lab server and (b) `proxy --metrics` (the built CLI), and the series it stored are
+ * asserted through its HTTP API against what the lab server itself counted (connections accepted,
+ * requests answered), not against our own text.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -10,7 +11,7 @@ import { test } from 'node:test';
 import { startLabServer } from '../../src/lab/server.js';
 import type { LabServer } from '../../src/lab/server.js';
 import { startPrometheusEndpoint } from '../../src/observe/metrics/provider.js';
-import { TcpProxy } from '../../src/observe/proxy.js';
+import { trackConnections } from '../../src/observe/in-process/tracker.js';
 import { startCli } from '../support/cli.js';
 import { prometheusSkip, scalarOf, startPrometheus } from '../support/prometheus.js';
 import type { Prometheus } from '../support/prometheus.js';
@@ -92,17 +93,22 @@ async function assertScraped(
 }
 
 test(
-  'Prometheus scrapes an in-process source and proxy --metrics; its series match the servers',
+  'Prometheus scrapes the in-process tracker and proxy --metrics; its series match the servers',
   { skip, timeout: 120_000 },
   async (t) => {
-    // (a) In-process: the source is a TcpProxy in this process (the register tracker's stand-in).
+    // (a) In-process: the tracker of this process's requests to the lab server (not to Prometheus, not
+    // through the proxy).
     const a = await countingServer(t);
-    const source = new TcpProxy({ targetHost: a.lab.host, targetPort: a.lab.port });
-    await source.start();
-    t.after(async () => {
-      await source.destroy();
+    const origin = new URL(a.lab.url).origin;
+    const tracker = trackConnections({ origins: (o) => o === origin });
+    t.after(() => tracker.dispose());
+    let closed = 0;
+    let allClosed!: () => void;
+    const closedAll = new Promise<void>((resolve) => (allClosed = resolve));
+    tracker.subscribe((event) => {
+      if (event.type === 'connection-close' && ++closed === 4) allClosed();
     });
-    const endpoint = await startPrometheusEndpoint(source, { host: '127.0.0.1', port: 0 });
+    const endpoint = await startPrometheusEndpoint(tracker, { host: '127.0.0.1', port: 0 });
     t.after(() => endpoint.stop());
 
     // (b) The built CLI: proxy --metrics on a free port, which it says on stderr.
@@ -139,8 +145,8 @@ test(
     const up = await prometheus.queryUntil('sum(up)', (r) => scalarOf(r) === 2);
     assert.equal(scalarOf(up), 2, `both targets up: ${JSON.stringify(up)}`);
 
-    await load(`http://${source.address.address}:${source.address.port}/`);
-    await source.whenSettled(4);
+    await load(a.lab.url);
+    await closedAll;
     await load(`http://${proxyListen}/`);
 
     assert.equal(a.counted.connections, 4);
