@@ -171,3 +171,78 @@ test('an OTLP collector out of reach: one warning line, the app exits as it woul
     /export to http:\/\/127\.0\.0\.1:\d+\/v1\/metrics failed: .*\(KAL_WARN_METRICS_EXPORT\)$/,
   ]);
 });
+
+const REGISTER = fileURLToPath(new URL('../../src/register.js', import.meta.url));
+
+/** An app under the register: 3 keep-alive requests to its own server, then its own /metrics, printed. */
+const REGISTERED_APP = `
+import http from 'node:http';
+const server = http.createServer((req, res) => res.end('ok')).listen(0, '127.0.0.1');
+await new Promise((resolve) => server.once('listening', resolve));
+const port = server.address().port;
+const get = (url, agent) => new Promise((resolve, reject) => {
+  http.get(url, { agent }, (res) => {
+    let body = '';
+    res.on('data', (c) => (body += c));
+    res.on('end', () => resolve(body));
+  }).on('error', reject);
+});
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+for (let i = 0; i < 3; i++) await get('http://127.0.0.1:' + port + '/', agent);
+const metricsAgent = new http.Agent({ keepAlive: false });
+// The endpoint comes up once the SDK is loaded (an async import): asked again until it answers. The
+// requests made before that were kept and replayed.
+let text;
+for (let i = 0; text === undefined; i++) {
+  try {
+    text = await get('http://' + process.env.KEEPALIVE_LAB_METRICS + '/metrics', metricsAgent);
+  } catch (error) {
+    if (i >= 200) throw error;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+process.stdout.write('port ' + port + '\\n' + text);
+agent.destroy();
+server.close();
+`;
+
+/** The value of each sample of `name` whose labels include all of `labels`. */
+function samples(text: string, name: string, labels: Record<string, string>): number[] {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`))
+    .filter((line) => Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+    .map((line) => Number(line.slice(line.lastIndexOf(' ') + 1)));
+}
+
+test('node --import register with KEEPALIVE_LAB_METRICS: the endpoint counts the app’s requests', async () => {
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  const child = spawn(process.execPath, ['--import', REGISTER, '--input-type=module', '-e', REGISTERED_APP], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', KEEPALIVE_LAB_METRICS: `127.0.0.1:${port}` },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), CHILD_BOUND_MS);
+  const [code, signal] = await once(child, 'close');
+  clearTimeout(killer);
+  assert.equal(signal, null, `killed (kept alive?): ${stderr}`);
+  assert.equal(code, 0, stderr);
+  assert.doesNotMatch(stderr, /KAL_WARN/);
+  const appPort = stdout.match(/^port (\d+)$/m)?.[1];
+  assert.ok(appPort !== undefined, stdout);
+  const server = { server_port: appPort };
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  assert.equal(sum(samples(stdout, 'keepalive_lab_requests_total', server)), 3, stdout);
+  assert.deepEqual(
+    samples(stdout, 'keepalive_lab_requests_total', { ...server, keepalive_lab_request_reused: 'true' }),
+    [2],
+  );
+  assert.deepEqual(samples(stdout, 'keepalive_lab_connections_total', server), [1]);
+  assert.deepEqual(samples(stdout, 'http_client_open_connections', { ...server, http_connection_state: 'idle' }), [1]);
+});

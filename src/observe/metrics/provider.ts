@@ -188,12 +188,19 @@ export async function startPrometheusEndpoint(
   server.on('connection', (socket: Socket) => socket.unref());
   // A bad scraper's connection concerns that connection only.
   server.on('clientError', (_error, socket: Socket) => socket.destroy());
-  await listen(server, options.host, options.port);
-  server.unref();
-  const { port } = server.address() as AddressInfo;
+  // The reader is bound to its MeterProvider before the first scrape can come (else: "MetricReader is
+  // not bound to a MetricProducer").
   // The exporters depend on sdk-metrics 2.12.0 exactly, a copy of their own beside our 2.12.x: the
   // reader is the same class from another copy, which the MeterProvider takes (it only calls its methods).
   const { meter, shutdown } = await sdkProvider(exporter as unknown as MetricReader);
+  try {
+    await listen(server, options.host, options.port);
+  } catch (error) {
+    await shutdown().catch(() => undefined);
+    throw error;
+  }
+  server.unref();
+  const { port } = server.address() as AddressInfo;
   const url = `http://${formatHostPort(options.host, port)}${METRICS_PATH}`;
   return followWith(source, meter, 'prometheus', url, async () => {
     await shutdown().catch(() => undefined);
