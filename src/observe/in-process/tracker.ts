@@ -97,10 +97,13 @@ interface RequestState {
   /** New connections to the origin opened while this response held its socket unread. */
   extraConnections: number;
   failed: boolean;
+  error: string | null;
 }
 
 interface SocketState {
   socket: Socket;
+  /** The origin as node:http's request named it (null for undici's sockets). */
+  origin: HttpOrigin | null;
   conn: TrackedConnection;
   stats: OriginStats;
   record: ConnectionRecord;
@@ -162,7 +165,7 @@ class Tracker implements ConnectionTracker {
   private readonly sockets = new WeakMap<Socket, SocketState>();
   private readonly live = new Set<SocketState>();
   private readonly origins = new Map<string, OriginStats>();
-  private readonly recentRequests: RecentRing<ProcessRequest>;
+  private readonly recentRequests: RecentRing<RequestState>;
   private readonly recentConnections: RecentRing<ConnectionRecord>;
   private readonly totals = new TotalsAccumulator();
   private readonly stackTraces: boolean;
@@ -173,6 +176,8 @@ class Tracker implements ConnectionTracker {
   private unsubscribe: (() => void) | null;
   private readonly offAbort: () => void;
   private readonly emittedFindings = new Set<string>();
+  private lastHint: string | undefined = undefined;
+  private lastHintS: number | null = null;
   /** The stack of a request's creation (Node 22+), or of a socket's net.connect() (see netSocket). */
   private readonly createdStacks = new WeakMap<ClientRequest, CapturedStack>();
   private readonly socketStacks = new WeakMap<Socket, CapturedStack>();
@@ -291,8 +296,10 @@ class Tracker implements ConnectionTracker {
   }
 
   private httpStart(req: ClientRequest): void {
-    const origin = httpOrigin(req);
-    if (this.options.origins !== undefined && !this.options.origins(origin.origin)) return;
+    // A reused socket's origin is known: the Host header is parsed once per connection.
+    const known = req.socket ? this.sockets.get(req.socket) : undefined;
+    const origin = known?.origin ?? httpOrigin(req);
+    if (known === undefined && this.options.origins !== undefined && !this.options.origins(origin.origin)) return;
     const rs: RequestState = {
       client: 'node:http',
       origin: origin.origin,
@@ -308,6 +315,7 @@ class Tracker implements ConnectionTracker {
       body: null,
       extraConnections: 0,
       failed: false,
+      error: null,
     };
     this.requests.set(req, rs);
     const attach = (socket: Socket) => {
@@ -351,8 +359,14 @@ class Tracker implements ConnectionTracker {
   private httpResponse(req: ClientRequest, res: IncomingMessage): void {
     const rs = this.requests.get(req);
     if (rs === undefined) return;
-    const hint = res.headers['keep-alive'];
-    this.responseHeaders(rs, res.statusCode ?? 0, keepAliveTimeoutS(Array.isArray(hint) ? hint[0] : hint));
+    const header = res.headers['keep-alive'];
+    const text = Array.isArray(header) ? header[0] : header;
+    // The same header on every response of a server: parsed once.
+    if (text !== this.lastHint) {
+      this.lastHint = text;
+      this.lastHintS = keepAliveTimeoutS(text);
+    }
+    this.responseHeaders(rs, res.statusCode ?? 0, this.lastHintS);
     res.once('end', () => this.bodyDone(rs, 'read'));
     res.once('close', () => {
       if (rs.body === 'pending') this.bodyDone(rs, 'cancelled');
@@ -410,6 +424,7 @@ class Tracker implements ConnectionTracker {
       body: null,
       extraConnections: 0,
       failed: false,
+      error: null,
     });
   }
 
@@ -483,6 +498,7 @@ class Tracker implements ConnectionTracker {
     const record = newConnectionRecord(conn.id, { address: '', port: 0 }, { address: host, port }, at);
     const ss: SocketState = {
       socket,
+      origin: client === 'node:http' ? { origin, host, port } : null,
       conn,
       stats,
       record,
@@ -629,18 +645,10 @@ class Tracker implements ConnectionTracker {
     this.remember(rs, code);
   }
 
+  /** Kept as it is (no copy per request): report() turns the last ones into ProcessRequest values. */
   private remember(rs: RequestState, error: string | null): void {
-    this.recentRequests.add({
-      at: rs.startAt,
-      origin: rs.origin,
-      method: rs.method,
-      connection: rs.socket?.conn.id ?? null,
-      reused: rs.reused,
-      idleMs: rs.idleMs,
-      status: rs.status,
-      ttfbMs: rs.headersAt === null ? null : rs.headersAt - rs.startAt,
-      error,
-    });
+    rs.error = error;
+    this.recentRequests.add(rs);
   }
 
   private markIdle(ss: SocketState, at: number, pooled: boolean): void {
@@ -780,10 +788,24 @@ class Tracker implements ConnectionTracker {
         node: process.versions.node,
         missingChannels: [...this.missing],
         origins: origins.map((o) => o.summary()),
-        recentRequests: this.recentRequests.values(),
+        recentRequests: this.recentRequests.values().map(requestSummary),
       },
     };
   }
+}
+
+function requestSummary(rs: RequestState): ProcessRequest {
+  return {
+    at: rs.startAt,
+    origin: rs.origin,
+    method: rs.method,
+    connection: rs.socket?.conn.id ?? null,
+    reused: rs.reused,
+    idleMs: rs.idleMs,
+    status: rs.status,
+    ttfbMs: rs.headersAt === null ? null : rs.headersAt - rs.startAt,
+    error: rs.error,
+  };
 }
 
 interface HttpOrigin {
