@@ -2,7 +2,8 @@
  * `npm run bench:register`: what the in-process tracker (register) costs an app. 10,000 sequential
  * keep-alive requests (default) with node:http and with fetch against the in-process lab server, each
  * with tracking off (the module loaded, nobody subscribed: Node's channels then have no subscriber and
- * none of our code runs) and on (trackConnections, stack traces on, as the register runs it), in
+ * none of our code runs), on (trackConnections, stack traces on, as the register runs it) and on
+ * without stack traces (`stackTraces: false`), in
  * interleaved rounds in one process (off/on alternate, which goes first too). Prints the median time
  * and CPU per request of each and the overhead (target: at most 2%); then the memory per tracked
  * socket: the heap with N idle keep-alive sockets open, tracked and not (after a GC: run with
@@ -31,7 +32,7 @@ const perRound = Math.max(1, Math.floor(requests / rounds));
 const socketsForMemory = Number(values.sockets);
 
 type Client = 'node:http' | 'fetch';
-type Mode = 'off' | 'on';
+type Mode = 'off' | 'on' | 'no-stacks';
 
 interface Sample {
   wallMs: number;
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
 
   async function round(client: Client, mode: Mode): Promise<Sample> {
     let tracker: ConnectionTracker | null = null;
-    if (mode === 'on') tracker = trackConnections();
+    if (mode !== 'off') tracker = trackConnections({ stackTraces: mode === 'on' });
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < perRound; i++) await send[client]();
@@ -77,12 +78,12 @@ async function main(): Promise<void> {
 
   // Warm-up: both clients, both modes (JIT, the sockets).
   for (const client of ['node:http', 'fetch'] as const)
-    for (const mode of ['off', 'on'] as const) await round(client, mode);
+    for (const mode of ['off', 'on', 'no-stacks'] as const) await round(client, mode);
 
   const samples = new Map<string, Sample[]>();
   for (let r = 0; r < rounds; r++)
     for (const client of ['node:http', 'fetch'] as const) {
-      const order: Mode[] = r % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
+      const order: Mode[] = r % 2 === 0 ? ['off', 'on', 'no-stacks'] : ['no-stacks', 'on', 'off'];
       for (const mode of order) {
         const key = `${client} ${mode}`;
         const list = samples.get(key) ?? [];
@@ -92,21 +93,24 @@ async function main(): Promise<void> {
     }
 
   console.log(`${rounds} rounds x ${perRound} sequential keep-alive requests per client and mode (interleaved)`);
-  console.log('client      mode  wall us/req  cpu us/req  overhead (wall)  overhead (cpu)');
+  console.log('client      mode       wall us/req  cpu us/req  overhead (wall)  overhead (cpu)');
+  const perRequest = (list: Sample[], pick: (s: Sample) => number) => (median(list.map(pick)) * 1000) / perRound;
+  const pct = (a: number, b: number) => `${(((b - a) / a) * 100).toFixed(1)}%`;
   for (const client of ['node:http', 'fetch'] as const) {
     const off = samples.get(`${client} off`)!;
-    const on = samples.get(`${client} on`)!;
-    const wOff = (median(off.map((s) => s.wallMs)) * 1000) / perRound;
-    const wOn = (median(on.map((s) => s.wallMs)) * 1000) / perRound;
-    const cOff = (median(off.map((s) => s.cpuMs)) * 1000) / perRound;
-    const cOn = (median(on.map((s) => s.cpuMs)) * 1000) / perRound;
-    const pct = (a: number, b: number) => `${(((b - a) / a) * 100).toFixed(1)}%`;
-    console.log(`${client.padEnd(11)} off   ${wOff.toFixed(1).padStart(11)}  ${cOff.toFixed(1).padStart(10)}`);
-    console.log(
-      `${client.padEnd(11)} on    ${wOn.toFixed(1).padStart(11)}  ${cOn.toFixed(1).padStart(10)}  ` +
-        `${pct(wOff, wOn).padStart(15)}  ${pct(cOff, cOn).padStart(14)}` +
-        `  (target <= ${TARGET_OVERHEAD * 100}%: ${(wOn - wOff) / wOff <= TARGET_OVERHEAD ? 'met' : 'NOT met'})`,
-    );
+    const wOff = perRequest(off, (s) => s.wallMs);
+    const cOff = perRequest(off, (s) => s.cpuMs);
+    console.log(`${client.padEnd(11)} off        ${wOff.toFixed(1).padStart(11)}  ${cOff.toFixed(1).padStart(10)}`);
+    for (const mode of ['on', 'no-stacks'] as const) {
+      const list = samples.get(`${client} ${mode}`)!;
+      const w = perRequest(list, (s) => s.wallMs);
+      const c = perRequest(list, (s) => s.cpuMs);
+      console.log(
+        `${client.padEnd(11)} ${mode.padEnd(10)} ${w.toFixed(1).padStart(11)}  ${c.toFixed(1).padStart(10)}  ` +
+          `${pct(wOff, w).padStart(15)}  ${pct(cOff, c).padStart(14)}` +
+          `  (target <= ${TARGET_OVERHEAD * 100}%: ${(w - wOff) / wOff <= TARGET_OVERHEAD ? 'met' : 'NOT met'})`,
+      );
+    }
   }
   console.log(
     'off = the module loaded, nobody subscribed: every channel has no subscriber, so none of the tracker runs ' +

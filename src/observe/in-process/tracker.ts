@@ -117,6 +117,8 @@ interface SocketState {
   pendingReason: CloseReason | null;
   closed: boolean;
   agent: Agent | null;
+  /** Removes the listeners the tracker added to the socket (dispose(): a socket outlives a tracker). */
+  detach: (() => void)[];
 }
 
 /** undici's public request (one object for every event of a request, undici >= 6.11). */
@@ -251,6 +253,8 @@ class Tracker implements ConnectionTracker {
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.offAbort();
+    // The sockets still open stay the app's: nothing of ours is left on them.
+    for (const ss of this.live) for (const off of ss.detach.splice(0)) off();
   }
 
   private fail(error: unknown): void {
@@ -343,14 +347,16 @@ class Tracker implements ConnectionTracker {
       const agent = (req as unknown as { agent?: Agent | false }).agent;
       ss = this.openSocket(socket, origin.origin, origin.host, origin.port, 'node:http', agent || null);
       const state = ss;
-      // The pool's verdict on a socket whose response ended: kept idle, or destroyed (why: see poolVerdict).
-      socket.on('free', () => {
+      // The pool's verdict on a socket whose response ended: kept idle, or destroyed (see httpFree).
+      const onFree = () => {
         try {
           this.httpFree(state);
         } catch (error) {
           this.fail(error);
         }
-      });
+      };
+      socket.on('free', onFree);
+      state.detach.push(() => socket.off('free', onFree));
     }
     rs.stack ??= this.socketStacks.get(socket) ?? null;
     this.startRequest(ss, rs);
@@ -512,6 +518,7 @@ class Tracker implements ConnectionTracker {
       pendingReason: null,
       closed: false,
       agent,
+      detach: [],
     };
     if (agent !== null) {
       const timeout = (agent as unknown as { options?: { timeout?: number } }).options?.timeout;
@@ -531,20 +538,29 @@ class Tracker implements ConnectionTracker {
       record.client = conn.local;
       record.server = conn.remote;
     };
-    if (socket.connecting) socket.once('connect', tuple);
-    else tuple();
-    socket.once('end', () => {
+    const onEnd = () => {
       ss.serverEndedAt ??= now();
-    });
-    socket.once('timeout', () => {
+    };
+    const onTimeout = () => {
       ss.timedOut = true;
-    });
-    socket.once('close', (hadError: boolean) => {
+    };
+    const onClose = (hadError: boolean) => {
       try {
         this.socketClosed(ss, hadError);
       } catch (error) {
         this.fail(error);
       }
+    };
+    if (socket.connecting) socket.once('connect', tuple);
+    else tuple();
+    socket.once('end', onEnd);
+    socket.once('timeout', onTimeout);
+    socket.once('close', onClose);
+    ss.detach.push(() => {
+      socket.off('connect', tuple);
+      socket.off('end', onEnd);
+      socket.off('timeout', onTimeout);
+      socket.off('close', onClose);
     });
     this.emit({ type: 'connection-open', at, connection: conn });
     return ss;
