@@ -97,10 +97,13 @@ interface RequestState {
   /** New connections to the origin opened while this response held its socket unread. */
   extraConnections: number;
   failed: boolean;
+  error: string | null;
 }
 
 interface SocketState {
   socket: Socket;
+  /** The origin as node:http's request named it (null for undici's sockets). */
+  origin: HttpOrigin | null;
   conn: TrackedConnection;
   stats: OriginStats;
   record: ConnectionRecord;
@@ -114,6 +117,8 @@ interface SocketState {
   pendingReason: CloseReason | null;
   closed: boolean;
   agent: Agent | null;
+  /** Removes the listeners the tracker added to the socket (dispose(): a socket outlives a tracker). */
+  detach: (() => void)[];
 }
 
 /** undici's public request (one object for every event of a request, undici >= 6.11). */
@@ -162,7 +167,7 @@ class Tracker implements ConnectionTracker {
   private readonly sockets = new WeakMap<Socket, SocketState>();
   private readonly live = new Set<SocketState>();
   private readonly origins = new Map<string, OriginStats>();
-  private readonly recentRequests: RecentRing<ProcessRequest>;
+  private readonly recentRequests: RecentRing<RequestState>;
   private readonly recentConnections: RecentRing<ConnectionRecord>;
   private readonly totals = new TotalsAccumulator();
   private readonly stackTraces: boolean;
@@ -173,6 +178,8 @@ class Tracker implements ConnectionTracker {
   private unsubscribe: (() => void) | null;
   private readonly offAbort: () => void;
   private readonly emittedFindings = new Set<string>();
+  private lastHint: string | undefined = undefined;
+  private lastHintS: number | null = null;
   /** The stack of a request's creation (Node 22+), or of a socket's net.connect() (see netSocket). */
   private readonly createdStacks = new WeakMap<ClientRequest, CapturedStack>();
   private readonly socketStacks = new WeakMap<Socket, CapturedStack>();
@@ -246,6 +253,8 @@ class Tracker implements ConnectionTracker {
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.offAbort();
+    // The sockets still open stay the app's: nothing of ours is left on them.
+    for (const ss of this.live) for (const off of ss.detach.splice(0)) off();
   }
 
   private fail(error: unknown): void {
@@ -291,8 +300,10 @@ class Tracker implements ConnectionTracker {
   }
 
   private httpStart(req: ClientRequest): void {
-    const origin = httpOrigin(req);
-    if (this.options.origins !== undefined && !this.options.origins(origin.origin)) return;
+    // A reused socket's origin is known: the Host header is parsed once per connection.
+    const known = req.socket ? this.sockets.get(req.socket) : undefined;
+    const origin = known?.origin ?? httpOrigin(req);
+    if (known === undefined && this.options.origins !== undefined && !this.options.origins(origin.origin)) return;
     const rs: RequestState = {
       client: 'node:http',
       origin: origin.origin,
@@ -308,6 +319,7 @@ class Tracker implements ConnectionTracker {
       body: null,
       extraConnections: 0,
       failed: false,
+      error: null,
     };
     this.requests.set(req, rs);
     const attach = (socket: Socket) => {
@@ -335,14 +347,16 @@ class Tracker implements ConnectionTracker {
       const agent = (req as unknown as { agent?: Agent | false }).agent;
       ss = this.openSocket(socket, origin.origin, origin.host, origin.port, 'node:http', agent || null);
       const state = ss;
-      // The pool's verdict on a socket whose response ended: kept idle, or destroyed (why: see poolVerdict).
-      socket.on('free', () => {
+      // The pool's verdict on a socket whose response ended: kept idle, or destroyed (see httpFree).
+      const onFree = () => {
         try {
           this.httpFree(state);
         } catch (error) {
           this.fail(error);
         }
-      });
+      };
+      socket.on('free', onFree);
+      state.detach.push(() => socket.off('free', onFree));
     }
     rs.stack ??= this.socketStacks.get(socket) ?? null;
     this.startRequest(ss, rs);
@@ -351,8 +365,14 @@ class Tracker implements ConnectionTracker {
   private httpResponse(req: ClientRequest, res: IncomingMessage): void {
     const rs = this.requests.get(req);
     if (rs === undefined) return;
-    const hint = res.headers['keep-alive'];
-    this.responseHeaders(rs, res.statusCode ?? 0, keepAliveTimeoutS(Array.isArray(hint) ? hint[0] : hint));
+    const header = res.headers['keep-alive'];
+    const text = Array.isArray(header) ? header[0] : header;
+    // The same header on every response of a server: parsed once.
+    if (text !== this.lastHint) {
+      this.lastHint = text;
+      this.lastHintS = keepAliveTimeoutS(text);
+    }
+    this.responseHeaders(rs, res.statusCode ?? 0, this.lastHintS);
     res.once('end', () => this.bodyDone(rs, 'read'));
     res.once('close', () => {
       if (rs.body === 'pending') this.bodyDone(rs, 'cancelled');
@@ -410,6 +430,7 @@ class Tracker implements ConnectionTracker {
       body: null,
       extraConnections: 0,
       failed: false,
+      error: null,
     });
   }
 
@@ -483,6 +504,7 @@ class Tracker implements ConnectionTracker {
     const record = newConnectionRecord(conn.id, { address: '', port: 0 }, { address: host, port }, at);
     const ss: SocketState = {
       socket,
+      origin: client === 'node:http' ? { origin, host, port } : null,
       conn,
       stats,
       record,
@@ -496,6 +518,7 @@ class Tracker implements ConnectionTracker {
       pendingReason: null,
       closed: false,
       agent,
+      detach: [],
     };
     if (agent !== null) {
       const timeout = (agent as unknown as { options?: { timeout?: number } }).options?.timeout;
@@ -515,20 +538,29 @@ class Tracker implements ConnectionTracker {
       record.client = conn.local;
       record.server = conn.remote;
     };
-    if (socket.connecting) socket.once('connect', tuple);
-    else tuple();
-    socket.once('end', () => {
+    const onEnd = () => {
       ss.serverEndedAt ??= now();
-    });
-    socket.once('timeout', () => {
+    };
+    const onTimeout = () => {
       ss.timedOut = true;
-    });
-    socket.once('close', (hadError: boolean) => {
+    };
+    const onClose = (hadError: boolean) => {
       try {
         this.socketClosed(ss, hadError);
       } catch (error) {
         this.fail(error);
       }
+    };
+    if (socket.connecting) socket.once('connect', tuple);
+    else tuple();
+    socket.once('end', onEnd);
+    socket.once('timeout', onTimeout);
+    socket.once('close', onClose);
+    ss.detach.push(() => {
+      socket.off('connect', tuple);
+      socket.off('end', onEnd);
+      socket.off('timeout', onTimeout);
+      socket.off('close', onClose);
     });
     this.emit({ type: 'connection-open', at, connection: conn });
     return ss;
@@ -629,18 +661,10 @@ class Tracker implements ConnectionTracker {
     this.remember(rs, code);
   }
 
+  /** Kept as it is (no copy per request): report() turns the last ones into ProcessRequest values. */
   private remember(rs: RequestState, error: string | null): void {
-    this.recentRequests.add({
-      at: rs.startAt,
-      origin: rs.origin,
-      method: rs.method,
-      connection: rs.socket?.conn.id ?? null,
-      reused: rs.reused,
-      idleMs: rs.idleMs,
-      status: rs.status,
-      ttfbMs: rs.headersAt === null ? null : rs.headersAt - rs.startAt,
-      error,
-    });
+    rs.error = error;
+    this.recentRequests.add(rs);
   }
 
   private markIdle(ss: SocketState, at: number, pooled: boolean): void {
@@ -780,10 +804,24 @@ class Tracker implements ConnectionTracker {
         node: process.versions.node,
         missingChannels: [...this.missing],
         origins: origins.map((o) => o.summary()),
-        recentRequests: this.recentRequests.values(),
+        recentRequests: this.recentRequests.values().map(requestSummary),
       },
     };
   }
+}
+
+function requestSummary(rs: RequestState): ProcessRequest {
+  return {
+    at: rs.startAt,
+    origin: rs.origin,
+    method: rs.method,
+    connection: rs.socket?.conn.id ?? null,
+    reused: rs.reused,
+    idleMs: rs.idleMs,
+    status: rs.status,
+    ttfbMs: rs.headersAt === null ? null : rs.headersAt - rs.startAt,
+    error: rs.error,
+  };
 }
 
 interface HttpOrigin {
