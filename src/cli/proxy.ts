@@ -26,8 +26,15 @@ const JSON_WRITE_INTERVAL_MS = 1000;
 export const proxy: Command = {
   name: 'proxy',
   stopsOn: ['SIGINT', 'SIGTERM'],
-  flags: { listenHost: '--listen', listenPort: '--listen', targetHost: '--target', targetPort: '--target' },
+  flags: {
+    listenHost: '--listen',
+    listenPort: '--listen',
+    targetHost: '--target',
+    targetPort: '--target',
+    metrics: '--metrics',
+  },
   usage: `Usage: keepalive-lab proxy --target HOST:PORT [--listen [HOST:]PORT] [--duration S] [--json] [--html FILE]
+                           [--metrics [HOST:]PORT]
 
 Forwards every TCP connection made to the listen address to the target, byte for byte, and counts
 per client connection: HTTP/1.x requests and responses, status codes, bytes each way, duration,
@@ -44,6 +51,8 @@ Options:
                          written as it closes
   --html FILE            also write an HTML report with a timeline of the connections
   --explain              with each finding, the reasoning and the evidence behind it
+  --metrics [HOST:]PORT  serve OpenTelemetry metrics for Prometheus at http://HOST:PORT/metrics while
+                         the proxy runs (host default 127.0.0.1; names: docs/metrics.md)
   -h, --help             this help
 
 On a terminal, a live line on stderr shows connections, requests and requests per connection.
@@ -61,6 +70,7 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
       json: { type: 'boolean' },
       html: { type: 'string' },
       explain: { type: 'boolean' },
+      metrics: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
     if (flag(p, 'help')) {
@@ -75,6 +85,11 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
       allowPortZero: true,
       defaultHost: '127.0.0.1',
     });
+    const metricsText = str(p, 'metrics');
+    const metrics =
+      metricsText === undefined
+        ? undefined
+        : parseHostPort(metricsText, { option: 'metrics', allowPortZero: true, defaultHost: '127.0.0.1' });
     const durationMs = seconds(p, 'duration') ?? null;
     const graceMs = int(p, 'grace', 0, 600_000) ?? DEFAULT_GRACE_MS;
     const json = flag(p, 'json');
@@ -101,6 +116,7 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
       signal: interrupt.stop,
       forceSignal: interrupt.abort,
       keepConnections,
+      ...(metrics === undefined ? {} : { metrics }),
       ...(json ? { onConnection: (record) => streamed?.record(record) } : {}),
       onListening: (running) => {
         if (json) {
@@ -112,6 +128,7 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
         io.stderr.write(
           `keepalive-lab proxy: listening on ${formatEndpoint(running.address)}, ` +
             `forwarding to ${formatHostPort(target.host, target.port)}` +
+            `${running.metricsUrl === null ? '' : `, metrics at ${running.metricsUrl}`}` +
             `${durationMs === null ? ' (Ctrl-C to stop)' : ''}\n`,
         );
         if (io.stderr.isTTY) stopProgress = startProgress(running, io);

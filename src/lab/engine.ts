@@ -20,6 +20,7 @@ import { closeAll, startAll, stopAll } from '../observe/observer.js';
 import type { Observer } from '../observe/observer.js';
 import { TcpProxy } from '../observe/proxy.js';
 import type { ProxyOptions } from '../observe/proxy.js';
+import { ProcessObserver } from '../observe/process.js';
 import { ServerAccounting } from '../observe/server-accounting.js';
 import { abortable, onAbort } from '../util/abort.js';
 import { sleep, waitFor, withTimeout } from '../util/time.js';
@@ -44,6 +45,11 @@ export interface ExperimentOptions extends Partial<ExperimentConfig> {
   tcpdump?: string;
   /** Read the kernel socket table (default true). */
   kernel?: boolean;
+  /**
+   * Count from inside this process too, with its diagnostics channels (observe/process.ts): default
+   * true for node:http and fetch; node:http2 publishes no channel on Node 20 and is never counted so.
+   */
+  process?: boolean;
   /**
    * This machine's addresses and kernel settings, for the port outlook (the lab's client is this
    * machine). Default: read from /proc (observe/host-facts.ts).
@@ -183,6 +189,11 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
       }),
     );
   }
+  let processObserver: ProcessObserver | undefined;
+  if ((options.process ?? true) && config.client !== 'http2') {
+    processObserver = new ProcessObserver({ serverPort });
+    observers.push(processObserver);
+  }
   const clientTls: ClientTls = {
     ca: server?.ca ?? null,
     ...(keylog !== null ? { onKeylog: (line: Buffer) => keylog.push(line.toString('latin1')) } : {}),
@@ -222,7 +233,10 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
   keylog?.end();
   for (const report of reports) if (report.observer === 'wire') warnings.push(...encryptedWire(report));
   const hostFacts = options.hostFacts ?? (await readHostFacts());
-  return runReport({ name, title, subject: url, config, client: outcome }, reports, { warnings, hostFacts });
+  const run = runReport({ name, title, subject: url, config, client: outcome }, reports, { warnings, hostFacts });
+  const process = processObserver?.processSummary();
+  if (process) run.process = process;
+  return run;
 }
 
 /** A client that cannot speak to this server: node:http2 speaks h2 over TLS only. */

@@ -15,6 +15,8 @@ import { formatHostPort } from '../model/endpoint.js';
 import type { HostFacts } from '../model/host.js';
 import type { Endpoint, RunReport } from '../model/report.js';
 import { readHostFacts } from '../observe/host-facts.js';
+import { startPrometheusEndpoint } from '../observe/metrics/provider.js';
+import type { MetricsHandle } from '../observe/metrics/provider.js';
 import { TcpProxy } from '../observe/proxy.js';
 import type { ProxyOptions, ProxyProgress } from '../observe/proxy.js';
 import { onAbort, untilAborted } from '../util/abort.js';
@@ -34,6 +36,11 @@ export interface RunProxyOptions extends ProxyOptions {
    * Default: read from /proc (observe/host-facts.ts) when the proxy starts.
    */
   hostFacts?: HostFacts;
+  /**
+   * Serve the proxy's metrics (docs/metrics.md) for Prometheus at http://host:port/metrics while it
+   * runs (port 0: a free one, see `RunningProxy.metricsUrl`). Rejects with PortInUseError when taken.
+   */
+  metrics?: { host: string; port: number };
   /** Called once listening: where, and live counters (for a progress line). */
   onListening?: (proxy: RunningProxy) => void;
 }
@@ -44,6 +51,8 @@ export interface RunningProxy {
   readonly address: Endpoint;
   /** Connections and requests so far, cheap to read. */
   progress(): ProxyProgress;
+  /** Where Prometheus scrapes the metrics (with the `metrics` option), else null. */
+  readonly metricsUrl: string | null;
 }
 
 /** The run's fields known once the proxy listens (what `proxy --json` writes before the first record). */
@@ -73,15 +82,19 @@ export async function runProxy(options: RunProxyOptions): Promise<RunReport> {
   });
   await proxy.start();
   const offForce = onAbort(forceSignal, () => void proxy.destroy());
+  let metrics: MetricsHandle | null = null;
   try {
     const address = proxy.address;
-    options.onListening?.({ address, progress: () => proxy.progress() });
+    if (options.metrics !== undefined) metrics = await startPrometheusEndpoint(proxy, options.metrics);
+    const metricsUrl = metrics?.url ?? null;
+    options.onListening?.({ address, progress: () => proxy.progress(), metricsUrl });
     await untilAborted([signal, forceSignal], durationMs);
     const observed = await proxy.stop();
     const head = proxyRunHead(address, proxy.targetHost, proxy.targetPort);
     return runReport(head, [observed], { findings: findings.findings() });
   } finally {
     offForce();
+    await metrics?.stop();
     // Thrown out of onListening, say: nothing may keep listening.
     await proxy.destroy();
   }

@@ -4,6 +4,8 @@
  * a string. Documented in docs/report-schema.md; bump REPORT_SCHEMA on any incompatible change.
  */
 
+import type { ProcessSummary } from './process.js';
+
 export const REPORT_SCHEMA = 'keepalive-lab/report@1';
 
 export type Side = 'client' | 'server';
@@ -14,7 +16,7 @@ export interface Endpoint {
 }
 
 /** Which observer saw what: each counts connections on its own, from its own evidence. */
-export type ObserverName = 'server' | 'kernel' | 'wire' | 'proxy';
+export type ObserverName = 'server' | 'kernel' | 'wire' | 'proxy' | 'process';
 
 /** Every warning code a report can hold: the warnings table of docs/errors.md (a test compares them). */
 export const WARNING_CODES = [
@@ -63,6 +65,14 @@ export const WARNING_CODES = [
   'KAL_WARN_CLOSED_AT_STOP',
   // bench (lab/bench.ts).
   'KAL_WARN_BENCH_TIME_WAIT',
+  // The register (src/register.ts): one line on the app's stderr, never an exception.
+  'KAL_WARN_REGISTER_REPORT',
+  'KAL_WARN_REGISTER_TRACKER',
+  // Metrics (observe/metrics/provider.ts): one line on stderr each, the app goes on.
+  'KAL_WARN_METRICS_CONFIG',
+  'KAL_WARN_METRICS_LISTEN',
+  'KAL_WARN_METRICS_EXPORT',
+  'KAL_WARN_METRICS_SDK',
 ] as const;
 
 export type WarningCode = (typeof WARNING_CODES)[number];
@@ -603,12 +613,14 @@ export interface RunReport {
   warnings: Warning[];
   /** For runs read from a capture (analyze). */
   capture?: CaptureSummary;
+  /** What the process's own tracker counted per origin (`register`, model/process.ts). */
+  process?: ProcessSummary;
 }
 
 export interface Report {
   schema: typeof REPORT_SCHEMA;
   tool: { name: 'keepalive-lab'; version: string };
-  command: 'demo' | 'run' | 'analyze' | 'watch' | 'proxy';
+  command: 'demo' | 'run' | 'analyze' | 'watch' | 'proxy' | 'register';
   createdAt: string;
   runs: RunReport[];
 }

@@ -4,6 +4,7 @@
  * setting that cannot be read (not Linux, a container without /proc/sys, a value out of range) is
  * Linux's default, marked so: the outlook then says it assumed it.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import type { NetworkInterfaceInfo } from 'node:os';
@@ -25,15 +26,34 @@ export interface HostFactsSources {
 export async function readHostFacts(sources: HostFactsSources = {}): Promise<HostFacts> {
   const dir = sources.sysctlDir ?? SYSCTL_IPV4_DIR;
   const read = (name: string) => readFile(join(dir, name), 'utf8').catch(() => null);
-  const [rangeText, reuseText, delayText] = await Promise.all([
-    read('ip_local_port_range'),
-    read('tcp_tw_reuse'),
-    read('tcp_tw_reuse_delay'),
-  ]);
-  const portRange = rangeText === null ? null : parsePortRange(rangeText);
-  const twReuse = reuseText === null ? null : parseTwReuse(reuseText);
+  const texts = await Promise.all(SYSCTL_FILES.map(read));
+  return hostFactsFrom(texts, sources);
+}
+
+/**
+ * The same, read synchronously (the register reads them as the process exits, when no promise
+ * runs any more; three small files of /proc).
+ */
+export function readHostFactsSync(sources: HostFactsSources = {}): HostFacts {
+  const dir = sources.sysctlDir ?? SYSCTL_IPV4_DIR;
+  const read = (name: string) => {
+    try {
+      return readFileSync(join(dir, name), 'utf8');
+    } catch {
+      return null;
+    }
+  };
+  return hostFactsFrom(SYSCTL_FILES.map(read), sources);
+}
+
+const SYSCTL_FILES = ['ip_local_port_range', 'tcp_tw_reuse', 'tcp_tw_reuse_delay'] as const;
+
+function hostFactsFrom(texts: (string | null)[], sources: HostFactsSources): HostFacts {
+  const [rangeText, reuseText, delayText] = texts;
+  const portRange = rangeText == null ? null : parsePortRange(rangeText);
+  const twReuse = reuseText == null ? null : parseTwReuse(reuseText);
   // tcp_tw_reuse_delay came with Linux 6.13; before, the delay was a fixed second.
-  const delay = delayText === null ? null : parseWhole(delayText);
+  const delay = delayText == null ? null : parseWhole(delayText);
   const ports: ClientPortSettings = {
     portRange: portRange ?? { ...LINUX_DEFAULT_PORTS.portRange },
     twReuse: twReuse ?? LINUX_DEFAULT_PORTS.twReuse,

@@ -16,6 +16,8 @@
  * after the server's FIN, then its RST) and the idle reset read the same from the proxy as from a capture.
  * One bad connection never takes the proxy down: every socket has an error handler, and the framer
  * calls are fenced so that even a bug there only stops counting on that connection.
+ * The proxy is also an InProcessSource (observe/in-process/events.ts), for the metrics of a
+ * long-running proxy (`proxy --metrics`): with nobody subscribed that costs one test per request.
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -33,6 +35,8 @@ import type { ConnectionRecord, Endpoint, ObserverReport, Side, Warning, Warning
 import { plural } from '../util/text.js';
 import { nowMicros, toMillis, type Micros } from '../model/time.js';
 import type { Observer } from './observer.js';
+import type { InProcessEvent, InProcessListener, InProcessSource, TrackedConnection } from './in-process/events.js';
+import { proxyClose } from './in-process/proxy-events.js';
 
 export interface ProxyOptions {
   /** Address to listen on (default 127.0.0.1: loopback unless asked otherwise). */
@@ -150,6 +154,10 @@ class Link extends Http1Counter {
   closing = false;
   closedByProxy = false;
   closed = false;
+  /** The connection as in-process events name it, made on the first event (only with a subscriber). */
+  private trackedConnection: TrackedConnection | null = null;
+  /** When the last request's head was complete (for a response's time to first byte, with a subscriber). */
+  private lastRequestAt: Micros = 0;
 
   constructor(
     private readonly proxy: TcpProxy,
@@ -273,13 +281,89 @@ class Link extends Http1Counter {
     super.request(r);
     this.inFlight++;
     this.proxy.counters.requests++;
+    if (this.proxy.emitting) this.emitRequest(r);
+  }
+
+  override response(r: HttpResponseInfo): void {
+    super.response(r);
+    if (this.proxy.emitting && !r.informational) {
+      this.proxy.emit({
+        type: 'response',
+        at: toMillis(r.ts),
+        connection: this.tracked(),
+        status: r.status,
+        ttfbMs: Math.max(0, toMillis(r.ts - this.lastRequestAt)),
+      });
+    }
   }
 
   override responseEnd(r: HttpResponseInfo, ts: Micros): void {
     super.responseEnd(r, ts);
     if (this.inFlight > 0) this.inFlight--;
     this.proxy.counters.responses++;
+    if (this.proxy.emitting && this.inFlight === 0)
+      this.proxy.emit({ type: 'connection-state', at: toMillis(ts), connection: this.tracked(), state: 'idle' });
     if (this.closing && this.inFlight === 0) this.closeNow();
+  }
+
+  /** The connection as in-process events name it (the proxy's target is its server). */
+  tracked(): TrackedConnection {
+    return (this.trackedConnection ??= {
+      id: this.id,
+      origin: `http://${formatEndpoint(this.proxy.targetHost, this.proxy.targetPort)}`,
+      serverAddress: this.proxy.targetHost,
+      serverPort: this.proxy.targetPort,
+      local: this.record.client,
+      remote: this.record.server,
+      protocolVersion: '1.1',
+      tls: false,
+      client: 'proxy',
+    });
+  }
+
+  private emitRequest(r: HttpRequestInfo): void {
+    const record = this.record;
+    const reused = record.requests > 1;
+    const gaps = record.idleGapsMs;
+    this.lastRequestAt = r.ts;
+    const connection = this.tracked();
+    const at = toMillis(r.ts);
+    if (this.inFlight === 1) this.proxy.emit({ type: 'connection-state', at, connection, state: 'active' });
+    this.proxy.emit({
+      type: 'request',
+      at,
+      connection,
+      reused,
+      idleMs: reused && gaps.length > 0 ? gaps[gaps.length - 1]! : null,
+      method: r.method,
+    });
+  }
+
+  /** With a subscriber: the close, and a request it cut short (a reset, the target unreachable). */
+  emitClose(): void {
+    const r = this.record;
+    const connection = this.tracked();
+    const at = r.end ?? Date.now();
+    const { reason, initiator } = proxyClose(r, this.unreachable !== null);
+    if (this.inFlight > 0 || this.unreachable !== null) {
+      this.proxy.emit({
+        type: 'request-error',
+        at,
+        connection,
+        code: this.unreachable ?? (r.resetBy !== null ? 'ECONNRESET' : 'ECONNABORTED'),
+        reused: r.requests > 1,
+        idleMs: null,
+      });
+    }
+    this.proxy.emit({
+      type: 'connection-close',
+      at,
+      connection,
+      reason,
+      initiator,
+      requests: r.requests,
+      durationMs: Math.max(0, at - (r.start ?? at)),
+    });
   }
 
   private onEnd(side: Side): void {
@@ -433,7 +517,7 @@ class Link extends Http1Counter {
  * `await stop()` for the report. Also an Observer, so the lab engine or `watch` can run it next to
  * the others.
  */
-export class TcpProxy implements Observer {
+export class TcpProxy implements Observer, InProcessSource {
   readonly name = 'proxy' as const;
   readonly targetHost: string;
   readonly targetPort: number;
@@ -481,6 +565,9 @@ export class TcpProxy implements Observer {
   /** The end-of-turn check of an accept streak, while one goes on. */
   private streak: NodeJS.Immediate | null = null;
   private acceptedThisTurn = false;
+  /** In-process events' listeners (see subscribe); `emitting` while there is one. */
+  private listeners: InProcessListener[] = [];
+  emitting = false;
 
   constructor(options: ProxyOptions) {
     this.listenHost = options.listenHost ?? '127.0.0.1';
@@ -551,6 +638,30 @@ export class TcpProxy implements Observer {
     this.sweep.unref();
     const a = this.server.address() as AddressInfo;
     this.bound = { address: normalizeAddress(a.address), port: a.port };
+  }
+
+  /**
+   * Each connection's open, requests, responses, busy/idle and close, as in-process events (for the
+   * metrics of `proxy --metrics`). A listener that throws is the listener's problem: the proxy goes on.
+   */
+  subscribe(listener: InProcessListener): () => void {
+    this.listeners = [...this.listeners, listener];
+    this.emitting = true;
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+      this.emitting = this.listeners.length > 0;
+    };
+  }
+
+  /** Called by the connections (only while `emitting`). */
+  emit(event: InProcessEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's bug must not take a connection down.
+      }
+    }
   }
 
   progress(): ProxyProgress {
@@ -686,6 +797,7 @@ export class TcpProxy implements Observer {
     const link = new Link(this, ++this.accepted, client, upstream, this.target, Date.now());
     this.kept.add(link.record);
     this.open.add(link);
+    if (this.emitting) this.emit({ type: 'connection-open', at: link.record.start!, connection: link.tracked() });
   }
 
   /**
@@ -785,6 +897,7 @@ export class TcpProxy implements Observer {
   /** Called by a Link once both of its sockets have closed: its record is final. */
   linkClosed(link: Link): void {
     this.open.delete(link);
+    if (this.emitting) link.emitClose();
     const record = link.record;
     this.closedTotals.add(record);
     if (record.openAtEnd) this.closedAtStop++;

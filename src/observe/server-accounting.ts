@@ -48,8 +48,12 @@ function versionName(protocol: string | null): string | null {
   return m === null ? protocol : `TLS ${m[1]}.${m[2] ?? '0'}`;
 }
 
-/** What the server's side of a TLS connection knows of it (see the top of this file). */
-export function serverTlsFacts(socket: TLSSocket): TlsFacts {
+/**
+ * What one side of a TLS connection knows of it (see the top of this file): the server's, and the
+ * in-process tracker's for its clients' sockets (observe/in-process/tracker.ts), whose OpenSSL tells
+ * the same version, suite and resumption.
+ */
+export function tlsSocketFacts(socket: TLSSocket): TlsFacts {
   const version = versionName(socket.getProtocol());
   const alpn = typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : null;
   const resumed = socket.isSessionReused();
@@ -200,7 +204,7 @@ export class ServerAccounting implements Observer {
     const entry = this.byPeer.get(peerKey(socket));
     if (entry === undefined) return;
     entry.secure = socket;
-    entry.record.tls = serverTlsFacts(socket);
+    entry.record.tls = tlsSocketFacts(socket);
     this.bySocket.set(socket, entry);
     this.follow(entry, socket);
     socket.once('close', () => this.closed(entry, entry.tcp));

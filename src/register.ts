@@ -1,0 +1,119 @@
+/**
+ * `node --import keepalive-lab/register app.js` (an ESM or a CommonJS app alike: --import loads this
+ * module before the app's entry): tracks every outgoing HTTP request of the process
+ * (observe/in-process/tracker.ts) and, at exit, on SIGUSR2, or through `registerReport()`, prints a
+ * per-origin summary to stderr and, when KEEPALIVE_LAB_REPORT names a file, writes the report there
+ * (`.html`: the HTML report; anything else: JSON).
+ *
+ * Never hurts the app: nothing here throws into it (every step is caught; a failure is one warning
+ * line on stderr), nothing keeps it alive (no timer, no handle; the host facts are read synchronously at the
+ * first report), and nothing slows it beyond the tracker's listeners. SIGUSR2:
+ * listening to it replaces its default action (terminate) with a report, the one change to the app's
+ * signals; KEEPALIVE_LAB_SIGNAL=0 leaves SIGUSR2 alone. SIGINT and SIGTERM are never touched: an
+ * app killed by one exits without the 'exit' event, so without a report (as Node does for any listener).
+ */
+import { writeFileSync, writeSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+import { runReport } from './analyze/run-report.js';
+import { REPORT_SCHEMA } from './model/report.js';
+import type { Report } from './model/report.js';
+import { readHostFactsSync } from './observe/host-facts.js';
+import { trackConnections } from './observe/in-process/tracker.js';
+import { registerMetrics } from './observe/metrics/register-hook.js';
+import type { ProcessView, TrackOptions } from './observe/in-process/tracker.js';
+import { renderHtml } from './report/html.js';
+import { renderJson } from './report/json.js';
+import { renderProcessSummary } from './report/process-summary.js';
+import { VERSION } from './version.js';
+
+/** The environment variable naming the report file (`.html` for HTML, else JSON). */
+export const REPORT_ENV = 'KEEPALIVE_LAB_REPORT';
+export const SIGNAL_ENV = 'KEEPALIVE_LAB_SIGNAL';
+
+function warn(code: string, message: string): void {
+  try {
+    writeSync(2, `keepalive-lab: ${code} ${message}\n`);
+  } catch {
+    // stderr closed: nothing left to tell.
+  }
+}
+
+// Loaded into every worker thread too (--import is inherited): only the main thread tracks and reports.
+const active = isMainThread;
+const options: TrackOptions = {
+  onWarning: (message) => warn('KAL_WARN_REGISTER_TRACKER', message),
+};
+const tracker = trackConnections(active ? options : { ...options, origins: () => false });
+// Metrics for a fleet (docs/metrics.md), when KEEPALIVE_LAB_METRICS, the OTEL_ variables or the app's own
+// OpenTelemetry SDK ask for them; otherwise nothing is loaded.
+if (active) registerMetrics(tracker);
+
+/** A Report (the schema every command writes) holding the process's one run. */
+export function processReport(view: ProcessView): Report {
+  const run = runReport(
+    {
+      name: 'process',
+      title: `process ${process.pid}: ${process.argv.slice(1).join(' ')}`.slice(0, 200),
+      subject: `pid ${process.pid}`,
+      config: null,
+      client: null,
+    },
+    [view.observer],
+    { findings: view.findings },
+  );
+  run.process = view.process;
+  return {
+    schema: REPORT_SCHEMA,
+    tool: { name: 'keepalive-lab', version: VERSION },
+    command: 'register',
+    createdAt: new Date().toISOString(),
+    runs: [run],
+  };
+}
+
+/**
+ * Prints the summary to stderr and writes the report file (when KEEPALIVE_LAB_REPORT says so); never
+ * throws. `why`: what asked for it (exit, SIGUSR2, api).
+ */
+export function registerReport(why = 'api'): ProcessView | null {
+  let view: ProcessView;
+  try {
+    // The port outlook weighs the rate against this machine's port range (read once, when first needed).
+    options.hostFacts ??= readHostFactsSync();
+    view = tracker.report();
+  } catch (error) {
+    warn('KAL_WARN_REGISTER_TRACKER', `no report: ${String(error)}`);
+    return null;
+  }
+  try {
+    writeSync(2, renderProcessSummary(view.process, view.findings, why));
+  } catch {
+    // stderr closed.
+  }
+  const path = process.env[REPORT_ENV];
+  if (path !== undefined && path !== '') {
+    try {
+      const report = processReport(view);
+      writeFileSync(path, path.toLowerCase().endsWith('.html') ? renderHtml(report) : renderJson(report));
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      warn('KAL_WARN_REGISTER_REPORT', `cannot write ${path}: ${code ?? String(error)}`);
+    }
+  }
+  return view;
+}
+
+/** The tracker the register runs (subscribe() to its events: the metrics exporter does). */
+export const registeredTracker = tracker;
+
+if (active)
+  process.on('exit', () => {
+    try {
+      tracker.endOfProcess();
+    } catch {
+      // counted as still open, then.
+    }
+    registerReport('exit');
+    tracker.dispose();
+  });
+if (active && process.env[SIGNAL_ENV] !== '0') process.on('SIGUSR2', () => void registerReport('SIGUSR2'));
