@@ -44,6 +44,8 @@ export interface ExperimentOptions extends Partial<ExperimentConfig> {
   tcpdump?: string;
   /** Read the kernel socket table (default true). */
   kernel?: boolean;
+  /** List each connection's request/response exchanges (ConnectionRecord.exchanges; `--html`). Default false. */
+  exchanges?: boolean;
   /**
    * This machine's addresses and kernel settings, for the port outlook (the lab's client is this
    * machine). Default: read from /proc (observe/host-facts.ts).
@@ -145,7 +147,7 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
     url = server.url;
     serverPort = server.port;
     host = server.host;
-    accounting = new ServerAccounting(server.server);
+    accounting = new ServerAccounting(server.server, { exchanges: options.exchanges === true });
     observers.push(accounting);
     if (setup.hop !== undefined) {
       hop = new TcpProxy({ ...setup.hop, listenHost: host, targetHost: host, targetPort: server.port });
@@ -179,6 +181,7 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
         filter: focus.filter,
         serverPorts: [serverPort],
         ...(keylog !== null ? { keys: keylog } : {}),
+        ...(options.exchanges === true ? { exchanges: true } : {}),
         ...(options.tcpdump !== undefined ? { tcpdump: options.tcpdump } : {}),
       }),
     );
