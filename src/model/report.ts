@@ -143,7 +143,7 @@ export interface ConnectionRecord {
   /** HTTP/2 facts (RFC 9113), for a connection that spoke HTTP/2; absent otherwise. */
   http2?: Http2Facts;
   /**
-   * The request/response exchanges, oldest first, at most MAX_EXCHANGES_LISTED (the timeline of the
+   * The request/response exchanges, oldest first, at most MAX_EXCHANGES_LISTED (50; the timeline of the
    * HTML report draws one bar each). Present only when asked for (`exchanges: true`, which `--html`
    * sets) and the observer frames HTTP/1.x; `exchangesOmitted` counts those beyond the cap.
    */
@@ -152,7 +152,7 @@ export interface ConnectionRecord {
 }
 
 /** At most this many exchanges are listed per connection (ConnectionRecord.exchanges). */
-export const MAX_EXCHANGES_LISTED = 100;
+export const MAX_EXCHANGES_LISTED = 50;
 
 /** One HTTP request and its response on a connection (ConnectionRecord.exchanges), times in ms since the epoch. */
 export interface Exchange {

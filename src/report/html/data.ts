@@ -118,8 +118,16 @@ export interface PageData {
 /** Linux's TCP_TIMEWAIT_LEN (include/net/tcp.h): how long a socket stays in TIME_WAIT. */
 export const TIME_WAIT_MS = 60_000;
 
+/**
+ * The most exchanges a page embeds, over all its runs: beyond them a connection's lane shows its busy
+ * periods (ConnectionRecord.busyAt) instead, and its exchanges count as omitted. Keeps the page of
+ * 10,000 long keep-alive connections (50 exchanges listed each) near 8 MB rather than 20.
+ */
+export const MAX_PAGE_EXCHANGES = 200_000;
+
 export function pageData(report: Report): PageData {
-  return { fields: CONNECTION_FIELDS, runs: report.runs.map(pageRun), timeWaitMs: TIME_WAIT_MS };
+  const budget = { exchanges: MAX_PAGE_EXCHANGES };
+  return { fields: CONNECTION_FIELDS, runs: report.runs.map((r) => pageRun(r, budget)), timeWaitMs: TIME_WAIT_MS };
 }
 
 /** Milliseconds since `origin`, rounded to microseconds (what a capture's clock gives). */
@@ -127,14 +135,14 @@ function rel(t: number | null | undefined, origin: number): number | null {
   return t === null || t === undefined ? null : Math.round((t - origin) * 1000) / 1000;
 }
 
-function pageRun(run: RunReport): PageRun {
+function pageRun(run: RunReport, budget: { exchanges: number }): PageRun {
   const o = primaryObserver(run.observers);
   const records = o?.connections ?? [];
   const origin = firstStart(run);
   const at = origin ?? 0;
   const servers = new ServerTable();
   for (const r of records) servers.add(r);
-  const connections = records.map((r) => pack(pageConnection(r, at, o!.observer, servers)));
+  const connections = records.map((r) => pack(pageConnection(r, at, o!.observer, servers, budget)));
   const marks: PageMark[] = [];
   for (const f of run.findings)
     for (const e of f.evidence.events)
@@ -158,8 +166,12 @@ function pageConnection(
   origin: number,
   observer: ObserverName,
   servers: ServerTable,
+  budget: { exchanges: number },
 ): PageConnection {
   const t = (x: number | null | undefined) => rel(x, origin);
+  const listed = r.exchanges ?? [];
+  const fits = listed.length <= budget.exchanges;
+  if (fits) budget.exchanges -= listed.length;
   return {
     id: r.id,
     client: formatEndpoint(r.client),
@@ -180,8 +192,8 @@ function pageConnection(
     tls: r.tls?.handshake ?? null,
     bytesFromClient: r.bytesFromClient,
     bytesFromServer: r.bytesFromServer,
-    exchanges: (r.exchanges ?? []).map((x) => [t(x.at)!, t(x.end), x.method, x.path, x.status]),
-    exchangesOmitted: r.exchangesOmitted ?? 0,
+    exchanges: fits ? listed.map((x) => [t(x.at)!, t(x.end), x.method, x.path, x.status]) : [],
+    exchangesOmitted: (r.exchangesOmitted ?? 0) + (fits ? 0 : listed.length),
     busy: (r.busyAt ?? []).map((x) => t(x)!),
     idleTimeoutMs: servers.get(r.server)?.effectiveTimeoutMs ?? null,
     notes: r.notes,

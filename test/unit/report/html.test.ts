@@ -3,8 +3,13 @@ import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { buildReport } from '../../../src/analyze/run-report.js';
 import { escapeHtml, renderHtml } from '../../../src/report/html.js';
-import type { PageData } from '../../../src/report/html/data.js';
-import type { Finding, RunReport } from '../../../src/model/report.js';
+import { MAX_PAGE_EXCHANGES, type PageData } from '../../../src/report/html/data.js';
+import {
+  MAX_EXCHANGES_LISTED,
+  type ConnectionRecord,
+  type Finding,
+  type RunReport,
+} from '../../../src/model/report.js';
 import { observer, record, records, tlsFacts, tlsRecords } from '../analyze/records.js';
 
 function run(fields: Partial<RunReport> = {}): RunReport {
@@ -223,4 +228,30 @@ test('html: a verdict no finding heads links nowhere; no findings, no section', 
   const withInfo = renderHtml(buildReport('demo', [run({ findings: [audit] })]));
   assert.match(withInfo, /<h3>Findings<\/h3>/);
   assert.doesNotMatch(withInfo, /href="#run-/, 'the verdict (reuse) is not the finding');
+});
+
+test('html: at most MAX_PAGE_EXCHANGES exchanges in a page; the lanes beyond show their busy periods', () => {
+  const per = MAX_EXCHANGES_LISTED;
+  const n = MAX_PAGE_EXCHANGES / per + 2;
+  const many: ConnectionRecord[] = [];
+  for (let id = 1; id <= n; id++) {
+    const r = record({ id, requests: per, start: 1000 + id, end: 2000 + id });
+    r.exchanges = Array.from({ length: per }, (_, k) => ({
+      at: 1000 + id + k,
+      end: 1000.5 + id + k,
+      method: 'GET',
+      path: '/',
+      status: 200,
+    }));
+    r.busyAt = [1000 + id, 1000 + id + per];
+    many.push(r);
+  }
+  const lanes = connections(renderHtml(buildReport('analyze', [run({ observers: [observer('wire', many)] })])));
+  const listed = lanes.map((c) => (c.exchanges as unknown[]).length);
+  assert.equal(
+    listed.reduce((a, b) => a + b, 0),
+    MAX_PAGE_EXCHANGES,
+  );
+  assert.deepEqual(listed.slice(-3), [per, 0, 0]);
+  assert.deepEqual([lanes.at(-1)!.exchangesOmitted, (lanes.at(-1)!.busy as number[]).length], [per, 2]);
 });
