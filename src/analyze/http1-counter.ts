@@ -11,7 +11,8 @@
  */
 import { ConnectionOption, connectionOptions } from '../decode/http1.js';
 import type { Http1Events, HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
-import type { CloseAsk, ConnectionRecord, HttpEvidence, Side, UnansweredRequest } from '../model/report.js';
+import { MAX_EXCHANGES_LISTED } from '../model/report.js';
+import type { CloseAsk, ConnectionRecord, Exchange, HttpEvidence, Side, UnansweredRequest } from '../model/report.js';
 import { toMillis, type Micros } from '../model/time.js';
 
 /**
@@ -33,6 +34,8 @@ export type HttpTally = Pick<
   | 'closeAsked'
   | 'partialRequests'
   | 'partialResponses'
+  | 'exchanges'
+  | 'exchangesOmitted'
 >;
 
 /** Unanswered requests listed in a record: enough to name the one a race lost (pipelining rarely goes deeper). */
@@ -65,11 +68,21 @@ export class Http1Counter implements Http1Events {
    * either side: which bytes were requests is unknown, so `busyAt` is dropped (see lost()).
    */
   private outstanding = 0;
+  /**
+   * With `listExchanges`: the requests answered so far (the index of the next exchange a response
+   * answers), the exchange whose response is being read, and whether pairing still holds (lost for
+   * good once the server's framing was: which request a response answers is unknown from there).
+   */
+  private answered = 0;
+  private answering: Exchange | null = null;
+  private pairing = true;
 
   constructor(
     private readonly tally: HttpTally,
     /** Messages that asked to close the connection, over all connections of the observer. */
     private readonly totals: HttpEvidence,
+    /** List each request and its response in `tally.exchanges` (the first MAX_EXCHANGES_LISTED). */
+    private readonly listExchanges = false,
   ) {}
 
   request(r: HttpRequestInfo): void {
@@ -82,6 +95,7 @@ export class Http1Counter implements Http1Events {
       this.totals.clientClose++;
       this.asked('client', r);
     }
+    if (this.listExchanges) this.listRequest(r);
     if (this.pairingLost) return;
     if (this.pending.length < MAX_UNANSWERED_LISTED) this.pending.push({ method: r.method, at: toMillis(r.ts) });
     else this.pendingBeyond++;
@@ -104,6 +118,7 @@ export class Http1Counter implements Http1Events {
       this.asked('server', r);
     }
     if (r.keepAliveTimeout !== undefined && r.keepAliveTimeout !== null) tally.keepAliveTimeoutS = r.keepAliveTimeout;
+    if (this.listExchanges) this.answer(r.status);
     if (this.pendingBeyond > 0) this.pendingBeyond--;
     else if (this.pending.length > 0) this.pending.shift();
     if (this.pending.length === 0) tally.unanswered = undefined;
@@ -113,9 +128,32 @@ export class Http1Counter implements Http1Events {
   responseEnd(_r: HttpResponseInfo, ts: Micros): void {
     this.lastResponseEnd = ts;
     this.tally.lastResponseEndAt = toMillis(ts);
+    if (this.answering !== null) {
+      this.answering.end = toMillis(ts);
+      this.answering = null;
+    }
     // A response without a request seen (a capture that began mid-stream) ends no busy period.
     if (this.outstanding > 0 && --this.outstanding === 0) this.tally.busyAt!.push(toMillis(ts));
     this.tally.responseIncomplete = undefined;
+  }
+
+  private listRequest(r: HttpRequestInfo): void {
+    const tally = this.tally;
+    const list = (tally.exchanges ??= []);
+    if (list.length < MAX_EXCHANGES_LISTED)
+      list.push({ at: toMillis(r.ts), end: null, method: r.method, path: r.target, status: null });
+    else tally.exchangesOmitted = (tally.exchangesOmitted ?? 0) + 1;
+  }
+
+  /** A final response: it answers the oldest request not answered yet (HTTP/1.x answers in order). */
+  private answer(status: number): void {
+    this.answering = null;
+    // A response before any request seen (a capture begun mid-stream) answers none listed.
+    if (!this.pairing || this.answered >= this.tally.requests) return;
+    const exchange = this.tally.exchanges?.[this.answered++];
+    if (exchange === undefined) return;
+    exchange.status = status;
+    this.answering = exchange;
   }
 
   /** The first message of `side` that asked to close the connection. */
@@ -132,6 +170,8 @@ export class Http1Counter implements Http1Events {
     if (side === 'server') {
       // Which responses came is unknown from here: claim no request unanswered, no body cut.
       this.pairingLost = true;
+      this.pairing = false;
+      this.answering = null;
       this.pending = [];
       this.pendingBeyond = 0;
       this.tally.unanswered = undefined;

@@ -32,6 +32,8 @@ export interface TrackerOptions {
   http?: boolean;
   /** TLS secrets (a key log): TLS connections are decrypted, their requests counted (streams/tls.ts). */
   keys?: TlsKeySource;
+  /** List each connection's exchanges (ConnectionRecord.exchanges; the HTML report's timeline). Default false. */
+  exchanges?: boolean;
   /** Out-of-order bytes buffered per direction before the missing bytes are declared lost. */
   maxBufferedBytes?: number;
   /** Out-of-order bytes buffered over all connections; beyond it the oldest holes are given up. */
@@ -89,7 +91,11 @@ export class ConnectionTracker {
     );
     this.context = {
       streams: options.http === false ? [] : BUILT_IN_STREAMS,
-      streamContext: options.keys === undefined ? { http: this.http } : { http: this.http, keys: options.keys },
+      streamContext: {
+        http: this.http,
+        ...(options.keys === undefined ? {} : { keys: options.keys }),
+        ...(options.exchanges === true ? { exchanges: true } : {}),
+      },
       budget: this.budget,
       serverPorts: new Set(options.serverPorts ?? []),
     };

@@ -7,7 +7,7 @@ import type { Report } from '../model/report.js';
 import { readHostFacts } from '../observe/host-facts.js';
 import { WIRE_HEAD, analyzeCapture, analyzeRunHead } from '../observe/capture-file.js';
 import type { AnalyzeOptions } from '../observe/capture-file.js';
-import { MAX_BARS } from '../report/html.js';
+import { MAX_TIMELINE_CONNECTIONS } from '../report/html.js';
 import type { StreamHead } from '../report/json-stream.js';
 import { renderTerminal } from '../report/terminal.js';
 import { flag, int, parse, port, portRange, str } from './args.js';
@@ -102,7 +102,10 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
     // Only the records shown are kept (memory follows the connections open at once, not the
     // capture's size): the table's rows, the HTML timeline's bars; --json writes them as they come.
     let keep = json ? 0 : limit === 0 ? Infinity : limit;
-    if (str(p, 'html') !== undefined) keep = Math.max(keep, MAX_BARS);
+    if (str(p, 'html') !== undefined) {
+      keep = Math.max(keep, MAX_TIMELINE_CONNECTIONS);
+      options.exchanges = true;
+    }
     options.keepConnections = keep;
     await checkOutputs(p);
     const head: StreamHead = { report: reportHead('analyze'), run: analyzeRunHead(path), observer: WIRE_HEAD };

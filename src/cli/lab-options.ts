@@ -26,7 +26,7 @@ export const ENGINE_USAGE = `  --host H              address of the in-process s
   -h, --help            this help`;
 
 /** How to run the experiments (not their knobs): where the server listens, which observers run. */
-export type EngineOptions = Pick<ExperimentOptions, 'host' | 'port' | 'capture' | 'tcpdump'>;
+export type EngineOptions = Pick<ExperimentOptions, 'host' | 'port' | 'capture' | 'tcpdump' | 'exchanges'>;
 
 export function engineOptions(p: Parsed): EngineOptions {
   const options: EngineOptions = { capture: !flag(p, 'no-capture') };
@@ -36,5 +36,7 @@ export function engineOptions(p: Parsed): EngineOptions {
   if (portValue !== undefined) options.port = portValue;
   const tcpdump = str(p, 'tcpdump');
   if (tcpdump !== undefined) options.tcpdump = tcpdump;
+  // The HTML timeline draws each request: the observers list them.
+  if (str(p, 'html') !== undefined) options.exchanges = true;
   return options;
 }

@@ -6,7 +6,7 @@ import { formatEndpoint, formatHostPort, parseHostPort } from '../model/endpoint
 import type { Report } from '../model/report.js';
 import { DEFAULT_GRACE_MS, PROXY_HEAD } from '../observe/proxy.js';
 import type { ProxyProgress } from '../observe/proxy.js';
-import { MAX_BARS } from '../report/html.js';
+import { MAX_TIMELINE_CONNECTIONS } from '../report/html.js';
 import { renderTerminal } from '../report/terminal.js';
 import { plural } from '../util/text.js';
 import { flag, int, parse, seconds, str } from './args.js';
@@ -56,8 +56,8 @@ Options:
   -h, --help             this help
 
 On a terminal, a live line on stderr shows connections, requests and requests per connection.
-The report shows the last ${TERMINAL_ROWS} connections (the HTML timeline the last ${MAX_BARS}); totals count
-all of them, and --json has every one: memory follows the open connections, not the total.
+The report shows the last ${TERMINAL_ROWS} connections (the HTML timeline the last ${MAX_TIMELINE_CONNECTIONS});
+totals count all of them, and --json has every one: memory follows the open connections, not the total.
 
 Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
          then: curl -s http://127.0.0.1:9000/ http://127.0.0.1:9000/ (one connection, 2 requests)`,
@@ -98,7 +98,7 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
 
     // Only the records shown are kept (the table's rows, the HTML timeline's bars): --json writes
     // every record as its connection closes, so memory does not grow with the connections made.
-    const keepConnections = Math.max(json ? 0 : TERMINAL_ROWS, html ? MAX_BARS : 0);
+    const keepConnections = Math.max(json ? 0 : TERMINAL_ROWS, html ? MAX_TIMELINE_CONNECTIONS : 0);
     const head = reportHead('proxy');
     let streamed: StreamedJson | null = null;
     let jsonTimer: NodeJS.Timeout | undefined;
@@ -117,6 +117,7 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
       forceSignal: interrupt.abort,
       keepConnections,
       ...(metrics === undefined ? {} : { metrics }),
+      exchanges: html,
       ...(json ? { onConnection: (record) => streamed?.record(record) } : {}),
       onListening: (running) => {
         if (json) {

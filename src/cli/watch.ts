@@ -106,6 +106,7 @@ Examples:
     if (iface !== undefined) options.interface = iface;
     const tcpdump = str(p, 'tcpdump');
     if (tcpdump !== undefined) options.tcpdump = tcpdump;
+    if (str(p, 'html') !== undefined) options.exchanges = true;
     const keylog = str(p, 'keylog');
     if (keylog !== undefined && flag(p, 'no-keylog')) throw new UsageError('--keylog and --no-keylog: give one');
     options.keylog = keylog ?? !flag(p, 'no-keylog');

@@ -45,6 +45,8 @@ export interface ExperimentOptions extends Partial<ExperimentConfig> {
   tcpdump?: string;
   /** Read the kernel socket table (default true). */
   kernel?: boolean;
+  /** List each connection's request/response exchanges (ConnectionRecord.exchanges; `--html`). Default false. */
+  exchanges?: boolean;
   /**
    * Count from inside this process too, with its diagnostics channels (observe/process.ts): default
    * true for node:http and fetch; node:http2 publishes no channel on Node 20 and is never counted so.
@@ -151,7 +153,7 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
     url = server.url;
     serverPort = server.port;
     host = server.host;
-    accounting = new ServerAccounting(server.server);
+    accounting = new ServerAccounting(server.server, { exchanges: options.exchanges === true });
     observers.push(accounting);
     if (setup.hop !== undefined) {
       hop = new TcpProxy({ ...setup.hop, listenHost: host, targetHost: host, targetPort: server.port });
@@ -185,6 +187,7 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
         filter: focus.filter,
         serverPorts: [serverPort],
         ...(keylog !== null ? { keys: keylog } : {}),
+        ...(options.exchanges === true ? { exchanges: true } : {}),
         ...(options.tcpdump !== undefined ? { tcpdump: options.tcpdump } : {}),
       }),
     );

@@ -34,6 +34,8 @@ export interface WatchOptions {
   durationMs?: number;
   capture?: boolean;
   tcpdump?: string;
+  /** List each connection's request/response exchanges (ConnectionRecord.exchanges; `--html`). Default false. */
+  exchanges?: boolean;
   /**
    * This machine's addresses and kernel settings, for the port outlook of clients that run here.
    * Default: read from /proc (observe/host-facts.ts).
@@ -117,6 +119,7 @@ async function watchWith(
         serverPorts: [options.port],
         ...(options.tcpdump !== undefined ? { tcpdump: options.tcpdump } : {}),
         ...(keyLog !== null ? { keys: keyLog.file } : {}),
+        ...(options.exchanges === true ? { exchanges: true } : {}),
       }),
     );
   }

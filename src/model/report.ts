@@ -154,6 +154,29 @@ export interface ConnectionRecord {
   tls?: TlsFacts;
   /** HTTP/2 facts (RFC 9113), for a connection that spoke HTTP/2; absent otherwise. */
   http2?: Http2Facts;
+  /**
+   * The request/response exchanges, oldest first, at most MAX_EXCHANGES_LISTED (50; the timeline of the
+   * HTML report draws one bar each). Present only when asked for (`exchanges: true`, which `--html`
+   * sets) and the observer frames HTTP/1.x; `exchangesOmitted` counts those beyond the cap.
+   */
+  exchanges?: Exchange[];
+  exchangesOmitted?: number;
+}
+
+/** At most this many exchanges are listed per connection (ConnectionRecord.exchanges). */
+export const MAX_EXCHANGES_LISTED = 50;
+
+/** One HTTP request and its response on a connection (ConnectionRecord.exchanges), times in ms since the epoch. */
+export interface Exchange {
+  /** When the request's head was complete. */
+  at: number;
+  /** When the response's body ended; null when it did not (no response, or cut). */
+  end: number | null;
+  method: string;
+  /** The request-target as sent ("" when the observer does not read it). */
+  path: string;
+  /** The final response's status; null without a response. */
+  status: number | null;
 }
 
 /**

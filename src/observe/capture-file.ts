@@ -40,6 +40,8 @@ export interface AnalyzeOptions {
   path?: Endpoint[];
   /** Frame HTTP (default true). */
   http?: boolean;
+  /** List each connection's request/response exchanges (ConnectionRecord.exchanges; `--html`). Default false. */
+  exchanges?: boolean;
   /**
    * TLS secrets: TLS connections are decrypted and their requests counted (analyze/streams/tls.ts).
    * A KeyLog read whole, or a KeyLogFile (observe/keylog-file.ts) for a key log that grows.
@@ -145,6 +147,7 @@ export async function analyzeCapture(source: string | Readable, options: Analyze
   if (options.keepConnections !== undefined) analysisOptions.keepConnections = options.keepConnections;
   if (options.onConnection) analysisOptions.onConnection = options.onConnection;
   if (options.hostFacts) analysisOptions.hostFacts = options.hostFacts;
+  if (options.exchanges === true) analysisOptions.exchanges = true;
   if (options.keys !== undefined && options.keylog !== undefined)
     throw invalidOption('keylog', 'is a key log file to read: not with keys');
   const keyLogFile = options.keylog === undefined ? null : new KeyLogFile(options.keylog);

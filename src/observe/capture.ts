@@ -33,6 +33,8 @@ export interface CaptureOptions {
   startTimeoutMs?: number;
   /** TLS secrets (a key log, possibly growing): TLS connections are decrypted. */
   keys?: TlsKeySource;
+  /** List each connection's request/response exchanges (ConnectionRecord.exchanges). */
+  exchanges?: boolean;
 }
 
 /** Where a server is, as the capture and the socket table should see it. */
@@ -105,6 +107,7 @@ export class CaptureObserver implements Observer {
     this.analysis = new CaptureAnalysis({
       ...(options.serverPorts ? { serverPorts: options.serverPorts } : {}),
       ...(options.keys ? { keys: options.keys } : {}),
+      ...(options.exchanges === true ? { exchanges: true } : {}),
       accept: (p) => {
         this.lastPacketTs = p.ts;
         if (p.dstPort !== this.markerPort || this.markerPort === 0) return true;

@@ -80,6 +80,8 @@ export interface ProxyOptions {
    * behind an AWS NAT gateway (350 s) or ALB (60 s). Default 0: never.
    */
   idleResetMs?: number;
+  /** List each connection's request/response exchanges (ConnectionRecord.exchanges; `--html`). Default false. */
+  exchanges?: boolean;
 }
 
 /** Live counters, cheap to read (for a progress line). */
@@ -128,8 +130,9 @@ const INHERITS_NODELAY = process.platform === 'linux';
 /** The empty list of every closed connection's record that has none (see Link.finish). */
 const NOTHING = Object.freeze([]) as unknown as never[];
 
-/** Request targets are never read: no string per request. */
+/** Request targets are read only to list exchanges (`exchanges`): else no string per request. */
 const FRAMER_OPTIONS: Http1Options = { targets: false };
+const FRAMER_OPTIONS_TARGETS: Http1Options = { targets: true };
 
 /**
  * One client connection and its upstream connection. It is also its connection's HTTP counter (an
@@ -174,9 +177,9 @@ class Link extends Http1Counter {
       start,
     );
     // The counter counts into the record; close asks add up in the proxy's live counters.
-    super(record, proxy.counters);
+    super(record, proxy.counters, proxy.exchanges);
     this.record = record;
-    this.http = new Http1Connection(this, FRAMER_OPTIONS);
+    this.http = new Http1Connection(this, proxy.exchanges ? FRAMER_OPTIONS_TARGETS : FRAMER_OPTIONS);
     if (proxy.idleResetMs > 0) this.lastActivity = performance.now();
     this.wire();
   }
@@ -525,6 +528,7 @@ export class TcpProxy implements Observer, InProcessSource {
   readonly counters = { requests: 0, responses: 0, serverClose: 0, clientClose: 0, unreachable: 0 };
   /** See ProxyOptions.idleResetMs (0: never). */
   readonly idleResetMs: number;
+  readonly exchanges: boolean;
   private readonly listenHost: string;
   private readonly listenPort: number;
   private readonly graceMs: number;
@@ -578,6 +582,7 @@ export class TcpProxy implements Observer, InProcessSource {
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.backlog = options.backlog ?? DEFAULT_BACKLOG;
     this.idleResetMs = Math.max(0, options.idleResetMs ?? 0);
+    this.exchanges = options.exchanges === true;
     this.kept = new RecentRecords(Math.max(0, Math.floor(options.keepConnections ?? Infinity)));
     const onConnection = options.onConnection;
     this.order = onConnection === undefined ? null : new IdOrder(() => this.oldestOpenId(), onConnection, ORDER_WINDOW);

@@ -94,7 +94,11 @@ export class ServerAccounting implements Observer {
   private readonly onSession = (session: Http2Session) => this.session(session);
 
   /** An http.Server, an https.Server or an Http2SecureServer. */
-  constructor(private readonly server: Server) {}
+  constructor(
+    private readonly server: Server,
+    /** `exchanges`: list each connection's requests and responses (ConnectionRecord.exchanges). */
+    private readonly options: { exchanges?: boolean } = {},
+  ) {}
 
   async start(): Promise<void> {
     this.server.on('connection', this.onConnection);
@@ -148,7 +152,7 @@ export class ServerAccounting implements Observer {
       record,
       clientFinAt: null,
       serverFinAt: null,
-      counter: new Http1Counter(record, this.http),
+      counter: new Http1Counter(record, this.http, this.options.exchanges === true),
       closed: false,
       reset: false,
       tcp: socket,
@@ -254,7 +258,7 @@ export class ServerAccounting implements Observer {
     const connectionHeader = req.headers.connection ?? null;
     const request: HttpRequestInfo = {
       method: req.method ?? '',
-      target: '',
+      target: this.options.exchanges === true ? (req.url ?? '') : '',
       version: req.httpVersion,
       ts: nowMicros(),
       keepAlive: isPersistent(req.httpVersionMinor, connectionOptions(connectionHeader)),

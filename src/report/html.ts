@@ -1,34 +1,37 @@
 /**
- * HTML renderer: a Report in, one self-contained page out (inline CSS and SVG, no scripts, nothing
- * fetched). Per run: the verdict (linked to the finding it names), the observers' totals side by
- * side, the findings (each with its reasoning, evidence and fix per runtime), and a timeline with one
- * bar per connection (green: carried several requests; amber: one; red: reset), marked at the end
- * with the side that closed first. Every text taken from the report is escaped.
+ * HTML renderer: a Report in, one self-contained page out (inline CSS and script, nothing fetched: a
+ * Content-Security-Policy allows only the page's own script, by its hash). At the top, the runs' summary
+ * and one timeline for every run on one time scale (each run's time from its own start, so a demo's
+ * "before" and "after" are one picture), drawn on a canvas by html/browser.ts from the data of
+ * html/data.ts (embedded as JSON), and a sortable, filterable table of the connections. Per run: summary
+ * cards, the verdict (linked to the finding it names), the observers' totals side by side, and the
+ * findings (each with its reasoning, evidence and fix per runtime). Text from the report is escaped
+ * here, and the script shows the data it reads only as text.
  */
-import { REQUESTS_UNKNOWN_NOTE, requestsUnknown, requestsUnknownOn } from '../analyze/streams/tls.js';
-import { primaryObserver } from '../analyze/verdict.js';
+import { createHash } from 'node:crypto';
+import { requestsUnknownOn } from '../analyze/streams/tls.js';
 import { formatEndpoint } from '../model/endpoint.js';
-import type {
-  ConnectionRecord,
-  Finding,
-  FindingSeverity,
-  ObserverName,
-  ObserverReport,
-  Report,
-  RunReport,
-} from '../model/report.js';
+import type { Finding, FindingSeverity, ObserverReport, Report, RunReport } from '../model/report.js';
+import { browserMain } from './html/browser.js';
+import { embedJson, pageData } from './html/data.js';
+import { PAGE_STYLE } from './html/style.js';
 import { firstStart, relativeTime, shownValues } from './findings.js';
 import { countWithUnknown, requestsPerConnectionText, requestsText, runSummary } from './summary.js';
-import { AT_LEAST, formatMs, formatNumber } from './text.js';
+import { AT_LEAST, formatNumber } from './text.js';
 import { plural } from '../util/text.js';
 
-/** A timeline taller than this many bars is cut (the JSON report has every connection). */
-export const MAX_BARS = 500;
-const BAR = 14;
-const WIDTH = 900;
-const LABEL = 170;
-/** A bar whose requests are unknown (TLS without the keys): neither green (several) nor amber (one). */
-const UNKNOWN_COLOR = '#8c959f';
+/**
+ * The connections a command keeps for the timeline when it would otherwise keep fewer (analyze,
+ * proxy): the canvas draws only the lanes in view, so this bounds the page's size and the command's
+ * memory (with at most MAX_EXCHANGES_LISTED exchanges each), not the page's speed.
+ */
+export const MAX_TIMELINE_CONNECTIONS = 10_000;
+
+/** The page's script: browserMain's own source, run once the page is parsed. */
+const SCRIPT = `(${browserMain.toString()})();`;
+const SCRIPT_HASH = createHash('sha256').update(SCRIPT).digest('base64');
+/** Nothing from the network; no script but ours (an injected one, or an inline handler, would not run). */
+const CSP = `default-src 'none'; script-src 'sha256-${SCRIPT_HASH}'; style-src 'unsafe-inline'; img-src data:`;
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -40,32 +43,47 @@ export function renderHtml(report: Report): string {
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(title)}</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin: .5em 0 1em; }
-th, td { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: right; }
-th:nth-child(2), td:nth-child(2), td.text, th:last-child { text-align: left; }
-.verdict { font-weight: 600; }
-.ok { color: #1a7f37; } .bad { color: #cf222e; } .warn { color: #9a6700; } .info { color: #57606a; }
-.finding { border-left: 4px solid #d0d7de; padding: 0 0 0 1em; margin: 1em 0; }
-.finding.error { border-color: #cf222e; } .finding.warning { border-color: #d4a72c; }
-.finding table td, .finding table th { text-align: left; vertical-align: top; }
-svg text { font: 11px monospace; fill: #444; }
-section { margin-bottom: 2.5em; }
-</style>
+<style>${PAGE_STYLE}</style>
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>
 <p>${escapeHtml(report.tool.name)} ${escapeHtml(report.tool.version)}, ${escapeHtml(report.createdAt)}</p>
 ${summaryTable(report.runs)}
+${TIMELINE}
+${CONNECTION_TABLE}
 ${report.runs.map(runSection).join('\n')}
+<div id="kal-tooltip" role="tooltip" hidden></div>
+<script type="application/json" id="kal-data">${embedJson(pageData(report))}</script>
+<script>${SCRIPT}</script>
 </body>
 </html>
 `;
 }
 
-const NOTHING_TO_DRAW = '<p>No connection to draw.</p>';
+const TIMELINE = `<section>
+<h2>Timeline</h2>
+<p class="legend">One lane per connection, every run from its own start on one time scale.
+<span class="key syn"></span>SYN <span class="key bar"></span>request to response end (red 5xx, amber 4xx)
+<span class="key fin-c"></span>client FIN <span class="key fin-s"></span>server FIN
+<span class="key rst">x</span>RST; idle gap against the server's idle timeout:
+<span class="key gap-ok"></span>&lt;50% <span class="key gap-near"></span>&lt;90%
+<span class="key gap-over"></span>&ge;90% <span class="key tw"></span>TIME_WAIT (top: client, bottom: server)
+<span class="key mark"></span>finding. Wheel: zoom; shift+wheel: scroll lanes; drag: pan.
+<button id="kal-reset" type="button">reset view</button></p>
+<div class="timeline"><canvas id="kal-timeline"></canvas></div>
+<noscript><p>The timeline and the connection table need JavaScript.</p></noscript>
+</section>`;
+
+const CONNECTION_TABLE = `<section>
+<h2>Connections</h2>
+<p><input id="kal-filter" type="search" placeholder="filter: address, port, path, status, finding" size="48">
+<span id="kal-table-count"></span> (click a column to sort, a row to find it on the timeline)</p>
+<div class="conn-table"><div id="kal-table-head" class="row head"></div>
+<div id="kal-table-scroll"><div id="kal-table-spacer"></div><div id="kal-table-body"></div></div></div>
+</section>`;
 
 function summaryTable(runs: readonly RunReport[]): string {
   const rows = runs.map((run, i) => {
@@ -111,7 +129,6 @@ function observerTable(observers: readonly ObserverReport[]): string {
 }
 
 function runSection(run: RunReport, index: number): string {
-  const o = primaryObserver(run.observers);
   const notes = [
     ...run.agreement.differences.map((d) => `<li class="bad">observers disagree on ${escapeHtml(d)}</li>`),
     ...[...run.warnings, ...run.observers.flatMap((x) => x.warnings)].map(
@@ -122,11 +139,34 @@ function runSection(run: RunReport, index: number): string {
 <h2>${index + 1}. ${escapeHtml(run.title)}</h2>
 <p class="verdict">${verdict(run, index)}</p>
 <p>${escapeHtml(run.subject)}</p>
+${cards(run)}
 ${observerTable(run.observers)}
 ${notes.length > 0 ? `<ul>${notes.join('')}</ul>` : ''}
 ${findingsSection(run, index)}
-${o && o.connections.length > 0 ? timeline(o.connections, o.observer, o.connectionsOmitted ?? 0) : NOTHING_TO_DRAW}
 </section>`;
+}
+
+/** The run's figures at a glance, from its primary observer. */
+function cards(run: RunReport): string {
+  const f = runSummary(run);
+  const t = f.primary?.totals;
+  const tls = t?.tls;
+  const reuse =
+    f.reusedRequests !== null && f.requests > 0 ? `${Math.round((100 * f.reusedRequests) / f.requests)}%` : '-';
+  const tlsText = tls ? `, TLS ${tls.fullHandshakes} full / ${tls.resumedHandshakes} resumed` : '';
+  const handshakes = `${f.syns ?? '-'} TCP${tlsText}`;
+  const items: [string, string][] = [
+    ['connections', `${f.lowerBounds ? AT_LEAST : ''}${f.connections ?? '-'}`],
+    ['requests', requestsText(f)],
+    ['requests per connection', requestsPerConnectionText(f, (n) => formatNumber(n))],
+    ['reuse share', f.requestsUnknownOn > 0 ? '?' : reuse],
+    ['handshakes', handshakes],
+    ['resets', t ? `${t.resets} (client ${t.resetsBy.client}, server ${t.resetsBy.server})` : '-'],
+  ];
+  const html = items.map(
+    ([k, v]) => `<div class="card"><div class="value">${escapeHtml(v)}</div><div>${k}</div></div>`,
+  );
+  return `<div class="cards">${html.join('')}</div>`;
 }
 
 const SEVERITY_CLASS: Record<FindingSeverity, string> = { error: 'bad', warning: 'warn', info: 'info' };
@@ -173,59 +213,6 @@ ${values.length > 0 ? `<table>${values.join('')}</table>` : ''}
 ${events.length > 0 ? `<ul>${events.join('')}</ul>` : ''}
 ${fixes.length > 0 ? `<table><tr><th>fix for</th><th></th></tr>${fixes.join('')}</table>` : ''}
 </div>`;
-}
-
-function timeline(connections: readonly ConnectionRecord[], observer: ObserverName, omitted: number): string {
-  const shown = connections.slice(0, MAX_BARS);
-  let t0 = Infinity;
-  let t1 = -Infinity;
-  for (const c of shown) {
-    if (c.start !== null) t0 = Math.min(t0, c.start);
-    t1 = Math.max(t1, c.end ?? c.start ?? -Infinity);
-  }
-  if (!Number.isFinite(t0) || !Number.isFinite(t1)) return '<p>No timestamps to draw a timeline.</p>';
-  const span = Math.max(t1 - t0, 1e-3);
-  const plot = WIDTH - LABEL - 40;
-  const x = (t: number) => LABEL + ((t - t0) / span) * plot;
-  const height = shown.length * (BAR + 4) + 30;
-  const bars = shown.map((c, i) => {
-    const y = 20 + i * (BAR + 4);
-    const start = x(c.start ?? t0);
-    const end = Math.max(start + 2, x(c.end ?? t1));
-    const unknown = requestsUnknown(c, observer);
-    const color = c.resetBy ? '#cf222e' : unknown ? UNKNOWN_COLOR : c.requests > 1 ? '#2da44e' : '#d4a72c';
-    const tip = [
-      `#${c.id} ${formatEndpoint(c.client)} -> ${formatEndpoint(c.server)}`,
-      unknown
-        ? `requests unknown (encrypted: ${REQUESTS_UNKNOWN_NOTE}); an ESTIMATE of ` +
-          `${c.tls?.estimatedExchanges ?? 0} request/response exchange(s) from the TLS records`
-        : `${c.requests} request(s), statuses ${c.statusCodes.join(' ') || '-'}`,
-      c.partialRequests || c.partialResponses
-        ? `captured only in part: ${c.partialRequests ?? 0} request(s), ${c.partialResponses ?? 0} response(s)`
-        : '',
-      c.start !== null && c.end !== null ? `lasted ${formatMs(c.end - c.start)}` : '',
-      `first FIN: ${c.closedFirstBy ?? '-'}${c.resetBy ? `, RST by ${c.resetBy}` : ''}`,
-      ...(c.notes.length ? [c.notes.join('; ')] : []),
-    ].join('\n');
-    const mark = c.closedFirstBy
-      ? `<text x="${(end + 3).toFixed(1)}" y="${y + BAR - 3}">${c.closedFirstBy === 'client' ? 'C' : 'S'}</text>`
-      : '';
-    const label = `<text x="0" y="${y + BAR - 3}">#${c.id} :${c.client.port} (${unknown ? '?' : c.requests})</text>`;
-    const width = (end - start).toFixed(1);
-    const bar = `<rect x="${start.toFixed(1)}" y="${y}" width="${width}" height="${BAR}" fill="${color}"/>`;
-    return `<g><title>${escapeHtml(tip)}</title>${label}${bar}${mark}</g>`;
-  });
-  const notDrawn = connections.length - shown.length + omitted;
-  const cut = notDrawn > 0 ? `<p>${notDrawn} more connections not drawn (see the JSON report).</p>` : '';
-  const legend = shown.some((c) => requestsUnknown(c, observer))
-    ? '; (?) = requests unknown (TLS without the keys), in grey'
-    : '';
-  const head = `Timeline (${escapeHtml(observer)}): ${formatMs(span)}; C/S = side that closed first; (n) = requests`;
-  return `<h3>${head}${legend}</h3>
-<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}">
-<text x="${LABEL}" y="12">0</text><text x="${LABEL + plot - 40}" y="12">${escapeHtml(formatMs(span))}</text>
-${bars.join('\n')}
-</svg>${cut}`;
 }
 
 /** Numeric cells of a table row (values are numbers or text already escaped). */

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -19,6 +19,7 @@ import { startLabServer } from '../../src/lab/server.js';
 import type { ConnectionRecord, Report } from '../../src/model/report.js';
 import { REPORT_SCHEMA } from '../../src/model/report.js';
 import { analyzeCapture } from '../../src/observe/capture-file.js';
+import type { PageData, PageExchange } from '../../src/report/html/data.js';
 import { renderJson } from '../../src/report/json.js';
 import { LT, buildPcap, buildPcapng } from '../support/capture-builder.js';
 import type { TcpPacketSpec } from '../support/capture-builder.js';
@@ -616,4 +617,19 @@ test('analyze --port-range/--tw-reuse: the port outlook of a churn from another 
   assert.equal(values.portRangeSource, 'given');
   assert.equal(values.twReuseSource, 'default');
   assert.equal(values.ephemeralPorts, 1000);
+});
+
+test('analyze --html: every connection on the timeline, each request with its path and status', async () => {
+  const out = join(dir, 'report.html');
+  const r = await runCli(['analyze', PCAP, '--html', out, '--limit', '1']);
+  assert.equal(r.code, 0, r.stderr);
+  const html = await readFile(out, 'utf8');
+  const m = /<script type="application\/json" id="kal-data">([^<]*)<\/script>/.exec(html);
+  assert.ok(m, 'the page data');
+  const data = JSON.parse(m[1]!) as PageData;
+  const at = (name: string) => data.fields.indexOf(name);
+  const lanes = data.runs[0]!.connections;
+  assert.equal(lanes.length, 3, 'all three, whatever --limit prints');
+  const requests = lanes.map((c) => (c[at('exchanges')] as PageExchange[]).map((x) => `${x[2]} ${x[3]} ${x[4]}`));
+  assert.deepEqual(requests.slice(0, 2), [['GET /0 200', 'GET /1 200', 'GET /2 200'], ['GET /once 503']]);
 });

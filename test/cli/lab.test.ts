@@ -1,10 +1,14 @@
 /** The built binary, spawned: help, bad input (exit 2), demo --json, run, Ctrl-C cleanup. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import net from 'node:net';
 import { test } from 'node:test';
 import type { Report } from '../../src/model/report.js';
 import { REPORT_SCHEMA } from '../../src/model/report.js';
+import type { PageData, PageExchange } from '../../src/report/html/data.js';
 import { captureSkip } from '../support/capture-env.js';
 import { runCli, startCli } from '../support/cli.js';
 
@@ -96,6 +100,30 @@ test('run prints the table row and the verdict', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /body never read: each request needed a new connection/);
   assert.match(r.stdout, /http, 4 sequential, body unread/);
+});
+
+test('run --html: the server observer lists each request on its connection for the timeline', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kal-cli-html-'));
+  try {
+    const out = join(dir, 'run.html');
+    const r = await runCli(['run', '--requests', '3', '--no-capture', '--html', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const html = readFileSync(out, 'utf8');
+    const data = JSON.parse(
+      /<script type="application\/json" id="kal-data">([^<]*)<\/script>/.exec(html)![1]!,
+    ) as PageData;
+    const run = data.runs[0]!;
+    assert.equal(run.observer, 'server');
+    const exchanges = run.connections.flatMap((c) => c[data.fields.indexOf('exchanges')] as PageExchange[]);
+    assert.equal(exchanges.length, 3);
+    for (const x of exchanges) {
+      assert.deepEqual([x[2], x[4]], ['GET', 200]);
+      assert.match(x[3], /^\//, 'the path as the server read it');
+      assert.ok(x[1] !== null && x[1] >= x[0]);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('Ctrl-C during a run: exit 130, no tcpdump and no server left behind', { skip }, async () => {

@@ -21,13 +21,24 @@
  */
 import { Http1Counter, type HttpTally } from '../http1-counter.js';
 import { Http1Connection, looksLikeHttpRequest, looksLikeHttpResponse } from '../../decode/http1.js';
-import type { CloseAsk, ConnectionRecord, HttpEvidence, Side, UnansweredRequest } from '../../model/report.js';
+import type {
+  CloseAsk,
+  ConnectionRecord,
+  Exchange,
+  HttpEvidence,
+  Side,
+  UnansweredRequest,
+} from '../../model/report.js';
 import type { Micros } from '../../model/time.js';
 import { Http2Stream } from './http2.js';
 import { notProtocolNote, type Stream, type StreamContext, type StreamKind } from './stream.js';
 
-/** The analyzer never reads request targets: the framer need not build a string per request. */
+/**
+ * The analyzer reads request targets only to list exchanges (ConnectionRecord.exchanges): else the
+ * framer need not build a string per request.
+ */
 const FRAMER_OPTIONS = { targets: false } as const;
+const FRAMER_OPTIONS_TARGETS = { targets: true } as const;
 
 /** Starts a message of that side: a request line from the client, a status line from the server. */
 function startsMessage(side: Side, bytes: Uint8Array): boolean {
@@ -55,8 +66,9 @@ class SwitchingCounter extends Http1Counter {
     tally: HttpTally,
     totals: HttpEvidence,
     private readonly stream: Http1Stream,
+    listExchanges: boolean,
   ) {
-    super(tally, totals);
+    super(tally, totals, listExchanges);
   }
 
   override upgrade(side: Side): void {
@@ -86,6 +98,9 @@ class Http1Stream implements Stream {
   responseIncomplete: boolean | undefined = undefined;
   keepAliveTimeoutS: number | undefined = undefined;
   closeAsked: { client?: CloseAsk; server?: CloseAsk } | undefined = undefined;
+  exchanges: Exchange[] | undefined = undefined;
+  exchangesOmitted: number | undefined = undefined;
+  private readonly framerOptions: { readonly targets: boolean };
   private readonly counter: Http1Counter;
   /** Null once both ends were told, or the connection retired (see the header). */
   private framer: Http1Connection | null;
@@ -108,8 +123,10 @@ class Http1Stream implements Stream {
   private switchedAfter: Http2Stream | null = null;
 
   constructor(context: StreamContext) {
-    this.counter = new SwitchingCounter(this, context.http, this);
-    this.framer = new Http1Connection(this.counter, FRAMER_OPTIONS);
+    const exchanges = context.exchanges === true;
+    this.framerOptions = exchanges ? FRAMER_OPTIONS_TARGETS : FRAMER_OPTIONS;
+    this.counter = new SwitchingCounter(this, context.http, this, exchanges);
+    this.framer = new Http1Connection(this.counter, this.framerOptions);
   }
 
   /** `side` switched protocols: from now on its bytes are the new protocol's (see the header). */
@@ -173,6 +190,8 @@ class Http1Stream implements Stream {
     if (this.responseIncomplete === true) record.responseIncomplete = true;
     if (this.keepAliveTimeoutS !== undefined) record.keepAliveTimeoutS = this.keepAliveTimeoutS;
     if (this.closeAsked !== undefined) record.closeAsked = { ...this.closeAsked };
+    if (this.exchanges !== undefined) record.exchanges = this.exchanges.map((x) => ({ ...x }));
+    if (this.exchangesOmitted !== undefined) record.exchangesOmitted = this.exchangesOmitted;
     const n = this.resumes;
     if (n > 0) record.notes.push(`HTTP framing resumed ${n} time${n === 1 ? '' : 's'} at the next message start`);
     if (this.notHttp || this.framer?.notHttp === true) record.notes.push(notProtocolNote([http1]));
@@ -207,7 +226,7 @@ class Http1Stream implements Stream {
   /** A message starts on `side` after framing was lost: a new framer from here (see the header). */
   private resume(side: Side): void {
     this.notHttp ||= this.framer!.notHttp;
-    this.framer = new Http1Connection(this.counter, FRAMER_OPTIONS);
+    this.framer = new Http1Connection(this.counter, this.framerOptions);
     this.counter.resumed();
     this.clientEnded = false;
     this.serverEnded = false;

@@ -16,6 +16,8 @@ export interface StreamContext {
   readonly http: HttpEvidence;
   /** TLS secrets (a key log): TLS connections are decrypted and their plaintext analyzed. */
   readonly keys?: TlsKeySource;
+  /** List each connection's request/response exchanges (ConnectionRecord.exchanges): reads request targets. */
+  readonly exchanges?: boolean;
 }
 
 /** The analyzer of one connection's application bytes. */

@@ -36,6 +36,24 @@ test('analyzeCapture: a file, read in chunks, gives a RunReport', async () => {
   assert.equal(r.capture?.bytes, capture().length);
 });
 
+test('analyzeCapture: exchanges only when asked: each request with its path, status and response end', async () => {
+  const path = join(dir, 'exchanges.pcap');
+  await writeFile(path, capture());
+  const plain = await analyzeCapture(path);
+  assert.equal(plain.observers[0]!.connections[0]!.exchanges, undefined, 'not asked: the record as before');
+  const r = await analyzeCapture(path, { exchanges: true });
+  const c = r.observers[0]!.connections[0]!;
+  assert.deepEqual(
+    c.exchanges?.map((x) => [x.method, x.path, x.status]),
+    [
+      ['GET', '/0', 200],
+      ['GET', '/1', 200],
+    ],
+  );
+  for (const x of c.exchanges!) assert.ok(x.end !== null && x.end >= x.at && x.at >= c.start!, JSON.stringify(x));
+  assert.ok(c.exchanges![0]!.end! <= c.exchanges![1]!.at, 'the second request after the first response');
+});
+
 test('analyzeCapture: a stream, cut in pieces of any size', async () => {
   const bytes = capture();
   for (const size of [1, 13, 4096]) {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Http1Counter, type HttpTally } from '../../../src/analyze/http1-counter.js';
 import { Http1Connection } from '../../../src/decode/http1.js';
-import type { HttpEvidence } from '../../../src/model/report.js';
+import { MAX_EXCHANGES_LISTED, type HttpEvidence } from '../../../src/model/report.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 const GET = (fields = ''): Uint8Array => bytes(`GET / HTTP/1.1\r\nHost: x\r\n${fields}\r\n`);
@@ -131,4 +131,67 @@ test('counter: busy periods run from a request while none was outstanding to the
   next.client(GET(), 4_000);
   next.server(OK(), 5_000);
   assert.equal(lost.tally.busyAt, undefined, 'not after framing resumed either');
+});
+
+test('counter: exchanges, when asked: each request with its status and the end of its response, in order', () => {
+  const t = tally();
+  const counter = new Http1Counter(t, { serverClose: 0, clientClose: 0 }, true);
+  const framer = new Http1Connection(counter, { targets: true });
+  // Two pipelined requests, answered in order; the second response's body ends later.
+  framer.client(bytes('GET /a?q=<x> HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 0\r\n\r\n'), 1_000);
+  framer.server(OK(200), 3_000);
+  framer.server(bytes('HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nno'), 4_000);
+  framer.server(bytes('ne'), 5_500);
+  // A third request that gets no response.
+  framer.client(GET(), 9_000);
+  assert.deepEqual(t.exchanges, [
+    { at: 1, end: 3, method: 'GET', path: '/a?q=<x>', status: 200 },
+    { at: 1, end: 5.5, method: 'POST', path: '/b', status: 404 },
+    { at: 9, end: null, method: 'GET', path: '/', status: null },
+  ]);
+  assert.equal(t.exchangesOmitted, undefined);
+});
+
+test('counter: exchanges are capped per connection, the rest counted; not asked, none listed', () => {
+  const t = tally();
+  const counter = new Http1Counter(t, { serverClose: 0, clientClose: 0 }, true);
+  const framer = new Http1Connection(counter, { targets: true });
+  for (let i = 0; i < MAX_EXCHANGES_LISTED + 5; i++) {
+    framer.client(GET(), i * 10);
+    framer.server(OK(), i * 10 + 5);
+  }
+  assert.equal(t.exchanges?.length, MAX_EXCHANGES_LISTED);
+  assert.equal(t.exchangesOmitted, 5);
+  assert.ok(t.exchanges!.every((x) => x.status === 200 && x.end !== null));
+  const { tally: plain, framer: quiet } = counted();
+  quiet.client(GET(), 0);
+  quiet.server(OK(), 5);
+  assert.equal(plain.exchanges, undefined);
+});
+
+test('counter: a response before any request seen pairs with none; after server framing is lost, none pairs', () => {
+  const t = tally();
+  const counter = new Http1Counter(t, { serverClose: 0, clientClose: 0 }, true);
+  counter.response({
+    status: 200,
+    version: '1.1',
+    ts: 0,
+    keepAlive: true,
+    connectionHeader: null,
+    request: null,
+    informational: false,
+  });
+  const request = { method: 'GET', target: '/x', version: '1.1', ts: 1_000, keepAlive: true, connectionHeader: null };
+  counter.request(request);
+  counter.lost('server', 'garbage', 10);
+  counter.response({
+    status: 500,
+    version: '1.1',
+    ts: 2_000,
+    keepAlive: true,
+    connectionHeader: null,
+    request: null,
+    informational: false,
+  });
+  assert.deepEqual(t.exchanges, [{ at: 1, end: null, method: 'GET', path: '/x', status: null }]);
 });

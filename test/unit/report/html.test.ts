@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { buildReport } from '../../../src/analyze/run-report.js';
 import { escapeHtml, renderHtml } from '../../../src/report/html.js';
-import type { Finding, RunReport } from '../../../src/model/report.js';
+import { MAX_PAGE_EXCHANGES, type PageData } from '../../../src/report/html/data.js';
+import {
+  MAX_EXCHANGES_LISTED,
+  type ConnectionRecord,
+  type Finding,
+  type RunReport,
+} from '../../../src/model/report.js';
 import { observer, record, records, tlsFacts, tlsRecords } from '../analyze/records.js';
 
 function run(fields: Partial<RunReport> = {}): RunReport {
@@ -34,14 +41,79 @@ test('html: escapes what it is given', () => {
   assert.ok(!html.includes('<unread>'));
 });
 
-test('html: one self-contained page, a bar per connection coloured by what it carried', () => {
+/** The page's embedded data, read back as the browser script reads it. */
+function embedded(html: string): PageData {
+  const m = /<script type="application\/json" id="kal-data">([^<]*)<\/script>/.exec(html);
+  assert.ok(m, 'the data is embedded');
+  return JSON.parse(m[1]!) as PageData;
+}
+
+/** The page's connections of run `run`, as objects (the browser script unpacks them the same way). */
+function connections(html: string, run = 0): Record<string, unknown>[] {
+  const data = embedded(html);
+  return data.runs[run]!.connections.map((values) => Object.fromEntries(data.fields.map((f, k) => [f, values[k]])));
+}
+
+test('html: one self-contained page: its own script only (by hash), the data as JSON, nothing fetched', () => {
   const html = renderHtml(buildReport('demo', [run()]));
   assert.match(html, /^<!doctype html>/);
-  assert.doesNotMatch(html, /<script|<link|\ssrc=|@import/); // nothing to run, nothing fetched
-  assert.equal((html.match(/<rect /g) ?? []).length, 2);
-  assert.match(html, /fill="#2da44e"/); // several requests
-  assert.match(html, /fill="#cf222e"/); // reset
+  assert.doesNotMatch(html, /\s(src|href)="(?!#|data:,")|@import|url\(/, 'nothing fetched');
+  const scripts = [...html.matchAll(/<script([^>]*)>([^]*?)<\/script>/g)];
+  assert.deepEqual(
+    scripts.map((m) => m[1]),
+    [' type="application/json" id="kal-data"', ''],
+  );
+  const hash = createHash('sha256').update(scripts[1]![2]!).digest('base64');
+  assert.ok(html.includes(`script-src 'sha256-${hash}'`), 'the policy allows that script and no other');
+  assert.match(html, /default-src 'none'/);
+  assert.equal(html.match(/<canvas id="kal-timeline">/g)?.length, 1);
   assert.match(html, /reuse working: 4 requests over 2 connections/);
+  const [first, second] = connections(html);
+  assert.deepEqual([first!.id, first!.requests, first!.start, first!.end], [1, 3, 0, 100]);
+  assert.deepEqual([second!.id, second!.resetBy, second!.start], [2, 'client', 50]);
+});
+
+test('html: summary cards per run: connections, requests, per connection, reuse share, handshakes, resets', () => {
+  const html = renderHtml(buildReport('demo', [run()]));
+  const cards = [...html.matchAll(/<div class="card"><div class="value">([^<]*)<\/div><div>([^<]*)<\/div>/g)].map(
+    (m) => `${m[2]}: ${m[1]}`,
+  );
+  assert.deepEqual(cards.slice(0, 4), [
+    'connections: 2',
+    'requests: 4',
+    'requests per connection: 2',
+    'reuse share: 50%',
+  ]);
+  assert.match(cards[4]!, /^handshakes: /);
+  assert.equal(cards[5], 'resets: 1 (client 1, server 0)');
+});
+
+test('html: a demo: runs on one time scale, each from its own start', () => {
+  const later = run({
+    observers: [observer('wire', [record({ id: 1, requests: 2, start: 900_000, end: 900_040 })])],
+  });
+  const html = renderHtml(buildReport('demo', [run(), later]));
+  const data = embedded(html);
+  assert.equal(data.runs.length, 2);
+  assert.deepEqual([data.runs[0]!.origin, data.runs[1]!.origin], [1000, 900_000]);
+  assert.deepEqual([connections(html, 1)[0]!.start, connections(html, 1)[0]!.end], [0, 40]);
+});
+
+test('html: exchanges, idle timeouts and finding events reach the page; traffic text stays data', () => {
+  const r = record({ id: 1, requests: 1, start: 1000, end: 1100, keepAliveTimeoutS: 5 });
+  r.exchanges = [{ at: 1010, end: 1020.5, method: 'GET', path: '/<script>alert(1)</script>', status: 200 }];
+  const html = renderHtml(
+    buildReport('analyze', [run({ observers: [observer('wire', [r])], findings: [hostileFinding()] })]),
+  );
+  const [c] = connections(html);
+  assert.deepEqual(c!.exchanges, [[10, 20.5, 'GET', '/<script>alert(1)</script>', 200]]);
+  assert.equal(c!.idleTimeoutMs, 5000, "the server's advertised timeout, no idle close measured");
+  assert.ok(html.includes('/\\u003cscript>alert(1)\\u003c/script>'), 'every < escaped in the JSON');
+  const marks = embedded(html).runs[0]!.marks;
+  assert.deepEqual(
+    marks.map((m) => [m.connection, m.at, m.code]),
+    [[2, 100, 'keepalive-race']],
+  );
 });
 
 test('html: TLS connections without the keys: requests unknown, never "0 requests"; the estimate named as one', () => {
@@ -54,12 +126,11 @@ test('html: TLS connections without the keys: requests unknown, never "0 request
   assert.match(html, /<td>1<\/td><td>sequential &lt;unread&gt;<\/td><td>\?<\/td><td>2<\/td><td>\?<\/td>/);
   // The observer's row says why.
   assert.match(html, /<td>\? <span class="info">\(unknown on 2 encrypted connections\)<\/span><\/td>/);
-  // Each bar: "(?)", grey, and its tip gives the estimate marked as one.
-  assert.equal((html.match(/\(\?\)<\/text>/g) ?? []).length, 2);
-  assert.equal((html.match(/fill="#8c959f"/g) ?? []).length, 2);
-  assert.match(html, /requests unknown \(encrypted: requests unknown without the TLS keys\); an ESTIMATE of 4 request/);
-  assert.match(html, /\(\?\) = requests unknown \(TLS without the keys\), in grey/);
-  assert.doesNotMatch(html, /0 request\(s\)/);
+  // Each lane: requests unknown (the page shows "?" and says why), never 0 requests.
+  assert.deepEqual(
+    connections(html).map((c) => c.unknown),
+    [true, true],
+  );
   // Beside a connection counted in the clear: "3+?".
   const mixed = run({
     observers: [observer('wire', [record({ id: 1, requests: 3 }), record({ id: 2, requests: 0, tls: tlsFacts() })])],
@@ -69,7 +140,7 @@ test('html: TLS connections without the keys: requests unknown, never "0 request
   assert.match(page, /<td>3\+\? <span class="info">\(unknown on 1 encrypted connection\)<\/span><\/td>/);
 });
 
-test('html: long timelines are cut, unavailable observers say why', () => {
+test('html: every connection kept is in the page; unavailable observers say why', () => {
   const many = run({
     observers: [
       observer('wire', records(600, 1)),
@@ -77,8 +148,7 @@ test('html: long timelines are cut, unavailable observers say why', () => {
     ],
   });
   const html = renderHtml(buildReport('analyze', [many]));
-  assert.equal((html.match(/<rect /g) ?? []).length, 500);
-  assert.match(html, /100 more connections not drawn/);
+  assert.equal(connections(html).length, 600);
   assert.match(html, /unavailable: no \/proc \(fix: use Linux\)/);
 });
 
@@ -118,7 +188,16 @@ test('html: each finding with its severity, summary, evidence and fix per runtim
     }),
   ]);
   const html = renderHtml(report);
-  assert.doesNotMatch(html, /<script|<img|<b>/, 'no markup from the report gets through');
+  const page = html.replace(/<script[^>]*>[^]*?<\/script>/g, '');
+  assert.equal(html.split('<script').length - 1, 2, "the page's own two scripts");
+  assert.doesNotMatch(page, /<script|<img|<b>/, 'no markup from the report gets through');
+  const json = html.split('id="kal-data">')[1]!.split('</script>')[0]!;
+  assert.doesNotMatch(json, /</, 'no < in the embedded data');
+  assert.equal(
+    embedded(html).runs[0]!.marks[0]!.what,
+    'GET /<img src=x onerror=alert(1)> lost',
+    'read back as written',
+  );
   assert.equal((html.match(/<div class="finding /g) ?? []).length, 2);
   const [race, audit] = html.split('<div class="finding ').slice(1) as [string, string];
   assert.match(race, /^error" id="run-1-finding-1">/);
@@ -149,4 +228,30 @@ test('html: a verdict no finding heads links nowhere; no findings, no section', 
   const withInfo = renderHtml(buildReport('demo', [run({ findings: [audit] })]));
   assert.match(withInfo, /<h3>Findings<\/h3>/);
   assert.doesNotMatch(withInfo, /href="#run-/, 'the verdict (reuse) is not the finding');
+});
+
+test('html: at most MAX_PAGE_EXCHANGES exchanges in a page; the lanes beyond show their busy periods', () => {
+  const per = MAX_EXCHANGES_LISTED;
+  const n = MAX_PAGE_EXCHANGES / per + 2;
+  const many: ConnectionRecord[] = [];
+  for (let id = 1; id <= n; id++) {
+    const r = record({ id, requests: per, start: 1000 + id, end: 2000 + id });
+    r.exchanges = Array.from({ length: per }, (_, k) => ({
+      at: 1000 + id + k,
+      end: 1000.5 + id + k,
+      method: 'GET',
+      path: '/',
+      status: 200,
+    }));
+    r.busyAt = [1000 + id, 1000 + id + per];
+    many.push(r);
+  }
+  const lanes = connections(renderHtml(buildReport('analyze', [run({ observers: [observer('wire', many)] })])));
+  const listed = lanes.map((c) => (c.exchanges as unknown[]).length);
+  assert.equal(
+    listed.reduce((a, b) => a + b, 0),
+    MAX_PAGE_EXCHANGES,
+  );
+  assert.deepEqual(listed.slice(-3), [per, 0, 0]);
+  assert.deepEqual([lanes.at(-1)!.exchangesOmitted, (lanes.at(-1)!.busy as number[]).length], [per, 2]);
 });
