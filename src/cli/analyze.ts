@@ -13,8 +13,7 @@ import { renderTerminal } from '../report/terminal.js';
 import { flag, int, parse, port, portRange, str } from './args.js';
 import type { Parsed } from './args.js';
 import type { Command } from './command.js';
-import { useColor } from './command.js';
-import { checkOutputs, writeHtmlReport } from './output.js';
+import { checkOutputs, TERMINAL_OPTIONS, TERMINAL_USAGE, terminalOptions, writeHtmlReport } from './output.js';
 import { StreamedJson } from './streamed-json.js';
 
 export const analyze: Command = {
@@ -52,6 +51,7 @@ estimate of the request/response exchanges is shown apart, named as one). With -
                         --tw-reuse: this machine's for a client that is this machine, Linux's defaults
                         (32768-60999, tcp_tw_reuse 2) for others, and the finding says it assumed them
   --tw-reuse 0|1|2      the clients' net.ipv4.tcp_tw_reuse (Linux's 2 when only --port-range is given)
+${TERMINAL_USAGE}
   -h, --help            this help
 
 Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
@@ -71,6 +71,7 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
         'port-range': { type: 'string' },
         'tw-reuse': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        ...TERMINAL_OPTIONS,
       },
       true,
     );
@@ -118,7 +119,7 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
     else
       io.stdout.write(
         renderTerminal(report, {
-          color: useColor(io),
+          ...terminalOptions(io, p),
           connections: true,
           totals: true,
           limit,

@@ -11,8 +11,7 @@ import { renderTerminal } from '../report/terminal.js';
 import { plural } from '../util/text.js';
 import { flag, int, parse, seconds, str } from './args.js';
 import type { Command, Io } from './command.js';
-import { useColor } from './command.js';
-import { checkOutputs, writeHtmlReport } from './output.js';
+import { checkOutputs, TERMINAL_OPTIONS, TERMINAL_USAGE, terminalOptions, writeHtmlReport } from './output.js';
 import { StreamedJson } from './streamed-json.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:9000';
@@ -44,6 +43,7 @@ Options:
                          written as it closes
   --html FILE            also write an HTML report with a timeline of the connections
   --explain              with each finding, the reasoning and the evidence behind it
+${TERMINAL_USAGE}
   -h, --help             this help
 
 On a terminal, a live line on stderr shows connections, requests and requests per connection.
@@ -62,6 +62,7 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
       html: { type: 'string' },
       explain: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      ...TERMINAL_OPTIONS,
     });
     if (flag(p, 'help')) {
       io.stdout.write(proxy.usage + '\n');
@@ -126,7 +127,7 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
     else
       io.stdout.write(
         renderTerminal(report, {
-          color: useColor(io),
+          ...terminalOptions(io, p),
           connections: true,
           limit: TERMINAL_ROWS,
           explain: flag(p, 'explain'),

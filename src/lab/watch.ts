@@ -47,6 +47,11 @@ export interface WatchOptions {
   keylog?: string | boolean;
   /** How long to wait, after the command exits, for connections to finish closing (default 2 s). */
   settleTimeoutMs?: number;
+  /**
+   * Where the command's standard output goes: `inherit` (the default), this process's stdout;
+   * `stderr`, this process's stderr, so that stdout carries only the report (the CLI's `--json`).
+   */
+  commandStdout?: 'inherit' | 'stderr';
   /** Called once the observers are ready (tests and progress output use it). */
   onReady?: () => void;
   /**
@@ -182,7 +187,8 @@ async function watchWith(
 }
 
 /**
- * Runs the command with the terminal's stdio (its output passes through untouched) until it exits.
+ * Runs the command with the terminal's stdio (its output passes through untouched; its stdout to our
+ * stderr with `commandStdout: 'stderr'`) until it exits.
  * `signal` gives it SIGINT, as Ctrl-C does (when Ctrl-C comes from the terminal the command gets
  * its own; this forwards one that does not), and SIGTERM if it is still there 3 s later: a
  * command that ignores SIGINT must not keep watch from reporting; `forceSignal` and `durationMs`
@@ -192,11 +198,13 @@ async function watchWith(
 function runCommand(
   command: string[],
   env: NodeJS.ProcessEnv,
-  options: Pick<WatchOptions, 'durationMs' | 'signal' | 'forceSignal'>,
+  options: Pick<WatchOptions, 'durationMs' | 'signal' | 'forceSignal' | 'commandStdout'>,
   warnings: Warning[],
 ): Promise<{ exitCode: number | null; exitSignal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env });
+    // File descriptor 2: the command writes to our stderr directly, as it would to the terminal.
+    const stdout = options.commandStdout === 'stderr' ? 2 : 'inherit';
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['inherit', stdout, 'inherit'], env });
     const running = () => child.exitCode === null && child.signalCode === null;
     let killTimer: NodeJS.Timeout | undefined;
     const terminate = () => {
