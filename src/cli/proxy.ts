@@ -12,6 +12,7 @@ import { plural } from '../util/text.js';
 import { flag, int, parse, seconds, str } from './args.js';
 import type { Command, Io } from './command.js';
 import { checkOutputs, TERMINAL_OPTIONS, TERMINAL_USAGE, terminalOptions, writeHtmlReport } from './output.js';
+import { ProgressLine } from './progress.js';
 import { StreamedJson } from './streamed-json.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:9000';
@@ -140,17 +141,13 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
 
 /** Redraws one status line on stderr when the counts change; returns the function that clears it. */
 function startProgress(engine: RunningProxy, io: Io): () => void {
-  let last = '';
-  const timer = setInterval(() => {
-    const line = progressLine(engine.progress());
-    if (line === last) return;
-    last = line;
-    io.stderr.write(`\r\x1b[K${line}`);
-  }, PROGRESS_INTERVAL_MS);
+  // A proxy runs until stopped: its line shows from the start.
+  const line = new ProgressLine(io.stderr, { delayMs: 0 });
+  const timer = setInterval(() => line.update(progressLine(engine.progress())), PROGRESS_INTERVAL_MS);
   timer.unref();
   return () => {
     clearInterval(timer);
-    if (last !== '') io.stderr.write('\r\x1b[K');
+    line.done();
   };
 }
 

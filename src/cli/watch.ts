@@ -9,6 +9,8 @@ import { renderJson } from '../report/json.js';
 import { renderTerminal } from '../report/terminal.js';
 import { decimal, flag, int, oneOf, optionalValue, parse, port, seconds, str } from './args.js';
 import type { Command } from './command.js';
+import { ProgressLine } from './progress.js';
+import { plural } from '../util/text.js';
 import {
   checkOutputs,
   TERMINAL_OPTIONS,
@@ -31,6 +33,9 @@ one cannot be checked: requests per connection over TLS without the keys):
  * that failed none and could not check some (requests over TLS without the keys).
  */
 export const EXIT_INCONCLUSIVE = 3;
+
+/** How often the progress line of a watch without a command is redrawn. */
+const WATCH_PROGRESS_MS = 250;
 
 export const EXPECT_OPTIONS = {
   'expect-max-connections': { type: 'string' },
@@ -103,6 +108,8 @@ Examples:
     if (dash >= 0 && command.length === 0) throw new UsageError("nothing after '--': give the command to run");
     const expectations = parseExpectations(p);
     const limit = int(p, 'limit', 0) ?? 50;
+    const progress = new ProgressLine(io.stderr);
+    let timer: NodeJS.Timeout | undefined;
     const options: WatchOptions = {
       port: portValue,
       capture: !flag(p, 'no-capture'),
@@ -124,10 +131,27 @@ Examples:
     const jsonFile = str(p, 'json');
     if (jsonFile === '') options.commandStdout = 'stderr';
     if (command.length > 0) options.command = command;
-    else if (io.stderr.isTTY && duration === undefined)
-      options.onReady = () => io.stderr.write(`watching tcp port ${portValue}; Ctrl-C to stop and report\n`);
+    else if (io.stderr.isTTY) {
+      // Without a command (its output would share the terminal with it): the connections so far.
+      options.onReady = (watching) => {
+        if (duration === undefined) io.stderr.write(`watching tcp port ${portValue}; Ctrl-C to stop and report\n`);
+        timer = setInterval(() => {
+          const n = watching.connections();
+          progress.update(
+            `watch: tcp port ${portValue}, ${n === null ? '? (no capture)' : plural(n, 'connection')} so far`,
+          );
+        }, WATCH_PROGRESS_MS);
+        timer.unref();
+      };
+    }
     await checkOutputs(p);
-    const result = await watch(options);
+    let result: Awaited<ReturnType<typeof watch>>;
+    try {
+      result = await watch(options);
+    } finally {
+      clearInterval(timer);
+      progress.done();
+    }
     // Ended at once (a second Ctrl-C, SIGTERM): no report, as before the library took signals.
     if (interrupt.abort.aborted) return 1;
     const report = buildReport('watch', [result.run]);

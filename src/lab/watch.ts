@@ -52,8 +52,11 @@ export interface WatchOptions {
    * `stderr`, this process's stderr, so that stdout carries only the report (the CLI's `--json`).
    */
   commandStdout?: 'inherit' | 'stderr';
-  /** Called once the observers are ready (tests and progress output use it). */
-  onReady?: () => void;
+  /**
+   * Called once the observers are ready (tests and progress output use it), with what can be read
+   * while watching: the connections the capture has seen so far (null without a capture).
+   */
+  onReady?: (watching: Watching) => void;
   /**
    * Stops watching and reports, as Ctrl-C does: a running command gets SIGINT and the report
    * follows once it has exited (one that ignores SIGINT gets SIGTERM 3 s later, then SIGKILL 3 s
@@ -68,6 +71,11 @@ export interface WatchOptions {
    * (The CLI aborts it on a second Ctrl-C, or on SIGTERM.)
    */
   forceSignal?: AbortSignal;
+}
+
+/** A watch in progress, for a progress line. */
+export interface Watching {
+  connections(): number | null;
 }
 
 export interface WatchResult {
@@ -140,7 +148,8 @@ async function watchWith(
     // ended (a start takes ~100 ms; a stop during it would race with what it starts).
     await startAll(observers);
     if (!forceSignal?.aborted) {
-      options.onReady?.();
+      const capture = observers.find((o): o is CaptureObserver => o instanceof CaptureObserver);
+      options.onReady?.({ connections: () => capture?.connectionCount ?? null });
       if (command !== undefined) {
         const env = keyLog === null ? process.env : keyLog.env(process.env);
         ({ exitCode, exitSignal } = await runCommand(command, env, options, warnings));
