@@ -18,7 +18,7 @@ import type {
 import { renderFindings } from './findings.js';
 import { countWithUnknown, requestsPerConnectionText, requestsText, runSummary } from './summary.js';
 import type { RunSummary } from './summary.js';
-import { AT_LEAST, COLOR, PLAIN, fitLines, fitTable, formatMs, formatNumber, wrapText } from './text.js';
+import { AT_LEAST, COLOR, PLAIN, fitLines, fitTable, formatMs, formatNumber, wrapLines } from './text.js';
 import {
   REQUESTS_UNKNOWN_NOTE,
   requestsUnknown,
@@ -273,7 +273,9 @@ const SUMMARY_COLUMNS: readonly Column[] = [
 function fitted(t: { text: string; dropped: string[] }, width: number | undefined, s: Style): string {
   if (t.dropped.length === 0) return t.text;
   const note = `left out to fit ${width} columns: ${t.dropped.join(', ')} (--wide shows them)`;
-  return `${t.text}\n${s.dim(wrapText(note, width ?? Infinity))}`;
+  return `${t.text}\n${wrapLines(note, width ?? Infinity)
+    .map((line) => s.dim(line))
+    .join('\n')}`;
 }
 
 function renderNotes(runs: readonly RunReport[], s: Style): string {
