@@ -7,7 +7,7 @@ import { renderDiff } from '../report/diff-text.js';
 import { COLOR, PLAIN } from '../report/text.js';
 import { decimal, flag, oneOf, parse } from './args.js';
 import type { Command } from './command.js';
-import { terminalOptions, TERMINAL_OPTIONS } from './output.js';
+import { terminalOptions, TERMINAL_OPTIONS, TERMINAL_USAGE } from './output.js';
 
 export const diff: Command = {
   name: 'diff',
@@ -25,6 +25,7 @@ resets, TIME_WAIT, before and after; findings added and removed (by code); the v
                            the verdict was reuse and is something else now
   --tolerance PCT          how far (in %) requests per connection may fall before it counts
                            (default ${DEFAULT_TOLERANCE * 100})
+${TERMINAL_USAGE}
   -h, --help               this help
 
 Example: keepalive-lab diff before.json after.json --format markdown --expect-no-regression`,
