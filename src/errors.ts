@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'KAL_ERR_NOT_STARTED',
   'KAL_ERR_SCENARIO_MISSED',
   'KAL_ERR_KEYLOG',
+  'KAL_ERR_NOT_A_REPORT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -200,6 +201,18 @@ export class KeyLogError extends KeepaliveLabError {
       { option: options?.option ?? 'keylog', text: (name) => `${name} ${path}: ${problem}` },
       options,
     );
+    this.path = path;
+  }
+}
+
+/**
+ * A file given to `diff` is not a report of this tool: not JSON (a cut or mixed stdout), or JSON of
+ * another kind or another schema version. `path` says which file.
+ */
+export class NotAReportError extends KeepaliveLabError {
+  readonly path: string;
+  constructor(path: string, problem: string, options?: { cause?: unknown }) {
+    super('KAL_ERR_NOT_A_REPORT', `${path} ${problem}`, options);
     this.path = path;
   }
 }

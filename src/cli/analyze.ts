@@ -1,9 +1,10 @@
+import { stat } from 'node:fs/promises';
 import { reportHead } from '../analyze/run-report.js';
 import { UsageError } from '../errors.js';
 import { parseEndpoint } from '../model/endpoint.js';
 import { LINUX_DEFAULT_PORTS } from '../model/host.js';
 import type { HostFacts, TwReuse } from '../model/host.js';
-import type { Report } from '../model/report.js';
+import type { Report, RunReport } from '../model/report.js';
 import { readHostFacts } from '../observe/host-facts.js';
 import { WIRE_HEAD, analyzeCapture, analyzeRunHead } from '../observe/capture-file.js';
 import type { AnalyzeOptions } from '../observe/capture-file.js';
@@ -13,8 +14,8 @@ import { renderTerminal } from '../report/terminal.js';
 import { flag, int, parse, port, portRange, str } from './args.js';
 import type { Parsed } from './args.js';
 import type { Command } from './command.js';
-import { useColor } from './command.js';
-import { checkOutputs, writeHtmlReport } from './output.js';
+import { checkOutputs, TERMINAL_OPTIONS, TERMINAL_USAGE, terminalOptions, writeHtmlReport } from './output.js';
+import { ProgressLine } from './progress.js';
 import { StreamedJson } from './streamed-json.js';
 
 export const analyze: Command = {
@@ -52,6 +53,7 @@ estimate of the request/response exchanges is shown apart, named as one). With -
                         --tw-reuse: this machine's for a client that is this machine, Linux's defaults
                         (32768-60999, tcp_tw_reuse 2) for others, and the finding says it assumed them
   --tw-reuse 0|1|2      the clients' net.ipv4.tcp_tw_reuse (Linux's 2 when only --port-range is given)
+${TERMINAL_USAGE}
   -h, --help            this help
 
 Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
@@ -71,6 +73,7 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
         'port-range': { type: 'string' },
         'tw-reuse': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        ...TERMINAL_OPTIONS,
       },
       true,
     );
@@ -110,18 +113,33 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
     await checkOutputs(p);
     const head: StreamHead = { report: reportHead('analyze'), run: analyzeRunHead(path), observer: WIRE_HEAD };
     const streamed = json ? new StreamedJson(io.stdout, head, interrupt.abort) : null;
-    if (streamed) {
-      options.onConnection = (record) => streamed.record(record);
-      options.afterChunk = () => streamed.flush();
+    if (streamed) options.onConnection = (record) => streamed.record(record);
+    // On a terminal, a large capture shows how far the reading is (stderr; nothing on a pipe).
+    const progress = new ProgressLine(io.stderr);
+    const size =
+      path === '-'
+        ? null
+        : await stat(path).then(
+            (s) => (s.isFile() ? s.size : null),
+            () => null,
+          );
+    options.afterChunk = (bytesRead) => {
+      if (bytesRead !== undefined) progress.update(readProgress(bytesRead, size));
+      return streamed?.flush();
+    };
+    let run: RunReport;
+    try {
+      run = await analyzeCapture(path === '-' ? process.stdin : path, options);
+    } finally {
+      progress.done();
     }
-    const run = await analyzeCapture(path === '-' ? process.stdin : path, options);
     // With the creation time the JSON head already gave.
     const report: Report = { ...head.report, runs: [run] };
     if (streamed) await streamed.end(run);
     else
       io.stdout.write(
         renderTerminal(report, {
-          color: useColor(io),
+          ...terminalOptions(io, p),
           connections: true,
           totals: true,
           limit,
@@ -132,6 +150,13 @@ Example: tcpdump -i lo -w - 'tcp port 8080' | keepalive-lab analyze -`,
     return 0;
   },
 };
+
+/** "analyze: 120.0 of 512.0 MB read (23%)", or without a size (standard input) "analyze: 120.0 MB read". */
+export function readProgress(bytesRead: number, size: number | null): string {
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  if (size === null || size === 0) return `analyze: ${mb(bytesRead)} MB read`;
+  return `analyze: ${mb(bytesRead)} of ${mb(size)} MB read (${Math.floor((bytesRead / size) * 100)}%)`;
+}
 
 /**
  * This machine's facts (a capture's client may be this machine), and the settings the flags give for

@@ -61,6 +61,26 @@ function withNegativeValues(argv: readonly string[], options: Options): string[]
   return out;
 }
 
+/**
+ * A flag whose value may be left out (`--json` or `--json FILE`), declared as a string option:
+ * `--NAME` with no value after it (the end, or the next flag) becomes `--NAME=` (the empty
+ * string: "no file"). Only for commands without positionals before `--`, where a bare word after
+ * the flag can only be its value.
+ */
+export function optionalValue(argv: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    if (argv[i] === `--${name}` && (next === undefined || next.startsWith('-'))) out.push(`--${name}=`);
+    else out.push(argv[i]!);
+    if (argv[i] === '--') {
+      out.push(...argv.slice(i + 1));
+      break;
+    }
+  }
+  return out;
+}
+
 export function str(p: Parsed, name: string): string | undefined {
   const v = p.values[name];
   return typeof v === 'string' ? v : undefined;

@@ -1,8 +1,10 @@
+import { colorEnabled } from '../util/tty.js';
+import type { TtyStream } from '../util/tty.js';
 import type { Interrupt } from './interrupts.js';
 
 export interface Io {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdout: NodeJS.WritableStream & TtyStream;
+  stderr: NodeJS.WritableStream & TtyStream;
   env: NodeJS.ProcessEnv;
 }
 
@@ -20,7 +22,7 @@ export interface Command {
   run(argv: string[], io: Io, interrupt: Interrupt): Promise<number>;
 }
 
-/** Colors only on a terminal, and never when NO_COLOR is set (https://no-color.org). */
+/** Colours on stdout: only on a terminal, NO_COLOR and FORCE_COLOR honoured (util/tty.ts). */
 export function useColor(io: Io): boolean {
-  return Boolean(io.stdout.isTTY) && !io.env.NO_COLOR;
+  return colorEnabled(io.stdout, io.env);
 }

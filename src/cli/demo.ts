@@ -9,6 +9,7 @@ import { readHostFacts } from '../observe/host-facts.js';
 import { flag, int, parse } from './args.js';
 import type { Command } from './command.js';
 import { checkOutputs, writeRunReport } from './output.js';
+import { ProgressLine } from './progress.js';
 import { ENGINE_OPTIONS, ENGINE_USAGE, engineOptions } from './lab-options.js';
 
 export const demo: Command = {
@@ -53,12 +54,11 @@ ${ENGINE_USAGE}`,
     const scenarios = [...demoScenarios(knobs), ...(flag(p, 'tls') ? tlsScenarios(knobs) : [])];
     const findings: readonly FindingScenario[] = flag(p, 'all') ? FINDING_SCENARIOS : [];
     const count = scenarios.length + findings.length;
-    const progress = !json && Boolean(io.stderr.isTTY);
+    // Nothing of it with --json or on a pipe (ProgressLine writes only to a TTY).
+    const progress = json ? null : new ProgressLine(io.stderr);
     // The same machine for every experiment: its facts (the port outlook's) are read once.
     const hostFacts = await readHostFacts();
-    const step = (i: number, title: string) => {
-      if (progress) io.stderr.write(`\r\x1b[K[${i + 1}/${count}] ${title}...`);
-    };
+    const step = (i: number, title: string) => progress?.update(`[${i + 1}/${count}] ${title}...`);
     for (const [i, s] of scenarios.entries()) {
       step(i, s.title);
       runs.push(
@@ -76,7 +76,7 @@ ${ENGINE_USAGE}`,
       step(scenarios.length + i, s.title);
       runs.push(await s.run({ ...options, signal: interrupt.abort }));
     }
-    if (progress) io.stderr.write('\r\x1b[K');
+    progress?.done();
     const report = buildReport('demo', runs);
     await writeRunReport(io, p, report);
     // The report is out; an experiment whose client failed or whose counts are not the expected ones,

@@ -2,6 +2,7 @@
 import type { ExperimentOptions } from '../lab/engine.js';
 import { flag, port, str } from './args.js';
 import type { Options, Parsed } from './args.js';
+import { TERMINAL_OPTIONS, TERMINAL_USAGE } from './output.js';
 
 export const ENGINE_OPTIONS: Options = {
   host: { type: 'string' },
@@ -13,6 +14,7 @@ export const ENGINE_OPTIONS: Options = {
   connections: { type: 'boolean' },
   explain: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  ...TERMINAL_OPTIONS,
 };
 
 export const ENGINE_USAGE = `  --host H              address of the in-process server (default 127.0.0.1; ::1 for IPv6)
@@ -23,6 +25,7 @@ export const ENGINE_USAGE = `  --host H              address of the in-process s
   --explain             with each finding, the reasoning and the evidence behind it
   --json                print the report as JSON (schema: docs/report-schema.md)
   --html FILE           also write an HTML report with a timeline of each run's connections
+${TERMINAL_USAGE}
   -h, --help            this help`;
 
 /** How to run the experiments (not their knobs): where the server listens, which observers run. */

@@ -44,6 +44,11 @@ const COMMANDS: readonly { name: string; summary: string; load: () => Promise<Co
     load: async () => (await import('./proxy.js')).proxy,
   },
   {
+    name: 'diff',
+    summary: 'compare two --json reports (before/after a fix): reuse, handshakes, findings, verdicts',
+    load: async () => (await import('./diff.js')).diff,
+  },
+  {
     name: 'sockets',
     summary: "print the kernel's TCP socket table, like netstat -tn / ss -tan",
     load: async () => (await import('./sockets.js')).sockets,

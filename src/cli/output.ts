@@ -5,12 +5,36 @@ import type { Report } from '../model/report.js';
 import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
 import { renderTerminal } from '../report/terminal.js';
-import { flag, str } from './args.js';
+import { terminalColumns } from '../util/tty.js';
+import { flag, int, str } from './args.js';
+import type { Options, Parsed } from './args.js';
 import { useColor, type Io } from './command.js';
-import type { Parsed } from './args.js';
 
-/** The flags that name a file a command writes. */
-const OUTPUT_FLAGS = ['html'] as const;
+/** How tables meet the terminal: every command that prints one takes these. */
+export const TERMINAL_OPTIONS: Options = {
+  wide: { type: 'boolean' },
+  width: { type: 'string' },
+};
+
+export const TERMINAL_USAGE = `  --wide                every column at full width, however wide (the default on a pipe)
+  --width N             fit tables into N columns (default: the terminal's width on a TTY)`;
+
+/** The narrowest --width: the columns that are never left out still have to fit. */
+const MIN_WIDTH = 40;
+
+/**
+ * Colours and the width tables are fitted to: `--wide` none; `--width N`; on a TTY its columns;
+ * on a pipe none (a script or a file gets every column whole).
+ */
+export function terminalOptions(io: Io, p: Parsed): { color: boolean; width?: number } {
+  const width = int(p, 'width', MIN_WIDTH, 10_000);
+  if (flag(p, 'wide') && width !== undefined) throw new UsageError('--wide and --width: give one');
+  const fit = flag(p, 'wide') ? undefined : (width ?? terminalColumns(io.stdout));
+  return fit === undefined ? { color: useColor(io) } : { color: useColor(io), width: fit };
+}
+
+/** The flags that name a file a command writes (watch's `--json` without one: stdout). */
+const OUTPUT_FLAGS = ['html', 'json'] as const;
 
 /**
  * Before any work: can every file the command will write (`--html FILE`) be written? A typo in a
@@ -19,7 +43,7 @@ const OUTPUT_FLAGS = ['html'] as const;
 export async function checkOutputs(p: Parsed): Promise<void> {
   for (const name of OUTPUT_FLAGS) {
     const path = str(p, name);
-    if (path === undefined) continue;
+    if (path === undefined || (name === 'json' && path === '')) continue;
     if (path.trim() === '') throw new UsageError(`--${name} needs a file name`);
     await checkWritable(path, `--${name}`);
   }
@@ -76,8 +100,13 @@ function reason(error: unknown, path: string): string {
 export async function writeHtmlReport(p: Parsed, report: Report): Promise<void> {
   const path = str(p, 'html');
   if (path === undefined) return;
+  await writeFileOrFail(path, renderHtml(report));
+}
+
+/** Writes a report's file (`--html FILE`, `--json FILE`); a failure is a FileError. */
+export async function writeFileOrFail(path: string, text: string): Promise<void> {
   try {
-    await writeFile(path, renderHtml(report));
+    await writeFile(path, text);
   } catch (error) {
     throw new FileError(`cannot write ${path}: ${(error as Error).message}`, { cause: error });
   }
@@ -88,7 +117,7 @@ export async function writeHtmlReport(p: Parsed, report: Report): Promise<void> 
  * connections under --connections, the reasoning of each finding under --explain); then --html.
  */
 export async function writeRunReport(io: Io, p: Parsed, report: Report): Promise<void> {
-  const options = { color: useColor(io), connections: flag(p, 'connections'), explain: flag(p, 'explain') };
+  const options = { ...terminalOptions(io, p), connections: flag(p, 'connections'), explain: flag(p, 'explain') };
   io.stdout.write(flag(p, 'json') ? renderJson(report) : renderTerminal(report, options));
   await writeHtmlReport(p, report);
 }

@@ -11,8 +11,8 @@ import { renderTerminal } from '../report/terminal.js';
 import { plural } from '../util/text.js';
 import { flag, int, parse, seconds, str } from './args.js';
 import type { Command, Io } from './command.js';
-import { useColor } from './command.js';
-import { checkOutputs, writeHtmlReport } from './output.js';
+import { checkOutputs, TERMINAL_OPTIONS, TERMINAL_USAGE, terminalOptions, writeHtmlReport } from './output.js';
+import { ProgressLine } from './progress.js';
 import { StreamedJson } from './streamed-json.js';
 
 const DEFAULT_LISTEN = '127.0.0.1:9000';
@@ -53,6 +53,7 @@ Options:
   --explain              with each finding, the reasoning and the evidence behind it
   --metrics [HOST:]PORT  serve OpenTelemetry metrics for Prometheus at http://HOST:PORT/metrics while
                          the proxy runs (host default 127.0.0.1; names: docs/metrics.md)
+${TERMINAL_USAGE}
   -h, --help             this help
 
 On a terminal, a live line on stderr shows connections, requests and requests per connection.
@@ -72,6 +73,7 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
       explain: { type: 'boolean' },
       metrics: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      ...TERMINAL_OPTIONS,
     });
     if (flag(p, 'help')) {
       io.stdout.write(proxy.usage + '\n');
@@ -144,7 +146,7 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
     else
       io.stdout.write(
         renderTerminal(report, {
-          color: useColor(io),
+          ...terminalOptions(io, p),
           connections: true,
           limit: TERMINAL_ROWS,
           explain: flag(p, 'explain'),
@@ -157,17 +159,13 @@ Example: keepalive-lab proxy --listen 127.0.0.1:9000 --target 127.0.0.1:8080
 
 /** Redraws one status line on stderr when the counts change; returns the function that clears it. */
 function startProgress(engine: RunningProxy, io: Io): () => void {
-  let last = '';
-  const timer = setInterval(() => {
-    const line = progressLine(engine.progress());
-    if (line === last) return;
-    last = line;
-    io.stderr.write(`\r\x1b[K${line}`);
-  }, PROGRESS_INTERVAL_MS);
+  // A proxy runs until stopped: its line shows from the start.
+  const line = new ProgressLine(io.stderr, { delayMs: 0 });
+  const timer = setInterval(() => line.update(progressLine(engine.progress())), PROGRESS_INTERVAL_MS);
   timer.unref();
   return () => {
     clearInterval(timer);
-    if (last !== '') io.stderr.write('\r\x1b[K');
+    line.done();
   };
 }
 

@@ -7,10 +7,18 @@ import { watch } from '../lab/watch.js';
 import type { WatchOptions } from '../lab/watch.js';
 import { renderJson } from '../report/json.js';
 import { renderTerminal } from '../report/terminal.js';
-import { decimal, flag, int, oneOf, parse, port, seconds, str } from './args.js';
+import { decimal, flag, int, oneOf, optionalValue, parse, port, seconds, str } from './args.js';
 import type { Command } from './command.js';
-import { useColor } from './command.js';
-import { checkOutputs, writeHtmlReport } from './output.js';
+import { ProgressLine } from './progress.js';
+import { plural } from '../util/text.js';
+import {
+  checkOutputs,
+  TERMINAL_OPTIONS,
+  TERMINAL_USAGE,
+  terminalOptions,
+  writeFileOrFail,
+  writeHtmlReport,
+} from './output.js';
 
 export const EXPECT_USAGE = `CI assertions (exit code 1 and a message naming the evidence when one fails; exit code 3,
 neither met nor failed, when packets were lost and the counts are incomplete, or when none failed and
@@ -25,6 +33,9 @@ one cannot be checked: requests per connection over TLS without the keys):
  * that failed none and could not check some (requests over TLS without the keys).
  */
 export const EXIT_INCONCLUSIVE = 3;
+
+/** How often the progress line of a watch without a command is redrawn. */
+const WATCH_PROGRESS_MS = 250;
 
 export const EXPECT_OPTIONS = {
   'expect-max-connections': { type: 'string' },
@@ -55,10 +66,12 @@ and their requests counted; the report says which connections could not be and w
   --tcpdump PATH        tcpdump binary to use
   --keylog FILE         use this TLS key log instead (the command writes there too; kept afterwards)
   --no-keylog           no key log: TLS stays encrypted
-  --json                print the report as JSON (after the command's own output)
+  --json [FILE]         the report as JSON: into FILE; without one on stdout, and then the command's
+                        stdout goes to stderr, so that stdout is only the JSON
   --html FILE           also write an HTML report with a timeline of the connections
   --limit N             at most N connections in the table (default 50; 0 for all)
   --explain             with each finding, the reasoning and the evidence behind it
+${TERMINAL_USAGE}
   -h, --help            this help
 ${EXPECT_USAGE}
 
@@ -69,7 +82,7 @@ Examples:
     const dash = argv.indexOf('--');
     const own = dash >= 0 ? argv.slice(0, dash) : argv;
     const command = dash >= 0 ? argv.slice(dash + 1) : [];
-    const p = parse(own, {
+    const p = parse(optionalValue(own, 'json'), {
       port: { type: 'string' },
       host: { type: 'string' },
       interface: { type: 'string' },
@@ -78,11 +91,12 @@ Examples:
       tcpdump: { type: 'string' },
       keylog: { type: 'string' },
       'no-keylog': { type: 'boolean' },
-      json: { type: 'boolean' },
+      json: { type: 'string' },
       html: { type: 'string' },
       limit: { type: 'string' },
       explain: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      ...TERMINAL_OPTIONS,
       ...EXPECT_OPTIONS,
     });
     if (flag(p, 'help')) {
@@ -94,6 +108,8 @@ Examples:
     if (dash >= 0 && command.length === 0) throw new UsageError("nothing after '--': give the command to run");
     const expectations = parseExpectations(p);
     const limit = int(p, 'limit', 0) ?? 50;
+    const progress = new ProgressLine(io.stderr);
+    let timer: NodeJS.Timeout | undefined;
     const options: WatchOptions = {
       port: portValue,
       capture: !flag(p, 'no-capture'),
@@ -112,25 +128,46 @@ Examples:
     options.keylog = keylog ?? !flag(p, 'no-keylog');
     const duration = seconds(p, 'duration');
     if (duration !== undefined) options.durationMs = duration;
+    // --json without a file: stdout is the report's alone.
+    const jsonFile = str(p, 'json');
+    if (jsonFile === '') options.commandStdout = 'stderr';
     if (command.length > 0) options.command = command;
-    else if (io.stderr.isTTY && duration === undefined)
-      options.onReady = () => io.stderr.write(`watching tcp port ${portValue}; Ctrl-C to stop and report\n`);
+    else if (io.stderr.isTTY) {
+      // Without a command (its output would share the terminal with it): the connections so far.
+      options.onReady = (watching) => {
+        if (duration === undefined) io.stderr.write(`watching tcp port ${portValue}; Ctrl-C to stop and report\n`);
+        timer = setInterval(() => {
+          const n = watching.connections();
+          progress.update(
+            `watch: tcp port ${portValue}, ${n === null ? '? (no capture)' : plural(n, 'connection')} so far`,
+          );
+        }, WATCH_PROGRESS_MS);
+        timer.unref();
+      };
+    }
     await checkOutputs(p);
-    const result = await watch(options);
+    let result: Awaited<ReturnType<typeof watch>>;
+    try {
+      result = await watch(options);
+    } finally {
+      clearInterval(timer);
+      progress.done();
+    }
     // Ended at once (a second Ctrl-C, SIGTERM): no report, as before the library took signals.
     if (interrupt.abort.aborted) return 1;
     const report = buildReport('watch', [result.run]);
     io.stdout.write(
-      flag(p, 'json')
+      jsonFile === ''
         ? renderJson(report)
         : renderTerminal(report, {
-            color: useColor(io),
+            ...terminalOptions(io, p),
             connections: true,
             totals: true,
             limit,
             explain: flag(p, 'explain'),
           }),
     );
+    if (jsonFile !== undefined && jsonFile !== '') await writeFileOrFail(jsonFile, renderJson(report));
     await writeHtmlReport(p, report);
     const checked = hasExpectations(expectations) ? expectationResult(expectations, result.run.observers) : null;
     const what = checked?.outcome === 'inconclusive' ? 'expectations' : 'expectation failed';

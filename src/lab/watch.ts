@@ -49,8 +49,16 @@ export interface WatchOptions {
   keylog?: string | boolean;
   /** How long to wait, after the command exits, for connections to finish closing (default 2 s). */
   settleTimeoutMs?: number;
-  /** Called once the observers are ready (tests and progress output use it). */
-  onReady?: () => void;
+  /**
+   * Where the command's standard output goes: `inherit` (the default), this process's stdout;
+   * `stderr`, this process's stderr, so that stdout carries only the report (the CLI's `--json`).
+   */
+  commandStdout?: 'inherit' | 'stderr';
+  /**
+   * Called once the observers are ready (tests and progress output use it), with what can be read
+   * while watching: the connections the capture has seen so far (null without a capture).
+   */
+  onReady?: (watching: Watching) => void;
   /**
    * Stops watching and reports, as Ctrl-C does: a running command gets SIGINT and the report
    * follows once it has exited (one that ignores SIGINT gets SIGTERM 3 s later, then SIGKILL 3 s
@@ -65,6 +73,11 @@ export interface WatchOptions {
    * (The CLI aborts it on a second Ctrl-C, or on SIGTERM.)
    */
   forceSignal?: AbortSignal;
+}
+
+/** A watch in progress, for a progress line. */
+export interface Watching {
+  connections(): number | null;
 }
 
 export interface WatchResult {
@@ -138,7 +151,8 @@ async function watchWith(
     // ended (a start takes ~100 ms; a stop during it would race with what it starts).
     await startAll(observers);
     if (!forceSignal?.aborted) {
-      options.onReady?.();
+      const capture = observers.find((o): o is CaptureObserver => o instanceof CaptureObserver);
+      options.onReady?.({ connections: () => capture?.connectionCount ?? null });
       if (command !== undefined) {
         const env = keyLog === null ? process.env : keyLog.env(process.env);
         ({ exitCode, exitSignal } = await runCommand(command, env, options, warnings));
@@ -185,7 +199,8 @@ async function watchWith(
 }
 
 /**
- * Runs the command with the terminal's stdio (its output passes through untouched) until it exits.
+ * Runs the command with the terminal's stdio (its output passes through untouched; its stdout to our
+ * stderr with `commandStdout: 'stderr'`) until it exits.
  * `signal` gives it SIGINT, as Ctrl-C does (when Ctrl-C comes from the terminal the command gets
  * its own; this forwards one that does not), and SIGTERM if it is still there 3 s later: a
  * command that ignores SIGINT must not keep watch from reporting; `forceSignal` and `durationMs`
@@ -195,11 +210,13 @@ async function watchWith(
 function runCommand(
   command: string[],
   env: NodeJS.ProcessEnv,
-  options: Pick<WatchOptions, 'durationMs' | 'signal' | 'forceSignal'>,
+  options: Pick<WatchOptions, 'durationMs' | 'signal' | 'forceSignal' | 'commandStdout'>,
   warnings: Warning[],
 ): Promise<{ exitCode: number | null; exitSignal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env });
+    // File descriptor 2: the command writes to our stderr directly, as it would to the terminal.
+    const stdout = options.commandStdout === 'stderr' ? 2 : 'inherit';
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['inherit', stdout, 'inherit'], env });
     const running = () => child.exitCode === null && child.signalCode === null;
     let killTimer: NodeJS.Timeout | undefined;
     const terminate = () => {

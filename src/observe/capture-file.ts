@@ -60,9 +60,11 @@ export interface AnalyzeOptions {
   /**
    * Awaited after each chunk is analyzed (and after the last records are handed over): the caller
    * writes what onConnection gave it and waits while its output is full, so a slow reader of the
-   * output slows the analysis down instead of letting records pile up in memory.
+   * output slows the analysis down instead of letting records pile up in memory. `bytesRead`:
+   * the capture's bytes read so far (a progress line against the file's size; absent on the call
+   * after the last records).
    */
-  afterChunk?: () => Promise<void> | void;
+  afterChunk?: (bytesRead?: number) => Promise<void> | void;
   /**
    * The clients' machine, for the port outlook: this machine's addresses and settings (readHostFacts
    * in observe/host-facts.ts), and those the user gives for the capture's clients. Without it the
@@ -91,6 +93,7 @@ async function pushFile(
   let current = Buffer.allocUnsafe(CHUNK);
   let spare = Buffer.allocUnsafe(CHUNK);
   let reading: Promise<{ bytesRead: number }> | null = handle.read(current, 0, CHUNK, null);
+  let total = 0;
   try {
     for (;;) {
       const { bytesRead } = await reading;
@@ -100,8 +103,9 @@ async function pushFile(
       const chunk = current;
       reading = handle.read(spare, 0, CHUNK, null);
       analysis.push(chunk.subarray(0, bytesRead));
+      total += bytesRead;
       // The chunk stays unused until the read after next: waiting here is safe.
-      if (afterChunk) await afterChunk();
+      if (afterChunk) await afterChunk(total);
       if (analysis.readingStopped) break;
       current = spare;
       spare = chunk;
@@ -121,10 +125,12 @@ async function pushStream(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const off = onAbort(signal, () => stream.destroy());
+  let total = 0;
   try {
     for await (const chunk of stream) {
       analysis.push(chunk as Buffer);
-      if (afterChunk) await afterChunk();
+      total += (chunk as Buffer).length;
+      if (afterChunk) await afterChunk(total);
       // Damaged beyond reading: the rest would be ignored, and an endless stream (a pipe from
       // /dev/zero) would never end. Leaving the loop destroys the stream, as a file is closed.
       if (analysis.readingStopped) break;

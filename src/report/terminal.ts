@@ -18,7 +18,7 @@ import type {
 import { renderFindings } from './findings.js';
 import { countWithUnknown, requestsPerConnectionText, requestsText, runSummary } from './summary.js';
 import type { RunSummary } from './summary.js';
-import { AT_LEAST, COLOR, PLAIN, formatMs, formatNumber, table } from './text.js';
+import { AT_LEAST, COLOR, PLAIN, fitLines, fitTable, formatMs, formatNumber, wrapLines } from './text.js';
 import {
   REQUESTS_UNKNOWN_NOTE,
   requestsUnknown,
@@ -27,7 +27,7 @@ import {
   tlsDecryptedCount,
 } from '../analyze/streams/tls.js';
 import { plural } from '../util/text.js';
-import type { Style } from './text.js';
+import type { Column, Style } from './text.js';
 
 export interface TerminalOptions {
   color?: boolean;
@@ -39,11 +39,16 @@ export interface TerminalOptions {
   totals?: boolean;
   /** With each finding, its reasoning and evidence (`--explain`). */
   explain?: boolean;
+  /**
+   * Fit the tables into this many columns (a terminal's width): cells wrap, and the least needed
+   * columns are left out, said under the table; undefined: every column at full width (`--wide`, a pipe).
+   */
+  width?: number;
 }
 
 export function renderTerminal(report: Report, options: TerminalOptions = {}): string {
   const s = options.color ? COLOR : PLAIN;
-  const out: string[] = [renderSummary(report.runs, s, SUBJECT[report.command])];
+  const out: string[] = [renderSummary(report.runs, s, SUBJECT[report.command], options.width)];
   const notes = renderNotes(report.runs, s);
   if (notes) out.push(notes);
   for (const run of report.runs) {
@@ -51,14 +56,14 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
     if (options.connections && obs && obs.connections.length > 0) {
       out.push(
         `${s.bold(run.title)} — connections seen by the ${obs.observer}\n` +
-          renderConnections(obs, s, options.limit ?? 50),
+          renderConnections(obs, s, options.limit ?? 50, options.width),
       );
     }
     if (options.totals && obs) out.push(renderTotals(run, obs, s));
     const findings = renderFindings(run, s, options.explain ?? false);
     if (findings) out.push(findings);
   }
-  return out.join('\n\n') + '\n';
+  return fitLines(out.join('\n\n'), options.width) + '\n';
 }
 
 /** Totals in words, and what the capture held. */
@@ -200,7 +205,12 @@ const SUBJECT: Record<Report['command'], string> = {
   register: 'process',
 };
 
-export function renderSummary(runs: readonly RunReport[], s: Style = PLAIN, subject = 'experiment'): string {
+export function renderSummary(
+  runs: readonly RunReport[],
+  s: Style = PLAIN,
+  subject = 'experiment',
+  width?: number,
+): string {
   const header = [
     '#',
     subject,
@@ -241,20 +251,32 @@ export function renderSummary(runs: readonly RunReport[], s: Style = PLAIN, subj
       run.verdict.summary,
     ]);
   });
-  return table(rows, [
-    'right',
-    'left',
-    'right',
-    'right',
-    'right',
-    'right',
-    'right',
-    'left',
-    'left',
-    'right',
-    'left',
-    'left',
-  ]);
+  return fitted(fitTable(rows, SUMMARY_COLUMNS, width), width, s);
+}
+
+/** The summary's columns; at a terminal's width SYNs go first, the counts and the verdict stay. */
+const SUMMARY_COLUMNS: readonly Column[] = [
+  { align: 'right' },
+  { align: 'left', min: 16 },
+  { align: 'right' },
+  { align: 'right' },
+  { align: 'right' },
+  { align: 'right', drop: 3 },
+  { align: 'right', drop: 7 },
+  { align: 'left', drop: 4 },
+  { align: 'left', drop: 2 },
+  { align: 'right', drop: 6 },
+  { align: 'left', drop: 5 },
+  { align: 'left', min: 30 },
+];
+
+/** A fitted table, and under it the columns it left out to fit. */
+function fitted(t: { text: string; dropped: string[] }, width: number | undefined, s: Style): string {
+  if (t.dropped.length === 0) return t.text;
+  const note = `left out to fit ${width} columns: ${t.dropped.join(', ')} (--wide shows them)`;
+  return `${t.text}\n${wrapLines(note, width ?? Infinity)
+    .map((line) => s.dim(line))
+    .join('\n')}`;
 }
 
 function renderNotes(runs: readonly RunReport[], s: Style): string {
@@ -322,7 +344,7 @@ function clientNotes(run: RunReport, n: string, s: Style): string[] {
   ];
 }
 
-export function renderConnections(o: ObserverReport, s: Style = PLAIN, limit = 0): string {
+export function renderConnections(o: ObserverReport, s: Style = PLAIN, limit = 0, width?: number): string {
   let t0 = Infinity;
   for (const c of o.connections) if (c.start !== null && c.start < t0) t0 = c.start;
   const header = [
@@ -350,25 +372,28 @@ export function renderConnections(o: ObserverReport, s: Style = PLAIN, limit = 0
   const shown = !cut ? o.connections : lastKept ? o.connections.slice(-limit) : o.connections.slice(0, limit);
   for (const c of shown) rows.push(connectionRow(c, t0, o.observer));
   const more = total - shown.length;
-  const text = table(rows, [
-    'right',
-    'left',
-    'left',
-    'right',
-    'right',
-    'right',
-    'right',
-    'left',
-    'right',
-    'left',
-    'left',
-    'left',
-    'left',
-  ]);
+  const text = fitted(fitTable(rows, CONNECTION_COLUMNS, width), width, s);
   if (more === 0) return text;
   if (lastKept) return `${text}\n${s.dim(`the last ${shown.length} of ${total} connections (--json has them all)`)}`;
   return `${text}\n${s.dim(`... ${more} more connections (--limit 0 shows all, --json has them all)`)}`;
 }
+
+/** The connections' columns; at a terminal's width the times go first, then the statuses. */
+const CONNECTION_COLUMNS: readonly Column[] = [
+  { align: 'right' },
+  { align: 'left' },
+  { align: 'left' },
+  { align: 'right', drop: 5 },
+  { align: 'right', drop: 6 },
+  { align: 'right', drop: 8 },
+  { align: 'right' },
+  { align: 'left', drop: 4 },
+  { align: 'right', drop: 7 },
+  { align: 'left', drop: 2 },
+  { align: 'left', drop: 1 },
+  { align: 'left', drop: 3 },
+  { align: 'left', min: 20 },
+];
 
 function connectionRow(c: ConnectionRecord, t0: number, observer: ObserverName): string[] {
   const start = c.start !== null && Number.isFinite(t0) ? `+${formatMs(c.start - t0)}` : '-';

@@ -109,11 +109,10 @@ export function judge(run: RunReport, tool: ToolCount): LoadRun {
 /** `keepalive-lab watch --port P --json -- COMMAND`, as the issue ran it (no --host: the capture is on `any`). */
 async function watchCommand(port: number, command: string[]): Promise<{ run: RunReport; output: string }> {
   const r = await runCli(['watch', '--port', String(port), '--json', '--', ...command], 120_000);
-  // The command's output comes first, then the report: a JSON document from its first '{' line.
-  const at = r.stdout.search(/^\{$/m);
-  if (at < 0) throw new Error(`watch printed no report (exit ${r.code}): ${r.stderr}`);
-  const report = JSON.parse(r.stdout.slice(at)) as Report;
-  return { run: report.runs[0]!, output: r.stdout.slice(0, at) };
+  // stdout is the report alone: with --json the command's own stdout goes to stderr (issue 12).
+  if (!r.stdout.startsWith('{')) throw new Error(`watch printed no report (exit ${r.code}): ${r.stderr}`);
+  const report = JSON.parse(r.stdout) as Report;
+  return { run: report.runs[0]!, output: r.stderr };
 }
 
 function ab(name: string, requests: number, concurrency: number): Load {
