@@ -29,6 +29,8 @@ import { VERSION } from './version.js';
 /** The environment variable naming the report file (`.html` for HTML, else JSON). */
 export const REPORT_ENV = 'KEEPALIVE_LAB_REPORT';
 export const SIGNAL_ENV = 'KEEPALIVE_LAB_SIGNAL';
+/** KEEPALIVE_LAB_STACKS=0: no stack per request (the unread body's call site is then unknown; fetch's cost drops). */
+export const STACKS_ENV = 'KEEPALIVE_LAB_STACKS';
 
 function warn(code: string, message: string): void {
   try {
@@ -41,6 +43,7 @@ function warn(code: string, message: string): void {
 // Loaded into every worker thread too (--import is inherited): only the main thread tracks and reports.
 const active = isMainThread;
 const options: TrackOptions = {
+  stackTraces: process.env[STACKS_ENV] !== '0',
   onWarning: (message) => warn('KAL_WARN_REGISTER_TRACKER', message),
 };
 const tracker = trackConnections(active ? options : { ...options, origins: () => false });

@@ -627,7 +627,7 @@ class Tracker implements ConnectionTracker {
     const at = now();
     rs.body = how;
     // Dropped after holding its socket unread longer than a program takes to decide: the body was not read.
-    if (how === 'cancelled' && at - rs.headersAt! >= CLOSE_AFTER_RESPONSE_MS) this.countUnread(rs, at);
+    if (how === 'cancelled' && heldUnread(rs, at)) this.countUnread(rs, at);
     this.remember(rs, null);
   }
 
@@ -698,7 +698,7 @@ class Tracker implements ConnectionTracker {
     const rs = ss.current;
     if (rs !== null && rs.body === 'pending') {
       rs.body = 'cancelled';
-      if (at - rs.headersAt! >= CLOSE_AFTER_RESPONSE_MS) this.countUnread(rs, at);
+      if (heldUnread(rs, at)) this.countUnread(rs, at);
       this.remember(rs, null);
     }
     if (ss.busy) {
@@ -755,7 +755,7 @@ class Tracker implements ConnectionTracker {
     const pending = new Map<OriginStats, { site: string | null; id: number; extra: number }[]>();
     for (const ss of this.live) {
       const rs = ss.current;
-      if (rs === null || rs.body !== 'pending' || at - rs.headersAt! < CLOSE_AFTER_RESPONSE_MS) continue;
+      if (rs === null || rs.body !== 'pending' || !heldUnread(rs, at)) continue;
       const list = pending.get(ss.stats) ?? [];
       list.push({ site: callSite(rs.stack), id: ss.conn.id, extra: rs.extraConnections });
       pending.set(ss.stats, list);
@@ -808,6 +808,14 @@ class Tracker implements ConnectionTracker {
       },
     };
   }
+}
+
+/**
+ * A response dropped unread counts when it cost a connection (one was opened to its origin while it
+ * held its socket), or held its socket longer than a program takes to decide (CLOSE_AFTER_RESPONSE_MS).
+ */
+function heldUnread(rs: RequestState, at: number): boolean {
+  return rs.extraConnections > 0 || at - rs.headersAt! >= CLOSE_AFTER_RESPONSE_MS;
 }
 
 function requestSummary(rs: RequestState): ProcessRequest {
