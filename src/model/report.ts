@@ -4,6 +4,8 @@
  * a string. Documented in docs/report-schema.md; bump REPORT_SCHEMA on any incompatible change.
  */
 
+import type { ProbeReport } from './probe.js';
+
 export const REPORT_SCHEMA = 'keepalive-lab/report@1';
 
 export type Side = 'client' | 'server';
@@ -606,7 +608,9 @@ export interface RunReport {
 export interface Report {
   schema: typeof REPORT_SCHEMA;
   tool: { name: 'keepalive-lab'; version: string };
-  command: 'demo' | 'run' | 'analyze' | 'watch' | 'proxy';
+  command: 'demo' | 'run' | 'analyze' | 'watch' | 'proxy' | 'probe';
   createdAt: string;
   runs: RunReport[];
+  /** `probe` only (its `runs` is empty): what the probe measured (model/probe.ts). */
+  probe?: ProbeReport;
 }

@@ -197,6 +197,7 @@ const SUBJECT: Record<Report['command'], string> = {
   analyze: 'capture',
   watch: 'command',
   proxy: 'proxy',
+  probe: 'probe',
 };
 
 export function renderSummary(runs: readonly RunReport[], s: Style = PLAIN, subject = 'experiment'): string {
