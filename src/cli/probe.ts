@@ -35,8 +35,8 @@ requests it allows per connection, HTTP/1.0 and Connection: close, pipelining; o
 versions, ALPN and session resumption; on HTTP/2 MAX_CONCURRENT_STREAMS and the GOAWAY of an idle
 connection. Then the client settings (Node http.Agent, undici/fetch, Go, Python, OkHttp) that stay
 below what it measured. Requests say User-Agent: ${USER_AGENT}.
-  --quick              only the standard gaps up to ${QUICK_MAX_IDLE_MS / 1000} s (same as --max-idle ${QUICK_MAX_IDLE_MS / 1000})
-  --max-idle S         the longest idle gap to try, in seconds (default ${DEFAULT_MAX_IDLE_MS / 1000}, at most ${MAX_IDLE_CEILING_S})
+  --quick              the standard gaps up to ${QUICK_MAX_IDLE_MS / 1000} s only
+  --max-idle S         the longest idle gap in s (default ${DEFAULT_MAX_IDLE_MS / 1000}, at most ${MAX_IDLE_CEILING_S})
   --precision S        narrow the idle timeout to ± S seconds (default ${DEFAULT_PRECISION_MS / 1000})
   --max-connections N  open at most N connections (default ${DEFAULT_MAX_CONNECTIONS}, at most ${CEILING_CONNECTIONS})
   --max-requests N     send at most N requests (default ${DEFAULT_MAX_REQUESTS}, at most ${CEILING_REQUESTS}); the
@@ -77,7 +77,7 @@ below what it measured. Requests say User-Agent: ${USER_AGENT}.
     const maxConnections = int(p, 'max-connections', 1, CEILING_CONNECTIONS);
     const maxRequests = int(p, 'max-requests', 1, CEILING_REQUESTS);
     const json = flag(p, 'json');
-    const progress = Boolean(io.stderr.isTTY) ? new ProgressLine(io) : null;
+    const progress = io.stderr.isTTY ? new ProgressLine(io) : null;
     try {
       const report = await runProbe(url, {
         maxIdleMs: quick ? QUICK_MAX_IDLE_MS : (maxIdle ?? DEFAULT_MAX_IDLE_MS),

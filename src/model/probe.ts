@@ -43,7 +43,7 @@ export interface IdleTimeoutResult {
    * `reset`: the server answered the bytes with a RST; `closed`: the connection ended with no response.
    */
   afterClose: 'reset' | 'closed' | 'answered' | null;
-  /** Requests sent before the close arrived that failed with it (in flight at that moment), of those sent in the window. */
+  /** Requests sent at gaps from the last one reused on, and those of them that failed with the close (in flight then). */
   inFlight: { sent: number; failed: number };
   /** Every trial, in the order they ended, round by round. */
   trials: IdleTrial[][];
@@ -52,7 +52,10 @@ export interface IdleTimeoutResult {
 }
 
 export interface RequestCapResult {
-  /** Requests answered on one connection before the server closed it or said Connection: close; null when it did not up to `maxRequests`. */
+  /**
+   * Requests answered on one connection before the server closed it or said Connection: close; null
+   * when it did neither up to `maxRequests`.
+   */
   requests: number | null;
   /** How the end was told: a `Connection: close` response header, or the connection closing after the last answer. */
   how: 'connection-close' | 'closed' | null;
@@ -69,7 +72,7 @@ export interface Http1Behaviour {
   keepAlive11: boolean;
   /** HTTP/1.0 request with `Connection: keep-alive`: the server keeps it open. */
   keepAlive10: boolean;
-  /** A request with `Connection: close` is answered and the connection closed (`closeKind`), echoing the header or not. */
+  /** A request with `Connection: close`: the header echoed or not, and how the connection was closed then. */
   connectionClose: { echoed: boolean; closeKind: CloseKind | null };
   /** The `Keep-Alive` header of the first response: `timeout=` (s) and `max=`, null when absent. */
   advertised: { timeoutS: number | null; max: number | null; raw: string } | null;
@@ -83,7 +86,10 @@ export interface TlsBehaviour {
   versions: { version: 'TLSv1.2' | 'TLSv1.3'; accepted: boolean; cipher: string | null }[];
   /** The ALPN protocol the server chose from `h2, http/1.1`, or null when it chose none. */
   alpn: string | null;
-  /** Resumption per version: how (a ticket or PSK, a TLS 1.2 session id) and whether it worked at once and after the probe's longest wait. */
+  /**
+   * Resumption per version: how (a ticket or PSK, a TLS 1.2 session id) and whether it worked at once
+   * and after the probe's longest wait.
+   */
   resumption: {
     version: 'TLSv1.2' | 'TLSv1.3';
     mechanism: 'ticket' | 'session-id' | null;
@@ -99,7 +105,10 @@ export interface TlsBehaviour {
 export interface Http2Behaviour {
   /** SETTINGS_MAX_CONCURRENT_STREAMS of the server's SETTINGS, null when it sent none (unlimited). */
   maxConcurrentStreams: number | null;
-  /** A GOAWAY on an idle connection: after how long (from the end of the last stream), its error code; null when none came up to `waitedMs`. */
+  /**
+   * A GOAWAY on an idle connection: after how long (from the end of the last stream), its error code;
+   * null when none came within `waitedMs`.
+   */
   idleGoaway: { afterMs: number; errorCode: number; closeKind: CloseKind | null } | null;
   waitedMs: number;
 }

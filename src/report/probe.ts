@@ -58,7 +58,8 @@ export function renderProbe(report: ProbeReport, options: { color?: boolean } = 
     row(
       'idle timeout',
       `${s.bold(`${formatMs(idle.timeoutMs)} ± ${formatMs(idle.precisionMs!)}`)} (${advertised}; ` +
-        `a connection idle ${formatMs(idle.interval.aliveMs)} was reused, one idle ${formatMs(idle.interval.closedMs!)} was not)`,
+        `a connection idle ${formatMs(idle.interval.aliveMs)} was reused, ` +
+        `one idle ${formatMs(idle.interval.closedMs!)} was not)`,
     );
     const how: string[] = [];
     if (idle.closeKind !== null) how.push(`closed with ${CLOSE_WORDS[idle.closeKind]}`);
@@ -66,7 +67,8 @@ export function renderProbe(report: ProbeReport, options: { color?: boolean } = 
       how.push(`the close arrived ${formatMs(idle.observedCloseMs)} into the idle gap (median)`);
     if (idle.afterClose !== null)
       how.push(
-        `a request written after the FIN: ${idle.afterClose === 'reset' ? 'answered with RST (ECONNRESET/EPIPE)' : 'no response'}`,
+        'a request written after the FIN: ' +
+          (idle.afterClose === 'reset' ? 'answered with RST (ECONNRESET/EPIPE)' : 'no response'),
       );
     if (how.length > 0) row('how it closes', how.join('; '));
     row(
@@ -126,7 +128,8 @@ export function renderProbe(report: ProbeReport, options: { color?: boolean } = 
     `connections, ${budget.requests}/${budget.maxRequests} requests)`;
   const recLines = [
     s.bold('Client settings') +
-      `: ${rec.clientIdleMs === null ? 'no idle timeout to set' : `idle timeout ${rec.clientIdleMs} ms`} (${rec.basis})`,
+      `: ${rec.clientIdleMs === null ? 'no idle timeout to set' : `idle timeout ${rec.clientIdleMs} ms`}` +
+      ` (${rec.basis})`,
     ...Object.entries(rec.settings).map(([client, text]) => `  ${client}: ${text}`),
     ...rec.notes.map((n) => `  - ${n}`),
   ];

@@ -18,7 +18,10 @@ import type { ProbeContext } from './context.js';
 
 export interface Http1Probe {
   behaviour: Http1Behaviour;
-  /** The first connection, still open after two answers when the server keeps connections alive: the request cap continues on it. */
+  /**
+   * The first connection, still open after two answers when the server keeps connections alive: the
+   * request cap continues on it.
+   */
   open: ProbeConnection | null;
   /** Requests already answered on `open`. */
   answered: number;

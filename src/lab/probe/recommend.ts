@@ -57,7 +57,8 @@ export function recommend(input: RecommendInput): ProbeRecommendation {
     notes.push(
       `the server ends a connection after ${requestCap.requests} requests` +
         (requestCap.how === 'connection-close'
-          ? ' and says so (Connection: close on the last response): clients open a new connection then, no setting needed'
+          ? ' and says so (Connection: close on the last response): clients open a new connection then, ' +
+            'no setting needed'
           : ' without saying so (no Connection: close): the next request on it fails; retry idempotent requests ' +
             'that fail on a reused connection (Node: req.reusedSocket; Go retries replayable requests itself)'),
     );
@@ -77,7 +78,8 @@ export function recommend(input: RecommendInput): ProbeRecommendation {
   const measuredLow = idle?.timeoutMs != null ? idle.interval.aliveMs : null;
   if (idle?.timeoutMs != null && advertisedS !== null && advertisedS * 1000 > idle.interval.closedMs!)
     notes.push(
-      `the server advertises Keep-Alive: timeout=${advertisedS} but closes idle connections after ~${secondsText(idle.timeoutMs)}: ` +
+      `the server advertises Keep-Alive: timeout=${advertisedS} but closes idle connections after ` +
+        `~${secondsText(idle.timeoutMs)}: ` +
         'clients that follow the header (Node, undici) will send requests into closed connections',
     );
   const serverMs =
