@@ -43,7 +43,7 @@ export interface IdleTimeoutResult {
    * `reset`: the server answered the bytes with a RST; `closed`: the connection ended with no response.
    */
   afterClose: 'reset' | 'closed' | 'answered' | null;
-  /** Requests sent at gaps from the last one reused on, and those of them that failed with the close (in flight then). */
+  /** Requests sent at gaps from the last one reused on, and those that failed with the close (in flight then). */
   inFlight: { sent: number; failed: number };
   /** Every trial, in the order they ended, round by round. */
   trials: IdleTrial[][];
