@@ -95,5 +95,5 @@ export function checkAborted(signal: AbortSignal): void {
 export function secondsText(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
-  return `${Number.isInteger(s) ? s : s.toFixed(2).replace(/0+$/, '')} s`;
+  return `${s.toFixed(2).replace(/\.?0+$/, '')} s`;
 }

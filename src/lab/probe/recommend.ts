@@ -82,6 +82,11 @@ export function recommend(input: RecommendInput): ProbeRecommendation {
         `~${secondsText(idle.timeoutMs)}: ` +
         'clients that follow the header (Node, undici) will send requests into closed connections',
     );
+  if (idle?.timeoutMs != null && advertisedS !== null && advertisedS * 1000 < idle.interval.aliveMs)
+    notes.push(
+      `the server keeps idle connections ~${secondsText(idle.timeoutMs)}, longer than the timeout=${advertisedS} it ` +
+        "advertises: a margin for clients that follow the header (Node's server waits keepAliveTimeout + 1 s)",
+    );
   const serverMs =
     measuredLow === null ? null : advertisedS === null ? measuredLow : Math.min(measuredLow, advertisedS * 1000);
   if (serverMs === null) {
