@@ -48,9 +48,20 @@ export function gapsInside(lo: number, hi: number, count: number): number[] {
   return [...new Set(out)].filter((g) => g > lo && g < hi);
 }
 
-/** Where a trial says the close is: its gap when the request failed, or the earlier moment the close arrived. */
+/**
+ * Where a trial says the close is: the moment the close arrived when seen (a request due at its gap may
+ * have gone out a little late on a busy machine, so the gap itself is no sure bound), else its gap.
+ */
 function closedBy(trial: IdleTrial): number {
-  return trial.closedAfterMs !== undefined ? Math.min(trial.gapMs, Math.ceil(trial.closedAfterMs)) : trial.gapMs;
+  return trial.closedAfterMs !== undefined ? Math.ceil(trial.closedAfterMs) : trial.gapMs;
+}
+
+/** Whether a trial shows the connection alive at its gap: answered, or closed only after the gap ended. */
+function aliveAtGap(trial: IdleTrial): boolean {
+  return (
+    trial.outcome === 'answered' ||
+    (trial.outcome === 'closed' && trial.closedAfterMs !== undefined && trial.closedAfterMs > trial.gapMs)
+  );
 }
 
 /** The interval after a set of trials: the longest gap answered below the first close, and that close. */
@@ -62,7 +73,7 @@ export function narrow(
   for (const t of trials) if (t.outcome !== 'answered') closedMs = Math.min(closedMs ?? Infinity, closedBy(t));
   let contradictions = 0;
   for (const t of trials) {
-    if (t.outcome !== 'answered') continue;
+    if (!aliveAtGap(t)) continue;
     if (closedMs !== null && t.gapMs >= closedMs) contradictions++;
     else aliveMs = Math.max(aliveMs, t.gapMs);
   }
