@@ -225,13 +225,15 @@ export class ProbeConnection {
       }, ctx.timeoutMs);
       const offAbort = onAbort(ctx.signal, () => fail(ctx.signal.reason));
       socket.once('connect', () => (connected = true));
-      socket.once('error', (error: NodeJS.ErrnoException) => {
+      socket.once('error', (error: NodeJS.ErrnoException & { reason?: string }) => {
         const code = error.code ?? '';
+        // OpenSSL's messages run over several lines; its `reason` says the same in a few words.
+        const why = error.reason ?? error.message.split('\n')[0]!;
         if (!connected && UNREACHABLE_CODES.has(code))
-          fail(new UnreachableError(`cannot connect to ${host}:${port}: ${error.message}`, { cause: error }));
+          fail(new UnreachableError(`cannot connect to ${host}:${port}: ${why}`, { cause: error }));
         else if (ctx.target.tls)
-          fail(new TlsHandshakeError(`TLS handshake with ${host}:${port} failed: ${error.message}`, { cause: error }));
-        else fail(new UnreachableError(`connection to ${host}:${port} failed: ${error.message}`, { cause: error }));
+          fail(new TlsHandshakeError(`TLS handshake with ${host}:${port} failed: ${why}`, { cause: error }));
+        else fail(new UnreachableError(`connection to ${host}:${port} failed: ${why}`, { cause: error }));
       });
       socket.once('close', () => {
         if (ctx.target.tls)
