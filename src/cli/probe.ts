@@ -103,7 +103,7 @@ below what it measured. Requests say User-Agent: ${USER_AGENT}.
   },
 };
 
-/** One line on stderr, rewritten: what is measured and for how long it has been waited on. */
+/** One line on stderr, rewritten: what is measured (the idle gaps, once they start) and for how long. */
 class ProgressLine {
   private timer: NodeJS.Timeout | null = null;
   private since = 0;
@@ -111,6 +111,8 @@ class ProgressLine {
   constructor(private readonly io: Io) {}
 
   show(e: ProbeProgress): void {
+    // The idle search is the long wait, and HTTP/2's GOAWAY wait runs beside it: keep showing the gaps.
+    if (this.what.startsWith('idle:') && e.phase !== 'idle') return;
     this.what = `${e.phase}: ${e.what}`;
     this.since = Date.now();
     this.draw();

@@ -17,7 +17,6 @@ export async function probeRequestCap(
 ): Promise<RequestCapResult> {
   const conn = from?.conn ?? (await ProbeConnection.open(ctx));
   let answered = from?.answered ?? 0;
-  ctx.progress({ phase: 'requests', what: `requests on one connection, up to ${limit}` });
   try {
     while (answered < limit) {
       try {
