@@ -42,7 +42,7 @@ export interface IdleTimeoutResult {
    * keep-alive race, as a client that does not watch its idle sockets meets it): how it failed.
    * `reset`: the server answered the bytes with a RST; `closed`: the connection ended with no response.
    */
-  afterClose: 'reset' | 'closed' | 'answered' | null;
+  afterClose: 'reset' | 'closed' | null;
   /** Requests sent at gaps from the last one reused on, and those that failed with the close (in flight then). */
   inFlight: { sent: number; failed: number };
   /** Every trial, in the order they ended, round by round. */
