@@ -26,6 +26,9 @@ export const ERROR_CODES = [
   'KAL_ERR_SCENARIO_MISSED',
   'KAL_ERR_KEYLOG',
   'KAL_ERR_NOT_A_REPORT',
+  'KAL_ERR_UNREACHABLE',
+  'KAL_ERR_TLS',
+  'KAL_ERR_NO_RESPONSE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -214,5 +217,26 @@ export class NotAReportError extends KeepaliveLabError {
   constructor(path: string, problem: string, options?: { cause?: unknown }) {
     super('KAL_ERR_NOT_A_REPORT', `${path} ${problem}`, options);
     this.path = path;
+  }
+}
+
+/** `probe`: the target cannot be reached (refused, no route, unknown host, the connect timed out). */
+export class UnreachableError extends KeepaliveLabError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('KAL_ERR_UNREACHABLE', message, options);
+  }
+}
+
+/** `probe`: the TLS handshake with the target failed (certificate not trusted, no common version, not TLS at all). */
+export class TlsHandshakeError extends KeepaliveLabError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('KAL_ERR_TLS', message, options);
+  }
+}
+
+/** `probe`: the target accepted the connection but sent no HTTP response within the timeout (or closed without one). */
+export class NoResponseError extends KeepaliveLabError {
+  constructor(message: string) {
+    super('KAL_ERR_NO_RESPONSE', message);
   }
 }

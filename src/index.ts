@@ -7,6 +7,7 @@
 
 // The report (docs/report-schema.md), errors and warnings with their codes (docs/errors.md).
 export * from './model/report.js';
+export * from './model/probe.js';
 export * from './errors.js';
 export type { Micros, Millis } from './model/time.js';
 
@@ -30,6 +31,8 @@ export { createLabCertificate } from './lab/certificate.js';
 export type { LabCertificate } from './lab/certificate.js';
 export { FINDING_SCENARIOS, findingScenario, missedFinding } from './lab/findings-scenarios/index.js';
 export type { FindingScenario, FindingScenarioOptions } from './lab/findings-scenarios/index.js';
+export { probe, probeTarget } from './lab/probe/index.js';
+export type { ProbeOptions, ProbeProgress } from './lab/probe/index.js';
 export { startLabServer } from './lab/server.js';
 export { trackConnections } from './observe/in-process/tracker.js';
 export type { ConnectionTracker, ProcessView, TrackOptions } from './observe/in-process/tracker.js';

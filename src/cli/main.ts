@@ -49,6 +49,11 @@ const COMMANDS: readonly { name: string; summary: string; load: () => Promise<Co
     load: async () => (await import('./diff.js')).diff,
   },
   {
+    name: 'probe',
+    summary: "measure a server's idle timeout, requests per connection, TLS and HTTP/2 behaviour; client settings",
+    load: async () => (await import('./probe.js')).probe,
+  },
+  {
     name: 'sockets',
     summary: "print the kernel's TCP socket table, like netstat -tn / ss -tan",
     load: async () => (await import('./sockets.js')).sockets,

@@ -5,6 +5,7 @@
  */
 
 import type { ProcessSummary } from './process.js';
+import type { ProbeReport } from './probe.js';
 
 export const REPORT_SCHEMA = 'keepalive-lab/report@1';
 
@@ -643,7 +644,9 @@ export interface RunReport {
 export interface Report {
   schema: typeof REPORT_SCHEMA;
   tool: { name: 'keepalive-lab'; version: string };
-  command: 'demo' | 'run' | 'analyze' | 'watch' | 'proxy' | 'register';
+  command: 'demo' | 'run' | 'analyze' | 'watch' | 'proxy' | 'register' | 'probe';
   createdAt: string;
   runs: RunReport[];
+  /** `probe` only (its `runs` is empty): what the probe measured (model/probe.ts). */
+  probe?: ProbeReport;
 }

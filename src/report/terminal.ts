@@ -203,6 +203,7 @@ const SUBJECT: Record<Report['command'], string> = {
   watch: 'command',
   proxy: 'proxy',
   register: 'process',
+  probe: 'probe',
 };
 
 export function renderSummary(
