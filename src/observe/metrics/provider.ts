@@ -190,9 +190,7 @@ export async function startPrometheusEndpoint(
   server.on('clientError', (_error, socket: Socket) => socket.destroy());
   // The reader is bound to its MeterProvider before the first scrape can come (else: "MetricReader is
   // not bound to a MetricProducer").
-  // The exporters depend on sdk-metrics 2.12.0 exactly, a copy of their own beside our 2.12.x: the
-  // reader is the same class from another copy, which the MeterProvider takes (it only calls its methods).
-  const { meter, shutdown } = await sdkProvider(exporter as unknown as MetricReader);
+  const { meter, shutdown } = await sdkProvider(exporter);
   try {
     await listen(server, options.host, options.port);
   } catch (error) {
