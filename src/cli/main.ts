@@ -20,7 +20,7 @@ import { Interrupts } from './interrupts.js';
 const COMMANDS: readonly { name: string; summary: string; load: () => Promise<Command> }[] = [
   {
     name: 'demo',
-    summary: "run the article's experiments and more, seen by three observers, side by side",
+    summary: "run the article's experiments and more, seen by four observers, side by side",
     load: async () => (await import('./demo.js')).demo,
   },
   {
