@@ -295,7 +295,7 @@ class Tracker implements ConnectionTracker {
    * comes a tick later, from the socket's nextTick). Kept for the request that takes the socket.
    */
   private netSocket(socket: Socket): void {
-    if (this.stackTraces) this.socketStacks.set(socket, captureStack());
+    if (this.wantsStack()) this.socketStacks.set(socket, captureStack());
   }
 
   /** Node 22+: http.client.request.created, published in ClientRequest's constructor (the app's frame on the stack). */
@@ -348,13 +348,49 @@ class Tracker implements ConnectionTracker {
     // A reused socket is the request's at once (req.reusedSocket is true); a new one comes in a tick.
     if (req.socket) attach(req.socket);
     else req.once('socket', attach);
-    req.once('close', () => {
+    req.on('close', this.onRequestClose);
+  }
+
+  /**
+   * The listeners put on every request and response: one function each per tracker, not a closure
+   * (and a once() wrapper) per request; `this` is the emitter, its state is looked up. A request and
+   * a response close once, a response ends once: nothing to take off.
+   */
+  private readonly onRequestClose = ((tracker: Tracker) =>
+    function (this: ClientRequest) {
       try {
-        if (rs.headersAt === null && !rs.failed) this.httpFailed(req, closedRequestCode(req, rs));
+        const rs = tracker.requests.get(this);
+        if (rs !== undefined && rs.headersAt === null && !rs.failed)
+          tracker.httpFailed(this, closedRequestCode(this, rs));
       } catch (error) {
-        this.fail(error);
+        tracker.fail(error);
       }
-    });
+    })(this);
+
+  private readonly onResponseEnd = ((tracker: Tracker) =>
+    function (this: IncomingMessage) {
+      try {
+        const rs = tracker.responseState(this);
+        if (rs !== undefined) tracker.bodyDone(rs, 'read');
+      } catch (error) {
+        tracker.fail(error);
+      }
+    })(this);
+
+  private readonly onResponseClose = ((tracker: Tracker) =>
+    function (this: IncomingMessage) {
+      try {
+        const rs = tracker.responseState(this);
+        if (rs !== undefined && rs.body === 'pending') tracker.bodyDone(rs, 'cancelled');
+      } catch (error) {
+        tracker.fail(error);
+      }
+    })(this);
+
+  /** node:http sets `res.req` to the request as the response arrives (lib/_http_client.js parserOnIncomingClient). */
+  private responseState(res: IncomingMessage): RequestState | undefined {
+    const req = (res as IncomingMessage & { req?: ClientRequest }).req;
+    return req === undefined ? undefined : this.requests.get(req);
   }
 
   private attachHttp(req: ClientRequest, rs: RequestState, socket: Socket, origin: HttpOrigin): void {
@@ -373,8 +409,14 @@ class Tracker implements ConnectionTracker {
       };
       socket.on('free', onFree);
       state.detach.push(() => socket.off('free', onFree));
+      // The stack of the request that opened the socket: its own, not the later ones' (taken, so
+      // that an idle socket holds no stack).
+      const opened = this.socketStacks.get(socket);
+      if (opened !== undefined) {
+        rs.stack ??= opened;
+        this.socketStacks.delete(socket);
+      }
     }
-    rs.stack ??= this.socketStacks.get(socket) ?? null;
     this.startRequest(ss, rs);
   }
 
@@ -389,10 +431,8 @@ class Tracker implements ConnectionTracker {
       this.lastHintS = keepAliveTimeoutS(text);
     }
     this.responseHeaders(rs, res.statusCode ?? 0, this.lastHintS);
-    res.once('end', () => this.bodyDone(rs, 'read'));
-    res.once('close', () => {
-      if (rs.body === 'pending') this.bodyDone(rs, 'cancelled');
-    });
+    res.on('end', this.onResponseEnd);
+    res.on('close', this.onResponseClose);
   }
 
   private httpFailed(req: ClientRequest, code: string): void {
