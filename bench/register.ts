@@ -93,7 +93,9 @@ async function main(): Promise<void> {
     }
 
   console.log(`${rounds} rounds x ${perRound} sequential keep-alive requests per client and mode (interleaved)`);
-  console.log('client      mode       wall us/req  cpu us/req  overhead (wall)  overhead (cpu)');
+  console.log(
+    'client      mode       wall us/req  cpu us/req  overhead (wall)  overhead (cpu)  ratio to off (wall, cpu)',
+  );
   const perRequest = (list: Sample[], pick: (s: Sample) => number) => (median(list.map(pick)) * 1000) / perRound;
   const pct = (a: number, b: number) => `${(((b - a) / a) * 100).toFixed(1)}%`;
   for (const client of ['node:http', 'fetch'] as const) {
@@ -108,6 +110,7 @@ async function main(): Promise<void> {
       console.log(
         `${client.padEnd(11)} ${mode.padEnd(10)} ${w.toFixed(1).padStart(11)}  ${c.toFixed(1).padStart(10)}  ` +
           `${pct(wOff, w).padStart(15)}  ${pct(cOff, c).padStart(14)}` +
+          `  ${(w / wOff).toFixed(3)}, ${(c / cOff).toFixed(3)}` +
           `  (target <= ${TARGET_OVERHEAD * 100}%: ${(w - wOff) / wOff <= TARGET_OVERHEAD ? 'met' : 'NOT met'})`,
       );
     }

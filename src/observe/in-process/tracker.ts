@@ -45,7 +45,10 @@ import { RecentRing } from './recent.js';
 export interface TrackOptions {
   /** Stops tracking when aborted (as dispose()). */
   signal?: AbortSignal;
-  /** Capture each request's stack at its start, for the unread-body finding's call site (default true). */
+  /**
+   * Capture a request's stack at its start, for the unread-body finding's call site (default true):
+   * only while another response's body is pending or once an unread body was counted (wantsStack).
+   */
   stackTraces?: boolean;
   /** Recent requests kept for the report (default 100). */
   recentRequests?: number;
@@ -117,8 +120,6 @@ interface SocketState {
   pendingReason: CloseReason | null;
   closed: boolean;
   agent: Agent | null;
-  /** Removes the listeners the tracker added to the socket (dispose(): a socket outlives a tracker). */
-  detach: (() => void)[];
 }
 
 /** undici's public request (one object for every event of a request, undici >= 6.11). */
@@ -258,7 +259,14 @@ class Tracker implements ConnectionTracker {
     this.unsubscribe = null;
     this.offAbort();
     // The sockets still open stay the app's: nothing of ours is left on them.
-    for (const ss of this.live) for (const off of ss.detach.splice(0)) off();
+    for (const ss of this.live) {
+      const socket = ss.socket;
+      socket.off('free', this.onSocketFree);
+      socket.off('connect', this.onSocketConnect);
+      socket.off('end', this.onSocketEnd);
+      socket.off('timeout', this.onSocketTimeout);
+      socket.off('close', this.onSocketClose);
+    }
   }
 
   private fail(error: unknown): void {
@@ -398,17 +406,8 @@ class Tracker implements ConnectionTracker {
     if (ss === undefined) {
       const agent = (req as unknown as { agent?: Agent | false }).agent;
       ss = this.openSocket(socket, origin.origin, origin.host, origin.port, 'node:http', agent || null);
-      const state = ss;
       // The pool's verdict on a socket whose response ended: kept idle, or destroyed (see httpFree).
-      const onFree = () => {
-        try {
-          this.httpFree(state);
-        } catch (error) {
-          this.fail(error);
-        }
-      };
-      socket.on('free', onFree);
-      state.detach.push(() => socket.off('free', onFree));
+      socket.on('free', this.onSocketFree);
       // The stack of the request that opened the socket: its own, not the later ones' (taken, so
       // that an idle socket holds no stack).
       const opened = this.socketStacks.get(socket);
@@ -574,7 +573,6 @@ class Tracker implements ConnectionTracker {
       pendingReason: null,
       closed: false,
       agent,
-      detach: [],
     };
     if (agent !== null) {
       const timeout = (agent as unknown as { options?: { timeout?: number } }).options?.timeout;
@@ -587,39 +585,52 @@ class Tracker implements ConnectionTracker {
     stats.live++;
     if (at - stats.lastPoolFullAt <= REOPEN_WITHIN_MS) stats.poolFullReopened++;
     this.chargeUnread(stats);
-    const tuple = () => {
-      if (socket.remoteAddress === undefined) return;
-      conn.local = { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 };
-      conn.remote = { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
-      record.client = conn.local;
-      record.server = conn.remote;
-    };
-    const onEnd = () => {
-      ss.serverEndedAt ??= now();
-    };
-    const onTimeout = () => {
-      ss.timedOut = true;
-    };
-    const onClose = (hadError: boolean) => {
-      try {
-        this.socketClosed(ss, hadError);
-      } catch (error) {
-        this.fail(error);
-      }
-    };
-    if (socket.connecting) socket.once('connect', tuple);
-    else tuple();
-    socket.once('end', onEnd);
-    socket.once('timeout', onTimeout);
-    socket.once('close', onClose);
-    ss.detach.push(() => {
-      socket.off('connect', tuple);
-      socket.off('end', onEnd);
-      socket.off('timeout', onTimeout);
-      socket.off('close', onClose);
-    });
+    // on(), not once(): no wrapper per socket; each handler is harmless if called again.
+    if (socket.connecting) socket.on('connect', this.onSocketConnect);
+    else this.socketTuple(ss);
+    socket.on('end', this.onSocketEnd);
+    socket.on('timeout', this.onSocketTimeout);
+    socket.on('close', this.onSocketClose);
     this.emit({ type: 'connection-open', at, connection: conn });
     return ss;
+  }
+
+  /**
+   * The listeners put on every tracked socket: one function each per tracker (`this` is the socket,
+   * its state looked up), not closures per socket; dispose() takes them off the sockets still open.
+   */
+  private readonly onSocketFree = this.socketListener((ss) => this.httpFree(ss));
+  private readonly onSocketConnect = this.socketListener((ss) => this.socketTuple(ss));
+  private readonly onSocketEnd = this.socketListener((ss) => {
+    ss.serverEndedAt ??= now();
+  });
+  private readonly onSocketTimeout = this.socketListener((ss) => {
+    ss.timedOut = true;
+  });
+  private readonly onSocketClose = this.socketListener((ss, hadError) => this.socketClosed(ss, hadError === true));
+
+  private socketListener(fn: (ss: SocketState, arg: unknown) => void): (this: Socket, arg?: unknown) => void {
+    const sockets = this.sockets;
+    const fail = (error: unknown) => this.fail(error);
+    return function (this: Socket, arg?: unknown) {
+      try {
+        const ss = sockets.get(this);
+        if (ss !== undefined) fn(ss, arg);
+      } catch (error) {
+        fail(error);
+      }
+    };
+  }
+
+  /** The socket's 4-tuple, once connected. */
+  private socketTuple(ss: SocketState): void {
+    const socket = ss.socket;
+    if (socket.remoteAddress === undefined) return;
+    const conn = ss.conn;
+    conn.local = { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 };
+    conn.remote = { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
+    ss.record.client = conn.local;
+    ss.record.server = conn.remote;
   }
 
   /** A new connection while a response of the same origin sits unread: the newest such one cost it. */
