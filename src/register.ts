@@ -29,7 +29,7 @@ import { VERSION } from './version.js';
 /** The environment variable naming the report file (`.html` for HTML, else JSON). */
 export const REPORT_ENV = 'KEEPALIVE_LAB_REPORT';
 export const SIGNAL_ENV = 'KEEPALIVE_LAB_SIGNAL';
-/** KEEPALIVE_LAB_STACKS=0: no stack per request (the unread body's call site is then unknown; fetch's cost drops). */
+/** KEEPALIVE_LAB_STACKS=0: no stack is ever captured (the unread body's call site is then unknown). */
 export const STACKS_ENV = 'KEEPALIVE_LAB_STACKS';
 
 function warn(code: string, message: string): void {

@@ -45,7 +45,10 @@ import { RecentRing } from './recent.js';
 export interface TrackOptions {
   /** Stops tracking when aborted (as dispose()). */
   signal?: AbortSignal;
-  /** Capture each request's stack at its start, for the unread-body finding's call site (default true). */
+  /**
+   * Capture a request's stack at its start, for the unread-body finding's call site (default true):
+   * only while another response's body is pending or once an unread body was counted (wantsStack).
+   */
   stackTraces?: boolean;
   /** Recent requests kept for the report (default 100). */
   recentRequests?: number;
@@ -117,8 +120,6 @@ interface SocketState {
   pendingReason: CloseReason | null;
   closed: boolean;
   agent: Agent | null;
-  /** Removes the listeners the tracker added to the socket (dispose(): a socket outlives a tracker). */
-  detach: (() => void)[];
 }
 
 /** undici's public request (one object for every event of a request, undici >= 6.11). */
@@ -183,6 +184,10 @@ class Tracker implements ConnectionTracker {
   /** The stack of a request's creation (Node 22+), or of a socket's net.connect() (see netSocket). */
   private readonly createdStacks = new WeakMap<ClientRequest, CapturedStack>();
   private readonly socketStacks = new WeakMap<Socket, CapturedStack>();
+  /** Responses whose headers came and whose body is neither read to the end nor dropped yet. */
+  private pendingBodies = 0;
+  /** An unread body was counted once: from then on every request's stack is captured. */
+  private unreadCounted = false;
 
   constructor(private readonly options: TrackOptions) {
     this.stackTraces = options.stackTraces ?? true;
@@ -254,7 +259,14 @@ class Tracker implements ConnectionTracker {
     this.unsubscribe = null;
     this.offAbort();
     // The sockets still open stay the app's: nothing of ours is left on them.
-    for (const ss of this.live) for (const off of ss.detach.splice(0)) off();
+    for (const ss of this.live) {
+      const socket = ss.socket;
+      socket.off('free', this.onSocketFree);
+      socket.off('connect', this.onSocketConnect);
+      socket.off('end', this.onSocketEnd);
+      socket.off('timeout', this.onSocketTimeout);
+      socket.off('close', this.onSocketClose);
+    }
   }
 
   private fail(error: unknown): void {
@@ -291,12 +303,24 @@ class Tracker implements ConnectionTracker {
    * comes a tick later, from the socket's nextTick). Kept for the request that takes the socket.
    */
   private netSocket(socket: Socket): void {
-    if (this.stackTraces) this.socketStacks.set(socket, captureStack());
+    if (this.wantsStack()) this.socketStacks.set(socket, captureStack());
   }
 
   /** Node 22+: http.client.request.created, published in ClientRequest's constructor (the app's frame on the stack). */
   private httpCreated(req: ClientRequest): void {
-    if (this.stackTraces) this.createdStacks.set(req, captureStack());
+    if (this.wantsStack()) this.createdStacks.set(req, captureStack());
+  }
+
+  /**
+   * Whether a request starting now gets its stack captured. A capture costs 10 to 40 us (V8 walks
+   * and records every frame, 30 deep under fetch: more than the rest of the tracking per request),
+   * and it is read only for a body left unread. So it is taken only when the app may be leaving
+   * one: while another response's body is pending (a loop that does not read its bodies starts each
+   * request with the previous one still pending: all but the first are captured; a loop that reads
+   * them starts each with none), and for good once an unread body has been counted.
+   */
+  private wantsStack(): boolean {
+    return this.stackTraces && (this.pendingBodies > 0 || this.unreadCounted);
   }
 
   private httpStart(req: ClientRequest): void {
@@ -332,13 +356,49 @@ class Tracker implements ConnectionTracker {
     // A reused socket is the request's at once (req.reusedSocket is true); a new one comes in a tick.
     if (req.socket) attach(req.socket);
     else req.once('socket', attach);
-    req.once('close', () => {
+    req.on('close', this.onRequestClose);
+  }
+
+  /**
+   * The listeners put on every request and response: one function each per tracker, not a closure
+   * (and a once() wrapper) per request; `this` is the emitter, its state is looked up. A request and
+   * a response close once, a response ends once: nothing to take off.
+   */
+  private readonly onRequestClose = ((tracker: Tracker) =>
+    function (this: ClientRequest) {
       try {
-        if (rs.headersAt === null && !rs.failed) this.httpFailed(req, closedRequestCode(req, rs));
+        const rs = tracker.requests.get(this);
+        if (rs !== undefined && rs.headersAt === null && !rs.failed)
+          tracker.httpFailed(this, closedRequestCode(this, rs));
       } catch (error) {
-        this.fail(error);
+        tracker.fail(error);
       }
-    });
+    })(this);
+
+  private readonly onResponseEnd = ((tracker: Tracker) =>
+    function (this: IncomingMessage) {
+      try {
+        const rs = tracker.responseState(this);
+        if (rs !== undefined) tracker.bodyDone(rs, 'read');
+      } catch (error) {
+        tracker.fail(error);
+      }
+    })(this);
+
+  private readonly onResponseClose = ((tracker: Tracker) =>
+    function (this: IncomingMessage) {
+      try {
+        const rs = tracker.responseState(this);
+        if (rs !== undefined && rs.body === 'pending') tracker.bodyDone(rs, 'cancelled');
+      } catch (error) {
+        tracker.fail(error);
+      }
+    })(this);
+
+  /** node:http sets `res.req` to the request as the response arrives (lib/_http_client.js parserOnIncomingClient). */
+  private responseState(res: IncomingMessage): RequestState | undefined {
+    const req = (res as IncomingMessage & { req?: ClientRequest }).req;
+    return req === undefined ? undefined : this.requests.get(req);
   }
 
   private attachHttp(req: ClientRequest, rs: RequestState, socket: Socket, origin: HttpOrigin): void {
@@ -346,19 +406,16 @@ class Tracker implements ConnectionTracker {
     if (ss === undefined) {
       const agent = (req as unknown as { agent?: Agent | false }).agent;
       ss = this.openSocket(socket, origin.origin, origin.host, origin.port, 'node:http', agent || null);
-      const state = ss;
       // The pool's verdict on a socket whose response ended: kept idle, or destroyed (see httpFree).
-      const onFree = () => {
-        try {
-          this.httpFree(state);
-        } catch (error) {
-          this.fail(error);
-        }
-      };
-      socket.on('free', onFree);
-      state.detach.push(() => socket.off('free', onFree));
+      socket.on('free', this.onSocketFree);
+      // The stack of the request that opened the socket: its own, not the later ones' (taken, so
+      // that an idle socket holds no stack).
+      const opened = this.socketStacks.get(socket);
+      if (opened !== undefined) {
+        rs.stack ??= opened;
+        this.socketStacks.delete(socket);
+      }
     }
-    rs.stack ??= this.socketStacks.get(socket) ?? null;
     this.startRequest(ss, rs);
   }
 
@@ -373,10 +430,8 @@ class Tracker implements ConnectionTracker {
       this.lastHintS = keepAliveTimeoutS(text);
     }
     this.responseHeaders(rs, res.statusCode ?? 0, this.lastHintS);
-    res.once('end', () => this.bodyDone(rs, 'read'));
-    res.once('close', () => {
-      if (rs.body === 'pending') this.bodyDone(rs, 'cancelled');
-    });
+    res.on('end', this.onResponseEnd);
+    res.on('close', this.onResponseClose);
   }
 
   private httpFailed(req: ClientRequest, code: string): void {
@@ -421,7 +476,7 @@ class Tracker implements ConnectionTracker {
       origin,
       method: request.method ?? 'GET',
       startAt: now(),
-      stack: this.stackTraces ? captureStack() : null,
+      stack: this.wantsStack() ? captureStack() : null,
       socket: null,
       reused: false,
       idleMs: null,
@@ -518,7 +573,6 @@ class Tracker implements ConnectionTracker {
       pendingReason: null,
       closed: false,
       agent,
-      detach: [],
     };
     if (agent !== null) {
       const timeout = (agent as unknown as { options?: { timeout?: number } }).options?.timeout;
@@ -531,39 +585,52 @@ class Tracker implements ConnectionTracker {
     stats.live++;
     if (at - stats.lastPoolFullAt <= REOPEN_WITHIN_MS) stats.poolFullReopened++;
     this.chargeUnread(stats);
-    const tuple = () => {
-      if (socket.remoteAddress === undefined) return;
-      conn.local = { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 };
-      conn.remote = { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
-      record.client = conn.local;
-      record.server = conn.remote;
-    };
-    const onEnd = () => {
-      ss.serverEndedAt ??= now();
-    };
-    const onTimeout = () => {
-      ss.timedOut = true;
-    };
-    const onClose = (hadError: boolean) => {
-      try {
-        this.socketClosed(ss, hadError);
-      } catch (error) {
-        this.fail(error);
-      }
-    };
-    if (socket.connecting) socket.once('connect', tuple);
-    else tuple();
-    socket.once('end', onEnd);
-    socket.once('timeout', onTimeout);
-    socket.once('close', onClose);
-    ss.detach.push(() => {
-      socket.off('connect', tuple);
-      socket.off('end', onEnd);
-      socket.off('timeout', onTimeout);
-      socket.off('close', onClose);
-    });
+    // on(), not once(): no wrapper per socket; each handler is harmless if called again.
+    if (socket.connecting) socket.on('connect', this.onSocketConnect);
+    else this.socketTuple(ss);
+    socket.on('end', this.onSocketEnd);
+    socket.on('timeout', this.onSocketTimeout);
+    socket.on('close', this.onSocketClose);
     this.emit({ type: 'connection-open', at, connection: conn });
     return ss;
+  }
+
+  /**
+   * The listeners put on every tracked socket: one function each per tracker (`this` is the socket,
+   * its state looked up), not closures per socket; dispose() takes them off the sockets still open.
+   */
+  private readonly onSocketFree = this.socketListener((ss) => this.httpFree(ss));
+  private readonly onSocketConnect = this.socketListener((ss) => this.socketTuple(ss));
+  private readonly onSocketEnd = this.socketListener((ss) => {
+    ss.serverEndedAt ??= now();
+  });
+  private readonly onSocketTimeout = this.socketListener((ss) => {
+    ss.timedOut = true;
+  });
+  private readonly onSocketClose = this.socketListener((ss, hadError) => this.socketClosed(ss, hadError === true));
+
+  private socketListener(fn: (ss: SocketState, arg: unknown) => void): (this: Socket, arg?: unknown) => void {
+    const sockets = this.sockets;
+    const fail = (error: unknown) => this.fail(error);
+    return function (this: Socket, arg?: unknown) {
+      try {
+        const ss = sockets.get(this);
+        if (ss !== undefined) fn(ss, arg);
+      } catch (error) {
+        fail(error);
+      }
+    };
+  }
+
+  /** The socket's 4-tuple, once connected. */
+  private socketTuple(ss: SocketState): void {
+    const socket = ss.socket;
+    if (socket.remoteAddress === undefined) return;
+    const conn = ss.conn;
+    conn.local = { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 };
+    conn.remote = { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
+    ss.record.client = conn.local;
+    ss.record.server = conn.remote;
   }
 
   /** A new connection while a response of the same origin sits unread: the newest such one cost it. */
@@ -604,6 +671,7 @@ class Tracker implements ConnectionTracker {
     const at = now();
     rs.headersAt = at;
     rs.status = status;
+    if (rs.body !== 'pending') this.pendingBodies++;
     rs.body = 'pending';
     const ttfbMs = at - rs.startAt;
     const ss = rs.socket;
@@ -626,6 +694,7 @@ class Tracker implements ConnectionTracker {
     if (rs.body !== 'pending') return;
     const at = now();
     rs.body = how;
+    this.pendingBodies--;
     // Dropped after holding its socket unread longer than a program takes to decide: the body was not read.
     if (how === 'cancelled' && heldUnread(rs, at)) this.countUnread(rs, at);
     this.remember(rs, null);
@@ -633,6 +702,7 @@ class Tracker implements ConnectionTracker {
 
   private countUnread(rs: RequestState, at: number): void {
     const ss = rs.socket;
+    this.unreadCounted = true;
     if (ss === null) return;
     ss.stats.addUnread(callSite(rs.stack), ss.conn.id, rs.extraConnections, at);
   }
@@ -698,6 +768,7 @@ class Tracker implements ConnectionTracker {
     const rs = ss.current;
     if (rs !== null && rs.body === 'pending') {
       rs.body = 'cancelled';
+      this.pendingBodies--;
       if (heldUnread(rs, at)) this.countUnread(rs, at);
       this.remember(rs, null);
     }
