@@ -90,8 +90,11 @@ export function mergeProcessViews(
       observer: 'process',
       available: false,
       reason:
-        'no Node.js process of the command wrote a register report: the command is not Node.js, its Node.js has no --import (before 20.6), or it died of a signal it does not handle',
-      fix: 'watch a Node.js 20.6+ program (node app.js, npm run ...) and let it exit by itself; --no-register leaves this observer out',
+        'no Node.js process of the command wrote a register report: the command is not Node.js, its ' +
+        'Node.js has no --import (before 20.6), or it died of a signal it does not handle',
+      fix:
+        'watch a Node.js 20.6+ program (node app.js, npm run ...) and let it exit by itself; ' +
+        '--no-register leaves this observer out',
       seesRequests: true,
       totals: emptyTotals(),
       connections: [],
@@ -122,7 +125,9 @@ export function mergeProcessViews(
   if (omitted.length > 0)
     merged.incomplete = {
       packetsDropped: 0,
-      reason: `the process kept records of its last ${WATCH_RECORDS} connections only (process, connections left out: ${omitted.join(', ')})`,
+      reason:
+        `each process kept the records of its last ${WATCH_RECORDS} connections only ` +
+        `(process: connections left out ${omitted.join(', ')})`,
     };
   return merged;
 }
