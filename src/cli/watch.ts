@@ -59,7 +59,8 @@ HTTPS: the command runs with SSLKEYLOGFILE (curl, browsers, Python) and NODE_OPT
 and their requests counted; the report says which connections could not be and why.
 Node: the command's Node processes (children too) load register through NODE_OPTIONS=--import and
 report what they counted themselves: a fourth observer, 'process', that must agree with the wire
-(unavailable, with the reason, for a command that is not Node.js 20.6+).
+(unavailable, with the reason, for a command that is not Node.js; --no-register for a Node.js older
+than 18.19 or 20.6, which refuses --import).
 
   --port P              the server port to watch (required)
   --host H              only traffic to/from this server address

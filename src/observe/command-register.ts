@@ -6,8 +6,9 @@
  * merges those files into one observer, `process`, beside the wire and the kernel's table, keeping
  * only the connections to the watched port (a process reports every origin it talked to).
  *
- * No file is not an error: the command was not Node.js, or its Node.js lacks `--import` (before 18.19
- * and 20.6), or it died of a signal it does not handle (no 'exit' event, no report). The observer is then
+ * No file is not an error: the command was not Node.js, or it died of a signal it does not handle (no
+ * 'exit' event, no report). (A Node.js without `--import`, before 18.19 and 20.6, refuses to start
+ * with it in NODE_OPTIONS: `--no-register` is for those.) The observer is then
  * unavailable, with the reason. The directory is removed by `remove()`, which the caller runs in a
  * `finally` (every way out, Ctrl-C included), as the key log's.
  */
@@ -90,10 +91,10 @@ export function mergeProcessViews(
       observer: 'process',
       available: false,
       reason:
-        'no Node.js process of the command wrote a register report: the command is not Node.js, its ' +
-        'Node.js has no --import (before 20.6), or it died of a signal it does not handle',
+        'no Node.js process of the command wrote a register report: the command is not Node.js, or ' +
+        'it died of a signal it does not handle (no exit, no report)',
       fix:
-        'watch a Node.js 20.6+ program (node app.js, npm run ...) and let it exit by itself; ' +
+        'watch a Node.js program (node app.js, npm run ...) and let it exit by itself; ' +
         '--no-register leaves this observer out',
       seesRequests: true,
       totals: emptyTotals(),
