@@ -2,8 +2,10 @@
  * `node --import keepalive-lab/register app.js` (an ESM or a CommonJS app alike: --import loads this
  * module before the app's entry): tracks every outgoing HTTP request of the process
  * (observe/in-process/tracker.ts) and, at exit, on SIGUSR2, or through `registerReport()`, prints a
- * per-origin summary to stderr and, when KEEPALIVE_LAB_REPORT names a file, writes the report there
- * (`.html`: the HTML report; anything else: JSON).
+ * per-origin summary to stderr (not with KEEPALIVE_LAB_SUMMARY=0) and, when KEEPALIVE_LAB_REPORT names a
+ * file, writes the report there (`.html`: the HTML report; anything else: JSON); when KEEPALIVE_LAB_REPORT_DIR
+ * names a directory, the JSON report as `<pid>.json` there too (what `watch` reads: one file per process).
+ * KEEPALIVE_LAB_RECORDS=N keeps the records of the last N closed connections (default 1000).
  *
  * Never hurts the app: nothing here throws into it (every step is caught; a failure is one warning
  * line on stderr), nothing keeps it alive (no timer, no handle; the host facts are read synchronously at the
@@ -13,6 +15,7 @@
  * app killed by one exits without the 'exit' event, so without a report (as Node does for any listener).
  */
 import { writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { runReport } from './analyze/run-report.js';
 import { REPORT_SCHEMA } from './model/report.js';
@@ -20,6 +23,7 @@ import type { Report } from './model/report.js';
 import { readHostFactsSync } from './observe/host-facts.js';
 import { trackConnections } from './observe/in-process/tracker.js';
 import { registerMetrics } from './observe/metrics/register-hook.js';
+import { RECORDS_ENV, recordsFromEnv, REPORT_DIR_ENV, SUMMARY_ENV } from './observe/in-process/register-env.js';
 import type { ProcessView, TrackOptions } from './observe/in-process/tracker.js';
 import { renderHtml } from './report/html.js';
 import { renderJson } from './report/json.js';
@@ -42,9 +46,11 @@ function warn(code: string, message: string): void {
 
 // Loaded into every worker thread too (--import is inherited): only the main thread tracks and reports.
 const active = isMainThread;
+const records = recordsFromEnv(process.env[RECORDS_ENV]);
 const options: TrackOptions = {
   stackTraces: process.env[STACKS_ENV] !== '0',
   onWarning: (message) => warn('KAL_WARN_REGISTER_TRACKER', message),
+  ...(records !== undefined ? { recentConnections: records } : {}),
 };
 const tracker = trackConnections(active ? options : { ...options, origins: () => false });
 // Metrics for a fleet (docs/metrics.md), when KEEPALIVE_LAB_METRICS, the OTEL_ variables or the app's own
@@ -88,15 +94,20 @@ export function registerReport(why = 'api'): ProcessView | null {
     warn('KAL_WARN_REGISTER_TRACKER', `no report: ${String(error)}`);
     return null;
   }
-  try {
-    writeSync(2, renderProcessSummary(view.process, view.findings, why));
-  } catch {
-    // stderr closed.
-  }
-  const path = process.env[REPORT_ENV];
-  if (path !== undefined && path !== '') {
+  if (process.env[SUMMARY_ENV] !== '0') {
     try {
-      const report = processReport(view);
+      writeSync(2, renderProcessSummary(view.process, view.findings, why));
+    } catch {
+      // stderr closed.
+    }
+  }
+  const dir = process.env[REPORT_DIR_ENV];
+  const paths = [process.env[REPORT_ENV], dir ? join(dir, `${process.pid}.json`) : undefined];
+  let report: Report | undefined;
+  for (const path of paths) {
+    if (path === undefined || path === '') continue;
+    try {
+      report ??= processReport(view);
       writeFileSync(path, path.toLowerCase().endsWith('.html') ? renderHtml(report) : renderJson(report));
     } catch (error) {
       const code = (error as { code?: string }).code;

@@ -57,6 +57,10 @@ observes until Ctrl-C or --duration.
 HTTPS: the command runs with SSLKEYLOGFILE (curl, browsers, Python) and NODE_OPTIONS=--tls-keylog
 (Node) set to a private key log (mode 0600, removed at the end): its TLS connections are decrypted
 and their requests counted; the report says which connections could not be and why.
+Node: the command's Node processes (children too) load register through NODE_OPTIONS=--import and
+report what they counted themselves: a fourth observer, 'process', that must agree with the wire
+(unavailable, with the reason, for a command that is not Node.js; --no-register for a Node.js older
+than 18.19 or 20.6, which refuses --import).
 
   --port P              the server port to watch (required)
   --host H              only traffic to/from this server address
@@ -66,6 +70,7 @@ and their requests counted; the report says which connections could not be and w
   --tcpdump PATH        tcpdump binary to use
   --keylog FILE         use this TLS key log instead (the command writes there too; kept afterwards)
   --no-keylog           no key log: TLS stays encrypted
+  --no-register         no 'process' observer: the command's Node processes do not load register
   --json [FILE]         the report as JSON: into FILE; without one on stdout, and then the command's
                         stdout goes to stderr, so that stdout is only the JSON
   --html FILE           also write an HTML report with a timeline of the connections
@@ -91,6 +96,7 @@ Examples:
       tcpdump: { type: 'string' },
       keylog: { type: 'string' },
       'no-keylog': { type: 'boolean' },
+      'no-register': { type: 'boolean' },
       json: { type: 'string' },
       html: { type: 'string' },
       limit: { type: 'string' },
@@ -126,6 +132,7 @@ Examples:
     const keylog = str(p, 'keylog');
     if (keylog !== undefined && flag(p, 'no-keylog')) throw new UsageError('--keylog and --no-keylog: give one');
     options.keylog = keylog ?? !flag(p, 'no-keylog');
+    if (flag(p, 'no-register')) options.register = false;
     const duration = seconds(p, 'duration');
     if (duration !== undefined) options.durationMs = duration;
     // --json without a file: stdout is the report's alone.

@@ -6,6 +6,10 @@
  * TLS: the command runs with a private key log (observe/command-keylog.ts: SSLKEYLOGFILE, and
  * NODE_OPTIONS=--tls-keylog for Node), which the capture reads as it grows to decrypt the TLS
  * connections; it is removed when watching ends, whichever way it ends.
+ *
+ * Node: the command's Node processes load `register` (observe/command-register.ts: NODE_OPTIONS=--import),
+ * and what they counted themselves, to the watched port, is a fourth observer, `process`, that must
+ * agree with the wire and the kernel. Its report directory is removed as the key log is.
  */
 import { spawn } from 'node:child_process';
 import { runReport } from '../analyze/run-report.js';
@@ -14,6 +18,7 @@ import type { HostFacts } from '../model/host.js';
 import type { ObserverReport, RunReport, Warning } from '../model/report.js';
 import { CaptureObserver, serverFocus } from '../observe/capture.js';
 import { commandKeyLog, type CommandKeyLog } from '../observe/command-keylog.js';
+import { commandRegister, type CommandRegister } from '../observe/command-register.js';
 import { readHostFacts } from '../observe/host-facts.js';
 import { KernelObserver } from '../observe/kernel.js';
 import { closeAll, startAll, stopAll } from '../observe/observer.js';
@@ -47,6 +52,11 @@ export interface WatchOptions {
    * removed); false, none (TLS is not decrypted).
    */
   keylog?: string | boolean;
+  /**
+   * With a command (default true): its Node processes load `register` (NODE_OPTIONS=--import) and report
+   * what they counted, the `process` observer (unavailable, with the reason, when none did: not Node.js).
+   */
+  register?: boolean;
   /** How long to wait, after the command exits, for connections to finish closing (default 2 s). */
   settleTimeoutMs?: number;
   /**
@@ -105,9 +115,12 @@ export async function watch(options: WatchOptions): Promise<WatchResult> {
   const wanted = (options.capture ?? true) && (options.keylog ?? true);
   const keyLog =
     typeof wanted === 'string' ? await commandKeyLog(wanted) : wanted && command ? await commandKeyLog() : null;
+  let register: CommandRegister | null = null;
   try {
-    return await watchWith(options, command, keyLog);
+    if (command !== undefined && (options.register ?? true)) register = await commandRegister(options.port);
+    return await watchWith(options, command, keyLog, register);
   } finally {
+    await register?.remove();
     await keyLog?.remove();
   }
 }
@@ -116,6 +129,7 @@ async function watchWith(
   options: WatchOptions,
   command: string[] | undefined,
   keyLog: CommandKeyLog | null,
+  register: CommandRegister | null,
 ): Promise<WatchResult> {
   const { signal, forceSignal } = options;
   const host = options.host;
@@ -154,7 +168,8 @@ async function watchWith(
       const capture = observers.find((o): o is CaptureObserver => o instanceof CaptureObserver);
       options.onReady?.({ connections: () => capture?.connectionCount ?? null });
       if (command !== undefined) {
-        const env = keyLog === null ? process.env : keyLog.env(process.env);
+        let env = keyLog === null ? process.env : keyLog.env(process.env);
+        if (register !== null) env = register.env(env);
         ({ exitCode, exitSignal } = await runCommand(command, env, options, warnings));
       } else {
         await untilAborted([signal, forceSignal], options.durationMs);
@@ -176,6 +191,8 @@ async function watchWith(
   } finally {
     if (reports.length < observers.length) await closeAll(observers);
   }
+  // The command has exited: its Node processes wrote their reports at their exit.
+  if (register !== null) reports.push(await register.report());
   if (keyLog !== null) warnings.push(...noKeysWarnings(keyLog, reports));
   const hostFacts = options.hostFacts ?? (await readHostFacts());
   const title = command ? command.join(' ') : `port ${options.port}`;

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyLogError } from '../errors.js';
 import { KeyLogFile } from './keylog-file.js';
+import { nodeOption, withNodeOptions } from './node-options.js';
 
 export interface CommandKeyLog {
   /** The key log, read as the command's programs write it. */
@@ -76,7 +77,5 @@ async function touch(path: string, flag: 'a' | 'wx' = 'a'): Promise<void> {
  * read SSLKEYLOGFILE; NODE_OPTIONS takes a value in double quotes when it has spaces).
  */
 export function keyLogEnv(path: string, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const option = /[\s"\\]/.test(path) ? `--tls-keylog="${path.replace(/(["\\])/g, '\\$1')}"` : `--tls-keylog=${path}`;
-  const before = base.NODE_OPTIONS?.trim();
-  return { ...base, SSLKEYLOGFILE: path, NODE_OPTIONS: before ? `${before} ${option}` : option };
+  return withNodeOptions({ ...base, SSLKEYLOGFILE: path }, nodeOption('tls-keylog', path));
 }

@@ -1,0 +1,210 @@
+/**
+ * `watch -- node app.mjs`: the command's Node processes load register through NODE_OPTIONS (a child
+ * process the app starts too), each writes its report into a private directory (0700), and watch
+ * merges them into a fourth observer, `process`, kept to the watched port, that agrees with the wire
+ * and with the server's own counts. A command that is not Node (curl) leaves it unavailable with a
+ * reason and the run passes; --no-register leaves it out. The directory is gone afterwards.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { ObserverReport, Report } from '../../src/model/report.js';
+import { captureSkip } from '../support/capture-env.js';
+import { runCli, startCli } from '../support/cli.js';
+import { stopProcess, toolSkip } from '../support/record.js';
+
+const skip = captureSkip();
+const dir = mkdtempSync(join(tmpdir(), 'kal-watch-register-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Keep-alive requests (one connection), and requests each on a connection of its own (from a child process). */
+const KEEP_ALIVE = 4;
+const ONE_EACH = 3;
+
+const GET = `
+import http from 'node:http';
+export const get = (port, agent) =>
+  new Promise((res, rej) =>
+    http.get({ host: '127.0.0.1', port, agent }, (r) => { r.resume(); r.on('end', res); }).on('error', rej));
+`;
+writeFileSync(join(dir, 'get.mjs'), GET);
+// The child: ONE_EACH requests without keep-alive (agent: false sends Connection: close).
+writeFileSync(
+  join(dir, 'child.mjs'),
+  `import { get } from './get.mjs';\nfor (let i = 0; i < Number(process.argv[3]); i++) await get(Number(process.argv[2]), false);\n`,
+);
+// The app: says what it was given, one request to another port (not watched), KEEP_ALIVE requests on
+// one keep-alive connection, then the child.
+writeFileSync(
+  join(dir, 'app.mjs'),
+  `
+import { spawnSync } from 'node:child_process';
+import { statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { get } from './get.mjs';
+const [port, other, keepAlive, oneEach, seen] = process.argv.slice(2);
+const reportDir = process.env.KEEPALIVE_LAB_REPORT_DIR;
+writeFileSync(seen, JSON.stringify({
+  reportDir: reportDir ?? null,
+  mode: reportDir ? (statSync(reportDir).mode & 0o777).toString(8) : null,
+  nodeOptions: process.env.NODE_OPTIONS ?? '',
+  summary: process.env.KEEPALIVE_LAB_SUMMARY ?? null,
+}));
+await get(Number(other), false);
+const agent = new http.Agent({ keepAlive: true });
+for (let i = 0; i < Number(keepAlive); i++) await get(Number(port), agent);
+agent.destroy();
+const child = spawnSync(process.execPath, [new URL('./child.mjs', import.meta.url).pathname, port, oneEach], { stdio: 'inherit' });
+process.exitCode = child.status ?? 1;
+`,
+);
+
+interface CountingServer {
+  port: number;
+  connections: number;
+  requests: number;
+  close(): Promise<void>;
+}
+
+async function countingServer(): Promise<CountingServer> {
+  const s = http.createServer((_, res) => res.end('ok'));
+  const counts = { connections: 0, requests: 0 };
+  s.on('connection', () => counts.connections++).on('request', () => counts.requests++);
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (s.address() as AddressInfo).port,
+    get connections() {
+      return counts.connections;
+    },
+    get requests() {
+      return counts.requests;
+    },
+    close: () => {
+      s.closeAllConnections();
+      return new Promise((resolve) => s.close(() => resolve()));
+    },
+  };
+}
+
+const observer = (report: Report, name: string): ObserverReport | undefined =>
+  report.runs[0]!.observers.find((o) => o.observer === name);
+
+interface Seen {
+  reportDir: string | null;
+  mode: string | null;
+  nodeOptions: string;
+  summary: string | null;
+}
+
+async function watchApp(options: string[]): Promise<{ report: Report; seen: Seen; server: CountingServer }> {
+  const server = await countingServer();
+  const other = await countingServer();
+  try {
+    const seenFile = join(dir, `seen-${Math.random().toString(36).slice(2)}.json`);
+    const args = ['--port', String(server.port), '--host', '127.0.0.1', '--json', ...options, '--'];
+    const app = [process.execPath, join(dir, 'app.mjs'), String(server.port), String(other.port)];
+    const r = await runCli(['watch', ...args, ...app, String(KEEP_ALIVE), String(ONE_EACH), seenFile]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(other.requests, 1, 'the app also talked to another port');
+    assert.doesNotMatch(r.stderr, /keepalive-lab register/, 'no register summary on the command stderr');
+    return { report: JSON.parse(r.stdout) as Report, seen: JSON.parse(readFileSync(seenFile, 'utf8')) as Seen, server };
+  } finally {
+    await server.close();
+    await other.close();
+  }
+}
+
+test(
+  'watch -- node app: a process observer, the app and its child merged, to the watched port, agreeing',
+  { skip },
+  async () => {
+    const { report, seen, server } = await watchApp([]);
+    assert.equal(server.connections, 1 + ONE_EACH);
+    assert.equal(server.requests, KEEP_ALIVE + ONE_EACH);
+    assert.match(seen.nodeOptions, /--import=file:\/\/\/\S+\/dist\/src\/register\.js/);
+    assert.match(seen.reportDir ?? '', /kal-register-/);
+    assert.equal(seen.mode, '700');
+    assert.equal(seen.summary, '0');
+    assert.equal(existsSync(seen.reportDir!), false, 'the report directory is removed');
+    const wire = observer(report, 'wire')!;
+    const proc = observer(report, 'process')!;
+    assert.ok(proc, 'a process observer');
+    assert.equal(proc.available, true, proc.reason);
+    for (const o of [wire, proc]) {
+      assert.equal(o.totals.connections, server.connections, `${o.observer} connections`);
+      assert.equal(o.totals.requests, server.requests, `${o.observer} requests`);
+    }
+    assert.ok(
+      proc.connections.every((c) => c.server.port === server.port),
+      'only the watched port',
+    );
+    assert.deepEqual(proc.connections.map((c) => c.requests).sort(), wire.connections.map((c) => c.requests).sort());
+    // The same 4-tuples as the wire's.
+    const tuple = (c: ObserverReport['connections'][number]) => `${c.client.port}>${c.server.port}`;
+    assert.deepEqual(proc.connections.map(tuple).sort(), wire.connections.map(tuple).sort());
+    assert.deepEqual(report.runs[0]!.agreement, { agree: true, differences: [] });
+  },
+);
+
+test('watch --no-register -- node app: no process observer, no --import', { skip }, async () => {
+  const { report, seen } = await watchApp(['--no-register']);
+  assert.equal(observer(report, 'process'), undefined);
+  assert.doesNotMatch(seen.nodeOptions, /register/);
+  assert.equal(seen.reportDir, null);
+  assert.equal(report.runs[0]!.agreement.agree, true);
+});
+
+test(
+  'watch -- curl: the process observer is unavailable with a reason, the run passes, the directory is removed',
+  { skip: skip || toolSkip('curl') },
+  async () => {
+    const server = await countingServer();
+    try {
+      const seen = join(dir, 'seen-curl');
+      const url = `http://127.0.0.1:${server.port}/`;
+      const script = `printf '%s' "$KEEPALIVE_LAB_REPORT_DIR" > ${seen}; exec curl -s -o /dev/null ${url}`;
+      const args = ['--port', String(server.port), '--host', '127.0.0.1', '--json', '--expect-max-connections', '1'];
+      const r = await runCli(['watch', ...args, '--', 'sh', '-c', script]);
+      assert.equal(r.code, 0, r.stderr);
+      const reportDir = readFileSync(seen, 'utf8');
+      assert.match(reportDir, /kal-register-/);
+      assert.equal(existsSync(reportDir), false, 'the report directory is removed');
+      const report = JSON.parse(r.stdout) as Report;
+      const proc = observer(report, 'process')!;
+      assert.equal(proc.available, false);
+      assert.match(proc.reason ?? '', /no Node\.js process of the command wrote a register report/);
+      assert.equal(observer(report, 'wire')!.totals.requests, 1);
+      assert.equal(server.requests, 1);
+      assert.deepEqual(report.runs[0]!.agreement, { agree: true, differences: [] });
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+test('watch -- COMMAND stopped by Ctrl-C (SIGINT): the report directory is removed', { skip }, async () => {
+  const seen = join(dir, 'seen-sigint');
+  const script = `printf '%s' "$KEEPALIVE_LAB_REPORT_DIR" > ${seen}.tmp; mv ${seen}.tmp ${seen}; exec sleep 30`;
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const { child, done } = startCli(['watch', '--port', String(port), '--host', '127.0.0.1', '--', 'sh', '-c', script]);
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(seen)) {
+      if (Date.now() > deadline) assert.fail('the command did not start');
+      await delay(20);
+    }
+    const reportDir = readFileSync(seen, 'utf8');
+    assert.equal(existsSync(reportDir), true, 'the report directory exists while the command runs');
+    child.kill('SIGINT');
+    const r = await done;
+    assert.equal(existsSync(reportDir), false, `the report directory is removed (exit ${r.code})`);
+  } finally {
+    // On a failure before the Ctrl-C, watch (its tcpdump, and the command) must not outlive the test.
+    await stopProcess(child);
+  }
+});
