@@ -111,13 +111,14 @@ async function main(): Promise<void> {
       for (let round = 0; round < rounds; round++) {
         for (let k = 0; k < TOOLS.length; k++) {
           const tool = TOOLS[(round + k) % TOOLS.length]!;
-          process.stderr.write(`\r\x1b[K${server.name}: round ${round + 1}/${rounds}, ${tool}...`);
+          if (process.stderr.isTTY)
+            process.stderr.write(`\r\x1b[K${server.name}: round ${round + 1}/${rounds}, ${tool}...`);
           const m = await measure(tool, running.url, connections, duration);
           if (m.errors > 0) console.error(`\n${server.name} ${tool}: ${m.errors} errors`);
           results[tool].push(m);
         }
       }
-      process.stderr.write('\r\x1b[K');
+      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       const med = (tool: Tool) => median(results[tool].map((m) => m.rps));
       const [wrk, autocannon, ours] = [med('wrk'), med('autocannon'), med('ours')];
       const cpu = (tool: Tool) => median(results[tool].map((m) => m.cpuUsPerRequest));
