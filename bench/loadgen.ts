@@ -170,36 +170,28 @@ async function measure(tool: Tool, url: string, connections: number, duration: n
       const requests = Number(total[1]);
       return { rps: Number(rps[1]), requests, errors, cpuUsPerRequest: (cpuTicks * US_PER_TICK) / requests };
     }
-    case 'autocannon': {
-      const out = await run(process.execPath, [
-        SELF,
-        '--autocannon',
-        url,
-        '--connections',
-        String(connections),
-        '--duration',
-        String(duration),
-      ]);
-      return JSON.parse(out) as Measure;
-    }
+    case 'autocannon':
+      return measureInChild([], '--autocannon', url, connections, duration);
     case 'ours': {
       const prof =
         profileDir === null
           ? []
           : ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `ours-${Date.now()}.cpuprofile`];
-      const out = await run(process.execPath, [
-        ...prof,
-        SELF,
-        '--ours',
-        url,
-        '--connections',
-        String(connections),
-        '--duration',
-        String(duration),
-      ]);
-      return JSON.parse(out) as Measure;
+      return measureInChild(prof, '--ours', url, connections, duration);
     }
   }
+}
+
+/** Runs this script with `flag` (--autocannon, --ours) in a child Node process: the Measure it prints. */
+async function measureInChild(
+  nodeArgs: string[],
+  flag: string,
+  url: string,
+  connections: number,
+  duration: number,
+): Promise<Measure> {
+  const args = [...nodeArgs, SELF, flag, url, '--connections', String(connections), '--duration', String(duration)];
+  return JSON.parse(await run(process.execPath, args)) as Measure;
 }
 
 /** --ours URL: our load generator, keep-alive, in this (child) process; prints a Measure. */
