@@ -60,7 +60,7 @@ export function createDriver(
  * tls.connect as every TLS client of the lab opens its own connections: to `url`'s host and port,
  * trusting the lab's `ca`, its key log lines handed to `onKeylog`; `extra` adds ALPN, a session...
  */
-function labTlsConnect(url: URL, tlsOptions: ClientTls, extra: tls.ConnectionOptions): tls.TLSSocket {
+export function labTlsConnect(url: URL, tlsOptions: ClientTls, extra: tls.ConnectionOptions): tls.TLSSocket {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const socket = tls.connect({
     host,

@@ -22,12 +22,12 @@
 import net from 'node:net';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import tls from 'node:tls';
 import { build } from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 import { Http1Connection } from '../decode/http1.js';
 import type { HttpResponseInfo } from '../decode/http1.js';
 import type { LatencySummary, LoadMode, LoadResult } from '../model/bench.js';
+import { labTlsConnect } from './clients.js';
 
 export type { LoadMode, LoadResult } from '../model/bench.js';
 
@@ -265,17 +265,11 @@ class Load {
       this.write(slot);
     };
     const socket: Socket = this.secure
-      ? tls.connect(
-          {
-            host: this.host,
-            port: this.port,
-            ...(net.isIP(this.host) === 0 ? { servername: this.host } : {}),
-            ...(this.options.ca !== undefined ? { ca: this.options.ca } : {}),
-            rejectUnauthorized: this.options.insecure !== true,
-            ALPNProtocols: ['http/1.1'],
-          },
-          connected,
-        )
+      ? labTlsConnect(
+          this.target,
+          { ca: this.options.ca ?? null },
+          { rejectUnauthorized: this.options.insecure !== true, ALPNProtocols: ['http/1.1'] },
+        ).once('secureConnect', connected)
       : net.connect(
           {
             host: this.host,
