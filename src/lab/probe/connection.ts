@@ -59,11 +59,6 @@ export function requestBytes(
   return lines.join('\r\n') + '\r\n\r\n';
 }
 
-/** The Host header's value for the target: the URL's host (with its port when not the default). */
-export function hostHeader(url: URL): string {
-  return url.host;
-}
-
 /**
  * HTTP/1.x responses from a byte stream (RFC 9112 section 6: Content-Length, chunked, or to the
  * close; 1xx, 204 and 304 have no body). Only what the probe needs: the head and where each ends.
@@ -263,9 +258,9 @@ export class ProbeConnection {
     this.socket.write(bytes);
   }
 
-  /** The usual request for this target. */
+  /** The usual request for this target (Host: the URL's host, with its port when not the default). */
   request(options: { version?: '1.0' | '1.1'; connection?: 'close' | 'keep-alive' } = {}): string {
-    return requestBytes(this.ctx.target.path, hostHeader(this.ctx.target.url), options);
+    return requestBytes(this.ctx.target.path, this.ctx.target.url.host, options);
   }
 
   /**
