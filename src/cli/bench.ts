@@ -5,6 +5,7 @@ import { COLOR, PLAIN } from '../report/text.js';
 import { flag, int, parse, seconds, str } from './args.js';
 import type { Command } from './command.js';
 import { useColor } from './command.js';
+import { ProgressLine } from './progress.js';
 
 /** The most connections one load may open at once (a typo should not exhaust file descriptors). */
 const MAX_CONNECTIONS = 10_000;
@@ -44,25 +45,16 @@ on a thread of its own. Progress on stderr when it is a terminal.
     const target = targetText === undefined ? undefined : targetUrl(targetText);
     const durationMs = seconds(p, 'duration', MAX_DURATION_S);
     const connections = int(p, 'connections', 1, MAX_CONNECTIONS);
-    const progress = Boolean(io.stderr.isTTY);
-    let shown = false;
+    // Drawn only on a TTY (ProgressLine); a load reports once a second, so from the start.
+    const progress = new ProgressLine(io.stderr, { delayMs: 0 });
     const report = await runBench({
       ...(target !== undefined ? { target } : {}),
       ...(durationMs !== undefined ? { durationMs } : {}),
       ...(connections !== undefined ? { connections } : {}),
       insecure: flag(p, 'insecure'),
       signal: interrupt.abort,
-      ...(progress
-        ? {
-            onProgress: (state) => {
-              io.stderr.write(`\r\x1b[K${renderBenchProgress(state)}`);
-              shown = true;
-            },
-          }
-        : {}),
-    }).finally(() => {
-      if (shown) io.stderr.write('\r\x1b[K');
-    });
+      ...(io.stderr.isTTY ? { onProgress: (state) => progress.update(renderBenchProgress(state)) } : {}),
+    }).finally(() => progress.done());
     io.stdout.write(
       flag(p, 'json') ? JSON.stringify(report, null, 2) + '\n' : renderBench(report, useColor(io) ? COLOR : PLAIN),
     );

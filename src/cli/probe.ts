@@ -18,6 +18,7 @@ import { renderProbe } from '../report/probe.js';
 import { flag, int, parse, seconds } from './args.js';
 import type { Command, Io } from './command.js';
 import { useColor } from './command.js';
+import { ProgressLine } from './progress.js';
 
 /** The longest --max-idle: an hour (a server keeping idle connections longer is not the race this finds). */
 const MAX_IDLE_CEILING_S = 3600;
@@ -77,7 +78,7 @@ below what it measured. Requests say User-Agent: ${USER_AGENT}.
     const maxConnections = int(p, 'max-connections', 1, CEILING_CONNECTIONS);
     const maxRequests = int(p, 'max-requests', 1, CEILING_REQUESTS);
     const json = flag(p, 'json');
-    const progress = io.stderr.isTTY ? new ProgressLine(io) : null;
+    const progress = io.stderr.isTTY ? new ProbeStatus(io) : null;
     try {
       const report = await runProbe(url, {
         maxIdleMs: quick ? QUICK_MAX_IDLE_MS : (maxIdle ?? DEFAULT_MAX_IDLE_MS),
@@ -104,11 +105,15 @@ below what it measured. Requests say User-Agent: ${USER_AGENT}.
 };
 
 /** One line on stderr, rewritten: what is measured (the idle gaps, once they start) and for how long. */
-class ProgressLine {
+class ProbeStatus {
   private timer: NodeJS.Timeout | null = null;
   private since = 0;
   private what = '';
-  constructor(private readonly io: Io) {}
+  private readonly line: ProgressLine;
+  constructor(io: Io) {
+    // A probe's phases are long waits: the line shows from the start.
+    this.line = new ProgressLine(io.stderr, { delayMs: 0 });
+  }
 
   show(e: ProbeProgress): void {
     // The idle search is the long wait, and HTTP/2's GOAWAY wait runs beside it: keep showing the gaps.
@@ -123,12 +128,12 @@ class ProgressLine {
   clear(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    if (this.what !== '') this.io.stderr.write('\r\x1b[K');
+    this.line.done();
     this.what = '';
   }
 
   private draw(): void {
     const waited = Math.floor((Date.now() - this.since) / 1000);
-    this.io.stderr.write(`\r\x1b[Kprobe ${this.what}, ${waited} s`);
+    this.line.update(`probe ${this.what}, ${waited} s`);
   }
 }

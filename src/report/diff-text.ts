@@ -4,6 +4,7 @@
  * added and removed, and what regressed; a last line says whether anything did.
  */
 import type { DiffMetric, DiffMetricName, ReportDiff, RunDiff } from '../model/diff.js';
+import { fellPastTolerance } from './diff.js';
 import { PLAIN, fitLines, formatNumber, table } from './text.js';
 import type { Style } from './text.js';
 
@@ -45,11 +46,6 @@ function change(m: DiffMetric): string {
   }
   const n = Number(m.change.toFixed(2));
   return n === 0 ? '0' : `${n > 0 ? '+' : ''}${formatNumber(n, 2)}`;
-}
-
-/** What the run's figures say got worse, to mark in the change column. */
-function worse(m: DiffMetric, run: RunDiff): boolean {
-  return m.name === 'requestsPerConnection' && run.regressions.some((r) => r.startsWith('requests per connection'));
 }
 
 export function renderDiff(diff: ReportDiff, options: DiffTextOptions = {}): string {
@@ -96,7 +92,12 @@ function renderText(diff: ReportDiff, options: DiffTextOptions): string {
       const rows = [['metric', 'before', 'after', 'change'].map((h) => s.bold(h))];
       for (const m of run.metrics.filter(shown)) {
         const c = change(m);
-        rows.push([LABEL[m.name], value(m, m.before), value(m, m.after), worse(m, run) ? s.red(`${c} worse`) : c]);
+        rows.push([
+          LABEL[m.name],
+          value(m, m.before),
+          value(m, m.after),
+          fellPastTolerance(m, diff.tolerance) ? s.red(`${c} worse`) : c,
+        ]);
       }
       lines.push(table(rows, ['left', 'right', 'right', 'right']));
     }
@@ -125,7 +126,7 @@ function renderMarkdown(diff: ReportDiff): string {
     if (run.in === 'both') {
       lines.push('', '| metric | before | after | change |', '| --- | ---: | ---: | ---: |');
       for (const m of run.metrics.filter(shown)) {
-        const c = worse(m, run) ? `**${change(m)}** worse` : change(m);
+        const c = fellPastTolerance(m, diff.tolerance) ? `**${change(m)}** worse` : change(m);
         lines.push(`| ${LABEL[m.name]} | ${value(m, m.before)} | ${value(m, m.after)} | ${c} |`);
       }
     }

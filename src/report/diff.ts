@@ -126,11 +126,18 @@ function uniqueByCode(findings: readonly Finding[]): DiffFinding[] {
 function regressions(d: RunDiff, tolerance: number): string[] {
   const out: string[] = [];
   const rpc = d.metrics.find((m) => m.name === 'requestsPerConnection')!;
-  if (rpc.before !== null && rpc.after !== null && rpc.after < rpc.before * (1 - tolerance))
-    out.push(`requests per connection fell from ${formatNumber(rpc.before, 2)} to ${formatNumber(rpc.after, 2)}`);
+  if (fellPastTolerance(rpc, tolerance))
+    out.push(`requests per connection fell from ${formatNumber(rpc.before!, 2)} to ${formatNumber(rpc.after!, 2)}`);
   for (const f of d.findingsAdded)
     if (f.severity !== 'info') out.push(`new finding ${f.code} (${f.severity}): ${f.summary}`);
   if (d.verdict.before === 'reuse' && d.verdict.after !== 'reuse')
     out.push(`verdict went from reuse to ${d.verdict.after}: ${d.verdict.afterSummary}`);
   return out;
+}
+
+/** A metric that got worse by the rule: requests per connection fell by more than the tolerance. */
+export function fellPastTolerance(m: DiffMetric, tolerance: number): boolean {
+  return (
+    m.name === 'requestsPerConnection' && m.before !== null && m.after !== null && m.after < m.before * (1 - tolerance)
+  );
 }

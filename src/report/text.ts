@@ -84,13 +84,6 @@ export function wrapLines(text: string, width: number): string[] {
   return lines;
 }
 
-/** `text` wrapped at `width`, the lines after the first starting with `indent`. */
-export function wrapText(text: string, width: number, indent = ''): string {
-  const [first, ...rest] = wrapLines(text, width);
-  if (rest.length === 0) return first!;
-  return [first!, ...wrapLines(rest.join(' '), Math.max(1, width - indent.length)).map((l) => indent + l)].join('\n');
-}
-
 /**
  * Every line of `text` that is wider than `width` wrapped between words, its continuation lines
  * indented two more than it (findings, notes and totals under a fitted table); undefined: as it is.
