@@ -142,12 +142,10 @@ function poolChurn(o: OriginStats): Finding | null {
     evidence: {
       server: server(o),
       count: o.poolFullCloses,
-      connections: o.poolFullEvents.map((e) => e.connection),
-      events: o.poolFullEvents.map((e) => ({
-        connection: e.connection,
-        at: e.at,
-        what: `destroyed as its response ended: ${e.free} idle sockets already pooled (maxFreeSockets ${size})`,
-      })),
+      ...connectionEvents(
+        o.poolFullEvents,
+        (e) => `destroyed as its response ended: ${e.free} idle sockets already pooled (maxFreeSockets ${size})`,
+      ),
       values: {
         maxFreeSockets: size,
         poolFullCloses: o.poolFullCloses,
@@ -157,6 +155,17 @@ function poolChurn(o: OriginStats): Finding | null {
       },
     },
     fixes: poolSizeFixes(suggested),
+  };
+}
+
+/** A finding's evidence connections and events, one event per recorded happening. */
+function connectionEvents<E extends { connection: number; at: number }>(
+  list: readonly E[],
+  what: (e: E) => string,
+): { connections: number[]; events: FindingEvent[] } {
+  return {
+    connections: list.map((e) => e.connection),
+    events: list.map((e) => ({ connection: e.connection, at: e.at, what: what(e) })),
   };
 }
 
@@ -194,12 +203,10 @@ function keepAliveRace(o: OriginStats): Finding | null {
     evidence: {
       server: server(o),
       count: o.raceCount,
-      connections: o.raceEvents.map((e) => e.connection),
-      events: o.raceEvents.map((e) => ({
-        connection: e.connection,
-        at: e.at,
-        what: `${e.method} on a reused socket idle ${formatDuration(e.idleMs)} failed: ${e.code}`,
-      })),
+      ...connectionEvents(
+        o.raceEvents,
+        (e) => `${e.method} on a reused socket idle ${formatDuration(e.idleMs)} failed: ${e.code}`,
+      ),
       values: {
         failedRequests: o.raceCount,
         idleMinMs: o.raceIdleMinMs,
