@@ -15,6 +15,8 @@ import {
 import {
   CHURN_MIN_CLOSES,
   CLOSE_AFTER_RESPONSE_MS,
+  MAX_EVIDENCE_EVENTS,
+  MAX_EVIDENCE_IDS,
   PORT_MIN_CONNECTIONS,
   PORT_OUTLOOK_MIN_SHARE,
   PORT_WARNING_SHARE,
@@ -72,7 +74,7 @@ function unreadBody(
       sites.set(key, (s = { site: p.site, responses: 0, extraConnections: 0, connections: [], firstAt: 0 }));
     s.responses++;
     s.extraConnections += p.extra;
-    if (s.connections.length < 10) s.connections.push(p.id);
+    if (s.connections.length < MAX_EVIDENCE_EVENTS) s.connections.push(p.id);
   }
   if (sites.size === 0) return null;
   const all = [...sites.values()].sort((a, b) => b.responses - a.responses);
@@ -86,8 +88,8 @@ function unreadBody(
   const ids: number[] = [];
   for (const s of all)
     for (const id of s.connections) {
-      if (ids.length < 20) ids.push(id);
-      if (events.length < 10)
+      if (ids.length < MAX_EVIDENCE_IDS) ids.push(id);
+      if (events.length < MAX_EVIDENCE_EVENTS)
         events.push({ connection: id, at: s.firstAt, what: `response left unread, request made at ${s.site ?? '?'}` });
     }
   return {

@@ -19,7 +19,7 @@ import type { ClientRequest, IncomingMessage, Agent } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
-import { CLOSE_AFTER_RESPONSE_MS, REOPEN_WITHIN_MS } from '../../analyze/findings/thresholds.js';
+import { CLOSE_AFTER_RESPONSE_MS, MAX_EVIDENCE_EVENTS, REOPEN_WITHIN_MS } from '../../analyze/findings/thresholds.js';
 import { TotalsAccumulator } from '../../analyze/totals.js';
 import { newConnectionRecord } from '../../analyze/record.js';
 import type { HostFacts } from '../../model/host.js';
@@ -463,7 +463,8 @@ class Tracker implements ConnectionTracker {
         stats.poolFullCloses++;
         stats.lastPoolFullAt = at;
         stats.maxFreeSockets = agent.maxFreeSockets;
-        if (stats.poolFullEvents.length < 10) stats.poolFullEvents.push({ connection: ss.conn.id, at, free });
+        if (stats.poolFullEvents.length < MAX_EVIDENCE_EVENTS)
+          stats.poolFullEvents.push({ connection: ss.conn.id, at, free });
       } else ss.pendingReason = 'client-closed';
       this.markIdle(ss, at, false);
       return;
