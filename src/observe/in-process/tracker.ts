@@ -172,7 +172,7 @@ export function keepAliveTimeoutS(value: string | undefined): number | null {
 }
 
 /** The codes of a request lost on a socket the other side closed (lab/findings-scenarios/common.ts's). */
-export const RACE_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+const RACE_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
 /** Origins tracked at most; traffic to more is counted under OTHER_ORIGIN. */
 const MAX_ORIGINS = 1000;
