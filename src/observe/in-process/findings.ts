@@ -15,6 +15,8 @@ import {
 import {
   CHURN_MIN_CLOSES,
   CLOSE_AFTER_RESPONSE_MS,
+  MAX_EVIDENCE_EVENTS,
+  MAX_EVIDENCE_IDS,
   PORT_MIN_CONNECTIONS,
   PORT_OUTLOOK_MIN_SHARE,
   PORT_WARNING_SHARE,
@@ -72,7 +74,7 @@ function unreadBody(
       sites.set(key, (s = { site: p.site, responses: 0, extraConnections: 0, connections: [], firstAt: 0 }));
     s.responses++;
     s.extraConnections += p.extra;
-    if (s.connections.length < 10) s.connections.push(p.id);
+    if (s.connections.length < MAX_EVIDENCE_EVENTS) s.connections.push(p.id);
   }
   if (sites.size === 0) return null;
   const all = [...sites.values()].sort((a, b) => b.responses - a.responses);
@@ -86,8 +88,8 @@ function unreadBody(
   const ids: number[] = [];
   for (const s of all)
     for (const id of s.connections) {
-      if (ids.length < 20) ids.push(id);
-      if (events.length < 10)
+      if (ids.length < MAX_EVIDENCE_IDS) ids.push(id);
+      if (events.length < MAX_EVIDENCE_EVENTS)
         events.push({ connection: id, at: s.firstAt, what: `response left unread, request made at ${s.site ?? '?'}` });
     }
   return {
@@ -142,12 +144,10 @@ function poolChurn(o: OriginStats): Finding | null {
     evidence: {
       server: server(o),
       count: o.poolFullCloses,
-      connections: o.poolFullEvents.map((e) => e.connection),
-      events: o.poolFullEvents.map((e) => ({
-        connection: e.connection,
-        at: e.at,
-        what: `destroyed as its response ended: ${e.free} idle sockets already pooled (maxFreeSockets ${size})`,
-      })),
+      ...connectionEvents(
+        o.poolFullEvents,
+        (e) => `destroyed as its response ended: ${e.free} idle sockets already pooled (maxFreeSockets ${size})`,
+      ),
       values: {
         maxFreeSockets: size,
         poolFullCloses: o.poolFullCloses,
@@ -157,6 +157,17 @@ function poolChurn(o: OriginStats): Finding | null {
       },
     },
     fixes: poolSizeFixes(suggested),
+  };
+}
+
+/** A finding's evidence connections and events, one event per recorded happening. */
+function connectionEvents<E extends { connection: number; at: number }>(
+  list: readonly E[],
+  what: (e: E) => string,
+): { connections: number[]; events: FindingEvent[] } {
+  return {
+    connections: list.map((e) => e.connection),
+    events: list.map((e) => ({ connection: e.connection, at: e.at, what: what(e) })),
   };
 }
 
@@ -194,12 +205,10 @@ function keepAliveRace(o: OriginStats): Finding | null {
     evidence: {
       server: server(o),
       count: o.raceCount,
-      connections: o.raceEvents.map((e) => e.connection),
-      events: o.raceEvents.map((e) => ({
-        connection: e.connection,
-        at: e.at,
-        what: `${e.method} on a reused socket idle ${formatDuration(e.idleMs)} failed: ${e.code}`,
-      })),
+      ...connectionEvents(
+        o.raceEvents,
+        (e) => `${e.method} on a reused socket idle ${formatDuration(e.idleMs)} failed: ${e.code}`,
+      ),
       values: {
         failedRequests: o.raceCount,
         idleMinMs: o.raceIdleMinMs,

@@ -8,7 +8,7 @@ import type { CloseReason } from './events.js';
 import { RateWindow } from './recent.js';
 
 /** Unread-body call sites kept per origin; more are counted under the last one's neighbours, not kept. */
-export const MAX_CALL_SITES = 32;
+const MAX_CALL_SITES = 32;
 /** The busiest-span window of the port outlook (analyze/findings/thresholds.ts RATE_SUSTAINED_WINDOW_MS). */
 const RATE_SPAN_S = 10;
 

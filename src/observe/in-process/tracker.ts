@@ -19,7 +19,7 @@ import type { ClientRequest, IncomingMessage, Agent } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
-import { CLOSE_AFTER_RESPONSE_MS, REOPEN_WITHIN_MS } from '../../analyze/findings/thresholds.js';
+import { CLOSE_AFTER_RESPONSE_MS, MAX_EVIDENCE_EVENTS, REOPEN_WITHIN_MS } from '../../analyze/findings/thresholds.js';
 import { TotalsAccumulator } from '../../analyze/totals.js';
 import { newConnectionRecord } from '../../analyze/record.js';
 import type { HostFacts } from '../../model/host.js';
@@ -103,6 +103,26 @@ interface RequestState {
   error: string | null;
 }
 
+/** A request as it starts: no socket, no response yet. */
+function newRequest(client: ClientKind, origin: string, method: string, stack: CapturedStack | null): RequestState {
+  return {
+    client,
+    origin,
+    method,
+    startAt: now(),
+    stack,
+    socket: null,
+    reused: false,
+    idleMs: null,
+    headersAt: null,
+    status: null,
+    body: null,
+    extraConnections: 0,
+    failed: false,
+    error: null,
+  };
+}
+
 interface SocketState {
   socket: Socket;
   /** The origin as node:http's request named it (null for undici's sockets). */
@@ -152,7 +172,7 @@ export function keepAliveTimeoutS(value: string | undefined): number | null {
 }
 
 /** The codes of a request lost on a socket the other side closed (lab/findings-scenarios/common.ts's). */
-export const RACE_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+const RACE_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
 /** Origins tracked at most; traffic to more is counted under OTHER_ORIGIN. */
 const MAX_ORIGINS = 1000;
@@ -328,23 +348,8 @@ class Tracker implements ConnectionTracker {
     const known = req.socket ? this.sockets.get(req.socket) : undefined;
     const origin = known?.origin ?? httpOrigin(req);
     if (known === undefined && this.options.origins !== undefined && !this.options.origins(origin.origin)) return;
-    const rs: RequestState = {
-      client: 'node:http',
-      origin: origin.origin,
-      method: req.method,
-      startAt: now(),
-      // Published a tick after http.request() (from the socket's nextTick): the app is not on this stack.
-      stack: this.createdStacks.get(req) ?? null,
-      socket: null,
-      reused: false,
-      idleMs: null,
-      headersAt: null,
-      status: null,
-      body: null,
-      extraConnections: 0,
-      failed: false,
-      error: null,
-    };
+    // Published a tick after http.request() (from the socket's nextTick): the app is not on this stack.
+    const rs = newRequest('node:http', origin.origin, req.method, this.createdStacks.get(req) ?? null);
     this.requests.set(req, rs);
     const attach = (socket: Socket) => {
       try {
@@ -458,7 +463,8 @@ class Tracker implements ConnectionTracker {
         stats.poolFullCloses++;
         stats.lastPoolFullAt = at;
         stats.maxFreeSockets = agent.maxFreeSockets;
-        if (stats.poolFullEvents.length < 10) stats.poolFullEvents.push({ connection: ss.conn.id, at, free });
+        if (stats.poolFullEvents.length < MAX_EVIDENCE_EVENTS)
+          stats.poolFullEvents.push({ connection: ss.conn.id, at, free });
       } else ss.pendingReason = 'client-closed';
       this.markIdle(ss, at, false);
       return;
@@ -471,22 +477,8 @@ class Tracker implements ConnectionTracker {
   private undiciCreate(request: UndiciRequest): void {
     const origin = String(request.origin ?? '');
     if (this.options.origins !== undefined && !this.options.origins(origin)) return;
-    this.requests.set(request, {
-      client: 'undici',
-      origin,
-      method: request.method ?? 'GET',
-      startAt: now(),
-      stack: this.wantsStack() ? captureStack() : null,
-      socket: null,
-      reused: false,
-      idleMs: null,
-      headersAt: null,
-      status: null,
-      body: null,
-      extraConnections: 0,
-      failed: false,
-      error: null,
-    });
+    const stack = this.wantsStack() ? captureStack() : null;
+    this.requests.set(request, newRequest('undici', origin, request.method ?? 'GET', stack));
   }
 
   private undiciConnected(socket: Socket, params: UndiciConnectParams): void {

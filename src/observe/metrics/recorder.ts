@@ -38,7 +38,7 @@ interface OpenConnection {
 const MAX_SERVERS_CACHED = 1024;
 
 /** The semantic conventions' server attributes of a connection. */
-export function serverAttributes(c: TrackedConnection): Attributes {
+function serverAttributes(c: TrackedConnection): Attributes {
   return {
     [Attr.SERVER_ADDRESS]: c.serverAddress,
     [Attr.SERVER_PORT]: c.serverPort,

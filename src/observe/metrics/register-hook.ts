@@ -37,7 +37,7 @@ function appHasMeterProvider(): boolean {
   return api?.metrics !== undefined;
 }
 
-export function metricsAsked(env: Record<string, string | undefined>): boolean {
+function metricsAsked(env: Record<string, string | undefined>): boolean {
   return METRICS_VARIABLES.some((name) => (env[name] ?? '').trim() !== '');
 }
 
