@@ -118,10 +118,12 @@ test('Ctrl-C: exit 130, and every connection of the probe is closed', async () =
     s.on('close', () => open.delete(s));
   });
   const port = await listen(server);
+  const { child, done } = startCli(['probe', `http://127.0.0.1:${port}/`, '--max-idle', '30']);
+  // A probe that ignored SIGINT (or a failed assertion before it) is killed: no process outlives the test.
+  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   try {
-    const { child, done } = startCli(['probe', `http://127.0.0.1:${port}/`, '--max-idle', '30']);
-    // Wait until the idle trials hold their connections open.
-    for (let i = 0; i < 200 && open.size < 5; i++) await delay(25);
+    // Wait until the idle trials hold their connections open (polled, bounded; done as soon as they are).
+    for (let i = 0; i < 800 && open.size < 5; i++) await delay(25);
     assert.ok(open.size >= 5, `idle trials open (${open.size})`);
     child.kill('SIGINT');
     const r = await done;
@@ -129,6 +131,9 @@ test('Ctrl-C: exit 130, and every connection of the probe is closed', async () =
     for (let i = 0; i < 200 && open.size > 0; i++) await delay(10);
     assert.equal(open.size, 0, 'the server sees every connection closed');
   } finally {
+    clearTimeout(killer);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await done;
     server.closeAllConnections();
     server.close();
   }

@@ -192,6 +192,8 @@ test('watch -- COMMAND stopped by Ctrl-C (SIGINT): the report directory is remov
   const script = `printf '%s' "$KEEPALIVE_LAB_REPORT_DIR" > ${seen}.tmp; mv ${seen}.tmp ${seen}; exec sleep 30`;
   const port = 20000 + Math.floor(Math.random() * 20000);
   const { child, done } = startCli(['watch', '--port', String(port), '--host', '127.0.0.1', '--', 'sh', '-c', script]);
+  // A watch that ignored SIGINT would leave `await done` waiting for ever: it is stopped instead.
+  const bound = setTimeout(() => void stopProcess(child), 40_000);
   try {
     const deadline = Date.now() + 20_000;
     while (!existsSync(seen)) {
@@ -205,6 +207,7 @@ test('watch -- COMMAND stopped by Ctrl-C (SIGINT): the report directory is remov
     assert.equal(existsSync(reportDir), false, `the report directory is removed (exit ${r.code})`);
   } finally {
     // On a failure before the Ctrl-C, watch (its tcpdump, and the command) must not outlive the test.
+    clearTimeout(bound);
     await stopProcess(child);
   }
 });

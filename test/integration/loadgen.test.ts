@@ -31,7 +31,7 @@ async function lab(t: TestContext, options: LabServerOptions = {}) {
     const report = await accounting.stop();
     return { connections: report.totals.connections, requests: report.totals.requests };
   };
-  return { server, counted };
+  return { server, accounting, counted };
 }
 
 test('loadgen keep-alive: N connections, every request counted by the server', async (t) => {
@@ -110,11 +110,15 @@ test('loadgen against a closed port: every request an error, by code', async () 
 });
 
 test('loadgen: an aborted signal closes everything and rejects', async (t) => {
-  const { server, counted } = await lab(t);
+  const { server, accounting, counted } = await lab(t);
   const controller = new AbortController();
   const load = runLoad(new URL(server.url), { mode: 'keep-alive', connections: 2, signal: controller.signal });
-  setTimeout(() => controller.abort(), 50);
+  // Aborted once the server holds both connections (not after a fixed 50 ms, which a loaded machine
+  // may not have opened them in).
+  const opened = await waitFor(() => accounting.openConnections === 2, 5000);
+  controller.abort();
   await assert.rejects(load, { name: 'AbortError' });
+  assert.ok(opened, 'the server saw both connections open');
   assert.equal((await counted()).connections, 2);
 });
 

@@ -76,10 +76,14 @@ before(async () => {
   await mkdir(files);
   await writeFile(join(files, 'big'), randomBytes(BIG_FILE));
   await writeFile(join(dir, 'upload'), randomBytes(UPLOAD));
-  [nginx, nginxNoTickets] = await Promise.all([
+  // allSettled: when one fails to start, the other is still kept here for `after` to stop.
+  const [a, b] = await Promise.allSettled([
     startNginx('127.0.0.1', { tls: { http2: true }, files }),
     startNginx('127.0.0.1', { tls: { sessionTickets: false, ecdhCurve: 'X25519' } }),
   ]);
+  if (a.status === 'fulfilled') nginx = a.value;
+  if (b.status === 'fulfilled') nginxNoTickets = b.value;
+  for (const r of [a, b]) if (r.status === 'rejected') throw r.reason;
 });
 
 after(async () => {

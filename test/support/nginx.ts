@@ -198,7 +198,10 @@ ${options.files === undefined ? '' : `    location /files/ { alias ${options.fil
   });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    // Bounded: an nginx that has not gone 5 s after SIGTERM (a loaded machine) is killed.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await exited;
+    clearTimeout(killer);
     rmSync(dir, { recursive: true, force: true });
   };
   for (let i = 0; i < 500 && child.exitCode === null; i++) {

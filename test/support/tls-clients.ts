@@ -390,6 +390,9 @@ export function sClientKeyUpdates(port: number, keylog: string, timeoutMs = 20_0
   };
   child.stdout.on('data', (d: Buffer) => more(d, 'out'));
   child.stderr.on('data', (d: Buffer) => more(d, 'err'));
+  // A write after s_client has gone (EPIPE) is an uncaught exception without this; `printed` then
+  // says that s_client ended.
+  child.stdin.on('error', () => undefined);
   const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   /** Until s_client has printed `n` lines like `re` (responses, KEYUPDATE). */
