@@ -11,30 +11,20 @@ import type { TwReuse } from '../model/host.js';
 import type { Endpoint } from '../model/report.js';
 import { formatCount, plural } from '../util/text.js';
 import { COLOR, PLAIN, table } from './text.js';
+import type { Align, Style } from './text.js';
 
-const HEADERS = ['State', 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port', 'Timer'] as const;
-/** Columns aligned to the right (the queue sizes); the others to the left. */
-const RIGHT_ALIGNED: ReadonlySet<number> = new Set([1, 2]);
-const GAP = '  ';
-
-/** SGR escape sequences (ECMA-48 8.3.117). */
-const SGR = {
-  reset: '\x1b[0m',
-  bold: '\x1b[1m',
-  red: '\x1b[31m',
-  green: '\x1b[32m',
-  yellow: '\x1b[33m',
-  cyan: '\x1b[36m',
-};
+const HEADERS = ['State', 'Recv-Q', 'Send-Q', 'Local Address:Port', 'Peer Address:Port', 'Timer'];
+/** The queue sizes align to the right; the other columns to the left. */
+const ALIGN: readonly Align[] = ['left', 'right', 'right', 'left', 'left', 'left'];
 
 /** States worth picking out at a glance in the connection-reuse story. */
-const STATE_COLORS: Partial<Record<TcpState, string>> = {
-  ESTABLISHED: SGR.green,
-  LISTEN: SGR.cyan,
+const STATE_STYLES: Partial<Record<TcpState, keyof Style>> = {
+  ESTABLISHED: 'green',
+  LISTEN: 'cyan',
   /** Held by the side that closed first. */
-  TIME_WAIT: SGR.yellow,
+  TIME_WAIT: 'yellow',
   /** The peer closed and the application has not: often a leaked connection. */
-  CLOSE_WAIT: SGR.red,
+  CLOSE_WAIT: 'red',
 };
 
 /**
@@ -44,35 +34,23 @@ const STATE_COLORS: Partial<Record<TcpState, string>> = {
  * or `-` when off. `color` adds ANSI colors to the header and to a few states. Ends with a newline.
  */
 export function renderSocketTable(entries: SocketEntry[], options?: { color?: boolean }): string {
-  const color = options?.color ?? false;
-  const rows: string[][] = [
-    [...HEADERS],
-    ...entries.map((e) => [
-      e.state,
-      String(e.rxQueue),
-      String(e.txQueue),
-      formatEndpoint(e.local),
-      formatEndpoint(e.remote),
-      formatTimer(e),
-    ]),
+  const s = options?.color ? COLOR : PLAIN;
+  const rows = [
+    HEADERS,
+    ...entries.map((e) => {
+      const style = STATE_STYLES[e.state];
+      return [
+        style === undefined ? e.state : s[style](e.state),
+        String(e.rxQueue),
+        String(e.txQueue),
+        formatEndpoint(e.local),
+        formatEndpoint(e.remote),
+        formatTimer(e),
+      ];
+    }),
   ];
-  const widths = HEADERS.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
-  const lines = rows.map((row, index) => {
-    const line = row
-      .map((cell, column) => {
-        const width = widths[column] ?? 0;
-        return RIGHT_ALIGNED.has(column) ? cell.padStart(width) : cell.padEnd(width);
-      })
-      .join(GAP)
-      .trimEnd();
-    if (!color) return line;
-    if (index === 0) return `${SGR.bold}${line}${SGR.reset}`;
-    const state = row[0] ?? '';
-    const stateColor = STATE_COLORS[state as TcpState];
-    // Colour the state name only, after padding, so escape codes never count towards a width.
-    return stateColor === undefined ? line : `${stateColor}${state}${SGR.reset}${line.slice(state.length)}`;
-  });
-  return `${lines.join('\n')}\n`;
+  const [header = '', ...lines] = table(rows, ALIGN).split('\n');
+  return `${[s.bold(header), ...lines].join('\n')}\n`;
 }
 
 /** `a.b.c.d:port` or `[v6]:port`; `*` for port 0 as ss prints it. */

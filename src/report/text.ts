@@ -6,12 +6,13 @@ export interface Style {
   red(s: string): string;
   green(s: string): string;
   yellow(s: string): string;
+  cyan(s: string): string;
 }
 
 const esc = (code: number) => (s: string) => `\x1b[${code}m${s}\x1b[0m`;
-export const COLOR: Style = { bold: esc(1), dim: esc(2), red: esc(31), green: esc(32), yellow: esc(33) };
+export const COLOR: Style = { bold: esc(1), dim: esc(2), red: esc(31), green: esc(32), yellow: esc(33), cyan: esc(36) };
 const id = (s: string) => s;
-export const PLAIN: Style = { bold: id, dim: id, red: id, green: id, yellow: id };
+export const PLAIN: Style = { bold: id, dim: id, red: id, green: id, yellow: id, cyan: id };
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
