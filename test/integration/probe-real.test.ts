@@ -18,8 +18,11 @@ import { nginxSkip, opensslSkip, startNginx } from '../support/nginx.js';
 
 const MAX_IDLE_MS = 6000;
 const PRECISION_MS = 250;
-/** Timers on a shared machine: how late a close may be seen past the server's own timer. */
-const TIMER_SLACK_MS = 60;
+/**
+ * Timers on a shared, loaded 2-core machine: how late a server's close (or our wait) may fire past
+ * its timer. Far below the gaps that tell a wrong measurement (a 3 s timeout read as 2 or 4 s).
+ */
+const TIMER_SLACK_MS = 200;
 
 const skipNginx = nginxSkip();
 const skipTls = skipNginx || opensslSkip();
@@ -136,7 +139,12 @@ test('nginx over TLS with HTTP/2, keepalive_timeout 3s', { skip: skipTls }, asyn
   assert.equal(h2.maxConcurrentStreams, 128, "nginx's http2_max_concurrent_streams default");
   assert.ok(h2.idleGoaway !== null, 'a GOAWAY on the idle HTTP/2 connection');
   assert.equal(h2.idleGoaway.errorCode, 0);
-  assert.ok(Math.abs(h2.idleGoaway.afterMs - 3000) <= PRECISION_MS, `GOAWAY after ${h2.idleGoaway.afterMs} ms`);
+  // Observed directly, not narrowed: never before nginx's 3 s, late only by a timer's slack.
+  const goawayMs = h2.idleGoaway.afterMs;
+  assert.ok(
+    goawayMs >= 3000 - PRECISION_MS && goawayMs <= 3000 + PRECISION_MS + TIMER_SLACK_MS,
+    `GOAWAY after ${goawayMs} ms`,
+  );
 });
 
 async function freePort(): Promise<number> {
