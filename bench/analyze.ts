@@ -556,6 +556,12 @@ async function benchHttps(shape: (typeof HTTPS_SHAPES)[number]): Promise<boolean
       stdout: tsharkOut,
     },
   ];
+  if (BASELINE_CLI !== undefined) {
+    tools.push(
+      { name: 'baseline --keylog', command: [process.execPath, BASELINE_CLI, 'analyze', path, '--keylog', keylog] },
+      { name: 'baseline (no key log)', command: [process.execPath, BASELINE_CLI, 'analyze', path] },
+    );
+  }
   const bests = await bestOfEach(tools, RUNS, (tool) => (tool.name.startsWith('tshark') ? SLOW_SECONDS : Infinity));
   const rows: Row[] = tools.map((tool, k) => ({ name: tool.name, m: bests[k]! }));
   printTable(rows, meta);
@@ -585,6 +591,12 @@ async function benchHttps(shape: (typeof HTTPS_SHAPES)[number]): Promise<boolean
     `   decryption costs ours ${(withKeys / withoutKeys).toFixed(2)}x the time without the key log ` +
       `(${withKeys.toFixed(3)} s against ${withoutKeys.toFixed(3)} s)`,
   );
+  if (BASELINE_CLI !== undefined) {
+    console.log(
+      `   baseline / ours: --keylog ${(seconds('baseline --keylog') / withKeys).toFixed(2)}x, ` +
+        `no key log ${(seconds('baseline (no key log)') / withoutKeys).toFixed(2)}x`,
+    );
+  }
   let ok = agree;
   const tsharkRows = rows.filter((r) => r.name.startsWith('tshark'));
   for (const row of tsharkRows) {
