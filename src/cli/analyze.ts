@@ -8,7 +8,7 @@ import type { Report, RunReport } from '../model/report.js';
 import { readHostFacts } from '../observe/host-facts.js';
 import { WIRE_HEAD, analyzeCapture, analyzeRunHead } from '../observe/capture-file.js';
 import type { AnalyzeOptions } from '../observe/capture-file.js';
-import { MAX_TIMELINE_CONNECTIONS } from '../report/html.js';
+import { MAX_TIMELINE_CONNECTIONS } from '../report/html/limits.js';
 import type { StreamHead } from '../report/json-stream.js';
 import { renderTerminal } from '../report/terminal.js';
 import { flag, int, parse, port, portRange, str } from './args.js';

@@ -2,7 +2,6 @@ import { open, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { FileError, UsageError } from '../errors.js';
 import type { Report } from '../model/report.js';
-import { renderHtml } from '../report/html.js';
 import { renderJson } from '../report/json.js';
 import { renderTerminal } from '../report/terminal.js';
 import { terminalColumns } from '../util/tty.js';
@@ -100,6 +99,8 @@ function reason(error: unknown, path: string): string {
 export async function writeHtmlReport(p: Parsed, report: Report): Promise<void> {
   const path = str(p, 'html');
   if (path === undefined) return;
+  // Loaded only when asked for: a run without --html does not pay for the renderer's modules.
+  const { renderHtml } = await import('../report/html.js');
   await writeFileOrFail(path, renderHtml(report));
 }
 

@@ -6,7 +6,7 @@ import { formatEndpoint, formatHostPort, parseHostPort } from '../model/endpoint
 import type { Report } from '../model/report.js';
 import { DEFAULT_GRACE_MS, PROXY_HEAD } from '../observe/proxy.js';
 import type { ProxyProgress } from '../observe/proxy.js';
-import { MAX_TIMELINE_CONNECTIONS } from '../report/html.js';
+import { MAX_TIMELINE_CONNECTIONS } from '../report/html/limits.js';
 import { renderTerminal } from '../report/terminal.js';
 import { plural } from '../util/text.js';
 import { flag, int, parse, seconds, str } from './args.js';

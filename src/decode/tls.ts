@@ -32,8 +32,9 @@
  * Memory: a record header and a handshake header are assembled in a few bytes; only the two hellos
  * are kept whole to be decoded, up to `maxHelloBytes` (64 KiB; a larger one is skipped with a
  * `malformed` event). Every other record's body is counted, never copied, unless the listener has
- * the keys (`records`): then each encrypted record is assembled whole in one buffer per side and
- * handed over (`encryptedRecord`); what the listener opens, it interprets from the plaintext.
+ * the keys (`records`): then each encrypted record is handed over whole (`encryptedRecord`): a view of
+ * the chunk when it lies in one, else assembled in one buffer per side; what the listener opens, it
+ * interprets from the plaintext.
  *
  * Bytes a capture did not hold (`gap`): inside an application-data record they are counted through
  * its body; anywhere else the record framing of that side is lost, and picks up again at the next
@@ -875,6 +876,8 @@ export class TlsConnection {
     }
     while (i < n) {
       if (!dir.inRecord) {
+        // Where the header starts in this chunk (-1: it began in an earlier one).
+        const headerAt = dir.headerFill === 0 ? i : -1;
         const take = Math.min(RECORD_HEADER_BYTES - dir.headerFill, n - i);
         dir.header.set(bytes.subarray(i, i + take), dir.headerFill);
         dir.headerFill += take;
@@ -890,6 +893,17 @@ export class TlsConnection {
           return;
         }
         this.startRecord(dir);
+        if (dir.wholeKept && headerAt >= 0 && n - i >= dir.remaining) {
+          // The whole record is in this chunk (the common case: a segment holds whole records):
+          // handed over as a view of it, not copied.
+          dir.wholeKept = false;
+          const end = i + dir.remaining;
+          this.body(dir, bytes, i, end);
+          dir.remaining = 0;
+          i = end;
+          this.endRecord(dir, ts, bytes.subarray(headerAt, end));
+          continue;
+        }
         if (dir.remaining === 0) this.endRecord(dir, ts);
         continue;
       }
@@ -982,12 +996,15 @@ export class TlsConnection {
     }
   }
 
-  private endRecord(d: Direction, ts: Micros): void {
+  /** `inChunk`: an encrypted record to hand over that lies whole in the chunk being read (a view of it). */
+  private endRecord(d: Direction, ts: Micros, inChunk: Uint8Array | null = null): void {
     d.inRecord = false;
+    let record = inChunk;
     if (d.wholeKept) {
       d.wholeKept = false;
-      if (this.events.encryptedRecord!(d.side, d.whole!.subarray(0, d.wholeFill), ts)) return;
+      record = d.whole!.subarray(0, d.wholeFill);
     }
+    if (record !== null && this.events.encryptedRecord!(d.side, record, ts)) return;
     this.interpret(d, ts);
   }
 

@@ -139,6 +139,15 @@ export function canonicalAddress(host: string): string | null {
   const family = isIP(host);
   if (family === 4) return host;
   if (family !== 6) return null;
+  return canonicalIpv6(host);
+}
+
+/**
+ * An IPv6 address known to be one (isIP says 6, or the system gave it as such), canonical (RFC 5952),
+ * zone dropped. Without isIP: its regular expression costs tens of milliseconds the first times it
+ * runs, and `analyze` reads this machine's addresses at every start (observe/host-facts.ts).
+ */
+export function canonicalIpv6(host: string): string {
   const groups = (part: string): number[] => {
     const out: number[] = [];
     for (const g of part === '' ? [] : part.split(':')) {

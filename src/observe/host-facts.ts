@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { join } from 'node:path';
-import { canonicalAddress } from '../model/endpoint.js';
+import { canonicalIpv6 } from '../model/endpoint.js';
 import { LINUX_DEFAULT_PORTS } from '../model/host.js';
 import type { ClientPortSettings, HostFacts, PortRange, TwReuse } from '../model/host.js';
 
@@ -89,8 +89,8 @@ function localAddresses(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>): string
   const out = new Set<string>();
   for (const list of Object.values(interfaces))
     for (const info of list ?? []) {
-      const address = canonicalAddress(info.address);
-      if (address !== null) out.add(address);
+      // The system's own addresses need no check of their text (canonicalAddress's isIP is slow to start).
+      out.add(info.family === 'IPv4' ? info.address : canonicalIpv6(info.address));
     }
   return [...out];
 }

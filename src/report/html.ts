@@ -20,13 +20,6 @@ import { countWithUnknown, requestsPerConnectionText, requestsText, runSummary }
 import { AT_LEAST, formatNumber } from './text.js';
 import { plural } from '../util/text.js';
 
-/**
- * The connections a command keeps for the timeline when it would otherwise keep fewer (analyze,
- * proxy): the canvas draws only the lanes in view, so this bounds the page's size and the command's
- * memory (with at most MAX_EXCHANGES_LISTED exchanges each), not the page's speed.
- */
-export const MAX_TIMELINE_CONNECTIONS = 10_000;
-
 /** The page's script: browserMain's own source, run once the page is parsed. */
 const SCRIPT = `(${browserMain.toString()})();`;
 const SCRIPT_HASH = createHash('sha256').update(SCRIPT).digest('base64');
