@@ -147,10 +147,7 @@ export class KernelObserver implements Observer {
       noEvents = 'the socket table was read from /proc (no socket cookie)';
     }
     // What was destroyed until the baseline was read is not this run's.
-    if (this.events !== undefined) {
-      await this.events.sync();
-      this.eventsFrom = this.events.cursor();
-    }
+    if (this.events !== undefined) this.eventsFrom = await this.events.cursor();
     if (this.stopped) return void (await this.closeEvents());
     if (noEvents !== null) {
       this.warnings.push({

@@ -142,8 +142,12 @@ export class SocketEvents {
     return this.mark(SYNC_TIMEOUT_MS);
   }
 
-  /** Where the sockets destroyed from now on begin: give it to since() or stop(). */
-  cursor(): number {
+  /**
+   * Where the sockets destroyed from now on begin, to give to since() or stop(): once what was
+   * destroyed before now has been read (sync), so that it falls before.
+   */
+  async cursor(): Promise<number> {
+    await this.sync();
     return this.destroyed.length;
   }
 
