@@ -12,8 +12,8 @@ export * from './errors.js';
 export type { Micros, Millis } from './model/time.js';
 
 // Runs: an experiment in the lab, a capture, a watched program, a counting proxy.
-export { clientFailure, runExperiment } from './lab/engine.js';
-export type { ExperimentOptions } from './lab/engine.js';
+export { clientFailure, runExperiment, runExperiments } from './lab/engine.js';
+export type { ExperimentOptions, RunExperimentsOptions } from './lab/engine.js';
 export { analyzeCapture } from './observe/capture-file.js';
 export type { AnalyzeOptions } from './observe/capture-file.js';
 export { watch } from './lab/watch.js';

@@ -5,7 +5,7 @@
  * to `onConnection`, and kept only if it is among the first `keepConnections`.
  */
 import { CaptureReader } from '../decode/capture.js';
-import type { CaptureInfo, FrameMeta } from '../decode/capture.js';
+import type { CaptureInfo, CaptureSink, FrameMeta } from '../decode/capture.js';
 import { PacketDecoder } from '../decode/packet.js';
 import type { DecodeStats } from '../decode/packet.js';
 import { NotACaptureError, UnsupportedLinkTypeError } from '../errors.js';
@@ -61,6 +61,11 @@ export interface CaptureAnalysisResult {
 
 export class CaptureAnalysis {
   readonly tracker: ConnectionTracker;
+  /**
+   * Where frames framed elsewhere go instead of push(): a live capture shared by several analyses
+   * hands each the frames of its window (observe/capture-session.ts). Its own reader's sink.
+   */
+  readonly sink: CaptureSink & Required<Pick<CaptureSink, 'frameAt'>>;
   private readonly decoder = new PacketDecoder();
   private readonly reader: CaptureReader;
   private readonly warnings: Warning[] = [];
@@ -100,7 +105,7 @@ export class CaptureAnalysis {
         tracker.packet(packet);
       }
     };
-    this.reader = new CaptureReader({
+    this.sink = {
       frame: (f) => onFrame(f.data, 0, f.data.length, f),
       frameAt: onFrame,
       warning: (w) => {
@@ -109,7 +114,8 @@ export class CaptureAnalysis {
       info: (i) => {
         this.info = i;
       },
-    });
+    };
+    this.reader = new CaptureReader(this.sink);
   }
 
   /** Throws NotACaptureError when the first bytes are not pcap/pcapng. */
@@ -119,7 +125,8 @@ export class CaptureAnalysis {
 
   /** Throws NotACaptureError when the input ended before a whole file header (empty included). */
   end(): void {
-    this.reader.end();
+    // Fed through `sink` (its header was read elsewhere), its own reader has nothing to end.
+    if (this.reader.bytes > 0 || this.info === null) this.reader.end();
     // A magic number and no more: nothing says what the bytes were, so there is no capture to report on.
     if (this.info === null)
       throw new NotACaptureError(`only ${this.reader.bytes} bytes: the capture ends inside its file header`);

@@ -1,5 +1,5 @@
 import { buildReport } from '../analyze/run-report.js';
-import { clientFailure, runExperiment } from '../lab/engine.js';
+import { clientFailure, runExperiments } from '../lab/engine.js';
 import { FINDING_SCENARIOS, missedFinding } from '../lab/findings-scenarios/index.js';
 import type { FindingScenario } from '../lab/findings-scenarios/index.js';
 import { missedExpectation } from '../lab/expectations.js';
@@ -59,19 +59,14 @@ ${ENGINE_USAGE}`,
     // The same machine for every experiment: its facts (the port outlook's) are read once.
     const hostFacts = await readHostFacts();
     const step = (i: number, title: string) => progress?.update(`[${i + 1}/${count}] ${title}...`);
-    for (const [i, s] of scenarios.entries()) {
-      step(i, s.title);
-      runs.push(
-        await runExperiment({
-          name: s.name,
-          title: s.title,
-          ...s.config,
-          ...options,
-          hostFacts,
-          signal: interrupt.abort,
-        }),
-      );
-    }
+    // One after another, watched by one tcpdump and one ss -E for them all (engine.ts runExperiments).
+    const experiments = scenarios.map((s) => ({ name: s.name, title: s.title, ...s.config, ...options, hostFacts }));
+    runs.push(
+      ...(await runExperiments(experiments, {
+        signal: interrupt.abort,
+        onExperiment: (i) => step(i, scenarios[i]!.title),
+      })),
+    );
     for (const [i, s] of findings.entries()) {
       step(scenarios.length + i, s.title);
       runs.push(await s.run({ ...options, signal: interrupt.abort }));

@@ -22,6 +22,7 @@ import { TcpProxy } from '../observe/proxy.js';
 import type { ProxyOptions } from '../observe/proxy.js';
 import { ProcessObserver } from '../observe/process.js';
 import { ServerAccounting } from '../observe/server-accounting.js';
+import { SharedObservation } from '../observe/shared.js';
 import { abortable, onAbort } from '../util/abort.js';
 import { sleep, waitFor, withTimeout } from '../util/time.js';
 import { createDriver } from './clients.js';
@@ -29,7 +30,7 @@ import type { ClientDriver, ClientTls } from './clients.js';
 import { describeConfig, experimentConfig } from './config.js';
 import { countFailure, newOutcome } from './outcome.js';
 import { startLabServer } from './server.js';
-import type { LabServer } from './server.js';
+import type { LabServer, LabServerOptions } from './server.js';
 
 /** One experiment: its knobs (ExperimentConfig, each optional: DEFAULT_CONFIG's by default) and how to run it. */
 export interface ExperimentOptions extends Partial<ExperimentConfig> {
@@ -107,8 +108,21 @@ export interface LabClient {
   close(): Promise<void>;
 }
 
+/**
+ * What runExperiments hands runLab for one experiment: its server, bound already (its port in the
+ * shared capture's filter), and the observers' programs shared by the experiments.
+ */
+interface Prepared {
+  server: LabServer;
+  shared: SharedObservation;
+}
+
 /** An experiment, with what a finding scenario changes in it (`setup`). */
-export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): Promise<RunReport> {
+export async function runLab(
+  options: ExperimentOptions,
+  setup: LabSetup = {},
+  prepared?: Prepared,
+): Promise<RunReport> {
   const { signal } = options;
   signal?.throwIfAborted();
   const config = experimentConfig(options);
@@ -140,16 +154,7 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
     if (options.protocol !== undefined && options.protocol !== 'http')
       throw invalidOption('protocol', 'configures the in-process server: not with target (its URL says https)');
   } else {
-    server = await startLabServer({
-      protocol: config.protocol,
-      ...(options.host !== undefined ? { host: options.host } : {}),
-      ...(options.port !== undefined ? { port: options.port } : {}),
-      bodySize: config.bodySize,
-      keepAliveTimeoutMs: config.serverKeepAliveTimeoutMs,
-      keepAliveHint: config.serverKeepAliveHint,
-      connectionClose: config.serverConnectionClose,
-      ...(config.serverMaxRequests !== null ? { maxRequestsPerConnection: config.serverMaxRequests } : {}),
-    });
+    server = prepared?.server ?? (await startLabServer(labServerOptions(config, options)));
     url = server.url;
     serverPort = server.port;
     host = server.host;
@@ -160,7 +165,7 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
       try {
         await hop.start();
       } catch (error) {
-        await server.close();
+        if (prepared === undefined) await server.close();
         throw error;
       }
       serverPort = hop.address.port;
@@ -170,11 +175,13 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
   // Focus on the server's address and port: other programs (or tests) talking to the same port
   // number on another loopback address are not this experiment's traffic.
   const focus = serverFocus(host, serverPort);
+  const shared = prepared?.shared;
   if (options.kernel ?? true)
     observers.push(
       new KernelObserver({
         serverPort,
         ...(focus.serverAddress !== undefined ? { serverAddress: focus.serverAddress } : {}),
+        ...(shared?.events ? { sharedEvents: shared.events } : {}),
       }),
     );
   // TLS: the lab's client writes its key log here as its connections make secrets, for the wire.
@@ -189,6 +196,7 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
         ...(keylog !== null ? { keys: keylog } : {}),
         ...(options.exchanges === true ? { exchanges: true } : {}),
         ...(options.tcpdump !== undefined ? { tcpdump: options.tcpdump } : {}),
+        ...(shared?.capture ? { session: shared.capture } : {}),
       }),
     );
   }
@@ -231,7 +239,8 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
     // An error or an abort got us here: close what still runs (tcpdump above all), without reports.
     if (reports.length < observers.length) await closeAll(observers);
     await hop?.destroy();
-    await server?.close();
+    // A server given bound is its giver's to close.
+    if (prepared === undefined) await server?.close();
   }
   keylog?.end();
   for (const report of reports) if (report.observer === 'wire') warnings.push(...encryptedWire(report));
@@ -240,6 +249,94 @@ export async function runLab(options: ExperimentOptions, setup: LabSetup = {}): 
   const process = processObserver?.processSummary();
   if (process) run.process = process;
   return run;
+}
+
+/** How the in-process server of an experiment listens and answers. */
+function labServerOptions(config: ExperimentConfig, options: ExperimentOptions): LabServerOptions {
+  return {
+    protocol: config.protocol,
+    ...(options.host !== undefined ? { host: options.host } : {}),
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    bodySize: config.bodySize,
+    keepAliveTimeoutMs: config.serverKeepAliveTimeoutMs,
+    keepAliveHint: config.serverKeepAliveHint,
+    connectionClose: config.serverConnectionClose,
+    ...(config.serverMaxRequests !== null ? { maxRequestsPerConnection: config.serverMaxRequests } : {}),
+  };
+}
+
+/** What runExperiments is told besides the experiments. */
+export interface RunExperimentsOptions {
+  /** Ends the run at once: what is open is closed (tcpdump and ss -E above all), and it rejects. */
+  signal?: AbortSignal;
+  /** Called as each experiment begins (its index), for progress. */
+  onExperiment?: (index: number) => void;
+}
+
+/**
+ * Experiments one after another, as the demo runs them: each report is the one runExperiment
+ * gives, but the observers' programs start once for them all (observe/shared.ts). Every server is
+ * bound first, so that the one tcpdump's filter holds their ports, then tcpdump and ss -E start,
+ * then each experiment runs with its wire and kernel observers as views of them, and its server
+ * closes; tcpdump and ss -E end after the last (or at once when `signal` aborts, or one fails).
+ * Experiments that cannot share (a target, a fixed port, servers on different addresses) run each
+ * on its own, as runExperiment does.
+ */
+export async function runExperiments(
+  experiments: readonly ExperimentOptions[],
+  options: RunExperimentsOptions = {},
+): Promise<RunReport[]> {
+  const { signal, onExperiment } = options;
+  signal?.throwIfAborted();
+  const runs: RunReport[] = [];
+  const first = experiments[0];
+  const shareable =
+    first !== undefined &&
+    experiments.every(
+      (e) =>
+        e.target == null &&
+        e.port === undefined &&
+        e.host === first.host &&
+        (e.capture ?? true) === (first.capture ?? true) &&
+        e.tcpdump === first.tcpdump &&
+        (e.kernel ?? true) === (first.kernel ?? true),
+    );
+  if (!shareable) {
+    for (const [i, e] of experiments.entries()) {
+      onExperiment?.(i);
+      runs.push(await runLab({ ...e, ...(signal !== undefined ? { signal } : {}) }));
+    }
+    return runs;
+  }
+  const servers: LabServer[] = [];
+  let shared: SharedObservation | undefined;
+  try {
+    for (const e of experiments) {
+      const config = experimentConfig(e);
+      checkClient(config);
+      servers.push(await startLabServer(labServerOptions(config, e)));
+      signal?.throwIfAborted();
+    }
+    shared = await SharedObservation.start({
+      host: servers[0]!.host,
+      ports: servers.map((s) => s.port),
+      capture: first.capture ?? true,
+      ...(first.tcpdump !== undefined ? { tcpdump: first.tcpdump } : {}),
+      events: first.kernel ?? true,
+      ...(signal !== undefined ? { signal } : {}),
+    });
+    for (const [i, e] of experiments.entries()) {
+      onExperiment?.(i);
+      const server = servers[i]!;
+      runs.push(await runLab({ ...e, ...(signal !== undefined ? { signal } : {}) }, {}, { server, shared }));
+      await server.close();
+    }
+  } finally {
+    // Aborted or failed between two experiments too: tcpdump and ss -E end, every server closes.
+    await shared?.close();
+    await Promise.all(servers.map((s) => s.close().catch(() => undefined)));
+  }
+  return runs;
 }
 
 /** A client that cannot speak to this server: node:http2 speaks h2 over TLS only. */

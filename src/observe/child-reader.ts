@@ -29,9 +29,12 @@ import { parentPort, workerData } from 'node:worker_threads';
  * credentials does). fd 3 keeps that pipe; the program gets neither it nor stdin. A background
  * reader waits for the pipe to close (read returns at end of file), then sends the program
  * SIGTERM; its output goes to /dev/null (`exec`: no copy of our stdout/stderr pipes stays open in
- * it). The guard exits with the program's status.
+ * it). The guard exits with the program's status. It and its reader ignore SIGUSR1 and SIGUSR2,
+ * sent to the whole group to reach the program (tcpdump prints its statistics on SIGUSR1, and sets
+ * its own handler: a program that sets none ignores them too, as the ignored disposition is inherited).
  */
 const GUARD = [
+  "trap '' USR1 USR2",
   'exec 3<&0 </dev/null',
   '"$0" "$@" 3<&- &',
   'pid=$!',

@@ -89,6 +89,20 @@ export class GuardedChild {
     this.command('resume');
   }
 
+  /**
+   * Sends `signal` to the program's process group (the guard ignores SIGUSR1 and SIGUSR2: see
+   * child-reader.ts); false when it has not been spawned or has gone.
+   */
+  signal(signal: NodeJS.Signals): boolean {
+    if (this.pid === null || !this.running) return false;
+    try {
+      process.kill(-this.pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private command(command: ReaderCommand): void {
     if (!this.closed) this.worker.postMessage(command);
   }

@@ -26,6 +26,7 @@ import type { SocketEntry } from '../decode/socket-entry.js';
 import type { ObserverReport, Warning, WarningCode } from '../model/report.js';
 import type { Observer } from './observer.js';
 import { SocketEvents } from './socket-events.js';
+import type { SharedSocketEvents } from './socket-events.js';
 import type { DestroyedSocket } from '../analyze/kernel.js';
 import { readSocketTable } from './socket-table.js';
 import type { SocketTable, SocketTableSource } from './socket-table.js';
@@ -49,6 +50,12 @@ export interface KernelObserverOptions extends KernelFocus {
    * followed, a connection reset between two snapshots may be missed (with a warning when on).
    */
   events?: boolean;
+  /**
+   * A socket-destroy stream already running for several observers' ports (observe/shared.ts), or
+   * why it could not start: used instead of an ss -E of its own (when `events` is on), and left
+   * running. This observer reads what was destroyed from its baseline to its stop, on its port.
+   */
+  sharedEvents?: SharedSocketEvents;
 }
 
 /** Warning codes the kernel observer adds to those of the table's readers. */
@@ -89,6 +96,8 @@ export class KernelObserver implements Observer {
   private source: SocketTableSource | undefined;
   /** The socket-destroy events, followed from before the baseline to the end. */
   private events: SocketEvents | undefined;
+  /** Where this run's destroyed sockets begin among the events' (SocketEvents.cursor). */
+  private eventsFrom = 0;
   /** start() while it runs (or once it has ended): close() waits for it. */
   private starting: Promise<void> | undefined;
   /** Aborted by close(): ss -E starting is ended. */
@@ -108,9 +117,12 @@ export class KernelObserver implements Observer {
   private async begin(): Promise<void> {
     this.overflowsBefore = await this.timeWaitOverflows();
     // Following before the baseline is read: a socket gone after it is either in it or this run's.
-    const { events = true, procRoot, source } = this.options;
+    const { events = true, procRoot, source, sharedEvents } = this.options;
     let noEvents: string | null = null;
-    if (events && procRoot === undefined && source !== 'proc') {
+    if (events && procRoot === undefined && source !== 'proc' && sharedEvents !== undefined) {
+      this.events = sharedEvents.events ?? undefined;
+      noEvents = sharedEvents.problem;
+    } else if (events && procRoot === undefined && source !== 'proc') {
       try {
         this.events = await SocketEvents.start({
           ports: [this.options.serverPort],
@@ -135,10 +147,7 @@ export class KernelObserver implements Observer {
       noEvents = 'the socket table was read from /proc (no socket cookie)';
     }
     // What was destroyed until the baseline was read is not this run's.
-    if (this.events !== undefined) {
-      await this.events.sync();
-      this.events.clear();
-    }
+    if (this.events !== undefined) this.eventsFrom = await this.events.cursor();
     if (this.stopped) return void (await this.closeEvents());
     if (noEvents !== null) {
       this.warnings.push({
@@ -149,16 +158,20 @@ export class KernelObserver implements Observer {
     this.schedule();
   }
 
+  /** Ends its own ss -E; a shared one is only let go (its owner ends it). */
   private async closeEvents(): Promise<void> {
     const events = this.events;
     this.events = undefined;
-    await events?.close();
+    if (this.options.sharedEvents === undefined) await events?.close();
   }
 
   /** Ends ss -E: the sockets destroyed during the run, and a warning when they may not be all. */
   private async destroyed(): Promise<DestroyedSocket[]> {
     if (this.events === undefined) return [];
-    const { destroyed, problem, warnings } = await this.events.stop();
+    const shared = this.options.sharedEvents !== undefined;
+    const { destroyed, problem, warnings } = shared
+      ? await this.events.since(this.eventsFrom)
+      : await this.events.stop(this.eventsFrom);
     this.events = undefined;
     for (const w of warnings) this.warnings.push(w);
     if (problem !== null) {
@@ -167,7 +180,8 @@ export class KernelObserver implements Observer {
         message: `the kernel's socket-destroy events may be incomplete: ${problem}: ${WITHOUT_EVENTS}`,
       });
     }
-    return destroyed;
+    // A shared stream follows other ports too.
+    return destroyed.filter((d) => this.concerns(d.entry));
   }
 
   /**

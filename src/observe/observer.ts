@@ -5,6 +5,13 @@ import { abortable } from '../util/abort.js';
  * What every observer does: start before the traffic, say when it has seen the traffic settle
  * (all connections closed), and turn what it saw into an ObserverReport when stopped. An observer
  * that cannot run still returns a report, with `available: false`, a reason and a fix.
+ *
+ * Its report covers what happened between its start() and its stop(), and nothing it started
+ * outlives its stop() or close(). A program it reads (tcpdump, ss -E) is its own, or shared with
+ * the observers of other experiments run one after another (observe/shared.ts): a shared one is
+ * started before the first observer's start() and ended after the last one's stop() by whoever
+ * started it, and the observer is then a view of it, from its start() to its stop(), of its own
+ * port (docs/architecture.md, the observers' lifecycle).
  */
 export interface Observer {
   readonly name: ObserverName;

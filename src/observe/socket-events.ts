@@ -68,6 +68,16 @@ export function ssEventArguments(ss: string, ports: readonly number[], markerPor
   return ['-oL', ss, SS_EVENT_FLAGS, `( ${clauses.join(' or ')} )`];
 }
 
+/** The sockets destroyed in a window, and why they may not be all (null when they are). */
+export interface DestroyedSince {
+  destroyed: DestroyedSocket[];
+  problem: string | null;
+  warnings: Warning[];
+}
+
+/** ss -E started once for several kernel observers (observe/shared.ts), or why it could not start. */
+export type SharedSocketEvents = { events: SocketEvents; problem: null } | { events: null; problem: string };
+
 export class SocketEvents {
   private readonly destroyed: DestroyedSocket[] = [];
   private readonly decoder: SsEventDecoder;
@@ -132,20 +142,38 @@ export class SocketEvents {
     return this.mark(SYNC_TIMEOUT_MS);
   }
 
-  /** Forgets the sockets destroyed so far (before the run). */
-  clear(): void {
-    this.destroyed.length = 0;
+  /**
+   * Where the sockets destroyed from now on begin, to give to since() or stop(): once what was
+   * destroyed before now has been read (sync), so that it falls before.
+   */
+  async cursor(): Promise<number> {
+    await this.sync();
+    return this.destroyed.length;
   }
 
   /**
-   * Syncs, ends ss and returns every socket destroyed since clear(), with the reason they may not
-   * be all (null when they are).
+   * Syncs, ends ss and returns every socket destroyed since `from` (a cursor()), with the reason
+   * they may not be all (null when they are).
    */
-  async stop(): Promise<{ destroyed: DestroyedSocket[]; problem: string | null; warnings: Warning[] }> {
+  async stop(from = 0): Promise<DestroyedSince> {
+    return this.collect(from, true);
+  }
+
+  /**
+   * Syncs and returns every socket destroyed since `from` (a cursor()), as stop() does, and goes on
+   * following: one ss -E shared by several observers, each reading its own window (observe/shared.ts).
+   */
+  async since(from: number): Promise<DestroyedSince> {
+    return this.collect(from, false);
+  }
+
+  private async collect(from: number, end: boolean): Promise<DestroyedSince> {
     const synced = !this.stopped && this.child.running && (await this.sync());
     const running = this.child.running;
-    await this.close();
-    this.decoder.end(Date.now());
+    if (end) {
+      await this.close();
+      this.decoder.end(Date.now());
+    }
     let problem: string | null = null;
     if (!synced) {
       const last =
@@ -154,7 +182,7 @@ export class SocketEvents {
         ? `ss -E fell behind${last}: ${this.why()}`
         : `ss -E stopped during the run${last}: ${this.why()}`;
     }
-    return { destroyed: this.destroyed, problem, warnings: this.decoder.warnings };
+    return { destroyed: this.destroyed.slice(from), problem, warnings: this.decoder.warnings };
   }
 
   /** Ends ss and the marker at once. Safe to call more than once. */

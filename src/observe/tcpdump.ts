@@ -45,6 +45,7 @@ import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync 
 import { delimiter, join } from 'node:path';
 import { CaptureUnavailableError, KeepaliveLabError } from '../errors.js';
 import { onAbort } from '../util/abort.js';
+import { sleep } from '../util/time.js';
 import type { ReaderMessage } from './child-reader.js';
 import { GuardedChild } from './guarded-child.js';
 
@@ -75,6 +76,25 @@ const MAXIMUM_SNAPLEN = 262_144;
 const RING_KIB = 131_072;
 /** How long tcpdump gets to say it is listening. */
 const START_TIMEOUT_MS = 10_000;
+/** How long tcpdump gets to print its statistics when asked (dropped()). */
+const STATS_TIMEOUT_MS = 2000;
+/**
+ * The signal on which tcpdump prints its statistics and goes on capturing (tcpdump.c: SIGINFO where
+ * there is one, else SIGNAL_REQ_INFO, SIGUSR1 by default: Linux); its guard ignores it (guarded-child.ts).
+ */
+const STATS_SIGNAL = 'SIGUSR1';
+/** One line of tcpdump's statistics ("192 packets dropped by kernel"): printed on exit, and on STATS_SIGNAL. */
+const DROPPED = /(\d+) packets? dropped by kernel/g;
+
+/** tcpdump's latest count in its statistics on stderr ("192 packets dropped by kernel"); 0 when there are none. */
+export function droppedPackets(stderr: string): number {
+  return droppedCounts(stderr).at(-1) ?? 0;
+}
+
+/** Every count of dropped packets tcpdump printed, in order. */
+function droppedCounts(stderr: string): number[] {
+  return [...stderr.matchAll(DROPPED)].map((m) => Number(m[1]));
+}
 
 /** The snap length that keeps every byte of any packet an interface with these MTUs can deliver to a capture. */
 export function snapLength(mtus: readonly number[]): number {
@@ -285,6 +305,25 @@ export class Tcpdump {
       tcpdump.child.messages.on('message', onMessage);
       offAbort = onAbort(options.signal, () => fail(options.signal!.reason));
     });
+  }
+
+  /**
+   * tcpdump's count of the packets the kernel dropped since it started (its ring was full): while
+   * it runs, asked for (STATS_SIGNAL: it prints its statistics and goes on), once it has ended, its
+   * last statistics. Null when it did not answer within 2 s. A count since the start, whoever asks:
+   * libpcap adds up the kernel's (PACKET_STATISTICS resets them as it reads them).
+   */
+  async dropped(): Promise<number | null> {
+    const before = droppedCounts(this.stderr).length;
+    if (this.running && this.child.signal(STATS_SIGNAL)) {
+      const deadline = performance.now() + STATS_TIMEOUT_MS;
+      while (this.running && droppedCounts(this.stderr).length <= before) {
+        if (performance.now() > deadline) return null;
+        await sleep(2);
+      }
+    }
+    const counts = droppedCounts(this.stderr);
+    return counts.length > 0 ? counts.at(-1)! : this.running ? null : 0;
   }
 
   /**

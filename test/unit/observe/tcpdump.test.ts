@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { KeepaliveLabError } from '../../../src/errors.js';
-import { droppedPackets } from '../../../src/observe/capture.js';
+import { droppedPackets, serverFocus } from '../../../src/observe/capture.js';
 import {
   capturePlans,
   checkInterface,
@@ -101,4 +101,31 @@ test("tcpdump's own count of drops, from the statistics it prints on exit", () =
   );
   assert.equal(droppedPackets('1 packet dropped by kernel'), 1);
   assert.equal(droppedPackets('tcpdump: listening on any'), 0);
+});
+
+test('the latest count of drops: asked for while capturing (SIGUSR1, one line each time), then on exit', () => {
+  const asked =
+    'tcpdump: listening on any, link-type LINUX_SLL2\n' +
+    'tcpdump: 10 packets captured, 12 packets received by filter, 2 packets dropped by kernel\n' +
+    'tcpdump: 30 packets captured, 37 packets received by filter, 7 packets dropped by kernel\n';
+  assert.equal(droppedPackets(asked), 7);
+  assert.equal(
+    droppedPackets(`${asked}40 packets captured\n48 packets received by filter\n8 packets dropped by kernel\n`),
+    8,
+  );
+});
+
+test('serverFocus: one port, or several on one address (a capture shared by the demo)', () => {
+  assert.deepEqual(serverFocus('127.0.0.1', 8080), {
+    serverAddress: '127.0.0.1',
+    interface: 'lo',
+    filter: 'tcp port 8080 and host 127.0.0.1',
+  });
+  assert.equal(serverFocus('localhost', [8080]).filter, 'tcp port 8080 and host 127.0.0.1');
+  assert.equal(
+    serverFocus('127.0.0.1', [8080, 8081, 8082]).filter,
+    'tcp and (port 8080 or port 8081 or port 8082) and host 127.0.0.1',
+  );
+  assert.equal(serverFocus(undefined, [1, 2]).filter, 'tcp and (port 1 or port 2)');
+  assert.equal(serverFocus('10.0.0.1', [1, 2]).interface, 'any');
 });
