@@ -4,8 +4,9 @@
  * and one timeline for every run on one time scale (each run's time from its own start, so a demo's
  * "before" and "after" are one picture), drawn on a canvas by html/browser.ts from the data of
  * html/data.ts (embedded as JSON), and a sortable, filterable table of the connections. Per run: summary
- * cards, the verdict (linked to the finding it names), the observers' totals side by side, and the
- * findings (each with its reasoning, evidence and fix per runtime). Text from the report is escaped
+ * cards, the verdict (linked to the finding it names), the observers' totals side by side, the
+ * findings (each with its reasoning, evidence and fix per runtime), and what the client process saw
+ * itself when the run has it (`process`: per origin, and its own findings). Text from the report is escaped
  * here, and the script shows the data it reads only as text.
  */
 import { createHash } from 'node:crypto';
@@ -143,6 +144,7 @@ ${cards(run)}
 ${observerTable(run.observers)}
 ${notes.length > 0 ? `<ul>${notes.join('')}</ul>` : ''}
 ${findingsSection(run, index)}
+${processSection(run, index)}
 </section>`;
 }
 
@@ -190,6 +192,38 @@ function findingsSection(run: RunReport, runIndex: number): string {
   const t0 = firstStart(run);
   const items = run.findings.map((f, i) => findingHtml(f, findingId(runIndex, i), t0));
   return `<h3>Findings</h3>\n${items.join('\n')}`;
+}
+
+/**
+ * The run's `process` (a lab run of node:http or fetch, a watched Node command): per origin what the
+ * process counted, then its own findings (the unread body's call site...).
+ */
+function processSection(run: RunReport, runIndex: number): string {
+  const p = run.process;
+  if (p === undefined) return '';
+  const who = p.pids ? `${plural(p.pids.length, 'Node process', 'Node processes')} (${p.pids.join(', ')})` : 'process';
+  const counts = (r: Record<string, number>) =>
+    Object.entries(r)
+      .map(([k, n]) => `${escapeHtml(k)} ${n}`)
+      .join(', ') || '-';
+  const rows = p.origins.map((o) => {
+    const share = o.reuseShare === null ? '-' : `${Math.round(o.reuseShare * 100)}%`;
+    const ttfb = o.ttfbMs === null ? '-' : `${formatNumber(o.ttfbMs.mean, 2)} / ${formatNumber(o.ttfbMs.max, 2)}`;
+    const numbers = [o.requests, `${o.reusedRequests} (${share})`, o.connectionsOpened, o.connectionsOpen];
+    const texts = [counts(o.closeReasons), counts(o.errors)].map((t) => `<td class="text">${t}</td>`).join('');
+    const hint = o.keepAliveHintS === null ? '-' : `${o.keepAliveHintS} s`;
+    return `<tr><td class="text">${escapeHtml(o.origin)}</td>${cells(numbers)}${texts}${cells([ttfb, hint])}</tr>`;
+  });
+  const head = ['origin', 'requests', 'reused', 'connections', 'open', 'closed', 'errors', 'TTFB mean / max ms'];
+  const missing =
+    p.missingChannels.length > 0
+      ? `<p class="warn">not measured: Node ${escapeHtml(p.node)} lacks ${escapeHtml(p.missingChannels.join(', '))}</p>`
+      : '';
+  const t0 = firstStart(run);
+  const findings = (p.findings ?? []).map((f, i) => findingHtml(f, `run-${runIndex + 1}-process-finding-${i + 1}`, t0));
+  return `<h3>Seen by the ${escapeHtml(who)}</h3>
+${table([...head, 'Keep-Alive hint'], rows)}
+${missing}${findings.join('\n')}`;
 }
 
 /** One finding: severity, code and summary; why; the evidence (values, connections, events); the fixes. */
