@@ -7,11 +7,11 @@
  * table, and the run's `process` summary with the processes' own findings, keeping only the
  * connections and origins of the watched port (a process reports every origin it talked to).
  *
- * No file is not an error: the command was not Node.js, or it died of a signal it does not handle (no
- * 'exit' event, no report). (A Node.js without `--import`, before 18.19 and 20.6, refuses to start
- * with it in NODE_OPTIONS: `--no-register` is for those.) The observer is then
- * unavailable, with the reason. The directory is removed by `remove()`, which the caller runs in a
- * `finally` (every way out, Ctrl-C included), as the key log's.
+ * No file is not an error: the command was not Node.js, or it died of SIGKILL or of a signal other than
+ * SIGINT and SIGTERM (no 'exit' event, no report; register.ts reports before those two). (A Node.js
+ * without `--import`, before 18.19 and 20.6, refuses to start with it in NODE_OPTIONS: `--no-register`
+ * is for those.) The observer is then unavailable, with the reason. The directory is removed by
+ * `remove()`, which the caller runs in a `finally` (every way out, Ctrl-C included), as the key log's.
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -82,10 +82,10 @@ function noReport(warnings: Warning[]): ObserverReport {
     observer: 'process',
     available: false,
     reason:
-      'no Node.js process of the command wrote a register report: the command is not Node.js, or ' +
-      'it died of a signal it does not handle (no exit, no report)',
+      'no Node.js process of the command wrote a register report: the command is not Node.js, or it ' +
+      'died of SIGKILL or of a signal other than SIGINT and SIGTERM (no exit, no report)',
     fix:
-      'watch a Node.js program (node app.js, npm run ...) and let it exit by itself; ' +
+      'watch a Node.js program (node app.js, npm run ...), and stop it with Ctrl-C or SIGTERM; ' +
       '--no-register leaves this observer out',
     seesRequests: true,
     totals: emptyTotals(),

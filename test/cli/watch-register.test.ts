@@ -259,6 +259,56 @@ test(
   },
 );
 
+// An app that makes its keep-alive requests, says so in a file, and waits until a signal ends it.
+writeFileSync(
+  join(dir, 'waits.mjs'),
+  `import http from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { get } from './get.mjs';
+const [port, n, ready] = process.argv.slice(2);
+const agent = new http.Agent({ keepAlive: true });
+for (let i = 0; i < Number(n); i++) await get(Number(port), agent);
+setInterval(() => {}, 1 << 30);
+writeFileSync(ready, 'ready');
+`,
+);
+
+test(
+  'watch -- node app stopped by Ctrl-C: the app dies of SIGINT as it would, and its process view is in the report',
+  { skip },
+  async () => {
+    const server = await countingServer();
+    const ready = join(dir, 'waits-ready');
+    const json = join(dir, 'waits.json');
+    const args = ['watch', '--port', String(server.port), '--host', '127.0.0.1', '--json', json, '--'];
+    const app = [process.execPath, join(dir, 'waits.mjs'), String(server.port), String(KEEP_ALIVE), ready];
+    const { child, done } = startCli([...args, ...app]);
+    const bound = setTimeout(() => void stopProcess(child), 40_000);
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!existsSync(ready)) {
+        if (Date.now() > deadline) assert.fail('the app did not make its requests');
+        await delay(20);
+      }
+      // watch forwards the SIGINT to the app, which has no handler of its own.
+      child.kill('SIGINT');
+      const r = await done;
+      assert.equal(r.code, 130, `watch exits as the command died, of SIGINT: ${r.stderr}`);
+      const run = (JSON.parse(readFileSync(json, 'utf8')) as Report).runs[0]!;
+      const proc = run.observers.find((o) => o.observer === 'process')!;
+      assert.equal(proc.available, true, proc.reason);
+      assert.equal(proc.totals.requests, KEEP_ALIVE);
+      assert.equal(proc.totals.connections, server.connections);
+      assert.equal(run.process?.origins[0]?.requests, KEEP_ALIVE);
+      assert.deepEqual(run.agreement, { agree: true, differences: [] });
+    } finally {
+      clearTimeout(bound);
+      await stopProcess(child);
+      await server.close();
+    }
+  },
+);
+
 test('watch -- COMMAND stopped by Ctrl-C (SIGINT): the report directory is removed', { skip }, async () => {
   const seen = join(dir, 'seen-sigint');
   const script = `printf '%s' "$KEEPALIVE_LAB_REPORT_DIR" > ${seen}.tmp; mv ${seen}.tmp ${seen}; exec sleep 30`;
