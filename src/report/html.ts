@@ -10,10 +10,10 @@
  * here, and the script shows the data it reads only as text.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { requestsUnknownOn } from '../analyze/streams/tls.js';
 import { formatEndpoint } from '../model/endpoint.js';
 import type { Finding, FindingSeverity, ObserverReport, Report, RunReport } from '../model/report.js';
-import { browserMain } from './html/browser.js';
 import { embedJson, pageData } from './html/data.js';
 import { PAGE_STYLE } from './html/style.js';
 import { firstStart, relativeTime, shownValues } from './findings.js';
@@ -28,11 +28,31 @@ import { plural } from '../util/text.js';
  */
 export const MAX_TIMELINE_CONNECTIONS = 10_000;
 
-/** The page's script: browserMain's own source, run once the page is parsed. */
-const SCRIPT = `(${browserMain.toString()})();`;
-const SCRIPT_HASH = createHash('sha256').update(SCRIPT).digest('base64');
-/** Nothing from the network; no script but ours (an injected one, or an inline handler, would not run). */
-const CSP = `default-src 'none'; script-src 'sha256-${SCRIPT_HASH}'; style-src 'unsafe-inline'; img-src data:`;
+/** How html/browser.ts's compiled function begins (it is the whole of that module's code). */
+const BROWSER_MAIN = 'export function browserMain(';
+/** tsc's last line of a compiled file (`sourceMap`): not part of the function. */
+const SOURCE_MAP_COMMENT = /\n\/\/# sourceMappingURL=\S*\s*$/;
+
+let page: { script: string; csp: string } | undefined;
+
+/**
+ * The page's script, and the policy that allows it: browserMain's source, run once the page is parsed.
+ * html/browser.ts is compiled on its own (tsconfig.browser.json, with the DOM's types that no other code
+ * here may see), so it is not imported: its compiled file, beside this one, is read once, when the first
+ * page is rendered.
+ */
+function pageScript(): { script: string; csp: string } {
+  if (page !== undefined) return page;
+  const compiled = readFileSync(new URL('./html/browser.js', import.meta.url), 'utf8');
+  const at = compiled.indexOf(BROWSER_MAIN);
+  if (at < 0) throw new Error(`html/browser.js does not hold ${BROWSER_MAIN}...`);
+  const source = compiled.slice(at + 'export '.length).replace(SOURCE_MAP_COMMENT, '');
+  const script = `(${source.trim()})();`;
+  const hash = createHash('sha256').update(script).digest('base64');
+  // Nothing from the network; no script but ours (an injected one, or an inline handler, would not run).
+  const csp = `default-src 'none'; script-src 'sha256-${hash}'; style-src 'unsafe-inline'; img-src data:`;
+  return (page = { script, csp });
+}
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -40,11 +60,12 @@ export function escapeHtml(text: string): string {
 
 export function renderHtml(report: Report): string {
   const title = `keepalive-lab ${report.command}`;
+  const { script, csp } = pageScript();
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
 <link rel="icon" href="data:,">
 <title>${escapeHtml(title)}</title>
 <style>${PAGE_STYLE}</style>
@@ -58,7 +79,7 @@ ${CONNECTION_TABLE}
 ${report.runs.map(runSection).join('\n')}
 <div id="kal-tooltip" role="tooltip" hidden></div>
 <script type="application/json" id="kal-data">${embedJson(pageData(report))}</script>
-<script>${SCRIPT}</script>
+<script>${script}</script>
 </body>
 </html>
 `;
