@@ -9,10 +9,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { newConnectionRecord } from '../../../src/analyze/record.js';
 import { computeTotals } from '../../../src/analyze/totals.js';
-import type { ProcessOrigin, ProcessSummary } from '../../../src/model/process.js';
+import type { ProcessSummary } from '../../../src/model/process.js';
 import type { ConnectionRecord, Finding, ObserverReport } from '../../../src/model/report.js';
 import { mergeProcessViews } from '../../../src/observe/process-views.js';
 import type { ProcessReportView } from '../../../src/observe/process-views.js';
+import { processOrigin } from '../../support/process-view.js';
 
 const CAP = 100_000;
 
@@ -91,25 +92,6 @@ test('process views: none at all (not Node.js), unavailable with the reason and 
   assert.equal(none.process, null);
 });
 
-function origin(name: string, counts: Partial<ProcessOrigin>): ProcessOrigin {
-  return {
-    origin: name,
-    clients: ['node:http'],
-    requests: 0,
-    reusedRequests: 0,
-    reuseShare: null,
-    responses: 0,
-    errors: {},
-    connectionsOpened: 0,
-    connectionsClosed: 0,
-    connectionsOpen: 0,
-    closeReasons: {},
-    ttfbMs: null,
-    keepAliveHintS: null,
-    ...counts,
-  };
-}
-
 function unread(port: number, connections: number[]): Finding {
   return {
     code: 'body-not-read',
@@ -150,7 +132,7 @@ test('process views: the summary sums the watched origin over the processes; ids
         node: '20.19.0',
         missingChannels: [],
         origins: [
-          origin(watched, {
+          processOrigin(watched, {
             requests: 4,
             reusedRequests: 2,
             responses: 4,
@@ -161,7 +143,7 @@ test('process views: the summary sums the watched origin over the processes; ids
             ttfbMs: { mean: 2, max: 3 },
             keepAliveHintS: 5,
           }),
-          origin(other, { requests: 1 }),
+          processOrigin(other, { requests: 1 }),
         ],
         recentRequests: [request(watched, 10, 1), request(other, 11, 2), request(watched, 30, 3)],
       },
@@ -177,7 +159,7 @@ test('process views: the summary sums the watched origin over the processes; ids
         node: '20.19.0',
         missingChannels: [],
         origins: [
-          origin(watched, {
+          processOrigin(watched, {
             clients: ['undici'],
             requests: 2,
             reusedRequests: 1,
@@ -198,7 +180,7 @@ test('process views: the summary sums the watched origin over the processes; ids
   assert.deepEqual(process.pids, [100, 101]);
   assert.equal(process.node, '20.19.0');
   assert.deepEqual(process.origins, [
-    origin(watched, {
+    processOrigin(watched, {
       clients: ['node:http', 'undici'],
       requests: 6,
       reusedRequests: 3,

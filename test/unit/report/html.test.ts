@@ -10,6 +10,7 @@ import {
   type Finding,
   type RunReport,
 } from '../../../src/model/report.js';
+import { processOrigin, processSummary } from '../../support/process-view.js';
 import { observer, record, records, tlsFacts, tlsRecords } from '../analyze/records.js';
 
 function run(fields: Partial<RunReport> = {}): RunReport {
@@ -258,30 +259,20 @@ test('html: at most MAX_PAGE_EXCHANGES exchanges in a page; the lanes beyond sho
 
 test("html: a run's process view: its origins and its own findings, escaped", () => {
   const finding: Finding = { ...hostileFinding(), code: 'body-not-read', summary: 'made at /<i>app</i>.js:3:1' };
-  const process: NonNullable<RunReport['process']> = {
-    node: '20.19.0',
-    missingChannels: [],
-    origins: [
-      {
-        origin: 'http://127.0.0.1:8080/<b>',
-        clients: ['undici'],
-        requests: 6,
-        reusedRequests: 3,
-        reuseShare: 0.5,
-        responses: 6,
-        errors: { ECONNRESET: 1 },
-        connectionsOpened: 3,
-        connectionsClosed: 3,
-        connectionsOpen: 0,
-        closeReasons: { 'server-closed': 3 },
-        ttfbMs: { mean: 1.5, max: 4 },
-        keepAliveHintS: 5,
-      },
-    ],
-    recentRequests: [],
-    findings: [finding],
-    pids: [7],
-  };
+  const origin = processOrigin('http://127.0.0.1:8080/<b>', {
+    clients: ['undici'],
+    requests: 6,
+    reusedRequests: 3,
+    reuseShare: 0.5,
+    responses: 6,
+    errors: { ECONNRESET: 1 },
+    connectionsOpened: 3,
+    connectionsClosed: 3,
+    closeReasons: { 'server-closed': 3 },
+    ttfbMs: { mean: 1.5, max: 4 },
+    keepAliveHintS: 5,
+  });
+  const process = processSummary([origin], { findings: [finding], pids: [7] });
   const html = renderHtml(buildReport('watch', [run({ process })]));
   assert.match(html, /<h3>Seen by the 1 Node process \(7\)<\/h3>/);
   assert.match(html, /<td class="text">http:\/\/127\.0\.0\.1:8080\/&lt;b&gt;<\/td><td>6<\/td><td>3 \(50%\)<\/td>/);

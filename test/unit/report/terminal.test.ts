@@ -3,8 +3,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { computeTotals } from '../../../src/analyze/totals.js';
 import { REPORT_SCHEMA } from '../../../src/model/report.js';
-import type { CaptureSummary, ConnectionRecord, ObserverReport, Report, RunReport } from '../../../src/model/report.js';
+import type {
+  CaptureSummary,
+  ConnectionRecord,
+  Finding,
+  ObserverReport,
+  Report,
+  RunReport,
+} from '../../../src/model/report.js';
 import { renderConnections, renderTerminal, renderTotals } from '../../../src/report/terminal.js';
+import { processOrigin, processSummary } from '../../support/process-view.js';
 import { record, tlsFacts } from '../analyze/records.js';
 
 /** The text without ANSI SGR sequences (ESC [ ... m). */
@@ -288,45 +296,32 @@ test('terminal: HTTP beside TLS: the counted requests "+?", the per-connection f
 
 /** A run's `process` (a lab run's, a watched Node command's): one origin, and a body-not-read with its call site. */
 function processView(pids?: number[]): NonNullable<RunReport['process']> {
-  return {
-    node: '20.19.0',
-    missingChannels: [],
-    origins: [
-      {
-        origin: 'http://127.0.0.1:8080',
-        clients: ['node:http'],
-        requests: 4,
-        reusedRequests: 1,
-        reuseShare: 0.25,
-        responses: 4,
-        errors: {},
-        connectionsOpened: 3,
-        connectionsClosed: 3,
-        connectionsOpen: 0,
-        closeReasons: { 'client-closed': 3 },
-        ttfbMs: { mean: 1, max: 2 },
-        keepAliveHintS: 5,
-      },
-    ],
-    recentRequests: [],
-    findings: [
-      {
-        code: 'body-not-read',
-        severity: 'warning',
-        summary: 'body not read: 2 responses (request made at /srv/app.js:12:7)',
-        reasoning: ['held unread'],
-        evidence: {
-          server: { address: '127.0.0.1', port: 8080 },
-          count: 2,
-          connections: [1, 2],
-          events: [],
-          values: { callSite: '/srv/app.js:12:7' },
-        },
-        fixes: { 'node-http': 'res.resume()' },
-      },
-    ],
-    ...(pids ? { pids } : {}),
+  const origin = processOrigin('http://127.0.0.1:8080', {
+    requests: 4,
+    reusedRequests: 1,
+    reuseShare: 0.25,
+    responses: 4,
+    connectionsOpened: 3,
+    connectionsClosed: 3,
+    closeReasons: { 'client-closed': 3 },
+    ttfbMs: { mean: 1, max: 2 },
+    keepAliveHintS: 5,
+  });
+  const finding: Finding = {
+    code: 'body-not-read',
+    severity: 'warning',
+    summary: 'body not read: 2 responses (request made at /srv/app.js:12:7)',
+    reasoning: ['held unread'],
+    evidence: {
+      server: { address: '127.0.0.1', port: 8080 },
+      count: 2,
+      connections: [1, 2],
+      events: [],
+      values: { callSite: '/srv/app.js:12:7' },
+    },
+    fixes: { 'node-http': 'res.resume()' },
   };
+  return processSummary([origin], { findings: [finding], ...(pids ? { pids } : {}) });
 }
 
 test("terminal: a run's process view, its origins and findings; fixes not repeated after the run's own", () => {
