@@ -14,8 +14,9 @@
  * signals. SIGINT and SIGTERM (Ctrl-C, `kill`, and `watch` stopping its command) end a process without
  * the 'exit' event, so without a report: when the app has no handler of its own for the one that came,
  * the report is written, our listener removed and the signal raised again, so that the process dies of
- * it as it would have (the same exit status for its parent); when the app has one, its handler decides
- * and the report comes at 'exit' if it exits. KEEPALIVE_LAB_SIGNAL=0 leaves all three signals alone.
+ * it as it would have (the same exit status for its parent); when the app has one, ours steps aside (the
+ * app's handler alone decides, as without the register) and the report comes at 'exit' if it exits.
+ * KEEPALIVE_LAB_SIGNAL=0 leaves all three signals alone.
  */
 import { writeFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
@@ -147,6 +148,7 @@ function finalReport(why: string): void {
  * parent: `signal` in Node, 128+n in a shell). With another listener (the app's) we do nothing.
  */
 function onEndingSignal(signal: NodeJS.Signals): void {
+  // An app's listener added in this very turn (ours steps aside a microtask later): the signal is its.
   if (process.listenerCount(signal) > 1) return;
   finalReport(signal);
   process.removeListener(signal, onEndingSignal);
@@ -158,9 +160,31 @@ function onEndingSignal(signal: NodeJS.Signals): void {
   }
 }
 
+const isEndingSignal = (name: string | symbol): name is 'SIGINT' | 'SIGTERM' => name === 'SIGINT' || name === 'SIGTERM';
+
+/**
+ * Our SIGINT and SIGTERM listener is there only while the app has none of its own for that signal. A
+ * listener of the app's makes ours step aside (once it is added: the signal is never without one), and
+ * the last one gone brings ours back. Beside the app's, ours would change what the app does: a handler
+ * that ends the process only when it is the signal's one listener (signal-exit's, used by many CLIs)
+ * would then let it run on.
+ */
+function listenToEndingSignals(): void {
+  process.on('SIGINT', onEndingSignal);
+  process.on('SIGTERM', onEndingSignal);
+  process.on('newListener', (name: string | symbol, listener: unknown) => {
+    if (!isEndingSignal(name) || listener === onEndingSignal) return;
+    queueMicrotask(() => {
+      if (process.listenerCount(name) > 1) process.removeListener(name, onEndingSignal);
+    });
+  });
+  process.on('removeListener', (name: string | symbol) => {
+    if (!ended && isEndingSignal(name) && process.listenerCount(name) === 0) process.on(name, onEndingSignal);
+  });
+}
+
 if (active) process.on('exit', () => finalReport('exit'));
 if (active && process.env[SIGNAL_ENV] !== '0') {
   process.on('SIGUSR2', () => void registerReport('SIGUSR2'));
-  process.on('SIGINT', onEndingSignal);
-  process.on('SIGTERM', onEndingSignal);
+  listenToEndingSignals();
 }

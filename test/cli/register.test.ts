@@ -236,6 +236,21 @@ test('an app that handles SIGINT (and runs on) but not SIGTERM: SIGINT is its ow
   assert.equal((JSON.parse(readFileSync(path, 'utf8')) as Report).runs[0]!.observers[0]!.totals.requests, 7);
 });
 
+test("an app whose handler ends it only when it is the signal's one listener (signal-exit's way) still dies of it", async () => {
+  // signal-exit (used by many CLIs) raises the signal again only when its listener is the only one: ours
+  // beside it would have let the app run on.
+  const tail = `process.on('SIGINT', function own() {
+    console.log('app listeners ' + process.listenerCount('SIGINT'));
+    if (process.listenerCount('SIGINT') === 1) { process.removeListener('SIGINT', own); process.kill(process.pid, 'SIGINT'); }
+  }); ${WAIT}`;
+  const file = app('mjs', tail);
+  const plain = await run(file, {}, sendOnOutput('SIGINT'), false);
+  assert.deepEqual([plain.code, plain.signal], [null, 'SIGINT'], 'without the register');
+  const r = await run(file, {}, sendOnOutput('SIGINT'));
+  assert.deepEqual([r.code, r.signal], [null, 'SIGINT'], r.stdout + r.stderr);
+  assert.match(r.stdout, /app listeners 1\n$/);
+});
+
 test('KEEPALIVE_LAB_SIGNAL=0: SIGINT is left alone (no listener, no report), the app dies of it', async () => {
   const path = join(dir, 'no-signal.json');
   const r = await run(
