@@ -16,9 +16,14 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { renderHtml } from '../src/report/html.js';
-import type { PageSummary } from '../src/report/html/browser.js';
+import type { PageSummary } from '../src/report/html/page.js';
 import { launchChromium } from '../test/support/browser.js';
 import { syntheticReport } from '../test/support/html-report.js';
+
+// What the page.evaluate callbacks use of the browser's globals (they run in the page; this program has no
+// DOM types: only html/browser.ts has them, tsconfig.browser.json), declared for this file only.
+declare const window: { __kal: PageSummary };
+declare const document: { body: { dataset: Record<string, string | undefined> } | null };
 
 const { values } = parseArgs({
   options: {
@@ -60,7 +65,7 @@ try {
     await page.waitForFunction(() => document.body?.dataset.rendered === 'true', undefined, { polling: 'raf' });
     wall.push(performance.now() - t);
     const s = await page.evaluate(() => {
-      const k = (window as unknown as { __kal: PageSummary }).__kal;
+      const k = window.__kal;
       return { readyMs: k.readyMs, renderMs: k.renderMs, lanes: k.lanes };
     });
     if (s.lanes !== connections) throw new Error(`the page drew ${s.lanes} lanes, not ${connections}`);

@@ -158,6 +158,24 @@ export class FileError extends KeepaliveLabError {
 }
 
 /**
+ * Why a file could not be read, in the words every message about one uses (a capture, a key log, a
+ * report): `no such file`, `is a directory, not <notA>` (`it is a directory` without it), `permission
+ * denied`; otherwise the system's own message.
+ */
+export function readFailure(error: unknown, notA?: string): string {
+  switch ((error as NodeJS.ErrnoException | null)?.code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EISDIR':
+      return notA === undefined ? 'it is a directory' : `is a directory, not ${notA}`;
+    case 'EACCES':
+      return 'permission denied';
+    default:
+      return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/**
  * The command `watch` was given could not be run: not found (KAL_ERR_COMMAND_NOT_FOUND) or not
  * executable (KAL_ERR_COMMAND). `exitCode` is what a shell exits with then, and so does the CLI:
  * 127 not found, 126 found but not executable (POSIX 2.8.2), 1 for any other reason.

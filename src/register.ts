@@ -11,10 +11,15 @@
  * line on stderr), nothing keeps it alive (no timer, no handle; the host facts are read synchronously at the
  * first report), and nothing slows it beyond the tracker's listeners. SIGUSR2:
  * listening to it replaces its default action (terminate) with a report, the one change to the app's
- * signals; KEEPALIVE_LAB_SIGNAL=0 leaves SIGUSR2 alone. SIGINT and SIGTERM are never touched: an
- * app killed by one exits without the 'exit' event, so without a report (as Node does for any listener).
+ * signals. SIGINT and SIGTERM (Ctrl-C, `kill`, and `watch` stopping its command) end a process without
+ * the 'exit' event, so without a report: when the app has no handler of its own for the one that came,
+ * the report is written, our listener removed and the signal raised again, so that the process dies of
+ * it as it would have (the same exit status for its parent); when the app has one, ours steps aside (the
+ * app's handler alone decides, as without the register) and the report comes at 'exit' if it exits.
+ * KEEPALIVE_LAB_SIGNAL=0 leaves all three signals alone.
  */
 import { writeFileSync, writeSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { runReport } from './analyze/run-report.js';
@@ -120,14 +125,66 @@ export function registerReport(why = 'api'): ProcessView | null {
 /** The tracker the register runs (subscribe() to its events: the metrics exporter does). */
 export const registeredTracker = tracker;
 
-if (active)
-  process.on('exit', () => {
-    try {
-      tracker.endOfProcess();
-    } catch {
-      // counted as still open, then.
-    }
-    registerReport('exit');
-    tracker.dispose();
+let ended = false;
+
+/** The process is ending (`why`: exit, or the signal that ends it): the last report, once. */
+function finalReport(why: string): void {
+  if (ended) return;
+  ended = true;
+  try {
+    tracker.endOfProcess();
+  } catch {
+    // counted as still open, then.
+  }
+  registerReport(why);
+  tracker.dispose();
+}
+
+/**
+ * SIGINT or SIGTERM, and no other listener: the app did not ask for it, so it ends the process, which
+ * would exit without 'exit' and without a report. The report first, then the signal again with our
+ * listener gone: Node restores the default action (terminate) when a signal's last listener goes, so
+ * the process dies of that signal, as it would have without the register (the same status for its
+ * parent: `signal` in Node, 128+n in a shell). With another listener (the app's) we do nothing.
+ */
+function onEndingSignal(signal: NodeJS.Signals): void {
+  // An app's listener added in this very turn (ours steps aside a microtask later): the signal is its.
+  if (process.listenerCount(signal) > 1) return;
+  finalReport(signal);
+  process.removeListener(signal, onEndingSignal);
+  try {
+    process.kill(process.pid, signal);
+  } catch (error) {
+    warn('KAL_WARN_REGISTER_SIGNAL', `cannot raise ${signal} again: ${String(error)}`);
+    process.exit(128 + (constants.signals[signal] ?? 0));
+  }
+}
+
+const isEndingSignal = (name: string | symbol): name is 'SIGINT' | 'SIGTERM' => name === 'SIGINT' || name === 'SIGTERM';
+
+/**
+ * Our SIGINT and SIGTERM listener is there only while the app has none of its own for that signal. A
+ * listener of the app's makes ours step aside (once it is added: the signal is never without one), and
+ * the last one gone brings ours back. Beside the app's, ours would change what the app does: a handler
+ * that ends the process only when it is the signal's one listener (signal-exit's, used by many CLIs)
+ * would then let it run on.
+ */
+function listenToEndingSignals(): void {
+  process.on('SIGINT', onEndingSignal);
+  process.on('SIGTERM', onEndingSignal);
+  process.on('newListener', (name: string | symbol, listener: unknown) => {
+    if (!isEndingSignal(name) || listener === onEndingSignal) return;
+    queueMicrotask(() => {
+      if (process.listenerCount(name) > 1) process.removeListener(name, onEndingSignal);
+    });
   });
-if (active && process.env[SIGNAL_ENV] !== '0') process.on('SIGUSR2', () => void registerReport('SIGUSR2'));
+  process.on('removeListener', (name: string | symbol) => {
+    if (!ended && isEndingSignal(name) && process.listenerCount(name) === 0) process.on(name, onEndingSignal);
+  });
+}
+
+if (active) process.on('exit', () => finalReport('exit'));
+if (active && process.env[SIGNAL_ENV] !== '0') {
+  process.on('SIGUSR2', () => void registerReport('SIGUSR2'));
+  listenToEndingSignals();
+}

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ExpectationFailedError, FileError, NotAReportError, UsageError } from '../errors.js';
+import { ExpectationFailedError, FileError, NotAReportError, readFailure, UsageError } from '../errors.js';
 import { REPORT_SCHEMA } from '../model/report.js';
 import type { Report } from '../model/report.js';
 import { DEFAULT_TOLERANCE, diffReports } from '../report/diff.js';
@@ -87,16 +87,7 @@ export async function readReport(path: string): Promise<Report> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : (error as Error).message;
-    throw new FileError(`cannot read ${path}: ${why}`, { cause: error });
+    throw new FileError(`cannot read ${path}: ${readFailure(error)}`, { cause: error });
   }
   let value: unknown;
   try {

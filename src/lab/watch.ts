@@ -9,7 +9,8 @@
  *
  * Node: the command's Node processes load `register` (observe/command-register.ts: NODE_OPTIONS=--import),
  * and what they counted themselves, to the watched port, is a fourth observer, `process`, that must
- * agree with the wire and the kernel. Its report directory is removed as the key log is.
+ * agree with the wire and the kernel; their per-origin counts and findings are the run's `process`.
+ * Its report directory is removed as the key log is.
  */
 import { spawn } from 'node:child_process';
 import { runReport } from '../analyze/run-report.js';
@@ -192,27 +193,27 @@ async function watchWith(
     if (reports.length < observers.length) await closeAll(observers);
   }
   // The command has exited: its Node processes wrote their reports at their exit.
-  if (register !== null) reports.push(await register.report());
+  const processView = register === null ? null : await register.report();
+  if (processView !== null) reports.push(processView.observer);
   if (keyLog !== null) warnings.push(...noKeysWarnings(keyLog, reports));
   const hostFacts = options.hostFacts ?? (await readHostFacts());
   const title = command ? command.join(' ') : `port ${options.port}`;
   const elapsedMs = performance.now() - started;
-  return {
-    run: runReport(
-      {
-        name: 'watch',
-        title: title.length > 60 ? title.slice(0, 57) + '...' : title,
-        // Unbracketed for IPv6 (::1:8080), as reports have always had it: the JSON must not change here.
-        subject: `${serverAddress ?? '*'}:${options.port}`,
-        config: null,
-        client: { requests: 0, completed: 0, errors: [], elapsedMs },
-      },
-      reports,
-      { warnings, hostFacts },
-    ),
-    exitCode,
-    exitSignal,
-  };
+  const run = runReport(
+    {
+      name: 'watch',
+      title: title.length > 60 ? title.slice(0, 57) + '...' : title,
+      // Unbracketed for IPv6 (::1:8080), as reports have always had it: the JSON must not change here.
+      subject: `${serverAddress ?? '*'}:${options.port}`,
+      config: null,
+      client: { requests: 0, completed: 0, errors: [], elapsedMs },
+    },
+    reports,
+    { warnings, hostFacts },
+  );
+  // What the processes counted per origin and their own findings, as a lab run has them.
+  if (processView?.process) run.process = processView.process;
+  return { run, exitCode, exitSignal };
 }
 
 /**

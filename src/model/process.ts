@@ -1,5 +1,6 @@
 /**
- * What the in-process tracker (observe/in-process/, `register`) adds to a run's report: per origin,
+ * What the in-process tracker (observe/in-process/, `register`) adds to a run's report (a lab run's,
+ * the register's, and a watched Node command's, merged from its processes by observe/process-views.ts): per origin,
  * the requests, connections and how they ended, as the process itself counted them. JSON-safe, part
  * of the report schema (docs/report-schema.md, "The process observer").
  */
@@ -57,4 +58,6 @@ export interface ProcessSummary {
    * `findings` are these.
    */
   findings?: Finding[];
+  /** `watch` only: the command's Node processes whose reports are summed here (`node` lists their versions). */
+  pids?: number[];
 }

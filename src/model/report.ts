@@ -68,6 +68,7 @@ export const WARNING_CODES = [
   'KAL_WARN_BENCH_TIME_WAIT',
   // The register (src/register.ts): one line on the app's stderr, never an exception.
   'KAL_WARN_REGISTER_REPORT',
+  'KAL_WARN_REGISTER_SIGNAL',
   'KAL_WARN_REGISTER_TRACKER',
   // Metrics (observe/metrics/provider.ts): one line on stderr each, the app goes on.
   'KAL_WARN_METRICS_CONFIG',

@@ -17,7 +17,7 @@ import { CaptureAnalysis } from '../analyze/capture-analysis.js';
 import type { CaptureAnalysisOptions } from '../analyze/capture-analysis.js';
 import { runReport } from '../analyze/run-report.js';
 import type { ObserverHead, RunHead } from '../analyze/run-report.js';
-import { FileError, KeepaliveLabError, invalidOption } from '../errors.js';
+import { FileError, KeepaliveLabError, invalidOption, readFailure } from '../errors.js';
 import { formatEndpoint } from '../model/endpoint.js';
 import type { TlsKeySource } from '../decode/tls-keylog.js';
 import type { HostFacts } from '../model/host.js';
@@ -177,14 +177,15 @@ export async function analyzeCapture(source: string | Readable, options: Analyze
     const e = error as NodeJS.ErrnoException;
     // Only the system's errors (open, read) are about the file; anything else is a bug to show as is.
     if (error instanceof KeepaliveLabError || typeof e?.syscall !== 'string') throw error;
-    throw new FileError(
+    // Worded as analyze always has: "no such file: X", "X is a directory, not a capture", "cannot read X: ...".
+    const problem = readFailure(e, 'a capture');
+    const message =
       e.code === 'ENOENT'
-        ? `no such file: ${subject}`
+        ? `${problem}: ${subject}`
         : e.code === 'EISDIR'
-          ? `${subject} is a directory, not a capture`
-          : `cannot read ${subject}: ${e.message}`,
-      { cause: error },
-    );
+          ? `${subject} ${problem}`
+          : `cannot read ${subject}: ${problem}`;
+    throw new FileError(message, { cause: error });
   }
   analysis.end();
   // Hands over the records of the connections still open.

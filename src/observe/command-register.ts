@@ -3,30 +3,35 @@
  * `npm run`'s children...) loads it through NODE_OPTIONS (`--import`), counts its own requests, and at
  * exit writes its report as `<pid>.json` into a private directory (KEEPALIVE_LAB_REPORT_DIR, made by
  * mkdtemp, mode 0700), quietly (KEEPALIVE_LAB_SUMMARY=0: the command's stderr stays its own). `report()`
- * merges those files into one observer, `process`, beside the wire and the kernel's table, keeping
- * only the connections to the watched port (a process reports every origin it talked to).
+ * merges those files (process-views.ts) into one observer, `process`, beside the wire and the kernel's
+ * table, and the run's `process` summary with the processes' own findings, keeping only the
+ * connections and origins of the watched port (a process reports every origin it talked to).
  *
- * No file is not an error: the command was not Node.js, or it died of a signal it does not handle (no
- * 'exit' event, no report). (A Node.js without `--import`, before 18.19 and 20.6, refuses to start
- * with it in NODE_OPTIONS: `--no-register` is for those.) The observer is then
- * unavailable, with the reason. The directory is removed by `remove()`, which the caller runs in a
- * `finally` (every way out, Ctrl-C included), as the key log's.
+ * No file is not an error: the command was not Node.js, or it died of SIGKILL or of a signal other than
+ * SIGINT and SIGTERM (no 'exit' event, no report; register.ts reports before those two). (A Node.js
+ * without `--import`, before 18.19 and 20.6, refuses to start with it in NODE_OPTIONS: `--no-register`
+ * is for those.) The observer is then unavailable, with the reason. The directory is removed by
+ * `remove()`, which the caller runs in a `finally` (every way out, Ctrl-C included), as the key log's.
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { computeTotals, emptyTotals } from '../analyze/totals.js';
-import type { ConnectionRecord, ObserverReport, Report, Warning } from '../model/report.js';
+import type { Report, Warning } from '../model/report.js';
 import { RECORDS_ENV, REPORT_DIR_ENV, SUMMARY_ENV } from './in-process/register-env.js';
 import { nodeOption, withNodeOptions } from './node-options.js';
+import { mergeProcessViews } from './process-views.js';
+import type { MergedProcessView, ProcessReportView } from './process-views.js';
 
 export interface CommandRegister {
   /** The directory the command's Node processes write their reports to. */
   readonly dir: string;
   /** The command's environment: `base` with the register in NODE_OPTIONS and its report directory. */
   env(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
-  /** The `process` observer: the reports found, merged, to the watched port only (after the command exited). */
-  report(): Promise<ObserverReport>;
+  /**
+   * The `process` observer and the run's `process` summary with its findings: the reports found,
+   * merged, to the watched port only (after the command exited).
+   */
+  report(): Promise<MergedProcessView>;
   /** Removes the directory and the reports in it; never throws. */
   remove(): Promise<void>;
 }
@@ -55,17 +60,17 @@ export async function commandRegister(port: number): Promise<CommandRegister> {
   };
 }
 
-async function readReports(dir: string, port: number): Promise<ObserverReport> {
+async function readReports(dir: string, port: number): Promise<MergedProcessView> {
   const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
   const warnings: Warning[] = [];
-  const views: { pid: string; observer: ObserverReport }[] = [];
+  const views: ProcessReportView[] = [];
   for (const file of files) {
     const pid = file.slice(0, -'.json'.length);
     try {
-      const report = JSON.parse(await readFile(join(dir, file), 'utf8')) as Report;
-      const observer = report.runs[0]?.observers.find((o) => o.observer === 'process');
+      const run = (JSON.parse(await readFile(join(dir, file), 'utf8')) as Report).runs[0];
+      const observer = run?.observers.find((o) => o.observer === 'process');
       if (observer === undefined) throw new Error('no process observer in it');
-      views.push({ pid, observer });
+      views.push({ pid, observer, ...(run!.process ? { process: run!.process, findings: run!.findings } : {}) });
     } catch (error) {
       // A process killed while it wrote: what the others saw still counts.
       warnings.push({
@@ -74,61 +79,5 @@ async function readReports(dir: string, port: number): Promise<ObserverReport> {
       });
     }
   }
-  return mergeProcessViews(views, port, warnings);
-}
-
-/**
- * One `process` observer from the reports of a command's Node processes: their connections whose
- * remote port is `port`, renumbered in order of start, and totals counted from those.
- */
-export function mergeProcessViews(
-  views: readonly { pid: string; observer: ObserverReport }[],
-  port: number,
-  warnings: Warning[] = [],
-): ObserverReport {
-  if (views.length === 0)
-    return {
-      observer: 'process',
-      available: false,
-      reason:
-        'no Node.js process of the command wrote a register report: the command is not Node.js, or ' +
-        'it died of a signal it does not handle (no exit, no report)',
-      fix:
-        'watch a Node.js program (node app.js, npm run ...) and let it exit by itself; ' +
-        '--no-register leaves this observer out',
-      seesRequests: true,
-      totals: emptyTotals(),
-      connections: [],
-      warnings,
-    };
-  const records: ConnectionRecord[] = [];
-  const missing = new Set<string>();
-  const omitted: string[] = [];
-  for (const { pid, observer } of views) {
-    if (!observer.available && observer.reason) missing.add(observer.reason);
-    if (observer.connectionsOmitted !== undefined) omitted.push(`${pid} (${observer.connectionsOmitted})`);
-    for (const c of observer.connections) if (c.server.port === port) records.push(c);
-  }
-  records.sort((a, b) => (a.start ?? 0) - (b.start ?? 0));
-  const connections = records.map((c, i) => ({ ...c, id: i + 1 }));
-  const merged: ObserverReport = {
-    observer: 'process',
-    available: missing.size === 0,
-    seesRequests: true,
-    totals: computeTotals(connections, null),
-    connections,
-    warnings,
-  };
-  if (missing.size > 0) {
-    merged.reason = [...missing].join('; ');
-    merged.fix = 'run Node.js 20 or later (20, 22 and 24 publish every channel used)';
-  }
-  if (omitted.length > 0)
-    merged.incomplete = {
-      packetsDropped: 0,
-      reason:
-        `each process kept the records of its last ${WATCH_RECORDS} connections only ` +
-        `(process: connections left out ${omitted.join(', ')})`,
-    };
-  return merged;
+  return mergeProcessViews(views, port, WATCH_RECORDS, warnings);
 }

@@ -19,7 +19,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { KeyLog, type TlsKeySource, type TlsSessionSecrets } from '../decode/tls-keylog.js';
-import { KeyLogError } from '../errors.js';
+import { KeyLogError, readFailure } from '../errors.js';
 
 /** The least time between two reads of the file on lookups that miss (see the top of this file). */
 export const DEFAULT_KEYLOG_REREAD_MS = 50;
@@ -53,16 +53,7 @@ export class KeyLogFile implements TlsKeySource {
     try {
       this.#readAppended();
     } catch (error) {
-      const e = error as NodeJS.ErrnoException;
-      const problem =
-        e.code === 'ENOENT'
-          ? 'no such file'
-          : e.code === 'EISDIR'
-            ? 'is a directory, not a key log'
-            : e.code === 'EACCES'
-              ? 'permission denied'
-              : (e.message ?? String(error));
-      throw new KeyLogError(path, problem, {
+      throw new KeyLogError(path, readFailure(error, 'a key log'), {
         cause: error,
         ...(options.option === undefined ? {} : { option: options.option }),
       });

@@ -8,6 +8,7 @@
 import type { Finding, ObserverReport } from '../model/report.js';
 import type { ProcessSummary } from '../model/process.js';
 import type { Observer } from './observer.js';
+import { originPort } from './in-process/origin.js';
 import { trackConnections } from './in-process/tracker.js';
 import type { ConnectionTracker } from './in-process/tracker.js';
 
@@ -52,15 +53,5 @@ export class ProcessObserver implements Observer {
 
   async close(): Promise<void> {
     this.tracker?.dispose();
-  }
-}
-
-/** The port of `http://host:port` (the default one when absent); NaN for anything else. */
-function originPort(origin: string): number {
-  try {
-    const url = new URL(origin);
-    return Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-  } catch {
-    return NaN;
   }
 }

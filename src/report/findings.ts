@@ -41,7 +41,8 @@ export function renderFindings(run: RunReport, s: Style, explain: boolean): stri
   return lines.join('\n');
 }
 
-function renderFinding(f: Finding, s: Style, explain: boolean, t0: number | null): string[] {
+/** One finding: its line; with `explain` its reasoning and evidence; its fixes (unless `fixes` is false). */
+export function renderFinding(f: Finding, s: Style, explain: boolean, t0: number | null, fixes = true): string[] {
   const lines = [`${label(f.severity, s)} [${f.code}] ${f.summary}`];
   if (explain) {
     lines.push(`  ${s.bold('why')}`);
@@ -56,6 +57,6 @@ function renderFinding(f: Finding, s: Style, explain: boolean, t0: number | null
     if (values.length > 0) lines.push(`    ${values.map(([k, v]) => `${k}=${v}`).join(' ')}`);
     for (const ev of e.events) lines.push(`    #${ev.connection} at ${relativeTime(ev.at, t0)}: ${ev.what}`);
   }
-  for (const [runtime, fix] of Object.entries(f.fixes)) lines.push(`  ${s.dim(`fix (${runtime}):`)} ${fix}`);
+  if (fixes) for (const [runtime, fix] of Object.entries(f.fixes)) lines.push(`  ${s.dim(`fix (${runtime}):`)} ${fix}`);
   return lines;
 }

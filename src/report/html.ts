@@ -4,15 +4,16 @@
  * and one timeline for every run on one time scale (each run's time from its own start, so a demo's
  * "before" and "after" are one picture), drawn on a canvas by html/browser.ts from the data of
  * html/data.ts (embedded as JSON), and a sortable, filterable table of the connections. Per run: summary
- * cards, the verdict (linked to the finding it names), the observers' totals side by side, and the
- * findings (each with its reasoning, evidence and fix per runtime). Text from the report is escaped
+ * cards, the verdict (linked to the finding it names), the observers' totals side by side, the
+ * findings (each with its reasoning, evidence and fix per runtime), and what the client process saw
+ * itself when the run has it (`process`: per origin, and its own findings). Text from the report is escaped
  * here, and the script shows the data it reads only as text.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { requestsUnknownOn } from '../analyze/streams/tls.js';
 import { formatEndpoint } from '../model/endpoint.js';
 import type { Finding, FindingSeverity, ObserverReport, Report, RunReport } from '../model/report.js';
-import { browserMain } from './html/browser.js';
 import { embedJson, pageData } from './html/data.js';
 import { PAGE_STYLE } from './html/style.js';
 import { firstStart, relativeTime, shownValues } from './findings.js';
@@ -20,11 +21,31 @@ import { countWithUnknown, requestsPerConnectionText, requestsText, runSummary }
 import { AT_LEAST, formatNumber } from './text.js';
 import { plural } from '../util/text.js';
 
-/** The page's script: browserMain's own source, run once the page is parsed. */
-const SCRIPT = `(${browserMain.toString()})();`;
-const SCRIPT_HASH = createHash('sha256').update(SCRIPT).digest('base64');
-/** Nothing from the network; no script but ours (an injected one, or an inline handler, would not run). */
-const CSP = `default-src 'none'; script-src 'sha256-${SCRIPT_HASH}'; style-src 'unsafe-inline'; img-src data:`;
+/** How html/browser.ts's compiled function begins (it is the whole of that module's code). */
+const BROWSER_MAIN = 'export function browserMain(';
+/** tsc's last line of a compiled file (`sourceMap`): not part of the function. */
+const SOURCE_MAP_COMMENT = /\n\/\/# sourceMappingURL=\S*\s*$/;
+
+let page: { script: string; csp: string } | undefined;
+
+/**
+ * The page's script, and the policy that allows it: browserMain's source, run once the page is parsed.
+ * html/browser.ts is compiled on its own (tsconfig.browser.json, with the DOM's types that no other code
+ * here may see), so it is not imported: its compiled file, beside this one, is read once, when the first
+ * page is rendered.
+ */
+function pageScript(): { script: string; csp: string } {
+  if (page !== undefined) return page;
+  const compiled = readFileSync(new URL('./html/browser.js', import.meta.url), 'utf8');
+  const at = compiled.indexOf(BROWSER_MAIN);
+  if (at < 0) throw new Error(`html/browser.js does not hold ${BROWSER_MAIN}...`);
+  const source = compiled.slice(at + 'export '.length).replace(SOURCE_MAP_COMMENT, '');
+  const script = `(${source.trim()})();`;
+  const hash = createHash('sha256').update(script).digest('base64');
+  // Nothing from the network; no script but ours (an injected one, or an inline handler, would not run).
+  const csp = `default-src 'none'; script-src 'sha256-${hash}'; style-src 'unsafe-inline'; img-src data:`;
+  return (page = { script, csp });
+}
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -32,11 +53,12 @@ export function escapeHtml(text: string): string {
 
 export function renderHtml(report: Report): string {
   const title = `keepalive-lab ${report.command}`;
+  const { script, csp } = pageScript();
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
 <link rel="icon" href="data:,">
 <title>${escapeHtml(title)}</title>
 <style>${PAGE_STYLE}</style>
@@ -50,7 +72,7 @@ ${CONNECTION_TABLE}
 ${report.runs.map(runSection).join('\n')}
 <div id="kal-tooltip" role="tooltip" hidden></div>
 <script type="application/json" id="kal-data">${embedJson(pageData(report))}</script>
-<script>${SCRIPT}</script>
+<script>${script}</script>
 </body>
 </html>
 `;
@@ -136,6 +158,7 @@ ${cards(run)}
 ${observerTable(run.observers)}
 ${notes.length > 0 ? `<ul>${notes.join('')}</ul>` : ''}
 ${findingsSection(run, index)}
+${processSection(run, index)}
 </section>`;
 }
 
@@ -183,6 +206,38 @@ function findingsSection(run: RunReport, runIndex: number): string {
   const t0 = firstStart(run);
   const items = run.findings.map((f, i) => findingHtml(f, findingId(runIndex, i), t0));
   return `<h3>Findings</h3>\n${items.join('\n')}`;
+}
+
+/**
+ * The run's `process` (a lab run of node:http or fetch, a watched Node command): per origin what the
+ * process counted, then its own findings (the unread body's call site...).
+ */
+function processSection(run: RunReport, runIndex: number): string {
+  const p = run.process;
+  if (p === undefined) return '';
+  const who = p.pids ? `${plural(p.pids.length, 'Node process', 'Node processes')} (${p.pids.join(', ')})` : 'process';
+  const counts = (r: Record<string, number>) =>
+    Object.entries(r)
+      .map(([k, n]) => `${escapeHtml(k)} ${n}`)
+      .join(', ') || '-';
+  const rows = p.origins.map((o) => {
+    const share = o.reuseShare === null ? '-' : `${Math.round(o.reuseShare * 100)}%`;
+    const ttfb = o.ttfbMs === null ? '-' : `${formatNumber(o.ttfbMs.mean, 2)} / ${formatNumber(o.ttfbMs.max, 2)}`;
+    const numbers = [o.requests, `${o.reusedRequests} (${share})`, o.connectionsOpened, o.connectionsOpen];
+    const texts = [counts(o.closeReasons), counts(o.errors)].map((t) => `<td class="text">${t}</td>`).join('');
+    const hint = o.keepAliveHintS === null ? '-' : `${o.keepAliveHintS} s`;
+    return `<tr><td class="text">${escapeHtml(o.origin)}</td>${cells(numbers)}${texts}${cells([ttfb, hint])}</tr>`;
+  });
+  const head = ['origin', 'requests', 'reused', 'connections', 'open', 'closed', 'errors', 'TTFB mean / max ms'];
+  const missing =
+    p.missingChannels.length > 0
+      ? `<p class="warn">not measured: Node ${escapeHtml(p.node)} lacks ${escapeHtml(p.missingChannels.join(', '))}</p>`
+      : '';
+  const t0 = firstStart(run);
+  const findings = (p.findings ?? []).map((f, i) => findingHtml(f, `run-${runIndex + 1}-process-finding-${i + 1}`, t0));
+  return `<h3>Seen by the ${escapeHtml(who)}</h3>
+${table([...head, 'Keep-Alive hint'], rows)}
+${missing}${findings.join('\n')}`;
 }
 
 /** One finding: severity, code and summary; why; the evidence (values, connections, events); the fixes. */

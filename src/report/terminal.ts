@@ -16,6 +16,7 @@ import type {
   TlsTotals,
 } from '../model/report.js';
 import { renderFindings } from './findings.js';
+import { renderRunProcess } from './process-summary.js';
 import { countWithUnknown, requestsPerConnectionText, requestsText, runSummary } from './summary.js';
 import type { RunSummary } from './summary.js';
 import { AT_LEAST, COLOR, PLAIN, fitLines, fitTable, formatMs, formatNumber, wrapLines } from './text.js';
@@ -62,6 +63,8 @@ export function renderTerminal(report: Report, options: TerminalOptions = {}): s
     if (options.totals && obs) out.push(renderTotals(run, obs, s));
     const findings = renderFindings(run, s, options.explain ?? false);
     if (findings) out.push(findings);
+    const process = renderRunProcess(run, s, options.explain ?? false);
+    if (process) out.push(process);
   }
   return fitLines(out.join('\n\n'), options.width) + '\n';
 }

@@ -2,10 +2,12 @@
  * `node --import <dist>/src/register.js app` as a user runs it, on an ESM and a CommonJS app: the
  * summary on stderr at exit and on SIGUSR2, the report files, and never hurting the app (its exit
  * code, its output, an unwritable report path as one warning line, a process that exits on its own).
+ * SIGINT and SIGTERM: an app without a handler still writes its report and dies of the signal, as it
+ * would without the register (each compared with a run without it); an app's own handler is left alone.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -44,17 +46,22 @@ srv.listen(0, '127.0.0.1', async () => {
 
 interface Run {
   code: number | null;
+  signal?: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
 
-/** Runs `file` under the register; `onOutput` is called with the output so far at each chunk. */
+/**
+ * Runs `file` under the register (without it: `register` false); `onOutput` is called with the output so
+ * far at each chunk.
+ */
 function run(
   file: string,
   env: NodeJS.ProcessEnv = {},
   onOutput?: (out: Run, child: ReturnType<typeof spawn>) => void,
+  register = true,
 ): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', REGISTER, file], {
+  const child = spawn(process.execPath, [...(register ? ['--import', REGISTER] : []), file], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
@@ -71,9 +78,9 @@ function run(
   // A process the register kept alive would hang here: killed, and the test fails on its signal.
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   return new Promise((resolve) =>
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, signal, stdout, stderr });
     }),
   );
 }
@@ -163,4 +170,94 @@ test('SIGUSR2 prints the summary while the app runs on; it exits later as it wou
   assert.equal(r.code, 0);
   assert.match(r.stderr, /keepalive-lab register \(SIGUSR2\)/);
   assert.match(r.stderr, /keepalive-lab register \(exit\)/);
+});
+
+/** Sends `signal` once the app's output holds `after` (by default: it waits, its handlers in place), once. */
+function sendOnOutput(signal: NodeJS.Signals, after = 'app waits') {
+  let sent = false;
+  return (out: Run, child: ReturnType<typeof spawn>) => {
+    if (sent || !out.stdout.includes(after)) return;
+    sent = true;
+    child.kill(signal);
+  };
+}
+
+/**
+ * Keeps the app running until a signal ends it, and says so: the tail's last words, after its own
+ * handlers are in place (a signal sent on its first line could come before them).
+ */
+const WAIT = "setInterval(() => {}, 1 << 30); console.log('app waits');";
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  test(`${signal}, the app has no handler: the report is written, then it dies of ${signal} as without the register`, async () => {
+    const file = app('mjs', WAIT);
+    const plain = await run(file, {}, sendOnOutput(signal), false);
+    assert.deepEqual([plain.code, plain.signal], [null, signal], 'without the register');
+    const path = join(dir, `killed-${signal}.json`);
+    const r = await run(file, { KEEPALIVE_LAB_REPORT: path }, sendOnOutput(signal));
+    assert.deepEqual([r.code, r.signal], [null, signal], r.stderr);
+    assert.match(r.stderr, new RegExp(`^keepalive-lab register \\(${signal}\\): 1 origin$`, 'm'));
+    const report = JSON.parse(readFileSync(path, 'utf8')) as Report;
+    assert.equal(report.runs[0]!.observers[0]!.totals.requests, 7);
+  });
+
+test('SIGINT, the app has its own handler: it runs as it would (its output, its exit code); the report at exit', async () => {
+  const tail = `process.on('SIGINT', () => { console.log('app handled SIGINT'); clearInterval(t); done(); process.exitCode = 7; });
+  const t = ${WAIT}`;
+  const file = app('cjs', tail);
+  const plain = await run(file, {}, sendOnOutput('SIGINT'), false);
+  assert.deepEqual([plain.code, plain.signal], [7, null], 'without the register');
+  const path = join(dir, 'handled.json');
+  const r = await run(file, { KEEPALIVE_LAB_REPORT: path }, sendOnOutput('SIGINT'));
+  assert.deepEqual([r.code, r.signal], [7, null], r.stderr);
+  assert.match(r.stdout, /app handled SIGINT\n$/);
+  assert.match(r.stderr, /keepalive-lab register \(exit\)/);
+  assert.doesNotMatch(r.stderr, /keepalive-lab register \(SIGINT\)/);
+  assert.equal((JSON.parse(readFileSync(path, 'utf8')) as Report).runs[0]!.observers[0]!.totals.requests, 7);
+});
+
+test('an app that handles SIGINT (and runs on) but not SIGTERM: SIGINT is its own, SIGTERM ends it with the report', async () => {
+  const tail = `process.on('SIGINT', () => console.log('app ignores SIGINT')); ${WAIT}`;
+  const file = app('mjs', tail);
+  // SIGINT once its requests are done, then SIGTERM once it said it ignored the SIGINT.
+  const both = () => {
+    const int = sendOnOutput('SIGINT');
+    const term = sendOnOutput('SIGTERM', 'app ignores SIGINT');
+    return (out: Run, child: ReturnType<typeof spawn>) => (int(out, child), term(out, child));
+  };
+  const plain = await run(file, {}, both(), false);
+  assert.deepEqual([plain.code, plain.signal], [null, 'SIGTERM'], 'without the register');
+  const path = join(dir, 'ignored.json');
+  const r = await run(file, { KEEPALIVE_LAB_REPORT: path }, both());
+  assert.deepEqual([r.code, r.signal], [null, 'SIGTERM'], r.stderr);
+  assert.match(r.stdout, /app ignores SIGINT\n$/);
+  assert.doesNotMatch(r.stderr, /keepalive-lab register \(SIGINT\)/);
+  assert.match(r.stderr, /^keepalive-lab register \(SIGTERM\)/m);
+  assert.equal((JSON.parse(readFileSync(path, 'utf8')) as Report).runs[0]!.observers[0]!.totals.requests, 7);
+});
+
+test("an app whose handler ends it only when it is the signal's one listener (signal-exit's way) still dies of it", async () => {
+  // signal-exit (used by many CLIs) raises the signal again only when its listener is the only one: ours
+  // beside it would have let the app run on.
+  const tail = `process.on('SIGINT', function own() {
+    console.log('app listeners ' + process.listenerCount('SIGINT'));
+    if (process.listenerCount('SIGINT') === 1) { process.removeListener('SIGINT', own); process.kill(process.pid, 'SIGINT'); }
+  }); ${WAIT}`;
+  const file = app('mjs', tail);
+  const plain = await run(file, {}, sendOnOutput('SIGINT'), false);
+  assert.deepEqual([plain.code, plain.signal], [null, 'SIGINT'], 'without the register');
+  const r = await run(file, {}, sendOnOutput('SIGINT'));
+  assert.deepEqual([r.code, r.signal], [null, 'SIGINT'], r.stdout + r.stderr);
+  assert.match(r.stdout, /app listeners 1\n$/);
+});
+
+test('KEEPALIVE_LAB_SIGNAL=0: SIGINT is left alone (no listener, no report), the app dies of it', async () => {
+  const path = join(dir, 'no-signal.json');
+  const r = await run(
+    app('mjs', WAIT),
+    { KEEPALIVE_LAB_REPORT: path, KEEPALIVE_LAB_SIGNAL: '0' },
+    sendOnOutput('SIGINT'),
+  );
+  assert.deepEqual([r.code, r.signal], [null, 'SIGINT']);
+  assert.equal(existsSync(path), false);
 });

@@ -3,7 +3,9 @@
  * process the app starts too), each writes its report into a private directory (0700), and watch
  * merges them into a fourth observer, `process`, kept to the watched port, that agrees with the wire
  * and with the server's own counts. A command that is not Node (curl) leaves it unavailable with a
- * reason and the run passes; --no-register leaves it out. The directory is gone afterwards.
+ * reason and the run passes; --no-register leaves it out. The directory is gone afterwards. The
+ * processes' own view is the run's `process`, as in a lab run: an app that leaves bodies unread is
+ * named by its file and line in the JSON, the terminal and the HTML reports.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -151,6 +153,76 @@ test(
   },
 );
 
+// An app that leaves its bodies unread: each request after the first opens a new connection while the
+// earlier responses hold theirs (the request's stack is taken from then on: the call site).
+const UNREAD_CALL = `  held.push(await new Promise((res, rej) => http.get({ host: '127.0.0.1', port, agent }, res).on('error', rej)));`;
+writeFileSync(
+  join(dir, 'unread.mjs'),
+  `import http from 'node:http';
+import { get } from './get.mjs';
+const [port, other, n] = process.argv.slice(2).map(Number);
+await get(other, false);
+const agent = new http.Agent({ keepAlive: true });
+const held = [];
+for (let i = 0; i < n; i++)
+${UNREAD_CALL}
+agent.destroy();
+`,
+);
+const UNREAD_LINE = readFileSync(join(dir, 'unread.mjs'), 'utf8').split('\n').indexOf(UNREAD_CALL) + 1;
+const UNREAD = 4;
+
+test(
+  'watch -- node app leaving bodies unread: the run has the process view, its finding names the app line',
+  { skip },
+  async () => {
+    const server = await countingServer();
+    const other = await countingServer();
+    try {
+      const json = join(dir, 'unread.json');
+      const html = join(dir, 'unread.html');
+      const args = ['--port', String(server.port), '--host', '127.0.0.1', '--json', json, '--html', html, '--wide'];
+      const app = [process.execPath, join(dir, 'unread.mjs'), String(server.port), String(other.port), String(UNREAD)];
+      const r = await runCli(['watch', ...args, '--', ...app]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(server.requests, UNREAD);
+      assert.equal(server.connections, UNREAD, 'each unread body cost a connection');
+      const run = (JSON.parse(readFileSync(json, 'utf8')) as Report).runs[0]!;
+      const proc = run.observers.find((o) => o.observer === 'process')!;
+      assert.equal(proc.available, true, proc.reason);
+      assert.equal(proc.totals.connections, UNREAD);
+      const view = run.process;
+      assert.ok(view, 'the run has the process view');
+      assert.equal(view.pids?.length, 1);
+      assert.deepEqual(
+        view.origins.map((o) => [o.origin, o.requests, o.connectionsOpened]),
+        [[`http://127.0.0.1:${server.port}`, UNREAD, UNREAD]],
+        'the watched origin only (the app also talked to another port)',
+      );
+      const unread = view.findings?.find((f) => f.code === 'body-not-read');
+      assert.ok(unread, JSON.stringify(view.findings));
+      const site = new RegExp(`unread\\.mjs:${UNREAD_LINE}:\\d+$`);
+      assert.match(String(unread.evidence.values.callSite), site);
+      const ids = new Set(proc.connections.map((c) => c.id));
+      assert.ok(unread.evidence.connections.length > 0);
+      assert.ok(
+        unread.evidence.connections.every((id) => ids.has(id)),
+        'the evidence names the merged records',
+      );
+      // The terminal report (stdout: --json went to a file) and the HTML show it too.
+      assert.match(r.stdout, new RegExp(`seen by the 1 Node process \\(${view.pids![0]}\\)`));
+      assert.match(r.stdout, new RegExp(`http://127\\.0\\.0\\.1:${server.port}: ${UNREAD} requests`));
+      assert.match(r.stdout, new RegExp(`\\[body-not-read\\] .*request made at \\S*unread\\.mjs:${UNREAD_LINE}:`));
+      const page = readFileSync(html, 'utf8');
+      assert.match(page, /Seen by the 1 Node process/);
+      assert.match(page, new RegExp(`request made at \\S*unread\\.mjs:${UNREAD_LINE}:`));
+    } finally {
+      await server.close();
+      await other.close();
+    }
+  },
+);
+
 test('watch --no-register -- node app: no process observer, no --import', { skip }, async () => {
   const { report, seen } = await watchApp(['--no-register']);
   assert.equal(observer(report, 'process'), undefined);
@@ -182,6 +254,56 @@ test(
       assert.equal(server.requests, 1);
       assert.deepEqual(report.runs[0]!.agreement, { agree: true, differences: [] });
     } finally {
+      await server.close();
+    }
+  },
+);
+
+// An app that makes its keep-alive requests, says so in a file, and waits until a signal ends it.
+writeFileSync(
+  join(dir, 'waits.mjs'),
+  `import http from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { get } from './get.mjs';
+const [port, n, ready] = process.argv.slice(2);
+const agent = new http.Agent({ keepAlive: true });
+for (let i = 0; i < Number(n); i++) await get(Number(port), agent);
+setInterval(() => {}, 1 << 30);
+writeFileSync(ready, 'ready');
+`,
+);
+
+test(
+  'watch -- node app stopped by Ctrl-C: the app dies of SIGINT as it would, and its process view is in the report',
+  { skip },
+  async () => {
+    const server = await countingServer();
+    const ready = join(dir, 'waits-ready');
+    const json = join(dir, 'waits.json');
+    const args = ['watch', '--port', String(server.port), '--host', '127.0.0.1', '--json', json, '--'];
+    const app = [process.execPath, join(dir, 'waits.mjs'), String(server.port), String(KEEP_ALIVE), ready];
+    const { child, done } = startCli([...args, ...app]);
+    const bound = setTimeout(() => void stopProcess(child), 40_000);
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!existsSync(ready)) {
+        if (Date.now() > deadline) assert.fail('the app did not make its requests');
+        await delay(20);
+      }
+      // watch forwards the SIGINT to the app, which has no handler of its own.
+      child.kill('SIGINT');
+      const r = await done;
+      assert.equal(r.code, 130, `watch exits as the command died, of SIGINT: ${r.stderr}`);
+      const run = (JSON.parse(readFileSync(json, 'utf8')) as Report).runs[0]!;
+      const proc = run.observers.find((o) => o.observer === 'process')!;
+      assert.equal(proc.available, true, proc.reason);
+      assert.equal(proc.totals.requests, KEEP_ALIVE);
+      assert.equal(proc.totals.connections, server.connections);
+      assert.equal(run.process?.origins[0]?.requests, KEEP_ALIVE);
+      assert.deepEqual(run.agreement, { agree: true, differences: [] });
+    } finally {
+      clearTimeout(bound);
+      await stopProcess(child);
       await server.close();
     }
   },

@@ -15,11 +15,22 @@ import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import type { Report } from '../../src/model/report.js';
 import { renderHtml } from '../../src/report/html.js';
-import type { PageSummary } from '../../src/report/html/browser.js';
+import type { PageSummary } from '../../src/report/html/page.js';
 import { artifactsDir, browserSkip, launchChromium } from '../support/browser.js';
 import { expectedCounts, HOSTILE_FILE, HOSTILE_PATH, syntheticReport } from '../support/html-report.js';
 
 const skip = browserSkip();
+
+// What the page.evaluate callbacks below use of the browser's globals: they run in the page. This
+// program has no DOM types (only html/browser.ts has them, tsconfig.browser.json), so these few are
+// declared here, for this file only.
+declare const window: { __kal: PageSummary; scrollTo(x: number, y: number): void };
+declare const document: {
+  body: { innerText: string };
+  getElementById(id: string): { offsetTop: number } | null;
+  querySelectorAll(selector: string): { length: number };
+  getElementsByTagName(name: string): { length: number };
+};
 
 /** What went wrong on a page: console errors, uncaught exceptions, dialogs (alert() from injected text). */
 interface PageTrouble {
@@ -48,7 +59,7 @@ async function openReport(browser: Browser, report: Report, dir: string, name: s
 
 const summaryOf = (page: Page) =>
   page.evaluate(() => {
-    const s = (window as unknown as { __kal: PageSummary }).__kal;
+    const s = window.__kal;
     return {
       lanes: s.lanes,
       bars: s.bars,
@@ -95,7 +106,7 @@ test('html report in chromium: counts, hover, hostile text, zoom, filter and sor
 
     // Hover: the first request of the second run's first connection, whose path is hostile.
     await page.evaluate(() => window.scrollTo(0, document.getElementById('kal-timeline')!.offsetTop - 40));
-    const at = await page.evaluate(() => (window as unknown as { __kal: PageSummary }).__kal.barAt(1, 1, 0));
+    const at = await page.evaluate(() => window.__kal.barAt(1, 1, 0));
     assert.ok(at, 'the bar is drawn');
     await page.mouse.move(at.x, at.y);
     const tooltip = page.locator('#kal-tooltip');
@@ -146,7 +157,7 @@ test('html report in chromium: counts, hover, hostile text, zoom, filter and sor
     await page.mouse.up();
     await page.screenshot({ path: join(shots, 'html-zoomed.png') });
     await page.click('#kal-reset');
-    const again = await page.evaluate(() => (window as unknown as { __kal: PageSummary }).__kal.barAt(1, 1, 0));
+    const again = await page.evaluate(() => window.__kal.barAt(1, 1, 0));
     assert.deepEqual([again?.canvasX, again?.canvasY], [at.canvasX, at.canvasY]);
 
     assert.deepEqual(trouble, { errors: [], dialogs: [] });
@@ -184,7 +195,7 @@ test(
       assert.ok(elements.rows > 0 && elements.rows < 100, `${elements.rows} table rows as elements`);
       assert.ok(elements.all < 1000, `${elements.all} elements in the page`);
       // The last connection is reachable: its bar is drawn once scrolled to.
-      const last = await page.evaluate(() => (window as unknown as { __kal: PageSummary }).__kal.barAt(0, 10_000, 1));
+      const last = await page.evaluate(() => window.__kal.barAt(0, 10_000, 1));
       assert.ok(last, 'the last bar is drawn');
       await page.screenshot({ path: join(artifactsDir(), 'html-10k.png') });
       assert.deepEqual(trouble, { errors: [], dialogs: [] });

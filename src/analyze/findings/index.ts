@@ -28,6 +28,11 @@ import { UnevenSpreadDetector } from './uneven-spread.js';
 /** Most severe first. */
 const SEVERITY_ORDER: Record<FindingSeverity, number> = { error: 0, warning: 1, info: 2 };
 
+/** The order findings are listed in: most severe first, then the one over most connections. */
+export function compareFindings(a: Finding, b: Finding): number {
+  return SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || b.evidence.count - a.evidence.count;
+}
+
 /** What the findings know beyond the records. */
 export interface FindingsOptions extends PathOrderOptions {
   /**
@@ -77,9 +82,7 @@ export class FindingsAccumulator {
   /** The findings over the records added so far, most severe first (then most connections). */
   findings(): Finding[] {
     const all = this.detectors.flatMap((d) => d.finish(this.servers));
-    return all.sort(
-      (a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || b.evidence.count - a.evidence.count,
-    );
+    return all.sort(compareFindings);
   }
 }
 

@@ -6,6 +6,7 @@
  * request went out on, measured by the client. Pure: the counters come from origin.ts.
  */
 import { formatDuration, suggestedClientIdleMs } from '../../analyze/findings/facts.js';
+import { compareFindings } from '../../analyze/findings/index.js';
 import {
   poolSizeFixes,
   readBodyFixes,
@@ -34,8 +35,6 @@ export interface ProcessFindingsOptions {
   hostFacts?: HostFacts;
 }
 
-const SEVERITY_ORDER = { error: 0, warning: 1, info: 2 } as const;
-
 export function processFindings(origins: readonly OriginStats[], options: ProcessFindingsOptions = {}): Finding[] {
   const out: Finding[] = [];
   for (const o of origins) {
@@ -48,9 +47,7 @@ export function processFindings(origins: readonly OriginStats[], options: Proces
     const ports = portOutlook(o, options.hostFacts);
     if (ports !== null) out.push(ports);
   }
-  return out.sort(
-    (a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || b.evidence.count - a.evidence.count,
-  );
+  return out.sort(compareFindings);
 }
 
 function server(o: OriginStats): Endpoint {

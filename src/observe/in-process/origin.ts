@@ -122,3 +122,13 @@ export class OriginStats {
     };
   }
 }
+
+/** The port of `http://host:port` (the default one when absent); NaN for anything else. */
+export function originPort(origin: string): number {
+  try {
+    const url = new URL(origin);
+    return Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  } catch {
+    return NaN;
+  }
+}

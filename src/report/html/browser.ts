@@ -1,39 +1,14 @@
-/// <reference lib="dom" />
 /**
  * The HTML report's script, run in the browser: reads the page data (html/data.ts) from its
  * `<script type="application/json">`, draws the timeline on a canvas (only the lanes in view: 10,000
  * connections are 10,000 rows of data, never 10,000 elements), and fills the connection table with
  * only the rows in view. Text from the traffic only ever goes through textContent.
  *
- * `browserMain` is inlined into the page as its source text (report/html.ts): it must stay
- * self-contained, using nothing of this module but types (erased when compiled).
+ * `browserMain` is inlined into the page as its source text (report/html.ts reads this file compiled):
+ * it must stay self-contained, using nothing of this module but types (erased when compiled). Compiled
+ * on its own, with the DOM's types (tsconfig.browser.json): the rest of the project has none.
  */
-import type { PageConnection, PageData, PageMark } from './data.js';
-
-/** What the page says about itself once drawn (window.__kal): for tests and for the curious. */
-export interface PageSummary {
-  rendered: boolean;
-  /** Timeline lanes (one per connection) and bars (one per request, or per busy period). */
-  lanes: number;
-  bars: number;
-  marks: number;
-  runs: number;
-  /** Time from the start of the script to the first complete drawing, ms. */
-  renderMs: number;
-  /** Time from the start of the navigation to the first complete drawing, ms (performance.now()). */
-  readyMs: number;
-  /**
-   * Where a bar is on screen now (scrolled into view first): in the viewport (x, y) and on the canvas
-   * (canvasX, canvasY); null when it is not drawn.
-   */
-  barAt(
-    run: number,
-    connection: number,
-    exchange: number,
-  ): { x: number; y: number; canvasX: number; canvasY: number } | null;
-  /** The table's rows shown after the filter (all of them, not only those in view). */
-  tableRows(): number;
-}
+import type { PageConnection, PageData, PageMark, PageSummary } from './page.js';
 
 export function browserMain(): void {
   const started = performance.now();

@@ -9,55 +9,11 @@ import { requestsUnknown } from '../../analyze/streams/tls.js';
 import { primaryObserver } from '../../analyze/verdict.js';
 import { ServerTable } from '../../analyze/findings/servers.js';
 import { formatEndpoint } from '../../model/endpoint.js';
-import type { ConnectionRecord, FindingSeverity, ObserverName, Report, RunReport, Side } from '../../model/report.js';
+import type { ConnectionRecord, ObserverName, Report, RunReport } from '../../model/report.js';
 import { firstStart } from '../findings.js';
+import type { PackedConnection, PageConnection, PageData, PageMark, PageRun } from './page.js';
 
-/** One request on a lane: [start, end (null: no response end), method, path, status (null: none)]. */
-export type PageExchange = [number, number | null, string, string, number | null];
-
-/** One connection: a lane of the timeline and a row of the table. */
-export interface PageConnection {
-  id: number;
-  /** The client's and the server's endpoints ("10.0.0.1:51234", "[::1]:8080"). */
-  client: string;
-  server: string;
-  /** First and last evidence; null when unknown. */
-  start: number | null;
-  end: number | null;
-  syn: boolean;
-  open: boolean;
-  requests: number;
-  /** The requests are unknown (TLS read without the keys). */
-  unknown: boolean;
-  statuses: number[];
-  clientFin: number | null;
-  serverFin: number | null;
-  firstFin: Side | null;
-  resetBy: Side | null;
-  resetAt: number | null;
-  timeWait: Side | null;
-  tls: 'full' | 'resumed' | null;
-  bytesFromClient: number;
-  bytesFromServer: number;
-  /** The requests and their responses, when the observer listed them (ConnectionRecord.exchanges). */
-  exchanges: PageExchange[];
-  /** Exchanges beyond those listed. */
-  exchangesOmitted: number;
-  /** Busy periods [from, to, ...] (ConnectionRecord.busyAt), drawn when no exchange is listed. */
-  busy: number[];
-  /** The idle timeout of its server, measured (the median idle close) or advertised; null when neither. */
-  idleTimeoutMs: number | null;
-  notes: string[];
-}
-
-/** A finding's event, placed on its connection's lane. */
-export interface PageMark {
-  connection: number;
-  at: number;
-  code: string;
-  severity: FindingSeverity;
-  what: string;
-}
+export type { PackedConnection, PageConnection, PageData, PageExchange, PageMark, PageRun } from './page.js';
 
 /**
  * The order of a connection's fields in the page: each connection is embedded as the array of its
@@ -90,30 +46,6 @@ export const CONNECTION_FIELDS = [
   'idleTimeoutMs',
   'notes',
 ] as const satisfies readonly (keyof PageConnection)[];
-
-/** A connection as embedded: its values in the order of CONNECTION_FIELDS. */
-export type PackedConnection = PageConnection[(typeof CONNECTION_FIELDS)[number]][];
-
-export interface PageRun {
-  title: string;
-  /** The observer whose connections are drawn. */
-  observer: string;
-  /** The run's time origin, ms since the Unix epoch (null when no connection has a time). */
-  origin: number | null;
-  /** Packed: the values of each connection in the order of `PageData.fields`. */
-  connections: PackedConnection[];
-  /** Connections counted in the run's totals but not in `connections` (not kept by the command). */
-  omitted: number;
-  marks: PageMark[];
-}
-
-export interface PageData {
-  /** The order of a packed connection's values (CONNECTION_FIELDS). */
-  fields: readonly string[];
-  runs: PageRun[];
-  /** How long a TIME_WAIT tail lasts on the timeline: Linux's TCP_TIMEWAIT_LEN (60 s, 2 x MSL). */
-  timeWaitMs: number;
-}
 
 /** Linux's TCP_TIMEWAIT_LEN (include/net/tcp.h): how long a socket stays in TIME_WAIT. */
 export const TIME_WAIT_MS = 60_000;

@@ -10,6 +10,7 @@ import {
   type Finding,
   type RunReport,
 } from '../../../src/model/report.js';
+import { processOrigin, processSummary } from '../../support/process-view.js';
 import { observer, record, records, tlsFacts, tlsRecords } from '../analyze/records.js';
 
 function run(fields: Partial<RunReport> = {}): RunReport {
@@ -254,4 +255,30 @@ test('html: at most MAX_PAGE_EXCHANGES exchanges in a page; the lanes beyond sho
   );
   assert.deepEqual(listed.slice(-3), [per, 0, 0]);
   assert.deepEqual([lanes.at(-1)!.exchangesOmitted, (lanes.at(-1)!.busy as number[]).length], [per, 2]);
+});
+
+test("html: a run's process view: its origins and its own findings, escaped", () => {
+  const finding: Finding = { ...hostileFinding(), code: 'body-not-read', summary: 'made at /<i>app</i>.js:3:1' };
+  const origin = processOrigin('http://127.0.0.1:8080/<b>', {
+    clients: ['undici'],
+    requests: 6,
+    reusedRequests: 3,
+    reuseShare: 0.5,
+    responses: 6,
+    errors: { ECONNRESET: 1 },
+    connectionsOpened: 3,
+    connectionsClosed: 3,
+    closeReasons: { 'server-closed': 3 },
+    ttfbMs: { mean: 1.5, max: 4 },
+    keepAliveHintS: 5,
+  });
+  const process = processSummary([origin], { findings: [finding], pids: [7] });
+  const html = renderHtml(buildReport('watch', [run({ process })]));
+  assert.match(html, /<h3>Seen by the 1 Node process \(7\)<\/h3>/);
+  assert.match(html, /<td class="text">http:\/\/127\.0\.0\.1:8080\/&lt;b&gt;<\/td><td>6<\/td><td>3 \(50%\)<\/td>/);
+  assert.match(html, /server-closed 3<\/td><td class="text">ECONNRESET 1<\/td><td>1.50 \/ 4<\/td><td>5 s<\/td>/);
+  assert.match(html, /id="run-1-process-finding-1"/);
+  assert.ok(html.includes('made at /&lt;i&gt;app&lt;/i&gt;.js:3:1'));
+  assert.equal(html.includes('<i>app'), false);
+  assert.equal(renderHtml(buildReport('watch', [run()])).includes('Seen by the'), false);
 });

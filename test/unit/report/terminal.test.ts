@@ -3,8 +3,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { computeTotals } from '../../../src/analyze/totals.js';
 import { REPORT_SCHEMA } from '../../../src/model/report.js';
-import type { CaptureSummary, ConnectionRecord, ObserverReport, Report, RunReport } from '../../../src/model/report.js';
+import type {
+  CaptureSummary,
+  ConnectionRecord,
+  Finding,
+  ObserverReport,
+  Report,
+  RunReport,
+} from '../../../src/model/report.js';
 import { renderConnections, renderTerminal, renderTotals } from '../../../src/report/terminal.js';
+import { processOrigin, processSummary } from '../../support/process-view.js';
 import { record, tlsFacts } from '../analyze/records.js';
 
 /** The text without ANSI SGR sequences (ESC [ ... m). */
@@ -284,4 +292,56 @@ test('terminal: HTTP beside TLS: the counted requests "+?", the per-connection f
   const only = visibleText(renderTerminal(report([run([plain])]), { totals: true }));
   assert.ok(only.includes('requests 3  responses 3'), only);
   assert.match(only, /requests per connection min 3/);
+});
+
+/** A run's `process` (a lab run's, a watched Node command's): one origin, and a body-not-read with its call site. */
+function processView(pids?: number[]): NonNullable<RunReport['process']> {
+  const origin = processOrigin('http://127.0.0.1:8080', {
+    requests: 4,
+    reusedRequests: 1,
+    reuseShare: 0.25,
+    responses: 4,
+    connectionsOpened: 3,
+    connectionsClosed: 3,
+    closeReasons: { 'client-closed': 3 },
+    ttfbMs: { mean: 1, max: 2 },
+    keepAliveHintS: 5,
+  });
+  const finding: Finding = {
+    code: 'body-not-read',
+    severity: 'warning',
+    summary: 'body not read: 2 responses (request made at /srv/app.js:12:7)',
+    reasoning: ['held unread'],
+    evidence: {
+      server: { address: '127.0.0.1', port: 8080 },
+      count: 2,
+      connections: [1, 2],
+      events: [],
+      values: { callSite: '/srv/app.js:12:7' },
+    },
+    fixes: { 'node-http': 'res.resume()' },
+  };
+  return processSummary([origin], { findings: [finding], ...(pids ? { pids } : {}) });
+}
+
+test("terminal: a run's process view, its origins and findings; fixes not repeated after the run's own", () => {
+  const alone: RunReport = { ...run(CONNECTIONS), process: processView([41, 42]) };
+  const text = renderTerminal(report([alone]));
+  const section = text.slice(text.indexOf('lo.pcapng — seen by'));
+  assert.match(section, /^lo\.pcapng — seen by the 2 Node processes \(41, 42\)\n/);
+  assert.match(
+    section,
+    /\nhttp:\/\/127\.0\.0\.1:8080: 4 requests, 3 connections \(0 open\), reuse 25%; closed: client-closed 3\n/,
+  );
+  assert.match(
+    section,
+    /\nwarning \[body-not-read\] body not read: .*\/srv\/app\.js:12:7\)\n {2}fix \(node-http\): res\.resume\(\)/,
+  );
+  // The wire named the same cause: its fixes are above, not printed twice.
+  const wireFinding = processView().findings![0]!;
+  const both: RunReport = { ...run(CONNECTIONS), findings: [wireFinding], process: processView() };
+  const twice = renderTerminal(report([both]));
+  assert.match(twice, /lo\.pcapng — seen by the process\n/);
+  assert.equal(twice.match(/fix \(node-http\)/g)?.length, 1);
+  assert.equal(renderTerminal(report([run(CONNECTIONS)])).includes('seen by'), false, 'nothing without it');
 });
