@@ -199,6 +199,11 @@ function isKeepAliveName(name: Buffer): boolean {
   return true;
 }
 
+/** A header name (node:http's raw one) is `Keep-Alive`, in any case; the usual spelling without lowering a string. */
+function isKeepAliveText(name: string): boolean {
+  return name === 'Keep-Alive' || (name.length === 10 && name.toLowerCase() === 'keep-alive');
+}
+
 /** The codes of a request lost on a socket the other side closed (lab/findings-scenarios/common.ts's). */
 const RACE_ERROR_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
@@ -442,7 +447,7 @@ class Tracker implements ConnectionTracker {
     const raw = res.rawHeaders;
     let text: string | undefined;
     for (let i = 0; i + 1 < raw.length; i += 2)
-      if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'keep-alive') {
+      if (isKeepAliveText(raw[i]!)) {
         text = raw[i + 1];
         break;
       }
