@@ -15,6 +15,18 @@ export class RecentRing<T> {
     if (this.size < this.capacity) this.size++;
   }
 
+  /**
+   * The slot the next value goes in, to be overwritten in place (`make` fills an empty ring's slot
+   * once): a ring of fixed objects, so that what it keeps is never a new object per value.
+   */
+  reuse(make: () => T): T | null {
+    if (this.capacity === 0) return null;
+    const slot = (this.items[this.next] ??= make());
+    this.next = (this.next + 1) % this.capacity;
+    if (this.size < this.capacity) this.size++;
+    return slot;
+  }
+
   values(): T[] {
     const out: T[] = [];
     const start = (this.next - this.size + this.capacity) % Math.max(1, this.capacity);

@@ -4,11 +4,18 @@
  * never by patching a module. Per request: its origin, its socket and 4-tuple, reused or new, the
  * idle time before reuse, the time to first byte; per socket: when and why it closed (CloseReason).
  *
- * What it adds to the app's objects is listeners that change nothing: 'socket', 'close' on a
- * request, 'end', 'close' on a response, 'free', 'end', 'timeout', 'close', 'connect' on a socket;
- * never 'error' nor 'data' (an 'error' listener would swallow an error the app does not handle, a
- * 'data' one would start the flow of a body the app left unread). A failed request is told on Node
- * 20 by its 'close' without a response (see channels.ts: http.client.request.error is 22+).
+ * What it adds to the app's objects is listeners that change nothing, on the sockets only: 'free',
+ * 'end', 'timeout', 'close', 'connect' (one function each per tracker, put on once per socket); none
+ * on a request or a response (their moments come from the channels and the socket's events: no
+ * listener to add and remove per request); never 'error' nor 'data' (an 'error' listener would
+ * swallow an error the app does not handle, a 'data' one would start the flow of a body the app left
+ * unread). A failed node:http request is told on Node 20 by its socket's 'close' without a response
+ * (see channels.ts: http.client.request.error is 22+).
+ *
+ * Cost (bench/register.ts, docs in README "Inside a Node process"): per request of a keep-alive
+ * socket, two channel messages (node:http) or four (fetch), one state object, three clock reads and a
+ * few counters; a body is known read when the Agent frees its socket ('free' follows the response's
+ * 'end') or, at the socket's close, from `res.readableEnded`.
  *
  * Memory: per live socket and per in-flight request (WeakMaps, gone with the objects), per origin
  * counters (origin.ts), the last `recentRequests` requests and `recentConnections` closed connections
@@ -87,6 +94,9 @@ type ClientKind = 'node:http' | 'undici';
 
 interface RequestState {
   client: ClientKind;
+  /** node:http's request and response while the request is in flight (dropped once it is settled). */
+  req: ClientRequest | null;
+  res: IncomingMessage | null;
   origin: string;
   method: string;
   startAt: number;
@@ -100,16 +110,24 @@ interface RequestState {
   /** New connections to the origin opened while this response held its socket unread. */
   extraConnections: number;
   failed: boolean;
-  error: string | null;
 }
 
 /** A request as it starts: no socket, no response yet. */
-function newRequest(client: ClientKind, origin: string, method: string, stack: CapturedStack | null): RequestState {
+function newRequest(
+  client: ClientKind,
+  origin: string,
+  method: string,
+  stack: CapturedStack | null,
+  req: ClientRequest | null,
+  at: number,
+): RequestState {
   return {
     client,
+    req,
+    res: null,
     origin,
     method,
-    startAt: now(),
+    startAt: at,
     stack,
     socket: null,
     reused: false,
@@ -119,14 +137,11 @@ function newRequest(client: ClientKind, origin: string, method: string, stack: C
     body: null,
     extraConnections: 0,
     failed: false,
-    error: null,
   };
 }
 
 interface SocketState {
   socket: Socket;
-  /** The origin as node:http's request named it (null for undici's sockets). */
-  origin: HttpOrigin | null;
   conn: TrackedConnection;
   stats: OriginStats;
   record: ConnectionRecord;
@@ -154,9 +169,12 @@ interface UndiciConnectParams {
   port?: string;
 }
 
+/** performance.timeOrigin is a getter that asks the runtime each time: read once. */
+const TIME_ORIGIN = performance.timeOrigin;
+
 /** Milliseconds since the epoch, sub-millisecond (one clock for `at` and for durations). */
 function now(): number {
-  return performance.timeOrigin + performance.now();
+  return TIME_ORIGIN + performance.now();
 }
 
 /** Well-known ports, for an origin whose Host header leaves the port out. */
@@ -169,6 +187,21 @@ export function keepAliveTimeoutS(value: string | undefined): number | null {
   if (value === undefined) return null;
   const m = /(?:^|[,\s])timeout=(\d+)/i.exec(value);
   return m === null ? null : Number(m[1]);
+}
+
+const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
+
+/** A raw header name (undici's) is `Keep-Alive`, in any case, without making a string of every name. */
+function isKeepAliveName(name: Buffer): boolean {
+  if (name.length !== KEEP_ALIVE.length) return false;
+  // ASCII letters: | 0x20 lowers them; '-' (0x2d) has the bit already.
+  for (let i = 0; i < KEEP_ALIVE.length; i++) if ((name[i]! | 0x20) !== KEEP_ALIVE[i]) return false;
+  return true;
+}
+
+/** A header name (node:http's raw one) is `Keep-Alive`, in any case; the usual spelling without lowering a string. */
+function isKeepAliveText(name: string): boolean {
+  return name === 'Keep-Alive' || (name.length === 10 && name.toLowerCase() === 'keep-alive');
 }
 
 /** The codes of a request lost on a socket the other side closed (lab/findings-scenarios/common.ts's). */
@@ -184,11 +217,12 @@ export function trackConnections(options: TrackOptions = {}): ConnectionTracker 
 
 class Tracker implements ConnectionTracker {
   private readonly listeners = new Set<InProcessListener>();
+  /** undici's requests in flight (node:http's is its socket's current request, see httpState). */
   private readonly requests = new WeakMap<object, RequestState>();
   private readonly sockets = new WeakMap<Socket, SocketState>();
   private readonly live = new Set<SocketState>();
   private readonly origins = new Map<string, OriginStats>();
-  private readonly recentRequests: RecentRing<RequestState>;
+  private readonly recentRequests: RecentRing<ProcessRequest>;
   private readonly recentConnections: RecentRing<ConnectionRecord>;
   private readonly totals = new TotalsAccumulator();
   private readonly stackTraces: boolean;
@@ -201,16 +235,26 @@ class Tracker implements ConnectionTracker {
   private readonly emittedFindings = new Set<string>();
   private lastHint: string | undefined = undefined;
   private lastHintS: number | null = null;
-  /** The stack of a request's creation (Node 22+), or of a socket's net.connect() (see netSocket). */
-  private readonly createdStacks = new WeakMap<ClientRequest, CapturedStack>();
-  private readonly socketStacks = new WeakMap<Socket, CapturedStack>();
-  /** Responses whose headers came and whose body is neither read to the end nor dropped yet. */
+  /**
+   * The stack of a request's creation (Node 22+), or of a socket's net.connect() (see netSocket);
+   * made at the first capture, so that a tracker that never captures looks nothing up per request.
+   */
+  private createdStacks: WeakMap<ClientRequest, CapturedStack> | null = null;
+  private socketStacks: WeakMap<Socket, CapturedStack> | null = null;
+  /** node:http sockets whose origin `options.origins` refused (not asked again per request). */
+  private readonly ignored: WeakSet<Socket> | null;
+  /**
+   * Responses whose headers came and whose body is not settled yet (neither known read nor dropped):
+   * an upper bound of the bodies really pending (a node:http body read to its end is settled at its
+   * socket's 'free', a tick later; see bodyPending()).
+   */
   private pendingBodies = 0;
   /** An unread body was counted once: from then on every request's stack is captured. */
   private unreadCounted = false;
 
   constructor(private readonly options: TrackOptions) {
     this.stackTraces = options.stackTraces ?? true;
+    this.ignored = options.origins === undefined ? null : new WeakSet();
     this.recentRequests = new RecentRing(options.recentRequests ?? 100);
     this.recentConnections = new RecentRing(options.recentConnections ?? 1000);
     this.missing = missingChannels();
@@ -317,18 +361,18 @@ class Tracker implements ConnectionTracker {
   // node:http and node:https ------------------------------------------------------------------------
 
   /**
-   * net.connect()'s sockets: only those that come to carry a request are tracked (attachHttp). The
+   * net.connect()'s sockets: only those that come to carry a request are tracked (httpStart). The
    * channel is published inside net.connect(), so inside http.request() when the Agent opens a new
    * socket: the one moment on Node 20 where the app's frame is on the stack (http.client.request.start
    * comes a tick later, from the socket's nextTick). Kept for the request that takes the socket.
    */
   private netSocket(socket: Socket): void {
-    if (this.wantsStack()) this.socketStacks.set(socket, captureStack());
+    if (this.wantsStack()) (this.socketStacks ??= new WeakMap()).set(socket, captureStack());
   }
 
   /** Node 22+: http.client.request.created, published in ClientRequest's constructor (the app's frame on the stack). */
   private httpCreated(req: ClientRequest): void {
-    if (this.wantsStack()) this.createdStacks.set(req, captureStack());
+    if (this.wantsStack()) (this.createdStacks ??= new WeakMap()).set(req, captureStack());
   }
 
   /**
@@ -340,120 +384,104 @@ class Tracker implements ConnectionTracker {
    * them starts each with none), and for good once an unread body has been counted.
    */
   private wantsStack(): boolean {
-    return this.stackTraces && (this.pendingBodies > 0 || this.unreadCounted);
+    if (!this.stackTraces) return false;
+    if (this.unreadCounted) return true;
+    if (this.pendingBodies === 0) return false;
+    // A body pending is its socket's current request's (a socket closed settles its own).
+    for (const ss of this.live) {
+      const rs = ss.current;
+      if (rs !== null && bodyPending(rs)) return true;
+    }
+    return false;
   }
 
   private httpStart(req: ClientRequest): void {
-    // A reused socket's origin is known: the Host header is parsed once per connection.
-    const known = req.socket ? this.sockets.get(req.socket) : undefined;
-    const origin = known?.origin ?? httpOrigin(req);
-    if (known === undefined && this.options.origins !== undefined && !this.options.origins(origin.origin)) return;
-    // Published a tick after http.request() (from the socket's nextTick): the app is not on this stack.
-    const rs = newRequest('node:http', origin.origin, req.method, this.createdStacks.get(req) ?? null);
-    this.requests.set(req, rs);
-    const attach = (socket: Socket) => {
-      try {
-        this.attachHttp(req, rs, socket, origin);
-      } catch (error) {
-        this.fail(error);
-      }
-    };
-    // A reused socket is the request's at once (req.reusedSocket is true); a new one comes in a tick.
-    if (req.socket) attach(req.socket);
-    else req.once('socket', attach);
-    req.on('close', this.onRequestClose);
-  }
-
-  /**
-   * The listeners put on every request and response: one function each per tracker, not a closure
-   * (and a once() wrapper) per request; `this` is the emitter, its state is looked up. A request and
-   * a response close once, a response ends once: nothing to take off.
-   */
-  private readonly onRequestClose = ((tracker: Tracker) =>
-    function (this: ClientRequest) {
-      try {
-        const rs = tracker.requests.get(this);
-        if (rs !== undefined && rs.headersAt === null && !rs.failed)
-          tracker.httpFailed(this, closedRequestCode(this, rs));
-      } catch (error) {
-        tracker.fail(error);
-      }
-    })(this);
-
-  private readonly onResponseEnd = ((tracker: Tracker) =>
-    function (this: IncomingMessage) {
-      try {
-        const rs = tracker.responseState(this);
-        if (rs !== undefined) tracker.bodyDone(rs, 'read');
-      } catch (error) {
-        tracker.fail(error);
-      }
-    })(this);
-
-  private readonly onResponseClose = ((tracker: Tracker) =>
-    function (this: IncomingMessage) {
-      try {
-        const rs = tracker.responseState(this);
-        if (rs !== undefined && rs.body === 'pending') tracker.bodyDone(rs, 'cancelled');
-      } catch (error) {
-        tracker.fail(error);
-      }
-    })(this);
-
-  /** node:http sets `res.req` to the request as the response arrives (lib/_http_client.js parserOnIncomingClient). */
-  private responseState(res: IncomingMessage): RequestState | undefined {
-    const req = (res as IncomingMessage & { req?: ClientRequest }).req;
-    return req === undefined ? undefined : this.requests.get(req);
-  }
-
-  private attachHttp(req: ClientRequest, rs: RequestState, socket: Socket, origin: HttpOrigin): void {
+    // Published from ClientRequest._finish, which asserts the request has its socket (lib/_http_outgoing.js).
+    const socket = req.socket;
+    if (socket === null) return;
+    const at = now();
     let ss = this.sockets.get(socket);
     if (ss === undefined) {
+      if (this.ignored?.has(socket)) return;
+      // A new socket: its origin from the request's Host header, parsed once per connection.
+      const origin = httpOrigin(req);
+      if (this.options.origins !== undefined && !this.options.origins(origin.origin)) {
+        this.ignored?.add(socket);
+        return;
+      }
       const agent = (req as unknown as { agent?: Agent | false }).agent;
       ss = this.openSocket(socket, origin.origin, origin.host, origin.port, 'node:http', agent || null);
       // The pool's verdict on a socket whose response ended: kept idle, or destroyed (see httpFree).
       socket.on('free', this.onSocketFree);
-      // The stack of the request that opened the socket: its own, not the later ones' (taken, so
-      // that an idle socket holds no stack).
+    }
+    // Published a tick after http.request() (from the socket's nextTick): the app is not on this stack.
+    // Node 22+: the stack of the request's constructor; Node 20: of the net.connect() that opened
+    // the socket, for the request that opened it only (taken, so that an idle socket holds no stack).
+    let stack = this.createdStacks?.get(req) ?? null;
+    if (ss.requests === 0 && this.socketStacks !== null) {
       const opened = this.socketStacks.get(socket);
       if (opened !== undefined) {
-        rs.stack ??= opened;
+        stack ??= opened;
         this.socketStacks.delete(socket);
       }
     }
-    this.startRequest(ss, rs);
+    const rs = newRequest('node:http', ss.conn.origin, req.method, stack, req, at);
+    this.startRequest(ss, rs, at);
+  }
+
+  /**
+   * The request in flight on node:http's socket, if it is `req`: a socket carries one request at a
+   * time (node:http does not pipeline), so no map from request to state is needed.
+   */
+  private httpState(req: ClientRequest): RequestState | undefined {
+    const socket = req.socket;
+    const rs = socket === null ? null : (this.sockets.get(socket)?.current ?? null);
+    return rs !== null && rs.req === req ? rs : undefined;
   }
 
   private httpResponse(req: ClientRequest, res: IncomingMessage): void {
-    const rs = this.requests.get(req);
+    const rs = this.httpState(req);
     if (rs === undefined) return;
-    const header = res.headers['keep-alive'];
-    const text = Array.isArray(header) ? header[0] : header;
-    // The same header on every response of a server: parsed once.
+    rs.res = res;
+    // The raw header list, not `res.headers`: that getter builds an object the app may never ask for.
+    const raw = res.rawHeaders;
+    let text: string | undefined;
+    for (let i = 0; i + 1 < raw.length; i += 2)
+      if (isKeepAliveText(raw[i]!)) {
+        text = raw[i + 1];
+        break;
+      }
+    this.responseHeaders(rs, res.statusCode ?? 0, this.keepAliveHint(text));
+  }
+
+  /** keepAliveTimeoutS() of a response's Keep-Alive header: the same on every response of a server, so parsed once. */
+  private keepAliveHint(text: string | undefined): number | null {
     if (text !== this.lastHint) {
       this.lastHint = text;
       this.lastHintS = keepAliveTimeoutS(text);
     }
-    this.responseHeaders(rs, res.statusCode ?? 0, this.lastHintS);
-    res.on('end', this.onResponseEnd);
-    res.on('close', this.onResponseClose);
+    return this.lastHintS;
   }
 
+  /** Node 22+'s http.client.request.error: a request that failed before its response. */
   private httpFailed(req: ClientRequest, code: string): void {
-    const rs = this.requests.get(req);
+    const rs = this.httpState(req);
     if (rs === undefined || rs.failed || rs.headersAt !== null) return;
     this.requestFailed(rs, code);
   }
 
   /**
-   * node:http's Agent emits 'free' when a response ended on a keep-alive socket, and in the same
-   * turn either keeps it (freeSockets) or destroys it: its idle pool for the origin already held
+   * node:http's Agent emits 'free' when a response ended on a keep-alive socket (lib/_http_client.js
+   * responseOnEnd -> emitFreeNT, after the response's 'end': its body was read), and in the same turn
+   * either keeps it (freeSockets) or destroys it: its idle pool for the origin already held
    * `maxFreeSockets` sockets (lib/_http_agent.js, the 'free' handler), or keepSocketAlive() refused
    * it (a server hint leaving no time). Our listener runs after the Agent's (added later).
    */
   private httpFree(ss: SocketState): void {
     if (ss.closed) return;
     const at = now();
+    const rs = ss.current;
+    if (rs !== null) this.bodyDone(rs, 'read', at);
     if (ss.socket.destroyed) {
       const agent = ss.agent as (Agent & { keepAlive?: boolean }) | null;
       const free = agent === null ? 0 : freeSocketsFor(agent, ss.socket);
@@ -478,7 +506,7 @@ class Tracker implements ConnectionTracker {
     const origin = String(request.origin ?? '');
     if (this.options.origins !== undefined && !this.options.origins(origin)) return;
     const stack = this.wantsStack() ? captureStack() : null;
-    this.requests.set(request, newRequest('undici', origin, request.method ?? 'GET', stack));
+    this.requests.set(request, newRequest('undici', origin, request.method ?? 'GET', stack, null, now()));
   }
 
   private undiciConnected(socket: Socket, params: UndiciConnectParams): void {
@@ -494,34 +522,37 @@ class Tracker implements ConnectionTracker {
     const rs = this.requests.get(request);
     const ss = this.sockets.get(socket);
     if (rs === undefined || ss === undefined) return;
-    this.startRequest(ss, rs);
+    this.startRequest(ss, rs, now());
   }
 
   private undiciHeaders(request: UndiciRequest, response: { statusCode: number; headers: Buffer[] }): void {
     const rs = this.requests.get(request);
     if (rs === undefined) return;
-    let hint: number | null = null;
+    let text: string | undefined;
     const h = response.headers;
     for (let i = 0; i + 1 < h.length; i += 2)
-      if (h[i]!.length === 10 && h[i]!.toString('latin1').toLowerCase() === 'keep-alive')
-        hint = keepAliveTimeoutS(h[i + 1]!.toString('latin1'));
-    this.responseHeaders(rs, response.statusCode, hint);
+      if (isKeepAliveName(h[i]!)) {
+        text = h[i + 1]!.toString('latin1');
+        break;
+      }
+    this.responseHeaders(rs, response.statusCode, this.keepAliveHint(text));
   }
 
   private undiciTrailers(request: UndiciRequest): void {
     const rs = this.requests.get(request);
     if (rs === undefined) return;
-    this.bodyDone(rs, 'read');
+    const at = now();
+    this.bodyDone(rs, 'read', at);
     // undici puts the socket back in its pool as the response ends.
     const ss = rs.socket;
-    if (ss !== null && !ss.closed && ss.current === rs) this.markIdle(ss, now(), true);
+    if (ss !== null && !ss.closed && ss.current === rs) this.markIdle(ss, at, true);
   }
 
   private undiciError(request: UndiciRequest, error: Error): void {
     const rs = this.requests.get(request);
     if (rs === undefined) return;
     if (rs.headersAt === null) this.requestFailed(rs, errorCode(error));
-    else if (rs.body === 'pending') this.bodyDone(rs, 'cancelled');
+    else if (rs.body === 'pending') this.bodyDone(rs, 'cancelled', now());
   }
 
   // Both clients ----------------------------------------------------------------------------------------
@@ -551,7 +582,6 @@ class Tracker implements ConnectionTracker {
     const record = newConnectionRecord(conn.id, { address: '', port: 0 }, { address: host, port }, at);
     const ss: SocketState = {
       socket,
-      origin: client === 'node:http' ? { origin, host, port } : null,
       conn,
       stats,
       record,
@@ -630,15 +660,14 @@ class Tracker implements ConnectionTracker {
     let newest: RequestState | null = null;
     for (const ss of this.live) {
       const rs = ss.current;
-      if (ss.stats !== stats || rs === null || rs.body !== 'pending') continue;
+      if (ss.stats !== stats || rs === null || !bodyPending(rs)) continue;
       if (newest === null || rs.headersAt! > newest.headersAt!) newest = rs;
     }
     if (newest !== null) newest.extraConnections++;
   }
 
-  private startRequest(ss: SocketState, rs: RequestState): void {
+  private startRequest(ss: SocketState, rs: RequestState, at: number): void {
     if (rs.socket !== null) return;
-    const at = now();
     rs.socket = ss;
     rs.reused = ss.requests > 0;
     rs.idleMs = rs.reused && ss.idleSince !== null ? at - ss.idleSince : null;
@@ -682,9 +711,8 @@ class Tracker implements ConnectionTracker {
     if (this.listeners.size > 0) this.emit({ type: 'response', at, connection: ss.conn, status, ttfbMs });
   }
 
-  private bodyDone(rs: RequestState, how: 'read' | 'cancelled'): void {
+  private bodyDone(rs: RequestState, how: 'read' | 'cancelled', at: number): void {
     if (rs.body !== 'pending') return;
-    const at = now();
     rs.body = how;
     this.pendingBodies--;
     // Dropped after holding its socket unread longer than a program takes to decide: the body was not read.
@@ -723,10 +751,24 @@ class Tracker implements ConnectionTracker {
     this.remember(rs, code);
   }
 
-  /** Kept as it is (no copy per request): report() turns the last ones into ProcessRequest values. */
+  /**
+   * A settled request into the ring of recent ones: copied into the ring's own objects, so that the
+   * state of each request dies young (the ring keeps no new object per request, nor the app's).
+   */
   private remember(rs: RequestState, error: string | null): void {
-    rs.error = error;
-    this.recentRequests.add(rs);
+    rs.req = null;
+    rs.res = null;
+    const r = this.recentRequests.reuse(emptyRequest);
+    if (r === null) return;
+    r.at = rs.startAt;
+    r.origin = rs.origin;
+    r.method = rs.method;
+    r.connection = rs.socket?.conn.id ?? null;
+    r.reused = rs.reused;
+    r.idleMs = rs.idleMs;
+    r.status = rs.status;
+    r.ttfbMs = rs.headersAt === null ? null : rs.headersAt - rs.startAt;
+    r.error = error;
   }
 
   private markIdle(ss: SocketState, at: number, pooled: boolean): void {
@@ -756,13 +798,20 @@ class Tracker implements ConnectionTracker {
     const initiator: CloseInitiator =
       reason === 'server-closed' ? 'server' : reason === 'error' || reason === 'unknown' ? 'unknown' : 'client';
     const stats = ss.stats;
-    // A response still unread when its socket went: left unread while it held the socket.
     const rs = ss.current;
+    // node:http on Node 20 has no http.client.request.error: a request whose socket closed before its
+    // response failed (node:http's own 'close' listener, which runs first, has just told the app).
+    if (rs !== null && rs.req !== null && forced === undefined && rs.headersAt === null && !rs.failed)
+      this.requestFailed(rs, closedRequestCode(rs.req, rs));
+    // A response still unread when its socket went: left unread while it held the socket.
     if (rs !== null && rs.body === 'pending') {
-      rs.body = 'cancelled';
-      this.pendingBodies--;
-      if (heldUnread(rs, at)) this.countUnread(rs, at);
-      this.remember(rs, null);
+      if (bodyEnded(rs)) this.bodyDone(rs, 'read', at);
+      else {
+        rs.body = 'cancelled';
+        this.pendingBodies--;
+        if (heldUnread(rs, at)) this.countUnread(rs, at);
+        this.remember(rs, null);
+      }
     }
     if (ss.busy) {
       ss.busy = false;
@@ -818,7 +867,7 @@ class Tracker implements ConnectionTracker {
     const pending = new Map<OriginStats, { site: string | null; id: number; extra: number }[]>();
     for (const ss of this.live) {
       const rs = ss.current;
-      if (rs === null || rs.body !== 'pending' || !heldUnread(rs, at)) continue;
+      if (rs === null || !bodyPending(rs) || !heldUnread(rs, at)) continue;
       const list = pending.get(ss.stats) ?? [];
       list.push({ site: callSite(rs.stack), id: ss.conn.id, extra: rs.extraConnections });
       pending.set(ss.stats, list);
@@ -867,7 +916,7 @@ class Tracker implements ConnectionTracker {
         node: process.versions.node,
         missingChannels: [...this.missing],
         origins: origins.map((o) => o.summary()),
-        recentRequests: this.recentRequests.values().map(requestSummary),
+        recentRequests: this.recentRequests.values().map((r) => ({ ...r })),
       },
     };
   }
@@ -877,21 +926,32 @@ class Tracker implements ConnectionTracker {
  * A response dropped unread counts when it cost a connection (one was opened to its origin while it
  * held its socket), or held its socket longer than a program takes to decide (CLOSE_AFTER_RESPONSE_MS).
  */
+/** node:http's response was read to its end ('end' emitted), though its socket has not told us yet. */
+function bodyEnded(rs: RequestState): boolean {
+  return rs.res !== null && rs.res.readableEnded;
+}
+
+/** A body neither read to its end nor dropped. */
+function bodyPending(rs: RequestState): boolean {
+  return rs.body === 'pending' && !bodyEnded(rs);
+}
+
 function heldUnread(rs: RequestState, at: number): boolean {
   return rs.extraConnections > 0 || at - rs.headersAt! >= CLOSE_AFTER_RESPONSE_MS;
 }
 
-function requestSummary(rs: RequestState): ProcessRequest {
+/** An empty slot of the ring of recent requests (remember() fills it). */
+function emptyRequest(): ProcessRequest {
   return {
-    at: rs.startAt,
-    origin: rs.origin,
-    method: rs.method,
-    connection: rs.socket?.conn.id ?? null,
-    reused: rs.reused,
-    idleMs: rs.idleMs,
-    status: rs.status,
-    ttfbMs: rs.headersAt === null ? null : rs.headersAt - rs.startAt,
-    error: rs.error,
+    at: 0,
+    origin: '',
+    method: '',
+    connection: null,
+    reused: false,
+    idleMs: null,
+    status: null,
+    ttfbMs: null,
+    error: null,
   };
 }
 
