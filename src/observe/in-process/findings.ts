@@ -79,8 +79,10 @@ function unreadBody(
   const extra = all.reduce((n, s) => n + s.extraConnections, 0);
   const top = all[0]!;
   // No frame of the app on the request's stack: stack traces off, a node:http request on a reused or
-  // TLS socket on Node 20 (observe/in-process/channels.ts), or every frame in node_modules.
-  const where = top.site === null ? 'an unknown call site' : top.site;
+  // TLS socket on Node 20 (observe/in-process/channels.ts), every frame in node_modules, or the first
+  // unread response of a loop (a stack is taken only once a body may be left unread): the summary
+  // then names no place rather than "unknown"; the reasoning says why there is none.
+  const where = top.site === null ? '' : ` (request made at ${top.site})`;
   const events: FindingEvent[] = [];
   const ids: number[] = [];
   for (const s of all)
@@ -94,7 +96,7 @@ function unreadBody(
     severity: 'warning',
     summary:
       `body not read: ${plural(responses, 'response')} from ${o.origin} held ${responses === 1 ? 'its' : 'their'} ` +
-      `connection unread (request made at ${where}), costing ${plural(extra, 'new connection')}; ` +
+      `connection unread${where}, costing ${plural(extra, 'new connection')}; ` +
       'read or cancel every body',
     reasoning: [
       'The process saw the response headers, then neither the end of the body nor a cancel for at least ' +
@@ -104,7 +106,8 @@ function unreadBody(
         .slice(0, 5)
         .map(
           (s) =>
-            `${s.site ?? 'unknown call site'}: ${plural(s.responses, 'response')} unread, ${s.extraConnections} extra.`,
+            `${s.site ?? 'no call site (stack traces off, or no frame of the app on the stack)'}: ` +
+            `${plural(s.responses, 'response')} unread, ${s.extraConnections} extra.`,
         ),
     ],
     evidence: {
