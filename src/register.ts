@@ -16,6 +16,8 @@
  * the report is written, our listener removed and the signal raised again, so that the process dies of
  * it as it would have (the same exit status for its parent); when the app has one, ours steps aside (the
  * app's handler alone decides, as without the register) and the report comes at 'exit' if it exits.
+ * As any JS signal listener, ours runs only once the app's code yields: an app busy in synchronous code
+ * is not stopped at once, and one whose event loop then runs out exits 0 (the pending signal is dropped).
  * KEEPALIVE_LAB_SIGNAL=0 leaves all three signals alone.
  */
 import { writeFileSync, writeSync } from 'node:fs';
