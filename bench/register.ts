@@ -173,9 +173,15 @@ function start(args: string[]): Promise<ChildProcess> {
   });
 }
 
+/** One round in `proc`; rejects if it dies instead of answering (rather than waiting for ever). */
 function ask(proc: ChildProcess, request: RoundRequest): Promise<Sample> {
-  return new Promise((resolve) => {
-    proc.once('message', (m: Sample) => resolve(m));
+  return new Promise((resolve, reject) => {
+    const died = (code: number | null) => reject(new Error(`bench process exited with ${code} during a round`));
+    proc.once('exit', died);
+    proc.once('message', (m: Sample) => {
+      proc.off('exit', died);
+      resolve(m);
+    });
     proc.send(request);
   });
 }
@@ -192,24 +198,30 @@ async function parent(): Promise<void> {
   const rounds = Number(values.rounds);
   const perRound = Math.max(1, Math.floor(requests / rounds));
   const procs = new Map<Mode, ChildProcess>();
-  for (const mode of MODES) procs.set(mode, await start(['--child', mode]));
-
-  // Warm-up: every process, both clients (JIT, the sockets).
-  for (const mode of MODES) for (const client of CLIENTS) await ask(procs.get(mode)!, { client, requests: 1000 });
-
   const samples = new Map<string, Sample[]>();
-  for (let r = 0; r < rounds; r++)
-    for (const client of CLIENTS) {
-      // The order rotates: each mode runs first, last and between as often.
-      const order = MODES.map((_, i) => MODES[(i + r) % MODES.length]!);
-      if (r % 2 === 1) order.reverse();
-      for (const mode of order) {
-        const key = `${client} ${mode}`;
-        const list = samples.get(key) ?? [];
-        list.push(await ask(procs.get(mode)!, { client, requests: perRound }));
-        samples.set(key, list);
+  try {
+    for (const mode of MODES) procs.set(mode, await start(['--child', mode]));
+
+    // Warm-up: every process, both clients (JIT, the sockets).
+    for (const mode of MODES) for (const client of CLIENTS) await ask(procs.get(mode)!, { client, requests: 1000 });
+
+    for (let r = 0; r < rounds; r++)
+      for (const client of CLIENTS) {
+        // The order rotates: each mode runs first, last and between as often.
+        const order = MODES.map((_, i) => MODES[(i + r) % MODES.length]!);
+        if (r % 2 === 1) order.reverse();
+        for (const mode of order) {
+          const key = `${client} ${mode}`;
+          const list = samples.get(key) ?? [];
+          list.push(await ask(procs.get(mode)!, { client, requests: perRound }));
+          samples.set(key, list);
+        }
       }
-    }
+  } catch (error) {
+    // One process failed: the others hold a server and the IPC channel, and would outlive the bench.
+    for (const proc of procs.values()) proc.kill();
+    throw error;
+  }
   for (const proc of procs.values()) {
     proc.removeAllListeners('exit');
     proc.send('exit');
