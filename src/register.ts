@@ -11,14 +11,14 @@
  * line on stderr), nothing keeps it alive (no timer, no handle; the host facts are read synchronously at the
  * first report), and nothing slows it beyond the tracker's listeners. SIGUSR2:
  * listening to it replaces its default action (terminate) with a report, the one change to the app's
- * signals. SIGINT and SIGTERM (Ctrl-C, `kill`, and `watch` stopping its command) end a process without
- * the 'exit' event, so without a report: when the app has no handler of its own for the one that came,
- * the report is written, our listener removed and the signal raised again, so that the process dies of
- * it as it would have (the same exit status for its parent); when the app has one, ours steps aside (the
- * app's handler alone decides, as without the register) and the report comes at 'exit' if it exits.
- * As any JS signal listener, ours runs only once the app's code yields: an app busy in synchronous code
- * is not stopped at once, and one whose event loop then runs out exits 0 (the pending signal is dropped).
- * KEEPALIVE_LAB_SIGNAL=0 leaves all three signals alone.
+ * signals by default; KEEPALIVE_LAB_SIGNAL=0 leaves it alone. SIGINT and SIGTERM (Ctrl-C, `kill`) end
+ * a process without the 'exit' event, so without a report; with KEEPALIVE_LAB_SIGNAL=all (what `watch`
+ * sets for its command), when the app has no handler of its own for the one that came, the report is
+ * written, our listener removed and the signal raised again, so that the process dies of it (the same
+ * exit status for its parent); when the app has one, ours steps aside (the app's handler alone
+ * decides) and the report comes at 'exit' if it exits. Not by default: as any JS signal listener, ours
+ * runs only once the app's code yields, so an app busy in synchronous code would not be stopped at
+ * once, and one whose event loop then runs out would exit 0 (the pending signal dropped).
  */
 import { writeFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
@@ -30,7 +30,13 @@ import type { Report } from './model/report.js';
 import { readHostFactsSync } from './observe/host-facts.js';
 import { trackConnections } from './observe/in-process/tracker.js';
 import { registerMetrics } from './observe/metrics/register-hook.js';
-import { RECORDS_ENV, recordsFromEnv, REPORT_DIR_ENV, SUMMARY_ENV } from './observe/in-process/register-env.js';
+import {
+  RECORDS_ENV,
+  recordsFromEnv,
+  REPORT_DIR_ENV,
+  SIGNAL_ENV,
+  SUMMARY_ENV,
+} from './observe/in-process/register-env.js';
 import type { ProcessView, TrackOptions } from './observe/in-process/tracker.js';
 import { renderHtml } from './report/html.js';
 import { renderJson } from './report/json.js';
@@ -39,7 +45,7 @@ import { VERSION } from './version.js';
 
 /** The environment variable naming the report file (`.html` for HTML, else JSON). */
 export const REPORT_ENV = 'KEEPALIVE_LAB_REPORT';
-export const SIGNAL_ENV = 'KEEPALIVE_LAB_SIGNAL';
+export { SIGNAL_ENV };
 /** KEEPALIVE_LAB_STACKS=0: no stack is ever captured (the unread body's call site is then unknown). */
 export const STACKS_ENV = 'KEEPALIVE_LAB_STACKS';
 
@@ -186,7 +192,6 @@ function listenToEndingSignals(): void {
 }
 
 if (active) process.on('exit', () => finalReport('exit'));
-if (active && process.env[SIGNAL_ENV] !== '0') {
-  process.on('SIGUSR2', () => void registerReport('SIGUSR2'));
-  listenToEndingSignals();
-}
+const signals = process.env[SIGNAL_ENV];
+if (active && signals !== '0') process.on('SIGUSR2', () => void registerReport('SIGUSR2'));
+if (active && signals === 'all') listenToEndingSignals();

@@ -17,7 +17,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Report, Warning } from '../model/report.js';
-import { RECORDS_ENV, REPORT_DIR_ENV, SUMMARY_ENV } from './in-process/register-env.js';
+import { RECORDS_ENV, REPORT_DIR_ENV, SIGNAL_ENV, SUMMARY_ENV } from './in-process/register-env.js';
 import { nodeOption, withNodeOptions } from './node-options.js';
 import { mergeProcessViews } from './process-views.js';
 import type { MergedProcessView, ProcessReportView } from './process-views.js';
@@ -52,7 +52,14 @@ export async function commandRegister(port: number): Promise<CommandRegister> {
     dir,
     env: (base) =>
       withNodeOptions(
-        { ...base, [REPORT_DIR_ENV]: dir, [SUMMARY_ENV]: '0', [RECORDS_ENV]: String(WATCH_RECORDS) },
+        {
+          ...base,
+          [REPORT_DIR_ENV]: dir,
+          [SUMMARY_ENV]: '0',
+          [RECORDS_ENV]: String(WATCH_RECORDS),
+          // watch's Ctrl-C (SIGINT to the command) then still gives the report; a user's 0 stays.
+          [SIGNAL_ENV]: base[SIGNAL_ENV] === '0' ? '0' : 'all',
+        },
         nodeOption('import', REGISTER_URL),
       ),
     report: () => readReports(dir, port),

@@ -188,13 +188,54 @@ function sendOnOutput(signal: NodeJS.Signals, after = 'app waits') {
  */
 const WAIT = "setInterval(() => {}, 1 << 30); console.log('app waits');";
 
+/** SIGINT and SIGTERM are the register's only when asked (what `watch` sets for its command). */
+const ALL = { KEEPALIVE_LAB_SIGNAL: 'all' };
+
+test('by default SIGINT and SIGTERM are left alone (an app busy in sync code must still die at once): no report', async () => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    const path = join(dir, `default-${signal}.json`);
+    const r = await run(app('mjs', WAIT), { KEEPALIVE_LAB_REPORT: path }, sendOnOutput(signal));
+    assert.deepEqual([r.code, r.signal], [null, signal], r.stderr);
+    assert.equal(existsSync(path), false);
+  }
+});
+
+test('KEEPALIVE_LAB_SIGNAL=all: an app busy in synchronous code when SIGTERM comes runs on until it yields (why it is opt-in)', async () => {
+  // The app spins in synchronous code until a flag file exists; the test writes it only after the signal
+  // was sent. Without our listener the default action kills it in the spin; with it, Node only notes
+  // the signal, the spin ends, and our listener runs once the app yields, then raises the signal again.
+  const flag = join(dir, 'busy-flag');
+  const tail =
+    "console.log('app waits'); while (!require('node:fs').existsSync(" +
+    JSON.stringify(flag) +
+    ')); ' +
+    "console.log('app yielded'); setInterval(() => {}, 1 << 30);";
+  const sendThenFlag = () => {
+    let sent = false;
+    return (out: Run, child: ReturnType<typeof spawn>) => {
+      if (sent || !out.stdout.includes('app waits')) return;
+      sent = true;
+      child.kill('SIGTERM');
+      writeFileSync(flag, '');
+    };
+  };
+  const plain = await run(app('cjs', tail), {}, sendThenFlag(), false);
+  rmSync(flag, { force: true });
+  assert.deepEqual([plain.code, plain.signal], [null, 'SIGTERM']);
+  assert.doesNotMatch(plain.stdout, /app yielded/);
+  const r = await run(app('cjs', tail), ALL, sendThenFlag());
+  rmSync(flag, { force: true });
+  assert.deepEqual([r.code, r.signal], [null, 'SIGTERM'], r.stderr);
+  assert.match(r.stdout, /app yielded/);
+});
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
   test(`${signal}, the app has no handler: the report is written, then it dies of ${signal} as without the register`, async () => {
     const file = app('mjs', WAIT);
     const plain = await run(file, {}, sendOnOutput(signal), false);
     assert.deepEqual([plain.code, plain.signal], [null, signal], 'without the register');
     const path = join(dir, `killed-${signal}.json`);
-    const r = await run(file, { KEEPALIVE_LAB_REPORT: path }, sendOnOutput(signal));
+    const r = await run(file, { KEEPALIVE_LAB_REPORT: path, ...ALL }, sendOnOutput(signal));
     assert.deepEqual([r.code, r.signal], [null, signal], r.stderr);
     assert.match(r.stderr, new RegExp(`^keepalive-lab register \\(${signal}\\): 1 origin$`, 'm'));
     const report = JSON.parse(readFileSync(path, 'utf8')) as Report;
@@ -208,7 +249,7 @@ test('SIGINT, the app has its own handler: it runs as it would (its output, its 
   const plain = await run(file, {}, sendOnOutput('SIGINT'), false);
   assert.deepEqual([plain.code, plain.signal], [7, null], 'without the register');
   const path = join(dir, 'handled.json');
-  const r = await run(file, { KEEPALIVE_LAB_REPORT: path }, sendOnOutput('SIGINT'));
+  const r = await run(file, { KEEPALIVE_LAB_REPORT: path, ...ALL }, sendOnOutput('SIGINT'));
   assert.deepEqual([r.code, r.signal], [7, null], r.stderr);
   assert.match(r.stdout, /app handled SIGINT\n$/);
   assert.match(r.stderr, /keepalive-lab register \(exit\)/);
@@ -228,7 +269,7 @@ test('an app that handles SIGINT (and runs on) but not SIGTERM: SIGINT is its ow
   const plain = await run(file, {}, both(), false);
   assert.deepEqual([plain.code, plain.signal], [null, 'SIGTERM'], 'without the register');
   const path = join(dir, 'ignored.json');
-  const r = await run(file, { KEEPALIVE_LAB_REPORT: path }, both());
+  const r = await run(file, { KEEPALIVE_LAB_REPORT: path, ...ALL }, both());
   assert.deepEqual([r.code, r.signal], [null, 'SIGTERM'], r.stderr);
   assert.match(r.stdout, /app ignores SIGINT\n$/);
   assert.doesNotMatch(r.stderr, /keepalive-lab register \(SIGINT\)/);
@@ -246,7 +287,7 @@ test("an app whose handler ends it only when it is the signal's one listener (si
   const file = app('mjs', tail);
   const plain = await run(file, {}, sendOnOutput('SIGINT'), false);
   assert.deepEqual([plain.code, plain.signal], [null, 'SIGINT'], 'without the register');
-  const r = await run(file, {}, sendOnOutput('SIGINT'));
+  const r = await run(file, ALL, sendOnOutput('SIGINT'));
   assert.deepEqual([r.code, r.signal], [null, 'SIGINT'], r.stdout + r.stderr);
   assert.match(r.stdout, /app listeners 1\n$/);
 });

@@ -10,6 +10,15 @@
 export const REPORT_DIR_ENV = 'KEEPALIVE_LAB_REPORT_DIR';
 /** KEEPALIVE_LAB_SUMMARY=0: no summary on stderr (warnings are still printed). */
 export const SUMMARY_ENV = 'KEEPALIVE_LAB_SUMMARY';
+/**
+ * Which signals the register listens to. Unset: SIGUSR2 only (a report; the one change to the app's
+ * signals). `0`: none. `all`: SIGUSR2, and SIGINT and SIGTERM when the app has no handler of its own
+ * (the report, then the signal raised again): what `watch` sets, so that its Ctrl-C keeps the view. Not
+ * the default: like any JS signal listener, ours runs only once the app's code yields, so an app busy in
+ * synchronous code is not stopped at once, and one whose event loop then runs out exits 0.
+ */
+export const SIGNAL_ENV = 'KEEPALIVE_LAB_SIGNAL';
+
 /** How many closed connections are kept as records for the report (default 1000; totals count them all). */
 export const RECORDS_ENV = 'KEEPALIVE_LAB_RECORDS';
 
