@@ -197,6 +197,3 @@ export class CaptureObserver implements Observer {
     return report;
   }
 }
-
-/** tcpdump's own count, kept here for its callers: see tcpdump.ts. */
-export { droppedPackets } from './tcpdump.js';
