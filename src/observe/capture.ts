@@ -76,7 +76,7 @@ export class CaptureObserver implements Observer {
   private readonly session: CaptureSession;
   private readonly shared: boolean;
   private detach: (() => void) | undefined;
-  /** The shared capture's count of dropped packets when this view began. */
+  /** The shared capture's count of dropped packets as the previous view read it at its stop (0: none before). */
   private droppedBefore = 0;
 
   constructor(private readonly options: CaptureOptions) {
@@ -197,6 +197,3 @@ export class CaptureObserver implements Observer {
     return report;
   }
 }
-
-/** tcpdump's own count, kept here for its callers: see tcpdump.ts. */
-export { droppedPackets } from './tcpdump.js';

@@ -26,7 +26,7 @@ import type { SocketEntry } from '../decode/socket-entry.js';
 import type { ObserverReport, Warning, WarningCode } from '../model/report.js';
 import type { Observer } from './observer.js';
 import { SocketEvents } from './socket-events.js';
-import type { SharedSocketEvents } from './socket-events.js';
+import type { EventsCursor, SharedSocketEvents } from './socket-events.js';
 import type { DestroyedSocket } from '../analyze/kernel.js';
 import { readSocketTable } from './socket-table.js';
 import type { SocketTable, SocketTableSource } from './socket-table.js';
@@ -96,8 +96,8 @@ export class KernelObserver implements Observer {
   private source: SocketTableSource | undefined;
   /** The socket-destroy events, followed from before the baseline to the end. */
   private events: SocketEvents | undefined;
-  /** Where this run's destroyed sockets begin among the events' (SocketEvents.cursor). */
-  private eventsFrom = 0;
+  /** Where this run's destroyed sockets and ss's warnings begin among the events' (SocketEvents.cursor). */
+  private eventsFrom: EventsCursor = { destroyed: 0, warnings: 0 };
   /** start() while it runs (or once it has ended): close() waits for it. */
   private starting: Promise<void> | undefined;
   /** Aborted by close(): ss -E starting is ended. */

@@ -5,7 +5,7 @@
  * wire and kernel observers are views of them, from their start() to their stop(), of their own
  * port: the `session` option of CaptureObserver, `sharedEvents` of KernelObserver. What a view
  * reports is what an observer with programs of its own would (its port's packets and destroyed
- * sockets, from its start to its stop, the packets the kernel dropped meanwhile).
+ * sockets, from its start to its stop, the packets the kernel dropped since the previous view's stop).
  *
  * Why: each program takes ~200 ms to start (tcpdump saying it listens, ss -E showing a first
  * event), more on a loaded machine; the demo's eight experiments paid that eight times (issue 8:

@@ -75,6 +75,12 @@ export interface DestroyedSince {
   warnings: Warning[];
 }
 
+/** Where a window of events begins: the counts of sockets destroyed and of warnings before it (SocketEvents.cursor). */
+export interface EventsCursor {
+  destroyed: number;
+  warnings: number;
+}
+
 /** ss -E started once for several kernel observers (observe/shared.ts), or why it could not start. */
 export type SharedSocketEvents = { events: SocketEvents; problem: null } | { events: null; problem: string };
 
@@ -143,19 +149,19 @@ export class SocketEvents {
   }
 
   /**
-   * Where the sockets destroyed from now on begin, to give to since() or stop(): once what was
-   * destroyed before now has been read (sync), so that it falls before.
+   * Where the sockets destroyed (and the warnings about ss's lines) from now on begin, to give to
+   * since() or stop(): once what was destroyed before now has been read (sync), so that it falls before.
    */
-  async cursor(): Promise<number> {
+  async cursor(): Promise<EventsCursor> {
     await this.sync();
-    return this.destroyed.length;
+    return { destroyed: this.destroyed.length, warnings: this.decoder.warnings.length };
   }
 
   /**
    * Syncs, ends ss and returns every socket destroyed since `from` (a cursor()), with the reason
    * they may not be all (null when they are).
    */
-  async stop(from = 0): Promise<DestroyedSince> {
+  async stop(from: EventsCursor = { destroyed: 0, warnings: 0 }): Promise<DestroyedSince> {
     return this.collect(from, true);
   }
 
@@ -163,11 +169,11 @@ export class SocketEvents {
    * Syncs and returns every socket destroyed since `from` (a cursor()), as stop() does, and goes on
    * following: one ss -E shared by several observers, each reading its own window (observe/shared.ts).
    */
-  async since(from: number): Promise<DestroyedSince> {
+  async since(from: EventsCursor): Promise<DestroyedSince> {
     return this.collect(from, false);
   }
 
-  private async collect(from: number, end: boolean): Promise<DestroyedSince> {
+  private async collect(from: EventsCursor, end: boolean): Promise<DestroyedSince> {
     const synced = !this.stopped && this.child.running && (await this.sync());
     const running = this.child.running;
     if (end) {
@@ -182,7 +188,12 @@ export class SocketEvents {
         ? `ss -E fell behind${last}: ${this.why()}`
         : `ss -E stopped during the run${last}: ${this.why()}`;
     }
-    return { destroyed: this.destroyed.slice(from), problem, warnings: this.decoder.warnings };
+    // A window's own: what came before `from` was another window's (a shared ss -E's earlier observer).
+    return {
+      destroyed: this.destroyed.slice(from.destroyed),
+      problem,
+      warnings: this.decoder.warnings.slice(from.warnings),
+    };
   }
 
   /** Ends ss and the marker at once. Safe to call more than once. */

@@ -86,13 +86,8 @@ const STATS_SIGNAL = 'SIGUSR1';
 /** One line of tcpdump's statistics ("192 packets dropped by kernel"): printed on exit, and on STATS_SIGNAL. */
 const DROPPED = /(\d+) packets? dropped by kernel/g;
 
-/** tcpdump's latest count in its statistics on stderr ("192 packets dropped by kernel"); 0 when there are none. */
-export function droppedPackets(stderr: string): number {
-  return droppedCounts(stderr).at(-1) ?? 0;
-}
-
-/** Every count of dropped packets tcpdump printed, in order. */
-function droppedCounts(stderr: string): number[] {
+/** Every count of dropped packets tcpdump printed on stderr ("192 packets dropped by kernel"), oldest first. */
+export function droppedCounts(stderr: string): number[] {
   return [...stderr.matchAll(DROPPED)].map((m) => Number(m[1]));
 }
 
