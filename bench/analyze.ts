@@ -565,7 +565,12 @@ async function benchHttps(shape: (typeof HTTPS_SHAPES)[number]): Promise<boolean
   const bests = await bestOfEach(tools, RUNS, (tool) => (tool.name.startsWith('tshark') ? SLOW_SECONDS : Infinity));
   const rows: Row[] = tools.map((tool, k) => ({ name: tool.name, m: bests[k]! }));
   printTable(rows, meta);
-  const seconds = (prefix: string): number => rows.find((r) => r.name.startsWith(prefix))!.m.seconds;
+  // By the row's whole name: 'ours analyze --keylog' is also the start of its --json row's.
+  const seconds = (name: string): number => {
+    const row = rows.find((r) => r.name === name);
+    if (row === undefined) throw new Error(`no row ${name}`);
+    return row.m.seconds;
+  };
 
   // Agreement: a bench of a decryption that did not happen measures nothing.
   const counted = tsharkCounts(readFileSync(tsharkOut, 'utf8'));
@@ -611,14 +616,14 @@ async function benchHttps(shape: (typeof HTTPS_SHAPES)[number]): Promise<boolean
   }
   // What no change to our parsing can remove on one thread: start-up and reading (the bare walk),
   // and node:crypto opening the same records (one decipher each: GCM's tag is checked per record).
-  const walk = seconds('bare walk');
+  const walk = seconds('bare walk (the limit)');
   const decipher = decipherSeconds(ours.suites, RUNS);
   const floor = walk + decipher;
   const records = ours.suites.reduce((n, s) => n + Number(s.split(':')[1]), 0);
   const atBest = tsharkRows.map((r) => `${(r.m.seconds / floor).toFixed(1)}x ${r.name}`).join(', ');
   console.log(
     `   what bounds ours --keylog on one thread: the bare walk ${walk.toFixed(3)} s (start-up ` +
-      `${seconds('node start-up').toFixed(3)} s, reading) + opening its ${fmt(records)} records alone ` +
+      `${seconds('node start-up (node -e 0)').toFixed(3)} s, reading) + opening its ${fmt(records)} records alone ` +
       `${decipher.toFixed(3)} s (bench/decipher-floor.ts: TlsRecordCipher.open, node:crypto) = ` +
       `${floor.toFixed(3)} s, with no parsing at all: at best ${atBest}`,
   );

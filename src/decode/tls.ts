@@ -778,7 +778,8 @@ class Direction {
   recordEncrypted = false;
   /**
    * With `records` on: the current encrypted record, header and body, assembled to be handed over
-   * (one buffer per side, reused, MAX_RECORD_LENGTH + 5 bytes); `whole` false once bytes went missing.
+   * when it spans chunks (one buffer per side, made for the first such record, reused, MAX_RECORD_LENGTH
+   * + 5 bytes); `wholeKept` false once bytes went missing.
    */
   whole: Uint8Array | null = null;
   wholeFill = 0;
@@ -904,6 +905,7 @@ export class TlsConnection {
           this.endRecord(dir, ts, bytes.subarray(headerAt, end));
           continue;
         }
+        if (dir.wholeKept) this.assembleWhole(dir);
         if (dir.remaining === 0) this.endRecord(dir, ts);
         continue;
       }
@@ -971,11 +973,16 @@ export class TlsConnection {
     d.recordEncrypted = d.encrypted;
     d.smallFill = 0;
     d.wholeKept = this.keepRecords && d.encrypted && d.type !== TlsContentType.CHANGE_CIPHER_SPEC;
-    if (d.wholeKept) {
-      d.whole ??= new Uint8Array(RECORD_HEADER_BYTES + MAX_RECORD_LENGTH);
-      d.whole.set(h, 0);
-      d.wholeFill = RECORD_HEADER_BYTES;
-    }
+  }
+
+  /**
+   * A record to hand over that does not lie whole in one chunk: assembled in the side's buffer, made
+   * the first time one is needed (a side whose records each come in one chunk never has one).
+   */
+  private assembleWhole(d: Direction): void {
+    d.whole ??= new Uint8Array(RECORD_HEADER_BYTES + MAX_RECORD_LENGTH);
+    d.whole.set(d.header, 0);
+    d.wholeFill = RECORD_HEADER_BYTES;
   }
 
   private body(d: Direction, b: Uint8Array, from: number, to: number): void {

@@ -17,6 +17,7 @@ import type { Finding, FindingSeverity, ObserverReport, Report, RunReport } from
 import { embedJson, pageData } from './html/data.js';
 import { PAGE_STYLE } from './html/style.js';
 import { firstStart, relativeTime, shownValues } from './findings.js';
+import { processSeenBy } from './process-summary.js';
 import { countWithUnknown, requestsPerConnectionText, requestsText, runSummary } from './summary.js';
 import { AT_LEAST, formatNumber } from './text.js';
 import { plural } from '../util/text.js';
@@ -215,7 +216,6 @@ function findingsSection(run: RunReport, runIndex: number): string {
 function processSection(run: RunReport, runIndex: number): string {
   const p = run.process;
   if (p === undefined) return '';
-  const who = p.pids ? `${plural(p.pids.length, 'Node process', 'Node processes')} (${p.pids.join(', ')})` : 'process';
   const counts = (r: Record<string, number>) =>
     Object.entries(r)
       .map(([k, n]) => `${escapeHtml(k)} ${n}`)
@@ -235,7 +235,7 @@ function processSection(run: RunReport, runIndex: number): string {
       : '';
   const t0 = firstStart(run);
   const findings = (p.findings ?? []).map((f, i) => findingHtml(f, `run-${runIndex + 1}-process-finding-${i + 1}`, t0));
-  return `<h3>Seen by the ${escapeHtml(who)}</h3>
+  return `<h3>Seen by the ${escapeHtml(processSeenBy(p))}</h3>
 ${table([...head, 'Keep-Alive hint'], rows)}
 ${missing}${findings.join('\n')}`;
 }

@@ -45,6 +45,11 @@ function missingLine(process: ProcessSummary): string | null {
     : `(not measured: Node ${process.node} lacks ${process.missingChannels.join(', ')})`;
 }
 
+/** Who saw a run's `process`: `2 Node processes (41, 42)` for a watched command, else `process`. */
+export function processSeenBy(p: ProcessSummary): string {
+  return p.pids ? `${plural(p.pids.length, 'Node process', 'Node processes')} (${p.pids.join(', ')})` : 'process';
+}
+
 /**
  * A run's `process` in the terminal report: its origins, then its own findings (the unread body's call
  * site...), each as the run's findings are shown; a finding's fixes only when the run's findings do not
@@ -53,8 +58,7 @@ function missingLine(process: ProcessSummary): string | null {
 export function renderRunProcess(run: RunReport, s: Style, explain: boolean): string {
   const p = run.process;
   if (p === undefined) return '';
-  const who = p.pids ? `${plural(p.pids.length, 'Node process', 'Node processes')} (${p.pids.join(', ')})` : 'process';
-  const lines = [s.bold(`${run.title} — seen by the ${who}`)];
+  const lines = [s.bold(`${run.title} — seen by the ${processSeenBy(p)}`)];
   if (p.origins.length === 0) lines.push(s.dim('no request to the server'));
   for (const o of p.origins) lines.push(originLine(o));
   const t0 = firstStart(run);
