@@ -6,24 +6,13 @@
  * (the unread responses count because each cost a connection, not by how long they were held).
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { trackConnections } from '../../src/observe/in-process/tracker.js';
+import { withCountingServer } from '../support/counting-server.js';
 
-/** `fn` gets the URL and the number of connections the server accepted so far. */
-async function withServer(fn: (url: string, accepted: () => number) => Promise<void>): Promise<void> {
-  // 64 KB: more than undici drains by itself, so an unread body holds its socket.
-  const server = http.createServer((_req, res) => res.end(Buffer.alloc(65_536)));
-  let accepted = 0;
-  server.on('connection', () => accepted++);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  try {
-    await fn(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, () => accepted);
-  } finally {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
+/** 64 KB bodies: more than undici drains by itself, so an unread body holds its socket. */
+function withServer(fn: (url: string, accepted: () => number) => Promise<void>): Promise<void> {
+  return withCountingServer(fn, { bodySize: 65_536 });
 }
 
 test('fetch, bodies never read: the unread body is named by this file, each costing a connection', async () => {

@@ -6,29 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { trackConnections } from '../../src/observe/in-process/tracker.js';
+import { withCountingServer } from '../support/counting-server.js';
 
-/** `fn` gets the URL and the number of connections the server accepted so far. */
-async function withServer(
+/** The tracker's server, with the Keep-Alive hint these tests read unless one says otherwise. */
+function withServer(
   fn: (url: string, accepted: () => number) => Promise<void>,
   bodySize = 64,
   keepAlive = 'timeout=7',
 ): Promise<void> {
-  const server = http.createServer((_req, res) => {
-    res.setHeader('Keep-Alive', keepAlive);
-    res.end(Buffer.alloc(bodySize));
-  });
-  let accepted = 0;
-  server.on('connection', () => accepted++);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  try {
-    await fn(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, () => accepted);
-  } finally {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
+  return withCountingServer(fn, { bodySize, keepAlive });
 }
 
 /** One GET read to its end; `seen` gets the request and its response before the body is read. */
