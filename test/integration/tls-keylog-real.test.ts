@@ -304,6 +304,9 @@ function clientDisagreements(said: readonly ClientConnection[], tshark: readonly
   return out;
 }
 
+/** Recordings of a case's traffic before packets dropped by the kernel fail it. */
+const MAX_RECORDINGS = 3;
+
 for (const c of CASES) {
   test(c.name, { skip, timeout: 60_000 }, async (t) => {
     const name = c.name.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '');
@@ -311,10 +314,18 @@ for (const c of CASES) {
     const keylog = join(dir, `${name}.keys`);
     let accounts: ClientAccount[] = [];
     const options = { path, port: c.server().port, iface: 'lo', ...(c.snaplen ? { snaplen: c.snaplen } : {}) };
-    const rec = await recordTraffic(options, async () => {
-      accounts = await c.clients(keylog);
-    });
-    assert.equal(rec.dropped, 0, 'tcpdump dropped no packet');
+    // The comparison needs a whole capture. The kernel may drop packets of a 3 MiB loopback burst when
+    // the other test file loads both cores (seen once in CI: 32 dropped); that is the machine, not the
+    // tool, so the traffic is recorded again, with a fresh key log, up to MAX_RECORDINGS times.
+    let rec = { dropped: -1 };
+    for (let attempt = 1; attempt <= MAX_RECORDINGS && rec.dropped !== 0; attempt++) {
+      if (attempt > 1) t.diagnostic(`tcpdump dropped ${rec.dropped} packets: recording again (${attempt})`);
+      await rm(keylog, { force: true });
+      rec = await recordTraffic(options, async () => {
+        accounts = await c.clients(keylog);
+      });
+    }
+    assert.equal(rec.dropped, 0, `tcpdump dropped no packet (in ${MAX_RECORDINGS} recordings)`);
     const said = connectionsOf(accounts);
     const requests = accounts.reduce((n, a) => n + a.requests, 0);
 
