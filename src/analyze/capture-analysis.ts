@@ -5,7 +5,7 @@
  * to `onConnection`, and kept only if it is among the first `keepConnections`.
  */
 import { CaptureReader } from '../decode/capture.js';
-import type { CaptureInfo, CaptureSink, FrameMeta } from '../decode/capture.js';
+import type { CaptureInfo, FrameMeta, FrameSink } from '../decode/capture.js';
 import { PacketDecoder } from '../decode/packet.js';
 import type { DecodeStats } from '../decode/packet.js';
 import { NotACaptureError, UnsupportedLinkTypeError } from '../errors.js';
@@ -65,7 +65,7 @@ export class CaptureAnalysis {
    * Where frames framed elsewhere go instead of push(): a live capture shared by several analyses
    * hands each the frames of its window (observe/capture-session.ts). Its own reader's sink.
    */
-  readonly sink: CaptureSink & Required<Pick<CaptureSink, 'frameAt'>>;
+  readonly sink: FrameSink;
   private readonly decoder = new PacketDecoder();
   private readonly reader: CaptureReader;
   private readonly warnings: Warning[] = [];

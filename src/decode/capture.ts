@@ -74,6 +74,9 @@ export interface CaptureSink {
   info?(i: CaptureInfo): void;
 }
 
+/** A sink that takes frames as views (`frameAt`): what one capture's reader hands several analyses. */
+export type FrameSink = CaptureSink & Required<Pick<CaptureSink, 'frameAt'>>;
+
 export interface CaptureReaderOptions {
   /** Largest record accepted, in bytes; a longer one is taken as corruption. Default 64 MiB. */
   maxRecordLength?: number;

@@ -15,7 +15,7 @@
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { CaptureReader } from '../decode/capture.js';
-import type { CaptureSink } from '../decode/capture.js';
+import type { CaptureSink, FrameSink } from '../decode/capture.js';
 import { CaptureUnavailableError } from '../errors.js';
 import type { TcpPacket } from '../model/packet.js';
 import { TcpFlag } from '../model/packet.js';
@@ -47,7 +47,7 @@ const BACKLOG_BYTES = 64 * 1024 * 1024;
 const MARKER_LOST_AFTER_US = 1_000_000;
 
 /** A view: a sink for the capture's frames (CaptureAnalysis.sink), on the fast path. */
-export type CaptureView = CaptureSink & Required<Pick<CaptureSink, 'frameAt'>>;
+export type CaptureView = FrameSink;
 
 export class CaptureSession {
   /** Why tcpdump cannot capture (missing, not permitted), once start() has found out. */
