@@ -6,7 +6,7 @@
  * the connection ids renumbered the same way: what `RunReport.process` holds in a lab run. Pure.
  */
 import { computeTotals, emptyTotals } from '../analyze/totals.js';
-import { compareFindings } from '../analyze/findings/index.js';
+import { compareFindings } from '../analyze/findings/order.js';
 import type { ProcessOrigin, ProcessRequest, ProcessSummary } from '../model/process.js';
 import type { ConnectionRecord, Finding, ObserverReport, Warning } from '../model/report.js';
 import { originPort } from './in-process/origin.js';

@@ -21,9 +21,10 @@ import { computeTotals } from '../analyze/totals.js';
 import { connectionOptions, isPersistent } from '../decode/http1.js';
 import type { HttpRequestInfo, HttpResponseInfo } from '../decode/http1.js';
 import { normalizeAddress } from '../model/endpoint.js';
-import type { ConnectionRecord, HttpEvidence, ObserverReport, TlsFacts } from '../model/report.js';
+import type { ConnectionRecord, HttpEvidence, ObserverReport } from '../model/report.js';
 import { nowMicros } from '../model/time.js';
 import type { Observer } from './observer.js';
+import { tlsSocketFacts } from './tls-facts.js';
 
 interface Entry {
   record: ConnectionRecord;
@@ -39,41 +40,6 @@ interface Entry {
   secure: TLSSocket | null;
   /** HTTP/2 streams open now. */
   openStreams: number;
-}
-
-/** 'TLSv1.3' as OpenSSL names it -> 'TLS 1.3' as the wire's decoder does (decode/tls.ts). */
-function versionName(protocol: string | null): string | null {
-  if (protocol === null) return null;
-  const m = /^TLSv(\d)(?:\.(\d))?$/.exec(protocol);
-  return m === null ? protocol : `TLS ${m[1]}.${m[2] ?? '0'}`;
-}
-
-/**
- * What one side of a TLS connection knows of it (see the top of this file): the server's, and the
- * in-process tracker's for its clients' sockets (observe/in-process/tracker.ts), whose OpenSSL tells
- * the same version, suite and resumption.
- */
-export function tlsSocketFacts(socket: TLSSocket): TlsFacts {
-  const version = versionName(socket.getProtocol());
-  const alpn = typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : null;
-  const resumed = socket.isSessionReused();
-  const facts: TlsFacts = {
-    version,
-    cipherSuite: socket.getCipher()?.standardName ?? null,
-    sni: typeof socket.servername === 'string' ? socket.servername : null,
-    alpnOffered: [],
-    alpnChosen: alpn,
-    handshake: resumed ? 'resumed' : 'full',
-    resumptionOffered: null,
-    handshakeMs: null,
-    applicationData: { client: { records: 0, bytes: 0 }, server: { records: 0, bytes: 0 } },
-    estimatedExchanges: 0,
-  };
-  if (alpn === null) facts.alpnChosenWhyNull = 'none-chosen';
-  // TLS 1.3 resumes only with a pre-shared key (RFC 8446 2.2); below it, ticket or session id, which
-  // the server's API does not tell apart.
-  if (resumed && version === 'TLS 1.3') facts.resumedWith = 'psk';
-  return facts;
 }
 
 /** Live connections by the client's address and port: how a TLSSocket or an HTTP/2 session finds its connection. */

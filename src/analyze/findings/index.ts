@@ -8,7 +8,8 @@
  * A new finding is a detector (detector.ts) in its own file, and one line in the constructor's list.
  */
 import type { HostFacts } from '../../model/host.js';
-import type { ConnectionRecord, Finding, FindingSeverity, Warning } from '../../model/report.js';
+import type { ConnectionRecord, Finding, Warning } from '../../model/report.js';
+import { compareFindings } from './order.js';
 import { BodyNotReadDetector } from './body-not-read.js';
 import { CloseAuditDetector } from './close-audit.js';
 import type { FindingDetector } from './detector.js';
@@ -24,14 +25,6 @@ import { ServerTable } from './servers.js';
 import { Timeline } from './timeline.js';
 import { TlsNoReuseDetector } from './tls-no-reuse.js';
 import { UnevenSpreadDetector } from './uneven-spread.js';
-
-/** Most severe first. */
-const SEVERITY_ORDER: Record<FindingSeverity, number> = { error: 0, warning: 1, info: 2 };
-
-/** The order findings are listed in: most severe first, then the one over most connections. */
-export function compareFindings(a: Finding, b: Finding): number {
-  return SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || b.evidence.count - a.evidence.count;
-}
 
 /** What the findings know beyond the records. */
 export interface FindingsOptions extends PathOrderOptions {

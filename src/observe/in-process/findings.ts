@@ -6,7 +6,7 @@
  * request went out on, measured by the client. Pure: the counters come from origin.ts.
  */
 import { formatDuration, suggestedClientIdleMs } from '../../analyze/findings/facts.js';
-import { compareFindings } from '../../analyze/findings/index.js';
+import { compareFindings } from '../../analyze/findings/order.js';
 import {
   poolSizeFixes,
   readBodyFixes,
