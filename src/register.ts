@@ -20,13 +20,10 @@
  * runs only once the app's code yields, so an app busy in synchronous code would not be stopped at
  * once, and one whose event loop then runs out would exit 0 (the pending signal dropped).
  */
-import { writeFileSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { runReport } from './analyze/run-report.js';
-import { REPORT_SCHEMA } from './model/report.js';
-import type { Report } from './model/report.js';
 import { readHostFactsSync } from './observe/host-facts.js';
 import { trackConnections } from './observe/in-process/tracker.js';
 import { registerMetrics } from './observe/metrics/register-hook.js';
@@ -38,10 +35,10 @@ import {
   SUMMARY_ENV,
 } from './observe/in-process/register-env.js';
 import type { ProcessView, TrackOptions } from './observe/in-process/tracker.js';
-import { renderHtml } from './report/html.js';
-import { renderJson } from './report/json.js';
+import type * as ReportFilesModule from './register-report.js';
 import { renderProcessSummary } from './report/process-summary.js';
-import { VERSION } from './version.js';
+
+type ReportFiles = typeof ReportFilesModule;
 
 /** The environment variable naming the report file (`.html` for HTML, else JSON). */
 export const REPORT_ENV = 'KEEPALIVE_LAB_REPORT';
@@ -57,7 +54,8 @@ function warn(code: string, message: string): void {
   }
 }
 
-// Loaded into every worker thread too (--import is inherited): only the main thread tracks and reports.
+// A worker thread may load it too (an import of the app's; Node 20 does not run --import in workers):
+// only the main thread tracks and reports.
 const active = isMainThread;
 const records = recordsFromEnv(process.env[RECORDS_ENV]);
 const options: TrackOptions = {
@@ -65,33 +63,30 @@ const options: TrackOptions = {
   onWarning: (message) => warn('KAL_WARN_REGISTER_TRACKER', message),
   ...(records !== undefined ? { recentConnections: records } : {}),
 };
-const tracker = trackConnections(active ? options : { ...options, origins: () => false });
+// A worker's tracker is stopped before it starts (an aborted signal): it subscribes to nothing.
+const tracker = trackConnections(active ? options : { ...options, signal: AbortSignal.abort() });
+
+const reportDir = process.env[REPORT_DIR_ENV];
+/** The report files asked for, read once at start: KEEPALIVE_LAB_REPORT, and <pid>.json in KEEPALIVE_LAB_REPORT_DIR. */
+const reportPaths = [process.env[REPORT_ENV], reportDir ? join(reportDir, `${process.pid}.json`) : undefined].filter(
+  (path): path is string => path !== undefined && path !== '',
+);
+/**
+ * What writes them: the report's code (every finding detector, the renderers) is loaded only when a
+ * file is asked for, here at start (the last report comes at 'exit', where nothing can be loaded), so
+ * an app that asks for none does not carry it.
+ */
+let reportFiles: ReportFiles | null = null;
+if (active && reportPaths.length > 0) {
+  try {
+    reportFiles = await import('./register-report.js');
+  } catch (error) {
+    warn('KAL_WARN_REGISTER_REPORT', `no report file will be written: ${String(error)}`);
+  }
+}
 // Metrics for a fleet (docs/metrics.md), when KEEPALIVE_LAB_METRICS, the OTEL_ variables or the app's own
 // OpenTelemetry SDK ask for them; otherwise nothing is loaded.
 if (active) registerMetrics(tracker);
-
-/** A Report (the schema every command writes) holding the process's one run. */
-export function processReport(view: ProcessView): Report {
-  const run = runReport(
-    {
-      name: 'process',
-      title: `process ${process.pid}: ${process.argv.slice(1).join(' ')}`.slice(0, 200),
-      subject: `pid ${process.pid}`,
-      config: null,
-      client: null,
-    },
-    [view.observer],
-    { findings: view.findings },
-  );
-  run.process = view.process;
-  return {
-    schema: REPORT_SCHEMA,
-    tool: { name: 'keepalive-lab', version: VERSION },
-    command: 'register',
-    createdAt: new Date().toISOString(),
-    runs: [run],
-  };
-}
 
 /**
  * Prints the summary to stderr and writes the report file (when KEEPALIVE_LAB_REPORT says so); never
@@ -114,19 +109,9 @@ export function registerReport(why = 'api'): ProcessView | null {
       // stderr closed.
     }
   }
-  const dir = process.env[REPORT_DIR_ENV];
-  const paths = [process.env[REPORT_ENV], dir ? join(dir, `${process.pid}.json`) : undefined];
-  let report: Report | undefined;
-  for (const path of paths) {
-    if (path === undefined || path === '') continue;
-    try {
-      report ??= processReport(view);
-      writeFileSync(path, path.toLowerCase().endsWith('.html') ? renderHtml(report) : renderJson(report));
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      warn('KAL_WARN_REGISTER_REPORT', `cannot write ${path}: ${code ?? String(error)}`);
-    }
-  }
+  if (reportFiles !== null && reportPaths.length > 0)
+    for (const failure of reportFiles.writeReportFiles(view, reportPaths))
+      warn('KAL_WARN_REGISTER_REPORT', `cannot write ${failure.path}: ${failure.reason}`);
   return view;
 }
 

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Report } from '../../src/model/report.js';
 
 const REGISTER = fileURLToPath(new URL('../../src/register.js', import.meta.url));
@@ -111,6 +111,33 @@ for (const kind of ['mjs', 'cjs'] as const)
       new RegExp(`: 7 requests, ${connections} connections \\(0 open\\), reuse ${reused}%;`),
     );
   });
+
+test('in a worker thread the register subscribes to nothing and reports nothing; the main thread tracks', async () => {
+  // Node 20 does not run --import in workers; an app's worker may load the register itself (and later
+  // Node releases may run it there): the worker imports it explicitly.
+  writeFileSync(
+    join(dir, 'worker.mjs'),
+    `import dc from 'node:diagnostics_channel';
+import { parentPort } from 'node:worker_threads';
+await import(${JSON.stringify(pathToFileURL(REGISTER).href)});
+parentPort.postMessage([dc.hasSubscribers('http.client.request.start'), dc.hasSubscribers('undici:request:create')]);
+`,
+  );
+  const file = join(dir, 'worker-app.mjs');
+  writeFileSync(
+    file,
+    `import dc from 'node:diagnostics_channel';
+import { Worker } from 'node:worker_threads';
+new Worker(new URL('./worker.mjs', import.meta.url)).once('message', (m) => {
+  console.log('main ' + dc.hasSubscribers('http.client.request.start') + ', worker ' + m.join(' '));
+});
+`,
+  );
+  const r = await run(file);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'main true, worker false false\n');
+  assert.equal(r.stderr.match(/^keepalive-lab register \(exit\)/gm)?.length, 1, r.stderr);
+});
 
 test('KEEPALIVE_LAB_REPORT=x.json writes the report: command register, the process observer, its origin', async () => {
   const path = join(dir, 'report.json');

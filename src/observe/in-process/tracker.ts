@@ -33,7 +33,7 @@ import type { HostFacts } from '../../model/host.js';
 import { normalizeAddress } from '../../model/endpoint.js';
 import type { ProcessRequest, ProcessSummary } from '../../model/process.js';
 import type { ConnectionRecord, Finding, ObserverReport } from '../../model/report.js';
-import { tlsSocketFacts } from '../server-accounting.js';
+import { tlsSocketFacts } from '../tls-facts.js';
 import { callSite, captureStack } from './call-site.js';
 import type { CapturedStack } from './call-site.js';
 import { hasRequestErrorChannel, missingChannels, subscribeAll } from './channels.js';
@@ -269,35 +269,40 @@ class Tracker implements ConnectionTracker {
           this.fail(error);
         }
       };
-    this.unsubscribe = subscribeAll({
-      httpRequestStart: guard((m: { request: ClientRequest }) => this.httpStart(m.request)),
-      httpResponseFinish: guard((m: { request: ClientRequest; response: IncomingMessage }) =>
-        this.httpResponse(m.request, m.response),
-      ),
-      ...(hasRequestErrorChannel()
-        ? {
-            httpRequestError: guard((m: { request: ClientRequest; error: Error }) =>
-              this.httpFailed(m.request, errorCode(m.error)),
-            ),
-          }
-        : {}),
-      httpRequestCreated: guard((m: { request: ClientRequest }) => this.httpCreated(m.request)),
-      netClientSocket: guard((m: { socket: Socket }) => this.netSocket(m.socket)),
-      undiciRequestCreate: guard((m: { request: UndiciRequest }) => this.undiciCreate(m.request)),
-      undiciBeforeConnect: guard(() => undefined),
-      undiciConnected: guard((m: { socket: Socket; connectParams: UndiciConnectParams }) =>
-        this.undiciConnected(m.socket, m.connectParams),
-      ),
-      undiciSendHeaders: guard((m: { request: UndiciRequest; socket: Socket }) =>
-        this.undiciSendHeaders(m.request, m.socket),
-      ),
-      undiciRequestHeaders: guard(
-        (m: { request: UndiciRequest; response: { statusCode: number; headers: Buffer[] } }) =>
-          this.undiciHeaders(m.request, m.response),
-      ),
-      undiciRequestTrailers: guard((m: { request: UndiciRequest }) => this.undiciTrailers(m.request)),
-      undiciRequestError: guard((m: { request: UndiciRequest; error: Error }) => this.undiciError(m.request, m.error)),
-    });
+    // A signal aborted already (the register's in a worker thread): nothing subscribed, not even for a moment.
+    this.unsubscribe = options.signal?.aborted
+      ? null
+      : subscribeAll({
+          httpRequestStart: guard((m: { request: ClientRequest }) => this.httpStart(m.request)),
+          httpResponseFinish: guard((m: { request: ClientRequest; response: IncomingMessage }) =>
+            this.httpResponse(m.request, m.response),
+          ),
+          ...(hasRequestErrorChannel()
+            ? {
+                httpRequestError: guard((m: { request: ClientRequest; error: Error }) =>
+                  this.httpFailed(m.request, errorCode(m.error)),
+                ),
+              }
+            : {}),
+          httpRequestCreated: guard((m: { request: ClientRequest }) => this.httpCreated(m.request)),
+          netClientSocket: guard((m: { socket: Socket }) => this.netSocket(m.socket)),
+          undiciRequestCreate: guard((m: { request: UndiciRequest }) => this.undiciCreate(m.request)),
+          undiciBeforeConnect: guard(() => undefined),
+          undiciConnected: guard((m: { socket: Socket; connectParams: UndiciConnectParams }) =>
+            this.undiciConnected(m.socket, m.connectParams),
+          ),
+          undiciSendHeaders: guard((m: { request: UndiciRequest; socket: Socket }) =>
+            this.undiciSendHeaders(m.request, m.socket),
+          ),
+          undiciRequestHeaders: guard(
+            (m: { request: UndiciRequest; response: { statusCode: number; headers: Buffer[] } }) =>
+              this.undiciHeaders(m.request, m.response),
+          ),
+          undiciRequestTrailers: guard((m: { request: UndiciRequest }) => this.undiciTrailers(m.request)),
+          undiciRequestError: guard((m: { request: UndiciRequest; error: Error }) =>
+            this.undiciError(m.request, m.error),
+          ),
+        });
     const signal = options.signal;
     const onAbort = () => this.dispose();
     signal?.addEventListener('abort', onAbort, { once: true });
