@@ -192,16 +192,21 @@ export function keepAliveTimeoutS(value: string | undefined): number | null {
 const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
 
 /** A raw header name (undici's) is `Keep-Alive`, in any case, without making a string of every name. */
-function isKeepAliveName(name: Buffer): boolean {
+export function isKeepAliveName(name: Buffer): boolean {
   if (name.length !== KEEP_ALIVE.length) return false;
   // ASCII letters: | 0x20 lowers them; '-' (0x2d) has the bit already.
   for (let i = 0; i < KEEP_ALIVE.length; i++) if ((name[i]! | 0x20) !== KEEP_ALIVE[i]) return false;
   return true;
 }
 
-/** A header name (node:http's raw one) is `Keep-Alive`, in any case; the usual spelling without lowering a string. */
-function isKeepAliveText(name: string): boolean {
-  return name === 'Keep-Alive' || (name.length === 10 && name.toLowerCase() === 'keep-alive');
+/**
+ * A header name (node:http's raw one) is `Keep-Alive`, in any case, read for every header of every
+ * response: other lengths, then other first letters (`Connection` has ten letters too), are told
+ * without comparing or lowering a string.
+ */
+export function isKeepAliveText(name: string): boolean {
+  if (name.length !== 10 || (name.charCodeAt(0) | 0x20) !== 0x6b) return false;
+  return name === 'Keep-Alive' || name.toLowerCase() === 'keep-alive';
 }
 
 /** The codes of a request lost on a socket the other side closed (lab/findings-scenarios/common.ts's). */
