@@ -54,8 +54,9 @@ function warn(code: string, message: string): void {
   }
 }
 
-// A worker thread may load it too (an import of the app's; Node 20 does not run --import in workers):
-// only the main thread tracks and reports.
+// A worker thread may load it too: --import runs again in a worker started from a file with the
+// process's execArgv (the default, on Node 20, 22 and 24 alike), or the app's worker imports it. Only
+// the main thread tracks and reports.
 const active = isMainThread;
 const records = recordsFromEnv(process.env[RECORDS_ENV]);
 const options: TrackOptions = {

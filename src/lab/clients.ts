@@ -27,6 +27,12 @@ export interface RequestOptions {
   method?: string;
   /** A body to send (with a Content-Length). */
   body?: string;
+  /**
+   * Send the request's bytes only once this settles. node:http takes the request's socket from its
+   * pool at once (so a socket chosen before a FIN arrived carries bytes sent after it: the race
+   * scenario); fetch and node:http2, which take theirs as they send, just start then.
+   */
+  sendWhen?: Promise<void>;
 }
 
 export interface ClientDriver {
@@ -122,7 +128,8 @@ class HttpDriver implements ClientDriver {
         res.resume();
       });
       req.on('error', reject);
-      req.end(options.body);
+      if (options.sendWhen === undefined) req.end(options.body);
+      else options.sendWhen.then(() => req.end(options.body), reject);
     });
   }
 
@@ -216,6 +223,7 @@ class FetchDriver implements ClientDriver {
   }
 
   async request(options: RequestOptions = {}): Promise<void> {
+    if (options.sendWhen !== undefined) await options.sendWhen;
     const dispatcher = await this.dispatcher;
     const init = { dispatcher, method: options.method ?? 'GET', body: options.body };
     const res = await fetch(this.url, init as RequestInit);
@@ -262,6 +270,8 @@ class Http2Driver implements ClientDriver {
   }
 
   request(options: RequestOptions = {}): Promise<void> {
+    const { sendWhen, ...now } = options;
+    if (sendWhen !== undefined) return sendWhen.then(() => this.request(now));
     return new Promise((resolve, reject) => {
       const stream = this.connect().request(
         { ':method': options.method ?? 'GET', ':path': this.origin.pathname },

@@ -113,8 +113,8 @@ for (const kind of ['mjs', 'cjs'] as const)
   });
 
 test('in a worker thread the register subscribes to nothing and reports nothing; the main thread tracks', async () => {
-  // Node 20 does not run --import in workers; an app's worker may load the register itself (and later
-  // Node releases may run it there): the worker imports it explicitly.
+  // --import runs again in a worker started from a file (Node 20, 22 and 24), not in one started with
+  // execArgv: [] or from eval; an app's worker may also import it itself: this one does, both ways.
   writeFileSync(
     join(dir, 'worker.mjs'),
     `import dc from 'node:diagnostics_channel';

@@ -12,10 +12,15 @@
  * against nginx (which sends none unless told to) or most load balancers, it walks into it.
  *
  * Why not timers: a client that waits "about the server's timeout" meets the FIN only by luck. Here
- * each late request is sent from the server's own idle-close event (LabServer.onIdleClose), in the
- * same turn of the event loop as the close: the FIN is on the wire and the client has not read it
- * yet, which is exactly the window a real client hits when its request leaves within one trip of
- * the server's FIN. Every attempt races, so the counts are exact.
+ * each late request takes its connection from the pool just before the server's idle close (a timer
+ * of the same duration armed first fires first: LabServer.onIdleArm) and sends its bytes from the
+ * server's own idle-close event (LabServer.onIdleClose), in the same turn of the event loop as the
+ * close: the FIN is on the wire and the client has not read it yet, which is exactly the window a
+ * real client hits when its request leaves within one trip of the server's FIN. Every attempt races,
+ * so the counts are exact. Taking the connection first matters on Node 22.23 and 24.22: their Agent
+ * looks for a pending read (a FIN already in the socket's buffer) before it hands an idle socket to a
+ * request and destroys such a socket (lib/_http_agent.js hasPendingRead), so a request made after
+ * the FIN went on a new connection; one made before it still meets it, on every version.
  */
 import { createDriver } from '../clients.js';
 import type { ClientDriver, RequestOptions } from '../clients.js';
@@ -60,32 +65,61 @@ function raceClient(lab: LabContext): LabClient {
     async run(outcome, signal) {
       for (const late of RACE_LATE_REQUESTS) {
         if (signal.aborted) return;
+        // Armed first: the next idle timer the server arms is the connection the next request opens.
+        const lateRequest = atIdleClose(lab.server, signal, driver, late);
         // A connection: the pool is empty (the previous one was lost), so this request opens one.
-        if (!(await counted(outcome, () => driver.request()))) continue;
+        if (!(await counted(outcome, () => driver.request()))) {
+          lateRequest.cancel();
+          continue;
+        }
         // It idles in the pool until the server closes it; the late request leaves in that turn.
-        await counted(outcome, () => atIdleClose(lab.server, signal, driver, late), { lost: true });
+        await counted(outcome, () => lateRequest.sent, { lost: true });
       }
     },
   };
 }
 
-/** Sends `late` on the pooled connection from the server's next idle close, in the same turn. */
+/**
+ * `late` on the pooled connection: taken from the pool just before the server's next idle close (a
+ * timer of the idle timeout's length, armed before the server's own), sent in the close's turn.
+ */
 function atIdleClose(
   server: LabServer,
   signal: AbortSignal,
   driver: ClientDriver,
   late: RequestOptions,
-): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => {
-      off();
+): { sent: Promise<void>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  let offClose = (): void => undefined;
+  let offArm = (): void => undefined;
+  let onAbort = (): void => undefined;
+  const cancel = () => {
+    offArm();
+    offClose();
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+  };
+  const sent = new Promise<void>((resolve, reject) => {
+    onAbort = () => {
+      cancel();
       reject(signal.reason);
     };
-    const off = server.onIdleClose(() => {
-      off();
-      signal.removeEventListener('abort', onAbort);
-      driver.request(late).then(resolve, reject);
+    offArm = server.onIdleArm((_socket, ms) => {
+      offArm();
+      timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        const closed = new Promise<void>((closes) => {
+          offClose = server.onIdleClose(() => {
+            offClose();
+            closes();
+          });
+        });
+        driver.request({ ...late, sendWhen: closed }).then(resolve, reject);
+      }, ms);
     });
     signal.addEventListener('abort', onAbort, { once: true });
   });
+  // Cancelled (its opening request failed) or aborted before anyone awaits it: not unhandled.
+  sent.catch(() => undefined);
+  return { sent, cancel };
 }

@@ -3,26 +3,35 @@
  * its own in lib/core/diagnostics.js). Every one is published only when someone subscribes
  * (`hasSubscribers`), so a process that loads the tracker and subscribes to nothing pays nothing.
  *
- * What exists where (checked on Node 20.20.2 with its bundled undici 6.24.1; the others from Node's
- * doc/api/diagnostics_channel.md and undici's docs/docs/api/DiagnosticsChannel.md):
- *  - `http.client.request.start`, `http.client.response.finish` (the response's headers, despite the
- *    name): since Node 16.18/18.? (nodejs/node#43580), so on 20, 22 and 24.
- *  - `net.client.socket`: every socket net.connect() makes (Node >= 16.18); tls.connect does not call
- *    net.connect, so an https socket is learnt from its request instead.
- *    `http.client.request.start` is published from ClientRequest._finish, a tick after http.request()
+ * What exists where, as run on Node 20.20.2 (undici 6.24.1), 22.23.5 (undici 6.29.1) and 24.22.3
+ * (undici 7.30.2), each channel subscribed while node:http, https and fetch made requests, one failing
+ * (test/integration/node-versions.test.ts runs the tracker's tests on all three):
+ *
+ *   channel                                    20.20.2  22.23.5  24.22.3
+ *   http.client.request.start                  yes      yes      yes
+ *   http.client.response.finish                yes      yes      yes
+ *   http.client.request.created                no       yes      yes
+ *   http.client.request.error                  yes      yes      yes   (read from 22 on: hasRequestErrorChannel)
+ *   net.client.socket, net.connect()           yes      yes      yes
+ *   net.client.socket, an https request's      no       yes      yes
+ *   undici:request:create|headers|trailers|error, undici:client:beforeConnect|connected|connectError|
+ *   sendHeaders                                yes      yes      yes
+ *   undici:request:bodyChunkReceived           no       no       yes   (undici 7; unused)
+ *   http2.client.stream.*                      no       yes      yes   (unused: node:http2 is not tracked)
+ *
+ *  - `http.client.request.start` is published from ClientRequest._finish, a tick after http.request()
  *    returned (Node 20: from the socket's nextTick): the app's frame is not on its stack.
- *  - `http.client.request.created`: Node 22.x and 24 (published in ClientRequest's constructor, so
- *    with the app's frame on the stack), NOT on Node 20: there the call site of a request is read
- *    from `net.client.socket`, published inside the http.request() that opened a new socket (a
- *    request on a reused socket, or over https, whose tls.connect() does not publish it, has none).
- *  - `http.client.request.error`: Node 22.x and 24 (nodejs/node#54054), NOT on Node 20: there a failed
- *    request is told by its 'close' without a response (and the socket's `errored`, or the server's
- *    FIN that node:http turns into "socket hang up", ECONNRESET).
- *  - undici (fetch): `undici:request:create|headers|trailers|error`, `undici:client:beforeConnect`,
- *    `undici:client:connected`, `undici:client:sendHeaders` in undici 5.x to 7.x, so in Node 20's
- *    (6.x), 22's (6.x) and 24's (7.x) fetch. undici >= 6.11 publishes a request's public interface
- *    (the same object for every event of one request) instead of its internal Request; identity is
- *    all the tracker relies on. undici 7 adds `undici:request:bodyChunkSent|bodyChunkReceived`, unused.
+ *    `http.client.response.finish` tells the response's headers, despite the name.
+ *  - `http.client.request.created` is published in ClientRequest's constructor, with the app's frame
+ *    on the stack. On Node 20 the call site of a request is read from `net.client.socket`, published
+ *    inside the http.request() that opened a new plain-TCP socket: a request on a reused socket, or
+ *    over https (whose tls.connect() does not publish it there), has none.
+ *  - `http.client.request.error` (nodejs/node#54054) is read from Node 22 on; on Node 20 (20.20.2
+ *    publishes it, earlier 20.x releases were not run) a failed request is told by its 'close' without
+ *    a response (and the socket's `errored`, or the server's FIN that node:http turns into "socket hang
+ *    up", ECONNRESET).
+ *  - undici >= 6.11 publishes a request's public interface (the same object for every event of one
+ *    request) instead of its internal Request; identity is all the tracker relies on.
  * A channel a Node release lacks is simply never published: `missingChannels()` says which the
  * tracker could not expect, for the one warning line of the register.
  */
@@ -52,7 +61,10 @@ export type ChannelKey = keyof typeof CHANNELS;
  */
 const REQUIRED: readonly ChannelKey[] = ['httpRequestStart', 'httpResponseFinish'];
 
-/** Node's http.client.request.error came in 22.x (nodejs/node#54054); undici's are read whenever fetch loads. */
+/**
+ * Whether the tracker reads http.client.request.error (nodejs/node#54054): from Node 22 on. 20.20.2
+ * publishes it too, but the close without a response tells a failure on every 20.x (see the table).
+ */
 export function hasRequestErrorChannel(version = process.versions.node): boolean {
   const major = Number(version.split('.')[0]);
   return major >= 22;

@@ -10,7 +10,7 @@
  * listener to add and remove per request); never 'error' nor 'data' (an 'error' listener would
  * swallow an error the app does not handle, a 'data' one would start the flow of a body the app left
  * unread). A failed node:http request is told on Node 20 by its socket's 'close' without a response
- * (see channels.ts: http.client.request.error is 22+).
+ * (see channels.ts: http.client.request.error is read from 22 on).
  *
  * Cost (bench/register.ts, docs in README "Inside a Node process"): per request of a keep-alive
  * socket, two channel messages (node:http) or four (fetch), one state object, three clock reads and a
@@ -809,7 +809,7 @@ class Tracker implements ConnectionTracker {
       reason === 'server-closed' ? 'server' : reason === 'error' || reason === 'unknown' ? 'unknown' : 'client';
     const stats = ss.stats;
     const rs = ss.current;
-    // node:http on Node 20 has no http.client.request.error: a request whose socket closed before its
+    // On Node 20 http.client.request.error is not read (channels.ts): a request whose socket closed before its
     // response failed (node:http's own 'close' listener, which runs first, has just told the app).
     if (rs !== null && rs.req !== null && forced === undefined && rs.headersAt === null && !rs.failed)
       this.requestFailed(rs, closedRequestCode(rs.req, rs));
@@ -994,7 +994,7 @@ function freeSocketsFor(agent: Agent, socket: Socket): number {
 }
 
 /**
- * Why a request closed without a response, on Node 20 (no http.client.request.error): the error it
+ * Why a request closed without a response, on Node 20 (http.client.request.error not read): the error it
  * was destroyed with, its socket's, or the server's FIN before the response, which node:http reports
  * as "socket hang up" (ECONNRESET, lib/_http_client.js socketOnEnd).
  */
