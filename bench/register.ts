@@ -15,12 +15,20 @@
  * pays. The parent asks each process for a round in turn (one at a time: they never run together;
  * the order rotates), so a neighbour's load hits the modes of one round alike. Per round, each
  * mode's CPU (process.cpuUsage: the client's and the in-process server's) is divided by the
- * untracked process's; the median of those per-round ratios is the overhead (target: at most 2%).
+ * untracked process's; the median of those per-round ratios is what a clock sees; two processes of the
+ * same code (`untracked-2`) differ by about 5% here, so it cannot tell the issue's 2%.
  * Then the memory per tracked socket (in a fresh process, after a GC: --expose-gc, as the npm script
  * runs it): N idle keep-alive sockets that carried one request, tracked and not; and sockets that
  * carried 1,000 requests each (the most a connection's record keeps).
+ * Last, the figure the 2% verdict comes from: instructions per request, counted by valgrind (cachegrind)
+ * in a process per client, mode and seed that runs the same app and request loop (`--child-insn`): W
+ * warm-up requests then N measured, minus a process of W requests only (bench/instructions.ts says why
+ * and how). This machine has no hardware counters (`perf stat -e instructions` is not supported);
+ * valgrind's count repeats whatever the load. At most two valgrind processes at a time; every process
+ * of the bench is killed if it fails or is interrupted.
  *
  * Usage: npm run bench:register [-- --requests N] [--rounds N] [--sockets N]
+ *          [--no-instructions] [--seeds N] [--warm-up W] [--measured N] [--insn-modes untracked,tracked,...]
  */
 import { fork, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
