@@ -28,7 +28,8 @@
  * of the bench is killed if it fails or is interrupted.
  *
  * Usage: npm run bench:register [-- --requests N] [--rounds N] [--sockets N]
- *          [--no-instructions] [--seeds N] [--warm-up W] [--measured N] [--insn-modes untracked,tracked,...]
+ *          [--no-instructions | --instructions-only] [--seeds N] [--warm-up W] [--measured N]
+ *          [--insn-modes untracked,tracked,...]
  */
 import { fork, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -482,6 +483,7 @@ async function parent(): Promise<void> {
       rounds: { type: 'string', default: '40' },
       sockets: { type: 'string', default: '1000' },
       'no-instructions': { type: 'boolean', default: false },
+      'instructions-only': { type: 'boolean', default: false },
       seeds: { type: 'string', default: '3' },
       'insn-modes': { type: 'string', default: 'untracked,tracked' },
       'warm-up': { type: 'string', default: '4000' },
@@ -502,16 +504,9 @@ async function parent(): Promise<void> {
   };
   if (!insn.modes.includes('untracked')) insn.modes.unshift('untracked');
 
-  printCpuRounds(await cpuRounds(perRound, rounds), perRound, rounds);
-
-  const memory = own(
-    fork(process.argv[1]!, ['--memory', values.sockets], {
-      execArgv: ['--expose-gc'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    }),
-  );
-  memory.on('message', (m: { text: string }) => console.log(m.text));
-  await new Promise((resolve) => memory.once('exit', resolve));
+  if (values['no-instructions'] && values['instructions-only'])
+    usage('--no-instructions and --instructions-only leave nothing to run');
+  if (!values['instructions-only']) await cpuAndMemory(perRound, rounds, values.sockets);
 
   if (values['no-instructions']) return;
   if (!canCountInstructions()) {
@@ -522,6 +517,20 @@ async function parent(): Promise<void> {
     return;
   }
   printInstructions(await instructionCounts(insn), insn);
+}
+
+/** The CPU-time rounds, then the memory per tracked socket. */
+async function cpuAndMemory(perRound: number, rounds: number, sockets: string): Promise<void> {
+  printCpuRounds(await cpuRounds(perRound, rounds), perRound, rounds);
+
+  const memory = own(
+    fork(process.argv[1]!, ['--memory', sockets], {
+      execArgv: ['--expose-gc'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
+  memory.on('message', (m: { text: string }) => console.log(m.text));
+  await new Promise((resolve) => memory.once('exit', resolve));
 }
 
 function usage(message: string): never {
