@@ -29,7 +29,7 @@
  *
  * Usage: npm run bench:register [-- --requests N] [--rounds N] [--sockets N]
  *          [--no-instructions | --instructions-only] [--seeds N] [--warm-up W] [--measured N]
- *          [--insn-modes untracked,tracked,...]
+ *          [--insn-modes untracked,tracked,...] [--insn-clients node:http,fetch]
  */
 import { fork, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -397,6 +397,8 @@ async function pool<T>(jobs: (() => Promise<T>)[], width: number): Promise<T[]> 
 }
 
 interface InsnOptions {
+  /** The clients counted (`--insn-clients`, default both). */
+  clients: Client[];
   modes: Mode[];
   seeds: number;
   /** Requests before the measured ones (V8 compiles node:http's and undici's code for a few thousand). */
@@ -408,7 +410,7 @@ interface InsnOptions {
 async function instructionCounts(o: InsnOptions): Promise<Map<string, number[]>> {
   const runs: InsnRun[] = [];
   // The longest first (fetch, the full runs), so that two at a time end together.
-  for (const client of ['fetch', 'node:http'] as const)
+  for (const client of (['fetch', 'node:http'] as const).filter((c) => o.clients.includes(c)))
     for (const full of [true, false])
       for (let seed = 1; seed <= o.seeds; seed++)
         for (const mode of o.modes) runs.push({ client, mode, seed, requests: o.warmUp + (full ? o.measured : 0) });
@@ -429,7 +431,7 @@ async function instructionCounts(o: InsnOptions): Promise<Map<string, number[]>>
   const key = (r: InsnRun) => `${r.client} ${r.mode} ${r.seed} ${r.requests}`;
   const byRun = new Map(runs.map((r, i) => [key(r), counts[i]!]));
   const perRequest = new Map<string, number[]>();
-  for (const client of CLIENTS)
+  for (const client of o.clients)
     for (const mode of o.modes) {
       const list: number[] = [];
       for (let seed = 1; seed <= o.seeds; seed++) {
@@ -450,7 +452,7 @@ function printInstructions(perRequest: Map<string, number[]>, o: InsnOptions): v
   );
   console.log('client      mode          instr/req  seeds min..max     overhead (seeds min..max)      target');
   const verdicts: string[] = [];
-  for (const client of CLIENTS) {
+  for (const client of o.clients) {
     const ref = perRequest.get(`${client} untracked`);
     for (const mode of o.modes) {
       const list = perRequest.get(`${client} ${mode}`)!;
@@ -486,6 +488,7 @@ async function parent(): Promise<void> {
       'instructions-only': { type: 'boolean', default: false },
       seeds: { type: 'string', default: '3' },
       'insn-modes': { type: 'string', default: 'untracked,tracked' },
+      'insn-clients': { type: 'string', default: CLIENTS.join(',') },
       'warm-up': { type: 'string', default: '4000' },
       measured: { type: 'string', default: '2000' },
     },
@@ -494,6 +497,11 @@ async function parent(): Promise<void> {
   const rounds = Number(values.rounds);
   const perRound = Math.max(1, Math.floor(requests / rounds));
   const insn: InsnOptions = {
+    clients: values['insn-clients'].split(',').map((c) => {
+      if (!(CLIENTS as readonly string[]).includes(c))
+        usage(`--insn-clients: ${c} is not one of ${CLIENTS.join(', ')}`);
+      return c as Client;
+    }),
     modes: values['insn-modes'].split(',').map((m) => {
       if (!(INSN_MODES as string[]).includes(m)) usage(`--insn-modes: ${m} is not one of ${INSN_MODES.join(', ')}`);
       return m as Mode;
