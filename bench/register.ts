@@ -479,22 +479,30 @@ function printInstructions(perRequest: Map<string, number[]>, o: InsnOptions): v
 }
 
 async function parent(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      requests: { type: 'string', default: '10000' },
-      rounds: { type: 'string', default: '40' },
-      sockets: { type: 'string', default: '1000' },
-      'no-instructions': { type: 'boolean', default: false },
-      'instructions-only': { type: 'boolean', default: false },
-      seeds: { type: 'string', default: '3' },
-      'insn-modes': { type: 'string', default: 'untracked,tracked' },
-      'insn-clients': { type: 'string', default: CLIENTS.join(',') },
-      'warm-up': { type: 'string', default: '4000' },
-      measured: { type: 'string', default: '2000' },
-    },
-  });
-  const requests = Number(values.requests);
-  const rounds = Number(values.rounds);
+  // A flag it does not know, or one without its value, is a usage error too (exit 2), not a stack trace.
+  const { values } = (() => {
+    try {
+      return parseArgs({
+        options: {
+          requests: { type: 'string', default: '10000' },
+          rounds: { type: 'string', default: '40' },
+          sockets: { type: 'string', default: '1000' },
+          'no-instructions': { type: 'boolean', default: false },
+          'instructions-only': { type: 'boolean', default: false },
+          seeds: { type: 'string', default: '3' },
+          'insn-modes': { type: 'string', default: 'untracked,tracked' },
+          'insn-clients': { type: 'string', default: CLIENTS.join(',') },
+          'warm-up': { type: 'string', default: '4000' },
+          measured: { type: 'string', default: '2000' },
+        },
+      });
+    } catch (error) {
+      usage((error as Error).message.split('\n')[0]!);
+    }
+  })();
+  const requests = positive('--requests', values.requests);
+  const rounds = positive('--rounds', values.rounds);
+  const sockets = positive('--sockets', values.sockets);
   const perRound = Math.max(1, Math.floor(requests / rounds));
   const insn: InsnOptions = {
     clients: values['insn-clients'].split(',').map((c) => {
@@ -514,7 +522,7 @@ async function parent(): Promise<void> {
 
   if (values['no-instructions'] && values['instructions-only'])
     usage('--no-instructions and --instructions-only leave nothing to run');
-  if (!values['instructions-only']) await cpuAndMemory(perRound, rounds, values.sockets);
+  if (!values['instructions-only']) await cpuAndMemory(perRound, rounds, sockets);
 
   if (values['no-instructions']) return;
   if (!canCountInstructions()) {
@@ -528,11 +536,11 @@ async function parent(): Promise<void> {
 }
 
 /** The CPU-time rounds, then the memory per tracked socket. */
-async function cpuAndMemory(perRound: number, rounds: number, sockets: string): Promise<void> {
+async function cpuAndMemory(perRound: number, rounds: number, sockets: number): Promise<void> {
   printCpuRounds(await cpuRounds(perRound, rounds), perRound, rounds);
 
   const memory = own(
-    fork(process.argv[1]!, ['--memory', sockets], {
+    fork(process.argv[1]!, ['--memory', String(sockets)], {
       execArgv: ['--expose-gc'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     }),
