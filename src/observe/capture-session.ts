@@ -15,7 +15,7 @@
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { CaptureReader } from '../decode/capture.js';
-import type { CaptureSink, FrameSink } from '../decode/capture.js';
+import type { FrameSink } from '../decode/capture.js';
 import { CaptureUnavailableError } from '../errors.js';
 import type { TcpPacket } from '../model/packet.js';
 import { TcpFlag } from '../model/packet.js';
@@ -46,9 +46,6 @@ const BACKLOG_BYTES = 64 * 1024 * 1024;
  */
 const MARKER_LOST_AFTER_US = 1_000_000;
 
-/** A view: a sink for the capture's frames (CaptureAnalysis.sink), on the fast path. */
-export type CaptureView = FrameSink;
-
 export class CaptureSession {
   /** Why tcpdump cannot capture (missing, not permitted), once start() has found out. */
   unavailable: CaptureUnavailableError | undefined;
@@ -59,8 +56,11 @@ export class CaptureSession {
   private closed = false;
   private readonly closing = new AbortController();
   private starting: Promise<Tcpdump> | undefined;
-  /** The views, in the order they were attached: the first one's packets drive the markers. */
-  private readonly views: CaptureView[] = [];
+  /**
+   * The views (each a sink for the capture's frames: CaptureAnalysis.sink), in the order they were
+   * attached: the first one's packets drive the markers.
+   */
+  private readonly views: FrameSink[] = [];
   private readonly reader: CaptureReader;
   /**
    * End markers. Stopping tcpdump loses what still sits in its kernel buffer, and "every connection
@@ -144,7 +144,7 @@ export class CaptureSession {
    * been read); returns what detaches it. The first bytes of the capture (its file header) go to
    * a view attached before they came, or to the reader's info() for a later one.
    */
-  attach(view: CaptureView): () => void {
+  attach(view: FrameSink): () => void {
     this.views.push(view);
     const info = this.reader.info;
     if (info !== null) view.info?.(info);
@@ -159,7 +159,7 @@ export class CaptureSession {
    * count the markers (a packet every view sees must count once). False for a marker's packet,
    * which belongs to no view.
    */
-  seen(p: TcpPacket, view: CaptureSink): boolean {
+  seen(p: TcpPacket, view: FrameSink): boolean {
     const counting = view === this.views[0];
     if (counting) this.lastPacketTs = p.ts;
     if (p.dstPort !== this.markerPort || this.markerPort === 0) return true;

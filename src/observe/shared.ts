@@ -32,8 +32,6 @@ export interface SharedObservationOptions {
   tcpdump?: string;
   /** Start ss -E (default true). */
   events?: boolean;
-  /** The ss program (default 'ss' on the PATH). */
-  ss?: string;
   /** Aborted while starting: what started is ended, and start() rejects with the signal's reason. */
   signal?: AbortSignal;
 }
@@ -68,7 +66,6 @@ export class SharedObservation {
       (options.events ?? true)
         ? SocketEvents.start({
             ports: options.ports,
-            ...(options.ss !== undefined ? { ss: options.ss } : {}),
             signal: closing.signal,
           }).then(
             (events): SharedSocketEvents => ({ events, problem: null }),
