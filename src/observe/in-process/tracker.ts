@@ -813,16 +813,9 @@ class Tracker implements ConnectionTracker {
     // response failed (node:http's own 'close' listener, which runs first, has just told the app).
     if (rs !== null && rs.req !== null && forced === undefined && rs.headersAt === null && !rs.failed)
       this.requestFailed(rs, closedRequestCode(rs.req, rs));
-    // A response still unread when its socket went: left unread while it held the socket.
-    if (rs !== null && rs.body === 'pending') {
-      if (bodyEnded(rs)) this.bodyDone(rs, 'read', at);
-      else {
-        rs.body = 'cancelled';
-        this.pendingBodies--;
-        if (heldUnread(rs, at)) this.countUnread(rs, at);
-        this.remember(rs, null);
-      }
-    }
+    // A body still pending when its socket went: read to its end ('free' had not come yet), else dropped
+    // unread while it held the socket (bodyDone counts it as heldUnread() says).
+    if (rs !== null) this.bodyDone(rs, bodyEnded(rs) ? 'read' : 'cancelled', at);
     if (ss.busy) {
       ss.busy = false;
       stats.busy--;
