@@ -925,10 +925,6 @@ class Tracker implements ConnectionTracker {
   }
 }
 
-/**
- * A response dropped unread counts when it cost a connection (one was opened to its origin while it
- * held its socket), or held its socket longer than a program takes to decide (CLOSE_AFTER_RESPONSE_MS).
- */
 /** node:http's response was read to its end ('end' emitted), though its socket has not told us yet. */
 function bodyEnded(rs: RequestState): boolean {
   return rs.res !== null && rs.res.readableEnded;
@@ -939,6 +935,10 @@ function bodyPending(rs: RequestState): boolean {
   return rs.body === 'pending' && !bodyEnded(rs);
 }
 
+/**
+ * A response dropped unread counts when it cost a connection (one was opened to its origin while it
+ * held its socket), or held its socket longer than a program takes to decide (CLOSE_AFTER_RESPONSE_MS).
+ */
 function heldUnread(rs: RequestState, at: number): boolean {
   return rs.extraConnections > 0 || at - rs.headersAt! >= CLOSE_AFTER_RESPONSE_MS;
 }
