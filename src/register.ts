@@ -110,7 +110,7 @@ export function registerReport(why = 'api'): ProcessView | null {
       // stderr closed.
     }
   }
-  if (reportFiles !== null && reportPaths.length > 0)
+  if (reportFiles !== null)
     for (const failure of reportFiles.writeReportFiles(view, reportPaths))
       warn('KAL_WARN_REGISTER_REPORT', `cannot write ${failure.path}: ${failure.reason}`);
   return view;

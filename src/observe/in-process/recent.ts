@@ -11,8 +11,7 @@ export class RecentRing<T> {
   add(value: T): void {
     if (this.capacity === 0) return;
     this.items[this.next] = value;
-    this.next = (this.next + 1) % this.capacity;
-    if (this.size < this.capacity) this.size++;
+    this.advance();
   }
 
   /**
@@ -22,9 +21,14 @@ export class RecentRing<T> {
   reuse(make: () => T): T | null {
     if (this.capacity === 0) return null;
     const slot = (this.items[this.next] ??= make());
+    this.advance();
+    return slot;
+  }
+
+  /** The slot just filled counts; the next one is the oldest's (a ring of capacity > 0). */
+  private advance(): void {
     this.next = (this.next + 1) % this.capacity;
     if (this.size < this.capacity) this.size++;
-    return slot;
   }
 
   values(): T[] {

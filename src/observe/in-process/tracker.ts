@@ -813,16 +813,9 @@ class Tracker implements ConnectionTracker {
     // response failed (node:http's own 'close' listener, which runs first, has just told the app).
     if (rs !== null && rs.req !== null && forced === undefined && rs.headersAt === null && !rs.failed)
       this.requestFailed(rs, closedRequestCode(rs.req, rs));
-    // A response still unread when its socket went: left unread while it held the socket.
-    if (rs !== null && rs.body === 'pending') {
-      if (bodyEnded(rs)) this.bodyDone(rs, 'read', at);
-      else {
-        rs.body = 'cancelled';
-        this.pendingBodies--;
-        if (heldUnread(rs, at)) this.countUnread(rs, at);
-        this.remember(rs, null);
-      }
-    }
+    // A body still pending when its socket went: read to its end ('free' had not come yet), else dropped
+    // unread while it held the socket (bodyDone counts it as heldUnread() says).
+    if (rs !== null) this.bodyDone(rs, bodyEnded(rs) ? 'read' : 'cancelled', at);
     if (ss.busy) {
       ss.busy = false;
       stats.busy--;
@@ -932,10 +925,6 @@ class Tracker implements ConnectionTracker {
   }
 }
 
-/**
- * A response dropped unread counts when it cost a connection (one was opened to its origin while it
- * held its socket), or held its socket longer than a program takes to decide (CLOSE_AFTER_RESPONSE_MS).
- */
 /** node:http's response was read to its end ('end' emitted), though its socket has not told us yet. */
 function bodyEnded(rs: RequestState): boolean {
   return rs.res !== null && rs.res.readableEnded;
@@ -946,6 +935,10 @@ function bodyPending(rs: RequestState): boolean {
   return rs.body === 'pending' && !bodyEnded(rs);
 }
 
+/**
+ * A response dropped unread counts when it cost a connection (one was opened to its origin while it
+ * held its socket), or held its socket longer than a program takes to decide (CLOSE_AFTER_RESPONSE_MS).
+ */
 function heldUnread(rs: RequestState, at: number): boolean {
   return rs.extraConnections > 0 || at - rs.headersAt! >= CLOSE_AFTER_RESPONSE_MS;
 }
