@@ -129,7 +129,11 @@ class HttpDriver implements ClientDriver {
       });
       req.on('error', reject);
       if (options.sendWhen === undefined) req.end(options.body);
-      else options.sendWhen.then(() => req.end(options.body), reject);
+      else
+        options.sendWhen.then(
+          () => req.end(options.body),
+          (error: unknown) => req.destroy(error instanceof Error ? error : new Error(String(error))),
+        );
     });
   }
 

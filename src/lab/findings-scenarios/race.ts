@@ -92,12 +92,14 @@ function atIdleClose(
   let timer: NodeJS.Timeout | undefined;
   let offClose = (): void => undefined;
   let offArm = (): void => undefined;
+  // What an abort does now: before the timer, fail the whole; after it, fail the late request's send.
   let onAbort = (): void => undefined;
+  const abortListener = () => onAbort();
   const cancel = () => {
     offArm();
     offClose();
     clearTimeout(timer);
-    signal.removeEventListener('abort', onAbort);
+    signal.removeEventListener('abort', abortListener);
   };
   const sent = new Promise<void>((resolve, reject) => {
     onAbort = () => {
@@ -107,17 +109,22 @@ function atIdleClose(
     offArm = server.onIdleArm((_socket, ms) => {
       offArm();
       timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        const closed = new Promise<void>((closes) => {
+        // The request holds its socket until the close comes; an abort meanwhile must not leave it waiting.
+        const closed = new Promise<void>((closes, fails) => {
+          onAbort = () => {
+            cancel();
+            fails(signal.reason);
+          };
           offClose = server.onIdleClose(() => {
             offClose();
+            signal.removeEventListener('abort', abortListener);
             closes();
           });
         });
         driver.request({ ...late, sendWhen: closed }).then(resolve, reject);
       }, ms);
     });
-    signal.addEventListener('abort', onAbort, { once: true });
+    signal.addEventListener('abort', abortListener, { once: true });
   });
   // Cancelled (its opening request failed) or aborted before anyone awaits it: not unhandled.
   sent.catch(() => undefined);
