@@ -70,9 +70,18 @@ export interface LabServer {
    * Calls `listener` each time the server arms a connection's idle timer (`ms` long), just before it
    * does; returns the unsubscribe. A timer of the same duration set by the listener fires first (Node
    * runs timers of one duration in the order they were armed): something sent from it reaches the
-   * peer right before the idle close's FIN.
+   * peer no later than the idle close's FIN: in the same turn of the event loop, or, when the clock
+   * ticked between the two timers, a turn earlier (then the peer may read it before the FIN leaves).
    */
   onIdleArm(listener: (socket: Socket, ms: number) => void): () => void;
+  /**
+   * Calls `listener` each time a connection's idle timer runs out, just before the server closes it:
+   * in the timer's own turn; the close follows in that turn too, after the `process.nextTick`
+   * callbacks the listener queued. So a request a listener starts on another connection through a
+   * node:http Agent (which writes it from a nextTick) is on the wire just before this FIN, always in
+   * the same turn, however busy the machine is. Returns the unsubscribe.
+   */
+  onIdleDue(listener: (socket: Socket) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -96,6 +105,7 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
   const maxRequests = options.maxRequestsPerConnection ?? Infinity;
   const idleListeners = new Set<(socket: Socket) => void>();
   const armListeners = new Set<(socket: Socket, ms: number) => void>();
+  const dueListeners = new Set<(socket: Socket) => void>();
   const protocol = options.protocol ?? 'http';
   /** Per connection: its socket (TLS: the TLSSocket); per HTTP/2 session: the session. */
   const states = new WeakMap<object, ConnectionState>();
@@ -230,6 +240,15 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
     state.idleTimer = null;
   }
 
+  /**
+   * What Node's server does when its keep-alive timeout runs out: close(2), a FIN (nothing unread); on
+   * HTTP/2, a GOAWAY first. Then the onIdleClose listeners, in the same turn.
+   */
+  function idleClose(socket: Socket, closeIdle: () => void): void {
+    closeIdle();
+    for (const listener of idleListeners) listener(socket);
+  }
+
   function armIdle(state: ConnectionState, socket: Socket, gone: () => boolean, closeIdle: () => void): void {
     if (idleMs <= 0) return;
     clearIdle(state);
@@ -237,10 +256,11 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
     state.idleTimer = setTimeout(() => {
       state.idleTimer = null;
       if (state.busy > 0 || gone()) return;
-      // What Node's server does when its keep-alive timeout runs out: close(2), a FIN (nothing unread);
-      // on HTTP/2, a GOAWAY first.
-      closeIdle();
-      for (const listener of idleListeners) listener(socket);
+      if (dueListeners.size === 0) return idleClose(socket, closeIdle);
+      for (const listener of dueListeners) listener(socket);
+      process.nextTick(() => {
+        if (state.busy === 0 && !gone()) idleClose(socket, closeIdle);
+      });
     }, idleMs);
     state.idleTimer.unref();
   }
@@ -280,6 +300,10 @@ export async function startLabServer(options: LabServerOptions = {}): Promise<La
     onIdleArm(listener) {
       armListeners.add(listener);
       return () => armListeners.delete(listener);
+    },
+    onIdleDue(listener) {
+      dueListeners.add(listener);
+      return () => dueListeners.delete(listener);
     },
     close() {
       closing ??= new Promise<void>((resolve) => {

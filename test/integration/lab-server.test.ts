@@ -1,6 +1,6 @@
 /**
  * The lab's in-process server (src/lab/server.ts): its idle timeout (its own timer, announced to
- * onIdleClose listeners), the Keep-Alive hint it sends or not, and its cap of requests per
+ * onIdleDue listeners before the close and onIdleClose listeners after), the Keep-Alive hint it sends or not, and its cap of requests per
  * connection. Raw sockets on loopback; counts and headers, never times.
  */
 import assert from 'node:assert/strict';
@@ -54,6 +54,26 @@ test('lab server: an idle connection is closed by the server (FIN), and onIdleCl
   assert.match(head, /\r\nKeep-Alive: timeout=0\r\n/i);
   await new Promise((resolve) => socket.once('end', resolve));
   assert.equal(closed, 1);
+});
+
+test('lab server: onIdleDue runs in the idle timer, and the close waits for the nextTicks it queued', async (t) => {
+  const lab = await server(t, { keepAliveTimeoutMs: 50 });
+  const order: string[] = [];
+  let dueSocket: net.Socket | undefined;
+  lab.onIdleDue((s) => {
+    dueSocket = s;
+    order.push(`due (socket open: ${!s.destroyed})`);
+    // What a node:http Agent does with a request on a pooled socket: it writes it from a nextTick.
+    process.nextTick(() => order.push(`tick (socket open: ${!s.destroyed})`));
+  });
+  lab.onIdleClose((s) => {
+    assert.equal(s, dueSocket);
+    order.push(`close (socket open: ${!s.destroyed})`);
+  });
+  const socket = await connect(t, lab);
+  await exchange(socket);
+  await new Promise((resolve) => socket.once('end', resolve));
+  assert.deepEqual(order, ['due (socket open: true)', 'tick (socket open: true)', 'close (socket open: false)']);
 });
 
 test('lab server: without the hint, keep-alive responses carry no Keep-Alive header', async (t) => {

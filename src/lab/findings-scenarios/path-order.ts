@@ -6,12 +6,13 @@
  * which sends no Keep-Alive hint, so that the balancer cannot learn it (nginx sends none either).
  *
  * Each round: a request goes through the balancer to the backend; the next one leaves when the
- * backend's keep-alive timer fires. The lab times it to that timer, hooked where the lab server arms
- * it (LabServer.onIdleArm): the instant that real traffic meets by chance once in a while, here every
- * time. Node runs the timers of one duration in the order they were armed, and both are armed in the
- * same turn of the event loop: the client's request is written first, the backend closes the idle
- * connection right after, and the balancer reads the request before it notices the FIN. It sends the
- * request on that connection, the backend's kernel answers with a RST, the balancer answers 502.
+ * backend's keep-alive timer runs out, from that timer itself (LabServer.onIdleDue): the instant that
+ * real traffic meets by chance once in a while, here every time. In that one turn of the event loop
+ * the client's request is written first and the backend closes the idle connection right after, so
+ * the balancer reads the request before it notices the FIN. It sends the request on that connection,
+ * the backend's kernel answers with a RST, the balancer answers 502. (A timer of the client's own,
+ * armed with the backend's, fired a turn early now and then on a busy machine: the request then
+ * reached the backend before its close, which reset the connection without a FIN.)
  *
  * Both hops are captured on loopback (the capture observer, one filter for both ports) and the
  * finding is read from the wire with the path given: the balancer's endpoint, then the backend's. The
@@ -126,13 +127,13 @@ async function runPathOrder(options: FindingScenarioOptions = {}): Promise<RunRe
       keepAliveHint: false,
     });
     closers.push(() => backend.close());
-    // The next round's late request, armed with the backend's keep-alive timer (see the top of the file).
-    let timedToClose: ((ms: number) => void) | null = null;
-    backend.onIdleArm((_socket, ms) => {
-      const arm = timedToClose;
-      if (arm === null) return;
+    // The round's late request, sent from the backend's keep-alive timer (see the top of the file).
+    let timedToClose: (() => void) | null = null;
+    backend.onIdleDue(() => {
+      const send = timedToClose;
+      if (send === null) return;
       timedToClose = null;
-      arm(ms);
+      send();
     });
     const backendEndpoint = { address: HOST, port: backend.port };
     const balancer = await startBalancer(backendEndpoint, UPSTREAM_IDLE_MS);
@@ -171,7 +172,7 @@ async function runPathOrder(options: FindingScenarioOptions = {}): Promise<RunRe
       const traffic = async () => {
         for (let round = 0; round < ROUNDS && !signal?.aborted; round++) {
           const late = new Promise<void>((resolve) => {
-            timedToClose = (ms) => setTimeout(() => void request().then(resolve), ms);
+            timedToClose = () => void request().then(resolve);
           });
           await request();
           await late;
