@@ -1,7 +1,8 @@
 /**
  * The lab's in-process server (src/lab/server.ts): its idle timeout (its own timer, announced to
- * onIdleDue listeners before the close and onIdleClose listeners after), the Keep-Alive hint it sends or not, and its cap of requests per
- * connection. Raw sockets on loopback; counts and headers, never times.
+ * onIdleDue listeners before the close and to onIdleClose listeners after), the Keep-Alive hint it
+ * sends or not, and its cap of requests per connection. Raw sockets on loopback; counts and headers,
+ * never times.
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
