@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { KernelObserver } from '../../src/observe/kernel.js';
@@ -88,18 +88,19 @@ test('kernel observer, ss missing: reads /proc, says so once in its report', { s
 });
 
 /**
- * A 4-tuple reused for real (issue #8): connection A from a port the kernel picks, closed by the
- * server, leaves the server a TIME_WAIT on (127.0.0.1:port, server); the observer starts with it in
- * its baseline; connection B binds the same client port, its SYN reaches that TIME_WAIT and is
- * accepted as a new connection (tcp_timewait_state_process: a higher sequence number and timestamp).
- * The client's side of A is gone (it closed second: LAST_ACK, then nothing), so the bind is free.
+ * A 4-tuple reused for real (issue #8): connection A from a client port below the kernel's ephemeral
+ * range, closed by the server, leaves the server a TIME_WAIT on (127.0.0.1:port, server); the
+ * observer starts with it in its baseline; connection B binds the same client port, its SYN reaches
+ * that TIME_WAIT and is accepted as a new connection (tcp_timewait_state_process: a higher sequence
+ * number and timestamp). The client's side of A is gone (it closed second: LAST_ACK, then nothing).
+ * The port is not one the kernel picks: a port it picked for A, free again once A is gone, was now and
+ * then given to another test's connection (the suite runs two files at once) before B could bind it.
  */
 async function reusedTuple(
   port: number,
   options: { source: 'ss' | 'proc'; seenOpen: boolean; waitMs: number },
 ): Promise<{ localPort: number; report: Awaited<ReturnType<KernelObserver['stop']>> }> {
-  const a = net.connect({ host: '127.0.0.1', port });
-  await once(a, 'connect');
+  const a = await connectBelowEphemeral(port);
   const localPort = a.localPort!;
   a.write('close');
   await once(a, 'close');
@@ -117,18 +118,48 @@ async function reusedTuple(
   return { localPort, report: await observer.stop() };
 }
 
+/** The lowest port of the kernel's ephemeral range (ports it picks for connect() without bind). */
+function ephemeralLow(): number {
+  const range = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/).map(Number);
+  return range[0] ?? 32768;
+}
+
 /**
- * A connection from this client port. A's client socket may hold the port a moment longer (LAST_ACK
- * until the server's ACK is processed, later on a loaded machine): the bind is tried again, a second at most.
+ * A connection from a client port below the ephemeral range, chosen at random among up to 20,000
+ * (one in use, by a server of this machine, is passed over).
+ */
+async function connectBelowEphemeral(port: number): Promise<net.Socket> {
+  const high = ephemeralLow() - 1;
+  const low = Math.max(1024, high - 20_000);
+  assert.ok(high > low, `the ephemeral range starts at ${high + 1}: no port below it to bind`);
+  for (let attempt = 1; ; attempt++) {
+    const localPort = low + Math.floor(Math.random() * (high - low + 1));
+    try {
+      return await connectOnce(port, localPort);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 20) throw error;
+    }
+  }
+}
+
+async function connectOnce(port: number, localPort: number): Promise<net.Socket> {
+  const socket = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.1', localPort });
+  await once(socket, 'connect');
+  return socket;
+}
+
+/**
+ * A connection from this client port. A's client socket may hold the 4-tuple a moment longer
+ * (LAST_ACK until the server's ACK is processed, later on a loaded machine): the connect is tried
+ * again, a second at most.
  */
 async function connectFrom(port: number, localPort: number): Promise<net.Socket> {
   for (let attempt = 1; ; attempt++) {
-    const socket = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.1', localPort });
     try {
-      await once(socket, 'connect');
-      return socket;
+      return await connectOnce(port, localPort);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 100) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if ((code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL') || attempt === 100) throw error;
       await sleep(10);
     }
   }
