@@ -138,14 +138,16 @@ test(
     // Measured over every connection nginx closed idle: the raced ones and the two left idle.
     assert.equal(race.evidence.values.serverIdleClosesMeasured, RACED + 2);
     const measured = Number(race.evidence.values.serverIdleTimeoutMs);
-    assert.ok(measured >= SERVER_IDLE_MS - 10 && measured < SERVER_IDLE_MS + LATE_BY_MS, `measured ${measured} ms`);
+    // Never early; late by what a loaded machine makes of nginx's timer (CI once read 1108 ms), but
+    // nowhere near the next plausible setting nor the 200-300 ms reuses.
+    assert.ok(measured >= SERVER_IDLE_MS - 10 && measured < 1.5 * SERVER_IDLE_MS, `measured ${measured} ms`);
     // Reused after 200-300 ms: answered, and so a lower bound of the timeout, never a race.
     assert.ok(Number(race.evidence.values.longestAnsweredIdleMs) >= 290);
     assert.equal(run.verdict.code, 'keepalive-race');
     assert.match(
       run.verdict.summary,
       new RegExp(
-        '^keep-alive race: 3 requests were sent on connections the server had closed after ~1\\.0\\d s idle; ' +
+        '^keep-alive race: 3 requests were sent on connections the server had closed after ~1\\.[0-4]\\d s idle; ' +
           "make the client's idle timeout shorter than the server's$",
       ),
     );
