@@ -1,24 +1,66 @@
 /**
  * The instruction-count figures of `npm run bench:register` (pure: parsing valgrind's output and the
- * statistics; bench/register.ts runs the processes). A process of the bench runs W warm-up requests and
- * then N measured ones under valgrind's cachegrind, which counts the instructions it executes; the same
- * process with W requests only is counted too, and (I(W+N) - I(W)) / N is the figure per measured request:
- * start-up, warm-up compilation and exit cancel out. With ASLR off, one thread and fixed seeds a count
- * repeats to about 0.01%, whatever the machine's load; what still moves is V8's garbage collection (when a
- * major GC falls depends on the heap, so on the code loaded and on the seeds), hence several seeds per mode,
- * and a spread beside each mean.
+ * statistics; bench/register.ts runs the processes). A process of the bench runs W warm-up requests, then
+ * N measured ones, under valgrind's callgrind, which counts the instructions it executes: its counters are
+ * zeroed where the measured requests begin and written out where they end (two calls to native functions
+ * that nothing else calls on the way: `os.loadavg()`, `--zero-before`, and `os.uptime()`, `--dump-before`).
+ * So the window is counted inside one process: start-up, warm-up and exit are outside it. (Counting two
+ * processes, W + N requests and W only, and subtracting did not do: V8 compiled the tracked app's first
+ * requests a little differently from one process to the next, by ±50M instructions, and the difference
+ * moved the figure per request by ±4% from seed to seed.) With ASLR off, one thread and fixed seeds two
+ * runs of a window differ by about 0.02%, whatever the machine's load.
+ *
+ * What the window holds is split in two: V8's optimizing compilers' own functions (TurboFan, Maglev), and
+ * everything else, the app's thread. With `--single-threaded` the compilers run on the one thread counted;
+ * in a Node process they run on a helper thread (`--concurrent-recompilation`), and a function compiled
+ * once stays compiled. Whether a recompile falls inside the window is what still moves a seed's total by a
+ * few percent; the app's thread is what the app waits on.
  */
 
-/** The total of cachegrind's summary (`==123== I   refs:      4,514,240,529`), or null when absent. */
-export function parseInstructionCount(valgrindOutput: string): number | null {
-  const match = /^==\d+== I\s+refs:\s+([\d,]+)\s*$/m.exec(valgrindOutput);
-  return match === null ? null : Number(match[1]!.replaceAll(',', ''));
+/** Functions of V8's optimizing compilers, by namespace (their calls to malloc or memcpy are not among them). */
+const OPTIMIZING_COMPILER = /\bv8::internal::(?:compiler|maglev)::/;
+
+/** One window's instructions: every one, and those of V8's optimizing compilers' own functions. */
+export interface WindowCount {
+  total: number;
+  compiler: number;
 }
 
-/** Instructions per measured request: the warm-up-only count taken from the full one, over the measured requests. */
-export function perMeasuredRequest(full: number, warmUpOnly: number, measured: number): number {
+/**
+ * The costs of a callgrind dump (`--dump-instr=no`, event Ir only): the sum of every function's own cost
+ * (the line after `calls=` is the cost of a call, counted in the callee, so skipped), and of the
+ * optimizing compilers' functions. Null when the text is not a callgrind dump of Ir.
+ */
+export function parseCallgrindWindow(text: string): WindowCount | null {
+  if (!text.startsWith('# callgrind format') || !/^events: Ir\s*$/m.test(text)) return null;
+  let total = 0;
+  let compiler = 0;
+  let inCompiler = false;
+  let callCost = false;
+  for (const line of text.split('\n')) {
+    if (callCost) {
+      callCost = false;
+      continue;
+    }
+    const c = line.charCodeAt(0);
+    // A cost line: a position (a number, or +n/-n/* when positions are compressed) and the Ir.
+    if ((c >= 48 && c <= 57) || c === 43 || c === 45 || c === 42) {
+      const space = line.indexOf(' ');
+      if (space < 0) continue;
+      const ir = Number(line.slice(space + 1).split(' ', 1)[0]);
+      if (!Number.isFinite(ir)) continue;
+      total += ir;
+      if (inCompiler) compiler += ir;
+    } else if (line.startsWith('fn=')) inCompiler = OPTIMIZING_COMPILER.test(line);
+    else if (line.startsWith('calls=')) callCost = true;
+  }
+  return { total, compiler };
+}
+
+/** Instructions per measured request, of the app's thread (the compilers' taken off) or of all. */
+export function perRequest(window: WindowCount, measured: number, what: 'app' | 'all'): number {
   if (!(measured > 0)) throw new RangeError(`measured requests must be positive, got ${measured}`);
-  return (full - warmUpOnly) / measured;
+  return (what === 'all' ? window.total : window.total - window.compiler) / measured;
 }
 
 /** Mean and range of a list of per-seed figures. */

@@ -4,36 +4,72 @@ import {
   formatOverhead,
   kilo,
   overhead,
-  parseInstructionCount,
+  parseCallgrindWindow,
   percent,
-  perMeasuredRequest,
+  perRequest,
   seedRange,
   spread,
   verdict,
 } from '../../../bench/instructions.js';
 
-// The end of what `valgrind --tool=cachegrind --cache-sim=no` writes to stderr (valgrind 3.19).
-const CACHEGRIND_STDERR = [
-  '==30524== Cachegrind, a cache and branch-prediction profiler',
-  '==30524== Command: node --single-threaded dist/bench/register.js --child-insn untracked fetch 8000',
-  '==30524== ',
-  'a line of the app',
-  '==30524== ',
-  '==30524== I   refs:      9,847,115,437',
+// A callgrind dump as `--dump-before` writes it (valgrind 3.19; --dump-instr=no --compress-strings=no
+// --compress-pos=no), cut down: one object, functions of the app, of V8's runtime and of TurboFan, calls.
+const CALLGRIND_DUMP = [
+  '# callgrind format',
+  'version: 1',
+  'creator: callgrind-3.19.0',
+  'pid: 6868',
+  'cmd:  node --single-threaded dist/bench/register.js --child-insn tracked node:http 4000 4000',
+  'part: 1',
+  '',
+  'desc: Trigger: --dump-before=node::os::GetUptime(v8::FunctionCallbackInfo<v8::Value> const&)',
+  '',
+  'positions: line',
+  'events: Ir',
+  'summary: 1000',
+  '',
+  'ob=/usr/bin/node',
+  'fl=???',
+  'fn=Builtins_LoadIC',
+  '0 300',
+  '0 20',
+  'cfn=v8::internal::Runtime_LoadIC_Miss(int, unsigned long*, v8::internal::Isolate*)',
+  'calls=3 0',
+  '0 5000',
+  '',
+  'fn=v8::internal::compiler::GraphReducer::ReduceTop()',
+  '0 400',
+  'cfn=malloc',
+  'calls=2 0',
+  '0 60',
+  '',
+  'fn=v8::internal::maglev::MaglevGraphBuilder::BuildBody()',
+  '0 7',
+  '',
+  'fn=malloc',
+  '0 60',
+  '',
+  'fn=v8::internal::Runtime_LoadIC_Miss(int, unsigned long*, v8::internal::Isolate*)',
+  '0 200',
+  '+1 13',
+  '',
+  'totals: 1000',
   '',
 ].join('\n');
 
-test('parseInstructionCount: the I refs total, commas removed; null without a summary', () => {
-  assert.equal(parseInstructionCount(CACHEGRIND_STDERR), 9_847_115_437);
-  assert.equal(parseInstructionCount('==1== I   refs:      947\n'), 947);
-  assert.equal(parseInstructionCount('==30524== Command: node app.js\nError: boom\n'), null);
-  // An app printing the same words is not valgrind.
-  assert.equal(parseInstructionCount('I   refs:      12\n'), null);
+test("parseCallgrindWindow: every function's own cost, and the optimizing compilers' apart; null if not callgrind", () => {
+  // 320 + 400 + 7 + 60 + 213: the call lines (5000, 60) are the callees' costs, counted where they are.
+  assert.deepEqual(parseCallgrindWindow(CALLGRIND_DUMP), { total: 1000, compiler: 407 });
+  // malloc called by TurboFan stays the app thread's: only the compilers' own functions are taken off.
+  assert.equal(parseCallgrindWindow(CALLGRIND_DUMP.replace('fn=malloc\n0 60', 'fn=malloc\n0 61'))!.compiler, 407);
+  assert.equal(parseCallgrindWindow('==30524== I   refs:      9,847,115,437\n'), null);
+  assert.equal(parseCallgrindWindow(CALLGRIND_DUMP.replace('events: Ir', 'events: Ir Dr Dw')), null);
 });
 
-test('perMeasuredRequest: the warm-up-only count taken off, over the measured requests', () => {
-  assert.equal(perMeasuredRequest(9_847_115_437, 7_262_030_707, 4000), 646_271.1825);
-  assert.throws(() => perMeasuredRequest(10, 5, 0), RangeError);
+test('perRequest: the window over the measured requests, all of it or without the compilers', () => {
+  assert.equal(perRequest({ total: 1_103_000_000, compiler: 34_000_000 }, 4000, 'all'), 275_750);
+  assert.equal(perRequest({ total: 1_103_000_000, compiler: 34_000_000 }, 4000, 'app'), 267_250);
+  assert.throws(() => perRequest({ total: 10, compiler: 0 }, 0, 'all'), RangeError);
 });
 
 test('spread: mean, min and max', () => {
