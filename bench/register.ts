@@ -20,12 +20,13 @@
  * Then the memory per tracked socket (in a fresh process, after a GC: --expose-gc, as the npm script
  * runs it): N idle keep-alive sockets that carried one request, tracked and not; and sockets that
  * carried 1,000 requests each (the most a connection's record keeps).
- * Last, the figure the 2% verdict comes from: instructions per request, counted by valgrind (cachegrind)
+ * Last, the figure the 2% verdict comes from: instructions per request, counted by valgrind (callgrind)
  * in a process per client, mode and seed that runs the same app and request loop (`--child-insn`): W
- * warm-up requests then N measured, minus a process of W requests only (bench/instructions.ts says why
- * and how). This machine has no hardware counters (`perf stat -e instructions` is not supported);
- * valgrind's count repeats whatever the load. At most two valgrind processes at a time; every process
- * of the bench is killed if it fails or is interrupted.
+ * warm-up requests, then N measured between two marks that zero the counters and write them out, so the
+ * window is counted inside the process (bench/instructions.ts says why and how). This machine has no
+ * hardware counters (`perf stat -e instructions` is not supported); valgrind's count repeats whatever the
+ * load. At most two valgrind processes at a time; every process of the bench is killed if it fails or
+ * is interrupted, and its files are removed.
  *
  * Usage: npm run bench:register [-- --requests N] [--rounds N] [--sockets N]
  *          [--no-instructions | --instructions-only] [--seeds N] [--warm-up W] [--measured N]
@@ -225,8 +226,11 @@ function own(proc: ChildProcess): ChildProcess {
   proc.once('exit', () => children.delete(proc));
   return proc;
 }
+/** Directories of valgrind's files, removed when done, and when the bench fails or is interrupted. */
+const tempDirs = new Set<string>();
 function killChildren(): void {
   for (const proc of children) proc.kill('SIGKILL');
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 }
 
 function start(args: string[]): Promise<ChildProcess> {
@@ -456,6 +460,7 @@ async function instructionCounts(o: InsnOptions): Promise<Map<string, WindowCoun
     for (let seed = 1; seed <= o.seeds; seed++)
       for (const mode of o.modes) runs.push({ client, mode, seed, warmUp: o.warmUp, measured: o.measured });
   const dir = mkdtempSync(join(os.tmpdir(), 'kal-bench-insn-'));
+  tempDirs.add(dir);
   let done = 0;
   const t0 = Date.now();
   try {
@@ -480,6 +485,7 @@ async function instructionCounts(o: InsnOptions): Promise<Map<string, WindowCoun
     return windows;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
   }
 }
 
