@@ -962,7 +962,7 @@ function emptyRequest(): ProcessRequest {
  * V8 keeps a field that has only held null and heap numbers as a heap-object field. A duration that
  * comes out whole is a small integer instead (time stamps near 1.8e12 ms step by 2^-12 ms: about one
  * request in 4,000), and storing it deoptimizes every function that writes the field, at a moment the
- * clock decides (bench:register saw node:http's figure move by 2% from run to run with it). One whole
+ * clock decides (bench:register's node:http figure read +1.6%, then +3.1%, in two runs). One whole
  * number stored here, at load, makes the duration fields tagged from the start.
  */
 function settleDurationFields(): void {
