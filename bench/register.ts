@@ -478,10 +478,13 @@ async function instructionCounts(o: InsnOptions): Promise<Map<string, WindowCoun
       }),
       2,
     );
+    // Runs go seed by seed: each list is in seed order.
     const windows = new Map<string, WindowCount[]>();
     runs.forEach((run, i) => {
       const key = `${run.client} ${run.mode}`;
-      windows.set(key, [...(windows.get(key) ?? []), counts[i]!]);
+      const list = windows.get(key) ?? [];
+      list.push(counts[i]!);
+      windows.set(key, list);
     });
     return windows;
   } finally {

@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
+import { readHostFactsSync } from '../../src/observe/host-facts.js';
 import { KernelObserver } from '../../src/observe/kernel.js';
 import { sleep } from '../../src/util/time.js';
 import { alive, descendantsNamed } from '../support/leaks.js';
@@ -118,18 +119,13 @@ async function reusedTuple(
   return { localPort, report: await observer.stop() };
 }
 
-/** The lowest port of the kernel's ephemeral range (ports it picks for connect() without bind). */
-function ephemeralLow(): number {
-  const range = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/).map(Number);
-  return range[0] ?? 32768;
-}
-
 /**
  * A connection from a client port below the ephemeral range, chosen at random among up to 20,000
  * (one in use, by a server of this machine, is passed over).
  */
 async function connectBelowEphemeral(port: number): Promise<net.Socket> {
-  const high = ephemeralLow() - 1;
+  // The ephemeral range: the ports the kernel picks for connect() without bind.
+  const high = readHostFactsSync().ports.portRange.low - 1;
   const low = Math.max(1024, high - 20_000);
   assert.ok(high > low, `the ephemeral range starts at ${high + 1}: no port below it to bind`);
   for (let attempt = 1; ; attempt++) {

@@ -128,11 +128,11 @@ async function runPathOrder(options: FindingScenarioOptions = {}): Promise<RunRe
     });
     closers.push(() => backend.close());
     // The round's late request, sent from the backend's keep-alive timer (see the top of the file).
-    let timedToClose: (() => void) | null = null;
+    let sendLate: (() => void) | null = null;
     backend.onIdleDue(() => {
-      const send = timedToClose;
+      const send = sendLate;
       if (send === null) return;
-      timedToClose = null;
+      sendLate = null;
       send();
     });
     const backendEndpoint = { address: HOST, port: backend.port };
@@ -172,7 +172,7 @@ async function runPathOrder(options: FindingScenarioOptions = {}): Promise<RunRe
       const traffic = async () => {
         for (let round = 0; round < ROUNDS && !signal?.aborted; round++) {
           const late = new Promise<void>((resolve) => {
-            timedToClose = () => void request().then(resolve);
+            sendLate = () => void request().then(resolve);
           });
           await request();
           await late;
